@@ -1,0 +1,1 @@
+"""Surgeguard: capacity in place before the traffic arrives, every decision explained."""

@@ -1,0 +1,301 @@
+"""The team's one config file: groups, signals, limits; validated once, failing loudly with the field path.
+
+The CDK app reads the YAML and bundles the validated JSON next to the Lambda code, so the Lambda and the
+stack always agree on names, targets and windows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+BUNDLED_CONFIG_FILE = "surgeguard_config.json"
+
+# AWS publishes these namespaces at one-minute resolution: a 10 or 30 s alarm on them never fills.
+ONE_MINUTE_NAMESPACES = ("AWS/EC2", "AWS/ApplicationELB", "AWS/SQS")
+
+
+class ConfigError(ValueError):
+    """The config is invalid; the message names every bad field by its path."""
+
+
+class Direction(str, Enum):
+    OUT = "out"
+    IN = "in"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DirectionPolicy(_Strict):
+    """How one direction (out or in) reacts: alarm shape, step limit and stabilization window."""
+
+    period_seconds: Literal[10, 30, 60] = 60
+    datapoints_to_alarm: int = Field(default=1, ge=1, le=60)
+    evaluation_periods: int = Field(default=1, ge=1, le=60)
+    max_step_instances: int | None = Field(default=None, ge=1)
+    max_step_percent: float | None = Field(default=None, gt=0, le=1000)
+    # Scale-in: recommendations are held at their highest over this window (no flip-flop).
+    # Scale-out: minimum time since the last scale-in before scaling out again is never enforced
+    # (fast out); this is the minimum time between two scale-outs that were not bigger.
+    stabilization_seconds: int = Field(default=0, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _m_of_n(self) -> DirectionPolicy:
+        if self.datapoints_to_alarm > self.evaluation_periods:
+            raise ValueError(
+                f"datapoints_to_alarm ({self.datapoints_to_alarm}) cannot exceed "
+                f"evaluation_periods ({self.evaluation_periods})"
+            )
+        return self
+
+    def step_limit(self, current: int) -> int | None:
+        """Largest change allowed from `current` in one action, or None when unlimited."""
+        limits = []
+        if self.max_step_instances is not None:
+            limits.append(self.max_step_instances)
+        if self.max_step_percent is not None:
+            limits.append(max(1, math.ceil(current * self.max_step_percent / 100 - 1e-9)))
+        return min(limits) if limits else None
+
+
+def _default_out() -> DirectionPolicy:
+    # Fast out: react to one breaching minute, allow doubling per action.
+    return DirectionPolicy(
+        period_seconds=60, datapoints_to_alarm=1, evaluation_periods=1, max_step_percent=100
+    )
+
+
+def _default_in() -> DirectionPolicy:
+    # Slow in: 15 quiet minutes, at most 10% per action, hold the highest need for 10 minutes.
+    return DirectionPolicy(
+        period_seconds=60,
+        datapoints_to_alarm=15,
+        evaluation_periods=15,
+        max_step_percent=10,
+        stabilization_seconds=600,
+    )
+
+
+class _SignalBase(_Strict):
+    id: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$", max_length=40)
+    # The scale-in alarm fires when the metric is below this fraction of the target.
+    scale_in_ratio: float = Field(default=0.9, gt=0, lt=1)
+
+
+class CpuSignal(_SignalBase):
+    """Average CPU of the group, proportional like target tracking; saturates at 100%."""
+
+    kind: Literal["cpu"]
+    target: float = Field(gt=0, lt=100, description="average CPU % to hold")
+    namespace: str = Field(default="AWS/EC2", description="CWAgent for high-resolution CPU")
+    metric_name: str = "CPUUtilization"
+
+
+class RequestsPerTargetSignal(_SignalBase):
+    """ALB RequestCountPerTarget: requests per instance per minute; does not saturate."""
+
+    kind: Literal["requests_per_target"]
+    target: float = Field(gt=0, description="requests per instance per minute")
+    target_group: str = Field(min_length=1, description="ALB target group full name")
+    load_balancer: str = Field(min_length=1, description="ALB full name, app/NAME/ID")
+    namespace: Literal["AWS/ApplicationELB"] = "AWS/ApplicationELB"
+
+
+class ResponseTimeSignal(_SignalBase):
+    """ALB TargetResponseTime at a percentile: a threshold, not a proportional quantity."""
+
+    kind: Literal["response_time"]
+    scale_in_ratio: float = Field(default=0.5, gt=0, lt=1)
+    percentile: Literal["p95", "p99"] = "p95"
+    target: float = Field(gt=0, le=60, description="latency threshold in seconds")
+    target_group: str = Field(min_length=1)
+    load_balancer: str = Field(min_length=1)
+    namespace: Literal["AWS/ApplicationELB"] = "AWS/ApplicationELB"
+
+
+class QueueBacklogSignal(_SignalBase):
+    """SQS visible messages divided by serving instances (AWS's backlog-per-instance pattern)."""
+
+    kind: Literal["queue_backlog"]
+    scale_in_ratio: float = Field(default=0.5, gt=0, lt=1)
+    queue_name: str = Field(min_length=1)
+    target: float = Field(gt=0, description="visible messages per instance")
+    namespace: Literal["AWS/SQS"] = "AWS/SQS"
+
+
+Signal = Annotated[
+    CpuSignal | RequestsPerTargetSignal | ResponseTimeSignal | QueueBacklogSignal,
+    Field(discriminator="kind"),
+]
+
+
+class CompositeRule(_Strict):
+    """Scale out only when every listed signal breaches at once (a CloudWatch composite alarm)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=40)
+    all_of: list[str] = Field(min_length=2)
+
+
+class GroupConfig(_Strict):
+    name: str = Field(min_length=1, max_length=255, description="existing Auto Scaling group name")
+    min: int = Field(ge=0)
+    max: int = Field(ge=1, le=10_000)
+    signals: list[Signal] = Field(min_length=1)
+    composites: list[CompositeRule] = Field(default_factory=list)
+    scale_out: DirectionPolicy = Field(default_factory=_default_out)
+    scale_in: DirectionPolicy = Field(default_factory=_default_in)
+    warmup_seconds: int = Field(default=240, ge=0, le=3600)
+    dry_run: bool | None = None
+    notify_emails: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_signals(cls, data: Any) -> Any:
+        # A signal's id defaults to its kind, so one-signal-per-kind configs need no ids.
+        if isinstance(data, dict) and isinstance(data.get("signals"), list):
+            signals = []
+            for raw in data["signals"]:
+                if isinstance(raw, dict) and not raw.get("id") and isinstance(raw.get("kind"), str):
+                    raw = {**raw, "id": raw["kind"]}
+                signals.append(raw)
+            data = {**data, "signals": signals}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GroupConfig:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        ids = [s.id for s in self.signals]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"signal ids must be unique, repeated: {duplicates}")
+        for composite in self.composites:
+            unknown = [i for i in composite.all_of if i not in ids]
+            if unknown:
+                raise ValueError(f"composite {composite.id!r} names unknown signals {unknown}")
+            if composite.id in ids:
+                raise ValueError(f"composite id {composite.id!r} collides with a signal id")
+        for direction in ("scale_out", "scale_in"):
+            period = getattr(self, direction).period_seconds
+            if period < 60:
+                coarse = [s.id for s in self.signals if s.namespace in ONE_MINUTE_NAMESPACES]
+                if coarse:
+                    raise ValueError(
+                        f"{direction}.period_seconds={period} needs high-resolution metrics, but "
+                        f"signals {coarse} are published by AWS once a minute; use 60 or a "
+                        "high-resolution CPU namespace such as CWAgent"
+                    )
+        return self
+
+    def signal(self, signal_id: str) -> Signal | None:
+        return next((s for s in self.signals if s.id == signal_id), None)
+
+    def gated_signal_ids(self) -> set[str]:
+        """Signals that act only together, through a composite alarm."""
+        return {i for c in self.composites for i in c.all_of}
+
+
+class ScalerConfig(_Strict):
+    groups: list[GroupConfig] = Field(min_length=1)
+    dry_run: bool = False
+    notify_emails: list[str] = Field(default_factory=list)
+    audit_retention_days: int = Field(default=90, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _unique_groups(self) -> ScalerConfig:
+        names = [g.name for g in self.groups]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"group names must be unique, repeated: {repeated}")
+        return self
+
+    def group(self, name: str) -> GroupConfig | None:
+        return next((g for g in self.groups if g.name == name), None)
+
+    def is_dry_run(self, group: GroupConfig) -> bool:
+        return self.dry_run if group.dry_run is None else group.dry_run
+
+    def alarms(self, prefix: str) -> Iterator[AlarmSpec]:
+        """Every alarm the stack creates, in a stable order; the Lambda maps names back with it."""
+        for group in self.groups:
+            gated = group.gated_signal_ids()
+            for signal in group.signals:
+                for direction in Direction:
+                    yield AlarmSpec(
+                        name=alarm_name(prefix, group.name, signal.id, direction),
+                        group=group.name,
+                        rule=signal.id,
+                        direction=direction,
+                        # A gated signal's high alarm only feeds its composite; it notifies nobody.
+                        notifies=not (direction is Direction.OUT and signal.id in gated),
+                    )
+            for composite in group.composites:
+                yield AlarmSpec(
+                    name=alarm_name(prefix, group.name, composite.id, Direction.OUT),
+                    group=group.name,
+                    rule=composite.id,
+                    direction=Direction.OUT,
+                    notifies=True,
+                    composite_of=tuple(
+                        alarm_name(prefix, group.name, i, Direction.OUT) for i in composite.all_of
+                    ),
+                )
+
+
+class AlarmSpec(_Strict):
+    name: str
+    group: str
+    rule: str
+    direction: Direction
+    notifies: bool
+    composite_of: tuple[str, ...] = ()
+
+
+def alarm_name(prefix: str, group: str, rule: str, direction: Direction) -> str:
+    return f"{prefix}/{group}/{rule}/{direction.value}"
+
+
+def _format_errors(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"]).lstrip(".")
+        lines.append(f"  {path or '(root)'}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, source: str = "config") -> ScalerConfig:
+    try:
+        return ScalerConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{source} is invalid:\n{_format_errors(error)}") from None
+
+
+def load_config(path: str | Path) -> ScalerConfig:
+    """Read the YAML (or JSON) config; raise ConfigError naming the file and every bad field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    if path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        import yaml  # only the CDK app and the CLI read YAML; the Lambda reads bundled JSON
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    return parse_config(data, source=str(path))
+
+
+def config_json(config: ScalerConfig) -> str:
+    return config.model_dump_json(by_alias=True, exclude_none=True)

@@ -1,0 +1,26 @@
+"""The one source of the audit table's key and attribute names (infra and tests import these)."""
+
+PARTITION_KEY = "pk"
+SORT_KEY = "sk"
+TTL_ATTRIBUTE = "expires_at"
+
+# Partition prefixes: one table holds audit records, per-group state, trigger claims and controls.
+GROUP_PREFIX = "GROUP#"
+TRIGGER_PREFIX = "TRIGGER#"
+CONTROL_PARTITION = "CONTROL"
+
+STATE_SORT_KEY = "STATE"
+CLAIM_SORT_KEY = "CLAIM"
+AUDIT_SORT_PREFIX = "AUDIT#"
+GLOBAL_CONTROL_SORT_KEY = "*"
+
+# Rejected triggers that name no known group are filed under this pseudo-group.
+UNKNOWN_GROUP = "-"
+
+
+def group_pk(group: str) -> str:
+    return f"{GROUP_PREFIX}{group}"
+
+
+def trigger_pk(trigger_id: str) -> str:
+    return f"{TRIGGER_PREFIX}{trigger_id}"
