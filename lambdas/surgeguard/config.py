@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,7 +25,7 @@ class ConfigError(ValueError):
     """The config is invalid; the message names every bad field by its path."""
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     OUT = "out"
     IN = "in"
 

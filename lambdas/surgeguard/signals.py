@@ -15,12 +15,15 @@ from surgeguard.config import (
 )
 
 
+Dimensions = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class MetricStat:
     id: str
     namespace: str
     metric_name: str
-    dimensions: tuple[tuple[str, str], ...]
+    dimensions: Dimensions
     statistic: str  # "Average", "Sum", "p95", ...
 
 
@@ -38,7 +41,8 @@ class SignalMetric:
 
 
 def signal_metric(group: GroupConfig, signal: Signal) -> SignalMetric:
-    asg = (("AutoScalingGroupName", group.name),)
+    asg: Dimensions = (("AutoScalingGroupName", group.name),)
+    dims: Dimensions
     if isinstance(signal, CpuSignal):
         stat = MetricStat("m1", signal.namespace, signal.metric_name, asg, "Average")
         return SignalMetric(signal.id, (stat,))

@@ -1,0 +1,1 @@
+"""Deterministic replay of real traffic through a simulated EC2 Auto Scaling group."""

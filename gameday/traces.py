@@ -1,0 +1,135 @@
+"""Load request-rate traces into per-minute demand, with data gaps marked."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Header name -> minutes per row (SOURCES.md: minute, 5-minute and hourly buckets).
+MINUTES_PER_ROW: dict[str, int] = {"minute": 1, "min5": 5, "hour": 60}
+VALUE_COLUMN = "requests"
+# BENCHMARK.md: a run of >= 20 zero minutes not starting at minute 0 is an outage, not zero demand.
+GAP_MIN_ZERO_MINUTES = 20
+
+
+class TraceFormatError(ValueError):
+    """A trace CSV that does not follow the `minute|min5|hour,requests` format."""
+
+    def __init__(self, path: str, line: int, reason: str) -> None:
+        super().__init__(f"{path}:{line}: {reason}")
+        self.path = path
+        self.line = line
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Per-minute demand (requests per minute) and, per minute, whether it is a data gap."""
+
+    name: str
+    demand: tuple[float, ...]
+    gap: tuple[bool, ...] = field(default=())
+    step_minutes: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.gap:
+            object.__setattr__(self, "gap", detect_gaps(self.demand))
+        if len(self.gap) != len(self.demand):
+            raise ValueError("gap and demand must have the same length")
+
+    @classmethod
+    def from_demand(cls, name: str, demand: Iterable[float], step_minutes: int = 1) -> Trace:
+        """Build a trace from per-minute demand, detecting gaps as the protocol defines them."""
+        values = tuple(float(v) for v in demand)
+        return cls(name=name, demand=values, gap=detect_gaps(values), step_minutes=step_minutes)
+
+    @property
+    def minutes(self) -> int:
+        return len(self.demand)
+
+    @property
+    def gap_minutes(self) -> int:
+        return sum(self.gap)
+
+
+def detect_gaps(demand: Sequence[float]) -> tuple[bool, ...]:
+    """Mark every minute of a zero run of >= 20 minutes that does not start at minute 0."""
+    gap = [False] * len(demand)
+    run_start = -1
+    for minute, value in enumerate([*demand, 1.0]):  # the sentinel closes a trailing run
+        if value == 0.0:
+            if run_start < 0:
+                run_start = minute
+            continue
+        if run_start > 0 and minute - run_start >= GAP_MIN_ZERO_MINUTES:
+            gap[run_start:minute] = [True] * (minute - run_start)
+        run_start = -1
+    return tuple(gap)
+
+
+def load_trace(path: str | Path, name: str | None = None) -> Trace:
+    """Read a `minute|min5|hour,requests` CSV; buckets are spread evenly over their minutes."""
+    source = Path(path)
+    shown = str(source)
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise TraceFormatError(shown, 0, f"cannot read: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise TraceFormatError(shown, 0, "not UTF-8 text") from err
+    return parse_trace(text.splitlines(), name=name or source.stem, source=shown)
+
+
+def parse_trace(lines: Iterable[str], name: str, source: str = "<trace>") -> Trace:
+    """Parse CSV lines; row i must carry index i so that a missing row cannot shift time."""
+    demand: list[float] = []
+    minutes_per_row = 0
+    expected_index = 0
+    for line_number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        cells = [cell.strip() for cell in line.split(",")]
+        if minutes_per_row == 0:
+            minutes_per_row = _header_step(cells, source, line_number)
+            continue
+        if len(cells) != 2:
+            raise TraceFormatError(source, line_number, f"expected 2 columns, got {len(cells)}: {line!r}")
+        index = _parse_index(cells[0], source, line_number)
+        if index != expected_index:
+            raise TraceFormatError(source, line_number, f"expected row index {expected_index}, got {index}")
+        requests = _parse_requests(cells[1], source, line_number)
+        per_minute = requests / minutes_per_row
+        demand.extend([per_minute] * minutes_per_row)
+        expected_index += 1
+    if minutes_per_row == 0:
+        raise TraceFormatError(source, 1, "empty file: expected a header such as 'minute,requests'")
+    if not demand:
+        raise TraceFormatError(source, 2, "no data rows after the header")
+    return Trace.from_demand(name, demand, step_minutes=minutes_per_row)
+
+
+def _header_step(cells: list[str], source: str, line_number: int) -> int:
+    expected = " or ".join(f"'{key},{VALUE_COLUMN}'" for key in MINUTES_PER_ROW)
+    if len(cells) != 2 or cells[1].lower() != VALUE_COLUMN or cells[0].lower() not in MINUTES_PER_ROW:
+        raise TraceFormatError(source, line_number, f"header must be {expected}, got {','.join(cells)!r}")
+    return MINUTES_PER_ROW[cells[0].lower()]
+
+
+def _parse_index(cell: str, source: str, line_number: int) -> int:
+    try:
+        return int(cell)
+    except ValueError:
+        raise TraceFormatError(source, line_number, f"row index is not an integer: {cell!r}") from None
+
+
+def _parse_requests(cell: str, source: str, line_number: int) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        raise TraceFormatError(source, line_number, f"requests is not a number: {cell!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise TraceFormatError(source, line_number, f"requests must be a finite number >= 0, got {cell!r}")
+    return value

@@ -1,0 +1,361 @@
+"""Pure capacity decision: state, signals, policy and time in; a decision with its reasons out. No I/O."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from surgeguard.config import Direction, GroupConfig
+from surgeguard.domain.model import (
+    Candidate,
+    Clamp,
+    Controls,
+    Decision,
+    Floor,
+    GroupSnapshot,
+    Launch,
+    Outcome,
+    Reading,
+    Recommendation,
+    ScalerMemory,
+    ScalingAction,
+)
+
+CEIL_TOLERANCE = 1e-9
+# CPU at or above this is saturated: it says "at least this much", not how much more is needed.
+CPU_SATURATED = 99.0
+# When CPU saturates and no unsaturated signal says more, assume demand is at least this multiple
+# of what the pegged fleet shows (target tracking can only double per round; we act on the floor).
+SATURATION_BOOST = 1.5
+# Latency is not proportional to load; bound the ratio it may ask for in one decision.
+LATENCY_RATIO_BOUNDS = (0.5, 2.0)
+# Memory keeps launches and recommendations at most this long (bounded item size).
+MEMORY_HORIZON = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    group: GroupSnapshot
+    memory: ScalerMemory
+    readings: Sequence[Reading]
+    policy: GroupConfig
+    now: datetime
+    trigger_direction: Direction | None = None  # None: a tick or schedule, both directions allowed
+    breached_rules: frozenset[str] = frozenset()  # composites whose alarm is in ALARM
+    controls: Controls = Controls()
+    floors: Sequence[Floor] = ()
+
+
+def ceil_tolerant(x: float) -> int:
+    return math.ceil(x - CEIL_TOLERANCE)
+
+
+def serving_instances(group: GroupSnapshot, memory: ScalerMemory, now: datetime, warmup: int) -> int:
+    """In-service instances that already serve: those launched within the warm-up do not yet."""
+    recent = memory.launched_since(now - timedelta(seconds=warmup))
+    warming = min(group.in_service, max(0, recent - group.pending))
+    return max(0, group.in_service - warming)
+
+
+def _needed(reading: Reading, base: int) -> tuple[int, str]:
+    assert reading.value is not None
+    ratio = reading.value / reading.target
+    note = ""
+    if reading.kind == "cpu" and reading.value >= CPU_SATURATED:
+        ratio = max(ratio, 100.0 / reading.target * SATURATION_BOOST)
+        note = "CPU saturated: true load unknown, assuming at least 1.5x what the fleet shows"
+    elif reading.kind == "response_time":
+        low, high = LATENCY_RATIO_BOUNDS
+        ratio = min(max(ratio, low), high)
+    return ceil_tolerant(max(base, 1) * ratio), note
+
+
+def candidates_for(inp: DecisionInput, base: int) -> tuple[list[Candidate], list[Candidate]]:
+    """Candidates that may scale out, and those that may only hold capacity up (gated signals).
+
+    A signal that belongs to a composite acts on scale-out only while its composite is breached
+    (every member above target); on its own it can still veto a scale-in.
+    """
+    gated = inp.policy.gated_signal_ids()
+    active: list[Candidate] = []
+    holding: list[Candidate] = []
+    by_id = {r.signal_id: r for r in inp.readings}
+    for reading in inp.readings:
+        if reading.value is None:
+            continue
+        needed, note = _needed(reading, base)
+        candidate = Candidate(reading.signal_id, reading.value, reading.target, base, needed, note)
+        (holding if reading.signal_id in gated else active).append(candidate)
+    for composite in inp.policy.composites:
+        members = [by_id.get(i) for i in composite.all_of]
+        values = [m for m in members if m is not None and m.value is not None]
+        if len(values) != len(members):
+            continue
+        all_above = all(m.value is not None and m.value > m.target for m in values)
+        if not (all_above or composite.id in inp.breached_rules):
+            continue
+        needed = max(_needed(m, base)[0] for m in values)
+        note = " AND ".join(f"{m.signal_id}={m.value:g}>{m.target:g}" for m in values)
+        active.append(Candidate(composite.id, None, None, base, needed, note))
+    return active, holding
+
+
+def decide(inp: DecisionInput) -> Decision:
+    """Decide the group's desired capacity.
+
+    Invariants: the result stays in [max(config min, group min), min(config max, group max)];
+    more load never gives less capacity; one action moves at most the direction's step limit
+    (unless a bound forces more); no scale-in inside the stabilization window after a scale-out.
+    """
+    policy, group, memory, now = inp.policy, inp.group, inp.memory, inp.now
+    previous = group.size.desired
+    low, high = max(policy.min, group.size.min), min(policy.max, group.size.max)
+
+    def finish(
+        outcome: Outcome,
+        action: ScalingAction,
+        desired: int,
+        reason: str,
+        *,
+        winning_rule: str | None = None,
+        candidates: tuple[Candidate, ...] = (),
+        clamps: tuple[Clamp, ...] = (),
+        skip_cause: str | None = None,
+        mem: ScalerMemory = memory,
+    ) -> Decision:
+        return Decision(
+            outcome, action, previous, desired, reason, winning_rule, candidates, clamps, skip_cause, mem
+        )
+
+    if low > high:
+        return finish(
+            Outcome.SKIPPED,
+            ScalingAction.NO_CHANGE,
+            previous,
+            f"bounds do not overlap: config [{policy.min}, {policy.max}] vs group "
+            f"[{group.size.min}, {group.size.max}]",
+            skip_cause="bounds",
+        )
+    if memory.last_trigger_at is not None and now < memory.last_trigger_at:
+        return finish(
+            Outcome.SKIPPED,
+            ScalingAction.NO_CHANGE,
+            previous,
+            f"stale trigger from {now.isoformat()}: a newer one ({memory.last_trigger_at.isoformat()}) "
+            "was already decided",
+            skip_cause="stale",
+        )
+
+    base = serving_instances(group, memory, now, policy.warmup_seconds)
+    active, holding = candidates_for(inp, base)
+    floors = [Candidate(f"floor:{f.name}", None, None, base, f.capacity) for f in inp.floors]
+    candidates = tuple(active + holding + floors)
+    if not active and not holding:
+        return finish(
+            Outcome.SKIPPED,
+            ScalingAction.NO_CHANGE,
+            previous,
+            "no datapoint for any signal: holding capacity",
+            candidates=candidates,
+            skip_cause="no_data",
+        )
+
+    proposals = [(c.needed, c.rule) for c in active + floors]
+    # Gated signals can hold capacity where it is but never push it up on their own.
+    proposals += [(min(c.needed, previous), c.rule) for c in holding]
+    recommended, winner = max(proposals)
+    memory = replace(
+        memory,
+        last_trigger_at=now,
+        recommendations=(*memory.recommendations, Recommendation(now, recommended)),
+    ).pruned(now, max(MEMORY_HORIZON, timedelta(seconds=policy.scale_in.stabilization_seconds)))
+
+    target, clamps, blocked = _limit_step(inp, memory, base, recommended)
+    if blocked:
+        return _bounded(
+            finish(
+                Outcome.UNCHANGED,
+                ScalingAction.NO_CHANGE,
+                previous,
+                blocked,
+                winning_rule=winner,
+                candidates=candidates,
+                mem=memory,
+            ),
+            low,
+            high,
+        )
+
+    if target > high:
+        clamps.append(Clamp("max", target, high))
+        target = high
+    if target < low:
+        clamps.append(Clamp("min", target, low))
+        target = low
+    action = (
+        ScalingAction.SCALE_OUT
+        if target > previous
+        else ScalingAction.SCALE_IN
+        if target < previous
+        else ScalingAction.NO_CHANGE
+    )
+    if action is ScalingAction.SCALE_IN and inp.trigger_direction is Direction.OUT:
+        return finish(
+            Outcome.UNCHANGED,
+            ScalingAction.NO_CHANGE,
+            previous,
+            f"a scale-out alarm woke us but current data needs only {recommended}: "
+            "scale-in waits for its own alarm",
+            winning_rule=winner,
+            candidates=candidates,
+            clamps=tuple(clamps),
+            mem=memory,
+        )
+
+    explanation = _explain(action, previous, target, recommended, winner, candidates, clamps)
+    if action is ScalingAction.NO_CHANGE:
+        return finish(
+            Outcome.UNCHANGED,
+            action,
+            previous,
+            explanation,
+            winning_rule=winner,
+            candidates=candidates,
+            clamps=tuple(clamps),
+            mem=memory,
+        )
+    if inp.controls.pause.blocks(action):
+        return finish(
+            Outcome.SKIPPED,
+            action,
+            previous,
+            f"paused ({inp.controls.pause.value}): would have {explanation}",
+            winning_rule=winner,
+            candidates=candidates,
+            clamps=tuple(clamps),
+            skip_cause="paused",
+            mem=memory,
+        )
+    if action is ScalingAction.SCALE_OUT:
+        memory = replace(
+            memory,
+            last_scale_out_at=now,
+            launches=(*memory.launches, Launch(now, target - previous)),
+        )
+    else:
+        memory = replace(memory, last_scale_in_at=now)
+    if inp.controls.dry_run:
+        return Decision(
+            Outcome.SKIPPED,
+            action,
+            previous,
+            target,
+            f"dry-run: would have {explanation}",
+            winner,
+            candidates,
+            tuple(clamps),
+            "dry_run",
+            # Dry-run remembers nothing that would change later decisions but the trigger time.
+            replace(inp.memory, last_trigger_at=now),
+        )
+    return finish(
+        Outcome.APPLIED,
+        action,
+        target,
+        explanation,
+        winning_rule=winner,
+        candidates=candidates,
+        clamps=tuple(clamps),
+        mem=memory,
+    )
+
+
+def _limit_step(
+    inp: DecisionInput, memory: ScalerMemory, base: int, recommended: int
+) -> tuple[int, list[Clamp], str | None]:
+    """Apply the direction's step limit and stabilization; or say why scale-in must wait."""
+    policy, previous = inp.policy, inp.group.size.desired
+    clamps: list[Clamp] = []
+    target = recommended
+    if recommended > previous:
+        limit = policy.scale_out.step_limit(previous)
+        if limit is not None and target > previous + limit:
+            clamps.append(Clamp("scale_out.max_step", target, previous + limit))
+            target = previous + limit
+    elif recommended < previous:
+        blocked = _scale_in_blocker(inp, memory, base)
+        if blocked:
+            return previous, clamps, blocked
+        # Hold the highest recommendation of the window (the Kubernetes HPA's scale-down rule).
+        window = timedelta(seconds=policy.scale_in.stabilization_seconds)
+        held = min(
+            previous,
+            max((r.desired for r in memory.recommendations if r.at > inp.now - window), default=target),
+        )
+        if held > target:
+            clamps.append(Clamp("scale_in.stabilization", target, held))
+            target = held
+        limit = policy.scale_in.step_limit(previous)
+        if limit is not None and target < previous - limit:
+            clamps.append(Clamp("scale_in.max_step", target, previous - limit))
+            target = previous - limit
+    return target, clamps, None
+
+
+def _bounded(decision: Decision, low: int, high: int) -> Decision:
+    """A held decision still pulls a group that sits outside its bounds back inside them."""
+    if low <= decision.previous <= high:
+        return decision
+    target = min(max(decision.previous, low), high)
+    limit = "min" if target == low else "max"
+    action = ScalingAction.SCALE_OUT if target > decision.previous else ScalingAction.SCALE_IN
+    return replace(
+        decision,
+        outcome=Outcome.APPLIED,
+        action=action,
+        desired=target,
+        clamps=(*decision.clamps, Clamp(limit, decision.previous, target)),
+        reason=f"{decision.reason}; but desired {decision.previous} is outside [{low}, {high}]: "
+        f"set to {target}",
+    )
+
+
+def _scale_in_blocker(inp: DecisionInput, memory: ScalerMemory, base: int) -> str | None:
+    policy, now = inp.policy, inp.now
+    if inp.trigger_direction is Direction.OUT:
+        return None  # handled after clamping, with its own reason
+    window = timedelta(seconds=policy.scale_in.stabilization_seconds)
+    if memory.last_scale_out_at is not None and now - memory.last_scale_out_at < window:
+        return (
+            f"scale-in held: last scale-out at {memory.last_scale_out_at.isoformat()} is inside the "
+            f"{policy.scale_in.stabilization_seconds}s stabilization window"
+        )
+    # Like AWS target tracking: the fleet's numbers are not final while instances still launch.
+    launching = inp.group.pending + inp.group.in_service - base
+    if launching > 0:
+        return f"scale-in held: {launching} instance(s) still launching or warming"
+    return None
+
+
+def _explain(
+    action: ScalingAction,
+    previous: int,
+    target: int,
+    recommended: int,
+    winner: str,
+    candidates: tuple[Candidate, ...],
+    clamps: list[Clamp],
+) -> str:
+    won = next((c for c in candidates if c.rule == winner), None)
+    why = f"{winner} asks for {recommended}"
+    if won is not None and won.value is not None and won.target is not None:
+        why = f"{winner}={won.value:g} vs target {won.target:g} on {won.base} serving -> {recommended}"
+    if won is not None and won.note:
+        why += f" ({won.note})"
+    limited = "".join(f"; {c.limit} {c.before}->{c.after}" for c in clamps)
+    if action is ScalingAction.NO_CHANGE:
+        return f"hold at {previous}: {why}{limited}"
+    verb = "scale out" if action is ScalingAction.SCALE_OUT else "scale in"
+    return f"{verb} {previous} -> {target}: {why}{limited}"

@@ -1,0 +1,165 @@
+"""Small frozen value types the decision reads and returns; no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class ScalingAction(StrEnum):
+    SCALE_OUT = "scale_out"
+    SCALE_IN = "scale_in"
+    NO_CHANGE = "no_change"
+
+
+class Pause(StrEnum):
+    """Kill switch, per group or global: stop everything or one direction only."""
+
+    NONE = "none"
+    ALL = "all"
+    OUT = "out"
+    IN = "in"
+
+    def blocks(self, action: ScalingAction) -> bool:
+        if self is Pause.ALL:
+            return action is not ScalingAction.NO_CHANGE
+        if self is Pause.OUT:
+            return action is ScalingAction.SCALE_OUT
+        if self is Pause.IN:
+            return action is ScalingAction.SCALE_IN
+        return False
+
+    @staticmethod
+    def combine(*pauses: Pause) -> Pause:
+        kinds = {p for p in pauses if p is not Pause.NONE}
+        if not kinds:
+            return Pause.NONE
+        if Pause.ALL in kinds or kinds == {Pause.OUT, Pause.IN}:
+            return Pause.ALL
+        return kinds.pop()
+
+
+@dataclass(frozen=True)
+class AsgSize:
+    min: int
+    desired: int
+    max: int
+
+
+@dataclass(frozen=True)
+class GroupSnapshot:
+    """What DescribeAutoScalingGroups says now."""
+
+    name: str
+    size: AsgSize
+    in_service: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class Launch:
+    at: datetime
+    count: int
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    at: datetime
+    desired: int
+
+
+@dataclass(frozen=True)
+class ScalerMemory:
+    """The per-group state item: what earlier decisions left for later ones.
+
+    `version` guards it: a decision is applied only if the item still has the version it read,
+    so two Lambdas deciding at once cannot both apply.
+    """
+
+    version: int = 0
+    last_scale_out_at: datetime | None = None
+    last_scale_in_at: datetime | None = None
+    last_trigger_at: datetime | None = None
+    launches: tuple[Launch, ...] = ()
+    recommendations: tuple[Recommendation, ...] = ()
+
+    def launched_since(self, since: datetime) -> int:
+        return sum(launch.count for launch in self.launches if launch.at > since)
+
+    def pruned(self, now: datetime, keep: timedelta) -> ScalerMemory:
+        horizon = now - keep
+        return replace(
+            self,
+            launches=tuple(x for x in self.launches if x.at > horizon),
+            recommendations=tuple(x for x in self.recommendations if x.at > horizon),
+        )
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The latest value of one configured signal (None: no datapoint in the window)."""
+
+    signal_id: str
+    kind: str
+    value: float | None
+    target: float
+
+
+@dataclass(frozen=True)
+class Floor:
+    """A lower bound from outside the reactive loop (a declared sale, a forecast)."""
+
+    name: str
+    capacity: int
+
+
+@dataclass(frozen=True)
+class Controls:
+    pause: Pause = Pause.NONE
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One rule's proposal, kept whether or not it won, so every decision can be explained."""
+
+    rule: str
+    value: float | None
+    target: float | None
+    base: int
+    needed: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Clamp:
+    limit: str
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    action: ScalingAction
+    previous: int
+    desired: int
+    reason: str
+    winning_rule: str | None = None
+    candidates: tuple[Candidate, ...] = ()
+    clamps: tuple[Clamp, ...] = ()
+    skip_cause: str | None = None
+    memory: ScalerMemory = field(default_factory=ScalerMemory)
+
+    @property
+    def changes_capacity(self) -> bool:
+        return self.outcome is Outcome.APPLIED and self.desired != self.previous
