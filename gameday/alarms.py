@@ -104,18 +104,26 @@ class MetricAlarm:
         if value is None or value != value:  # None or NaN: CloudWatch received nothing
             return self._lose_history(minute)
         breach = self._compare(value, self.threshold)
+        breaches = self._breaches
         slot = self._next_slot
-        if self._seen == self.evaluation_periods:
-            self._breaching -= self._breaches[slot]
+        periods = self.evaluation_periods
+        if self._seen == periods:
+            breaching = self._breaching - breaches[slot] + breach
         else:
             self._seen += 1
-        self._breaches[slot] = breach
-        self._breaching += breach
-        self._next_slot = slot + 1 if slot + 1 < self.evaluation_periods else 0
-        state = self._computed_state()
+            breaching = self._breaching + breach
+        breaches[slot] = breach
+        self._breaching = breaching
+        self._next_slot = slot + 1 if slot + 1 < periods else 0
+        if self._seen < periods:
+            state = AlarmState.INSUFFICIENT_DATA
+        elif breaching >= self.datapoints_to_alarm:
+            state = AlarmState.ALARM
+        else:
+            state = AlarmState.OK
         if state is self.state:  # the common case: no allocation, no notification
             return None
-        return self._move_to(state, minute, f"{self._breaching} of the last {self._seen} datapoints breach")
+        return self._move_to(state, minute, f"{breaching} of the last {self._seen} datapoints breach")
 
     def set_state(self, state: AlarmState, minute: int, reason: str = "SetAlarmState") -> AlarmTransition | None:
         """SetAlarmState: force a state until the next evaluation (used to re-arm a notification)."""
@@ -126,11 +134,6 @@ class MetricAlarm:
         self._next_slot = 0
         self._breaching = 0
         return self._move_to(AlarmState.INSUFFICIENT_DATA, minute, "no datapoint")
-
-    def _computed_state(self) -> AlarmState:
-        if self._seen < self.evaluation_periods:
-            return AlarmState.INSUFFICIENT_DATA
-        return AlarmState.ALARM if self._breaching >= self.datapoints_to_alarm else AlarmState.OK
 
     def _move_to(self, state: AlarmState, minute: int, reason: str) -> AlarmTransition | None:
         old = self.state

@@ -114,10 +114,10 @@ class Fleet:
     still maturing are always the last few cohorts.
     """
 
-    __slots__ = ("_launch_minutes", "_counts", "total", "serving_age", "pending_minutes")
+    __slots__ = ("launch_minutes", "_counts", "total", "serving_age", "pending_minutes")
 
     def __init__(self, initial_size: int, params: FleetParams) -> None:
-        self._launch_minutes: list[int] = [_LAUNCHED_BEFORE_TRACE] if initial_size else []
+        self.launch_minutes: list[int] = [_LAUNCHED_BEFORE_TRACE] if initial_size else []
         self._counts: list[int] = [initial_size] if initial_size else []
         self.total = initial_size
         self.serving_age = params.serving_age
@@ -126,11 +126,11 @@ class Fleet:
     def set_desired(self, desired: int, minute: int) -> None:
         """Launch at `minute` (billed from now, serving after the warm-up) or terminate youngest first."""
         if desired > self.total:
-            self._launch_minutes.append(minute)
+            self.launch_minutes.append(minute)
             self._counts.append(desired - self.total)
         else:
             to_remove = self.total - desired
-            launches, counts = self._launch_minutes, self._counts
+            launches, counts = self.launch_minutes, self._counts
             while to_remove:
                 if counts[-1] > to_remove:
                     counts[-1] -= to_remove
@@ -143,7 +143,7 @@ class Fleet:
     def not_serving(self, minute: int) -> int:
         """Instances still pending or warming at `minute`."""
         youngest_not_serving = minute - self.serving_age
-        launches, counts = self._launch_minutes, self._counts
+        launches, counts = self.launch_minutes, self._counts
         young = 0
         i = len(launches) - 1
         while i >= 0 and launches[i] > youngest_not_serving:
@@ -163,7 +163,7 @@ class Fleet:
     def launched_within(self, minute: int, minutes: int) -> int:
         """Instances still in the group that were launched less than `minutes` minutes before `minute`."""
         oldest_counted = minute - minutes
-        launches, counts = self._launch_minutes, self._counts
+        launches, counts = self.launch_minutes, self._counts
         recent = 0
         i = len(launches) - 1
         while i >= 0 and launches[i] > oldest_counted:

@@ -14,7 +14,6 @@ from surgeguard.config import (
     Signal,
 )
 
-
 Dimensions = tuple[tuple[str, str], ...]
 
 

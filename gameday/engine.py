@@ -1,0 +1,513 @@
+"""The minute loop: one policy, one trace, one simulated Auto Scaling group, per BENCHMARK.md."""
+
+from __future__ import annotations
+
+import enum
+import heapq
+import math
+import random
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Protocol, overload, runtime_checkable
+
+from gameday.alarms import AlarmTransition, Comparison, MetricAlarm
+from gameday.fleet import Fleet, FleetParams, FleetSizing, ceil_tol, size_fleet
+from gameday.traces import Trace
+
+DEFAULT_START = datetime(2026, 11, 27, tzinfo=timezone.utc)
+_NO_DATA = math.nan
+# How often (in minutes) the progress callback is told where the loop is.
+PROGRESS_EVERY_MINUTES = 1 << 16
+
+
+class Metric(str, enum.Enum):
+    """The per-minute datapoints the simulated group publishes (CloudWatch metric names)."""
+
+    CPU = "CPUUtilization"
+    REQUESTS_PER_TARGET = "RequestCountPerTarget"
+    REQUESTS = "RequestCount"
+
+
+@dataclass(frozen=True)
+class DeclaredEvent:
+    """A sale the team declared: wall-clock start (with offset), duration and expected peak multiplier."""
+
+    start: datetime
+    duration_minutes: int
+    peak_multiplier: float
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.start.utcoffset() is None:
+            raise ValueError("event start needs a UTC offset (e.g. 2026-11-27T00:00-05:00)")
+        if self.duration_minutes <= 0:
+            raise ValueError("event duration must be > 0 minutes")
+        if not math.isfinite(self.peak_multiplier) or self.peak_multiplier <= 0:
+            raise ValueError("event peak multiplier must be a finite number > 0")
+
+    def start_minute(self, trace_start: datetime) -> float:
+        """Minute of the trace at which the event starts (may be fractional or negative)."""
+        return (self.start - trace_start).total_seconds() / 60.0
+
+
+@dataclass(frozen=True)
+class ScheduledAction:
+    """An Auto Scaling scheduled action: at `minute`, set any of desired, min and max."""
+
+    minute: int
+    desired: int | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+    name: str = "scheduled"
+
+
+class ReadOnlySeries(Sequence[float]):
+    """A read-only window on one of the engine's per-minute lists (gap minutes hold NaN)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: list[float]) -> None:
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[float]: ...
+
+    def __getitem__(self, index: int | slice) -> float | list[float]:
+        return self._items[index]
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self._items)
+
+
+@dataclass(frozen=True)
+class MetricHistory:
+    """Datapoints of minutes 0..t-1 (what CloudWatch has at the start of minute t); NaN in gaps.
+
+    `serving` is the number of serving instances that produced each datapoint: target tracking
+    multiplies the metric by it to size the group.
+    """
+
+    cpu: ReadOnlySeries
+    requests_per_target: ReadOnlySeries
+    requests: ReadOnlySeries
+    serving: ReadOnlySeries
+
+    def series(self, metric: Metric) -> ReadOnlySeries:
+        if metric is Metric.CPU:
+            return self.cpu
+        if metric is Metric.REQUESTS_PER_TARGET:
+            return self.requests_per_target
+        return self.requests
+
+
+class CloudWatch:
+    """Holds the alarms policies create; the engine feeds them one datapoint per minute."""
+
+    def __init__(self, history: MetricHistory) -> None:
+        self._history = history
+        self.alarms: list[tuple[MetricAlarm, list[float]]] = []
+
+    def create_alarm(
+        self,
+        name: str,
+        metric: Metric,
+        threshold: float,
+        comparison: Comparison,
+        evaluation_periods: int,
+        datapoints_to_alarm: int | None = None,
+    ) -> MetricAlarm:
+        """PutMetricAlarm on the group's 1-minute metric; evaluated at the start of every minute."""
+        alarm = MetricAlarm(name, metric.value, threshold, comparison, evaluation_periods, datapoints_to_alarm)
+        # The engine's list itself, so evaluation is one index per alarm and minute.
+        self.alarms.append((alarm, self._history.series(metric)._items))
+        return alarm
+
+
+class Scheduler:
+    """Scheduled actions; AWS documents they can start up to 2 minutes late (seeded lateness)."""
+
+    def __init__(self, rng: random.Random, max_delay_minutes: int) -> None:
+        self._rng = rng
+        self._max_delay = max_delay_minutes
+        self._sequence = 0
+        self.queue: list[tuple[int, int, ScheduledAction]] = []
+
+    def schedule(self, action: ScheduledAction) -> None:
+        """PutScheduledUpdateGroupAction; fires at the first non-gap minute >= its (late) time."""
+        delay = self._rng.randint(0, self._max_delay) if self._max_delay else 0
+        self._sequence += 1
+        heapq.heappush(self.queue, (action.minute + delay, self._sequence, action))
+
+    def pop_due(self, minute: int) -> list[ScheduledAction]:
+        due = []
+        while self.queue and self.queue[0][0] <= minute:
+            due.append(heapq.heappop(self.queue)[2])
+        return due
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a policy learns once, before minute 0 (Policy.reset)."""
+
+    trace_name: str
+    minutes: int
+    start: datetime
+    sizing: FleetSizing
+    params: FleetParams
+    events: tuple[DeclaredEvent, ...]
+    cloudwatch: CloudWatch
+    scheduler: Scheduler
+    seed: int
+    # The whole trace. Only the `clairvoyant` reference may read ahead; real policies must not.
+    lookahead_demand: Sequence[float] = field(repr=False, default=())
+
+    def minute_of(self, when: datetime) -> float:
+        """Trace minute of a wall-clock time (fractional; negative before the trace)."""
+        return (when - self.start).total_seconds() / 60.0
+
+
+class PolicyView:
+    """Read-only state at the start of minute t, before the decision. Valid only during decide()."""
+
+    __slots__ = (
+        "_minute",
+        "_desired",
+        "_min_size",
+        "_max_size",
+        "_fleet",
+        "_transitions",
+        "_context",
+        "_history",
+    )
+
+    def __init__(self, context: PolicyContext, fleet: Fleet, history: MetricHistory) -> None:
+        self._context = context
+        self._fleet = fleet
+        self._history = history
+        self._minute = 0
+        self._desired = fleet.total
+        self._min_size = context.sizing.min_size
+        self._max_size = context.sizing.max_size
+        self._transitions: tuple[AlarmTransition, ...] = ()
+
+    @property
+    def minute(self) -> int:
+        return self._minute
+
+    @property
+    def now(self) -> datetime:
+        """Wall-clock time of the start of this minute."""
+        return self._context.start + timedelta(minutes=self._minute)
+
+    @property
+    def desired(self) -> int:
+        return self._desired
+
+    @property
+    def pending(self) -> int:
+        return self._fleet.pending(self._minute)
+
+    @property
+    def warming(self) -> int:
+        return self._fleet.warming(self._minute)
+
+    @property
+    def not_serving(self) -> int:
+        """Pending + warming: the instances that will serve but do not yet."""
+        return self._fleet.not_serving(self._minute)
+
+    @property
+    def serving(self) -> int:
+        return self._fleet.serving(self._minute)
+
+    def launched_within(self, minutes: int) -> int:
+        """Instances in the group launched less than `minutes` minutes ago (instance warm-up)."""
+        return self._fleet.launched_within(self._minute, minutes)
+
+    @property
+    def capacity_per_instance(self) -> float:
+        return self._context.sizing.capacity_per_instance
+
+    @property
+    def min_size(self) -> int:
+        """Current group minimum (scheduled actions may change it)."""
+        return self._min_size
+
+    @property
+    def max_size(self) -> int:
+        return self._max_size
+
+    @property
+    def params(self) -> FleetParams:
+        return self._context.params
+
+    @property
+    def history(self) -> MetricHistory:
+        return self._history
+
+    @property
+    def alarm_transitions(self) -> tuple[AlarmTransition, ...]:
+        """Alarm state changes since the previous decide() call (including those during a gap)."""
+        return self._transitions
+
+    @property
+    def events(self) -> tuple[DeclaredEvent, ...]:
+        return self._context.events
+
+
+class Policy(Protocol):
+    """A scaling policy: called at the start of every non-gap minute; returns a new desired or None."""
+
+    name: str
+
+    def reset(self, ctx: PolicyContext) -> None: ...
+
+    def decide(self, view: PolicyView) -> int | None: ...
+
+
+@runtime_checkable
+class ComputedReference(Protocol):
+    """A reference that is not simulated but computed: it gives the serving (= billed) fleet per minute."""
+
+    name: str
+
+    def fleet_series(self, ctx: PolicyContext) -> Sequence[int]: ...
+
+
+PolicyFactory = Callable[[], Policy | ComputedReference]
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class PolicyMetrics:
+    """The numbers BENCHMARK.md reports per trace and policy (gap minutes left out of all of them)."""
+
+    dropped_pct: float
+    overload_minutes: int
+    instance_hours: float
+    cost_vs_oracle: float
+    actions: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "dropped_pct": self.dropped_pct,
+            "overload_minutes": self.overload_minutes,
+            "instance_hours": self.instance_hours,
+            "cost_vs_oracle": self.cost_vs_oracle,
+            "actions": self.actions,
+        }
+
+
+@dataclass(frozen=True)
+class FleetSeries:
+    """Per-minute series for plotting; `billed` = pending + warming + serving."""
+
+    demand: Sequence[float]
+    gap: Sequence[bool]
+    served: array[float]
+    serving: array[int]
+    desired: array[int]
+    billed: array[int]
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    trace_name: str
+    policy_name: str
+    sizing: FleetSizing
+    params: FleetParams
+    metrics: PolicyMetrics
+    series: FleetSeries
+
+
+def oracle_instance_minutes(trace: Trace, capacity_per_instance: float) -> int:
+    """Sum over non-gap minutes of ceil(d / c): exactly the capacity needed, never late."""
+    c = capacity_per_instance
+    return sum(ceil_tol(d / c) for d, is_gap in zip(trace.demand, trace.gap) if not is_gap)
+
+
+def simulate(
+    trace: Trace,
+    policy: Policy | ComputedReference,
+    *,
+    params: FleetParams = FleetParams(),
+    sizing: FleetSizing | None = None,
+    start: datetime = DEFAULT_START,
+    events: Sequence[DeclaredEvent] = (),
+    seed: int = 0,
+    oracle_minutes: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> SimulationResult:
+    """Replay `trace` through a fresh group driven by `policy`; deterministic for a given seed."""
+    if sizing is None:
+        sizing = size_fleet(trace, params)
+    if oracle_minutes is None:
+        oracle_minutes = oracle_instance_minutes(trace, sizing.capacity_per_instance)
+    history = MetricHistory(ReadOnlySeries([]), ReadOnlySeries([]), ReadOnlySeries([]), ReadOnlySeries([]))
+    rng = random.Random(seed)
+    context = PolicyContext(
+        trace_name=trace.name,
+        minutes=trace.minutes,
+        start=start,
+        sizing=sizing,
+        params=params,
+        events=tuple(events),
+        cloudwatch=CloudWatch(history),
+        scheduler=Scheduler(rng, params.scheduled_action_delay_minutes),
+        seed=seed,
+        lookahead_demand=trace.demand,
+    )
+    if isinstance(policy, ComputedReference):
+        series = _computed_series(trace, sizing, policy.fleet_series(context))
+    else:
+        series = _run(trace, policy, context, history, progress)
+    metrics = measure(series, sizing.capacity_per_instance, oracle_minutes)
+    return SimulationResult(trace.name, policy.name, sizing, params, metrics, series)
+
+
+def measure(series: FleetSeries, capacity_per_instance: float, oracle_minutes: int) -> PolicyMetrics:
+    """BENCHMARK.md's numbers from the per-minute series, leaving gap minutes out."""
+    c = capacity_per_instance
+    dropped = offered = 0.0
+    overload = billed = actions = 0
+    previous_desired: int | None = None
+    for d, is_gap, serving, desired, instances in zip(
+        series.demand, series.gap, series.serving, series.desired, series.billed
+    ):
+        if previous_desired is not None and desired != previous_desired:
+            actions += 1
+        previous_desired = desired
+        if is_gap:
+            continue
+        capacity = serving * c
+        offered += d
+        billed += instances
+        if d > capacity:
+            dropped += d - capacity
+            overload += 1
+    hours = billed / 60.0
+    return PolicyMetrics(
+        dropped_pct=100.0 * dropped / offered if offered > 0 else 0.0,
+        overload_minutes=overload,
+        instance_hours=hours,
+        cost_vs_oracle=billed / oracle_minutes if oracle_minutes else math.inf,
+        actions=actions,
+    )
+
+
+def _computed_series(trace: Trace, sizing: FleetSizing, fleet: Sequence[int]) -> FleetSeries:
+    c = sizing.capacity_per_instance
+    serving = array("q", fleet)
+    served = array("d", (min(d, n * c) for d, n in zip(trace.demand, serving)))
+    return FleetSeries(trace.demand, trace.gap, served, serving, array("q", serving), array("q", serving))
+
+
+def _run(
+    trace: Trace,
+    policy: Policy,
+    context: PolicyContext,
+    history: MetricHistory,
+    progress: ProgressCallback | None,
+) -> FleetSeries:
+    # Hot loop: millions of minutes on hourly traces, hence locals and bound methods.
+    sizing = context.sizing
+    c = sizing.capacity_per_instance
+    min_size, max_size = sizing.min_size, sizing.max_size
+    fleet = Fleet(sizing.initial_size, context.params)
+    serving_age = context.params.serving_age
+    launch_minutes = fleet.launch_minutes
+    view = PolicyView(context, fleet, history)
+    scheduler = context.scheduler
+    scheduled = scheduler.queue
+    transitions: list[AlarmTransition] = []
+    served_series: array[float] = array("d")
+    serving_series: array[int] = array("q")
+    desired_series: array[int] = array("q")
+    billed_series: array[int] = array("q")
+    add_served, add_serving = served_series.append, serving_series.append
+    add_desired, add_billed = desired_series.append, billed_series.append
+    add_cpu = history.cpu._items.append
+    add_rpt = history.requests_per_target._items.append
+    add_requests = history.requests._items.append
+    add_serving_history = history.serving._items.append
+    decide = policy.decide
+    desired = fleet.total
+    policy.reset(context)
+    # Alarms created in reset() are known only now.
+    alarms = context.cloudwatch.alarms
+
+    demand, gap = trace.demand, trace.gap
+    minutes = len(demand)
+    for chunk_start in range(0, minutes, PROGRESS_EVERY_MINUTES):
+        if progress is not None:
+            progress(chunk_start, minutes)
+        for t in range(chunk_start, min(minutes, chunk_start + PROGRESS_EVERY_MINUTES)):
+            # Alarms see the datapoint of minute t-1 now (NaN after a gap minute: history lost).
+            if t and alarms:
+                for alarm, values in alarms:
+                    transition = alarm.evaluate(values[t - 1], t)
+                    if transition is not None:
+                        transitions.append(transition)
+            in_gap = gap[t]
+            if not in_gap:
+                if scheduled and scheduled[0][0] <= t:
+                    for action in scheduler.pop_due(t):
+                        if action.min_size is not None:
+                            min_size = action.min_size
+                        if action.max_size is not None:
+                            max_size = action.max_size
+                        # As in AWS, new limits pull desired inside them.
+                        target = desired if action.desired is None else action.desired
+                        target = min(max_size, max(min_size, target))
+                        if target != desired:
+                            fleet.set_desired(target, t)
+                            desired = target
+                    view._min_size, view._max_size = min_size, max_size
+                view._minute = t
+                view._desired = desired
+                if transitions:
+                    view._transitions = tuple(transitions)
+                    transitions.clear()
+                    decision = decide(view)
+                    view._transitions = ()
+                else:
+                    decision = decide(view)
+                if decision is not None:
+                    decision = min(max_size, max(min_size, decision))
+                    if decision != desired:
+                        fleet.set_desired(decision, t)
+                        desired = decision
+            total = fleet.total
+            if launch_minutes and launch_minutes[-1] > t - serving_age:
+                serving = total - fleet.not_serving(t)
+            else:
+                serving = total
+            d = demand[t]
+            capacity = serving * c
+            add_served(d if d < capacity else capacity)
+            add_serving(serving)
+            add_desired(desired)
+            add_billed(total)
+            add_serving_history(serving)
+            if in_gap:
+                add_cpu(_NO_DATA)
+                add_rpt(_NO_DATA)
+                add_requests(_NO_DATA)
+            else:
+                if serving > 0:
+                    add_cpu(100.0 if d >= capacity else 100.0 * d / capacity)
+                    add_rpt(d / serving)
+                else:
+                    add_cpu(100.0 if d > 0 else 0.0)
+                    add_rpt(d)
+                add_requests(d)
+    if progress is not None:
+        progress(minutes, minutes)
+    return FleetSeries(demand, gap, served_series, serving_series, desired_series, billed_series)

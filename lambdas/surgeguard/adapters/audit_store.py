@@ -1,0 +1,198 @@
+"""DynamoDB adapter: audit items, the per-group state item (versioned), trigger claims, kill switch."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from surgeguard import keys
+from surgeguard.adapters.clients import client, error_code
+from surgeguard.adapters.errors import AwsCallError, ConcurrentUpdateError, DuplicateTriggerError
+from surgeguard.domain.model import Launch, Pause, Recommendation, ScalerMemory
+
+CLAIM_TTL_SECONDS = 86_400
+
+
+def memory_to_json(memory: ScalerMemory) -> str:
+    data = asdict(memory)
+    data.pop("version")
+    return json.dumps(data, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
+
+
+def memory_from_json(raw: str, version: int) -> ScalerMemory:
+    data = json.loads(raw)
+
+    def when(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    return ScalerMemory(
+        version=version,
+        last_scale_out_at=when(data.get("last_scale_out_at")),
+        last_scale_in_at=when(data.get("last_scale_in_at")),
+        last_trigger_at=when(data.get("last_trigger_at")),
+        launches=tuple(Launch(datetime.fromisoformat(x["at"]), x["count"]) for x in data["launches"]),
+        recommendations=tuple(
+            Recommendation(datetime.fromisoformat(x["at"]), x["desired"]) for x in data["recommendations"]
+        ),
+    )
+
+
+def _to_attribute(value: Any) -> dict[str, Any]:
+    """Plain JSON value -> DynamoDB attribute (numbers as strings: no float rounding)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float | Decimal):
+        return {"N": repr(value) if isinstance(value, float) else str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, dict):
+        return {"M": {str(k): _to_attribute(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [_to_attribute(v) for v in value]}
+    return {"S": str(value)}
+
+
+def _from_attribute(attribute: dict[str, Any]) -> Any:
+    (kind, value), *_ = attribute.items()
+    if kind == "N":
+        number = float(value)
+        return int(number) if number.is_integer() and "." not in value and "e" not in value else number
+    if kind == "M":
+        return {k: _from_attribute(v) for k, v in value.items()}
+    if kind == "L":
+        return [_from_attribute(v) for v in value]
+    if kind == "NULL":
+        return None
+    return value
+
+
+class AuditStore:
+    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+        self.table_name = table_name
+        self._client = dynamodb
+
+    @property
+    def _api(self) -> Any:
+        if self._client is None:
+            self._client = client("dynamodb")
+        return self._client
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._api, operation)(TableName=self.table_name, **kwargs)
+        except (ClientError, BotoCoreError) as error:
+            code, message = error_code(error)
+            if code == "ConditionalCheckFailedException":
+                raise
+            raise AwsCallError(operation, code, message) from error
+
+    # --- trigger claims: SNS delivers at least once; the second delivery must change nothing ---
+    def claim(self, trigger_id: str, now_epoch: int) -> None:
+        try:
+            self._call(
+                "put_item",
+                Item={
+                    keys.PARTITION_KEY: {"S": keys.trigger_pk(trigger_id)},
+                    keys.SORT_KEY: {"S": keys.CLAIM_SORT_KEY},
+                    keys.TTL_ATTRIBUTE: {"N": str(now_epoch + CLAIM_TTL_SECONDS)},
+                },
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": keys.PARTITION_KEY},
+            )
+        except ClientError as error:
+            raise DuplicateTriggerError(trigger_id) from error
+
+    def release(self, trigger_id: str) -> None:
+        """Free a claim after a failure, so the Lambda retry of the same delivery can try again."""
+        self._call(
+            "delete_item",
+            Key={
+                keys.PARTITION_KEY: {"S": keys.trigger_pk(trigger_id)},
+                keys.SORT_KEY: {"S": keys.CLAIM_SORT_KEY},
+            },
+        )
+
+    # --- per-group state, guarded by a version number ---
+    def load_memory(self, group: str) -> ScalerMemory:
+        item = self._call(
+            "get_item",
+            Key={keys.PARTITION_KEY: {"S": keys.group_pk(group)}, keys.SORT_KEY: {"S": keys.STATE_SORT_KEY}},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            return ScalerMemory()
+        return memory_from_json(item["memory"]["S"], int(item["version"]["N"]))
+
+    def save_memory(self, group: str, memory: ScalerMemory, read_version: int) -> None:
+        """Write the state only if nobody wrote it since we read `read_version`."""
+        condition = "attribute_not_exists(#pk)" if read_version == 0 else "#v = :read"
+        values = {} if read_version == 0 else {":read": {"N": str(read_version)}}
+        try:
+            self._call(
+                "put_item",
+                Item={
+                    keys.PARTITION_KEY: {"S": keys.group_pk(group)},
+                    keys.SORT_KEY: {"S": keys.STATE_SORT_KEY},
+                    "version": {"N": str(read_version + 1)},
+                    "memory": {"S": memory_to_json(memory)},
+                },
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#pk": keys.PARTITION_KEY, "#v": "version"}
+                if read_version
+                else {"#pk": keys.PARTITION_KEY},
+                **({"ExpressionAttributeValues": values} if values else {}),
+            )
+        except ClientError as error:
+            raise ConcurrentUpdateError(group) from error
+
+    # --- kill switch: a control item per group, and one for everything ---
+    def load_pause(self, group: str) -> Pause:
+        pauses = []
+        for sort_key in (keys.GLOBAL_CONTROL_SORT_KEY, group):
+            item = self._call(
+                "get_item",
+                Key={keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION}, keys.SORT_KEY: {"S": sort_key}},
+                ConsistentRead=True,
+            ).get("Item")
+            pauses.append(Pause(item["pause"]["S"]) if item else Pause.NONE)
+        return Pause.combine(*pauses)
+
+    def set_pause(self, group: str | None, pause: Pause, who: str, at: datetime) -> None:
+        self._call(
+            "put_item",
+            Item={
+                keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION},
+                keys.SORT_KEY: {"S": group or keys.GLOBAL_CONTROL_SORT_KEY},
+                "pause": {"S": pause.value},
+                "set_by": {"S": who},
+                "set_at": {"S": at.isoformat()},
+            },
+        )
+
+    # --- audit ---
+    def write_audit(self, record: dict[str, Any]) -> None:
+        group = record.get("group") or keys.UNKNOWN_GROUP
+        item = {k: _to_attribute(v) for k, v in record.items()}
+        item[keys.PARTITION_KEY] = {"S": keys.group_pk(group)}
+        item[keys.SORT_KEY] = {"S": f"{keys.AUDIT_SORT_PREFIX}{record['at']}#{record['delivery_id']}"}
+        self._call("put_item", Item=item)
+
+    def audit_records(self, group: str, limit: int = 100) -> list[dict[str, Any]]:
+        response = self._call(
+            "query",
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :audit)",
+            ExpressionAttributeNames={"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.group_pk(group)},
+                ":audit": {"S": keys.AUDIT_SORT_PREFIX},
+            },
+            Limit=limit,
+        )
+        return [{k: _from_attribute(v) for k, v in item.items()} for item in response.get("Items", [])]

@@ -1,0 +1,90 @@
+"""CloudWatch adapter: read the signals' latest values (GetMetricData) and re-arm breached alarms."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from surgeguard.adapters.clients import client, error_code
+from surgeguard.adapters.errors import AwsCallError
+from surgeguard.config import GroupConfig
+from surgeguard.domain.model import Reading
+from surgeguard.signals import SignalMetric, signal_metric
+
+_STAT_ID = re.compile(r"\bm(\d+)\b")
+REARM_REASON = "Surgeguard acted on this breach; re-armed so a breach that persists notifies again"
+
+
+def _queries(index: int, metric: SignalMetric, period: int) -> list[dict[str, Any]]:
+    prefix = f"s{index}"
+    queries: list[dict[str, Any]] = [
+        {
+            "Id": f"{prefix}{stat.id}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": stat.namespace,
+                    "MetricName": stat.metric_name,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in stat.dimensions],
+                },
+                "Period": period,
+                "Stat": stat.statistic,
+            },
+            "ReturnData": not metric.is_math,
+        }
+        for stat in metric.stats
+    ]
+    if metric.expression is not None:
+        expression = _STAT_ID.sub(lambda m: f"{prefix}m{m.group(1)}", metric.expression)
+        queries.append({"Id": f"{prefix}e", "Expression": expression, "ReturnData": True})
+    return queries
+
+
+class CloudWatchSignals:
+    def __init__(self, cloudwatch: Any = None) -> None:
+        self._client = cloudwatch
+
+    @property
+    def _api(self) -> Any:
+        if self._client is None:
+            self._client = client("cloudwatch")
+        return self._client
+
+    def read(self, group: GroupConfig, now: datetime) -> list[Reading]:
+        """The latest datapoint of every signal of the group, in one GetMetricData call."""
+        period = group.scale_out.period_seconds
+        metrics = [signal_metric(group, s) for s in group.signals]
+        queries = [q for i, m in enumerate(metrics) for q in _queries(i, m, period)]
+        lookback = max(group.scale_out.evaluation_periods, group.scale_in.evaluation_periods) + 5
+        try:
+            response = self._api.get_metric_data(
+                MetricDataQueries=queries,
+                StartTime=now - timedelta(seconds=period * lookback),
+                EndTime=now + timedelta(seconds=period),
+                ScanBy="TimestampDescending",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise AwsCallError("GetMetricData", *error_code(error)) from error
+        latest: dict[str, float] = {}
+        for result in response.get("MetricDataResults", []):
+            pairs = sorted(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
+            if pairs:
+                latest[result["Id"]] = float(pairs[-1][1])
+        readings = []
+        for index, (signal, metric) in enumerate(zip(group.signals, metrics, strict=True)):
+            key = f"s{index}e" if metric.is_math else f"s{index}{metric.stats[0].id}"
+            readings.append(Reading(signal.id, signal.kind, latest.get(key), signal.target))
+        return readings
+
+    def rearm(self, alarm_name: str) -> None:
+        """Set the alarm to OK: if the breach persists, its next evaluation notifies again.
+
+        Alarms notify on state change only; without this a climb that keeps the alarm in ALARM
+        would never reach us again. OK actions are never configured, so this sends nothing.
+        """
+        try:
+            self._api.set_alarm_state(AlarmName=alarm_name, StateValue="OK", StateReason=REARM_REASON)
+        except (ClientError, BotoCoreError) as error:
+            raise AwsCallError("SetAlarmState", *error_code(error)) from error

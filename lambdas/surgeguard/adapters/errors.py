@@ -1,0 +1,22 @@
+"""Our own errors for AWS failures, so the service never sees botocore."""
+
+
+class AwsCallError(RuntimeError):
+    """An AWS API call failed after the SDK's own retries (throttling included)."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"{operation} failed: {code}: {message}")
+        self.operation = operation
+        self.code = code
+
+
+class GroupNotFoundError(LookupError):
+    """The configured Auto Scaling group does not exist (or is being deleted)."""
+
+
+class ConcurrentUpdateError(RuntimeError):
+    """Another decision for the same group saved its state first."""
+
+
+class DuplicateTriggerError(RuntimeError):
+    """This trigger id was already claimed by an earlier delivery."""

@@ -1,0 +1,38 @@
+"""Reactive Lambda: an alarm (via SNS, EventBridge, or direct) -> decision -> Auto Scaling -> audit."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from surgeguard.adapters.audit_store import AuditStore
+from surgeguard.adapters.autoscaling import AutoScalingFleet
+from surgeguard.adapters.cloudwatch import CloudWatchSignals
+from surgeguard.adapters.notifier import SnsNotifier
+from surgeguard.service import Adapters, Context, handle_alarm_event
+from surgeguard.settings import Settings
+
+logger = Logger(service="surgeguard", logger_handler=None)
+
+
+@cache
+def _wiring() -> tuple[Adapters, Context]:
+    # Once per container: settings fail loudly here, on the first event, with the variable's name.
+    settings = Settings.from_env()
+    config = settings.load_config()
+    adapters = Adapters(
+        fleet=AutoScalingFleet(),
+        signals=CloudWatchSignals(),
+        store=AuditStore(settings.table_name),
+        notifier=SnsNotifier(settings.notify_topic_arn) if settings.notify_topic_arn else None,
+    )
+    return adapters, Context(config, settings.alarm_prefix, config.audit_retention_days)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    adapters, ctx = _wiring()
+    records = handle_alarm_event(event, adapters, ctx, request_id=context.aws_request_id)
+    return {"records": [{k: r.get(k) for k in ("group", "outcome", "reason")} for r in records]}
