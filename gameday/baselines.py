@@ -241,6 +241,7 @@ POLICIES: dict[str, PolicyFactory] = {
     "aws-step-scaling": StepScaling,
     "seed-rule": SeedRule,
 }
+# What users would otherwise pick (the seed rule included): the policies to beat.
 AWS_POLICIES = ("aws-target-tracking-cpu", "aws-target-tracking-requests", "aws-step-scaling", "seed-rule")
 
 

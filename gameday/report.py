@@ -1,0 +1,109 @@
+"""Bench output: one table per trace, the fleet parameters used, and the JSON form."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from gameday.baselines import AWS_POLICIES
+from gameday.engine import PolicyMetrics
+from gameday.fleet import FleetParams, FleetSizing
+
+# The project's own policy; when it ran, each table ends with its ratios to every AWS policy.
+CHALLENGER = "surgeguard"
+
+
+@dataclass(frozen=True)
+class TraceReport:
+    """Everything bench knows about one trace: its fleet and each policy's numbers, in run order."""
+
+    trace: str
+    minutes: int
+    gap_minutes: int
+    sizing: FleetSizing
+    policies: Mapping[str, PolicyMetrics]
+
+
+def format_params(params: FleetParams) -> str:
+    """The fleet-model knobs in effect (BENCHMARK.md: each is printed in the report)."""
+    return (
+        f"fleet model: pending {params.pending_minutes} min, warming {params.warming_minutes} min, "
+        f"min size {params.min_size}, max = ceil({params.max_factor:g} * peak / c), "
+        f"c = median(d) / {params.capacity_divisor:g}, "
+        f"start = ceil(max(d[0..4]) / ({params.initial_utilization:g} c)), "
+        f"scheduled actions up to {params.scheduled_action_delay_minutes} min late"
+    )
+
+
+def format_trace(report: TraceReport, challenger: str = CHALLENGER) -> str:
+    """A table with policies as rows, plus challenger/AWS ratios when the challenger ran."""
+    sizing = report.sizing
+    lines = [
+        f"{report.trace}: {report.minutes:,} minutes ({report.gap_minutes:,} in gaps, left out); "
+        f"c = {sizing.capacity_per_instance:g} req/min per instance, group {sizing.min_size}..{sizing.max_size}, "
+        f"starts at {sizing.initial_size}",
+    ]
+    name_width = max([len("policy"), *(len(name) for name in report.policies)])
+    header = (
+        f"  {'policy':<{name_width}}  {'dropped_pct':>11}  {'overload_minutes':>16}  "
+        f"{'instance_hours':>14}  {'cost_vs_oracle':>14}  {'actions':>8}"
+    )
+    lines += [header, "  " + "-" * (len(header) - 2)]
+    for name, m in report.policies.items():
+        lines.append(
+            f"  {name:<{name_width}}  {m.dropped_pct:>11.3f}  {m.overload_minutes:>16d}  "
+            f"{m.instance_hours:>14.1f}  {m.cost_vs_oracle:>14.3f}  {m.actions:>8d}"
+        )
+    lines += _ratio_lines(report.policies, challenger, name_width)
+    return "\n".join(lines)
+
+
+def _ratio_lines(policies: Mapping[str, PolicyMetrics], challenger: str, name_width: int) -> list[str]:
+    mine = policies.get(challenger)
+    rivals = [name for name in AWS_POLICIES if name in policies]
+    if mine is None or not rivals:
+        return []
+    lines = [f"  {challenger} / policy:  {'dropped':>9}  {'instance_hours':>14}"]
+    for name in rivals:
+        theirs = policies[name]
+        lines.append(
+            f"  {name:<{name_width}}  {format_ratio(mine.dropped_pct, theirs.dropped_pct):>9}  "
+            f"{format_ratio(mine.instance_hours, theirs.instance_hours):>14}"
+        )
+    return lines
+
+
+def ratio(mine: float, theirs: float) -> float:
+    """mine / theirs, with 0/0 = 1 (equal) and x/0 = inf."""
+    if theirs == 0:
+        return 1.0 if mine == 0 else math.inf
+    return mine / theirs
+
+
+def format_ratio(mine: float, theirs: float) -> str:
+    value = ratio(mine, theirs)
+    return "inf" if math.isinf(value) else f"{value:.3f}x"
+
+
+def format_report(reports: Sequence[TraceReport], params: FleetParams, challenger: str = CHALLENGER) -> str:
+    """The whole text report: fleet-model line, then one table per trace."""
+    parts = [format_params(params)]
+    parts += [format_trace(report, challenger) for report in reports]
+    return "\n\n".join(parts) + "\n"
+
+
+def report_json(reports: Sequence[TraceReport], params: FleetParams) -> dict[str, Any]:
+    """{"traces": [{"trace": NAME, "policies": {POLICY: {metric: value}}}]}, plus the fleet used."""
+    return {
+        "traces": [
+            {
+                "trace": report.trace,
+                "policies": {name: metrics.as_dict() for name, metrics in report.policies.items()},
+                "fleet": asdict(report.sizing),
+            }
+            for report in reports
+        ],
+        "fleet_params": asdict(params),
+    }

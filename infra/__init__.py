@@ -1,0 +1,1 @@
+"""Surgeguard's CDK app: a thin stack composed of one construct per capability."""

@@ -1,0 +1,59 @@
+"""`surgeguard` entry point: dispatches to sub-commands, importing each one only when it runs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+USAGE = """usage: surgeguard COMMAND [ARGS...]
+
+commands:
+  bench TRACE...       replay traces through Surgeguard and the AWS policies; print the table
+  gameday              rehearse a Black Friday on a local AWS (moto) and plot it (make demo)
+  pause / resume       kill switch for a deployed stack (a group or everything, one direction or both)
+  audit                print a group's latest audit records from a deployed stack
+
+`surgeguard COMMAND --help` for each command's options."""
+
+
+def _bench(argv: Sequence[str]) -> int:
+    from gameday.bench import main
+
+    return main(list(argv))
+
+
+def _gameday(argv: Sequence[str]) -> int:
+    from gameday.demo import main
+
+    return main(list(argv))
+
+
+def _control(argv: Sequence[str]) -> int:
+    from surgeguard_cli.control import main
+
+    return main(list(argv))
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "bench": _bench,
+    "gameday": _gameday,
+    "pause": _control,
+    "resume": _control,
+    "audit": _control,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if args else 2
+    command = COMMANDS.get(args[0])
+    if command is None:
+        print(f"surgeguard: unknown command {args[0]!r}\n\n{USAGE}", file=sys.stderr)
+        return 2
+    return command(args if command is _control else args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
