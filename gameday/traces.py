@@ -18,7 +18,8 @@ class TraceFormatError(ValueError):
     """A trace CSV that does not follow the `minute|min5|hour,requests` format."""
 
     def __init__(self, path: str, line: int, reason: str) -> None:
-        super().__init__(f"{path}:{line}: {reason}")
+        # line 0: the file as a whole (unreadable), so no line number is shown.
+        super().__init__(f"{path}:{line}: {reason}" if line else f"{path}: {reason}")
         self.path = path
         self.line = line
         self.reason = reason

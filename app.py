@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""CDK entry point: `cdk synth -c config=surgeguard.yaml -c stack_name=Surgeguard`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+try:
+    import surgeguard  # noqa: F401  (installed editable from lambdas/)
+except ImportError:
+    sys.path.insert(0, str(ROOT / "lambdas"))
+
+import aws_cdk as cdk  # noqa: E402
+from surgeguard.config import ConfigError, load_config  # noqa: E402
+
+from infra.application import DEFAULT_CONFIG, DEFAULT_STACK_NAME, build  # noqa: E402
+
+
+def main() -> None:
+    app = cdk.App()
+    config_path = app.node.try_get_context("config") or DEFAULT_CONFIG
+    stack_name = app.node.try_get_context("stack_name") or DEFAULT_STACK_NAME
+    try:
+        config = load_config(config_path)
+    except ConfigError as error:
+        sys.exit(f"surgeguard: {error}")
+    # Environment-agnostic unless the CLI knows the account/region (synth works offline).
+    env = cdk.Environment(
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+    )
+    build(app, config, stack_name=stack_name, env=env)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""`surgeguard bench`: replay traces through every policy in one engine and report the numbers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from gameday.baselines import POLICIES
+from gameday.engine import (
+    DEFAULT_START,
+    DeclaredEvent,
+    PolicyMetrics,
+    oracle_instance_minutes,
+    simulate,
+)
+from gameday.fleet import FleetParams, size_fleet
+from gameday.report import TraceReport, format_report, report_json
+from gameday.traces import Trace, TraceFormatError, load_trace
+
+_DEFAULTS = FleetParams()
+
+
+def parse_when(text: str) -> datetime:
+    """ISO 8601 with a UTC offset ('Z' allowed); a naive time would be ambiguous across zones."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise argparse.ArgumentTypeError(f"needs a UTC offset, e.g. {text.strip()}+00:00 or ...Z: {text!r}")
+    return when
+
+
+def parse_event(text: str) -> DeclaredEvent:
+    """START,DURATION_MINUTES,PEAK_MULTIPLIER, e.g. 2026-11-27T00:00-05:00,240,4."""
+    fields = text.split(",")
+    if len(fields) != 3:
+        raise argparse.ArgumentTypeError(
+            f"expected START,DURATION_MINUTES,PEAK_MULTIPLIER (3 fields), got {len(fields)}: {text!r}"
+        )
+    start_text, duration_text, multiplier_text = (field.strip() for field in fields)
+    start = parse_when(start_text)
+    try:
+        duration = int(duration_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"DURATION_MINUTES must be an integer: {duration_text!r}") from None
+    try:
+        multiplier = float(multiplier_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"PEAK_MULTIPLIER must be a number: {multiplier_text!r}") from None
+    if duration <= 0:
+        raise argparse.ArgumentTypeError(f"DURATION_MINUTES must be > 0: {duration_text!r}")
+    if not math.isfinite(multiplier) or multiplier <= 0:
+        raise argparse.ArgumentTypeError(f"PEAK_MULTIPLIER must be a finite number > 0: {multiplier_text!r}")
+    return DeclaredEvent(start=start, duration_minutes=duration, peak_multiplier=multiplier)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="surgeguard bench",
+        description="Replay request-rate traces (CSV: minute|min5|hour,requests) through every scaling "
+        "policy in one simulated Auto Scaling group and report drops and cost (BENCHMARK.md).",
+    )
+    parser.add_argument("traces", nargs="+", metavar="TRACE", type=Path, help="trace CSV file")
+    parser.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this policy (repeatable); default: all registered",
+    )
+    parser.add_argument(
+        "--start",
+        type=parse_when,
+        default=DEFAULT_START,
+        help="wall-clock time of each trace's first row, ISO 8601 with offset (default %(default)s)",
+    )
+    parser.add_argument(
+        "--event",
+        action="append",
+        default=[],
+        type=parse_event,
+        metavar="START,DURATION_MINUTES,PEAK_MULTIPLIER",
+        help="declare a known event (repeatable); passed to the policies",
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the numbers as JSON")
+    parser.add_argument("--seed", type=int, default=0, help="seed of anything random (default 0)")
+    fleet = parser.add_argument_group("fleet model (defaults from BENCHMARK.md)")
+    fleet.add_argument("--pending-minutes", type=_non_negative_int, default=_DEFAULTS.pending_minutes)
+    fleet.add_argument("--warming-minutes", type=_non_negative_int, default=_DEFAULTS.warming_minutes)
+    fleet.add_argument("--min-size", type=_non_negative_int, default=_DEFAULTS.min_size)
+    fleet.add_argument(
+        "--max-factor", type=_positive_float, default=_DEFAULTS.max_factor, help="max = ceil(F * peak / c)"
+    )
+    fleet.add_argument(
+        "--capacity-divisor",
+        type=_positive_float,
+        default=_DEFAULTS.capacity_divisor,
+        help="c = median(demand) / D",
+    )
+    fleet.add_argument(
+        "--initial-utilization",
+        type=_positive_float,
+        default=_DEFAULTS.initial_utilization,
+        help="start = ceil(max(d[0..4]) / (U c))",
+    )
+    fleet.add_argument(
+        "--scheduled-action-delay",
+        type=_non_negative_int,
+        default=_DEFAULTS.scheduled_action_delay_minutes,
+        metavar="MINUTES",
+        help="scheduled actions start up to this many minutes late (AWS documents 2; default on time)",
+    )
+    return parser
+
+
+class Progress:
+    """One self-overwriting stderr line, shown only on a terminal and only for runs over a second."""
+
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self._stream = stream
+        self._label = label
+        self._started = time.monotonic()
+        self._shown = False
+        self._enabled = stream.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self._enabled or time.monotonic() - self._started < 1.0:
+            return
+        self._shown = True
+        self._stream.write(f"\r{self._label} {100 * done // max(total, 1):3d}%")
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._shown:
+            self._stream.write("\r" + " " * (len(self._label) + 5) + "\r")
+            self._stream.flush()
+
+
+def run_bench(
+    traces: Sequence[Trace],
+    policy_names: Sequence[str],
+    *,
+    params: FleetParams = FleetParams(),
+    start: datetime = DEFAULT_START,
+    events: Sequence[DeclaredEvent] = (),
+    seed: int = 0,
+    progress_stream: TextIO | None = None,
+) -> list[TraceReport]:
+    """Every policy on every trace, same fleet and oracle per trace."""
+    reports = []
+    for trace in traces:
+        sizing = size_fleet(trace, params)
+        oracle_minutes = oracle_instance_minutes(trace, sizing.capacity_per_instance)
+        results: dict[str, PolicyMetrics] = {}
+        for name in policy_names:
+            progress = Progress(progress_stream, f"{trace.name} {name}") if progress_stream else None
+            result = simulate(
+                trace,
+                POLICIES[name](),
+                params=params,
+                sizing=sizing,
+                start=start,
+                events=events,
+                seed=seed,
+                oracle_minutes=oracle_minutes,
+                progress=progress,
+            )
+            if progress is not None:
+                progress.close()
+            results[name] = result.metrics
+        reports.append(TraceReport(trace.name, trace.minutes, trace.gap_minutes, sizing, results))
+    return reports
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `surgeguard bench`; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.policy if name not in POLICIES]
+    if unknown:
+        parser.error(f"unknown policy {', '.join(unknown)}; known: {', '.join(POLICIES)}")
+    policy_names = list(dict.fromkeys(args.policy)) or list(POLICIES)
+    try:
+        params = FleetParams(
+            pending_minutes=args.pending_minutes,
+            warming_minutes=args.warming_minutes,
+            min_size=args.min_size,
+            max_factor=args.max_factor,
+            capacity_divisor=args.capacity_divisor,
+            initial_utilization=args.initial_utilization,
+            scheduled_action_delay_minutes=args.scheduled_action_delay,
+        )
+    except ValueError as err:
+        parser.error(str(err))
+    try:
+        traces = [load_trace(path) for path in args.traces]
+        for trace in traces:
+            size_fleet(trace, params)  # fail before running anything on a trace without demand
+    except (TraceFormatError, ValueError) as err:
+        print(f"surgeguard bench: error: {err}", file=sys.stderr)
+        return 2
+    reports = run_bench(
+        traces,
+        policy_names,
+        params=params,
+        start=args.start,
+        events=args.event,
+        seed=args.seed,
+        progress_stream=sys.stderr,
+    )
+    sys.stdout.write(format_report(reports, params))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report_json(reports, params), indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

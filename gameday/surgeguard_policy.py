@@ -1,0 +1,222 @@
+"""Surgeguard inside the simulator: the same service code the Lambda runs, on an in-memory AWS.
+
+The engine evaluates Surgeguard's alarms like CloudWatch (M of N, notify on state change only); every
+ALARM transition becomes an SNS event in AWS's shape and goes through `handle_alarm_event`, exactly as
+in the Lambda. Only the adapters differ: here they read the simulated group and its datapoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from gameday.alarm_events import sns_alarm_event
+from gameday.alarms import AlarmState, Comparison, MetricAlarm
+from gameday.engine import Metric, PolicyContext, PolicyView
+from surgeguard.config import (
+    CpuSignal,
+    Direction,
+    DirectionPolicy,
+    GroupConfig,
+    RequestsPerTargetSignal,
+    ScalerConfig,
+)
+from surgeguard.domain.model import AsgSize, GroupSnapshot, Pause, Reading, ScalerMemory
+from surgeguard.service import Adapters, Context, handle_alarm_event
+from surgeguard.signals import alarm_threshold, signal_metric
+
+GROUP = "gameday-web"
+PREFIX = "Surgeguard"
+_METRICS = {"cpu": Metric.CPU, "requests_per_target": Metric.REQUESTS_PER_TARGET}
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Surgeguard's own choices for the benchmark group (BENCHMARK.md leaves them to us)."""
+
+    cpu_target: float = 50.0
+    # Requests per instance per minute, as a fraction of what one instance serves at 100% CPU.
+    requests_target_fraction: float = 0.5
+    out_datapoints: int = 1
+    out_max_step_percent: float = 200.0
+    in_datapoints: int = 15
+    in_max_step_percent: float = 10.0
+    in_stabilization_seconds: int = 600
+
+
+def benchmark_config(min_size: int, max_size: int, capacity: float, tuning: Tuning) -> ScalerConfig:
+    """The config a team would write for the simulated group (an ALB in front, CPU and requests)."""
+    group = GroupConfig(
+        name=GROUP,
+        min=min_size,
+        max=max_size,
+        warmup_seconds=240,
+        signals=[
+            CpuSignal(kind="cpu", id="cpu", target=tuning.cpu_target),
+            RequestsPerTargetSignal(
+                kind="requests_per_target",
+                id="requests_per_target",
+                target=capacity * tuning.requests_target_fraction,
+                load_balancer="app/gameday/0000000000000000",
+                target_group="targetgroup/gameday-web/0000000000000000",
+            ),
+        ],
+        scale_out=DirectionPolicy(
+            datapoints_to_alarm=tuning.out_datapoints,
+            evaluation_periods=tuning.out_datapoints,
+            max_step_percent=tuning.out_max_step_percent,
+        ),
+        scale_in=DirectionPolicy(
+            datapoints_to_alarm=tuning.in_datapoints,
+            evaluation_periods=tuning.in_datapoints,
+            max_step_percent=tuning.in_max_step_percent,
+            stabilization_seconds=tuning.in_stabilization_seconds,
+        ),
+    )
+    return ScalerConfig(groups=[group])
+
+
+class InMemoryAws:
+    """Fast-path adapters over the simulated group: fleet, signals, store, all in one object."""
+
+    def __init__(self, alarms: dict[str, MetricAlarm]) -> None:
+        self.alarms = alarms
+        self.view: PolicyView | None = None
+        self.desired: int | None = None
+        self.records: list[dict[str, Any]] = []
+        self._claims: set[str] = set()
+        self._memory = ScalerMemory()
+
+    # Fleet: the simulated group; warming instances are InService in AWS, as here.
+    def describe(self, name: str) -> GroupSnapshot:
+        view = self._view
+        desired = view.desired if self.desired is None else self.desired
+        size = AsgSize(view.min_size, desired, view.max_size)
+        return GroupSnapshot(name, size, in_service=view.serving + view.warming, pending=view.pending)
+
+    def set_desired_capacity(self, name: str, desired: int) -> None:
+        self.desired = desired
+
+    # Signals: the datapoints of minute t-1, as GetMetricData returns them at the start of t.
+    def read(self, group: GroupConfig, now: datetime) -> list[Reading]:
+        history = self._view.history
+        readings = []
+        for signal in group.signals:
+            series = history.series(_METRICS[signal.kind])
+            value = series[-1] if len(series) else None
+            readings.append(Reading(signal.id, signal.kind, None if value != value else value, signal.target))
+        return readings
+
+    def rearm(self, alarm_name: str) -> None:
+        self.alarms[alarm_name].set_state(AlarmState.OK, self._view.minute, "re-armed by Surgeguard")
+
+    # Store: claims, the versioned state item, audit records.
+    def claim(self, trigger_id: str, now_epoch: int) -> None:
+        from surgeguard.adapters.errors import DuplicateTriggerError
+
+        if trigger_id in self._claims:
+            raise DuplicateTriggerError(trigger_id)
+        self._claims.add(trigger_id)
+
+    def release(self, trigger_id: str) -> None:
+        self._claims.discard(trigger_id)
+
+    def load_memory(self, group: str) -> ScalerMemory:
+        return self._memory
+
+    def save_memory(self, group: str, memory: ScalerMemory, read_version: int) -> None:
+        from dataclasses import replace
+
+        from surgeguard.adapters.errors import ConcurrentUpdateError
+
+        if read_version != self._memory.version:
+            raise ConcurrentUpdateError(group)
+        self._memory = replace(memory, version=read_version + 1)
+
+    def load_pause(self, group: str) -> Pause:
+        return Pause.NONE
+
+    def write_audit(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+    @property
+    def _view(self) -> PolicyView:
+        assert self.view is not None, "only valid inside decide()"
+        return self.view
+
+
+class SurgeguardPolicy:
+    """`surgeguard` in the benchmark: Surgeguard's alarms and its real decision code."""
+
+    name = "surgeguard"
+
+    def __init__(self, tuning: Tuning = Tuning()) -> None:
+        self.tuning = tuning
+        self.aws: InMemoryAws | None = None
+        self._sequence = 0
+
+    def reset(self, ctx: PolicyContext) -> None:
+        sizing = ctx.sizing
+        self.config = benchmark_config(
+            sizing.min_size, sizing.max_size, sizing.capacity_per_instance, self.tuning
+        )
+        group = self.config.groups[0]
+        alarms: dict[str, MetricAlarm] = {}
+        self._specs = {}
+        for spec in self.config.alarms(PREFIX):
+            signal = group.signal(spec.rule)
+            assert signal is not None
+            policy = group.scale_out if spec.direction is Direction.OUT else group.scale_in
+            alarms[spec.name] = ctx.cloudwatch.create_alarm(
+                spec.name,
+                _METRICS[signal.kind],
+                alarm_threshold(signal, spec.direction),
+                Comparison.GREATER_THAN if spec.direction is Direction.OUT else Comparison.LESS_THAN,
+                policy.evaluation_periods,
+                policy.datapoints_to_alarm,
+            )
+            self._specs[spec.name] = (signal, spec)
+        self.aws = InMemoryAws(alarms)
+        self.adapters = Adapters(fleet=self.aws, signals=self.aws, store=self.aws, notifier=None)
+        self.context = Context(self.config, PREFIX, self.config.audit_retention_days)
+        self._sequence = 0
+
+    def decide(self, view: PolicyView) -> int | None:
+        aws = self.aws
+        assert aws is not None, "reset() first"
+        alarmed = [t for t in view.alarm_transitions if t.new_state is AlarmState.ALARM]
+        if not alarmed:
+            return None
+        aws.view, aws.desired = view, None
+        for transition in alarmed:
+            handle_alarm_event(
+                self._event(transition.alarm_name, transition.old_state, view), self.adapters, self.context
+            )
+        aws.view = None
+        return aws.desired
+
+    def _event(self, alarm_name: str, old_state: AlarmState, view: PolicyView) -> dict[str, Any]:
+        signal, spec = self._specs[alarm_name]
+        metric = signal_metric(self.config.groups[0], signal).stats[0]
+        self._sequence += 1
+        series = view.history.series(_METRICS[signal.kind])
+        return sns_alarm_event(
+            alarm_name=alarm_name,
+            new_state="ALARM",
+            old_state=old_state.value,
+            when=view.now,
+            message_id=f"sim-{self._sequence:08d}",
+            metric_name=metric.metric_name,
+            namespace=metric.namespace,
+            dimensions=dict(metric.dimensions),
+            threshold=alarm_threshold(signal, spec.direction),
+            value=series[-1] if len(series) else None,
+            evaluation_periods=self.tuning.out_datapoints,
+            comparison="GreaterThanThreshold" if spec.direction is Direction.OUT else "LessThanThreshold",
+        )
+
+
+def surgeguard_factory(tuning: Tuning = Tuning()) -> Callable[[], SurgeguardPolicy]:
+    return lambda: SurgeguardPolicy(tuning)

@@ -1,0 +1,28 @@
+"""Builds the app the same way for `cdk synth` (app.py) and for the tests."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+from surgeguard.config import ScalerConfig
+
+from infra.stack import SurgeguardStack
+
+DEFAULT_CONFIG = "surgeguard.yaml"
+DEFAULT_STACK_NAME = "Surgeguard"
+DESCRIPTION = "Surgeguard: alarm-driven scaler for existing EC2 Auto Scaling groups"
+
+
+def build(
+    app: cdk.App,
+    config: ScalerConfig,
+    *,
+    stack_name: str = DEFAULT_STACK_NAME,
+    env: cdk.Environment | None = None,
+) -> SurgeguardStack:
+    """Add the stack and cdk-nag's AwsSolutions pack; any unacknowledged finding fails synth."""
+    stack = SurgeguardStack(
+        app, stack_name, config=config, stack_name=stack_name, env=env, description=DESCRIPTION
+    )
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stack

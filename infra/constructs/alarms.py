@@ -1,0 +1,107 @@
+"""The CloudWatch alarms that trigger scaling, one per AlarmSpec, named exactly as the spec says.
+
+Names are physical on purpose: the Lambda maps an alarm name back to group, rule and direction with
+the same `ScalerConfig.alarms(prefix)`, and the prefix (the stack name) keeps stacks apart.
+Alarms act on ALARM only: the Lambda re-arms a breached alarm by setting it to OK, so an OK action
+would fire on every re-arm.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
+from surgeguard.signals import SignalMetric, alarm_threshold, signal_metric
+
+COMPARISON = {
+    Direction.OUT: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    Direction.IN: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+}
+
+
+def _metric(signal: SignalMetric, period: Duration) -> cw.IMetric:
+    metrics = {
+        stat.id: cw.Metric(
+            namespace=stat.namespace,
+            metric_name=stat.metric_name,
+            dimensions_map=dict(stat.dimensions),
+            statistic=stat.statistic,
+            period=period,
+        )
+        for stat in signal.stats
+    }
+    if signal.expression is None:
+        (only,) = metrics.values()
+        return only
+    return cw.MathExpression(
+        expression=signal.expression, using_metrics=metrics, period=period, label=signal.signal_id
+    )
+
+
+class ScalingAlarms(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ScalerConfig,
+        alarm_prefix: str,
+        topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._action = cw_actions.SnsAction(topic)
+        self.alarms: dict[str, cw.AlarmBase] = {}
+        for spec in config.alarms(alarm_prefix):
+            group = config.group(spec.group)
+            assert group is not None  # alarms() only yields configured groups
+            scope_for_group = self.node.try_find_child(group.name) or Construct(self, group.name)
+            alarm = (
+                self._composite(scope_for_group, spec)
+                if spec.composite_of
+                else self._metric_alarm(scope_for_group, group, spec)
+            )
+            if spec.notifies:
+                alarm.add_alarm_action(self._action)
+            self.alarms[spec.name] = alarm
+
+    @staticmethod
+    def _metric_alarm(scope: Construct, group: GroupConfig, spec: AlarmSpec) -> cw.Alarm:
+        signal = group.signal(spec.rule)
+        assert signal is not None
+        policy = group.scale_out if spec.direction is Direction.OUT else group.scale_in
+        threshold = alarm_threshold(signal, spec.direction)
+        return cw.Alarm(
+            scope,
+            f"{spec.rule}-{spec.direction.value}",
+            alarm_name=spec.name,
+            alarm_description=(
+                f"Surgeguard: scale {spec.direction.value} {group.name} on {spec.rule} "
+                f"({'above' if spec.direction is Direction.OUT else 'below'} {threshold:g}, "
+                f"{policy.datapoints_to_alarm} of {policy.evaluation_periods} x "
+                f"{policy.period_seconds}s)"
+            ),
+            metric=_metric(signal_metric(group, signal), Duration.seconds(policy.period_seconds)),
+            threshold=threshold,
+            comparison_operator=COMPARISON[spec.direction],
+            evaluation_periods=policy.evaluation_periods,
+            datapoints_to_alarm=policy.datapoints_to_alarm,
+            treat_missing_data=cw.TreatMissingData.MISSING,
+        )
+
+    def _composite(self, scope: Construct, spec: AlarmSpec) -> cw.CompositeAlarm:
+        children = [self.alarms[name] for name in spec.composite_of]
+        return cw.CompositeAlarm(
+            scope,
+            f"{spec.rule}-{spec.direction.value}",
+            composite_alarm_name=spec.name,
+            alarm_description=(
+                f"Surgeguard: scale {spec.direction.value} {spec.group} when all of "
+                f"{', '.join(spec.composite_of)} are in ALARM"
+            ),
+            alarm_rule=cw.AlarmRule.all_of(
+                *(cw.AlarmRule.from_alarm(child, cw.AlarmState.ALARM) for child in children)
+            ),
+        )

@@ -1,0 +1,122 @@
+"""The reactive scaler: a breached alarm -> signals topic -> this Lambda -> SetDesiredCapacity."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
+from constructs import Construct
+from surgeguard.config import ScalerConfig
+
+from infra.constructs.arns import alarm_arn, group_arn
+from infra.constructs.dead_letter_queue import DeadLetterQueue
+from infra.constructs.nag import resource_finding
+from infra.constructs.scaler_function import ScalerFunction
+
+HANDLER = "surgeguard.handlers.alarm.lambda_handler"
+IAM5 = "AwsSolutions-IAM5"
+
+
+class ReactiveFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ScalerConfig,
+        code: lambda_.Code,
+        table: dynamodb.ITable,
+        signals_topic: sns.ITopic,
+        notify_topic: sns.ITopic,
+        alarm_prefix: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.handler = ScalerFunction(
+            self,
+            "Handler",
+            code=code,
+            handler=HANDLER,
+            description="Surgeguard: scales the configured Auto Scaling groups when their alarms fire",
+            environment={
+                "TABLE_NAME": table.table_name,
+                "NOTIFY_TOPIC_ARN": notify_topic.topic_arn,
+                "ALARM_PREFIX": alarm_prefix,
+            },
+        )
+        self.function = self.handler.function
+
+        self.subscription_dead_letter_queue = DeadLetterQueue(
+            self, "UndeliveredSignals", holds="alarm signals SNS could not deliver to the Lambda"
+        )
+        signals_topic.add_subscription(
+            subs.LambdaSubscription(
+                self.function, dead_letter_queue=self.subscription_dead_letter_queue.queue
+            )
+        )
+
+        table.grant_read_write_data(self.function)
+        notify_topic.grant_publish(self.function)
+        self._grant_scaling(config, alarm_prefix)
+
+    def _grant_scaling(self, config: ScalerConfig, alarm_prefix: str) -> None:
+        role = self.handler.role
+        groups = [group_arn(self, group.name) for group in config.groups]
+        own_alarms = alarm_arn(self, f"{alarm_prefix}/*")
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ScaleConfiguredGroupsOnly",
+                actions=["autoscaling:SetDesiredCapacity"],
+                resources=groups,
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RearmOwnAlarms",  # set a breached alarm back to OK so a lasting breach fires again
+                actions=["cloudwatch:SetAlarmState"],
+                resources=[own_alarms],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadGroupsAndMetrics",
+                actions=["autoscaling:DescribeAutoScalingGroups", "cloudwatch:GetMetricData"],
+                resources=["*"],
+            )
+        )
+        acknowledgments = [
+            Acknowledgment(
+                id=f"{IAM5}[Resource::*]",
+                reason=(
+                    "autoscaling:DescribeAutoScalingGroups and cloudwatch:GetMetricData do not "
+                    "support resource-level permissions; both are read-only."
+                ),
+            ),
+            Acknowledgment(
+                id=resource_finding(self, IAM5, own_alarms),
+                reason=(
+                    "cloudwatch:SetAlarmState on this stack's own alarms only (all are named "
+                    f"'{alarm_prefix}/...'); the Lambda re-arms a breached alarm to OK."
+                ),
+            ),
+            Acknowledgment(
+                id=f"{IAM5}[Action::kms:GenerateDataKey*]",
+                reason=(
+                    "Added by notifications topic grant_publish: publishing to a KMS-encrypted "
+                    "topic needs GenerateDataKey* on the topics' key, and only that key."
+                ),
+            ),
+        ]
+        acknowledgments += [
+            Acknowledgment(
+                id=resource_finding(self, IAM5, arn),
+                reason=(
+                    f"Auto Scaling group '{group.name}' by exact name; the wildcard stands only "
+                    "for the group's UUID, which an existing group's name does not give us."
+                ),
+            )
+            for group, arn in zip(config.groups, groups, strict=True)
+        ]
+        Validations.of(role).acknowledge(*acknowledgments)
