@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol, overload, runtime_checkable
 
 from gameday.alarms import AlarmTransition, Comparison, MetricAlarm
-from gameday.fleet import Fleet, FleetParams, FleetSizing, ceil_tol, size_fleet
+from gameday.fleet import CEIL_TOLERANCE, Fleet, FleetParams, FleetSizing, ceil_tol, size_fleet
 from gameday.traces import Trace
 
 DEFAULT_START = datetime(2026, 11, 27, tzinfo=timezone.utc)
@@ -375,6 +375,8 @@ def simulate(
 def measure(series: FleetSeries, capacity_per_instance: float, oracle_minutes: int) -> PolicyMetrics:
     """BENCHMARK.md's numbers from the per-minute series, leaving gap minutes out."""
     c = capacity_per_instance
+    # Overloaded = needed more instances than served, with ceil()'s tolerance: ceil_tol(d / c) > serving.
+    slack = CEIL_TOLERANCE * c
     dropped = offered = 0.0
     overload = billed = actions = 0
     previous_desired: int | None = None
@@ -389,7 +391,7 @@ def measure(series: FleetSeries, capacity_per_instance: float, oracle_minutes: i
         capacity = serving * c
         offered += d
         billed += instances
-        if d > capacity:
+        if d > capacity + slack:
             dropped += d - capacity
             overload += 1
     hours = billed / 60.0
@@ -405,7 +407,8 @@ def measure(series: FleetSeries, capacity_per_instance: float, oracle_minutes: i
 def _computed_series(trace: Trace, sizing: FleetSizing, fleet: Sequence[int]) -> FleetSeries:
     c = sizing.capacity_per_instance
     serving = array("q", fleet)
-    served = array("d", (min(d, n * c) for d, n in zip(trace.demand, serving)))
+    slack = CEIL_TOLERANCE * c
+    served = array("d", (d if d <= n * c + slack else n * c for d, n in zip(trace.demand, serving)))
     return FleetSeries(trace.demand, trace.gap, served, serving, array("q", serving), array("q", serving))
 
 
@@ -421,6 +424,7 @@ def _run(
     c = sizing.capacity_per_instance
     min_size, max_size = sizing.min_size, sizing.max_size
     fleet = Fleet(sizing.initial_size, context.params)
+    slack = CEIL_TOLERANCE * c  # as in measure(): within ceil()'s tolerance counts as served
     serving_age = context.params.serving_age
     launch_minutes = fleet.launch_minutes
     view = PolicyView(context, fleet, history)
@@ -491,7 +495,7 @@ def _run(
                 serving = total
             d = demand[t]
             capacity = serving * c
-            add_served(d if d < capacity else capacity)
+            add_served(d if d <= capacity + slack else capacity)
             add_serving(serving)
             add_desired(desired)
             add_billed(total)

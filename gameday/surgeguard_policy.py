@@ -94,7 +94,11 @@ class InMemoryAws:
         view = self._view
         desired = view.desired if self.desired is None else self.desired
         size = AsgSize(view.min_size, desired, view.max_size)
-        return GroupSnapshot(name, size, in_service=view.serving + view.warming, pending=view.pending)
+        # Instances launched by an earlier trigger this minute are already Pending, as in AWS.
+        launched_now = max(0, desired - view.desired)
+        return GroupSnapshot(
+            name, size, in_service=view.serving + view.warming, pending=view.pending + launched_now
+        )
 
     def set_desired_capacity(self, name: str, desired: int) -> None:
         self.desired = desired

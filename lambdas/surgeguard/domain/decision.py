@@ -26,9 +26,6 @@ from surgeguard.domain.model import (
 CEIL_TOLERANCE = 1e-9
 # CPU at or above this is saturated: it says "at least this much", not how much more is needed.
 CPU_SATURATED = 99.0
-# When CPU saturates and no unsaturated signal says more, assume demand is at least this multiple
-# of what the pegged fleet shows (target tracking can only double per round; we act on the floor).
-SATURATION_BOOST = 1.5
 # Latency is not proportional to load; bound the ratio it may ask for in one decision.
 LATENCY_RATIO_BOUNDS = (0.5, 2.0)
 # Memory keeps launches and recommendations at most this long (bounded item size).
@@ -64,8 +61,7 @@ def _needed(reading: Reading, base: int) -> tuple[int, str]:
     ratio = reading.value / reading.target
     note = ""
     if reading.kind == "cpu" and reading.value >= CPU_SATURATED:
-        ratio = max(ratio, 100.0 / reading.target * SATURATION_BOOST)
-        note = "CPU saturated: true load unknown, assuming at least 1.5x what the fleet shows"
+        note = "CPU saturated: a lower bound; an unsaturated signal (requests) shows the true load"
     elif reading.kind == "response_time":
         low, high = LATENCY_RATIO_BOUNDS
         ratio = min(max(ratio, low), high)
