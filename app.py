@@ -15,9 +15,9 @@ except ImportError:
     sys.path.insert(0, str(ROOT / "lambdas"))
 
 import aws_cdk as cdk  # noqa: E402
-from surgeguard.config import ConfigError, load_config  # noqa: E402
 
 from infra.application import DEFAULT_CONFIG, DEFAULT_STACK_NAME, build  # noqa: E402
+from surgeguard.config import ConfigError, load_config  # noqa: E402
 
 
 def main() -> None:

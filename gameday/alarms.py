@@ -8,13 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
-class AlarmState(str, enum.Enum):
+class AlarmState(enum.StrEnum):
     OK = "OK"
     ALARM = "ALARM"
     INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
 
 
-class Comparison(str, enum.Enum):
+class Comparison(enum.StrEnum):
     """CloudWatch ComparisonOperator values."""
 
     GREATER_THAN = "GreaterThanThreshold"
@@ -125,7 +125,9 @@ class MetricAlarm:
             return None
         return self._move_to(state, minute, f"{breaching} of the last {self._seen} datapoints breach")
 
-    def set_state(self, state: AlarmState, minute: int, reason: str = "SetAlarmState") -> AlarmTransition | None:
+    def set_state(
+        self, state: AlarmState, minute: int, reason: str = "SetAlarmState"
+    ) -> AlarmTransition | None:
         """SetAlarmState: force a state until the next evaluation (used to re-arm a notification)."""
         return self._move_to(state, minute, reason)
 

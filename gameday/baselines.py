@@ -204,14 +204,18 @@ class SeedRule:
         self._last_change = -(10**9)
         self._low_run = 0
         self._seen_until = 0
+        self._desired_left = -1
 
     def reset(self, ctx: PolicyContext) -> None:
         self._last_change = -(10**9)
         self._low_run = 0
         self._seen_until = 0
+        self._desired_left = ctx.sizing.initial_size
 
     def decide(self, view: PolicyView) -> int | None:
         t = view.minute
+        if view.desired != self._desired_left:  # changed by someone else (a scheduled action)
+            self._last_change = t
         cpu = view.history.cpu
         # Count consecutive low datapoints incrementally, including any we did not see (gaps).
         for minute in range(self._seen_until, t):
@@ -225,6 +229,7 @@ class SeedRule:
         elif self._low_run >= self.LOW_DATAPOINTS and t - self._last_change >= self.QUIET_MINUTES:
             new_desired = view.desired - 1
         new_desired = min(view.max_size, max(view.min_size, new_desired))
+        self._desired_left = new_desired
         if new_desired == view.desired:
             return None
         self._last_change = t

@@ -20,11 +20,11 @@ from gameday.engine import (
     oracle_instance_minutes,
     simulate,
 )
-from gameday.fleet import FleetParams, size_fleet
-from gameday.report import TraceReport, format_report, report_json
+from gameday.fleet import DEFAULT_PARAMS, FleetParams, size_fleet
+from gameday.report import CHALLENGER, TraceReport, format_report, report_json
 from gameday.traces import Trace, TraceFormatError, load_trace
 
-_DEFAULTS = FleetParams()
+_DEFAULTS = DEFAULT_PARAMS
 
 
 def parse_when(text: str) -> datetime:
@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the numbers as JSON")
     parser.add_argument("--seed", type=int, default=0, help="seed of anything random (default 0)")
+    parser.add_argument(
+        "--compare",
+        default=CHALLENGER,
+        metavar="NAME",
+        help="policy whose ratios to each AWS policy end every table (default %(default)s, when it ran)",
+    )
     fleet = parser.add_argument_group("fleet model (defaults from BENCHMARK.md)")
     fleet.add_argument("--pending-minutes", type=_non_negative_int, default=_DEFAULTS.pending_minutes)
     fleet.add_argument("--warming-minutes", type=_non_negative_int, default=_DEFAULTS.warming_minutes)
@@ -168,7 +174,7 @@ def run_bench(
     traces: Sequence[Trace],
     policy_names: Sequence[str],
     *,
-    params: FleetParams = FleetParams(),
+    params: FleetParams = DEFAULT_PARAMS,
     start: datetime = DEFAULT_START,
     events: Sequence[DeclaredEvent] = (),
     seed: int = 0,
@@ -236,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         progress_stream=sys.stderr,
     )
-    sys.stdout.write(format_report(reports, params))
+    sys.stdout.write(format_report(reports, params, challenger=args.compare))
     if args.json is not None:
         args.json.write_text(json.dumps(report_json(reports, params), indent=2) + "\n", encoding="utf-8")
     return 0

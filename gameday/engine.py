@@ -9,20 +9,28 @@ import random
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, overload, runtime_checkable
 
 from gameday.alarms import AlarmTransition, Comparison, MetricAlarm
-from gameday.fleet import CEIL_TOLERANCE, Fleet, FleetParams, FleetSizing, ceil_tol, size_fleet
+from gameday.fleet import (
+    CEIL_TOLERANCE,
+    DEFAULT_PARAMS,
+    Fleet,
+    FleetParams,
+    FleetSizing,
+    ceil_tol,
+    size_fleet,
+)
 from gameday.traces import Trace
 
-DEFAULT_START = datetime(2026, 11, 27, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2026, 11, 27, tzinfo=UTC)
 _NO_DATA = math.nan
 # How often (in minutes) the progress callback is told where the loop is.
 PROGRESS_EVERY_MINUTES = 1 << 16
 
 
-class Metric(str, enum.Enum):
+class Metric(enum.StrEnum):
     """The per-minute datapoints the simulated group publishes (CloudWatch metric names)."""
 
     CPU = "CPUUtilization"
@@ -124,10 +132,19 @@ class CloudWatch:
         datapoints_to_alarm: int | None = None,
     ) -> MetricAlarm:
         """PutMetricAlarm on the group's 1-minute metric; evaluated at the start of every minute."""
-        alarm = MetricAlarm(name, metric.value, threshold, comparison, evaluation_periods, datapoints_to_alarm)
+        alarm = MetricAlarm(
+            name, metric.value, threshold, comparison, evaluation_periods, datapoints_to_alarm
+        )
         # The engine's list itself, so evaluation is one index per alarm and minute.
         self.alarms.append((alarm, self._history.series(metric)._items))
         return alarm
+
+    def evaluate(self, minute: int, transitions: list[AlarmTransition]) -> None:
+        """Feed every alarm the datapoint of minute-1 (NaN in a gap: history lost); collect changes."""
+        for alarm, values in self.alarms:
+            transition = alarm.evaluate(values[minute - 1], minute)
+            if transition is not None:
+                transitions.append(transition)
 
 
 class Scheduler:
@@ -150,6 +167,21 @@ class Scheduler:
         while self.queue and self.queue[0][0] <= minute:
             due.append(heapq.heappop(self.queue)[2])
         return due
+
+    def apply_due(self, minute: int, fleet: Fleet, limits: tuple[int, int]) -> tuple[int, int]:
+        """Run the actions due at `minute` on the fleet; returns the group's new (min, max)."""
+        min_size, max_size = limits
+        for action in self.pop_due(minute):
+            if action.min_size is not None:
+                min_size = action.min_size
+            if action.max_size is not None:
+                max_size = action.max_size
+            # As in AWS, new limits pull desired inside them.
+            target = fleet.total if action.desired is None else action.desired
+            target = min(max_size, max(min_size, target))
+            if target != fleet.total:
+                fleet.set_desired(target, minute)
+        return min_size, max_size
 
 
 @dataclass(frozen=True)
@@ -315,6 +347,8 @@ class FleetSeries:
     serving: array[int]
     desired: array[int]
     billed: array[int]
+    # Desired before minute 0 (the group's starting size), so a change at minute 0 counts as an action.
+    initial_desired: int | None = None
 
 
 @dataclass(frozen=True)
@@ -330,14 +364,14 @@ class SimulationResult:
 def oracle_instance_minutes(trace: Trace, capacity_per_instance: float) -> int:
     """Sum over non-gap minutes of ceil(d / c): exactly the capacity needed, never late."""
     c = capacity_per_instance
-    return sum(ceil_tol(d / c) for d, is_gap in zip(trace.demand, trace.gap) if not is_gap)
+    return sum(ceil_tol(d / c) for d, is_gap in zip(trace.demand, trace.gap, strict=True) if not is_gap)
 
 
 def simulate(
     trace: Trace,
     policy: Policy | ComputedReference,
     *,
-    params: FleetParams = FleetParams(),
+    params: FleetParams = DEFAULT_PARAMS,
     sizing: FleetSizing | None = None,
     start: datetime = DEFAULT_START,
     events: Sequence[DeclaredEvent] = (),
@@ -379,9 +413,9 @@ def measure(series: FleetSeries, capacity_per_instance: float, oracle_minutes: i
     slack = CEIL_TOLERANCE * c
     dropped = offered = 0.0
     overload = billed = actions = 0
-    previous_desired: int | None = None
+    previous_desired = series.initial_desired
     for d, is_gap, serving, desired, instances in zip(
-        series.demand, series.gap, series.serving, series.desired, series.billed
+        series.demand, series.gap, series.serving, series.desired, series.billed, strict=True
     ):
         if previous_desired is not None and desired != previous_desired:
             actions += 1
@@ -408,7 +442,9 @@ def _computed_series(trace: Trace, sizing: FleetSizing, fleet: Sequence[int]) ->
     c = sizing.capacity_per_instance
     serving = array("q", fleet)
     slack = CEIL_TOLERANCE * c
-    served = array("d", (d if d <= n * c + slack else n * c for d, n in zip(trace.demand, serving)))
+    served = array(
+        "d", (d if d <= n * c + slack else n * c for d, n in zip(trace.demand, serving, strict=True))
+    )
     return FleetSeries(trace.demand, trace.gap, served, serving, array("q", serving), array("q", serving))
 
 
@@ -444,8 +480,8 @@ def _run(
     decide = policy.decide
     desired = fleet.total
     policy.reset(context)
-    # Alarms created in reset() are known only now.
-    alarms = context.cloudwatch.alarms
+    cloudwatch = context.cloudwatch
+    alarms = cloudwatch.alarms  # the list policies add to, in reset() or later
 
     demand, gap = trace.demand, trace.gap
     minutes = len(demand)
@@ -455,24 +491,12 @@ def _run(
         for t in range(chunk_start, min(minutes, chunk_start + PROGRESS_EVERY_MINUTES)):
             # Alarms see the datapoint of minute t-1 now (NaN after a gap minute: history lost).
             if t and alarms:
-                for alarm, values in alarms:
-                    transition = alarm.evaluate(values[t - 1], t)
-                    if transition is not None:
-                        transitions.append(transition)
+                cloudwatch.evaluate(t, transitions)
             in_gap = gap[t]
             if not in_gap:
                 if scheduled and scheduled[0][0] <= t:
-                    for action in scheduler.pop_due(t):
-                        if action.min_size is not None:
-                            min_size = action.min_size
-                        if action.max_size is not None:
-                            max_size = action.max_size
-                        # As in AWS, new limits pull desired inside them.
-                        target = desired if action.desired is None else action.desired
-                        target = min(max_size, max(min_size, target))
-                        if target != desired:
-                            fleet.set_desired(target, t)
-                            desired = target
+                    min_size, max_size = scheduler.apply_due(t, fleet, (min_size, max_size))
+                    desired = fleet.total
                     view._min_size, view._max_size = min_size, max_size
                 view._minute = t
                 view._desired = desired
@@ -514,4 +538,6 @@ def _run(
                 add_requests(d)
     if progress is not None:
         progress(minutes, minutes)
-    return FleetSeries(demand, gap, served_series, serving_series, desired_series, billed_series)
+    return FleetSeries(
+        demand, gap, served_series, serving_series, desired_series, billed_series, sizing.initial_size
+    )

@@ -70,9 +70,12 @@ class FleetSizing:
         return min(self.max_size, max(self.min_size, desired))
 
 
-def size_fleet(trace: Trace, params: FleetParams = FleetParams()) -> FleetSizing:
+DEFAULT_PARAMS = FleetParams()
+
+
+def size_fleet(trace: Trace, params: FleetParams = DEFAULT_PARAMS) -> FleetSizing:
     """c = median(d)/5 over non-gap minutes (mean/5 if the median is 0), limits per BENCHMARK.md."""
-    observed = [d for d, is_gap in zip(trace.demand, trace.gap) if not is_gap]
+    observed = [d for d, is_gap in zip(trace.demand, trace.gap, strict=True) if not is_gap]
     if not observed or max(observed) <= 0:
         raise ValueError(f"trace {trace.name!r} has no demand outside gaps")
     typical = statistics.median(observed)

@@ -42,8 +42,8 @@ def format_trace(report: TraceReport, challenger: str = CHALLENGER) -> str:
     sizing = report.sizing
     lines = [
         f"{report.trace}: {report.minutes:,} minutes ({report.gap_minutes:,} in gaps, left out); "
-        f"c = {sizing.capacity_per_instance:g} req/min per instance, group {sizing.min_size}..{sizing.max_size}, "
-        f"starts at {sizing.initial_size}",
+        f"c = {sizing.capacity_per_instance:g} req/min per instance, "
+        f"group {sizing.min_size}..{sizing.max_size}, starts at {sizing.initial_size}",
     ]
     name_width = max([len("policy"), *(len(name) for name in report.policies)])
     header = (
@@ -65,11 +65,13 @@ def _ratio_lines(policies: Mapping[str, PolicyMetrics], challenger: str, name_wi
     rivals = [name for name in AWS_POLICIES if name in policies]
     if mine is None or not rivals:
         return []
-    lines = [f"  {challenger} / policy:  {'dropped':>9}  {'instance_hours':>14}"]
+    title = f"{challenger} / policy:"
+    width = max(name_width, len(title))
+    lines = [f"  {title:<{width}}  {'dropped':>9}  {'instance_hours':>14}"]
     for name in rivals:
         theirs = policies[name]
         lines.append(
-            f"  {name:<{name_width}}  {format_ratio(mine.dropped_pct, theirs.dropped_pct):>9}  "
+            f"  {name:<{width}}  {format_ratio(mine.dropped_pct, theirs.dropped_pct):>9}  "
             f"{format_ratio(mine.instance_hours, theirs.instance_hours):>14}"
         )
     return lines
@@ -83,6 +85,8 @@ def ratio(mine: float, theirs: float) -> float:
 
 
 def format_ratio(mine: float, theirs: float) -> str:
+    if mine == theirs == 0:
+        return "0 / 0"
     value = ratio(mine, theirs)
     return "inf" if math.isinf(value) else f"{value:.3f}x"
 

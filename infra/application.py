@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
-from surgeguard.config import ScalerConfig
 
 from infra.stack import SurgeguardStack
+from surgeguard.config import ScalerConfig
 
 DEFAULT_CONFIG = "surgeguard.yaml"
 DEFAULT_STACK_NAME = "Surgeguard"

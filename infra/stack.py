@@ -10,7 +10,6 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
-from surgeguard.config import ScalerConfig
 
 from infra.constructs import (
     AuditTable,
@@ -19,6 +18,7 @@ from infra.constructs import (
     ScalingAlarms,
     scaler_code,
 )
+from surgeguard.config import ScalerConfig
 
 
 def notify_emails(config: ScalerConfig) -> list[str]:
@@ -28,16 +28,12 @@ def notify_emails(config: ScalerConfig) -> list[str]:
 
 
 class SurgeguardStack(Stack):
-    def __init__(
-        self, scope: Construct, construct_id: str, *, config: ScalerConfig, **kwargs: Any
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: ScalerConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         alarm_prefix = self.stack_name  # the Lambda gets it as ALARM_PREFIX
 
         self.audit = AuditTable(self, "Audit")
-        self.topics = ScalerTopics(
-            self, "Topics", alarm_prefix=alarm_prefix, emails=notify_emails(config)
-        )
+        self.topics = ScalerTopics(self, "Topics", alarm_prefix=alarm_prefix, emails=notify_emails(config))
         self.reactive = ReactiveFunction(
             self,
             "Reactive",

@@ -13,6 +13,7 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
+
 from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
 from surgeguard.signals import SignalMetric, alarm_threshold, signal_metric
 
@@ -54,14 +55,14 @@ class ScalingAlarms(Construct):
         super().__init__(scope, construct_id)
         self._action = cw_actions.SnsAction(topic)
         self.alarms: dict[str, cw.AlarmBase] = {}
+        group_scopes = {group.name: Construct(self, group.name) for group in config.groups}
         for spec in config.alarms(alarm_prefix):
             group = config.group(spec.group)
             assert group is not None  # alarms() only yields configured groups
-            scope_for_group = self.node.try_find_child(group.name) or Construct(self, group.name)
             alarm = (
-                self._composite(scope_for_group, spec)
+                self._composite(group_scopes[group.name], spec)
                 if spec.composite_of
-                else self._metric_alarm(scope_for_group, group, spec)
+                else self._metric_alarm(group_scopes[group.name], group, spec)
             )
             if spec.notifies:
                 alarm.add_alarm_action(self._action)

@@ -10,10 +10,12 @@ import hashlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
+
 from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, config_json
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
@@ -23,9 +25,7 @@ _IGNORED = ("__pycache__", "*.pyc", "*.pyo")
 
 def _package_files(root: Path) -> Iterator[Path]:
     for path in sorted(root.rglob("*")):
-        if path.is_file() and not any(path.match(p) for p in _IGNORED) and (
-            "__pycache__" not in path.parts
-        ):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo"):
             yield path
 
 
@@ -73,6 +73,8 @@ def scaler_code(config: ScalerConfig, lambdas_dir: Path = LAMBDAS_DIR) -> lambda
         bundling=BundlingOptions(
             # Required by the API but never used: local bundling always succeeds or raises.
             image=DockerImage.from_registry("unused"),
-            local=_CopyPackage(lambdas_dir, config_text),
+            # jsii calls back with the options as one positional struct (as implemented above);
+            # the generated stub spells them as keyword arguments, hence the cast.
+            local=cast(ILocalBundling, _CopyPackage(lambdas_dir, config_text)),
         ),
     )

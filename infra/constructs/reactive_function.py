@@ -9,12 +9,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
-from surgeguard.config import ScalerConfig
 
 from infra.constructs.arns import alarm_arn, group_arn
 from infra.constructs.dead_letter_queue import DeadLetterQueue
 from infra.constructs.nag import resource_finding
 from infra.constructs.scaler_function import ScalerFunction
+from surgeguard.config import ScalerConfig
 
 HANDLER = "surgeguard.handlers.alarm.lambda_handler"
 IAM5 = "AwsSolutions-IAM5"

@@ -14,9 +14,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from surgeguard.config import BUNDLED_CONFIG_FILE
 
 from infra.constructs.dead_letter_queue import DeadLetterQueue
+from surgeguard.config import BUNDLED_CONFIG_FILE
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # the newest Python this aws-cdk-lib knows (cdk-nag L1)
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -40,8 +40,9 @@ POWERTOOLS_LAYER_VERSION = 40
 POWERTOOLS_ACCOUNT = "017000801446"  # publisher in the commercial partition
 
 
-def powertools_layer_name(runtime: lambda_.Runtime = RUNTIME,
-                          architecture: lambda_.Architecture = ARCHITECTURE) -> str:
+def powertools_layer_name(
+    runtime: lambda_.Runtime = RUNTIME, architecture: lambda_.Architecture = ARCHITECTURE
+) -> str:
     python = runtime.name.replace(".", "")  # python3.14 -> python314
     return f"AWSLambdaPowertoolsPythonV3-{python}-{architecture.name}"
 
@@ -101,9 +102,7 @@ class ScalerFunction(Construct):
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
             layers=[
-                lambda_.LayerVersion.from_layer_version_arn(
-                    self, "Powertools", powertools_layer_arn(self)
-                )
+                lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_layer_arn(self))
             ],
             environment={
                 "POWERTOOLS_SERVICE_NAME": "surgeguard",

@@ -43,7 +43,10 @@ class ScalerTopics(Construct):
         )
 
         self.signals = sns.Topic(
-            self, "Signals", display_name="Surgeguard alarm signals", master_key=self.key,
+            self,
+            "Signals",
+            display_name="Surgeguard alarm signals",
+            master_key=self.key,
             enforce_ssl=True,
         )
         # The TLS-only topic policy replaces SNS's default one, so say explicitly that this stack's
@@ -62,7 +65,10 @@ class ScalerTopics(Construct):
         )
 
         self.notifications = sns.Topic(
-            self, "Notifications", display_name="Surgeguard notifications", master_key=self.key,
+            self,
+            "Notifications",
+            display_name="Surgeguard notifications",
+            master_key=self.key,
             enforce_ssl=True,
         )
         for email in emails:

@@ -286,7 +286,10 @@ def load_config(path: str | Path) -> ScalerConfig:
     except OSError as error:
         raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
     if path.suffix == ".json":
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{path} is not valid JSON: {error}") from None
     else:
         import yaml  # only the CDK app and the CLI read YAML; the Lambda reads bundled JSON
 

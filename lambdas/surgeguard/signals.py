@@ -64,7 +64,7 @@ def signal_metric(group: GroupConfig, signal: Signal) -> SignalMetric:
             "Maximum",
         )
         in_service = MetricStat("m2", "AWS/AutoScaling", "GroupInServiceInstances", asg, "Average")
-        return SignalMetric(signal.id, (visible, in_service), expression="m1 / MAX([m2, 1])")
+        return SignalMetric(signal.id, (visible, in_service), expression="m1 / IF(m2 < 1, 1, m2)")
     raise TypeError(f"unknown signal kind {type(signal).__name__}")
 
 

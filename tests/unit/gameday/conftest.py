@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from gameday.engine import ComputedReference, Policy, simulate
+from gameday.fleet import FleetSizing
+from gameday.traces import Trace
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # The shared traces live beside the repository, not in it: a user's clone has none.
 SHARED_TRACES = REPO_ROOT / ".." / "shared" / "traces"
-
-# So that plain `pytest` (not only `python -m pytest` from the root) imports the package.
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from gameday.engine import ComputedReference, Policy, simulate  # noqa: E402
-from gameday.fleet import FleetSizing  # noqa: E402
-from gameday.traces import Trace  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +55,10 @@ def run_step() -> StepRunner:
         result = simulate(trace, policy, sizing=sizing)
         series = result.series
         raised = [desired > sizing.initial_size for desired in series.desired]
-        served = [serving * sizing.capacity_per_instance >= d for serving, d in zip(series.serving, trace.demand)]
+        served = [
+            serving * sizing.capacity_per_instance >= d
+            for serving, d in zip(series.serving, trace.demand, strict=True)
+        ]
         return first_minute(raised, before), first_minute(served, before)
 
     return run

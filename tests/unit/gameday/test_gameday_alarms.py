@@ -9,7 +9,9 @@ import pytest
 from gameday.alarms import AlarmState, AlarmTransition, Comparison, MetricAlarm
 
 
-def feed(alarm: MetricAlarm, values: list[float | None], first_minute: int = 1) -> list[AlarmTransition | None]:
+def feed(
+    alarm: MetricAlarm, values: list[float | None], first_minute: int = 1
+) -> list[AlarmTransition | None]:
     return [alarm.evaluate(value, minute) for minute, value in enumerate(values, start=first_minute)]
 
 

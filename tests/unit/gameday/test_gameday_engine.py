@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -105,9 +105,10 @@ def test_instances_are_conserved() -> None:
     assert policy.checked == trace.minutes
     series = result.series
     assert list(series.desired) == list(series.billed)
-    assert all(0 <= serving <= billed for serving, billed in zip(series.serving, series.billed))
+    assert all(0 <= serving <= billed for serving, billed in zip(series.serving, series.billed, strict=True))
     assert all(
-        served == (d if d <= serving * 10.0 + 1e-8 else serving * 10.0) for served, d, serving in zip(series.served, trace.demand, series.serving)
+        served == (d if d <= serving * 10.0 + 1e-8 else serving * 10.0)
+        for served, d, serving in zip(series.served, trace.demand, series.serving, strict=True)
     )
 
 
@@ -140,7 +141,9 @@ class HistoryProbe:
         if t:
             assert history.requests[-1] == self.demand[t - 1]
             assert history.cpu[-1] == cpu_utilization(self.demand[t - 1], int(history.serving[-1]), 10.0)
-            assert history.requests_per_target[-1] == requests_per_target(self.demand[t - 1], int(history.serving[-1]))
+            assert history.requests_per_target[-1] == requests_per_target(
+                self.demand[t - 1], int(history.serving[-1])
+            )
         return None
 
 
@@ -228,6 +231,12 @@ def test_clairvoyant_sizes_for_the_next_four_minutes() -> None:
     assert result.metrics.dropped_pct == 0.0
 
 
+def test_a_change_at_minute_0_is_an_action() -> None:
+    trace = Trace.from_demand("flat", [10.0] * 5)
+    result = simulate(trace, Scripted({0: 4}), sizing=sizing(initial=2))
+    assert result.metrics.actions == 1
+
+
 def test_forward_max() -> None:
     values = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]
     assert forward_max(values, 3) == [max(values[i : i + 3]) for i in range(len(values))]
@@ -260,7 +269,10 @@ def test_scheduled_action_fires_on_time_or_up_to_the_delay_late() -> None:
     on_time = simulate(trace, Planner(), sizing=sizing(initial=3))
     assert list(on_time.series.desired).index(8) == 10
     lateness = {
-        list(simulate(trace, Planner(), sizing=sizing(initial=3), params=late, seed=seed).series.desired).index(8) - 10
+        list(
+            simulate(trace, Planner(), sizing=sizing(initial=3), params=late, seed=seed).series.desired
+        ).index(8)
+        - 10
         for seed in range(40)
         for late in [FleetParams(scheduled_action_delay_minutes=2)]
     }
@@ -282,7 +294,7 @@ def test_events_and_wall_clock_reach_the_policy() -> None:
     assert seen[2] == (start + timedelta(minutes=2), (event,))
     assert policy.context is not None and policy.context.minute_of(event.start) == 60.0
     assert event.start_minute(start) == 60.0
-    assert DEFAULT_START == datetime(2026, 11, 27, tzinfo=timezone.utc)
+    assert datetime(2026, 11, 27, tzinfo=UTC) == DEFAULT_START
 
 
 def test_event_needs_an_offset() -> None:

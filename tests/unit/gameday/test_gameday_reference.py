@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from gameday.baselines import POLICIES
-from gameday.engine import PolicyMetrics, oracle_instance_minutes, simulate
-from gameday.fleet import size_fleet
-from gameday.traces import load_trace
+from gameday.engine import oracle_instance_minutes, simulate
+from gameday.fleet import FleetSizing, size_fleet
+from gameday.traces import Trace, load_trace
 
 # Copied from the table at the end of BENCHMARK.md: (dropped_pct, cost_vs_oracle), 3 decimals.
 REFERENCE: dict[str, dict[str, tuple[float, float]]] = {
@@ -64,22 +64,19 @@ TOLERANCE = 0.001 + 1e-9
 CASES = [(trace, policy) for trace, policies in REFERENCE.items() for policy in policies]
 
 
-@functools.lru_cache(maxsize=None)
-def _metrics(traces_dir: Path, trace_name: str) -> dict[str, PolicyMetrics]:
-    """All reference policies on one trace, run once and shared by its parametrized cases."""
+@functools.cache
+def _prepared(traces_dir: Path, trace_name: str) -> tuple[Trace, FleetSizing, int]:
+    """Trace, fleet and oracle, once per trace and process (pytest -n runs cases on several workers)."""
     trace = load_trace(traces_dir / f"{trace_name}.csv")
     sizing = size_fleet(trace)
-    oracle = oracle_instance_minutes(trace, sizing.capacity_per_instance)
-    return {
-        name: simulate(trace, POLICIES[name](), sizing=sizing, oracle_minutes=oracle).metrics
-        for name in REFERENCE[trace_name]
-    }
+    return trace, sizing, oracle_instance_minutes(trace, sizing.capacity_per_instance)
 
 
 @pytest.mark.parametrize(("trace_name", "policy"), CASES, ids=[f"{t}:{p}" for t, p in CASES])
 def test_reference_numbers(traces_dir: Path, trace_name: str, policy: str) -> None:
     expected_dropped, expected_cost = REFERENCE[trace_name][policy]
-    metrics = _metrics(traces_dir, trace_name)[policy]
+    trace, sizing, oracle = _prepared(traces_dir, trace_name)
+    metrics = simulate(trace, POLICIES[policy](), sizing=sizing, oracle_minutes=oracle).metrics
     assert abs(metrics.dropped_pct - expected_dropped) <= TOLERANCE, metrics
     assert abs(metrics.cost_vs_oracle - expected_cost) <= TOLERANCE, metrics
 
@@ -97,4 +94,7 @@ def test_nasa_speed_through_all_baselines(traces_dir: Path, capsys: pytest.Captu
         timings.append(f"{name} {time.perf_counter() - policy_started:.3f}s")
     total = time.perf_counter() - started
     with capsys.disabled():
-        print(f"\nnasa-aug95 ({trace.minutes} minutes): {total:.2f}s in all, load included; " + ", ".join(timings))
+        print(
+            f"\nnasa-aug95 ({trace.minutes} minutes): {total:.2f}s in all, load included; "
+            + ", ".join(timings)
+        )

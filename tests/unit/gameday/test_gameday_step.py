@@ -31,7 +31,9 @@ StepRunner = Callable[[Policy | ComputedReference, float, int], tuple[int, int]]
     ],
     ids=["tt-cpu", "tt-requests", "step", "seed-rule"],
 )
-def test_4x_step(run_step: StepRunner, factory: Callable[[], Policy], raised_after: int, served_after: int) -> None:
+def test_4x_step(
+    run_step: StepRunner, factory: Callable[[], Policy], raised_after: int, served_after: int
+) -> None:
     assert run_step(factory(), 4.0, 30) == (raised_after, served_after)
 
 

@@ -1,0 +1,27 @@
+"""cdk-nag (AwsSolutions) and cfn-lint over the synthesized stack."""
+
+from __future__ import annotations
+
+import json
+
+from cfnlint.api import lint_file
+from synth_support import STACK_NAME, Synth
+
+# CDK adds an explicit DependsOn on the function's role although Fn::GetAtt already orders them.
+HARMLESS = {"W3005"}
+
+
+def test_cdk_nag_aws_solutions_has_no_unacknowledged_findings(synth: Synth) -> None:
+    report_file = synth.outdir / "validation-report.json"
+    report = json.loads(report_file.read_text()) if report_file.exists() else {}
+    failures = [r for r in report.get("pluginReports", []) if r.get("conclusion") != "success"]
+    assert synth.validation_error is None and not failures, (
+        f"{synth.validation_error}\n{json.dumps(failures, indent=1)}"
+    )
+
+
+def test_cfn_lint_finds_nothing_but_harmless_warnings(synth: Synth) -> None:
+    matches = lint_file(synth.outdir / f"{STACK_NAME}.template.json")
+    findings = [f"{m.rule.id} {m.message} ({m.path_string})" for m in matches if m.rule.id not in HARMLESS]
+    assert not findings, "\n".join(findings)
+    assert all(m.rule.id.startswith("W") for m in matches)

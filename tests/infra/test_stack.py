@@ -1,0 +1,269 @@
+"""What the stack deploys besides the alarms: table, topics, the reactive Lambda and its permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match, Template
+from synth_support import ACCOUNT, REGION, STACK_NAME, Synth
+
+from infra.constructs.scaler_function import MAX_EVENT_AGE, RETRY_ATTEMPTS
+from infra.stack import notify_emails
+from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig
+from surgeguard.keys import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+
+LAYER_ARN = f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:40"
+
+
+def _statements(synth: Synth) -> list[dict[str, Any]]:
+    statements = []
+    for policy in synth.of_type("AWS::IAM::Policy").values():
+        statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    for role in synth.of_type("AWS::IAM::Role").values():
+        for policy in role["Properties"].get("Policies", []):
+            statements += policy["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _function(synth: Synth) -> tuple[str, dict[str, Any]]:
+    (item,) = synth.of_type("AWS::Lambda::Function").items()
+    return item
+
+
+def test_audit_table_keys_pitr_ttl_billing_and_encryption(synth: Synth) -> None:
+    # GIVEN the synthesized template WHEN we look at the only table THEN it matches surgeguard.keys
+    (table,) = synth.of_type("AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+        {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+    ]
+    assert sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == sorted(
+        [
+            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": SORT_KEY, "AttributeType": "S"},
+        ],
+        key=lambda a: a["AttributeName"],
+    )
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+    assert "TableName" not in props
+
+
+def test_no_hard_coded_physical_names_except_alarms(synth: Synth) -> None:
+    name_props = {
+        "AWS::DynamoDB::Table": "TableName",
+        "AWS::SNS::Topic": "TopicName",
+        "AWS::SQS::Queue": "QueueName",
+        "AWS::Lambda::Function": "FunctionName",
+        "AWS::IAM::Role": "RoleName",
+        "AWS::Logs::LogGroup": "LogGroupName",
+    }
+    for type_name, prop in name_props.items():
+        for logical_id, resource in synth.of_type(type_name).items():
+            assert prop not in resource.get("Properties", {}), logical_id
+
+
+def test_the_stack_never_touches_auto_scaling_groups_itself(synth: Synth) -> None:
+    types = {r["Type"] for r in synth.resources.values()}
+    assert not [t for t in types if t.startswith("AWS::AutoScaling::")]
+    assert not [t for t in types if t.startswith("Custom::") or t == "AWS::CloudFormation::CustomResource"]
+    assert len(synth.of_type("AWS::Lambda::Function")) == 1  # no provider framework Lambdas either
+
+
+def test_topics_are_encrypted_with_a_rotated_key_cloudwatch_may_use_and_tls_only(synth: Synth) -> None:
+    topics = synth.of_type("AWS::SNS::Topic")
+    assert len(topics) == 2
+    (key_id, key) = next(iter(synth.of_type("AWS::KMS::Key").items()))
+    assert key["Properties"]["EnableKeyRotation"] is True
+    for topic in topics.values():
+        assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    cloudwatch = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert cloudwatch and set(_as_list(cloudwatch[0]["Action"])) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+    template = Template.from_json(synth.template)
+    for topic_id in topics:
+        template.has_resource_properties(
+            "AWS::SNS::TopicPolicy",
+            {
+                "Topics": [{"Ref": topic_id}],
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Effect": "Deny",
+                                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                }
+                            )
+                        ]
+                    )
+                },
+            },
+        )
+
+
+def test_only_this_stacks_alarms_may_publish_signals(synth: Synth) -> None:
+    signals = synth.logical_id("AWS::SNS::Topic", DisplayName="Surgeguard alarm signals")
+    own_alarms = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK_NAME}/*"
+    Template.from_json(synth.template).has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [{"Ref": signals}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Sid": "StackAlarmsPublish",
+                            "Effect": "Allow",
+                            "Action": "sns:Publish",
+                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                            "Resource": {"Ref": signals},
+                            "Condition": {
+                                "ArnLike": {"aws:SourceArn": own_alarms},
+                                "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                            },
+                        }
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_people_are_subscribed_to_notifications_by_email(synth: Synth, config: ScalerConfig) -> None:
+    notifications = synth.logical_id("AWS::SNS::Topic", DisplayName="Surgeguard notifications")
+    emails = sorted(
+        s["Properties"]["Endpoint"]
+        for s in synth.of_type("AWS::SNS::Subscription").values()
+        if s["Properties"]["Protocol"] == "email" and s["Properties"]["TopicArn"] == {"Ref": notifications}
+    )
+    assert emails == notify_emails(config)
+    assert "checkout-oncall@example.com" in emails  # a group's own list counts too
+
+
+def test_lambda_runtime_architecture_environment_and_logging(synth: Synth) -> None:
+    function_id, function = _function(synth)
+    props = function["Properties"]
+    table = next(iter(synth.of_type("AWS::DynamoDB::Table")))
+    notifications = synth.logical_id("AWS::SNS::Topic", DisplayName="Surgeguard notifications")
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "surgeguard.handlers.alarm.lambda_handler"
+    assert props["MemorySize"] == 256
+    assert props["Timeout"] == 60
+    assert props["Layers"] == [LAYER_ARN]
+    assert props["Environment"]["Variables"] == {
+        "TABLE_NAME": {"Ref": table},
+        "NOTIFY_TOPIC_ARN": {"Ref": notifications},
+        "ALARM_PREFIX": STACK_NAME,
+        "CONFIG_FILE": BUNDLED_CONFIG_FILE,
+        "POWERTOOLS_SERVICE_NAME": "surgeguard",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
+    assert synth.resources[log_group]["Type"] == "AWS::Logs::LogGroup"
+    assert synth.resources[log_group]["Properties"]["RetentionInDays"] == 90
+    assert function_id
+
+
+def test_async_invocations_retry_then_land_in_an_encrypted_queue(synth: Synth) -> None:
+    function_id, _ = _function(synth)
+    (config,) = synth.of_type("AWS::Lambda::EventInvokeConfig").values()
+    props = config["Properties"]
+    assert props["FunctionName"] == {"Ref": function_id}
+    assert props["MaximumRetryAttempts"] == RETRY_ATTEMPTS == 2
+    assert props["MaximumEventAgeInSeconds"] == MAX_EVENT_AGE.to_seconds()
+    queue_id = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert synth.resources[queue_id]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_signals_topic_invokes_the_lambda_with_its_own_dead_letter_queue(synth: Synth) -> None:
+    function_id, _ = _function(synth)
+    signals = synth.logical_id("AWS::SNS::Topic", DisplayName="Surgeguard alarm signals")
+    (subscription,) = [
+        s["Properties"]
+        for s in synth.of_type("AWS::SNS::Subscription").values()
+        if s["Properties"]["Protocol"] == "lambda"
+    ]
+    assert subscription["TopicArn"] == {"Ref": signals}
+    assert subscription["Endpoint"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    dlq = subscription["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert synth.resources[dlq]["Properties"]["SqsManagedSseEnabled"] is True
+    Template.from_json(synth.template).has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
+            "Principal": "sns.amazonaws.com",
+            "SourceArn": {"Ref": signals},
+        },
+    )
+
+
+def test_every_queue_is_encrypted_and_tls_only(synth: Synth) -> None:
+    queues = synth.of_type("AWS::SQS::Queue")
+    assert len(queues) == 2
+    policies = synth.of_type("AWS::SQS::QueuePolicy").values()
+    for queue_id, queue in queues.items():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+        (policy,) = [p for p in policies if p["Properties"]["Queues"] == [{"Ref": queue_id}]]
+        assert any(
+            s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        )
+
+
+def test_set_desired_capacity_is_scoped_to_exactly_the_configured_groups(
+    synth: Synth, config: ScalerConfig
+) -> None:
+    expected = {
+        f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/{g.name}"
+        for g in config.groups
+    }
+    scaling = [s for s in _statements(synth) if "autoscaling:SetDesiredCapacity" in _as_list(s["Action"])]
+    assert len(scaling) == 1
+    assert _as_list(scaling[0]["Action"]) == ["autoscaling:SetDesiredCapacity"]
+    resources = _as_list(scaling[0]["Resource"])
+    assert len(resources) == len(expected) and set(resources) == expected
+
+
+def test_nothing_that_changes_auto_scaling_is_granted_on_star(synth: Synth) -> None:
+    for statement in _statements(synth):
+        actions = _as_list(statement["Action"])
+        assert "*" not in actions and "autoscaling:*" not in actions
+        mutating = [
+            a for a in actions if a.startswith("autoscaling:") and not a.startswith("autoscaling:Describe")
+        ]
+        if mutating:
+            assert "*" not in _as_list(statement["Resource"]), statement
+
+
+def test_read_only_calls_on_star_and_alarm_rearm_on_own_alarms(synth: Synth) -> None:
+    statements = {s.get("Sid"): s for s in _statements(synth)}
+    read = statements["ReadGroupsAndMetrics"]
+    assert sorted(_as_list(read["Action"])) == [
+        "autoscaling:DescribeAutoScalingGroups",
+        "cloudwatch:GetMetricData",
+    ]
+    assert read["Resource"] == "*"
+    rearm = statements["RearmOwnAlarms"]
+    assert rearm["Action"] == "cloudwatch:SetAlarmState"
+    assert rearm["Resource"] == f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK_NAME}/*"
+
+
+def test_lambda_role_has_no_managed_policies(synth: Synth) -> None:
+    for logical_id, role in synth.of_type("AWS::IAM::Role").items():
+        assert not role["Properties"].get("ManagedPolicyArns"), logical_id

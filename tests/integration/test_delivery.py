@@ -1,0 +1,235 @@
+"""At-least-once delivery, two decisions racing for one group, and AWS throttling the apply."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from surgeguard import keys
+from surgeguard.adapters import autoscaling as autoscaling_adapter
+from surgeguard.adapters.errors import ConcurrentUpdateError
+from surgeguard.domain.model import ScalerMemory
+from surgeguard.handlers import alarm
+from surgeguard.service import RetryableFailureError
+
+from .alarm_events import EVENTBRIDGE, SNS, alarm_event
+from .support import TABLE, LambdaContext, alarm_for, at, desired
+
+Invoke = Callable[..., dict[str, Any]]
+Audit = Callable[[str], list[dict[str, Any]]]
+WAIT = 10  # seconds: a broken interleaving fails the test instead of hanging it
+
+
+def cpu_alarm(seconds: float, **changes: Any) -> dict[str, Any]:
+    return alarm_event(SNS, alarm_for("web", "cpu"), at(seconds), metric="CPUUtilization", **changes)
+
+
+# --- duplicate delivery -----------------------------------------------------------------------------------------
+def test_a_second_delivery_of_the_same_message_changes_nothing(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], notifications: Any
+) -> None:
+    # GIVEN one SNS alarm message that scaled the group 2 -> 4
+    cpu_metric(80.0)
+    event = cpu_alarm(40)
+    invoke(event)
+    assert desired() == 4
+    notifications.read()
+    # WHEN SNS delivers the very same message again (at-least-once), with CPU still high
+    result = invoke(event)
+    # THEN the second is skipped as a duplicate, desired unchanged, and each delivery left its item
+    assert result["records"][0]["outcome"] == "skipped"
+    assert desired() == 4
+    first, second = sorted(audit("web"), key=lambda i: i["outcome"])
+    assert first["outcome"] == "applied"
+    assert (second["outcome"], second["skip_cause"]) == ("skipped", "duplicate")
+    assert second["trigger"]["id"] == event["Records"][0]["Sns"]["MessageId"]
+    assert "duplicate delivery" in second["reason"]
+    assert notifications.read() == []
+
+
+# --- two decisions at once ------------------------------------------------------------------------------------------
+class InterleavingStore:
+    """Wraps the real DynamoDB store to force the race deterministically.
+
+    Both deliveries read the group's state before either saves (a barrier in load_memory); then the
+    thread named "first" runs to completion while "second" waits in save_memory, so "second" always
+    saves on a stale read. Whatever the scheduler does, the interleaving is the same.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._both_read = threading.Barrier(2, timeout=WAIT)
+        self.first_done = threading.Event()
+        self._loads: dict[str, int] = {}
+        self._saves: dict[str, int] = {}
+        self.conflicts = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def load_memory(self, group: str) -> ScalerMemory:
+        memory = self._store.load_memory(group)
+        me = threading.current_thread().name
+        self._loads[me] = self._loads.get(me, 0) + 1
+        if self._loads[me] == 1:
+            self._both_read.wait()
+        return memory
+
+    def save_memory(self, group: str, memory: ScalerMemory, read_version: int) -> None:
+        me = threading.current_thread().name
+        self._saves[me] = self._saves.get(me, 0) + 1
+        if me == "second" and self._saves[me] == 1:
+            assert self.first_done.wait(WAIT), "the first decision never finished"
+        try:
+            self._store.save_memory(group, memory, read_version)
+        except ConcurrentUpdateError:
+            self.conflicts += 1
+            raise
+
+
+@pytest.mark.parametrize(
+    ("second_at", "second_outcome", "final"),
+    [(41, "applied", 8), (39, "skipped", 4)],
+    ids=["newer-trigger-re-decides", "older-trigger-is-stale"],
+)
+def test_two_triggers_for_one_group_at_once_never_apply_a_stale_read_twice(
+    second_at: int,
+    second_outcome: str,
+    final: int,
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    state_item: Callable[[str], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN 2 instances, CPU 90/50 and requests 4000/1000 per target: the need is 8, one step doubles
+    cpu_metric(90.0)
+    requests_metric(4000.0)
+    adapters, ctx = alarm._wiring()
+    store = InterleavingStore(adapters.store)
+    monkeypatch.setattr(alarm, "_wiring", lambda: (replace(adapters, store=store), ctx))
+    first_event = cpu_alarm(40)
+    second_event = alarm_event(EVENTBRIDGE, alarm_for("web", "requests_per_target"), at(second_at))
+    errors: list[BaseException] = []
+
+    def handle(event: dict[str, Any], done: threading.Event | None) -> None:
+        try:
+            invoke(event, LambdaContext())
+        except BaseException as error:  # surfaced below; a thread must not swallow it
+            errors.append(error)
+        finally:
+            if done is not None:
+                done.set()
+
+    threads = [
+        threading.Thread(target=handle, args=(first_event, store.first_done), name="first"),
+        threading.Thread(target=handle, args=(second_event, None), name="second"),
+    ]
+    # WHEN both alarms are handled at once, both reading state version 0 before either saves
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT * 2)
+    assert not errors, errors
+    # THEN the first applies 2 -> 4 from its read; the second's save on the stale read is refused
+    assert store.conflicts == 1
+    items = {i["trigger"]["alarm"]: i for i in audit("web")}
+    first = items[alarm_for("web", "cpu")]
+    second = items[alarm_for("web", "requests_per_target")]
+    assert (first["outcome"], first["previous_desired"], first["new_desired"]) == ("applied", 2, 4)
+    # AND the second re-read the group (it sees 4, not the stale 2) and decided again
+    assert second["outcome"] == second_outcome
+    assert second["inputs"]["group"]["desired"] == 4
+    assert second["previous_desired"] == 4
+    if second_outcome == "applied":
+        assert second["new_desired"] == 8  # 2 serving + 2 warming at 4x the target, one doubling
+    else:
+        assert second["skip_cause"] == "stale"
+    # AND the group and the state item agree: every launch recorded once, two saves in sequence
+    assert desired() == final
+    state = state_item("web")
+    assert state["version"] == 2
+    assert sum(launch["count"] for launch in state["memory"]["launches"]) == final - 2
+
+
+# --- throttling -----------------------------------------------------------------------------------------------------------
+class ThrottledAutoScaling:
+    """The moto Auto Scaling client, except that SetDesiredCapacity is throttled `failures` times."""
+
+    def __init__(self, real: Any, failures: int) -> None:
+        self._real = real
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def set_desired_capacity(self, **kwargs: Any) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ClientError(
+                {"Error": {"Code": "Throttling", "Message": "Rate exceeded"}, "ResponseMetadata": {}},
+                "SetDesiredCapacity",
+            )
+        return self._real.set_desired_capacity(**kwargs)
+
+
+def claim_exists(trigger_id: str) -> bool:
+    item = boto3.client("dynamodb").get_item(
+        TableName=TABLE,
+        Key={keys.PARTITION_KEY: {"S": keys.trigger_pk(trigger_id)}, keys.SORT_KEY: {"S": keys.CLAIM_SORT_KEY}},
+    )
+    return "Item" in item
+
+
+def test_throttled_apply_is_audited_as_failed_and_raised_for_a_lambda_retry(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    notifications: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN Auto Scaling throttles the first SetDesiredCapacity
+    cpu_metric(80.0)
+    throttled = ThrottledAutoScaling(boto3.client("autoscaling"), failures=1)
+    monkeypatch.setattr(autoscaling_adapter, "client", lambda service: throttled)
+    event = cpu_alarm(40)
+    message_id = event["Records"][0]["Sns"]["MessageId"]
+    # WHEN the alarm is handled
+    with pytest.raises(RetryableFailureError, match="SetDesiredCapacity failed: Throttling: Rate exceeded"):
+        invoke(event)
+    # THEN nothing changed, the failure is audited with its error, and the claim is released
+    assert desired() == 2
+    (failed,) = audit("web")
+    assert failed["outcome"] == "failed"
+    assert failed["error"] == "SetDesiredCapacity failed: Throttling: Rate exceeded"
+    assert not claim_exists(message_id)
+    assert notifications.read()[0]["Subject"] == "Surgeguard failed: web"
+
+
+def test_a_retry_after_throttling_applies(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a delivery that failed on a throttled SetDesiredCapacity
+    cpu_metric(80.0)
+    throttled = ThrottledAutoScaling(boto3.client("autoscaling"), failures=1)
+    monkeypatch.setattr(autoscaling_adapter, "client", lambda service: throttled)
+    event = cpu_alarm(40)
+    with pytest.raises(RetryableFailureError):
+        invoke(event)
+    # WHEN Lambda retries the same event and Auto Scaling answers this time
+    result = invoke(event)
+    # THEN it applies the decision the failed attempt could not: 2 -> 4
+    assert result["records"][0]["outcome"] == "applied", result
+    assert desired() == 4
+    assert sorted(i["outcome"] for i in audit("web")) == ["applied", "failed"]
+    assert claim_exists(event["Records"][0]["Sns"]["MessageId"])

@@ -1,0 +1,147 @@
+"""`surgeguard bench`: arguments, registry, text and JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from gameday import baselines, bench
+from gameday.baselines import POLICIES, register_policy, target_tracking_cpu
+from gameday.engine import PolicyContext, PolicyView
+from gameday.fleet import FleetParams
+
+
+def small_trace(tmp_path: Path) -> Path:
+    rows = [100] * 30 + [400] * 30 + [100] * 30
+    path = tmp_path / "small.csv"
+    path.write_text("minute,requests\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8")
+    return path
+
+
+def test_parse_event() -> None:
+    event = bench.parse_event("2026-11-27T00:00-05:00,240,4")
+    assert event.start == datetime(2026, 11, 27, tzinfo=timezone(timedelta(hours=-5)))
+    assert (event.duration_minutes, event.peak_multiplier) == (240, 4.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("2026-11-27T00:00-05:00,240", "3 fields"),
+        ("2026-11-27T00:00-05:00,240,4,1", "3 fields"),
+        ("2026-11-27T00:00,240,4", "UTC offset"),
+        ("tomorrow,240,4", "ISO 8601"),
+        ("2026-11-27T00:00Z,4.5,4", "integer"),
+        ("2026-11-27T00:00Z,0,4", "> 0"),
+        ("2026-11-27T00:00Z,60,x", "number"),
+        ("2026-11-27T00:00Z,60,-2", "> 0"),
+        ("2026-11-27T00:00Z,60,nan", "> 0"),
+    ],
+)
+def test_parse_event_is_strict(text: str, fragment: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=fragment):
+        bench.parse_event(text)
+
+
+def test_bad_event_exits_with_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        bench.main([str(small_trace(tmp_path)), "--event", "2026-11-27,3"])
+    assert caught.value.code == 2
+    assert "--event" in capsys.readouterr().err
+
+
+def test_runs_every_baseline_and_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    assert bench.main([str(small_trace(tmp_path)), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "fleet model: pending 2 min, warming 2 min" in text
+    assert "c = 20 req/min per instance" in text
+    document = json.loads(out.read_text(encoding="utf-8"))
+    [entry] = document["traces"]
+    assert entry["trace"] == "small"
+    assert list(entry["policies"]) == list(POLICIES)
+    assert set(entry["policies"]["seed-rule"]) == {
+        "dropped_pct",
+        "overload_minutes",
+        "instance_hours",
+        "cost_vs_oracle",
+        "actions",
+    }
+    assert entry["policies"]["oracle"]["cost_vs_oracle"] == 1.0
+
+
+def test_policy_filter_and_fleet_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [str(small_trace(tmp_path)), "--policy", "seed-rule", "--pending-minutes", "3", "--min-size", "1"]
+    assert bench.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "seed-rule" in text and "aws-step-scaling" not in text
+    assert "pending 3 min" in text and "min size 1" in text
+
+
+def test_unknown_policy_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        bench.main([str(small_trace(tmp_path)), "--policy", "nope"])
+    assert "known: oracle" in capsys.readouterr().err
+
+
+def test_malformed_trace_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("minute,requests\n0,1\n1,oops\n", encoding="utf-8")
+    assert bench.main([str(bad)]) == 2
+    assert "bad.csv:3:" in capsys.readouterr().err
+
+
+class EventAware:
+    """Stands in for the project's policy: target tracking, plus what it was told."""
+
+    name = "surgeguard"
+
+    def __init__(self) -> None:
+        self.inner = target_tracking_cpu()
+        self.events_seen: int = 0
+
+    def reset(self, ctx: PolicyContext) -> None:
+        self.inner.reset(ctx)
+        EventAware.last_context = ctx
+
+    def decide(self, view: PolicyView) -> int | None:
+        return self.inner.decide(view)
+
+    last_context: PolicyContext | None = None
+
+
+def test_registered_policy_runs_gets_events_and_ratios(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(baselines, "POLICIES", dict(POLICIES))
+    monkeypatch.setattr(bench, "POLICIES", baselines.POLICIES)
+    register_policy("surgeguard", EventAware)
+    with pytest.raises(ValueError):
+        register_policy("surgeguard", EventAware)
+    argv = [
+        str(small_trace(tmp_path)),
+        "--start",
+        "2026-11-27T00:00-05:00",
+        "--event",
+        "2026-11-27T00:30-05:00,30,4",
+    ]
+    assert bench.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "surgeguard / policy" in text
+    assert "aws-target-tracking-cpu" in text.split("surgeguard / policy")[1]
+    ctx = EventAware.last_context
+    assert ctx is not None and len(ctx.events) == 1
+    assert ctx.minute_of(ctx.events[0].start) == 30.0
+    assert ctx.params == FleetParams()
+
+
+def test_compare_picks_the_policy_whose_ratios_are_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench.main([str(small_trace(tmp_path)), "--compare", "clairvoyant"]) == 0
+    footer = capsys.readouterr().out.split("clairvoyant / policy:")[1]
+    assert "aws-step-scaling" in footer and "seed-rule" in footer

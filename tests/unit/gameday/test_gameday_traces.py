@@ -1,0 +1,104 @@
+"""Trace CSV parsing (three step sizes), bucket spreading, gap detection and format errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gameday.traces import Trace, TraceFormatError, detect_gaps, load_trace, parse_trace
+
+
+def write(tmp_path: Path, text: str, name: str = "trace.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_minute_rows_are_per_minute(tmp_path: Path) -> None:
+    trace = load_trace(write(tmp_path, "minute,requests\n0,51\n1,42\n2,0\n"))
+    assert trace.name == "trace"
+    assert trace.demand == (51.0, 42.0, 0.0)
+    assert trace.step_minutes == 1
+    assert not any(trace.gap)
+
+
+def test_five_minute_buckets_are_spread_evenly(tmp_path: Path) -> None:
+    trace = load_trace(write(tmp_path, "min5,requests\n0,100\n1,12\n"))
+    assert trace.demand == (20.0,) * 5 + (2.4,) * 5
+    assert trace.step_minutes == 5
+
+
+def test_hourly_buckets_are_spread_evenly(tmp_path: Path) -> None:
+    trace = load_trace(write(tmp_path, "hour,requests\n0,600\n1,90\n"))
+    assert trace.minutes == 120
+    assert trace.demand[:60] == (10.0,) * 60
+    assert trace.demand[60:] == (1.5,) * 60
+
+
+def test_a_zero_hour_is_a_gap(tmp_path: Path) -> None:
+    trace = load_trace(write(tmp_path, "hour,requests\n0,600\n1,0\n2,600\n"))
+    assert trace.gap == (False,) * 60 + (True,) * 60 + (False,) * 60
+
+
+def test_byte_order_mark_and_blank_lines_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_text("\ufeffminute,requests\r\n0,5\r\n\r\n1,6\r\n", encoding="utf-8")
+    assert load_trace(path).demand == (5.0, 6.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ("second,requests\n0,1\n", 1, "header must be"),
+        ("minute,requests\n0,1\n1,x\n", 3, "not a number"),
+        ("minute,requests\n0,1\n2,1\n", 3, "expected row index 1"),
+        ("minute,requests\n0,1,2\n", 2, "expected 2 columns"),
+        ("minute,requests\n0,-1\n", 2, ">= 0"),
+        ("minute,requests\nzero,1\n", 2, "not an integer"),
+        ("minute,requests\n", 2, "no data rows"),
+        ("", 1, "empty file"),
+    ],
+)
+def test_malformed_files_name_the_file_and_line(tmp_path: Path, text: str, line: int, fragment: str) -> None:
+    path = write(tmp_path, text, "bad.csv")
+    with pytest.raises(TraceFormatError) as caught:
+        load_trace(path)
+    assert caught.value.line == line
+    assert f"bad.csv:{line}:" in str(caught.value)
+    assert fragment in str(caught.value)
+
+
+def test_missing_file_is_a_trace_error(tmp_path: Path) -> None:
+    with pytest.raises(TraceFormatError, match="cannot read"):
+        load_trace(tmp_path / "absent.csv")
+
+
+def test_gaps_are_zero_runs_of_20_or_more_not_at_minute_0() -> None:
+    demand = [0.0] * 25 + [5.0] + [0.0] * 19 + [5.0] + [0.0] * 20 + [5.0] + [0.0] * 21
+    gap = detect_gaps(demand)
+    assert not any(gap[:25])  # starts at minute 0: quiet, not an outage
+    assert not any(gap[26:45])  # 19 zeros
+    assert all(gap[46:66]) and not gap[66]  # 20 zeros
+    assert all(gap[67:])  # a trailing run counts too
+    assert sum(gap) == 41
+
+
+def test_from_demand_detects_gaps_and_is_frozen() -> None:
+    trace = Trace.from_demand("t", [1.0] + [0.0] * 20 + [1.0])
+    assert trace.gap_minutes == 20
+    with pytest.raises(AttributeError):
+        trace.name = "other"  # type: ignore[misc]
+
+
+def test_parse_trace_from_lines() -> None:
+    trace = parse_trace(["minute,requests", "0,3", "1,4"], name="inline")
+    assert trace.demand == (3.0, 4.0)
+
+
+def test_shared_traces_load(traces_dir: Path) -> None:
+    nasa = load_trace(traces_dir / "nasa-aug95.csv")
+    assert nasa.minutes == 44_640
+    # SOURCES.md: minutes 893 to 3155 are the hurricane outage.
+    assert nasa.gap[893] and nasa.gap[3155] and not nasa.gap[892] and not nasa.gap[3156]
+    assert load_trace(traces_dir / "worldcup98-may30-jun30-5min.csv").minutes == 8_929 * 5
