@@ -28,12 +28,16 @@ from .support import CONFIG, PREFIX, T0, TABLE, WEB_TARGET_GROUP, LambdaContext,
 @pytest.fixture
 def moto() -> Iterator[None]:
     # Clients and wiring are cached per container; a test is a fresh container.
-    clients.client.cache_clear()
-    alarm._wiring.cache_clear()
+    _fresh_container()
     with mock_aws():
         yield
+    _fresh_container()
+
+
+def _fresh_container() -> None:
     clients.client.cache_clear()
-    alarm._wiring.cache_clear()
+    # A test may have replaced _wiring (monkeypatch restores it after this fixture's teardown).
+    getattr(alarm._wiring, "cache_clear", lambda: None)()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from surgeguard.domain.model import ScalerMemory
 from surgeguard.handlers import alarm
 from surgeguard.service import RetryableFailureError
 
-from .alarm_events import EVENTBRIDGE, SNS, alarm_event
+from .alarm_events import SNS, alarm_event
 from .support import TABLE, LambdaContext, alarm_for, at, desired
 
 Invoke = Callable[..., dict[str, Any]]
@@ -73,6 +73,11 @@ class InterleavingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
+    def release_waiters(self) -> None:
+        """A delivery that ends before reading state must not leave the other waiting for it."""
+        if self._both_read.n_waiting:
+            self._both_read.abort()
+
     def load_memory(self, group: str) -> ScalerMemory:
         memory = self._store.load_memory(group)
         me = threading.current_thread().name
@@ -116,7 +121,9 @@ def test_two_triggers_for_one_group_at_once_never_apply_a_stale_read_twice(
     store = InterleavingStore(adapters.store)
     monkeypatch.setattr(alarm, "_wiring", lambda: (replace(adapters, store=store), ctx))
     first_event = cpu_alarm(40)
-    second_event = alarm_event(EVENTBRIDGE, alarm_for("web", "requests_per_target"), at(second_at))
+    second_event = alarm_event(
+        SNS, alarm_for("web", "requests_per_target"), at(second_at), metric="RequestCountPerTarget"
+    )
     errors: list[BaseException] = []
 
     def handle(event: dict[str, Any], done: threading.Event | None) -> None:
@@ -125,6 +132,7 @@ def test_two_triggers_for_one_group_at_once_never_apply_a_stale_read_twice(
         except BaseException as error:  # surfaced below; a thread must not swallow it
             errors.append(error)
         finally:
+            store.release_waiters()
             if done is not None:
                 done.set()
 

@@ -144,9 +144,8 @@ class AuditStore:
                     "memory": {"S": memory_to_json(memory)},
                 },
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#pk": keys.PARTITION_KEY, "#v": "version"}
-                if read_version
-                else {"#pk": keys.PARTITION_KEY},
+                # DynamoDB rejects a name the expression does not use (ValidationException).
+                ExpressionAttributeNames={"#v": "version"} if read_version else {"#pk": keys.PARTITION_KEY},
                 **({"ExpressionAttributeValues": values} if values else {}),
             )
         except ClientError as error:

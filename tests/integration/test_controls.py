@@ -1,0 +1,91 @@
+"""The kill switch and dry-run, through the real handler: decided and audited, never applied."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from surgeguard.adapters.audit_store import AuditStore
+from surgeguard.domain.model import Pause
+
+from .alarm_events import SNS, alarm_event
+from .support import TABLE, alarm_for, alarm_state, at, desired, set_alarm_state, set_desired
+
+Invoke = Callable[..., dict[str, Any]]
+Audit = Callable[[str], list[dict[str, Any]]]
+
+SCALE_OUT = ("out", 80.0, 2)  # alarm direction, CPU, starting desired: needs 4
+SCALE_IN = ("in", 10.0, 4)  # needs 1: scale in by at most 50% -> 2
+
+
+@pytest.mark.parametrize(
+    ("pause_group", "pause", "case", "blocked"),
+    [
+        (None, Pause.ALL, SCALE_OUT, True),
+        (None, Pause.ALL, SCALE_IN, True),
+        ("web", Pause.OUT, SCALE_OUT, True),
+        ("web", Pause.OUT, SCALE_IN, False),
+        ("web", Pause.IN, SCALE_IN, True),
+        ("web", Pause.IN, SCALE_OUT, False),
+        ("api", Pause.ALL, SCALE_OUT, False),  # another group's switch
+    ],
+    ids=["global-all-out", "global-all-in", "web-out-out", "web-out-in", "web-in-in", "web-in-out", "other-group"],
+)
+def test_kill_switch(
+    pause_group: str | None,
+    pause: Pause,
+    case: tuple[str, float, int],
+    blocked: bool,
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    notifications: Any,
+) -> None:
+    direction, cpu, start = case
+    # GIVEN a group that current data would scale, and an operator's pause
+    set_desired("web", start)
+    cpu_metric(cpu)
+    AuditStore(TABLE).set_pause(pause_group, pause, "oncall@example.com", datetime.now(UTC))
+    name = alarm_for("web", "cpu", direction)
+    set_alarm_state(name, "ALARM")
+    # WHEN the alarm of that direction arrives
+    invoke(alarm_event(SNS, name, at(40), metric="CPUUtilization"))
+    # THEN a paused direction is skipped with nothing changed; other directions still act
+    (item,) = audit("web")
+    if blocked:
+        assert (item["outcome"], item["skip_cause"]) == ("skipped", "paused")
+        assert desired("web") == start
+        assert item["inputs"]["pause"] == (Pause.ALL if pause_group is None else pause).value
+        assert item["reason"].startswith(f"paused ({item['inputs']['pause']}): would have scale")
+        # a paused breach stays in ALARM: it is not acted on, so it is not re-armed
+        assert alarm_state(name) == "ALARM"
+        assert notifications.read() == []
+    else:
+        assert item["outcome"] == "applied"
+        assert desired("web") == (4 if direction == "out" else 2)
+
+
+def test_dry_run_group_is_decided_and_audited_but_not_changed(
+    invoke: Invoke,
+    audit: Audit,
+    make_asg: Callable[..., str],
+    cpu_metric: Callable[..., None],
+    notifications: Any,
+) -> None:
+    # GIVEN the "rehearsal" group, dry-run in the config, at 2 instances and CPU 80/50
+    make_asg("rehearsal", max_size=10)
+    cpu_metric(80.0, group="rehearsal")
+    # WHEN its scale-out alarm arrives
+    invoke(alarm_event(SNS, alarm_for("rehearsal", "cpu"), at(40), metric="CPUUtilization"))
+    # THEN nothing changes, and the audit says what would have happened
+    assert desired("rehearsal") == 2
+    (item,) = audit("rehearsal")
+    assert (item["outcome"], item["skip_cause"]) == ("skipped", "dry_run")
+    assert (item["previous_desired"], item["new_desired"]) == (2, 4)
+    assert item["action"] == "scale_out"
+    assert item["inputs"]["dry_run"] is True
+    assert item["reason"].startswith("dry-run: would have scale out 2 -> 4")
+    assert notifications.read() == []
