@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from gameday import surgeguard_policy  # noqa: F401  (registers the `surgeguard` policy)
 from gameday.baselines import POLICIES
 from gameday.engine import (
     DEFAULT_START,

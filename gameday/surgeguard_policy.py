@@ -14,6 +14,7 @@ from typing import Any
 
 from gameday.alarm_events import sns_alarm_event
 from gameday.alarms import AlarmState, Comparison, MetricAlarm
+from gameday.baselines import register_policy
 from gameday.engine import Metric, PolicyContext, PolicyView
 from surgeguard.config import (
     CpuSignal,
@@ -224,3 +225,6 @@ class SurgeguardPolicy:
 
 def surgeguard_factory(tuning: Tuning = Tuning()) -> Callable[[], SurgeguardPolicy]:
     return lambda: SurgeguardPolicy(tuning)
+
+
+register_policy("surgeguard", surgeguard_factory(), replace=True)
