@@ -37,13 +37,15 @@ _METRICS = {"cpu": Metric.CPU, "requests_per_target": Metric.REQUESTS_PER_TARGET
 class Tuning:
     """Surgeguard's own choices for the benchmark group (BENCHMARK.md leaves them to us)."""
 
-    cpu_target: float = 50.0
+    # Chosen by sweeping nasa, twitter and worldcup (README): reacting on one datapoint buys the
+    # headroom back, so the target can sit a little above AWS's 50%.
+    cpu_target: float = 55.0
     # Requests per instance per minute, as a fraction of what one instance serves at 100% CPU.
-    requests_target_fraction: float = 0.5
+    requests_target_fraction: float = 0.55
     out_datapoints: int = 1
     out_max_step_percent: float = 200.0
     in_datapoints: int = 15
-    in_max_step_percent: float = 10.0
+    in_max_step_percent: float = 20.0
     in_stabilization_seconds: int = 600
 
 
