@@ -24,7 +24,8 @@ from surgeguard.signals import alarm_threshold, signal_metric
 
 from .support import CONFIG, PREFIX, T0, TABLE, WEB_TARGET_GROUP, LambdaContext, plain
 
-# --- the chain -------------------------------------------------------------------------------------------------
+
+# --- the chain ------------------------------------------------------------------------------------
 @pytest.fixture
 def moto() -> Iterator[None]:
     # Clients and wiring are cached per container; a test is a fresh container.
@@ -97,7 +98,7 @@ class Notifications:
     def read(self) -> list[dict[str, str]]:
         """Every notification published since the last read: [{"Subject", "Message"}]."""
         sqs = boto3.client("sqs")
-        found = []
+        found: list[dict[str, str]] = []
         while True:
             batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not batch:
@@ -113,7 +114,9 @@ def notifications(moto: None) -> Notifications:
     sns, sqs = boto3.client("sns"), boto3.client("sqs")
     topic_arn = sns.create_topic(Name="surgeguard-notify")["TopicArn"]
     queue_url = sqs.create_queue(QueueName="surgeguard-notify-reader")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
     return Notifications(topic_arn, queue_url)
 
@@ -180,8 +183,10 @@ def invoke(alarms: list[str]) -> Callable[..., dict[str, Any]]:
     return call
 
 
-# --- helpers over the moto resources ---------------------------------------------------------------------------
-def _put(namespace: str, name: str, dimensions: dict[str, str], value: float, at: datetime, stat: str) -> None:
+# --- helpers over the moto resources --------------------------------------------------------------
+def _put(
+    namespace: str, name: str, dimensions: dict[str, str], value: float, at: datetime, stat: str
+) -> None:
     boto3.client("cloudwatch").put_metric_data(
         Namespace=namespace,
         MetricData=[
@@ -241,14 +246,19 @@ def audit(audit_table: str) -> Callable[[str], list[dict[str, Any]]]:
 @pytest.fixture
 def state_item(audit_table: str) -> Callable[[str], dict[str, Any] | None]:
     def get(group: str) -> dict[str, Any] | None:
-        item = boto3.client("dynamodb").get_item(
-            TableName=audit_table,
-            Key={keys.PARTITION_KEY: {"S": keys.group_pk(group)}, keys.SORT_KEY: {"S": keys.STATE_SORT_KEY}},
-        ).get("Item")
+        item = (
+            boto3.client("dynamodb")
+            .get_item(
+                TableName=audit_table,
+                Key={
+                    keys.PARTITION_KEY: {"S": keys.group_pk(group)},
+                    keys.SORT_KEY: {"S": keys.STATE_SORT_KEY},
+                },
+            )
+            .get("Item")
+        )
         if item is None:
             return None
         return {"version": int(item["version"]["N"]), "memory": json.loads(item["memory"]["S"])}
 
     return get
-
-

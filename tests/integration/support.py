@@ -60,7 +60,13 @@ CONFIG: dict[str, Any] = {
             ],
             "composites": [{"id": "busy", "all_of": ["cpu", "requests_per_target"]}],
         },
-        {"name": "rehearsal", "min": 1, "max": 10, "dry_run": True, "signals": [{"kind": "cpu", "target": 50}]},
+        {
+            "name": "rehearsal",
+            "min": 1,
+            "max": 10,
+            "dry_run": True,
+            "signals": [{"kind": "cpu", "target": 50}],
+        },
     ],
 }
 

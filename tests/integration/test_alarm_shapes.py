@@ -29,7 +29,9 @@ Audit = Callable[[str], list[dict[str, Any]]]
 
 
 @pytest.fixture
-def api_group(make_asg: Callable[..., str], cpu_metric: Callable[..., None], requests_metric: Callable[..., None]) -> str:
+def api_group(
+    make_asg: Callable[..., str], cpu_metric: Callable[..., None], requests_metric: Callable[..., None]
+) -> str:
     # The composite group: both members above target (CPU 80/50 -> 4, requests 1500/1000 -> 3)
     make_asg("api")
     cpu_metric(80.0, group="api")
@@ -64,7 +66,9 @@ def test_every_alarm_shape_scales_the_group_proportionally(
     result = invoke(event, context)
     # THEN the group is scaled to ceil(2 * 80 / 50) = 4
     assert desired(group) == 4
-    assert result == {"records": [{"group": group, "outcome": "applied", "reason": result["records"][0]["reason"]}]}
+    assert result == {
+        "records": [{"group": group, "outcome": "applied", "reason": result["records"][0]["reason"]}]
+    }
     # AND exactly one audit item explains it
     (item,) = audit(group)
     assert item["outcome"] == "applied"
@@ -91,7 +95,9 @@ def test_every_alarm_shape_scales_the_group_proportionally(
         assert alarm_state(name) == "OK"
         assert "rearm_error" not in item
     # AND people are told
-    assert notifications.read() == [{"Subject": f"Surgeguard applied: {group} 2 -> 4", "Message": item["reason"]}]
+    assert notifications.read() == [
+        {"Subject": f"Surgeguard applied: {group} 2 -> 4", "Message": item["reason"]}
+    ]
 
 
 def test_audit_items_carry_the_ttl_attribute(

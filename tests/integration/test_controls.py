@@ -32,7 +32,15 @@ SCALE_IN = ("in", 10.0, 4)  # needs 1: scale in by at most 50% -> 2
         ("web", Pause.IN, SCALE_OUT, False),
         ("api", Pause.ALL, SCALE_OUT, False),  # another group's switch
     ],
-    ids=["global-all-out", "global-all-in", "web-out-out", "web-out-in", "web-in-in", "web-in-out", "other-group"],
+    ids=[
+        "global-all-out",
+        "global-all-in",
+        "web-out-out",
+        "web-out-in",
+        "web-in-in",
+        "web-in-out",
+        "other-group",
+    ],
 )
 def test_kill_switch(
     pause_group: str | None,

@@ -30,7 +30,7 @@ def cpu_alarm(seconds: float, **changes: Any) -> dict[str, Any]:
     return alarm_event(SNS, alarm_for("web", "cpu"), at(seconds), metric="CPUUtilization", **changes)
 
 
-# --- duplicate delivery -----------------------------------------------------------------------------------------
+# --- duplicate delivery ---------------------------------------------------------------------------
 def test_a_second_delivery_of_the_same_message_changes_nothing(
     invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], notifications: Any
 ) -> None:
@@ -53,7 +53,7 @@ def test_a_second_delivery_of_the_same_message_changes_nothing(
     assert notifications.read() == []
 
 
-# --- two decisions at once ------------------------------------------------------------------------------------------
+# --- two decisions at once ------------------------------------------------------------------------
 class InterleavingStore:
     """Wraps the real DynamoDB store to force the race deterministically.
 
@@ -167,7 +167,7 @@ def test_two_triggers_for_one_group_at_once_never_apply_a_stale_read_twice(
     assert sum(launch["count"] for launch in state["memory"]["launches"]) == final - 2
 
 
-# --- throttling -----------------------------------------------------------------------------------------------------------
+# --- throttling -----------------------------------------------------------------------------------
 class ThrottledAutoScaling:
     """The moto Auto Scaling client, except that SetDesiredCapacity is throttled `failures` times."""
 
@@ -182,7 +182,7 @@ class ThrottledAutoScaling:
         if self.failures > 0:
             self.failures -= 1
             raise ClientError(
-                {"Error": {"Code": "Throttling", "Message": "Rate exceeded"}, "ResponseMetadata": {}},
+                {"Error": {"Code": "Throttling", "Message": "Rate exceeded"}},
                 "SetDesiredCapacity",
             )
         return self._real.set_desired_capacity(**kwargs)
@@ -191,7 +191,10 @@ class ThrottledAutoScaling:
 def claim_exists(trigger_id: str) -> bool:
     item = boto3.client("dynamodb").get_item(
         TableName=TABLE,
-        Key={keys.PARTITION_KEY: {"S": keys.trigger_pk(trigger_id)}, keys.SORT_KEY: {"S": keys.CLAIM_SORT_KEY}},
+        Key={
+            keys.PARTITION_KEY: {"S": keys.trigger_pk(trigger_id)},
+            keys.SORT_KEY: {"S": keys.CLAIM_SORT_KEY},
+        },
     )
     return "Item" in item
 
@@ -241,3 +244,26 @@ def test_a_retry_after_throttling_applies(
     assert desired() == 4
     assert sorted(i["outcome"] for i in audit("web")) == ["applied", "failed"]
     assert claim_exists(event["Records"][0]["Sns"]["MessageId"])
+
+
+# --- consecutive decisions ------------------------------------------------------------------------
+def test_consecutive_decisions_for_a_group_each_save_the_state_item(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    state_item: Callable[[str], Any],
+) -> None:
+    # GIVEN a first decision that scaled 2 -> 4 and saved state version 1
+    cpu_metric(80.0)
+    invoke(cpu_alarm(40))
+    assert state_item("web")["version"] == 1
+    # WHEN the next alarm arrives three minutes later, CPU still 80 over 4 instances
+    cpu_metric(80.0, at(180))
+    result = invoke(cpu_alarm(220))
+    # THEN it decides from the saved state (version 1 -> 2) and applies: ceil(4 * 1.6) = 7
+    assert result["records"][0]["outcome"] == "applied", result
+    assert desired() == 7
+    state = state_item("web")
+    assert state["version"] == 2
+    assert [launch["count"] for launch in state["memory"]["launches"]] == [2, 3]
+    assert sorted(i["outcome"] for i in audit("web")) == ["applied", "applied"]

@@ -182,6 +182,7 @@ def decide(inp: DecisionInput) -> Decision:
             ),
             low,
             high,
+            inp.controls,
         )
 
     if target > high:
@@ -198,16 +199,20 @@ def decide(inp: DecisionInput) -> Decision:
         else ScalingAction.NO_CHANGE
     )
     if action is ScalingAction.SCALE_IN and inp.trigger_direction is Direction.OUT:
-        return finish(
-            Outcome.UNCHANGED,
-            ScalingAction.NO_CHANGE,
-            previous,
-            f"a scale-out alarm woke us but current data needs only {recommended}: "
-            "scale-in waits for its own alarm",
-            winning_rule=winner,
-            candidates=candidates,
-            clamps=tuple(clamps),
-            mem=memory,
+        return _bounded(
+            finish(
+                Outcome.UNCHANGED,
+                ScalingAction.NO_CHANGE,
+                previous,
+                f"a scale-out alarm woke us but current data needs only {recommended}: "
+                "scale-in waits for its own alarm",
+                winning_rule=winner,
+                candidates=candidates,
+                mem=memory,
+            ),
+            low,
+            high,
+            inp.controls,
         )
 
     explanation = _explain(action, previous, target, recommended, winner, candidates, clamps)
@@ -300,22 +305,28 @@ def _limit_step(
     return target, clamps, None
 
 
-def _bounded(decision: Decision, low: int, high: int) -> Decision:
-    """A held decision still pulls a group that sits outside its bounds back inside them."""
+def _bounded(decision: Decision, low: int, high: int, controls: Controls) -> Decision:
+    """A held decision still pulls a group that sits outside its bounds back inside them.
+
+    The kill switch and dry-run win here too: they stop every capacity change, this one included.
+    """
     if low <= decision.previous <= high:
         return decision
     target = min(max(decision.previous, low), high)
     limit = "min" if target == low else "max"
     action = ScalingAction.SCALE_OUT if target > decision.previous else ScalingAction.SCALE_IN
-    return replace(
+    reason = f"{decision.reason}; but desired {decision.previous} is outside [{low}, {high}]: set to {target}"
+    if controls.pause.blocks(action):
+        return replace(decision, outcome=Outcome.SKIPPED, skip_cause="paused", reason=f"paused: {reason}")
+    bounded = replace(
         decision,
-        outcome=Outcome.APPLIED,
         action=action,
         desired=target,
         clamps=(*decision.clamps, Clamp(limit, decision.previous, target)),
-        reason=f"{decision.reason}; but desired {decision.previous} is outside [{low}, {high}]: "
-        f"set to {target}",
     )
+    if controls.dry_run:
+        return replace(bounded, outcome=Outcome.SKIPPED, skip_cause="dry_run", reason=f"dry-run: {reason}")
+    return replace(bounded, outcome=Outcome.APPLIED, reason=reason)
 
 
 def _scale_in_blocker(inp: DecisionInput, memory: ScalerMemory, base: int) -> str | None:

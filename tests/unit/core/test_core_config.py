@@ -110,8 +110,9 @@ def test_min_above_max() -> None:
 
 def test_datapoints_to_alarm_above_evaluation_periods() -> None:
     message = _error(_config(scale_in={"datapoints_to_alarm": 5, "evaluation_periods": 3}))
-    assert "groups[0].scale_in: Value error, datapoints_to_alarm (5) cannot exceed evaluation_periods (3)" in (
-        message
+    assert (
+        "groups[0].scale_in: Value error, datapoints_to_alarm (5) cannot exceed evaluation_periods (3)"
+        in (message)
     )
 
 
@@ -187,7 +188,9 @@ def test_group_dry_run_overrides_the_global_one() -> None:
 
 
 def test_step_limit_combines_instances_and_percent() -> None:
-    out = parse_config(_config(scale_out={"max_step_instances": 3, "max_step_percent": 50})).groups[0].scale_out
+    out = (
+        parse_config(_config(scale_out={"max_step_instances": 3, "max_step_percent": 50})).groups[0].scale_out
+    )
     assert out.step_limit(4) == 2  # 50% of 4
     assert out.step_limit(10) == 3  # 3 instances
     assert out.step_limit(0) == 1  # never below one instance

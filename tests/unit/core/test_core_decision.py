@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from surgeguard.config import Direction
-from surgeguard.domain.decision import decide
+from surgeguard.config import Direction, GroupConfig
+from surgeguard.domain.decision import DecisionInput, decide
 from surgeguard.domain.model import (
     Controls,
     Floor,
+    GroupSnapshot,
     Launch,
     Outcome,
     Pause,
@@ -23,7 +25,7 @@ from surgeguard.domain.model import (
 from .core_builders import REQUESTS, T0, cpu, group, inputs, policy, requests
 
 
-# --- proportional scale-out ---------------------------------------------------------------------
+# --- proportional scale-out -----------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("serving", "value", "target"),
     [(4, 80.0, 50.0), (4, 75.0, 50.0), (10, 57.0, 50.0), (4, 62.5, 50.0), (3, 70.0, 60.0)],
@@ -88,7 +90,7 @@ def test_after_warmup_the_new_instances_count_as_serving() -> None:
     assert later.desired == 12
 
 
-# --- step limits ------------------------------------------------------------------------------------
+# --- step limits ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("scale_out", "expected"),
     [
@@ -106,7 +108,9 @@ def test_scale_out_step_limit(scale_out: dict[str, object], expected: int) -> No
     # THEN one action moves at most the step limit, and the clamp says so
     assert decision.desired == expected
     if expected < 12:
-        assert [(c.limit, c.before, c.after) for c in decision.clamps] == [("scale_out.max_step", 12, expected)]
+        assert [(c.limit, c.before, c.after) for c in decision.clamps] == [
+            ("scale_out.max_step", 12, expected)
+        ]
         assert "scale_out.max_step 12->" in decision.reason
 
 
@@ -121,7 +125,7 @@ def test_scale_in_step_limit() -> None:
     assert decision.clamps[-1].limit == "scale_in.max_step"
 
 
-# --- scale-in -----------------------------------------------------------------------------------------
+# --- scale-in -------------------------------------------------------------------------------------
 def test_scale_in_waits_for_its_own_alarm_direction() -> None:
     # GIVEN 10 instances that current data says could be 2
     low = (cpu(10.0),)
@@ -147,7 +151,9 @@ def test_scale_in_waits_for_its_own_alarm_direction() -> None:
     ],
     ids=["pending", "warming"],
 )
-def test_scale_in_is_held_while_instances_launch_or_warm(snapshot, memory) -> None:  # type: ignore[no-untyped-def]
+def test_scale_in_is_held_while_instances_launch_or_warm(
+    snapshot: GroupSnapshot, memory: ScalerMemory
+) -> None:
     # GIVEN 2 instances still launching (pending) or warming (launched a minute ago)
     inp = inputs(group_=snapshot, memory=memory, readings=(cpu(10.0),), direction=Direction.IN)
     # WHEN the scale-in alarm fires
@@ -205,7 +211,7 @@ def test_no_scale_in_inside_the_window_after_a_scale_out() -> None:
     assert later.action is ScalingAction.SCALE_IN
 
 
-# --- bounds -------------------------------------------------------------------------------------------------
+# --- bounds ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("cfg", "snapshot", "value", "direction", "expected", "limit"),
     [
@@ -215,7 +221,14 @@ def test_no_scale_in_inside_the_window_after_a_scale_out() -> None:
         ({"min": 1}, group(6, min=5), 5.0, Direction.IN, 5, "min"),  # the group's own min
     ],
 )
-def test_result_is_clamped_to_config_and_group_bounds(cfg, snapshot, value, direction, expected, limit) -> None:  # type: ignore[no-untyped-def]
+def test_result_is_clamped_to_config_and_group_bounds(
+    cfg: dict[str, int],
+    snapshot: GroupSnapshot,
+    value: float,
+    direction: Direction,
+    expected: int,
+    limit: str,
+) -> None:
     # GIVEN a need beyond a bound (config or the group's own)
     inp = inputs(group_=snapshot, readings=(cpu(value),), policy_=policy(**cfg), direction=direction)
     # WHEN deciding
@@ -261,8 +274,8 @@ def test_group_above_its_bounds_is_pulled_in_when_a_scale_out_alarm_wakes_the_sc
     assert decision.desired == 8, decision.reason
 
 
-# --- composites ------------------------------------------------------------------------------------------------
-def _composite_policy():  # type: ignore[no-untyped-def]
+# --- composites -----------------------------------------------------------------------------------
+def _composite_policy() -> GroupConfig:
     return policy(
         signals=[{"kind": "cpu", "target": 50}, REQUESTS],
         composites=[{"id": "busy", "all_of": ["cpu", "requests_per_target"]}],
@@ -291,9 +304,7 @@ def test_a_gated_signal_still_vetoes_scale_in() -> None:
 @pytest.mark.parametrize("breached", [frozenset(), frozenset({"busy"})], ids=["data", "alarm"])
 def test_a_breached_composite_scales_out(breached: frozenset[str]) -> None:
     # GIVEN both members above target (CPU 80/50 -> 7, requests 1500/1000 -> 6)
-    inp = inputs(
-        readings=(cpu(80.0), requests(1500.0)), policy_=_composite_policy(), breached=breached
-    )
+    inp = inputs(readings=(cpu(80.0), requests(1500.0)), policy_=_composite_policy(), breached=breached)
     # WHEN deciding
     decision = decide(inp)
     # THEN the composite wins with its members' highest need
@@ -302,7 +313,7 @@ def test_a_breached_composite_scales_out(breached: frozenset[str]) -> None:
     assert busy.note == "cpu=80>50 AND requests_per_target=1500>1000"
 
 
-# --- CPU saturation ------------------------------------------------------------------------------------------------
+# --- CPU saturation -------------------------------------------------------------------------------
 def test_saturated_cpu_is_flagged_as_a_lower_bound() -> None:
     # GIVEN a fleet pegged at 100% CPU against a target of 50
     inp = inputs(group_=group(4), readings=(cpu(100.0),))
@@ -325,7 +336,7 @@ def test_an_unsaturated_signal_shows_the_true_load_when_cpu_is_pegged() -> None:
     assert "saturated" in next(c for c in decision.candidates if c.rule == "cpu").note
 
 
-# --- kill switch and dry-run -------------------------------------------------------------------------------------------
+# --- kill switch and dry-run ----------------------------------------------------------------------
 _OUT = {"group_": group(4), "readings": (cpu(80.0),), "direction": Direction.OUT}
 _IN = {"group_": group(10), "readings": (cpu(10.0),), "direction": Direction.IN}
 
@@ -342,7 +353,7 @@ _IN = {"group_": group(10), "readings": (cpu(10.0),), "direction": Direction.IN}
     ],
     ids=["all-out", "all-in", "out-out", "out-in", "in-in", "in-out"],
 )
-def test_pause_blocks_its_direction_only(pause: Pause, case: dict, blocked: bool) -> None:  # type: ignore[type-arg]
+def test_pause_blocks_its_direction_only(pause: Pause, case: dict[str, Any], blocked: bool) -> None:
     # GIVEN a decision that would scale, and a kill switch
     # WHEN deciding with the pause set
     decision = decide(inputs(controls=Controls(pause=pause), **case))
@@ -414,7 +425,7 @@ def test_pause_all_stops_pulling_a_group_into_bounds() -> None:
     assert not decision.changes_capacity, decision.reason
 
 
-# --- skipped decisions ------------------------------------------------------------------------------------------------
+# --- skipped decisions ----------------------------------------------------------------------------
 def test_a_trigger_older_than_the_last_decided_one_is_skipped_as_stale() -> None:
     # GIVEN a decision already made for a trigger one minute newer
     memory = ScalerMemory(last_trigger_at=T0 + timedelta(minutes=1))
@@ -440,7 +451,7 @@ def test_no_datapoint_for_any_signal_skips() -> None:
     assert decision.reason == "no datapoint for any signal: holding capacity"
 
 
-# --- explanation ----------------------------------------------------------------------------------------------------------
+# --- explanation ----------------------------------------------------------------------------------
 def test_every_candidate_is_kept_whether_or_not_it_won() -> None:
     # GIVEN two signals and a declared floor
     pol = policy(signals=[{"kind": "cpu", "target": 50}, REQUESTS], max=100)
@@ -474,7 +485,9 @@ def test_the_reason_of_a_scale_out_reads_as_a_sentence() -> None:
     "inp",
     [
         inputs(group_=group(4), readings=(cpu(80.0),)),
-        inputs(group_=group(4), readings=(cpu(90.0, 30.0),), policy_=policy(scale_out={"max_step_instances": 2})),
+        inputs(
+            group_=group(4), readings=(cpu(90.0, 30.0),), policy_=policy(scale_out={"max_step_instances": 2})
+        ),
         inputs(group_=group(10), readings=(cpu(10.0),), direction=Direction.IN),
         inputs(group_=group(10), readings=(cpu(10.0),)),
         inputs(group_=group(4), readings=(cpu(50.0),)),
@@ -485,7 +498,7 @@ def test_the_reason_of_a_scale_out_reads_as_a_sentence() -> None:
     ],
     ids=["out", "out-limited", "in", "in-by-out-alarm", "hold", "no-data", "paused", "dry-run", "stale"],
 )
-def test_every_reason_is_a_readable_sentence(inp) -> None:  # type: ignore[no-untyped-def]
+def test_every_reason_is_a_readable_sentence(inp: DecisionInput) -> None:
     reason = decide(inp).reason
     assert reason and reason[0].isalpha() and reason[0].islower()
     assert len(reason) < 300

@@ -92,8 +92,12 @@ ALARM_SAMPLES: dict[str, tuple[Any, ...]] = {
 }
 
 NOT_ALARMS = {
-    "sns-event-generic.powertools.json": "is not a CloudWatch alarm notification (not JSON): 'Hello from SNS!'",
-    "eventbridge-scheduled-event-rule.awsdocs.json": "not an alarm event: unrecognised shape ('Scheduled Event')",
+    "sns-event-generic.powertools.json": (
+        "is not a CloudWatch alarm notification (not JSON): 'Hello from SNS!'"
+    ),
+    "eventbridge-scheduled-event-rule.awsdocs.json": (
+        "not an alarm event: unrecognised shape ('Scheduled Event')"
+    ),
     "eventbridge-asg-launch-successful.aws-lambda-go.json": (
         "not an alarm event: unrecognised shape ('EC2 Instance Launch Successful')"
     ),
@@ -140,7 +144,7 @@ def test_samples_that_are_not_alarms_are_rejected_with_a_clear_message(name: str
     assert NOT_ALARMS[name] in str(raised.value)
 
 
-# --- broken events: a real sample with one thing wrong -------------------------------------------------
+# --- broken events: a real sample with one thing wrong --------------------------------------------
 def _sns_with(**message_changes: Any) -> dict[str, Any]:
     event = load_sample(SNS_ALARM)
     message = json.loads(event["Records"][0]["Sns"]["Message"])

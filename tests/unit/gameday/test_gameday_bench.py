@@ -117,7 +117,8 @@ class EventAware:
 def test_registered_policy_runs_gets_events_and_ratios(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(baselines, "POLICIES", dict(POLICIES))
+    # The real Surgeguard policy registers itself on import; this test registers a stand-in.
+    monkeypatch.setattr(baselines, "POLICIES", {k: v for k, v in POLICIES.items() if k != "surgeguard"})
     monkeypatch.setattr(bench, "POLICIES", baselines.POLICIES)
     register_policy("surgeguard", EventAware)
     with pytest.raises(ValueError):
