@@ -515,6 +515,12 @@ def _run(
             lambda_log=lambda_log,
         )
         print(f"  {run.invocations} Lambda invocations; the handler's JSON logs are in {log_path}")
+        if run.dead_letters:
+            minute, alarm, error = run.dead_letters[0]
+            print(
+                f"  !! {len(run.dead_letters)} invocations failed on every retry (dead-lettered); first at "
+                f"minute {minute} ({alarm}): {error}"
+            )
 
     _heading("baselines (fast engine, same trace and fleet)")
     with phases.phase("baselines"):

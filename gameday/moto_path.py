@@ -78,6 +78,9 @@ DEFAULT_FUNCTION_NAME = "Surgeguard-Reactive"
 SAMPLE_AMI = "ami-0123456789abcdef0"
 SAMPLE_INSTANCE_TYPE = "c7g.large"
 _METRIC_BATCH = 1000  # PutMetricData takes at most 1,000 datums per call
+# Async invocations (SNS -> Lambda) are retried this many times, then dead-lettered
+# (infra/constructs/scaler_function.py RETRY_ATTEMPTS).
+LAMBDA_RETRY_ATTEMPTS = 2
 
 
 # --------------------------------------------------------------------------- moto server and env
@@ -386,6 +389,7 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
         self.lambda_log = lambda_log
         self.invocations = 0
         self.responses: list[dict[str, Any]] = []
+        self.dead_letters: list[tuple[int, str, str]] = []  # (minute, alarm, error) after every retry
         self._view: PolicyView | None = None
         self._in_session = False
         self._cloudwatch = aws_client("cloudwatch", endpoint_url)
@@ -439,6 +443,7 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
         self._published = 0
         self.invocations = 0
         self.responses = []
+        self.dead_letters = []
 
     def decide(self, view: PolicyView) -> int | None:
         assert self._in_session, "use `with policy.session():` around simulate()"
@@ -462,13 +467,30 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
                 self._retarget(event)
                 self.invocations += 1
                 context = FakeLambdaContext(self.deployment.function_name, f"gameday-{self.invocations:07d}")
-                self.responses.append(lambda_handler(event, context))
+                self._invoke(lambda_handler, event, context, view.minute, transition.alarm_name)
                 self._sync_alarm(transition.alarm_name, view.minute)
         finally:
             self._view = None
         group = self._autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])
         desired = int(group["AutoScalingGroups"][0]["DesiredCapacity"])
         return desired if desired != view.desired else None
+
+    def _invoke(self, handler: Any, event: dict[str, Any], context: Any, minute: int, alarm_name: str) -> None:
+        """An asynchronous invocation as Lambda runs it: retried on error, then dead-lettered.
+
+        The handler audits a failure and raises so that Lambda retries (LAMBDA_RETRY_ATTEMPTS, with
+        the same request id); what still fails goes to the function's dead-letter queue. The replay
+        goes on, as the real system would.
+        """
+        from surgeguard.service import RetryableFailureError
+
+        for attempt in range(1 + LAMBDA_RETRY_ATTEMPTS):
+            try:
+                self.responses.append(handler(event, context))
+                return
+            except RetryableFailureError as error:
+                if attempt == LAMBDA_RETRY_ATTEMPTS:
+                    self.dead_letters.append((minute, alarm_name, str(error)))
 
     def _retarget(self, event: dict[str, Any]) -> None:
         """Deliver through the deployed signals topic (the fast path uses a placeholder ARN)."""
@@ -550,6 +572,7 @@ class Replay:
     result: SimulationResult
     records: list[dict[str, Any]]  # audit items from the table, oldest first
     invocations: int
+    dead_letters: list[tuple[int, str, str]]  # (minute, alarm, error) of invocations that failed every retry
     policy: MotoSurgeguardPolicy = field(repr=False)
 
 
@@ -572,7 +595,7 @@ def replay(
     policy = MotoSurgeguardPolicy(deployment, endpoint_url, tuning, lambda_log=lambda_log)
     with policy.session():
         result = simulate(trace, policy, params=params, sizing=sizing, start=start, events=events, seed=seed)
-    return Replay(result, policy.audit_records(), policy.invocations, policy)
+    return Replay(result, policy.audit_records(), policy.invocations, policy.dead_letters, policy)
 
 
 def decision_log(records: Sequence[Mapping[str, Any]], start: datetime) -> list[tuple[Any, ...]]:

@@ -102,7 +102,7 @@ def plot_gameday(
                 begin, begin + timedelta(minutes=event.duration_minutes), color="gold", alpha=0.18, linewidth=0
             )
             axis.annotate(
-                f"{event.peak_multiplier:g}x event", (begin, 1.0), xycoords=("data", "axes fraction"),
+                f"declared event: {event.peak_multiplier:g}x", (begin, 1.0), xycoords=("data", "axes fraction"),
                 xytext=(3, -12), textcoords="offset points", fontsize=8, color="darkgoldenrod",
             )
         m = result.metrics
@@ -113,7 +113,7 @@ def plot_gameday(
         )
         axis.set_ylabel("requests / second")
         axis.grid(True, alpha=0.3)
-        axis.legend(loc="upper left", fontsize=8, ncol=2, framealpha=0.85)
+        axis.legend(loc="upper center", fontsize=8, ncol=3, framealpha=0.85)
     for axis in axes[:, 0]:
         axis.set_ylim(0, peak * 1.12)
         axis.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))

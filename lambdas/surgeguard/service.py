@@ -6,6 +6,7 @@ Handlers and the game-day simulator both call `handle_alarm_event`; only the ada
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import uuid
@@ -135,7 +136,7 @@ def _record(
         "group": group,
         "at": at,
         "delivery_id": delivery_id,
-        "request_id": delivery_id.rsplit("-", 2)[0],
+        "request_id": delivery_id.split("#", 1)[0],
         "outcome": outcome.value,
         "reason": reason,
         "expires_at": int(now.timestamp()) + ctx.audit_retention_days * 86_400,
@@ -173,7 +174,7 @@ def handle_alarm_event(
     event: Any, adapters: Adapters, ctx: Context, request_id: str = "local"
 ) -> list[dict[str, Any]]:
     """Handle one Lambda event; returns the audit records written (exactly one per trigger)."""
-    delivery_id = f"{request_id}-{uuid.uuid4().hex[:8]}"
+    delivery_id = f"{request_id}#{uuid.uuid4().hex[:8]}"
     try:
         triggers = parse_alarm_event(event)
     except BadInputError as error:
@@ -334,7 +335,14 @@ def _decide_and_apply(
         )
     assert decision is not None and snapshot is not None
     if decision.changes_capacity:
-        adapters.fleet.set_desired_capacity(group.name, decision.desired)
+        try:
+            adapters.fleet.set_desired_capacity(group.name, decision.desired)
+        except AwsCallError:
+            # The state saved above records a launch that did not happen: put the state we read
+            # back, so the retry decides from the truth (best effort: a newer decision may win).
+            with contextlib.suppress(ConcurrentUpdateError, AwsCallError):
+                adapters.store.save_memory(group.name, memory, memory.version + 1)
+            raise
     rearm_error = None
     if trigger.state == "ALARM" and decision.skip_cause != "paused":
         try:
