@@ -42,9 +42,9 @@ class DirectionPolicy(_Strict):
     evaluation_periods: int = Field(default=1, ge=1, le=60)
     max_step_instances: int | None = Field(default=None, ge=1)
     max_step_percent: float | None = Field(default=None, gt=0, le=1000)
-    # Scale-in: recommendations are held at their highest over this window (no flip-flop).
-    # Scale-out: minimum time since the last scale-in before scaling out again is never enforced
-    # (fast out); this is the minimum time between two scale-outs that were not bigger.
+    # Read for scale-in only: recommendations are held at their highest over this window, and no
+    # scale-in follows a scale-out inside it (no flip-flop). Scale-out is never held (fast out):
+    # instances already launching are counted, so repeated alarms do not add them twice.
     stabilization_seconds: int = Field(default=0, ge=0, le=86_400)
 
     @model_validator(mode="after")
