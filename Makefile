@@ -46,4 +46,4 @@ bench: setup
 	$(VENV)/bin/surgeguard bench $(TRACES)
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache gameday.png
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache gameday.png gameday-lambda.log

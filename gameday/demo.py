@@ -123,7 +123,9 @@ def _import_infra() -> Any:
         import infra.application as application
     except ImportError:
         if not (ROOT / "infra").is_dir():
-            raise DeployError("the CDK app (infra/) is not next to this package: nothing to synthesize") from None
+            raise DeployError(
+                "the CDK app (infra/) is not next to this package: nothing to synthesize"
+            ) from None
         sys.path.insert(0, str(ROOT))
         import infra.application as application
     return application
@@ -292,17 +294,18 @@ def _create_stack(endpoint_url: str, template: dict[str, Any], assets: dict[str,
     code = next(
         r["Properties"]["Code"]
         for r in template["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Environment", {}).get("Variables", {}).get("ALARM_PREFIX")
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("Environment", {}).get("Variables", {}).get("ALARM_PREFIX")
     )
     # The config the deployed Lambda reads: the JSON inside the code bundle now in moto S3.
-    bundle = aws_client("s3", endpoint_url).get_object(Bucket=code["S3Bucket"], Key=code["S3Key"])["Body"].read()
+    bundle = (
+        aws_client("s3", endpoint_url).get_object(Bucket=code["S3Bucket"], Key=code["S3Key"])["Body"].read()
+    )
     with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
         config_text = archive.read(environment["CONFIG_FILE"]).decode("utf-8")
     alarm_requests = template_alarm_requests(template, physical)
     alarm_names, composites = create_alarms(endpoint_url, alarm_requests)
-    signals_topics = {
-        action for _, request in alarm_requests for action in request.get("AlarmActions", [])
-    }
+    signals_topics = {action for _, request in alarm_requests for action in request.get("AlarmActions", [])}
     if len(signals_topics) != 1:
         raise DeployError(f"expected the alarms to notify one signals topic, found {sorted(signals_topics)}")
     notes = (
@@ -314,7 +317,8 @@ def _create_stack(endpoint_url: str, template: dict[str, Any], assets: dict[str,
         "Lambda's SetAlarmState re-arms real alarms"
         + (f"; moto has no PutCompositeAlarm: {', '.join(composites)} left out" if composites else ""),
         f"Lambda {outputs['ReactiveFunctionName']} exists in moto but moto cannot run it (no Docker): "
-        "the demo calls its handler in-process with the function's environment and the config from its code bundle",
+        "the demo calls its handler in-process with the function's environment and the config from its "
+        "code bundle",
     )
     return Deployment(
         function_name=outputs["ReactiveFunctionName"],
@@ -337,7 +341,9 @@ def deploy(endpoint_url: str, config: Any, workdir: Path, *, use_stack: bool = T
             print(f"  !! stack deploy onto moto failed: {type(error).__name__}: {error}")
             print("  !! falling back: creating the audit table, topics and alarms through the API")
     deployment = provision_api(endpoint_url, config, prefix=PREFIX)
-    names, composites = create_alarms(endpoint_url, alarm_requests(config, PREFIX, deployment.signals_topic_arn))
+    names, composites = create_alarms(
+        endpoint_url, alarm_requests(config, PREFIX, deployment.signals_topic_arn)
+    )
     note = (
         f"created through the API (no CloudFormation): table {deployment.table_name}, 2 topics, "
         f"{len(names)} metric alarms"
@@ -372,7 +378,8 @@ def audit_summary(records: Sequence[Mapping[str, Any]], start: datetime, shown: 
     for record in applied[:shown]:
         alarm = (record.get("trigger") or {}).get("alarm", "?")
         lines.append(
-            f"  {_local(record['at'], start)}  {record['previous_desired']:>3} -> {record['new_desired']:<3}  "
+            f"  {_local(record['at'], start)}  "
+            f"{record['previous_desired']:>3} -> {record['new_desired']:<3}  "
             f"{record['reason']}  [{alarm}]"
         )
     return "\n".join(lines)
@@ -411,17 +418,28 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rehearse a Black Friday on a local AWS (moto): deploy the stack, replay the day through "
         "Surgeguard's real Lambda handler, compare with the AWS policies, and plot it.",
     )
-    parser.add_argument("--trace", type=Path, metavar="CSV", help="replay this trace (minute|min5|hour,requests)")
     parser.add_argument(
-        "--minutes", type=_positive_int, metavar="N", help="replay only the first N minutes (default: 720 synthetic)"
+        "--trace", type=Path, metavar="CSV", help="replay this trace (minute|min5|hour,requests)"
     )
-    parser.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="where gameday.png goes (default .)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic trace and the engine (default 0)")
+    parser.add_argument(
+        "--minutes",
+        type=_positive_int,
+        metavar="N",
+        help="replay only the first N minutes (default: 720 synthetic)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("."), metavar="DIR", help="where gameday.png goes (default .)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the synthetic trace and the engine (default 0)"
+    )
     parser.add_argument(
         "--keep-server", action="store_true", help="keep the moto server running at the end until Ctrl-C"
     )
     parser.add_argument(
-        "--no-stack", action="store_true", help="skip the CDK synth and CloudFormation; create resources via the API"
+        "--no-stack",
+        action="store_true",
+        help="skip the CDK synth and CloudFormation; create resources via the API",
     )
     return parser
 
@@ -457,11 +475,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _heading("local AWS")
     with phases.phase("moto server"):
         server, endpoint = start_moto_server()
-        print(f"  moto listening on {endpoint} (this process's AWS_ENDPOINT_URL; fake credentials, us-east-1)")
+        print(
+            f"  moto listening on {endpoint} (this process's AWS_ENDPOINT_URL; fake credentials, us-east-1)"
+        )
     try:
-        with mock.patch.dict(os.environ, aws_environment(endpoint)), tempfile.TemporaryDirectory(
-            prefix="surgeguard-gameday-"
-        ) as workdir:
+        with (
+            mock.patch.dict(os.environ, aws_environment(endpoint)),
+            tempfile.TemporaryDirectory(prefix="surgeguard-gameday-") as workdir,
+        ):
             os.environ.pop("AWS_PROFILE", None)
             code = _run(args, scenario, sizing, endpoint, Path(workdir), phases)
             if code == 0 and args.keep_server:
@@ -474,7 +495,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(
-    args: argparse.Namespace, scenario: Scenario, sizing: FleetSizing, endpoint: str, workdir: Path, phases: Phases
+    args: argparse.Namespace,
+    scenario: Scenario,
+    sizing: FleetSizing,
+    endpoint: str,
+    workdir: Path,
+    phases: Phases,
 ) -> int:
     from gameday.baselines import POLICIES
     from gameday.moto_path import (
@@ -511,7 +537,13 @@ def _run(
     log_path = args.out / LAMBDA_LOG_NAME
     with phases.phase("replay (moto path)"), log_path.open("w", encoding="utf-8") as lambda_log:
         run = replay(
-            trace, deployment, endpoint, sizing=sizing, start=start, events=events, seed=args.seed,
+            trace,
+            deployment,
+            endpoint,
+            sizing=sizing,
+            start=start,
+            events=events,
+            seed=args.seed,
             lambda_log=lambda_log,
         )
         print(f"  {run.invocations} Lambda invocations; the handler's JSON logs are in {log_path}")
@@ -530,7 +562,13 @@ def _run(
             if name == "surgeguard":
                 continue  # the game-day path's own row below
             results[name] = simulate(
-                trace, factory(), sizing=sizing, start=start, events=events, seed=args.seed, oracle_minutes=oracle
+                trace,
+                factory(),
+                sizing=sizing,
+                start=start,
+                events=events,
+                seed=args.seed,
+                oracle_minutes=oracle,
             )
         fast = SurgeguardPolicy()
         with open(os.devnull, "w") as quiet, redirect_logger("surgeguard", quiet):  # same log lines again
@@ -545,7 +583,9 @@ def _run(
         )
 
     _heading("benchmark table for this day (surgeguard = the game-day path)")
-    report = TraceReport(trace.name, trace.minutes, trace.gap_minutes, sizing, {k: r.metrics for k, r in results.items()})
+    report = TraceReport(
+        trace.name, trace.minutes, trace.gap_minutes, sizing, {k: r.metrics for k, r in results.items()}
+    )
     sys.stdout.write(format_report([report], FleetParams()))
 
     _heading("audit (read back from moto DynamoDB)")
@@ -562,7 +602,8 @@ def _run(
             start=start,
             markers={"surgeguard": applied_markers(run.records, start)},
             events=events,
-            title=f"Game day: {trace.name} ({trace.minutes:,} min), c = {sizing.capacity_per_instance:,.0f} req/min "
+            title=f"Game day: {trace.name} ({trace.minutes:,} min), "
+            f"c = {sizing.capacity_per_instance:,.0f} req/min "
             "per instance",
         )
         print(f"  {png.resolve()}")
@@ -570,8 +611,10 @@ def _run(
 
 
 def _wait(endpoint: str) -> None:
-    print(f"\nmoto keeps running on {endpoint}; try:\n  AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing "
-          "AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 aws dynamodb list-tables\nCtrl-C to stop.")
+    print(
+        f"\nmoto keeps running on {endpoint}; try:\n  AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing "
+        "AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 aws dynamodb list-tables\nCtrl-C to stop."
+    )
     try:
         while True:
             time.sleep(3600)

@@ -23,11 +23,13 @@ The two paths must make the same decisions (tests/gameday_e2e proves it): this o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import tempfile
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -87,7 +89,7 @@ LAMBDA_RETRY_ATTEMPTS = 2
 
 
 def start_moto_server() -> tuple[Any, str]:
-    """A moto server on 127.0.0.1, on a free port; returns (server, endpoint URL). Stop it with .stop()."""
+    """A fresh moto server on 127.0.0.1, on a free port: (server, endpoint URL). Stop it with .stop()."""
     from moto.server import ThreadedMotoServer
 
     # One line per HTTP request otherwise (werkzeug's access log).
@@ -95,7 +97,13 @@ def start_moto_server() -> tuple[Any, str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    return server, f"http://{host}:{port}"
+    endpoint = f"http://{host}:{port}"
+    # moto's backends are process-wide: a second server in the same process (a test run, a second
+    # demo) would see the first one's tables and groups. Start from an empty account.
+    urllib.request.urlopen(
+        urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10
+    ).close()
+    return server, endpoint
 
 
 def aws_environment(endpoint_url: str) -> dict[str, str]:
@@ -139,7 +147,9 @@ class Deployment:
 
     @property
     def config(self) -> ScalerConfig:
-        return parse_config(json.loads(self.config_text), source=self.environment.get("CONFIG_FILE", "config"))
+        return parse_config(
+            json.loads(self.config_text), source=self.environment.get("CONFIG_FILE", "config")
+        )
 
     @property
     def table_name(self) -> str:
@@ -150,8 +160,9 @@ class Deployment:
         return self.environment["ALARM_PREFIX"]
 
 
-def gameday_group(sizing: FleetSizing, tuning: Tuning = Tuning()) -> GroupConfig:
+def gameday_group(sizing: FleetSizing, tuning: Tuning | None = None) -> GroupConfig:
     """The demo group's config: exactly what the fast path's SurgeguardPolicy uses for the engine."""
+    tuning = tuning or Tuning()
     return benchmark_config(sizing.min_size, sizing.max_size, sizing.capacity_per_instance, tuning).groups[0]
 
 
@@ -375,10 +386,10 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
         self,
         deployment: Deployment,
         endpoint_url: str,
-        tuning: Tuning = Tuning(),
+        tuning: Tuning | None = None,
         lambda_log: IO[str] | None = None,
     ) -> None:
-        super().__init__(tuning)
+        super().__init__(tuning or Tuning())
         if deployment.alarm_prefix != PREFIX:
             raise ValueError(
                 f"the deployed stack's ALARM_PREFIX is {deployment.alarm_prefix!r}, but the engine names "
@@ -475,7 +486,9 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
         desired = int(group["AutoScalingGroups"][0]["DesiredCapacity"])
         return desired if desired != view.desired else None
 
-    def _invoke(self, handler: Any, event: dict[str, Any], context: Any, minute: int, alarm_name: str) -> None:
+    def _invoke(
+        self, handler: Any, event: dict[str, Any], context: Any, minute: int, alarm_name: str
+    ) -> None:
         """An asynchronous invocation as Lambda runs it: retried on error, then dead-lettered.
 
         The handler audits a failure and raises so that Lambda retries (LAMBDA_RETRY_ATTEMPTS, with
@@ -526,7 +539,9 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
                 )
         for namespace, data in by_namespace.items():
             for first in range(0, len(data), _METRIC_BATCH):
-                self._cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[first : first + _METRIC_BATCH])
+                self._cloudwatch.put_metric_data(
+                    Namespace=namespace, MetricData=data[first : first + _METRIC_BATCH]
+                )
         self._published = upto
 
     def _sync_alarm(self, alarm_name: str, minute: int) -> None:
@@ -541,7 +556,7 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
 
     @property
     def engine_alarms(self) -> Mapping[str, Any]:
-        """The engine's MetricAlarm objects (kept by the parent's in-memory holder; it decides nothing here)."""
+        """The engine's MetricAlarm objects (held by the parent's in-memory adapter, unused otherwise)."""
         assert self.aws is not None, "reset() first"
         return self.aws.alarms
 
@@ -553,15 +568,23 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
 
 @contextmanager
 def redirect_logger(name: str, stream: IO[str]) -> Iterator[None]:
-    """Send a logger's stream handlers (Powertools logs JSON to stdout) to `stream` for a while."""
+    """Send a logger's stream handlers (Powertools logs JSON to stdout) to `stream` for a while.
+
+    The streams are swapped without flushing: the handler may hold a stream that is already
+    closed (a test's captured stdout), and flushing that would fail.
+    """
     handlers = [h for h in logging.getLogger(name).handlers if isinstance(h, logging.StreamHandler)]
-    previous = [h.setStream(stream) for h in handlers]
+    previous = []
+    for handler in handlers:
+        with handler.lock or contextlib.nullcontext():
+            previous.append(handler.stream)
+            handler.stream = stream
     try:
         yield
     finally:
         for handler, old in zip(handlers, previous, strict=True):
-            if old is not None:
-                handler.setStream(old)
+            with handler.lock or contextlib.nullcontext():
+                handler.stream = old
 
 
 # --------------------------------------------------------------------------- one replay
@@ -581,15 +604,16 @@ def replay(
     deployment: Deployment,
     endpoint_url: str,
     *,
-    params: FleetParams = FleetParams(),
+    params: FleetParams | None = None,
     sizing: FleetSizing | None = None,
     start: datetime = DEFAULT_START,
     events: Sequence[DeclaredEvent] = (),
     seed: int = 0,
-    tuning: Tuning = Tuning(),
+    tuning: Tuning | None = None,
     lambda_log: IO[str] | None = None,
 ) -> Replay:
     """Run the trace through the engine with Surgeguard as its deployed Lambda on moto."""
+    params = params or FleetParams()
     if sizing is None:
         sizing = size_fleet(trace, params)
     policy = MotoSurgeguardPolicy(deployment, endpoint_url, tuning, lambda_log=lambda_log)

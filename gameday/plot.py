@@ -75,13 +75,32 @@ def plot_gameday(
         desired = [n * c / _SECONDS for n in series.desired]
         peak = max(peak, max(demand), max(desired))
         axis.fill_between(
-            times, serving, demand, where=[d > s for d, s in zip(demand, serving)], step="post",
-            color="tab:red", alpha=0.35, linewidth=0, label="dropped (demand above serving capacity)",
+            times,
+            serving,
+            demand,
+            where=[d > s for d, s in zip(demand, serving, strict=True)],
+            step="post",
+            color="tab:red",
+            alpha=0.35,
+            linewidth=0,
+            label="dropped (demand above serving capacity)",
         )
         axis.step(times, demand, where="post", color="black", linewidth=1.1, label="demand")
-        axis.step(times, serving, where="post", color="tab:blue", linewidth=1.4, label="serving capacity (serving x c)")
         axis.step(
-            times, desired, where="post", color="tab:orange", linewidth=1.0, linestyle="--",
+            times,
+            serving,
+            where="post",
+            color="tab:blue",
+            linewidth=1.4,
+            label="serving capacity (serving x c)",
+        )
+        axis.step(
+            times,
+            desired,
+            where="post",
+            color="tab:orange",
+            linewidth=1.0,
+            linestyle="--",
             label="desired capacity (desired x c)",
         )
         outs = [m for m in markers.get(name, ()) if m.new > m.previous]
@@ -94,26 +113,40 @@ def plot_gameday(
                 axis.scatter(
                     [start + timedelta(minutes=m.minute) for m in group],
                     [m.new * c / _SECONDS for m in group],
-                    marker=marker, color=color, s=28, zorder=5, label=f"{label} ({len(group)})",
+                    marker=marker,
+                    color=color,
+                    s=28,
+                    zorder=5,
+                    label=f"{label} ({len(group)})",
                 )
         for event in events:
             begin = event.start.astimezone(zone)
             axis.axvspan(
-                begin, begin + timedelta(minutes=event.duration_minutes), color="gold", alpha=0.18, linewidth=0
+                begin,
+                begin + timedelta(minutes=event.duration_minutes),
+                color="gold",
+                alpha=0.18,
+                linewidth=0,
             )
             axis.annotate(
-                f"declared event: {event.peak_multiplier:g}x", (begin, 1.0), xycoords=("data", "axes fraction"),
-                xytext=(3, -12), textcoords="offset points", fontsize=8, color="darkgoldenrod",
+                f"declared event: {event.peak_multiplier:g}x",
+                (begin, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -12),
+                textcoords="offset points",
+                fontsize=8,
+                color="darkgoldenrod",
             )
         m = result.metrics
         axis.set_title(
             f"{name}: dropped {m.dropped_pct:.3f}% of demand, {m.overload_minutes} overloaded minutes, "
             f"{m.instance_hours:.1f} instance-hours ({m.cost_vs_oracle:.2f}x oracle), {m.actions} actions",
-            fontsize=10, loc="left",
+            fontsize=10,
+            loc="left",
         )
         axis.set_ylabel("requests / second")
         axis.grid(True, alpha=0.3)
-        axis.legend(loc="upper center", fontsize=8, ncol=3, framealpha=0.85)
+        axis.legend(loc="upper center", bbox_to_anchor=(0.55, 1.0), fontsize=8, ncol=3, framealpha=0.85)
     for axis in axes[:, 0]:
         axis.set_ylim(0, peak * 1.12)
         axis.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))

@@ -86,7 +86,7 @@ DEMO_WINDOW_MINUTES = 12 * 60
 def diurnal_level(minute_of_day: float) -> float:
     """The normal day's smooth shape (plateau = 1.0) at a minute of the local day."""
     hour = (minute_of_day / 60.0) % 24.0
-    for (h0, v0), (h1, v1) in zip(_DIURNAL_ANCHORS, _DIURNAL_ANCHORS[1:]):
+    for (h0, v0), (h1, v1) in zip(_DIURNAL_ANCHORS, _DIURNAL_ANCHORS[1:], strict=False):
         if h0 <= hour <= h1:
             x = (hour - h0) / (h1 - h0)
             weight = (1 - math.cos(math.pi * x)) / 2  # cosine easing: no kinks at the anchors
@@ -132,7 +132,7 @@ def _solve_lift(normal: Sequence[float], friday_base: Sequence[float], flash_sta
     goal = (1.0 + DAY_AVERAGE_LIFT) * sum(normal)
 
     def total(lift: float) -> float:
-        return sum(b * m for b, m in zip(friday_base, _friday_multipliers(lift, flash_start)))
+        return sum(b * m for b, m in zip(friday_base, _friday_multipliers(lift, flash_start), strict=True))
 
     low, high = 0.0, 4.0
     if total(low) > goal:
@@ -217,10 +217,11 @@ def black_friday(
         raise ValueError("the flash sale is a daytime event: start it between 06:00 and 21:40 local")
     rng = random.Random(seed)
     shape = [diurnal_level(m) for m in range(MINUTES_PER_DAY)]
-    normal = [s * n for s, n in zip(shape, _noise(rng, MINUTES_PER_DAY))]
-    friday_base = [s * n for s, n in zip(shape, _noise(rng, MINUTES_PER_DAY))]
+    normal = [s * n for s, n in zip(shape, _noise(rng, MINUTES_PER_DAY), strict=True)]
+    friday_base = [s * n for s, n in zip(shape, _noise(rng, MINUTES_PER_DAY), strict=True)]
     lift = _solve_lift(normal, friday_base, flash_sale_minute_of_day)
-    friday = [b * m for b, m in zip(friday_base, _friday_multipliers(lift, flash_sale_minute_of_day))]
+    multipliers = _friday_multipliers(lift, flash_sale_minute_of_day)
+    friday = [b * m for b, m in zip(friday_base, multipliers, strict=True)]
     scale = PEAK_REQUESTS_PER_MINUTE / max(friday)
     normal_rpm = [float(round(v * scale)) for v in normal]
     friday_rpm = [float(round(v * scale)) for v in friday]
