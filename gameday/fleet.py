@@ -145,14 +145,7 @@ class Fleet:
 
     def not_serving(self, minute: int) -> int:
         """Instances still pending or warming at `minute`."""
-        youngest_not_serving = minute - self.serving_age
-        launches, counts = self.launch_minutes, self._counts
-        young = 0
-        i = len(launches) - 1
-        while i >= 0 and launches[i] > youngest_not_serving:
-            young += counts[i]
-            i -= 1
-        return young
+        return self.launched_within(minute, self.serving_age)
 
     def serving(self, minute: int) -> int:
         return self.total - self.not_serving(minute)

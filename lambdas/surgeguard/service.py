@@ -211,6 +211,20 @@ def _handle_trigger(
         adapters.store.write_audit(record)
         return record
 
+    def skip(group_name: str, reason: str, cause: str) -> dict[str, Any]:
+        record = _record(
+            ctx,
+            delivery_id,
+            now,
+            Outcome.SKIPPED,
+            group=group_name,
+            trigger=trigger,
+            reason=reason,
+            skip_cause=cause,
+        )
+        adapters.store.write_audit(record)
+        return record
+
     if spec is None or group is None:
         return reject(f"alarm {trigger.alarm_name!r} is not one of Surgeguard's (unknown group)")
     if trigger.state == "INSUFFICIENT_DATA":
@@ -220,34 +234,16 @@ def _handle_trigger(
     except BadInputError as error:
         return reject(str(error), group.name)
     if trigger.state == "OK":
-        record = _record(
-            ctx,
-            delivery_id,
-            now,
-            Outcome.SKIPPED,
-            group=group.name,
-            trigger=trigger,
-            reason="alarm returned to OK: the breach is over, nothing to do",
-            skip_cause="alarm_ok",
-        )
-        adapters.store.write_audit(record)
-        return record
+        return skip(group.name, "alarm returned to OK: the breach is over, nothing to do", "alarm_ok")
 
     try:
         adapters.store.claim(trigger.trigger_id, int(now.timestamp()))
     except DuplicateTriggerError:
-        record = _record(
-            ctx,
-            delivery_id,
-            now,
-            Outcome.SKIPPED,
-            group=group.name,
-            trigger=trigger,
-            reason=f"duplicate delivery of {trigger.trigger_id}: already handled, nothing changed",
-            skip_cause="duplicate",
+        return skip(
+            group.name,
+            f"duplicate delivery of {trigger.trigger_id}: already handled, nothing changed",
+            "duplicate",
         )
-        adapters.store.write_audit(record)
-        return record
 
     try:
         record = _decide_and_apply(trigger, spec, group, adapters, ctx, delivery_id)

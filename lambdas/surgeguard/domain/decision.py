@@ -168,22 +168,21 @@ def decide(inp: DecisionInput) -> Decision:
         recommendations=(*memory.recommendations, Recommendation(now, recommended)),
     ).pruned(now, max(MEMORY_HORIZON, timedelta(seconds=policy.scale_in.stabilization_seconds)))
 
+    def hold(reason: str) -> Decision:
+        held = finish(
+            Outcome.UNCHANGED,
+            ScalingAction.NO_CHANGE,
+            previous,
+            reason,
+            winning_rule=winner,
+            candidates=candidates,
+            mem=memory,
+        )
+        return _bounded(held, low, high, inp.controls)
+
     target, clamps, blocked = _limit_step(inp, memory, base, recommended)
     if blocked:
-        return _bounded(
-            finish(
-                Outcome.UNCHANGED,
-                ScalingAction.NO_CHANGE,
-                previous,
-                blocked,
-                winning_rule=winner,
-                candidates=candidates,
-                mem=memory,
-            ),
-            low,
-            high,
-            inp.controls,
-        )
+        return hold(blocked)
 
     if target > high:
         clamps.append(Clamp("max", target, high))
@@ -199,20 +198,9 @@ def decide(inp: DecisionInput) -> Decision:
         else ScalingAction.NO_CHANGE
     )
     if action is ScalingAction.SCALE_IN and inp.trigger_direction is Direction.OUT:
-        return _bounded(
-            finish(
-                Outcome.UNCHANGED,
-                ScalingAction.NO_CHANGE,
-                previous,
-                f"a scale-out alarm woke us but current data needs only {recommended}: "
-                "scale-in waits for its own alarm",
-                winning_rule=winner,
-                candidates=candidates,
-                mem=memory,
-            ),
-            low,
-            high,
-            inp.controls,
+        return hold(
+            f"a scale-out alarm woke us but current data needs only {recommended}: "
+            "scale-in waits for its own alarm"
         )
 
     explanation = _explain(action, previous, target, recommended, winner, candidates, clamps)
