@@ -52,8 +52,7 @@ from gameday.engine import (
 from gameday.fleet import FleetParams, FleetSizing, size_fleet
 from gameday.surgeguard_policy import _METRICS, GROUP, PREFIX, SurgeguardPolicy, Tuning, benchmark_config
 from gameday.traces import Trace
-from surgeguard import keys
-from surgeguard.adapters.audit_store import AuditStore
+from surgeguard.adapters.audit_store import AuditStore, create_local_table
 from surgeguard.adapters.autoscaling import AutoScalingFleet
 from surgeguard.config import (
     BUNDLED_CONFIG_FILE,
@@ -183,21 +182,7 @@ def provision_api(endpoint_url: str, config: ScalerConfig, *, prefix: str = PREF
     """Create what the stack would (audit table, both topics) through the API, without CloudFormation."""
     dynamodb = aws_client("dynamodb", endpoint_url)
     table = f"{prefix}-Audit"
-    dynamodb.create_table(
-        TableName=table,
-        AttributeDefinitions=[
-            {"AttributeName": keys.PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": keys.SORT_KEY, "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": keys.PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": keys.SORT_KEY, "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": keys.TTL_ATTRIBUTE}
-    )
+    create_local_table(dynamodb, table)
     sns = aws_client("sns", endpoint_url)
     signals = sns.create_topic(Name=f"{prefix}-Signals")["TopicArn"]
     notifications = sns.create_topic(Name=f"{prefix}-Notifications")["TopicArn"]

@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from surgeguard import keys
 from surgeguard.adapters import clients
+from surgeguard.adapters.audit_store import create_local_table
 from surgeguard.config import Direction, ScalerConfig, parse_config
 from surgeguard.handlers import alarm
 from surgeguard.signals import alarm_threshold, signal_metric
@@ -36,30 +37,14 @@ def moto() -> Iterator[None]:
 
 
 def _fresh_container() -> None:
-    clients.client.cache_clear()
-    # A test may have replaced _wiring (monkeypatch restores it after this fixture's teardown).
+    # A test may have replaced these (monkeypatch restores them after this fixture's teardown).
+    getattr(clients.client, "cache_clear", lambda: None)()
     getattr(alarm._wiring, "cache_clear", lambda: None)()
 
 
 @pytest.fixture
 def audit_table(moto: None) -> str:
-    dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": keys.PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": keys.SORT_KEY, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": keys.PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": keys.SORT_KEY, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=TABLE,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": keys.TTL_ATTRIBUTE},
-    )
+    create_local_table(boto3.client("dynamodb"), TABLE)
     return TABLE
 
 

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from surgeguard import keys
-from surgeguard.adapters import autoscaling as autoscaling_adapter
+from surgeguard.adapters import clients
 from surgeguard.adapters.errors import ConcurrentUpdateError
 from surgeguard.domain.model import ScalerMemory
 from surgeguard.handlers import alarm
@@ -188,6 +188,14 @@ class ThrottledAutoScaling:
         return self._real.set_desired_capacity(**kwargs)
 
 
+def throttle_autoscaling(monkeypatch: pytest.MonkeyPatch, throttled: ThrottledAutoScaling) -> None:
+    """Adapters make their clients through `clients.client`: hand out the throttled one for Auto Scaling."""
+    real = clients.client
+    monkeypatch.setattr(
+        clients, "client", lambda service: throttled if service == "autoscaling" else real(service)
+    )
+
+
 def claim_exists(trigger_id: str) -> bool:
     item = boto3.client("dynamodb").get_item(
         TableName=TABLE,
@@ -209,7 +217,7 @@ def test_throttled_apply_is_audited_as_failed_and_raised_for_a_lambda_retry(
     # GIVEN Auto Scaling throttles the first SetDesiredCapacity
     cpu_metric(80.0)
     throttled = ThrottledAutoScaling(boto3.client("autoscaling"), failures=1)
-    monkeypatch.setattr(autoscaling_adapter, "client", lambda service: throttled)
+    throttle_autoscaling(monkeypatch, throttled)
     event = cpu_alarm(40)
     message_id = event["Records"][0]["Sns"]["MessageId"]
     # WHEN the alarm is handled
@@ -233,7 +241,7 @@ def test_a_retry_after_throttling_applies(
     # GIVEN a delivery that failed on a throttled SetDesiredCapacity
     cpu_metric(80.0)
     throttled = ThrottledAutoScaling(boto3.client("autoscaling"), failures=1)
-    monkeypatch.setattr(autoscaling_adapter, "client", lambda service: throttled)
+    throttle_autoscaling(monkeypatch, throttled)
     event = cpu_alarm(40)
     with pytest.raises(RetryableFailureError):
         invoke(event)

@@ -8,14 +8,30 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from surgeguard import keys
-from surgeguard.adapters.clients import client, error_code
+from surgeguard.adapters.clients import AwsAdapter
 from surgeguard.adapters.errors import AwsCallError, ConcurrentUpdateError, DuplicateTriggerError
 from surgeguard.domain.model import Launch, Pause, Recommendation, ScalerMemory
 
 CLAIM_TTL_SECONDS = 86_400
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def create_local_table(dynamodb: Any, name: str) -> None:
+    """The audit table on a local AWS (moto) for tests and the game day; the stack makes the real one."""
+    string_key = [{"AttributeName": k, "AttributeType": "S"} for k in (keys.PARTITION_KEY, keys.SORT_KEY)]
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=string_key,
+        KeySchema=[
+            {"AttributeName": keys.PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": keys.SORT_KEY, "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": keys.TTL_ATTRIBUTE}
+    )
 
 
 def memory_to_json(memory: ScalerMemory) -> str:
@@ -73,31 +89,21 @@ def _from_attribute(attribute: dict[str, Any]) -> Any:
     return value
 
 
-class AuditStore:
-    def __init__(self, table_name: str, dynamodb: Any = None) -> None:
+class AuditStore(AwsAdapter):
+    service = "dynamodb"
+
+    def __init__(self, table_name: str, api: Any = None) -> None:
+        super().__init__(api)
         self.table_name = table_name
-        self._client = dynamodb
 
-    @property
-    def _api(self) -> Any:
-        if self._client is None:
-            self._client = client("dynamodb")
-        return self._client
-
-    def _call(self, operation: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self._api, operation)(TableName=self.table_name, **kwargs)
-        except (ClientError, BotoCoreError) as error:
-            code, message = error_code(error)
-            if code == "ConditionalCheckFailedException":
-                raise
-            raise AwsCallError(operation, code, message) from error
+    def _table_call(self, operation: str, **kwargs: Any) -> Any:
+        return self._call(operation, TableName=self.table_name, **kwargs)
 
     # --- trigger claims: SNS delivers at least once; the second delivery must change nothing ---
     def claim(self, trigger_id: str, now_epoch: int) -> None:
         try:
-            self._call(
-                "put_item",
+            self._table_call(
+                "PutItem",
                 Item={
                     keys.PARTITION_KEY: {"S": keys.trigger_pk(trigger_id)},
                     keys.SORT_KEY: {"S": keys.CLAIM_SORT_KEY},
@@ -106,13 +112,15 @@ class AuditStore:
                 ConditionExpression="attribute_not_exists(#pk)",
                 ExpressionAttributeNames={"#pk": keys.PARTITION_KEY},
             )
-        except ClientError as error:
-            raise DuplicateTriggerError(trigger_id) from error
+        except AwsCallError as error:
+            if error.code == CONDITION_FAILED:
+                raise DuplicateTriggerError(trigger_id) from error
+            raise
 
     def release(self, trigger_id: str) -> None:
         """Free a claim after a failure, so the Lambda retry of the same delivery can try again."""
-        self._call(
-            "delete_item",
+        self._table_call(
+            "DeleteItem",
             Key={
                 keys.PARTITION_KEY: {"S": keys.trigger_pk(trigger_id)},
                 keys.SORT_KEY: {"S": keys.CLAIM_SORT_KEY},
@@ -121,8 +129,8 @@ class AuditStore:
 
     # --- per-group state, guarded by a version number ---
     def load_memory(self, group: str) -> ScalerMemory:
-        item = self._call(
-            "get_item",
+        item = self._table_call(
+            "GetItem",
             Key={keys.PARTITION_KEY: {"S": keys.group_pk(group)}, keys.SORT_KEY: {"S": keys.STATE_SORT_KEY}},
             ConsistentRead=True,
         ).get("Item")
@@ -135,8 +143,8 @@ class AuditStore:
         condition = "attribute_not_exists(#pk)" if read_version == 0 else "#v = :read"
         values = {} if read_version == 0 else {":read": {"N": str(read_version)}}
         try:
-            self._call(
-                "put_item",
+            self._table_call(
+                "PutItem",
                 Item={
                     keys.PARTITION_KEY: {"S": keys.group_pk(group)},
                     keys.SORT_KEY: {"S": keys.STATE_SORT_KEY},
@@ -148,15 +156,17 @@ class AuditStore:
                 ExpressionAttributeNames={"#v": "version"} if read_version else {"#pk": keys.PARTITION_KEY},
                 **({"ExpressionAttributeValues": values} if values else {}),
             )
-        except ClientError as error:
-            raise ConcurrentUpdateError(group) from error
+        except AwsCallError as error:
+            if error.code == CONDITION_FAILED:
+                raise ConcurrentUpdateError(group) from error
+            raise
 
     # --- kill switch: a control item per group, and one for everything ---
     def load_pause(self, group: str) -> Pause:
         pauses = []
         for sort_key in (keys.GLOBAL_CONTROL_SORT_KEY, group):
-            item = self._call(
-                "get_item",
+            item = self._table_call(
+                "GetItem",
                 Key={keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION}, keys.SORT_KEY: {"S": sort_key}},
                 ConsistentRead=True,
             ).get("Item")
@@ -164,8 +174,8 @@ class AuditStore:
         return Pause.combine(*pauses)
 
     def set_pause(self, group: str | None, pause: Pause, who: str, at: datetime) -> None:
-        self._call(
-            "put_item",
+        self._table_call(
+            "PutItem",
             Item={
                 keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION},
                 keys.SORT_KEY: {"S": group or keys.GLOBAL_CONTROL_SORT_KEY},
@@ -181,11 +191,11 @@ class AuditStore:
         item = {k: _to_attribute(v) for k, v in record.items()}
         item[keys.PARTITION_KEY] = {"S": keys.group_pk(group)}
         item[keys.SORT_KEY] = {"S": f"{keys.AUDIT_SORT_PREFIX}{record['at']}#{record['delivery_id']}"}
-        self._call("put_item", Item=item)
+        self._table_call("PutItem", Item=item)
 
     def audit_records(self, group: str, limit: int = 100) -> list[dict[str, Any]]:
-        response = self._call(
-            "query",
+        response = self._table_call(
+            "Query",
             KeyConditionExpression="#pk = :pk AND begins_with(#sk, :audit)",
             ExpressionAttributeNames={"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
             ExpressionAttributeValues={

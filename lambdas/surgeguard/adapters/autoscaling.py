@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
-
-from surgeguard.adapters.clients import client, error_code
-from surgeguard.adapters.errors import AwsCallError, GroupNotFoundError
+from surgeguard.adapters.clients import AwsAdapter
+from surgeguard.adapters.errors import GroupNotFoundError
 from surgeguard.domain.model import AsgSize, GroupSnapshot
 
 _PENDING_STATES = ("Pending", "Pending:Wait", "Pending:Proceed", "Warmed:Pending")
 
 
-class AutoScalingFleet:
-    def __init__(self, autoscaling: Any = None) -> None:
-        self._client = autoscaling
-
-    @property
-    def _api(self) -> Any:
-        if self._client is None:
-            self._client = client("autoscaling")
-        return self._client
+class AutoScalingFleet(AwsAdapter):
+    service = "autoscaling"
 
     def describe(self, name: str) -> GroupSnapshot:
-        try:
-            groups = self._api.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
-        except (ClientError, BotoCoreError) as error:
-            raise AwsCallError("DescribeAutoScalingGroups", *error_code(error)) from error
+        groups = self._call("DescribeAutoScalingGroups", AutoScalingGroupNames=[name])["AutoScalingGroups"]
         if not groups or groups[0].get("Status") == "Delete in progress":
             raise GroupNotFoundError(f"Auto Scaling group {name!r} not found")
         group = groups[0]
@@ -42,9 +28,6 @@ class AutoScalingFleet:
     def set_desired_capacity(self, name: str, desired: int) -> None:
         # HonorCooldown=False: our own windows are the cooldown; the group's default cooldown is
         # for simple scaling policies and would silently swallow a scale-out mid-surge.
-        try:
-            self._api.set_desired_capacity(
-                AutoScalingGroupName=name, DesiredCapacity=desired, HonorCooldown=False
-            )
-        except (ClientError, BotoCoreError) as error:
-            raise AwsCallError("SetDesiredCapacity", *error_code(error)) from error
+        self._call(
+            "SetDesiredCapacity", AutoScalingGroupName=name, DesiredCapacity=desired, HonorCooldown=False
+        )

@@ -6,10 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from surgeguard.adapters.clients import client, error_code
-from surgeguard.adapters.errors import AwsCallError
+from surgeguard.adapters.clients import AwsAdapter
 from surgeguard.config import GroupConfig
 from surgeguard.domain.model import Reading
 from surgeguard.signals import SignalMetric, signal_metric
@@ -42,15 +39,8 @@ def _queries(index: int, metric: SignalMetric, period: int) -> list[dict[str, An
     return queries
 
 
-class CloudWatchSignals:
-    def __init__(self, cloudwatch: Any = None) -> None:
-        self._client = cloudwatch
-
-    @property
-    def _api(self) -> Any:
-        if self._client is None:
-            self._client = client("cloudwatch")
-        return self._client
+class CloudWatchSignals(AwsAdapter):
+    service = "cloudwatch"
 
     def read(self, group: GroupConfig, now: datetime) -> list[Reading]:
         """The latest datapoint of every signal of the group, in one GetMetricData call."""
@@ -58,15 +48,13 @@ class CloudWatchSignals:
         metrics = [signal_metric(group, s) for s in group.signals]
         queries = [q for i, m in enumerate(metrics) for q in _queries(i, m, period)]
         lookback = max(group.scale_out.evaluation_periods, group.scale_in.evaluation_periods) + 5
-        try:
-            response = self._api.get_metric_data(
-                MetricDataQueries=queries,
-                StartTime=now - timedelta(seconds=period * lookback),
-                EndTime=now + timedelta(seconds=period),
-                ScanBy="TimestampDescending",
-            )
-        except (ClientError, BotoCoreError) as error:
-            raise AwsCallError("GetMetricData", *error_code(error)) from error
+        response = self._call(
+            "GetMetricData",
+            MetricDataQueries=queries,
+            StartTime=now - timedelta(seconds=period * lookback),
+            EndTime=now + timedelta(seconds=period),
+            ScanBy="TimestampDescending",
+        )
         latest: dict[str, float] = {}
         for result in response.get("MetricDataResults", []):
             pairs = sorted(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
@@ -84,7 +72,4 @@ class CloudWatchSignals:
         Alarms notify on state change only; without this a climb that keeps the alarm in ALARM
         would never reach us again. OK actions are never configured, so this sends nothing.
         """
-        try:
-            self._api.set_alarm_state(AlarmName=alarm_name, StateValue="OK", StateReason=REARM_REASON)
-        except (ClientError, BotoCoreError) as error:
-            raise AwsCallError("SetAlarmState", *error_code(error)) from error
+        self._call("SetAlarmState", AlarmName=alarm_name, StateValue="OK", StateReason=REARM_REASON)
