@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from gameday.bench import int_at_least
 from gameday.engine import DEFAULT_START, DeclaredEvent, SimulationResult, oracle_instance_minutes, simulate
 from gameday.fleet import FleetParams, FleetSizing, size_fleet
 from gameday.traces import Trace, TraceFormatError, load_trace
@@ -423,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--minutes",
-        type=_positive_int,
+        type=int_at_least(1),
         metavar="N",
         help="replay only the first N minutes (default: 720 synthetic)",
     )
@@ -442,16 +443,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the CDK synth and CloudFormation; create resources via the API",
     )
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
