@@ -236,17 +236,17 @@ def _handle_trigger(
     if trigger.state == "OK":
         return skip(group.name, "alarm returned to OK: the breach is over, nothing to do", "alarm_ok")
 
+    claimed = False
     try:
         adapters.store.claim(trigger.trigger_id, int(now.timestamp()))
+        claimed = True
+        record = _decide_and_apply(trigger, spec, group, adapters, ctx, delivery_id)
     except DuplicateTriggerError:
         return skip(
             group.name,
             f"duplicate delivery of {trigger.trigger_id}: already handled, nothing changed",
             "duplicate",
         )
-
-    try:
-        record = _decide_and_apply(trigger, spec, group, adapters, ctx, delivery_id)
     except BadInputError as error:
         return reject(str(error), group.name)
     except (AwsCallError, GroupNotFoundError) as error:
@@ -262,8 +262,10 @@ def _handle_trigger(
             reason=str(error),
             error=str(error) if outcome is Outcome.FAILED else None,
         )
-        if outcome is Outcome.FAILED:
-            adapters.store.release(trigger.trigger_id)
+        if outcome is Outcome.FAILED and claimed:
+            # Free the claim so Lambda's retry of this delivery is not taken for a duplicate.
+            with contextlib.suppress(AwsCallError):
+                adapters.store.release(trigger.trigger_id)
         adapters.store.write_audit(record)
         _notify(adapters, record)
         return record
@@ -340,12 +342,15 @@ def _decide_and_apply(
                 adapters.store.save_memory(group.name, memory, memory.version + 1)
             raise
     rearm_error = None
-    if trigger.state == "ALARM" and decision.skip_cause != "paused":
-        try:
-            adapters.signals.rearm(trigger.alarm_name)
-        except AwsCallError as error:
-            rearm_error = str(error)
-            logger.warning("could not re-arm %s: %s", trigger.alarm_name, error)
+    if trigger.state == "ALARM":
+        # Re-armed even while paused: the breach keeps being heard (audited as paused), so a resume
+        # acts within one period. A composite follows its children, so they are re-armed too.
+        for name in (trigger.alarm_name, *spec.composite_of):
+            try:
+                adapters.signals.rearm(name)
+            except AwsCallError as error:
+                rearm_error = str(error)
+                logger.warning("could not re-arm %s: %s", name, error)
     record = _record(
         ctx,
         delivery_id,

@@ -22,11 +22,12 @@ CONFIG: dict[str, Any] = {
     "audit_retention_days": 30,
     "groups": [
         {
-            # Warm-up shorter than two alarm minutes: moto shows new instances InService at once.
+            # Warm-up plus the one-minute datapoint shorter than two alarm minutes: moto shows new
+            # instances InService at once, so a launch two decisions back already produces datapoints.
             "name": "web",
             "min": 1,
             "max": 20,
-            "warmup_seconds": 90,
+            "warmup_seconds": 50,
             "signals": [
                 {"kind": "cpu", "target": 50},
                 {

@@ -12,7 +12,7 @@ from surgeguard.adapters.audit_store import AuditStore
 from surgeguard.domain.model import Pause
 
 from .alarm_events import SNS, alarm_event
-from .support import TABLE, alarm_for, at, desired, set_alarm_state, set_desired
+from .support import TABLE, alarm_for, alarm_state, at, desired, set_alarm_state, set_desired
 
 Invoke = Callable[..., dict[str, Any]]
 Audit = Callable[[str], list[dict[str, Any]]]
@@ -95,3 +95,26 @@ def test_dry_run_group_is_decided_and_audited_but_not_changed(
     assert item["inputs"]["dry_run"] is True
     assert item["reason"].startswith("dry-run: would have scale out 2 -> 4")
     assert notifications.read() == []
+
+
+def test_a_paused_breach_is_still_heard_so_resume_acts_within_a_period(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]
+) -> None:
+    # GIVEN everything paused, and a breach the scaler would act on
+    set_desired("web", 2)
+    cpu_metric(80.0)
+    store = AuditStore(TABLE)
+    store.set_pause(None, Pause.ALL, "oncall@example.com", datetime.now(UTC))
+    name = alarm_for("web", "cpu", "out")
+    set_alarm_state(name, "ALARM")
+    # WHEN its alarm arrives
+    invoke(alarm_event(SNS, name, at(40), metric="CPUUtilization"))
+    # THEN nothing changes, but the alarm is re-armed: a breach still going on notifies again
+    assert desired("web") == 2
+    assert alarm_state(name) == "OK"
+    # AND once resumed, the next notification of that breach scales the group
+    store.set_pause(None, Pause.NONE, "oncall@example.com", datetime.now(UTC))
+    set_alarm_state(name, "ALARM")
+    invoke(alarm_event(SNS, name, at(100), metric="CPUUtilization"))
+    assert desired("web") == 4
+    assert [i["outcome"] for i in audit("web")] == ["skipped", "applied"]

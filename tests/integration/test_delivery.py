@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from surgeguard import keys
 from surgeguard.adapters import clients
-from surgeguard.adapters.errors import ConcurrentUpdateError
+from surgeguard.adapters.errors import AwsCallError, ConcurrentUpdateError
 from surgeguard.domain.model import ScalerMemory
 from surgeguard.handlers import alarm
 from surgeguard.service import RetryableFailureError
@@ -275,3 +275,39 @@ def test_consecutive_decisions_for_a_group_each_save_the_state_item(
     assert state["version"] == 2
     assert [launch["count"] for launch in state["memory"]["launches"]] == [2, 3]
     assert sorted(i["outcome"] for i in audit("web")) == ["applied", "applied"]
+
+
+class ClaimOutage:
+    """The real store, except that the claim's PutItem fails (DynamoDB unavailable after retries)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.released: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def claim(self, trigger_id: str, now_epoch: int) -> None:
+        raise AwsCallError("PutItem", "InternalServerError", "try again")
+
+    def release(self, trigger_id: str) -> None:
+        self.released.append(trigger_id)
+
+
+def test_a_failed_claim_is_audited_as_failed_and_raised_for_a_lambda_retry(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a breach, and a store whose claim cannot be written
+    cpu_metric(80.0)
+    adapters, ctx = alarm._wiring()
+    store = ClaimOutage(adapters.store)
+    monkeypatch.setattr(alarm, "_wiring", lambda: (replace(adapters, store=store), ctx))
+    before = desired()
+    # WHEN the alarm is handled
+    with pytest.raises(RetryableFailureError, match="PutItem failed: InternalServerError"):
+        invoke(cpu_alarm(40))
+    # THEN nothing changed, one `failed` item says why, and no claim of someone else's was released
+    assert desired() == before
+    (item,) = audit("web")
+    assert (item["outcome"], item["error"]) == ("failed", "PutItem failed: InternalServerError: try again")
+    assert store.released == []

@@ -144,7 +144,9 @@ def decide(inp: DecisionInput) -> Decision:
             skip_cause="stale",
         )
 
-    base = serving_instances(group, memory, now, policy.warmup_seconds)
+    # The latest datapoint covers the period before `now`: instances that began serving since did not
+    # produce it, so they must not multiply it (BENCHMARK.md: n = the instances behind the reading).
+    base = serving_instances(group, memory, now, policy.warmup_seconds + policy.scale_out.period_seconds)
     active, holding = candidates_for(inp, base)
     floors = [Candidate(f"floor:{f.name}", None, None, base, f.capacity) for f in inp.floors]
     candidates = tuple(active + holding + floors)
@@ -326,6 +328,13 @@ def _scale_in_blocker(inp: DecisionInput, memory: ScalerMemory, base: int) -> st
         return (
             f"scale-in held: last scale-out at {memory.last_scale_out_at.isoformat()} is inside the "
             f"{policy.scale_in.stabilization_seconds}s stabilization window"
+        )
+    # Several scale-in alarms can fire in one period; the step limit is per period, not per alarm.
+    period = timedelta(seconds=policy.scale_in.period_seconds)
+    if memory.last_scale_in_at is not None and now - memory.last_scale_in_at < period:
+        return (
+            f"scale-in held: already stepped in at {memory.last_scale_in_at.isoformat()}, "
+            f"one step per {policy.scale_in.period_seconds}s period"
         )
     # Like AWS target tracking: the fleet's numbers are not final while instances still launch.
     launching = inp.group.pending + inp.group.in_service - base

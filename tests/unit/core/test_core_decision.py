@@ -90,6 +90,18 @@ def test_after_warmup_the_new_instances_count_as_serving() -> None:
     assert later.desired == 12
 
 
+def test_instances_that_began_serving_after_the_datapoint_do_not_multiply_it() -> None:
+    # GIVEN a scale-out 4 -> 7 whose instances finished warming (240 s) only 30 s ago
+    first = decide(inputs(group_=group(4), readings=(cpu(80.0),)))
+    # WHEN the alarm fires again 270 s after the launch, on a datapoint of the minute before
+    later = decide(
+        inputs(group_=group(7), memory=first.memory, readings=(cpu(80.0),), now=T0 + timedelta(seconds=270))
+    )
+    # THEN that datapoint was produced by the 4 old instances: 4 * 80 / 50 -> 7, nothing more
+    assert all(c.base == 4 for c in later.candidates)
+    assert (later.outcome, later.desired) == (Outcome.UNCHANGED, 7)
+
+
 # --- step limits ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("scale_out", "expected"),
@@ -504,3 +516,40 @@ def test_every_reason_is_a_readable_sentence(inp: DecisionInput) -> None:
     assert len(reason) < 300
     for junk in ("None", "Candidate(", "Clamp(", "<", "{"):
         assert junk not in reason
+
+
+def test_two_scale_in_alarms_in_one_period_take_one_step() -> None:
+    # GIVEN two signals whose scale-in alarms both fire in the same minute, 20% steps
+    pol = policy(
+        signals=[{"kind": "cpu", "target": 50}, REQUESTS],
+        scale_in={"datapoints_to_alarm": 1, "evaluation_periods": 1, "max_step_percent": 20},
+    )
+    low = (cpu(10.0), requests(200.0))
+    first = decide(inputs(group_=group(20), readings=low, policy_=pol, direction=Direction.IN))
+    assert (first.outcome, first.desired) == (Outcome.APPLIED, 16)
+    # WHEN the second alarm's trigger is decided in the same period
+    second = decide(
+        inputs(
+            group_=group(16),
+            memory=first.memory,
+            readings=low,
+            policy_=pol,
+            direction=Direction.IN,
+            now=T0 + timedelta(seconds=5),
+        )
+    )
+    # THEN it holds: the step limit is per period, not per alarm
+    assert (second.outcome, second.desired) == (Outcome.UNCHANGED, 16)
+    assert "one step per 60s period" in second.reason
+    # AND a minute later the next step is allowed
+    third = decide(
+        inputs(
+            group_=group(16),
+            memory=second.memory,
+            readings=low,
+            policy_=pol,
+            direction=Direction.IN,
+            now=T0 + timedelta(seconds=60),
+        )
+    )
+    assert (third.outcome, third.desired) == (Outcome.APPLIED, 12)
