@@ -23,8 +23,17 @@ from surgeguard.config import ScalerConfig
 
 def notify_emails(config: ScalerConfig) -> list[str]:
     """Everyone who hears about changes: the global list plus every group's, once each."""
-    emails = [*config.notify_emails, *(e for g in config.groups for e in g.notify_emails)]
-    return sorted(set(emails))
+    return sorted(email_scopes(config))
+
+
+def email_scopes(config: ScalerConfig) -> dict[str, tuple[str, ...] | None]:
+    """Each address and the groups it hears about: None for the global list (every group)."""
+    scopes: dict[str, tuple[str, ...] | None] = dict.fromkeys(config.notify_emails)
+    for group in config.groups:
+        for email in group.notify_emails:
+            if email not in scopes or scopes[email] is not None:
+                scopes[email] = (*(scopes.get(email) or ()), group.name)
+    return scopes
 
 
 class SurgeguardStack(Stack):
@@ -33,7 +42,9 @@ class SurgeguardStack(Stack):
         alarm_prefix = self.stack_name  # the Lambda gets it as ALARM_PREFIX
 
         self.audit = AuditTable(self, "Audit")
-        self.topics = ScalerTopics(self, "Topics", alarm_prefix=alarm_prefix, emails=notify_emails(config))
+        self.topics = ScalerTopics(
+            self, "Topics", alarm_prefix=alarm_prefix, subscribers=email_scopes(config)
+        )
         self.reactive = ReactiveFunction(
             self,
             "Reactive",

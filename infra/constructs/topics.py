@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -24,7 +24,12 @@ class ScalerTopics(Construct):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, alarm_prefix: str, emails: Iterable[str]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alarm_prefix: str,
+        subscribers: Mapping[str, Sequence[str] | None],
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
@@ -71,5 +76,11 @@ class ScalerTopics(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
-        for email in emails:
-            self.notifications.add_subscription(subs.EmailSubscription(email))
+        # The Lambda tags every notification with its group; a group's own people hear only theirs.
+        for email, groups in subscribers.items():
+            scope_filter = (
+                None
+                if groups is None
+                else {"group": sns.SubscriptionFilter.string_filter(allowlist=list(groups))}
+            )
+            self.notifications.add_subscription(subs.EmailSubscription(email, filter_policy=scope_filter))

@@ -65,7 +65,7 @@ class Store(Protocol):
 
 
 class Notifier(Protocol):
-    def publish(self, subject: str, message: str) -> None: ...
+    def publish(self, group: str, subject: str, message: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -394,7 +394,7 @@ def _notify(adapters: Adapters, record: dict[str, Any]) -> None:
     if record["outcome"] == Outcome.APPLIED.value:
         subject += f" {record['previous_desired']} -> {record['new_desired']}"
     try:
-        adapters.notifier.publish(subject, record["reason"])
+        adapters.notifier.publish(record["group"], subject, record["reason"])
     except AwsCallError as error:
         # People not hearing about a change must not undo or fail the change itself.
         logger.warning("notification failed: %s", error)

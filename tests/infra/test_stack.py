@@ -8,8 +8,8 @@ from aws_cdk.assertions import Match, Template
 from synth_support import ACCOUNT, REGION, STACK_NAME, Synth
 
 from infra.constructs.scaler_function import MAX_EVENT_AGE, RETRY_ATTEMPTS
-from infra.stack import notify_emails
-from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig
+from infra.stack import email_scopes, notify_emails
+from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, parse_config
 from surgeguard.keys import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 LAYER_ARN = f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:40"
@@ -151,6 +151,42 @@ def test_people_are_subscribed_to_notifications_by_email(synth: Synth, config: S
     )
     assert emails == notify_emails(config)
     assert "checkout-oncall@example.com" in emails  # a group's own list counts too
+
+
+def test_a_groups_own_emails_are_filtered_to_that_group(synth: Synth, config: ScalerConfig) -> None:
+    # The Lambda publishes a `group` message attribute; group-level addresses filter on it.
+    policies = {
+        s["Properties"]["Endpoint"]: s["Properties"].get("FilterPolicy")
+        for s in synth.of_type("AWS::SNS::Subscription").values()
+        if s["Properties"]["Protocol"] == "email"
+    }
+    assert policies["checkout-oncall@example.com"] == {"group": ["shop-checkout"]}
+    assert email_scopes(config)["checkout-oncall@example.com"] == ("shop-checkout",)
+
+
+def test_a_global_email_hears_every_group() -> None:
+    config = parse_config(
+        {
+            "notify_emails": ["all@example.com"],
+            "groups": [
+                {
+                    "name": "a",
+                    "min": 1,
+                    "max": 2,
+                    "signals": [{"kind": "cpu", "target": 50}],
+                    "notify_emails": ["all@example.com", "a@example.com"],
+                },
+                {
+                    "name": "b",
+                    "min": 1,
+                    "max": 2,
+                    "signals": [{"kind": "cpu", "target": 50}],
+                    "notify_emails": ["a@example.com"],
+                },
+            ],
+        }
+    )
+    assert email_scopes(config) == {"all@example.com": None, "a@example.com": ("a", "b")}
 
 
 def test_lambda_runtime_architecture_environment_and_logging(synth: Synth) -> None:

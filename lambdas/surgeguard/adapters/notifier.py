@@ -14,6 +14,12 @@ class SnsNotifier(AwsAdapter):
         super().__init__(api)
         self._topic_arn = topic_arn
 
-    def publish(self, subject: str, message: str) -> None:
-        # SNS subjects are limited to 100 characters.
-        self._call("Publish", TopicArn=self._topic_arn, Subject=subject[:100], Message=message)
+    def publish(self, group: str, subject: str, message: str) -> None:
+        # SNS subjects are limited to 100 characters; the group attribute drives per-group filters.
+        self._call(
+            "Publish",
+            TopicArn=self._topic_arn,
+            Subject=subject[:100],
+            Message=message,
+            MessageAttributes={"group": {"DataType": "String", "StringValue": group}},
+        )

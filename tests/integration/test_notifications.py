@@ -1,0 +1,48 @@
+"""Notifications carry their group, so a group's own people can subscribe to that group alone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from .alarm_events import SNS, alarm_event
+from .support import alarm_for, at, set_alarm_state
+
+
+def _queue_subscribed(topic_arn: str, name: str, groups: list[str]) -> str:
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns").subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps({"group": groups})},
+    )
+    return url
+
+
+def _subjects(url: str) -> list[str]:
+    messages = boto3.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"])["Subject"] for m in messages]
+
+
+def test_a_groups_own_subscribers_hear_only_their_group(
+    invoke: Callable[..., dict[str, Any]], cpu_metric: Callable[..., None], notifications: Any
+) -> None:
+    # GIVEN one subscriber filtered to `web` and one filtered to `api` (as the stack subscribes
+    # a group's notify_emails)
+    web_people = _queue_subscribed(notifications.topic_arn, "web-oncall", ["web"])
+    api_people = _queue_subscribed(notifications.topic_arn, "api-oncall", ["api"])
+    cpu_metric(80.0)
+    name = alarm_for("web", "cpu")
+    set_alarm_state(name, "ALARM")
+    # WHEN web scales out
+    invoke(alarm_event(SNS, name, at(40), metric="CPUUtilization"))
+    # THEN web's people and the unfiltered list hear it; api's people do not
+    assert [s.startswith("Surgeguard applied: web") for s in _subjects(web_people)] == [True]
+    assert _subjects(api_people) == []
+    assert len(notifications.read()) == 1
