@@ -84,8 +84,11 @@ def benchmark_config(min_size: int, max_size: int, capacity: float, tuning: Tuni
 class InMemoryAws:
     """Fast-path adapters over the simulated group: fleet, signals, store, all in one object."""
 
-    def __init__(self, alarms: dict[str, MetricAlarm]) -> None:
+    def __init__(self, alarms: dict[str, MetricAlarm], keep_records: bool = True) -> None:
         self.alarms = alarms
+        # The benchmark only counts: years of minutes of kept records would take gigabytes.
+        self.keep_records = keep_records
+        self.audit_count = 0
         self.view: PolicyView | None = None
         self.desired: int | None = None
         self.records: list[dict[str, Any]] = []
@@ -146,7 +149,9 @@ class InMemoryAws:
         return Pause.NONE
 
     def write_audit(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
+        self.audit_count += 1
+        if self.keep_records:
+            self.records.append(record)
 
     @property
     def _view(self) -> PolicyView:
@@ -159,8 +164,9 @@ class SurgeguardPolicy:
 
     name = "surgeguard"
 
-    def __init__(self, tuning: Tuning = Tuning()) -> None:
+    def __init__(self, tuning: Tuning = Tuning(), keep_records: bool = True) -> None:
         self.tuning = tuning
+        self.keep_records = keep_records
         self.aws: InMemoryAws | None = None
         self._sequence = 0
 
@@ -185,7 +191,7 @@ class SurgeguardPolicy:
                 policy.datapoints_to_alarm,
             )
             self._specs[spec.name] = (signal, spec)
-        self.aws = InMemoryAws(alarms)
+        self.aws = InMemoryAws(alarms, self.keep_records)
         self.adapters = Adapters(fleet=self.aws, signals=self.aws, store=self.aws, notifier=None)
         self.context = Context(self.config, PREFIX, self.config.audit_retention_days)
         self._sequence = 0
@@ -225,8 +231,10 @@ class SurgeguardPolicy:
         )
 
 
-def surgeguard_factory(tuning: Tuning = Tuning()) -> Callable[[], SurgeguardPolicy]:
-    return lambda: SurgeguardPolicy(tuning)
+def surgeguard_factory(
+    tuning: Tuning = Tuning(), keep_records: bool = False
+) -> Callable[[], SurgeguardPolicy]:
+    return lambda: SurgeguardPolicy(tuning, keep_records)
 
 
 register_policy("surgeguard", surgeguard_factory(), replace=True)
