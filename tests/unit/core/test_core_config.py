@@ -41,7 +41,7 @@ def test_the_example_config_loads() -> None:
     assert [g.name for g in config.groups] == ["shop-web", "shop-checkout"]
     web, checkout = config.groups
     assert [s.id for s in web.signals] == ["cpu", "requests_per_target"]
-    assert web.scale_in.stabilization_seconds == 600
+    assert web.scale_in.stabilization_seconds == 300
     assert checkout.gated_signal_ids() == {"latency", "backlog"}
     assert config.is_dry_run(checkout) and not config.is_dry_run(web)
     assert checkout.warmup_seconds == 240
