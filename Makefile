@@ -24,6 +24,8 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy lambdas/surgeguard gameday
 	$(PY) -m pytest -n 2
 
 test-unit: setup
