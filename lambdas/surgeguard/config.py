@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 BUNDLED_CONFIG_FILE = "surgeguard_config.json"
 
@@ -145,6 +146,55 @@ class CompositeRule(_Strict):
     all_of: list[str] = Field(min_length=2)
 
 
+class SaleEvent(_Strict):
+    """A sale the team knows about: capacity goes in place before its doors open.
+
+    Times are wall-clock times in `timezone` (an IANA name such as America/New_York): the stack turns
+    them into EventBridge Scheduler `at()` schedules in that zone, so nobody converts to UTC by hand.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=40)
+    start: datetime
+    end: datetime
+    timezone: str = Field(min_length=1)
+    peak_multiplier: float | None = Field(default=None, gt=0, le=100, description="x normal demand then")
+    peak_requests_per_minute: float | None = Field(default=None, gt=0)
+    temporary_max: int | None = Field(default=None, ge=1, le=10_000)
+    # Scale-in stays frozen this long after the end, then capacity steps down with the load.
+    hold_after_minutes: int = Field(default=30, ge=0, le=1440)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _wall_clock(cls, value: datetime) -> datetime:
+        if value.tzinfo is not None:
+            raise ValueError("give local wall-clock time without an offset; `timezone` says where")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SaleEvent:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) is not after start ({self.start})")
+        if (self.peak_multiplier is None) == (self.peak_requests_per_minute is None):
+            raise ValueError("give exactly one of peak_multiplier and peak_requests_per_minute")
+        return self
+
+    def local(self, when: datetime) -> datetime:
+        from zoneinfo import ZoneInfo
+
+        return when.replace(tzinfo=ZoneInfo(self.timezone))
+
+
 class GroupConfig(_Strict):
     name: str = Field(min_length=1, max_length=255, description="existing Auto Scaling group name")
     min: int = Field(ge=0)
@@ -154,8 +204,11 @@ class GroupConfig(_Strict):
     scale_out: DirectionPolicy = Field(default_factory=_default_out)
     scale_in: DirectionPolicy = Field(default_factory=_default_in)
     warmup_seconds: int = Field(default=240, ge=0, le=3600)
+    # SetDesiredCapacity to InService (pending): with warmup_seconds, the lead time of a pre-warm.
+    launch_seconds: int = Field(default=120, ge=0, le=3600)
     dry_run: bool | None = None
     notify_emails: list[str] = Field(default_factory=list)
+    events: list[SaleEvent] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -184,6 +237,25 @@ class GroupConfig(_Strict):
                 raise ValueError(f"composite {composite.id!r} names unknown signals {unknown}")
             if composite.id in ids:
                 raise ValueError(f"composite id {composite.id!r} collides with a signal id")
+        names = [e.name for e in self.events]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"event names must be unique within a group, repeated: {repeated}")
+        for event in self.events:
+            if event.temporary_max is not None and event.temporary_max < self.max:
+                raise ValueError(
+                    f"event {event.name!r}: temporary_max ({event.temporary_max}) is below max ({self.max})"
+                )
+            per_instance = self.requests_target()
+            if event.peak_requests_per_minute is not None and per_instance is not None:
+                ceiling = event.temporary_max or self.max
+                needed = math.ceil(event.peak_requests_per_minute / per_instance - 1e-9)
+                if needed > ceiling:
+                    raise ValueError(
+                        f"event {event.name!r}: a peak of {event.peak_requests_per_minute:g} requests/min "
+                        f"needs {needed} instances at the requests target, above the {ceiling} allowed; "
+                        "raise temporary_max"
+                    )
         for direction in ("scale_out", "scale_in"):
             period = getattr(self, direction).period_seconds
             if period < 60:
@@ -196,8 +268,15 @@ class GroupConfig(_Strict):
                     )
         return self
 
+    def event(self, name: str) -> SaleEvent | None:
+        return next((e for e in self.events if e.name == name), None)
+
     def signal(self, signal_id: str) -> Signal | None:
         return next((s for s in self.signals if s.id == signal_id), None)
+
+    def requests_target(self) -> float | None:
+        """Requests per instance per minute the group is sized for, when it has that signal."""
+        return next((s.target for s in self.signals if isinstance(s, RequestsPerTargetSignal)), None)
 
     def gated_signal_ids(self) -> set[str]:
         """Signals that act only together, through a composite alarm."""

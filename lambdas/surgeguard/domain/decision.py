@@ -43,6 +43,7 @@ class DecisionInput:
     breached_rules: frozenset[str] = frozenset()  # composites whose alarm is in ALARM
     controls: Controls = Controls()
     floors: Sequence[Floor] = ()
+    freeze_scale_in: str | None = None  # why scale-in is frozen now (a sale event), if it is
 
 
 def ceil_tolerant(x: float) -> int:
@@ -323,6 +324,8 @@ def _scale_in_blocker(inp: DecisionInput, memory: ScalerMemory, base: int) -> st
     policy, now = inp.policy, inp.now
     if inp.trigger_direction is Direction.OUT:
         return None  # handled after clamping, with its own reason
+    if inp.freeze_scale_in:
+        return f"scale-in frozen: {inp.freeze_scale_in}"
     window = timedelta(seconds=policy.scale_in.stabilization_seconds)
     if memory.last_scale_out_at is not None and now - memory.last_scale_out_at < window:
         return (

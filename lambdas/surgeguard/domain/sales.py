@@ -1,0 +1,119 @@
+"""Sale events: when to pre-warm, to what, and the floor the reactive path keeps; pure, no I/O.
+
+A pre-warm starts `lead` before the doors open: launch (pending) + warm-up + the scheduler's possible
+lateness + a margin. From then until `hold_after_minutes` past the end the group has a floor and
+scale-in is frozen; after that the floor steps down 10% every 5 minutes, so capacity follows the
+load down gradually (the reactive path never goes below what the current load needs anyway).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from surgeguard.config import GroupConfig, SaleEvent
+
+# EventBridge Scheduler fires a one-time schedule within about a minute of its time with no flexible
+# window; we plan for two, as BENCHMARK.md does for scheduled actions.
+SCHEDULER_LATENESS = timedelta(minutes=2)
+MARGIN = timedelta(minutes=5)
+RELEASE_STEP = timedelta(minutes=5)
+RELEASE_FACTOR = 0.9
+
+
+@dataclass(frozen=True)
+class LeadTime:
+    launch: timedelta
+    warmup: timedelta
+    scheduler_lateness: timedelta
+    margin: timedelta
+
+    @property
+    def total(self) -> timedelta:
+        return self.launch + self.warmup + self.scheduler_lateness + self.margin
+
+
+@dataclass(frozen=True)
+class EventPlan:
+    """One event's timeline in UTC (converted once, from the event's own zone)."""
+
+    group: str
+    event: str
+    start: datetime
+    end: datetime
+    prewarm: datetime
+    release: datetime  # scale-in unfreezes and the floor starts stepping down
+    lead: LeadTime
+    temporary_max: int | None
+
+    def active(self, now: datetime) -> bool:
+        return self.prewarm <= now < self.release
+
+    def to_local(self, when: datetime, event: SaleEvent) -> datetime:
+        return when.astimezone(event.local(event.start).tzinfo)
+
+
+def lead_time(group: GroupConfig) -> LeadTime:
+    return LeadTime(
+        launch=timedelta(seconds=group.launch_seconds),
+        warmup=timedelta(seconds=group.warmup_seconds),
+        scheduler_lateness=SCHEDULER_LATENESS,
+        margin=MARGIN,
+    )
+
+
+def plan_event(group: GroupConfig, event: SaleEvent) -> EventPlan:
+    lead = lead_time(group)
+    start = event.local(event.start).astimezone(UTC)
+    end = event.local(event.end).astimezone(UTC)
+    return EventPlan(
+        group=group.name,
+        event=event.name,
+        start=start,
+        end=end,
+        prewarm=start - lead.total,
+        release=end + timedelta(minutes=event.hold_after_minutes),
+        lead=lead,
+        temporary_max=event.temporary_max,
+    )
+
+
+def target_capacity(
+    group: GroupConfig, event: SaleEvent, normal_requests_per_minute: float | None, normal_capacity: int
+) -> tuple[int, str]:
+    """Instances that serve the expected peak at the group's requests target, and how we got there.
+
+    The peak is absolute, or `peak_multiplier` x the normal demand at that time of day. Without a
+    requests signal (or history), the multiplier applies to the capacity the group normally runs.
+    """
+    ceiling = event.temporary_max or group.max
+    per_instance = group.requests_target()
+    if event.peak_requests_per_minute is not None:
+        peak = event.peak_requests_per_minute
+        why = f"absolute peak {peak:g} requests/min"
+    elif normal_requests_per_minute is not None and per_instance is not None:
+        assert event.peak_multiplier is not None
+        peak = normal_requests_per_minute * event.peak_multiplier
+        why = f"{event.peak_multiplier:g} x normal {normal_requests_per_minute:g} requests/min"
+    else:
+        assert event.peak_multiplier is not None
+        needed = math.ceil(normal_capacity * event.peak_multiplier - 1e-9)
+        why = f"{event.peak_multiplier:g} x normal capacity {normal_capacity}"
+        return min(max(needed, group.min), ceiling), why
+    if per_instance is None:
+        raise ValueError(f"group {group.name}: an absolute peak needs a requests_per_target signal")
+    needed = math.ceil(peak / per_instance - 1e-9)
+    return min(max(needed, group.min), ceiling), f"{why} / {per_instance:g} per instance = {needed}"
+
+
+def floor_at(plan: EventPlan, target: int, now: datetime) -> int | None:
+    """The event's floor at `now`: none before the pre-warm, `target` until the release, then -10%
+    per 5 minutes (None once it has stepped down to nothing worth holding)."""
+    if now < plan.prewarm:
+        return None
+    if now < plan.release:
+        return target
+    steps = int((now - plan.release) / RELEASE_STEP) + 1
+    floor = math.floor(target * RELEASE_FACTOR**steps)
+    return floor if floor >= 1 else None
