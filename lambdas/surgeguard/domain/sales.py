@@ -20,6 +20,9 @@ SCHEDULER_LATENESS = timedelta(minutes=2)
 MARGIN = timedelta(minutes=5)
 RELEASE_STEP = timedelta(minutes=5)
 RELEASE_FACTOR = 0.9
+# A temporary max is restored this long after the release, once the floor has mostly stepped down.
+RESTORE_AFTER = timedelta(hours=1)
+PHASES = ("prewarm", "release", "restore")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,14 @@ class EventPlan:
     release: datetime  # scale-in unfreezes and the floor starts stepping down
     lead: LeadTime
     temporary_max: int | None
+
+    @property
+    def restore(self) -> datetime:
+        return self.release + RESTORE_AFTER
+
+    def phase_times(self) -> dict[str, datetime]:
+        """When each scheduled phase fires (UTC); the stack schedules exactly these."""
+        return {"prewarm": self.prewarm, "release": self.release, "restore": self.restore}
 
     def active(self, now: datetime) -> bool:
         return self.prewarm <= now < self.release
