@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -32,7 +33,8 @@ def main() -> None:
     env = cdk.Environment(
         account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
     )
-    build(app, config, stack_name=stack_name, env=env)
+    # Sale phases already past now are skipped (with a warning).
+    build(app, config, stack_name=stack_name, env=env, now=datetime.now(UTC))
     app.synth()
 
 

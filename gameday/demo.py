@@ -563,7 +563,8 @@ def _run(
             )
         fast = SurgeguardPolicy()
         with open(os.devnull, "w") as quiet, redirect_logger("surgeguard", quiet):  # same log lines again
-            fast_result = simulate(trace, fast, sizing=sizing, start=start, events=events, seed=args.seed)
+            # Undeclared, like the game-day path (it replays the reactive Lambda only).
+            fast_result = simulate(trace, fast, sizing=sizing, start=start, seed=args.seed)
         assert fast.aws is not None
         same = decision_log(fast.aws.records, start) == decision_log(run.records, start)
         results["surgeguard"] = run.result
@@ -578,6 +579,11 @@ def _run(
         trace.name, trace.minutes, trace.gap_minutes, sizing, {k: r.metrics for k, r in results.items()}
     )
     sys.stdout.write(format_report([report], FleetParams()))
+
+    if events:
+        _heading("declared events: before/after (fast engine, the same service code)")
+        with phases.phase("declared events"):
+            print(declared_events_report(trace, sizing, start, events, args.seed))
 
     _heading("audit (read back from moto DynamoDB)")
     print(audit_summary(run.records, start))
@@ -599,6 +605,37 @@ def _run(
         )
         print(f"  {png.resolve()}")
     return 0 if same else 1
+
+
+DOORS_MINUTES = 15
+
+
+def declared_events_report(
+    trace: Trace, sizing: FleetSizing, start: datetime, events: Sequence[DeclaredEvent], seed: int = 0
+) -> str:
+    """Surgeguard without and with the events declared: dropped requests at each event's doors
+    opening (its first 15 minutes) and for the whole trace."""
+    from gameday.surgeguard_policy import SurgeguardPolicy
+
+    runs = {
+        label: simulate(trace, SurgeguardPolicy(), sizing=sizing, start=start, events=declared, seed=seed)
+        for label, declared in (("without declared events", ()), ("with declared events", tuple(events)))
+    }
+    lines = []
+    header = "".join(f"  {e.start.astimezone(start.tzinfo):%a %H:%M} +{DOORS_MINUTES}m" for e in events)
+    lines.append(f"  {'surgeguard':<26}{header}  whole trace (dropped requests, % of offered)")
+    for label, result in runs.items():
+        served, demand = result.series.served, trace.demand
+        cells = []
+        for event in events:
+            first = max(0, int(event.start_minute(start)))
+            window = range(first, min(trace.minutes, first + DOORS_MINUTES))
+            cells.append(f"{sum(demand[t] - served[t] for t in window):>15,.0f}")
+        lines.append(
+            f"  {label:<26}{''.join(cells)}  {result.metrics.dropped_pct:.3f}% "
+            f"(cost_vs_oracle {result.metrics.cost_vs_oracle:.3f})"
+        )
+    return "\n".join(lines)
 
 
 def _wait(endpoint: str) -> None:

@@ -24,6 +24,7 @@ The two paths must make the same decisions (tests/gameday_e2e proves it): this o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -428,7 +429,9 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
         return self._view
 
     def reset(self, ctx: PolicyContext) -> None:
-        super().reset(ctx)
+        # Not yet here: the scheduled phases of declared events (the fast path fires them through
+        # the schedule service); this path replays the reactive Lambda only, as deployed.
+        super().reset(dataclasses.replace(ctx, events=()))
         deployed = self.deployment.config.group(GROUP)
         if deployed != self.config.groups[0]:
             raise ValueError(

@@ -7,24 +7,28 @@ in the Lambda. Only the adapters differ: here they read the simulated group and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gameday.alarm_events import sns_alarm_event
 from gameday.alarms import AlarmState, Comparison, MetricAlarm
 from gameday.baselines import register_policy
-from gameday.engine import Metric, PolicyContext, PolicyView
+from gameday.engine import DeclaredEvent, Metric, PolicyContext, PolicyView
 from surgeguard.config import (
     CpuSignal,
     Direction,
     DirectionPolicy,
     GroupConfig,
     RequestsPerTargetSignal,
+    SaleEvent,
     ScalerConfig,
 )
-from surgeguard.domain.model import AsgSize, GroupSnapshot, Pause, Reading, ScalerMemory
+from surgeguard.domain.model import AsgSize, EventState, GroupSnapshot, Pause, Reading, ScalerMemory
+from surgeguard.domain.sales import plan_event
+from surgeguard.schedule_service import handle_schedule_event
 from surgeguard.service import Adapters, Context, handle_alarm_event
 from surgeguard.signals import alarm_threshold, signal_metric
 
@@ -50,10 +54,34 @@ class Tuning:
     in_stabilization_seconds: int = 300
 
 
-def benchmark_config(min_size: int, max_size: int, capacity: float, tuning: Tuning) -> ScalerConfig:
+def sale_events(events: Sequence[DeclaredEvent]) -> list[SaleEvent]:
+    """The benchmark's declarations (`--event`) as the config's sale events (naive UTC wall time)."""
+    sales = []
+    for index, declared in enumerate(sorted(events, key=lambda e: e.start), start=1):
+        start = declared.start.astimezone(UTC).replace(tzinfo=None)
+        sales.append(
+            SaleEvent(
+                name=f"event-{index}",
+                start=start,
+                end=start + timedelta(minutes=declared.duration_minutes),
+                timezone="UTC",
+                peak_multiplier=declared.peak_multiplier,
+            )
+        )
+    return sales
+
+
+def benchmark_config(
+    min_size: int,
+    max_size: int,
+    capacity: float,
+    tuning: Tuning,
+    events: Sequence[DeclaredEvent] = (),
+) -> ScalerConfig:
     """The config a team would write for the simulated group (an ALB in front, CPU and requests)."""
     group = GroupConfig(
         name=GROUP,
+        events=sale_events(events),
         min=min_size,
         max=max_size,
         warmup_seconds=240,
@@ -95,12 +123,16 @@ class InMemoryAws:
         self.records: list[dict[str, Any]] = []
         self._claims: set[str] = set()
         self._memory = ScalerMemory()
+        self._events: dict[str, EventState] = {}
+        # A MaxSize set through UpdateAutoScalingGroup. The engine's limits are read-only to a
+        # policy, so it stays within the sizing max (which is above the trace's peak anyway).
+        self.max_size: int | None = None
 
     # Fleet: the simulated group; warming instances are InService in AWS, as here.
     def describe(self, name: str) -> GroupSnapshot:
         view = self._view
         desired = view.desired if self.desired is None else self.desired
-        size = AsgSize(view.min_size, desired, view.max_size)
+        size = AsgSize(view.min_size, desired, self._max(view))
         # Instances launched by an earlier trigger this minute are already Pending, as in AWS.
         launched_now = max(0, desired - view.desired)
         return GroupSnapshot(
@@ -109,6 +141,14 @@ class InMemoryAws:
 
     def set_desired_capacity(self, name: str, desired: int) -> None:
         self.desired = desired
+
+    def set_max_size(self, name: str, max_size: int, desired: int | None = None) -> None:
+        self.max_size = max_size
+        if desired is not None:
+            self.desired = desired
+
+    def _max(self, view: PolicyView) -> int:
+        return view.max_size if self.max_size is None else min(self.max_size, view.max_size)
 
     # Signals: the datapoints of minute t-1, as GetMetricData returns them at the start of t.
     def read(self, group: GroupConfig, now: datetime) -> list[Reading]:
@@ -119,6 +159,21 @@ class InMemoryAws:
             value = series[-1] if len(series) else None
             readings.append(Reading(signal.id, signal.kind, None if value != value else value, signal.target))
         return readings
+
+    def normal_requests_per_minute(self, group: GroupConfig, around: datetime) -> float | None:
+        """Mean simulated requests per minute over the 15 minutes around `around` (a week before the
+        event); else around the same time a day later (a day before it); else the latest minute."""
+        view = self._view
+        requests = view.history.series(Metric.REQUESTS)
+        start = view.now - timedelta(minutes=view.minute)
+        for when in (around, around + timedelta(days=6)):
+            middle = int((when - start).total_seconds() // 60)
+            low, high = max(0, middle - 7), min(len(requests), middle + 8)
+            window = [v for v in requests[low:high] if v == v] if high > low else []
+            if window:
+                return sum(window) / len(window)
+        latest = [v for v in requests[-1:] if v == v]
+        return latest[0] if latest else None
 
     def rearm(self, alarm_name: str) -> None:
         self.alarms[alarm_name].set_state(AlarmState.OK, self._view.minute, "re-armed by Surgeguard")
@@ -149,6 +204,12 @@ class InMemoryAws:
     def load_pause(self, group: str) -> Pause:
         return Pause.NONE
 
+    def save_event(self, group: str, state: EventState) -> None:
+        self._events[state.event] = state
+
+    def load_events(self, group: str) -> list[EventState]:
+        return list(self._events.values())
+
     def write_audit(self, record: dict[str, Any]) -> None:
         self.audit_count += 1
         if self.keep_records:
@@ -174,7 +235,7 @@ class SurgeguardPolicy:
     def reset(self, ctx: PolicyContext) -> None:
         sizing = ctx.sizing
         self.config = benchmark_config(
-            sizing.min_size, sizing.max_size, sizing.capacity_per_instance, self.tuning
+            sizing.min_size, sizing.max_size, sizing.capacity_per_instance, self.tuning, ctx.events
         )
         group = self.config.groups[0]
         alarms: dict[str, MetricAlarm] = {}
@@ -196,14 +257,36 @@ class SurgeguardPolicy:
         self.adapters = Adapters(fleet=self.aws, signals=self.aws, store=self.aws, notifier=None)
         self.context = Context(self.config, PREFIX, self.config.audit_retention_days)
         self._sequence = 0
+        # Each event's three phases, as EventBridge Scheduler would fire them: at their plan time,
+        # up to the protocol's scheduled-action lateness later (seeded), through the schedule service.
+        rng = random.Random(ctx.seed)
+        delay = ctx.params.scheduled_action_delay_minutes
+        self._phases: list[tuple[datetime, datetime, str, str]] = []
+        for event in group.events:
+            for phase, when in plan_event(group, event).phase_times().items():
+                late = timedelta(minutes=rng.randint(0, delay)) if delay else timedelta()
+                self._phases.append((when + late, when, event.name, phase))
+        self._phases.sort(reverse=True)
 
     def decide(self, view: PolicyView) -> int | None:
         aws = self.aws
         assert aws is not None, "reset() first"
         alarmed = [t for t in view.alarm_transitions if t.new_state is AlarmState.ALARM]
-        if not alarmed:
+        due = self._phases and self._phases[-1][0] <= view.now
+        if not alarmed and not due:
             return None
         aws.view, aws.desired = view, None
+        while self._phases and self._phases[-1][0] <= view.now:
+            _, when, event, phase = self._phases.pop()
+            self._sequence += 1
+            payload = {
+                "group": GROUP,
+                "event": event,
+                "phase": phase,
+                "scheduled_time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "execution_id": f"sim-schedule-{self._sequence:08d}",
+            }
+            handle_schedule_event(payload, self.adapters, self.context)
         for transition in alarmed:
             handle_alarm_event(
                 self._event(transition.alarm_name, transition.old_state, view), self.adapters, self.context

@@ -6,6 +6,7 @@ a deploy must not reset a fleet's capacity; only the Lambda scales, inside [min,
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
@@ -14,6 +15,7 @@ from constructs import Construct
 from infra.constructs import (
     AuditTable,
     ReactiveFunction,
+    SaleSchedules,
     ScalerTopics,
     ScalingAlarms,
     scaler_code,
@@ -37,7 +39,15 @@ def email_scopes(config: ScalerConfig) -> dict[str, tuple[str, ...] | None]:
 
 
 class SurgeguardStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: ScalerConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ScalerConfig,
+        now: datetime,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         alarm_prefix = self.stack_name  # the Lambda gets it as ALARM_PREFIX
 
@@ -45,11 +55,12 @@ class SurgeguardStack(Stack):
         self.topics = ScalerTopics(
             self, "Topics", alarm_prefix=alarm_prefix, subscribers=email_scopes(config)
         )
+        code = scaler_code(config)  # one asset shared by every function
         self.reactive = ReactiveFunction(
             self,
             "Reactive",
             config=config,
-            code=scaler_code(config),
+            code=code,
             table=self.audit.table,
             signals_topic=self.topics.signals,
             notify_topic=self.topics.notifications,
@@ -58,7 +69,25 @@ class SurgeguardStack(Stack):
         self.alarms = ScalingAlarms(
             self, "Alarms", config=config, alarm_prefix=alarm_prefix, topic=self.topics.signals
         )
+        # Sale events only when some group has one: no idle Lambda allowed to change groups.
+        self.sales = (
+            SaleSchedules(
+                self,
+                "Sales",
+                config=config,
+                now=now,
+                code=code,
+                table=self.audit.table,
+                notify_topic=self.topics.notifications,
+                alarm_prefix=alarm_prefix,
+            )
+            if any(group.events for group in config.groups)
+            else None
+        )
 
         CfnOutput(self, "AuditTableName", value=self.audit.table.table_name)
         CfnOutput(self, "NotificationsTopicArn", value=self.topics.notifications.topic_arn)
         CfnOutput(self, "ReactiveFunctionName", value=self.reactive.function.function_name)
+        if self.sales is not None:
+            CfnOutput(self, "SaleFunctionName", value=self.sales.function.function_name)
+            CfnOutput(self, "SaleScheduleGroupName", value=self.sales.group.schedule_group_name)

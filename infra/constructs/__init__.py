@@ -5,6 +5,7 @@ from infra.constructs.audit_table import AuditTable
 from infra.constructs.dead_letter_queue import DeadLetterQueue
 from infra.constructs.lambda_code import scaler_code
 from infra.constructs.reactive_function import ReactiveFunction
+from infra.constructs.sale_schedules import SaleSchedules
 from infra.constructs.scaler_function import ScalerFunction
 from infra.constructs.topics import ScalerTopics
 
@@ -12,6 +13,7 @@ __all__ = [
     "AuditTable",
     "DeadLetterQueue",
     "ReactiveFunction",
+    "SaleSchedules",
     "ScalerFunction",
     "ScalerTopics",
     "ScalingAlarms",

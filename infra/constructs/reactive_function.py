@@ -10,14 +10,19 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
-from infra.constructs.arns import alarm_arn, group_arn
+from infra.constructs.arns import alarm_arn
 from infra.constructs.dead_letter_queue import DeadLetterQueue
 from infra.constructs.nag import resource_finding
 from infra.constructs.scaler_function import ScalerFunction
+from infra.constructs.scaling_grants import (
+    IAM5,
+    grant_group_actions,
+    grant_read_groups_and_metrics,
+    publish_to_encrypted_topic,
+)
 from surgeguard.config import ScalerConfig
 
 HANDLER = "surgeguard.handlers.alarm.lambda_handler"
-IAM5 = "AwsSolutions-IAM5"
 
 
 class ReactiveFunction(Construct):
@@ -63,14 +68,13 @@ class ReactiveFunction(Construct):
 
     def _grant_scaling(self, config: ScalerConfig, alarm_prefix: str) -> None:
         role = self.handler.role
-        groups = [group_arn(self, group.name) for group in config.groups]
         own_alarms = alarm_arn(self, f"{alarm_prefix}/*")
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ScaleConfiguredGroupsOnly",
-                actions=["autoscaling:SetDesiredCapacity"],
-                resources=groups,
-            )
+        acknowledgments = grant_group_actions(
+            self,
+            role,
+            sid="ScaleConfiguredGroupsOnly",
+            actions=["autoscaling:SetDesiredCapacity"],
+            group_names=[group.name for group in config.groups],
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -79,21 +83,8 @@ class ReactiveFunction(Construct):
                 resources=[own_alarms],
             )
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadGroupsAndMetrics",
-                actions=["autoscaling:DescribeAutoScalingGroups", "cloudwatch:GetMetricData"],
-                resources=["*"],
-            )
-        )
-        acknowledgments = [
-            Acknowledgment(
-                id=f"{IAM5}[Resource::*]",
-                reason=(
-                    "autoscaling:DescribeAutoScalingGroups and cloudwatch:GetMetricData do not "
-                    "support resource-level permissions; both are read-only."
-                ),
-            ),
+        acknowledgments += grant_read_groups_and_metrics(role)
+        acknowledgments += [
             Acknowledgment(
                 id=resource_finding(self, IAM5, own_alarms),
                 reason=(
@@ -101,22 +92,6 @@ class ReactiveFunction(Construct):
                     f"'{alarm_prefix}/...'); the Lambda re-arms a breached alarm to OK."
                 ),
             ),
-            Acknowledgment(
-                id=f"{IAM5}[Action::kms:GenerateDataKey*]",
-                reason=(
-                    "Added by notifications topic grant_publish: publishing to a KMS-encrypted "
-                    "topic needs GenerateDataKey* on the topics' key, and only that key."
-                ),
-            ),
-        ]
-        acknowledgments += [
-            Acknowledgment(
-                id=resource_finding(self, IAM5, arn),
-                reason=(
-                    f"Auto Scaling group '{group.name}' by exact name; the wildcard stands only "
-                    "for the group's UUID, which an existing group's name does not give us."
-                ),
-            )
-            for group, arn in zip(config.groups, groups, strict=True)
+            publish_to_encrypted_topic(),
         ]
         Validations.of(role).acknowledge(*acknowledgments)

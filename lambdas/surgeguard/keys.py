@@ -12,6 +12,8 @@ CONTROL_PARTITION = "CONTROL"
 STATE_SORT_KEY = "STATE"
 CLAIM_SORT_KEY = "CLAIM"
 AUDIT_SORT_PREFIX = "AUDIT#"
+# Per-group sale event items: target capacity, why, the max a temporary max replaced.
+EVENT_SORT_PREFIX = "EVENT#"
 GLOBAL_CONTROL_SORT_KEY = "*"
 
 # Rejected triggers that name no known group are filed under this pseudo-group.

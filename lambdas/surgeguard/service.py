@@ -21,11 +21,12 @@ from surgeguard.adapters.errors import (
     DuplicateTriggerError,
     GroupNotFoundError,
 )
-from surgeguard.config import AlarmSpec, GroupConfig, ScalerConfig
+from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
 from surgeguard.domain.decision import DecisionInput, decide
 from surgeguard.domain.model import (
     Controls,
     Decision,
+    EventState,
     Floor,
     GroupSnapshot,
     Outcome,
@@ -33,6 +34,7 @@ from surgeguard.domain.model import (
     Reading,
     ScalerMemory,
 )
+from surgeguard.domain.sales import floor_at, plan_event
 from surgeguard.domain.triggers import AlarmTrigger, BadInputError, parse_alarm_event
 from surgeguard.signals import signal_metric
 
@@ -48,11 +50,13 @@ _CONFLICT_RETRIES = 1
 class Fleet(Protocol):
     def describe(self, name: str) -> GroupSnapshot: ...
     def set_desired_capacity(self, name: str, desired: int) -> None: ...
+    def set_max_size(self, name: str, max_size: int, desired: int | None = None) -> None: ...
 
 
 class Signals(Protocol):
     def read(self, group: GroupConfig, now: datetime) -> list[Reading]: ...
     def rearm(self, alarm_name: str) -> None: ...
+    def normal_requests_per_minute(self, group: GroupConfig, around: datetime) -> float | None: ...
 
 
 class Store(Protocol):
@@ -62,6 +66,8 @@ class Store(Protocol):
     def save_memory(self, group: str, memory: ScalerMemory, read_version: int) -> None: ...
     def load_pause(self, group: str) -> Pause: ...
     def write_audit(self, record: dict[str, Any]) -> None: ...
+    def save_event(self, group: str, state: EventState) -> None: ...
+    def load_events(self, group: str) -> list[EventState]: ...
 
 
 class Notifier(Protocol):
@@ -293,32 +299,17 @@ def _decide_and_apply(
             for r in readings
         ]
     validate_readings(readings)
-    controls = Controls(pause=adapters.store.load_pause(group.name), dry_run=ctx.config.is_dry_run(group))
-    decision: Decision | None = None
-    snapshot: GroupSnapshot | None = None
-    for attempt in range(_CONFLICT_RETRIES + 1):
-        snapshot = adapters.fleet.describe(group.name)
-        memory = adapters.store.load_memory(group.name)
-        decision = decide(
-            DecisionInput(
-                group=snapshot,
-                memory=memory,
-                readings=readings,
-                policy=group,
-                now=now,
-                trigger_direction=spec.direction,
-                breached_rules=frozenset({spec.rule}) if spec.composite_of else frozenset(),
-                controls=controls,
-                floors=ctx.floors,
-            )
-        )
-        try:
-            adapters.store.save_memory(group.name, decision.memory, memory.version)
-            break
-        except ConcurrentUpdateError:
-            logger.warning("concurrent decision for %s (attempt %d): re-reading", group.name, attempt + 1)
-    else:
-        assert decision is not None
+    applied = decide_and_apply(
+        group,
+        adapters,
+        ctx,
+        now,
+        readings,
+        direction=spec.direction,
+        breached=frozenset({spec.rule}) if spec.composite_of else frozenset(),
+    )
+    decision, snapshot, controls = applied.decision, applied.snapshot, applied.controls
+    if applied.concurrent:
         return _record(
             ctx,
             delivery_id,
@@ -331,16 +322,6 @@ def _decide_and_apply(
             skip_cause="concurrent",
             inputs=_inputs(readings, snapshot, controls),
         )
-    assert decision is not None and snapshot is not None
-    if decision.changes_capacity:
-        try:
-            adapters.fleet.set_desired_capacity(group.name, decision.desired)
-        except AwsCallError:
-            # The state saved above records a launch that did not happen: put the state we read
-            # back, so the retry decides from the truth (best effort: a newer decision may win).
-            with contextlib.suppress(ConcurrentUpdateError, AwsCallError):
-                adapters.store.save_memory(group.name, memory, memory.version + 1)
-            raise
     rearm_error = None
     if trigger.state == "ALARM":
         # Re-armed even while paused: the breach keeps being heard (audited as paused), so a resume
@@ -366,6 +347,112 @@ def _decide_and_apply(
         record["rearm_error"] = rearm_error
     logger.info("%s %s: %s", decision.outcome.value, group.name, decision.reason)
     return record
+
+
+@dataclass(frozen=True)
+class EventLimits:
+    """What the group's declared sale events impose at one time: floors, a freeze, a raised max."""
+
+    floors: tuple[Floor, ...] = ()
+    freeze_scale_in: str | None = None
+    max_size: int | None = None  # a temporary max in effect (pre-warm until restore)
+
+
+def event_limits(group: GroupConfig, states: Sequence[EventState], now: datetime) -> EventLimits:
+    """Floors (`floor:<event>` candidates), the scale-in freeze and any temporary max at `now`."""
+    floors: list[Floor] = []
+    frozen: list[str] = []
+    raised: list[int] = []
+    for state in states:
+        event = group.event(state.event)
+        if event is None:
+            continue  # an event removed from the config since its pre-warm: no longer held
+        plan = plan_event(group, event)
+        floor = floor_at(plan, state.target, now)
+        if floor is not None:
+            floors.append(Floor(event.name, floor))
+        if plan.active(now):
+            frozen.append(
+                f"sale event {event.name} (pre-warm {plan.prewarm.isoformat()} until "
+                f"{plan.release.isoformat()})"
+            )
+        if event.temporary_max is not None and plan.prewarm <= now < plan.restore:
+            raised.append(event.temporary_max)
+    return EventLimits(tuple(floors), "; ".join(frozen) or None, max(raised) if raised else None)
+
+
+@dataclass(frozen=True)
+class Applied:
+    decision: Decision
+    snapshot: GroupSnapshot
+    controls: Controls
+    concurrent: bool  # two conflicting saves: nothing applied, the other decision stands
+
+
+def decide_and_apply(
+    group: GroupConfig,
+    adapters: Adapters,
+    ctx: Context,
+    now: datetime,
+    readings: Sequence[Reading],
+    *,
+    direction: Direction | None = None,
+    breached: frozenset[str] = frozenset(),
+    not_stale: bool = False,
+) -> Applied:
+    """Decide (with the group's event floors), save the state item, then SetDesiredCapacity.
+
+    `not_stale`: a scheduled phase that fires after a newer alarm decides at that newer time rather
+    than being skipped as stale (its plan is time-based, so a late firing still applies).
+    """
+    controls = Controls(pause=adapters.store.load_pause(group.name), dry_run=ctx.config.is_dry_run(group))
+    states = adapters.store.load_events(group.name) if group.events else []
+    decision: Decision | None = None
+    snapshot: GroupSnapshot | None = None
+    for attempt in range(_CONFLICT_RETRIES + 1):
+        snapshot = adapters.fleet.describe(group.name)
+        memory = adapters.store.load_memory(group.name)
+        at = now
+        if not_stale and memory.last_trigger_at is not None and memory.last_trigger_at > now:
+            at = memory.last_trigger_at
+        limits = event_limits(group, states, at)
+        policy = group
+        if limits.max_size is not None and limits.max_size > group.max:
+            # The temporary max is Surgeguard's bound too while it is in effect.
+            policy = group.model_copy(update={"max": limits.max_size})
+        decision = decide(
+            DecisionInput(
+                group=snapshot,
+                memory=memory,
+                readings=readings,
+                policy=policy,
+                now=at,
+                trigger_direction=direction,
+                breached_rules=breached,
+                controls=controls,
+                floors=(*ctx.floors, *limits.floors),
+                freeze_scale_in=limits.freeze_scale_in,
+            )
+        )
+        try:
+            adapters.store.save_memory(group.name, decision.memory, memory.version)
+            break
+        except ConcurrentUpdateError:
+            logger.warning("concurrent decision for %s (attempt %d): re-reading", group.name, attempt + 1)
+    else:
+        assert decision is not None and snapshot is not None
+        return Applied(decision, snapshot, controls, concurrent=True)
+    assert decision is not None and snapshot is not None
+    if decision.changes_capacity:
+        try:
+            adapters.fleet.set_desired_capacity(group.name, decision.desired)
+        except AwsCallError:
+            # The state saved above records a launch that did not happen: put the state we read
+            # back, so the retry decides from the truth (best effort: a newer decision may win).
+            with contextlib.suppress(ConcurrentUpdateError, AwsCallError):
+                adapters.store.save_memory(group.name, memory, memory.version + 1)
+            raise
+    return Applied(decision, snapshot, controls, concurrent=False)
 
 
 def _inputs(

@@ -41,6 +41,9 @@ def test_demo_deploys_replays_and_plots(
     assert "CloudFormation stack Surgeguard: CREATE_COMPLETE" in out
     assert "falling back" not in out
     assert "identical to the game-day path's" in out
+    # The doorbuster declared: Surgeguard pre-warms and drops nothing at the doors opening.
+    (declared,) = [line for line in out.splitlines() if line.strip().startswith("with declared events")]
+    assert declared.split()[3] == "0", declared
     for policy in ("aws-target-tracking-cpu", "aws-step-scaling", "seed-rule", "surgeguard"):
         assert f"  {policy} " in out
     assert f"applied {len(applied)}" in out

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ try:
 except ImportError:
     sys.path.insert(0, str(ROOT / "lambdas"))
 
-from surgeguard.config import load_config  # noqa: E402
+from surgeguard.config import ScalerConfig, load_config, parse_config  # noqa: E402
 
 CONFIG_FILE = ROOT / "surgeguard.yaml"
 STACK_NAME = "Surgeguard"
@@ -32,6 +35,7 @@ class Synth:
     template: dict[str, Any]
     validation_error: str | None  # why app.synth() failed (cdk-nag findings); None when it passed
     seconds: float
+    stderr: str = ""  # what the app printed while building (warnings)
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -39,6 +43,15 @@ class Synth:
 
     def of_type(self, type_name: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == type_name}
+
+    def function(self, handler: str) -> tuple[str, dict[str, Any]]:
+        """The one Lambda function with this handler: (logical id, resource)."""
+        (item,) = [
+            (k, v)
+            for k, v in self.of_type("AWS::Lambda::Function").items()
+            if v["Properties"]["Handler"] == handler
+        ]
+        return item
 
     def logical_id(self, type_name: str, **properties: Any) -> str:
         matches = [
@@ -50,28 +63,102 @@ class Synth:
         return matches[0]
 
 
+# Sale events for the schedule tests, independent of whatever surgeguard.yaml holds. Lead time:
+# web 120 + 240 s + 2 + 5 min = 13 min; api 120 + 300 s + 2 + 5 min = 14 min.
+SALES_NOW = datetime(2026, 11, 1, 5, 20, tzinfo=UTC)  # after night-owl's pre-warm (05:17Z)
+
+
+def sales_config() -> ScalerConfig:
+    cpu = [{"kind": "cpu", "target": 50}]
+    return parse_config(
+        {
+            "groups": [
+                {
+                    "name": "web",
+                    "min": 2,
+                    "max": 10,
+                    "signals": cpu,
+                    "launch_seconds": 120,
+                    "warmup_seconds": 240,
+                    "events": [
+                        {
+                            "name": "black-friday",
+                            "start": "2026-11-27T00:00:00",
+                            "end": "2026-11-27T02:00:00",
+                            "timezone": "America/New_York",
+                            "peak_multiplier": 4,
+                            "temporary_max": 40,
+                        },
+                        {
+                            # 01:30 on the night daylight saving ends: the hour 01:00-02:00 happens
+                            # twice; Python (fold=0) and plan_event take the first (EDT, 05:30Z).
+                            "name": "night-owl",
+                            "start": "2026-11-01T01:30:00",
+                            "end": "2026-11-01T01:50:00",
+                            "timezone": "America/New_York",
+                            "peak_multiplier": 2,
+                        },
+                    ],
+                },
+                {
+                    "name": "api",
+                    "min": 1,
+                    "max": 6,
+                    "signals": cpu,
+                    "launch_seconds": 120,
+                    "warmup_seconds": 300,
+                    "events": [
+                        {
+                            # Doors open 10 minutes after Berlin springs forward (02:00 CET -> 03:00 CEST).
+                            "name": "spring-sale",
+                            "start": "2027-03-28T03:10:00",
+                            "end": "2027-03-28T05:00:00",
+                            "timezone": "Europe/Berlin",
+                            "peak_multiplier": 3,
+                            "hold_after_minutes": 0,
+                        }
+                    ],
+                },
+            ]
+        },
+        source="tests/infra sales config",
+    )
+
+
 def cdk_context() -> dict[str, Any]:
     """The feature flags the CLI passes to the app (cdk.json)."""
     return json.loads((ROOT / "cdk.json").read_text())["context"]
 
 
-def synthesize(outdir: Path) -> dict[str, Any]:
-    """Synthesize like app.py does (cdk-nag included) into `outdir`; report a validation failure."""
+def synthesize(
+    outdir: Path, config: ScalerConfig | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Synthesize like app.py does (cdk-nag included) into `outdir`; report a validation failure.
+
+    Without `config` the example surgeguard.yaml; without `now` the current time.
+    """
     import aws_cdk as cdk
 
     from infra.application import build
 
     started = time.monotonic()
     app = cdk.App(outdir=str(outdir), context=cdk_context())
-    build(
-        app,
-        load_config(CONFIG_FILE),
-        stack_name=STACK_NAME,
-        env=cdk.Environment(account=ACCOUNT, region=REGION),
-    )
+    printed = io.StringIO()
+    with contextlib.redirect_stderr(printed):
+        build(
+            app,
+            config or load_config(CONFIG_FILE),
+            stack_name=STACK_NAME,
+            env=cdk.Environment(account=ACCOUNT, region=REGION),
+            now=now,
+        )
     error = None
     try:
         app.synth()
     except Exception as exc:  # jsii surfaces a validation failure as a plain error
         error = str(exc)
-    return {"validation_error": error, "seconds": round(time.monotonic() - started, 2)}
+    return {
+        "validation_error": error,
+        "seconds": round(time.monotonic() - started, 2),
+        "stderr": printed.getvalue(),
+    }

@@ -65,7 +65,12 @@ def test_app_synthesizes_environment_agnostic_with_context_stack_name(tmp_path: 
         if r["Type"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
     )
     assert names and all(n.startswith("SurgeguardStaging/") for n in names)
-    (function,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    (function,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]["Handler"] == "surgeguard.handlers.alarm.lambda_handler"
+    ]
     assert function["Properties"]["Environment"]["Variables"]["ALARM_PREFIX"] == "SurgeguardStaging"
     layer = json.dumps(function["Properties"]["Layers"])
     assert '{"Ref": "AWS::Region"}' in layer  # the layer follows the deployment region

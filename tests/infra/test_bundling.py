@@ -12,8 +12,8 @@ from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, config_json
 
 
 def _asset_dir(synth: Synth) -> Path:
-    (function,) = synth.of_type("AWS::Lambda::Function").values()
-    key = function["Properties"]["Code"]["S3Key"]
+    # every function (the reactive one, the sale one with events) ships the same asset
+    (key,) = {f["Properties"]["Code"]["S3Key"] for f in synth.of_type("AWS::Lambda::Function").values()}
     return synth.outdir / f"asset.{key.removesuffix('.zip')}"
 
 

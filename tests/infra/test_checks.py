@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from cfnlint.api import lint_file
 from synth_support import STACK_NAME, Synth
 
@@ -11,7 +12,15 @@ from synth_support import STACK_NAME, Synth
 HARMLESS = {"W3005"}
 
 
-def test_cdk_nag_aws_solutions_has_no_unacknowledged_findings(synth: Synth) -> None:
+@pytest.fixture(params=["synth", "sales_synth"])
+def any_synth(request: pytest.FixtureRequest) -> Synth:
+    """The example config, and the sale-events config (schedules, the second Lambda)."""
+    synth: Synth = request.getfixturevalue(request.param)
+    return synth
+
+
+def test_cdk_nag_aws_solutions_has_no_unacknowledged_findings(any_synth: Synth) -> None:
+    synth = any_synth
     report_file = synth.outdir / "validation-report.json"
     report = json.loads(report_file.read_text()) if report_file.exists() else {}
     failures = [r for r in report.get("pluginReports", []) if r.get("conclusion") != "success"]
@@ -20,7 +29,8 @@ def test_cdk_nag_aws_solutions_has_no_unacknowledged_findings(synth: Synth) -> N
     )
 
 
-def test_cfn_lint_finds_nothing_but_harmless_warnings(synth: Synth) -> None:
+def test_cfn_lint_finds_nothing_but_harmless_warnings(any_synth: Synth) -> None:
+    synth = any_synth
     matches = lint_file(synth.outdir / f"{STACK_NAME}.template.json")
     findings = [f"{m.rule.id} {m.message} ({m.path_string})" for m in matches if m.rule.id not in HARMLESS]
     assert not findings, "\n".join(findings)

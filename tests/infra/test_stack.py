@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 from synth_support import ACCOUNT, REGION, STACK_NAME, Synth
 
+from infra.constructs import reactive_function, sale_schedules
 from infra.constructs.scaler_function import MAX_EVENT_AGE, RETRY_ATTEMPTS
 from infra.stack import email_scopes, notify_emails
 from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, parse_config
@@ -30,8 +31,12 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _function(synth: Synth) -> tuple[str, dict[str, Any]]:
-    (item,) = synth.of_type("AWS::Lambda::Function").items()
-    return item
+    """The reactive (alarm) Lambda; a config with sale events adds the scheduled-phase one."""
+    return synth.function(reactive_function.HANDLER)
+
+
+def _has_sales(synth: Synth) -> bool:
+    return bool(synth.of_type("AWS::Scheduler::ScheduleGroup"))
 
 
 def test_audit_table_keys_pitr_ttl_billing_and_encryption(synth: Synth) -> None:
@@ -75,7 +80,10 @@ def test_the_stack_never_touches_auto_scaling_groups_itself(synth: Synth) -> Non
     types = {r["Type"] for r in synth.resources.values()}
     assert not [t for t in types if t.startswith("AWS::AutoScaling::")]
     assert not [t for t in types if t.startswith("Custom::") or t == "AWS::CloudFormation::CustomResource"]
-    assert len(synth.of_type("AWS::Lambda::Function")) == 1  # no provider framework Lambdas either
+    # no provider framework Lambdas either: only ours, the scheduled one only with sale events
+    handlers = sorted(f["Properties"]["Handler"] for f in synth.of_type("AWS::Lambda::Function").values())
+    expected = [reactive_function.HANDLER] + ([sale_schedules.HANDLER] if _has_sales(synth) else [])
+    assert handlers == sorted(expected)
 
 
 def test_topics_are_encrypted_with_a_rotated_key_cloudwatch_may_use_and_tls_only(synth: Synth) -> None:
@@ -217,8 +225,11 @@ def test_lambda_runtime_architecture_environment_and_logging(synth: Synth) -> No
 
 def test_async_invocations_retry_then_land_in_an_encrypted_queue(synth: Synth) -> None:
     function_id, _ = _function(synth)
-    (config,) = synth.of_type("AWS::Lambda::EventInvokeConfig").values()
-    props = config["Properties"]
+    (props,) = [
+        c["Properties"]
+        for c in synth.of_type("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
     assert props["FunctionName"] == {"Ref": function_id}
     assert props["MaximumRetryAttempts"] == RETRY_ATTEMPTS == 2
     assert props["MaximumEventAgeInSeconds"] == MAX_EVENT_AGE.to_seconds()
@@ -251,7 +262,8 @@ def test_signals_topic_invokes_the_lambda_with_its_own_dead_letter_queue(synth: 
 
 def test_every_queue_is_encrypted_and_tls_only(synth: Synth) -> None:
     queues = synth.of_type("AWS::SQS::Queue")
-    assert len(queues) == 2
+    # two per function: async on-failure and (reactive) SNS / (sales) Scheduler dead letters
+    assert len(queues) == (4 if _has_sales(synth) else 2)
     policies = synth.of_type("AWS::SQS::QueuePolicy").values()
     for queue_id, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
@@ -269,8 +281,13 @@ def test_set_desired_capacity_is_scoped_to_exactly_the_configured_groups(
         f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/{g.name}"
         for g in config.groups
     }
-    scaling = [s for s in _statements(synth) if "autoscaling:SetDesiredCapacity" in _as_list(s["Action"])]
-    assert len(scaling) == 1
+    scaling = [
+        s
+        for s in _statements(synth)
+        if "autoscaling:SetDesiredCapacity" in _as_list(s["Action"])
+        and s.get("Sid") != "ScaleEventGroupsOnly"
+    ]
+    assert len(scaling) == 1  # the sale Lambda's own statement is tested in test_sale_schedules
     assert _as_list(scaling[0]["Action"]) == ["autoscaling:SetDesiredCapacity"]
     resources = _as_list(scaling[0]["Resource"])
     assert len(resources) == len(expected) and set(resources) == expected
@@ -288,7 +305,7 @@ def test_nothing_that_changes_auto_scaling_is_granted_on_star(synth: Synth) -> N
 
 
 def test_read_only_calls_on_star_and_alarm_rearm_on_own_alarms(synth: Synth) -> None:
-    statements = {s.get("Sid"): s for s in _statements(synth)}
+    statements = {s.get("Sid"): s for s in _statements(synth)}  # any role: all are the same
     read = statements["ReadGroupsAndMetrics"]
     assert sorted(_as_list(read["Action"])) == [
         "autoscaling:DescribeAutoScalingGroups",

@@ -11,7 +11,7 @@ from typing import Any
 from surgeguard import keys
 from surgeguard.adapters.clients import AwsAdapter
 from surgeguard.adapters.errors import AwsCallError, ConcurrentUpdateError, DuplicateTriggerError
-from surgeguard.domain.model import Launch, Pause, Recommendation, ScalerMemory
+from surgeguard.domain.model import EventState, Launch, Pause, Recommendation, ScalerMemory
 
 CLAIM_TTL_SECONDS = 86_400
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -184,6 +184,42 @@ class AuditStore(AwsAdapter):
                 "set_at": {"S": at.isoformat()},
             },
         )
+
+    # --- sale events: what each pre-warm decided, read by every later decision of the group ---
+    def save_event(self, group: str, state: EventState) -> None:
+        item: dict[str, Any] = {
+            keys.PARTITION_KEY: {"S": keys.group_pk(group)},
+            keys.SORT_KEY: {"S": f"{keys.EVENT_SORT_PREFIX}{state.event}"},
+            "event": {"S": state.event},
+            "target": {"N": str(state.target)},
+            "why": {"S": state.why},
+            "set_at": {"S": state.set_at.isoformat()},
+        }
+        if state.original_max is not None:
+            item["original_max"] = {"N": str(state.original_max)}
+        self._table_call("PutItem", Item=item)
+
+    def load_events(self, group: str) -> list[EventState]:
+        response = self._table_call(
+            "Query",
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :event)",
+            ExpressionAttributeNames={"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.group_pk(group)},
+                ":event": {"S": keys.EVENT_SORT_PREFIX},
+            },
+            ConsistentRead=True,
+        )
+        return [
+            EventState(
+                event=item["event"]["S"],
+                target=int(item["target"]["N"]),
+                why=item["why"]["S"],
+                set_at=datetime.fromisoformat(item["set_at"]["S"]),
+                original_max=int(item["original_max"]["N"]) if "original_max" in item else None,
+            )
+            for item in response.get("Items", [])
+        ]
 
     # --- audit ---
     def write_audit(self, record: dict[str, Any]) -> None:

@@ -31,3 +31,8 @@ class AutoScalingFleet(AwsAdapter):
         self._call(
             "SetDesiredCapacity", AutoScalingGroupName=name, DesiredCapacity=desired, HonorCooldown=False
         )
+
+    def set_max_size(self, name: str, max_size: int, desired: int | None = None) -> None:
+        """Raise (a sale's temporary max) or restore the group's MaxSize; desired moves with it if given."""
+        extra = {} if desired is None else {"DesiredCapacity": desired}
+        self._call("UpdateAutoScalingGroup", AutoScalingGroupName=name, MaxSize=max_size, **extra)

@@ -7,11 +7,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from surgeguard.adapters.clients import AwsAdapter
-from surgeguard.config import GroupConfig
+from surgeguard.config import GroupConfig, RequestsPerTargetSignal
 from surgeguard.domain.model import Reading
 from surgeguard.signals import SignalMetric, signal_metric
 
 _STAT_ID = re.compile(r"\bm(\d+)\b")
+# Normal demand is read over this window around the same time a week earlier.
+NORMAL_WINDOW = timedelta(minutes=15)
 REARM_REASON = "Surgeguard acted on this breach; re-armed so a breach that persists notifies again"
 
 
@@ -65,6 +67,37 @@ class CloudWatchSignals(AwsAdapter):
             key = f"s{index}e" if metric.is_math else f"s{index}{metric.stats[0].id}"
             readings.append(Reading(signal.id, signal.kind, latest.get(key), signal.target))
         return readings
+
+    def normal_requests_per_minute(self, group: GroupConfig, around: datetime) -> float | None:
+        """Mean requests per minute to the group's target group over the 15 minutes around `around`
+        (ALB RequestCount, Sum per minute); None without a requests signal or without data."""
+        signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
+        if signal is None:
+            return None
+        query = {
+            "Id": "normal",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": signal.namespace,
+                    "MetricName": "RequestCount",
+                    "Dimensions": [
+                        {"Name": "LoadBalancer", "Value": signal.load_balancer},
+                        {"Name": "TargetGroup", "Value": signal.target_group},
+                    ],
+                },
+                "Period": 60,
+                "Stat": "Sum",
+            },
+            "ReturnData": True,
+        }
+        response = self._call(
+            "GetMetricData",
+            MetricDataQueries=[query],
+            StartTime=around - NORMAL_WINDOW / 2,
+            EndTime=around + NORMAL_WINDOW / 2,
+        )
+        values = [float(v) for r in response.get("MetricDataResults", []) for v in r.get("Values", [])]
+        return sum(values) / len(values) if values else None
 
     def rearm(self, alarm_name: str) -> None:
         """Set the alarm to OK: if the breach persists, its next evaluation notifies again.

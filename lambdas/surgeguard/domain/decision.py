@@ -104,7 +104,8 @@ def decide(inp: DecisionInput) -> Decision:
 
     Invariants: the result stays in [max(config min, group min), min(config max, group max)];
     more load never gives less capacity; one action moves at most the direction's step limit
-    (unless a bound forces more); no scale-in inside the stabilization window after a scale-out.
+    (unless a bound forces more: min, max, or a declared event's floor, which is capacity planned
+    ahead); no scale-in inside the stabilization window after a scale-out.
     """
     policy, group, memory, now = inp.policy, inp.group, inp.memory, inp.now
     previous = group.size.desired
@@ -126,24 +127,10 @@ def decide(inp: DecisionInput) -> Decision:
             outcome, action, previous, desired, reason, winning_rule, candidates, clamps, skip_cause, mem
         )
 
-    if low > high:
-        return finish(
-            Outcome.SKIPPED,
-            ScalingAction.NO_CHANGE,
-            previous,
-            f"bounds do not overlap: config [{policy.min}, {policy.max}] vs group "
-            f"[{group.size.min}, {group.size.max}]",
-            skip_cause="bounds",
-        )
-    if memory.last_trigger_at is not None and now < memory.last_trigger_at:
-        return finish(
-            Outcome.SKIPPED,
-            ScalingAction.NO_CHANGE,
-            previous,
-            f"stale trigger from {now.isoformat()}: a newer one ({memory.last_trigger_at.isoformat()}) "
-            "was already decided",
-            skip_cause="stale",
-        )
+    cannot_decide = _cannot_decide(inp, low, high)
+    if cannot_decide is not None:
+        reason, cause = cannot_decide
+        return finish(Outcome.SKIPPED, ScalingAction.NO_CHANGE, previous, reason, skip_cause=cause)
 
     # The latest datapoint covers the period before `now`: instances that began serving since did not
     # produce it, so they must not multiply it (BENCHMARK.md: n = the instances behind the reading).
@@ -151,7 +138,8 @@ def decide(inp: DecisionInput) -> Decision:
     active, holding = candidates_for(inp, base)
     floors = [Candidate(f"floor:{f.name}", None, None, base, f.capacity) for f in inp.floors]
     candidates = tuple(active + holding + floors)
-    if not active and not holding:
+    # Without data a floor may still raise capacity (a pre-warm before any traffic), never lower it.
+    if not active and not holding and max((f.needed for f in floors), default=0) <= previous:
         return finish(
             Outcome.SKIPPED,
             ScalingAction.NO_CHANGE,
@@ -264,6 +252,22 @@ def decide(inp: DecisionInput) -> Decision:
     )
 
 
+def _cannot_decide(inp: DecisionInput, low: int, high: int) -> tuple[str, str] | None:
+    """Why no decision can be made at all (reason, skip cause), or None."""
+    policy, size, last = inp.policy, inp.group.size, inp.memory.last_trigger_at
+    if low > high:
+        return (
+            f"bounds do not overlap: config [{policy.min}, {policy.max}] vs group [{size.min}, {size.max}]",
+            "bounds",
+        )
+    if last is not None and inp.now < last:
+        return (
+            f"stale trigger from {inp.now.isoformat()}: a newer one ({last.isoformat()}) was already decided",
+            "stale",
+        )
+    return None
+
+
 def _limit_step(
     inp: DecisionInput, memory: ScalerMemory, base: int, recommended: int
 ) -> tuple[int, list[Clamp], str | None]:
@@ -293,6 +297,11 @@ def _limit_step(
         if limit is not None and target < previous - limit:
             clamps.append(Clamp("scale_in.max_step", target, previous - limit))
             target = previous - limit
+    floor_need = max((f.capacity for f in inp.floors), default=0)
+    if target < floor_need:
+        # A declared event's floor is capacity planned ahead: no step limit may delay it.
+        clamps.append(Clamp("floor", target, floor_need))
+        target = floor_need
     return target, clamps, None
 
 

@@ -123,6 +123,17 @@ class Floor:
 
 
 @dataclass(frozen=True)
+class EventState:
+    """What the pre-warm of a sale event decided (one item per group and event in the audit table)."""
+
+    event: str
+    target: int
+    why: str
+    set_at: datetime
+    original_max: int | None = None  # the group's MaxSize before a temporary max replaced it
+
+
+@dataclass(frozen=True)
 class Controls:
     pause: Pause = Pause.NONE
     dry_run: bool = False

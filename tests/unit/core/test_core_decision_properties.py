@@ -27,7 +27,8 @@ from surgeguard.domain.model import (
 from .core_builders import REQUESTS, T0
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None)
-BOUND_CLAMPS = ("min", "max")
+# A declared event's floor is a bound too: capacity planned ahead is not held back by step limits.
+BOUND_CLAMPS = ("min", "max", "floor")
 
 
 @st.composite

@@ -1,0 +1,222 @@
+"""Sale events: one EventBridge Scheduler one-time schedule per group x event x phase, and the Lambda
+they invoke (`surgeguard.handlers.schedule`).
+
+Each phase time comes from `plan_event(...).phase_times()` (UTC) and is written back as the event's
+own wall-clock time in the event's zone, e.g. `at(2026-11-26T23:38:00)` in America/New_York, so the
+console shows what the config says. A wall time that occurs twice (the hour repeated when daylight
+saving ends) cannot say which of the two is meant, so such a phase is written in UTC instead.
+
+Phases already past at synth time are skipped (with a warning on stderr): Scheduler would never fire
+them. CloudFormation has no `ActionAfterCompletion` for AWS::Scheduler::Schedule, so a fired
+schedule stays (inert) until the next deploy, which drops it as past.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, TimeZone, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.constructs.dead_letter_queue import DeadLetterQueue
+from infra.constructs.nag import resource_finding
+from infra.constructs.scaler_function import ScalerFunction
+from infra.constructs.scaling_grants import (
+    IAM5,
+    grant_group_actions,
+    grant_read_groups_and_metrics,
+    publish_to_encrypted_topic,
+)
+from surgeguard.config import ScalerConfig
+from surgeguard.domain.sales import plan_event
+
+HANDLER = "surgeguard.handlers.schedule.lambda_handler"
+SCALING_ACTIONS = ("autoscaling:SetDesiredCapacity", "autoscaling:UpdateAutoScalingGroup")
+# Scheduler -> Lambda: three tries within an hour, then the schedules' dead-letter queue. A pre-warm
+# an hour late is still worth doing (the event's floor holds until the release); the Lambda decides.
+RETRY_ATTEMPTS = 3
+MAX_EVENT_AGE = Duration.hours(1)
+
+
+@dataclass(frozen=True)
+class PhaseSchedule:
+    """One scheduled phase: when it fires (UTC) and how its `at()` expression is written."""
+
+    group: str
+    event: str
+    phase: str
+    when: datetime  # UTC
+    timezone: str  # the zone the expression is written in: the event's, or UTC when ambiguous
+    local: datetime  # naive wall-clock time in `timezone`
+
+    @property
+    def expression(self) -> str:
+        return f"at({self.local:%Y-%m-%dT%H:%M:%S})"
+
+    def input(self) -> dict[str, str]:
+        """The schedule handler's contract; Scheduler fills in the two context attributes."""
+        return {
+            "group": self.group,
+            "event": self.event,
+            "phase": self.phase,
+            "scheduled_time": scheduler.ContextAttribute.scheduled_time,
+            "execution_id": scheduler.ContextAttribute.execution_id,
+        }
+
+
+def wall_time(when: datetime, zone: str) -> tuple[datetime, str]:
+    """`when` (aware) as naive wall-clock time in `zone`; in UTC if that wall time occurs twice."""
+    local = when.astimezone(ZoneInfo(zone))
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        return when.astimezone(UTC).replace(tzinfo=None, microsecond=0), "UTC"
+    return local.replace(tzinfo=None, microsecond=0), zone
+
+
+def sale_phases(config: ScalerConfig, now: datetime) -> tuple[list[PhaseSchedule], list[PhaseSchedule]]:
+    """Every group x event x phase, split into (still to come, already past) at `now`."""
+    pending: list[PhaseSchedule] = []
+    past: list[PhaseSchedule] = []
+    for group in config.groups:
+        for event in group.events:
+            for phase, when in plan_event(group, event).phase_times().items():
+                local, zone = wall_time(when, event.timezone)
+                schedule = PhaseSchedule(group.name, event.name, phase, when, zone, local)
+                (pending if when > now else past).append(schedule)
+    return pending, past
+
+
+class SaleSchedules(Construct):
+    """The scheduled-phase Lambda (shared defaults), its grants, and one schedule per pending phase."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ScalerConfig,
+        now: datetime,
+        code: lambda_.Code,
+        table: dynamodb.ITable,
+        notify_topic: sns.ITopic,
+        alarm_prefix: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware (e.g. datetime.now(UTC))")
+        self.handler = ScalerFunction(
+            self,
+            "Handler",
+            code=code,
+            handler=HANDLER,
+            description="Surgeguard: pre-warms, releases and restores groups for scheduled sale events",
+            environment={
+                "TABLE_NAME": table.table_name,
+                "NOTIFY_TOPIC_ARN": notify_topic.topic_arn,
+                "ALARM_PREFIX": alarm_prefix,
+            },
+        )
+        self.function = self.handler.function
+        table.grant_read_write_data(self.function)
+        notify_topic.grant_publish(self.function)
+        event_groups = [group.name for group in config.groups if group.events]
+        self._grant_scaling(event_groups)
+
+        # A group of our own (name generated): the scheduler role trusts only this group's schedules,
+        # and deleting the stack deletes every schedule with it.
+        self.group = scheduler.ScheduleGroup(self, "Group", removal_policy=RemovalPolicy.DESTROY)
+        self.role = iam.Role(
+            self,
+            "SchedulerRole",
+            description="Surgeguard: sale schedules invoke the scheduled-phase Lambda",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                    "ArnLike": {"aws:SourceArn": self.group.schedule_group_arn},
+                },
+            ),
+        )
+        self.dead_letter_queue = DeadLetterQueue(
+            self, "FailedSchedules", holds="sale phases Scheduler could not deliver to the Lambda"
+        )
+
+        pending, past = sale_phases(config, now)
+        for skipped in past:
+            print(
+                f"surgeguard: warning: not scheduling {skipped.group}/{skipped.event} {skipped.phase}: "
+                f"{skipped.when:%Y-%m-%d %H:%M:%S} UTC is already past",
+                file=sys.stderr,
+            )
+        self.phases = pending
+        self.schedules = self._schedules(pending)
+        self._acknowledge_scheduler_role()
+
+    def _schedules(self, phases: Sequence[PhaseSchedule]) -> dict[tuple[str, str, str], scheduler.Schedule]:
+        scopes: dict[str, Construct] = {}
+        schedules = {}
+        for phase in phases:
+            group_scope = scopes.get(phase.group) or scopes.setdefault(
+                phase.group, Construct(self, phase.group)
+            )
+            schedule = scheduler.Schedule(
+                group_scope,
+                f"{phase.event}-{phase.phase}",
+                description=f"Surgeguard sale {phase.event}: {phase.phase} {phase.group}",
+                schedule_group=self.group,
+                # jsii takes aware datetimes only and renders the UTC fields; hand it the wall
+                # time labelled UTC so `at()` shows the wall time, in the zone given beside it.
+                schedule=scheduler.ScheduleExpression.at(
+                    phase.local.replace(tzinfo=UTC), TimeZone.of(phase.timezone)
+                ),
+                time_window=scheduler.TimeWindow.off(),
+                target=targets.LambdaInvoke(
+                    self.function,
+                    input=scheduler.ScheduleTargetInput.from_object(phase.input()),
+                    role=self.role,
+                    retry_attempts=RETRY_ATTEMPTS,
+                    max_event_age=MAX_EVENT_AGE,
+                    dead_letter_queue=self.dead_letter_queue.queue,
+                ),
+            )
+            # The L2 writes the group's (generated) name as a literal, which orders nothing.
+            schedule.node.add_dependency(self.group)
+            schedules[(phase.group, phase.event, phase.phase)] = schedule
+        return schedules
+
+    def _grant_scaling(self, event_groups: Sequence[str]) -> None:
+        role = self.handler.role
+        acknowledgments = grant_group_actions(
+            self,
+            role,
+            sid="ScaleEventGroupsOnly",  # temporary max, pre-warm, restore
+            actions=SCALING_ACTIONS,
+            group_names=event_groups,
+        )
+        acknowledgments += grant_read_groups_and_metrics(role)
+        acknowledgments.append(publish_to_encrypted_topic())
+        Validations.of(role).acknowledge(*acknowledgments)
+
+    def _acknowledge_scheduler_role(self) -> None:
+        # LambdaInvoke grants invoke on the function and on `<function arn>:*` (its versions and
+        # aliases); only when some schedule exists.
+        if not self.schedules:
+            return
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id=resource_finding(self, IAM5, f"{self.function.function_arn}:*"),
+                reason=(
+                    "Added by the Scheduler LambdaInvoke target (grant_invoke): the wildcard covers "
+                    "only versions and aliases of this one scheduled-phase function."
+                ),
+            )
+        )

@@ -1,0 +1,20 @@
+"""Scheduled Lambda: EventBridge Scheduler fires a sale event's phase -> pre-warm / release / restore."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from surgeguard.handlers.alarm import _wiring
+from surgeguard.schedule_service import handle_schedule_event
+
+logger = Logger(service="surgeguard", logger_handler=None)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # The same wiring (and environment) as the alarm handler: one container, one set of clients.
+    adapters, ctx = _wiring()
+    record = handle_schedule_event(event, adapters, ctx, request_id=context.aws_request_id)
+    return {"records": [{k: record.get(k) for k in ("group", "outcome", "reason")}]}

@@ -1,0 +1,263 @@
+"""Sale events -> one EventBridge Scheduler `at()` schedule per group x event x phase, in the event's
+own time zone, invoking the scheduled-phase Lambda with the handler's exact input.
+
+The config is built here (synth_support.sales_config): one event on the night US daylight saving
+ends (2026-11-01, the hour 01:00-02:00 happens twice in New York) and one whose doors open just
+after Berlin springs forward (2027-03-28, 02:00 CET -> 03:00 CEST).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from synth_support import ACCOUNT, REGION, ROOT, SALES_NOW, Synth, cdk_context, sales_config
+
+from infra.constructs import reactive_function, sale_schedules
+from infra.constructs.sale_schedules import MAX_EVENT_AGE, RETRY_ATTEMPTS, sale_phases
+from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, config_json
+from surgeguard.domain.sales import PHASES, plan_event
+
+NY, BERLIN = "America/New_York", "Europe/Berlin"
+# (group, event, phase) -> (at() expression, its time zone, the UTC instant it means)
+EXPECTED = {
+    ("web", "black-friday", "prewarm"): ("at(2026-11-26T23:47:00)", NY, "2026-11-27T04:47:00"),
+    ("web", "black-friday", "release"): ("at(2026-11-27T02:30:00)", NY, "2026-11-27T07:30:00"),
+    ("web", "black-friday", "restore"): ("at(2026-11-27T03:30:00)", NY, "2026-11-27T08:30:00"),
+    # 01:17 EDT and 01:20 EST: both wall times occur twice that night, so they are written in UTC
+    # (01:20 in New York would be read as 01:20 EDT, an hour early, before the doors even open).
+    ("web", "night-owl", "prewarm"): ("at(2026-11-01T05:17:00)", "UTC", "2026-11-01T05:17:00"),
+    ("web", "night-owl", "release"): ("at(2026-11-01T06:20:00)", "UTC", "2026-11-01T06:20:00"),
+    ("web", "night-owl", "restore"): ("at(2026-11-01T02:20:00)", NY, "2026-11-01T07:20:00"),
+    # 14 minutes before 03:10 CEST is 01:56 CET, not 02:56 (a wall time that does not exist).
+    ("api", "spring-sale", "prewarm"): ("at(2027-03-28T01:56:00)", BERLIN, "2027-03-28T00:56:00"),
+    ("api", "spring-sale", "release"): ("at(2027-03-28T05:00:00)", BERLIN, "2027-03-28T03:00:00"),
+    ("api", "spring-sale", "restore"): ("at(2027-03-28T06:00:00)", BERLIN, "2027-03-28T04:00:00"),
+}
+PAST_AT_SALES_NOW = {("web", "night-owl", "prewarm")}
+
+
+def _schedules(synth: Synth) -> dict[tuple[str, str, str], dict[str, Any]]:
+    schedules = {}
+    for schedule in synth.of_type("AWS::Scheduler::Schedule").values():
+        props = schedule["Properties"]
+        payload = json.loads(props["Target"]["Input"])
+        schedules[(payload["group"], payload["event"], payload["phase"])] = props
+    return schedules
+
+
+def _statements(synth: Synth, role_id: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in synth.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _group_arn(name: str) -> str:
+    return f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/{name}"
+
+
+def test_every_phase_is_written_in_the_events_zone_unless_that_wall_time_is_ambiguous() -> None:
+    # GIVEN the config WHEN nothing is past yet THEN every phase of plan_event has its expression
+    pending, past = sale_phases(sales_config(), datetime(2026, 1, 1, tzinfo=UTC))
+    assert not past
+    got = {
+        (p.group, p.event, p.phase): (p.expression, p.timezone, f"{p.when:%Y-%m-%dT%H:%M:%S}")
+        for p in pending
+    }
+    assert got == EXPECTED
+    # and the times are plan_event's, phase for phase
+    config = sales_config()
+    for group in config.groups:
+        for event in group.events:
+            times = plan_event(group, event).phase_times()
+            assert tuple(times) == PHASES
+            for phase, when in times.items():
+                assert EXPECTED[(group.name, event.name, phase)][2] == f"{when:%Y-%m-%dT%H:%M:%S}"
+
+
+def test_template_has_one_at_schedule_per_pending_phase_pinned_exactly(sales_synth: Synth) -> None:
+    schedules = _schedules(sales_synth)
+    assert len(sales_synth.of_type("AWS::Scheduler::Schedule")) == len(schedules)
+    want = {key: value for key, value in EXPECTED.items() if key not in PAST_AT_SALES_NOW}
+    got = {
+        key: (props["ScheduleExpression"], props["ScheduleExpressionTimezone"], want.get(key, ("",) * 3)[2])
+        for key, props in schedules.items()
+    }
+    assert got == want
+    ((group_id, group),) = sales_synth.of_type("AWS::Scheduler::ScheduleGroup").items()
+    for schedule in sales_synth.of_type("AWS::Scheduler::Schedule").values():
+        props = schedule["Properties"]
+        assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
+        assert props["State"] == "ENABLED"
+        # in the stack's own group (name generated by CDK), created after it
+        assert props["GroupName"] == group["Properties"]["Name"]
+        assert group_id in schedule["DependsOn"]
+        assert "Name" not in props  # CloudFormation names each schedule
+
+
+def test_phases_already_past_are_skipped_with_a_warning(sales_synth: Synth) -> None:
+    pending, past = sale_phases(sales_config(), SALES_NOW)
+    assert {(p.group, p.event, p.phase) for p in past} == PAST_AT_SALES_NOW
+    assert len(pending) == len(EXPECTED) - 1
+    assert ("web", "night-owl", "prewarm") not in _schedules(sales_synth)
+    assert (
+        "surgeguard: warning: not scheduling web/night-owl prewarm: 2026-11-01 05:17:00 UTC is already past"
+        in sales_synth.stderr
+    )
+
+
+def test_schedules_invoke_the_sale_lambda_with_the_handlers_exact_input(sales_synth: Synth) -> None:
+    function_id, _ = sales_synth.function(sale_schedules.HANDLER)
+    for (group, event, phase), props in _schedules(sales_synth).items():
+        assert json.loads(props["Target"]["Input"]) == {
+            "group": group,
+            "event": event,
+            "phase": phase,
+            "scheduled_time": "<aws.scheduler.scheduled-time>",
+            "execution_id": "<aws.scheduler.execution-id>",
+        }
+        assert props["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+
+
+def test_schedules_retry_then_dead_letter_into_an_encrypted_tls_only_queue(sales_synth: Synth) -> None:
+    schedules = list(_schedules(sales_synth).values())
+    (queue_arn,) = {json.dumps(p["Target"]["DeadLetterConfig"]["Arn"]) for p in schedules}
+    queue_id = json.loads(queue_arn)["Fn::GetAtt"][0]
+    queue = sales_synth.resources[queue_id]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    (policy,) = [
+        p
+        for p in sales_synth.of_type("AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": queue_id}]
+    ]
+    assert any(
+        s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    )
+    for props in schedules:
+        assert props["Target"]["RetryPolicy"] == {
+            "MaximumRetryAttempts": RETRY_ATTEMPTS,
+            "MaximumEventAgeInSeconds": MAX_EVENT_AGE.to_seconds(),
+        }
+    assert (RETRY_ATTEMPTS, MAX_EVENT_AGE.to_seconds()) == (3, 3600)
+
+
+def test_scheduler_role_trusts_only_this_group_and_may_only_invoke_and_dead_letter(
+    sales_synth: Synth,
+) -> None:
+    function_id, _ = sales_synth.function(sale_schedules.HANDLER)
+    (role_arn,) = {json.dumps(p["Target"]["RoleArn"]) for p in _schedules(sales_synth).values()}
+    role_id = json.loads(role_arn)["Fn::GetAtt"][0]
+    (group_id,) = sales_synth.of_type("AWS::Scheduler::ScheduleGroup")
+    (trust,) = sales_synth.resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": {"Fn::GetAtt": [group_id, "Arn"]}},
+    }
+    statements = _statements(sales_synth, role_id)
+    actions = sorted(a for s in statements for a in _as_list(s["Action"]))
+    assert actions == ["lambda:InvokeFunction", "sqs:SendMessage"]
+    (invoke,) = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+    assert invoke["Resource"] == [
+        {"Fn::GetAtt": [function_id, "Arn"]},
+        {"Fn::Join": ["", [{"Fn::GetAtt": [function_id, "Arn"]}, ":*"]]},
+    ]
+    group = sales_synth.resources[group_id]
+    assert group["DeletionPolicy"] == "Delete"  # no schedules outlive the stack
+
+
+def test_sale_lambda_shares_the_defaults_with_its_own_log_group_and_dead_letter_queue(
+    sales_synth: Synth,
+) -> None:
+    sale_id, sale = sales_synth.function(sale_schedules.HANDLER)
+    reactive_id, reactive = sales_synth.function(reactive_function.HANDLER)
+    same = ("Runtime", "Architectures", "MemorySize", "Timeout", "Layers", "Code", "Environment")
+    for prop in same:
+        assert sale["Properties"][prop] == reactive["Properties"][prop], prop
+    assert sale["Properties"]["Environment"]["Variables"]["CONFIG_FILE"] == BUNDLED_CONFIG_FILE
+    assert (
+        sale["Properties"]["LoggingConfig"]["LogGroup"] != reactive["Properties"]["LoggingConfig"]["LogGroup"]
+    )
+    assert sale["Properties"]["Role"] != reactive["Properties"]["Role"]
+    configs = {
+        c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
+        for c in sales_synth.of_type("AWS::Lambda::EventInvokeConfig").values()
+    }
+    assert set(configs) == {sale_id, reactive_id}
+    on_failure = configs[sale_id]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert (
+        on_failure != configs[reactive_id]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    )
+    assert sales_synth.resources[on_failure]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_sale_lambda_may_change_only_the_groups_with_events_and_reads_on_star(sales_synth: Synth) -> None:
+    _, sale = sales_synth.function(sale_schedules.HANDLER)
+    role_id = sale["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = {s.get("Sid"): s for s in _statements(sales_synth, role_id)}
+    scale = statements["ScaleEventGroupsOnly"]
+    assert _as_list(scale["Action"]) == [
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:UpdateAutoScalingGroup",
+    ]
+    assert sorted(_as_list(scale["Resource"])) == sorted(
+        _group_arn(g.name) for g in sales_config().groups if g.events
+    )
+    read = statements["ReadGroupsAndMetrics"]
+    assert sorted(_as_list(read["Action"])) == [
+        "autoscaling:DescribeAutoScalingGroups",
+        "cloudwatch:GetMetricData",
+    ]
+    assert read["Resource"] == "*"
+    # UpdateAutoScalingGroup nowhere else: not on the reactive role, never on "*"
+    updates = [
+        (policy["Properties"]["Roles"], statement)
+        for policy in sales_synth.of_type("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "autoscaling:UpdateAutoScalingGroup" in _as_list(statement["Action"])
+    ]
+    assert updates == [([{"Ref": role_id}], scale)]
+
+
+def test_no_sale_resources_without_events(synth: Synth, config: ScalerConfig) -> None:
+    has_events = any(group.events for group in config.groups)
+    assert bool(synth.of_type("AWS::Scheduler::ScheduleGroup")) == has_events
+    handlers = [f["Properties"]["Handler"] for f in synth.of_type("AWS::Lambda::Function").values()]
+    assert (sale_schedules.HANDLER in handlers) == has_events
+
+
+def test_app_synthesizes_sale_schedules_environment_agnostic_with_cdk_nag(tmp_path: Path) -> None:
+    # GIVEN the sales config as a file WHEN app.py runs as the CLI runs it (now = the real time)
+    config_file = tmp_path / "sales.yaml"
+    config_file.write_text(config_json(sales_config()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDK_")}
+    env.update(
+        CDK_CONTEXT_JSON=json.dumps({**cdk_context(), "config": str(config_file)}),
+        CDK_OUTDIR=str(tmp_path / "cdk.out"),
+        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
+    )
+    before = len(sale_phases(sales_config(), datetime.now(UTC))[0])
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
+    after = len(sale_phases(sales_config(), datetime.now(UTC))[0])
+    # THEN it passes cdk-nag and schedules exactly the phases still to come
+    assert result.returncode == 0, result.stderr[-4000:]
+    template = json.loads((tmp_path / "cdk.out" / "Surgeguard.template.json").read_text())
+    count = sum(r["Type"] == "AWS::Scheduler::Schedule" for r in template["Resources"].values())
+    assert after <= count <= before
+    assert "not scheduling web/night-owl prewarm" in result.stderr  # past for good

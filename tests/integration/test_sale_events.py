@@ -1,0 +1,232 @@
+"""Declared sale events through the real handlers under moto: the scheduled phases (pre-warm,
+release, restore) and the reactive path holding the event's floor and freeze."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from surgeguard import keys
+from surgeguard.config import ScalerConfig
+from surgeguard.handlers import schedule
+
+from .alarm_events import SNS, alarm_event
+from .support import (
+    CONFIG,
+    LOAD_BALANCER,
+    T0,
+    WEB_TARGET_GROUP,
+    LambdaContext,
+    alarm_for,
+    desired,
+    set_desired,
+)
+
+Invoke = Callable[..., dict[str, Any]]
+Audit = Callable[[str], list[dict[str, Any]]]
+
+# Doors open at T0 (07:00 New York = 12:00 UTC) for two hours; lead 130 + 50 + 120 + 300 s = 10 min.
+PREWARM = T0 - timedelta(minutes=10)
+RELEASE = T0 + timedelta(hours=2, minutes=30)
+RESTORE = RELEASE + timedelta(hours=1)
+EVENT = {
+    "name": "doorbuster",
+    "start": "2026-11-20T07:00:00",
+    "end": "2026-11-20T09:00:00",
+    "timezone": "America/New_York",
+    "peak_multiplier": 4,
+    "temporary_max": 30,
+    "hold_after_minutes": 30,
+}
+
+
+@pytest.fixture
+def sale(config_file: ScalerConfig, alarms: list[str]) -> None:
+    """The test config with the doorbuster declared for group web (before the first invocation)."""
+    config = copy.deepcopy(CONFIG)
+    config["groups"][0] = {**config["groups"][0], "launch_seconds": 130, "events": [EVENT]}
+    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
+    path.write_text(json.dumps(config), encoding="utf-8")
+    # Normal demand a week earlier around the doors opening: 6000 requests/min -> 4x / 1000 = 24.
+    for minute in range(-7, 8):
+        boto3.client("cloudwatch").put_metric_data(
+            Namespace="AWS/ApplicationELB",
+            MetricData=[
+                {
+                    "MetricName": "RequestCount",
+                    "Dimensions": [
+                        {"Name": "LoadBalancer", "Value": LOAD_BALANCER},
+                        {"Name": "TargetGroup", "Value": WEB_TARGET_GROUP},
+                    ],
+                    "Timestamp": T0 - timedelta(days=7, minutes=minute),
+                    "Value": 6000.0,
+                    "Unit": "Count",
+                }
+            ],
+        )
+
+
+def phase(name: str, when: datetime, execution_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+    payload = {
+        "group": "web",
+        "event": "doorbuster",
+        "phase": name,
+        "scheduled_time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "execution_id": execution_id or str(uuid.uuid4()),
+    }
+    return {**payload, **overrides}
+
+
+def fire(event: Any) -> dict[str, Any]:
+    return schedule.lambda_handler(event, LambdaContext(function_name="surgeguard-schedule"))
+
+
+def max_size(group: str = "web") -> int:
+    described = boto3.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    return int(described["AutoScalingGroups"][0]["MaxSize"])
+
+
+def event_item(group: str = "web") -> dict[str, Any] | None:
+    item = (
+        boto3.client("dynamodb")
+        .get_item(
+            TableName=os.environ["TABLE_NAME"],
+            Key={
+                keys.PARTITION_KEY: {"S": keys.group_pk(group)},
+                keys.SORT_KEY: {"S": f"{keys.EVENT_SORT_PREFIX}doorbuster"},
+            },
+        )
+        .get("Item")
+    )
+    return item
+
+
+def alarm(invoke: Invoke, rule: str, direction: str, when: datetime) -> None:
+    metric = "CPUUtilization" if rule == "cpu" else "RequestCountPerTarget"
+    invoke(alarm_event(SNS, alarm_for("web", rule, direction), when, metric=metric))
+
+
+@pytest.mark.usefixtures("sale")
+def test_prewarm_raises_max_saves_the_event_and_applies_the_floor(audit: Audit) -> None:
+    result = fire(phase("prewarm", PREWARM))
+    assert result["records"][0]["outcome"] == "applied"
+    assert (desired(), max_size()) == (24, 30)
+    item = event_item()
+    assert item is not None
+    assert (item["target"]["N"], item["original_max"]["N"]) == ("24", "20")
+    assert "4 x normal 6000 requests/min" in item["why"]["S"]
+    (record,) = audit("web")
+    assert record["trigger"]["phase"] == "prewarm"
+    assert record["winning_rule"] == "floor:doorbuster"
+    assert any(c["rule"] == "floor:doorbuster" for c in record["candidates"])
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_duplicate_execution_changes_nothing(audit: Audit) -> None:
+    fire(phase("prewarm", PREWARM, execution_id="exec-1"))
+    set_desired("web", 3)
+    result = fire(phase("prewarm", PREWARM, execution_id="exec-1"))
+    assert result["records"][0]["outcome"] == "skipped"
+    assert desired() == 3
+    assert [i.get("skip_cause") for i in audit("web")].count("duplicate") == 1
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_late_prewarm_after_a_newer_alarm_still_applies(
+    invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit
+) -> None:
+    cpu_metric(60.0, PREWARM + timedelta(minutes=4))
+    alarm(invoke, "cpu", "out", PREWARM + timedelta(minutes=5))
+    result = fire(phase("prewarm", PREWARM))  # fired late: its own time is older than that alarm
+    assert result["records"][0]["outcome"] == "applied"
+    assert desired() == 24
+
+
+@pytest.mark.usefixtures("sale")
+def test_bad_payloads_are_rejected_and_audited_without_raising(audit: Audit) -> None:
+    default = {
+        "version": "0",
+        "id": "x",
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "detail": "{}",
+    }
+    for payload, fragment in (
+        (default, "names no group"),
+        (phase("warmup", PREWARM), "phase 'warmup'"),
+        (phase("prewarm", PREWARM, event="nope"), "event 'nope'"),
+        (phase("prewarm", PREWARM, scheduled_time="yesterday"), "not an ISO 8601"),
+    ):
+        result = fire(payload)
+        assert result["records"][0]["outcome"] == "rejected"
+        assert fragment in result["records"][0]["reason"]
+    assert desired() == 2
+    assert len(audit("web")) == 3
+    assert len(audit(keys.UNKNOWN_GROUP)) == 1
+
+
+@pytest.mark.usefixtures("sale")
+def test_the_floor_holds_capacity_up_during_the_event(
+    invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit
+) -> None:
+    fire(phase("prewarm", PREWARM))
+    set_desired("web", 10)  # someone lowered it by hand
+    cpu_metric(60.0, T0 + timedelta(minutes=19))
+    alarm(invoke, "cpu", "out", T0 + timedelta(minutes=20))
+    assert desired() == 24
+    assert audit("web")[-1]["winning_rule"] == "floor:doorbuster"
+
+
+@pytest.mark.usefixtures("sale")
+def test_scale_in_is_frozen_during_the_event(
+    invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit
+) -> None:
+    fire(phase("prewarm", PREWARM))
+    set_desired("web", 28)  # the surge needed more than the floor; now the load falls
+    cpu_metric(5.0, T0 + timedelta(minutes=29))
+    alarm(invoke, "cpu", "in", T0 + timedelta(minutes=30))
+    assert desired() == 28
+    last = audit("web")[-1]
+    assert last["outcome"] == "unchanged"
+    assert "scale-in frozen: sale event doorbuster" in last["reason"]
+
+
+@pytest.mark.usefixtures("sale")
+def test_after_release_the_floor_steps_down_never_below_the_load(
+    invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit
+) -> None:
+    fire(phase("prewarm", PREWARM))
+    result = fire(phase("release", RELEASE))
+    assert result["records"][0]["outcome"] == "unchanged"
+    assert "steps down 10% every 5 minutes" in result["records"][0]["reason"]
+    # 12 minutes after the release: the third step, floor(24 x 0.9^3) = 17; the load needs 5.
+    cpu_metric(10.0, RELEASE + timedelta(minutes=11))
+    alarm(invoke, "cpu", "in", RELEASE + timedelta(minutes=12))
+    assert desired() == 17
+    assert audit("web")[-1]["winning_rule"] == "floor:doorbuster"
+    # 18 minutes after: the floor is floor(24 x 0.9^4) = 15, but the load needs 17 x 45 / 50 -> 16.
+    cpu_metric(45.0, RELEASE + timedelta(minutes=17))
+    alarm(invoke, "cpu", "in", RELEASE + timedelta(minutes=18))
+    assert desired() == 16
+    last = audit("web")[-1]
+    assert last["winning_rule"] == "cpu"
+    assert {c["rule"]: c["needed"] for c in last["candidates"]}["floor:doorbuster"] == 15
+
+
+@pytest.mark.usefixtures("sale")
+def test_restore_puts_the_max_back_and_desired_inside_it(audit: Audit) -> None:
+    fire(phase("prewarm", PREWARM))
+    result = fire(phase("restore", RESTORE))
+    assert result["records"][0]["outcome"] == "applied"
+    assert (max_size(), desired()) == (20, 20)
+    assert event_item() is not None  # the audit keeps it
+    assert [i["trigger"]["phase"] for i in audit("web")] == ["prewarm", "restore"]
