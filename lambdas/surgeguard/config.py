@@ -195,6 +195,17 @@ class SaleEvent(_Strict):
         return when.replace(tzinfo=ZoneInfo(self.timezone))
 
 
+class ForecastConfig(_Strict):
+    """Forecast floor from history: a scheduled forecaster fits daily and weekly seasonality to the
+    load metric (up to 14 days) and writes an upper-percentile floor the reactive path respects."""
+
+    mode: Literal["floor", "forecast_only"] = "floor"  # forecast_only: record, never act
+    history_days: int = Field(default=14, ge=2, le=14)
+    horizon_hours: int = Field(default=3, ge=1, le=24)
+    percentile: float = Field(default=0.9, gt=0.5, lt=1.0)
+    every_minutes: int = Field(default=60, ge=5, le=1440)
+
+
 class GroupConfig(_Strict):
     name: str = Field(min_length=1, max_length=255, description="existing Auto Scaling group name")
     min: int = Field(ge=0)
@@ -209,6 +220,7 @@ class GroupConfig(_Strict):
     dry_run: bool | None = None
     notify_emails: list[str] = Field(default_factory=list)
     events: list[SaleEvent] = Field(default_factory=list)
+    forecast: ForecastConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
