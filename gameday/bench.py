@@ -195,11 +195,13 @@ def run_bench(
         sizing = size_fleet(trace, params)
         oracle_minutes = oracle_instance_minutes(trace, sizing.capacity_per_instance)
         results: dict[str, PolicyMetrics] = {}
+        mapes: dict[str, float | None] = {}
         for name in policy_names:
             progress = Progress(progress_stream, f"{trace.name} {name}") if progress_stream else None
+            policy = POLICIES[name]()
             result = simulate(
                 trace,
-                POLICIES[name](),
+                policy,
                 params=params,
                 sizing=sizing,
                 start=start,
@@ -211,7 +213,9 @@ def run_bench(
             if progress is not None:
                 progress.close()
             results[name] = result.metrics
-        reports.append(TraceReport(trace.name, trace.minutes, trace.gap_minutes, sizing, results))
+            if hasattr(policy, "forecast_mape") and getattr(policy, "forecasting", True):
+                mapes[name] = policy.forecast_mape
+        reports.append(TraceReport(trace.name, trace.minutes, trace.gap_minutes, sizing, results, mapes))
     return reports
 
 

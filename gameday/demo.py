@@ -261,6 +261,36 @@ def deploy_stack(endpoint_url: str, config: Any, workdir: Path) -> Any:
         return _create_stack(endpoint_url, template, assets, workdir)
 
 
+def without_scheduler_references(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with every Ref / Fn::GetAtt to an EventBridge Scheduler resource written out.
+
+    moto's CloudFormation skips AWS::Scheduler::* (the sale schedules), but refuses a template that
+    references a resource it skipped. The schedule group's name is a literal in the template, so its
+    Ref and Arn are known; moto never fires a schedule (the replay fires the phases itself)."""
+    from gameday.moto_path import ACCOUNT, REGION
+
+    literal: dict[tuple[str, str], str] = {}
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Scheduler::ScheduleGroup":
+            name = resource["Properties"]["Name"]
+            literal[(logical, "Ref")] = name
+            literal[(logical, "Arn")] = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{name}"
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 1 and "Ref" in value and (value["Ref"], "Ref") in literal:
+                return literal[(value["Ref"], "Ref")]
+            getatt = value.get("Fn::GetAtt") if len(value) == 1 else None
+            if isinstance(getatt, list) and (getatt[0], getatt[1]) in literal:
+                return literal[(getatt[0], getatt[1])]
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(template) if literal else template
+
+
 def _create_stack(endpoint_url: str, template: dict[str, Any], assets: dict[str, Any], workdir: Path) -> Any:
     from gameday.moto_path import Deployment, aws_client, create_alarms
 
@@ -271,7 +301,7 @@ def _create_stack(endpoint_url: str, template: dict[str, Any], assets: dict[str,
     cloudformation = aws_client("cloudformation", endpoint_url)
     cloudformation.create_stack(
         StackName=STACK_NAME,
-        TemplateBody=json.dumps(template),
+        TemplateBody=json.dumps(without_scheduler_references(template)),
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     stack = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
@@ -510,7 +540,7 @@ def _run(
     trace, start, events = scenario.trace, scenario.start, scenario.events
     _heading("deploy")
     with phases.phase("deploy"):
-        config = with_group(_base_config(), gameday_group(sizing))
+        config = with_group(_base_config(), gameday_group(sizing, events=events))
         deployment = deploy(endpoint, config, workdir / "cdk.out", use_stack=not args.no_stack)
         for note in deployment.notes:
             print(f"  {note}")
@@ -563,8 +593,8 @@ def _run(
             )
         fast = SurgeguardPolicy()
         with open(os.devnull, "w") as quiet, redirect_logger("surgeguard", quiet):  # same log lines again
-            # Undeclared, like the game-day path (it replays the reactive Lambda only).
-            fast_result = simulate(trace, fast, sizing=sizing, start=start, seed=args.seed)
+            # Declared, like the game-day path (its scheduled phases go through the schedule Lambda).
+            fast_result = simulate(trace, fast, sizing=sizing, start=start, events=events, seed=args.seed)
         assert fast.aws is not None
         same = decision_log(fast.aws.records, start) == decision_log(run.records, start)
         results["surgeguard"] = run.result
@@ -581,9 +611,9 @@ def _run(
     sys.stdout.write(format_report([report], FleetParams()))
 
     if events:
-        _heading("declared events: before/after (fast engine, the same service code)")
+        _heading("declared events: before/after (with = the game-day path on moto; without = fast engine)")
         with phases.phase("declared events"):
-            print(declared_events_report(trace, sizing, start, events, args.seed))
+            print(declared_events_report(trace, sizing, start, events, args.seed, declared=run.result))
 
     _heading("audit (read back from moto DynamoDB)")
     print(audit_summary(run.records, start))
@@ -611,15 +641,25 @@ DOORS_MINUTES = 15
 
 
 def declared_events_report(
-    trace: Trace, sizing: FleetSizing, start: datetime, events: Sequence[DeclaredEvent], seed: int = 0
+    trace: Trace,
+    sizing: FleetSizing,
+    start: datetime,
+    events: Sequence[DeclaredEvent],
+    seed: int = 0,
+    declared: SimulationResult | None = None,
 ) -> str:
     """Surgeguard without and with the events declared: dropped requests at each event's doors
-    opening (its first 15 minutes) and for the whole trace."""
+    opening (its first 15 minutes) and for the whole trace. `declared`: the run with them declared
+    (the game-day path's); simulated on the fast engine when not given."""
     from gameday.surgeguard_policy import SurgeguardPolicy
 
+    def run(declared_events: tuple[DeclaredEvent, ...]) -> SimulationResult:
+        policy = SurgeguardPolicy()
+        return simulate(trace, policy, sizing=sizing, start=start, events=declared_events, seed=seed)
+
     runs = {
-        label: simulate(trace, SurgeguardPolicy(), sizing=sizing, start=start, events=declared, seed=seed)
-        for label, declared in (("without declared events", ()), ("with declared events", tuple(events)))
+        "without declared events": run(()),
+        "with declared events": declared if declared is not None else run(tuple(events)),
     }
     lines = []
     header = "".join(f"  {e.start.astimezone(start.tzinfo):%a %H:%M} +{DOORS_MINUTES}m" for e in events)

@@ -24,7 +24,6 @@ The two paths must make the same decisions (tests/gameday_e2e proves it): this o
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import math
@@ -55,10 +54,12 @@ from gameday.surgeguard_policy import _METRICS, GROUP, PREFIX, SurgeguardPolicy,
 from gameday.traces import Trace
 from surgeguard.adapters.audit_store import AuditStore, create_local_table
 from surgeguard.adapters.autoscaling import AutoScalingFleet
+from surgeguard.adapters.cloudwatch import NORMAL_WINDOW
 from surgeguard.config import (
     BUNDLED_CONFIG_FILE,
     Direction,
     GroupConfig,
+    RequestsPerTargetSignal,
     ScalerConfig,
     config_json,
     parse_config,
@@ -77,6 +78,7 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": REGION,
 }
 DEFAULT_FUNCTION_NAME = "Surgeguard-Reactive"
+SCHEDULE_FUNCTION_NAME = "Surgeguard-Sales"
 SAMPLE_AMI = "ami-0123456789abcdef0"
 SAMPLE_INSTANCE_TYPE = "c7g.large"
 _METRIC_BATCH = 1000  # PutMetricData takes at most 1,000 datums per call
@@ -160,10 +162,15 @@ class Deployment:
         return self.environment["ALARM_PREFIX"]
 
 
-def gameday_group(sizing: FleetSizing, tuning: Tuning | None = None) -> GroupConfig:
-    """The demo group's config: exactly what the fast path's SurgeguardPolicy uses for the engine."""
+def gameday_group(
+    sizing: FleetSizing, tuning: Tuning | None = None, events: Sequence[DeclaredEvent] = ()
+) -> GroupConfig:
+    """The demo group's config: exactly what the fast path's SurgeguardPolicy uses for the engine,
+    declared events included (they become the group's `events`, as the stack would schedule them)."""
     tuning = tuning or Tuning()
-    return benchmark_config(sizing.min_size, sizing.max_size, sizing.capacity_per_instance, tuning).groups[0]
+    return benchmark_config(
+        sizing.min_size, sizing.max_size, sizing.capacity_per_instance, tuning, events
+    ).groups[0]
 
 
 def with_group(base: ScalerConfig | None, group: GroupConfig) -> ScalerConfig:
@@ -429,14 +436,14 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
         return self._view
 
     def reset(self, ctx: PolicyContext) -> None:
-        # Not yet here: the scheduled phases of declared events (the fast path fires them through
-        # the schedule service); this path replays the reactive Lambda only, as deployed.
-        super().reset(dataclasses.replace(ctx, events=()))
+        # The parent plans each declared event's three phases (and their seeded lateness) exactly as
+        # the fast path fires them; here they go through the real schedule Lambda handler.
+        super().reset(ctx)
         deployed = self.deployment.config.group(GROUP)
         if deployed != self.config.groups[0]:
             raise ValueError(
                 f"the deployed config's group {GROUP!r} differs from the engine's: deploy the stack "
-                "with gameday_group(sizing, tuning) for this trace"
+                "with gameday_group(sizing, tuning, events) for this trace and its declared events"
             )
         self._start = ctx.start
         self._published = 0
@@ -455,12 +462,17 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
                 StateReason=f"gameday engine: {transition.reason}"[:1023],
             )
         alarmed = [t for t in transitions if t.new_state is AlarmState.ALARM]
-        if not alarmed:
+        due = []
+        while self._phases and self._phases[-1][0] <= view.now:
+            due.append(self._phases.pop())
+        if not alarmed and not due:
             return None
         from surgeguard.handlers.alarm import lambda_handler
 
         self._view = view
         try:
+            for _, when, event_name, phase in due:  # as the fast path: phases first, then alarms
+                self._fire_phase(view, when, event_name, phase)
             for transition in alarmed:
                 event = self._event(transition.alarm_name, transition.old_state, view)
                 self._retarget(event)
@@ -473,6 +485,63 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
         group = self._autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])
         desired = int(group["AutoScalingGroups"][0]["DesiredCapacity"])
         return desired if desired != view.desired else None
+
+    def _fire_phase(self, view: PolicyView, when: datetime, event_name: str, phase: str) -> None:
+        """One scheduled phase through the real schedule handler, with the Input JSON the stack's
+        schedule carries and the two context attributes filled in as Scheduler fills them."""
+        from surgeguard.handlers.schedule import lambda_handler
+
+        if phase == "prewarm":
+            self._publish_last_week(view, event_name)
+        self._sequence += 1
+        payload = {
+            "group": GROUP,
+            "event": event_name,
+            "phase": phase,
+            "scheduled_time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),  # <aws.scheduler.scheduled-time>
+            "execution_id": f"sim-schedule-{self._sequence:08d}",  # <aws.scheduler.execution-id>
+        }
+        self.invocations += 1
+        context = FakeLambdaContext(SCHEDULE_FUNCTION_NAME, f"gameday-{self.invocations:07d}")
+        self._invoke(lambda_handler, payload, context, view.minute, f"{event_name}/{phase}")
+
+    def _publish_last_week(self, view: PolicyView, event_name: str) -> None:
+        """What the pre-warm reads as normal demand: ALB RequestCount around the same time a week
+        earlier. A trace that holds that week has it published already (every minute, below); one
+        that does not gets the simulator's stand-in for it (the fast path's
+        `normal_requests_per_minute`, the same number) as one datapoint at that minute, so the
+        handler's GetMetricData reads what the fast path reads."""
+        from surgeguard.domain.sales import plan_event
+        from surgeguard.schedule_service import NORMAL_LOOKBACK
+
+        group = self.config.groups[0]
+        event = group.event(event_name)
+        signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
+        if event is None or signal is None or event.peak_requests_per_minute is not None:
+            return
+        around = plan_event(group, event).start - NORMAL_LOOKBACK
+        if around + NORMAL_WINDOW / 2 > self._start:
+            return  # (part of) that window is in the trace: its published minutes are what is read
+        assert self.aws is not None
+        self.aws.view = view
+        try:
+            normal = self.aws.normal_requests_per_minute(group, around)
+        finally:
+            self.aws.view = None
+        if normal is None:
+            return
+        self._cloudwatch.put_metric_data(
+            Namespace=signal.namespace,
+            MetricData=[
+                {
+                    "MetricName": "RequestCount",
+                    "Dimensions": _request_count_dimensions(signal),
+                    "Timestamp": around.replace(second=0, microsecond=0),
+                    "Value": normal,
+                    "Unit": "Count",
+                }
+            ],
+        )
 
     def _invoke(
         self, handler: Any, event: dict[str, Any], context: Any, minute: int, alarm_name: str
@@ -525,6 +594,24 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
                         "Unit": unit,
                     }
                 )
+        # ALB RequestCount (Sum per minute) for the target group: the schedule service's normal demand
+        # and the forecaster's history read it.
+        requests_signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
+        if requests_signal is not None:
+            requests = history.requests
+            for minute in range(self._published, upto):
+                value = requests[minute]
+                if value != value:
+                    continue
+                by_namespace.setdefault(requests_signal.namespace, []).append(
+                    {
+                        "MetricName": "RequestCount",
+                        "Dimensions": _request_count_dimensions(requests_signal),
+                        "Timestamp": self._start + timedelta(minutes=minute),
+                        "Value": value,
+                        "Unit": "Count",
+                    }
+                )
         for namespace, data in by_namespace.items():
             for first in range(0, len(data), _METRIC_BATCH):
                 self._cloudwatch.put_metric_data(
@@ -552,6 +639,13 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
         """The group's audit items, read back from the deployed table (oldest first)."""
         dynamodb = aws_client("dynamodb", self.endpoint_url)
         return AuditStore(self.deployment.table_name, dynamodb).audit_records(GROUP, limit=limit)
+
+
+def _request_count_dimensions(signal: RequestsPerTargetSignal) -> list[dict[str, str]]:
+    return [
+        {"Name": "LoadBalancer", "Value": signal.load_balancer},
+        {"Name": "TargetGroup", "Value": signal.target_group},
+    ]
 
 
 @contextmanager

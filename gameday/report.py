@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gameday.baselines import AWS_POLICIES
@@ -24,6 +24,8 @@ class TraceReport:
     gap_minutes: int
     sizing: FleetSizing
     policies: Mapping[str, PolicyMetrics]
+    # Policies that forecast (Surgeguard's forecaster): MAPE of their 15-minute forecasts, None if none.
+    forecast_mape: Mapping[str, float | None] = field(default_factory=dict)
 
 
 def format_params(params: FleetParams) -> str:
@@ -57,6 +59,9 @@ def format_trace(report: TraceReport, challenger: str = CHALLENGER) -> str:
             f"{m.instance_hours:>14.1f}  {m.cost_vs_oracle:>14.3f}  {m.actions:>8d}"
         )
     lines += _ratio_lines(report.policies, challenger, name_width)
+    for name, mape in report.forecast_mape.items():
+        shown = "n/a (under 2 days of history)" if mape is None else f"{100 * mape:.1f}%"
+        lines.append(f"  {name} forecast error (MAPE, 15-minute steps): {shown}")
     return "\n".join(lines)
 
 
@@ -104,7 +109,17 @@ def report_json(reports: Sequence[TraceReport], params: FleetParams) -> dict[str
         "traces": [
             {
                 "trace": report.trace,
-                "policies": {name: metrics.as_dict() for name, metrics in report.policies.items()},
+                "policies": {
+                    name: {
+                        **metrics.as_dict(),
+                        **(
+                            {"forecast_mape": report.forecast_mape[name]}
+                            if name in report.forecast_mape
+                            else {}
+                        ),
+                    }
+                    for name, metrics in report.policies.items()
+                },
                 "fleet": asdict(report.sizing),
             }
             for report in reports

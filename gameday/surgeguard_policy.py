@@ -21,19 +21,24 @@ from surgeguard.config import (
     CpuSignal,
     Direction,
     DirectionPolicy,
+    ForecastConfig,
     GroupConfig,
     RequestsPerTargetSignal,
     SaleEvent,
     ScalerConfig,
 )
+from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.model import AsgSize, EventState, GroupSnapshot, Pause, Reading, ScalerMemory
 from surgeguard.domain.sales import plan_event
+from surgeguard.forecast_service import handle_forecast_event
 from surgeguard.schedule_service import handle_schedule_event
 from surgeguard.service import Adapters, Context, handle_alarm_event
 from surgeguard.signals import alarm_threshold, signal_metric
 
 GROUP = "gameday-web"
 PREFIX = "Surgeguard"
+# The forecaster needs two days of non-gap history before it can fit (and backtest) anything.
+MIN_FORECAST_MINUTES = 2 * 1440
 _METRICS = {"cpu": Metric.CPU, "requests_per_target": Metric.REQUESTS_PER_TARGET}
 
 
@@ -52,6 +57,14 @@ class Tuning:
     in_datapoints: int = 5
     in_max_step_percent: float = 25.0
     in_stabilization_seconds: int = 300
+    # The forecaster (README): "floor" acts, "forecast_only" records only, None does not run it.
+    # Forecast-only by default: as a floor (p90, and even p55) it bought fewer drops at far more
+    # instance-hours than target tracking on nasa and twitter (README), failing the first milestone.
+    forecast_mode: str | None = "forecast_only"
+    forecast_percentile: float = 0.9
+    forecast_horizon_hours: int = 3
+    forecast_every_minutes: int = 60
+    forecast_history_days: int = 14
 
 
 def sale_events(events: Sequence[DeclaredEvent]) -> list[SaleEvent]:
@@ -106,6 +119,15 @@ def benchmark_config(
             max_step_percent=tuning.in_max_step_percent,
             stabilization_seconds=tuning.in_stabilization_seconds,
         ),
+        forecast=None
+        if tuning.forecast_mode is None
+        else ForecastConfig(
+            mode="floor" if tuning.forecast_mode == "floor" else "forecast_only",
+            history_days=tuning.forecast_history_days,
+            horizon_hours=tuning.forecast_horizon_hours,
+            percentile=tuning.forecast_percentile,
+            every_minutes=tuning.forecast_every_minutes,
+        ),
     )
     return ScalerConfig(groups=[group])
 
@@ -124,6 +146,7 @@ class InMemoryAws:
         self._claims: set[str] = set()
         self._memory = ScalerMemory()
         self._events: dict[str, EventState] = {}
+        self._forecast: ForecastState | None = None
         # A MaxSize set through UpdateAutoScalingGroup. The engine's limits are read-only to a
         # policy, so it stays within the sizing max (which is above the trace's peak anyway).
         self.max_size: int | None = None
@@ -175,6 +198,18 @@ class InMemoryAws:
         latest = [v for v in requests[-1:] if v == v]
         return latest[0] if latest else None
 
+    def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]:
+        """The simulated RequestCount per minute in [start, end) (None before the trace and in gaps)."""
+        view = self._view
+        trace_start = view.now - timedelta(minutes=view.minute)
+        first = int((start - trace_start).total_seconds() // 60)
+        last = int((end - trace_start).total_seconds() // 60)
+        requests = view.history.requests
+        known = requests[max(0, first) : max(0, min(last, len(requests)))]
+        before: list[float | None] = [None] * max(0, min(last, 0) - first)
+        after: list[float | None] = [None] * max(0, last - max(first, len(requests)))
+        return before + [None if v != v else v for v in known] + after
+
     def rearm(self, alarm_name: str) -> None:
         self.alarms[alarm_name].set_state(AlarmState.OK, self._view.minute, "re-armed by Surgeguard")
 
@@ -210,6 +245,12 @@ class InMemoryAws:
     def load_events(self, group: str) -> list[EventState]:
         return list(self._events.values())
 
+    def save_forecast(self, group: str, state: ForecastState) -> None:
+        self._forecast = state
+
+    def load_forecast(self, group: str) -> ForecastState | None:
+        return self._forecast
+
     def write_audit(self, record: dict[str, Any]) -> None:
         self.audit_count += 1
         if self.keep_records:
@@ -231,6 +272,8 @@ class SurgeguardPolicy:
         self.keep_records = keep_records
         self.aws: InMemoryAws | None = None
         self._sequence = 0
+        self._forecast_sums = (0.0, 0)
+        self._pending_forecast: tuple[int, int, list[float]] | None = None
 
     def reset(self, ctx: PolicyContext) -> None:
         sizing = ctx.sizing
@@ -257,6 +300,10 @@ class SurgeguardPolicy:
         self.adapters = Adapters(fleet=self.aws, signals=self.aws, store=self.aws, notifier=None)
         self.context = Context(self.config, PREFIX, self.config.audit_retention_days)
         self._sequence = 0
+        self._known_minutes = 0
+        self._next_forecast = 0
+        self._forecast_sums = (0.0, 0)
+        self._pending_forecast = None
         # Each event's three phases, as EventBridge Scheduler would fire them: at their plan time,
         # up to the protocol's scheduled-action lateness later (seeded), through the schedule service.
         rng = random.Random(ctx.seed)
@@ -273,9 +320,16 @@ class SurgeguardPolicy:
         assert aws is not None, "reset() first"
         alarmed = [t for t in view.alarm_transitions if t.new_state is AlarmState.ALARM]
         due = self._phases and self._phases[-1][0] <= view.now
-        if not alarmed and not due:
-            return None
         aws.view, aws.desired = view, None
+        self._known_minutes += 1  # decide() runs on non-gap minutes only
+        forecast = self.config.groups[0].forecast
+        ready = forecast is not None and self._known_minutes >= MIN_FORECAST_MINUTES
+        if ready and forecast is not None and view.minute >= self._next_forecast:
+            self._next_forecast = view.minute + forecast.every_minutes
+            self._run_forecaster(view)
+        if not alarmed and not due:
+            aws.view = None
+            return None
         while self._phases and self._phases[-1][0] <= view.now:
             _, when, event, phase = self._phases.pop()
             self._sequence += 1
@@ -293,6 +347,51 @@ class SurgeguardPolicy:
             )
         aws.view = None
         return aws.desired
+
+    @property
+    def forecasting(self) -> bool:
+        return self.tuning.forecast_mode is not None
+
+    @property
+    def forecast_mape(self) -> float | None:
+        """Mean absolute percentage error of the forecasts against what happened, per 15-minute step."""
+        total, count = self._forecast_sums
+        return total / count if count else None
+
+    def _run_forecaster(self, view: PolicyView) -> None:
+        """The forecaster through the same service as the Lambda (its Scheduler Input), then score the
+        previous forecast's steps against the minutes that have happened since."""
+        self._score_forecast(view)
+        self._sequence += 1
+        payload = {
+            "group": GROUP,
+            "scheduled_time": view.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "execution_id": f"sim-forecast-{self._sequence:08d}",
+        }
+        record = handle_forecast_event(payload, self.adapters, self.context)
+        made = record.get("forecast")
+        if made is not None:
+            self._pending_forecast = (view.minute, made["step_minutes"], made["expected_per_step"])
+
+    def _score_forecast(self, view: PolicyView) -> None:
+        if self._pending_forecast is None:
+            return
+        issued, step, expected = self._pending_forecast
+        requests = view.history.requests
+        total, count = self._forecast_sums
+        for index, guess in enumerate(expected):
+            start = issued + index * step
+            if start + step > len(requests):
+                break
+            actual = requests[start : start + step]
+            if any(v != v for v in actual):
+                continue  # a gap: no demand to compare with
+            mean = sum(actual) / step
+            if mean > 0:
+                total += abs(mean - guess) / mean
+                count += 1
+        self._forecast_sums = (total, count)
+        self._pending_forecast = None
 
     def _event(self, alarm_name: str, old_state: AlarmState, view: PolicyView) -> dict[str, Any]:
         signal, spec = self._specs[alarm_name]

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from infra.constructs import (
     AuditTable,
+    Forecaster,
     ReactiveFunction,
     SaleSchedules,
     ScalerTopics,
@@ -84,6 +85,20 @@ class SurgeguardStack(Stack):
             if any(group.events for group in config.groups)
             else None
         )
+        # The forecaster only when some group asks for it; it reads metrics and writes floors only.
+        self.forecaster = (
+            Forecaster(
+                self,
+                "Forecast",
+                config=config,
+                code=code,
+                table=self.audit.table,
+                notify_topic=self.topics.notifications,
+                alarm_prefix=alarm_prefix,
+            )
+            if any(group.forecast for group in config.groups)
+            else None
+        )
 
         CfnOutput(self, "AuditTableName", value=self.audit.table.table_name)
         CfnOutput(self, "NotificationsTopicArn", value=self.topics.notifications.topic_arn)
@@ -91,3 +106,5 @@ class SurgeguardStack(Stack):
         if self.sales is not None:
             CfnOutput(self, "SaleFunctionName", value=self.sales.function.function_name)
             CfnOutput(self, "SaleScheduleGroupName", value=self.sales.group.schedule_group_name)
+        if self.forecaster is not None:
+            CfnOutput(self, "ForecastFunctionName", value=self.forecaster.function.function_name)

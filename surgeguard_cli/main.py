@@ -12,6 +12,7 @@ commands:
   gameday              rehearse a Black Friday on a local AWS (moto) and plot it (make demo)
   pause / resume       kill switch for a deployed stack (a group or everything, one direction or both)
   audit                print a group's latest audit records from a deployed stack
+  plan                 when each declared sale event pre-warms, releases and restores; what looks wrong
 
 `surgeguard COMMAND --help` for each command's options."""
 
@@ -34,12 +35,19 @@ def _control(argv: Sequence[str]) -> int:
     return main(list(argv))
 
 
+def _plan(argv: Sequence[str]) -> int:
+    from surgeguard_cli.plan import main
+
+    return main(list(argv))
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "bench": _bench,
     "gameday": _gameday,
     "pause": _control,
     "resume": _control,
     "audit": _control,
+    "plan": _plan,
 }
 
 

@@ -3,6 +3,7 @@
 from infra.constructs.alarms import ScalingAlarms
 from infra.constructs.audit_table import AuditTable
 from infra.constructs.dead_letter_queue import DeadLetterQueue
+from infra.constructs.forecaster import Forecaster
 from infra.constructs.lambda_code import scaler_code
 from infra.constructs.reactive_function import ReactiveFunction
 from infra.constructs.sale_schedules import SaleSchedules
@@ -12,6 +13,7 @@ from infra.constructs.topics import ScalerTopics
 __all__ = [
     "AuditTable",
     "DeadLetterQueue",
+    "Forecaster",
     "ReactiveFunction",
     "SaleSchedules",
     "ScalerFunction",

@@ -19,33 +19,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, TimeZone, Validations
+from aws_cdk import TimeZone, Validations
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.constructs.dead_letter_queue import DeadLetterQueue
-from infra.constructs.nag import resource_finding
 from infra.constructs.scaler_function import ScalerFunction
 from infra.constructs.scaling_grants import (
-    IAM5,
     grant_group_actions,
     grant_read_groups_and_metrics,
     publish_to_encrypted_topic,
 )
+from infra.constructs.scheduler_plumbing import SchedulerPlumbing
 from surgeguard.config import ScalerConfig
 from surgeguard.domain.sales import plan_event
 
 HANDLER = "surgeguard.handlers.schedule.lambda_handler"
 SCALING_ACTIONS = ("autoscaling:SetDesiredCapacity", "autoscaling:UpdateAutoScalingGroup")
-# Scheduler -> Lambda: three tries within an hour, then the schedules' dead-letter queue. A pre-warm
-# an hour late is still worth doing (the event's floor holds until the release); the Lambda decides.
-RETRY_ATTEMPTS = 3
-MAX_EVENT_AGE = Duration.hours(1)
 
 
 @dataclass(frozen=True)
@@ -131,24 +123,15 @@ class SaleSchedules(Construct):
         event_groups = [group.name for group in config.groups if group.events]
         self._grant_scaling(event_groups)
 
-        # A group of our own (name generated): the scheduler role trusts only this group's schedules,
-        # and deleting the stack deletes every schedule with it.
-        self.group = scheduler.ScheduleGroup(self, "Group", removal_policy=RemovalPolicy.DESTROY)
-        self.role = iam.Role(
+        self.plumbing = SchedulerPlumbing(
             self,
-            "SchedulerRole",
-            description="Surgeguard: sale schedules invoke the scheduled-phase Lambda",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
-                    "ArnLike": {"aws:SourceArn": self.group.schedule_group_arn},
-                },
-            ),
+            function=self.function,
+            invokes="sale schedules invoke the scheduled-phase Lambda",
+            holds="sale phases Scheduler could not deliver to the Lambda",
         )
-        self.dead_letter_queue = DeadLetterQueue(
-            self, "FailedSchedules", holds="sale phases Scheduler could not deliver to the Lambda"
-        )
+        self.group = self.plumbing.group
+        self.role = self.plumbing.role
+        self.dead_letter_queue = self.plumbing.dead_letter_queue
 
         pending, past = sale_phases(config, now)
         for skipped in past:
@@ -159,7 +142,6 @@ class SaleSchedules(Construct):
             )
         self.phases = pending
         self.schedules = self._schedules(pending)
-        self._acknowledge_scheduler_role()
 
     def _schedules(self, phases: Sequence[PhaseSchedule]) -> dict[tuple[str, str, str], scheduler.Schedule]:
         scopes: dict[str, Construct] = {}
@@ -168,28 +150,17 @@ class SaleSchedules(Construct):
             group_scope = scopes.get(phase.group) or scopes.setdefault(
                 phase.group, Construct(self, phase.group)
             )
-            schedule = scheduler.Schedule(
+            schedule = self.plumbing.schedule(
                 group_scope,
                 f"{phase.event}-{phase.phase}",
                 description=f"Surgeguard sale {phase.event}: {phase.phase} {phase.group}",
-                schedule_group=self.group,
                 # jsii takes aware datetimes only and renders the UTC fields; hand it the wall
                 # time labelled UTC so `at()` shows the wall time, in the zone given beside it.
-                schedule=scheduler.ScheduleExpression.at(
+                expression=scheduler.ScheduleExpression.at(
                     phase.local.replace(tzinfo=UTC), TimeZone.of(phase.timezone)
                 ),
-                time_window=scheduler.TimeWindow.off(),
-                target=targets.LambdaInvoke(
-                    self.function,
-                    input=scheduler.ScheduleTargetInput.from_object(phase.input()),
-                    role=self.role,
-                    retry_attempts=RETRY_ATTEMPTS,
-                    max_event_age=MAX_EVENT_AGE,
-                    dead_letter_queue=self.dead_letter_queue.queue,
-                ),
+                payload=phase.input(),
             )
-            # The L2 writes the group's (generated) name as a literal, which orders nothing.
-            schedule.node.add_dependency(self.group)
             schedules[(phase.group, phase.event, phase.phase)] = schedule
         return schedules
 
@@ -205,18 +176,3 @@ class SaleSchedules(Construct):
         acknowledgments += grant_read_groups_and_metrics(role)
         acknowledgments.append(publish_to_encrypted_topic())
         Validations.of(role).acknowledge(*acknowledgments)
-
-    def _acknowledge_scheduler_role(self) -> None:
-        # LambdaInvoke grants invoke on the function and on `<function arn>:*` (its versions and
-        # aliases); only when some schedule exists.
-        if not self.schedules:
-            return
-        Validations.of(self.role).acknowledge(
-            Acknowledgment(
-                id=resource_finding(self, IAM5, f"{self.function.function_arn}:*"),
-                reason=(
-                    "Added by the Scheduler LambdaInvoke target (grant_invoke): the wildcard covers "
-                    "only versions and aliases of this one scheduled-phase function."
-                ),
-            )
-        )

@@ -280,6 +280,12 @@ class GroupConfig(_Strict):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _forecast_reads_requests(self) -> GroupConfig:
+        if self.forecast is not None and self.requests_target() is None:
+            raise ValueError("forecast needs a requests_per_target signal (it forecasts ALB RequestCount)")
+        return self
+
     def event(self, name: str) -> SaleEvent | None:
         return next((e for e in self.events if e.name == name), None)
 

@@ -15,6 +15,8 @@ AUDIT_SORT_PREFIX = "AUDIT#"
 # Per-group sale event items: target capacity, why, the max a temporary max replaced.
 EVENT_SORT_PREFIX = "EVENT#"
 GLOBAL_CONTROL_SORT_KEY = "*"
+# Per-group forecast item: the forecaster's floors by step, valid until the horizon ends.
+FORECAST_SORT_KEY = "FORECAST"
 
 # Rejected triggers that name no known group are filed under this pseudo-group.
 UNKNOWN_GROUP = "-"

@@ -23,6 +23,7 @@ from surgeguard.adapters.errors import (
 )
 from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
 from surgeguard.domain.decision import DecisionInput, decide
+from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.model import (
     Controls,
     Decision,
@@ -57,6 +58,7 @@ class Signals(Protocol):
     def read(self, group: GroupConfig, now: datetime) -> list[Reading]: ...
     def rearm(self, alarm_name: str) -> None: ...
     def normal_requests_per_minute(self, group: GroupConfig, around: datetime) -> float | None: ...
+    def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]: ...
 
 
 class Store(Protocol):
@@ -68,6 +70,8 @@ class Store(Protocol):
     def write_audit(self, record: dict[str, Any]) -> None: ...
     def save_event(self, group: str, state: EventState) -> None: ...
     def load_events(self, group: str) -> list[EventState]: ...
+    def save_forecast(self, group: str, state: ForecastState) -> None: ...
+    def load_forecast(self, group: str) -> ForecastState | None: ...
 
 
 class Notifier(Protocol):
@@ -381,6 +385,18 @@ def event_limits(group: GroupConfig, states: Sequence[EventState], now: datetime
     return EventLimits(tuple(floors), "; ".join(frozen) or None, max(raised) if raised else None)
 
 
+def forecast_floor(group: GroupConfig, adapters: Adapters, now: datetime) -> tuple[Floor, ...]:
+    """The forecaster's floor in effect now (`floor:forecast`), in floor mode only: forecast-only
+    records what it would do and never acts."""
+    if group.forecast is None or group.forecast.mode != "floor":
+        return ()
+    state = adapters.store.load_forecast(group.name)
+    if state is None or state.mode != "floor":
+        return ()
+    floor = state.floor_at(now)
+    return (Floor("forecast", floor),) if floor else ()
+
+
 @dataclass(frozen=True)
 class Applied:
     decision: Decision
@@ -407,6 +423,7 @@ def decide_and_apply(
     """
     controls = Controls(pause=adapters.store.load_pause(group.name), dry_run=ctx.config.is_dry_run(group))
     states = adapters.store.load_events(group.name) if group.events else []
+    forecast = forecast_floor(group, adapters, now)
     decision: Decision | None = None
     snapshot: GroupSnapshot | None = None
     for attempt in range(_CONFLICT_RETRIES + 1):
@@ -430,7 +447,7 @@ def decide_and_apply(
                 trigger_direction=direction,
                 breached_rules=breached,
                 controls=controls,
-                floors=(*ctx.floors, *limits.floors),
+                floors=(*ctx.floors, *limits.floors, *forecast),
                 freeze_scale_in=limits.freeze_scale_in,
             )
         )

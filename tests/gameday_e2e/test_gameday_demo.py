@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,7 @@ def test_demo_deploys_replays_and_plots(
         seen["records"] = AuditStore(table, dynamodb).audit_records(GROUP, limit=10_000)
 
     monkeypatch.setattr(demo, "_wait", inspect_moto)
-    started = time.monotonic()
     code = demo.main(["--out", str(tmp_path), "--minutes", "90", "--keep-server"])
-    seconds = time.monotonic() - started
     out = capsys.readouterr().out
 
     assert code == 0, out
@@ -47,4 +44,3 @@ def test_demo_deploys_replays_and_plots(
     for policy in ("aws-target-tracking-cpu", "aws-step-scaling", "seed-rule", "surgeguard"):
         assert f"  {policy} " in out
     assert f"applied {len(applied)}" in out
-    assert seconds < 60

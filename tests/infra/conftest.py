@@ -9,7 +9,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from synth_support import CONFIG_FILE, SALES_NOW, STACK_NAME, Synth, sales_config, synthesize
+from synth_support import (
+    CONFIG_FILE,
+    FORECAST_NOW,
+    SALES_NOW,
+    STACK_NAME,
+    Synth,
+    forecast_config,
+    sales_config,
+    synthesize,
+)
 
 from surgeguard.config import ScalerConfig, load_config
 
@@ -57,4 +66,14 @@ def sales_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         tmp_path_factory,
         "surgeguard-sales-synth",
         lambda outdir: synthesize(outdir, config=sales_config(), now=SALES_NOW),
+    )
+
+
+@pytest.fixture(scope="session")
+def forecast_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """Groups with a `forecast` section (and one sale event), synthesized at a pinned `now`."""
+    return _shared_synth(
+        tmp_path_factory,
+        "surgeguard-forecast-synth",
+        lambda outdir: synthesize(outdir, config=forecast_config(), now=FORECAST_NOW),
     )

@@ -125,6 +125,58 @@ def sales_config() -> ScalerConfig:
     )
 
 
+# The forecaster: two groups forecast (every hour, every 15 minutes), one does not; one has a sale
+# event too, so the sale schedules and the forecast schedules live side by side.
+FORECAST_NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def forecast_config() -> ScalerConfig:
+    cpu = [{"kind": "cpu", "target": 50}]
+
+    def requests(name: str) -> list[dict[str, Any]]:  # the forecast reads ALB RequestCount
+        return [
+            *cpu,
+            {
+                "kind": "requests_per_target",
+                "target": 1000,
+                "load_balancer": "app/shop-alb/50dc6c495c0c9188",
+                "target_group": f"targetgroup/{name}/73e2d6bc24d8a067",
+            },
+        ]
+
+    return parse_config(
+        {
+            "groups": [
+                {
+                    "name": "web",
+                    "min": 2,
+                    "max": 10,
+                    "signals": requests("web"),
+                    "forecast": {"every_minutes": 60},
+                    "events": [
+                        {
+                            "name": "black-friday",
+                            "start": "2026-11-27T00:00:00",
+                            "end": "2026-11-27T02:00:00",
+                            "timezone": "America/New_York",
+                            "peak_multiplier": 4,
+                        }
+                    ],
+                },
+                {
+                    "name": "api",
+                    "min": 1,
+                    "max": 6,
+                    "signals": requests("api"),
+                    "forecast": {"every_minutes": 15},
+                },
+                {"name": "batch", "min": 1, "max": 4, "signals": cpu},
+            ]
+        },
+        source="tests/infra forecast config",
+    )
+
+
 def cdk_context() -> dict[str, Any]:
     """The feature flags the CLI passes to the app (cdk.json)."""
     return json.loads((ROOT / "cdk.json").read_text())["context"]

@@ -12,9 +12,9 @@ from synth_support import STACK_NAME, Synth
 HARMLESS = {"W3005"}
 
 
-@pytest.fixture(params=["synth", "sales_synth"])
+@pytest.fixture(params=["synth", "sales_synth", "forecast_synth"])
 def any_synth(request: pytest.FixtureRequest) -> Synth:
-    """The example config, and the sale-events config (schedules, the second Lambda)."""
+    """The example config, the sale-events config (schedules, the second Lambda), the forecast one."""
     synth: Synth = request.getfixturevalue(request.param)
     return synth
 

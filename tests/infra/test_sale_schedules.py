@@ -19,7 +19,8 @@ from typing import Any
 from synth_support import ACCOUNT, REGION, ROOT, SALES_NOW, Synth, cdk_context, sales_config
 
 from infra.constructs import reactive_function, sale_schedules
-from infra.constructs.sale_schedules import MAX_EVENT_AGE, RETRY_ATTEMPTS, sale_phases
+from infra.constructs.sale_schedules import sale_phases
+from infra.constructs.scheduler_plumbing import MAX_EVENT_AGE, RETRY_ATTEMPTS
 from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, config_json
 from surgeguard.domain.sales import PHASES, plan_event
 

@@ -11,6 +11,7 @@ from typing import Any
 from surgeguard import keys
 from surgeguard.adapters.clients import AwsAdapter
 from surgeguard.adapters.errors import AwsCallError, ConcurrentUpdateError, DuplicateTriggerError
+from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.model import EventState, Launch, Pause, Recommendation, ScalerMemory
 
 CLAIM_TTL_SECONDS = 86_400
@@ -220,6 +221,48 @@ class AuditStore(AwsAdapter):
             )
             for item in response.get("Items", [])
         ]
+
+    # --- forecast: the forecaster's latest floors, read by every reactive decision of the group ---
+    def save_forecast(self, group: str, state: ForecastState) -> None:
+        item: dict[str, Any] = {
+            keys.PARTITION_KEY: {"S": keys.group_pk(group)},
+            keys.SORT_KEY: {"S": keys.FORECAST_SORT_KEY},
+            "mode": {"S": state.mode},
+            "issued_at": {"S": state.issued_at.isoformat()},
+            "valid_until": {"S": state.valid_until.isoformat()},
+            "step_minutes": {"N": str(state.step_minutes)},
+            "steps": {"L": [{"N": str(s)} for s in state.steps]},
+            "floor": {"N": str(state.floor)},
+            "percentile": {"N": repr(state.percentile)},
+            "multiplier": {"N": repr(state.multiplier)},
+            "mape": _to_attribute(state.mape),
+            # The item outlives its horizon by a day for inspection, then DynamoDB deletes it.
+            keys.TTL_ATTRIBUTE: {"N": str(int(state.valid_until.timestamp()) + 86_400)},
+        }
+        self._table_call("PutItem", Item=item)
+
+    def load_forecast(self, group: str) -> ForecastState | None:
+        item = self._table_call(
+            "GetItem",
+            Key={
+                keys.PARTITION_KEY: {"S": keys.group_pk(group)},
+                keys.SORT_KEY: {"S": keys.FORECAST_SORT_KEY},
+            },
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            return None
+        mape = _from_attribute(item["mape"])
+        return ForecastState(
+            mode=item["mode"]["S"],
+            issued_at=datetime.fromisoformat(item["issued_at"]["S"]),
+            valid_until=datetime.fromisoformat(item["valid_until"]["S"]),
+            step_minutes=int(item["step_minutes"]["N"]),
+            steps=tuple(int(s["N"]) for s in item["steps"]["L"]),
+            percentile=float(item["percentile"]["N"]),
+            multiplier=float(item["multiplier"]["N"]),
+            mape=None if mape is None else float(mape),
+        )
 
     # --- audit ---
     def write_audit(self, record: dict[str, Any]) -> None:

@@ -41,6 +41,25 @@ def _queries(index: int, metric: SignalMetric, period: int) -> list[dict[str, An
     return queries
 
 
+def _request_count_query(query_id: str, signal: RequestsPerTargetSignal) -> dict[str, Any]:
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": signal.namespace,
+                "MetricName": "RequestCount",
+                "Dimensions": [
+                    {"Name": "LoadBalancer", "Value": signal.load_balancer},
+                    {"Name": "TargetGroup", "Value": signal.target_group},
+                ],
+            },
+            "Period": 60,
+            "Stat": "Sum",
+        },
+        "ReturnData": True,
+    }
+
+
 class CloudWatchSignals(AwsAdapter):
     service = "cloudwatch"
 
@@ -68,28 +87,41 @@ class CloudWatchSignals(AwsAdapter):
             readings.append(Reading(signal.id, signal.kind, latest.get(key), signal.target))
         return readings
 
+    def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]:
+        """Requests per minute to the group's target group (ALB RequestCount, Sum per minute) for every
+        minute in [start, end), oldest first; None where CloudWatch has no datapoint (a gap).
+        Paginates NextToken (14 days of minutes is 20,160 datapoints)."""
+        signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
+        if signal is None:
+            raise ValueError(f"group {group.name} has no requests_per_target signal")
+        start = start.replace(second=0, microsecond=0)
+        minutes = int((end - start).total_seconds() // 60)
+        values: list[float | None] = [None] * max(0, minutes)
+        request: dict[str, Any] = {
+            "MetricDataQueries": [_request_count_query("history", signal)],
+            "StartTime": start,
+            "EndTime": start + timedelta(minutes=minutes),
+            "ScanBy": "TimestampAscending",
+        }
+        while True:
+            response = self._call("GetMetricData", **request)
+            for result in response.get("MetricDataResults", []):
+                for when, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
+                    index = int((when - start).total_seconds() // 60)
+                    if 0 <= index < len(values):
+                        values[index] = float(value)
+            token = response.get("NextToken")
+            if not token:
+                return values
+            request["NextToken"] = token
+
     def normal_requests_per_minute(self, group: GroupConfig, around: datetime) -> float | None:
         """Mean requests per minute to the group's target group over the 15 minutes around `around`
         (ALB RequestCount, Sum per minute); None without a requests signal or without data."""
         signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
         if signal is None:
             return None
-        query = {
-            "Id": "normal",
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": signal.namespace,
-                    "MetricName": "RequestCount",
-                    "Dimensions": [
-                        {"Name": "LoadBalancer", "Value": signal.load_balancer},
-                        {"Name": "TargetGroup", "Value": signal.target_group},
-                    ],
-                },
-                "Period": 60,
-                "Stat": "Sum",
-            },
-            "ReturnData": True,
-        }
+        query = _request_count_query("normal", signal)
         response = self._call(
             "GetMetricData",
             MetricDataQueries=[query],

@@ -1,0 +1,104 @@
+"""The forecaster: a recurring EventBridge Scheduler schedule per group with a `forecast` section,
+invoking one Lambda (`surgeguard.handlers.forecast`) that reads the load metric's history and writes
+the forecast floor to the audit table. It never calls Auto Scaling: the reactive path applies the floor.
+
+Input JSON (the handler's contract): `{"group", "scheduled_time", "execution_id"}`, the last two
+filled in by Scheduler. Retries and the dead-letter queue are the sale schedules' (scheduler_plumbing).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.constructs.scaler_function import ScalerFunction
+from infra.constructs.scaling_grants import IAM5, publish_to_encrypted_topic
+from infra.constructs.scheduler_plumbing import SchedulerPlumbing
+from surgeguard.config import ScalerConfig
+
+HANDLER = "surgeguard.handlers.forecast.lambda_handler"
+METRIC_ACTIONS = ("cloudwatch:GetMetricData",)
+
+
+def rate_expression(every_minutes: int) -> str:
+    """Always in minutes, as configured (CDK's `rate()` helper would turn 60 minutes into `1 hour`)."""
+    return f"rate({every_minutes} minutes)"
+
+
+def forecast_input(group: str) -> dict[str, str]:
+    return {
+        "group": group,
+        "scheduled_time": scheduler.ContextAttribute.scheduled_time,
+        "execution_id": scheduler.ContextAttribute.execution_id,
+    }
+
+
+class Forecaster(Construct):
+    """The forecast Lambda (shared defaults), read-only metric access, one recurring schedule per group."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ScalerConfig,
+        code: lambda_.Code,
+        table: dynamodb.ITable,
+        notify_topic: sns.ITopic,
+        alarm_prefix: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.handler = ScalerFunction(
+            self,
+            "Handler",
+            code=code,
+            handler=HANDLER,
+            description="Surgeguard: forecasts each group's load from its history and writes the floor",
+            environment={
+                "TABLE_NAME": table.table_name,
+                "NOTIFY_TOPIC_ARN": notify_topic.topic_arn,
+                "ALARM_PREFIX": alarm_prefix,
+            },
+        )
+        self.function = self.handler.function
+        table.grant_read_write_data(self.function)
+        notify_topic.grant_publish(self.function)
+        role = self.handler.role
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="ReadMetrics", actions=list(METRIC_ACTIONS), resources=["*"])
+        )
+        Validations.of(role).acknowledge(
+            Acknowledgment(
+                id=f"{IAM5}[Resource::*]",
+                reason=(
+                    "cloudwatch:GetMetricData does not support resource-level permissions and is "
+                    "read-only; the forecaster has no Auto Scaling permission at all."
+                ),
+            ),
+            publish_to_encrypted_topic(),
+        )
+
+        self.plumbing = SchedulerPlumbing(
+            self,
+            function=self.function,
+            invokes="forecast schedules invoke the forecast Lambda",
+            holds="forecast runs Scheduler could not deliver to the Lambda",
+        )
+        self.schedules: dict[str, scheduler.Schedule] = {}
+        for group in config.groups:
+            if group.forecast is None:
+                continue
+            self.schedules[group.name] = self.plumbing.schedule(
+                self,
+                f"Every-{group.name}",
+                description=f"Surgeguard forecast: {group.name} every {group.forecast.every_minutes} min",
+                expression=scheduler.ScheduleExpression.expression(
+                    rate_expression(group.forecast.every_minutes)
+                ),
+                payload=forecast_input(group.name),
+            )

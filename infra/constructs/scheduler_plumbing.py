@@ -1,0 +1,98 @@
+"""What every EventBridge Scheduler -> Lambda path here shares: a schedule group of our own, a role
+that trusts only that group's schedules, a dead-letter queue, and the target with its retry policy.
+
+Used by the sale schedules (one-time `at()` phases) and the forecaster (a recurring `rate()`), so both
+retry the same way and dead-letter into the same kind of queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from constructs import Construct
+
+from infra.constructs.dead_letter_queue import DeadLetterQueue
+from infra.constructs.nag import resource_finding
+from infra.constructs.scaling_grants import IAM5
+
+# Scheduler -> Lambda: three tries within an hour, then the schedules' dead-letter queue. A pre-warm
+# an hour late is still worth doing (the event's floor holds until the release); the Lambda decides.
+RETRY_ATTEMPTS = 3
+MAX_EVENT_AGE = Duration.hours(1)
+
+
+class SchedulerPlumbing:
+    """Created in the caller's scope with fixed ids (Group, SchedulerRole, FailedSchedules)."""
+
+    def __init__(self, scope: Construct, *, function: lambda_.IFunction, invokes: str, holds: str) -> None:
+        self.function = function
+        # A group of our own (name generated): the scheduler role trusts only this group's schedules,
+        # and deleting the stack deletes every schedule with it.
+        self.group = scheduler.ScheduleGroup(scope, "Group", removal_policy=RemovalPolicy.DESTROY)
+        self.role = iam.Role(
+            scope,
+            "SchedulerRole",
+            description=f"Surgeguard: {invokes}",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Stack.of(scope).account},
+                    "ArnLike": {"aws:SourceArn": self.group.schedule_group_arn},
+                },
+            ),
+        )
+        self.dead_letter_queue = DeadLetterQueue(scope, "FailedSchedules", holds=holds)
+        self._acknowledged = False
+
+    def schedule(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        description: str,
+        expression: scheduler.ScheduleExpression,
+        payload: Mapping[str, Any],
+    ) -> scheduler.Schedule:
+        """A schedule in our group that invokes the function with `payload` as its Input JSON."""
+        schedule = scheduler.Schedule(
+            scope,
+            construct_id,
+            description=description,
+            schedule_group=self.group,
+            schedule=expression,
+            time_window=scheduler.TimeWindow.off(),
+            target=targets.LambdaInvoke(
+                self.function,
+                input=scheduler.ScheduleTargetInput.from_object(dict(payload)),
+                role=self.role,
+                retry_attempts=RETRY_ATTEMPTS,
+                max_event_age=MAX_EVENT_AGE,
+                dead_letter_queue=self.dead_letter_queue.queue,
+            ),
+        )
+        # The L2 writes the group's (generated) name as a literal, which orders nothing.
+        schedule.node.add_dependency(self.group)
+        self._acknowledge_invoke_wildcard()
+        return schedule
+
+    def _acknowledge_invoke_wildcard(self) -> None:
+        # LambdaInvoke grants invoke on the function and on `<function arn>:*` (its versions and
+        # aliases); only once some schedule exists.
+        if self._acknowledged:
+            return
+        self._acknowledged = True
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id=resource_finding(self.role, IAM5, f"{self.function.function_arn}:*"),
+                reason=(
+                    "Added by the Scheduler LambdaInvoke target (grant_invoke): the wildcard covers "
+                    "only versions and aliases of this one scheduled function."
+                ),
+            )
+        )

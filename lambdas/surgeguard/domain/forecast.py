@@ -1,0 +1,230 @@
+"""Seasonal forecast of the request rate and the capacity floor it implies; pure Python, no I/O.
+
+History is per-minute requests (None in gaps, oldest first, the last minute just before now). Runs of
+20 or more zero minutes are outages, not demand (BENCHMARK.md): they become gaps and never enter the fit.
+
+Model (seasonal naive with level, on 5-minute buckets): a future bucket is forecast from the same slot
+1..7 days earlier (median: one odd day does not move it) and 1..2 weeks earlier (mean), each scaled by
+how the last hour compares with the same hour that many days earlier (clamped to [0.5, 2]); daily and
+weekly estimates are averaged when both exist. A backtest over the last day (rolling origins, the same
+horizon) gives the MAPE and the relative error of the busiest minute of each bucket against its
+forecast; the requested percentile of that error turns the point forecast into an upper bound.
+One fit is O(history): prefix sums for the level windows, a few lags per bucket.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+BUCKET_MINUTES = 5
+DAY = 1440 // BUCKET_MINUTES
+WEEK = 7 * DAY
+ZERO_RUN_GAP_MINUTES = 20
+LEVEL_BUCKETS = 60 // BUCKET_MINUTES
+# No floor until this much non-gap history exists (two days: one to fit from, one to backtest on).
+MIN_HISTORY_BUCKETS = 2 * DAY
+_DAILY_LAGS = tuple(d * DAY for d in range(1, 8))
+_WEEKLY_LAGS = (WEEK, 2 * WEEK)
+_LEVEL_CLAMP = (0.5, 2.0)
+_MIN_BACKTEST = 12
+CEIL_TOLERANCE = 1e-9
+
+
+def mark_gaps(minutes: Sequence[float | None]) -> list[float | None]:
+    """None for missing, non-finite or negative minutes and for every run of >= 20 zero minutes."""
+    out: list[float | None] = [
+        v if v is not None and 0 <= v < math.inf else None  # NaN fails both comparisons
+        for v in minutes
+    ]
+    position, length = 0, len(out)
+    while True:
+        try:
+            first = out.index(0.0, position)  # jumps in C to the next zero: zeros are rare
+        except ValueError:
+            return out
+        last = first
+        while last < length and out[last] == 0:
+            last += 1
+        if last - first >= ZERO_RUN_GAP_MINUTES:
+            out[first:last] = [None] * (last - first)
+        position = last
+
+
+def bucketize(minutes: Sequence[float | None]) -> tuple[list[float | None], list[float | None]]:
+    """(mean, busiest minute) per 5-minute bucket, aligned to the end; a bucket with fewer than 3
+    known minutes is a gap. A leading partial bucket is dropped."""
+    means: list[float | None] = []
+    peaks: list[float | None] = []
+    for start in range(len(minutes) % BUCKET_MINUTES, len(minutes), BUCKET_MINUTES):
+        chunk = minutes[start : start + BUCKET_MINUTES]
+        if None not in chunk:
+            means.append(sum(chunk) / BUCKET_MINUTES)  # type: ignore[arg-type]
+            peaks.append(max(chunk))  # type: ignore[type-var]
+            continue
+        known = [v for v in chunk if v is not None]
+        if len(known) * 2 > BUCKET_MINUTES:
+            means.append(sum(known) / len(known))
+            peaks.append(max(known))
+        else:
+            means.append(None)
+            peaks.append(None)
+    return means, peaks
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Per-minute point and upper-bound forecasts for the horizon, starting at the minute after history."""
+
+    point: tuple[float, ...]
+    upper: tuple[float, ...]
+    multiplier: float  # upper / point: the percentile of the backtest's relative errors
+    percentile: float
+    mape: float | None  # mean absolute percentage error of the last day's backtest (5-minute buckets)
+    history_buckets: int  # non-gap 5-minute buckets the fit used
+
+
+class _Model:
+    def __init__(self, means: Sequence[float | None]) -> None:
+        self.means = means
+        self.sums = [0.0]
+        self.counts = [0]
+        for v in means:
+            self.sums.append(self.sums[-1] + (v or 0.0))
+            self.counts.append(self.counts[-1] + (v is not None))
+
+    def _level(self, end: int) -> float | None:
+        start = max(0, end - LEVEL_BUCKETS)
+        if end <= 0:
+            return None
+        count = self.counts[end] - self.counts[start]
+        return (self.sums[end] - self.sums[start]) / count if count * 2 >= end - start else None
+
+    def forecast(self, origin: int, steps: int) -> list[float | None]:
+        """Point forecasts of buckets origin..origin+steps-1 from buckets before `origin` only."""
+        recent = self._level(origin)
+        scale: dict[int, float] = {}
+        for lag in {*_DAILY_LAGS, *_WEEKLY_LAGS}:
+            if origin - lag < LEVEL_BUCKETS:
+                continue
+            past = self._level(origin - lag)
+            ratio = 1.0
+            if recent is not None and past is not None and past > 0:
+                ratio = min(_LEVEL_CLAMP[1], max(_LEVEL_CLAMP[0], recent / past))
+            scale[lag] = ratio
+        out: list[float | None] = []
+        for j in range(origin, origin + steps):
+            daily = [
+                v * scale[lag]
+                for lag in _DAILY_LAGS
+                if lag in scale and j - lag < origin and (v := self.means[j - lag]) is not None
+            ]
+            weekly = [
+                v * scale[lag]
+                for lag in _WEEKLY_LAGS
+                if lag in scale and j - lag < origin and (v := self.means[j - lag]) is not None
+            ]
+            estimates = []
+            if daily:
+                daily.sort()
+                middle = len(daily) // 2
+                estimates.append(daily[middle] if len(daily) % 2 else (daily[middle - 1] + daily[middle]) / 2)
+            if weekly:
+                estimates.append(sum(weekly) / len(weekly))
+            out.append(sum(estimates) / len(estimates) if estimates else None)
+        return out
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """The q-quantile with linear interpolation between order statistics."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def fit_forecast(history: Sequence[float | None], horizon_minutes: int, percentile: float) -> Forecast | None:
+    """Fit on per-minute history and forecast `horizon_minutes` ahead; None without enough history."""
+    means, peaks = bucketize(mark_gaps(history))
+    known = sum(v is not None for v in means)
+    if known < MIN_HISTORY_BUCKETS or len(means) < MIN_HISTORY_BUCKETS:
+        return None
+    model = _Model(means)
+    steps = math.ceil(horizon_minutes / BUCKET_MINUTES)
+    # Backtest: the last day, forecast from rolling origins `steps` buckets apart, as the service would.
+    errors: list[float] = []
+    ratios: list[float] = []
+    n = len(means)
+    for origin in range(n - DAY, n, steps):
+        predicted = model.forecast(origin, min(steps, n - origin))
+        for offset, guess in enumerate(predicted):
+            actual, peak = means[origin + offset], peaks[origin + offset]
+            if guess is None or actual is None or peak is None:
+                continue
+            if actual > 0:
+                errors.append(abs(actual - guess) / actual)
+            if guess > 0:
+                ratios.append(peak / guess)
+    ahead = model.forecast(n, steps)
+    if all(v is None for v in ahead):
+        return None
+    # A slot with no same-slot history (all gaps) takes the nearest known forecast: never zero by default.
+    filled = _fill(ahead)
+    multiplier = max(1.0, quantile(ratios, percentile)) if len(ratios) >= _MIN_BACKTEST else 1.5
+    point = tuple(v for v in filled for _ in range(BUCKET_MINUTES))[:horizon_minutes]
+    return Forecast(
+        point=point,
+        upper=tuple(v * multiplier for v in point),
+        multiplier=multiplier,
+        percentile=percentile,
+        mape=sum(errors) / len(errors) if errors else None,
+        history_buckets=known,
+    )
+
+
+def _fill(values: Sequence[float | None]) -> list[float]:
+    known = [(i, v) for i, v in enumerate(values) if v is not None]
+    return [
+        max(0.0, v) if v is not None else max(0.0, min(known, key=lambda p: abs(p[0] - i))[1])
+        for i, v in enumerate(values)
+    ]
+
+
+def floor_steps(
+    upper: Sequence[float], per_instance: float, step_minutes: int, lead_minutes: int
+) -> tuple[int, ...]:
+    """Instances needed in each step of the horizon: the busiest upper-bound minute from the step's
+    start to its end plus the lead time (launch + warm-up), divided by the requests target."""
+    floors = []
+    for start in range(0, len(upper), step_minutes):
+        window = upper[start : start + step_minutes + lead_minutes]
+        floors.append(max(0, math.ceil(max(window) / per_instance - CEIL_TOLERANCE)))
+    return tuple(floors)
+
+
+@dataclass(frozen=True)
+class ForecastState:
+    """The group's FORECAST item: floors by step from `issued_at`, valid until `valid_until`."""
+
+    mode: str
+    issued_at: datetime
+    valid_until: datetime
+    step_minutes: int
+    steps: tuple[int, ...]
+    percentile: float
+    multiplier: float
+    mape: float | None
+
+    @property
+    def floor(self) -> int:
+        return max(self.steps, default=0)
+
+    def floor_at(self, now: datetime) -> int | None:
+        """The floor in effect at `now`, or None outside the forecast's validity."""
+        if not self.issued_at <= now < self.valid_until:
+            return None
+        index = int((now - self.issued_at) / timedelta(minutes=self.step_minutes))
+        return self.steps[index] if index < len(self.steps) else None

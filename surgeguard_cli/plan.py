@@ -1,0 +1,343 @@
+"""`surgeguard plan`: what the declared sale events will do, and when, before anything is deployed.
+
+For each group's events: the pre-warm, doors, end, release and restore times in UTC and in the event's
+own zone, the lead time broken down, the target when it can be known now, and what looks wrong:
+overlapping events, wall times that do not exist or occur twice on a daylight-saving change day, a
+target above the (temporary) max, too many schedules for one group, events already past.
+Pure (no AWS call): the times are `surgeguard.domain.sales.plan_event`'s, the ones the stack schedules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from surgeguard.config import ConfigError, GroupConfig, SaleEvent, ScalerConfig, load_config
+from surgeguard.domain.sales import EventPlan, LeadTime, plan_event, target_capacity
+
+DEFAULT_CONFIG = "surgeguard.yaml"
+SCHEDULES_PER_EVENT = 3  # pre-warm, release, restore
+MAX_SCHEDULED_ACTIONS = 125  # per group
+MULTIPLIER_TARGET = "computed at pre-warm from last week's demand"
+
+ERROR, WARNING = "error", "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "error" or "warning"
+    group: str
+    event: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.group}/{self.event}" if self.event else self.group
+        return f"{self.level}: {where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class EventReport:
+    event: SaleEvent
+    plan: EventPlan
+    target: str  # the number and how, or when it will be computed
+    findings: list[Finding] = field(default_factory=list)
+
+    def times(self) -> dict[str, datetime]:
+        """Every moment worth showing, in order, UTC."""
+        return {
+            "pre-warm": self.plan.prewarm,
+            "doors": self.plan.start,
+            "end": self.plan.end,
+            "release": self.plan.release,
+            "restore": self.plan.restore,
+        }
+
+
+@dataclass(frozen=True)
+class GroupReport:
+    group: GroupConfig
+    events: list[EventReport]
+    findings: list[Finding]  # about the group as a whole (overlaps, schedule count)
+
+
+@dataclass(frozen=True)
+class PlanReport:
+    now: datetime
+    groups: list[GroupReport]
+
+    @property
+    def findings(self) -> list[Finding]:
+        found = []
+        for group in self.groups:
+            for event in group.events:
+                found.extend(event.findings)
+            found.extend(group.findings)
+        return found
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == WARNING]
+
+
+def _minutes(delta: timedelta) -> str:
+    total = int(delta.total_seconds() // 60)
+    seconds = int(delta.total_seconds()) % 60
+    text = f"{total}m"
+    return f"{text}{seconds}s" if seconds else text
+
+
+def lead_breakdown(lead: LeadTime) -> str:
+    return (
+        f"{_minutes(lead.total)} = launch {_minutes(lead.launch)} + warm-up {_minutes(lead.warmup)} "
+        f"+ scheduler lateness {_minutes(lead.scheduler_lateness)} + margin {_minutes(lead.margin)}"
+    )
+
+
+def wall_clock_problem(wall: datetime, zone: str) -> tuple[str, str] | None:
+    """(level, why) when naive `wall` does not exist (error) or occurs twice (warning) in `zone`."""
+    tz = ZoneInfo(zone)
+    first, second = wall.replace(tzinfo=tz, fold=0), wall.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall:
+        # fold=0 reads a skipped time with the offset before the change: say what it lands on.
+        lands = first.astimezone(UTC).astimezone(tz)
+        return ERROR, (
+            f"{wall:%Y-%m-%d %H:%M} does not exist in {zone} (the clocks skip it that night); "
+            f"it would be read as {lands:%H:%M %Z}: give a time that exists"
+        )
+    return WARNING, (
+        f"{wall:%Y-%m-%d %H:%M} occurs twice in {zone} (the clocks go back that night); "
+        f"the first one is meant ({first:%H:%M %Z} = {first.astimezone(UTC):%H:%M} UTC), not "
+        f"{second:%H:%M %Z} ({second.astimezone(UTC):%H:%M} UTC)"
+    )
+
+
+def _dst_findings(group: GroupConfig, event: SaleEvent, plan: EventPlan) -> list[Finding]:
+    found = []
+    for label, wall in (("start", event.start), ("end", event.end)):
+        problem = wall_clock_problem(wall, event.timezone)
+        if problem:
+            found.append(Finding(problem[0], group.name, event.name, f"{label} {problem[1]}"))
+    tz = ZoneInfo(event.timezone)
+    prewarm = plan.prewarm.astimezone(tz)
+    if prewarm.replace(fold=1 - prewarm.fold).utcoffset() != prewarm.utcoffset():
+        found.append(
+            Finding(
+                WARNING,
+                group.name,
+                event.name,
+                f"pre-warm at {prewarm:%Y-%m-%d %H:%M} local occurs twice in {event.timezone} that night "
+                f"(this one is {prewarm:%Z}); its schedule is written in UTC "
+                f"({plan.prewarm:%Y-%m-%dT%H:%M}) so it fires once, at the right one",
+            )
+        )
+    start = plan.start.astimezone(tz)
+    if prewarm.utcoffset() != start.utcoffset():
+        wall_gap = start.replace(tzinfo=None) - prewarm.replace(tzinfo=None)
+        found.append(
+            Finding(
+                WARNING,
+                group.name,
+                event.name,
+                f"daylight saving changes between pre-warm ({prewarm:%H:%M %Z}) and doors "
+                f"({start:%H:%M %Z}): the clocks show {_minutes(wall_gap)} between them, the real lead "
+                f"is {_minutes(plan.lead.total)} (the schedule uses the real one)",
+            )
+        )
+    return found
+
+
+def _target(group: GroupConfig, event: SaleEvent) -> tuple[str, list[Finding]]:
+    ceiling = event.temporary_max or group.max
+    ceiling_name = f"temporary_max {ceiling}" if event.temporary_max else f"max {ceiling}"
+    per_instance = group.requests_target()
+    if event.peak_requests_per_minute is not None:
+        if per_instance is None:
+            return "unknown", [
+                Finding(
+                    ERROR,
+                    group.name,
+                    event.name,
+                    "an absolute peak (peak_requests_per_minute) needs a requests_per_target signal",
+                )
+            ]
+        target, why = target_capacity(group, event, None, group.min)
+        needed = math.ceil(event.peak_requests_per_minute / per_instance - 1e-9)
+        if needed > ceiling:
+            return f"{target} (clamped: {why})", [
+                Finding(
+                    ERROR,
+                    group.name,
+                    event.name,
+                    f"the peak needs {needed} instances, above {ceiling_name}: raise temporary_max",
+                )
+            ]
+        return f"{target} ({why})", []
+    assert event.peak_multiplier is not None
+    if per_instance is not None:
+        how = (
+            f"{event.peak_multiplier:g} x requests/min at that time last week / {per_instance:g} per instance"
+        )
+    else:
+        how = f"{event.peak_multiplier:g} x the group's desired capacity then"
+    text = f"{MULTIPLIER_TARGET} ({how}), within [{group.min}, {ceiling}]"
+    at_least = math.ceil(group.min * event.peak_multiplier - 1e-9)
+    if at_least > ceiling:
+        return text, [
+            Finding(
+                WARNING,
+                group.name,
+                event.name,
+                f"even from min {group.min}, {event.peak_multiplier:g}x is {at_least} instances, above "
+                f"{ceiling_name}: the target will be clamped",
+            )
+        ]
+    return text, []
+
+
+def _past_findings(group: GroupConfig, event: SaleEvent, plan: EventPlan, now: datetime) -> list[Finding]:
+    if plan.restore <= now:
+        return [Finding(WARNING, group.name, event.name, "already past: nothing will be scheduled")]
+    past = [phase for phase, when in plan.phase_times().items() if when <= now]
+    if past:
+        return [
+            Finding(
+                WARNING,
+                group.name,
+                event.name,
+                f"{', '.join(past)} already past: only the later phases will be scheduled",
+            )
+        ]
+    return []
+
+
+def _overlaps(group: GroupConfig, reports: Sequence[EventReport]) -> list[Finding]:
+    """Events whose scheduled windows (pre-warm to restore) overlap: one's release and restore fire
+    while the other is on. With a temporary max, a restore cuts MaxSize mid-event: an error."""
+    found = []
+    ordered = sorted(reports, key=lambda r: r.plan.prewarm)
+    for i, first in enumerate(ordered):
+        for second in ordered[i + 1 :]:
+            if second.plan.prewarm >= first.plan.restore:
+                continue
+            raised = first.event.temporary_max or second.event.temporary_max
+            level = ERROR if raised else WARNING
+            consequence = (
+                f"{first.event.name}'s restore at {first.plan.restore:%Y-%m-%d %H:%M} UTC would put "
+                "MaxSize back during the other"
+                if raised
+                else "their floors and releases interleave"
+            )
+            found.append(
+                Finding(
+                    level,
+                    group.name,
+                    None,
+                    f"events {first.event.name} and {second.event.name} overlap (pre-warm to restore): "
+                    f"{consequence}; merge them or move one",
+                )
+            )
+    return found
+
+
+def build_plan(config: ScalerConfig, now: datetime) -> PlanReport:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    groups = []
+    for group in config.groups:
+        reports = []
+        for event in group.events:
+            plan = plan_event(group, event)
+            target, findings = _target(group, event)
+            findings = _dst_findings(group, event, plan) + findings + _past_findings(group, event, plan, now)
+            reports.append(EventReport(event, plan, target, findings))
+        group_findings = _overlaps(group, reports)
+        upcoming = [r for r in reports if r.plan.restore > now]
+        actions = SCHEDULES_PER_EVENT * len(upcoming)
+        if actions > MAX_SCHEDULED_ACTIONS:
+            group_findings.append(
+                Finding(
+                    ERROR,
+                    group.name,
+                    None,
+                    f"{len(upcoming)} upcoming events need {actions} scheduled actions "
+                    f"({SCHEDULES_PER_EVENT} each), more than {MAX_SCHEDULED_ACTIONS} per group",
+                )
+            )
+        groups.append(GroupReport(group, reports, group_findings))
+    return PlanReport(now.astimezone(UTC), groups)
+
+
+def render(report: PlanReport, source: str) -> str:
+    lines = [f"surgeguard plan: {source}, now {report.now:%Y-%m-%d %H:%M} UTC", ""]
+    for group_report in report.groups:
+        group = group_report.group
+        if not group_report.events:
+            lines += [f"{group.name}: no events", ""]
+            continue
+        lines.append(f"{group.name}: {len(group_report.events)} event(s), min {group.min}, max {group.max}")
+        for event_report in group_report.events:
+            event, plan = event_report.event, event_report.plan
+            peak = (
+                f"peak {event.peak_multiplier:g}x normal"
+                if event.peak_multiplier is not None
+                else f"peak {event.peak_requests_per_minute:g} requests/min"
+            )
+            extra = f", temporary max {event.temporary_max}" if event.temporary_max else ""
+            lines.append(f"  {event.name} ({event.timezone}; {peak}{extra})")
+            tz = ZoneInfo(event.timezone)
+            for label, when in event_report.times().items():
+                local = when.astimezone(tz)
+                lines.append(f"    {label:<9} {when:%Y-%m-%d %H:%M} UTC   {local:%a %Y-%m-%d %H:%M %Z}")
+            lines.append(f"    lead      {lead_breakdown(plan.lead)}")
+            lines.append(f"    target    {event_report.target}")
+            lines.extend(f"    {finding.level}: {finding.message}" for finding in event_report.findings)
+        lines.extend(f"  {finding.level}: {finding.message}" for finding in group_report.findings)
+        lines.append("")
+    errors, warnings = len(report.errors), len(report.warnings)
+    lines.append(f"{errors} error(s), {warnings} warning(s)")
+    return "\n".join(lines)
+
+
+def _parse_now(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="surgeguard plan",
+        description="When each declared sale event pre-warms, releases and restores; what looks wrong.",
+    )
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+    parser.add_argument("--now", help="ISO 8601 time to plan at (default: now; without offset: UTC)")
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(list(argv))
+    try:
+        now = _parse_now(args.now)
+    except ValueError:
+        print(f"surgeguard plan: --now {args.now!r} is not an ISO 8601 time", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    report = build_plan(config, now)
+    print(render(report, args.config))
+    return 1 if report.errors else 0

@@ -1,0 +1,163 @@
+"""The forecaster through its real handler under moto: history from put_metric_data (ALB RequestCount),
+the FORECAST item, and the reactive path showing (or, forecast-only, never acting on) `floor:forecast`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from surgeguard import keys
+from surgeguard.config import ScalerConfig
+from surgeguard.handlers import forecast
+
+from .alarm_events import SNS, alarm_event
+from .support import CONFIG, LOAD_BALANCER, T0, WEB_TARGET_GROUP, LambdaContext, alarm_for, desired
+
+Invoke = Callable[..., dict[str, Any]]
+Audit = Callable[[str], list[dict[str, Any]]]
+HISTORY_DAYS = 2
+
+
+def _configure(mode: str) -> None:
+    config = copy.deepcopy(CONFIG)
+    config["groups"][0] = {
+        **config["groups"][0],
+        "forecast": {"mode": mode, "history_days": HISTORY_DAYS, "horizon_hours": 1, "percentile": 0.9},
+    }
+    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
+    path.write_text(json.dumps(config), encoding="utf-8")
+
+
+def _history() -> None:
+    """Two days of per-minute RequestCount up to T0: a daily wave around 6000 requests/min."""
+    cloudwatch = boto3.client("cloudwatch")
+    minutes = HISTORY_DAYS * 1440
+    data = [
+        {
+            "MetricName": "RequestCount",
+            "Dimensions": [
+                {"Name": "LoadBalancer", "Value": LOAD_BALANCER},
+                {"Name": "TargetGroup", "Value": WEB_TARGET_GROUP},
+            ],
+            "Timestamp": T0 - timedelta(minutes=minutes - i),
+            "Value": 6000 + 2000 * math.sin(2 * math.pi * i / 1440),
+            "Unit": "Count",
+        }
+        for i in range(minutes)
+    ]
+    for start in range(0, len(data), 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[start : start + 1000])
+
+
+def run(execution_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+    payload = {
+        "group": "web",
+        "scheduled_time": T0.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "execution_id": execution_id or str(uuid.uuid4()),
+    }
+    return forecast.lambda_handler(
+        {**payload, **overrides}, LambdaContext(function_name="surgeguard-forecast")
+    )
+
+
+def forecast_item() -> dict[str, Any] | None:
+    return (
+        boto3.client("dynamodb")
+        .get_item(
+            TableName=os.environ["TABLE_NAME"],
+            Key={
+                keys.PARTITION_KEY: {"S": keys.group_pk("web")},
+                keys.SORT_KEY: {"S": keys.FORECAST_SORT_KEY},
+            },
+        )
+        .get("Item")
+    )
+
+
+def alarm(invoke: Invoke, when: datetime) -> None:
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "out"), when, metric="CPUUtilization"))
+
+
+@pytest.fixture
+def floor_mode(config_file: ScalerConfig, alarms: list[str]) -> None:
+    _configure("floor")
+    _history()
+
+
+@pytest.fixture
+def forecast_only(config_file: ScalerConfig, alarms: list[str]) -> None:
+    _configure("forecast_only")
+    _history()
+
+
+@pytest.mark.usefixtures("floor_mode")
+def test_the_forecaster_writes_the_floor_and_the_alarm_path_takes_it(
+    invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit
+) -> None:
+    result = run()
+    assert result["records"][0]["outcome"] == "applied"
+    item = forecast_item()
+    assert item is not None
+    # Demand near 6000 requests/min at T0 (the wave's start) over a 1000-per-instance target.
+    floor = int(item["floor"]["N"])
+    assert 6 <= floor <= 12
+    assert datetime.fromisoformat(item["valid_until"]["S"]) == T0 + timedelta(hours=1)
+    (record,) = audit("web")
+    assert record["trigger"]["source"] == "forecaster"
+    assert record["forecast"]["floor"] == floor and record["forecast"]["mode"] == "floor"
+    assert record["forecast"]["mape"] < 0.05
+    cpu_metric(60.0, T0 + timedelta(minutes=4))
+    alarm(invoke, T0 + timedelta(minutes=5))
+    last = audit("web")[-1]
+    candidates = {c["rule"]: c["needed"] for c in last["candidates"]}
+    assert candidates["floor:forecast"] >= 6
+    assert desired() >= candidates["floor:forecast"]
+    assert last["winning_rule"] == "floor:forecast"
+
+
+@pytest.mark.usefixtures("forecast_only")
+def test_forecast_only_records_the_would_be_floor_and_never_acts(
+    invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit
+) -> None:
+    before = desired()
+    result = run()
+    assert result["records"][0]["outcome"] == "skipped"
+    (record,) = audit("web")
+    assert record["skip_cause"] == "forecast_only" and record["forecast"]["floor"] >= 6
+    assert "would set" in record["reason"]
+    cpu_metric(60.0, T0 + timedelta(minutes=4))
+    alarm(invoke, T0 + timedelta(minutes=5))
+    last = audit("web")[-1]
+    assert "floor:forecast" not in {c["rule"] for c in last["candidates"]}
+    assert desired() < record["forecast"]["floor"] or before >= record["forecast"]["floor"]
+
+
+@pytest.mark.usefixtures("floor_mode")
+def test_a_duplicate_execution_is_skipped_and_bad_payloads_rejected(audit: Audit) -> None:
+    run(execution_id="exec-1")
+    assert run(execution_id="exec-1")["records"][0]["outcome"] == "skipped"
+    # Both records share the scheduled time, so their order in the table is the request ids' order.
+    records = sorted((r["outcome"], r.get("skip_cause")) for r in audit("web"))
+    assert records == [("applied", None), ("skipped", "duplicate")]
+    assert run(group="nope")["records"][0]["outcome"] == "rejected"
+    assert run(scheduled_time="yesterday")["records"][0]["outcome"] == "rejected"
+    assert forecast.lambda_handler([], LambdaContext())["records"][0]["outcome"] == "rejected"
+
+
+def test_without_history_no_floor_is_written(
+    config_file: ScalerConfig, alarms: list[str], audit: Audit
+) -> None:
+    _configure("floor")
+    assert run()["records"][0]["outcome"] == "skipped"
+    assert audit("web")[-1]["skip_cause"] == "no_history"
+    assert forecast_item() is None
