@@ -50,6 +50,7 @@ class EventReport:
     def times(self) -> dict[str, datetime]:
         """Every moment worth showing, in order, UTC."""
         return {
+            **{phase: when for phase, when in self.plan.phase_times().items() if phase.startswith("ramp-")},
             "pre-warm": self.plan.prewarm,
             "doors": self.plan.start,
             "end": self.plan.end,
@@ -263,7 +264,7 @@ def build_plan(config: ScalerConfig, now: datetime) -> PlanReport:
             reports.append(EventReport(event, plan, target, findings))
         group_findings = _overlaps(group, reports)
         upcoming = [r for r in reports if r.plan.restore > now]
-        actions = SCHEDULES_PER_EVENT * len(upcoming)
+        actions = sum(len(r.plan.phase_times()) for r in upcoming)
         if actions > MAX_SCHEDULED_ACTIONS:
             group_findings.append(
                 Finding(
@@ -271,7 +272,8 @@ def build_plan(config: ScalerConfig, now: datetime) -> PlanReport:
                     group.name,
                     None,
                     f"{len(upcoming)} upcoming events need {actions} scheduled actions "
-                    f"({SCHEDULES_PER_EVENT} each), more than {MAX_SCHEDULED_ACTIONS} per group",
+                    f"({SCHEDULES_PER_EVENT} each, one more per ramp stage), more than "
+                    f"{MAX_SCHEDULED_ACTIONS} per group",
                 )
             )
         groups.append(GroupReport(group, reports, group_findings))

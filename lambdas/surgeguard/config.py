@@ -146,6 +146,14 @@ class CompositeRule(_Strict):
     all_of: list[str] = Field(min_length=2)
 
 
+class RampStep(_Strict):
+    """Demand expected to reach `fraction` of the peak `minutes_before_start` before the doors open
+    (early access, a teaser): the floor is raised in stages, each with its own scheduled phase."""
+
+    minutes_before_start: int = Field(ge=1, le=1440)
+    fraction: float = Field(gt=0, lt=1)
+
+
 class SaleEvent(_Strict):
     """A sale the team knows about: capacity goes in place before its doors open.
 
@@ -160,6 +168,7 @@ class SaleEvent(_Strict):
     peak_multiplier: float | None = Field(default=None, gt=0, le=100, description="x normal demand then")
     peak_requests_per_minute: float | None = Field(default=None, gt=0)
     temporary_max: int | None = Field(default=None, ge=1, le=10_000)
+    ramp: list[RampStep] = Field(default_factory=list, max_length=10)
     # Scale-in stays frozen this long after the end, then capacity steps down with the load.
     hold_after_minutes: int = Field(default=30, ge=0, le=1440)
 
@@ -187,6 +196,12 @@ class SaleEvent(_Strict):
             raise ValueError(f"end ({self.end}) is not after start ({self.start})")
         if (self.peak_multiplier is None) == (self.peak_requests_per_minute is None):
             raise ValueError("give exactly one of peak_multiplier and peak_requests_per_minute")
+        steps = [(r.minutes_before_start, r.fraction) for r in self.ramp]
+        if steps != sorted(steps, key=lambda s: -s[0]) or len({m for m, _ in steps}) != len(steps):
+            raise ValueError("ramp steps must be listed earliest first, each at its own time")
+        fractions = [f for _, f in steps]
+        if fractions != sorted(fractions):
+            raise ValueError("ramp fractions must not fall as the doors approach")
         return self
 
     def local(self, when: datetime) -> datetime:

@@ -19,7 +19,7 @@ from surgeguard.adapters.errors import AwsCallError, DuplicateTriggerError, Grou
 from surgeguard.config import GroupConfig, SaleEvent
 from surgeguard.domain.model import EventState, Outcome
 from surgeguard.domain.sales import (
-    PHASES,
+    RAMP_PREFIX,
     RELEASE_FACTOR,
     RELEASE_STEP,
     EventPlan,
@@ -89,8 +89,9 @@ def parse_schedule_event(event: Any, ctx: Context) -> PhaseTrigger:
     sale = group.event(event["event"])
     if sale is None:
         raise BadInputError(f"schedule names event {event['event']!r}, not declared for group {group.name}")
-    if event["phase"] not in PHASES:
-        raise BadInputError(f"schedule phase {event['phase']!r} is not one of {list(PHASES)}")
+    phases = list(plan_event(group, sale).phase_times())
+    if event["phase"] not in phases:
+        raise BadInputError(f"schedule phase {event['phase']!r} is not one of {sale.name}'s {phases}")
     try:
         when = datetime.fromisoformat(event["scheduled_time"].replace("Z", "+00:00"))
     except ValueError:
@@ -126,7 +127,7 @@ def handle_schedule_event(
     try:
         adapters.store.claim(trigger.trigger_id, int(now.timestamp()))
         claimed = True
-        if trigger.phase == "prewarm":
+        if trigger.phase == "prewarm" or trigger.phase.startswith(RAMP_PREFIX):
             record = _prewarm(trigger, plan, adapters, ctx, delivery_id, now)
         elif trigger.phase == "release":
             record = _release(trigger, plan, adapters, ctx, delivery_id, now)
@@ -194,8 +195,13 @@ def _prewarm(
         readings = [r.__class__(r.signal_id, r.kind, None, r.target) for r in readings]
     applied = decide_and_apply(group, adapters, ctx, now, readings, not_stale=True)
     decision = applied.decision
+    stage = (
+        "pre-warm"
+        if trigger.phase == "prewarm"
+        else f"ramp stage {trigger.phase} ({plan.fraction_at(now):.0%} of the target)"
+    )
     reason = (
-        f"pre-warm for {sale.name} (doors open {plan.start.isoformat()}): target {target} from {why}"
+        f"{stage} for {sale.name} (doors open {plan.start.isoformat()}): target {target} from {why}"
         f"{raised}; {decision.reason}"
     )
     outcome = decision.outcome

@@ -88,6 +88,8 @@ def sales_config() -> ScalerConfig:
                             "timezone": "America/New_York",
                             "peak_multiplier": 4,
                             "temporary_max": 40,
+                            # early access: a quarter of the peak an hour before the doors
+                            "ramp": [{"minutes_before_start": 60, "fraction": 0.25}],
                         },
                         {
                             # 01:30 on the night daylight saving ends: the hour 01:00-02:00 happens

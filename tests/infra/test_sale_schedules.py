@@ -27,6 +27,8 @@ from surgeguard.domain.sales import PHASES, plan_event
 NY, BERLIN = "America/New_York", "Europe/Berlin"
 # (group, event, phase) -> (at() expression, its time zone, the UTC instant it means)
 EXPECTED = {
+    # The ramp stage fires its own lead (13 min) ahead of the demand it expects, 60 min before the doors.
+    ("web", "black-friday", "ramp-1"): ("at(2026-11-26T22:47:00)", NY, "2026-11-27T03:47:00"),
     ("web", "black-friday", "prewarm"): ("at(2026-11-26T23:47:00)", NY, "2026-11-27T04:47:00"),
     ("web", "black-friday", "release"): ("at(2026-11-27T02:30:00)", NY, "2026-11-27T07:30:00"),
     ("web", "black-friday", "restore"): ("at(2026-11-27T03:30:00)", NY, "2026-11-27T08:30:00"),
@@ -83,7 +85,8 @@ def test_every_phase_is_written_in_the_events_zone_unless_that_wall_time_is_ambi
     for group in config.groups:
         for event in group.events:
             times = plan_event(group, event).phase_times()
-            assert tuple(times) == PHASES
+            ramp = tuple(f"ramp-{i}" for i in range(1, len(event.ramp) + 1))
+            assert tuple(times) == ramp + PHASES
             for phase, when in times.items():
                 assert EXPECTED[(group.name, event.name, phase)][2] == f"{when:%Y-%m-%dT%H:%M:%S}"
 

@@ -52,8 +52,12 @@ EVENT = {
 @pytest.fixture
 def sale(config_file: ScalerConfig, alarms: list[str]) -> None:
     """The test config with the doorbuster declared for group web (before the first invocation)."""
+    declare(EVENT)
+
+
+def declare(event: dict[str, Any]) -> None:
     config = copy.deepcopy(CONFIG)
-    config["groups"][0] = {**config["groups"][0], "launch_seconds": 130, "events": [EVENT]}
+    config["groups"][0] = {**config["groups"][0], "launch_seconds": 130, "events": [event]}
     path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
     path.write_text(json.dumps(config), encoding="utf-8")
     # Normal demand a week earlier around the doors opening: 6000 requests/min -> 4x / 1000 = 24.
@@ -230,3 +234,29 @@ def test_restore_puts_the_max_back_and_desired_inside_it(audit: Audit) -> None:
     assert (max_size(), desired()) == (20, 20)
     assert event_item() is not None  # the audit keeps it
     assert [i["trigger"]["phase"] for i in audit("web")] == ["prewarm", "restore"]
+
+
+@pytest.fixture
+def ramped_sale(config_file: ScalerConfig, alarms: list[str]) -> None:
+    """The doorbuster with early access: a quarter of the peak an hour before the doors."""
+    declare({**EVENT, "ramp": [{"minutes_before_start": 60, "fraction": 0.25}]})
+
+
+@pytest.mark.usefixtures("ramped_sale")
+def test_a_ramp_stage_raises_the_floor_to_its_share_then_the_prewarm_to_the_target(audit: Audit) -> None:
+    # GIVEN a group of 2, and the doorbuster (target 24) ramping to 25% an hour before the doors
+    set_desired("web", 2)
+    stage = T0 - timedelta(minutes=60 + 10)
+    # WHEN the ramp stage fires
+    result = fire(phase("ramp-1", stage))
+    # THEN the floor is a quarter of the target, and scale-in is frozen from now
+    assert result["records"][0]["outcome"] == "applied"
+    assert desired() == 6
+    assert "ramp stage ramp-1 (25% of the target)" in audit("web")[-1]["reason"]
+    # AND the pre-warm then brings the whole target
+    fire(phase("prewarm", PREWARM))
+    assert desired() == 24
+    # AND an unknown phase for this event is rejected with the phases it has
+    rejected = fire(phase("ramp-2", stage))
+    assert rejected["records"][0]["outcome"] == "rejected"
+    assert "['ramp-1', 'prewarm', 'release', 'restore']" in rejected["records"][0]["reason"]

@@ -1,9 +1,10 @@
 """Sale events: when to pre-warm, to what, and the floor the reactive path keeps; pure, no I/O.
 
 A pre-warm starts `lead` before the doors open: launch (pending) + warm-up + the scheduler's possible
-lateness + a margin. From then until `hold_after_minutes` past the end the group has a floor and
-scale-in is frozen; after that the floor steps down 10% every 5 minutes, so capacity follows the
-load down gradually (the reactive path never goes below what the current load needs anyway).
+lateness + a margin. An optional ramp raises the floor in stages before that (each stage `lead` ahead of
+the demand it expects). From the first stage until `hold_after_minutes` past the end the group has a
+floor and scale-in is frozen; after that the floor steps down 10% every 5 minutes, so capacity follows
+the load down gradually (the reactive path never goes below what the current load needs anyway).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ RELEASE_STEP = timedelta(minutes=5)
 RELEASE_FACTOR = 0.9
 # A temporary max is restored this long after the release, once the floor has mostly stepped down.
 RESTORE_AFTER = timedelta(hours=1)
-PHASES = ("prewarm", "release", "restore")
+PHASES = ("prewarm", "release", "restore")  # plus "ramp-1", "ramp-2", ... when the event has a ramp
+RAMP_PREFIX = "ramp-"
 
 
 @dataclass(frozen=True)
@@ -49,17 +51,29 @@ class EventPlan:
     release: datetime  # scale-in unfreezes and the floor starts stepping down
     lead: LeadTime
     temporary_max: int | None
+    ramp: tuple[tuple[datetime, float], ...] = ()  # (when the stage fires, fraction of the target)
+
+    @property
+    def first_phase(self) -> datetime:
+        return self.ramp[0][0] if self.ramp else self.prewarm
+
+    def fraction_at(self, now: datetime) -> float:
+        """Share of the target the floor holds at `now` (1 from the pre-warm on)."""
+        if now >= self.prewarm:
+            return 1.0
+        return max((f for when, f in self.ramp if when <= now), default=0.0)
 
     @property
     def restore(self) -> datetime:
         return self.release + RESTORE_AFTER
 
     def phase_times(self) -> dict[str, datetime]:
-        """When each scheduled phase fires (UTC); the stack schedules exactly these."""
-        return {"prewarm": self.prewarm, "release": self.release, "restore": self.restore}
+        """When each scheduled phase fires (UTC), in order; the stack schedules exactly these."""
+        ramp = {f"{RAMP_PREFIX}{i}": when for i, (when, _) in enumerate(self.ramp, start=1)}
+        return {**ramp, "prewarm": self.prewarm, "release": self.release, "restore": self.restore}
 
     def active(self, now: datetime) -> bool:
-        return self.prewarm <= now < self.release
+        return self.first_phase <= now < self.release
 
     def to_local(self, when: datetime, event: SaleEvent) -> datetime:
         return when.astimezone(event.local(event.start).tzinfo)
@@ -87,6 +101,10 @@ def plan_event(group: GroupConfig, event: SaleEvent) -> EventPlan:
         release=end + timedelta(minutes=event.hold_after_minutes),
         lead=lead,
         temporary_max=event.temporary_max,
+        ramp=tuple(
+            (start - timedelta(minutes=step.minutes_before_start) - lead.total, step.fraction)
+            for step in event.ramp
+        ),
     )
 
 
@@ -119,10 +137,13 @@ def target_capacity(
 
 
 def floor_at(plan: EventPlan, target: int, now: datetime) -> int | None:
-    """The event's floor at `now`: none before the pre-warm, `target` until the release, then -10%
-    per 5 minutes (None once it has stepped down to nothing worth holding)."""
-    if now < plan.prewarm:
+    """The event's floor at `now`: none before the first phase, the ramp's share of `target` during
+    the ramp, `target` from the pre-warm until the release, then -10% per 5 minutes (None once it has
+    stepped down to nothing worth holding)."""
+    if now < plan.first_phase:
         return None
+    if now < plan.prewarm:
+        return math.ceil(target * plan.fraction_at(now) - 1e-9)
     if now < plan.release:
         return target
     steps = int((now - plan.release) / RELEASE_STEP) + 1

@@ -1,0 +1,125 @@
+"""Sale events: the plan in UTC from local time, lead time, targets, the floor's timeline, ramps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from surgeguard.config import ConfigError, GroupConfig, parse_config
+from surgeguard.domain.sales import floor_at, lead_time, plan_event, target_capacity
+
+from .core_builders import REQUESTS
+
+
+def group_with(event: dict[str, Any], **overrides: Any) -> GroupConfig:
+    data: dict[str, Any] = {
+        "name": "web",
+        "min": 2,
+        "max": 60,
+        "warmup_seconds": 240,
+        "launch_seconds": 120,
+        "signals": [{"kind": "cpu", "target": 50}, REQUESTS],
+        "events": [event],
+    }
+    data.update(overrides)
+    return parse_config({"groups": [data]}).groups[0]
+
+
+DOORBUSTER = {
+    "name": "doorbuster",
+    "start": "2026-11-27T00:00:00",
+    "end": "2026-11-27T02:00:00",
+    "timezone": "America/New_York",
+    "peak_multiplier": 4,
+    "temporary_max": 80,
+}
+
+
+def test_the_plan_is_in_utc_from_the_events_own_zone_with_the_lead_broken_down() -> None:
+    group = group_with(DOORBUSTER)
+    plan = plan_event(group, group.events[0])
+    lead = lead_time(group)
+    # EST is UTC-5 on Black Friday; lead = 2 min launch + 4 min warm-up + 2 min lateness + 5 min margin
+    assert lead.total == timedelta(minutes=13)
+    assert plan.start == datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
+    assert plan.prewarm == datetime(2026, 11, 27, 4, 47, tzinfo=UTC)
+    assert plan.release == plan.end + timedelta(minutes=30)
+    assert list(plan.phase_times()) == ["prewarm", "release", "restore"]
+
+
+def test_a_summer_event_uses_daylight_time() -> None:
+    group = group_with({**DOORBUSTER, "start": "2026-07-04T12:00:00", "end": "2026-07-04T13:00:00"})
+    assert plan_event(group, group.events[0]).start == datetime(2026, 7, 4, 16, 0, tzinfo=UTC)
+
+
+def test_the_floor_holds_the_target_then_steps_down_ten_percent_per_five_minutes() -> None:
+    group = group_with(DOORBUSTER)
+    plan = plan_event(group, group.events[0])
+    assert floor_at(plan, 40, plan.prewarm - timedelta(seconds=1)) is None
+    assert floor_at(plan, 40, plan.prewarm) == 40
+    assert floor_at(plan, 40, plan.release - timedelta(seconds=1)) == 40
+    assert floor_at(plan, 40, plan.release) == 36
+    assert floor_at(plan, 40, plan.release + timedelta(minutes=5)) == 32
+    assert floor_at(plan, 40, plan.release + timedelta(hours=5)) is None
+    assert plan.active(plan.prewarm) and not plan.active(plan.release)
+
+
+def test_targets_from_an_absolute_peak_a_multiplier_or_the_running_capacity() -> None:
+    absolute = group_with({**DOORBUSTER, "peak_multiplier": None, "peak_requests_per_minute": 45_000})
+    assert target_capacity(absolute, absolute.events[0], None, 10)[0] == 45  # 45,000 / 1,000
+    multiplied = group_with(DOORBUSTER)
+    assert target_capacity(multiplied, multiplied.events[0], 12_000, 10)[0] == 48  # 4 x 12,000 / 1,000
+    # Without history, the multiplier applies to the capacity the group runs; clamped to the max.
+    assert target_capacity(multiplied, multiplied.events[0], None, 30)[0] == 80
+
+
+def test_a_ramp_raises_the_floor_in_stages_each_with_its_own_phase_ahead_of_its_demand() -> None:
+    ramp = [{"minutes_before_start": 60, "fraction": 0.25}, {"minutes_before_start": 20, "fraction": 0.5}]
+    group = group_with({**DOORBUSTER, "ramp": ramp})
+    plan = plan_event(group, group.events[0])
+    phases = plan.phase_times()
+    assert list(phases) == ["ramp-1", "ramp-2", "prewarm", "release", "restore"]
+    assert phases["ramp-1"] == plan.start - timedelta(minutes=60 + 13)
+    assert phases["ramp-2"] == plan.start - timedelta(minutes=20 + 13)
+    assert floor_at(plan, 40, phases["ramp-1"] - timedelta(seconds=1)) is None
+    assert floor_at(plan, 40, phases["ramp-1"]) == 10
+    assert floor_at(plan, 40, phases["ramp-2"]) == 20
+    assert floor_at(plan, 40, plan.prewarm) == 40
+    # scale-in is frozen from the first stage
+    assert plan.active(phases["ramp-1"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"end": "2026-11-26T23:00:00"}, "is not after start"),
+        ({"peak_requests_per_minute": 1000}, "exactly one of"),
+        ({"timezone": "Mars/Olympus"}, "unknown IANA time zone"),
+        ({"start": "2026-11-27T00:00:00-05:00"}, "without an offset"),
+        ({"temporary_max": 10}, "is below max"),
+        ({"peak_multiplier": None, "peak_requests_per_minute": 90_000}, "raise temporary_max"),
+        (
+            {
+                "ramp": [
+                    {"minutes_before_start": 20, "fraction": 0.5},
+                    {"minutes_before_start": 60, "fraction": 0.2},
+                ]
+            },
+            "earliest first",
+        ),
+        (
+            {
+                "ramp": [
+                    {"minutes_before_start": 60, "fraction": 0.5},
+                    {"minutes_before_start": 20, "fraction": 0.2},
+                ]
+            },
+            "must not fall",
+        ),
+    ],
+)
+def test_bad_events_are_named_errors(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        group_with({**DOORBUSTER, **change})
