@@ -164,7 +164,10 @@ def test_more_than_125_scheduled_actions_in_a_group_is_an_error() -> None:
     assert _messages(_config(*events[:41])) == []  # 123 schedules
     ((level, event, message),) = _messages(_config(*events))
     assert (level, event) == (ERROR, None)
-    assert message == "42 upcoming events need 126 scheduled actions (3 each, one more per ramp stage), more than 125 per group"
+    assert message == (
+        "42 upcoming events need 126 scheduled actions (3 each, one more per ramp stage), "
+        "more than 125 per group"
+    )
 
 
 def test_events_already_past_are_warnings() -> None:
