@@ -4,7 +4,9 @@ For each group's events: the pre-warm, doors, end, release and restore times in 
 own zone, the lead time broken down, the target when it can be known now, and what looks wrong:
 overlapping events, wall times that do not exist or occur twice on a daylight-saving change day, a
 target above the (temporary) max, too many schedules for one group, events already past.
-Pure (no AWS call): the times are `surgeguard.domain.sales.plan_event`'s, the ones the stack schedules.
+The times are `surgeguard.domain.sales.plan_event`'s, the ones the stack schedules. No AWS call, unless
+`--learn-launch-times` reads each group's recent launches (DescribeScalingActivities) to check the
+configured `launch_seconds` against reality.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -251,7 +253,25 @@ def _overlaps(group: GroupConfig, reports: Sequence[EventReport]) -> list[Findin
     return found
 
 
-def build_plan(config: ScalerConfig, now: datetime) -> PlanReport:
+def _launch_finding(group: GroupConfig, learned: int | None) -> list[Finding]:
+    if learned is None or learned <= group.launch_seconds:
+        return []
+    return [
+        Finding(
+            WARNING,
+            group.name,
+            None,
+            f"launch history: 90% of recent launches took up to {learned}s, more than launch_seconds "
+            f"{group.launch_seconds}s, so pre-warms would land {learned - group.launch_seconds}s late; "
+            f"set launch_seconds: {learned}",
+        )
+    ]
+
+
+def build_plan(
+    config: ScalerConfig, now: datetime, learned_launch: Mapping[str, int | None] | None = None
+) -> PlanReport:
+    """`learned_launch`: per group, the p90 launch time learned from its history (None: none known)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     groups = []
@@ -263,6 +283,8 @@ def build_plan(config: ScalerConfig, now: datetime) -> PlanReport:
             findings = _dst_findings(group, event, plan) + findings + _past_findings(group, event, plan, now)
             reports.append(EventReport(event, plan, target, findings))
         group_findings = _overlaps(group, reports)
+        if reports:
+            group_findings += _launch_finding(group, (learned_launch or {}).get(group.name))
         upcoming = [r for r in reports if r.plan.restore > now]
         actions = sum(len(r.plan.phase_times()) for r in upcoming)
         if actions > MAX_SCHEDULED_ACTIONS:
@@ -325,7 +347,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
     parser.add_argument("--now", help="ISO 8601 time to plan at (default: now; without offset: UTC)")
+    parser.add_argument(
+        "--learn-launch-times",
+        action="store_true",
+        help="read each group's recent launches from AWS and check launch_seconds against them",
+    )
     return parser
+
+
+def learn_launch_times(config: ScalerConfig) -> dict[str, int | None]:
+    """p90 launch time per group with events, from DescribeScalingActivities (AWS credentials needed)."""
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+    from surgeguard.adapters.errors import AwsCallError
+    from surgeguard.domain.sales import learned_launch_seconds
+
+    fleet = AutoScalingFleet()
+    learned: dict[str, int | None] = {}
+    for group in config.groups:
+        if not group.events:
+            continue
+        try:
+            learned[group.name] = learned_launch_seconds(fleet.launch_durations(group.name))
+        except AwsCallError as error:
+            print(f"surgeguard plan: cannot read {group.name}'s launch history: {error}", file=sys.stderr)
+            learned[group.name] = None
+    return learned
 
 
 def main(argv: Sequence[str]) -> int:
@@ -340,6 +386,7 @@ def main(argv: Sequence[str]) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    report = build_plan(config, now)
+    learned = learn_launch_times(config) if args.learn_launch_times else None
+    report = build_plan(config, now, learned)
     print(render(report, args.config))
     return 1 if report.errors else 0

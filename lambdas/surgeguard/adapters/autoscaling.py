@@ -36,3 +36,25 @@ class AutoScalingFleet(AwsAdapter):
         """Raise (a sale's temporary max) or restore the group's MaxSize; desired moves with it if given."""
         extra = {} if desired is None else {"DesiredCapacity": desired}
         self._call("UpdateAutoScalingGroup", AutoScalingGroupName=name, MaxSize=max_size, **extra)
+
+    def launch_durations(self, name: str, max_activities: int = 100) -> list[float]:
+        """Seconds from start to end of the group's recent successful instance launches (newest first)."""
+        durations: list[float] = []
+        token: str | None = None
+        seen = 0
+        while seen < max_activities:
+            page = self._call(
+                "DescribeScalingActivities",
+                AutoScalingGroupName=name,
+                MaxRecords=min(100, max_activities - seen),
+                **({"NextToken": token} if token else {}),
+            )
+            for activity in page.get("Activities", []):
+                seen += 1
+                launched = str(activity.get("Description", "")).startswith("Launching a new EC2 instance")
+                if launched and activity.get("StatusCode") == "Successful" and activity.get("EndTime"):
+                    durations.append((activity["EndTime"] - activity["StartTime"]).total_seconds())
+            token = page.get("NextToken")
+            if not token:
+                break
+        return durations

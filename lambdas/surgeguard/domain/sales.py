@@ -10,6 +10,7 @@ the load down gradually (the reactive path never goes below what the current loa
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -86,6 +87,15 @@ def lead_time(group: GroupConfig) -> LeadTime:
         scheduler_lateness=SCHEDULER_LATENESS,
         margin=MARGIN,
     )
+
+
+def learned_launch_seconds(durations: Sequence[float], minimum_samples: int = 3) -> int | None:
+    """The 90th percentile (nearest rank) of real launch durations, or None with too few of them."""
+    if len(durations) < minimum_samples:
+        return None
+    ordered = sorted(durations)
+    rank = math.ceil(0.9 * len(ordered)) - 1
+    return math.ceil(ordered[rank])
 
 
 def plan_event(group: GroupConfig, event: SaleEvent) -> EventPlan:

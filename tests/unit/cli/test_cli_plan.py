@@ -206,3 +206,84 @@ def test_an_invalid_config_is_reported_and_exits_1(
     path.write_text(json.dumps({"groups": []}))
     assert cli.main(["plan", "--config", str(path)]) == 1
     assert "is invalid" in capsys.readouterr().err
+
+
+# --- launch times learned from the group's history --------------------------------------------------
+def test_a_launch_history_slower_than_configured_is_flagged_with_the_value_to_set() -> None:
+    # GIVEN launch_seconds 120, but the group's recent launches took up to 200 s (p90)
+    report = build_plan(_config(DOORBUSTER, launch_seconds=120), NOW, {"web": 200})
+    # THEN one warning says by how much the pre-warm would be late, and what to set
+    ((level, event, message),) = [(f.level, f.event, f.message) for f in report.findings]
+    assert (level, event) == (WARNING, None)
+    assert "took up to 200s, more than launch_seconds 120s" in message
+    assert "80s late; set launch_seconds: 200" in message
+
+
+@pytest.mark.parametrize("learned", [None, 90, 120])
+def test_a_launch_history_within_the_configured_time_or_none_says_nothing(learned: int | None) -> None:
+    assert not build_plan(_config(DOORBUSTER, launch_seconds=120), NOW, {"web": learned}).findings
+
+
+def test_the_p90_launch_time_needs_a_few_real_launches() -> None:
+    from surgeguard.domain.sales import learned_launch_seconds
+
+    assert learned_launch_seconds([100.0, 110.0]) is None
+    assert learned_launch_seconds([100.0, 110.0, 300.5]) == 301
+    assert learned_launch_seconds([float(s) for s in range(100, 200)]) == 189
+
+
+class FakeActivities:
+    """DescribeScalingActivities in two pages: launches (one failed, one still running) and a terminate."""
+
+    def __init__(self) -> None:
+        start = datetime(2026, 11, 20, 12, tzinfo=UTC)
+        launch = "Launching a new EC2 instance: i-0123"
+        self.pages = [
+            {
+                "Activities": [
+                    {
+                        "Description": launch,
+                        "StatusCode": "Successful",
+                        "StartTime": start,
+                        "EndTime": start + timedelta(seconds=150),
+                    },
+                    {
+                        "Description": launch,
+                        "StatusCode": "Failed",
+                        "StartTime": start,
+                        "EndTime": start + timedelta(seconds=10),
+                    },
+                    {
+                        "Description": "Terminating EC2 instance: i-0456",
+                        "StatusCode": "Successful",
+                        "StartTime": start,
+                        "EndTime": start + timedelta(seconds=60),
+                    },
+                ],
+                "NextToken": "page-2",
+            },
+            {
+                "Activities": [
+                    {
+                        "Description": launch,
+                        "StatusCode": "Successful",
+                        "StartTime": start,
+                        "EndTime": start + timedelta(seconds=95),
+                    },
+                    {"Description": launch, "StatusCode": "InProgress", "StartTime": start},
+                ]
+            },
+        ]
+        self.calls: list[dict[str, Any]] = []
+
+    def describe_scaling_activities(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        return self.pages[len(self.calls) - 1]
+
+
+def test_launch_durations_read_only_successful_launches_across_pages() -> None:
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+
+    fake = FakeActivities()
+    assert AutoScalingFleet(fake).launch_durations("web") == [150.0, 95.0]
+    assert fake.calls[1]["NextToken"] == "page-2"
