@@ -488,7 +488,8 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
 
     def _fire_phase(self, view: PolicyView, when: datetime, event_name: str, phase: str) -> None:
         """One scheduled phase through the real schedule handler, with the Input JSON the stack's
-        schedule carries and the two context attributes filled in as Scheduler fills them."""
+        schedule carries and two of its context attributes filled in as Scheduler fills them. The
+        third, `schedule_arn`, is left out: no schedule exists in moto here, so nothing is deleted."""
         from surgeguard.handlers.schedule import lambda_handler
 
         if phase == "prewarm":

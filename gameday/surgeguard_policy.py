@@ -297,6 +297,7 @@ class SurgeguardPolicy:
             )
             self._specs[spec.name] = (signal, spec)
         self.aws = InMemoryAws(alarms, self.keep_records)
+        # No schedules adapter: the phases below are no real schedules, so none is deleted.
         self.adapters = Adapters(fleet=self.aws, signals=self.aws, store=self.aws, notifier=None)
         self.context = Context(self.config, PREFIX, self.config.audit_retention_days)
         self._sequence = 0

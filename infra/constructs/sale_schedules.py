@@ -7,8 +7,9 @@ console shows what the config says. A wall time that occurs twice (the hour repe
 saving ends) cannot say which of the two is meant, so such a phase is written in UTC instead.
 
 Phases already past at synth time are skipped (with a warning on stderr): Scheduler would never fire
-them. CloudFormation has no `ActionAfterCompletion` for AWS::Scheduler::Schedule, so a fired
-schedule stays (inert) until the next deploy, which drops it as past.
+them. CloudFormation has no `ActionAfterCompletion` for AWS::Scheduler::Schedule, so the Lambda deletes
+the schedule that fired it once the phase is handled (its ARN is in the Input as `schedule_arn`); a
+failed phase keeps it for the retries. The next deploy finds it gone, and no longer has it (past).
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from aws_cdk import TimeZone, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Stack, TimeZone, Validations
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.constructs.nag import resource_finding
 from infra.constructs.scaler_function import ScalerFunction
 from infra.constructs.scaling_grants import (
+    IAM5,
     grant_group_actions,
     grant_read_groups_and_metrics,
     publish_to_encrypted_topic,
@@ -56,13 +60,15 @@ class PhaseSchedule:
         return f"at({self.local:%Y-%m-%dT%H:%M:%S})"
 
     def input(self) -> dict[str, str]:
-        """The schedule handler's contract; Scheduler fills in the two context attributes."""
+        """The schedule handler's contract; Scheduler fills in the three context attributes."""
         return {
             "group": self.group,
             "event": self.event,
             "phase": self.phase,
             "scheduled_time": scheduler.ContextAttribute.scheduled_time,
             "execution_id": scheduler.ContextAttribute.execution_id,
+            # so the handled phase can delete its own schedule (no ActionAfterCompletion in CFN)
+            "schedule_arn": scheduler.ContextAttribute.schedule_arn,
         }
 
 
@@ -132,6 +138,7 @@ class SaleSchedules(Construct):
         self.group = self.plumbing.group
         self.role = self.plumbing.role
         self.dead_letter_queue = self.plumbing.dead_letter_queue
+        self._grant_delete_own_schedules()
 
         pending, past = sale_phases(config, now)
         for skipped in past:
@@ -163,6 +170,30 @@ class SaleSchedules(Construct):
             )
             schedules[(phase.group, phase.event, phase.phase)] = schedule
         return schedules
+
+    def _grant_delete_own_schedules(self) -> None:
+        """scheduler:DeleteSchedule on this stack's schedule group only: a handled phase deletes the
+        one-time schedule that fired it. Nothing else from Scheduler."""
+        schedules = Stack.of(self).format_arn(
+            service="scheduler",
+            resource="schedule",
+            resource_name=f"{self.group.schedule_group_name}/*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        self.handler.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DeleteOwnSaleSchedules", actions=["scheduler:DeleteSchedule"], resources=[schedules]
+            )
+        )
+        Validations.of(self.handler.role).acknowledge(
+            Acknowledgment(
+                id=resource_finding(self, IAM5, schedules),
+                reason=(
+                    "Only the schedules of this stack's own schedule group, whose names CloudFormation "
+                    "generates: a sale phase, once handled, deletes the one-time schedule that fired it."
+                ),
+            )
+        )
 
     def _grant_scaling(self, event_groups: Sequence[str]) -> None:
         role = self.handler.role

@@ -1,15 +1,22 @@
 """The scheduled path: a sale event's three phases (pre-warm, release, restore), one audit item each.
 
 EventBridge Scheduler invokes the schedule Lambda with
-`{"group", "event", "phase", "scheduled_time", "execution_id"}`. The same claims, audit records and
-notifications as the reactive path (service.py); "now" is the scheduled time, so a late firing does
-what the plan says for that time.
+`{"group", "event", "phase", "scheduled_time", "execution_id", "schedule_arn"}`. The same claims, audit
+records and notifications as the reactive path (service.py); "now" is the scheduled time, so a late
+firing does what the plan says for that time.
+
+CloudFormation cannot set ActionAfterCompletion on AWS::Scheduler::Schedule, so a phase handled
+(applied, unchanged or skipped) deletes the one-time schedule that fired it, named by `schedule_arn`
+(optional: older payloads and the simulators carry none, and nothing is deleted). A failed phase keeps
+its schedule for the retries; a rejected payload deletes nothing. A deletion that fails never fails the
+phase: the audit record says `schedule_deleted` and, if it did not happen, `delete_error`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +52,9 @@ NORMAL_LOOKBACK = timedelta(days=7)
 # EventBridge Scheduler's at() has minute resolution: a phase time with seconds fires up to a minute early.
 EARLY_TOLERANCE = timedelta(minutes=1)
 _FIELDS = ("group", "event", "phase", "scheduled_time", "execution_id")
+# <aws.scheduler.schedule-arn>: arn:<partition>:scheduler:<region>:<account>:schedule/<group>/<name>
+_SCHEDULE_ARN = re.compile(r"arn:[a-z-]+:scheduler:[a-z0-9-]+:\d{12}:schedule/([^/]+)/([^/]+)")
+_DONE = frozenset({Outcome.APPLIED.value, Outcome.UNCHANGED.value, Outcome.SKIPPED.value})
 
 
 @dataclass(frozen=True)
@@ -54,13 +64,14 @@ class PhaseTrigger:
     phase: str
     scheduled_time: datetime
     execution_id: str
+    schedule_arn: str | None = None
 
     @property
     def trigger_id(self) -> str:
         return f"schedule#{self.execution_id}"
 
     def audit(self) -> dict[str, Any]:
-        return {
+        audit = {
             "id": self.trigger_id,
             "source": "scheduler",
             "event": self.event.name,
@@ -68,6 +79,9 @@ class PhaseTrigger:
             "scheduled_time": self.scheduled_time.isoformat(),
             "execution_id": self.execution_id,
         }
+        if self.schedule_arn is not None:
+            audit["schedule_arn"] = self.schedule_arn
+        return audit
 
 
 def parse_schedule_event(event: Any, ctx: Context) -> PhaseTrigger:
@@ -98,7 +112,16 @@ def parse_schedule_event(event: Any, ctx: Context) -> PhaseTrigger:
         raise BadInputError(f"scheduled_time {event['scheduled_time']!r} is not an ISO 8601 time") from None
     if when.tzinfo is None:
         raise BadInputError(f"scheduled_time {event['scheduled_time']!r} has no time zone (expected ...Z)")
-    return PhaseTrigger(group, sale, event["phase"], when.astimezone(UTC), event["execution_id"])
+    # Optional, and never a reason to reject the phase: a bad one only means nothing is deleted.
+    arn = event.get("schedule_arn")
+    return PhaseTrigger(
+        group,
+        sale,
+        event["phase"],
+        when.astimezone(UTC),
+        event["execution_id"],
+        schedule_arn=None if arn is None else str(arn),
+    )
 
 
 def handle_schedule_event(
@@ -160,12 +183,36 @@ def handle_schedule_event(
             with contextlib.suppress(AwsCallError):
                 adapters.store.release(trigger.trigger_id)
     record["trigger"] = trigger.audit()
+    if record["outcome"] in _DONE:
+        record.update(_delete_schedule(trigger, adapters))
     adapters.store.write_audit(record)
     _notify(adapters, record)
     if record["outcome"] == Outcome.FAILED.value:
         # Audited; raising lets Scheduler's retry policy (and its dead-letter queue) keep the phase.
         raise RetryableFailureError(record["error"])
     return record
+
+
+def _delete_schedule(trigger: PhaseTrigger, adapters: Adapters) -> dict[str, Any]:
+    """Delete the one-time schedule that fired this handled phase; what happened, for the audit record.
+
+    Nothing (no fields) when the payload names no schedule or these adapters cannot delete one.
+    """
+    if trigger.schedule_arn is None or adapters.schedules is None:
+        return {}
+    match = _SCHEDULE_ARN.fullmatch(trigger.schedule_arn)
+    if match is None:
+        error = f"schedule_arn {trigger.schedule_arn!r} is not a schedule ARN (...:schedule/GROUP/NAME)"
+        logger.warning("not deleting the schedule of %s %s: %s", trigger.event.name, trigger.phase, error)
+        return {"schedule_deleted": False, "delete_error": error}
+    try:
+        adapters.schedules.delete_schedule(match[1], match[2])
+    except AwsCallError as error:
+        if error.code != "ResourceNotFoundException":
+            logger.warning("could not delete schedule %s: %s", trigger.schedule_arn, error)
+            return {"schedule_deleted": False, "delete_error": str(error)}
+        # Already gone (an earlier delivery of this phase deleted it): as good as deleted.
+    return {"schedule_deleted": True}
 
 
 def _prewarm(

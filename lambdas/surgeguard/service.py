@@ -78,12 +78,18 @@ class Notifier(Protocol):
     def publish(self, group: str, subject: str, message: str) -> None: ...
 
 
+class Schedules(Protocol):
+    def delete_schedule(self, group_name: str, name: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Adapters:
     fleet: Fleet
     signals: Signals
     store: Store
     notifier: Notifier | None
+    # Only the schedule Lambda has one: a sale phase deletes its own one-time schedule when handled.
+    schedules: Schedules | None = None
 
 
 @dataclass(frozen=True)

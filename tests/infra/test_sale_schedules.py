@@ -131,6 +131,7 @@ def test_schedules_invoke_the_sale_lambda_with_the_handlers_exact_input(sales_sy
             "phase": phase,
             "scheduled_time": "<aws.scheduler.scheduled-time>",
             "execution_id": "<aws.scheduler.execution-id>",
+            "schedule_arn": "<aws.scheduler.schedule-arn>",
         }
         assert props["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
 
@@ -235,6 +236,31 @@ def test_sale_lambda_may_change_only_the_groups_with_events_and_reads_on_star(sa
         if "autoscaling:UpdateAutoScalingGroup" in _as_list(statement["Action"])
     ]
     assert updates == [([{"Ref": role_id}], scale)]
+
+
+def test_sale_lambda_may_delete_only_the_schedules_of_the_stacks_own_group(sales_synth: Synth) -> None:
+    # A handled phase deletes the one-time schedule that fired it (CloudFormation cannot set
+    # ActionAfterCompletion); nothing else from Scheduler, and only in this stack's schedule group.
+    _, sale = sales_synth.function(sale_schedules.HANDLER)
+    role_id = sale["Properties"]["Role"]["Fn::GetAtt"][0]
+    ((_, group),) = sales_synth.of_type("AWS::Scheduler::ScheduleGroup").items()
+    statements = _statements(sales_synth, role_id)
+    scheduler_actions = [a for s in statements for a in _as_list(s["Action"]) if a.startswith("scheduler:")]
+    assert scheduler_actions == ["scheduler:DeleteSchedule"]
+    (delete,) = [s for s in statements if s.get("Sid") == "DeleteOwnSaleSchedules"]
+    assert delete["Effect"] == "Allow"
+    assert delete["Action"] == "scheduler:DeleteSchedule"
+    # (this synth pins the environment; the env-agnostic one in the cdk-nag test below passes too)
+    name = group["Properties"]["Name"]
+    assert delete["Resource"] == f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{name}/*"
+    # no other role may delete schedules
+    deleters = [
+        policy["Properties"]["Roles"]
+        for policy in sales_synth.of_type("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "scheduler:DeleteSchedule" in _as_list(statement["Action"])
+    ]
+    assert deleters == [[{"Ref": role_id}]]
 
 
 def test_no_sale_resources_without_events(synth: Synth, config: ScalerConfig) -> None:

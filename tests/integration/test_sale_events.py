@@ -14,10 +14,13 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from surgeguard import keys
+from surgeguard.adapters import clients
 from surgeguard.config import ScalerConfig
 from surgeguard.handlers import schedule
+from surgeguard.service import RetryableFailureError
 
 from .alarm_events import SNS, alarm_event
 from .support import (
@@ -260,3 +263,154 @@ def test_a_ramp_stage_raises_the_floor_to_its_share_then_the_prewarm_to_the_targ
     rejected = fire(phase("ramp-2", stage))
     assert rejected["records"][0]["outcome"] == "rejected"
     assert "['ramp-1', 'prewarm', 'release', 'restore']" in rejected["records"][0]["reason"]
+
+
+# --- a handled phase deletes its own one-time schedule --------------------------------------------
+SCHEDULE_GROUP = "Surgeguard-Sales-Group-TEST"
+
+
+@pytest.fixture
+def schedules(moto: None) -> Callable[[str], str]:
+    """Create a one-time schedule in the stack's (test) group, as the stack would; returns its ARN."""
+    api = boto3.client("scheduler")
+    api.create_schedule_group(Name=SCHEDULE_GROUP)
+
+    def create(name: str) -> str:
+        api.create_schedule(
+            Name=name,
+            GroupName=SCHEDULE_GROUP,
+            ScheduleExpression="at(2026-11-20T06:50:00)",
+            ScheduleExpressionTimezone="America/New_York",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={
+                "Arn": "arn:aws:lambda:us-east-1:123456789012:function:surgeguard-schedule",
+                "RoleArn": "arn:aws:iam::123456789012:role/surgeguard-scheduler",
+                "Input": json.dumps({"group": "web", "event": "doorbuster", "phase": name.split("-")[-1]}),
+            },
+        )
+        return str(api.get_schedule(Name=name, GroupName=SCHEDULE_GROUP)["Arn"])
+
+    return create
+
+
+def schedule_exists(name: str) -> bool:
+    try:
+        boto3.client("scheduler").get_schedule(Name=name, GroupName=SCHEDULE_GROUP)
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "ResourceNotFoundException"
+        return False
+    return True
+
+
+class FailingClient:
+    """A moto client, except that one operation always fails with `code`."""
+
+    def __init__(self, real: Any, operation: str, code: str) -> None:
+        self._real, self._operation, self._code = real, operation, code
+
+    def __getattr__(self, name: str) -> Any:
+        if name == self._operation:
+            raise ClientError({"Error": {"Code": self._code, "Message": "no"}}, name)
+        return getattr(self._real, name)
+
+
+def failing(monkeypatch: pytest.MonkeyPatch, service: str, operation: str, code: str) -> None:
+    real = clients.client
+    monkeypatch.setattr(
+        clients,
+        "client",
+        lambda name: FailingClient(real(name), operation, code) if name == service else real(name),
+    )
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_handled_phase_deletes_the_schedule_that_fired_it(
+    audit: Audit, schedules: Callable[[str], str]
+) -> None:
+    # GIVEN the doorbuster's pre-warm and release schedules in the stack's group
+    prewarm_arn = schedules("doorbuster-prewarm")
+    schedules("doorbuster-release")
+    assert prewarm_arn.endswith(f":schedule/{SCHEDULE_GROUP}/doorbuster-prewarm")
+    # WHEN the pre-warm fires with its ARN (Scheduler's <aws.scheduler.schedule-arn>)
+    result = fire(phase("prewarm", PREWARM, schedule_arn=prewarm_arn))
+    # THEN the phase is applied, its schedule is gone, and the other one is left alone
+    assert result["records"][0]["outcome"] == "applied"
+    assert desired() == 24
+    assert not schedule_exists("doorbuster-prewarm")
+    assert schedule_exists("doorbuster-release")
+    (record,) = audit("web")
+    assert record["schedule_deleted"] is True
+    assert "delete_error" not in record
+    assert record["trigger"]["schedule_arn"] == prewarm_arn
+
+
+@pytest.mark.usefixtures("sale")
+def test_an_unchanged_phase_deletes_its_schedule_and_one_already_gone_is_fine(
+    audit: Audit, schedules: Callable[[str], str]
+) -> None:
+    arn = schedules("doorbuster-release")
+    first = fire(phase("release", RELEASE, execution_id="exec-1", schedule_arn=arn))
+    assert first["records"][0]["outcome"] == "unchanged"
+    assert not schedule_exists("doorbuster-release")
+    # a second delivery of the same execution: a duplicate, and its schedule already deleted
+    again = fire(phase("release", RELEASE, execution_id="exec-1", schedule_arn=arn))
+    assert again["records"][0]["outcome"] == "skipped"
+    # (both at the same scheduled time: the audit's order between them is the delivery id's)
+    assert sorted((r["outcome"], r["schedule_deleted"], "delete_error" in r) for r in audit("web")) == [
+        ("skipped", True, False),
+        ("unchanged", True, False),
+    ]
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_failed_phase_keeps_its_schedule_for_the_retries(
+    audit: Audit, schedules: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN raising the MaxSize fails (after the SDK's retries)
+    arn = schedules("doorbuster-prewarm")
+    failing(monkeypatch, "autoscaling", "update_auto_scaling_group", "Throttling")
+    # WHEN the pre-warm fires THEN it fails (raised for the retry) and its schedule stays
+    with pytest.raises(RetryableFailureError, match="UpdateAutoScalingGroup failed: Throttling"):
+        fire(phase("prewarm", PREWARM, schedule_arn=arn))
+    assert schedule_exists("doorbuster-prewarm")
+    (record,) = audit("web")
+    assert record["outcome"] == "failed"
+    assert "schedule_deleted" not in record
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_deletion_that_fails_does_not_fail_the_phase(
+    audit: Audit, schedules: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = schedules("doorbuster-prewarm")
+    failing(monkeypatch, "scheduler", "delete_schedule", "AccessDeniedException")
+    result = fire(phase("prewarm", PREWARM, schedule_arn=arn))
+    assert result["records"][0]["outcome"] == "applied"
+    assert desired() == 24
+    assert schedule_exists("doorbuster-prewarm")
+    (record,) = audit("web")
+    assert record["schedule_deleted"] is False
+    assert record["delete_error"] == "DeleteSchedule failed: AccessDeniedException: no"
+
+
+@pytest.mark.usefixtures("sale")
+def test_rejected_payloads_and_payloads_without_a_schedule_arn_delete_nothing(
+    audit: Audit, schedules: Callable[[str], str]
+) -> None:
+    arn = schedules("doorbuster-prewarm")
+    rejected = fire(phase("prewarm", PREWARM, event="nope", schedule_arn=arn))
+    assert rejected["records"][0]["outcome"] == "rejected"
+    assert schedule_exists("doorbuster-prewarm")
+    # older payloads (and the simulators) carry no schedule_arn: the phase runs, nothing is deleted
+    handled = fire(phase("prewarm", PREWARM))
+    assert handled["records"][0]["outcome"] == "applied"
+    assert schedule_exists("doorbuster-prewarm")
+    # a schedule_arn Scheduler did not fill in: the phase runs, the record says why nothing was deleted
+    fire(phase("release", RELEASE, schedule_arn="<aws.scheduler.schedule-arn>"))
+    assert schedule_exists("doorbuster-prewarm")
+    records = {r["outcome"]: r for r in audit("web")}
+    assert sorted(records) == ["applied", "rejected", "unchanged"]
+    assert "schedule_deleted" not in records["rejected"]
+    assert "schedule_deleted" not in records["applied"]
+    assert records["unchanged"]["schedule_deleted"] is False
+    assert "is not a schedule ARN" in records["unchanged"]["delete_error"]
