@@ -59,15 +59,11 @@ class Forecaster(Construct):
             code=code,
             handler=HANDLER,
             description="Surgeguard: forecasts each group's load from its history and writes the floor",
-            environment={
-                "TABLE_NAME": table.table_name,
-                "NOTIFY_TOPIC_ARN": notify_topic.topic_arn,
-                "ALARM_PREFIX": alarm_prefix,
-            },
+            table=table,
+            notify_topic=notify_topic,
+            alarm_prefix=alarm_prefix,
         )
         self.function = self.handler.function
-        table.grant_read_write_data(self.function)
-        notify_topic.grant_publish(self.function)
         role = self.handler.role
         role.add_to_principal_policy(
             iam.PolicyStatement(sid="ReadMetrics", actions=list(METRIC_ACTIONS), resources=["*"])

@@ -45,11 +45,9 @@ class ReactiveFunction(Construct):
             code=code,
             handler=HANDLER,
             description="Surgeguard: scales the configured Auto Scaling groups when their alarms fire",
-            environment={
-                "TABLE_NAME": table.table_name,
-                "NOTIFY_TOPIC_ARN": notify_topic.topic_arn,
-                "ALARM_PREFIX": alarm_prefix,
-            },
+            table=table,
+            notify_topic=notify_topic,
+            alarm_prefix=alarm_prefix,
         )
         self.function = self.handler.function
 
@@ -62,8 +60,6 @@ class ReactiveFunction(Construct):
             )
         )
 
-        table.grant_read_write_data(self.function)
-        notify_topic.grant_publish(self.function)
         self._grant_scaling(config, alarm_prefix)
 
     def _grant_scaling(self, config: ScalerConfig, alarm_prefix: str) -> None:

@@ -117,15 +117,11 @@ class SaleSchedules(Construct):
             code=code,
             handler=HANDLER,
             description="Surgeguard: pre-warms, releases and restores groups for scheduled sale events",
-            environment={
-                "TABLE_NAME": table.table_name,
-                "NOTIFY_TOPIC_ARN": notify_topic.topic_arn,
-                "ALARM_PREFIX": alarm_prefix,
-            },
+            table=table,
+            notify_topic=notify_topic,
+            alarm_prefix=alarm_prefix,
         )
         self.function = self.handler.function
-        table.grant_read_write_data(self.function)
-        notify_topic.grant_publish(self.function)
         event_groups = [group.name for group in config.groups if group.events]
         self._grant_scaling(event_groups)
 

@@ -6,13 +6,13 @@ memory, timeout, and async invocation that never loses a trigger (retries, then 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.constructs.dead_letter_queue import DeadLetterQueue
@@ -60,7 +60,12 @@ def powertools_layer_arn(scope: Construct) -> str:
 
 
 class ScalerFunction(Construct):
-    """A Lambda with the project defaults, its own role (no managed policies) and log group."""
+    """A Lambda with the project defaults, its own role (no managed policies) and log group.
+
+    Every Surgeguard Lambda reads and writes the audit table and tells people through the
+    notifications topic, so those grants and variables are here too (the settings they validate
+    are `surgeguard.settings.Settings`).
+    """
 
     def __init__(
         self,
@@ -70,7 +75,9 @@ class ScalerFunction(Construct):
         code: lambda_.Code,
         handler: str,
         description: str,
-        environment: Mapping[str, str],
+        table: dynamodb.ITable,
+        notify_topic: sns.ITopic,
+        alarm_prefix: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
@@ -108,9 +115,13 @@ class ScalerFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": "surgeguard",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 "CONFIG_FILE": BUNDLED_CONFIG_FILE,  # relative to the task root
-                **environment,
+                "TABLE_NAME": table.table_name,
+                "NOTIFY_TOPIC_ARN": notify_topic.topic_arn,
+                "ALARM_PREFIX": alarm_prefix,
             },
             retry_attempts=RETRY_ATTEMPTS,
             max_event_age=MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(self.dead_letter_queue.queue),
         )
+        table.grant_read_write_data(self.function)
+        notify_topic.grant_publish(self.function)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +21,15 @@ from surgeguard.config import ForecastConfig, GroupConfig
 from surgeguard.domain.forecast import ForecastState, fit_forecast, floor_steps
 from surgeguard.domain.model import Outcome
 from surgeguard.domain.triggers import BadInputError
-from surgeguard.service import Adapters, Context, RetryableFailureError, _notify, _record
+from surgeguard.service import (
+    Adapters,
+    Context,
+    RetryableFailureError,
+    _notify,
+    _record,
+    new_delivery_id,
+    reject_unparsed,
+)
 
 logger = logging.getLogger("surgeguard")
 
@@ -83,18 +90,11 @@ def handle_forecast_event(
     event: Any, adapters: Adapters, ctx: Context, request_id: str = "local"
 ) -> dict[str, Any]:
     """Handle one forecast run; returns the one audit record written."""
-    delivery_id = f"{request_id}#{uuid.uuid4().hex[:8]}"
-    group_name = event.get("group") if isinstance(event, dict) else None
+    delivery_id = new_delivery_id(request_id)
     try:
         trigger = parse_forecast_event(event, ctx)
     except BadInputError as error:
-        logger.error("rejected forecast: %s", error)
-        known = group_name if isinstance(group_name, str) and ctx.config.group(group_name) else None
-        record = _record(
-            ctx, delivery_id, datetime.now(UTC), Outcome.REJECTED, group=known, reason=str(error)
-        )
-        adapters.store.write_audit(record)
-        return record
+        return reject_unparsed(event, error, adapters, ctx, delivery_id, "forecast")
     now = trigger.scheduled_time.replace(second=0, microsecond=0)
     claimed = False
     try:

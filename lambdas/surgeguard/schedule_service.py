@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,6 +41,8 @@ from surgeguard.service import (
     _notify,
     _record,
     decide_and_apply,
+    new_delivery_id,
+    reject_unparsed,
     validate_readings,
 )
 
@@ -128,18 +129,11 @@ def handle_schedule_event(
     event: Any, adapters: Adapters, ctx: Context, request_id: str = "local"
 ) -> dict[str, Any]:
     """Handle one scheduled phase; returns the one audit record written."""
-    delivery_id = f"{request_id}#{uuid.uuid4().hex[:8]}"
-    group_name = event.get("group") if isinstance(event, dict) else None
+    delivery_id = new_delivery_id(request_id)
     try:
         trigger = parse_schedule_event(event, ctx)
     except BadInputError as error:
-        logger.error("rejected schedule: %s", error)
-        known = group_name if isinstance(group_name, str) and ctx.config.group(group_name) else None
-        record = _record(
-            ctx, delivery_id, datetime.now(UTC), Outcome.REJECTED, group=known, reason=str(error)
-        )
-        adapters.store.write_audit(record)
-        return record
+        return reject_unparsed(event, error, adapters, ctx, delivery_id, "schedule")
     plan = plan_event(trigger.group, trigger.event)
     phase_time = plan.phase_times()[trigger.phase]
     now = trigger.scheduled_time

@@ -186,19 +186,32 @@ def _record(
     return record
 
 
+def new_delivery_id(request_id: str) -> str:
+    """One id per delivery: the Lambda request id (audit items name it) plus a random suffix."""
+    return f"{request_id}#{uuid.uuid4().hex[:8]}"
+
+
+def reject_unparsed(
+    event: Any, error: BadInputError, adapters: Adapters, ctx: Context, delivery_id: str, what: str
+) -> dict[str, Any]:
+    """The one audit record of an event that could not be parsed, filed under its group if it names one."""
+    logger.error("rejected %s: %s", what, error)
+    named = event.get("group") if isinstance(event, dict) else None
+    group = named if isinstance(named, str) and ctx.config.group(named) else None
+    record = _record(ctx, delivery_id, datetime.now(UTC), Outcome.REJECTED, group=group, reason=str(error))
+    adapters.store.write_audit(record)
+    return record
+
+
 def handle_alarm_event(
     event: Any, adapters: Adapters, ctx: Context, request_id: str = "local"
 ) -> list[dict[str, Any]]:
     """Handle one Lambda event; returns the audit records written (exactly one per trigger)."""
-    delivery_id = f"{request_id}#{uuid.uuid4().hex[:8]}"
+    delivery_id = new_delivery_id(request_id)
     try:
         triggers = parse_alarm_event(event)
     except BadInputError as error:
-        now = datetime.now(UTC)
-        logger.error("rejected event: %s", error)
-        record = _record(ctx, delivery_id, now, Outcome.REJECTED, reason=str(error))
-        adapters.store.write_audit(record)
-        return [record]
+        return [reject_unparsed(event, error, adapters, ctx, delivery_id, "event")]
     records = []
     failures = []
     for index, trigger in enumerate(triggers):
