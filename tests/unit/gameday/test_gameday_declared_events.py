@@ -41,3 +41,30 @@ def test_a_late_scheduler_still_prewarms_in_time() -> None:
     params = FleetParams(scheduled_action_delay_minutes=2)
     result = simulate(TRACE, SurgeguardPolicy(), sizing=SIZING, params=params, events=[EVENT], seed=3)
     assert dropped_at_step(result.series.served) == 0
+
+
+def test_bench_start_and_event_flags_drive_the_prewarm(tmp_path: object) -> None:
+    import json
+    from pathlib import Path
+
+    from gameday import bench
+
+    # GIVEN a trace whose demand steps 4x at minute 300, in a CSV as a team would hand it over
+    folder = Path(str(tmp_path))
+    demand = [FLAT] * 300 + [4 * FLAT] * 60 + [FLAT] * 60
+    csv = folder / "step.csv"
+    csv.write_text("minute,requests\n" + "".join(f"{i},{d:g}\n" for i, d in enumerate(demand)))
+    out = folder / "bench.json"
+    # WHEN bench runs with the trace's start and the step declared as an event (in New York time)
+    argv = [
+        str(csv),
+        "--start", "2026-11-27T00:00-05:00",
+        "--event", "2026-11-27T05:00-05:00,60,4",
+        "--policy", "surgeguard", "--policy", "aws-target-tracking-cpu", "--policy", "oracle",
+        "--json", str(out),
+    ]  # fmt: skip
+    assert bench.main(argv) == 0
+    # THEN Surgeguard pre-warmed and dropped nothing; target tracking, which cannot know, dropped some
+    (trace,) = json.loads(out.read_text())["traces"]
+    assert trace["policies"]["surgeguard"]["dropped_pct"] == 0
+    assert trace["policies"]["aws-target-tracking-cpu"]["dropped_pct"] > 0
