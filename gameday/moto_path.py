@@ -424,9 +424,14 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
                 stack.enter_context(redirect_logger("surgeguard", self.lambda_log))
             _clear_lambda_caches()
             stack.callback(_clear_lambda_caches)
+            # The Lambda judges event times by its own clock: here, the replay's.
+            stack.enter_context(mock.patch("surgeguard.service.utc_now", self._replay_now))
             self._in_session = True
             stack.callback(setattr, self, "_in_session", False)
             yield
+
+    def _replay_now(self) -> datetime:
+        return self._current_view().now
 
     def _fleet(self) -> EngineTimedFleet:
         return EngineTimedFleet(self._current_view)
@@ -462,10 +467,12 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
                 StateReason=f"gameday engine: {transition.reason}"[:1023],
             )
         alarmed = [t for t in transitions if t.new_state is AlarmState.ALARM]
+        # As the fast path: a breach that lasts is decided by the per-minute re-evaluation.
+        lasting = not alarmed and any(alarm.in_alarm for alarm in self.engine_alarms.values())
         due = []
         while self._phases and self._phases[-1][0] <= view.now:
             due.append(self._phases.pop())
-        if not alarmed and not due:
+        if not alarmed and not due and not lasting:
             return None
         from surgeguard.handlers.alarm import lambda_handler
 
@@ -479,7 +486,10 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
                 self.invocations += 1
                 context = FakeLambdaContext(self.deployment.function_name, f"gameday-{self.invocations:07d}")
                 self._invoke(lambda_handler, event, context, view.minute, transition.alarm_name)
-                self._sync_alarm(transition.alarm_name, view.minute)
+            if lasting:
+                self.invocations += 1
+                context = FakeLambdaContext(self.deployment.function_name, f"gameday-{self.invocations:07d}")
+                self._invoke(lambda_handler, self.reevaluation(view), context, view.minute, "re-evaluation")
         finally:
             self._view = None
         group = self._autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])
@@ -620,16 +630,6 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
                 )
         self._published = upto
 
-    def _sync_alarm(self, alarm_name: str, minute: int) -> None:
-        """Copy the real alarm's state (the handler re-armed it to OK) back to the engine's alarm."""
-        found = self._cloudwatch.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
-        if not found:
-            raise LookupError(f"alarm {alarm_name} does not exist in moto: create the stack's alarms first")
-        state = AlarmState(found[0]["StateValue"])
-        engine_alarm = self.engine_alarms[alarm_name]
-        if engine_alarm.state is not state:
-            engine_alarm.set_state(state, minute, found[0].get("StateReason", "SetAlarmState"))
-
     @property
     def engine_alarms(self) -> Mapping[str, Any]:
         """The engine's MetricAlarm objects (held by the parent's in-memory adapter, unused otherwise)."""
@@ -639,7 +639,8 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
     def audit_records(self, limit: int = 100_000) -> list[dict[str, Any]]:
         """The group's audit items, read back from the deployed table (oldest first)."""
         dynamodb = aws_client("dynamodb", self.endpoint_url)
-        return AuditStore(self.deployment.table_name, dynamodb).audit_records(GROUP, limit=limit)
+        newest_first = AuditStore(self.deployment.table_name, dynamodb).audit_records(GROUP, limit=limit)
+        return newest_first[::-1]
 
 
 def _request_count_dimensions(signal: RequestsPerTargetSignal) -> list[dict[str, str]]:

@@ -2,7 +2,9 @@
 
 The engine evaluates Surgeguard's alarms like CloudWatch (M of N, notify on state change only); every
 ALARM transition becomes an SNS event in AWS's shape and goes through `handle_alarm_event`, exactly as
-in the Lambda. Only the adapters differ: here they read the simulated group and its datapoints.
+in the Lambda, and so does the per-minute re-evaluation while an alarm stays in ALARM. Only the
+adapters differ: here they read the simulated group and its datapoints, and the clock is the
+simulation's.
 """
 
 from __future__ import annotations
@@ -28,11 +30,19 @@ from surgeguard.config import (
     ScalerConfig,
 )
 from surgeguard.domain.forecast import ForecastState
-from surgeguard.domain.model import AsgSize, EventState, GroupSnapshot, Pause, Reading, ScalerMemory
+from surgeguard.domain.model import (
+    AsgSize,
+    Claim,
+    EventState,
+    GroupSnapshot,
+    Pause,
+    Reading,
+    ScalerMemory,
+)
 from surgeguard.domain.sales import plan_event
 from surgeguard.forecast_service import handle_forecast_event
 from surgeguard.schedule_service import handle_schedule_event
-from surgeguard.service import Adapters, Context, handle_alarm_event
+from surgeguard.service import REEVALUATE_ACTION, Adapters, Context, handle_alarm_event
 from surgeguard.signals import alarm_threshold, signal_metric
 
 GROUP = "gameday-web"
@@ -210,19 +220,32 @@ class InMemoryAws:
         after: list[float | None] = [None] * max(0, last - max(first, len(requests)))
         return before + [None if v != v else v for v in known] + after
 
-    def rearm(self, alarm_name: str) -> None:
-        self.alarms[alarm_name].set_state(AlarmState.OK, self._view.minute, "re-armed by Surgeguard")
+    def alarms_in_alarm(self, prefix: str) -> list[str]:
+        return [name for name, alarm in self.alarms.items() if alarm.in_alarm]
 
-    # Store: claims, the versioned state item, audit records.
-    def claim(self, trigger_id: str, now_epoch: int) -> None:
+    # Store: claims (one attempt each: nothing crashes here), the versioned state item, audit records.
+    def claim(self, trigger_id: str, now_epoch: int, lease_seconds: int) -> Claim:
         from surgeguard.adapters.errors import DuplicateTriggerError
 
         if trigger_id in self._claims:
             raise DuplicateTriggerError(trigger_id)
         self._claims.add(trigger_id)
+        return Claim(trigger_id, "sim", now_epoch + lease_seconds)
 
-    def release(self, trigger_id: str) -> None:
-        self._claims.discard(trigger_id)
+    def stash_pending(self, claim: Claim, record: dict[str, Any]) -> None:
+        pass  # the audit write below cannot fail
+
+    def complete(self, claim: Claim) -> None:
+        pass  # claimed ids stay claimed
+
+    def yield_lease(self, claim: Claim) -> None:
+        self._claims.discard(claim.trigger_id)
+
+    def release(self, claim: Claim) -> None:
+        self._claims.discard(claim.trigger_id)
+
+    def audit_written(self, record: dict[str, Any]) -> bool:
+        return False
 
     def load_memory(self, group: str) -> ScalerMemory:
         return self._memory
@@ -299,7 +322,7 @@ class SurgeguardPolicy:
         self.aws = InMemoryAws(alarms, self.keep_records)
         # No schedules adapter: the phases below are no real schedules, so none is deleted.
         self.adapters = Adapters(fleet=self.aws, signals=self.aws, store=self.aws, notifier=None)
-        self.context = Context(self.config, PREFIX, self.config.audit_retention_days)
+        self.context = Context(self.config, PREFIX, self.config.audit_retention_days, clock=self._now)
         self._sequence = 0
         self._known_minutes = 0
         self._next_forecast = 0
@@ -316,10 +339,16 @@ class SurgeguardPolicy:
                 self._phases.append((when + late, when, event.name, phase))
         self._phases.sort(reverse=True)
 
+    def _now(self) -> datetime:
+        assert self.aws is not None and self.aws.view is not None, "the clock runs only inside decide()"
+        return self.aws.view.now
+
     def decide(self, view: PolicyView) -> int | None:
         aws = self.aws
         assert aws is not None, "reset() first"
         alarmed = [t for t in view.alarm_transitions if t.new_state is AlarmState.ALARM]
+        # A breach that lasts: the per-minute re-evaluation (a transition this minute decided already).
+        lasting = not alarmed and any(alarm.in_alarm for alarm in aws.alarms.values())
         due = self._phases and self._phases[-1][0] <= view.now
         aws.view, aws.desired = view, None
         self._known_minutes += 1  # decide() runs on non-gap minutes only
@@ -328,7 +357,7 @@ class SurgeguardPolicy:
         if ready and forecast is not None and view.minute >= self._next_forecast:
             self._next_forecast = view.minute + forecast.every_minutes
             self._run_forecaster(view)
-        if not alarmed and not due:
+        if not alarmed and not due and not lasting:
             aws.view = None
             return None
         while self._phases and self._phases[-1][0] <= view.now:
@@ -346,8 +375,19 @@ class SurgeguardPolicy:
             handle_alarm_event(
                 self._event(transition.alarm_name, transition.old_state, view), self.adapters, self.context
             )
+        if lasting:
+            handle_alarm_event(self.reevaluation(view), self.adapters, self.context)
         aws.view = None
         return aws.desired
+
+    def reevaluation(self, view: PolicyView) -> dict[str, Any]:
+        """The per-minute re-evaluation's Scheduler Input (the stack's `rate(1 minute)` schedule)."""
+        self._sequence += 1
+        return {
+            "action": REEVALUATE_ACTION,
+            "scheduled_time": view.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "execution_id": f"sim-reevaluate-{self._sequence:08d}",
+        }
 
     @property
     def forecasting(self) -> bool:

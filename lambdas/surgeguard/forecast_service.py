@@ -10,25 +10,25 @@ the item and takes `floor:forecast` into account at its next decision.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from surgeguard.adapters.errors import AwsCallError, DuplicateTriggerError
 from surgeguard.config import ForecastConfig, GroupConfig
 from surgeguard.domain.forecast import ForecastState, fit_forecast, floor_steps
 from surgeguard.domain.model import Outcome
-from surgeguard.domain.triggers import BadInputError
+from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
 from surgeguard.service import (
     Adapters,
+    Claimed,
     Context,
-    RetryableFailureError,
-    _notify,
+    Invocation,
     _record,
-    new_delivery_id,
+    check_time,
+    guarded,
     reject_unparsed,
+    run_claimed,
 )
 
 logger = logging.getLogger("surgeguard")
@@ -36,6 +36,8 @@ logger = logging.getLogger("surgeguard")
 _FIELDS = ("group", "scheduled_time", "execution_id")
 # Floors are written per step of the horizon, so capacity follows the forecast's shape.
 STEP_MINUTES = 15
+# The function keeps a failed run 15 minutes (two async retries); older is a replay.
+FORECAST_MAX_AGE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class ForecastTrigger:
 
     def audit(self) -> dict[str, Any]:
         return {
-            "id": self.trigger_id,
+            "id": self.execution_id,
             "source": "forecaster",
             "scheduled_time": self.scheduled_time.isoformat(),
             "execution_id": self.execution_id,
@@ -63,12 +65,18 @@ def parse_forecast_event(event: Any, ctx: Context) -> ForecastTrigger:
     """The Scheduler's JSON Input -> a forecast run of a configured group; BadInputError says why not."""
     if not isinstance(event, dict):
         raise BadInputError(f"forecast payload is not a JSON object: {type(event).__name__}")
+    foreign = sorted(safe_text(str(k), 40) for k in event if k not in _FIELDS)
+    if foreign:
+        raise BadInputError(
+            f"forecast payload has keys {foreign[:8]} a forecast run never carries: "
+            "meant for another handler?"
+        )
     missing = [f for f in _FIELDS if not isinstance(event.get(f), str) or not event.get(f)]
     if missing:
         raise BadInputError(f"forecast payload lacks {missing} (strings): got keys {sorted(event)}")
     group = ctx.config.group(event["group"])
     if group is None:
-        raise BadInputError(f"forecast names group {event['group']!r}, which is not in the config")
+        raise BadInputError(f"forecast names group {safe_text(event['group'])!r}, which is not in the config")
     if group.forecast is None:
         raise BadInputError(f"group {group.name} has no `forecast` section: nothing to forecast")
     per_instance = group.requests_target()
@@ -77,60 +85,36 @@ def parse_forecast_event(event: Any, ctx: Context) -> ForecastTrigger:
             f"group {group.name} has no requests_per_target signal: the forecaster reads ALB RequestCount "
             "and sizes the floor by requests per instance"
         )
-    try:
-        when = datetime.fromisoformat(event["scheduled_time"].replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInputError(f"scheduled_time {event['scheduled_time']!r} is not an ISO 8601 time") from None
-    if when.tzinfo is None:
-        raise BadInputError(f"scheduled_time {event['scheduled_time']!r} has no time zone (expected ...Z)")
-    return ForecastTrigger(group, group.forecast, per_instance, when.astimezone(UTC), event["execution_id"])
+    when = parse_time(event["scheduled_time"], "scheduled_time", zone_required=True)
+    check_time(when, ctx.clock(), "the forecast run's scheduled time", FORECAST_MAX_AGE)
+    return ForecastTrigger(group, group.forecast, per_instance, when, safe_text(event["execution_id"]))
 
 
 def handle_forecast_event(
-    event: Any, adapters: Adapters, ctx: Context, request_id: str = "local"
+    event: Any, adapters: Adapters, ctx: Context, invocation: Invocation | None = None
 ) -> dict[str, Any]:
     """Handle one forecast run; returns the one audit record written."""
-    delivery_id = new_delivery_id(request_id)
+    return guarded(_forecast_event, event, adapters, ctx, invocation or Invocation())[0]
+
+
+def _forecast_event(
+    event: Any, adapters: Adapters, ctx: Context, invocation: Invocation, delivery_id: str
+) -> list[dict[str, Any]]:
     try:
         trigger = parse_forecast_event(event, ctx)
     except BadInputError as error:
-        return reject_unparsed(event, error, adapters, ctx, delivery_id, "forecast")
+        return [reject_unparsed(event, error, adapters, ctx, delivery_id, "forecast")]
     now = trigger.scheduled_time.replace(second=0, microsecond=0)
-    claimed = False
-    try:
-        adapters.store.claim(trigger.trigger_id, int(now.timestamp()))
-        claimed = True
-        record = _forecast(trigger, adapters, ctx, delivery_id, now)
-    except DuplicateTriggerError:
-        record = _record(
-            ctx,
-            delivery_id,
-            now,
-            Outcome.SKIPPED,
-            group=trigger.group.name,
-            reason=f"duplicate execution {trigger.execution_id} of the forecaster: already handled",
-            skip_cause="duplicate",
-        )
-    except AwsCallError as error:
-        logger.error("forecast failed for %s: %s", trigger.group.name, error)
-        record = _record(
-            ctx,
-            delivery_id,
-            now,
-            Outcome.FAILED,
-            group=trigger.group.name,
-            reason=str(error),
-            error=str(error),
-        )
-        if claimed:
-            with contextlib.suppress(AwsCallError):
-                adapters.store.release(trigger.trigger_id)
-    record["trigger"] = trigger.audit()
-    adapters.store.write_audit(record)
-    if record["outcome"] == Outcome.FAILED.value:
-        _notify(adapters, record)
-        raise RetryableFailureError(record["error"])
-    return record
+    claimed = Claimed(
+        trigger.trigger_id,
+        trigger.group.name,
+        trigger.audit(),
+        now,
+        lambda claim: _forecast(trigger, adapters, ctx, delivery_id, now),
+        f"execution {trigger.execution_id} of the forecaster",
+        notify=frozenset({Outcome.FAILED}),  # a floor written every few minutes is no news
+    )
+    return [run_claimed(claimed, adapters, ctx, invocation, delivery_id)]
 
 
 def _forecast(
@@ -147,6 +131,7 @@ def _forecast(
             now,
             Outcome.SKIPPED,
             group=group.name,
+            trigger=trigger.audit(),
             reason=f"not enough history to forecast {group.name}: under 2 days of non-gap minutes "
             f"in the last {settings.history_days} days; no floor written",
             skip_cause="no_history",
@@ -176,7 +161,16 @@ def _forecast(
         if settings.mode == "floor"
         else (Outcome.SKIPPED, f"forecast-only: would set {summary}; nothing acts on it", "forecast_only")
     )
-    record = _record(ctx, delivery_id, now, outcome, group=group.name, reason=reason, skip_cause=cause)
+    record = _record(
+        ctx,
+        delivery_id,
+        now,
+        outcome,
+        group=group.name,
+        trigger=trigger.audit(),
+        reason=reason,
+        skip_cause=cause,
+    )
     record["forecast"] = {
         "mode": settings.mode,
         "floor": state.floor,

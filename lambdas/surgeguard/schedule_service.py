@@ -2,8 +2,13 @@
 
 EventBridge Scheduler invokes the schedule Lambda with
 `{"group", "event", "phase", "scheduled_time", "execution_id", "schedule_arn"}`. The same claims, audit
-records and notifications as the reactive path (service.py); "now" is the scheduled time, so a late
-firing does what the plan says for that time.
+records and notifications as the reactive path (service.py). The payload is checked like an alarm:
+its `scheduled_time` must be the plan's time for that phase, and recent by the Lambda's own clock
+(Scheduler invokes asynchronously: Lambda retries a failed phase twice, 1 then 2 minutes later, and
+keeps it an hour at most). "Now" is the Lambda's clock: a late phase does what the plan says for the
+time it really runs, and a pre-warm or ramp stage that runs after its sale ended does nothing.
+The kill switch is read before any Auto Scaling call. A multiplier's target never compounds: without
+demand history it multiplies the capacity the group had when the event's first phase ran.
 
 CloudFormation cannot set ActionAfterCompletion on AWS::Scheduler::Schedule, so a phase handled
 (applied, unchanged or skipped) deletes the one-time schedule that fired it, named by `schedule_arn`
@@ -14,16 +19,15 @@ phase: the audit record says `schedule_deleted` and, if it did not happen, `dele
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from surgeguard.adapters.errors import AwsCallError, DuplicateTriggerError, GroupNotFoundError
+from surgeguard.adapters.errors import AwsCallError
 from surgeguard.config import GroupConfig, SaleEvent
-from surgeguard.domain.model import EventState, Outcome
+from surgeguard.domain.model import Claim, EventState, Outcome, Pause, ScalingAction
 from surgeguard.domain.sales import (
     RAMP_PREFIX,
     RELEASE_FACTOR,
@@ -32,17 +36,19 @@ from surgeguard.domain.sales import (
     plan_event,
     target_capacity,
 )
-from surgeguard.domain.triggers import BadInputError
+from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
 from surgeguard.service import (
     Adapters,
+    Claimed,
     Context,
-    RetryableFailureError,
+    Invocation,
     _inputs,
-    _notify,
     _record,
+    check_time,
     decide_and_apply,
-    new_delivery_id,
+    guarded,
     reject_unparsed,
+    run_claimed,
     validate_readings,
 )
 
@@ -52,7 +58,14 @@ logger = logging.getLogger("surgeguard")
 NORMAL_LOOKBACK = timedelta(days=7)
 # EventBridge Scheduler's at() has minute resolution: a phase time with seconds fires up to a minute early.
 EARLY_TOLERANCE = timedelta(minutes=1)
-_FIELDS = ("group", "event", "phase", "scheduled_time", "execution_id")
+# `<aws.scheduler.scheduled-time>` is the at() time itself: more than this away from the plan's time
+# for that phase, the payload is not one of our schedules.
+PLAN_TOLERANCE = timedelta(minutes=2)
+# Scheduler invokes asynchronously: a failed phase gets Lambda's two retries (1, then 2 minutes
+# later) and the sale function keeps an event up to an hour; older is a replay.
+PHASE_MAX_AGE = timedelta(minutes=65)
+_REQUIRED = ("group", "event", "phase", "scheduled_time", "execution_id")
+_ALLOWED = frozenset((*_REQUIRED, "schedule_arn"))
 # <aws.scheduler.schedule-arn>: arn:<partition>:scheduler:<region>:<account>:schedule/<group>/<name>
 _SCHEDULE_ARN = re.compile(r"arn:[a-z-]+:scheduler:[a-z0-9-]+:\d{12}:schedule/([^/]+)/([^/]+)")
 _DONE = frozenset({Outcome.APPLIED.value, Outcome.UNCHANGED.value, Outcome.SKIPPED.value})
@@ -73,7 +86,7 @@ class PhaseTrigger:
 
     def audit(self) -> dict[str, Any]:
         audit = {
-            "id": self.trigger_id,
+            "id": self.execution_id,
             "source": "scheduler",
             "event": self.event.name,
             "phase": self.phase,
@@ -90,101 +103,95 @@ def parse_schedule_event(event: Any, ctx: Context) -> PhaseTrigger:
     if isinstance(event, dict) and "detail" in event and "group" not in event:
         raise BadInputError(
             "EventBridge Scheduler's default payload (detail "
-            f"{event.get('detail')!r}) names no group: the schedule's Input must be "
+            f"{safe_text(str(event.get('detail')), 80)!r}) names no group: the schedule's Input must be "
             '{"group", "event", "phase", "scheduled_time", "execution_id"}'
         )
     if not isinstance(event, dict):
         raise BadInputError(f"schedule payload is not a JSON object: {type(event).__name__}")
-    missing = [f for f in _FIELDS if not isinstance(event.get(f), str) or not event.get(f)]
+    foreign = sorted(safe_text(str(k), 40) for k in event if k not in _ALLOWED)
+    if foreign:
+        raise BadInputError(
+            f"schedule payload has keys {foreign[:8]} no sale phase carries: meant for another handler?"
+        )
+    missing = [f for f in _REQUIRED if not isinstance(event.get(f), str) or not event.get(f)]
     if missing:
         raise BadInputError(f"schedule payload lacks {missing} (strings): got keys {sorted(event)}")
     group = ctx.config.group(event["group"])
     if group is None:
-        raise BadInputError(f"schedule names group {event['group']!r}, which is not in the config")
+        raise BadInputError(f"schedule names group {safe_text(event['group'])!r}, which is not in the config")
     sale = group.event(event["event"])
     if sale is None:
-        raise BadInputError(f"schedule names event {event['event']!r}, not declared for group {group.name}")
-    phases = list(plan_event(group, sale).phase_times())
+        raise BadInputError(
+            f"schedule names event {safe_text(event['event'])!r}, not declared for group {group.name}"
+        )
+    phases = plan_event(group, sale).phase_times()
     if event["phase"] not in phases:
-        raise BadInputError(f"schedule phase {event['phase']!r} is not one of {sale.name}'s {phases}")
-    try:
-        when = datetime.fromisoformat(event["scheduled_time"].replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInputError(f"scheduled_time {event['scheduled_time']!r} is not an ISO 8601 time") from None
-    if when.tzinfo is None:
-        raise BadInputError(f"scheduled_time {event['scheduled_time']!r} has no time zone (expected ...Z)")
-    # Optional, and never a reason to reject the phase: a bad one only means nothing is deleted.
+        raise BadInputError(
+            f"schedule phase {safe_text(event['phase'])!r} is not one of {sale.name}'s {list(phases)}"
+        )
+    when = parse_time(event["scheduled_time"], "scheduled_time", zone_required=True)
+    planned = phases[event["phase"]]
+    if abs(when - planned) > PLAN_TOLERANCE:
+        raise BadInputError(
+            f"scheduled_time {when.isoformat()} is not when {sale.name}'s {event['phase']} is planned "
+            f"({planned.isoformat()}): not one of our schedules"
+        )
+    check_time(when, ctx.clock(), "the phase's scheduled time", PHASE_MAX_AGE)
     arn = event.get("schedule_arn")
     return PhaseTrigger(
         group,
         sale,
         event["phase"],
-        when.astimezone(UTC),
-        event["execution_id"],
-        schedule_arn=None if arn is None else str(arn),
+        when,
+        safe_text(event["execution_id"]),
+        schedule_arn=None if not isinstance(arn, str) else safe_text(arn, 1024),
     )
 
 
 def handle_schedule_event(
-    event: Any, adapters: Adapters, ctx: Context, request_id: str = "local"
+    event: Any, adapters: Adapters, ctx: Context, invocation: Invocation | None = None
 ) -> dict[str, Any]:
     """Handle one scheduled phase; returns the one audit record written."""
-    delivery_id = new_delivery_id(request_id)
+    return guarded(_schedule_event, event, adapters, ctx, invocation or Invocation())[0]
+
+
+def _schedule_event(
+    event: Any, adapters: Adapters, ctx: Context, invocation: Invocation, delivery_id: str
+) -> list[dict[str, Any]]:
     try:
         trigger = parse_schedule_event(event, ctx)
     except BadInputError as error:
-        return reject_unparsed(event, error, adapters, ctx, delivery_id, "schedule")
+        return [reject_unparsed(event, error, adapters, ctx, delivery_id, "schedule")]
     plan = plan_event(trigger.group, trigger.event)
     phase_time = plan.phase_times()[trigger.phase]
-    now = trigger.scheduled_time
-    if phase_time - EARLY_TOLERANCE <= now < phase_time:
-        now = phase_time
+    # "Now" is our own clock: a late firing does what the plan says for the time it really runs.
+    now = max(ctx.clock(), phase_time) if ctx.clock() >= phase_time - EARLY_TOLERANCE else ctx.clock()
+    audit = trigger.audit()
     group = trigger.group.name
-    claimed = False
-    try:
-        adapters.store.claim(trigger.trigger_id, int(now.timestamp()))
-        claimed = True
+
+    def base(outcome: Outcome, reason: str, **extra: Any) -> dict[str, Any]:
+        return _record(ctx, delivery_id, now, outcome, group=group, trigger=audit, reason=reason, **extra)
+
+    def work(claim: Claim) -> dict[str, Any]:
         if trigger.phase == "prewarm" or trigger.phase.startswith(RAMP_PREFIX):
-            record = _prewarm(trigger, plan, adapters, ctx, delivery_id, now)
+            record = _prewarm(trigger, plan, adapters, ctx, base, now, claim)
         elif trigger.phase == "release":
-            record = _release(trigger, plan, adapters, ctx, delivery_id, now)
+            record = _release(trigger, adapters, base)
         else:
-            record = _restore(trigger, adapters, ctx, delivery_id, now)
-    except DuplicateTriggerError:
-        record = _record(
-            ctx,
-            delivery_id,
-            now,
-            Outcome.SKIPPED,
-            group=group,
-            reason=f"duplicate execution {trigger.execution_id} of {trigger.event.name} {trigger.phase}: "
-            "already handled, nothing changed",
-            skip_cause="duplicate",
-        )
-    except (AwsCallError, GroupNotFoundError, BadInputError) as error:
-        failed = isinstance(error, AwsCallError)
-        logger.error("%s %s for %s: %s", trigger.phase, "failed" if failed else "rejected", group, error)
-        record = _record(
-            ctx,
-            delivery_id,
-            now,
-            Outcome.FAILED if failed else Outcome.REJECTED,
-            group=group,
-            reason=str(error),
-            error=str(error) if failed else None,
-        )
-        if failed and claimed:
-            with contextlib.suppress(AwsCallError):
-                adapters.store.release(trigger.trigger_id)
-    record["trigger"] = trigger.audit()
-    if record["outcome"] in _DONE:
-        record.update(_delete_schedule(trigger, adapters))
-    adapters.store.write_audit(record)
-    _notify(adapters, record)
-    if record["outcome"] == Outcome.FAILED.value:
-        # Audited; raising lets Scheduler's retry policy (and its dead-letter queue) keep the phase.
-        raise RetryableFailureError(record["error"])
-    return record
+            record = _restore(trigger, adapters, ctx, base)
+        if record["outcome"] in _DONE:
+            record.update(_delete_schedule(trigger, adapters))
+        return record
+
+    claimed = Claimed(
+        trigger.trigger_id,
+        group,
+        audit,
+        now,
+        work,
+        f"execution {trigger.execution_id} of {trigger.event.name} {trigger.phase}",
+    )
+    return [run_claimed(claimed, adapters, ctx, invocation, delivery_id)]
 
 
 def _delete_schedule(trigger: PhaseTrigger, adapters: Adapters) -> dict[str, Any]:
@@ -210,15 +217,53 @@ def _delete_schedule(trigger: PhaseTrigger, adapters: Adapters) -> dict[str, Any
 
 
 def _prewarm(
-    trigger: PhaseTrigger, plan: EventPlan, adapters: Adapters, ctx: Context, delivery_id: str, now: datetime
+    trigger: PhaseTrigger,
+    plan: EventPlan,
+    adapters: Adapters,
+    ctx: Context,
+    base: Any,
+    now: datetime,
+    claim: Claim,
 ) -> dict[str, Any]:
     group, sale = trigger.group, trigger.event
+    share = plan.fraction_at(max(now, plan.phase_times()[trigger.phase]))
+    stage = (
+        "pre-warm"
+        if trigger.phase == "prewarm"
+        else f"ramp stage {trigger.phase} ({share:.0%} of the target)"
+    )
+    if now >= plan.end:
+        return base(
+            Outcome.SKIPPED,
+            f"{stage} for {sale.name} ran at {now.isoformat()}, after the sale ended "
+            f"({plan.end.isoformat()}): too late to help, nothing done",
+            skip_cause="late",
+        )
+    # The kill switch first: a paused group gets no MaxSize raise, no floor and no capacity change.
+    pause = adapters.store.load_pause(group.name)
+    if pause.blocks(ScalingAction.SCALE_OUT):
+        return base(
+            Outcome.SKIPPED,
+            f"paused ({pause.value}): {stage} for {sale.name} not done (no MaxSize raise, no floor, no "
+            "capacity change)",
+            skip_cause="paused",
+        )
     snapshot = adapters.fleet.describe(group.name)
+    previous = {s.event: s for s in adapters.store.load_events(group.name)}.get(sale.name)
     normal = None
     if sale.peak_requests_per_minute is None and group.requests_target() is not None:
         normal = adapters.signals.normal_requests_per_minute(group, plan.start - NORMAL_LOOKBACK)
-    target, why = target_capacity(group, sale, normal, snapshot.size.desired)
-    previous = {s.event: s for s in adapters.store.load_events(group.name)}.get(sale.name)
+    # Without demand history a multiplier multiplies the capacity the group had when this event's
+    # first phase ran (kept with the event), never what an earlier phase already raised.
+    base_capacity = previous.base_capacity if previous and previous.base_capacity else snapshot.size.desired
+    target, why = target_capacity(group, sale, normal, base_capacity)
+    if normal is None and sale.peak_requests_per_minute is None:
+        kept = previous is not None and previous.base_capacity is not None
+        since = f"kept from {previous.set_at.isoformat()}" if previous is not None and kept else "now"
+        why += (
+            " (no request history from a week before: the group's desired capacity when this event's "
+            f"first phase ran, {since})"
+        )
     original_max = previous.original_max if previous is not None else None
     raised = ""
     if sale.temporary_max is not None and sale.temporary_max > snapshot.size.max:
@@ -226,7 +271,9 @@ def _prewarm(
             adapters.fleet.set_max_size(group.name, sale.temporary_max)
         original_max = original_max or snapshot.size.max
         raised = f"; MaxSize {snapshot.size.max} -> {sale.temporary_max} until {plan.restore.isoformat()}"
-    adapters.store.save_event(group.name, EventState(sale.name, target, why, now, original_max))
+    adapters.store.save_event(
+        group.name, EventState(sale.name, target, why, now, original_max, base_capacity)
+    )
     readings = adapters.signals.read(group, now)
     try:
         validate_readings(readings)
@@ -234,13 +281,21 @@ def _prewarm(
         # A broken metric must not stop a pre-warm: the floor alone decides.
         logger.warning("pre-warm of %s ignores the signals: %s", sale.name, error)
         readings = [r.__class__(r.signal_id, r.kind, None, r.target) for r in readings]
-    applied = decide_and_apply(group, adapters, ctx, now, readings, not_stale=True)
-    decision = applied.decision
-    stage = (
-        "pre-warm"
-        if trigger.phase == "prewarm"
-        else f"ramp stage {trigger.phase} ({plan.fraction_at(now):.0%} of the target)"
+    applied = decide_and_apply(
+        group,
+        adapters,
+        ctx,
+        now,
+        readings,
+        not_stale=True,
+        stash=lambda decision, snap, controls: adapters.store.stash_pending(
+            claim,
+            base(
+                decision.outcome, decision.reason, decision=decision, inputs=_inputs(readings, snap, controls)
+            ),
+        ),
     )
+    decision = applied.decision
     reason = (
         f"{stage} for {sale.name} (doors open {plan.start.isoformat()}): target {target} from {why}"
         f"{raised}; {decision.reason}"
@@ -252,17 +307,14 @@ def _prewarm(
         reason += "; another decision saved first: the floor applies at the next decision"
     elif raised and outcome is Outcome.UNCHANGED:
         outcome = Outcome.APPLIED
-    record = _record(
-        ctx,
-        delivery_id,
-        now,
+    record = base(
         outcome,
-        group=group.name,
-        reason=reason,
+        reason,
         decision=decision,
         inputs=_inputs(readings, applied.snapshot, applied.controls),
         skip_cause=skip_cause,
     )
+    record.update(applied.notes)
     record["outcome"] = outcome.value
     record["event_target"] = target
     if normal is not None:
@@ -270,9 +322,7 @@ def _prewarm(
     return record
 
 
-def _release(
-    trigger: PhaseTrigger, plan: EventPlan, adapters: Adapters, ctx: Context, delivery_id: str, now: datetime
-) -> dict[str, Any]:
+def _release(trigger: PhaseTrigger, adapters: Adapters, base: Any) -> dict[str, Any]:
     state = {s.event: s for s in adapters.store.load_events(trigger.group.name)}.get(trigger.event.name)
     if state is None:
         reason = f"release of {trigger.event.name}: no pre-warm was recorded, no floor to release"
@@ -282,43 +332,37 @@ def _release(
             f"{round((1 - RELEASE_FACTOR) * 100)}% every {int(RELEASE_STEP.total_seconds() // 60)} minutes "
             "(the reactive path applies it, never below what the load needs)"
         )
-    return _record(ctx, delivery_id, now, Outcome.UNCHANGED, group=trigger.group.name, reason=reason)
+    return base(Outcome.UNCHANGED, reason)
 
 
-def _restore(
-    trigger: PhaseTrigger, adapters: Adapters, ctx: Context, delivery_id: str, now: datetime
-) -> dict[str, Any]:
+def _restore(trigger: PhaseTrigger, adapters: Adapters, ctx: Context, base: Any) -> dict[str, Any]:
     group = trigger.group
     state = {s.event: s for s in adapters.store.load_events(group.name)}.get(trigger.event.name)
     if state is None or state.original_max is None:
-        return _record(
-            ctx,
-            delivery_id,
-            now,
+        return base(
             Outcome.UNCHANGED,
-            group=group.name,
-            reason=f"restore of {trigger.event.name}: no temporary max was applied, nothing to restore",
+            f"restore of {trigger.event.name}: no temporary max was applied, nothing to restore",
+        )
+    pause = adapters.store.load_pause(group.name)
+    if pause is not Pause.NONE:
+        return base(
+            Outcome.SKIPPED,
+            f"paused ({pause.value}): restore of {trigger.event.name} not done; MaxSize stays raised "
+            f"(put it back to {state.original_max} by hand, or resume before the restore)",
+            skip_cause="paused",
         )
     snapshot = adapters.fleet.describe(group.name)
     desired = min(snapshot.size.desired, state.original_max)
     if ctx.config.is_dry_run(group):
-        return _record(
-            ctx,
-            delivery_id,
-            now,
+        return base(
             Outcome.SKIPPED,
-            group=group.name,
-            reason=f"dry-run: would restore MaxSize {snapshot.size.max} -> {state.original_max}",
+            f"dry-run: would restore MaxSize {snapshot.size.max} -> {state.original_max}",
             skip_cause="dry_run",
         )
     adapters.fleet.set_max_size(group.name, state.original_max, desired)
-    record = _record(
-        ctx,
-        delivery_id,
-        now,
+    record = base(
         Outcome.APPLIED,
-        group=group.name,
-        reason=f"restore after {trigger.event.name}: MaxSize {snapshot.size.max} -> {state.original_max}, "
+        f"restore after {trigger.event.name}: MaxSize {snapshot.size.max} -> {state.original_max}, "
         f"desired {snapshot.size.desired} -> {desired}",
     )
     record.update(previous_desired=snapshot.size.desired, new_desired=desired)

@@ -1,18 +1,27 @@
-"""The reactive path's shell: parse, load, decide, apply, audit, notify; one audit record per trigger.
+"""The reactive path's shell: parse, check, claim, decide, apply, audit, notify; one audit record per trigger.
 
 Handlers and the game-day simulator both call `handle_alarm_event`; only the adapters passed in differ
 (boto3 against AWS or moto, or the simulator's in-memory fleet).
+
+Trust rules every path here keeps (README "Failure modes"):
+- every field of an event is checked before anything acts on it: its identity (account, region, the
+  alarm's ARN), its metric and dimensions against the group's signal, its time against our own clock;
+- a trigger is claimed with a lease that cannot outlive its attempt, and completed only once its
+  audit record is written; a capacity change's record is stashed with the claim before it is applied;
+- an apply can be late, never backwards: the decider re-reads the group's committed decision after
+  SetDesiredCapacity and puts the newest one back;
+- any exception becomes an audit record carrying the delivery's own id.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
+import random
+import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from surgeguard.adapters.errors import (
@@ -25,6 +34,7 @@ from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
 from surgeguard.domain.decision import DecisionInput, decide
 from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.model import (
+    Claim,
     Controls,
     Decision,
     EventState,
@@ -36,7 +46,16 @@ from surgeguard.domain.model import (
     ScalerMemory,
 )
 from surgeguard.domain.sales import floor_at, plan_event
-from surgeguard.domain.triggers import AlarmTrigger, BadInputError, parse_alarm_event
+from surgeguard.domain.triggers import (
+    AlarmTrigger,
+    BadInputError,
+    MetricRef,
+    parse_alarm_arn,
+    parse_alarm_event,
+    parse_time,
+    safe_text,
+    source_id,
+)
 from surgeguard.signals import signal_metric
 
 logger = logging.getLogger("surgeguard")
@@ -45,7 +64,32 @@ logger = logging.getLogger("surgeguard")
 _SANE_MAX = {"cpu": 100.0, "response_time": 3600.0}
 _ABSURD = 1e12
 # Two decisions raced; re-read and decide again this many times before giving up.
-_CONFLICT_RETRIES = 1
+_CONFLICT_RETRIES = 4
+# Event times are judged against our own clock. An alarm's state change is delivered within seconds;
+# Lambda keeps retrying an async event up to 15 minutes (its MaximumEventAgeInSeconds here), so older
+# is a replay. Clocks disagree by far less than the skew allowed ahead.
+ALARM_MAX_AGE = timedelta(minutes=20)
+FUTURE_SKEW = timedelta(minutes=5)
+# The per-minute re-evaluation: a late one is superseded by the next.
+REEVALUATE_MAX_AGE = timedelta(minutes=5)
+# A committed decision younger than this whose capacity the group does not show yet is taken as the
+# group's desired capacity (its SetDesiredCapacity may still be in flight).
+APPLY_GRACE = timedelta(minutes=2)
+# After applying, re-read the committed decision at most this many times to put the newest back.
+_SETTLE_ROUNDS = 3
+# Without a Lambda context (simulators, tests): a lease as long as the scaler Lambdas' timeout + margin.
+DEFAULT_LEASE_SECONDS = 70
+LEASE_MARGIN_SECONDS = 10
+REEVALUATE_ACTION = "reevaluate"
+
+
+def utc_now() -> datetime:
+    """The Lambda's own clock; tests and the game day replace it (Context.clock reads it late)."""
+    return datetime.now(UTC)
+
+
+def _clock() -> datetime:
+    return utc_now()
 
 
 class Fleet(Protocol):
@@ -56,18 +100,22 @@ class Fleet(Protocol):
 
 class Signals(Protocol):
     def read(self, group: GroupConfig, now: datetime) -> list[Reading]: ...
-    def rearm(self, alarm_name: str) -> None: ...
+    def alarms_in_alarm(self, prefix: str) -> list[str]: ...
     def normal_requests_per_minute(self, group: GroupConfig, around: datetime) -> float | None: ...
     def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]: ...
 
 
 class Store(Protocol):
-    def claim(self, trigger_id: str, now_epoch: int) -> None: ...
-    def release(self, trigger_id: str) -> None: ...
+    def claim(self, trigger_id: str, now_epoch: int, lease_seconds: int) -> Claim: ...
+    def stash_pending(self, claim: Claim, record: dict[str, Any]) -> None: ...
+    def complete(self, claim: Claim) -> None: ...
+    def yield_lease(self, claim: Claim) -> None: ...
+    def release(self, claim: Claim) -> None: ...
     def load_memory(self, group: str) -> ScalerMemory: ...
     def save_memory(self, group: str, memory: ScalerMemory, read_version: int) -> None: ...
     def load_pause(self, group: str) -> Pause: ...
     def write_audit(self, record: dict[str, Any]) -> None: ...
+    def audit_written(self, record: dict[str, Any]) -> bool: ...
     def save_event(self, group: str, state: EventState) -> None: ...
     def load_events(self, group: str) -> list[EventState]: ...
     def save_forecast(self, group: str, state: ForecastState) -> None: ...
@@ -98,11 +146,39 @@ class Context:
     alarm_prefix: str
     audit_retention_days: int
     floors: Sequence[Floor] = ()
+    clock: Callable[[], datetime] = _clock
     alarms: dict[str, AlarmSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Built once per container: the Lambda maps alarm names back to group/rule/direction.
         object.__setattr__(self, "alarms", {s.name: s for s in self.config.alarms(self.alarm_prefix)})
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What one Lambda invocation knows of itself: its request id, how long it may run, where it runs."""
+
+    request_id: str = "local"
+    lease_seconds: int = DEFAULT_LEASE_SECONDS
+    region: str | None = None  # None (simulators): identity is not checked
+    account: str | None = None
+
+    @classmethod
+    def of(cls, context: Any) -> Invocation:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        seconds = remaining() / 1000 if callable(remaining) else None
+        parts = str(getattr(context, "invoked_function_arn", "") or "").split(":")
+        region, account = (parts[3], parts[4]) if len(parts) >= 7 and parts[2] == "lambda" else (None, None)
+        return cls(
+            request_id=str(getattr(context, "aws_request_id", "local")),
+            lease_seconds=DEFAULT_LEASE_SECONDS if seconds is None else int(seconds) + LEASE_MARGIN_SECONDS,
+            region=region or None,
+            account=account or None,
+        )
+
+    @property
+    def seconds_left(self) -> float:
+        return self.lease_seconds - LEASE_MARGIN_SECONDS
 
 
 class RetryableFailureError(RuntimeError):
@@ -114,23 +190,79 @@ def validate_readings(readings: Sequence[Reading]) -> None:
         if reading.value is None:
             continue
         ceiling = _SANE_MAX.get(reading.kind, _ABSURD)
-        if not math.isfinite(reading.value) or reading.value < 0 or reading.value > ceiling:
+        if reading.value != reading.value or not (0 <= reading.value <= ceiling):
             raise BadInputError(
                 f"signal {reading.signal_id} reads {reading.value!r}, outside [0, {ceiling:g}]: "
                 "refusing to scale on a broken metric"
             )
 
 
-def _check_metric(trigger: AlarmTrigger, spec: AlarmSpec, group: GroupConfig) -> None:
-    signal = group.signal(spec.rule)
-    if signal is None or trigger.metric_name is None:
-        return
-    expected = {s.metric_name for s in signal_metric(group, signal).stats}
-    if trigger.metric_name not in expected:
+def check_time(when: datetime, now: datetime, what: str, max_age: timedelta) -> None:
+    """`when` must lie in [now - max_age, now + FUTURE_SKEW] of our own clock."""
+    if when > now + FUTURE_SKEW:
         raise BadInputError(
-            f"alarm {trigger.alarm_name} reports metric {trigger.metric_name}, but signal "
-            f"{spec.rule} reads {sorted(expected)}: unexpected metric"
+            f"{what} {when.isoformat()} is more than {FUTURE_SKEW} ahead of this Lambda's clock "
+            f"({now.isoformat()}): refusing a time from the future"
         )
+    if when < now - max_age:
+        raise BadInputError(
+            f"{what} {when.isoformat()} is more than {max_age} behind this Lambda's clock "
+            f"({now.isoformat()}): a replay, not a current event"
+        )
+
+
+def _describe_metrics(refs: Sequence[MetricRef]) -> str:
+    return "; ".join(
+        f"{r.namespace}/{r.name}{{{', '.join(f'{k}={v}' for k, v in r.dimensions)}}}" for r in refs
+    )
+
+
+def _check_metrics(trigger: AlarmTrigger, spec: AlarmSpec, group: GroupConfig) -> None:
+    """The event's metrics must be exactly the ones the alarm's signal reads for this group."""
+    signal = group.signal(spec.rule)
+    if signal is None:  # a composite alarm: it evaluates alarms, not metrics
+        if trigger.metrics:
+            raise BadInputError(f"composite alarm {trigger.alarm_name} arrived describing metrics")
+        return
+    if trigger.metrics is None:
+        raise BadInputError(f"alarm {trigger.alarm_name}'s event does not say which metric it evaluates")
+    expected = {
+        MetricRef(s.namespace, s.metric_name, tuple(sorted(s.dimensions)))
+        for s in signal_metric(group, signal).stats
+    }
+    if set(trigger.metrics) != expected or len(trigger.metrics) != len(expected):
+        raise BadInputError(
+            f"alarm {trigger.alarm_name} reports {_describe_metrics(trigger.metrics)}, but signal "
+            f"{spec.rule} of group {group.name} reads {_describe_metrics(sorted(expected, key=str))}: "
+            "unexpected metric"
+        )
+
+
+def _check_identity(trigger: AlarmTrigger, invocation: Invocation) -> None:
+    """The alarm's ARN names this alarm, in this Lambda's account and region; so does the envelope."""
+    if trigger.alarm_arn is None:
+        raise BadInputError(f"the event names no alarm ARN for {trigger.alarm_name}")
+    parsed = parse_alarm_arn(trigger.alarm_arn)
+    if parsed is None:
+        raise BadInputError(f"{safe_text(trigger.alarm_arn)!r} is not a CloudWatch alarm ARN")
+    region, account, name = parsed
+    if name != trigger.alarm_name:
+        raise BadInputError(f"alarm ARN names {safe_text(name)!r}, the event names {trigger.alarm_name!r}")
+    claims = [("account", trigger.account, account), ("region", trigger.region, region)]
+    if trigger.topic_arn is not None:
+        parts = trigger.topic_arn.split(":")
+        if len(parts) != 6 or parts[2] != "sns":
+            raise BadInputError(f"Sns.TopicArn {trigger.topic_arn!r} is not an SNS topic ARN")
+        claims += [("topic account", parts[4], account), ("topic region", parts[3], region)]
+    for what, said, arn_value in claims:
+        if said is not None and said != arn_value:
+            raise BadInputError(f"event {what} {said!r} differs from the alarm ARN's {arn_value!r}")
+    for what, ours, theirs in (
+        ("account", invocation.account, account),
+        ("region", invocation.region, region),
+    ):
+        if ours is not None and theirs != ours:
+            raise BadInputError(f"alarm {trigger.alarm_name} is in {what} {theirs}, not this Lambda's {ours}")
 
 
 def _record(
@@ -140,12 +272,13 @@ def _record(
     outcome: Outcome,
     *,
     group: str | None = None,
-    trigger: AlarmTrigger | None = None,
+    trigger: dict[str, Any] | None = None,
     reason: str,
     decision: Decision | None = None,
     inputs: dict[str, Any] | None = None,
     error: str | None = None,
     skip_cause: str | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
     at = now.astimezone(UTC).isoformat(timespec="milliseconds")
     record: dict[str, Any] = {
@@ -153,20 +286,13 @@ def _record(
         "at": at,
         "delivery_id": delivery_id,
         "request_id": delivery_id.split("#", 1)[0],
+        "source_id": source if source is not None else (trigger or {}).get("id"),
         "outcome": outcome.value,
         "reason": reason,
         "expires_at": int(now.timestamp()) + ctx.audit_retention_days * 86_400,
     }
     if trigger is not None:
-        record["trigger"] = {
-            "id": trigger.trigger_id,
-            "source": trigger.source,
-            "alarm": trigger.alarm_name,
-            "state": trigger.state,
-            "previous_state": trigger.previous_state,
-            "timestamp": trigger.timestamp.isoformat(),
-            "value": trigger.value,
-        }
+        record["trigger"] = trigger
     if inputs is not None:
         record["inputs"] = inputs
     if decision is not None:
@@ -186,9 +312,22 @@ def _record(
     return record
 
 
+def _alarm_audit(trigger: AlarmTrigger) -> dict[str, Any]:
+    return {
+        "id": trigger.trigger_id,
+        "source": trigger.source,
+        "alarm": trigger.alarm_name,
+        "alarm_arn": trigger.alarm_arn,
+        "state": trigger.state,
+        "previous_state": trigger.previous_state,
+        "timestamp": trigger.timestamp.isoformat(),
+        "value": trigger.value,
+    }
+
+
 def new_delivery_id(request_id: str) -> str:
     """One id per delivery: the Lambda request id (audit items name it) plus a random suffix."""
-    return f"{request_id}#{uuid.uuid4().hex[:8]}"
+    return f"{safe_text(request_id, 64)}#{uuid.uuid4().hex[:8]}"
 
 
 def reject_unparsed(
@@ -198,129 +337,301 @@ def reject_unparsed(
     logger.error("rejected %s: %s", what, error)
     named = event.get("group") if isinstance(event, dict) else None
     group = named if isinstance(named, str) and ctx.config.group(named) else None
-    record = _record(ctx, delivery_id, datetime.now(UTC), Outcome.REJECTED, group=group, reason=str(error))
+    record = _record(
+        ctx,
+        delivery_id,
+        ctx.clock(),
+        Outcome.REJECTED,
+        group=group,
+        reason=str(error),
+        source=source_id(event),
+    )
     adapters.store.write_audit(record)
     return record
 
 
-def handle_alarm_event(
-    event: Any, adapters: Adapters, ctx: Context, request_id: str = "local"
+def guarded(
+    handle: Callable[[Any, Adapters, Context, Invocation, str], list[dict[str, Any]]],
+    event: Any,
+    adapters: Adapters,
+    ctx: Context,
+    invocation: Invocation,
 ) -> list[dict[str, Any]]:
-    """Handle one Lambda event; returns the audit records written (exactly one per trigger)."""
-    delivery_id = new_delivery_id(request_id)
+    """The boundary of every handler: whatever goes wrong inside becomes an audit record with the
+    delivery's id. Only RetryableFailureError (already audited) leaves, so Lambda retries it."""
+    delivery_id = new_delivery_id(invocation.request_id)
     try:
-        triggers = parse_alarm_event(event)
-    except BadInputError as error:
-        return [reject_unparsed(event, error, adapters, ctx, delivery_id, "event")]
-    records = []
-    failures = []
-    for index, trigger in enumerate(triggers):
-        record = _handle_trigger(trigger, adapters, ctx, f"{delivery_id}-{index}")
-        records.append(record)
-        if record["outcome"] == Outcome.FAILED.value:
-            failures.append(record["error"])
-    if failures:
-        # The failure is audited; raising lets Lambda retry, then the on-failure destination keeps it.
-        raise RetryableFailureError("; ".join(failures))
-    return records
-
-
-def _handle_trigger(
-    trigger: AlarmTrigger, adapters: Adapters, ctx: Context, delivery_id: str
-) -> dict[str, Any]:
-    now = trigger.timestamp
-    spec = ctx.alarms.get(trigger.alarm_name)
-    group = ctx.config.group(spec.group) if spec else None
-
-    def reject(reason: str, group_name: str | None = None) -> dict[str, Any]:
-        logger.error("rejected trigger %s: %s", trigger.trigger_id, reason)
-        record = _record(
-            ctx, delivery_id, now, Outcome.REJECTED, group=group_name, trigger=trigger, reason=reason
-        )
-        adapters.store.write_audit(record)
-        return record
-
-    def skip(group_name: str, reason: str, cause: str) -> dict[str, Any]:
+        return handle(event, adapters, ctx, invocation, delivery_id)
+    except RetryableFailureError:
+        raise
+    except Exception as error:  # the boundary: nothing escapes unaudited
+        logger.exception("unexpected error handling an event")
+        message = safe_text(f"{type(error).__name__}: {error}", 1024)
+        named = event.get("group") if isinstance(event, dict) else None
+        group = named if isinstance(named, str) and ctx.config.group(named) else None
         record = _record(
             ctx,
             delivery_id,
-            now,
-            Outcome.SKIPPED,
-            group=group_name,
-            trigger=trigger,
+            ctx.clock(),
+            Outcome.FAILED,
+            group=group,
+            reason=f"internal error, nothing more was done: {message}",
+            error=message,
+            source=source_id(event),
+        )
+        try:
+            adapters.store.write_audit(record)
+        except Exception as audit_error:
+            logger.exception("the failure's own audit record could not be written")
+            raise RetryableFailureError(f"{message}; audit write failed: {audit_error}") from error
+        _notify(adapters, record)
+        return [record]
+
+
+# --- a claimed trigger's life: claim, work, audit, complete --------------------------------------
+@dataclass(frozen=True)
+class Claimed:
+    """What a path supplies to `run_claimed`: its trigger's identity, audit fields and work."""
+
+    trigger_id: str
+    group: str | None
+    trigger: dict[str, Any]
+    now: datetime
+    work: Callable[[Claim], dict[str, Any]]  # the claim -> the audit record (applies what it decides)
+    describe: str  # how duplicate messages name the trigger
+    notify: frozenset[Outcome] = frozenset({Outcome.APPLIED, Outcome.FAILED})  # what people hear of
+
+
+def run_claimed(
+    claimed: Claimed, adapters: Adapters, ctx: Context, invocation: Invocation, delivery_id: str
+) -> dict[str, Any]:
+    """Claim (lease), work, audit, then complete the claim; exactly one audit record for this call.
+
+    A failure that changed nothing releases the claim and raises RetryableFailureError after its
+    `failed` record, so Lambda's retry redoes the work. A redelivery while another attempt holds the
+    lease is audited and raised as retryable too: if that attempt crashed, the retry after its lease
+    takes over. A capacity change whose audit write failed leaves its stashed record with the claim;
+    the attempt that takes the claim over writes it instead of deciding again.
+    """
+
+    def base(outcome: Outcome, reason: str, **extra: Any) -> dict[str, Any]:
+        return _record(
+            ctx,
+            delivery_id,
+            claimed.now,
+            outcome,
+            group=claimed.group,
+            trigger=claimed.trigger,
             reason=reason,
-            skip_cause=cause,
+            **extra,
+        )
+
+    clock = ctx.clock()
+    try:
+        claim = adapters.store.claim(claimed.trigger_id, int(clock.timestamp()), invocation.lease_seconds)
+    except DuplicateTriggerError as duplicate:
+        if duplicate.in_progress_until is None:
+            record = base(
+                Outcome.SKIPPED,
+                f"duplicate delivery of {claimed.describe}: already handled, nothing changed",
+                skip_cause="duplicate",
+            )
+            adapters.store.write_audit(record)
+            return record
+        until = datetime.fromtimestamp(duplicate.in_progress_until, UTC).isoformat()
+        record = base(
+            Outcome.SKIPPED,
+            f"{claimed.describe} is being handled by another attempt (lease until {until}): nothing "
+            "changed; Lambda retries this delivery, which takes over if that attempt died",
+            skip_cause="in_progress",
+        )
+        adapters.store.write_audit(record)
+        raise RetryableFailureError(record["reason"]) from None
+    except AwsCallError as error:
+        return _failed(base, adapters, error, claim=None, notify=claimed.notify)
+
+    try:
+        recovered = _recovered(claim, adapters, delivery_id) if claim.pending else None
+        record = claimed.work(claim) if recovered is None else recovered
+    except (AwsCallError, GroupNotFoundError, BadInputError) as error:
+        return _failed(base, adapters, error, claim=claim, notify=claimed.notify)
+    try:
+        adapters.store.write_audit(record)
+    except AwsCallError as error:
+        logger.error("audit write failed for %s: %s; record %s", claimed.trigger_id, error, record)
+        try:
+            adapters.store.yield_lease(claim)
+        except AwsCallError:
+            logger.warning("could not end the lease on %s early", claimed.trigger_id)
+        raise RetryableFailureError(f"audit write failed: {error}") from error
+    try:
+        adapters.store.complete(claim)
+    except AwsCallError as error:
+        # Audited already; a redelivery after the lease finds the record written and says so.
+        logger.warning("could not complete the claim on %s: %s", claimed.trigger_id, error)
+    _notify(adapters, record, claimed.notify)
+    return record
+
+
+def _failed(
+    base: Callable[..., dict[str, Any]],
+    adapters: Adapters,
+    error: Exception,
+    *,
+    claim: Claim | None,
+    notify: frozenset[Outcome],
+) -> dict[str, Any]:
+    retryable = isinstance(error, AwsCallError)
+    outcome = Outcome.FAILED if retryable else Outcome.REJECTED
+    logger.error("%s: %s", outcome.value, error)
+    record = base(
+        outcome, safe_text(str(error), 1024), error=safe_text(str(error), 1024) if retryable else None
+    )
+    if claim is not None:
+        try:
+            if retryable:
+                # Nothing was applied (work raises only before its apply): let Lambda's retry redo it.
+                adapters.store.release(claim)
+            else:
+                adapters.store.complete(claim)
+        except AwsCallError as release_error:
+            logger.warning("could not release the claim: %s", release_error)
+    adapters.store.write_audit(record)
+    _notify(adapters, record, notify)
+    if retryable:
+        raise RetryableFailureError(record["reason"])
+    return record
+
+
+def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> dict[str, Any] | None:
+    """Finish the audit of an earlier attempt that stashed a capacity change and then died.
+
+    Its record is written (under this delivery, naming the first) when the group shows the change;
+    a change that never landed is forgotten and this attempt decides afresh (None).
+    """
+    pending = claim.pending or {}
+    group, wanted = pending.get("group"), pending.get("new_desired")
+    if not isinstance(group, str) or not isinstance(wanted, int):
+        return None
+    if adapters.store.audit_written(pending):
+        # Only the claim's completion failed last time: the change is audited already.
+        return {
+            **pending,
+            "delivery_id": delivery_id,
+            "request_id": delivery_id.split("#", 1)[0],
+            "outcome": Outcome.SKIPPED.value,
+            "skip_cause": "duplicate",
+            "reason": f"duplicate: delivery {pending.get('delivery_id')} applied and audited this change",
+        }
+    if adapters.fleet.describe(group).size.desired != wanted:
+        logger.warning("stashed change %s of %s never landed: deciding again", wanted, group)
+        return None
+    record = dict(pending)
+    record.update(
+        delivery_id=delivery_id,
+        request_id=delivery_id.split("#", 1)[0],
+        recovered_from=pending.get("delivery_id"),
+        reason=f"{pending.get('reason')} (applied by delivery {pending.get('delivery_id')}, whose audit "
+        "write failed; audited by this retry)",
+    )
+    return record
+
+
+# --- the alarm Lambda -----------------------------------------------------------------------------
+def handle_alarm_event(
+    event: Any, adapters: Adapters, ctx: Context, invocation: Invocation | None = None
+) -> list[dict[str, Any]]:
+    """Handle one Lambda event (an alarm, or the per-minute re-evaluation); returns the audit records
+    written: exactly one per alarm trigger, one per group a re-evaluation decides."""
+    return guarded(_alarm_event, event, adapters, ctx, invocation or Invocation())
+
+
+def _alarm_event(
+    event: Any, adapters: Adapters, ctx: Context, invocation: Invocation, delivery_id: str
+) -> list[dict[str, Any]]:
+    if isinstance(event, dict) and "action" in event:
+        return _reevaluate(event, adapters, ctx, invocation, delivery_id)
+    try:
+        trigger = parse_alarm_event(event)
+    except BadInputError as error:
+        return [reject_unparsed(event, error, adapters, ctx, delivery_id, "event")]
+    return [_handle_trigger(trigger, adapters, ctx, invocation, delivery_id)]
+
+
+def _handle_trigger(
+    trigger: AlarmTrigger, adapters: Adapters, ctx: Context, invocation: Invocation, delivery_id: str
+) -> dict[str, Any]:
+    clock = ctx.clock()
+    spec = ctx.alarms.get(trigger.alarm_name)
+    group = ctx.config.group(spec.group) if spec else None
+    audit = _alarm_audit(trigger)
+    # A trigger whose time is implausible is recorded at our own time, never at the time it claims.
+    now = trigger.timestamp if clock - ALARM_MAX_AGE <= trigger.timestamp <= clock + FUTURE_SKEW else clock
+
+    def settle(outcome: Outcome, reason: str, group_name: str | None, **extra: Any) -> dict[str, Any]:
+        if outcome is Outcome.REJECTED:
+            logger.error("rejected trigger %s: %s", trigger.trigger_id, reason)
+        record = _record(
+            ctx, delivery_id, now, outcome, group=group_name, trigger=audit, reason=reason, **extra
         )
         adapters.store.write_audit(record)
         return record
 
     if spec is None or group is None:
-        return reject(f"alarm {trigger.alarm_name!r} is not one of Surgeguard's (unknown group)")
+        return settle(
+            Outcome.REJECTED, f"alarm {trigger.alarm_name!r} is not one of Surgeguard's (unknown group)", None
+        )
+    try:
+        _check_identity(trigger, invocation)
+        _check_metrics(trigger, spec, group)
+        check_time(trigger.timestamp, clock, "the alarm's state change time", ALARM_MAX_AGE)
+    except BadInputError as error:
+        return settle(Outcome.REJECTED, str(error), group.name)
     if trigger.state == "INSUFFICIENT_DATA":
-        return reject(f"alarm {trigger.alarm_name} has INSUFFICIENT_DATA: no signal to act on", group.name)
-    try:
-        _check_metric(trigger, spec, group)
-    except BadInputError as error:
-        return reject(str(error), group.name)
-    if trigger.state == "OK":
-        return skip(group.name, "alarm returned to OK: the breach is over, nothing to do", "alarm_ok")
-
-    claimed = False
-    try:
-        adapters.store.claim(trigger.trigger_id, int(now.timestamp()))
-        claimed = True
-        record = _decide_and_apply(trigger, spec, group, adapters, ctx, delivery_id)
-    except DuplicateTriggerError:
-        return skip(
+        return settle(
+            Outcome.REJECTED,
+            f"alarm {trigger.alarm_name} has INSUFFICIENT_DATA: no signal to act on",
             group.name,
-            f"duplicate delivery of {trigger.trigger_id}: already handled, nothing changed",
-            "duplicate",
         )
-    except BadInputError as error:
-        return reject(str(error), group.name)
-    except (AwsCallError, GroupNotFoundError) as error:
-        outcome = Outcome.REJECTED if isinstance(error, GroupNotFoundError) else Outcome.FAILED
-        logger.error("%s for %s: %s", outcome.value, group.name, error)
-        record = _record(
+    if trigger.state == "OK":
+        return settle(
+            Outcome.SKIPPED,
+            "alarm returned to OK: the breach is over, nothing to do",
+            group.name,
+            skip_cause="alarm_ok",
+        )
+
+    def work(claim: Claim) -> dict[str, Any]:
+        return _decide_group(
+            group,
+            adapters,
             ctx,
-            delivery_id,
             now,
-            outcome,
-            group=group.name,
-            trigger=trigger,
-            reason=str(error),
-            error=str(error) if outcome is Outcome.FAILED else None,
+            direction=spec.direction,
+            breached=frozenset({spec.rule}) if spec.composite_of else frozenset(),
+            stash=lambda record: adapters.store.stash_pending(claim, record),
+            base=lambda outcome, reason, **extra: _record(
+                ctx, delivery_id, now, outcome, group=group.name, trigger=audit, reason=reason, **extra
+            ),
         )
-        if outcome is Outcome.FAILED and claimed:
-            # Free the claim so Lambda's retry of this delivery is not taken for a duplicate.
-            with contextlib.suppress(AwsCallError):
-                adapters.store.release(trigger.trigger_id)
-        adapters.store.write_audit(record)
-        _notify(adapters, record)
-        return record
-    adapters.store.write_audit(record)
-    _notify(adapters, record)
-    return record
+
+    claimed = Claimed(trigger.trigger_id, group.name, audit, now, work, f"{trigger.trigger_id}")
+    return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
 
 
-def _decide_and_apply(
-    trigger: AlarmTrigger,
-    spec: AlarmSpec,
+def _decide_group(
     group: GroupConfig,
     adapters: Adapters,
     ctx: Context,
-    delivery_id: str,
+    now: datetime,
+    *,
+    direction: Direction | None,
+    breached: frozenset[str],
+    stash: Callable[[dict[str, Any]], None],
+    base: Callable[..., dict[str, Any]],
 ) -> dict[str, Any]:
-    now = trigger.timestamp
+    """Read the signals, decide (one decision per alarm period) and apply: the alarm path's work."""
     readings = adapters.signals.read(group, now)
-    if trigger.value is not None and spec.rule in {r.signal_id for r in readings}:
-        # The event's own datapoint stands in when GetMetricData has nothing newer for that signal.
-        readings = [
-            Reading(r.signal_id, r.kind, trigger.value, r.target)
-            if r.signal_id == spec.rule and r.value is None
-            else r
-            for r in readings
-        ]
     validate_readings(readings)
     applied = decide_and_apply(
         group,
@@ -328,48 +639,133 @@ def _decide_and_apply(
         ctx,
         now,
         readings,
-        direction=spec.direction,
-        breached=frozenset({spec.rule}) if spec.composite_of else frozenset(),
+        direction=direction,
+        breached=breached,
+        min_interval=timedelta(seconds=group.scale_out.period_seconds),
+        stash=lambda decision, snapshot, controls: stash(
+            base(
+                decision.outcome,
+                decision.reason,
+                decision=decision,
+                inputs=_inputs(readings, snapshot, controls),
+            )
+        ),
     )
-    decision, snapshot, controls = applied.decision, applied.snapshot, applied.controls
+    decision = applied.decision
+    inputs = _inputs(readings, applied.snapshot, applied.controls)
     if applied.concurrent:
-        return _record(
-            ctx,
-            delivery_id,
-            now,
+        return base(
             Outcome.SKIPPED,
-            group=group.name,
-            trigger=trigger,
-            reason="another decision for this group saved first, twice: its decision stands",
+            "other decisions for this group kept saving first: theirs stand; the alarm stays in ALARM "
+            "and the per-minute re-evaluation decides again",
             decision=decision,
             skip_cause="concurrent",
-            inputs=_inputs(readings, snapshot, controls),
+            inputs=inputs,
         )
-    rearm_error = None
-    if trigger.state == "ALARM":
-        # Re-armed even while paused: the breach keeps being heard (audited as paused), so a resume
-        # acts within one period. A composite follows its children, so they are re-armed too.
-        for name in (trigger.alarm_name, *spec.composite_of):
-            try:
-                adapters.signals.rearm(name)
-            except AwsCallError as error:
-                rearm_error = str(error)
-                logger.warning("could not re-arm %s: %s", name, error)
-    record = _record(
-        ctx,
-        delivery_id,
-        now,
-        decision.outcome,
-        group=group.name,
-        trigger=trigger,
-        reason=decision.reason,
-        decision=decision,
-        inputs=_inputs(readings, snapshot, controls),
-    )
-    if rearm_error:
-        record["rearm_error"] = rearm_error
+    record = base(decision.outcome, decision.reason, decision=decision, inputs=inputs)
+    record.update(applied.notes)
     logger.info("%s %s: %s", decision.outcome.value, group.name, decision.reason)
     return record
+
+
+def _reevaluate(
+    event: dict[str, Any], adapters: Adapters, ctx: Context, invocation: Invocation, delivery_id: str
+) -> list[dict[str, Any]]:
+    """The per-minute safety net: every group with an alarm in ALARM is decided again with fresh data.
+
+    Alarms notify on state change only, so a breach that lasts is heard here, once a minute per group
+    (not through SetAlarmState re-arms, which AWS documents as a testing aid and which bounce back
+    within seconds). One record per group decided; one `quiet` record when none is in ALARM.
+    """
+    try:
+        now, execution_id = _parse_reevaluate(event, ctx.clock())
+    except BadInputError as error:
+        return [reject_unparsed(event, error, adapters, ctx, delivery_id, "re-evaluation")]
+    audit = {"id": execution_id, "source": "reevaluate", "scheduled_time": now.isoformat()}
+    records: list[dict[str, Any]] = []
+
+    def work(claim: Claim) -> dict[str, Any]:
+        names = adapters.signals.alarms_in_alarm(ctx.alarm_prefix)
+        by_group: dict[str, list[AlarmSpec]] = {}
+        for name in names:
+            spec = ctx.alarms.get(name)
+            if spec is not None:
+                by_group.setdefault(spec.group, []).append(spec)
+        for group_name, specs in sorted(by_group.items()):
+            group = ctx.config.group(group_name)
+            assert group is not None
+            direction = Direction.OUT if any(s.direction is Direction.OUT for s in specs) else Direction.IN
+            breached = frozenset(s.rule for s in specs if s.composite_of)
+            in_alarm = ", ".join(sorted(s.name for s in specs))
+
+            def base(
+                outcome: Outcome, reason: str, _group: str = group_name, _alarms: str = in_alarm, **extra: Any
+            ) -> dict[str, Any]:
+                return _record(
+                    ctx,
+                    delivery_id,
+                    now,
+                    outcome,
+                    group=_group,
+                    trigger={**audit, "in_alarm": _alarms},
+                    reason=reason,
+                    **extra,
+                )
+
+            try:
+                # No stash: a re-evaluation is not retried; the next one, a minute later, decides again.
+                record = _decide_group(
+                    group,
+                    adapters,
+                    ctx,
+                    now,
+                    direction=direction,
+                    breached=breached,
+                    stash=lambda _pending: None,
+                    base=base,
+                )
+            except (AwsCallError, GroupNotFoundError, BadInputError) as error:
+                failed = isinstance(error, AwsCallError)
+                record = base(
+                    Outcome.FAILED if failed else Outcome.REJECTED,
+                    safe_text(str(error), 1024),
+                    error=safe_text(str(error), 1024) if failed else None,
+                )
+            records.append(record)
+        if not records:
+            return _record(
+                ctx,
+                delivery_id,
+                now,
+                Outcome.SKIPPED,
+                trigger=audit,
+                reason="re-evaluation: no alarm of this stack is in ALARM",
+                skip_cause="quiet",
+            )
+        # Every group's record but the last is written here; run_claimed writes the last one.
+        for record in records[:-1]:
+            adapters.store.write_audit(record)
+            _notify(adapters, record)
+        return records[-1]
+
+    claimed = Claimed(f"reevaluate#{execution_id}", None, audit, now, work, f"re-evaluation {execution_id}")
+    last = run_claimed(claimed, adapters, ctx, invocation, delivery_id)
+    return [*records[:-1], last] if records else [last]
+
+
+def _parse_reevaluate(event: dict[str, Any], clock: datetime) -> tuple[datetime, str]:
+    expected = {"action", "scheduled_time", "execution_id"}
+    if set(event) != expected or event.get("action") != REEVALUATE_ACTION:
+        raise BadInputError(
+            f"not a re-evaluation: expected exactly {sorted(expected)} with action {REEVALUATE_ACTION!r}, "
+            f"got keys {sorted(safe_text(str(k), 40) for k in event)[:12]}"
+        )
+    execution_id = event["execution_id"]
+    if not isinstance(execution_id, str) or not execution_id:
+        raise BadInputError("re-evaluation execution_id is not a non-empty string")
+    when = parse_time(event["scheduled_time"], "scheduled_time")
+    check_time(when, clock, "the re-evaluation's scheduled time", REEVALUATE_MAX_AGE)
+    return when, safe_text(execution_id)
 
 
 @dataclass(frozen=True)
@@ -421,7 +817,8 @@ class Applied:
     decision: Decision
     snapshot: GroupSnapshot
     controls: Controls
-    concurrent: bool  # two conflicting saves: nothing applied, the other decision stands
+    concurrent: bool  # conflicting saves every time: nothing applied, the other decisions stand
+    notes: dict[str, Any] = field(default_factory=dict)  # audit fields: reasserted, settled, errors
 
 
 def decide_and_apply(
@@ -434,20 +831,30 @@ def decide_and_apply(
     direction: Direction | None = None,
     breached: frozenset[str] = frozenset(),
     not_stale: bool = False,
+    min_interval: timedelta | None = None,
+    stash: Callable[[Decision, GroupSnapshot, Controls], None] | None = None,
 ) -> Applied:
-    """Decide (with the group's event floors), save the state item, then SetDesiredCapacity.
+    """Decide (with the group's event floors), save the state item, stash the record, apply, settle.
 
     `not_stale`: a scheduled phase that fires after a newer alarm decides at that newer time rather
     than being skipped as stale (its plan is time-based, so a late firing still applies).
+    `stash`: called with a capacity change before it is applied (the claim keeps its audit record).
+    Raises AwsCallError only when nothing was applied.
     """
     controls = Controls(pause=adapters.store.load_pause(group.name), dry_run=ctx.config.is_dry_run(group))
     states = adapters.store.load_events(group.name) if group.events else []
     forecast = forecast_floor(group, adapters, now)
+    horizon = ctx.clock() + FUTURE_SKEW
     decision: Decision | None = None
     snapshot: GroupSnapshot | None = None
+    notes: dict[str, Any] = {}
     for attempt in range(_CONFLICT_RETRIES + 1):
-        snapshot = adapters.fleet.describe(group.name)
-        memory = adapters.store.load_memory(group.name)
+        actual = adapters.fleet.describe(group.name)
+        loaded = adapters.store.load_memory(group.name)
+        memory = loaded.forget_after(horizon)
+        if memory != loaded:
+            notes["ignored_future_state"] = f"state times after {horizon.isoformat()} were ignored"
+        snapshot = _with_committed(actual, memory, now)
         at = now
         if not_stale and memory.last_trigger_at is not None and memory.last_trigger_at > now:
             at = memory.last_trigger_at
@@ -468,27 +875,74 @@ def decide_and_apply(
                 controls=controls,
                 floors=(*ctx.floors, *limits.floors, *forecast),
                 freeze_scale_in=limits.freeze_scale_in,
+                min_interval=None if not_stale else min_interval,
             )
         )
         try:
-            adapters.store.save_memory(group.name, decision.memory, memory.version)
+            adapters.store.save_memory(group.name, decision.memory, loaded.version)
             break
         except ConcurrentUpdateError:
             logger.warning("concurrent decision for %s (attempt %d): re-reading", group.name, attempt + 1)
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
     else:
         assert decision is not None and snapshot is not None
-        return Applied(decision, snapshot, controls, concurrent=True)
+        return Applied(decision, snapshot, controls, concurrent=True, notes=notes)
     assert decision is not None and snapshot is not None
-    if decision.changes_capacity:
+    if snapshot is not actual:
+        notes["committed_not_visible"] = (
+            f"the group showed desired {actual.size.desired}; a decision committed {snapshot.size.desired} "
+            "moments before (its SetDesiredCapacity still in flight), so that is where this one starts"
+        )
+    target = (
+        decision.desired if decision.outcome in (Outcome.APPLIED, Outcome.UNCHANGED) else actual.size.desired
+    )
+    if target != actual.size.desired:
+        if stash is not None:
+            stash(decision, snapshot, controls)
         try:
-            adapters.fleet.set_desired_capacity(group.name, decision.desired)
+            adapters.fleet.set_desired_capacity(group.name, target)
         except AwsCallError:
             # The state saved above records a launch that did not happen: put the state we read
             # back, so the retry decides from the truth (best effort: a newer decision may win).
-            with contextlib.suppress(ConcurrentUpdateError, AwsCallError):
-                adapters.store.save_memory(group.name, memory, memory.version + 1)
+            try:
+                adapters.store.save_memory(group.name, loaded, loaded.version + 1)
+            except (ConcurrentUpdateError, AwsCallError):
+                logger.warning("could not restore the state of %s after a failed apply", group.name)
             raise
-    return Applied(decision, snapshot, controls, concurrent=False)
+        if decision.outcome is Outcome.UNCHANGED:
+            notes["reasserted"] = (
+                f"desired {actual.size.desired} -> {target}: the committed decision put back"
+            )
+        notes.update(_settle(group.name, adapters, target, loaded.version + 1))
+    return Applied(decision, snapshot, controls, concurrent=False, notes=notes)
+
+
+def _with_committed(actual: GroupSnapshot, memory: ScalerMemory, now: datetime) -> GroupSnapshot:
+    """The group as the latest committed decision left it, if that decision is too recent to show."""
+    committed, at = memory.committed_desired, memory.committed_at
+    if committed is None or at is None or committed == actual.size.desired or not (now - APPLY_GRACE <= at):
+        return actual
+    return replace(actual, size=replace(actual.size, desired=committed))
+
+
+def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) -> dict[str, Any]:
+    """After our SetDesiredCapacity: if a newer decision committed meanwhile, ours may have landed
+    after theirs and moved capacity backwards; put the newest committed capacity back."""
+    version = saved_version
+    try:
+        for _ in range(_SETTLE_ROUNDS):
+            latest = adapters.store.load_memory(group)
+            newest = latest.committed_desired
+            if latest.version == version or newest is None or newest == applied:
+                return {}
+            logger.warning(
+                "%s: a newer decision committed %s after ours (%s): putting it back", group, newest, applied
+            )
+            adapters.fleet.set_desired_capacity(group, newest)
+            applied, version = newest, latest.version
+        return {"settled_to": applied}
+    except AwsCallError as error:
+        return {"settle_error": str(error)}
 
 
 def _inputs(
@@ -510,14 +964,18 @@ def _inputs(
     return inputs
 
 
-def _notify(adapters: Adapters, record: dict[str, Any]) -> None:
-    if adapters.notifier is None or record["outcome"] not in (Outcome.APPLIED.value, Outcome.FAILED.value):
+def _notify(
+    adapters: Adapters,
+    record: dict[str, Any],
+    outcomes: frozenset[Outcome] = frozenset({Outcome.APPLIED, Outcome.FAILED}),
+) -> None:
+    if adapters.notifier is None or record["outcome"] not in {o.value for o in outcomes}:
         return
-    subject = f"Surgeguard {record['outcome']}: {record['group']}"
-    if record["outcome"] == Outcome.APPLIED.value:
-        subject += f" {record['previous_desired']} -> {record['new_desired']}"
     try:
-        adapters.notifier.publish(record["group"], subject, record["reason"])
-    except AwsCallError as error:
+        subject = f"Surgeguard {record['outcome']}: {record['group']}"
+        if record["outcome"] == Outcome.APPLIED.value and "new_desired" in record:
+            subject += f" {record.get('previous_desired')} -> {record['new_desired']}"
+        adapters.notifier.publish(record["group"] or "-", subject, record["reason"])
+    except Exception as error:
         # People not hearing about a change must not undo or fail the change itself.
         logger.warning("notification failed: %s", error)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import uuid
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
@@ -12,10 +14,19 @@ from surgeguard import keys
 from surgeguard.adapters.clients import AwsAdapter
 from surgeguard.adapters.errors import AwsCallError, ConcurrentUpdateError, DuplicateTriggerError
 from surgeguard.domain.forecast import ForecastState
-from surgeguard.domain.model import EventState, Launch, Pause, Recommendation, ScalerMemory
+from surgeguard.domain.model import Claim, EventState, Launch, Pause, Recommendation, ScalerMemory
+from surgeguard.domain.triggers import safe_text
 
 CLAIM_TTL_SECONDS = 86_400
 CONDITION_FAILED = "ConditionalCheckFailedException"
+# DynamoDB numbers: 38 digits of precision, magnitude within 1e-130 .. 1e125; anything else is kept
+# as its text, so an absurd value can never make the audit write itself fail.
+_NUMBER_MAX = 1e125
+_NUMBER_MIN = 1e-129
+# One string attribute of an audit item (item size is capped at 400 KB).
+AUDIT_TEXT_LIMIT = 4096
+CLAIM_RUNNING = "running"
+CLAIM_DONE = "done"
 
 
 def create_local_table(dynamodb: Any, name: str) -> None:
@@ -56,6 +67,8 @@ def memory_from_json(raw: str, version: int) -> ScalerMemory:
         recommendations=tuple(
             Recommendation(datetime.fromisoformat(x["at"]), x["desired"]) for x in data["recommendations"]
         ),
+        committed_desired=data.get("committed_desired"),
+        committed_at=when(data.get("committed_at")),
     )
 
 
@@ -65,15 +78,21 @@ def _to_attribute(value: Any) -> dict[str, Any]:
         return {"NULL": True}
     if isinstance(value, bool):
         return {"BOOL": value}
-    if isinstance(value, int | float | Decimal):
-        return {"N": repr(value) if isinstance(value, float) else str(value)}
+    if isinstance(value, float):
+        magnitude = abs(value)
+        if not math.isfinite(value) or magnitude > _NUMBER_MAX or 0 < magnitude < _NUMBER_MIN:
+            return {"S": repr(value)}
+        return {"N": repr(value)}
+    if isinstance(value, int | Decimal):
+        text = str(value)
+        return {"N": text} if len(text.lstrip("-")) <= 38 else {"S": text[:AUDIT_TEXT_LIMIT]}
     if isinstance(value, str):
-        return {"S": value}
+        return {"S": safe_text(value, AUDIT_TEXT_LIMIT)}
     if isinstance(value, dict):
-        return {"M": {str(k): _to_attribute(v) for k, v in value.items()}}
+        return {"M": {safe_text(str(k)): _to_attribute(v) for k, v in value.items()}}
     if isinstance(value, list | tuple):
         return {"L": [_to_attribute(v) for v in value]}
-    return {"S": str(value)}
+    return {"S": safe_text(str(value), AUDIT_TEXT_LIMIT)}
 
 
 def _from_attribute(attribute: dict[str, Any]) -> Any:
@@ -90,6 +109,10 @@ def _from_attribute(attribute: dict[str, Any]) -> Any:
     return value
 
 
+def _record_json(record: dict[str, Any]) -> str:
+    return json.dumps(record, default=str)
+
+
 class AuditStore(AwsAdapter):
     service = "dynamodb"
 
@@ -100,32 +123,91 @@ class AuditStore(AwsAdapter):
     def _table_call(self, operation: str, **kwargs: Any) -> Any:
         return self._call(operation, TableName=self.table_name, **kwargs)
 
-    # --- trigger claims: SNS delivers at least once; the second delivery must change nothing ---
-    def claim(self, trigger_id: str, now_epoch: int) -> None:
+    # --- trigger claims: leases, so a delivery is handled once and a crashed attempt cannot keep it ---
+    def _claim_key(self, trigger_id: str) -> dict[str, Any]:
+        return {
+            keys.PARTITION_KEY: {"S": keys.trigger_pk(trigger_id)},
+            keys.SORT_KEY: {"S": keys.CLAIM_SORT_KEY},
+        }
+
+    def claim(self, trigger_id: str, now_epoch: int, lease_seconds: int) -> Claim:
+        """Take the trigger: new, or its earlier attempt's lease has run out (a crash or a timeout).
+
+        DuplicateTriggerError when it was completed, or another attempt still holds the lease
+        (`in_progress` on the error says which).
+        """
+        token = uuid.uuid4().hex
+        lease_until = now_epoch + lease_seconds
         try:
-            self._table_call(
-                "PutItem",
-                Item={
-                    keys.PARTITION_KEY: {"S": keys.trigger_pk(trigger_id)},
-                    keys.SORT_KEY: {"S": keys.CLAIM_SORT_KEY},
-                    keys.TTL_ATTRIBUTE: {"N": str(now_epoch + CLAIM_TTL_SECONDS)},
+            response = self._table_call(
+                "UpdateItem",
+                Key=self._claim_key(trigger_id),
+                UpdateExpression="SET #status = :running, #lease = :lease, #token = :token, #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(#pk) OR (#status = :running AND #lease < :now)",
+                ExpressionAttributeNames={
+                    "#pk": keys.PARTITION_KEY,
+                    "#status": "status",
+                    "#lease": "lease_until",
+                    "#token": "token",
+                    "#ttl": keys.TTL_ATTRIBUTE,
                 },
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": keys.PARTITION_KEY},
+                ExpressionAttributeValues={
+                    ":running": {"S": CLAIM_RUNNING},
+                    ":lease": {"N": str(lease_until)},
+                    ":token": {"S": token},
+                    ":ttl": {"N": str(now_epoch + CLAIM_TTL_SECONDS)},
+                    ":now": {"N": str(now_epoch)},
+                },
+                ReturnValues="ALL_OLD",
             )
         except AwsCallError as error:
-            if error.code == CONDITION_FAILED:
-                raise DuplicateTriggerError(trigger_id) from error
-            raise
+            if error.code != CONDITION_FAILED:
+                raise
+            held = self._table_call("GetItem", Key=self._claim_key(trigger_id), ConsistentRead=True).get(
+                "Item"
+            )
+            running = held is not None and held.get("status", {}).get("S") == CLAIM_RUNNING
+            until = int(held["lease_until"]["N"]) if running and held and "lease_until" in held else None
+            raise DuplicateTriggerError(trigger_id, in_progress_until=until) from error
+        old = response.get("Attributes") or {}
+        pending = json.loads(old["pending"]["S"]) if "pending" in old else None
+        return Claim(trigger_id, token, lease_until, pending)
 
-    def release(self, trigger_id: str) -> None:
-        """Free a claim after a failure, so the Lambda retry of the same delivery can try again."""
+    def _update_claim(
+        self, claim: Claim, expression: str, names: dict[str, str], values: dict[str, Any]
+    ) -> None:
+        """An update of our own claim only (the token is still ours: nobody took the lease over)."""
+        self._table_call(
+            "UpdateItem",
+            Key=self._claim_key(claim.trigger_id),
+            UpdateExpression=expression,
+            ConditionExpression="#token = :token",
+            ExpressionAttributeNames={"#token": "token", **names},
+            ExpressionAttributeValues={":token": {"S": claim.token}, **values},
+        )
+
+    def stash_pending(self, claim: Claim, record: dict[str, Any]) -> None:
+        """Keep the audit record of a capacity change with the claim before the change is applied."""
+        pending = {":pending": {"S": _record_json(record)}}
+        self._update_claim(claim, "SET #pending = :pending", {"#pending": "pending"}, pending)
+
+    def complete(self, claim: Claim) -> None:
+        """The trigger is handled and audited: later deliveries are duplicates."""
+        names = {"#status": "status", "#pending": "pending"}
+        self._update_claim(claim, "SET #status = :done REMOVE #pending", names, {":done": {"S": CLAIM_DONE}})
+
+    def yield_lease(self, claim: Claim) -> None:
+        """End our lease now but keep the pending record: the next attempt finishes the audit."""
+        self._update_claim(claim, "SET #lease = :zero", {"#lease": "lease_until"}, {":zero": {"N": "0"}})
+
+    def release(self, claim: Claim) -> None:
+        """Free a claim after a failure that changed nothing, so Lambda's retry can try again."""
         self._table_call(
             "DeleteItem",
-            Key={
-                keys.PARTITION_KEY: {"S": keys.trigger_pk(trigger_id)},
-                keys.SORT_KEY: {"S": keys.CLAIM_SORT_KEY},
-            },
+            Key=self._claim_key(claim.trigger_id),
+            ConditionExpression="#token = :token",
+            ExpressionAttributeNames={"#token": "token"},
+            ExpressionAttributeValues={":token": {"S": claim.token}},
         )
 
     # --- per-group state, guarded by a version number ---
@@ -196,8 +278,10 @@ class AuditStore(AwsAdapter):
             "why": {"S": state.why},
             "set_at": {"S": state.set_at.isoformat()},
         }
-        if state.original_max is not None:
-            item["original_max"] = {"N": str(state.original_max)}
+        for name in ("original_max", "base_capacity"):
+            value = getattr(state, name)
+            if value is not None:
+                item[name] = {"N": str(value)}
         self._table_call("PutItem", Item=item)
 
     def load_events(self, group: str) -> list[EventState]:
@@ -218,6 +302,7 @@ class AuditStore(AwsAdapter):
                 why=item["why"]["S"],
                 set_at=datetime.fromisoformat(item["set_at"]["S"]),
                 original_max=int(item["original_max"]["N"]) if "original_max" in item else None,
+                base_capacity=int(item["base_capacity"]["N"]) if "base_capacity" in item else None,
             )
             for item in response.get("Items", [])
         ]
@@ -265,12 +350,35 @@ class AuditStore(AwsAdapter):
         )
 
     # --- audit ---
-    def write_audit(self, record: dict[str, Any]) -> None:
+    @staticmethod
+    def _audit_key(record: dict[str, Any]) -> dict[str, Any]:
         group = record.get("group") or keys.UNKNOWN_GROUP
-        item = {k: _to_attribute(v) for k, v in record.items()}
-        item[keys.PARTITION_KEY] = {"S": keys.group_pk(group)}
-        item[keys.SORT_KEY] = {"S": f"{keys.AUDIT_SORT_PREFIX}{record['at']}#{record['delivery_id']}"}
-        self._table_call("PutItem", Item=item)
+        return {
+            keys.PARTITION_KEY: {"S": keys.group_pk(safe_text(str(group)))},
+            keys.SORT_KEY: {
+                "S": f"{keys.AUDIT_SORT_PREFIX}{record['at']}#{safe_text(str(record['delivery_id']))}"
+            },
+        }
+
+    def audit_written(self, record: dict[str, Any]) -> bool:
+        """Whether this very record (its time and delivery) is in the table already."""
+        return "Item" in self._table_call("GetItem", Key=self._audit_key(record), ConsistentRead=True)
+
+    def write_audit(self, record: dict[str, Any]) -> None:
+        """Add the record; never overwrite one. Writing the same record twice (a retry finishing a
+        stashed record) is a no-op."""
+        item = {safe_text(k): _to_attribute(v) for k, v in record.items()}
+        item.update(self._audit_key(record))
+        try:
+            self._table_call(
+                "PutItem",
+                Item=item,
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": keys.PARTITION_KEY},
+            )
+        except AwsCallError as error:
+            if error.code != CONDITION_FAILED:
+                raise
 
     def audit_records(self, group: str, limit: int = 100) -> list[dict[str, Any]]:
         response = self._table_call(
@@ -282,5 +390,6 @@ class AuditStore(AwsAdapter):
                 ":audit": {"S": keys.AUDIT_SORT_PREFIX},
             },
             Limit=limit,
+            ScanIndexForward=False,  # the latest first
         )
         return [{k: _from_attribute(v) for k, v in item.items()} for item in response.get("Items", [])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any, ClassVar
 
@@ -12,9 +13,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from surgeguard.adapters.errors import AwsCallError
 
-# Standard mode retries throttling with backoff; a throttled call retried 5 times still fits well
-# inside the minute a decision has.
-RETRY_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=3, read_timeout=10)
+# Budgeted inside the Lambda timeout: standard mode, 3 attempts in all (the first + 2 retries, backoff
+# under 2 s between them), 2 s to connect and 4 s to read: one call takes at most ~20 s. The deadline
+# below stops a path from starting calls its invocation has no time left for.
+RETRY_CONFIG = Config(
+    retries={"total_max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=4
+)
+# Seconds kept back for the calls that end an invocation (the audit write, the claim's completion).
+DEADLINE_RESERVE_SECONDS = 8.0
+_FINISHING = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
+_deadline: float | None = None  # time.monotonic() by which the invocation must be over
+
+
+def set_deadline(seconds_left: float | None) -> None:
+    """The invocation's remaining time (Lambda's context), or None for no limit (tests, simulators)."""
+    global _deadline
+    _deadline = None if seconds_left is None else time.monotonic() + seconds_left
 
 
 @cache
@@ -43,6 +57,10 @@ class AwsAdapter:
         """Call an operation by its AWS name (e.g. "SetDesiredCapacity")."""
         if self._client is None:
             self._client = client(self.service)
+        if _deadline is not None:
+            left = _deadline - time.monotonic()
+            if left < (0 if operation in _FINISHING else DEADLINE_RESERVE_SECONDS):
+                raise AwsCallError(operation, "DeadlineExceeded", f"{left:.1f}s left in this invocation")
         try:
             return getattr(self._client, xform_name(operation))(**kwargs)
         except (ClientError, BotoCoreError) as error:

@@ -1,4 +1,4 @@
-"""CloudWatch adapter: read the signals' latest values (GetMetricData) and re-arm breached alarms."""
+"""CloudWatch adapter: read the signals' latest values (GetMetricData) and list alarms in ALARM."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from surgeguard.signals import SignalMetric, signal_metric
 _STAT_ID = re.compile(r"\bm(\d+)\b")
 # Normal demand is read over this window around the same time a week earlier.
 NORMAL_WINDOW = timedelta(minutes=15)
-REARM_REASON = "Surgeguard acted on this breach; re-armed so a breach that persists notifies again"
 
 
 def _queries(index: int, metric: SignalMetric, period: int) -> list[dict[str, Any]]:
@@ -131,10 +130,21 @@ class CloudWatchSignals(AwsAdapter):
         values = [float(v) for r in response.get("MetricDataResults", []) for v in r.get("Values", [])]
         return sum(values) / len(values) if values else None
 
-    def rearm(self, alarm_name: str) -> None:
-        """Set the alarm to OK: if the breach persists, its next evaluation notifies again.
-
-        Alarms notify on state change only; without this a climb that keeps the alarm in ALARM
-        would never reach us again. OK actions are never configured, so this sends nothing.
-        """
-        self._call("SetAlarmState", AlarmName=alarm_name, StateValue="OK", StateReason=REARM_REASON)
+    def alarms_in_alarm(self, prefix: str) -> list[str]:
+        """Names of this stack's alarms (metric and composite) now in ALARM."""
+        names: list[str] = []
+        request: dict[str, Any] = {
+            "AlarmNamePrefix": f"{prefix}/",
+            "StateValue": "ALARM",
+            "AlarmTypes": ["MetricAlarm", "CompositeAlarm"],
+            "MaxRecords": 100,
+        }
+        while True:
+            page = self._call("DescribeAlarms", **request)
+            alarms = page.get("MetricAlarms", []) + page.get("CompositeAlarms", [])
+            # Filtered here too: the StateValue filter is a request, the state is the answer.
+            names += [a["AlarmName"] for a in alarms if a.get("StateValue") == "ALARM"]
+            token = page.get("NextToken")
+            if not token:
+                return names
+            request["NextToken"] = token

@@ -44,6 +44,9 @@ class DecisionInput:
     controls: Controls = Controls()
     floors: Sequence[Floor] = ()
     freeze_scale_in: str | None = None  # why scale-in is frozen now (a sale event), if it is
+    # At most one decision per this interval (the alarm period): a burst of triggers for one group
+    # decides once; the alarms stay in ALARM and the per-minute re-evaluation picks them up.
+    min_interval: timedelta | None = None
 
 
 def ceil_tolerant(x: float) -> int:
@@ -94,12 +97,30 @@ def candidates_for(inp: DecisionInput, base: int) -> tuple[list[Candidate], list
         if not (all_above or composite.id in inp.breached_rules):
             continue
         needed = max(_needed(m, base)[0] for m in values)
-        note = " AND ".join(f"{m.signal_id}={m.value:g}>{m.target:g}" for m in values)
+        note = " AND ".join(_relation(m) for m in values)
         active.append(Candidate(composite.id, None, None, base, needed, note))
     return active, holding
 
 
+def _relation(reading: Reading) -> str:
+    """`cpu=80>50`: the true relation, whatever made the composite breach (its alarm may have)."""
+    assert reading.value is not None
+    relation = ">" if reading.value > reading.target else "=" if reading.value == reading.target else "<"
+    return f"{reading.signal_id}={reading.value:g}{relation}{reading.target:g}"
+
+
 def decide(inp: DecisionInput) -> Decision:
+    """Decide the group's desired capacity (see `_decide`); a capacity change is remembered as the
+    group's committed desired capacity, so a decider whose apply lands late can be corrected."""
+    decision = _decide(inp)
+    if not decision.changes_capacity:
+        return decision
+    return replace(
+        decision, memory=replace(decision.memory, committed_desired=decision.desired, committed_at=inp.now)
+    )
+
+
+def _decide(inp: DecisionInput) -> Decision:
     """Decide the group's desired capacity.
 
     Invariants: the result stays in [max(config min, group min), min(config max, group max)];
@@ -264,6 +285,13 @@ def _cannot_decide(inp: DecisionInput, low: int, high: int) -> tuple[str, str] |
         return (
             f"stale trigger from {inp.now.isoformat()}: a newer one ({last.isoformat()}) was already decided",
             "stale",
+        )
+    if last is not None and inp.min_interval is not None and inp.now - last < inp.min_interval:
+        return (
+            f"rate limited: this group was decided at {last.isoformat()}, within one "
+            f"{int(inp.min_interval.total_seconds())}s period; the breach stays in ALARM and the "
+            "per-minute re-evaluation decides it with fresh data",
+            "rate_limited",
         )
     return None
 

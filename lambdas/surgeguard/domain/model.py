@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class Outcome(StrEnum):
@@ -91,6 +92,28 @@ class ScalerMemory:
     last_trigger_at: datetime | None = None
     launches: tuple[Launch, ...] = ()
     recommendations: tuple[Recommendation, ...] = ()
+    # The desired capacity the latest capacity-changing decision committed, and when: a decision that
+    # reads it before that decision's SetDesiredCapacity lands decides from it, not from the lagging
+    # group, and a decider whose apply landed late puts it back (no capacity moved backwards).
+    committed_desired: int | None = None
+    committed_at: datetime | None = None
+
+    def forget_after(self, limit: datetime) -> ScalerMemory:
+        """Drop what claims to have happened after `limit` (a forged or skewed future time): a
+        poisoned state item must not make every later trigger look stale."""
+
+        def sane(when: datetime | None) -> datetime | None:
+            return when if when is None or when <= limit else None
+
+        return replace(
+            self,
+            last_scale_out_at=sane(self.last_scale_out_at),
+            last_scale_in_at=sane(self.last_scale_in_at),
+            last_trigger_at=sane(self.last_trigger_at),
+            launches=tuple(x for x in self.launches if x.at <= limit),
+            recommendations=tuple(x for x in self.recommendations if x.at <= limit),
+            committed_at=sane(self.committed_at),
+        )
 
     def launched_since(self, since: datetime) -> int:
         return sum(launch.count for launch in self.launches if launch.at > since)
@@ -131,6 +154,9 @@ class EventState:
     why: str
     set_at: datetime
     original_max: int | None = None  # the group's MaxSize before a temporary max replaced it
+    # The desired capacity when the event's first phase ran: a multiplier without demand history
+    # multiplies this, never the capacity an earlier phase already raised.
+    base_capacity: int | None = None
 
 
 @dataclass(frozen=True)
@@ -174,3 +200,17 @@ class Decision:
     @property
     def changes_capacity(self) -> bool:
         return self.outcome is Outcome.APPLIED and self.desired != self.previous
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A lease on a trigger: ours until `lease_until` (epoch seconds), identified by `token`.
+
+    `pending` is the audit record of an attempt that changed capacity but may not have written it
+    (stashed before SetDesiredCapacity): the attempt that takes the lease over finishes its audit.
+    """
+
+    trigger_id: str
+    token: str
+    lease_until: int
+    pending: dict[str, Any] | None = None

@@ -2,6 +2,11 @@
 
 Shapes (samples in tests/events): SNS carrying the classic alarm JSON; EventBridge "CloudWatch Alarm
 State Change"; and the payload an alarm sends when it invokes a Lambda directly (`alarmData`).
+
+Every field is hostile until checked: a wrong type, an absurd number, JSON nested past the
+interpreter's recursion limit or a lone surrogate becomes a BadInputError (or a sanitized string),
+never an exception of another kind. What the parser cannot know (is the time plausible, is this
+alarm ours, does the metric match the group) is checked by the service against config and clock.
 """
 
 from __future__ import annotations
@@ -15,11 +20,46 @@ from typing import Any
 
 ALARM_STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 # "... 1 out of the last 1 datapoints [1234.0 (06/03/15 17:43:27)] was greater ..."
-_REASON_DATAPOINT = re.compile(r"\[\s*(-?[0-9.eE+-]+)\s*\(")
+_REASON_DATAPOINT = re.compile(r"\[\s*(-?[0-9.eE+-]{1,40})\s*\(")
+# arn:aws:cloudwatch:us-east-1:123456789012:alarm:NAME (the name may itself contain ':' or '/').
+_ALARM_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):cloudwatch:([a-z0-9-]+):(\d{12}):alarm:(.+)", re.S)
+TEXT_LIMIT = 256
+REASON_LIMIT = 1024
+# CloudWatch alarms hold at most 10 metrics (PutMetricAlarm `Metrics`); more is not an alarm of ours.
+MAX_ALARM_METRICS = 10
+# Values a datapoint may carry into the audit trail; beyond it is not load, and not storable either.
+VALUE_LIMIT = 1e12
 
 
 class BadInputError(ValueError):
     """The event cannot be acted on; the message says why. Never retried: a retry would fail the same."""
+
+
+def safe_text(value: str, limit: int = TEXT_LIMIT) -> str:
+    """A string that can be logged and stored: lone surrogates escaped, at most `limit` characters."""
+    text = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def loads(raw: Any, what: str) -> Any:
+    """json.loads that turns every failure (deep nesting included) into a BadInputError."""
+    if not isinstance(raw, str):
+        raise BadInputError(f"{what} is a {type(raw).__name__}, not a JSON string")
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise BadInputError(f"{what} is JSON nested too deeply to be an alarm") from None
+    except ValueError:
+        raise BadInputError(f"{what} is not JSON: {safe_text(raw, 80)!r}") from None
+
+
+@dataclass(frozen=True)
+class MetricRef:
+    """One metric an alarm evaluates, as the event describes it."""
+
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]  # sorted
 
 
 @dataclass(frozen=True)
@@ -29,15 +69,19 @@ class AlarmTrigger:
     alarm_name: str
     state: str
     previous_state: str | None
-    timestamp: datetime  # the alarm's own state-change time: "now" for the decision
+    timestamp: datetime  # the alarm's own state-change time
     reason: str
-    value: float | None  # the datapoint that crossed, when the event carries one
-    metric_name: str | None  # the single metric behind the alarm, when the event names it
+    value: float | None  # the datapoint the message quotes: audit only, never acted on
+    metrics: tuple[MetricRef, ...] | None  # what the event says the alarm evaluates (None: not said)
+    alarm_arn: str | None = None
+    account: str | None = None  # the account the event says it comes from
+    region: str | None = None  # the region the event says it comes from (a code, when given)
+    topic_arn: str | None = None  # SNS only: the topic that delivered it
 
 
-def parse_time(raw: Any, field: str) -> datetime:
-    if not isinstance(raw, str) or not raw:
-        raise BadInputError(f"{field} is missing or not a string")
+def parse_time(raw: Any, field: str, *, zone_required: bool = False) -> datetime:
+    if not isinstance(raw, str) or not raw or len(raw) > 64:
+        raise BadInputError(f"{field} is missing or not a time string")
     text = raw.strip()
     # AWS writes both "2015-06-03T17:43:27.123+0000" and "...Z"; fromisoformat wants "+00:00".
     text = re.sub(r"Z$", "+00:00", text)
@@ -45,8 +89,10 @@ def parse_time(raw: Any, field: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise BadInputError(f"{field} {raw!r} is not an ISO 8601 time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise BadInputError(f"{field} {safe_text(raw, 64)!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None and zone_required:
+        raise BadInputError(f"{field} {safe_text(raw, 64)!r} has no time zone (expected ...Z)")
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _require(mapping: Any, key: str, where: str) -> Any:
@@ -55,112 +101,295 @@ def _require(mapping: Any, key: str, where: str) -> Any:
     return mapping[key]
 
 
+def _text(value: Any, field: str, limit: int = TEXT_LIMIT) -> str:
+    if not isinstance(value, str) or not value:
+        raise BadInputError(f"{field} is not a non-empty string (got {type(value).__name__})")
+    return safe_text(value, limit)
+
+
+def _optional_text(value: Any, field: str) -> str | None:
+    return None if value is None else _text(value, field)
+
+
 def _state(raw: Any, field: str) -> str:
-    if raw not in ALARM_STATES:
-        raise BadInputError(f"{field} {raw!r} is not one of {', '.join(ALARM_STATES)}")
-    return str(raw)
+    if not isinstance(raw, str) or raw not in ALARM_STATES:
+        shown = safe_text(raw, 40) if isinstance(raw, str) else type(raw).__name__
+        raise BadInputError(f"{field} {shown!r} is not one of {', '.join(ALARM_STATES)}")
+    return raw
 
 
-def _finite(value: Any, field: str) -> float | None:
+def _previous_state(raw: Any, field: str) -> str | None:
+    return None if raw is None else _state(raw, field)
+
+
+def datapoint(value: Any, field: str) -> float | None:
+    """A quoted datapoint for the audit trail: a finite number within +-VALUE_LIMIT, else rejected."""
     if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise BadInputError(f"{field} is a {type(value).__name__}, not a number")
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise BadInputError(f"{field} {value!r} is not a number") from None
-    if not math.isfinite(number):
-        raise BadInputError(f"{field} {value!r} is not a finite number")
+    except (ValueError, OverflowError):
+        raise BadInputError(f"{field} {safe_text(str(value), 40)!r} is not a number") from None
+    if not math.isfinite(number) or abs(number) > VALUE_LIMIT:
+        raise BadInputError(f"{field} {safe_text(str(value), 40)!r} is not a finite number within 1e12")
     return number
 
 
+def _dimensions(raw: Any, where: str, *, key_name: str, key_value: str) -> tuple[tuple[str, str], ...]:
+    """Dimensions as a list of {name, value} (SNS) or as a {name: value} object (EventBridge)."""
+    pairs: list[tuple[Any, Any]]
+    if raw is None:
+        return ()
+    if isinstance(raw, dict):
+        pairs = list(raw.items())
+    elif isinstance(raw, list):
+        pairs = []
+        for item in raw:
+            if not isinstance(item, dict):
+                raise BadInputError(f"{where} has a dimension that is not an object")
+            lowered = {str(k).lower(): v for k, v in item.items()}
+            pairs.append((lowered.get(key_name), lowered.get(key_value)))
+    else:
+        raise BadInputError(f"{where} are a {type(raw).__name__}, not a list or object")
+    if len(pairs) > 30:  # CloudWatch allows 30 dimensions per metric
+        raise BadInputError(f"{where} has {len(pairs)} dimensions (CloudWatch allows 30)")
+    return tuple(sorted((_text(k, f"{where} name"), _text(v, f"{where} value", 1024)) for k, v in pairs))
+
+
+def _metric_ref(namespace: Any, name: Any, dimensions: Any, where: str, **names: str) -> MetricRef:
+    return MetricRef(
+        _text(namespace, f"{where} namespace"),
+        _text(name, f"{where} name"),
+        _dimensions(dimensions, f"{where} dimensions", **names),
+    )
+
+
+def _metrics_list(raw: Any, where: str) -> list[Any]:
+    if not isinstance(raw, list):
+        raise BadInputError(f"{where} is a {type(raw).__name__}, not a list")
+    if not 1 <= len(raw) <= MAX_ALARM_METRICS:
+        raise BadInputError(f"{where} has {len(raw)} entries (an alarm has 1 to {MAX_ALARM_METRICS})")
+    return raw
+
+
+def _sns_metrics(trigger: Any) -> tuple[MetricRef, ...] | None:
+    """The classic notification's `Trigger`: one metric, or `Metrics` for a metric-math alarm."""
+    if trigger is None:
+        return None
+    if not isinstance(trigger, dict):
+        raise BadInputError(f"Trigger is a {type(trigger).__name__}, not an object")
+    names = {"key_name": "name", "key_value": "value"}
+    if "Metrics" not in trigger:
+        return (
+            _metric_ref(
+                trigger.get("Namespace"),
+                trigger.get("MetricName"),
+                trigger.get("Dimensions"),
+                "Trigger",
+                **names,
+            ),
+        )
+    refs = []
+    for index, entry in enumerate(_metrics_list(trigger["Metrics"], "Trigger.Metrics")):
+        if not isinstance(entry, dict):
+            raise BadInputError(f"Trigger.Metrics[{index}] is not an object")
+        if "MetricStat" not in entry:
+            _text(entry.get("Expression"), f"Trigger.Metrics[{index}].Expression", 1024)
+            continue
+        metric = _require(_require(entry, "MetricStat", "Trigger.Metrics"), "Metric", "MetricStat")
+        if not isinstance(metric, dict):
+            raise BadInputError(f"Trigger.Metrics[{index}].MetricStat.Metric is not an object")
+        refs.append(
+            _metric_ref(
+                metric.get("Namespace"),
+                metric.get("MetricName"),
+                metric.get("Dimensions"),
+                f"Trigger.Metrics[{index}]",
+                **names,
+            )
+        )
+    return tuple(refs)
+
+
+def _configuration_metrics(configuration: Any) -> tuple[MetricRef, ...] | None:
+    """EventBridge / alarm-action `configuration.metrics`; None for a composite (it has none)."""
+    if configuration is None:
+        return None
+    if not isinstance(configuration, dict):
+        raise BadInputError(f"configuration is a {type(configuration).__name__}, not an object")
+    if "metrics" not in configuration:
+        return None
+    refs = []
+    for index, entry in enumerate(_metrics_list(configuration["metrics"], "configuration.metrics")):
+        if not isinstance(entry, dict):
+            raise BadInputError(f"configuration.metrics[{index}] is not an object")
+        if "metricStat" not in entry:
+            _text(entry.get("expression"), f"configuration.metrics[{index}].expression", 1024)
+            continue
+        metric = _require(_require(entry, "metricStat", "configuration.metrics"), "metric", "metricStat")
+        if not isinstance(metric, dict):
+            raise BadInputError(f"configuration.metrics[{index}].metricStat.metric is not an object")
+        refs.append(
+            _metric_ref(
+                metric.get("namespace"),
+                metric.get("name"),
+                metric.get("dimensions"),
+                f"configuration.metrics[{index}]",
+                key_name="name",
+                key_value="value",
+            )
+        )
+    return tuple(refs)
+
+
 def _value_from_reason_data(raw: Any) -> float | None:
-    if not isinstance(raw, str) or not raw:
+    if raw is None or raw == "":
         return None
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError:
-        return None
+    data = loads(raw, "state.reasonData")
     points = data.get("recentDatapoints") if isinstance(data, dict) else None
     if isinstance(points, list) and points:
-        return _finite(points[-1], "reasonData.recentDatapoints")
-    return None
-
-
-def _single_metric(configuration: Any) -> str | None:
-    metrics = configuration.get("metrics") if isinstance(configuration, dict) else None
-    if isinstance(metrics, list) and len(metrics) == 1:
-        stat = metrics[0].get("metricStat", {}) if isinstance(metrics[0], dict) else {}
-        name = stat.get("metric", {}).get("name") if isinstance(stat, dict) else None
-        return name if isinstance(name, str) else None
+        return datapoint(points[-1], "reasonData.recentDatapoints")
     return None
 
 
 def _from_sns_record(record: dict[str, Any]) -> AlarmTrigger:
     sns = _require(record, "Sns", "SNS record")
-    message_id = _require(sns, "MessageId", "Sns")
-    raw = _require(sns, "Message", "Sns")
-    try:
-        message = json.loads(raw)
-    except (TypeError, json.JSONDecodeError):
-        raise BadInputError(
-            f"SNS message {message_id} is not a CloudWatch alarm notification (not JSON): {str(raw)[:80]!r}"
-        ) from None
+    message_id = _text(_require(sns, "MessageId", "Sns"), "Sns.MessageId")
+    message = loads(_require(sns, "Message", "Sns"), f"SNS message {message_id}")
     if not isinstance(message, dict) or "AlarmName" not in message:
-        raise BadInputError(f"SNS message {message_id} is JSON but has no AlarmName")
-    reason = str(message.get("NewStateReason", ""))
+        raise BadInputError(f"SNS message {message_id} is not a CloudWatch alarm notification (no AlarmName)")
+    reason = message.get("NewStateReason", "")
+    reason = safe_text(reason, REASON_LIMIT) if isinstance(reason, str) else ""
     match = _REASON_DATAPOINT.search(reason)
-    trigger = message.get("Trigger")
-    metric_name = trigger.get("MetricName") if isinstance(trigger, dict) else None
     return AlarmTrigger(
-        trigger_id=str(message_id),
+        trigger_id=message_id,
         source="sns",
-        alarm_name=str(message["AlarmName"]),
+        alarm_name=_text(message["AlarmName"], "AlarmName"),
         state=_state(message.get("NewStateValue"), "NewStateValue"),
-        previous_state=message.get("OldStateValue"),
+        previous_state=_previous_state(message.get("OldStateValue"), "OldStateValue"),
         timestamp=parse_time(message.get("StateChangeTime"), "StateChangeTime"),
         reason=reason,
-        value=_finite(match.group(1), "NewStateReason datapoint") if match else None,
-        metric_name=metric_name if isinstance(metric_name, str) else None,
+        value=datapoint(match.group(1), "NewStateReason datapoint") if match else None,
+        metrics=_sns_metrics(message.get("Trigger")),
+        alarm_arn=_optional_text(message.get("AlarmArn"), "AlarmArn"),
+        account=_optional_text(message.get("AWSAccountId"), "AWSAccountId"),
+        topic_arn=_optional_text(sns.get("TopicArn"), "Sns.TopicArn"),
     )
 
 
-def _from_alarm_detail(detail: Any, trigger_id: str, source: str, fallback_time: Any) -> AlarmTrigger:
+def _from_alarm_detail(
+    detail: Any, trigger_id: str, source: str, *, alarm_arn: str | None, account: Any, region: Any
+) -> AlarmTrigger:
     name = _require(detail, "alarmName", "alarm detail")
     state = _require(detail, "state", "alarm detail")
-    previous = detail.get("previousState") or {}
-    timestamp = state.get("timestamp", fallback_time) if isinstance(state, dict) else fallback_time
+    if not isinstance(state, dict):
+        raise BadInputError(f"alarm state is a {type(state).__name__}, not an object")
+    previous = detail.get("previousState")
+    if previous is not None and not isinstance(previous, dict):
+        raise BadInputError(f"previousState is a {type(previous).__name__}, not an object")
+    reason = state.get("reason", "")
     return AlarmTrigger(
         trigger_id=trigger_id,
         source=source,
-        alarm_name=str(name),
+        alarm_name=_text(name, "alarmName"),
         state=_state(_require(state, "value", "alarm state"), "state.value"),
-        previous_state=previous.get("value"),
-        timestamp=parse_time(timestamp, "state.timestamp"),
-        reason=str(state.get("reason", "")),
+        previous_state=_previous_state((previous or {}).get("value"), "previousState.value"),
+        timestamp=parse_time(state.get("timestamp"), "state.timestamp"),
+        reason=safe_text(reason, REASON_LIMIT) if isinstance(reason, str) else "",
         value=_value_from_reason_data(state.get("reasonData")),
-        metric_name=_single_metric(detail.get("configuration")),
+        metrics=_configuration_metrics(detail.get("configuration")),
+        alarm_arn=alarm_arn,
+        account=_optional_text(account, "account"),
+        region=_optional_text(region, "region"),
     )
 
 
-def parse_alarm_event(event: Any) -> list[AlarmTrigger]:
-    """Every alarm trigger in a Lambda event, whichever of the three shapes it came in."""
+def source_id(event: Any) -> str | None:
+    """The id the delivery carries (SNS MessageId, EventBridge id, alarm ARN@time, Scheduler
+    execution id), read without trusting anything else, so even a rejected event can be traced."""
+    if not isinstance(event, dict):
+        return None
+    raw: Any = None
+    records = event.get("Records")
+    if isinstance(records, list) and records and isinstance(records[0], dict):
+        sns = records[0].get("Sns")
+        raw = sns.get("MessageId") if isinstance(sns, dict) else None
+    elif "execution_id" in event:
+        raw = event.get("execution_id")
+    elif "detail-type" in event:
+        raw = event.get("id")
+    elif "alarmData" in event:
+        data = event.get("alarmData")
+        state = data.get("state") if isinstance(data, dict) else None
+        stamp = state.get("timestamp") if isinstance(state, dict) else None
+        arn = event.get("alarmArn")
+        if isinstance(arn, str) and isinstance(stamp, str):
+            raw = f"{arn}@{stamp}"
+    return safe_text(raw) if isinstance(raw, str) and raw else None
+
+
+def parse_alarm_arn(arn: str) -> tuple[str, str, str] | None:
+    """(region, account, alarm name) of a CloudWatch alarm ARN, or None when it is not one."""
+    match = _ALARM_ARN.fullmatch(arn)
+    return (match[2], match[3], match[4]) if match else None
+
+
+def parse_alarm_event(event: Any) -> AlarmTrigger:
+    """The one alarm trigger in a Lambda event, whichever of the three shapes it came in."""
     if not isinstance(event, dict):
         raise BadInputError(f"event is a {type(event).__name__}, not a JSON object")
-    if isinstance(event.get("Records"), list):
+    if "Records" in event:
         records = event["Records"]
-        if not records:
-            raise BadInputError("SNS event has no records")
-        for record in records:
-            if not isinstance(record, dict) or record.get("EventSource") != "aws:sns":
-                raise BadInputError("event record is not from SNS (EventSource != aws:sns)")
-        return [_from_sns_record(record) for record in records]
+        # SNS invokes Lambda with exactly one record per call.
+        if not isinstance(records, list) or len(records) != 1:
+            count = len(records) if isinstance(records, list) else type(records).__name__
+            raise BadInputError(f"SNS event must carry exactly one record, got {count}")
+        record = records[0]
+        if not isinstance(record, dict) or record.get("EventSource") != "aws:sns":
+            raise BadInputError("event record is not from SNS (EventSource != aws:sns)")
+        return _from_sns_record(record)
     if event.get("detail-type") == "CloudWatch Alarm State Change":
-        event_id = _require(event, "id", "EventBridge event")
-        return [_from_alarm_detail(event.get("detail"), str(event_id), "eventbridge", event.get("time"))]
+        if event.get("source") != "aws.cloudwatch":
+            raise BadInputError(
+                f"alarm state change from source {safe_text(str(event.get('source')), 64)!r}, "
+                "not aws.cloudwatch"
+            )
+        event_id = _text(_require(event, "id", "EventBridge event"), "id")
+        detail = event.get("detail")
+        name = detail.get("alarmName") if isinstance(detail, dict) else None
+        resources = event.get("resources")
+        if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+            raise BadInputError("EventBridge event has no list of resources (the alarm's ARN)")
+        named = [
+            r for r in resources if isinstance(name, str) and (parse_alarm_arn(r) or ("", "", ""))[2] == name
+        ]
+        if len(resources) != 1 or not named:
+            raise BadInputError(
+                f"EventBridge resources {[safe_text(r, 128) for r in resources[:3]]} do not name alarm "
+                f"{safe_text(str(name), 128)!r} (exactly one alarm ARN expected)"
+            )
+        return _from_alarm_detail(
+            detail,
+            event_id,
+            "eventbridge",
+            alarm_arn=named[0],
+            account=event.get("account"),
+            region=event.get("region"),
+        )
     if event.get("source") == "aws.cloudwatch" and "alarmData" in event:
-        data = event["alarmData"]
-        arn = event.get("alarmArn", "")
-        state_time = data.get("state", {}).get("timestamp") if isinstance(data, dict) else None
-        return [_from_alarm_detail(data, f"{arn}@{state_time}", "alarm-action", event.get("time"))]
+        trigger_id = source_id(event)
+        if trigger_id is None:
+            raise BadInputError("alarm action has no alarmArn and alarmData.state.timestamp (strings)")
+        arn = event.get("alarmArn")
+        return _from_alarm_detail(
+            event["alarmData"],
+            trigger_id,
+            "alarm-action",
+            alarm_arn=arn if isinstance(arn, str) else None,
+            account=event.get("accountId"),
+            region=event.get("region"),
+        )
     kind = event.get("detail-type") or event.get("source") or "unknown"
-    raise BadInputError(f"not an alarm event: unrecognised shape ({kind!r})")
+    raise BadInputError(f"not an alarm event: unrecognised shape ({safe_text(str(kind), 64)!r})")

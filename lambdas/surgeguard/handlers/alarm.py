@@ -1,4 +1,5 @@
-"""Reactive Lambda: an alarm (via SNS, EventBridge, or direct) -> decision -> Auto Scaling -> audit."""
+"""Reactive Lambda: an alarm (via SNS, EventBridge, or direct) or the per-minute re-evaluation ->
+decision -> Auto Scaling -> audit."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from surgeguard.adapters import clients
 from surgeguard.adapters.audit_store import AuditStore
 from surgeguard.adapters.autoscaling import AutoScalingFleet
 from surgeguard.adapters.cloudwatch import CloudWatchSignals
 from surgeguard.adapters.notifier import SnsNotifier
-from surgeguard.service import Adapters, Context, handle_alarm_event
+from surgeguard.service import Adapters, Context, Invocation, handle_alarm_event
 from surgeguard.settings import Settings
 
 logger = Logger(service="surgeguard", logger_handler=None)
@@ -31,8 +33,20 @@ def _wiring() -> tuple[Adapters, Context]:
     return adapters, Context(config, settings.alarm_prefix, config.audit_retention_days)
 
 
+def begin(context: Any) -> Invocation:
+    """This invocation's identity and time budget; AWS calls stop before the Lambda times out."""
+    invocation = Invocation.of(context)
+    clients.set_deadline(
+        invocation.seconds_left if hasattr(context, "get_remaining_time_in_millis") else None
+    )
+    return invocation
+
+
+def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"records": [{k: r.get(k) for k in ("group", "outcome", "reason")} for r in records]}
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     adapters, ctx = _wiring()
-    records = handle_alarm_event(event, adapters, ctx, request_id=context.aws_request_id)
-    return {"records": [{k: r.get(k) for k in ("group", "outcome", "reason")} for r in records]}
+    return summary(handle_alarm_event(event, adapters, ctx, begin(context)))

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from surgeguard.forecast_service import handle_forecast_event
-from surgeguard.handlers.alarm import _wiring
+from surgeguard.handlers.alarm import _wiring, begin, summary
 
 logger = Logger(service="surgeguard", logger_handler=None)
 
@@ -16,5 +16,4 @@ logger = Logger(service="surgeguard", logger_handler=None)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # The same wiring (and environment) as the other handlers; it never calls Auto Scaling.
     adapters, ctx = _wiring()
-    record = handle_forecast_event(event, adapters, ctx, request_id=context.aws_request_id)
-    return {"records": [{k: record.get(k) for k in ("group", "outcome", "reason")}]}
+    return summary([handle_forecast_event(event, adapters, ctx, begin(context))])

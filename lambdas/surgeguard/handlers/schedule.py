@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from surgeguard.adapters.scheduler import SchedulerAdapter
-from surgeguard.handlers.alarm import _wiring
+from surgeguard.handlers.alarm import _wiring, begin, summary
 from surgeguard.schedule_service import handle_schedule_event
 
 logger = Logger(service="surgeguard", logger_handler=None)
@@ -20,5 +20,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # plus Scheduler, so a handled phase deletes its own one-time schedule (client made on first use).
     adapters, ctx = _wiring()
     adapters = replace(adapters, schedules=SchedulerAdapter())
-    record = handle_schedule_event(event, adapters, ctx, request_id=context.aws_request_id)
-    return {"records": [{k: record.get(k) for k in ("group", "outcome", "reason")}]}
+    return summary([handle_schedule_event(event, adapters, ctx, begin(context))])
