@@ -16,6 +16,7 @@ from infra.constructs import (
     AuditTable,
     Forecaster,
     ReactiveFunction,
+    Reevaluation,
     SaleSchedules,
     ScalerTopics,
     ScalingAlarms,
@@ -69,6 +70,10 @@ class SurgeguardStack(Stack):
         )
         self.alarms = ScalingAlarms(
             self, "Alarms", config=config, alarm_prefix=alarm_prefix, topic=self.topics.signals
+        )
+        # Every minute, whatever the alarms did: a breach whose re-arm failed is still heard.
+        self.reevaluation = Reevaluation(
+            self, "Reevaluation", function=self.reactive.function, role=self.reactive.handler.role
         )
         # Sale events only when some group has one: no idle Lambda allowed to change groups.
         self.sales = (

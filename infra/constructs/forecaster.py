@@ -3,12 +3,13 @@ invoking one Lambda (`surgeguard.handlers.forecast`) that reads the load metric'
 the forecast floor to the audit table. It never calls Auto Scaling: the reactive path applies the floor.
 
 Input JSON (the handler's contract): `{"group", "scheduled_time", "execution_id"}`, the last two
-filled in by Scheduler. Retries and the dead-letter queue are the sale schedules' (scheduler_plumbing).
+filled in by Scheduler. Delivery retries and the dead-letter queue are the sale schedules'
+(scheduler_plumbing); a failing run gets Lambda's two async retries, then the on-failure queue.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -23,6 +24,11 @@ from surgeguard.config import ScalerConfig
 
 HANDLER = "surgeguard.handlers.forecast.lambda_handler"
 METRIC_ACTIONS = ("cloudwatch:GetMetricData",)
+# A failed run: Lambda's two async retries (about 1, then 2 minutes later; up to 60 s each), then the
+# on-failure queue. Runs are at least 5 minutes apart and the next one supersedes a late one, so 15
+# minutes leaves room for both retries without acting on a forecast much older than that.
+RETRY_ATTEMPTS = 2
+MAX_EVENT_AGE = Duration.minutes(15)
 
 
 def rate_expression(every_minutes: int) -> str:
@@ -62,6 +68,8 @@ class Forecaster(Construct):
             table=table,
             notify_topic=notify_topic,
             alarm_prefix=alarm_prefix,
+            retry_attempts=RETRY_ATTEMPTS,
+            max_event_age=MAX_EVENT_AGE,
         )
         self.function = self.handler.function
         role = self.handler.role

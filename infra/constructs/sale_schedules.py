@@ -8,8 +8,11 @@ saving ends) cannot say which of the two is meant, so such a phase is written in
 
 Phases already past at synth time are skipped (with a warning on stderr): Scheduler would never fire
 them. CloudFormation has no `ActionAfterCompletion` for AWS::Scheduler::Schedule, so the Lambda deletes
-the schedule that fired it once the phase is handled (its ARN is in the Input as `schedule_arn`); a
-failed phase keeps it for the retries. The next deploy finds it gone, and no longer has it (past).
+the schedule that fired it once the phase is handled (its ARN is in the Input as `schedule_arn`). A
+failed phase keeps it: Lambda retries the same event twice (about 1, then 2 minutes later), and a
+retry that succeeds deletes it; after that the event goes to the function's on-failure queue within
+minutes (no hour of Scheduler retries: those only cover delivery). A fired one-time schedule never
+fires again either way. The next deploy finds it gone, and no longer has it (past).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from aws_cdk import Acknowledgment, ArnFormat, Stack, TimeZone, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, TimeZone, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -28,6 +31,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.constructs.arns import group_arn
 from infra.constructs.nag import resource_finding
 from infra.constructs.scaler_function import ScalerFunction
 from infra.constructs.scaling_grants import (
@@ -37,11 +41,24 @@ from infra.constructs.scaling_grants import (
     publish_to_encrypted_topic,
 )
 from infra.constructs.scheduler_plumbing import SchedulerPlumbing
-from surgeguard.config import ScalerConfig
+from surgeguard.config import GroupConfig, ScalerConfig
 from surgeguard.domain.sales import plan_event
 
 HANDLER = "surgeguard.handlers.schedule.lambda_handler"
-SCALING_ACTIONS = ("autoscaling:SetDesiredCapacity", "autoscaling:UpdateAutoScalingGroup")
+SCALING_ACTIONS = ("autoscaling:SetDesiredCapacity",)
+RESIZE_ACTIONS = ("autoscaling:UpdateAutoScalingGroup",)
+# A failed phase: Lambda's two async retries, then the on-failure queue. A pre-warm is still worth
+# doing up to about an hour late (the event's floor holds until the release), so it may wait that long.
+RETRY_ATTEMPTS = 2
+MAX_EVENT_AGE = Duration.hours(1)
+
+
+def max_size_bound(group: GroupConfig) -> int:
+    """The largest MaxSize the sale Lambda may set on `group`: an event's temporary max when it raises
+    it, or the group's max (the config requires temporary_max >= max). A restore puts back the MaxSize
+    the group had before the raise, which was below the temporary max, or the raise would not have
+    happened."""
+    return max([group.max, *(e.temporary_max for e in group.events if e.temporary_max is not None)])
 
 
 @dataclass(frozen=True)
@@ -120,9 +137,11 @@ class SaleSchedules(Construct):
             table=table,
             notify_topic=notify_topic,
             alarm_prefix=alarm_prefix,
+            retry_attempts=RETRY_ATTEMPTS,
+            max_event_age=MAX_EVENT_AGE,
         )
         self.function = self.handler.function
-        event_groups = [group.name for group in config.groups if group.events]
+        event_groups = [group for group in config.groups if group.events]
         self._grant_scaling(event_groups)
 
         self.plumbing = SchedulerPlumbing(
@@ -191,15 +210,43 @@ class SaleSchedules(Construct):
             )
         )
 
-    def _grant_scaling(self, event_groups: Sequence[str]) -> None:
+    def _grant_scaling(self, event_groups: Sequence[GroupConfig]) -> None:
         role = self.handler.role
         acknowledgments = grant_group_actions(
             self,
             role,
-            sid="ScaleEventGroupsOnly",  # temporary max, pre-warm, restore
+            sid="ScaleEventGroupsOnly",  # pre-warm, ramp, restore
             actions=SCALING_ACTIONS,
-            group_names=event_groups,
+            group_names=[group.name for group in event_groups],
         )
+        self._grant_bounded_resize(event_groups)
         acknowledgments += grant_read_groups_and_metrics(role)
         acknowledgments.append(publish_to_encrypted_topic())
         Validations.of(role).acknowledge(*acknowledgments)
+
+    def _grant_bounded_resize(self, event_groups: Sequence[GroupConfig]) -> None:
+        """UpdateAutoScalingGroup (raise MaxSize to a temporary max, restore it) within each group's own
+        bound: one statement per distinct bound, listing the groups that share it (per group without
+        growing one statement per group). Conditions (keys from the request, per the service
+        authorization reference):
+        - autoscaling:MaxSize <= bound, and present (no IfExists): every call must set MaxSize;
+        - autoscaling:MinSize absent (Null): the Lambda never sets MinSize;
+        - DesiredCapacity has no condition key for this action, but Auto Scaling rejects a desired
+          capacity above the MaxSize it sets, so the MaxSize bound bounds it too.
+        The group ARNs are the SetDesiredCapacity ones, acknowledged there.
+        """
+        by_bound: dict[int, list[str]] = {}
+        for group in event_groups:
+            by_bound.setdefault(max_size_bound(group), []).append(group.name)
+        for bound, names in sorted(by_bound.items()):
+            self.handler.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid=f"ResizeEventGroupsUpTo{bound}",
+                    actions=list(RESIZE_ACTIONS),
+                    resources=[group_arn(self, name) for name in names],
+                    conditions={
+                        "NumericLessThanEquals": {"autoscaling:MaxSize": str(bound)},
+                        "Null": {"autoscaling:MinSize": "true"},
+                    },
+                )
+            )

@@ -15,6 +15,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.constructs.audit_table import grant_append_only
 from infra.constructs.dead_letter_queue import DeadLetterQueue
 from surgeguard.config import BUNDLED_CONFIG_FILE
 
@@ -23,9 +24,10 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 MEMORY_MB = 256
 TIMEOUT = Duration.seconds(60)
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
-# Async triggers (SNS, schedules): two retries, then the dead-letter queue. A trigger older than
-# this is stale for scaling (a still-breaching alarm is re-armed and fires again); it is kept in
-# the dead-letter queue rather than acted on.
+# Async triggers (SNS, schedules): Lambda's two retries (about 1 and then 2 minutes after a failed
+# attempt), then the on-failure queue. A trigger older than this is stale for scaling (a
+# still-breaching alarm is re-armed and fires again); it is kept in the queue rather than acted on.
+# The sale and forecast functions pass their own age (a pre-warm stays useful for longer).
 RETRY_ATTEMPTS = 2
 MAX_EVENT_AGE = Duration.minutes(15)
 
@@ -62,9 +64,9 @@ def powertools_layer_arn(scope: Construct) -> str:
 class ScalerFunction(Construct):
     """A Lambda with the project defaults, its own role (no managed policies) and log group.
 
-    Every Surgeguard Lambda reads and writes the audit table and tells people through the
-    notifications topic, so those grants and variables are here too (the settings they validate
-    are `surgeguard.settings.Settings`).
+    Every Surgeguard Lambda reads and adds to the audit table (append-only, see
+    `grant_append_only`) and tells people through the notifications topic, so those grants and
+    variables are here too (the settings they validate are `surgeguard.settings.Settings`).
     """
 
     def __init__(
@@ -78,6 +80,8 @@ class ScalerFunction(Construct):
         table: dynamodb.ITable,
         notify_topic: sns.ITopic,
         alarm_prefix: str,
+        retry_attempts: int = RETRY_ATTEMPTS,
+        max_event_age: Duration = MAX_EVENT_AGE,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
@@ -119,9 +123,9 @@ class ScalerFunction(Construct):
                 "NOTIFY_TOPIC_ARN": notify_topic.topic_arn,
                 "ALARM_PREFIX": alarm_prefix,
             },
-            retry_attempts=RETRY_ATTEMPTS,
-            max_event_age=MAX_EVENT_AGE,
+            retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
             on_failure=destinations.SqsDestination(self.dead_letter_queue.queue),
         )
-        table.grant_read_write_data(self.function)
+        grant_append_only(table, self.role)
         notify_topic.grant_publish(self.function)

@@ -1,8 +1,13 @@
 """What every EventBridge Scheduler -> Lambda path here shares: a schedule group of our own, a role
 that trusts only that group's schedules, a dead-letter queue, and the target with its retry policy.
 
-Used by the sale schedules (one-time `at()` phases) and the forecaster (a recurring `rate()`), so both
-retry the same way and dead-letter into the same kind of queue.
+Used by the sale schedules (one-time `at()` phases), the forecaster and the per-minute re-evaluation
+(recurring `rate()`s), so all dead-letter into the same kind of queue.
+
+Scheduler invokes a Lambda target asynchronously: its retry policy covers only the delivery (the
+Invoke call failing: throttled, Lambda unavailable, no permission). Once Lambda has accepted the event,
+a failing function gets Lambda's own two async retries (about 1, then 2 minutes apart) and then its
+on-failure destination (ScalerFunction), within minutes; Scheduler does not retry it.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from infra.constructs.dead_letter_queue import DeadLetterQueue
 from infra.constructs.nag import resource_finding
 from infra.constructs.scaling_grants import IAM5
 
-# Scheduler -> Lambda: three tries within an hour, then the schedules' dead-letter queue. A pre-warm
-# an hour late is still worth doing (the event's floor holds until the release); the Lambda decides.
+# Delivery to Lambda (see above): three more tries within an hour, then the schedules' dead-letter
+# queue. A pre-warm an hour late is still worth doing (the event's floor holds until the release).
 RETRY_ATTEMPTS = 3
 MAX_EVENT_AGE = Duration.hours(1)
 
@@ -30,8 +35,19 @@ MAX_EVENT_AGE = Duration.hours(1)
 class SchedulerPlumbing:
     """Created in the caller's scope with fixed ids (Group, SchedulerRole, FailedSchedules)."""
 
-    def __init__(self, scope: Construct, *, function: lambda_.IFunction, invokes: str, holds: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        function: lambda_.IFunction,
+        invokes: str,
+        holds: str,
+        retry_attempts: int = RETRY_ATTEMPTS,
+        max_event_age: Duration = MAX_EVENT_AGE,
+    ) -> None:
         self.function = function
+        self.retry_attempts = retry_attempts
+        self.max_event_age = max_event_age
         # A group of our own (name generated): the scheduler role trusts only this group's schedules,
         # and deleting the stack deletes every schedule with it.
         self.group = scheduler.ScheduleGroup(scope, "Group", removal_policy=RemovalPolicy.DESTROY)
@@ -71,8 +87,8 @@ class SchedulerPlumbing:
                 self.function,
                 input=scheduler.ScheduleTargetInput.from_object(dict(payload)),
                 role=self.role,
-                retry_attempts=RETRY_ATTEMPTS,
-                max_event_age=MAX_EVENT_AGE,
+                retry_attempts=self.retry_attempts,
+                max_event_age=self.max_event_age,
                 dead_letter_queue=self.dead_letter_queue.queue,
             ),
         )

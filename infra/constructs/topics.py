@@ -20,7 +20,8 @@ class ScalerTopics(Construct):
     """Both topics are encrypted with one customer-managed key and accept TLS only.
 
     CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key, hence
-    the customer-managed key whose policy lets CloudWatch use it.
+    the customer-managed key whose policy lets CloudWatch use it, for this stack's alarms only.
+    Only this stack's alarms may publish signals: everyone else is denied on the topic itself.
     """
 
     def __init__(
@@ -38,12 +39,21 @@ class ScalerTopics(Construct):
             description="Surgeguard SNS topics: alarm signals and notifications",
             enable_key_rotation=True,
         )
+        own_alarms = alarm_arn(self, f"{alarm_prefix}/*")
+        # CloudWatch acting for this stack's alarms only, the same confused-deputy guard as on the
+        # topic. (kms:EncryptionContext:aws:sns:topicArn would pin the topic too, but the topic's ARN
+        # in its own key's policy is a circular reference.)
+        from_own_alarms = {
+            "ArnLike": {"aws:SourceArn": own_alarms},
+            "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+        }
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsPublishToEncryptedTopics",
                 principals=[CLOUDWATCH],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy, "*" means this key
+                conditions=from_own_alarms,
             )
         )
 
@@ -62,10 +72,23 @@ class ScalerTopics(Construct):
                 principals=[CLOUDWATCH],
                 actions=["sns:Publish"],
                 resources=[self.signals.topic_arn],
-                conditions={
-                    "ArnLike": {"aws:SourceArn": alarm_arn(self, f"{alarm_prefix}/*")},
-                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
-                },
+                conditions=from_own_alarms,
+            )
+        )
+        # A message on this topic can move capacity, so nobody else may publish, whatever their own
+        # IAM policy allows (an identity policy alone suffices in the same account): an explicit
+        # deny for every request whose aws:SourceArn is not one of this stack's alarms. IAM users and
+        # roles carry no aws:SourceArn, and a negated operator on a missing key is true, so they are
+        # denied; CloudWatch acting for one of our alarms does not match and passes. The
+        # notifications topic (the Lambdas publish there) gets no such statement.
+        self.signals.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyPublishExceptStackAlarms",
+                effect=iam.Effect.DENY,
+                principals=[iam.StarPrincipal()],
+                actions=["sns:Publish"],
+                resources=[self.signals.topic_arn],
+                conditions={"ArnNotLike": {"aws:SourceArn": own_alarms}},
             )
         )
 

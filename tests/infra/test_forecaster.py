@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_cdk.assertions import Match, Template
 from synth_support import ACCOUNT, Synth
 
 from infra.constructs import forecaster, reactive_function, sale_schedules
@@ -128,3 +129,20 @@ def test_three_functions_when_forecasting_and_sales_and_none_without_a_forecast(
     }
     assert "ForecastFunctionName" in forecast_synth.template["Outputs"]
     assert "ForecastFunctionName" not in synth.template["Outputs"]
+
+
+def test_the_lambda_async_config_is_explicit_two_retries_within_fifteen_minutes(
+    forecast_synth: Synth,
+) -> None:
+    # A failing run gets Lambda's two async retries, then the on-failure queue; the next run supersedes it.
+    function_id, _ = forecast_synth.function(forecaster.HANDLER)
+    Template.from_json(forecast_synth.template).has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": function_id},
+            "MaximumRetryAttempts": 2,
+            "MaximumEventAgeInSeconds": 900,
+            "DestinationConfig": {"OnFailure": {"Destination": Match.any_value()}},
+        },
+    )
+    assert (forecaster.RETRY_ATTEMPTS, forecaster.MAX_EVENT_AGE.to_seconds()) == (2, 900)

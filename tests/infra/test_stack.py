@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk.assertions import Match, Template
@@ -11,7 +12,7 @@ from infra.constructs import reactive_function, sale_schedules
 from infra.constructs.scaler_function import MAX_EVENT_AGE, RETRY_ATTEMPTS
 from infra.stack import email_scopes, notify_emails
 from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, parse_config
-from surgeguard.keys import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from surgeguard.keys import GROUP_PREFIX, PARTITION_KEY, SORT_KEY, TRIGGER_PREFIX, TTL_ATTRIBUTE
 
 LAYER_ARN = f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:40"
 
@@ -36,7 +37,7 @@ def _function(synth: Synth) -> tuple[str, dict[str, Any]]:
 
 
 def _has_sales(synth: Synth) -> bool:
-    return bool(synth.of_type("AWS::Scheduler::ScheduleGroup"))
+    return "SaleFunctionName" in synth.template["Outputs"]
 
 
 def test_audit_table_keys_pitr_ttl_billing_and_encryption(synth: Synth) -> None:
@@ -262,8 +263,9 @@ def test_signals_topic_invokes_the_lambda_with_its_own_dead_letter_queue(synth: 
 
 def test_every_queue_is_encrypted_and_tls_only(synth: Synth) -> None:
     queues = synth.of_type("AWS::SQS::Queue")
-    # two per function: async on-failure and (reactive) SNS / (sales) Scheduler dead letters
-    assert len(queues) == (4 if _has_sales(synth) else 2)
+    # two per function: async on-failure and (reactive) SNS / (sales) Scheduler dead letters; and
+    # the per-minute re-evaluation schedule's
+    assert len(queues) == (5 if _has_sales(synth) else 3)
     policies = synth.of_type("AWS::SQS::QueuePolicy").values()
     for queue_id, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
@@ -320,3 +322,154 @@ def test_read_only_calls_on_star_and_alarm_rearm_on_own_alarms(synth: Synth) -> 
 def test_lambda_role_has_no_managed_policies(synth: Synth) -> None:
     for logical_id, role in synth.of_type("AWS::IAM::Role").items():
         assert not role["Properties"].get("ManagedPolicyArns"), logical_id
+
+
+def test_signals_topic_denies_publish_to_everyone_but_this_stacks_alarms(synth: Synth) -> None:
+    # IAM users and roles carry no aws:SourceArn: ArnNotLike on a missing key is true, so they are
+    # denied whatever their identity policy says; CloudWatch for one of our alarms does not match.
+    signals = synth.logical_id("AWS::SNS::Topic", DisplayName="Surgeguard alarm signals")
+    own_alarms = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK_NAME}/*"
+    template = Template.from_json(synth.template)
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [{"Ref": signals}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Sid": "DenyPublishExceptStackAlarms",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "sns:Publish",
+                            "Resource": {"Ref": signals},
+                            "Condition": {"ArnNotLike": {"aws:SourceArn": own_alarms}},
+                        }
+                    ]
+                )
+            },
+        },
+    )
+    # the notifications topic (the Lambdas' roles publish there) has no such statement
+    notifications = synth.logical_id("AWS::SNS::Topic", DisplayName="Surgeguard notifications")
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]
+        for p in synth.of_type("AWS::SNS::TopicPolicy").values()
+        if p["Properties"]["Topics"] == [{"Ref": notifications}]
+    ]
+    assert [s for s in policy["Statement"] if s["Effect"] == "Deny"] == [
+        {
+            "Sid": "AllowPublishThroughSSLOnly",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:Publish",
+            "Resource": {"Ref": notifications},
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+
+
+def test_topics_key_lets_cloudwatch_in_for_this_stacks_alarms_only(synth: Synth) -> None:
+    own_alarms = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK_NAME}/*"
+    Template.from_json(synth.template).has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            "Resource": "*",
+                            "Condition": {
+                                "ArnLike": {"aws:SourceArn": own_alarms},
+                                "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                            },
+                        }
+                    ]
+                )
+            }
+        },
+    )
+    (key,) = synth.of_type("AWS::KMS::Key").values()
+    services = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if "Service" in s["Principal"]]
+    assert all(s.get("Condition") for s in services)  # no service may use the key unconditionally
+
+
+def test_audit_table_has_deletion_protection(synth: Synth) -> None:
+    Template.from_json(synth.template).has_resource(
+        "AWS::DynamoDB::Table",
+        {"Properties": Match.object_like({"DeletionProtectionEnabled": True}), "DeletionPolicy": "Retain"},
+    )
+
+
+def _table_statements(synth: Synth, role_id: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in synth.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(a.startswith("dynamodb:") for a in _as_list(statement["Action"]))
+    ]
+
+
+def test_lambdas_may_read_and_add_audit_items_but_change_or_delete_only_trigger_claims(synth: Synth) -> None:
+    # GIVEN every Lambda role (the example config has the reactive and the sale Lambda)
+    roles = [
+        f["Properties"]["Role"]["Fn::GetAtt"][0] for f in synth.of_type("AWS::Lambda::Function").values()
+    ]
+    assert len(roles) == (2 if _has_sales(synth) else 1)
+    table = next(iter(synth.of_type("AWS::DynamoDB::Table")))
+    only_group_items = {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{GROUP_PREFIX}*"]},
+        "Null": {"dynamodb:LeadingKeys": "false"},
+    }
+    only_claims = {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{TRIGGER_PREFIX}*"]},
+        "Null": {"dynamodb:LeadingKeys": "false"},
+    }
+    for role_id in roles:
+        # THEN exactly these three statements, all on the table only
+        statements = _table_statements(synth, role_id)
+        granted = {
+            (tuple(sorted(_as_list(s["Action"]))), json.dumps(s.get("Condition"), sort_keys=True))
+            for s in statements
+        }
+        assert granted == {
+            (("dynamodb:GetItem", "dynamodb:Query"), "null"),
+            (("dynamodb:PutItem",), json.dumps(only_group_items, sort_keys=True)),
+            (("dynamodb:DeleteItem", "dynamodb:UpdateItem"), json.dumps(only_claims, sort_keys=True)),
+        }, role_id
+        assert all(
+            s["Effect"] == "Allow" and s["Resource"] == {"Fn::GetAtt": [table, "Arn"]} for s in statements
+        )
+    # and nowhere a batch write, a transaction, a scan, or a wildcard action
+    actions = {a for s in _statements(synth) for a in _as_list(s["Action"]) if a.startswith("dynamodb:")}
+    assert actions == {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+    template = Template.from_json(synth.template)
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Sid": "LeaseTriggerClaims",
+                            "Effect": "Allow",
+                            "Action": ["dynamodb:DeleteItem", "dynamodb:UpdateItem"],
+                            "Resource": {"Fn::GetAtt": [table, "Arn"]},
+                            "Condition": only_claims,
+                        }
+                    ]
+                )
+            }
+        },
+    )
