@@ -2,8 +2,8 @@
 
 Names are physical on purpose: the Lambda maps an alarm name back to group, rule and direction with
 the same `ScalerConfig.alarms(prefix)`, and the prefix (the stack name) keeps stacks apart.
-Alarms act on ALARM only: the Lambda re-arms a breached alarm by setting it to OK, so an OK action
-would fire on every re-arm.
+Alarms act on ALARM only (a transition into ALARM is the trigger; recovery needs no Lambda). A breach
+that lasts sends nothing new: the per-minute re-evaluation (reevaluation.py) hears it instead.
 """
 
 from __future__ import annotations

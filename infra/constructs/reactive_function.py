@@ -1,21 +1,21 @@
-"""The reactive scaler: a breached alarm -> signals topic -> this Lambda -> SetDesiredCapacity."""
+"""The reactive scaler: a breached alarm -> signals topic -> this Lambda -> SetDesiredCapacity.
+
+A lasting breach sends nothing new (alarms notify on state change only); the per-minute re-evaluation
+(reevaluation.py) invokes this Lambda to decide again, so it never re-arms alarms (no SetAlarmState).
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Validations
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
-from infra.constructs.arns import alarm_arn
 from infra.constructs.dead_letter_queue import DeadLetterQueue
-from infra.constructs.nag import resource_finding
 from infra.constructs.scaler_function import ScalerFunction
 from infra.constructs.scaling_grants import (
-    IAM5,
     grant_group_actions,
     grant_read_groups_and_metrics,
     publish_to_encrypted_topic,
@@ -60,11 +60,10 @@ class ReactiveFunction(Construct):
             )
         )
 
-        self._grant_scaling(config, alarm_prefix)
+        self._grant_scaling(config)
 
-    def _grant_scaling(self, config: ScalerConfig, alarm_prefix: str) -> None:
+    def _grant_scaling(self, config: ScalerConfig) -> None:
         role = self.handler.role
-        own_alarms = alarm_arn(self, f"{alarm_prefix}/*")
         acknowledgments = grant_group_actions(
             self,
             role,
@@ -72,22 +71,6 @@ class ReactiveFunction(Construct):
             actions=["autoscaling:SetDesiredCapacity"],
             group_names=[group.name for group in config.groups],
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RearmOwnAlarms",  # set a breached alarm back to OK so a lasting breach fires again
-                actions=["cloudwatch:SetAlarmState"],
-                resources=[own_alarms],
-            )
-        )
         acknowledgments += grant_read_groups_and_metrics(role)
-        acknowledgments += [
-            Acknowledgment(
-                id=resource_finding(self, IAM5, own_alarms),
-                reason=(
-                    "cloudwatch:SetAlarmState on this stack's own alarms only (all are named "
-                    f"'{alarm_prefix}/...'); the Lambda re-arms a breached alarm to OK."
-                ),
-            ),
-            publish_to_encrypted_topic(),
-        ]
+        acknowledgments.append(publish_to_encrypted_topic())
         Validations.of(role).acknowledge(*acknowledgments)

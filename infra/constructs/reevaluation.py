@@ -1,6 +1,7 @@
-"""The safety net behind the alarm re-arm: one EventBridge Scheduler schedule for the whole stack that
-invokes the reactive (alarm) Lambda every minute to re-read this stack's alarms, so a breach whose
-re-arm failed (the alarm stays in ALARM and never notifies again) is still acted on.
+"""The safety net for a lasting breach: one EventBridge Scheduler schedule for the whole stack that
+invokes the reactive (alarm) Lambda every minute to re-read this stack's alarms. Alarms notify on state
+change only, so an alarm that stays in ALARM never notifies again; without a re-arm (SetAlarmState is
+documented as a testing aid, and a failed one would silence the breach) this is how it is still heard.
 
 Input JSON (the handler's contract): `{"action": "reevaluate", "scheduled_time", "execution_id"}`, the
 last two filled in by Scheduler.
