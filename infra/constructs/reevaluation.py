@@ -54,14 +54,15 @@ class Reevaluation(Construct):
         self.schedule = self.plumbing.schedule(
             self,
             "EveryMinute",
-            description="Surgeguard: re-evaluate this stack's alarms every minute (a failed re-arm "
-            "must not silence a breach)",
+            description="Surgeguard: re-evaluate this stack's alarms every minute (a lasting breach "
+            "is heard again)",
             expression=EVERY_MINUTE,
             payload=reevaluate_input(),
         )
 
-        # DescribeAlarms supports alarm ARNs for metric alarms only: the API returns composite
-        # alarms (a group's `composite` rules) only to a permission scoped to "*".
+        # "*", not this stack's alarm ARNs: DescribeAlarms returns composite alarms (a group's
+        # `composite` rules) only to a permission scoped to "*" (API reference), and the handler asks
+        # for metric and composite alarms by name prefix, not by name.
         role.add_to_principal_policy(
             iam.PolicyStatement(sid="ReadAlarmStates", actions=list(ALARM_ACTIONS), resources=["*"])
         )
