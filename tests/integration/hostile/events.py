@@ -11,6 +11,7 @@ import copy
 import json
 import os
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -378,3 +379,33 @@ def deep_value(depth: int) -> Any:
     for _ in range(depth):
         value = [value]
     return value
+
+
+def fresh_alarm(group: str, now: datetime, put_cpu: Callable[..., None]) -> dict[str, Any]:
+    """A valid alarm for `group` at `now`, its load in CloudWatch just before: CPU 90 (and, for a group
+    whose CPU only acts through a composite, requests at 1.5x target and the composite's own event)."""
+    config = parse_config(CONFIG)
+    group_config = config.group(group)
+    assert group_config is not None, group
+    put_cpu(90.0, now - timedelta(seconds=30), group=group)
+    if not group_config.composites:
+        return valid_alarm(SNS, now, group=group, rule="cpu", event_id=f"fresh-{uuid.uuid4()}")
+    for signal in group_config.signals:
+        if signal.kind == "requests_per_target":
+            namespace, metric, dimensions, _ = signal_ref(group, signal.id)
+            boto3.client("cloudwatch").put_metric_data(
+                Namespace=namespace,
+                MetricData=[
+                    {
+                        "MetricName": metric,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+                        "Timestamp": now - timedelta(seconds=30),
+                        "Value": signal.target * 1.5,
+                        "Unit": "Count",
+                    }
+                ],
+            )
+    composite = group_config.composites[0].id
+    return valid_composite(
+        EVENTBRIDGE_COMPOSITE, now, group=group, rule=composite, event_id=f"fresh-{uuid.uuid4()}"
+    )

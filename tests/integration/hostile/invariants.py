@@ -22,7 +22,6 @@ What they assert (the contract the Lambdas are rewritten to):
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -168,7 +167,7 @@ def expected_source_id(event: Any) -> str | None:
 
     SNS: Records[0].Sns.MessageId; direct alarm action: `<alarmArn>@<alarmData.state.timestamp>`;
     EventBridge (anything with `detail-type`/`detail`): `id`; Scheduler Input: `execution_id`.
-    The shape decides, not the handler it was sent to.
+    The shape decides, not the handler it was sent to. An empty string carries no id.
     """
     if not isinstance(event, dict):
         return None
@@ -177,18 +176,19 @@ def expected_source_id(event: Any) -> str | None:
         first = records[0]
         sns = first.get("Sns") if isinstance(first, dict) else None
         message_id = sns.get("MessageId") if isinstance(sns, dict) else None
-        return message_id if isinstance(message_id, str) else None
+        return message_id if isinstance(message_id, str) and message_id else None
     if "alarmData" in event:
         data = event.get("alarmData")
         state = data.get("state") if isinstance(data, dict) else None
         timestamp = state.get("timestamp") if isinstance(state, dict) else None
         arn = event.get("alarmArn")
-        return f"{arn}@{timestamp}" if isinstance(arn, str) and isinstance(timestamp, str) else None
+        carried = isinstance(arn, str) and isinstance(timestamp, str) and arn and timestamp
+        return f"{arn}@{timestamp}" if carried else None
     if "detail-type" in event or "detail" in event:
         event_id = event.get("id")
-        return event_id if isinstance(event_id, str) else None
+        return event_id if isinstance(event_id, str) and event_id else None
     execution_id = event.get("execution_id")
-    return execution_id if isinstance(execution_id, str) else None
+    return execution_id if isinstance(execution_id, str) and execution_id else None
 
 
 def _storable(text: str) -> bool:
@@ -343,16 +343,15 @@ def assert_group_can_still_scale(
     after: timedelta = timedelta(minutes=6),
     bounds: Mapping[str, tuple[int, int]] = BOUNDS,
 ) -> dict[str, Any]:
-    """A valid fresh alarm for `group` (the clock moved past any accepted future skew, a high CPU
-    datapoint, a new MessageId) is decided: `applied` or `unchanged`, never skipped as stale/duplicate."""
+    """A valid fresh alarm for `group` (the clock moved past any accepted future skew, high load just
+    before it in CloudWatch, a new delivery id; the composite's event for a group whose CPU only acts
+    through one) is decided: `applied` or `unchanged`, never skipped as stale or duplicate."""
     from surgeguard.handlers import alarm  # the handler module, looked up late (it is being rewritten)
 
-    from ..alarm_events import SNS
-    from .events import valid_alarm
+    from .events import fresh_alarm
 
     now = clock.advance(after)
-    put_cpu(90.0, now - timedelta(seconds=30), group=group)
-    event = valid_alarm(SNS, now, group=group, rule="cpu", event_id=f"fresh-{uuid.uuid4()}")
+    event = fresh_alarm(group, now, put_cpu)
     before = snapshot()
     item = check_call(before, deliver(alarm.lambda_handler, event), group=group, bounds=bounds)
     assert item["outcome"] in {"applied", "unchanged"}, (

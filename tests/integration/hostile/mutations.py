@@ -94,9 +94,10 @@ VALUES: dict[str, tuple[Callable[[Ctx, Any], Any], str]] = {
     "bad-date": (lambda c, o: "2026-13-45T99:99:99.000+0000", "time"),
     "epoch-number": (lambda c, o: int(c.now.timestamp()), "time"),
     "deep-600": (lambda c, o: deep_value(600), "deep"),
-    "deep-json-5000": (lambda c, o: deep_json(5000), "deep"),
-    "deep-json-object-5000": (lambda c, o: deep_json(5000, kind="object"), "deep"),
-    "deep-json-256k": (lambda c, o: deep_json(HUGE // 2), "deep"),
+    # JSON text nested deep: a string (only where JSON is expected is it deep)
+    "deep-json-5000": (lambda c, o: deep_json(5000), "string"),
+    "deep-json-object-5000": (lambda c, o: deep_json(5000, kind="object"), "string"),
+    "deep-json-256k": (lambda c, o: deep_json(HUGE // 2), "string"),
     "hundreds": (lambda c, o: _hundreds(o), "many"),
 }
 VALUE_NAMES = tuple(VALUES)

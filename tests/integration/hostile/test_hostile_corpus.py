@@ -33,6 +33,7 @@ from .events import (
     deep_json,
     deep_value,
     forecast_payload,
+    iso_z,
     other_shapes,
     phase_payload,
     valid_alarm,
@@ -479,7 +480,9 @@ ISSUE_7_6 = [
     Case(
         "7.6-eventbridge-infinity-reasondata-rejected",
         "alarm",
-        edited(EVENTBRIDGE, ((*STATE, "reasonData", JSON, "recentDatapoints", 0), Raw("Infinity")), now=NIGHT),
+        edited(
+            EVENTBRIDGE, ((*STATE, "reasonData", JSON, "recentDatapoints", 0), Raw("Infinity")), now=NIGHT
+        ),
         "rejected",
         (("inf", "finite", "number"),),
         now=NIGHT,
@@ -764,10 +767,36 @@ ISSUE_12_8 = [
     ),
 ]
 
+# Issue 7.9's safety net (the per-minute re-evaluation payload the alarm Lambda now also takes): the
+# same time and type rules as every other delivery.
+REEVALUATION = [
+    Case(
+        "7.9-reevaluation-far-future",
+        "alarm",
+        lambda: {"action": "reevaluate", "scheduled_time": "2099-01-01T00:00:00Z", "execution_id": "re-1"},
+        "rejected",
+        (("2099", "future", "ahead", "scheduled_time"),),
+    ),
+    Case(
+        "7.9-reevaluation-execution-id-a-list",
+        "alarm",
+        lambda: {"action": "reevaluate", "scheduled_time": iso_z(ALARM_NOW), "execution_id": ["re-1"]},
+        "rejected",
+        ("execution_id",),
+    ),
+    Case(
+        "7.9-reevaluation-unknown-action",
+        "alarm",
+        lambda: {"action": "scale_to_max", "scheduled_time": iso_z(ALARM_NOW), "execution_id": "re-2"},
+        "rejected",
+        (("action", "scale_to_max", "re-evaluation"),),
+    ),
+]
+
 CHUNKS: dict[str, list[Case]] = {
     "alarm-time-values-controls": CONTROLS[:3] + ISSUE_7_1 + ISSUE_7_2 + ISSUE_7_6,
     "alarm-forgery-identity": ISSUE_7_4 + ISSUE_12_5 + ISSUE_12_6,
-    "alarm-crashes-and-ids": ISSUE_7_5 + ISSUE_7_7 + ISSUE_12_4,
+    "alarm-crashes-and-ids": ISSUE_7_5 + ISSUE_7_7 + ISSUE_12_4 + REEVALUATION,
     "schedule-and-forecast": CONTROLS[3:] + ISSUE_12_3 + ISSUE_12_7 + ISSUE_12_8,
 }
 CASES = [case for chunk in CHUNKS.values() for case in chunk]
