@@ -385,7 +385,7 @@ class SurgeguardPolicy:
         self._sequence += 1
         return {
             "action": REEVALUATE_ACTION,
-            "scheduled_time": view.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "scheduled_time": view.now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "execution_id": f"sim-reevaluate-{self._sequence:08d}",
         }
 
@@ -406,7 +406,7 @@ class SurgeguardPolicy:
         self._sequence += 1
         payload = {
             "group": GROUP,
-            "scheduled_time": view.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "scheduled_time": view.now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "execution_id": f"sim-forecast-{self._sequence:08d}",
         }
         record = handle_forecast_event(payload, self.adapters, self.context)

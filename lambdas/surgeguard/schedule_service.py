@@ -190,6 +190,7 @@ def _schedule_event(
         now,
         work,
         f"execution {trigger.execution_id} of {trigger.event.name} {trigger.phase}",
+        on_duplicate=lambda: _delete_schedule(trigger, adapters),
     )
     return [run_claimed(claimed, adapters, ctx, invocation, delivery_id)]
 

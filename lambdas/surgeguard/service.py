@@ -400,6 +400,8 @@ class Claimed:
     work: Callable[[Claim], dict[str, Any]]  # the claim -> the audit record (applies what it decides)
     describe: str  # how duplicate messages name the trigger
     notify: frozenset[Outcome] = frozenset({Outcome.APPLIED, Outcome.FAILED})  # what people hear of
+    # Audit fields a completed trigger's duplicate adds (a sale phase deletes its schedule once more).
+    on_duplicate: Callable[[], dict[str, Any]] | None = None
 
 
 def run_claimed(
@@ -436,6 +438,8 @@ def run_claimed(
                 f"duplicate delivery of {claimed.describe}: already handled, nothing changed",
                 skip_cause="duplicate",
             )
+            if claimed.on_duplicate is not None:
+                record.update(claimed.on_duplicate())
             adapters.store.write_audit(record)
             return record
         until = datetime.fromtimestamp(duplicate.in_progress_until, UTC).isoformat()

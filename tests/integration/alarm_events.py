@@ -1,5 +1,6 @@
 """Real-shaped events for Surgeguard's own alarms: a sample from tests/events with only the alarm's
-name, state, time and ids changed (and, for the SNS shape, the metric its `Trigger` names)."""
+name, ARN, account, region, state, time, ids and the metrics it evaluates changed (the metrics the
+test config's signal really reads, unless `metric` names another)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ ALARM_SAMPLES = (
 )
 COMPOSITE_SAMPLES = (EVENTBRIDGE_COMPOSITE, ACTION_COMPOSITE)
 ACCOUNT = "123456789012"
+REGION = "us-east-1"
+SIGNALS_TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:surgeguard-signals"
 
 
 def load_sample(name: str) -> dict[str, Any]:
@@ -43,7 +46,55 @@ def aws_time(at: datetime) -> str:
 
 
 def alarm_arn(alarm: str) -> str:
-    return f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{alarm}"
+    return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm}"
+
+
+def _metrics_of(alarm: str) -> list[tuple[str, str, dict[str, str]]] | None:
+    """(namespace, name, dimensions) of what `alarm` evaluates in the test config; None: a composite."""
+    from surgeguard.config import parse_config
+    from surgeguard.signals import signal_metric
+
+    from .support import CONFIG, PREFIX
+
+    config = parse_config(CONFIG)
+    spec = {s.name: s for s in config.alarms(PREFIX)}.get(alarm)
+    if spec is None:
+        return [("AWS/EC2", "CPUUtilization", {"AutoScalingGroupName": "not-ours"})]
+    group = config.group(spec.group)
+    assert group is not None
+    signal = group.signal(spec.rule)
+    if signal is None:
+        return None
+    return [(s.namespace, s.metric_name, dict(s.dimensions)) for s in signal_metric(group, signal).stats]
+
+
+def _readdress_sns_trigger(trigger: dict[str, Any], metrics: list[tuple[str, str, dict[str, str]]]) -> None:
+    namespace, name, dimensions = metrics[0]
+    trigger.update(
+        Namespace=namespace,
+        MetricName=name,
+        Dimensions=[{"value": v, "name": k} for k, v in dimensions.items()],
+    )
+
+
+def _configuration(metrics: list[tuple[str, str, dict[str, str]]] | None) -> dict[str, Any] | None:
+    if metrics is None:
+        return None
+    entries: list[dict[str, Any]] = [
+        {
+            "id": f"m{i}",
+            "metricStat": {
+                "metric": {"namespace": namespace, "name": name, "dimensions": dimensions},
+                "period": 60,
+                "stat": "Average",
+            },
+            "returnData": len(metrics) == 1,
+        }
+        for i, (namespace, name, dimensions) in enumerate(metrics, start=1)
+    ]
+    if len(metrics) > 1:
+        entries.insert(0, {"id": "e1", "expression": "m1 / IF(m2 < 1, 1, m2)", "returnData": True})
+    return {"description": "Surgeguard signal alarm", "metrics": entries}
 
 
 def alarm_event(
@@ -63,6 +114,9 @@ def alarm_event(
     event = load_sample(sample)
     event_id = event_id or str(uuid.uuid4())
     when = aws_time(at)
+    metrics = _metrics_of(alarm)
+    if metrics is not None and metric is not None:
+        metrics = [(metrics[0][0], metric, metrics[0][2]), *metrics[1:]]
     if "Records" in event:
         sns = event["Records"][0]["Sns"]
         message = json.loads(sns["Message"])
@@ -74,18 +128,37 @@ def alarm_event(
             Region="US East (N. Virginia)",
             AWSAccountId=ACCOUNT,
         )
-        if metric is not None:
-            message["Trigger"]["MetricName"] = metric
-        sns.update(MessageId=event_id, Message=json.dumps(message), Timestamp=when.replace("+0000", "Z"))
-    elif "detail" in event:
-        event.update(id=event_id, time=at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-        event["resources"] = [alarm_arn(alarm)]
-        event["detail"]["alarmName"] = alarm
-        event["detail"]["state"].update(value=state, timestamp=when)
+        if metrics is not None:
+            _readdress_sns_trigger(message["Trigger"], metrics)
+        else:
+            message.pop("Trigger", None)
+        sns.update(
+            MessageId=event_id,
+            TopicArn=SIGNALS_TOPIC,
+            Message=json.dumps(message),
+            Timestamp=when.replace("+0000", "Z"),
+        )
+        event["Records"][0]["EventSubscriptionArn"] = f"{SIGNALS_TOPIC}:{event_id[:8]}"
+        return event
+    if "detail" in event:
+        event.update(
+            id=event_id,
+            time=at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            account=ACCOUNT,
+            region=REGION,
+            resources=[alarm_arn(alarm)],
+        )
+        detail = event["detail"]
     else:  # the alarm invokes the Lambda directly; its id is the alarm ARN and state time
-        event.update(alarmArn=alarm_arn(alarm), time=when)
-        event["alarmData"]["alarmName"] = alarm
-        event["alarmData"]["state"].update(value=state, timestamp=when)
+        event.update(alarmArn=alarm_arn(alarm), time=when, accountId=ACCOUNT, region=REGION)
+        detail = event["alarmData"]
+    detail["alarmName"] = alarm
+    detail["state"].update(value=state, timestamp=when)
+    configuration = _configuration(metrics)
+    if configuration is not None:
+        detail["configuration"] = configuration
+    elif isinstance(detail.get("configuration"), dict):
+        detail["configuration"].pop("metrics", None)
     return event
 
 

@@ -1,5 +1,9 @@
 """Fixture chain for the handlers under moto, in-process:
 credentials (root, autouse) -> moto -> audit_table -> asg -> config_file -> alarms -> invoke.
+
+The Lambdas judge event times by their own clock (`surgeguard.service.utc_now`). The autouse `clock`
+makes it the time the event says it happened (a Lambda that runs the moment its alarm fires), so
+tests can replay a fixed day; a test that is about time pins it with `clock.pin(...)`.
 """
 
 from __future__ import annotations
@@ -16,14 +20,63 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from moto import mock_aws
 
-from surgeguard import keys
+from surgeguard import forecast_service, keys, schedule_service, service
 from surgeguard.adapters import clients
 from surgeguard.adapters.audit_store import create_local_table
 from surgeguard.config import Direction, ScalerConfig, parse_config
+from surgeguard.domain.triggers import BadInputError, parse_alarm_event, parse_time
 from surgeguard.handlers import alarm
 from surgeguard.signals import alarm_threshold, signal_metric
 
 from .support import CONFIG, PREFIX, T0, TABLE, WEB_TARGET_GROUP, LambdaContext, plain
+
+
+# --- the Lambda's clock ---------------------------------------------------------------------------
+class Clock:
+    """`surgeguard.service.utc_now` in tests: the event's own time, unless a test pins it."""
+
+    def __init__(self) -> None:
+        self.pinned: datetime | None = None
+        self.followed: datetime = T0
+
+    def __call__(self) -> datetime:
+        return self.pinned or self.followed
+
+    def pin(self, when: datetime) -> None:
+        self.pinned = when
+
+    def follow(self, event: Any) -> None:
+        when = _event_time(event)
+        if when is not None:
+            self.followed = when
+
+
+def _event_time(event: Any) -> datetime | None:
+    try:
+        return parse_alarm_event(event).timestamp
+    except BadInputError:
+        pass
+    if isinstance(event, dict) and isinstance(event.get("scheduled_time"), str):
+        try:
+            return parse_time(event["scheduled_time"], "scheduled_time")
+        except BadInputError:
+            return None
+    return None
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(service, "utc_now", fake)
+    real_guarded = service.guarded
+
+    def guarded(handle: Any, event: Any, *args: Any) -> Any:
+        fake.follow(event)
+        return real_guarded(handle, event, *args)
+
+    for module in (service, schedule_service, forecast_service):
+        monkeypatch.setattr(module, "guarded", guarded)
+    return fake
 
 
 # --- the chain ------------------------------------------------------------------------------------

@@ -84,6 +84,10 @@ class LambdaContext:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:surgeguard-alarm"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    remaining_millis: int = 60_000  # the scaler Lambdas' timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_millis
 
 
 def plain(value: Any) -> Any:

@@ -90,10 +90,12 @@ def test_every_alarm_shape_scales_the_group_proportionally(
     assert item["reason"].startswith("scale out 2 -> 4: ")
     if value is not None:
         assert item["inputs"]["readings"][0]["value"] == value
-    # AND the breached alarm is re-armed so a persisting breach notifies again
+    # AND the delivery's own id is on the record
+    assert item["source_id"] == trigger_id(event)
+    # AND the alarm is left alone (no SetAlarmState): a breach that lasts is heard by the
+    # per-minute re-evaluation, which reads the alarm's state
     if not composite:
-        assert alarm_state(name) == "OK"
-        assert "rearm_error" not in item
+        assert alarm_state(name) == "ALARM"
     # AND people are told
     assert notifications.read() == [
         {"Subject": f"Surgeguard applied: {group} 2 -> 4", "Message": item["reason"]}
@@ -112,19 +114,20 @@ def test_audit_items_carry_the_ttl_attribute(
     assert item["expires_at"] == int(at(40).timestamp()) + 30 * 86_400
 
 
-def test_a_signal_without_data_uses_the_events_own_datapoint(
-    invoke: Invoke, audit: Audit, notifications: Any
-) -> None:
-    # GIVEN no CPU datapoint in CloudWatch yet, but an EventBridge alarm carrying 99.5 in its reasonData
+def test_the_events_own_datapoint_is_never_acted_on(invoke: Invoke, audit: Audit, notifications: Any) -> None:
+    # GIVEN no CPU datapoint in CloudWatch, but an EventBridge alarm carrying 99.5 in its reasonData
+    # (anyone able to publish a message could write any number there)
     event = alarm_event(
         "eventbridge-cw-alarm-state-change-single-metric.awsdocs.json", alarm_for("web", "cpu"), at(40)
     )
     # WHEN it is handled
     invoke(event)
-    # THEN the event's datapoint stands in: ceil(2 * 99.5 / 50) = 4
+    # THEN nothing scales on it: only the metric store's data counts; the quoted value is kept for the audit
     (item,) = audit("web")
-    assert item["inputs"]["readings"][0]["value"] == pytest.approx(99.50160229693434)
-    assert desired("web") == 4
+    assert (item["outcome"], item["skip_cause"]) == ("skipped", "no_data")
+    assert item["inputs"]["readings"][0]["value"] is None
+    assert item["trigger"]["value"] == pytest.approx(99.50160229693434)
+    assert desired("web") == 2
 
 
 def test_an_alarm_back_to_ok_is_audited_and_changes_nothing(

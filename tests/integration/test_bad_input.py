@@ -28,9 +28,9 @@ EVENT_LEVEL = {
     "malformed-json": (
         malformed_json,
         keys.UNKNOWN_GROUP,
-        "is not a CloudWatch alarm notification (not JSON)",
+        "is not JSON",
     ),
-    "generic-sns": (lambda: load_sample(GENERIC_SNS), keys.UNKNOWN_GROUP, "(not JSON): 'Hello from SNS!'"),
+    "generic-sns": (lambda: load_sample(GENERIC_SNS), keys.UNKNOWN_GROUP, "is not JSON: 'Hello from SNS!'"),
     "scheduled-event": (
         lambda: load_sample("eventbridge-scheduled-event-rule.awsdocs.json"),
         keys.UNKNOWN_GROUP,
@@ -61,10 +61,11 @@ TRIGGER_LEVEL = {
         "has INSUFFICIENT_DATA: no signal to act on",
     ),
     "unexpected-metric": (
-        # the sample's own Trigger.MetricName (NetworkOut), on our CPU alarm's name
-        lambda: alarm_event(SNS, alarm_for("web", "cpu"), at(40)),
+        # the sample's own metric name (NetworkOut), on our CPU alarm's name
+        lambda: alarm_event(SNS, alarm_for("web", "cpu"), at(40), metric="NetworkOut"),
         "web",
-        "reports metric NetworkOut, but signal cpu reads ['CPUUtilization']: unexpected metric",
+        "reports AWS/EC2/NetworkOut{AutoScalingGroupName=web}, but signal cpu of group web reads "
+        "AWS/EC2/CPUUtilization{AutoScalingGroupName=web}: unexpected metric",
     ),
 }
 

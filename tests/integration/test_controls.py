@@ -109,12 +109,14 @@ def test_a_paused_breach_is_still_heard_so_resume_acts_within_a_period(
     set_alarm_state(name, "ALARM")
     # WHEN its alarm arrives
     invoke(alarm_event(SNS, name, at(40), metric="CPUUtilization"))
-    # THEN nothing changes, but the alarm is re-armed: a breach still going on notifies again
+    # THEN nothing changes, and the alarm stays in ALARM (it notifies on state change only)
     assert desired("web") == 2
-    assert alarm_state(name) == "OK"
-    # AND once resumed, the next notification of that breach scales the group
+    assert alarm_state(name) == "ALARM"
+    # AND once resumed, the next per-minute re-evaluation hears the breach still going on
     store.set_pause(None, Pause.NONE, "oncall@example.com", datetime.now(UTC))
-    set_alarm_state(name, "ALARM")
-    invoke(alarm_event(SNS, name, at(100), metric="CPUUtilization"))
+    invoke({"action": "reevaluate", "scheduled_time": "2026-11-20T12:02:00Z", "execution_id": "tick-1"})
     assert desired("web") == 4
-    assert [i["outcome"] for i in audit("web")] == ["skipped", "applied"]
+    assert [(i["outcome"], i.get("skip_cause")) for i in audit("web")] == [
+        ("skipped", "paused"),
+        ("applied", None),
+    ]

@@ -247,7 +247,10 @@ def _configuration_metrics(configuration: Any) -> tuple[MetricRef, ...] | None:
 def _value_from_reason_data(raw: Any) -> float | None:
     if raw is None or raw == "":
         return None
-    data = loads(raw, "state.reasonData")
+    try:
+        data = loads(raw, "state.reasonData")
+    except BadInputError:
+        return None  # the quoted datapoint is for the audit trail only: without it nothing is lost
     points = data.get("recentDatapoints") if isinstance(data, dict) else None
     if isinstance(points, list) and points:
         return datapoint(points[-1], "reasonData.recentDatapoints")
@@ -280,7 +283,14 @@ def _from_sns_record(record: dict[str, Any]) -> AlarmTrigger:
 
 
 def _from_alarm_detail(
-    detail: Any, trigger_id: str, source: str, *, alarm_arn: str | None, account: Any, region: Any
+    detail: Any,
+    trigger_id: str,
+    source: str,
+    *,
+    alarm_arn: str | None,
+    account: Any,
+    region: Any,
+    fallback_time: Any,
 ) -> AlarmTrigger:
     name = _require(detail, "alarmName", "alarm detail")
     state = _require(detail, "state", "alarm detail")
@@ -296,7 +306,7 @@ def _from_alarm_detail(
         alarm_name=_text(name, "alarmName"),
         state=_state(_require(state, "value", "alarm state"), "state.value"),
         previous_state=_previous_state((previous or {}).get("value"), "previousState.value"),
-        timestamp=parse_time(state.get("timestamp"), "state.timestamp"),
+        timestamp=parse_time(state.get("timestamp", fallback_time), "state.timestamp"),
         reason=safe_text(reason, REASON_LIMIT) if isinstance(reason, str) else "",
         value=_value_from_reason_data(state.get("reasonData")),
         metrics=_configuration_metrics(detail.get("configuration")),
@@ -377,6 +387,7 @@ def parse_alarm_event(event: Any) -> AlarmTrigger:
             alarm_arn=named[0],
             account=event.get("account"),
             region=event.get("region"),
+            fallback_time=event.get("time"),
         )
     if event.get("source") == "aws.cloudwatch" and "alarmData" in event:
         trigger_id = source_id(event)
@@ -390,6 +401,7 @@ def parse_alarm_event(event: Any) -> AlarmTrigger:
             alarm_arn=arn if isinstance(arn, str) else None,
             account=event.get("accountId"),
             region=event.get("region"),
+            fallback_time=event.get("time"),
         )
     kind = event.get("detail-type") or event.get("source") or "unknown"
     raise BadInputError(f"not an alarm event: unrecognised shape ({safe_text(str(kind), 64)!r})")

@@ -57,7 +57,7 @@ ALARM_SAMPLES: dict[str, tuple[Any, ...]] = {
         "OK",
         datetime(2019, 10, 3, 16, 0, 4, 653000, tzinfo=UTC),
         0.0,
-        None,
+        "CPUUtilization",  # one metric plus the ANOMALY_DETECTION_BAND expression
     ),
     "eventbridge-cw-alarm-state-change-composite-suppressor.awsdocs.json": (
         "d3dfc86d-384d-24c8-0345-9f7986db0b80",
@@ -92,9 +92,7 @@ ALARM_SAMPLES: dict[str, tuple[Any, ...]] = {
 }
 
 NOT_ALARMS = {
-    "sns-event-generic.powertools.json": (
-        "is not a CloudWatch alarm notification (not JSON): 'Hello from SNS!'"
-    ),
+    "sns-event-generic.powertools.json": ("is not JSON: 'Hello from SNS!'"),
     "eventbridge-scheduled-event-rule.awsdocs.json": (
         "not an alarm event: unrecognised shape ('Scheduled Event')"
     ),
@@ -114,22 +112,21 @@ def test_alarm_samples_parse_to_one_trigger(name: str) -> None:
     # GIVEN a real alarm event, unmodified
     event = load_sample(name)
     # WHEN parsing it
-    triggers = parse_alarm_event(event)
+    trigger = parse_alarm_event(event)
     # THEN it gives one trigger with the alarm's id, name, state, time, datapoint and metric
     trigger_id, source, alarm, state, previous, timestamp, value, metric = ALARM_SAMPLES[name]
-    assert triggers == [
-        AlarmTrigger(
-            trigger_id=trigger_id,
-            source=source,
-            alarm_name=alarm,
-            state=state,
-            previous_state=previous,
-            timestamp=timestamp,
-            reason=triggers[0].reason,
-            value=value,
-            metric_name=metric,
-        )
-    ]
+    assert (
+        trigger.trigger_id,
+        trigger.source,
+        trigger.alarm_name,
+        trigger.state,
+        trigger.previous_state,
+        trigger.timestamp,
+        trigger.value,
+    ) == (trigger_id, source, alarm, state, previous, timestamp, value)
+    names = [m.name for m in trigger.metrics or ()]
+    assert (names[0] if len(names) == 1 else None) == metric
+    triggers = [trigger]
     assert triggers[0].reason.startswith(("Threshold", "Thresholds", "arn:aws:cloudwatch"))
 
 
@@ -171,7 +168,7 @@ def test_malformed_json_in_the_sns_message() -> None:
 
 
 def test_json_message_without_an_alarm_name() -> None:
-    _raises(_sns_with(AlarmName=None), "is JSON but has no AlarmName")
+    _raises(_sns_with(AlarmName=None), "is not a CloudWatch alarm notification (no AlarmName)")
 
 
 @pytest.mark.parametrize("field", ["MessageId", "Message"])
@@ -190,7 +187,7 @@ def test_record_from_another_source() -> None:
 def test_no_records() -> None:
     event = load_sample(SNS_ALARM)
     event["Records"] = []
-    _raises(event, "SNS event has no records")
+    _raises(event, "exactly one record, got 0")
 
 
 @pytest.mark.parametrize("event", [None, [], "ALARM", 42])
@@ -218,15 +215,13 @@ def test_sns_infinite_datapoint_in_the_reason() -> None:
     _raises(_sns_with(NewStateReason=reason), "not a finite number")
 
 
-def test_sns_multiple_records_give_one_trigger_each() -> None:
+def test_sns_with_more_than_one_record_is_rejected() -> None:
+    # SNS invokes Lambda with exactly one record: more is not a delivery SNS makes
     event = load_sample(SNS_ALARM)
     second = copy.deepcopy(event["Records"][0])
     second["Sns"]["MessageId"] = "second"
     event["Records"].append(second)
-    assert [t.trigger_id for t in parse_alarm_event(event)] == [
-        "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
-        "second",
-    ]
+    _raises(event, "exactly one record, got 2")
 
 
 @pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity"])
@@ -249,17 +244,17 @@ def test_eventbridge_non_numeric_datapoint() -> None:
 def test_eventbridge_reason_data_that_is_not_json_only_loses_the_value() -> None:
     event = load_sample(EB_SINGLE)
     event["detail"]["state"]["reasonData"] = "{not json"
-    assert parse_alarm_event(event)[0].value is None
+    assert parse_alarm_event(event).value is None
 
 
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        (("detail", "alarmName"), "alarm detail has no 'alarmName'"),
+        (("detail", "alarmName"), "do not name alarm 'None'"),
         (("detail", "state"), "alarm detail has no 'state'"),
         (("detail", "state", "value"), "alarm state has no 'value'"),
         (("id",), "EventBridge event has no 'id'"),
-        (("detail",), "alarm detail has no 'alarmName'"),
+        (("detail",), "do not name alarm 'None'"),
     ],
 )
 def test_eventbridge_missing_fields(path: tuple[str, ...], message: str) -> None:
@@ -283,18 +278,18 @@ def test_eventbridge_bad_state_and_bad_time() -> None:
 def test_eventbridge_state_time_falls_back_to_the_event_time() -> None:
     event = load_sample(EB_SINGLE)
     del event["detail"]["state"]["timestamp"]
-    assert parse_alarm_event(event)[0].timestamp == datetime(2019, 10, 2, 17, 4, 40, tzinfo=UTC)
+    assert parse_alarm_event(event).timestamp == datetime(2019, 10, 2, 17, 4, 40, tzinfo=UTC)
 
 
 def test_alarm_action_without_alarm_data_fields() -> None:
     event = load_sample(ACTION_SINGLE)
     event["alarmData"] = "not an object"
-    _raises(event, "alarm detail has no 'alarmName'")
+    _raises(event, "alarm action has no alarmArn and alarmData.state.timestamp")
 
 
 @pytest.mark.parametrize(
     "raw", ["2015-06-03T17:43:27.123+0000", "2015-06-03T17:43:27.123Z", "2015-06-03T17:43:27.123+00:00"]
 )
 def test_every_aws_time_spelling_parses_to_the_same_instant(raw: str) -> None:
-    trigger = parse_alarm_event(_sns_with(StateChangeTime=raw))[0]
+    trigger = parse_alarm_event(_sns_with(StateChangeTime=raw))
     assert trigger.timestamp == datetime(2015, 6, 3, 17, 43, 27, 123000, tzinfo=UTC)
