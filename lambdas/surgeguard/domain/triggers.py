@@ -20,7 +20,7 @@ from typing import Any
 
 ALARM_STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 # "... 1 out of the last 1 datapoints [1234.0 (06/03/15 17:43:27)] was greater ..."
-_REASON_DATAPOINT = re.compile(r"\[\s*(-?[0-9.eE+-]{1,40})\s*\(")
+_REASON_DATAPOINT = re.compile(r"\[\s*([^\s(\[\]]{1,40})\s*\(")
 # arn:aws:cloudwatch:us-east-1:123456789012:alarm:NAME (the name may itself contain ':' or '/').
 _ALARM_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):cloudwatch:([a-z0-9-]+):(\d{12}):alarm:(.+)", re.S)
 TEXT_LIMIT = 256
@@ -180,6 +180,15 @@ def _sns_metrics(trigger: Any) -> tuple[MetricRef, ...] | None:
         return None
     if not isinstance(trigger, dict):
         raise BadInputError(f"Trigger is a {type(trigger).__name__}, not an object")
+    datapoint(trigger.get("Threshold"), "Trigger.Threshold")
+    for field in ("Period", "EvaluationPeriods"):
+        value = trigger.get(field)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 86_400
+        ):
+            raise BadInputError(
+                f"Trigger.{field} {safe_text(str(value), 40)!r} is not a positive whole number"
+            )
     names = {"key_name": "name", "key_value": "value"}
     if "Metrics" not in trigger:
         return (
@@ -369,6 +378,8 @@ def parse_alarm_event(event: Any) -> AlarmTrigger:
         event_id = _text(_require(event, "id", "EventBridge event"), "id")
         detail = event.get("detail")
         name = detail.get("alarmName") if isinstance(detail, dict) else None
+        if not isinstance(name, str) or not name:
+            raise BadInputError("EventBridge alarm event's detail has no alarmName (a non-empty string)")
         resources = event.get("resources")
         if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
             raise BadInputError("EventBridge event has no list of resources (the alarm's ARN)")

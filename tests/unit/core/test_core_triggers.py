@@ -250,11 +250,11 @@ def test_eventbridge_reason_data_that_is_not_json_only_loses_the_value() -> None
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        (("detail", "alarmName"), "do not name alarm 'None'"),
+        (("detail", "alarmName"), "detail has no alarmName"),
         (("detail", "state"), "alarm detail has no 'state'"),
         (("detail", "state", "value"), "alarm state has no 'value'"),
         (("id",), "EventBridge event has no 'id'"),
-        (("detail",), "do not name alarm 'None'"),
+        (("detail",), "detail has no alarmName"),
     ],
 )
 def test_eventbridge_missing_fields(path: tuple[str, ...], message: str) -> None:
