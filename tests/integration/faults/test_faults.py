@@ -1,0 +1,205 @@
+"""Fault injection: every AWS call each handler makes fails in turn, and a redelivery finishes the work.
+
+For each scenario (scenarios.py: the alarm, the re-evaluation, a sale's pre-warm and restore, the
+forecaster) the fault-free path is recorded (recording.py); then for each call k on it and each fault
+kind, the same delivery is handled with the k-th call failing, and delivered again as Lambda would:
+- after an error, Lambda's asynchronous retry a minute later (the lease, 60 s + 10 s from the claim,
+  has not run out: a failure must have released the claim at once);
+- after a crash (the runtime killed the function), in a fresh execution environment once the lease
+  of the dead attempt has run out.
+
+Invariants of the faulted call:
+(a) nothing escapes but RetryableFailureError (a crash is the runtime's own LambdaTimeout);
+(b) exactly one audit item for the call, carrying the delivery's id as `source_id`, or none only when
+    the fault struck the audit write itself and RetryableFailureError escaped (Lambda retries); a call
+    that raised names the failure in its item (`failed`) unless the fault struck the audit write;
+(c) web's desired capacity within [min, max]; no other group touched;
+(e) a call that returned normally will never be retried by Lambda: the work is already done (web's
+    size is the fault-free run's).
+And of the redelivery:
+(d) it returns normally with exactly one audit item of its own; web ends as the fault-free run left it
+    (min, desired, max); across both calls exactly as many `applied` items as the fault-free run wrote.
+
+The per-minute re-evaluation is not retried by Lambda (the next minute's run is its retry), so for it
+(e) does not apply and (d) allows one other end: nothing landed, no `applied` item, and the alarm still
+in ALARM for the next run. A change that landed must still be audited `applied` exactly once.
+
+Case ids: `<scenario>-<position>-<service.Operation[.ITEMS]>-<fault>`, e.g.
+`alarm-07-autoscaling.SetDesiredCapacity-lost-response`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from surgeguard.service import RetryableFailureError
+
+from .harness import Harness, audit_keys, fresh_container, new_items, open_world, run_baseline
+from .injector import LambdaTimeout
+from .recording import BrokenPath, FaultCase, fault_cases
+from .scenarios import ALARM, SCENARIOS
+from .world import SIZES, source_id_of
+
+# Lambda's first asynchronous retry comes about a minute after a failed attempt.
+RETRY_AFTER = timedelta(seconds=60)
+# A crashed attempt's lease: its remaining time (60 s) + 10 s from the claim; the retry comes later.
+LEASE_RUN_OUT = timedelta(seconds=60 + 10 + 30)
+OUTCOMES = {"applied", "unchanged", "skipped", "rejected", "failed"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "case" in metafunc.fixturenames:
+        cases = fault_cases(metafunc.config)
+        metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    """One moto world for the module's cases (reset before each), with the Lambdas' logs quiet."""
+    quiet = logging.getLogger("surgeguard")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        with open_world(tmp_path_factory.mktemp("faults") / "task") as world:
+            yield world
+    finally:
+        quiet.setLevel(level)
+
+
+def _invoke(harness: Harness, scenario: Any, event: dict[str, Any]) -> BaseException | None:
+    with harness.injector.armed():
+        try:
+            scenario.invoke(event)
+        except BaseException as error:  # judged by the caller; a KeyboardInterrupt is not ours to eat
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            return error
+    return None
+
+
+def _check_sizes(harness: Harness, when: str) -> tuple[int, int, int]:
+    """(c): web within [min, max], the other groups as they were; returns web's size."""
+    sizes = harness.world.sizes()
+    low, desired, high = sizes["web"]
+    assert low <= desired <= high, f"capacity outside [min, max] {when}: web {sizes['web']}"
+    others = {name: size for name, size in sizes.items() if name != "web"}
+    assert others == {name: size for name, size in SIZES.items() if name != "web"}, (
+        f"another group was touched {when}: {others}"
+    )
+    return sizes["web"]
+
+
+def _check_first_call(
+    case: FaultCase, error: BaseException | None, items: list[dict[str, Any]], delivery: str
+) -> None:
+    where = f"{case.label} #{case.occurrence} ({case.kind})"
+    # (a) what escapes
+    if case.crash:
+        assert isinstance(error, LambdaTimeout), (
+            f"the handler swallowed the runtime's kill after {where}: {error!r}"
+        )
+    else:
+        assert error is None or isinstance(error, RetryableFailureError), (
+            f"{type(error).__name__} escaped the handler after a fault on {where}: {error}"
+        )
+    # (b) one audit item for the call, with the delivery's id
+    outcomes = [(i.get("outcome"), i.get("skip_cause")) for i in items]
+    if case.crash:
+        assert len(items) <= 1, f"{len(items)} audit items for one killed call: {outcomes}"
+    elif not items:
+        struck_audit = case.writes_audit and case.kind != "lost-response"
+        assert struck_audit, f"no audit item for the call after a fault on {where}"
+        assert isinstance(error, RetryableFailureError), (
+            f"the audit write failed on {where} and nothing was raised: the call is lost"
+        )
+    else:
+        assert len(items) == 1, f"{len(items)} audit items for one call after a fault on {where}: {outcomes}"
+    for item in items:
+        assert item.get("source_id") == delivery, (
+            f"audit item without the delivery id (source_id {item.get('source_id')!r}, not {delivery!r})"
+        )
+        assert item.get("outcome") in OUTCOMES, f"audit outcome {item.get('outcome')!r}"
+    if isinstance(error, RetryableFailureError) and items and not case.writes_audit:
+        assert items[0]["outcome"] == "failed", (
+            f"raised RetryableFailureError after a fault on {where} but audited "
+            f"{items[0]['outcome']!r}, not `failed`"
+        )
+
+
+def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:
+    if isinstance(case, BrokenPath):
+        pytest.fail(f"{case.scenario}: {case.error}")
+    scenario = SCENARIOS[case.scenario]
+    world, clock, injector = harness.world, harness.clock, harness.injector
+    # GIVEN the scenario's world, and the call at `position` on its path failing with `kind`
+    world.reset()
+    injector.reset()
+    event = scenario.prepare(world, clock)
+    delivery = source_id_of(event)
+    first_at = clock.now
+    before = audit_keys(world)
+    rule = injector.add(case.rule())
+    # WHEN the delivery is handled
+    error = _invoke(harness, scenario, event)
+    # THEN the fault struck where it was meant to, and the invariants of the faulted call hold
+    assert rule.fired, (
+        f"the fault never struck: the path no longer reaches {case.label} #{case.occurrence} "
+        f"(calls: {[c.label for c in injector.calls]})"
+    )
+    first = new_items(world, before)
+    _check_first_call(case, error, first, delivery)
+    web = _check_sizes(harness, "after the faulted call")
+    expected_size = tuple(case.baseline["size"])
+    if error is None and scenario.retried_by_lambda:
+        assert web == expected_size, (
+            f"returned normally after a fault on {case.label} (no retry will come) but web is "
+            f"{web}, not the fault-free {expected_size}"
+        )
+    # WHEN Lambda delivers it again (after the dead attempt's lease, in a new environment, for a crash)
+    injector.reset()
+    if case.crash:
+        fresh_container()
+        clock.set(first_at + LEASE_RUN_OUT)
+    else:
+        clock.set(first_at + RETRY_AFTER)
+    before = audit_keys(world)
+    again = _invoke(harness, scenario, event)
+    second = new_items(world, before)
+    # THEN the work is done exactly once
+    assert again is None, f"the redelivery raised {type(again).__name__}: {again}"
+    outcomes = [(i["outcome"], i.get("skip_cause")) for i in second]
+    assert len(second) == 1, f"{len(second)} audit items for the redelivery: {outcomes}"
+    assert second[0].get("source_id") == delivery, "the redelivery's audit item lacks the delivery id"
+    web = _check_sizes(harness, "after the redelivery")
+    everything = [(i["outcome"], i.get("skip_cause")) for i in first + second]
+    applied = [i for i in first + second if i.get("outcome") == "applied"]
+    if not scenario.retried_by_lambda and web == SIZES["web"]:
+        # Nothing landed: the breach must still be in ALARM for the next minute's re-evaluation.
+        assert not applied, f"`applied` items for a change that is not there: {everything}"
+        assert world.alarm_state(ALARM) == "ALARM", "the breach was dropped: its alarm is no longer in ALARM"
+        return
+    assert web == expected_size, (
+        f"after the redelivery web is {web}, not the fault-free {expected_size}: the redelivery was "
+        f"{second[0]['outcome']} {second[0].get('skip_cause') or ''}: {second[0].get('reason')}"
+    )
+    assert len(applied) == case.baseline["applied"], (
+        f"{len(applied)} `applied` items across the call and its redelivery, the fault-free run wrote "
+        f"{case.baseline['applied']}: {everything}"
+    )
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_fault_free(name: str, harness: Harness) -> None:
+    """What each scenario does without faults: the reference the fault cases are held to."""
+    scenario = SCENARIOS[name]
+    baseline = run_baseline(harness, scenario)
+    assert baseline.error is None, baseline.error
+    assert baseline.outcome == scenario.expected.outcome
+    assert baseline.size == scenario.expected.size
+    assert baseline.applied == scenario.expected.applied
+    assert [i.get("source_id") for i in baseline.items] == [baseline.source_id]
