@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from surgeguard import keys
+from surgeguard import keys, service
 from surgeguard.handlers import alarm, forecast, schedule
 
 from ..support import T0, LambdaContext
@@ -88,8 +88,12 @@ class World:
 
 
 @pytest.fixture
-def hostile_clock(monkeypatch: pytest.MonkeyPatch, invoke: Any) -> Clock:
-    """`surgeguard.service.utc_now`, fixed (set after the integration chain, so it wins)."""
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """`surgeguard.service.utc_now`, fixed and moved only by the test.
+
+    Overrides the integration conftest's autouse `clock`, which makes the Lambda's clock follow each
+    event's own time: exactly what a hostile event must not control here.
+    """
     return Clock(monkeypatch, ALARM_NOW)
 
 
@@ -98,7 +102,7 @@ def world(
     invoke: Any,
     make_asg: Callable[..., str],
     cpu_metric: Callable[..., None],
-    hostile_clock: Clock,
+    clock: Clock,
 ) -> Iterator[World]:
     """Three groups (web, api, rehearsal dry-run), web declaring two sales and a forecast, CPU at 80
     (a valid web alarm scales 2 -> 4), the clock 40 s after T0. Config written before any invocation."""
@@ -108,4 +112,5 @@ def world(
     put_normal_demand()
     for group in GROUPS:
         cpu_metric(80.0, T0, group=group)
-    yield World(hostile_clock, cpu_metric)
+    assert service.utc_now() == ALARM_NOW, "another fixture replaced the Lambda's clock"
+    yield World(clock, cpu_metric)

@@ -58,6 +58,13 @@ class Clock:
     def _read(self) -> datetime:
         return self.now
 
+    def __call__(self) -> datetime:
+        return self.now
+
+    def pin(self, when: datetime) -> None:
+        """The integration conftest's spelling of `set`."""
+        self.set(when)
+
     def set(self, when: datetime) -> None:
         assert when.tzinfo is not None
         self.now = when.astimezone(UTC)
