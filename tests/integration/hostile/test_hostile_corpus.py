@@ -30,6 +30,8 @@ from .events import (
     OTHER_ACCOUNT,
     OTHER_REGION,
     PREWARM,
+    RELEASE,
+    RESTORE,
     deep_json,
     deep_value,
     forecast_payload,
@@ -100,6 +102,16 @@ def set_web(capacity: int) -> Callable[[World], None]:
         boto3.client("autoscaling").set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=capacity)
 
     return setup
+
+
+def prewarmed(world: World, execution_id: str = "exec-prewarm") -> None:
+    """The doorbuster's pre-warm, delivered on time (web 24, MaxSize 30), the clock put back after."""
+    now = world.clock.now
+    world.clock.set(SCHEDULE_NOW)
+    LAMBDAS["schedule"](phase_payload("prewarm", PREWARM, execution_id), LambdaContext())
+    world.clock.set(now)
+    web = group_sizes()["web"]
+    assert (web.desired, web.max) == (24, 30), f"the on-time pre-warm left web at {web}"
 
 
 def api_requests(value: float) -> Callable[[World], None]:
@@ -204,6 +216,34 @@ CONTROLS = [
         lambda: forecast_payload(T0),
         ("applied", "skipped"),
         now=FORECAST_NOW,
+    ),
+    # Inside the windows: not rejected (decided on GetMetricData, whatever it then finds).
+    Case(
+        "control-sns-19-min-old-is-decided",
+        "alarm",
+        edited(SNS, ((*M, "StateChangeTime"), aws_time(ALARM_NOW - timedelta(minutes=19)))),
+        ("applied", "unchanged", "skipped"),
+    ),
+    Case(
+        "control-eventbridge-4-min-ahead-is-decided",
+        "alarm",
+        edited(EVENTBRIDGE, ((*STATE, "timestamp"), aws_time(ALARM_NOW + timedelta(minutes=4)))),
+        ("applied", "unchanged", "skipped"),
+    ),
+    Case(
+        "control-prewarm-64-min-late-during-the-sale-applies",
+        "schedule",
+        lambda: phase_payload("prewarm", PREWARM),
+        "applied",
+        now=PREWARM + timedelta(minutes=64),
+        then=web_size(24, 30),
+    ),
+    Case(
+        "control-forecast-14-min-late-runs",
+        "forecast",
+        lambda: forecast_payload(T0),
+        ("applied", "skipped"),
+        now=T0 + timedelta(minutes=14),
     ),
 ]
 
@@ -561,6 +601,36 @@ ISSUE_12_3 = [
         then=web_size(2, 20),
     ),
     Case(
+        "12.3-restore-three-days-late",
+        "schedule",
+        lambda: phase_payload("restore", RESTORE),
+        "rejected",
+        (("behind", "late", "old", "ago", "window", "scheduled_time"),),
+        now=RESTORE + timedelta(days=3),
+        setup=prewarmed,
+        then=web_size(24, 30),
+    ),
+    Case(
+        "12.3-release-time-not-the-plans",
+        "schedule",
+        lambda: phase_payload("release", RELEASE - timedelta(minutes=30)),
+        "rejected",
+        (("plan", "declared", "match", "scheduled_time"),),
+        now=RELEASE - timedelta(minutes=29),
+        setup=prewarmed,
+        then=web_size(24, 30),
+    ),
+    Case(
+        "12.x-prewarm-replayed-with-its-execution-id-changes-nothing",
+        "schedule",
+        lambda: phase_payload("prewarm", PREWARM, "exec-replayed"),
+        "skipped",
+        ("duplicate",),
+        now=SCHEDULE_NOW,
+        setup=lambda world: (prewarmed(world, "exec-replayed"), set_web(10)(world)),
+        then=web_size(10, 30),
+    ),
+    Case(
         "12.3-forecast-16-min-late",
         "forecast",
         lambda: forecast_payload(T0),
@@ -794,10 +864,16 @@ REEVALUATION = [
 ]
 
 CHUNKS: dict[str, list[Case]] = {
-    "alarm-time-values-controls": CONTROLS[:3] + ISSUE_7_1 + ISSUE_7_2 + ISSUE_7_6,
+    "alarm-time-values-controls": [c for c in CONTROLS if c.handler == "alarm"]
+    + ISSUE_7_1
+    + ISSUE_7_2
+    + ISSUE_7_6,
     "alarm-forgery-identity": ISSUE_7_4 + ISSUE_12_5 + ISSUE_12_6,
     "alarm-crashes-and-ids": ISSUE_7_5 + ISSUE_7_7 + ISSUE_12_4 + REEVALUATION,
-    "schedule-and-forecast": CONTROLS[3:] + ISSUE_12_3 + ISSUE_12_7 + ISSUE_12_8,
+    "schedule-and-forecast": [c for c in CONTROLS if c.handler != "alarm"]
+    + ISSUE_12_3
+    + ISSUE_12_7
+    + ISSUE_12_8,
 }
 CASES = [case for chunk in CHUNKS.values() for case in chunk]
 
