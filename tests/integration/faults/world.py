@@ -210,6 +210,11 @@ class World:
             )
             self.alarm_names.append(spec.name)
 
+    def put_metric(
+        self, namespace: str, name: str, dimensions: dict[str, str], points: list[tuple[datetime, float]]
+    ) -> None:
+        _put_metric(self.api("cloudwatch"), namespace, name, dimensions, points)
+
     def _metrics(self, history: bool) -> None:
         # CPU 80 over the web group's 2 instances at T0: the alarm path's need is 4 (one doubling).
         _put_metric(
