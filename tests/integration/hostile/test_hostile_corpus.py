@@ -553,6 +553,13 @@ ISSUE_7_7 = [
         "rejected",
         (("broken", "state"),),
     ),
+    Case(
+        "7.7-eventbridge-no-detail-type-keeps-id",
+        "alarm",
+        edited(EVENTBRIDGE, (("detail-type",), DROP)),
+        "rejected",
+        (("detail-type", "shape", "not an alarm"),),
+    ),
     Case("7.x-sns-two-valid-records", "alarm", two_records, "rejected", ("record",)),
 ]
 
@@ -723,6 +730,20 @@ ISSUE_12_5 = [
         edited(EVENTBRIDGE, (("region",), OTHER_REGION)),
         "rejected",
         ((OTHER_REGION, "region"),),
+    ),
+    Case(
+        "12.5-eventbridge-without-account",
+        "alarm",
+        edited(EVENTBRIDGE, (("account",), DROP)),
+        "rejected",
+        ("account",),
+    ),
+    Case(
+        "12.5-eventbridge-without-region",
+        "alarm",
+        edited(EVENTBRIDGE, (("region",), DROP)),
+        "rejected",
+        ("region",),
     ),
     Case(
         "12.5-eventbridge-resources-name-another-alarm",
