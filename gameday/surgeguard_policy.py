@@ -10,7 +10,7 @@ simulation's.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -224,7 +224,9 @@ class InMemoryAws:
         return [name for name, alarm in self.alarms.items() if alarm.in_alarm]
 
     # Store: claims (one attempt each: nothing crashes here), the versioned state item, audit records.
-    def claim(self, trigger_id: str, now_epoch: int, lease_seconds: int) -> Claim:
+    def claim(
+        self, trigger_id: str, now_epoch: int, lease_seconds: int, record_key: dict[str, str]
+    ) -> Claim:
         from surgeguard.adapters.errors import DuplicateTriggerError
 
         if trigger_id in self._claims:
@@ -244,7 +246,7 @@ class InMemoryAws:
     def release(self, claim: Claim) -> None:
         self._claims.discard(claim.trigger_id)
 
-    def audit_written(self, record: dict[str, Any]) -> bool:
+    def audit_written(self, record: Mapping[str, Any]) -> bool:
         return False
 
     def load_memory(self, group: str) -> ScalerMemory:

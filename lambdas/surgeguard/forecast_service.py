@@ -110,11 +110,11 @@ def _forecast_event(
         trigger.group.name,
         trigger.audit(),
         now,
-        lambda claim: _forecast(trigger, adapters, ctx, delivery_id, now),
+        lambda stash: [_forecast(trigger, adapters, ctx, delivery_id, now)],
         f"execution {trigger.execution_id} of the forecaster",
         notify=frozenset({Outcome.FAILED}),  # a floor written every few minutes is no news
     )
-    return [run_claimed(claimed, adapters, ctx, invocation, delivery_id)]
+    return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
 
 
 def _forecast(

@@ -27,7 +27,7 @@ from typing import Any
 
 from surgeguard.adapters.errors import AwsCallError
 from surgeguard.config import GroupConfig, SaleEvent
-from surgeguard.domain.model import Claim, EventState, Outcome, Pause, ScalingAction
+from surgeguard.domain.model import EventState, Outcome, Pause, ScalingAction
 from surgeguard.domain.sales import (
     RAMP_PREFIX,
     RELEASE_FACTOR,
@@ -42,6 +42,7 @@ from surgeguard.service import (
     Claimed,
     Context,
     Invocation,
+    Stash,
     _inputs,
     _record,
     check_time,
@@ -172,16 +173,16 @@ def _schedule_event(
     def base(outcome: Outcome, reason: str, **extra: Any) -> dict[str, Any]:
         return _record(ctx, delivery_id, now, outcome, group=group, trigger=audit, reason=reason, **extra)
 
-    def work(claim: Claim) -> dict[str, Any]:
+    def work(stash: Stash) -> list[dict[str, Any]]:
         if trigger.phase == "prewarm" or trigger.phase.startswith(RAMP_PREFIX):
-            record = _prewarm(trigger, plan, adapters, ctx, base, now, claim)
+            record = _prewarm(trigger, plan, adapters, ctx, base, now, stash)
         elif trigger.phase == "release":
             record = _release(trigger, adapters, base)
         else:
-            record = _restore(trigger, adapters, ctx, base)
+            record = _restore(trigger, adapters, ctx, base, stash)
         if record["outcome"] in _DONE:
             record.update(_delete_schedule(trigger, adapters))
-        return record
+        return [record]
 
     claimed = Claimed(
         trigger.trigger_id,
@@ -192,7 +193,7 @@ def _schedule_event(
         f"execution {trigger.execution_id} of {trigger.event.name} {trigger.phase}",
         on_duplicate=lambda: _delete_schedule(trigger, adapters),
     )
-    return [run_claimed(claimed, adapters, ctx, invocation, delivery_id)]
+    return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
 
 
 def _delete_schedule(trigger: PhaseTrigger, adapters: Adapters) -> dict[str, Any]:
@@ -224,7 +225,7 @@ def _prewarm(
     ctx: Context,
     base: Any,
     now: datetime,
-    claim: Claim,
+    stash: Stash,
 ) -> dict[str, Any]:
     group, sale = trigger.group, trigger.event
     share = plan.fraction_at(max(now, plan.phase_times()[trigger.phase]))
@@ -289,11 +290,11 @@ def _prewarm(
         now,
         readings,
         not_stale=True,
-        stash=lambda decision, snap, controls: adapters.store.stash_pending(
-            claim,
+        trigger_id=trigger.trigger_id,
+        stash=lambda decision, snap, controls: stash(
             base(
                 decision.outcome, decision.reason, decision=decision, inputs=_inputs(readings, snap, controls)
-            ),
+            )
         ),
     )
     decision = applied.decision
@@ -336,7 +337,9 @@ def _release(trigger: PhaseTrigger, adapters: Adapters, base: Any) -> dict[str, 
     return base(Outcome.UNCHANGED, reason)
 
 
-def _restore(trigger: PhaseTrigger, adapters: Adapters, ctx: Context, base: Any) -> dict[str, Any]:
+def _restore(
+    trigger: PhaseTrigger, adapters: Adapters, ctx: Context, base: Any, stash: Stash
+) -> dict[str, Any]:
     group = trigger.group
     state = {s.event: s for s in adapters.store.load_events(group.name)}.get(trigger.event.name)
     if state is None or state.original_max is None:
@@ -360,11 +363,12 @@ def _restore(trigger: PhaseTrigger, adapters: Adapters, ctx: Context, base: Any)
             f"dry-run: would restore MaxSize {snapshot.size.max} -> {state.original_max}",
             skip_cause="dry_run",
         )
-    adapters.fleet.set_max_size(group.name, state.original_max, desired)
     record = base(
         Outcome.APPLIED,
         f"restore after {trigger.event.name}: MaxSize {snapshot.size.max} -> {state.original_max}, "
         f"desired {snapshot.size.desired} -> {desired}",
     )
     record.update(previous_desired=snapshot.size.desired, new_desired=desired)
+    stash(record)
+    adapters.fleet.set_max_size(group.name, state.original_max, desired)
     return record

@@ -19,7 +19,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -44,6 +44,7 @@ from surgeguard.domain.model import (
     Pause,
     Reading,
     ScalerMemory,
+    ScalingAction,
 )
 from surgeguard.domain.sales import floor_at, plan_event
 from surgeguard.domain.triggers import (
@@ -106,7 +107,9 @@ class Signals(Protocol):
 
 
 class Store(Protocol):
-    def claim(self, trigger_id: str, now_epoch: int, lease_seconds: int) -> Claim: ...
+    def claim(
+        self, trigger_id: str, now_epoch: int, lease_seconds: int, record_key: dict[str, str]
+    ) -> Claim: ...
     def stash_pending(self, claim: Claim, record: dict[str, Any]) -> None: ...
     def complete(self, claim: Claim) -> None: ...
     def yield_lease(self, claim: Claim) -> None: ...
@@ -115,7 +118,7 @@ class Store(Protocol):
     def save_memory(self, group: str, memory: ScalerMemory, read_version: int) -> None: ...
     def load_pause(self, group: str) -> Pause: ...
     def write_audit(self, record: dict[str, Any]) -> None: ...
-    def audit_written(self, record: dict[str, Any]) -> bool: ...
+    def audit_written(self, record: Mapping[str, Any]) -> bool: ...
     def save_event(self, group: str, state: EventState) -> None: ...
     def load_events(self, group: str) -> list[EventState]: ...
     def save_forecast(self, group: str, state: ForecastState) -> None: ...
@@ -389,6 +392,9 @@ def guarded(
 
 
 # --- a claimed trigger's life: claim, work, audit, complete --------------------------------------
+Stash = Callable[[dict[str, Any]], None]
+
+
 @dataclass(frozen=True)
 class Claimed:
     """What a path supplies to `run_claimed`: its trigger's identity, audit fields and work."""
@@ -397,7 +403,9 @@ class Claimed:
     group: str | None
     trigger: dict[str, Any]
     now: datetime
-    work: Callable[[Claim], dict[str, Any]]  # the claim -> the audit record (applies what it decides)
+    # The work: applies what it decides, calling `stash` with each capacity change's record first;
+    # returns the audit records (one per group decided).
+    work: Callable[[Stash], list[dict[str, Any]]]
     describe: str  # how duplicate messages name the trigger
     notify: frozenset[Outcome] = frozenset({Outcome.APPLIED, Outcome.FAILED})  # what people hear of
     # Audit fields a completed trigger's duplicate adds (a sale phase deletes its schedule once more).
@@ -406,14 +414,16 @@ class Claimed:
 
 def run_claimed(
     claimed: Claimed, adapters: Adapters, ctx: Context, invocation: Invocation, delivery_id: str
-) -> dict[str, Any]:
-    """Claim (lease), work, audit, then complete the claim; exactly one audit record for this call.
+) -> list[dict[str, Any]]:
+    """Claim (lease), work, audit, then complete the claim; one audit record per trigger and group.
 
-    A failure that changed nothing releases the claim and raises RetryableFailureError after its
-    `failed` record, so Lambda's retry redoes the work. A redelivery while another attempt holds the
-    lease is audited and raised as retryable too: if that attempt crashed, the retry after its lease
-    takes over. A capacity change whose audit write failed leaves its stashed record with the claim;
-    the attempt that takes the claim over writes it instead of deciding again.
+    - A failure before any capacity change releases the claim and raises RetryableFailureError after
+      its `failed` record, so Lambda's retry redoes the work.
+    - A capacity change's record is stashed with the claim before it is applied. If the apply or
+      the audit write then fails, the lease is ended but the stash kept: the retry writes the record
+      of a change that landed (instead of deciding again), and decides again for one that did not.
+    - A redelivery while another attempt holds the lease: a duplicate if that attempt already wrote
+      its record; otherwise audited and raised, so Lambda retries it after the lease runs out.
     """
 
     def base(outcome: Outcome, reason: str, **extra: Any) -> dict[str, Any]:
@@ -429,52 +439,95 @@ def run_claimed(
         )
 
     clock = ctx.clock()
+    record_key = {
+        "group": claimed.group or "",
+        "at": base(Outcome.SKIPPED, "")["at"],
+        "delivery_id": delivery_id,
+    }
     try:
-        claim = adapters.store.claim(claimed.trigger_id, int(clock.timestamp()), invocation.lease_seconds)
-    except DuplicateTriggerError as duplicate:
-        if duplicate.in_progress_until is None:
-            record = base(
-                Outcome.SKIPPED,
-                f"duplicate delivery of {claimed.describe}: already handled, nothing changed",
-                skip_cause="duplicate",
-            )
-            if claimed.on_duplicate is not None:
-                record.update(claimed.on_duplicate())
-            adapters.store.write_audit(record)
-            return record
-        until = datetime.fromtimestamp(duplicate.in_progress_until, UTC).isoformat()
-        record = base(
-            Outcome.SKIPPED,
-            f"{claimed.describe} is being handled by another attempt (lease until {until}): nothing "
-            "changed; Lambda retries this delivery, which takes over if that attempt died",
-            skip_cause="in_progress",
+        claim = adapters.store.claim(
+            claimed.trigger_id, int(clock.timestamp()), invocation.lease_seconds, record_key
         )
-        adapters.store.write_audit(record)
-        raise RetryableFailureError(record["reason"]) from None
+    except DuplicateTriggerError as taken:
+        return [_taken(claimed, taken, base, adapters)]
     except AwsCallError as error:
-        return _failed(base, adapters, error, claim=None, notify=claimed.notify)
+        return [_failed(base, adapters, error, claim=None, stashed=False, notify=claimed.notify)]
+
+    stashed: list[dict[str, Any]] = []
+
+    def stash(record: dict[str, Any]) -> None:
+        adapters.store.stash_pending(claim, record)
+        stashed.append(record)
 
     try:
         recovered = _recovered(claim, adapters, delivery_id) if claim.pending else None
-        record = claimed.work(claim) if recovered is None else recovered
+        records = claimed.work(stash) if recovered is None else recovered
     except (AwsCallError, GroupNotFoundError, BadInputError) as error:
-        return _failed(base, adapters, error, claim=claim, notify=claimed.notify)
-    try:
-        adapters.store.write_audit(record)
-    except AwsCallError as error:
-        logger.error("audit write failed for %s: %s; record %s", claimed.trigger_id, error, record)
+        keep = bool(stashed) or bool(claim.pending)
+        return [_failed(base, adapters, error, claim=claim, stashed=keep, notify=claimed.notify)]
+    if not records:
+        records = [
+            base(
+                Outcome.SKIPPED,
+                f"duplicate delivery of {claimed.describe}: already audited",
+                skip_cause="duplicate",
+            )
+        ]
+    for record in records:
         try:
-            adapters.store.yield_lease(claim)
-        except AwsCallError:
-            logger.warning("could not end the lease on %s early", claimed.trigger_id)
-        raise RetryableFailureError(f"audit write failed: {error}") from error
+            adapters.store.write_audit(record)
+        except AwsCallError as error:
+            logger.error("audit write failed for %s: %s; record %s", claimed.trigger_id, error, record)
+            _end_lease(adapters, claim, keep=bool(stashed) or bool(claim.pending))
+            raise RetryableFailureError(f"audit write failed: {error}") from error
     try:
         adapters.store.complete(claim)
     except AwsCallError as error:
-        # Audited already; a redelivery after the lease finds the record written and says so.
+        # Audited already: a redelivery finds this attempt's record written and says so.
         logger.warning("could not complete the claim on %s: %s", claimed.trigger_id, error)
-    _notify(adapters, record, claimed.notify)
-    return record
+    for record in records:
+        _notify(adapters, record, claimed.notify)
+    return records
+
+
+def _taken(
+    claimed: Claimed, taken: DuplicateTriggerError, base: Callable[..., dict[str, Any]], adapters: Adapters
+) -> dict[str, Any]:
+    """The record of a delivery whose trigger another attempt claimed: a duplicate if that attempt
+    completed it or wrote its record; else it is in progress (or died): audited, raised to retry."""
+    holder = taken.holder_record
+    if taken.in_progress_until is None or (holder is not None and adapters.store.audit_written(holder)):
+        by = "" if holder is None else f" (delivery {holder.get('delivery_id')})"
+        record = base(
+            Outcome.SKIPPED,
+            f"duplicate delivery of {claimed.describe}: already handled{by}, nothing changed",
+            skip_cause="duplicate",
+        )
+        if claimed.on_duplicate is not None:
+            record.update(claimed.on_duplicate())
+        adapters.store.write_audit(record)
+        return record
+    until = datetime.fromtimestamp(taken.in_progress_until, UTC).isoformat()
+    record = base(
+        Outcome.SKIPPED,
+        f"{claimed.describe} is being handled by another attempt (lease until {until}): nothing "
+        "changed; Lambda retries this delivery, which takes over if that attempt died",
+        skip_cause="in_progress",
+    )
+    adapters.store.write_audit(record)
+    raise RetryableFailureError(record["reason"])
+
+
+def _end_lease(adapters: Adapters, claim: Claim, *, keep: bool) -> None:
+    """After a failure: keep the stashed records for the retry (end the lease now), or free the claim."""
+    try:
+        if keep:
+            adapters.store.yield_lease(claim)
+        else:
+            adapters.store.release(claim)
+    except AwsCallError as error:
+        # The lease then runs out on its own: the retry after it takes over.
+        logger.warning("could not end the lease on %s: %s", claim.trigger_id, error)
 
 
 def _failed(
@@ -483,23 +536,22 @@ def _failed(
     error: Exception,
     *,
     claim: Claim | None,
+    stashed: bool,
     notify: frozenset[Outcome],
 ) -> dict[str, Any]:
     retryable = isinstance(error, AwsCallError)
     outcome = Outcome.FAILED if retryable else Outcome.REJECTED
     logger.error("%s: %s", outcome.value, error)
-    record = base(
-        outcome, safe_text(str(error), 1024), error=safe_text(str(error), 1024) if retryable else None
-    )
+    message = safe_text(str(error), 1024)
+    record = base(outcome, message, error=message if retryable else None)
     if claim is not None:
-        try:
-            if retryable:
-                # Nothing was applied (work raises only before its apply): let Lambda's retry redo it.
-                adapters.store.release(claim)
-            else:
-                adapters.store.complete(claim)
-        except AwsCallError as release_error:
-            logger.warning("could not release the claim: %s", release_error)
+        if retryable:
+            _end_lease(adapters, claim, keep=stashed)
+        else:
+            try:
+                adapters.store.complete(claim)  # bad input: a retry would be rejected the same way
+            except AwsCallError as complete_error:
+                logger.warning("could not complete the claim: %s", complete_error)
     adapters.store.write_audit(record)
     _notify(adapters, record, notify)
     if retryable:
@@ -507,38 +559,33 @@ def _failed(
     return record
 
 
-def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> dict[str, Any] | None:
-    """Finish the audit of an earlier attempt that stashed a capacity change and then died.
+def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> list[dict[str, Any]] | None:
+    """Finish the audit of an earlier attempt that stashed capacity changes and then failed or died.
 
-    Its record is written (under this delivery, naming the first) when the group shows the change;
-    a change that never landed is forgotten and this attempt decides afresh (None).
+    Each stashed record already written is left alone; one whose change the group shows is written
+    now (under this delivery, naming the first). If a stashed change never landed, None: this
+    attempt decides afresh (the state item remembers the trigger, so that is not stale).
     """
-    pending = claim.pending or {}
-    group, wanted = pending.get("group"), pending.get("new_desired")
-    if not isinstance(group, str) or not isinstance(wanted, int):
-        return None
-    if adapters.store.audit_written(pending):
-        # Only the claim's completion failed last time: the change is audited already.
-        return {
-            **pending,
-            "delivery_id": delivery_id,
-            "request_id": delivery_id.split("#", 1)[0],
-            "outcome": Outcome.SKIPPED.value,
-            "skip_cause": "duplicate",
-            "reason": f"duplicate: delivery {pending.get('delivery_id')} applied and audited this change",
-        }
-    if adapters.fleet.describe(group).size.desired != wanted:
-        logger.warning("stashed change %s of %s never landed: deciding again", wanted, group)
-        return None
-    record = dict(pending)
-    record.update(
-        delivery_id=delivery_id,
-        request_id=delivery_id.split("#", 1)[0],
-        recovered_from=pending.get("delivery_id"),
-        reason=f"{pending.get('reason')} (applied by delivery {pending.get('delivery_id')}, whose audit "
-        "write failed; audited by this retry)",
-    )
-    return record
+    records = []
+    for pending in claim.pending:
+        group, wanted = pending.get("group"), pending.get("new_desired")
+        if not isinstance(group, str) or not isinstance(wanted, int):
+            return None
+        if adapters.store.audit_written(pending):
+            continue  # only the claim's completion failed last time
+        if adapters.fleet.describe(group).size.desired != wanted:
+            logger.warning("stashed change %s of %s never landed: deciding again", wanted, group)
+            return None
+        record = dict(pending)
+        record.update(
+            delivery_id=delivery_id,
+            request_id=delivery_id.split("#", 1)[0],
+            recovered_from=pending.get("delivery_id"),
+            reason=f"{pending.get('reason')} (applied by delivery {pending.get('delivery_id')}, whose audit "
+            "write did not happen; audited by this retry)",
+        )
+        records.append(record)
+    return records
 
 
 # --- the alarm Lambda -----------------------------------------------------------------------------
@@ -605,22 +652,25 @@ def _handle_trigger(
             skip_cause="alarm_ok",
         )
 
-    def work(claim: Claim) -> dict[str, Any]:
-        return _decide_group(
+    def work(stash: Stash) -> list[dict[str, Any]]:
+        record = _decide_group(
             group,
             adapters,
             ctx,
             now,
+            trigger_id=trigger.trigger_id,
             direction=spec.direction,
             breached=frozenset({spec.rule}) if spec.composite_of else frozenset(),
-            stash=lambda record: adapters.store.stash_pending(claim, record),
+            stash=stash,
             base=lambda outcome, reason, **extra: _record(
                 ctx, delivery_id, now, outcome, group=group.name, trigger=audit, reason=reason, **extra
             ),
         )
+        return [record]
 
     claimed = Claimed(trigger.trigger_id, group.name, audit, now, work, f"{trigger.trigger_id}")
-    return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
+    (record,) = run_claimed(claimed, adapters, ctx, invocation, delivery_id)
+    return record
 
 
 def _decide_group(
@@ -629,9 +679,10 @@ def _decide_group(
     ctx: Context,
     now: datetime,
     *,
+    trigger_id: str,
     direction: Direction | None,
     breached: frozenset[str],
-    stash: Callable[[dict[str, Any]], None],
+    stash: Stash,
     base: Callable[..., dict[str, Any]],
 ) -> dict[str, Any]:
     """Read the signals, decide (one decision per alarm period) and apply: the alarm path's work."""
@@ -643,6 +694,7 @@ def _decide_group(
         ctx,
         now,
         readings,
+        trigger_id=trigger_id,
         direction=direction,
         breached=breached,
         min_interval=timedelta(seconds=group.scale_out.period_seconds),
@@ -686,58 +738,53 @@ def _reevaluate(
     except BadInputError as error:
         return [reject_unparsed(event, error, adapters, ctx, delivery_id, "re-evaluation")]
     audit = {"id": execution_id, "source": "reevaluate", "scheduled_time": now.isoformat()}
-    records: list[dict[str, Any]] = []
 
-    def work(claim: Claim) -> dict[str, Any]:
-        names = adapters.signals.alarms_in_alarm(ctx.alarm_prefix)
+    def work(stash: Stash) -> list[dict[str, Any]]:
         by_group: dict[str, list[AlarmSpec]] = {}
-        for name in names:
+        for name in adapters.signals.alarms_in_alarm(ctx.alarm_prefix):
             spec = ctx.alarms.get(name)
             if spec is not None:
                 by_group.setdefault(spec.group, []).append(spec)
+        records = []
         for group_name, specs in sorted(by_group.items()):
             group = ctx.config.group(group_name)
             assert group is not None
-            direction = Direction.OUT if any(s.direction is Direction.OUT for s in specs) else Direction.IN
-            breached = frozenset(s.rule for s in specs if s.composite_of)
-            in_alarm = ", ".join(sorted(s.name for s in specs))
+            trigger = {**audit, "in_alarm": sorted(s.name for s in specs)}
 
             def base(
-                outcome: Outcome, reason: str, _group: str = group_name, _alarms: str = in_alarm, **extra: Any
+                outcome: Outcome,
+                reason: str,
+                _group: str = group_name,
+                _trigger: dict[str, Any] = trigger,
+                **extra: Any,
             ) -> dict[str, Any]:
                 return _record(
-                    ctx,
-                    delivery_id,
-                    now,
-                    outcome,
-                    group=_group,
-                    trigger={**audit, "in_alarm": _alarms},
-                    reason=reason,
-                    **extra,
+                    ctx, delivery_id, now, outcome, group=_group, trigger=_trigger, reason=reason, **extra
                 )
 
+            outward = any(s.direction is Direction.OUT for s in specs)
             try:
-                # No stash: a re-evaluation is not retried; the next one, a minute later, decides again.
                 record = _decide_group(
                     group,
                     adapters,
                     ctx,
                     now,
-                    direction=direction,
-                    breached=breached,
-                    stash=lambda _pending: None,
+                    trigger_id=f"reevaluate#{execution_id}",
+                    direction=Direction.OUT if outward else Direction.IN,
+                    breached=frozenset(s.rule for s in specs if s.composite_of),
+                    stash=stash,
                     base=base,
                 )
             except (AwsCallError, GroupNotFoundError, BadInputError) as error:
+                # One group's failure is its own record; the others are decided, and the next
+                # re-evaluation, a minute later, tries this group again.
                 failed = isinstance(error, AwsCallError)
-                record = base(
-                    Outcome.FAILED if failed else Outcome.REJECTED,
-                    safe_text(str(error), 1024),
-                    error=safe_text(str(error), 1024) if failed else None,
-                )
+                message = safe_text(str(error), 1024)
+                outcome = Outcome.FAILED if failed else Outcome.REJECTED
+                record = base(outcome, message, error=message if failed else None)
             records.append(record)
-        if not records:
-            return _record(
+        return records or [
+            _record(
                 ctx,
                 delivery_id,
                 now,
@@ -746,15 +793,10 @@ def _reevaluate(
                 reason="re-evaluation: no alarm of this stack is in ALARM",
                 skip_cause="quiet",
             )
-        # Every group's record but the last is written here; run_claimed writes the last one.
-        for record in records[:-1]:
-            adapters.store.write_audit(record)
-            _notify(adapters, record)
-        return records[-1]
+        ]
 
     claimed = Claimed(f"reevaluate#{execution_id}", None, audit, now, work, f"re-evaluation {execution_id}")
-    last = run_claimed(claimed, adapters, ctx, invocation, delivery_id)
-    return [*records[:-1], last] if records else [last]
+    return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
 
 
 def _parse_reevaluate(event: dict[str, Any], clock: datetime) -> tuple[datetime, str]:
@@ -836,6 +878,7 @@ def decide_and_apply(
     breached: frozenset[str] = frozenset(),
     not_stale: bool = False,
     min_interval: timedelta | None = None,
+    trigger_id: str | None = None,
     stash: Callable[[Decision, GroupSnapshot, Controls], None] | None = None,
 ) -> Applied:
     """Decide (with the group's event floors), save the state item, stash the record, apply, settle.
@@ -880,6 +923,7 @@ def decide_and_apply(
                 floors=(*ctx.floors, *limits.floors, *forecast),
                 freeze_scale_in=limits.freeze_scale_in,
                 min_interval=None if not_stale else min_interval,
+                trigger_id=trigger_id,
             )
         )
         try:
@@ -897,28 +941,39 @@ def decide_and_apply(
             f"the group showed desired {actual.size.desired}; a decision committed {snapshot.size.desired} "
             "moments before (its SetDesiredCapacity still in flight), so that is where this one starts"
         )
-    target = (
-        decision.desired if decision.outcome in (Outcome.APPLIED, Outcome.UNCHANGED) else actual.size.desired
-    )
+    target = _target(decision, snapshot, actual)
     if target != actual.size.desired:
+        if decision.outcome is not Outcome.APPLIED or decision.previous != actual.size.desired:
+            # A committed decision whose SetDesiredCapacity has not landed (still in flight, or its
+            # attempt died): this one puts it in place, and says so.
+            decision = replace(
+                decision,
+                outcome=Outcome.APPLIED,
+                action=ScalingAction.SCALE_OUT if target > actual.size.desired else ScalingAction.SCALE_IN,
+                previous=actual.size.desired,
+                desired=target,
+                skip_cause=None,
+                reason=f"{decision.reason}; the group shows {actual.size.desired}: putting the committed "
+                f"{target} in place",
+            )
         if stash is not None:
             stash(decision, snapshot, controls)
-        try:
-            adapters.fleet.set_desired_capacity(group.name, target)
-        except AwsCallError:
-            # The state saved above records a launch that did not happen: put the state we read
-            # back, so the retry decides from the truth (best effort: a newer decision may win).
-            try:
-                adapters.store.save_memory(group.name, loaded, loaded.version + 1)
-            except (ConcurrentUpdateError, AwsCallError):
-                logger.warning("could not restore the state of %s after a failed apply", group.name)
-            raise
-        if decision.outcome is Outcome.UNCHANGED:
-            notes["reasserted"] = (
-                f"desired {actual.size.desired} -> {target}: the committed decision put back"
-            )
+        # No roll-back of the state if this fails: the state holds the decision and its trigger, so
+        # the trigger's retry (or the next decision, within APPLY_GRACE) puts it in place.
+        adapters.fleet.set_desired_capacity(group.name, target)
         notes.update(_settle(group.name, adapters, target, loaded.version + 1))
     return Applied(decision, snapshot, controls, concurrent=False, notes=notes)
+
+
+def _target(decision: Decision, snapshot: GroupSnapshot, actual: GroupSnapshot) -> int:
+    """The desired capacity this decision wants in place: its own when it applies or holds; the
+    committed one it started from when it held for a reason that is no veto (no data, the period's
+    one decision, a stale trigger); the group's own when the kill switch or dry-run stopped it."""
+    if decision.outcome in (Outcome.APPLIED, Outcome.UNCHANGED):
+        return decision.desired
+    if decision.skip_cause in ("no_data", "rate_limited", "stale"):
+        return snapshot.size.desired
+    return actual.size.desired
 
 
 def _with_committed(actual: GroupSnapshot, memory: ScalerMemory, now: datetime) -> GroupSnapshot:

@@ -194,7 +194,7 @@ def throttle_autoscaling(monkeypatch: pytest.MonkeyPatch, throttled: ThrottledAu
     )
 
 
-def claim_exists(trigger_id: str) -> bool:
+def claim_item(trigger_id: str) -> dict[str, Any] | None:
     item = boto3.client("dynamodb").get_item(
         TableName=TABLE,
         Key={
@@ -202,7 +202,17 @@ def claim_exists(trigger_id: str) -> bool:
             keys.SORT_KEY: {"S": keys.CLAIM_SORT_KEY},
         },
     )
-    return "Item" in item
+    found: dict[str, Any] | None = item.get("Item")
+    return found
+
+
+def claim_exists(trigger_id: str) -> bool:
+    return claim_item(trigger_id) is not None
+
+
+def claim_lease(trigger_id: str) -> int | None:
+    item = claim_item(trigger_id)
+    return None if item is None else int(item["lease_until"]["N"])
 
 
 def test_throttled_apply_is_audited_as_failed_and_raised_for_a_lambda_retry(
@@ -221,12 +231,13 @@ def test_throttled_apply_is_audited_as_failed_and_raised_for_a_lambda_retry(
     # WHEN the alarm is handled
     with pytest.raises(RetryableFailureError, match="SetDesiredCapacity failed: Throttling: Rate exceeded"):
         invoke(event)
-    # THEN nothing changed, the failure is audited with its error, and the claim is released
+    # THEN nothing changed, the failure is audited with its error, and the claim's lease is ended
+    # (kept, with the record of the change it meant to make, for the retry to take over at once)
     assert desired() == 2
     (failed,) = audit("web")
     assert failed["outcome"] == "failed"
     assert failed["error"] == "SetDesiredCapacity failed: Throttling: Rate exceeded"
-    assert not claim_exists(message_id)
+    assert claim_lease(message_id) == 0
     assert notifications.read()[0]["Subject"] == "Surgeguard failed: web"
 
 
@@ -285,7 +296,7 @@ class ClaimOutage:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    def claim(self, trigger_id: str, now_epoch: int, lease_seconds: int) -> None:
+    def claim(self, trigger_id: str, now_epoch: int, lease_seconds: int, record_key: Any) -> None:
         raise AwsCallError("UpdateItem", "InternalServerError", "try again")
 
     def release(self, trigger_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
@@ -69,6 +70,7 @@ def memory_from_json(raw: str, version: int) -> ScalerMemory:
         ),
         committed_desired=data.get("committed_desired"),
         committed_at=when(data.get("committed_at")),
+        last_trigger_id=data.get("last_trigger_id"),
     )
 
 
@@ -130,11 +132,12 @@ class AuditStore(AwsAdapter):
             keys.SORT_KEY: {"S": keys.CLAIM_SORT_KEY},
         }
 
-    def claim(self, trigger_id: str, now_epoch: int, lease_seconds: int) -> Claim:
+    def claim(self, trigger_id: str, now_epoch: int, lease_seconds: int, record_key: dict[str, str]) -> Claim:
         """Take the trigger: new, or its earlier attempt's lease has run out (a crash or a timeout).
 
-        DuplicateTriggerError when it was completed, or another attempt still holds the lease
-        (`in_progress` on the error says which).
+        `record_key` ({group, at, delivery_id}) names the audit record this attempt will write, so a
+        later delivery can tell an attempt that wrote it from one that did not get that far.
+        DuplicateTriggerError when it was completed, or another attempt still holds the lease.
         """
         token = uuid.uuid4().hex
         lease_until = now_epoch + lease_seconds
@@ -142,7 +145,9 @@ class AuditStore(AwsAdapter):
             response = self._table_call(
                 "UpdateItem",
                 Key=self._claim_key(trigger_id),
-                UpdateExpression="SET #status = :running, #lease = :lease, #token = :token, #ttl = :ttl",
+                UpdateExpression=(
+                    "SET #status = :running, #lease = :lease, #token = :token, #ttl = :ttl, #record = :record"
+                ),
                 ConditionExpression="attribute_not_exists(#pk) OR (#status = :running AND #lease < :now)",
                 ExpressionAttributeNames={
                     "#pk": keys.PARTITION_KEY,
@@ -150,6 +155,7 @@ class AuditStore(AwsAdapter):
                     "#lease": "lease_until",
                     "#token": "token",
                     "#ttl": keys.TTL_ATTRIBUTE,
+                    "#record": "record_key",
                 },
                 ExpressionAttributeValues={
                     ":running": {"S": CLAIM_RUNNING},
@@ -157,6 +163,7 @@ class AuditStore(AwsAdapter):
                     ":token": {"S": token},
                     ":ttl": {"N": str(now_epoch + CLAIM_TTL_SECONDS)},
                     ":now": {"N": str(now_epoch)},
+                    ":record": {"S": json.dumps(record_key)},
                 },
                 ReturnValues="ALL_OLD",
             )
@@ -168,9 +175,10 @@ class AuditStore(AwsAdapter):
             )
             running = held is not None and held.get("status", {}).get("S") == CLAIM_RUNNING
             until = int(held["lease_until"]["N"]) if running and held and "lease_until" in held else None
-            raise DuplicateTriggerError(trigger_id, in_progress_until=until) from error
+            holder = json.loads(held["record_key"]["S"]) if held and "record_key" in held else None
+            raise DuplicateTriggerError(trigger_id, in_progress_until=until, holder_record=holder) from error
         old = response.get("Attributes") or {}
-        pending = json.loads(old["pending"]["S"]) if "pending" in old else None
+        pending = tuple(json.loads(entry["S"]) for entry in old.get("pending", {}).get("L", []))
         return Claim(trigger_id, token, lease_until, pending)
 
     def _update_claim(
@@ -188,8 +196,9 @@ class AuditStore(AwsAdapter):
 
     def stash_pending(self, claim: Claim, record: dict[str, Any]) -> None:
         """Keep the audit record of a capacity change with the claim before the change is applied."""
-        pending = {":pending": {"S": _record_json(record)}}
-        self._update_claim(claim, "SET #pending = :pending", {"#pending": "pending"}, pending)
+        values = {":record": {"L": [{"S": _record_json(record)}]}, ":none": {"L": []}}
+        expression = "SET #pending = list_append(if_not_exists(#pending, :none), :record)"
+        self._update_claim(claim, expression, {"#pending": "pending"}, values)
 
     def complete(self, claim: Claim) -> None:
         """The trigger is handled and audited: later deliveries are duplicates."""
@@ -351,7 +360,7 @@ class AuditStore(AwsAdapter):
 
     # --- audit ---
     @staticmethod
-    def _audit_key(record: dict[str, Any]) -> dict[str, Any]:
+    def _audit_key(record: Mapping[str, Any]) -> dict[str, Any]:
         group = record.get("group") or keys.UNKNOWN_GROUP
         return {
             keys.PARTITION_KEY: {"S": keys.group_pk(safe_text(str(group)))},
@@ -360,9 +369,13 @@ class AuditStore(AwsAdapter):
             },
         }
 
-    def audit_written(self, record: dict[str, Any]) -> bool:
-        """Whether this very record (its time and delivery) is in the table already."""
-        return "Item" in self._table_call("GetItem", Key=self._audit_key(record), ConsistentRead=True)
+    def audit_written(self, record: Mapping[str, Any]) -> bool:
+        """Whether this very record is in the table: its group, time and delivery, and its outcome
+        when it has one (an attempt that stashed an `applied` record may have written `failed`)."""
+        item = self._table_call("GetItem", Key=self._audit_key(record), ConsistentRead=True).get("Item")
+        if item is None:
+            return False
+        return "outcome" not in record or item.get("outcome", {}).get("S") == record["outcome"]
 
     def write_audit(self, record: dict[str, Any]) -> None:
         """Add the record; never overwrite one. Writing the same record twice (a retry finishing a

@@ -21,8 +21,15 @@ class ConcurrentUpdateError(RuntimeError):
 class DuplicateTriggerError(RuntimeError):
     """This trigger id was already claimed: completed, or another attempt holds its lease."""
 
-    def __init__(self, trigger_id: str, in_progress_until: int | None = None) -> None:
+    def __init__(
+        self,
+        trigger_id: str,
+        in_progress_until: int | None = None,
+        holder_record: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(trigger_id)
         self.trigger_id = trigger_id
         # Epoch seconds the other attempt's lease runs to; None: the trigger was completed.
         self.in_progress_until = in_progress_until
+        # The key of the audit record the lease holder writes when done ({group, at, delivery_id}).
+        self.holder_record = holder_record

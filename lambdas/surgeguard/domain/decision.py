@@ -47,6 +47,9 @@ class DecisionInput:
     # At most one decision per this interval (the alarm period): a burst of triggers for one group
     # decides once; the alarms stay in ALARM and the per-minute re-evaluation picks them up.
     min_interval: timedelta | None = None
+    # What this decision answers (an alarm's delivery id, a phase's execution id): remembered, so the
+    # retry of the very trigger the state already reflects is neither stale nor rate limited.
+    trigger_id: str | None = None
 
 
 def ceil_tolerant(x: float) -> int:
@@ -177,6 +180,7 @@ def _decide(inp: DecisionInput) -> Decision:
     memory = replace(
         memory,
         last_trigger_at=now,
+        last_trigger_id=inp.trigger_id,
         recommendations=(*memory.recommendations, Recommendation(now, recommended)),
     ).pruned(now, max(MEMORY_HORIZON, timedelta(seconds=policy.scale_in.stabilization_seconds)))
 
@@ -259,7 +263,7 @@ def _decide(inp: DecisionInput) -> Decision:
             tuple(clamps),
             "dry_run",
             # Dry-run remembers nothing that would change later decisions but the trigger time.
-            replace(inp.memory, last_trigger_at=now),
+            replace(inp.memory, last_trigger_at=now, last_trigger_id=inp.trigger_id),
         )
     return finish(
         Outcome.APPLIED,
@@ -281,6 +285,8 @@ def _cannot_decide(inp: DecisionInput, low: int, high: int) -> tuple[str, str] |
             f"bounds do not overlap: config [{policy.min}, {policy.max}] vs group [{size.min}, {size.max}]",
             "bounds",
         )
+    if inp.trigger_id is not None and inp.memory.last_trigger_id == inp.trigger_id:
+        return None  # a retry of the decision the state holds: decide it again
     if last is not None and inp.now < last:
         return (
             f"stale trigger from {inp.now.isoformat()}: a newer one ({last.isoformat()}) was already decided",

@@ -97,6 +97,8 @@ class ScalerMemory:
     # group, and a decider whose apply landed late puts it back (no capacity moved backwards).
     committed_desired: int | None = None
     committed_at: datetime | None = None
+    # The trigger the latest decision answered: its own retry is neither stale nor rate limited.
+    last_trigger_id: str | None = None
 
     def forget_after(self, limit: datetime) -> ScalerMemory:
         """Drop what claims to have happened after `limit` (a forged or skewed future time): a
@@ -213,4 +215,4 @@ class Claim:
     trigger_id: str
     token: str
     lease_until: int
-    pending: dict[str, Any] | None = None
+    pending: tuple[dict[str, Any], ...] = ()
