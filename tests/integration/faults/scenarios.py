@@ -68,8 +68,9 @@ class Scenario:
     # failure may return with the breach left in ALARM, as long as nothing it applied goes unaudited.
     retried_by_lambda: bool = True
 
-    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.handler()(event, Context(function_name=f"surgeguard-{self.function}"))
+    def invoke(self, event: dict[str, Any], remaining_ms: int = 60_000) -> dict[str, Any]:
+        context = Context(function_name=f"surgeguard-{self.function}", remaining_ms=remaining_ms)
+        result: dict[str, Any] = self.handler()(event, context)
         return result
 
 

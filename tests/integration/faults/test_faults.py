@@ -71,10 +71,12 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
         quiet.setLevel(level)
 
 
-def _invoke(harness: Harness, scenario: Any, event: dict[str, Any]) -> BaseException | None:
+def _invoke(
+    harness: Harness, scenario: Any, event: dict[str, Any], remaining_ms: int = 60_000
+) -> BaseException | None:
     with harness.injector.armed():
         try:
-            scenario.invoke(event)
+            scenario.invoke(event, remaining_ms)
         except BaseException as error:  # judged by the caller; a KeyboardInterrupt is not ours to eat
             if isinstance(error, KeyboardInterrupt):
                 raise
@@ -203,3 +205,63 @@ def test_fault_free(name: str, harness: Harness) -> None:
     assert baseline.size == scenario.expected.size
     assert baseline.applied == scenario.expected.applied
     assert [i.get("source_id") for i in baseline.items] == [baseline.source_id]
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_an_invocation_short_of_time_still_audits_and_its_retry_finishes(name: str, harness: Harness) -> None:
+    """A Lambda with 3 s left (its calls would outlive it): one audit item, only RetryableFailureError,
+    and Lambda's retry with the full minute does the work once."""
+    scenario = SCENARIOS[name]
+    world, clock = harness.world, harness.clock
+    world.reset()
+    harness.injector.reset()
+    event = scenario.prepare(world, clock)
+    delivery = source_id_of(event)
+    first_at = clock.now
+    before = audit_keys(world)
+    error = _invoke(harness, scenario, event, remaining_ms=3_000)
+    first = new_items(world, before)
+    assert error is None or isinstance(error, RetryableFailureError), f"{type(error).__name__}: {error}"
+    assert [i.get("source_id") for i in first] == [delivery], f"audit items of the short call: {first}"
+    web = _check_sizes(harness, "after the short call")
+    expected = scenario.expected.size
+    if error is None and scenario.retried_by_lambda:
+        assert web == expected, f"returned normally (no retry will come) but web is {web}, not {expected}"
+    clock.set(first_at + RETRY_AFTER)
+    before = audit_keys(world)
+    again = _invoke(harness, scenario, event)
+    second = new_items(world, before)
+    assert again is None, f"the retry raised {type(again).__name__}: {again}"
+    assert [i.get("source_id") for i in second] == [delivery]
+    web = _check_sizes(harness, "after the retry")
+    everything = [(i["outcome"], i.get("skip_cause")) for i in first + second]
+    if scenario.retried_by_lambda or web != SIZES["web"]:
+        assert web == expected, f"after the retry web is {web}, not {expected}: {everything}"
+        applied = [i for i in first + second if i["outcome"] == "applied"]
+        assert len(applied) == scenario.expected.applied, everything
+
+
+# The scaler Lambdas' timeout (infra/constructs/scaler_function.py TIMEOUT; not imported: CDK is slow).
+LAMBDA_TIMEOUT_SECONDS = 60
+SERVICES = ("autoscaling", "cloudwatch", "dynamodb", "sns", "scheduler")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_one_aws_call_with_all_its_retries_fits_the_lambda_timeout(service: str, harness: Harness) -> None:
+    """The client budget: every attempt timing out (connect + read) plus the longest backoffs between
+    them, for the client the handlers really use, leaves time inside the Lambda's timeout for one more
+    such call (the `failed` audit write after it): at most half the timeout."""
+    from surgeguard.adapters import clients
+
+    config = clients.client(service).meta.config
+    retries = dict(config.retries or {})
+    attempts = int(retries.get("total_max_attempts", int(retries.get("max_attempts", 4)) + 1))
+    mode = retries.get("mode", "legacy")
+    # botocore's standard (and adaptive) mode: min(20 s, random * 2 ** (attempt - 1)) before a retry.
+    assert mode in ("standard", "adaptive"), f"{service}: retry mode {mode!r} has an unbounded budget here"
+    backoff = sum(min(20.0, 2.0 ** (attempt - 1)) for attempt in range(1, attempts))
+    worst = attempts * (float(config.connect_timeout) + float(config.read_timeout)) + backoff
+    assert worst <= LAMBDA_TIMEOUT_SECONDS / 2, (
+        f"{service}: {attempts} attempts x ({config.connect_timeout} s connect + {config.read_timeout} s "
+        f"read) + {backoff:g} s backoff = {worst:g} s, over half the {LAMBDA_TIMEOUT_SECONDS} s timeout"
+    )
