@@ -62,27 +62,28 @@ class Call:
         return frozenset(self.tag.split("+")) if self.tag else frozenset()
 
 
-def _kind(value: str, sort_key: str | None = None) -> str:
-    if value.startswith(keys.TRIGGER_PREFIX):
+_SORT_KINDS = (
+    (keys.AUDIT_SORT_PREFIX, "AUDIT"),
+    (keys.EVENT_SORT_PREFIX, "EVENT"),
+    (keys.STATE_SORT_KEY, "STATE"),
+    (keys.FORECAST_SORT_KEY, "FORECAST"),
+    (keys.CLAIM_SORT_KEY, "CLAIM"),
+)
+
+
+def _kind(pk: str, sk: str = "") -> str:
+    """What a key is: a trigger's CLAIM, a CONTROL (kill switch), or a group's AUDIT/EVENT/STATE/..."""
+    if pk.startswith(keys.TRIGGER_PREFIX):
         return "CLAIM"
-    if value == keys.CONTROL_PARTITION:
+    if pk == keys.CONTROL_PARTITION:
         return "CONTROL"
-    for prefix, kind in (
-        (keys.AUDIT_SORT_PREFIX, "AUDIT"),
-        (keys.EVENT_SORT_PREFIX, "EVENT"),
-        (keys.STATE_SORT_KEY, "STATE"),
-        (keys.FORECAST_SORT_KEY, "FORECAST"),
-        (keys.CLAIM_SORT_KEY, "CLAIM"),
-    ):
-        if (sort_key or value).startswith(prefix):
-            return kind
-    return ""
+    return next((kind for prefix, kind in _SORT_KINDS if sk.startswith(prefix)), "")
 
 
 def _item_kind(item: dict[str, Any]) -> str:
     pk = str((item.get(keys.PARTITION_KEY) or {}).get("S", ""))
     sk = str((item.get(keys.SORT_KEY) or {}).get("S", ""))
-    return _kind(pk) if _kind(pk) in ("CLAIM", "CONTROL") else _kind(sk, sk) or "ITEM"
+    return _kind(pk, sk) or "ITEM"
 
 
 def _items(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -107,7 +108,7 @@ def dynamodb_tag(operation: str, params: dict[str, Any]) -> str:
     if operation == "Query":
         values = (params.get("ExpressionAttributeValues") or {}).values()
         strings = [str(v.get("S", "")) for v in values if isinstance(v, dict)]
-        found = {_kind(s) for s in strings if not s.startswith(keys.GROUP_PREFIX)} - {""}
+        found = {_kind(s, s) for s in strings if not s.startswith(keys.GROUP_PREFIX)} - {""}
         kinds |= found or {"GROUP"}
     if operation == "Scan":
         kinds.add("SCAN")
