@@ -11,8 +11,10 @@ every wait has a timeout, so a broken interleaving fails instead of hanging.
 The Lambdas share one clock (world.Clock), as concurrent Lambdas share the wall clock: the tests move
 it as time passes (a decider held for a minute resumes a minute later).
 
-The world's data: CPU 80 over web's 2 instances at T0 (need 4), and ALB requests per target 4000 at
-T0+120 s (4x the 1000 target): a trigger after T0+120 s sees a bigger need than one before.
+The world's data, for the alarm races at T1 (an hour after the sale's doors open, T0, with no sale
+state in the table): CPU 80 over web's 2 instances at T1 (need 4), and ALB requests per target 4000 at
+T1+120 s (4x the 1000 target): a trigger after T1+120 s sees a bigger need than one before. For the
+race with the sale's pre-warm (T0-10 min): CPU 80 a minute before it.
 """
 
 from __future__ import annotations
@@ -23,21 +25,28 @@ import threading
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from moto.server import ThreadedMotoServer
 
-from ..support import WEB_TARGET_GROUP, alarm_for, at
+from ..support import T0, WEB_TARGET_GROUP, alarm_for
 from .harness import fresh_container
 from .injector import Call, Injector, Rule
 from .scenarios import ALARM as CPU_ALARM
-from .scenarios import sns_alarm
-from .world import ENV, SIZES, Clock, Context, World, iso
+from .scenarios import phase, sns_alarm
+from .world import ENV, PREWARM, SIZES, Clock, Context, World, iso, source_id_of
 
 REQUESTS_ALARM = alarm_for("web", "requests_per_target")
+T1 = T0 + timedelta(hours=1)
+
+
+def at(seconds: float) -> datetime:
+    return T1 + timedelta(seconds=seconds)
+
+
 WAIT = 10.0  # seconds: every barrier, event and join gives up after this
 OUTCOMES = {"applied", "unchanged", "skipped", "rejected", "failed"}
 
@@ -88,12 +97,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerWorld]:
             fresh_container()
             world = World(tmp_path_factory.mktemp("concurrency") / "task")
             world.build(history=False)
-            world.put_metric(
-                "AWS/ApplicationELB",
-                "RequestCountPerTarget",
-                {"TargetGroup": WEB_TARGET_GROUP},
-                [(at(120), 4000.0)],
-            )
+            cpu = {"AutoScalingGroupName": "web"}
+            world.put_metric("AWS/EC2", "CPUUtilization", cpu, [(PREWARM - timedelta(minutes=1), 80.0)])
+            world.put_metric("AWS/EC2", "CPUUtilization", cpu, [(at(0), 80.0)])
+            requests = {"TargetGroup": WEB_TARGET_GROUP}
+            world.put_metric("AWS/ApplicationELB", "RequestCountPerTarget", requests, [(at(120), 4000.0)])
             for name, value in world.environment().items():
                 patch.setenv(name, value)
             injector.attach(boto3._get_default_session()._session)
@@ -111,37 +119,41 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerWorld]:
 # --- deciders -------------------------------------------------------------------------------------
 @dataclass
 class Decider:
-    """One alarm delivery handled in its own thread, at its own time."""
+    """One delivery handled by a real Lambda handler in its own thread."""
 
     name: str
-    alarm: str
-    when: datetime  # the alarm's state change
-    event: dict[str, Any] = field(default_factory=dict)
+    event: dict[str, Any]
+    function: str = "alarm"  # or "schedule"
+    alarm: str | None = None  # the alarm it reports, for alarm deliveries
+    when: datetime | None = None  # the alarm's state change
     error: BaseException | None = None
     thread: threading.Thread | None = None
 
     @property
-    def message_id(self) -> str:
-        return str(self.event["Records"][0]["Sns"]["MessageId"])
+    def source_id(self) -> str:
+        return source_id_of(self.event)
 
 
 def deciders(sw: ServerWorld, specs: list[tuple[str, str, datetime]]) -> list[Decider]:
+    """Alarm deliveries: (name, alarm, state change time) -> the SNS message CloudWatch would send."""
     cloudwatch = sw.world.api("cloudwatch")
-    made = [Decider(name, alarm, when) for name, alarm, when in specs]
-    for decider in made:
-        decider.event = sns_alarm(decider.alarm, decider.when, cloudwatch=cloudwatch)
-    return made
+    return [
+        Decider(name, sns_alarm(alarm, when, cloudwatch=cloudwatch), alarm=alarm, when=when)
+        for name, alarm, when in specs
+    ]
 
 
 def start(sw: ServerWorld, decider: Decider, go: threading.Barrier | None = None) -> None:
-    from surgeguard.handlers import alarm
+    from surgeguard.handlers import alarm, schedule
+
+    handler = {"alarm": alarm.lambda_handler, "schedule": schedule.lambda_handler}[decider.function]
 
     def run() -> None:
         try:
             if go is not None:
                 go.wait(WAIT)
             with sw.injector.armed():
-                alarm.lambda_handler(decider.event, Context())
+                handler(decider.event, Context(function_name=f"surgeguard-{decider.function}"))
         except BaseException as error:  # judged by the test
             decider.error = error
 
@@ -176,7 +188,7 @@ def items_by_trigger(sw: ServerWorld, made: list[Decider]) -> dict[str, dict[str
     items = sw.world.audit_items()
     found: dict[str, dict[str, Any]] = {}
     for decider in made:
-        mine = [i for i in items if i.get("source_id") == decider.message_id]
+        mine = [i for i in items if i.get("source_id") == decider.source_id]
         outcomes = [(i["outcome"], i.get("skip_cause")) for i in mine]
         assert len(mine) == 1, f"trigger {decider.name} has {len(mine)} audit items: {outcomes}"
         assert mine[0]["outcome"] in OUTCOMES
@@ -215,15 +227,18 @@ def check_breaches_heard(sw: ServerWorld, made: list[Decider], items: dict[str, 
     (a period after the last trigger) then decides the group."""
     from surgeguard.handlers import alarm
 
-    states = {d.alarm: sw.world.alarm_state(d.alarm) for d in made}
+    made = [d for d in made if d.alarm is not None]
+    states = {d.alarm: sw.world.alarm_state(d.alarm) for d in made if d.alarm is not None}
     assert set(states.values()) <= {"OK", "ALARM"}, (
         f"a triggered alarm is neither re-armed nor in ALARM: {states}"
     )
-    unheard = [d.name for d in made if items[d.name]["outcome"] != "applied" and states[d.alarm] == "OK"]
+    unheard = [
+        d.name for d in made if items[d.name]["outcome"] != "applied" and states.get(d.alarm or "") == "OK"
+    ]
     assert not unheard, f"breaches silenced: {unheard} did not act and their alarm was set to OK"
     if "ALARM" not in states.values():
         return
-    last = max(d.when for d in made) + timedelta(minutes=2)
+    last = max(d.when for d in made if d.when is not None) + timedelta(minutes=2)
     execution = str(uuid.uuid4())
     sw.clock.set(last + timedelta(seconds=5))
     with sw.injector.armed():
@@ -388,3 +403,29 @@ def test_the_loser_of_a_save_race_is_not_silenced(sw: ServerWorld) -> None:
     assert [o for o, _ in outcomes].count("applied") == 1, outcomes
     check_capacity(sw, items)
     check_breaches_heard(sw, [a, b], items)
+
+
+def test_a_delayed_alarm_apply_never_undoes_a_prewarm(sw: ServerWorld) -> None:
+    # GIVEN an alarm decider A (CPU 80 over 2, 30 s before the pre-warm: 2 -> 4) held at its apply
+    (a,) = deciders(sw, [("A", CPU_ALARM, PREWARM - timedelta(seconds=30))])
+    reached, release = hold(sw, "A", "before", lambda c: c.operation == "SetDesiredCapacity")
+    sw.clock.set(PREWARM - timedelta(seconds=25))
+    start(sw, a)
+    assert reached.wait(WAIT), "A never reached its SetDesiredCapacity"
+    # WHEN the sale's pre-warm (floor 6, MaxSize 20 -> 30) fires and finishes meanwhile
+    prewarm = Decider("P", phase("prewarm", PREWARM), function="schedule")
+    sw.clock.set(PREWARM + timedelta(seconds=5))
+    start(sw, prewarm)
+    try:
+        join(prewarm)
+    finally:
+        release.set()  # and then A's SetDesiredCapacity(4) lands
+    join(a)
+    # THEN both are audited once, and the group ends at the pre-warm's (newest) decision: 6, MaxSize 30
+    check_no_errors([a, prewarm])
+    items = items_by_trigger(sw, [a, prewarm])
+    assert (items["A"]["outcome"], items["A"].get("new_desired")) == ("applied", 4), items["A"]
+    assert items["P"]["outcome"] == "applied", items["P"]
+    assert items["P"].get("new_desired") == 6, items["P"]
+    assert check_capacity(sw, items) == 6
+    assert sw.world.size("web")[2] == 30
