@@ -362,8 +362,8 @@ def test_a_delayed_apply_never_lands_behind_a_newer_decision(
 def test_sequential_control(sw: ServerWorld) -> None:
     """The races' reference: A then B, one after the other, scale 2 -> 4 -> 8."""
     a, b = deciders(sw, [("A", CPU_ALARM, at(40)), ("B", REQUESTS_ALARM, at(130))])
-    for decider in (a, b):
-        sw.clock.set(decider.when + timedelta(seconds=5))
+    for decider, clock in ((a, at(45)), (b, at(135))):
+        sw.clock.set(clock)
         start(sw, decider)
         join(decider)
     check_no_errors([a, b])
