@@ -224,9 +224,7 @@ class InMemoryAws:
         return [name for name, alarm in self.alarms.items() if alarm.in_alarm]
 
     # Store: claims (one attempt each: nothing crashes here), the versioned state item, audit records.
-    def claim(
-        self, trigger_id: str, now_epoch: int, lease_seconds: int, record_key: dict[str, str]
-    ) -> Claim:
+    def claim(self, trigger_id: str, now_epoch: int, lease_seconds: int, record_key: dict[str, str]) -> Claim:
         from surgeguard.adapters.errors import DuplicateTriggerError
 
         if trigger_id in self._claims:
@@ -245,6 +243,9 @@ class InMemoryAws:
 
     def release(self, claim: Claim) -> None:
         self._claims.discard(claim.trigger_id)
+
+    def release_unconfirmed(self, trigger_id: str, record_key: dict[str, str]) -> None:
+        self._claims.discard(trigger_id)
 
     def audit_written(self, record: Mapping[str, Any]) -> bool:
         return False

@@ -368,7 +368,7 @@ def _restore(
         f"restore after {trigger.event.name}: MaxSize {snapshot.size.max} -> {state.original_max}, "
         f"desired {snapshot.size.desired} -> {desired}",
     )
-    record.update(previous_desired=snapshot.size.desired, new_desired=desired)
+    record.update(previous_desired=snapshot.size.desired, new_desired=desired, new_max=state.original_max)
     stash(record)
     adapters.fleet.set_max_size(group.name, state.original_max, desired)
     return record

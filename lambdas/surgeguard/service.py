@@ -114,6 +114,7 @@ class Store(Protocol):
     def complete(self, claim: Claim) -> None: ...
     def yield_lease(self, claim: Claim) -> None: ...
     def release(self, claim: Claim) -> None: ...
+    def release_unconfirmed(self, trigger_id: str, record_key: dict[str, str]) -> None: ...
     def load_memory(self, group: str) -> ScalerMemory: ...
     def save_memory(self, group: str, memory: ScalerMemory, read_version: int) -> None: ...
     def load_pause(self, group: str) -> Pause: ...
@@ -410,6 +411,9 @@ class Claimed:
     notify: frozenset[Outcome] = frozenset({Outcome.APPLIED, Outcome.FAILED})  # what people hear of
     # Audit fields a completed trigger's duplicate adds (a sale phase deletes its schedule once more).
     on_duplicate: Callable[[], dict[str, Any]] | None = None
+    # A delivery that finds another attempt holding the lease raises, so Lambda retries it after the
+    # lease (a crashed attempt must not lose the trigger); not for what the next run supersedes.
+    retry_in_progress: bool = True
 
 
 def run_claimed(
@@ -451,6 +455,11 @@ def run_claimed(
     except DuplicateTriggerError as taken:
         return [_taken(claimed, taken, base, adapters)]
     except AwsCallError as error:
+        # The claim may have been written though its answer was lost: free it if it is ours.
+        try:
+            adapters.store.release_unconfirmed(claimed.trigger_id, record_key)
+        except AwsCallError as release_error:
+            logger.warning("could not free an unconfirmed claim: %s", release_error)
         return [_failed(base, adapters, error, claim=None, stashed=False, notify=claimed.notify)]
 
     stashed: list[dict[str, Any]] = []
@@ -460,8 +469,12 @@ def run_claimed(
         stashed.append(record)
 
     try:
-        recovered = _recovered(claim, adapters, delivery_id) if claim.pending else None
-        records = claimed.work(stash) if recovered is None else recovered
+        if claim.previous_record is not None and adapters.store.audit_written(claim.previous_record):
+            # The attempt before us wrote its record, then died before completing the claim.
+            records = []
+        else:
+            recovered = _recovered(claim, adapters, delivery_id) if claim.pending else None
+            records = claimed.work(stash) if recovered is None else recovered
     except (AwsCallError, GroupNotFoundError, BadInputError) as error:
         keep = bool(stashed) or bool(claim.pending)
         return [_failed(base, adapters, error, claim=claim, stashed=keep, notify=claimed.notify)]
@@ -477,6 +490,8 @@ def run_claimed(
         try:
             adapters.store.write_audit(record)
         except AwsCallError as error:
+            if _written_after_all(adapters, record):
+                continue
             logger.error("audit write failed for %s: %s; record %s", claimed.trigger_id, error, record)
             _end_lease(adapters, claim, keep=bool(stashed) or bool(claim.pending))
             raise RetryableFailureError(f"audit write failed: {error}") from error
@@ -508,14 +523,29 @@ def _taken(
         adapters.store.write_audit(record)
         return record
     until = datetime.fromtimestamp(taken.in_progress_until, UTC).isoformat()
+    then = (
+        "Lambda retries this delivery, which takes over if that attempt died"
+        if claimed.retry_in_progress
+        else "the next run supersedes it"
+    )
     record = base(
         Outcome.SKIPPED,
-        f"{claimed.describe} is being handled by another attempt (lease until {until}): nothing "
-        "changed; Lambda retries this delivery, which takes over if that attempt died",
+        f"{claimed.describe} is being handled by another attempt (lease until {until}): "
+        f"nothing changed; {then}",
         skip_cause="in_progress",
     )
     adapters.store.write_audit(record)
-    raise RetryableFailureError(record["reason"])
+    if claimed.retry_in_progress:
+        raise RetryableFailureError(record["reason"])
+    return record
+
+
+def _written_after_all(adapters: Adapters, record: dict[str, Any]) -> bool:
+    """Whether a write that reported failure landed anyway (its answer lost on the way back)."""
+    try:
+        return adapters.store.audit_written(record)
+    except AwsCallError:
+        return False
 
 
 def _end_lease(adapters: Adapters, claim: Claim, *, keep: bool) -> None:
@@ -573,7 +603,8 @@ def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> list[dict[
             return None
         if adapters.store.audit_written(pending):
             continue  # only the claim's completion failed last time
-        if adapters.fleet.describe(group).size.desired != wanted:
+        size = adapters.fleet.describe(group).size
+        if size.desired != wanted or size.max != pending.get("new_max", size.max):
             logger.warning("stashed change %s of %s never landed: deciding again", wanted, group)
             return None
         record = dict(pending)
@@ -739,6 +770,15 @@ def _reevaluate(
         return [reject_unparsed(event, error, adapters, ctx, delivery_id, "re-evaluation")]
     audit = {"id": execution_id, "source": "reevaluate", "scheduled_time": now.isoformat()}
 
+    stashed: list[dict[str, Any]] = []
+
+    def keep(stash: Stash) -> Stash:
+        def counted(record: dict[str, Any]) -> None:
+            stash(record)
+            stashed.append(record)
+
+        return counted
+
     def work(stash: Stash) -> list[dict[str, Any]]:
         by_group: dict[str, list[AlarmSpec]] = {}
         for name in adapters.signals.alarms_in_alarm(ctx.alarm_prefix):
@@ -763,6 +803,7 @@ def _reevaluate(
                 )
 
             outward = any(s.direction is Direction.OUT for s in specs)
+            stashed_before = len(stashed)
             try:
                 record = _decide_group(
                     group,
@@ -772,10 +813,12 @@ def _reevaluate(
                     trigger_id=f"reevaluate#{execution_id}",
                     direction=Direction.OUT if outward else Direction.IN,
                     breached=frozenset(s.rule for s in specs if s.composite_of),
-                    stash=stash,
+                    stash=keep(stash),
                     base=base,
                 )
             except (AwsCallError, GroupNotFoundError, BadInputError) as error:
+                if len(stashed) > stashed_before:
+                    raise  # a change may have landed: the retry finds its stashed record
                 # One group's failure is its own record; the others are decided, and the next
                 # re-evaluation, a minute later, tries this group again.
                 failed = isinstance(error, AwsCallError)
@@ -795,7 +838,15 @@ def _reevaluate(
             )
         ]
 
-    claimed = Claimed(f"reevaluate#{execution_id}", None, audit, now, work, f"re-evaluation {execution_id}")
+    claimed = Claimed(
+        f"reevaluate#{execution_id}",
+        None,
+        audit,
+        now,
+        work,
+        f"re-evaluation {execution_id}",
+        retry_in_progress=False,  # the next one, a minute later, decides again
+    )
     return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
 
 

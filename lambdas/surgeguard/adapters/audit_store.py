@@ -179,7 +179,8 @@ class AuditStore(AwsAdapter):
             raise DuplicateTriggerError(trigger_id, in_progress_until=until, holder_record=holder) from error
         old = response.get("Attributes") or {}
         pending = tuple(json.loads(entry["S"]) for entry in old.get("pending", {}).get("L", []))
-        return Claim(trigger_id, token, lease_until, pending)
+        previous = json.loads(old["record_key"]["S"]) if "record_key" in old else None
+        return Claim(trigger_id, token, lease_until, pending, previous)
 
     def _update_claim(
         self, claim: Claim, expression: str, names: dict[str, str], values: dict[str, Any]
@@ -208,6 +209,24 @@ class AuditStore(AwsAdapter):
     def yield_lease(self, claim: Claim) -> None:
         """End our lease now but keep the pending record: the next attempt finishes the audit."""
         self._update_claim(claim, "SET #lease = :zero", {"#lease": "lease_until"}, {":zero": {"N": "0"}})
+
+    def release_unconfirmed(self, trigger_id: str, record_key: dict[str, str]) -> None:
+        """Free a claim whose UpdateItem may have succeeded though its answer was lost (no token):
+        only if it is still the one this attempt made (its record key)."""
+        try:
+            self._table_call(
+                "DeleteItem",
+                Key=self._claim_key(trigger_id),
+                ConditionExpression="#record = :record AND #status = :running",
+                ExpressionAttributeNames={"#record": "record_key", "#status": "status"},
+                ExpressionAttributeValues={
+                    ":record": {"S": json.dumps(record_key)},
+                    ":running": {"S": CLAIM_RUNNING},
+                },
+            )
+        except AwsCallError as error:
+            if error.code != CONDITION_FAILED:
+                raise
 
     def release(self, claim: Claim) -> None:
         """Free a claim after a failure that changed nothing, so Lambda's retry can try again."""
@@ -371,11 +390,13 @@ class AuditStore(AwsAdapter):
 
     def audit_written(self, record: Mapping[str, Any]) -> bool:
         """Whether this very record is in the table: its group, time and delivery, and its outcome
-        when it has one (an attempt that stashed an `applied` record may have written `failed`)."""
+        when it has one (an attempt that stashed an `applied` record may have written `failed`);
+        for a bare key, whether that attempt finished its work (any outcome but `failed`)."""
         item = self._table_call("GetItem", Key=self._audit_key(record), ConsistentRead=True).get("Item")
         if item is None:
             return False
-        return "outcome" not in record or item.get("outcome", {}).get("S") == record["outcome"]
+        written = item.get("outcome", {}).get("S")
+        return written == record["outcome"] if "outcome" in record else written != "failed"
 
     def write_audit(self, record: dict[str, Any]) -> None:
         """Add the record; never overwrite one. Writing the same record twice (a retry finishing a

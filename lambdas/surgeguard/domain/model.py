@@ -216,3 +216,5 @@ class Claim:
     token: str
     lease_until: int
     pending: tuple[dict[str, Any], ...] = ()
+    # The record key of the attempt whose expired lease this claim took over, if any.
+    previous_record: dict[str, str] | None = None
