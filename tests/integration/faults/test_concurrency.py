@@ -321,7 +321,7 @@ def _is_state_write(call: Call) -> bool:
 @pytest.mark.parametrize(
     ("held_at", "when", "matches"),
     [
-        ("its SetDesiredCapacity", "before", lambda c: c.operation == "SetDesiredCapacity"),
+        ("at its SetDesiredCapacity", "before", lambda c: c.operation == "SetDesiredCapacity"),
         ("between its state save and its apply", "after", _is_state_write),
     ],
     ids=["apply-delayed", "held-after-commit"],
@@ -334,7 +334,7 @@ def test_a_delayed_apply_never_lands_behind_a_newer_decision(
     reached, release = hold(sw, "A", when, matches)
     sw.clock.set(at(45))
     start(sw, a)
-    assert reached.wait(WAIT), f"A never reached {held_at}"
+    assert reached.wait(WAIT), f"A was never held {held_at}"
     # WHEN decider B (requests 4x the target, a period later) decides and applies in full meanwhile
     sw.clock.set(at(135))
     start(sw, b)
@@ -351,7 +351,7 @@ def test_a_delayed_apply_never_lands_behind_a_newer_decision(
     scaled = second["outcome"] == "applied" and int(second.get("new_desired") or 0) > 4
     assert scaled, (
         f"lost scale-out: B (requests 4x the target on 2 serving; 4 -> 8 when not racing) did not scale "
-        f"past A's 4 while A was held at {held_at}: {second['outcome']} {second.get('skip_cause') or ''} "
+        f"past A's 4 while A was held {held_at}: {second['outcome']} {second.get('skip_cause') or ''} "
         f"-> {second.get('new_desired')}: {second['reason']}"
     )
     assert second["previous_desired"] == 4, (
