@@ -76,6 +76,8 @@ REEVALUATE_MAX_AGE = timedelta(minutes=5)
 # A committed decision younger than this whose capacity the group does not show yet is taken as the
 # group's desired capacity (its SetDesiredCapacity may still be in flight).
 APPLY_GRACE = timedelta(minutes=2)
+# A committed decision younger than this may still be on its way in through its own attempt.
+APPLY_IN_FLIGHT = timedelta(seconds=30)
 # After applying, re-read the committed decision at most this many times to put the newest back.
 _SETTLE_ROUNDS = 3
 # Without a Lambda context (simulators, tests): a lease as long as the scaler Lambdas' timeout + margin.
@@ -952,7 +954,7 @@ def decide_and_apply(
         memory = loaded.forget_after(horizon)
         if memory != loaded:
             notes["ignored_future_state"] = f"state times after {horizon.isoformat()} were ignored"
-        snapshot = _with_committed(actual, memory, now)
+        snapshot = _with_committed(actual, memory, ctx.clock())
         at = now
         if not_stale and memory.last_trigger_at is not None and memory.last_trigger_at > now:
             at = memory.last_trigger_at
@@ -978,6 +980,10 @@ def decide_and_apply(
             )
         )
         try:
+            if decision.changes_capacity:
+                # When it was committed by the wall clock (the trigger's own time may be older):
+                # what later deciders judge "still in flight" by.
+                decision = replace(decision, memory=replace(decision.memory, committed_at=ctx.clock()))
             adapters.store.save_memory(group.name, decision.memory, loaded.version)
             break
         except ConcurrentUpdateError:
@@ -993,10 +999,13 @@ def decide_and_apply(
             "moments before (its SetDesiredCapacity still in flight), so that is where this one starts"
         )
     target = _target(decision, snapshot, actual)
+    holds_committed = decision.outcome is not Outcome.APPLIED and snapshot is not actual
+    if holds_committed and _in_flight(memory, trigger_id, ctx.clock()):
+        target = actual.size.desired  # its own attempt is still applying it: leave that to it
     if target != actual.size.desired:
-        if decision.outcome is not Outcome.APPLIED or decision.previous != actual.size.desired:
-            # A committed decision whose SetDesiredCapacity has not landed (still in flight, or its
-            # attempt died): this one puts it in place, and says so.
+        if decision.outcome is not Outcome.APPLIED:
+            # A committed decision whose SetDesiredCapacity has not landed and whose attempt is
+            # no longer applying it (it died, or this is its retry): this one puts it in place.
             decision = replace(
                 decision,
                 outcome=Outcome.APPLIED,
@@ -1016,6 +1025,13 @@ def decide_and_apply(
     return Applied(decision, snapshot, controls, concurrent=False, notes=notes)
 
 
+def _in_flight(memory: ScalerMemory, trigger_id: str | None, clock: datetime) -> bool:
+    """Whether the committed decision's own attempt may still be applying it: committed moments ago
+    by another trigger (one SetDesiredCapacity, its retries included, takes well under this)."""
+    at = memory.committed_at
+    return at is not None and memory.last_trigger_id != trigger_id and clock - at < APPLY_IN_FLIGHT
+
+
 def _target(decision: Decision, snapshot: GroupSnapshot, actual: GroupSnapshot) -> int:
     """The desired capacity this decision wants in place: its own when it applies or holds; the
     committed one it started from when it held for a reason that is no veto (no data, the period's
@@ -1027,10 +1043,10 @@ def _target(decision: Decision, snapshot: GroupSnapshot, actual: GroupSnapshot) 
     return actual.size.desired
 
 
-def _with_committed(actual: GroupSnapshot, memory: ScalerMemory, now: datetime) -> GroupSnapshot:
+def _with_committed(actual: GroupSnapshot, memory: ScalerMemory, clock: datetime) -> GroupSnapshot:
     """The group as the latest committed decision left it, if that decision is too recent to show."""
     committed, at = memory.committed_desired, memory.committed_at
-    if committed is None or at is None or committed == actual.size.desired or not (now - APPLY_GRACE <= at):
+    if committed is None or at is None or committed == actual.size.desired or not (clock - APPLY_GRACE <= at):
         return actual
     return replace(actual, size=replace(actual.size, desired=committed))
 

@@ -59,7 +59,10 @@ def ceil_tolerant(x: float) -> int:
 def serving_instances(group: GroupSnapshot, memory: ScalerMemory, now: datetime, warmup: int) -> int:
     """In-service instances that already serve: those launched within the warm-up do not yet."""
     recent = memory.launched_since(now - timedelta(seconds=warmup))
-    warming = min(group.in_service, max(0, recent - group.pending))
+    # Launches the group does not show yet (desired above what runs: just set, or a committed
+    # decision still being applied) are neither pending nor in service: none of them is warming.
+    not_visible = max(0, group.size.desired - group.in_service - group.pending)
+    warming = min(group.in_service, max(0, recent - group.pending - not_visible))
     return max(0, group.in_service - warming)
 
 
