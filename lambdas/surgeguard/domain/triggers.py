@@ -180,6 +180,8 @@ def _sns_metrics(trigger: Any) -> tuple[MetricRef, ...] | None:
         return None
     if not isinstance(trigger, dict):
         raise BadInputError(f"Trigger is a {type(trigger).__name__}, not an object")
+    if "Threshold" in trigger and trigger["Threshold"] is None:
+        raise BadInputError("Trigger.Threshold is null, not a number")
     datapoint(trigger.get("Threshold"), "Trigger.Threshold")
     for field in ("Period", "EvaluationPeriods"):
         value = trigger.get(field)
@@ -337,8 +339,6 @@ def source_id(event: Any) -> str | None:
         raw = sns.get("MessageId") if isinstance(sns, dict) else None
     elif "execution_id" in event:
         raw = event.get("execution_id")
-    elif "detail-type" in event:
-        raw = event.get("id")
     elif "alarmData" in event:
         data = event.get("alarmData")
         state = data.get("state") if isinstance(data, dict) else None
@@ -346,6 +346,8 @@ def source_id(event: Any) -> str | None:
         arn = event.get("alarmArn")
         if isinstance(arn, str) and isinstance(stamp, str):
             raw = f"{arn}@{stamp}"
+    else:  # an EventBridge envelope, whatever its detail-type
+        raw = event.get("id")
     return safe_text(raw) if isinstance(raw, str) and raw else None
 
 
@@ -391,6 +393,9 @@ def parse_alarm_event(event: Any) -> AlarmTrigger:
                 f"EventBridge resources {[safe_text(r, 128) for r in resources[:3]]} do not name alarm "
                 f"{safe_text(str(name), 128)!r} (exactly one alarm ARN expected)"
             )
+        for field in ("account", "region"):
+            if not isinstance(event.get(field), str) or not event.get(field):
+                raise BadInputError(f"EventBridge alarm event has no {field} (EventBridge always sends one)")
         return _from_alarm_detail(
             detail,
             event_id,

@@ -1,0 +1,126 @@
+"""Sale phases obey the alarm path's rules (issue 12): the kill switch before any Auto Scaling call,
+targets that never compound, the late-phase rule, times against the Lambda's own clock, and each
+handler rejecting a payload meant for another."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from surgeguard.adapters.audit_store import AuditStore
+from surgeguard.domain.model import Pause
+from surgeguard.handlers import forecast
+
+from .support import T0, TABLE, LambdaContext, desired, set_desired
+from .test_sale_events import EVENT, PREWARM, RESTORE, declare, fire, max_size, phase
+
+Audit = Callable[[str], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def sale(config_file: Any, alarms: list[str]) -> None:
+    declare(EVENT)
+
+
+@pytest.mark.usefixtures("sale")
+@pytest.mark.parametrize("pause", [Pause.ALL, Pause.OUT])
+def test_a_paused_prewarm_changes_nothing_not_even_max_size(pause: Pause, audit: Audit) -> None:
+    # GIVEN the kill switch on (everything, or scale-out only)
+    AuditStore(TABLE).set_pause(None, pause, "oncall@example.com", datetime.now(UTC))
+    # WHEN the pre-warm fires
+    result = fire(phase("prewarm", PREWARM))
+    # THEN MaxSize and capacity are untouched, and the audit says so (before: MaxSize 20 -> 40)
+    assert (desired(), max_size()) == (2, 20)
+    (record,) = audit("web")
+    assert (record["outcome"], record["skip_cause"]) == ("skipped", "paused")
+    assert "no MaxSize raise" in record["reason"]
+    assert result["records"][0]["outcome"] == "skipped"
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_paused_restore_leaves_max_size_raised_and_says_so(audit: Audit) -> None:
+    fire(phase("prewarm", PREWARM))
+    assert max_size() == 30
+    AuditStore(TABLE).set_pause(None, Pause.ALL, "oncall@example.com", datetime.now(UTC))
+    fire(phase("restore", RESTORE))
+    assert max_size() == 30
+    restore = [r for r in audit("web") if r["trigger"]["phase"] == "restore"]
+    assert [(r["outcome"], r["skip_cause"]) for r in restore] == [("skipped", "paused")]
+    assert "MaxSize stays raised" in restore[0]["reason"]
+
+
+@pytest.mark.usefixtures("sale")
+def test_the_same_phase_twice_with_new_execution_ids_gives_the_same_target(audit: Audit) -> None:
+    fire(phase("prewarm", PREWARM, execution_id="first"))
+    fire(phase("prewarm", PREWARM, execution_id="second"))
+    targets = [r["event_target"] for r in audit("web") if r["trigger"].get("phase") == "prewarm"]
+    assert targets == [24, 24]
+    assert desired() == 24
+
+
+def test_without_history_a_multiplier_multiplies_the_first_phases_capacity_never_a_raised_one(
+    config_file: Any, alarms: list[str], audit: Audit
+) -> None:
+    # GIVEN a 4x event with a ramp stage (half the peak, an hour before), and no demand history at all
+    event = {**EVENT, "ramp": [{"minutes_before_start": 60, "fraction": 0.5}]}
+    declare(event, history=False)
+    set_desired("web", 4)
+    ramp_time = T0 - timedelta(minutes=60) - timedelta(minutes=10)
+    # WHEN the ramp stage, then the pre-warm, then the pre-warm again (a new execution) fire
+    fire(phase("ramp-1", ramp_time))
+    assert desired() == 8  # half of 4 x 4
+    fire(phase("prewarm", PREWARM))
+    fire(phase("prewarm", PREWARM, execution_id="again"))
+    # THEN every phase targets 4 x the 4 the group had at the first phase: 16, never 4 x 8 = 32 or 40
+    targets = [r["event_target"] for r in audit("web") if "event_target" in r]
+    assert targets == [16, 16, 16]
+    assert desired() == 16
+    assert all("no request history" in r["reason"] for r in audit("web") if "event_target" in r)
+
+
+def test_a_prewarm_after_the_sale_is_over_does_nothing(
+    config_file: Any, alarms: list[str], audit: Audit, clock: Any
+) -> None:
+    # GIVEN a 20-minute flash sale whose pre-warm is delivered (a Lambda retry) after the doors closed,
+    # within the hour Lambda keeps a failed event
+    declare({**EVENT, "end": "2026-11-20T07:20:00"})
+    clock.pin(T0 + timedelta(minutes=30))
+    fire(phase("prewarm", PREWARM))
+    # THEN nothing changes (before: a group taken from 4 to 16 for a sale that had ended)
+    assert (desired(), max_size()) == (2, 20)
+    (record,) = audit("web")
+    assert (record["outcome"], record["skip_cause"]) == ("skipped", "late")
+    assert "after the sale ended" in record["reason"]
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_phase_from_days_ago_is_rejected(audit: Audit, clock: Any) -> None:
+    clock.pin(PREWARM + timedelta(days=3))
+    fire(phase("prewarm", PREWARM, execution_id="old"))
+    assert (desired(), max_size()) == (2, 20)
+    (record,) = audit("web")
+    assert record["outcome"] == "rejected"
+    assert "behind this Lambda's clock" in record["reason"]
+    assert record["source_id"] == "old"
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_scheduled_time_that_is_not_the_plans_is_rejected(audit: Audit) -> None:
+    fire(phase("prewarm", PREWARM + timedelta(minutes=30), execution_id="moved"))
+    (record,) = audit("web")
+    assert record["outcome"] == "rejected"
+    assert "not when doorbuster's prewarm is planned" in record["reason"]
+    assert record["source_id"] == "moved"
+
+
+@pytest.mark.usefixtures("sale")
+def test_the_forecaster_rejects_a_sale_payload_and_says_whose_it_is(audit: Audit) -> None:
+    payload = phase("prewarm", PREWARM, execution_id="meant-for-sales")
+    forecast.lambda_handler(payload, LambdaContext(function_name="surgeguard-forecast"))
+    (record,) = audit("web")
+    assert record["outcome"] == "rejected"
+    assert "meant for another handler" in record["reason"]
+    assert record["source_id"] == "meant-for-sales"
