@@ -1,0 +1,97 @@
+"""The pure parts of the trust rules: one decision per period, a trigger's own retry, a poisoned state
+item, commits remembered, launches the group does not show yet, and composite reasons that tell the truth."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from surgeguard.domain.decision import decide, serving_instances
+from surgeguard.domain.model import Launch, Outcome, Recommendation, ScalerMemory
+
+from .core_builders import REQUESTS, T0, cpu, group, inputs, policy, requests
+
+PERIOD = timedelta(seconds=60)
+
+
+def test_a_second_decision_within_the_period_is_rate_limited() -> None:
+    memory = ScalerMemory(last_trigger_at=T0, last_trigger_id="first")
+    decision = decide(
+        replace(
+            inputs(memory=memory, now=T0 + timedelta(seconds=30), readings=(cpu(90.0),)), min_interval=PERIOD
+        )
+    )
+    assert (decision.outcome, decision.skip_cause) == (Outcome.SKIPPED, "rate_limited")
+    assert decision.desired == decision.previous
+
+
+def test_after_the_period_it_decides_again() -> None:
+    memory = ScalerMemory(last_trigger_at=T0)
+    decision = decide(
+        replace(inputs(memory=memory, now=T0 + PERIOD, readings=(cpu(90.0),)), min_interval=PERIOD)
+    )
+    assert decision.outcome is Outcome.APPLIED
+
+
+def test_the_retry_of_the_trigger_the_state_holds_is_neither_stale_nor_rate_limited() -> None:
+    memory = ScalerMemory(last_trigger_at=T0 + timedelta(seconds=5), last_trigger_id="same")
+    inp = replace(
+        inputs(memory=memory, now=T0, readings=(cpu(90.0),)), min_interval=PERIOD, trigger_id="same"
+    )
+    assert decide(inp).outcome is Outcome.APPLIED
+    other = replace(inp, trigger_id="other")
+    assert decide(other).skip_cause == "stale"
+
+
+def test_a_capacity_change_is_committed_and_remembers_its_trigger() -> None:
+    decision = decide(replace(inputs(readings=(cpu(90.0),)), trigger_id="t-1"))
+    assert decision.outcome is Outcome.APPLIED
+    assert decision.memory.committed_desired == decision.desired
+    assert decision.memory.last_trigger_id == "t-1"
+    held = decide(replace(inputs(readings=(cpu(50.0),)), trigger_id="t-2"))
+    assert held.memory.committed_desired is None  # a hold commits nothing new
+
+
+def test_a_state_item_from_the_future_is_forgotten_past_the_horizon() -> None:
+    far = T0 + timedelta(days=365 * 70)
+    poisoned = ScalerMemory(
+        version=3,
+        last_trigger_at=far,
+        last_scale_out_at=far,
+        launches=(Launch(far, 5), Launch(T0, 1)),
+        recommendations=(Recommendation(far, 50),),
+        committed_at=far,
+    )
+    clean = poisoned.forget_after(T0 + timedelta(minutes=5))
+    assert (clean.last_trigger_at, clean.last_scale_out_at, clean.committed_at) == (None, None, None)
+    assert clean.launches == (Launch(T0, 1),) and clean.recommendations == ()
+    assert clean.version == 3
+    # and a later trigger decides instead of being stale for the next 70 years
+    assert decide(inputs(memory=clean, readings=(cpu(90.0),))).outcome is Outcome.APPLIED
+
+
+def test_launches_the_group_does_not_show_yet_are_not_counted_as_warming() -> None:
+    # desired 4 committed, the group still runs 2 (none pending): the 2 launched are not among them
+    memory = ScalerMemory(launches=(Launch(T0, 2),))
+    assert serving_instances(group(4, in_service=2), memory, T0 + timedelta(seconds=10), 300) == 2
+    # once they show (pending), the 2 in service are the old ones, serving
+    assert serving_instances(group(4, in_service=2, pending=2), memory, T0 + timedelta(seconds=10), 300) == 2
+    # once in service and warming, only the old 2 serve
+    assert serving_instances(group(4, in_service=4), memory, T0 + timedelta(seconds=10), 300) == 2
+
+
+def test_a_composite_candidate_prints_the_true_relation() -> None:
+    config = policy(
+        signals=[{"kind": "cpu", "target": 50}, REQUESTS],
+        composites=[{"id": "busy", "all_of": ["cpu", "requests_per_target"]}],
+    )
+    # the composite alarm is in ALARM, but the latest datapoints no longer breach
+    decision = decide(
+        inputs(
+            policy_=config,
+            readings=(cpu(40.0), requests(200.0)),
+            breached=frozenset({"busy"}),
+        )
+    )
+    (busy,) = [c for c in decision.candidates if c.rule == "busy"]
+    assert busy.note == "cpu=40<50 AND requests_per_target=200<1000"
