@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from surgeguard.domain.triggers import AlarmTrigger, BadInputError, parse_alarm_event
+from surgeguard.domain.triggers import BadInputError, parse_alarm_event
 
 from .core_builders import EVENTS_DIR, load_sample
 
