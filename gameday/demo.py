@@ -14,7 +14,9 @@ Phases (each one timed):
 5. replay: every minute through the engine, Surgeguard as its deployed Lambda (gameday/moto_path.py);
 6. baselines: every policy of the benchmark on the same trace with the fast engine, and the fast
    in-memory Surgeguard, which must make exactly the same decisions as the game-day path;
-7. report: the benchmark table, the audit items read back from moto's DynamoDB, gameday.png.
+7. report: the benchmark table, the audit items read back from moto's DynamoDB, gameday.png;
+8. last line: the alarm Lambda's invocations per minute during a 30-minute sustained breach
+   (gameday/sustained_breach.py, fast path; `--sustained-breach` prints only that).
 """
 
 from __future__ import annotations
@@ -472,11 +474,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the CDK synth and CloudFormation; create resources via the API",
     )
+    parser.add_argument(
+        "--sustained-breach",
+        action="store_true",
+        help="only print the Lambda invocations per minute during a 30-minute breach (fast path, no moto)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.sustained_breach:
+        print(_sustained_breach_line())
+        return 0
     phases = Phases()
     _heading("scenario")
     with phases.phase("scenario"):
@@ -512,7 +522,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.stop()
     _heading("timing")
     print(phases.summary())
+    print(f"\n{_sustained_breach_line()}")
     return code
+
+
+def _sustained_breach_line() -> str:
+    """How often the alarm Lambda runs while a breach lasts (issue 7), measured on the fast path."""
+    from gameday.moto_path import redirect_logger
+    from gameday.sustained_breach import sustained_breach
+
+    with open(os.devnull, "w") as quiet, redirect_logger("surgeguard", quiet):  # the Lambda's log lines
+        return sustained_breach().line()
 
 
 def _run(
