@@ -191,37 +191,11 @@ def _sns_metrics(trigger: Any) -> tuple[MetricRef, ...] | None:
             raise BadInputError(
                 f"Trigger.{field} {safe_text(str(value), 40)!r} is not a positive whole number"
             )
-    names = {"key_name": "name", "key_value": "value"}
     if "Metrics" not in trigger:
-        return (
-            _metric_ref(
-                trigger.get("Namespace"),
-                trigger.get("MetricName"),
-                trigger.get("Dimensions"),
-                "Trigger",
-                **names,
-            ),
-        )
-    refs = []
-    for index, entry in enumerate(_metrics_list(trigger["Metrics"], "Trigger.Metrics")):
-        if not isinstance(entry, dict):
-            raise BadInputError(f"Trigger.Metrics[{index}] is not an object")
-        if "MetricStat" not in entry:
-            _text(entry.get("Expression"), f"Trigger.Metrics[{index}].Expression", 1024)
-            continue
-        metric = _require(_require(entry, "MetricStat", "Trigger.Metrics"), "Metric", "MetricStat")
-        if not isinstance(metric, dict):
-            raise BadInputError(f"Trigger.Metrics[{index}].MetricStat.Metric is not an object")
-        refs.append(
-            _metric_ref(
-                metric.get("Namespace"),
-                metric.get("MetricName"),
-                metric.get("Dimensions"),
-                f"Trigger.Metrics[{index}]",
-                **names,
-            )
-        )
-    return tuple(refs)
+        dimensions = trigger.get("Dimensions")
+        namespace, name = trigger.get("Namespace"), trigger.get("MetricName")
+        return (_metric_ref(namespace, name, dimensions, "Trigger", key_name="name", key_value="value"),)
+    return _metric_queries(trigger["Metrics"], "Trigger.Metrics", _SNS_SPELLING)
 
 
 def _configuration_metrics(configuration: Any) -> tuple[MetricRef, ...] | None:
@@ -232,22 +206,44 @@ def _configuration_metrics(configuration: Any) -> tuple[MetricRef, ...] | None:
         raise BadInputError(f"configuration is a {type(configuration).__name__}, not an object")
     if "metrics" not in configuration:
         return None
+    return _metric_queries(configuration["metrics"], "configuration.metrics", _EVENTBRIDGE_SPELLING)
+
+
+@dataclass(frozen=True)
+class _Spelling:
+    """How one delivery shape spells a metric-data query (the classic SNS JSON capitalizes)."""
+
+    stat: str
+    metric: str
+    namespace: str
+    name: str
+    dimensions: str
+    expression: str
+
+
+_SNS_SPELLING = _Spelling("MetricStat", "Metric", "Namespace", "MetricName", "Dimensions", "Expression")
+_EVENTBRIDGE_SPELLING = _Spelling("metricStat", "metric", "namespace", "name", "dimensions", "expression")
+
+
+def _metric_queries(raw: Any, where: str, spelling: _Spelling) -> tuple[MetricRef, ...]:
+    """The metrics a metric-math alarm's queries read (expressions are checked, and read nothing)."""
     refs = []
-    for index, entry in enumerate(_metrics_list(configuration["metrics"], "configuration.metrics")):
+    for index, entry in enumerate(_metrics_list(raw, where)):
+        at = f"{where}[{index}]"
         if not isinstance(entry, dict):
-            raise BadInputError(f"configuration.metrics[{index}] is not an object")
-        if "metricStat" not in entry:
-            _text(entry.get("expression"), f"configuration.metrics[{index}].expression", 1024)
+            raise BadInputError(f"{at} is not an object")
+        if spelling.stat not in entry:
+            _text(entry.get(spelling.expression), f"{at}.{spelling.expression}", 1024)
             continue
-        metric = _require(_require(entry, "metricStat", "configuration.metrics"), "metric", "metricStat")
+        metric = _require(entry[spelling.stat], spelling.metric, f"{at}.{spelling.stat}")
         if not isinstance(metric, dict):
-            raise BadInputError(f"configuration.metrics[{index}].metricStat.metric is not an object")
+            raise BadInputError(f"{at}.{spelling.stat}.{spelling.metric} is not an object")
         refs.append(
             _metric_ref(
-                metric.get("namespace"),
-                metric.get("name"),
-                metric.get("dimensions"),
-                f"configuration.metrics[{index}]",
+                metric.get(spelling.namespace),
+                metric.get(spelling.name),
+                metric.get(spelling.dimensions),
+                at,
                 key_name="name",
                 key_value="value",
             )
