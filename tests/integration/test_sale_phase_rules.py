@@ -15,7 +15,7 @@ from surgeguard.domain.model import Pause
 from surgeguard.handlers import forecast
 
 from .support import T0, TABLE, LambdaContext, desired, set_desired
-from .test_sale_events import EVENT, PREWARM, RESTORE, declare, fire, max_size, phase
+from .test_sale_events import EVENT, PREWARM, RELEASE, RESTORE, declare, fire, max_size, phase
 
 Audit = Callable[[str], list[dict[str, Any]]]
 
@@ -124,3 +124,42 @@ def test_the_forecaster_rejects_a_sale_payload_and_says_whose_it_is(audit: Audit
     assert record["outcome"] == "rejected"
     assert "meant for another handler" in record["reason"]
     assert record["source_id"] == "meant-for-sales"
+
+
+RAMPED = {**EVENT, "ramp": [{"minutes_before_start": 60, "fraction": 0.5}]}
+# The ramp stage fires its lead (10 minutes) before 60 minutes ahead of the doors.
+PHASE_TIMES = {
+    "ramp-1": T0 - timedelta(minutes=70),
+    "prewarm": PREWARM,
+    "release": RELEASE,
+    "restore": RESTORE,
+}
+
+
+def test_the_kill_switch_stops_every_phase(config_file: Any, alarms: list[str], audit: Audit) -> None:
+    declare(RAMPED)
+    AuditStore(TABLE).set_pause(None, Pause.ALL, "oncall@example.com", datetime.now(UTC))
+    for name, when in PHASE_TIMES.items():
+        fire(phase(name, when, execution_id=f"paused-{name}"))
+        # THEN no phase moves capacity or MaxSize while paused
+        assert (desired(), max_size()) == (2, 20), name
+    outcomes = {r["trigger"]["phase"]: (r["outcome"], r.get("skip_cause")) for r in audit("web")}
+    assert outcomes["ramp-1"] == ("skipped", "paused")
+    assert outcomes["prewarm"] == ("skipped", "paused")
+    # release and restore have nothing to undo: no pre-warm ran
+    assert outcomes["release"][0] == outcomes["restore"][0] == "unchanged"
+
+
+def test_a_replay_of_every_phase_changes_nothing(config_file: Any, alarms: list[str], audit: Audit) -> None:
+    declare(RAMPED)
+    for name, when in PHASE_TIMES.items():
+        payload = phase(name, when, execution_id=f"exec-{name}")
+        fire(payload)
+        after_first = (desired(), max_size())
+        # WHEN Scheduler (or Lambda's retry) delivers the same execution again
+        again = fire(payload)
+        # THEN it is a duplicate and nothing moves
+        assert again["records"][0]["outcome"] == "skipped", name
+        assert (desired(), max_size()) == after_first, name
+    duplicates = [r for r in audit("web") if r.get("skip_cause") == "duplicate"]
+    assert sorted(r["source_id"] for r in duplicates) == sorted(f"exec-{n}" for n in PHASE_TIMES)
