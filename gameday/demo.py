@@ -347,7 +347,7 @@ def _create_stack(endpoint_url: str, template: dict[str, Any], assets: dict[str,
         "moto's CloudFormation skipped (reported complete, not created): "
         + ", ".join(f"{kind} x{count}" for kind, count in sorted(skipped.items())),
         f"created the template's {len(alarm_names)} metric alarms through the API (put_metric_alarm), so the "
-        "Lambda's SetAlarmState re-arms real alarms"
+        "per-minute re-evaluation reads real alarm states (DescribeAlarms)"
         + (f"; moto has no PutCompositeAlarm: {', '.join(composites)} left out" if composites else ""),
         f"Lambda {outputs['ReactiveFunctionName']} exists in moto but moto cannot run it (no Docker): "
         "the demo calls its handler in-process with the function's environment and the config from its "

@@ -10,7 +10,8 @@ talking to a moto server over HTTP:
   (AWS/ApplicationELB, TargetGroup) datapoints are put with PutMetricData at the simulated minute,
   so the handler's GetMetricData reads what the engine's alarms saw. moto never evaluates alarms, so
   the engine's MetricAlarm objects keep evaluating; their transitions are mirrored onto the real
-  alarms (SetAlarmState), the handler re-arms the real alarm, and its state is synced back.
+  alarms (SetAlarmState); an alarm stays in ALARM while its breach lasts, and each such minute the
+  per-minute re-evaluation goes through the real handler, which reads those states (DescribeAlarms).
 * DynamoDB and SNS: the deployed audit table (claims, state item, audit records) and topic.
 * Auto Scaling: SetDesiredCapacity on a real (moto) group; desired, min and max are moto's.
   moto has no launch timing (an instance is InService the moment it exists), so the group's

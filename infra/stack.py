@@ -71,7 +71,8 @@ class SurgeguardStack(Stack):
         self.alarms = ScalingAlarms(
             self, "Alarms", config=config, alarm_prefix=alarm_prefix, topic=self.topics.signals
         )
-        # Every minute, whatever the alarms did: a breach whose re-arm failed is still heard.
+        # Every minute, whatever the alarms did: alarms notify on state change only, so a breach that
+        # lasts (its alarm staying in ALARM) is heard here.
         self.reevaluation = Reevaluation(
             self, "Reevaluation", function=self.reactive.function, role=self.reactive.handler.role
         )

@@ -25,8 +25,9 @@ MEMORY_MB = 256
 TIMEOUT = Duration.seconds(60)
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 # Async triggers (SNS, schedules): Lambda's two retries (about 1 and then 2 minutes after a failed
-# attempt), then the on-failure queue. A trigger older than this is stale for scaling (a
-# still-breaching alarm is re-armed and fires again); it is kept in the queue rather than acted on.
+# attempt), then the on-failure queue. A trigger older than this is stale for scaling (a breach
+# that lasts stays in ALARM and the per-minute re-evaluation decides it); it is kept in the queue
+# rather than acted on.
 # The sale and forecast functions pass their own age (a pre-warm stays useful for longer).
 RETRY_ATTEMPTS = 2
 MAX_EVENT_AGE = Duration.minutes(15)
