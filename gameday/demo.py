@@ -409,7 +409,9 @@ def audit_summary(records: Sequence[Mapping[str, Any]], start: datetime, shown: 
     if applied:
         lines.append(f"first {min(shown, len(applied))} of {len(applied)} applied decisions:")
     for record in applied[:shown]:
-        alarm = (record.get("trigger") or {}).get("alarm", "?")
+        trigger = record.get("trigger") or {}
+        # What brought the decision: its alarm, the sale phase, or the per-minute re-evaluation.
+        alarm = trigger.get("alarm") or trigger.get("phase") or trigger.get("source", "?")
         lines.append(
             f"  {_local(record['at'], start)}  "
             f"{record['previous_desired']:>3} -> {record['new_desired']:<3}  "
