@@ -452,7 +452,8 @@ class SurgeguardPolicy:
             namespace=metric.namespace,
             dimensions=dict(metric.dimensions),
             threshold=alarm_threshold(signal, spec.direction),
-            value=series[-1] if len(series) else None,
+            # CloudWatch quotes a datapoint it evaluated; a gap minute (NaN here) has none to quote.
+            value=series[-1] if len(series) and series[-1] == series[-1] else None,
             evaluation_periods=self.tuning.out_datapoints,
             comparison="GreaterThanThreshold" if spec.direction is Direction.OUT else "LessThanThreshold",
         )
