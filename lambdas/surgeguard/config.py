@@ -316,11 +316,38 @@ class GroupConfig(_Strict):
         return {i for c in self.composites for i in c.all_of}
 
 
+class ManagedTag(_Strict):
+    """The tag the platform team puts on every group Surgeguard may change: the Lambdas' IAM allows
+    SetDesiredCapacity and UpdateAutoScalingGroup only on groups carrying it (no ARN list to outgrow)."""
+
+    key: str = Field(default="surgeguard:managed", min_length=1, max_length=128, pattern=r"^[^*?]+$")
+    value: str = Field(default="true", min_length=1, max_length=256, pattern=r"^[^*?]+$")
+
+
+class ReservedConcurrency(_Strict):
+    """Lambda concurrency kept for the scaler functions (null: none reserved). AWS refuses a reservation
+    that leaves the account under 100 unreserved, so the account's limit must be at least the sum + 100."""
+
+    reactive: int | None = Field(default=20, ge=1, le=1000)
+    sale: int | None = Field(default=10, ge=1, le=1000)
+
+
+class Deployment(_Strict):
+    """One CDK stage: the same stack in `account`/`region`, deployed as `<name>/*`."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
+    account: str = Field(pattern=r"^[0-9]{12}$")
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+
+
 class ScalerConfig(_Strict):
     groups: list[GroupConfig] = Field(min_length=1)
     dry_run: bool = False
     notify_emails: list[str] = Field(default_factory=list)
     audit_retention_days: int = Field(default=90, ge=1, le=3650)
+    managed_tag: ManagedTag = Field(default_factory=ManagedTag)
+    reserved_concurrency: ReservedConcurrency = Field(default_factory=ReservedConcurrency)
+    deployments: list[Deployment] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_groups(self) -> ScalerConfig:
@@ -328,6 +355,10 @@ class ScalerConfig(_Strict):
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"group names must be unique, repeated: {repeated}")
+        stages = [d.name for d in self.deployments]
+        repeated = sorted({n for n in stages if stages.count(n) > 1})
+        if repeated:
+            raise ValueError(f"deployment names must be unique, repeated: {repeated}")
         return self
 
     def group(self, name: str) -> GroupConfig | None:
