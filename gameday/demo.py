@@ -143,8 +143,16 @@ def synthesize(config: Any, outdir: Path) -> tuple[dict[str, Any], dict[str, Any
     application = _import_infra()
     import aws_cdk as cdk
 
+    from infra.constructs.lambda_code import POWERTOOLS_LAYER_CONTEXT
+
     context_file = ROOT / "cdk.json"
     context = json.loads(context_file.read_text())["context"] if context_file.is_file() else {}
+    # moto's CloudFormation cannot resolve AWS's public SSM parameters (and refuses to create one
+    # under the reserved /aws/ path), so the demo pins the layer the way an air-gapped deploy does.
+    # moto never runs the layer: only the ARN's shape matters here.
+    context[POWERTOOLS_LAYER_CONTEXT] = (
+        f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:1"
+    )
     app = cdk.App(outdir=str(outdir), context=context)
     application.build(app, config, stack_name=STACK_NAME, env=cdk.Environment(account=ACCOUNT, region=REGION))
     try:
@@ -673,11 +681,15 @@ def declared_events_report(
     """Surgeguard without and with the events declared: dropped requests at each event's doors
     opening (its first 15 minutes) and for the whole trace. `declared`: the run with them declared
     (the game-day path's); simulated on the fast engine when not given."""
+    from gameday.moto_path import redirect_logger
     from gameday.surgeguard_policy import SurgeguardPolicy
 
     def run(declared_events: tuple[DeclaredEvent, ...]) -> SimulationResult:
         policy = SurgeguardPolicy()
-        return simulate(trace, policy, sizing=sizing, start=start, events=declared_events, seed=seed)
+        # The fast path runs the handler's code too: its JSON log lines would flood the terminal
+        # (a few hundred); they repeat decisions the report shows, so they go nowhere.
+        with open(os.devnull, "w") as quiet, redirect_logger("surgeguard", quiet):
+            return simulate(trace, policy, sizing=sizing, start=start, events=declared_events, seed=seed)
 
     runs = {
         "without declared events": run(()),
