@@ -67,9 +67,9 @@ class ReactiveFunction(Construct):
         acknowledgments = grant_group_actions(
             self,
             role,
-            sid="ScaleConfiguredGroupsOnly",
+            sid="ScaleTaggedGroupsOnly",
             actions=["autoscaling:SetDesiredCapacity"],
-            group_names=[group.name for group in config.groups],
+            tag=config.managed_tag,
         )
         acknowledgments += grant_read_groups_and_metrics(role)
         acknowledgments.append(publish_to_encrypted_topic())

@@ -31,22 +31,21 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.constructs.arns import group_arn
 from infra.constructs.nag import resource_finding
 from infra.constructs.scaler_function import ScalerFunction
 from infra.constructs.scaling_grants import (
     IAM5,
+    grant_bounded_resize,
     grant_group_actions,
     grant_read_groups_and_metrics,
     publish_to_encrypted_topic,
 )
 from infra.constructs.scheduler_plumbing import SchedulerPlumbing
-from surgeguard.config import GroupConfig, ScalerConfig
+from surgeguard.config import GroupConfig, ManagedTag, ScalerConfig
 from surgeguard.domain.sales import plan_event
 
 HANDLER = "surgeguard.handlers.schedule.lambda_handler"
 SCALING_ACTIONS = ("autoscaling:SetDesiredCapacity",)
-RESIZE_ACTIONS = ("autoscaling:UpdateAutoScalingGroup",)
 # A failed phase: Lambda's two async retries, then the on-failure queue. A pre-warm is still worth
 # doing up to about an hour late (the event's floor holds until the release), so it may wait that long.
 RETRY_ATTEMPTS = 2
@@ -142,7 +141,7 @@ class SaleSchedules(Construct):
         )
         self.function = self.handler.function
         event_groups = [group for group in config.groups if group.events]
-        self._grant_scaling(event_groups)
+        self._grant_scaling(event_groups, config.managed_tag)
 
         self.plumbing = SchedulerPlumbing(
             self,
@@ -210,43 +209,21 @@ class SaleSchedules(Construct):
             )
         )
 
-    def _grant_scaling(self, event_groups: Sequence[GroupConfig]) -> None:
+    def _grant_scaling(self, event_groups: Sequence[GroupConfig], tag: ManagedTag) -> None:
+        """SetDesiredCapacity (pre-warm, ramp, restore) and a bounded UpdateAutoScalingGroup (raise
+        MaxSize to a temporary max, restore it) on tagged groups: see scaling_grants. The IAM bound is
+        the largest any event needs; each group's own comes from the config the Lambda applies."""
         role = self.handler.role
         acknowledgments = grant_group_actions(
+            self, role, sid="ScaleTaggedGroupsForSales", actions=SCALING_ACTIONS, tag=tag
+        )
+        acknowledgments += grant_bounded_resize(
             self,
             role,
-            sid="ScaleEventGroupsOnly",  # pre-warm, ramp, restore
-            actions=SCALING_ACTIONS,
-            group_names=[group.name for group in event_groups],
+            sid="ResizeTaggedGroupsForSales",
+            tag=tag,
+            max_size=max(max_size_bound(group) for group in event_groups),
         )
-        self._grant_bounded_resize(event_groups)
         acknowledgments += grant_read_groups_and_metrics(role)
         acknowledgments.append(publish_to_encrypted_topic())
         Validations.of(role).acknowledge(*acknowledgments)
-
-    def _grant_bounded_resize(self, event_groups: Sequence[GroupConfig]) -> None:
-        """UpdateAutoScalingGroup (raise MaxSize to a temporary max, restore it) within each group's own
-        bound: one statement per distinct bound, listing the groups that share it (per group without
-        growing one statement per group). Conditions (keys from the request, per the service
-        authorization reference):
-        - autoscaling:MaxSize <= bound, and present (no IfExists): every call must set MaxSize;
-        - autoscaling:MinSize absent (Null): the Lambda never sets MinSize;
-        - DesiredCapacity has no condition key for this action, but Auto Scaling rejects a desired
-          capacity above the MaxSize it sets, so the MaxSize bound bounds it too.
-        The group ARNs are the SetDesiredCapacity ones, acknowledged there.
-        """
-        by_bound: dict[int, list[str]] = {}
-        for group in event_groups:
-            by_bound.setdefault(max_size_bound(group), []).append(group.name)
-        for bound, names in sorted(by_bound.items()):
-            self.handler.role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid=f"ResizeEventGroupsUpTo{bound}",
-                    actions=list(RESIZE_ACTIONS),
-                    resources=[group_arn(self, name) for name in names],
-                    conditions={
-                        "NumericLessThanEquals": {"autoscaling:MaxSize": str(bound)},
-                        "Null": {"autoscaling:MinSize": "true"},
-                    },
-                )
-            )

@@ -230,15 +230,14 @@ def test_sale_lambda_shares_the_defaults_with_its_own_log_group_and_dead_letter_
     assert sales_synth.resources[on_failure]["Properties"]["SqsManagedSseEnabled"] is True
 
 
-def test_sale_lambda_may_change_only_the_groups_with_events_and_reads_on_star(sales_synth: Synth) -> None:
+def test_sale_lambda_may_change_only_tagged_groups_and_reads_on_star(sales_synth: Synth) -> None:
     _, sale = sales_synth.function(sale_schedules.HANDLER)
     role_id = sale["Properties"]["Role"]["Fn::GetAtt"][0]
     statements = {s.get("Sid"): s for s in _statements(sales_synth, role_id)}
-    scale = statements["ScaleEventGroupsOnly"]
+    scale = statements["ScaleTaggedGroupsForSales"]
     assert _as_list(scale["Action"]) == ["autoscaling:SetDesiredCapacity"]
-    assert sorted(_as_list(scale["Resource"])) == sorted(
-        _group_arn(g.name) for g in sales_config().groups if g.events
-    )
+    assert scale["Resource"] == _group_arn("*")
+    assert scale["Condition"] == {"StringEquals": {"autoscaling:ResourceTag/surgeguard:managed": "true"}}
     read = statements["ReadGroupsAndMetrics"]
     assert sorted(_as_list(read["Action"])) == [
         "autoscaling:DescribeAutoScalingGroups",
@@ -256,7 +255,9 @@ def test_sale_lambda_may_change_only_the_groups_with_events_and_reads_on_star(sa
     assert all("*" not in _as_list(s["Resource"]) and s.get("Condition") for _, s in updates)
 
 
-def test_update_auto_scaling_group_is_bounded_per_group_and_never_sets_min_size(sales_synth: Synth) -> None:
+def test_update_auto_scaling_group_is_bounded_on_tagged_groups_and_never_sets_min_size(
+    sales_synth: Synth,
+) -> None:
     # GIVEN web (max 10, black-friday temporary_max 40, night-owl none) and api (max 6, no temporary max)
     _, sale = sales_synth.function(sale_schedules.HANDLER)
     role_id = sale["Properties"]["Role"]["Fn::GetAtt"][0]
@@ -265,19 +266,8 @@ def test_update_auto_scaling_group_is_bounded_per_group_and_never_sets_min_size(
         for s in _statements(sales_synth, role_id)
         if "autoscaling:UpdateAutoScalingGroup" in _as_list(s["Action"])
     ]
-    # THEN each group may set MaxSize up to its own largest value, must set it, and never sets MinSize
-    bounds = {}
-    for statement in updates:
-        assert _as_list(statement["Action"]) == ["autoscaling:UpdateAutoScalingGroup"]
-        assert statement["Effect"] == "Allow"
-        condition = statement["Condition"]
-        assert set(condition) == {"NumericLessThanEquals", "Null"}  # no IfExists: MaxSize must be set
-        assert condition["Null"] == {"autoscaling:MinSize": "true"}
-        (bound,) = condition["NumericLessThanEquals"].values()
-        assert list(condition["NumericLessThanEquals"]) == ["autoscaling:MaxSize"]
-        for arn in _as_list(statement["Resource"]):
-            bounds[arn] = int(bound)
-    assert bounds == {_group_arn("web"): 40, _group_arn("api"): 6}
+    # THEN one statement: tagged groups only, MaxSize must be set and at most the largest bound any
+    # event needs (40), MinSize never (the per-group bound is the config's, applied by the Lambda)
     Template.from_json(sales_synth.template).has_resource_properties(
         "AWS::IAM::Policy",
         {
@@ -286,11 +276,12 @@ def test_update_auto_scaling_group_is_bounded_per_group_and_never_sets_min_size(
                 "Statement": Match.array_with(
                     [
                         {
-                            "Sid": "ResizeEventGroupsUpTo40",
+                            "Sid": "ResizeTaggedGroupsForSales",
                             "Effect": "Allow",
                             "Action": "autoscaling:UpdateAutoScalingGroup",
-                            "Resource": _group_arn("web"),
+                            "Resource": _group_arn("*"),
                             "Condition": {
+                                "StringEquals": {"autoscaling:ResourceTag/surgeguard:managed": "true"},
                                 "NumericLessThanEquals": {"autoscaling:MaxSize": "40"},
                                 "Null": {"autoscaling:MinSize": "true"},
                             },
@@ -300,6 +291,7 @@ def test_update_auto_scaling_group_is_bounded_per_group_and_never_sets_min_size(
             },
         },
     )
+    assert len(updates) == 1
     assert {g.name: max_size_bound(g) for g in sales_config().groups} == {"web": 40, "api": 6}
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_cdk import App, Environment
 from aws_cdk.assertions import Match, Template
-from synth_support import ACCOUNT, REGION, STACK_NAME, Synth
+from synth_support import ACCOUNT, REGION, SALES_NOW, STACK_NAME, Synth, sales_config
 
 from infra.constructs import reactive_function, sale_schedules
 from infra.constructs.scaler_function import MAX_EVENT_AGE, RETRY_ATTEMPTS
-from infra.stack import email_scopes, notify_emails
+from infra.stack import SurgeguardStack, email_scopes, notify_emails
 from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, parse_config
 from surgeguard.keys import GROUP_PREFIX, PARTITION_KEY, SORT_KEY, TRIGGER_PREFIX, TTL_ATTRIBUTE
-
-LAYER_ARN = f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:40"
 
 
 def _statements(synth: Synth) -> list[dict[str, Any]]:
@@ -208,7 +207,9 @@ def test_lambda_runtime_architecture_environment_and_logging(synth: Synth) -> No
     assert props["Handler"] == "surgeguard.handlers.alarm.lambda_handler"
     assert props["MemorySize"] == 256
     assert props["Timeout"] == 60
-    assert props["Layers"] == [LAYER_ARN]
+    # the layer: an SSM public parameter resolved at deploy time (test_lambda_defaults.py)
+    (layer,) = props["Layers"]
+    assert synth.template["Parameters"][layer["Ref"]]["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert props["Environment"]["Variables"] == {
         "TABLE_NAME": {"Ref": table},
         "NOTIFY_TOPIC_ARN": {"Ref": notifications},
@@ -276,23 +277,52 @@ def test_every_queue_is_encrypted_and_tls_only(synth: Synth) -> None:
         )
 
 
-def test_set_desired_capacity_is_scoped_to_exactly_the_configured_groups(
+def test_set_desired_capacity_is_scoped_to_groups_carrying_the_managed_tag(
     synth: Synth, config: ScalerConfig
 ) -> None:
-    expected = {
-        f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/{g.name}"
-        for g in config.groups
-    }
+    # Service Authorization Reference (Amazon EC2 Auto Scaling): SetDesiredCapacity takes the
+    # autoScalingGroup resource type and the autoscaling:ResourceTag/${TagKey} condition key.
+    every_group = f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/*"
     scaling = [
         s
         for s in _statements(synth)
         if "autoscaling:SetDesiredCapacity" in _as_list(s["Action"])
-        and s.get("Sid") != "ScaleEventGroupsOnly"
+        and s.get("Sid") != "ScaleTaggedGroupsForSales"
     ]
     assert len(scaling) == 1  # the sale Lambda's own statement is tested in test_sale_schedules
-    assert _as_list(scaling[0]["Action"]) == ["autoscaling:SetDesiredCapacity"]
-    resources = _as_list(scaling[0]["Resource"])
-    assert len(resources) == len(expected) and set(resources) == expected
+    (statement,) = scaling
+    assert statement["Sid"] == "ScaleTaggedGroupsOnly"
+    assert _as_list(statement["Action"]) == ["autoscaling:SetDesiredCapacity"]
+    assert statement["Resource"] == every_group
+    tag = config.managed_tag
+    assert statement["Condition"] == {"StringEquals": {f"autoscaling:ResourceTag/{tag.key}": tag.value}}
+    assert (tag.key, tag.value) == ("surgeguard:managed", "true")  # the documented default
+
+
+def test_a_configured_tag_scopes_every_mutating_statement() -> None:
+    config = parse_config(
+        {
+            **sales_config().model_dump(mode="json", exclude_none=True),
+            "managed_tag": {"key": "team", "value": "shop"},
+        }
+    )
+    stack = SurgeguardStack(
+        App(), "Tagged", config=config, now=SALES_NOW, env=Environment(account=ACCOUNT, region=REGION)
+    )
+    template = Template.from_stack(stack).to_json()
+    mutating = [
+        statement
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Policy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if any(
+            a.startswith("autoscaling:") and not a.startswith("autoscaling:Describe")
+            for a in _as_list(statement["Action"])
+        )
+    ]
+    assert len(mutating) == 3  # reactive SetDesiredCapacity; sale SetDesiredCapacity and resize
+    for statement in mutating:
+        assert statement["Condition"]["StringEquals"] == {"autoscaling:ResourceTag/team": "shop"}
 
 
 def test_nothing_that_changes_auto_scaling_is_granted_on_star(synth: Synth) -> None:
