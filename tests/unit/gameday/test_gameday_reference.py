@@ -20,6 +20,8 @@ REFERENCE: dict[str, dict[str, tuple[float, float]]] = {
         "aws-target-tracking-requests": (0.724, 2.574),
         "aws-step-scaling": (0.265, 2.699),
         "seed-rule": (0.030, 3.092),
+        "aws-target-tracking-hires": (0.822, 2.932),
+        "aws-predictive+tt": (0.083, 3.635),
         "clairvoyant": (0.0, 1.497),
     },
     "worldcup98-may30-jun30-5min": {
@@ -27,6 +29,8 @@ REFERENCE: dict[str, dict[str, tuple[float, float]]] = {
         "aws-target-tracking-requests": (0.0, 2.011),
         "aws-step-scaling": (0.0, 1.928),
         "seed-rule": (0.0, 2.478),
+        "aws-target-tracking-hires": (0.0, 2.015),
+        "aws-predictive+tt": (0.0, 2.211),
         "clairvoyant": (0.0, 1.126),
     },
     "appserver-cluster-2015-2020-hourly": {
@@ -34,6 +38,8 @@ REFERENCE: dict[str, dict[str, tuple[float, float]]] = {
         "aws-target-tracking-requests": (0.012, 1.958),
         "aws-step-scaling": (0.031, 1.796),
         "seed-rule": (0.016, 2.096),
+        "aws-target-tracking-hires": (0.011, 1.962),
+        "aws-predictive+tt": (0.012, 2.045),
         "clairvoyant": (0.0, 1.116),
     },
     "twitter-stream-2021-08": {
@@ -41,6 +47,8 @@ REFERENCE: dict[str, dict[str, tuple[float, float]]] = {
         "aws-target-tracking-requests": (6.003, 2.383),
         "aws-step-scaling": (5.994, 2.020),
         "seed-rule": (2.145, 3.458),
+        "aws-target-tracking-hires": (4.834, 2.324),
+        "aws-predictive+tt": (1.165, 4.225),
         "clairvoyant": (0.152, 1.223),
     },
     "azure-llm-code-2023-11-16": {
@@ -48,6 +56,8 @@ REFERENCE: dict[str, dict[str, tuple[float, float]]] = {
         "aws-target-tracking-requests": (5.306, 4.160),
         "aws-step-scaling": (0.0, 4.568),
         "seed-rule": (0.0, 5.514),
+        "aws-target-tracking-hires": (7.56, 4.047),
+        "aws-predictive+tt": (7.56, 3.991),
         "clairvoyant": (0.0, 2.404),
     },
     "azure-llm-conv-2023-11-16": {
@@ -55,6 +65,8 @@ REFERENCE: dict[str, dict[str, tuple[float, float]]] = {
         "aws-target-tracking-requests": (0.0, 2.049),
         "aws-step-scaling": (0.0, 2.040),
         "seed-rule": (0.0, 2.037),
+        "aws-target-tracking-hires": (0.0, 2.055),
+        "aws-predictive+tt": (0.0, 2.049),
         "clairvoyant": (0.0, 1.195),
     },
 }
