@@ -1,26 +1,71 @@
-"""The Lambda code asset: the `surgeguard` package plus the validated config, bundled without Docker.
+"""The Lambda code asset: the `surgeguard` package plus the validated config, bundled without Docker;
+and the Powertools layer it runs with.
 
 Third-party dependencies (Powertools, pydantic) come from AWS's Powertools layer and boto3 from the
 runtime, so bundling is a plain copy that works offline.
+
+The layer's ARN is resolved by CloudFormation at deploy time from the SSM public parameter AWS
+publishes for each Powertools release (`/aws/service/powertools/python/<arch>/<python>/<version>`,
+Powertools docs "Using SSM Parameter Store"): the template holds the parameter's name, never a layer
+version number inferred from release history (a wrong one fails the deploy). Where SSM's public
+parameters cannot be read (a partition without them, an air-gapped or pinned deploy), give the ARN:
+`cdk synth -c powertools_layer_arn=arn:aws:lambda:REGION:017000801446:layer:NAME:VERSION`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
 import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling, Stack
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
 
 from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, config_json
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 PACKAGE = "surgeguard"
 _IGNORED = ("__pycache__", "*.pyc", "*.pyo")
+
+POWERTOOLS_VERSION = "3.37.0"  # keep equal to aws-lambda-powertools in requirements.txt
+POWERTOOLS_LAYER_CONTEXT = "powertools_layer_arn"
+# arn:<partition>:lambda:<region>:<account>:layer:<name>:<version>
+LAYER_VERSION_ARN = re.compile(
+    r"arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-\d:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+"
+)
+
+
+def powertools_parameter_name(
+    runtime: lambda_.Runtime, architecture: lambda_.Architecture, version: str = POWERTOOLS_VERSION
+) -> str:
+    """The SSM public parameter holding the layer ARN of one Powertools release, e.g.
+    /aws/service/powertools/python/arm64/python3.14/3.37.0 (a release, not `latest`: the layer must
+    match the version the tests ran against)."""
+    return f"/aws/service/powertools/python/{architecture.name}/{runtime.name}/{version}"
+
+
+def powertools_layer_arn(
+    scope: Construct, runtime: lambda_.Runtime, architecture: lambda_.Architecture
+) -> str:
+    """The `-c powertools_layer_arn=...` override when given (checked), else a deploy-time reference to
+    the SSM public parameter (one `AWS::SSM::Parameter::Value<String>` template parameter per stack)."""
+    override = scope.node.try_get_context(POWERTOOLS_LAYER_CONTEXT)
+    if override:
+        if not isinstance(override, str) or LAYER_VERSION_ARN.fullmatch(override) is None:
+            raise ValueError(
+                f"-c {POWERTOOLS_LAYER_CONTEXT}={override!r} is not a layer version ARN "
+                "(arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)"
+            )
+        return override
+    return ssm.StringParameter.value_for_string_parameter(
+        Stack.of(scope), powertools_parameter_name(runtime, architecture)
+    )
 
 
 def _package_files(root: Path) -> Iterator[Path]:

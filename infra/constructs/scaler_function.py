@@ -6,7 +6,7 @@ memory, timeout, and async invocation that never loses a trigger (retries, then 
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -17,6 +17,7 @@ from constructs import Construct
 
 from infra.constructs.audit_table import grant_append_only
 from infra.constructs.dead_letter_queue import DeadLetterQueue
+from infra.constructs.lambda_code import powertools_layer_arn
 from surgeguard.config import BUNDLED_CONFIG_FILE
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # the newest Python this aws-cdk-lib knows (cdk-nag L1)
@@ -31,36 +32,6 @@ LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 # The sale and forecast functions pass their own age (a pre-warm stays useful for longer).
 RETRY_ATTEMPTS = 2
 MAX_EVENT_AGE = Duration.minutes(15)
-
-# AWS's published Powertools for AWS Lambda (Python) v3 layer. The layer version is a sequence
-# number per publication, not the semantic version: 3.23.0 is layer 27 (SSM parameter
-# /aws/service/powertools/python/<arch>/<python>/3.23.0), each later PyPI release adds one
-# (3.28.0 -> 32, 3.31.1 -> 36; there was no 3.32/3.33), so 3.37.0 -> 40. Verify with
-#   aws ssm get-parameter --name /aws/service/powertools/python/arm64/python3.14/3.37.0
-# and override without a code change: `cdk synth -c powertools_layer_version=NN`.
-POWERTOOLS_VERSION = "3.37.0"  # keep equal to aws-lambda-powertools in requirements.txt
-POWERTOOLS_LAYER_VERSION = 40
-POWERTOOLS_ACCOUNT = "017000801446"  # publisher in the commercial partition
-
-
-def powertools_layer_name(
-    runtime: lambda_.Runtime = RUNTIME, architecture: lambda_.Architecture = ARCHITECTURE
-) -> str:
-    python = runtime.name.replace(".", "")  # python3.14 -> python314
-    return f"AWSLambdaPowertoolsPythonV3-{python}-{architecture.name}"
-
-
-def powertools_layer_arn(scope: Construct) -> str:
-    """The layer in the stack's own region (a token when the stack is environment-agnostic)."""
-    version = scope.node.try_get_context("powertools_layer_version") or POWERTOOLS_LAYER_VERSION
-    return Stack.of(scope).format_arn(
-        service="lambda",
-        account=POWERTOOLS_ACCOUNT,
-        resource="layer",
-        resource_name=f"{powertools_layer_name()}:{int(version)}",
-        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-    )
-
 
 class ScalerFunction(Construct):
     """A Lambda with the project defaults, its own role (no managed policies) and log group.
@@ -114,7 +85,9 @@ class ScalerFunction(Construct):
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
             layers=[
-                lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_layer_arn(self))
+                lambda_.LayerVersion.from_layer_version_arn(
+                    self, "Powertools", powertools_layer_arn(self, RUNTIME, ARCHITECTURE)
+                )
             ],
             environment={
                 "POWERTOOLS_SERVICE_NAME": "surgeguard",
