@@ -38,6 +38,10 @@ _FIELDS = ("group", "scheduled_time", "execution_id")
 STEP_MINUTES = 15
 # The function keeps a failed run 15 minutes (two async retries); older is a replay.
 FORECAST_MAX_AGE = timedelta(minutes=15)
+# Published per forecast written (embedded metric format, by the handler): the stack alarms when a
+# group's count stays at zero, so a forecaster that stopped writing is heard (infra/constructs/monitoring).
+METRIC_NAMESPACE = "Surgeguard"
+FORECAST_WRITTEN = "ForecastWritten"
 
 
 @dataclass(frozen=True)
@@ -188,3 +192,28 @@ def _forecast(
         ],
     }
     return record
+
+
+def forecast_written_metric(
+    record: dict[str, Any], alarm_prefix: str, now: datetime
+) -> dict[str, Any] | None:
+    """The CloudWatch embedded-metric-format document for a run that wrote the group's forecast
+    (either mode), or None. CloudWatch Logs turns such a line on a Lambda's stdout into a metric
+    datapoint (Using the embedded metric format with Lambda), with no PutMetricData call."""
+    if "forecast" not in record or not record.get("group"):
+        return None
+    return {
+        "_aws": {
+            "Timestamp": int(now.timestamp() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": METRIC_NAMESPACE,
+                    "Dimensions": [["Stack", "Group"]],
+                    "Metrics": [{"Name": FORECAST_WRITTEN, "Unit": "Count"}],
+                }
+            ],
+        },
+        "Stack": alarm_prefix,
+        "Group": record["group"],
+        FORECAST_WRITTEN: 1,
+    }

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from surgeguard.forecast_service import handle_forecast_event
+from surgeguard.forecast_service import forecast_written_metric, handle_forecast_event
 from surgeguard.handlers.alarm import _wiring, begin, summary
 
 logger = Logger(service="surgeguard", logger_handler=None)
@@ -16,4 +17,8 @@ logger = Logger(service="surgeguard", logger_handler=None)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # The same wiring (and environment) as the other handlers; it never calls Auto Scaling.
     adapters, ctx = _wiring()
-    return summary([handle_forecast_event(event, adapters, ctx, begin(context))])
+    record = handle_forecast_event(event, adapters, ctx, begin(context))
+    metric = forecast_written_metric(record, ctx.alarm_prefix, ctx.clock())
+    if metric is not None:
+        print(json.dumps(metric), flush=True)  # stdout, not the logger: EMF must be the whole line
+    return summary([record])
