@@ -2,7 +2,11 @@
 and the Powertools layer it runs with.
 
 Third-party dependencies (Powertools, pydantic) come from AWS's Powertools layer and boto3 from the
-runtime, so bundling is a plain copy that works offline.
+runtime, so bundling is a plain copy that works offline. The one exception is `tzdata` (pure data,
+the same on every platform): the sale calendars resolve IANA zones with `zoneinfo`, and a Lambda
+runtime need not carry system zone data (the AL2023-based `provided.al2023` ships none), so the zone
+data the tests ran with is copied in from this environment and the functions read only it
+(`PYTHONTZPATH`, see `ZONE_DATA_PATH`).
 
 The layer's ARN is resolved by CloudFormation at deploy time from the SSM public parameter AWS
 publishes for each Powertools release (`/aws/service/powertools/python/<arch>/<python>/<version>`,
@@ -15,6 +19,7 @@ parameters cannot be read (a partition without them, an air-gapped or pinned dep
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import re
 import shutil
 from collections.abc import Iterator
@@ -32,6 +37,10 @@ from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, config_json
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 PACKAGE = "surgeguard"
 _IGNORED = ("__pycache__", "*.pyc", "*.pyo")
+
+TZDATA = "tzdata"
+# Where the bundled zone files sit on Lambda: the asset is unpacked at the task root, /var/task.
+ZONE_DATA_PATH = f"/var/task/{TZDATA}/zoneinfo"
 
 POWERTOOLS_VERSION = "3.37.0"  # keep equal to aws-lambda-powertools in requirements.txt
 POWERTOOLS_LAYER_CONTEXT = "powertools_layer_arn"
@@ -74,9 +83,22 @@ def _package_files(root: Path) -> Iterator[Path]:
             yield path
 
 
+def tzdata_dir() -> Path:
+    """The installed `tzdata` package (requirements.txt pins it); synth fails loudly without it."""
+    try:
+        import tzdata
+    except ImportError:
+        raise RuntimeError(
+            "tzdata is not installed: the Lambda asset ships it (pip install -r requirements.txt)"
+        ) from None
+    return Path(tzdata.__file__).parent
+
+
 def asset_hash(config_text: str, lambdas_dir: Path = LAMBDAS_DIR) -> str:
-    """Changes whenever a shipped file or the config changes, and only then."""
+    """Changes whenever a shipped file, the zone data release or the config changes, and only then."""
     digest = hashlib.sha256()
+    # tzdata's 600 files change only with its release: hashing the version is enough.
+    digest.update(f"{TZDATA}=={importlib.metadata.version(TZDATA)}\0".encode())
     for path in _package_files(lambdas_dir / PACKAGE):
         digest.update(path.relative_to(lambdas_dir).as_posix().encode())
         digest.update(b"\0")
@@ -90,7 +112,7 @@ def asset_hash(config_text: str, lambdas_dir: Path = LAMBDAS_DIR) -> str:
 
 @jsii.implements(ILocalBundling)
 class _CopyPackage:
-    """Copies the package and writes the config JSON at the asset root (the Lambda task root)."""
+    """Copies the package and tzdata and writes the config JSON at the asset root (the task root)."""
 
     def __init__(self, lambdas_dir: Path, config_text: str) -> None:
         self._lambdas_dir = lambdas_dir
@@ -103,6 +125,9 @@ class _CopyPackage:
             out / PACKAGE,
             ignore=shutil.ignore_patterns(*_IGNORED),
             dirs_exist_ok=True,
+        )
+        shutil.copytree(
+            tzdata_dir(), out / TZDATA, ignore=shutil.ignore_patterns(*_IGNORED), dirs_exist_ok=True
         )
         (out / BUNDLED_CONFIG_FILE).write_text(self._config_text, encoding="utf-8")
         return True  # never fall back to Docker

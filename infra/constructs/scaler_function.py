@@ -17,7 +17,7 @@ from constructs import Construct
 
 from infra.constructs.audit_table import grant_append_only
 from infra.constructs.dead_letter_queue import DeadLetterQueue
-from infra.constructs.lambda_code import powertools_layer_arn
+from infra.constructs.lambda_code import ZONE_DATA_PATH, powertools_layer_arn
 from surgeguard.config import BUNDLED_CONFIG_FILE
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # the newest Python this aws-cdk-lib knows (cdk-nag L1)
@@ -96,6 +96,8 @@ class ScalerFunction(Construct):
                 "TABLE_NAME": table.table_name,
                 "NOTIFY_TOPIC_ARN": notify_topic.topic_arn,
                 "ALARM_PREFIX": alarm_prefix,
+                # zoneinfo reads the bundled tzdata only, never whatever the runtime image has
+                "PYTHONTZPATH": ZONE_DATA_PATH,
             },
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,

@@ -217,6 +217,7 @@ def test_lambda_runtime_architecture_environment_and_logging(synth: Synth) -> No
         "CONFIG_FILE": BUNDLED_CONFIG_FILE,
         "POWERTOOLS_SERVICE_NAME": "surgeguard",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        "PYTHONTZPATH": "/var/task/tzdata/zoneinfo",
     }
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
     log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
