@@ -13,6 +13,8 @@ commands:
   pause / resume       kill switch for a deployed stack (a group or everything, one direction or both)
   audit                print a group's latest audit records from a deployed stack
   plan                 when each declared sale event pre-warms, releases and restores; what looks wrong
+  loadtest             a real shop, fleet and Locust load, scaled live: Surgeguard vs fixed and target tracking
+  preflight            before a sale: quotas, limits, monitoring, alarms, schedules... PASS/WARN/FAIL
 
 `surgeguard COMMAND --help` for each command's options."""
 
@@ -41,6 +43,18 @@ def _plan(argv: Sequence[str]) -> int:
     return main(list(argv))
 
 
+def _preflight(argv: Sequence[str]) -> int:
+    from surgeguard_cli.preflight import main
+
+    return main(list(argv))
+
+
+def _loadtest(argv: Sequence[str]) -> int:
+    from loadtest.cli import main
+
+    return main(list(argv))
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "bench": _bench,
     "gameday": _gameday,
@@ -48,6 +62,8 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "resume": _control,
     "audit": _control,
     "plan": _plan,
+    "loadtest": _loadtest,
+    "preflight": _preflight,
 }
 
 

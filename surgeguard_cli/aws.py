@@ -1,0 +1,412 @@
+"""The CLI's AWS adapter: every boto3 call the operations commands (preflight, status, report, the
+CloudWatch backtest) make, answered as plain data. The only CLI module that imports boto3.
+
+One client per service, made on first use; tests pass their own per service (`clients=`), which is the
+seam where moto lacks an API: Service Quotas answers only for `vpc` in moto 5.2.5, and moto confirms
+every email subscription at once, so tests hand in a small fake of exactly that client.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from surgeguard import keys
+
+# A person waits on these: a few quick retries, then a clear error (exit code 3).
+_CONFIG = Config(retries={"total_max_attempts": 4, "mode": "standard"}, connect_timeout=5, read_timeout=20)
+# Service Quotas: "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", counted in vCPUs.
+VCPU_QUOTA_CODE = "L-1216C47A"
+STANDARD_FAMILIES = frozenset("acdhimrtz")
+# GetMetricData: at most 100,800 datapoints per call (the API reference), then NextToken. And the
+# period must match the data's age, or CloudWatch returns nothing for that range (MetricStat.Period):
+# under 15 days old a multiple of 60 s, 15 to 63 days of 300 s, older of 3600 s.
+MAX_DATAPOINTS_PER_CALL = 100_800
+RETENTION_STEPS = ((timedelta(days=15), 60), (timedelta(days=63), 300), (timedelta(days=455), 3600))
+PENDING_CONFIRMATION = "PendingConfirmation"  # SNS's SubscriptionArn for a subscription nobody confirmed
+
+
+class AwsError(RuntimeError):
+    """An AWS call failed (credentials, permissions, throttling, a missing resource): exit code 3."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"{operation}: {code}: {message}")
+        self.operation = operation
+        self.code = code
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """What the CLI needs to know about a deployed Surgeguard stack, from CloudFormation."""
+
+    name: str
+    table: str
+    notify_topic_arn: str | None
+    schedule_group: str | None
+    functions: tuple[str, ...]  # physical names of the stack's Lambda functions
+    queues: tuple[str, ...]  # URLs of the stack's SQS queues (the failure queues)
+
+    @property
+    def alarm_prefix(self) -> str:
+        return self.name  # infra/stack.py: the stack name prefixes every alarm
+
+
+def period_for_age(oldest: datetime, now: datetime) -> int:
+    """The finest period CloudWatch still keeps for data as old as `oldest`."""
+    age = now - oldest
+    for limit, period in RETENTION_STEPS:
+        if age <= limit:
+            return period
+    raise ValueError(f"CloudWatch keeps metric data for 455 days; {age.days} days ago is gone")
+
+
+def _attribute(value: Mapping[str, Any]) -> Any:
+    (kind, inner), *_ = value.items()
+    if kind == "N":
+        number = float(inner)
+        return int(number) if number.is_integer() and "." not in inner and "e" not in inner else number
+    if kind == "M":
+        return {k: _attribute(v) for k, v in inner.items()}
+    if kind == "L":
+        return [_attribute(v) for v in inner]
+    if kind == "NULL":
+        return None
+    return inner
+
+
+class Aws:
+    """Reads for the operations commands. `clients`: service name -> client (tests, fakes)."""
+
+    def __init__(self, clients: Mapping[str, Any] | None = None, region: str | None = None) -> None:
+        self._clients: dict[str, Any] = dict(clients or {})
+        self._region = region
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=self._region, config=_CONFIG)
+        return self._clients[service]
+
+    def call(self, service: str, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client(service), operation)(**kwargs)
+        except ClientError as error:
+            info = error.response.get("Error", {})
+            raise AwsError(operation, str(info.get("Code", "?")), str(info.get("Message", error))) from None
+        except BotoCoreError as error:
+            raise AwsError(operation, type(error).__name__, str(error)) from None
+
+    def _pages(
+        self, service: str, operation: str, key: str, token: str = "NextToken", **kwargs: Any
+    ) -> Iterator[Any]:
+        request = dict(kwargs)
+        while True:
+            page = self.call(service, operation, **request)
+            yield from page.get(key, [])
+            next_token = page.get(token)
+            if not next_token:
+                return
+            request[token] = next_token
+
+    # --- the stack ---
+    def stack(self, name: str) -> StackInfo:
+        stacks = self.call("cloudformation", "describe_stacks", StackName=name)["Stacks"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        resources = [
+            r
+            for r in self._pages(
+                "cloudformation", "list_stack_resources", "StackResourceSummaries", StackName=name
+            )
+            if r.get("LogicalResourceId")  # moto lists the types it skipped as blank entries
+        ]
+        functions = tuple(
+            r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::Lambda::Function"
+        )
+        queues = tuple(r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::SQS::Queue")
+        if "AuditTableName" not in outputs:
+            raise AwsError("DescribeStacks", "NotSurgeguard", f"stack {name} has no AuditTableName output")
+        return StackInfo(
+            name=name,
+            table=outputs["AuditTableName"],
+            notify_topic_arn=outputs.get("NotificationsTopicArn"),
+            schedule_group=outputs.get("SaleScheduleGroupName"),
+            functions=functions,
+            queues=queues,
+        )
+
+    # --- Auto Scaling ---
+    def group(self, name: str) -> dict[str, Any] | None:
+        groups = self.call("autoscaling", "describe_auto_scaling_groups", AutoScalingGroupNames=[name])
+        found = groups.get("AutoScalingGroups", [])
+        return found[0] if found else None
+
+    def scaling_policies(self, group: str) -> list[dict[str, Any]]:
+        return list(
+            self._pages("autoscaling", "describe_policies", "ScalingPolicies", AutoScalingGroupName=group)
+        )
+
+    def scheduled_actions(self, group: str) -> list[dict[str, Any]]:
+        return list(
+            self._pages(
+                "autoscaling",
+                "describe_scheduled_actions",
+                "ScheduledUpdateGroupActions",
+                AutoScalingGroupName=group,
+            )
+        )
+
+    def warm_pool(self, group: str) -> dict[str, Any] | None:
+        answer = self.call("autoscaling", "describe_warm_pool", AutoScalingGroupName=group)
+        return answer.get("WarmPoolConfiguration") or None
+
+    # --- EC2 ---
+    def launch_template_data(self, group: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
+        """The launch template version the group launches from (data, how it was named); None when the
+        template or version is gone. A launch configuration is reported as such (data None)."""
+        spec = group.get("LaunchTemplate") or (
+            group.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {}).get("LaunchTemplateSpecification")
+        )
+        if not spec:
+            name = group.get("LaunchConfigurationName")
+            return None, f"launch configuration {name}" if name else "no launch template"
+        ident = (
+            {"LaunchTemplateId": spec["LaunchTemplateId"]}
+            if spec.get("LaunchTemplateId")
+            else {"LaunchTemplateName": spec["LaunchTemplateName"]}
+        )
+        version = str(spec.get("Version") or "$Default")
+        label = (
+            f"launch template {spec.get('LaunchTemplateName') or spec.get('LaunchTemplateId')} ({version})"
+        )
+        try:
+            versions = self.call("ec2", "describe_launch_template_versions", Versions=[version], **ident)
+        except AwsError as error:
+            if "NotFound" in error.code or "Malformed" in error.code:
+                return None, label
+            raise
+        found = versions.get("LaunchTemplateVersions", [])
+        return (found[0].get("LaunchTemplateData", {}) if found else None), label
+
+    def image_exists(self, image_id: str) -> bool:
+        try:
+            return bool(self.call("ec2", "describe_images", ImageIds=[image_id]).get("Images"))
+        except AwsError as error:
+            if "NotFound" in error.code or "Malformed" in error.code:
+                return False
+            raise
+
+    def vcpus(self, instance_types: Iterable[str]) -> dict[str, int]:
+        wanted = sorted(set(instance_types))
+        found: dict[str, int] = {}
+        for i in range(0, len(wanted), 100):
+            for item in self._pages(
+                "ec2", "describe_instance_types", "InstanceTypes", InstanceTypes=wanted[i : i + 100]
+            ):
+                found[item["InstanceType"]] = int(item["VCpuInfo"]["DefaultVCpus"])
+        return found
+
+    def running_standard_vcpus(self) -> int:
+        """vCPUs of the account's running On-Demand instances of the standard families (what the quota
+        counts): Spot instances and other families have quotas of their own."""
+        instances = [
+            instance
+            for reservation in self._pages(
+                "ec2",
+                "describe_instances",
+                "Reservations",
+                Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}],
+            )
+            for instance in reservation.get("Instances", [])
+            if instance.get("InstanceLifecycle") != "spot"
+            and instance.get("InstanceType", "?")[0] in STANDARD_FAMILIES
+        ]
+        per_type = self.vcpus(i["InstanceType"] for i in instances)
+        return sum(per_type.get(i["InstanceType"], 0) for i in instances)
+
+    def instance_monitoring(self, instance_ids: Sequence[str]) -> dict[str, str]:
+        states: dict[str, str] = {}
+        for i in range(0, len(instance_ids), 500):
+            for reservation in self._pages(
+                "ec2", "describe_instances", "Reservations", InstanceIds=list(instance_ids[i : i + 500])
+            ):
+                for instance in reservation.get("Instances", []):
+                    states[instance["InstanceId"]] = instance.get("Monitoring", {}).get("State", "disabled")
+        return states
+
+    def free_addresses(self, subnet_ids: Sequence[str]) -> dict[str, int]:
+        subnets = self.call("ec2", "describe_subnets", SubnetIds=list(subnet_ids)).get("Subnets", [])
+        return {s["SubnetId"]: int(s["AvailableIpAddressCount"]) for s in subnets}
+
+    # --- Service Quotas ---
+    def vcpu_quota(self) -> float | None:
+        """The account's applied On-Demand standard vCPU quota; AWS's default when none was applied."""
+        try:
+            answer = self.call(
+                "service-quotas", "get_service_quota", ServiceCode="ec2", QuotaCode=VCPU_QUOTA_CODE
+            )
+        except AwsError as error:
+            if error.code != "NoSuchResourceException":
+                raise
+            answer = self.call(
+                "service-quotas",
+                "get_aws_default_service_quota",
+                ServiceCode="ec2",
+                QuotaCode=VCPU_QUOTA_CODE,
+            )
+        value = answer.get("Quota", {}).get("Value")
+        return None if value is None else float(value)
+
+    # --- CloudWatch ---
+    def alarms(self, prefix: str) -> list[dict[str, Any]]:
+        """Every alarm (metric and composite) whose name starts with `prefix`/."""
+        request = {
+            "AlarmNamePrefix": f"{prefix}/",
+            "AlarmTypes": ["MetricAlarm", "CompositeAlarm"],
+            "MaxRecords": 100,
+        }
+        alarms: list[dict[str, Any]] = []
+        while True:
+            page = self.call("cloudwatch", "describe_alarms", **request)
+            alarms += page.get("MetricAlarms", []) + page.get("CompositeAlarms", [])
+            if not page.get("NextToken"):
+                return alarms
+            request["NextToken"] = page["NextToken"]
+
+    def metric_series(
+        self,
+        namespace: str,
+        metric: str,
+        dimensions: Mapping[str, str],
+        stat: str,
+        start: datetime,
+        end: datetime,
+        period: int,
+    ) -> dict[datetime, float]:
+        """One metric's datapoints in [start, end) at `period`, paginated (NextToken) within
+        GetMetricData's 100,800 datapoints per call."""
+        query = {
+            "Id": "m",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": namespace,
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+                },
+                "Period": period,
+                "Stat": stat,
+            },
+            "ReturnData": True,
+        }
+        points: dict[datetime, float] = {}
+        request: dict[str, Any] = {
+            "MetricDataQueries": [query],
+            "StartTime": start,
+            "EndTime": end,
+            "ScanBy": "TimestampAscending",
+            "MaxDatapoints": MAX_DATAPOINTS_PER_CALL,
+        }
+        while True:
+            page = self.call("cloudwatch", "get_metric_data", **request)
+            for result in page.get("MetricDataResults", []):
+                for when, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
+                    if math.isfinite(value):
+                        points[when.astimezone(UTC)] = float(value)
+            if not page.get("NextToken"):
+                return points
+            request["NextToken"] = page["NextToken"]
+
+    def metric_sum(
+        self, namespace: str, metric: str, dimensions: Mapping[str, str], start: datetime, end: datetime
+    ) -> float:
+        period = max(60, int((end - start).total_seconds()) // 60 * 60)
+        return sum(self.metric_series(namespace, metric, dimensions, "Sum", start, end, period).values())
+
+    # --- SNS, Scheduler, SQS ---
+    def subscriptions(self, topic_arn: str) -> list[dict[str, Any]]:
+        return list(self._pages("sns", "list_subscriptions_by_topic", "Subscriptions", TopicArn=topic_arn))
+
+    def schedules(self, group_name: str) -> list[dict[str, Any]]:
+        """Every schedule of the group with its expression, zone and Input (ListSchedules has neither)."""
+        names = [
+            s["Name"] for s in self._pages("scheduler", "list_schedules", "Schedules", GroupName=group_name)
+        ]
+        return [self.call("scheduler", "get_schedule", Name=name, GroupName=group_name) for name in names]
+
+    def queue_depth(self, url: str) -> int:
+        attributes = self.call(
+            "sqs",
+            "get_queue_attributes",
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(
+            attributes.get("ApproximateNumberOfMessagesNotVisible", 0)
+        )
+
+    # --- the audit table ---
+    def pause(self, table: str, group: str | None) -> dict[str, Any] | None:
+        """The kill-switch item of a group (None: the global one), or None when never set."""
+        item = self.call(
+            "dynamodb",
+            "get_item",
+            TableName=table,
+            Key={
+                keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION},
+                keys.SORT_KEY: {"S": group or keys.GLOBAL_CONTROL_SORT_KEY},
+            },
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None else {k: _attribute(v) for k, v in item.items()}
+
+    def audit_records(
+        self,
+        table: str,
+        group: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        latest: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """A group's audit records, oldest first: within [start, end), or the `latest` N."""
+        low = f"{keys.AUDIT_SORT_PREFIX}{start.astimezone(UTC).isoformat() if start else ''}"
+        high = f"{keys.AUDIT_SORT_PREFIX}{end.astimezone(UTC).isoformat() if end else '~'}"
+        request: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :low AND :high",
+            "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": keys.group_pk(group)},
+                ":low": {"S": low},
+                ":high": {"S": high},
+            },
+            "ScanIndexForward": latest is None,
+        }
+        if latest is not None:
+            request["Limit"] = latest
+        records: list[dict[str, Any]] = []
+        while True:
+            page = self.call("dynamodb", "query", **request)
+            records += [{k: _attribute(v) for k, v in item.items()} for item in page.get("Items", [])]
+            if not page.get("LastEvaluatedKey") or (latest is not None and len(records) >= latest):
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return records if latest is None else list(reversed(records[:latest]))
+
+    def event_items(self, table: str, group: str) -> list[dict[str, Any]]:
+        page = self.call(
+            "dynamodb",
+            "query",
+            TableName=table,
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :event)",
+            ExpressionAttributeNames={"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.group_pk(group)},
+                ":event": {"S": keys.EVENT_SORT_PREFIX},
+            },
+        )
+        return [{k: _attribute(v) for k, v in item.items()} for item in page.get("Items", [])]

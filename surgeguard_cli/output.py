@@ -1,0 +1,124 @@
+"""What every operations command shares: exit codes, JSON output, tables and progress (rich).
+
+rich is imported only when a table or a progress bar is drawn, so `surgeguard --help` and `--json`
+stay quick; tables go to stdout, progress to stderr (and only on a terminal), so piping stays clean.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TextIO
+
+# Exit codes, the same for every command (README: "Exit codes").
+OK = 0  # done; nothing wrong found
+FOUND = 1  # done, and something is wrong: a FAIL check, an error in the plan, a bench that differs
+USAGE = 2  # the command line or the config is invalid (argparse also exits 2)
+AWS = 3  # AWS could not be read: credentials, permissions, a stack or table that is not there
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def print_json(data: Any, stream: TextIO | None = None) -> None:
+    (stream or sys.stdout).write(json.dumps(data, indent=2, default=_default) + "\n")
+
+
+def console(stream: TextIO | None = None) -> Any:
+    from rich.console import Console
+
+    # No wrapping of long reasons into a narrow column when piped: take a wide virtual terminal.
+    out = stream or sys.stdout
+    return Console(file=out, width=None if out.isatty() else 160, highlight=False, soft_wrap=False)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], **options: Any) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    grid = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, **options)
+    for column in columns:
+        numeric = column.endswith(("#", "%")) or column in NUMERIC_COLUMNS
+        grid.add_column(column, justify="right" if numeric else "left", overflow="fold")
+    for row in rows:
+        grid.add_row(*("" if cell is None else str(cell) for cell in row))
+    return grid
+
+
+NUMERIC_COLUMNS = frozenset(
+    {
+        "desired",
+        "in service",
+        "pending",
+        "warming",
+        "min",
+        "max",
+        "value",
+        "target",
+        "previous",
+        "new",
+        "dropped_pct",
+        "instance_hours",
+        "cost_vs_oracle",
+        "actions",
+        "overload_minutes",
+        "minutes over target",
+        "peak",
+    }
+)
+
+
+class Steps:
+    """A progress bar on stderr when it is a terminal; nothing otherwise (logs, CI, tests)."""
+
+    def __init__(self, description: str, total: int, stream: TextIO | None = None) -> None:
+        self._stream = stream or sys.stderr
+        self._description = description
+        self._total = total
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Steps:
+        if self._stream.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=self._stream),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self._description, total=self._total)
+        return self
+
+    def update(self, done: int, description: str | None = None) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, description=description or self._description)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+@contextmanager
+def spinner(text: str, stream: TextIO | None = None) -> Iterator[None]:
+    """A status line while AWS is read (a terminal only)."""
+    out = stream or sys.stderr
+    if not out.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(file=out).status(text):
+        yield

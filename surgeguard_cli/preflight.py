@@ -1,0 +1,631 @@
+"""`surgeguard preflight`: before the sale, everything known to sink one, checked against the account.
+
+Per group and upcoming event: the vCPU quota, MaxSize and the temporary max, free addresses, the launch
+template and its image against the planned peak; detailed monitoring, metrics collection, other scalers
+on the group. For the stack: its alarms, email subscriptions, each event's schedules at the planned
+times, the kill switch, the Lambdas' recent errors and throttles, the failure queues.
+
+Each check says PASS, WARN or FAIL and what to do; any FAIL exits 1 (`output.FOUND`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from surgeguard.config import (
+    ConfigError,
+    CpuSignal,
+    GroupConfig,
+    QueueBacklogSignal,
+    SaleEvent,
+    ScalerConfig,
+    load_config,
+)
+from surgeguard.domain.sales import plan_event
+from surgeguard_cli import output
+
+PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+DEFAULT_CONFIG = "surgeguard.yaml"
+DEFAULT_STACK = "Surgeguard"
+QUOTA_WARN_FRACTION = 0.9  # a peak that takes more than 90% of the quota leaves nothing for anyone else
+ADDRESS_HEADROOM = 1.1  # instances replaced during the sale need addresses too
+LAMBDA_LOOKBACK = timedelta(hours=24)
+NORMAL_LOOKBACK = timedelta(days=7)  # what the pre-warm reads: demand at the same time last week
+NORMAL_WINDOW = timedelta(minutes=15)
+# The group metric the queue-backlog signal divides by (surgeguard.signals).
+BACKLOG_METRIC = "GroupInServiceInstances"
+
+EXAMPLES = """examples:
+  surgeguard preflight                                  every group, every upcoming event
+  surgeguard preflight --event black-friday-doorbuster  one event
+  surgeguard preflight --json | jq '.checks[] | select(.status != "PASS")'
+
+exit codes: 0 all PASS or WARN, 1 some check FAILed, 2 bad arguments or config, 3 AWS unreadable"""
+
+
+@dataclass(frozen=True)
+class Check:
+    status: str  # PASS, WARN, FAIL
+    check: str  # a stable id: vcpu-quota, max-size, ...
+    scope: str  # the group, group/event, or the stack
+    detail: str  # what was found
+    fix: str = ""  # what to do (empty on PASS)
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The capacity an event is planned to need (or the config max for a group without events)."""
+
+    instances: int
+    why: str
+
+
+# --------------------------------------------------------------------------- pure rules
+
+
+def planned_peak(group: GroupConfig, event: SaleEvent | None, normal_rpm: float | None, desired: int) -> Peak:
+    """Instances the peak needs, unclamped (a peak above the max is what the max-size check is for).
+    The arithmetic of `surgeguard.domain.sales.target_capacity`, before its clamp."""
+    if event is None:
+        return Peak(group.max, f"config max {group.max} (no event declared)")
+    per_instance = group.requests_target()
+    if event.peak_requests_per_minute is not None and per_instance is not None:
+        needed = math.ceil(event.peak_requests_per_minute / per_instance - 1e-9)
+        why = f"absolute peak {event.peak_requests_per_minute:g} requests/min / {per_instance:g} per instance"
+    elif normal_rpm is not None and per_instance is not None:
+        assert event.peak_multiplier is not None
+        needed = math.ceil(normal_rpm * event.peak_multiplier / per_instance - 1e-9)
+        why = (
+            f"{event.peak_multiplier:g} x last week's {normal_rpm:,.0f} requests/min "
+            f"/ {per_instance:g} per instance"
+        )
+    else:
+        assert event.peak_multiplier is not None
+        needed = math.ceil(desired * event.peak_multiplier - 1e-9)
+        why = f"{event.peak_multiplier:g} x desired capacity {desired} (no request history to go by)"
+    return Peak(max(needed, group.min), f"{max(needed, group.min)} instances: {why}")
+
+
+def vcpu_check(
+    scope: str,
+    peak: Peak,
+    running_in_group: int,
+    vcpus_each: int | None,
+    used: int,
+    quota: float | None,
+    family_ok: bool,
+) -> Check:
+    name = "vcpu-quota"
+    if vcpus_each is None:
+        return Check(WARN, name, scope, "the group's instance types are unknown", "check the launch template")
+    if not family_ok:
+        return Check(
+            WARN,
+            name,
+            scope,
+            "instance types outside the standard families (A, C, D, H, I, M, R, T, Z): L-1216C47A does not "
+            "count them",
+            "check the quota of that family in Service Quotas",
+        )
+    if quota is None:
+        return Check(
+            WARN, name, scope, "the vCPU quota could not be read", "open Service Quotas, EC2, L-1216C47A"
+        )
+    adding = max(0, peak.instances - running_in_group) * vcpus_each
+    total = used + adding
+    added = max(0, peak.instances - running_in_group)
+    detail = (
+        f"{used} vCPUs running + {adding} to add ({added} x {vcpus_each}) "
+        f"= {total} of quota {quota:g}; peak {peak.why}"
+    )
+    if total > quota:
+        return Check(
+            FAIL,
+            name,
+            scope,
+            detail,
+            f"request a quota increase to at least {math.ceil(total / QUOTA_WARN_FRACTION)} vCPUs "
+            "(Service Quotas, EC2, L-1216C47A) well before the sale",
+        )
+    if total > QUOTA_WARN_FRACTION * quota:
+        return Check(WARN, name, scope, detail, "little headroom left: consider a quota increase")
+    return Check(PASS, name, scope, detail)
+
+
+def max_size_check(
+    scope: str, group: GroupConfig, event: SaleEvent | None, peak: Peak, max_size: int
+) -> Check:
+    name = "max-size"
+    if event is not None and event.temporary_max is not None:
+        # The pre-warm raises MaxSize to it (the config requires temporary_max >= max).
+        ceiling, what = event.temporary_max, "temporary_max"
+    else:
+        ceiling, what = min(group.max, max_size), f"min(config max {group.max}, group MaxSize {max_size})"
+    detail = f"peak {peak.instances} vs {what} {ceiling}"
+    if peak.instances > ceiling:
+        fix = (
+            f"raise temporary_max to at least {peak.instances} in the event"
+            if event is not None
+            else f"raise MaxSize (and max) to at least {peak.instances}"
+        )
+        if event is not None and event.temporary_max is None and max_size < group.max:
+            fix = f"the group's MaxSize is {max_size}: raise it, or set temporary_max >= {peak.instances}"
+        return Check(FAIL, name, scope, detail, fix)
+    return Check(PASS, name, scope, detail)
+
+
+def address_check(scope: str, peak: Peak, running_in_group: int, free: dict[str, int]) -> Check:
+    name = "subnet-addresses"
+    adding = max(0, peak.instances - running_in_group)
+    available = sum(free.values())
+    detail = f"{available} free addresses in {len(free)} subnet(s) for {adding} instances to add"
+    if not free:
+        return Check(WARN, name, scope, "the group names no subnets (EC2-Classic or default VPC)", "")
+    if available < adding:
+        return Check(FAIL, name, scope, detail, "add subnets to the group or free addresses in them")
+    if available < adding * ADDRESS_HEADROOM:
+        return Check(
+            WARN, name, scope, detail, "instances replaced mid-sale need addresses too: add a subnet"
+        )
+    return Check(PASS, name, scope, detail)
+
+
+def _utc(expression: str, zone: str | None) -> datetime | None:
+    if not expression.startswith("at(") or not expression.endswith(")"):
+        return None
+    wall = datetime.fromisoformat(expression[3:-1])
+    return wall.replace(tzinfo=ZoneInfo(zone or "UTC")).astimezone(UTC)
+
+
+def schedule_checks(
+    group: GroupConfig, event: SaleEvent, schedules: Sequence[dict[str, Any]] | None, now: datetime
+) -> list[Check]:
+    """Each of the event's phases still to come has its schedule, firing at the plan's time."""
+    scope = f"{group.name}/{event.name}"
+    pending = {p: t for p, t in plan_event(group, event).phase_times().items() if t > now}
+    if not pending:
+        return [Check(PASS, "schedules", scope, "every phase is past")]
+    if schedules is None:
+        return [
+            Check(
+                FAIL,
+                "schedules",
+                scope,
+                "the stack has no sale schedule group",
+                "redeploy the stack with this config (cdk deploy)",
+            )
+        ]
+    found: dict[str, datetime | None] = {}
+    for schedule in schedules:
+        try:
+            payload = json.loads(schedule.get("Target", {}).get("Input") or "{}")
+        except json.JSONDecodeError:
+            continue
+        if payload.get("group") == group.name and payload.get("event") == event.name:
+            found[payload.get("phase", "?")] = _utc(
+                schedule.get("ScheduleExpression", ""), schedule.get("ScheduleExpressionTimezone")
+            )
+    problems = []
+    for phase, when in sorted(pending.items(), key=lambda item: item[1]):
+        if phase not in found:
+            problems.append(f"{phase} ({when:%Y-%m-%d %H:%M} UTC) has no schedule")
+        elif found[phase] != when:
+            got = found[phase]
+            problems.append(
+                f"{phase} fires at {got:%Y-%m-%d %H:%M} UTC, the plan says {when:%Y-%m-%d %H:%M} UTC"
+                if got
+                else f"{phase} has no at() expression"
+            )
+    if problems:
+        return [Check(FAIL, "schedules", scope, "; ".join(problems), "redeploy the stack with this config")]
+    return [Check(PASS, "schedules", scope, f"{len(pending)} phase(s) scheduled at the planned times")]
+
+
+# --------------------------------------------------------------------------- reading the account
+
+
+@dataclass(frozen=True)
+class Target:
+    group: GroupConfig
+    event: SaleEvent | None
+
+
+def targets(config: ScalerConfig, event_name: str | None, now: datetime) -> list[Target]:
+    found = []
+    for group in config.groups:
+        upcoming = [e for e in group.events if plan_event(group, e).restore > now]
+        if event_name is not None:
+            found += [Target(group, e) for e in group.events if e.name == event_name]
+        elif upcoming:
+            found += [Target(group, e) for e in upcoming]
+        else:
+            found.append(Target(group, None))
+    return found
+
+
+def _instance_types(template: dict[str, Any] | None, group: dict[str, Any]) -> list[str]:
+    overrides = group.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {}).get("Overrides", [])
+    types = [o["InstanceType"] for o in overrides if o.get("InstanceType")]
+    if not types and template and template.get("InstanceType"):
+        types = [template["InstanceType"]]
+    return types
+
+
+def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any]) -> list[Check]:
+    group, event = target.group, target.event
+    scope = f"{group.name}/{event.name}" if event else group.name
+    asg = aws.group(group.name)
+    if asg is None:
+        return [
+            Check(FAIL, "group", group.name, "no such Auto Scaling group", "check the name in the config")
+        ]
+    running = len(asg.get("Instances", []))
+    normal = None
+    if event is not None and event.peak_multiplier is not None:
+        normal = _normal_rpm(aws, group, plan_event(group, event).start)
+    peak = planned_peak(group, event, normal, int(asg["DesiredCapacity"]))
+    template, label = aws.launch_template_data(asg)
+    types = _instance_types(template, asg)
+    vcpus = aws.vcpus(types) if types else {}
+    vcpus_each = max(vcpus.values()) if vcpus else None
+    if "quota" not in account:
+        account["quota"] = aws.vcpu_quota()
+        account["used"] = aws.running_standard_vcpus()
+    family_ok = all(t[0] in "acdhimrtz" for t in types)
+    checks = [
+        vcpu_check(scope, peak, running, vcpus_each, account["used"], account["quota"], family_ok),
+        max_size_check(scope, group, event, peak, int(asg["MaxSize"])),
+        address_check(scope, peak, running, _free(aws, asg)),
+    ]
+    if target is not account.setdefault("first", {}).setdefault(group.name, target):
+        return checks  # the group's own checks once, the peak-dependent ones per event
+    checks.append(_template_check(aws, group.name, template, label))
+    checks.append(_monitoring_check(aws, group, template, asg))
+    checks.append(_collection_check(group, asg))
+    checks += _other_scalers(aws, group.name)
+    return checks
+
+
+def _normal_rpm(aws: Any, group: GroupConfig, doors: datetime) -> float | None:
+    from surgeguard.config import RequestsPerTargetSignal
+
+    signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
+    if signal is None:
+        return None
+    around = doors - NORMAL_LOOKBACK
+    points = aws.metric_series(
+        signal.namespace,
+        "RequestCount",
+        {"LoadBalancer": signal.load_balancer, "TargetGroup": signal.target_group},
+        "Sum",
+        around - NORMAL_WINDOW / 2,
+        around + NORMAL_WINDOW / 2,
+        60,
+    )
+    return sum(points.values()) / len(points) if points else None
+
+
+def _free(aws: Any, asg: dict[str, Any]) -> dict[str, int]:
+    subnets = [s for s in str(asg.get("VPCZoneIdentifier") or "").split(",") if s]
+    return aws.free_addresses(subnets) if subnets else {}
+
+
+def _template_check(aws: Any, group: str, template: dict[str, Any] | None, label: str) -> Check:
+    if template is None:
+        return Check(
+            FAIL, "launch-template", group, f"{label} not found", "point the group at an existing template"
+        )
+    image = template.get("ImageId")
+    if image and not aws.image_exists(image):
+        return Check(
+            FAIL, "launch-template", group, f"{label}: image {image} does not exist", "use an existing AMI"
+        )
+    return Check(PASS, "launch-template", group, f"{label}, image {image or '(from SSM)'}")
+
+
+def _monitoring_check(
+    aws: Any, group: GroupConfig, template: dict[str, Any] | None, asg: dict[str, Any]
+) -> Check:
+    ec2_cpu = [s.id for s in group.signals if isinstance(s, CpuSignal) and s.namespace == "AWS/EC2"]
+    if not ec2_cpu:
+        return Check(PASS, "detailed-monitoring", group.name, "no signal reads EC2's own metrics")
+    enabled = bool((template or {}).get("Monitoring", {}).get("Enabled"))
+    ids = [i["InstanceId"] for i in asg.get("Instances", [])]
+    basic = [i for i, state in aws.instance_monitoring(ids).items() if state != "enabled"] if ids else []
+    if enabled and not basic:
+        return Check(
+            PASS, "detailed-monitoring", group.name, "launch template and instances: detailed (1-minute)"
+        )
+    found = []
+    if not enabled:
+        found.append("the launch template launches with basic monitoring")
+    if basic:
+        found.append(f"{len(basic)} running instance(s) on basic monitoring")
+    return Check(
+        FAIL,
+        "detailed-monitoring",
+        group.name,
+        "; ".join(found) + f": CPU signal(s) {ec2_cpu} see 5-minute data, a 60-second alarm never fills",
+        "set Monitoring.Enabled=true in the launch template (new version, made default) and "
+        "`aws ec2 monitor-instances` for the running ones",
+    )
+
+
+def _collection_check(group: GroupConfig, asg: dict[str, Any]) -> Check:
+    needs = [s.id for s in group.signals if isinstance(s, QueueBacklogSignal)]
+    if not needs:
+        return Check(PASS, "metrics-collection", group.name, "no signal needs the group's metrics")
+    enabled = {m.get("Metric") for m in asg.get("EnabledMetrics", [])}
+    if BACKLOG_METRIC in enabled:
+        return Check(PASS, "metrics-collection", group.name, f"{BACKLOG_METRIC} collected")
+    return Check(
+        FAIL,
+        "metrics-collection",
+        group.name,
+        f"signal(s) {needs} divide by {BACKLOG_METRIC}, which the group does not collect: "
+        "their alarms never fire",
+        f"aws autoscaling enable-metrics-collection --auto-scaling-group-name {group.name} "
+        "--granularity 1Minute",
+    )
+
+
+def _other_scalers(aws: Any, group: str) -> list[Check]:
+    policies = aws.scaling_policies(group)
+    actions = aws.scheduled_actions(group)
+    pool = aws.warm_pool(group)
+    checks = [
+        Check(
+            FAIL,
+            "scaling-policies",
+            group,
+            f"{len(policies)} scaling policy(ies): {', '.join(p['PolicyName'] for p in policies)}; "
+            "they change desired capacity behind Surgeguard",
+            "delete them (aws autoscaling delete-policy) or leave the group out of Surgeguard",
+        )
+        if policies
+        else Check(PASS, "scaling-policies", group, "none")
+    ]
+    checks.append(
+        Check(
+            WARN,
+            "scheduled-actions",
+            group,
+            f"{len(actions)} scheduled action(s): {', '.join(a['ScheduledActionName'] for a in actions)}",
+            "declare sales as events instead; a scheduled action resets capacity behind Surgeguard",
+        )
+        if actions
+        else Check(PASS, "scheduled-actions", group, "none")
+    )
+    checks.append(
+        Check(
+            WARN,
+            "warm-pool",
+            group,
+            f"warm pool (min size {pool.get('MinSize', 0)}, state {pool.get('PoolState', '?')})",
+            "warmup_seconds and launch_seconds assume cold launches: measure them with the pool",
+        )
+        if pool
+        else Check(PASS, "warm-pool", group, "none")
+    )
+    return checks
+
+
+def stack_checks(
+    aws: Any, stack: Any, config: ScalerConfig, selected: Sequence[Target], now: datetime
+) -> list[Check]:
+    from surgeguard_cli.aws import PENDING_CONFIRMATION
+
+    scope = stack.name
+    checks: list[Check] = []
+    alarms = {a["AlarmName"]: a for a in aws.alarms(stack.alarm_prefix)}
+    expected = [spec.name for spec in config.alarms(stack.alarm_prefix)]
+    missing = [name for name in expected if name not in alarms]
+    blind = [name for name in expected if alarms.get(name, {}).get("StateValue") == "INSUFFICIENT_DATA"]
+    if missing:
+        checks.append(
+            Check(
+                FAIL,
+                "alarms",
+                scope,
+                f"{len(missing)} of {len(expected)} missing: {', '.join(missing)}",
+                "redeploy",
+            )
+        )
+    elif blind:
+        checks.append(
+            Check(
+                WARN,
+                "alarms",
+                scope,
+                f"{len(blind)} in INSUFFICIENT_DATA: {', '.join(blind)}",
+                "their metric has no data: check the dimensions, the monitoring, or traffic at this hour",
+            )
+        )
+    else:
+        checks.append(Check(PASS, "alarms", scope, f"{len(expected)} present, none in INSUFFICIENT_DATA"))
+
+    emails = _emails(config)
+    if emails and stack.notify_topic_arn:
+        subscribed = {
+            s["Endpoint"]: s["SubscriptionArn"]
+            for s in aws.subscriptions(stack.notify_topic_arn)
+            if s.get("Protocol") == "email"
+        }
+        absent = [e for e in emails if e not in subscribed]
+        pending = [e for e in emails if subscribed.get(e) == PENDING_CONFIRMATION]
+        if absent or pending:
+            found = [f"not subscribed: {', '.join(absent)}"] if absent else []
+            found += [f"not confirmed: {', '.join(pending)}"] if pending else []
+            checks.append(
+                Check(
+                    FAIL,
+                    "subscriptions",
+                    scope,
+                    "; ".join(found) + ": they will hear nothing during the sale",
+                    "each person clicks the link in AWS's confirmation mail (resend: aws sns subscribe "
+                    f"--topic-arn {stack.notify_topic_arn} --protocol email --notification-endpoint ADDRESS)",
+                )
+            )
+        else:
+            checks.append(
+                Check(PASS, "subscriptions", scope, f"{len(emails)} email subscription(s) confirmed")
+            )
+    schedules = aws.schedules(stack.schedule_group) if stack.schedule_group else None
+    for target in selected:
+        if target.event is not None:
+            checks += schedule_checks(target.group, target.event, schedules, now)
+    checks.append(_kill_switch(aws, stack.table, sorted({t.group.name for t in selected})))
+    checks += _lambda_health(aws, stack.functions, now)
+    checks += _queues(aws, stack.queues)
+    return checks
+
+
+def _kill_switch(aws: Any, table: str, groups: Sequence[str]) -> Check:
+    paused = []
+    for group in [None, *groups]:
+        item = aws.pause(table, group)
+        if item and item.get("pause", "none") != "none":
+            paused.append(f"{group or 'all groups'}: {item['pause']} (by {item.get('set_by', '?')})")
+    if paused:
+        return Check(
+            WARN,
+            "kill-switch",
+            table,
+            "paused: " + "; ".join(paused),
+            "surgeguard resume --table TABLE --all (or --group NAME) before the sale, unless meant",
+        )
+    return Check(PASS, "kill-switch", table, "not paused")
+
+
+def _lambda_health(aws: Any, functions: Sequence[str], now: datetime) -> list[Check]:
+    checks = []
+    for function in functions:
+        dims = {"FunctionName": function}
+        errors = aws.metric_sum("AWS/Lambda", "Errors", dims, now - LAMBDA_LOOKBACK, now)
+        throttles = aws.metric_sum("AWS/Lambda", "Throttles", dims, now - LAMBDA_LOOKBACK, now)
+        detail = f"last 24 h: {errors:g} errors, {throttles:g} throttles"
+        if throttles:
+            checks.append(
+                Check(
+                    FAIL,
+                    "lambda-health",
+                    function,
+                    detail,
+                    "throttled invocations drop scaling events: raise the account's concurrency or the "
+                    "function's reserved concurrency",
+                )
+            )
+        elif errors:
+            checks.append(
+                Check(
+                    WARN, "lambda-health", function, detail, "read its log group and the audit's failed items"
+                )
+            )
+        else:
+            checks.append(Check(PASS, "lambda-health", function, detail))
+    return checks
+
+
+def _queues(aws: Any, queues: Sequence[str]) -> list[Check]:
+    checks = []
+    for url in queues:
+        depth = aws.queue_depth(url)
+        name = url.rsplit("/", 1)[-1]
+        if depth:
+            checks.append(
+                Check(
+                    FAIL,
+                    "failure-queue",
+                    name,
+                    f"{depth} failed trigger(s) waiting",
+                    "read them (aws sqs receive-message), fix the cause, then purge the queue",
+                )
+            )
+        else:
+            checks.append(Check(PASS, "failure-queue", name, "empty"))
+    return checks
+
+
+def _emails(config: ScalerConfig) -> list[str]:
+    return sorted({*config.notify_emails, *(e for g in config.groups for e in g.notify_emails)})
+
+
+# --------------------------------------------------------------------------- command
+
+
+def run_preflight(
+    aws: Any, config: ScalerConfig, stack: Any, now: datetime, event_name: str | None = None
+) -> list[Check]:
+    selected = targets(config, event_name, now)
+    account: dict[str, Any] = {}
+    checks: list[Check] = []
+    for target in selected:
+        checks += group_checks(aws, target, now, account)
+    checks += stack_checks(aws, stack, config, selected, now)
+    return checks
+
+
+def render(checks: Sequence[Check]) -> Any:
+    rows = [(c.status, c.check, c.scope, c.detail, c.fix) for c in checks]
+    return output.table(None, ["status", "check", "scope", "found", "to do"], rows)
+
+
+def summary(checks: Sequence[Check]) -> dict[str, int]:
+    return {status: sum(1 for c in checks if c.status == status) for status in (PASS, WARN, FAIL)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="surgeguard preflight",
+        description="Check the account against the config before a sale: quotas, limits, addresses, "
+        "monitoring, other scalers, alarms, subscriptions, schedules, kill switch, Lambda health, "
+        "failure queues. Needs AWS credentials.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+    parser.add_argument(
+        "--stack", default=DEFAULT_STACK, help=f"deployed stack name (default {DEFAULT_STACK})"
+    )
+    parser.add_argument("--event", metavar="NAME", help="check this event only (default: every upcoming one)")
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
+    return parser
+
+
+def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None) -> int:
+    args = build_parser().parse_args(list(argv))
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return output.USAGE
+    if args.event and not any(g.event(args.event) for g in config.groups):
+        print(f"surgeguard preflight: no event named {args.event!r} in {args.config}", file=sys.stderr)
+        return output.USAGE
+    from surgeguard_cli.aws import Aws, AwsError
+
+    aws = aws or Aws()
+    now = now or datetime.now(UTC)
+    try:
+        with output.spinner("reading the account"):
+            stack = aws.stack(args.stack)
+            checks = run_preflight(aws, config, stack, now, args.event)
+    except AwsError as error:
+        print(f"surgeguard preflight: cannot read AWS: {error}", file=sys.stderr)
+        return output.AWS
+    counts = summary(checks)
+    if args.json:
+        output.print_json({"checks": [asdict(c) for c in checks], "summary": counts})
+    else:
+        out = output.console()
+        out.print(render(checks))
+        out.print(f"{counts[PASS]} PASS, {counts[WARN]} WARN, {counts[FAIL]} FAIL")
+    return output.FOUND if counts[FAIL] else output.OK

@@ -1,0 +1,193 @@
+"""`surgeguard preflight` against a moto account set up right, then wrong in one known way at a time.
+
+The issue's done-when: quota below the peak, MaxSize too low, basic monitoring, a stray scaling
+policy, a missing schedule, an unconfirmed subscription are each flagged, and nothing else is; a
+right world passes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import cli_world as world
+import pytest
+import yaml
+from moto import mock_aws
+
+from surgeguard_cli import main as cli
+from surgeguard_cli import output
+from surgeguard_cli.preflight import FAIL, PASS, WARN, Peak, planned_peak, run_preflight, vcpu_check
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+def _failed(built: world.World) -> set[tuple[str, str]]:
+    checks = run_preflight(built.aws, built.config, built.stack, world.NOW)
+    assert not [c for c in checks if c.status == WARN], checks
+    return {(c.check, c.scope) for c in checks if c.status == FAIL}
+
+
+SCOPE = f"{world.GROUP}/{world.EVENT}"
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_right_world_passes_every_check() -> None:
+    checks = run_preflight(*_args(world.build()))
+    assert [c for c in checks if c.status != PASS] == []
+    # Every check of the issue ran.
+    assert {c.check for c in checks} == {
+        "vcpu-quota",
+        "max-size",
+        "subnet-addresses",
+        "launch-template",
+        "detailed-monitoring",
+        "metrics-collection",
+        "scaling-policies",
+        "scheduled-actions",
+        "warm-pool",
+        "alarms",
+        "subscriptions",
+        "schedules",
+        "kill-switch",
+        "lambda-health",
+        "failure-queue",
+    }
+
+
+def _args(built: world.World) -> tuple[Any, ...]:
+    return built.aws, built.config, built.stack, world.NOW
+
+
+@pytest.mark.parametrize(
+    ("wrong", "flagged"),
+    [
+        ({"quota": 16.0}, {("vcpu-quota", SCOPE)}),
+        ({"max_size": 10}, {("max-size", SCOPE)}),
+        ({"detailed_monitoring": False}, {("detailed-monitoring", world.GROUP)}),
+        ({"stray_policy": True}, {("scaling-policies", world.GROUP)}),
+        ({"missing_phase": "prewarm"}, {("schedules", SCOPE)}),
+        ({"unconfirmed": True}, {("subscriptions", world.STACK)}),
+    ],
+    ids=[
+        "quota-below-peak",
+        "maxsize-too-low",
+        "basic-monitoring",
+        "stray-policy",
+        "missing-schedule",
+        "unconfirmed",
+    ],
+)
+@pytest.mark.usefixtures("aws")
+def test_each_known_mistake_is_flagged_and_nothing_else(
+    wrong: dict[str, Any], flagged: set[tuple[str, str]]
+) -> None:
+    assert _failed(world.build(**wrong)) == flagged
+
+
+@pytest.mark.usefixtures("aws")
+def test_all_mistakes_at_once_are_all_flagged() -> None:
+    built = world.build(
+        quota=16.0,
+        max_size=10,
+        detailed_monitoring=False,
+        stray_policy=True,
+        missing_phase="release",
+        unconfirmed=True,
+    )
+    assert {check for check, _ in _failed(built)} == {
+        "vcpu-quota",
+        "max-size",
+        "detailed-monitoring",
+        "scaling-policies",
+        "schedules",
+        "subscriptions",
+    }
+
+
+@pytest.mark.usefixtures("aws")
+def test_what_to_do_is_said_for_each_failure() -> None:
+    built = world.build(quota=16.0, missing_phase="prewarm")
+    checks = {c.check: c for c in run_preflight(*_args(built)) if c.status == FAIL}
+    # 8 running + (15 - 4) x 2 = 30 vCPUs against 16.
+    assert "8 vCPUs running + 22 to add (11 x 2) = 30 of quota 16" in checks["vcpu-quota"].detail
+    assert "L-1216C47A" in checks["vcpu-quota"].fix
+    assert "prewarm" in checks["schedules"].detail and "has no schedule" in checks["schedules"].detail
+
+
+@pytest.mark.usefixtures("aws")
+def test_pause_failure_queue_and_throttles_are_flagged() -> None:
+    built = world.build()
+    boto3.client("dynamodb").put_item(
+        TableName=built.stack.table,
+        Item={"pk": {"S": "CONTROL"}, "sk": {"S": "*"}, "pause": {"S": "all"}, "set_by": {"S": "ana"}},
+    )
+    boto3.client("sqs").send_message(QueueUrl=built.stack.queues[0], MessageBody="{}")
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": "Throttles",
+                "Dimensions": [{"Name": "FunctionName", "Value": "Surgeguard-Reactive"}],
+                "Timestamp": world.NOW.replace(hour=10),
+                "Value": 3,
+            }
+        ],
+    )
+    checks = {(c.check, c.status) for c in run_preflight(*_args(built)) if c.status != PASS}
+    assert checks == {("kill-switch", WARN), ("failure-queue", FAIL), ("lambda-health", FAIL)}
+
+
+@pytest.mark.usefixtures("aws")
+def test_cli_exits_1_on_a_failure_and_json_says_the_same(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = world.build(max_size=10)
+    path = tmp_path / "surgeguard.yaml"
+    path.write_text(yaml.safe_dump(world.config_data()))
+    from surgeguard_cli import preflight
+
+    monkeypatch.setattr(built.aws, "stack", lambda name: built.stack)
+    code = preflight.main(["--config", str(path), "--json"], aws=built.aws, now=world.NOW)
+    data = json.loads(capsys.readouterr().out)
+    assert code == output.FOUND
+    assert [(c["check"], c["status"]) for c in data["checks"] if c["status"] != PASS] == [("max-size", FAIL)]
+    assert data["summary"]["FAIL"] == 1
+
+    code = preflight.main(["--config", str(path)], aws=built.aws, now=world.NOW)
+    text = capsys.readouterr().out
+    assert code == output.FOUND
+    assert "max-size" in text and "1 FAIL" in text
+
+
+def test_unknown_event_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "surgeguard.yaml"
+    path.write_text(yaml.safe_dump(world.config_data()))
+    assert cli.main(["preflight", "--config", str(path), "--event", "nope"]) == output.USAGE
+    assert "no event named 'nope'" in capsys.readouterr().err
+
+
+def test_planned_peak_of_a_multiplier_without_history_uses_desired_capacity() -> None:
+    data = world.config_data()
+    event = data["groups"][0]["events"][0]
+    del event["peak_requests_per_minute"]
+    event["peak_multiplier"] = 4
+    from surgeguard.config import parse_config
+
+    group = parse_config(data).groups[0]
+    assert planned_peak(group, group.events[0], None, 5).instances == 20
+    assert planned_peak(group, group.events[0], 3000.0, 5).instances == 12  # 4 x 3,000 / 1,000
+    assert planned_peak(group, None, None, 5).instances == 20  # no event: the config max
+
+
+def test_vcpu_headroom_under_ten_percent_warns() -> None:
+    check = vcpu_check("g", Peak(10, "x"), 0, 2, 0, 21.0, True)  # 20 of 21
+    assert check.status == WARN
+    assert vcpu_check("g", Peak(10, "x"), 0, 2, 0, 40.0, True).status == PASS
