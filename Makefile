@@ -8,14 +8,14 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export NODE_NO_WARNINGS := 1
 
-.PHONY: setup test test-unit lint typecheck synth demo bench clean
+.PHONY: setup test test-unit lint typecheck synth demo bench loadtest clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-loadtest.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt -r requirements-loadtest.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
@@ -47,5 +47,9 @@ demo: setup
 bench: setup
 	$(VENV)/bin/surgeguard bench $(TRACES)
 
+# The shop, its fleet, Locust and three policies on this machine (about 16 minutes on 2 cores).
+loadtest: setup
+	$(VENV)/bin/surgeguard loadtest $(LOADTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache gameday.png gameday-lambda.log
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache gameday.png gameday-lambda.log loadtest-out

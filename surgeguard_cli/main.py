@@ -13,8 +13,10 @@ commands:
   pause / resume       kill switch for a deployed stack (a group or everything, one direction or both)
   audit                print a group's latest audit records from a deployed stack
   plan                 when each declared sale event pre-warms, releases and restores; what looks wrong
-  loadtest             a real shop, fleet and Locust load, scaled live: Surgeguard vs fixed and target tracking
+  loadtest             a real shop and fleet under Locust, scaled live: Surgeguard vs fixed, target tracking
   preflight            before a sale: quotas, limits, monitoring, alarms, schedules... PASS/WARN/FAIL
+  status               during a sale: sizes, signals vs targets, event floor, pause, alarms, decisions
+  report               after a sale: timeline, capacity vs demand (PNG), cost, and the AWS policies' what-if
 
 `surgeguard COMMAND --help` for each command's options."""
 
@@ -55,6 +57,18 @@ def _loadtest(argv: Sequence[str]) -> int:
     return main(list(argv))
 
 
+def _status(argv: Sequence[str]) -> int:
+    from surgeguard_cli.status import main
+
+    return main(list(argv))
+
+
+def _report(argv: Sequence[str]) -> int:
+    from surgeguard_cli.report import main
+
+    return main(list(argv))
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "bench": _bench,
     "gameday": _gameday,
@@ -64,6 +78,8 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "plan": _plan,
     "loadtest": _loadtest,
     "preflight": _preflight,
+    "status": _status,
+    "report": _report,
 }
 
 

@@ -1,0 +1,123 @@
+"""`surgeguard loadtest --host URL`: the same load shape against a real staging URL, with the decisions
+of the deployed Surgeguard (its audit table) printed live beside the load, one line per trace minute.
+
+The shop's paths (`/products/{id}`, `/search`, `/cart`, `/checkout`, ...) are what the shoppers ask
+for: point it at a staging copy of the sample shop, or adapt loadtest/locustfile.py to your own.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadtest.shape import Load, Plan, users_for
+
+
+@dataclass(frozen=True)
+class LoadSample:
+    requests: int
+    failures: int
+    p95_ms: float | None
+
+
+def read_locust_totals(stats_csv: Path) -> LoadSample | None:
+    """The Aggregated row of Locust's `--csv` stats file (rewritten every second while it runs)."""
+    try:
+        with open(stats_csv, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, csv.Error):
+        return None
+    total = next((r for r in rows if r.get("Name") == "Aggregated"), None)
+    if total is None:
+        return None
+    p95 = total.get("95%", "N/A")
+    return LoadSample(
+        int(total["Request Count"]),
+        int(total["Failure Count"]),
+        None if p95 in ("N/A", "", None) else float(p95),
+    )
+
+
+def watch(
+    plan: Plan,
+    locust: subprocess.Popen[bytes],
+    stats_csv: Path,
+    tail: Any,
+    describe: Callable[[dict[str, Any]], str],
+    emit: Callable[[str], None] = print,
+) -> int:
+    """Print, at the end of every trace minute, the load it offered and the audit records it brought."""
+    previous = LoadSample(0, 0, None)
+    minute = 0
+    while minute < len(plan.rps):
+        end = plan.epoch + (minute + 1) * plan.seconds_per_minute
+        while time.time() < end:
+            if locust.poll() is not None:
+                break
+            time.sleep(min(0.5, max(0.0, end - time.time())))
+        sample = read_locust_totals(stats_csv) or previous
+        sent, failed = sample.requests - previous.requests, sample.failures - previous.failures
+        p95 = "-" if sample.p95_ms is None else f"{sample.p95_ms:.0f}"
+        emit(
+            f"minute {minute:4d}  target {plan.rps[minute]:7.1f} req/s  "
+            f"sent {sent / plan.seconds_per_minute:7.1f} req/s  failed {failed:5d}  p95 so far {p95} ms"
+        )
+        for record in tail.poll():
+            emit("    " + describe(record))
+        previous = sample
+        minute += 1
+        if locust.poll() is not None:
+            break
+    return minute
+
+
+def run_against_host(
+    host: str,
+    load: Load,
+    *,
+    table: str | None,
+    group: str | None,
+    region: str | None,
+    seconds_per_minute: float,
+    peak_rps: float,
+    minutes: int | None,
+    workdir: Path,
+) -> int:
+    from loadtest.runner import LOCUST_LEAD_SECONDS, _locust, _stop_process
+
+    tail: Any
+    if table and group:
+        from loadtest.audit_tail import AuditTail, describe
+
+        tail = AuditTail(table, group, region)
+        seen = tail.prime()
+        print(f"audit table {table}, group {group}: {seen} earlier records skipped")
+    else:
+        tail, describe = _NoAudit(), str  # type: ignore[assignment]
+        print("no --table/--group: the load only")
+    workdir.mkdir(parents=True, exist_ok=True)
+    rps = load.scaled(peak_rps, minutes)
+    plan = Plan(load.name, rps, seconds_per_minute, time.time() + LOCUST_LEAD_SECONDS, load.start.isoformat(),
+                users_for(peak_rps))  # fmt: skip
+    prefix = workdir / "staging"
+    locust = _locust(plan.write(workdir / "plan-staging.json"), host, workdir / "locust-staging.log", prefix)
+    print(
+        f"{load.name}: {len(rps)} trace minutes of {seconds_per_minute:g} s against {host}, "
+        f"peak {peak_rps:g} req/s, {plan.users} shoppers"
+    )
+    try:
+        watch(plan, locust, Path(f"{prefix}_stats.csv"), tail, describe)
+    finally:
+        code = _stop_process(locust, 15.0)
+    print(f"locust exited {code}; its log: {workdir / 'locust-staging.log'}")
+    return 0
+
+
+class _NoAudit:
+    def poll(self) -> list[dict[str, Any]]:
+        return []
