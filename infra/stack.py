@@ -15,11 +15,20 @@ from constructs import Construct
 from infra.constructs import (
     AuditTable,
     Forecaster,
+    GroupDashboards,
+    GroupPlacement,
+    OverviewDashboard,
     ReactiveFunction,
     Reevaluation,
     SaleSchedules,
     ScalerTopics,
     ScalingAlarms,
+    Watch,
+    WatchedFunction,
+    WatchedQueue,
+    check_resource_limits,
+    pending_phase_counts,
+    reserve_concurrency,
     scaler_code,
 )
 from surgeguard.config import ScalerConfig
@@ -48,10 +57,13 @@ class SurgeguardStack(Stack):
         *,
         config: ScalerConfig,
         now: datetime,
+        layout: str = "auto",
         **kwargs: Any,
     ) -> None:
+        """`layout`: where per-group resources go, `auto`, `flat` or `nested` (see shards.py)."""
         super().__init__(scope, construct_id, **kwargs)
         alarm_prefix = self.stack_name  # the Lambda gets it as ALARM_PREFIX
+        self.placement = GroupPlacement(self, config, pending_phase_counts(config, now), layout)
 
         self.audit = AuditTable(self, "Audit")
         self.topics = ScalerTopics(
@@ -68,9 +80,20 @@ class SurgeguardStack(Stack):
             notify_topic=self.topics.notifications,
             alarm_prefix=alarm_prefix,
         )
-        self.alarms = ScalingAlarms(
-            self, "Alarms", config=config, alarm_prefix=alarm_prefix, topic=self.topics.signals
-        )
+        reserve_concurrency(self.reactive.function, config.reserved_concurrency.reactive)
+        if self.placement.nested:
+            self.alarms = [
+                ScalingAlarms(
+                    shard, "Alarms", config=subset, alarm_prefix=alarm_prefix, topic=self.topics.signals
+                )
+                for shard, subset in self.placement.subsets(config)
+            ]
+        else:
+            self.alarms = [
+                ScalingAlarms(
+                    self, "Alarms", config=config, alarm_prefix=alarm_prefix, topic=self.topics.signals
+                )
+            ]
         # Every minute, whatever the alarms did: alarms notify on state change only, so a breach that
         # lasts (its alarm staying in ALARM) is heard here.
         self.reevaluation = Reevaluation(
@@ -87,10 +110,13 @@ class SurgeguardStack(Stack):
                 table=self.audit.table,
                 notify_topic=self.topics.notifications,
                 alarm_prefix=alarm_prefix,
+                group_scope=self.placement.group_scope("Sales"),
             )
             if any(group.events for group in config.groups)
             else None
         )
+        if self.sales is not None:
+            reserve_concurrency(self.sales.function, config.reserved_concurrency.sale)
         # The forecaster only when some group asks for it; it reads metrics and writes floors only.
         self.forecaster = (
             Forecaster(
@@ -101,16 +127,102 @@ class SurgeguardStack(Stack):
                 table=self.audit.table,
                 notify_topic=self.topics.notifications,
                 alarm_prefix=alarm_prefix,
+                group_scope=self.placement.group_scope("Forecast"),
             )
             if any(group.forecast for group in config.groups)
             else None
         )
+        self._watch(config, alarm_prefix)
 
         CfnOutput(self, "AuditTableName", value=self.audit.table.table_name)
         CfnOutput(self, "NotificationsTopicArn", value=self.topics.notifications.topic_arn)
         CfnOutput(self, "ReactiveFunctionName", value=self.reactive.function.function_name)
+        CfnOutput(self, "DashboardName", value=self.overview.dashboard.dashboard_name)
         if self.sales is not None:
             CfnOutput(self, "SaleFunctionName", value=self.sales.function.function_name)
             CfnOutput(self, "SaleScheduleGroupName", value=self.sales.group.schedule_group_name)
         if self.forecaster is not None:
             CfnOutput(self, "ForecastFunctionName", value=self.forecaster.function.function_name)
+        self.resource_counts = check_resource_limits(self, self.placement.shards.values())
+
+    def _watch(self, config: ScalerConfig, alarm_prefix: str) -> None:
+        """Alarms on failures (monitoring.py) and the dashboards (dashboard.py)."""
+        reactive = self.reactive
+        functions = [WatchedFunction("reactive", reactive.function)]
+        queues = [
+            WatchedQueue(
+                "reactive-failed-invocations",
+                "alarm and re-evaluation invocations that failed every retry",
+                reactive.handler.dead_letter_queue.queue,
+            ),
+            WatchedQueue(
+                "reactive-undelivered-signals",
+                "alarm signals SNS could not deliver to the Lambda",
+                reactive.subscription_dead_letter_queue.queue,
+            ),
+            WatchedQueue(
+                "reevaluation-undelivered",
+                "per-minute re-evaluations Scheduler could not deliver",
+                self.reevaluation.plumbing.dead_letter_queue.queue,
+            ),
+        ]
+        if self.sales is not None:
+            functions.append(WatchedFunction("sale", self.sales.function))
+            queues += [
+                WatchedQueue(
+                    "sale-failed-invocations",
+                    "sale phases that failed every retry",
+                    self.sales.handler.dead_letter_queue.queue,
+                ),
+                WatchedQueue(
+                    "sale-undelivered",
+                    "sale phases Scheduler could not deliver",
+                    self.sales.plumbing.dead_letter_queue.queue,
+                ),
+            ]
+        if self.forecaster is not None:
+            functions.append(WatchedFunction("forecast", self.forecaster.function))
+            queues += [
+                WatchedQueue(
+                    "forecast-failed-invocations",
+                    "forecast runs that failed every retry",
+                    self.forecaster.handler.dead_letter_queue.queue,
+                ),
+                WatchedQueue(
+                    "forecast-undelivered",
+                    "forecast runs Scheduler could not deliver",
+                    self.forecaster.plumbing.dead_letter_queue.queue,
+                ),
+            ]
+        self.watch = Watch(
+            self,
+            "Watch",
+            alarm_prefix=alarm_prefix,
+            topic=self.topics.notifications,
+            functions=functions,
+            queues=queues,
+        )
+        stack_alarms = list(self.watch.alarms.values())
+        place = self.placement.group_scope("Watch")
+        for group in config.groups:
+            if group.forecast is not None:
+                self.watch.forecast_staleness(place(group.name) if place else self.watch, group)
+        self.overview = OverviewDashboard(
+            self,
+            "Overview",
+            title=f"Surgeguard {alarm_prefix}",
+            functions=functions,
+            queues=queues,
+            alarms=stack_alarms,
+            decision_logs=[reactive.handler.log_group],
+        )
+        title = f"Surgeguard {alarm_prefix}"
+        if self.placement.nested:
+            self.group_dashboards = [
+                GroupDashboards(shard, "Dashboards", title=title, groups=subset.groups)
+                for shard, subset in self.placement.subsets(config)
+            ]
+        else:
+            self.group_dashboards = [
+                GroupDashboards(self, "GroupDashboards", title=title, groups=config.groups)
+            ]

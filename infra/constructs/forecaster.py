@@ -9,6 +9,8 @@ filled in by Scheduler. Delivery retries and the dead-letter queue are the sale 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -57,7 +59,9 @@ class Forecaster(Construct):
         table: dynamodb.ITable,
         notify_topic: sns.ITopic,
         alarm_prefix: str,
+        group_scope: Callable[[str], Construct] | None = None,
     ) -> None:
+        """`group_scope` places a group's schedule (a nested stack's scope); default: here."""
         super().__init__(scope, construct_id)
         self.handler = ScalerFunction(
             self,
@@ -98,7 +102,7 @@ class Forecaster(Construct):
             if group.forecast is None:
                 continue
             self.schedules[group.name] = self.plumbing.schedule(
-                self,
+                group_scope(group.name) if group_scope else self,
                 f"Every-{group.name}",
                 description=f"Surgeguard forecast: {group.name} every {group.forecast.every_minutes} min",
                 expression=scheduler.ScheduleExpression.expression(

@@ -18,7 +18,7 @@ fires again either way. The next deploy finds it gone, and no longer has it (pas
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -123,8 +123,11 @@ class SaleSchedules(Construct):
         table: dynamodb.ITable,
         notify_topic: sns.ITopic,
         alarm_prefix: str,
+        group_scope: Callable[[str], Construct] | None = None,
     ) -> None:
+        """`group_scope` places a group's schedules (a nested stack's scope); default: here."""
         super().__init__(scope, construct_id)
+        self._group_scope = group_scope or (lambda name: Construct(self, name))
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware (e.g. datetime.now(UTC))")
         self.handler = ScalerFunction(
@@ -169,7 +172,7 @@ class SaleSchedules(Construct):
         schedules = {}
         for phase in phases:
             group_scope = scopes.get(phase.group) or scopes.setdefault(
-                phase.group, Construct(self, phase.group)
+                phase.group, self._group_scope(phase.group)
             )
             schedule = self.plumbing.schedule(
                 group_scope,

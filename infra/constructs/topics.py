@@ -99,6 +99,17 @@ class ScalerTopics(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
+        # The watch alarms (monitoring.py) tell people directly. The TLS-only policy replaced SNS's
+        # default one here too, so CloudWatch may publish, for this stack's alarms only.
+        self.notifications.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="StackAlarmsNotify",
+                principals=[CLOUDWATCH],
+                actions=["sns:Publish"],
+                resources=[self.notifications.topic_arn],
+                conditions=from_own_alarms,
+            )
+        )
         # The Lambda tags every notification with its group; a group's own people hear only theirs.
         for email, groups in subscribers.items():
             scope_filter = (

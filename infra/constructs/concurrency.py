@@ -1,0 +1,30 @@
+"""Reserved concurrency for the scaler Lambdas.
+
+Without a reservation the scalers share the account's concurrency pool (1,000 per region by
+default) with every other function: a sale is exactly when the shop's own functions use it up, and a
+throttled SNS or Scheduler invocation waits in Lambda's retry queue instead of scaling. A reservation
+is both a floor and a ceiling for the function. Lambda refuses one that would leave the account less
+than 100 unreserved ("You can reserve up to the Unreserved account concurrency value that is shown,
+minus 100", Configuring reserved concurrency, AWS Lambda Developer Guide), so the deploy fails in an
+account whose limit is below the sum reserved + 100 (new accounts can start at 10): set
+`reserved_concurrency: {reactive: null, sale: null}` there.
+
+Sizing (defaults in `surgeguard.config.ReservedConcurrency`): a decision takes about a second (read the
+group, its metrics and the table, one SetDesiredCapacity), and Auto Scaling's API rate, not Lambda,
+bounds how fast decisions can be applied; 20 reactive runs at once clear 300 simultaneous alarms in
+well under a minute, and 10 sale runs clear a doors-open minute for 300 groups, whose phases were
+timed minutes ahead anyway. The forecaster writes floors only, so it gets none.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from aws_cdk import aws_lambda as lambda_
+
+
+def reserve_concurrency(function: lambda_.Function, executions: int | None) -> None:
+    if executions is None:
+        return
+    cfn = cast(lambda_.CfnFunction, function.node.default_child)
+    cfn.reserved_concurrent_executions = executions
