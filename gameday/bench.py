@@ -120,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="declare a known event (repeatable); passed to the policies",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the numbers as JSON")
+    parser.add_argument(
+        "--frontier",
+        action="store_true",
+        help="sweep each family's knob (AWS targets 30..70%%, Surgeguard's headroom settings) and print "
+        "which Surgeguard point dominates each AWS point; --json writes the frontier",
+    )
+    parser.add_argument(
+        "--png", type=Path, metavar="PATH", help="with --frontier: plot dropped %% against cost per family"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of anything random (default 0)")
     parser.add_argument(
         "--compare",
@@ -246,6 +255,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TraceFormatError, ValueError) as err:
         print(f"surgeguard bench: error: {err}", file=sys.stderr)
         return 2
+    if args.frontier:
+        from gameday.frontier import frontier_main
+
+        return frontier_main(
+            traces,
+            params=params,
+            start=args.start,
+            events=args.event,
+            seed=args.seed,
+            json_path=args.json,
+            png_path=args.png,
+            write=sys.stdout.write,
+        )
+    if args.png is not None:
+        parser.error("--png draws the frontier: use it with --frontier")
     reports = run_bench(
         traces,
         policy_names,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ from surgeguard.domain.model import (
     ScalerMemory,
 )
 from surgeguard.domain.sales import plan_event
+from surgeguard.domain.writers import Activity
 from surgeguard.forecast_service import handle_forecast_event
 from surgeguard.schedule_service import handle_schedule_event
 from surgeguard.service import REEVALUATE_ACTION, Adapters, Context, handle_alarm_event
@@ -108,6 +109,8 @@ def benchmark_config(
         min=min_size,
         max=max_size,
         warmup_seconds=240,
+        # The simulator publishes CPU every minute, as EC2 does with detailed monitoring.
+        monitoring="detailed",
         signals=[
             CpuSignal(kind="cpu", id="cpu", target=tuning.cpu_target),
             RequestsPerTargetSignal(
@@ -180,6 +183,9 @@ class InMemoryAws:
         if desired is not None:
             self.desired = desired
 
+    def scaling_activities(self, name: str, since: datetime) -> list[Activity]:
+        return []  # nobody else writes to the simulated group
+
     def _max(self, view: PolicyView) -> int:
         return view.max_size if self.max_size is None else min(self.max_size, view.max_size)
 
@@ -246,6 +252,9 @@ class InMemoryAws:
 
     def release_unconfirmed(self, trigger_id: str, record_key: dict[str, str]) -> None:
         self._claims.discard(trigger_id)
+
+    def trigger_done(self, trigger_id: str) -> bool:
+        return trigger_id in self._claims
 
     def audit_written(self, record: Mapping[str, Any]) -> bool:
         return False
@@ -463,6 +472,22 @@ def surgeguard_factory(
     tuning: Tuning = Tuning(), keep_records: bool = False
 ) -> Callable[[], SurgeguardPolicy]:
     return lambda: SurgeguardPolicy(tuning, keep_records)
+
+
+# Surgeguard's one frontier knob (BENCHMARK.md allows at most 7 named settings): the utilization its
+# signals aim at, in percent of one instance's capacity (CPU target, and the same share of c for
+# requests per target). The default, 55, is one of them.
+HEADROOM_SETTINGS = (35.0, 45.0, 55.0, 62.0, 70.0, 78.0, 85.0)
+
+
+def tuning_at(setting: float, base: Tuning = Tuning()) -> Tuning:
+    """The tuning at one knob setting: everything else as the default."""
+    return replace(base, cpu_target=setting, requests_target_fraction=setting / 100.0)
+
+
+def surgeguard_at(setting: float) -> SurgeguardPolicy:
+    """A fresh `surgeguard` at one frontier setting (records not kept: a sweep only counts)."""
+    return SurgeguardPolicy(tuning_at(setting), keep_records=False)
 
 
 register_policy("surgeguard", surgeguard_factory(), replace=True)

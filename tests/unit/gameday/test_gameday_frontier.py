@@ -1,0 +1,107 @@
+"""`surgeguard bench --frontier`: the sweep, the dominance rule, the table, the JSON shape and the PNG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gameday import bench
+from gameday.baselines import AWS_FRONTIER, AWS_FRONTIER_SETTINGS, target_tracking_cpu
+from gameday.frontier import (
+    CHALLENGER,
+    FrontierPoint,
+    TraceFrontier,
+    default_families,
+    format_frontier,
+    frontier_json,
+    run_frontier,
+)
+from gameday.surgeguard_policy import HEADROOM_SETTINGS, Tuning
+from gameday.traces import Trace
+
+
+def point(setting: float, dropped: float, hours: float) -> FrontierPoint:
+    return FrontierPoint(setting, dropped, hours, hours / 10)
+
+
+def test_dominance_needs_both_no_more_drops_and_no_more_cost() -> None:
+    aws = point(50, 1.0, 100.0)
+    assert point(1, 1.0, 100.0).dominates(aws)  # equal on both counts is enough
+    assert point(1, 0.5, 90.0).dominates(aws)
+    assert not point(1, 0.5, 101.0).dominates(aws)  # fewer drops at a higher cost is a trade, not a win
+    assert not point(1, 1.1, 50.0).dominates(aws)
+
+
+def test_dominator_is_the_cheapest_winning_point_and_misses_are_listed() -> None:
+    tf = TraceFrontier(
+        "t",
+        {
+            "aws-target-tracking-cpu": [point(30, 0.2, 300.0), point(70, 2.0, 100.0)],
+            CHALLENGER: [point(40, 0.1, 250.0), point(80, 0.15, 280.0)],
+        },
+    )
+    winner = tf.dominator(tf.frontier["aws-target-tracking-cpu"][0])
+    assert winner is not None and winner.setting == 40
+    assert [(family, p.setting) for family, p in tf.undominated()] == [("aws-target-tracking-cpu", 70)]
+    text = format_frontier([tf])
+    assert "30 -> 40" in text and "70 -> NOT DOMINATED" in text and "1 of 2 AWS points dominated" in text
+
+
+def test_families_follow_the_protocol() -> None:
+    families = default_families()
+    assert list(families) == [*AWS_FRONTIER, CHALLENGER]
+    assert all(
+        tuple(settings) == AWS_FRONTIER_SETTINGS
+        for name, (_, settings) in families.items()
+        if name != CHALLENGER
+    )
+    # BENCHMARK.md: Surgeguard's own knob over at most 7 settings it names; the default is one of them.
+    assert len(HEADROOM_SETTINGS) <= 7 and Tuning().cpu_target in HEADROOM_SETTINGS
+
+
+def test_sweep_runs_each_setting_and_the_knob_moves_the_cost() -> None:
+    trace = Trace.from_demand("wave", [100.0 + 80.0 * ((minute // 20) % 2) for minute in range(240)])
+    families = {"aws-target-tracking-cpu": (target_tracking_cpu, (30.0, 70.0))}
+    (tf,) = run_frontier([trace], families=families)
+    low, high = tf.frontier["aws-target-tracking-cpu"]
+    assert (low.setting, high.setting) == (30.0, 70.0)
+    assert low.instance_hours > high.instance_hours  # a lower target holds more capacity
+
+
+def test_json_has_the_shape_the_issue_gives() -> None:
+    tf = TraceFrontier("t", {"aws-predictive+tt": [point(50, 0.5, 10.0)], CHALLENGER: [point(55, 0.1, 9.0)]})
+    data = json.loads(json.dumps(frontier_json([tf])))
+    (entry,) = data["traces"]
+    assert entry["trace"] == "t"
+    assert entry["frontier"]["aws-predictive+tt"] == [
+        {"setting": 50, "dropped_pct": 0.5, "instance_hours": 10.0, "cost_vs_oracle": 1.0}
+    ]
+    assert entry["undominated"] == []
+
+
+def test_cli_frontier_prints_tables_time_and_writes_json_and_png(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [100] * 40 + [300] * 20 + [100] * 40
+    trace = tmp_path / "small.csv"
+    trace.write_text(
+        "minute,requests\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8"
+    )
+    out, png = tmp_path / "frontier.json", tmp_path / "frontier.png"
+    assert bench.main([str(trace), "--frontier", "--json", str(out), "--png", str(png)]) == 0
+    text = capsys.readouterr().out
+    assert "dominance" in text and "s wall time" in text
+    entry = json.loads(out.read_text(encoding="utf-8"))["traces"][0]
+    assert set(entry["frontier"]) == {*AWS_FRONTIER, CHALLENGER}
+    assert [p["setting"] for p in entry["frontier"][CHALLENGER]] == list(HEADROOM_SETTINGS)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_png_without_frontier_is_a_usage_error(tmp_path: Path) -> None:
+    trace = tmp_path / "small.csv"
+    trace.write_text("minute,requests\n0,100\n1,100\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as caught:
+        bench.main([str(trace), "--png", str(tmp_path / "x.png")])
+    assert caught.value.code == 2
