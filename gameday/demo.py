@@ -14,7 +14,8 @@ Phases (each one timed):
 5. replay: every minute through the engine, Surgeguard as its deployed Lambda (gameday/moto_path.py);
 6. baselines: every policy of the benchmark on the same trace with the fast engine, and the fast
    in-memory Surgeguard, which must make exactly the same decisions as the game-day path;
-7. report: the benchmark table, the audit items read back from moto's DynamoDB, gameday.png;
+7. report: the benchmark table, the audit items read back from moto's DynamoDB, gameday.png, then
+   `surgeguard report` of the day's window on moto (report/report.md, report/report.png);
 8. last line: the alarm Lambda's invocations per minute during a 30-minute sustained breach
    (gameday/sustained_breach.py, fast path; `--sustained-breach` prints only that).
 """
@@ -272,7 +273,7 @@ def deploy_stack(endpoint_url: str, config: Any, workdir: Path) -> Any:
 
 
 def without_scheduler_references(template: dict[str, Any]) -> dict[str, Any]:
-    """The template with every Ref / Fn::GetAtt to an EventBridge Scheduler resource written out.
+    """The template with every Ref / Fn::GetAtt to an EventBridge Scheduler resource or an alarm written out.
 
     moto's CloudFormation skips AWS::Scheduler::* (the sale schedules), but refuses a template that
     references a resource it skipped. The schedule group's name is a literal in the template, so its
@@ -285,6 +286,14 @@ def without_scheduler_references(template: dict[str, Any]) -> dict[str, Any]:
             name = resource["Properties"]["Name"]
             literal[(logical, "Ref")] = name
             literal[(logical, "Arn")] = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{name}"
+        # moto skips alarms too; a named one (every alarm the stack makes is named) has a known ARN,
+        # which a dashboard or a composite alarm may reference.
+        if resource["Type"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
+            properties = resource.get("Properties", {})
+            name = properties.get("AlarmName") or properties.get("CompositeAlarmName")
+            if isinstance(name, str):
+                literal[(logical, "Ref")] = name
+                literal[(logical, "Arn")] = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
@@ -664,7 +673,51 @@ def _run(
             "per instance",
         )
         print(f"  {png.resolve()}")
-    return 0 if same else 1
+
+    _heading("report of this game day (surgeguard report, read back from moto)")
+    with phases.phase("report"):
+        report_code = own_report(deployment, start, trace.minutes, args.out)
+    return 0 if same and report_code == 0 else 1
+
+
+REPORT_DIR = "report"
+CONFIG_NAME = "gameday-config.json"
+
+
+def report_command(table: str, start: datetime, minutes: int, out: Path) -> list[str]:
+    """`surgeguard report` arguments for the game day's window, group and deployed config."""
+    from datetime import UTC, timedelta
+
+    from gameday.moto_path import GROUP
+
+    begin = start.astimezone(UTC)
+    end = begin + timedelta(minutes=minutes)
+    return [
+        "--from",
+        f"{begin:%Y-%m-%dT%H:%MZ}",
+        "--to",
+        f"{end:%Y-%m-%dT%H:%MZ}",
+        "--group",
+        GROUP,
+        "--config",
+        str(out / CONFIG_NAME),
+        "--table",
+        table,
+        "--out",
+        str(out / REPORT_DIR),
+    ]
+
+
+def own_report(deployment: Any, start: datetime, minutes: int, out: Path) -> int:
+    """The day's report exactly as `surgeguard report` prints it, from moto's audit table and
+    CloudWatch (this process's AWS variables point at moto), with the config the stack deployed."""
+    from surgeguard.config import config_json
+    from surgeguard_cli.report import main as report_main
+
+    (out / CONFIG_NAME).write_text(config_json(deployment.config), encoding="utf-8")
+    argv = report_command(deployment.table_name, start, minutes, out)
+    print(f"  $ surgeguard report {' '.join(argv)}", flush=True)
+    return report_main(argv)
 
 
 DOORS_MINUTES = 15

@@ -160,3 +160,63 @@ def plot_gameday(
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def plot_capacity_against_demand(
+    path: str | Path,
+    *,
+    start: datetime,
+    demand: Sequence[float | None],
+    desired: Sequence[int],
+    applied: Sequence[tuple[datetime, int]] = (),
+    title: str = "",
+) -> Path:
+    """`surgeguard report`'s picture of a real window: requests per minute (left axis) against the
+    group's desired capacity (right axis, from the audit trail), applied decisions marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    times = [start + timedelta(minutes=m) for m in range(len(desired))]
+    figure, first = plt.subplots(figsize=(13, 4.8))
+    axis: Any = first  # matplotlib's stubs take no datetimes on the x axis; it plots them
+    if any(v is not None for v in demand):
+        axis.step(
+            times,
+            [float("nan") if v is None else v for v in demand],
+            where="post",
+            color="black",
+            linewidth=1.0,
+            label="demand (ALB RequestCount, requests/min)",
+        )
+    axis.set_ylabel("requests / minute")
+    axis.grid(True, alpha=0.3)
+    capacity: Any = axis.twinx()
+    capacity.step(times, desired, where="post", color="tab:orange", linewidth=1.5, label="desired capacity")
+    if applied:
+        capacity.scatter(
+            [at for at, _ in applied],
+            [new for _, new in applied],
+            marker="o",
+            s=14,
+            color="tab:green",
+            zorder=5,
+            label=f"applied decisions ({len(applied)})",
+        )
+    capacity.set_ylabel("instances")
+    capacity.set_ylim(0, max([*desired, 1]) * 1.15)
+    handles = axis.get_legend_handles_labels()
+    more = capacity.get_legend_handles_labels()
+    axis.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=8)
+    axis.xaxis.set_major_formatter(mdates.DateFormatter("%a %H:%M", tz=start.tzinfo))
+    axis.set_xlabel(f"time ({start.strftime('%Z') or 'UTC'})")
+    if title:
+        axis.set_title(title, fontsize=10, loc="left")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -239,6 +239,16 @@ class Aws:
                     states[instance["InstanceId"]] = instance.get("Monitoring", {}).get("State", "disabled")
         return states
 
+    def launch_times(self, instance_ids: Sequence[str]) -> dict[str, datetime]:
+        times: dict[str, datetime] = {}
+        for i in range(0, len(instance_ids), 500):
+            for reservation in self._pages(
+                "ec2", "describe_instances", "Reservations", InstanceIds=list(instance_ids[i : i + 500])
+            ):
+                for instance in reservation.get("Instances", []):
+                    times[instance["InstanceId"]] = instance["LaunchTime"].astimezone(UTC)
+        return times
+
     def free_addresses(self, subnet_ids: Sequence[str]) -> dict[str, int]:
         subnets = self.call("ec2", "describe_subnets", SubnetIds=list(subnet_ids)).get("Subnets", [])
         return {s["SubnetId"]: int(s["AvailableIpAddressCount"]) for s in subnets}

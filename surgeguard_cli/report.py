@@ -1,0 +1,445 @@
+"""`surgeguard report`: after the sale, what happened and what it cost, from the audit table and CloudWatch.
+
+Per group, over an event's window (first phase minus an hour to the restore) or `--from/--to`:
+the timeline of applied, rejected and failed decisions with their reasons; a capacity-against-demand
+PNG; peak capacity; instance-hours (desired capacity, minute by minute, as the audit trail sets it);
+minutes where a signal was over its target (its own CloudWatch metric); each pre-warm and whether it
+landed on time; and the what-if: the window's real demand (ALB RequestCount) replayed through every
+policy of the benchmark (`gameday.baselines.POLICIES`) on the benchmark's fleet model, side by side.
+Markdown and the PNG go to `--out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from surgeguard.config import ConfigError, GroupConfig, RequestsPerTargetSignal, ScalerConfig, load_config
+from surgeguard.domain.sales import plan_event
+from surgeguard_cli import output
+
+DEFAULT_CONFIG = "surgeguard.yaml"
+DEFAULT_STACK = "Surgeguard"
+EVENT_MARGIN = timedelta(hours=1)
+MARKDOWN_NAME = "report.md"
+SHOWN_TIMELINE = 40  # applied decisions listed in the text; the Markdown lists them all
+
+EXAMPLES = """examples:
+  surgeguard report --event black-friday-doorbuster --out reports/bf-2026
+  surgeguard report --from 2026-11-27T04:00Z --to 2026-11-27T16:00Z --group shop-web
+  surgeguard report --event black-friday-doorbuster --json > bf.json
+
+exit codes: 0 written, 2 bad arguments or config, 3 AWS unreadable (stack, table, metrics)"""
+
+
+@dataclass(frozen=True)
+class Decision:
+    at: datetime
+    outcome: str
+    previous: int | None
+    new: int | None
+    reason: str
+    source: str  # the alarm, the sale phase, or the re-evaluation
+
+
+@dataclass(frozen=True)
+class Prewarm:
+    event: str
+    scheduled: str
+    at: datetime
+    outcome: str
+    target: int | None
+    doors: datetime | None
+    ready_by: datetime | None  # at + launch + warm-up
+    on_time: bool | None
+
+
+@dataclass
+class GroupReport:
+    group: str
+    start: datetime
+    end: datetime
+    records: int
+    outcomes: dict[str, int]
+    decisions: list[Decision]  # applied, oldest first
+    problems: list[Decision]  # rejected and failed
+    desired: list[int]  # per minute of the window
+    demand: list[float | None]  # requests per minute (None: no datapoint)
+    peak_capacity: int
+    instance_hours: float
+    minutes_over_target: dict[str, int]  # per signal
+    prewarms: list[Prewarm]
+    whatif: dict[str, dict[str, Any]] = field(default_factory=dict)  # policy -> metrics
+    whatif_fleet: dict[str, Any] = field(default_factory=dict)
+    png: str | None = None
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _source(record: Mapping[str, Any]) -> str:
+    trigger = record.get("trigger") or {}
+    if trigger.get("phase"):
+        return f"{trigger.get('event', '?')}/{trigger['phase']}"
+    return str(trigger.get("alarm") or trigger.get("source") or "?")
+
+
+def _decision(record: Mapping[str, Any]) -> Decision:
+    return Decision(
+        at=_time(record["at"]),
+        outcome=str(record["outcome"]),
+        previous=record.get("previous_desired"),
+        new=record.get("new_desired"),
+        reason=str(record.get("reason") or record.get("error") or ""),
+        source=_source(record),
+    )
+
+
+def desired_series(records: Sequence[Mapping[str, Any]], start: datetime, minutes: int) -> list[int]:
+    """Desired capacity per minute as the audit trail sets it: from the first record's previous
+    desired, each applied decision holding from its minute on."""
+    applied = [r for r in records if r.get("outcome") == "applied" and r.get("new_desired") is not None]
+    known = [r for r in records if r.get("previous_desired") is not None]
+    level = int(known[0]["previous_desired"]) if known else 0
+    series = []
+    index = 0
+    for minute in range(minutes):
+        edge = start + timedelta(minutes=minute + 1)
+        while index < len(applied) and _time(applied[index]["at"]) < edge:
+            level = int(applied[index]["new_desired"])
+            index += 1
+        series.append(level)
+    return series
+
+
+def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]]) -> list[Prewarm]:
+    found = []
+    for record in records:
+        trigger = record.get("trigger") or {}
+        if trigger.get("phase") != "prewarm":
+            continue
+        event = group.event(str(trigger.get("event")))
+        at = _time(record["at"])
+        doors = plan_event(group, event).start if event else None
+        ready = at + timedelta(seconds=group.launch_seconds + group.warmup_seconds)
+        landed = record["outcome"] in ("applied", "unchanged")
+        found.append(
+            Prewarm(
+                event=str(trigger.get("event")),
+                scheduled=str(trigger.get("scheduled_time", "")),
+                at=at,
+                outcome=str(record["outcome"]),
+                target=record.get("new_desired"),
+                doors=doors,
+                ready_by=ready,
+                on_time=None if doors is None else landed and ready <= doors,
+            )
+        )
+    return found
+
+
+def _minutes(start: datetime, end: datetime) -> int:
+    return int((end - start).total_seconds() // 60)
+
+
+def _per_minute(
+    points: Mapping[datetime, float], start: datetime, minutes: int, period: int
+) -> list[float | None]:
+    values: list[float | None] = [None] * minutes
+    for when, value in points.items():
+        index = int((when - start).total_seconds() // 60)
+        for k in range(index, min(minutes, index + period // 60)):
+            if k >= 0:
+                values[k] = value / (period // 60)  # a 5-minute Sum spread over its minutes
+    return values
+
+
+def _signal_minutes_over(
+    aws: Any, group: GroupConfig, start: datetime, end: datetime, period: int
+) -> dict[str, int]:
+    from surgeguard.signals import signal_metric
+
+    over: dict[str, int] = {}
+    for signal in group.signals:
+        metric = signal_metric(group, signal)
+        if metric.is_math or signal.kind == "response_time":
+            continue  # math (the backlog per instance) and latency thresholds: see their alarms instead
+        (stat,) = metric.stats
+        points = aws.metric_series(
+            stat.namespace, stat.metric_name, dict(stat.dimensions), stat.statistic, start, end, period
+        )
+        over[signal.id] = sum(period // 60 for value in points.values() if value > signal.target)
+    return over
+
+
+def _demand(aws: Any, group: GroupConfig, start: datetime, end: datetime, period: int) -> list[float | None]:
+    signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
+    minutes = _minutes(start, end)
+    if signal is None:
+        return [None] * minutes
+    points = aws.metric_series(
+        signal.namespace,
+        "RequestCount",
+        {"LoadBalancer": signal.load_balancer, "TargetGroup": signal.target_group},
+        "Sum",
+        start,
+        end,
+        period,
+    )
+    return _per_minute(points, start, minutes, period)
+
+
+def whatif(
+    demand: Sequence[float | None], start: datetime, name: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The window's demand through every benchmark policy (their public entry points), on the
+    benchmark's fleet model; (policy -> metrics, the fleet used)."""
+    from gameday import surgeguard_policy  # noqa: F401  (registers the `surgeguard` policy)
+    from gameday.baselines import POLICIES
+    from gameday.engine import oracle_instance_minutes, simulate
+    from gameday.fleet import DEFAULT_PARAMS, size_fleet
+    from gameday.moto_path import redirect_logger
+    from gameday.traces import Trace
+
+    trace = Trace.from_demand(name, [0.0 if v is None else v for v in demand])
+    sizing = size_fleet(trace, DEFAULT_PARAMS)
+    oracle = oracle_instance_minutes(trace, sizing.capacity_per_instance)
+    results: dict[str, Any] = {}
+    with open(os.devnull, "w") as quiet, redirect_logger("surgeguard", quiet):  # the handler's own log lines
+        for policy, factory in POLICIES.items():
+            result = simulate(trace, factory(), sizing=sizing, start=start, oracle_minutes=oracle)
+            results[policy] = result.metrics.as_dict()
+    return results, asdict(sizing)
+
+
+def build_group_report(
+    aws: Any,
+    table: str,
+    group: GroupConfig,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    replay: bool = True,
+) -> GroupReport:
+    from surgeguard_cli.aws import period_for_age
+
+    records = aws.audit_records(table, group.name, start, end)
+    minutes = _minutes(start, end)
+    period = period_for_age(start, now)
+    desired = desired_series(records, start, minutes)
+    demand = _demand(aws, group, start, end, period)
+    report = GroupReport(
+        group=group.name,
+        start=start,
+        end=end,
+        records=len(records),
+        outcomes=dict(Counter(str(r["outcome"]) for r in records).most_common()),
+        decisions=[_decision(r) for r in records if r["outcome"] == "applied"],
+        problems=[_decision(r) for r in records if r["outcome"] in ("rejected", "failed")],
+        desired=desired,
+        demand=demand,
+        peak_capacity=max(desired, default=0),
+        instance_hours=sum(desired) / 60,
+        minutes_over_target=_signal_minutes_over(aws, group, start, end, period),
+        prewarms=_prewarms(group, records),
+    )
+    if replay and any(v for v in demand):
+        report.whatif, report.whatif_fleet = whatif(demand, start, f"{group.name} {start:%Y-%m-%d %H:%M}")
+    return report
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _hm(when: datetime | None) -> str:
+    return "-" if when is None else f"{when:%Y-%m-%d %H:%M} UTC"
+
+
+def markdown(report: GroupReport, shown: int | None = None) -> str:
+    """The report as Markdown (also what the terminal shows, `shown` applied decisions at most)."""
+    lines = [
+        f"# Surgeguard report: {report.group}",
+        "",
+        f"Window {_hm(report.start)} to {_hm(report.end)} ({len(report.desired)} minutes); "
+        f"{report.records} audit records: " + ", ".join(f"{k} {v}" for k, v in report.outcomes.items()),
+        "",
+        f"- peak capacity: {report.peak_capacity} instances",
+        f"- instance-hours: {report.instance_hours:.1f} "
+        "(desired capacity minute by minute, from the audit trail)",
+    ]
+    offered = [v for v in report.demand if v is not None]
+    if offered:
+        lines.append(f"- demand: peak {max(offered):,.0f} requests/min, {sum(offered):,.0f} requests in all")
+    for signal, minutes in report.minutes_over_target.items():
+        lines.append(f"- minutes over target, {signal}: {minutes}")
+    lines.append(f"- rejected or failed: {len(report.problems)}")
+    if report.png:
+        lines += ["", f"![capacity against demand]({Path(report.png).name})"]
+    lines += ["", "## Pre-warms", ""]
+    if not report.prewarms:
+        lines.append("none in this window")
+    for p in report.prewarms:
+        verdict = {True: "on time", False: "LATE", None: "unknown event"}[p.on_time]
+        lines.append(
+            f"- {p.event}: ran {_hm(p.at)} (scheduled {p.scheduled}), {p.outcome}, target {p.target}; "
+            f"serving by {_hm(p.ready_by)}, doors {_hm(p.doors)}: {verdict}"
+        )
+    lines += ["", "## Timeline (applied decisions)", ""]
+    listed = report.decisions if shown is None else report.decisions[:shown]
+    lines += [f"- {d.at:%H:%M} {d.previous} -> {d.new} {d.reason} [{d.source}]" for d in listed]
+    if len(listed) < len(report.decisions):
+        lines.append(f"- ... {len(report.decisions) - len(listed)} more in {MARKDOWN_NAME}")
+    if report.problems:
+        lines += ["", "## Rejected and failed", ""]
+        lines += [f"- {d.at:%H:%M} {d.outcome}: {d.reason} [{d.source}]" for d in report.problems]
+    if report.whatif:
+        fleet = report.whatif_fleet
+        lines += [
+            "",
+            "## What-if: this window's demand through the benchmark's policies",
+            "",
+            f"Benchmark fleet model (not your instances): c = {fleet['capacity_per_instance']:,.0f} "
+            f"requests/min per instance, group {fleet['min_size']}..{fleet['max_size']}, starts at "
+            f"{fleet['initial_size']}; AWS's predictive scaling is not among the benchmark's policies.",
+            "",
+            "| policy | dropped_pct | overload_minutes | instance_hours | cost_vs_oracle | actions |",
+            "|---|---|---|---|---|---|",
+        ]
+        for policy, m in report.whatif.items():
+            lines.append(
+                f"| {policy} | {m['dropped_pct']:.3f} | {m['overload_minutes']} | "
+                f"{m['instance_hours']:.1f} | {m['cost_vs_oracle']:.3f} | {m['actions']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def as_json(report: GroupReport) -> dict[str, Any]:
+    data = asdict(report)
+    data.pop("desired")
+    data.pop("demand")
+    data["series"] = {"desired": report.desired, "demand": report.demand}
+    return data
+
+
+def plot(report: GroupReport, path: Path) -> Path:
+    from gameday.plot import plot_capacity_against_demand
+
+    return plot_capacity_against_demand(
+        path,
+        start=report.start,
+        demand=report.demand,
+        desired=report.desired,
+        applied=[(d.at, d.new) for d in report.decisions if d.new is not None],
+        title=f"{report.group}: capacity against demand, {_hm(report.start)} to {_hm(report.end)}",
+    )
+
+
+# --------------------------------------------------------------------------- command
+
+
+def window(config: ScalerConfig, event_name: str) -> tuple[datetime, datetime, list[GroupConfig]]:
+    groups = [g for g in config.groups if g.event(event_name)]
+    if not groups:
+        raise ValueError(f"no event named {event_name!r} in the config")
+    plans = [plan_event(g, g.event(event_name)) for g in groups]  # type: ignore[arg-type]
+    start = min(p.first_phase for p in plans) - EVENT_MARGIN
+    end = max(p.restore for p in plans)
+    return start.replace(second=0, microsecond=0), end, groups
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="surgeguard report",
+        description="After a sale: timeline, capacity against demand (PNG), peak capacity, instance-hours, "
+        "minutes over target, rejections and failures, pre-warms on time, and the same demand through the "
+        "benchmark's policies. Markdown + PNG in --out. Needs AWS credentials.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    when = parser.add_mutually_exclusive_group(required=True)
+    when.add_argument(
+        "--event", metavar="NAME", help="the event's window: its first phase - 1 h to its restore"
+    )
+    when.add_argument("--from", dest="start", type=_time, metavar="ISO", help="window start (with --to)")
+    parser.add_argument("--to", dest="end", type=_time, metavar="ISO", help="window end")
+    parser.add_argument(
+        "--group", action="append", default=[], metavar="NAME", help="only this group (repeatable)"
+    )
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+    parser.add_argument(
+        "--stack", default=DEFAULT_STACK, help=f"deployed stack name (default {DEFAULT_STACK})"
+    )
+    parser.add_argument("--table", help="the audit table's name, instead of reading it from the stack")
+    parser.add_argument(
+        "--out", type=Path, default=Path("surgeguard-report"), help="directory for Markdown + PNG"
+    )
+    parser.add_argument(
+        "--no-what-if", action="store_true", help="skip replaying the demand through the policies"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the report as JSON (files are still written)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(argv))
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return output.USAGE
+    try:
+        if args.event:
+            start, end, groups = window(config, args.event)
+        else:
+            if args.end is None or args.end <= args.start:
+                raise ValueError("--from needs a later --to")
+            start, end, groups = args.start, args.end, list(config.groups)
+        if args.group:
+            unknown = [g for g in args.group if config.group(g) is None]
+            if unknown:
+                raise ValueError(f"no group {', '.join(unknown)} in the config")
+            groups = [g for g in groups if g.name in args.group]
+    except ValueError as error:
+        print(f"surgeguard report: {error}", file=sys.stderr)
+        return output.USAGE
+    from surgeguard_cli.aws import Aws, AwsError
+
+    aws = aws or Aws()
+    now = now or datetime.now(UTC)
+    try:
+        table = args.table or aws.stack(args.stack).table
+        reports = []
+        with output.spinner("reading the audit table and CloudWatch"):
+            for group in groups:
+                reports.append(
+                    build_group_report(aws, table, group, start, end, now=now, replay=not args.no_what_if)
+                )
+    except (AwsError, ValueError) as error:
+        print(f"surgeguard report: cannot read AWS: {error}", file=sys.stderr)
+        return output.AWS
+    args.out.mkdir(parents=True, exist_ok=True)
+    texts = []
+    for report in reports:
+        suffix = "" if len(reports) == 1 else f"-{report.group}"
+        report.png = str(plot(report, args.out / f"report{suffix}.png"))
+        text = markdown(report)
+        (args.out / f"report{suffix}.md").write_text(text, encoding="utf-8")
+        texts.append(markdown(report, shown=SHOWN_TIMELINE))
+    if args.json:
+        output.print_json({"reports": [as_json(r) for r in reports]})
+    else:
+        sys.stdout.write("\n".join(texts))
+        print(f"\nwritten to {args.out}/")
+    return output.OK

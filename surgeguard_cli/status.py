@@ -1,0 +1,270 @@
+"""`surgeguard status`: the one screen during a sale.
+
+Per group: desired, in service, pending and warming instances; each signal's latest value against its
+target; the active event's floor, the scale-in freeze and the temporary max; the kill switch; the
+group's alarms in ALARM; the last decisions with their reasons. `--watch` redraws it in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from surgeguard.config import ConfigError, GroupConfig, ScalerConfig, load_config
+from surgeguard.domain.sales import floor_at, plan_event
+from surgeguard_cli import output
+
+DEFAULT_CONFIG = "surgeguard.yaml"
+DEFAULT_STACK = "Surgeguard"
+LAST_DECISIONS = 5
+_PENDING = ("Pending", "Pending:Wait", "Pending:Proceed", "Warmed:Pending")
+
+EXAMPLES = """examples:
+  surgeguard status                       every group once
+  surgeguard status --group shop-web --watch
+  surgeguard status --json | jq '.groups[] | {group, desired, in_service}'
+
+exit codes: 0 shown, 1 a group is missing, 2 bad arguments or config, 3 AWS unreadable"""
+
+
+@dataclass
+class GroupStatus:
+    group: str
+    found: bool
+    desired: int | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+    in_service: int = 0
+    pending: int = 0
+    warming: int = 0
+    signals: list[dict[str, Any]] = field(default_factory=list)  # id, value, target
+    event: str | None = None  # the event whose phases are under way
+    floor: int | None = None
+    scale_in_frozen: bool = False
+    temporary_max: int | None = None
+    pause: str = "none"
+    alarms: list[str] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _event_state(aws: Any, table: str, group: GroupConfig, now: datetime) -> dict[str, Any]:
+    items = {str(i.get("event")): i for i in aws.event_items(table, group.name)}
+    for event in group.events:
+        plan = plan_event(group, event)
+        if not plan.first_phase <= now < plan.restore:
+            continue
+        item = items.get(event.name)
+        target = int(item["target"]) if item and item.get("target") is not None else None
+        return {
+            "event": event.name,
+            "floor": floor_at(plan, target, now) if target is not None else None,
+            "scale_in_frozen": plan.prewarm <= now < plan.release,
+            "temporary_max": event.temporary_max if item and item.get("original_max") is not None else None,
+        }
+    return {}
+
+
+def _signals(group: GroupConfig, now: datetime) -> list[dict[str, Any]]:
+    from surgeguard.adapters.cloudwatch import CloudWatchSignals
+    from surgeguard.adapters.errors import AwsCallError
+
+    try:
+        readings = CloudWatchSignals().read(group, now)
+    except AwsCallError as error:
+        return [{"id": s.id, "value": None, "target": s.target, "error": str(error)} for s in group.signals]
+    return [{"id": r.signal_id, "value": r.value, "target": r.target} for r in readings]
+
+
+def group_status(
+    aws: Any,
+    stack: Any,
+    group: GroupConfig,
+    now: datetime,
+    alarms: Sequence[dict[str, Any]],
+    signals: Any = None,
+) -> GroupStatus:
+    asg = aws.group(group.name)
+    if asg is None:
+        return GroupStatus(group.name, found=False)
+    instances = asg.get("Instances", [])
+    serving = [i["InstanceId"] for i in instances if i.get("LifecycleState") == "InService"]
+    launched = aws.launch_times(serving) if serving else {}
+    young = now - timedelta(seconds=group.launch_seconds + group.warmup_seconds)
+    pauses = [aws.pause(stack.table, None), aws.pause(stack.table, group.name)]
+    paused = [str(p["pause"]) for p in pauses if p and p.get("pause", "none") != "none"]
+    prefix = f"{stack.alarm_prefix}/{group.name}/"
+    status = GroupStatus(
+        group=group.name,
+        found=True,
+        desired=int(asg["DesiredCapacity"]),
+        min_size=int(asg["MinSize"]),
+        max_size=int(asg["MaxSize"]),
+        in_service=len(serving),
+        pending=sum(1 for i in instances if i.get("LifecycleState") in _PENDING),
+        warming=sum(1 for at in launched.values() if at > young),
+        signals=(signals or _signals)(group, now),
+        pause="+".join(paused) or "none",
+        alarms=sorted(
+            a["AlarmName"]
+            for a in alarms
+            if a["AlarmName"].startswith(prefix) and a.get("StateValue") == "ALARM"
+        ),
+        decisions=[
+            {
+                "at": r["at"],
+                "outcome": r["outcome"],
+                "previous": r.get("previous_desired"),
+                "new": r.get("new_desired"),
+                "reason": r.get("reason") or r.get("error") or "",
+            }
+            for r in reversed(aws.audit_records(stack.table, group.name, latest=LAST_DECISIONS))
+        ],
+    )
+    for key, value in _event_state(aws, stack.table, group, now).items():
+        setattr(status, key, value)
+    return status
+
+
+def collect(
+    aws: Any, stack: Any, config: ScalerConfig, groups: Sequence[str], now: datetime, signals: Any = None
+) -> list[GroupStatus]:
+    alarms = aws.alarms(stack.alarm_prefix)
+    chosen = [g for g in config.groups if not groups or g.name in groups]
+    return [group_status(aws, stack, g, now, alarms, signals) for g in chosen]
+
+
+def _value(value: float | None) -> str:
+    return "no data" if value is None else f"{value:,.1f}"
+
+
+def render(statuses: Sequence[GroupStatus], now: datetime) -> Any:
+    from rich.console import Group
+
+    parts: list[Any] = []
+    rows: list[tuple[Any, ...]] = []
+    for s in statuses:
+        if not s.found:
+            rows.append((s.group, "MISSING", "", "", "", "", "", "", ""))
+            continue
+        event = s.event or "-"
+        if s.event:
+            event += f" floor {s.floor}" if s.floor is not None else ""
+            event += ", scale-in frozen" if s.scale_in_frozen else ""
+            event += f", max {s.temporary_max}" if s.temporary_max else ""
+        rows.append(
+            (
+                s.group,
+                s.desired,
+                s.in_service,
+                s.pending,
+                s.warming,
+                f"{s.min_size}..{s.max_size}",
+                event,
+                s.pause,
+                ", ".join(a.rsplit("/", 2)[-2] + "/" + a.rsplit("/", 1)[-1] for a in s.alarms) or "-",
+            )
+        )
+    parts.append(
+        output.table(
+            f"surgeguard status, {now:%Y-%m-%d %H:%M:%S} UTC",
+            ["group", "desired", "in service", "pending", "warming", "bounds", "event", "pause", "in ALARM"],
+            rows,
+        )
+    )
+    signal_rows = [
+        (s.group, sig["id"], _value(sig["value"]), f"{sig['target']:g}", _over(sig))
+        for s in statuses
+        for sig in s.signals
+    ]
+    if signal_rows:
+        parts.append(
+            output.table("signals", ["group", "signal", "value", "target", "vs target"], signal_rows)
+        )
+    decision_rows = [
+        (s.group, d["at"][11:19], d["outcome"], d["previous"], d["new"], d["reason"])
+        for s in statuses
+        for d in s.decisions
+    ]
+    if decision_rows:
+        parts.append(
+            output.table(
+                f"last {LAST_DECISIONS} decisions per group",
+                ["group", "at (UTC)", "outcome", "previous", "new", "reason"],
+                decision_rows,
+            )
+        )
+    return Group(*parts)
+
+
+def _over(signal: dict[str, Any]) -> str:
+    if signal.get("value") is None:
+        return "-"
+    return f"{100 * signal['value'] / signal['target']:.0f}%"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="surgeguard status",
+        description="Each group's size, signals against targets, event floor/freeze/temporary max, pause, "
+        "alarms in ALARM and last decisions. Needs AWS credentials.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--group", action="append", default=[], metavar="NAME", help="only this group (repeatable)"
+    )
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+    parser.add_argument(
+        "--stack", default=DEFAULT_STACK, help=f"deployed stack name (default {DEFAULT_STACK})"
+    )
+    parser.add_argument("--watch", action="store_true", help="redraw in place until Ctrl-C")
+    parser.add_argument("--interval", type=float, default=10.0, help="seconds between redraws (default 10)")
+    parser.add_argument("--json", action="store_true", help="print the status as JSON (once)")
+    return parser
+
+
+def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None, signals: Any = None) -> int:
+    args = build_parser().parse_args(list(argv))
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return output.USAGE
+    unknown = [g for g in args.group if config.group(g) is None]
+    if unknown:
+        print(f"surgeguard status: no group {', '.join(unknown)} in {args.config}", file=sys.stderr)
+        return output.USAGE
+    from surgeguard_cli.aws import Aws, AwsError
+
+    aws = aws or Aws()
+
+    def read() -> tuple[list[GroupStatus], datetime]:
+        moment = now or datetime.now(UTC)
+        return collect(aws, stack, config, args.group, moment, signals), moment
+
+    try:
+        stack = aws.stack(args.stack)
+        statuses, moment = read()
+        if args.json:
+            output.print_json({"at": moment, "groups": [asdict(s) for s in statuses]})
+        elif args.watch:
+            from rich.live import Live
+
+            with Live(render(statuses, moment), console=output.console(), screen=False) as live:
+                try:
+                    while True:
+                        time.sleep(args.interval)
+                        live.update(render(*read()))
+                except KeyboardInterrupt:
+                    pass
+        else:
+            output.console().print(render(statuses, moment))
+    except AwsError as error:
+        print(f"surgeguard status: cannot read AWS: {error}", file=sys.stderr)
+        return output.AWS
+    return output.OK if all(s.found for s in statuses) else output.FOUND

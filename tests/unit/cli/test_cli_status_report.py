@@ -1,0 +1,153 @@
+"""`surgeguard status` and `surgeguard report` on the moto account of cli_world, with audit records and
+metrics written the way the Lambda and ALB write them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import cli_world as world
+import pytest
+import yaml
+from moto import mock_aws
+
+from surgeguard.adapters.audit_store import AuditStore
+from surgeguard_cli import output, report, status
+
+START = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
+NOW = START + timedelta(days=1)
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Iterator[world.World]:
+    with mock_aws():
+        yield world.build()
+
+
+def _record(
+    minute: int, outcome: str, previous: int, new: int, reason: str, **trigger: Any
+) -> dict[str, Any]:
+    return {
+        "group": world.GROUP,
+        "at": (START + timedelta(minutes=minute)).isoformat(timespec="milliseconds"),
+        "delivery_id": f"d{minute}-{outcome}",
+        "outcome": outcome,
+        "reason": reason,
+        "previous_desired": previous,
+        "new_desired": new,
+        "trigger": trigger or {"alarm": "Surgeguard/shop-web/requests_per_target/out"},
+    }
+
+
+def _write_day(table: str) -> None:
+    store = AuditStore(table, boto3.client("dynamodb"))
+    for record in (
+        _record(10, "applied", 4, 8, "scale out 4 -> 8"),
+        _record(20, "unchanged", 8, 8, "within target"),
+        _record(30, "rejected", 8, 8, "unknown alarm"),
+        _record(40, "applied", 8, 6, "scale in 8 -> 6"),
+    ):
+        store.write_audit(record)
+    cloudwatch = boto3.client("cloudwatch")
+    data = []
+    for minute in range(60):
+        demand = 4000 if minute < 10 else 9000
+        for name, value, dims in (
+            (
+                "RequestCount",
+                demand,
+                [("LoadBalancer", "app/shop-alb/1"), ("TargetGroup", "targetgroup/shop-web/1")],
+            ),
+            (
+                "RequestCountPerTarget",
+                demand / 4 if minute < 15 else demand / 8,
+                [("TargetGroup", "targetgroup/shop-web/1")],
+            ),
+        ):
+            data.append(
+                {
+                    "MetricName": name,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in dims],
+                    "Timestamp": START + timedelta(minutes=minute),
+                    "Value": value,
+                }
+            )
+    for i in range(0, len(data), 500):
+        cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[i : i + 500])
+
+
+def _config(tmp_path: Path) -> Path:
+    path = tmp_path / "surgeguard.yaml"
+    path.write_text(yaml.safe_dump(world.config_data()))
+    return path
+
+
+def test_report_reads_the_audit_trail_and_cloudwatch(built: world.World, tmp_path: Path) -> None:
+    _write_day(built.stack.table)
+    group = built.config.groups[0]
+    got = report.build_group_report(
+        built.aws, built.stack.table, group, START, START + timedelta(minutes=60), now=NOW, replay=True
+    )
+    assert got.outcomes == {"applied": 2, "unchanged": 1, "rejected": 1}
+    assert got.desired[:10] == [4] * 10 and got.desired[10:40] == [8] * 30 and got.desired[40:] == [6] * 20
+    assert got.peak_capacity == 8
+    assert got.instance_hours == pytest.approx((4 * 10 + 8 * 30 + 6 * 20) / 60)
+    # RequestCountPerTarget over 1,000: minutes 10-14 (9,000 / 4 = 2,250); after that 1,125 still over.
+    assert got.minutes_over_target["requests_per_target"] == 50
+    assert [p.reason for p in got.problems] == ["unknown alarm"]
+    assert set(got.whatif) >= {"aws-target-tracking-cpu", "aws-target-tracking-requests", "surgeguard"}
+
+
+def test_report_command_writes_markdown_and_png(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_day(built.stack.table)
+    out = tmp_path / "out"
+    argv = ["--from", "2026-11-27T04:00Z", "--to", "2026-11-27T05:00Z", "--config", str(_config(tmp_path))]
+    code = report.main([*argv, "--table", built.stack.table, "--out", str(out)], aws=built.aws, now=NOW)
+    text = capsys.readouterr().out
+    assert code == output.OK
+    assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
+    markdown = (out / "report.md").read_text()
+    assert "peak capacity: 8 instances" in markdown and "scale out 4 -> 8" in markdown
+    assert "peak capacity: 8 instances" in text
+    code = report.main(
+        [*argv, "--table", built.stack.table, "--out", str(out), "--json"], aws=built.aws, now=NOW
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["reports"][0]["peak_capacity"] == 8
+
+
+def test_status_shows_size_pause_and_last_decisions(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_day(built.stack.table)
+    boto3.client("dynamodb").put_item(
+        TableName=built.stack.table,
+        Item={"pk": {"S": "CONTROL"}, "sk": {"S": world.GROUP}, "pause": {"S": "in"}, "set_by": {"S": "ana"}},
+    )
+    boto3.client("cloudwatch").set_alarm_state(
+        AlarmName="Surgeguard/shop-web/cpu/out", StateValue="ALARM", StateReason="test"
+    )
+    monkey_stack = built.aws
+    monkey_stack.stack = lambda name: built.stack  # type: ignore[method-assign]
+
+    def signals(group: Any, now: datetime) -> list[dict[str, Any]]:
+        return [{"id": "cpu", "value": 71.0, "target": 50.0}]
+
+    code = status.main(
+        ["--config", str(_config(tmp_path)), "--json"], aws=built.aws, now=NOW, signals=signals
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert code == output.OK
+    (group,) = data["groups"]
+    assert (group["desired"], group["in_service"], group["pause"]) == (world.RUNNING, world.RUNNING, "in")
+    assert group["alarms"] == ["Surgeguard/shop-web/cpu/out"]
+    assert [d["reason"] for d in group["decisions"]][0] == "scale in 8 -> 6"  # the latest first
+    code = status.main(["--config", str(_config(tmp_path))], aws=built.aws, now=NOW, signals=signals)
+    text = capsys.readouterr().out
+    assert "shop-web" in text and "142%" in text
