@@ -9,7 +9,9 @@ USAGE = """usage: surgeguard COMMAND [ARGS...]
 
 commands:
   bench TRACE...       replay traces through Surgeguard and the AWS policies; print the table
+  bench --from-cloudwatch GROUP --days N [--config PATH]   the same on the group's own ALB history
   gameday              rehearse a Black Friday on a local AWS (moto) and plot it (make demo)
+  gameday --from-cloudwatch GROUP --days N                 the game day on the group's own history
   pause / resume       kill switch for a deployed stack (a group or everything, one direction or both)
   audit                print a group's latest audit records from a deployed stack
   plan                 when each declared sale event pre-warms, releases and restores; what looks wrong
@@ -24,12 +26,20 @@ commands:
 def _bench(argv: Sequence[str]) -> int:
     from gameday.bench import main
 
+    if "--from-cloudwatch" in argv:
+        from surgeguard_cli.backtest import run
+
+        return run(argv, "bench", main)
     return main(list(argv))
 
 
 def _gameday(argv: Sequence[str]) -> int:
     from gameday.demo import main
 
+    if "--from-cloudwatch" in argv:
+        from surgeguard_cli.backtest import run
+
+        return run(argv, "gameday", main)
     return main(list(argv))
 
 

@@ -309,7 +309,12 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
             "",
             f"Benchmark fleet model (not your instances): c = {fleet['capacity_per_instance']:,.0f} "
             f"requests/min per instance, group {fleet['min_size']}..{fleet['max_size']}, starts at "
-            f"{fleet['initial_size']}; AWS's predictive scaling is not among the benchmark's policies.",
+            f"{fleet['initial_size']}"
+            + (
+                "."
+                if any("predictive" in policy for policy in report.whatif)
+                else "; AWS's predictive scaling is not among the benchmark's policies."
+            ),
             "",
             "| policy | dropped_pct | overload_minutes | instance_hours | cost_vs_oracle | actions |",
             "|---|---|---|---|---|---|",

@@ -57,6 +57,7 @@ from surgeguard.domain.triggers import (
     safe_text,
     source_id,
 )
+from surgeguard.domain.writers import Activity, OutsideChange, attribute, outside_change
 from surgeguard.signals import signal_metric
 
 logger = logging.getLogger("surgeguard")
@@ -99,6 +100,7 @@ class Fleet(Protocol):
     def describe(self, name: str) -> GroupSnapshot: ...
     def set_desired_capacity(self, name: str, desired: int) -> None: ...
     def set_max_size(self, name: str, max_size: int, desired: int | None = None) -> None: ...
+    def scaling_activities(self, name: str, since: datetime) -> list[Activity]: ...
 
 
 class Signals(Protocol):
@@ -116,6 +118,7 @@ class Store(Protocol):
     def complete(self, claim: Claim) -> None: ...
     def yield_lease(self, claim: Claim) -> None: ...
     def release(self, claim: Claim) -> None: ...
+    def trigger_done(self, trigger_id: str) -> bool: ...
     def release_unconfirmed(self, trigger_id: str, record_key: dict[str, str]) -> None: ...
     def load_memory(self, group: str) -> ScalerMemory: ...
     def save_memory(self, group: str, memory: ScalerMemory, read_version: int) -> None: ...
@@ -504,6 +507,7 @@ def run_claimed(
         logger.warning("could not complete the claim on %s: %s", claimed.trigger_id, error)
     for record in records:
         _notify(adapters, record, claimed.notify)
+        _notify_other_writer(adapters, record)
     return records
 
 
@@ -948,12 +952,20 @@ def decide_and_apply(
     decision: Decision | None = None
     snapshot: GroupSnapshot | None = None
     notes: dict[str, Any] = {}
+    outside: dict[str, Any] = {}
     for attempt in range(_CONFLICT_RETRIES + 1):
         actual = adapters.fleet.describe(group.name)
         loaded = adapters.store.load_memory(group.name)
         memory = loaded.forget_after(horizon)
         if memory != loaded:
             notes["ignored_future_state"] = f"state times after {horizon.isoformat()} were ignored"
+        change = outside_change(actual, memory, ctx.clock(), APPLY_GRACE)
+        outside = {}
+        if change is not None:
+            # Decide from the group's real capacity, and keep it as the commit: noticed once, by the
+            # decision whose save wins (a loser re-reads and finds it adopted).
+            outside = _outside_notes(group.name, change, memory, adapters)
+            memory = change.adopted(memory)
         snapshot = _with_committed(actual, memory, ctx.clock())
         at = now
         if not_stale and memory.last_trigger_at is not None and memory.last_trigger_at > now:
@@ -993,6 +1005,7 @@ def decide_and_apply(
         assert decision is not None and snapshot is not None
         return Applied(decision, snapshot, controls, concurrent=True, notes=notes)
     assert decision is not None and snapshot is not None
+    notes.update(outside)
     if snapshot is not actual:
         notes["committed_not_visible"] = (
             f"the group showed desired {actual.size.desired}; a decision committed {snapshot.size.desired} "
@@ -1023,6 +1036,44 @@ def decide_and_apply(
         adapters.fleet.set_desired_capacity(group.name, target)
         notes.update(_settle(group.name, adapters, target, loaded.version + 1))
     return Applied(decision, snapshot, controls, concurrent=False, notes=notes)
+
+
+def _outside_notes(
+    group: str, change: OutsideChange, memory: ScalerMemory, adapters: Adapters
+) -> dict[str, Any]:
+    """The audit field naming another writer's change (`other_writer`), or why it is none: a
+    scheduled action's (`scheduled_change`), or a commit of ours whose apply never landed
+    (`commit_not_landed`). Best-effort lookups (the trigger's claim, the group's scaling activities)
+    never fail the decision."""
+    when = {
+        "before": change.before,
+        "after": change.after,
+        "committed_at": change.committed_at.isoformat(),
+        "noticed_at": change.noticed_at.isoformat(),
+    }
+    if change.reverts_commit and memory.committed_by is not None:
+        try:
+            landed = adapters.store.trigger_done(memory.committed_by)
+        except Exception as error:  # unknown: the cautious reading, a change of ours that never landed
+            logger.warning("%s: could not read claim %s: %s", group, memory.committed_by, error)
+            landed = False
+        if not landed:
+            return {
+                "commit_not_landed": {
+                    **when,
+                    "trigger": memory.committed_by,
+                    "reason": f"the group still shows {change.after}, its desired capacity before this "
+                    f"commit of {change.before}, and that trigger never completed: its SetDesiredCapacity "
+                    "did not land; deciding from the group's real capacity",
+                }
+            }
+    try:
+        writer, cause = attribute(change, adapters.fleet.scaling_activities(group, change.committed_at))
+    except Exception as error:  # DescribeScalingActivities is a courtesy: moto and IAM may refuse it
+        logger.warning("%s: no scaling activities to name the writer: %s", group, error)
+        writer, cause = "unknown", None
+    field = "scheduled_change" if writer == "scheduled_action" else "other_writer"
+    return {field: {**when, "writer": writer, "cause": cause}}
 
 
 def _in_flight(memory: ScalerMemory, trigger_id: str | None, clock: datetime) -> bool:
@@ -1088,6 +1139,39 @@ def _inputs(
             "pending": snapshot.pending,
         }
     return inputs
+
+
+_WRITERS = {
+    "set_desired_capacity": "SetDesiredCapacity (the console, the CLI or another tool)",
+    "update_auto_scaling_group": "UpdateAutoScalingGroup (the console, or a deploy setting DesiredCapacity)",
+    "scaling_policy": "a scaling policy attached to the group",
+    "unknown": "not named (DescribeScalingActivities showed no matching activity)",
+}
+
+
+def _notify_other_writer(adapters: Adapters, record: dict[str, Any]) -> None:
+    """Tell people once that someone else changed the group: the decision that noticed it wrote the
+    audit record, and adopted the change, so the next decision does not notice it again."""
+    change = record.get("other_writer")
+    if adapters.notifier is None or not isinstance(change, dict):
+        return
+    group = record.get("group") or "-"
+    message = (
+        f"Auto Scaling group {group}: desired capacity is {change['after']}, but Surgeguard had left it at "
+        f"{change['before']} (committed {change['committed_at']}). Noticed {change['noticed_at']} by the "
+        f"next decision, which starts from {change['after']}. Changed by: "
+        f"{_WRITERS.get(change['writer'], change['writer'])}."
+        + (f" AWS says: {change['cause']}" if change.get("cause") else "")
+        + f" That decision: {record['outcome']}: {record['reason']}"
+    )
+    try:
+        adapters.notifier.publish(
+            group,
+            f"Surgeguard: {group} changed outside Surgeguard {change['before']} -> {change['after']}",
+            message,
+        )
+    except Exception as error:
+        logger.warning("notification failed: %s", error)
 
 
 def _notify(

@@ -70,6 +70,8 @@ def memory_from_json(raw: str, version: int) -> ScalerMemory:
         ),
         committed_desired=data.get("committed_desired"),
         committed_at=when(data.get("committed_at")),
+        committed_from=data.get("committed_from"),
+        committed_by=data.get("committed_by"),
         last_trigger_id=data.get("last_trigger_id"),
     )
 
@@ -227,6 +229,11 @@ class AuditStore(AwsAdapter):
         except AwsCallError as error:
             if error.code != CONDITION_FAILED:
                 raise
+
+    def trigger_done(self, trigger_id: str) -> bool:
+        """Whether the trigger's claim was completed: its work, a capacity change included, is done."""
+        item = self._table_call("GetItem", Key=self._claim_key(trigger_id), ConsistentRead=True).get("Item")
+        return item is not None and item.get("status", {}).get("S") == CLAIM_DONE
 
     def release(self, claim: Claim) -> None:
         """Free a claim after a failure that changed nothing, so Lambda's retry can try again."""

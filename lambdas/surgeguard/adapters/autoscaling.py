@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from surgeguard.adapters.clients import AwsAdapter
 from surgeguard.adapters.errors import GroupNotFoundError
 from surgeguard.domain.model import AsgSize, GroupSnapshot
+from surgeguard.domain.writers import Activity
 
 _PENDING_STATES = ("Pending", "Pending:Wait", "Pending:Proceed", "Warmed:Pending")
 
@@ -36,6 +39,16 @@ class AutoScalingFleet(AwsAdapter):
         """Raise (a sale's temporary max) or restore the group's MaxSize; desired moves with it if given."""
         extra = {} if desired is None else {"DesiredCapacity": desired}
         self._call("UpdateAutoScalingGroup", AutoScalingGroupName=name, MaxSize=max_size, **extra)
+
+    def scaling_activities(self, name: str, since: datetime, max_records: int = 20) -> list[Activity]:
+        """The group's scaling activities started since `since`, newest first (one page: the newest
+        `max_records`; a change worth naming is recent)."""
+        page = self._call("DescribeScalingActivities", AutoScalingGroupName=name, MaxRecords=max_records)
+        return [
+            Activity(activity["StartTime"], str(activity.get("Cause", "")))
+            for activity in page.get("Activities", [])
+            if activity.get("StartTime") is not None and activity["StartTime"] >= since
+        ]
 
     def launch_durations(self, name: str, max_activities: int = 100) -> list[float]:
         """Seconds from start to end of the group's recent successful instance launches (newest first)."""

@@ -121,9 +121,14 @@ def decide(inp: DecisionInput) -> Decision:
     decision = _decide(inp)
     if not decision.changes_capacity:
         return decision
-    return replace(
-        decision, memory=replace(decision.memory, committed_desired=decision.desired, committed_at=inp.now)
+    committed = replace(
+        decision.memory,
+        committed_desired=decision.desired,
+        committed_at=inp.now,
+        committed_from=decision.previous,
+        committed_by=inp.trigger_id,
     )
+    return replace(decision, memory=committed)
 
 
 def _decide(inp: DecisionInput) -> Decision:

@@ -97,6 +97,11 @@ class ScalerMemory:
     # group, and a decider whose apply landed late puts it back (no capacity moved backwards).
     committed_desired: int | None = None
     committed_at: datetime | None = None
+    # Where that commit started from, and the trigger that made it (None: a capacity another writer set,
+    # taken as the truth): a group showing `committed_from` later may be a change of ours that never
+    # landed rather than someone else's.
+    committed_from: int | None = None
+    committed_by: str | None = None
     # The trigger the latest decision answered: its own retry is neither stale nor rate limited.
     last_trigger_id: str | None = None
 

@@ -1,0 +1,93 @@
+"""Other writers: a desired capacity someone else set (console, a scaling policy, a deploy), told apart
+from Surgeguard's own changes. Pure; no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from surgeguard.domain.model import GroupSnapshot, ScalerMemory
+
+# What DescribeScalingActivities' Cause says of a desired-capacity change, by who made it. The texts
+# are AWS's (API reference examples, e.g. "At 2020-10-30T19:35:51Z a user request update of
+# AutoScalingGroup constraints to min: 0, max: 16, desired: 16 changing the desired capacity from 0
+# to 16."); SetDesiredCapacity is "a user request explicitly set group desired capacity", a scheduled
+# action "a scheduled action update of AutoScalingGroup constraints", a scaling policy "a monitor
+# alarm ... triggered policy ...".
+_WRITERS = (
+    ("scheduled_action", re.compile(r"\bscheduled action\b", re.IGNORECASE)),
+    ("scaling_policy", re.compile(r"\b(monitor alarm|triggered policy|target tracking)\b", re.IGNORECASE)),
+    ("set_desired_capacity", re.compile(r"explicitly set group desired capacity", re.IGNORECASE)),
+    ("update_auto_scaling_group", re.compile(r"update of AutoScalingGroup constraints", re.IGNORECASE)),
+)
+_CHANGE = re.compile(
+    r"At (?P<at>\S+) (?P<who>[^.]*?)changing the desired capacity from (?P<before>\d+) to (?P<after>\d+)"
+)
+
+
+@dataclass(frozen=True)
+class OutsideChange:
+    """The group's desired capacity differs from what Surgeguard last committed, and not by its own doing."""
+
+    before: int  # what Surgeguard left (its commit, within the group's bounds)
+    after: int  # what the group shows
+    committed_at: datetime  # when Surgeguard committed `before`
+    noticed_at: datetime
+    # The group shows what it had before that commit: the commit's own SetDesiredCapacity may never have
+    # landed (a failed apply), or someone put the old value back; the shell asks the trigger's claim.
+    reverts_commit: bool
+
+    def adopted(self, memory: ScalerMemory) -> ScalerMemory:
+        """The state item taking the group's capacity as the truth, so the change is noticed once."""
+        return replace(
+            memory,
+            committed_desired=self.after,
+            committed_at=self.noticed_at,
+            committed_from=self.before,
+            committed_by=None,
+        )
+
+
+def outside_change(
+    group: GroupSnapshot, memory: ScalerMemory, now: datetime, in_flight: timedelta
+) -> OutsideChange | None:
+    """Compare the group's desired capacity with Surgeguard's latest commit.
+
+    Not a change by someone else: a commit younger than `in_flight` (its SetDesiredCapacity may not
+    show yet; the shell decides from the commit then), and the group's own clamping of the commit to
+    its [MinSize, MaxSize] (a restored or scheduled min/max moves desired with it).
+    """
+    committed, at = memory.committed_desired, memory.committed_at
+    if committed is None or at is None or now - at < in_flight:
+        return None
+    expected = min(max(committed, group.size.min), group.size.max)
+    if group.size.desired == expected:
+        return None
+    reverts = memory.committed_from is not None and group.size.desired == memory.committed_from
+    return OutsideChange(expected, group.size.desired, at, now, reverts)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One scaling activity's cause, as DescribeScalingActivities reports it."""
+
+    start: datetime
+    cause: str
+
+
+def attribute(change: OutsideChange, activities: list[Activity]) -> tuple[str, str | None]:
+    """Who made the change (`writer` kind) and AWS's own words for it, from the group's activities
+    since the commit: the newest whose cause changed desired capacity to what the group shows.
+    ("unknown", None) when none says so (moto records no activities; a change that launched or
+    terminated nothing leaves none)."""
+    for activity in sorted(activities, key=lambda a: a.start, reverse=True):
+        if activity.start < change.committed_at:
+            continue
+        for match in _CHANGE.finditer(activity.cause):
+            if int(match["after"]) != change.after:
+                continue
+            sentence = match.group(0)
+            kind = next((name for name, pattern in _WRITERS if pattern.search(match["who"])), "unknown")
+            return kind, sentence
+    return "unknown", None

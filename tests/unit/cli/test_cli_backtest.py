@@ -1,0 +1,105 @@
+"""`surgeguard bench --from-cloudwatch`: the group's ALB RequestCount read back from CloudWatch (moto),
+at the period CloudWatch keeps for that age, and run through the bench like any trace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import cli_world as world
+import pytest
+import yaml
+from moto import mock_aws
+
+from surgeguard_cli import main as cli
+from surgeguard_cli import output
+from surgeguard_cli.aws import Aws, period_for_age
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+
+
+def test_period_follows_cloudwatch_retention() -> None:
+    # MetricStat.Period (CloudWatch API reference): older than 15 days needs multiples of 300 s,
+    # older than 63 days of 3600 s, or nothing comes back for that range; data goes after 455 days.
+    assert period_for_age(NOW - timedelta(days=14), NOW) == 60
+    assert period_for_age(NOW - timedelta(days=30), NOW) == 300
+    assert period_for_age(NOW - timedelta(days=100), NOW) == 3600
+    with pytest.raises(ValueError, match="455 days"):
+        period_for_age(NOW - timedelta(days=500), NOW)
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Iterator[Path]:
+    with mock_aws():
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        data = [
+            {
+                "MetricName": "RequestCount",
+                "Dimensions": [
+                    {"Name": "LoadBalancer", "Value": "app/shop-alb/1"},
+                    {"Name": "TargetGroup", "Value": "targetgroup/shop-web/1"},
+                ],
+                "Timestamp": now - timedelta(minutes=m),
+                "Value": 3000.0 + 1000 * ((m // 60) % 3),
+            }
+            for m in range(1, 2 * 1440)
+        ]
+        cloudwatch = boto3.client("cloudwatch")
+        for i in range(0, len(data), 1000):
+            cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[i : i + 1000])
+        path = tmp_path / "surgeguard.yaml"
+        path.write_text(yaml.safe_dump(world.config_data()))
+        yield path
+
+
+def test_bench_from_cloudwatch_prints_the_series_and_runs_the_policies(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "trace.csv"
+    argv = ["bench", "--from-cloudwatch", world.GROUP, "--days", "2", "--config", str(history)]
+    code = cli.main([*argv, "--save-trace", str(saved), "--policy", "aws-target-tracking-requests"])
+    out = capsys.readouterr().out
+    assert code == output.OK, out
+    assert "ALB RequestCount from" in out and "rows of 60 s" in out
+    assert "fleet assumed (benchmark model, not your instances)" in out
+    assert "aws-target-tracking-requests" in out
+    rows = saved.read_text().splitlines()
+    assert rows[0] == "minute,requests"
+    values = {float(row.split(",")[1]) for row in rows[1:]}
+    assert {3000.0, 4000.0, 5000.0} <= values
+
+
+def test_a_group_without_requests_signal_is_a_usage_error(
+    history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli.main(["bench", "--from-cloudwatch", "nope", "--days", "2", "--config", str(history)])
+        == output.USAGE
+    )
+    assert "no group 'nope'" in capsys.readouterr().err
+
+
+def test_pagination_follows_next_token() -> None:
+    class Paged:
+        def __init__(self) -> None:
+            self.calls: list[dict[str, object]] = []
+
+        def get_metric_data(self, **kwargs: object) -> dict[str, object]:
+            self.calls.append(kwargs)
+            first = "NextToken" not in kwargs
+            when = NOW if first else NOW + timedelta(minutes=1)
+            answer: dict[str, object] = {
+                "MetricDataResults": [{"Id": "m", "Timestamps": [when], "Values": [1.0]}]
+            }
+            if first:
+                answer["NextToken"] = "more"
+            return answer
+
+    fake = Paged()
+    points = Aws(clients={"cloudwatch": fake}).metric_series(
+        "N", "M", {}, "Sum", NOW, NOW + timedelta(hours=1), 60
+    )
+    assert len(points) == 2 and fake.calls[1]["NextToken"] == "more"
+    assert fake.calls[0]["MaxDatapoints"] == 100_800
