@@ -226,11 +226,37 @@ class _Resolver:
                 props = resource["Properties"]
                 name = props.get("AlarmName") or props["CompositeAlarmName"]
                 return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
-            raise DeployError(f"cannot resolve Fn::GetAtt {logical}.{attribute} for the alarms")
+            known = self._attribute(resource["Type"], self._physical.get(logical, ""), attribute)
+            if known is None:
+                raise DeployError(f"cannot resolve Fn::GetAtt {logical}.{attribute} for the alarms")
+            return known
         if set(value) == {"Fn::Join"}:
             separator, parts = value["Fn::Join"]
             return separator.join(str(self(p)) for p in parts)
         return {k: self(v) for k, v in value.items()}
+
+    @staticmethod
+    def _attribute(kind: str, physical: str, attribute: str) -> str | None:
+        """The attributes the stack's watch alarms name (failure queues, functions, topics), from the
+        physical ids CloudFormation gave, in AWS's documented shapes."""
+        from gameday.moto_path import ACCOUNT, REGION
+
+        if not physical:
+            return None
+        if kind == "AWS::SQS::Queue":  # physical id: the queue URL
+            name = physical.rstrip("/").rsplit("/", 1)[-1]
+            return {
+                "QueueName": name,
+                "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}",
+                "QueueUrl": physical,
+            }.get(attribute)
+        if kind == "AWS::Lambda::Function" and attribute == "Arn":
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical}"
+        if kind == "AWS::SNS::Topic" and attribute == "TopicName":  # physical id: the topic ARN
+            return physical.rsplit(":", 1)[-1]
+        if kind == "AWS::SNS::Topic" and attribute == "TopicArn":
+            return physical
+        return None
 
 
 def template_alarm_requests(

@@ -78,6 +78,7 @@ class GroupReport:
     prewarms: list[Prewarm]
     whatif: dict[str, dict[str, Any]] = field(default_factory=dict)  # policy -> metrics
     whatif_fleet: dict[str, Any] = field(default_factory=dict)
+    whatif_events: int = 0
     png: str | None = None
 
 
@@ -197,11 +198,26 @@ def _demand(aws: Any, group: GroupConfig, start: datetime, end: datetime, period
     return _per_minute(points, start, minutes, period)
 
 
+def declared(group: GroupConfig, start: datetime, end: datetime) -> list[Any]:
+    """The group's multiplier events that overlap the window, as the benchmark declares events (an
+    absolute peak has no multiplier to give it), so the simulated Surgeguard pre-warms as the real one."""
+    from gameday.engine import DeclaredEvent
+
+    found = []
+    for event in group.events:
+        plan = plan_event(group, event)
+        if event.peak_multiplier is None or plan.end <= start or plan.start >= end:
+            continue
+        minutes = int((plan.end - plan.start).total_seconds() // 60)
+        found.append(DeclaredEvent(plan.start, minutes, event.peak_multiplier))
+    return found
+
+
 def whatif(
-    demand: Sequence[float | None], start: datetime, name: str
+    demand: Sequence[float | None], start: datetime, name: str, events: Sequence[Any] = ()
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The window's demand through every benchmark policy (their public entry points), on the
-    benchmark's fleet model; (policy -> metrics, the fleet used)."""
+    benchmark's fleet model, with the group's declared events; (policy -> metrics, the fleet used)."""
     from gameday import surgeguard_policy  # noqa: F401  (registers the `surgeguard` policy)
     from gameday.baselines import POLICIES
     from gameday.engine import oracle_instance_minutes, simulate
@@ -215,7 +231,9 @@ def whatif(
     results: dict[str, Any] = {}
     with open(os.devnull, "w") as quiet, redirect_logger("surgeguard", quiet):  # the handler's own log lines
         for policy, factory in POLICIES.items():
-            result = simulate(trace, factory(), sizing=sizing, start=start, oracle_minutes=oracle)
+            result = simulate(
+                trace, factory(), sizing=sizing, start=start, events=events, oracle_minutes=oracle
+            )
             results[policy] = result.metrics.as_dict()
     return results, asdict(sizing)
 
@@ -253,7 +271,10 @@ def build_group_report(
         prewarms=_prewarms(group, records),
     )
     if replay and any(v for v in demand):
-        report.whatif, report.whatif_fleet = whatif(demand, start, f"{group.name} {start:%Y-%m-%d %H:%M}")
+        report.whatif, report.whatif_fleet = whatif(
+            demand, start, f"{group.name} {start:%Y-%m-%d %H:%M}", declared(group, start, end)
+        )
+        report.whatif_events = len(declared(group, start, end))
     return report
 
 
@@ -309,7 +330,7 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
             "",
             f"Benchmark fleet model (not your instances): c = {fleet['capacity_per_instance']:,.0f} "
             f"requests/min per instance, group {fleet['min_size']}..{fleet['max_size']}, starts at "
-            f"{fleet['initial_size']}"
+            f"{fleet['initial_size']}; declared events given to every policy: {report.whatif_events}"
             + (
                 "."
                 if any("predictive" in policy for policy in report.whatif)

@@ -1,0 +1,91 @@
+"""The CLI's AWS adapter: finding a deployed stack's table, topic and failure queues through
+CloudFormation (moto), the audit table read by time range, and errors turned into exit code 3."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from surgeguard.adapters.audit_store import AuditStore, create_local_table
+from surgeguard_cli import main as cli
+from surgeguard_cli import output
+from surgeguard_cli.aws import Aws, AwsError
+
+TEMPLATE = {
+    "Resources": {
+        "Audit": {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {
+                "AttributeDefinitions": [
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "BillingMode": "PAY_PER_REQUEST",
+            },
+        },
+        "Notifications": {"Type": "AWS::SNS::Topic"},
+        "FailedInvocations": {"Type": "AWS::SQS::Queue"},
+    },
+    "Outputs": {
+        "AuditTableName": {"Value": {"Ref": "Audit"}},
+        "NotificationsTopicArn": {"Value": {"Ref": "Notifications"}},
+    },
+}
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.mark.usefixtures("aws")
+def test_stack_names_its_table_topic_and_queues() -> None:
+    boto3.client("cloudformation").create_stack(StackName="Surgeguard", TemplateBody=json.dumps(TEMPLATE))
+    stack = Aws().stack("Surgeguard")
+    assert stack.table in boto3.client("dynamodb").list_tables()["TableNames"]
+    assert stack.notify_topic_arn and stack.notify_topic_arn.startswith("arn:aws:sns:")
+    (queue,) = stack.queues
+    assert queue in boto3.client("sqs").list_queues()["QueueUrls"]
+    assert stack.schedule_group is None and stack.alarm_prefix == "Surgeguard"
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_missing_stack_is_an_aws_error_and_exit_code_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(AwsError, match="ValidationError"):
+        Aws().stack("Nope")
+    config = tmp_path / "surgeguard.json"
+    config.write_text(
+        json.dumps(
+            {"groups": [{"name": "g", "min": 1, "max": 2, "signals": [{"kind": "cpu", "target": 50}]}]}
+        )
+    )
+    assert cli.main(["status", "--config", str(config), "--stack", "Nope"]) == output.AWS
+    assert "cannot read AWS" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("aws")
+def test_audit_records_by_time_range_and_latest() -> None:
+    client = boto3.client("dynamodb")
+    create_local_table(client, "audit")
+    store = AuditStore("audit", client)
+    start = datetime(2026, 11, 27, tzinfo=UTC)
+    for minute in range(10):
+        at = (start + timedelta(minutes=minute)).isoformat(timespec="milliseconds")
+        store.write_audit({"group": "g", "at": at, "delivery_id": f"d{minute}", "outcome": "unchanged"})
+    aws = Aws()
+    window = aws.audit_records("audit", "g", start + timedelta(minutes=3), start + timedelta(minutes=6))
+    assert [r["delivery_id"] for r in window] == ["d3", "d4", "d5"]
+    assert [r["delivery_id"] for r in aws.audit_records("audit", "g", latest=2)] == ["d8", "d9"]
