@@ -76,9 +76,14 @@ class Tuning:
     forecast_horizon_hours: int = 3
     forecast_every_minutes: int = 60
     forecast_history_days: int = 14
+    # A declared event's floor and scale-in freeze hold this long past the doors opening, not until its
+    # end (README, declared events): None holds them until the end plus the config's hold_after_minutes.
+    event_release_after_doors_minutes: int | None = 15
 
 
-def sale_events(events: Sequence[DeclaredEvent]) -> list[SaleEvent]:
+def sale_events(
+    events: Sequence[DeclaredEvent], release_after_doors_minutes: int | None = None
+) -> list[SaleEvent]:
     """The benchmark's declarations (`--event`) as the config's sale events (naive UTC wall time)."""
     sales = []
     for index, declared in enumerate(sorted(events, key=lambda e: e.start), start=1):
@@ -90,6 +95,7 @@ def sale_events(events: Sequence[DeclaredEvent]) -> list[SaleEvent]:
                 end=start + timedelta(minutes=declared.duration_minutes),
                 timezone="UTC",
                 peak_multiplier=declared.peak_multiplier,
+                release_after_doors_minutes=release_after_doors_minutes,
             )
         )
     return sales
@@ -105,7 +111,7 @@ def benchmark_config(
     """The config a team would write for the simulated group (an ALB in front, CPU and requests)."""
     group = GroupConfig(
         name=GROUP,
-        events=sale_events(events),
+        events=sale_events(events, tuning.event_release_after_doors_minutes),
         min=min_size,
         max=max_size,
         warmup_seconds=240,

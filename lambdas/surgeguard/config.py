@@ -20,6 +20,12 @@ BUNDLED_CONFIG_FILE = "surgeguard_config.json"
 
 # AWS publishes these namespaces at one-minute resolution: a 10 or 30 s alarm on them never fills.
 ONE_MINUTE_NAMESPACES = ("AWS/EC2", "AWS/ApplicationELB", "AWS/SQS")
+# How the group's instances publish CPU (see `GroupConfig.monitoring`).
+Monitoring = Literal["basic", "detailed", "high_resolution"]
+EC2_CPU = ("AWS/EC2", "CPUUtilization")
+# The CloudWatch agent's CPU metric (the `cpu` plugin's `usage_active` measurement), aggregated per group
+# through `append_dimensions` + `aggregation_dimensions` on AutoScalingGroupName (README).
+AGENT_CPU = ("CWAgent", "cpu_usage_active")
 
 
 class ConfigError(ValueError):
@@ -124,7 +130,13 @@ class ResponseTimeSignal(_SignalBase):
 
 
 class QueueBacklogSignal(_SignalBase):
-    """SQS visible messages divided by serving instances (AWS's backlog-per-instance pattern)."""
+    """SQS visible messages divided by serving instances (AWS's backlog-per-instance pattern).
+
+    Requires the group's metrics collection: the divisor is AWS/AutoScaling GroupInServiceInstances,
+    which Auto Scaling publishes only after EnableMetricsCollection (1Minute granularity). The stack never
+    changes the group, so the team enables it; without it the backlog alarms go to ALARM on missing data
+    and the Lambda records each such trigger as skipped (`metrics_collection`) with how to enable it.
+    """
 
     kind: Literal["queue_backlog"]
     scale_in_ratio: float = Field(default=0.5, gt=0, lt=1)
@@ -171,6 +183,10 @@ class SaleEvent(_Strict):
     ramp: list[RampStep] = Field(default_factory=list, max_length=10)
     # Scale-in stays frozen this long after the end, then capacity steps down with the load.
     hold_after_minutes: int = Field(default=30, ge=0, le=1440)
+    # Release sooner: this many minutes after the doors open (if that comes first), the freeze ends and
+    # the floor starts stepping down. The surge has arrived by then, and the reactive path keeps what
+    # the load needs; demand that did not come no longer holds capacity. None: hold until the above.
+    release_after_doors_minutes: int | None = Field(default=None, ge=1, le=1440)
 
     @field_validator("timezone")
     @classmethod
@@ -236,16 +252,25 @@ class GroupConfig(_Strict):
     notify_emails: list[str] = Field(default_factory=list)
     events: list[SaleEvent] = Field(default_factory=list)
     forecast: ForecastConfig | None = None
+    # How the instances publish CPU. basic (the default, what a launch template gives unless it enables
+    # detailed monitoring): EC2 every 5 minutes, so CPU alarms use 300 s periods; detailed: every minute;
+    # high_resolution: the CloudWatch agent's cpu_usage_active, for 10 or 30 s periods. The default is
+    # the one that cannot be wrong: a 60 s alarm on basic monitoring never fills and never scales in.
+    monitoring: Monitoring = "basic"
 
     @model_validator(mode="before")
     @classmethod
     def _name_signals(cls, data: Any) -> Any:
-        # A signal's id defaults to its kind, so one-signal-per-kind configs need no ids.
+        # A signal's id defaults to its kind, so one-signal-per-kind configs need no ids. With
+        # high-resolution monitoring a CPU signal reads the agent's metric unless it names another.
+        agent = isinstance(data, dict) and data.get("monitoring") == "high_resolution"
         if isinstance(data, dict) and isinstance(data.get("signals"), list):
             signals = []
             for raw in data["signals"]:
                 if isinstance(raw, dict) and not raw.get("id") and isinstance(raw.get("kind"), str):
                     raw = {**raw, "id": raw["kind"]}
+                if agent and isinstance(raw, dict) and raw.get("kind") == "cpu" and "namespace" not in raw:
+                    raw = {"namespace": AGENT_CPU[0], "metric_name": AGENT_CPU[1], **raw}
                 signals.append(raw)
             data = {**data, "signals": signals}
         return data
@@ -283,6 +308,11 @@ class GroupConfig(_Strict):
                         f"needs {needed} instances at the requests target, above the {ceiling} allowed; "
                         "raise temporary_max"
                     )
+        self._check_periods()
+        self._check_cpu_metrics()
+        return self
+
+    def _check_periods(self) -> None:
         for direction in ("scale_out", "scale_in"):
             period = getattr(self, direction).period_seconds
             if period < 60:
@@ -293,7 +323,35 @@ class GroupConfig(_Strict):
                         f"signals {coarse} are published by AWS once a minute; use 60 or a "
                         "high-resolution CPU namespace such as CWAgent"
                     )
-        return self
+                if self.monitoring != "high_resolution":
+                    raise ValueError(
+                        f"{direction}.period_seconds={period} needs monitoring: high_resolution (the "
+                        "CloudWatch agent publishing cpu_usage_active every 10 s)"
+                    )
+
+    def _check_cpu_metrics(self) -> None:
+        for signal in self.signals:
+            if not isinstance(signal, CpuSignal):
+                continue
+            where = (signal.namespace, signal.metric_name)
+            if signal.namespace == EC2_CPU[0] and where != EC2_CPU:
+                raise ValueError(f"signal {signal.id!r}: AWS/EC2 publishes CPU as CPUUtilization")
+            if self.monitoring == "high_resolution" and signal.namespace == EC2_CPU[0]:
+                raise ValueError(
+                    f"signal {signal.id!r}: monitoring high_resolution reads CPU from the CloudWatch "
+                    "agent (namespace CWAgent or your agent's namespace), EC2 never publishes below 60 s"
+                )
+            if signal.namespace == AGENT_CPU[0] and signal.metric_name == EC2_CPU[1]:
+                raise ValueError(
+                    f"signal {signal.id!r}: the CloudWatch agent publishes CPU as cpu_usage_active "
+                    "(cpu plugin, measurement usage_active), not CPUUtilization"
+                )
+            if signal.namespace != EC2_CPU[0] and self.monitoring == "basic":
+                raise ValueError(
+                    f"signal {signal.id!r} reads the agent metric {signal.namespace}/{signal.metric_name}, "
+                    "but monitoring basic describes EC2's 5-minute CPU: set detailed (the agent every "
+                    "60 s) or high_resolution (every 10 s)"
+                )
 
     @model_validator(mode="after")
     def _forecast_reads_requests(self) -> GroupConfig:
@@ -403,8 +461,26 @@ class AlarmSpec(_Strict):
     composite_of: tuple[str, ...] = ()
 
 
+# CloudWatch alarm names are 1-255 characters (PutMetricAlarm, PutCompositeAlarm); group names may be 255.
+ALARM_NAME_MAX = 255
+_NAME_HASH = 10  # hex digits of SHA-256 of the whole group name: distinct long names stay distinct
+
+
 def alarm_name(prefix: str, group: str, rule: str, direction: Direction) -> str:
-    return f"{prefix}/{group}/{rule}/{direction.value}"
+    """`prefix/group/rule/direction`; when that passes 255 characters the group part is cut and ends in
+    `~` + a hash of the whole group name, so the name stays unique, deterministic and prefixed (the
+    topic policy and the Lambda match `prefix/*`). The Lambda maps names back through `alarms()`,
+    which calls this same function, never by parsing the name."""
+    name = f"{prefix}/{group}/{rule}/{direction.value}"
+    if len(name) <= ALARM_NAME_MAX:
+        return name
+    import hashlib
+
+    digest = hashlib.sha256(group.encode()).hexdigest()[:_NAME_HASH]
+    room = ALARM_NAME_MAX - len(f"{prefix}//{rule}/{direction.value}") - len(digest) - 1
+    if room < 1:
+        raise ValueError(f"alarm prefix {prefix!r} and rule {rule!r} leave no room for the group name")
+    return f"{prefix}/{group[:room]}~{digest}/{rule}/{direction.value}"
 
 
 def _format_errors(error: ValidationError) -> str:

@@ -2,9 +2,10 @@
 
 A pre-warm starts `lead` before the doors open: launch (pending) + warm-up + the scheduler's possible
 lateness + a margin. An optional ramp raises the floor in stages before that (each stage `lead` ahead of
-the demand it expects). From the first stage until `hold_after_minutes` past the end the group has a
-floor and scale-in is frozen; after that the floor steps down 10% every 5 minutes, so capacity follows
-the load down gradually (the reactive path never goes below what the current load needs anyway).
+the demand it expects). From the first stage until `hold_after_minutes` past the end (or, if set and
+sooner, `release_after_doors_minutes` past the doors opening) the group has a floor and scale-in is
+frozen; after that the floor steps down 10% every 5 minutes, so capacity follows the load down
+gradually (the reactive path never goes below what the current load needs anyway).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from surgeguard.config import GroupConfig, SaleEvent
 SCHEDULER_LATENESS = timedelta(minutes=2)
 MARGIN = timedelta(minutes=5)
 RELEASE_STEP = timedelta(minutes=5)
+# Released early (`release_after_doors_minutes`), the floor may still stand far above a demand that did
+# not come or has passed (a 20-minute flash sale): it steps down every minute instead, 10x to 1x in 22
+# minutes. A demand that did come holds its capacity through the reactive path, not the floor.
+EARLY_RELEASE_STEP = timedelta(minutes=1)
 RELEASE_FACTOR = 0.9
 # A temporary max is restored this long after the release, once the floor has mostly stepped down.
 RESTORE_AFTER = timedelta(hours=1)
@@ -53,6 +58,7 @@ class EventPlan:
     lead: LeadTime
     temporary_max: int | None
     ramp: tuple[tuple[datetime, float], ...] = ()  # (when the stage fires, fraction of the target)
+    release_step: timedelta = RELEASE_STEP  # the floor's step-down interval after the release
 
     @property
     def first_phase(self) -> datetime:
@@ -108,7 +114,8 @@ def plan_event(group: GroupConfig, event: SaleEvent) -> EventPlan:
         start=start,
         end=end,
         prewarm=start - lead.total,
-        release=end + timedelta(minutes=event.hold_after_minutes),
+        release=_release_time(start, end, event),
+        release_step=RELEASE_STEP if event.release_after_doors_minutes is None else EARLY_RELEASE_STEP,
         lead=lead,
         temporary_max=event.temporary_max,
         ramp=tuple(
@@ -116,6 +123,14 @@ def plan_event(group: GroupConfig, event: SaleEvent) -> EventPlan:
             for step in event.ramp
         ),
     )
+
+
+def _release_time(start: datetime, end: datetime, event: SaleEvent) -> datetime:
+    """`hold_after_minutes` past the end, or `release_after_doors_minutes` past the doors if sooner."""
+    release = end + timedelta(minutes=event.hold_after_minutes)
+    if event.release_after_doors_minutes is not None:
+        release = min(release, start + timedelta(minutes=event.release_after_doors_minutes))
+    return release
 
 
 def target_capacity(
@@ -148,14 +163,14 @@ def target_capacity(
 
 def floor_at(plan: EventPlan, target: int, now: datetime) -> int | None:
     """The event's floor at `now`: none before the first phase, the ramp's share of `target` during
-    the ramp, `target` from the pre-warm until the release, then -10% per 5 minutes (None once it has
-    stepped down to nothing worth holding)."""
+    the ramp, `target` from the pre-warm until the release, then -10% per `release_step` (5 minutes,
+    1 when released early; None once it has stepped down to nothing worth holding)."""
     if now < plan.first_phase:
         return None
     if now < plan.prewarm:
         return math.ceil(target * plan.fraction_at(now) - 1e-9)
     if now < plan.release:
         return target
-    steps = int((now - plan.release) / RELEASE_STEP) + 1
+    steps = int((now - plan.release) / plan.release_step) + 1
     floor = math.floor(target * RELEASE_FACTOR**steps)
     return floor if floor >= 1 else None

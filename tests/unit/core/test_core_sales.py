@@ -66,6 +66,21 @@ def test_the_floor_holds_the_target_then_steps_down_ten_percent_per_five_minutes
     assert plan.active(plan.prewarm) and not plan.active(plan.release)
 
 
+def test_an_early_release_ends_the_freeze_after_the_doors_and_steps_down_every_minute() -> None:
+    group = group_with({**DOORBUSTER, "release_after_doors_minutes": 15})
+    plan = plan_event(group, group.events[0])
+    assert plan.release == plan.start + timedelta(minutes=15)
+    assert list(plan.phase_times()) == ["prewarm", "release", "restore"]
+    assert floor_at(plan, 40, plan.release - timedelta(seconds=1)) == 40
+    assert floor_at(plan, 40, plan.release) == 36
+    assert floor_at(plan, 40, plan.release + timedelta(minutes=1)) == 32
+    assert plan.active(plan.start) and not plan.active(plan.release)
+    # An event shorter than the doors window keeps its own end (plus the hold) as the release.
+    short = group_with({**DOORBUSTER, "end": "2026-11-27T00:05:00", "release_after_doors_minutes": 60})
+    short_plan = plan_event(short, short.events[0])
+    assert short_plan.release == short_plan.end + timedelta(minutes=30)
+
+
 def test_targets_from_an_absolute_peak_a_multiplier_or_the_running_capacity() -> None:
     absolute = group_with({**DOORBUSTER, "peak_multiplier": None, "peak_requests_per_minute": 45_000})
     assert target_capacity(absolute, absolute.events[0], None, 10)[0] == 45  # 45,000 / 1,000
