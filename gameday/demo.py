@@ -381,7 +381,17 @@ def _create_stack(endpoint_url: str, template: dict[str, Any], assets: dict[str,
         config_text = archive.read(environment["CONFIG_FILE"]).decode("utf-8")
     alarm_requests = template_alarm_requests(template, physical)
     alarm_names, composites = create_alarms(endpoint_url, alarm_requests)
-    signals_topics = {action for _, request in alarm_requests for action in request.get("AlarmActions", [])}
+    from surgeguard.config import parse_config
+
+    # The scaling alarms notify the signals topic; the stack's watch alarms (failures, throttles) notify
+    # people, through the notifications topic.
+    scaling = {spec.name for spec in parse_config(json.loads(config_text)).alarms(STACK_NAME)}
+    signals_topics = {
+        action
+        for _, request in alarm_requests
+        if request.get("AlarmName") in scaling
+        for action in request.get("AlarmActions", [])
+    }
     if len(signals_topics) != 1:
         raise DeployError(f"expected the alarms to notify one signals topic, found {sorted(signals_topics)}")
     notes = (

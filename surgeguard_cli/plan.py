@@ -6,7 +6,8 @@ overlapping events, wall times that do not exist or occur twice on a daylight-sa
 target above the (temporary) max, too many schedules for one group, events already past.
 The times are `surgeguard.domain.sales.plan_event`'s, the ones the stack schedules. No AWS call, unless
 `--learn-launch-times` reads each group's recent launches (DescribeScalingActivities) to check the
-configured `launch_seconds` against reality.
+configured `launch_seconds` against reality, or `--check-groups` reads each group's scaling policies
+and scheduled actions (other writers that would fight Surgeguard).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import argparse
 import math
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from surgeguard.config import ConfigError, GroupConfig, SaleEvent, ScalerConfig, load_config
 from surgeguard.domain.sales import EventPlan, LeadTime, plan_event, target_capacity
+from surgeguard_cli import output
 
 DEFAULT_CONFIG = "surgeguard.yaml"
 SCHEDULES_PER_EVENT = 3  # pre-warm, release, restore
@@ -268,10 +270,49 @@ def _launch_finding(group: GroupConfig, learned: int | None) -> list[Finding]:
     ]
 
 
+@dataclass(frozen=True)
+class OtherScalers:
+    """What else scales a group: its scaling policies and scheduled actions, by name."""
+
+    policies: tuple[str, ...] = ()
+    scheduled_actions: tuple[str, ...] = ()
+
+
+def _other_scaler_findings(group: GroupConfig, found: OtherScalers | None) -> list[Finding]:
+    if found is None:
+        return []
+    findings = []
+    if found.policies:
+        findings.append(
+            Finding(
+                ERROR,
+                group.name,
+                None,
+                f"scaling policies attached ({', '.join(found.policies)}): they change desired capacity "
+                "behind Surgeguard's back; delete them (aws autoscaling delete-policy) before deploying",
+            )
+        )
+    if found.scheduled_actions:
+        findings.append(
+            Finding(
+                WARNING,
+                group.name,
+                None,
+                f"scheduled actions on the group ({', '.join(found.scheduled_actions)}): each resets "
+                "capacity when it runs; declare sales as events instead",
+            )
+        )
+    return findings
+
+
 def build_plan(
-    config: ScalerConfig, now: datetime, learned_launch: Mapping[str, int | None] | None = None
+    config: ScalerConfig,
+    now: datetime,
+    learned_launch: Mapping[str, int | None] | None = None,
+    other_scalers: Mapping[str, OtherScalers] | None = None,
 ) -> PlanReport:
-    """`learned_launch`: per group, the p90 launch time learned from its history (None: none known)."""
+    """`learned_launch`: per group, the p90 launch time learned from its history (None: none known).
+    `other_scalers`: per group, the scaling policies and scheduled actions found on it (None: not read)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     groups = []
@@ -282,7 +323,9 @@ def build_plan(
             target, findings = _target(group, event)
             findings = _dst_findings(group, event, plan) + findings + _past_findings(group, event, plan, now)
             reports.append(EventReport(event, plan, target, findings))
-        group_findings = _overlaps(group, reports)
+        group_findings = _overlaps(group, reports) + _other_scaler_findings(
+            group, (other_scalers or {}).get(group.name)
+        )
         if reports:
             group_findings += _launch_finding(group, (learned_launch or {}).get(group.name))
         upcoming = [r for r in reports if r.plan.restore > now]
@@ -352,7 +395,64 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read each group's recent launches from AWS and check launch_seconds against them",
     )
+    parser.add_argument(
+        "--check-groups",
+        action="store_true",
+        help="read each group's scaling policies and scheduled actions from AWS and flag them",
+    )
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.epilog = EXAMPLES
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
+
+
+EXAMPLES = """examples:
+  surgeguard plan                                   the repository's surgeguard.yaml, now
+  surgeguard plan --config prod.yaml --now 2026-11-20T09:00-05:00
+  surgeguard plan --check-groups --learn-launch-times   also read the groups from AWS
+  surgeguard plan --json | jq '.findings'
+
+exit codes: 0 no errors (warnings allowed), 1 errors found, 2 bad arguments or config, 3 AWS unreadable"""
+
+
+def other_scalers(config: ScalerConfig) -> dict[str, OtherScalers]:
+    """Each group's scaling policies and scheduled actions (AWS credentials needed)."""
+    from surgeguard_cli.aws import Aws
+
+    aws = Aws()
+    found = {}
+    for group in config.groups:
+        found[group.name] = OtherScalers(
+            tuple(p["PolicyName"] for p in aws.scaling_policies(group.name)),
+            tuple(a["ScheduledActionName"] for a in aws.scheduled_actions(group.name)),
+        )
+    return found
+
+
+def plan_json(report: PlanReport) -> dict[str, object]:
+    return {
+        "now": report.now.isoformat(),
+        "groups": [
+            {
+                "group": g.group.name,
+                "events": [
+                    {
+                        "event": e.event.name,
+                        "times": {label: when.isoformat() for label, when in e.times().items()},
+                        "lead_seconds": e.plan.lead.total.total_seconds(),
+                        "target": e.target,
+                        "findings": [asdict(f) for f in e.findings],
+                    }
+                    for e in g.events
+                ],
+                "findings": [asdict(f) for f in g.findings],
+            }
+            for g in report.groups
+        ],
+        "findings": [asdict(f) for f in report.findings],
+        "errors": len(report.errors),
+        "warnings": len(report.warnings),
+    }
 
 
 def learn_launch_times(config: ScalerConfig) -> dict[str, int | None]:
@@ -380,13 +480,23 @@ def main(argv: Sequence[str]) -> int:
         now = _parse_now(args.now)
     except ValueError:
         print(f"surgeguard plan: --now {args.now!r} is not an ISO 8601 time", file=sys.stderr)
-        return 2
+        return output.USAGE
     try:
         config = load_config(args.config)
     except ConfigError as error:
         print(error, file=sys.stderr)
-        return 1
-    learned = learn_launch_times(config) if args.learn_launch_times else None
-    report = build_plan(config, now, learned)
-    print(render(report, args.config))
-    return 1 if report.errors else 0
+        return output.USAGE
+    from surgeguard_cli.aws import AwsError
+
+    try:
+        learned = learn_launch_times(config) if args.learn_launch_times else None
+        scalers = other_scalers(config) if args.check_groups else None
+    except AwsError as error:
+        print(f"surgeguard plan: cannot read AWS: {error}", file=sys.stderr)
+        return output.AWS
+    report = build_plan(config, now, learned, scalers)
+    if args.json:
+        output.print_json(plan_json(report))
+    else:
+        print(render(report, args.config))
+    return output.FOUND if report.errors else output.OK

@@ -199,12 +199,12 @@ def test_the_command_exits_1_on_errors_and_0_on_warnings(
     assert "0 error(s), 1 warning(s)" in capsys.readouterr().out
 
 
-def test_an_invalid_config_is_reported_and_exits_1(
+def test_an_invalid_config_is_reported_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"groups": []}))
-    assert cli.main(["plan", "--config", str(path)]) == 1
+    assert cli.main(["plan", "--config", str(path)]) == 2  # a usage error, like every command
     assert "is invalid" in capsys.readouterr().err
 
 
@@ -287,3 +287,51 @@ def test_launch_durations_read_only_successful_launches_across_pages() -> None:
     fake = FakeActivities()
     assert AutoScalingFleet(fake).launch_durations("web") == [150.0, 95.0]
     assert fake.calls[1]["NextToken"] == "page-2"
+
+
+def test_check_groups_flags_other_scalers_on_managed_groups(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 8: a native scaling policy left attached, or a scheduled action, changes the group behind
+    Surgeguard's back; `plan --check-groups` reads them (moto) and says so."""
+    import boto3
+    from moto import mock_aws
+
+    path = _write(tmp_path, _config(DOORBUSTER))
+    with mock_aws():
+        ec2 = boto3.client("ec2")
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        ec2.create_launch_template(LaunchTemplateName="web-lt", LaunchTemplateData={"ImageId": image})
+        autoscaling = boto3.client("autoscaling")
+        name = parse_config(json.loads(Path(path).read_text())).groups[0].name
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=name,
+            MinSize=1,
+            MaxSize=5,
+            LaunchTemplate={"LaunchTemplateName": "web-lt"},
+            AvailabilityZones=["us-east-1a"],
+        )
+        assert cli.main(["plan", "--config", path, "--now", "2026-11-01T00:00Z", "--check-groups"]) == 0
+        capsys.readouterr()
+        autoscaling.put_scaling_policy(
+            AutoScalingGroupName=name,
+            PolicyName="legacy-tt",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingConfiguration={
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"},
+                "TargetValue": 50.0,
+            },
+        )
+        autoscaling.put_scheduled_update_group_action(
+            AutoScalingGroupName=name,
+            ScheduledActionName="nightly-down",
+            Recurrence="0 2 * * *",
+            DesiredCapacity=1,
+        )
+        argv = ["plan", "--config", path, "--now", "2026-11-01T00:00Z", "--check-groups", "--json"]
+        assert cli.main(argv) == 1
+    data = json.loads(capsys.readouterr().out)
+    messages = {(f["level"], f["message"].split(" (")[0]) for f in data["findings"]}
+    assert (ERROR, "scaling policies attached") in messages
+    assert (WARNING, "scheduled actions on the group") in messages
+    assert data["errors"] == 1 and data["groups"][0]["events"][0]["times"]["doors"]
