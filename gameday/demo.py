@@ -500,12 +500,26 @@ def _queued(endpoint_url: str, url: str | None) -> int | None:
 # --------------------------------------------------------------------------- main
 
 
+EXAMPLES = """examples:
+  surgeguard gameday                               12 synthetic Black Friday hours (make demo)
+  surgeguard gameday --minutes 120 --out /tmp/gd   the first two hours only
+  surgeguard gameday --trace my-shop.csv --json gd.json
+  surgeguard gameday --from-cloudwatch shop-web --days 7 --config surgeguard.yaml   your own history
+  surgeguard gameday --sustained-breach            Lambda invocations per minute of a lasting breach
+
+exit codes: 0 done, 1 the two paths differ or the report failed, 2 bad arguments or trace, 3 AWS unreadable
+(--from-cloudwatch only)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="surgeguard gameday",
         description="Rehearse a Black Friday on a local AWS (moto): deploy the stack, replay the day through "
-        "Surgeguard's real Lambda handler, compare with the AWS policies, and plot it.",
+        "Surgeguard's real Lambda handler, compare with the AWS policies, plot it, and report it.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the day's numbers as JSON")
     parser.add_argument(
         "--trace", type=Path, metavar="CSV", help="replay this trace (minute|min5|hour,requests)"
     )
@@ -684,6 +698,16 @@ def _run(
         trace.name, trace.minutes, trace.gap_minutes, sizing, {k: r.metrics for k, r in results.items()}
     )
     sys.stdout.write(format_report([report], FleetParams()))
+    if args.json is not None:
+        from gameday.report import report_json
+
+        numbers = {
+            **report_json([report], FleetParams()),
+            "audit": dict(Counter(str(r["outcome"]) for r in run.records)),
+            "invocations": run.invocations,
+            "same_decisions_as_fast_path": same,
+        }
+        args.json.write_text(json.dumps(numbers, indent=2) + "\n", encoding="utf-8")
 
     if events:
         _heading("declared events: before/after (with = the game-day path on moto; without = fast engine)")

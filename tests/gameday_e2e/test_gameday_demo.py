@@ -10,6 +10,7 @@ import pytest
 from gameday import demo
 from gameday.moto_path import GROUP, aws_client
 from surgeguard.adapters.audit_store import AuditStore
+from surgeguard_cli.report import main as report_main
 
 
 def test_demo_deploys_replays_and_plots(
@@ -22,12 +23,29 @@ def test_demo_deploys_replays_and_plots(
         dynamodb = aws_client("dynamodb", endpoint)
         (table,) = dynamodb.list_tables()["TableNames"]
         seen["records"] = AuditStore(table, dynamodb).audit_records(GROUP, limit=10_000)
+        # The report the demo printed, then `surgeguard report` as a user runs it on the same moto,
+        # with the command line the demo printed (another --out).
+        seen["printed"] = capsys.readouterr().out
+        (command,) = [
+            line for line in seen["printed"].splitlines() if line.strip().startswith("$ surgeguard report")
+        ]
+        argv = command.split("$ surgeguard report ", 1)[1].split()
+        argv[argv.index("--out") + 1] = str(tmp_path / "again")
+        seen["report_code"] = report_main(argv)
+        seen["again"] = capsys.readouterr().out
 
     monkeypatch.setattr(demo, "_wait", inspect_moto)
     code = demo.main(["--out", str(tmp_path), "--minutes", "90", "--keep-server"])
-    out = capsys.readouterr().out
+    out = seen["printed"] + capsys.readouterr().out
 
     assert code == 0, out
+    # make demo ends with its own report (text and PNG), and the report command reads the same back.
+    assert seen["report_code"] == 0
+    printed = out.split("# Surgeguard report: ", 1)[1].split("written to", 1)[0]
+    again = seen["again"].split("# Surgeguard report: ", 1)[1].split("written to", 1)[0]
+    assert printed == again
+    assert (tmp_path / demo.REPORT_DIR / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "## What-if" in printed and "aws-target-tracking-cpu" in printed
     png = tmp_path / demo.PNG_NAME
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 20_000
@@ -44,3 +62,6 @@ def test_demo_deploys_replays_and_plots(
     for policy in ("aws-target-tracking-cpu", "aws-step-scaling", "seed-rule", "surgeguard"):
         assert f"  {policy} " in out
     assert f"applied {len(applied)}" in out
+    assert f"{len(seen['records'])} audit records" in printed and f"applied {len(applied)}" in printed
+    # The handler's JSON log lines go to the log file, not the terminal (issue 8).
+    assert not [line for line in out.splitlines() if line.startswith('{"level"')]
