@@ -19,6 +19,7 @@ from gameday.alarm_events import sns_alarm_event
 from gameday.alarms import AlarmState, Comparison, MetricAlarm
 from gameday.baselines import register_policy
 from gameday.engine import DeclaredEvent, Metric, PolicyContext, PolicyView
+from gameday.fleet import ceil_tol
 from surgeguard.config import (
     CpuSignal,
     Direction,
@@ -29,7 +30,13 @@ from surgeguard.config import (
     SaleEvent,
     ScalerConfig,
 )
-from surgeguard.domain.forecast import ForecastState
+from surgeguard.domain.forecast import (
+    BurstSettings,
+    ForecastState,
+    burst_factor,
+    burst_rise,
+    recent_level,
+)
 from surgeguard.domain.model import (
     AsgSize,
     Claim,
@@ -79,6 +86,10 @@ class Tuning:
     # A declared event's floor and scale-in freeze hold this long past the doors opening, not until its
     # end (README, declared events): None holds them until the end plus the config's hold_after_minutes.
     event_release_after_doors_minutes: int | None = 15
+    # Burst anticipation (domain/forecast.py): raise capacity ahead of a rise that recurred at this
+    # minute of the day. None: off. Not in the Lambda yet: it needs a per-minute caller with the last
+    # minutes of RequestCount (README, "Burst anticipation"); the bench applies it after the service.
+    anticipation: BurstSettings | None = None
 
 
 def sale_events(
@@ -310,6 +321,8 @@ class SurgeguardPolicy:
 
     def __init__(self, tuning: Tuning = Tuning(), keep_records: bool = True) -> None:
         self.tuning = tuning
+        if tuning.anticipation is not None:
+            self.name = "surgeguard+anticipation"
         self.keep_records = keep_records
         self.aws: InMemoryAws | None = None
         self._sequence = 0
@@ -346,6 +359,7 @@ class SurgeguardPolicy:
         self._next_forecast = 0
         self._forecast_sums = (0.0, 0)
         self._pending_forecast = None
+        self._rises: list[float | None] = []
         # Each event's three phases, as EventBridge Scheduler would fire them: at their plan time,
         # up to the protocol's scheduled-action lateness later (seeded), through the schedule service.
         rng = random.Random(ctx.seed)
@@ -377,7 +391,7 @@ class SurgeguardPolicy:
             self._run_forecaster(view)
         if not alarmed and not due and not lasting:
             aws.view = None
-            return None
+            return self._anticipate(view, None)
         while self._phases and self._phases[-1][0] <= view.now:
             _, when, event, phase = self._phases.pop()
             self._sequence += 1
@@ -396,7 +410,32 @@ class SurgeguardPolicy:
         if lasting:
             handle_alarm_event(self.reevaluation(view), self.adapters, self.context)
         aws.view = None
-        return aws.desired
+        return self._anticipate(view, aws.desired)
+
+    def _anticipate(self, view: PolicyView, decided: int | None) -> int | None:
+        """Raise `decided` (the service's desired, None: unchanged) to the capacity a recurring burst
+        would need within the lead time: the recent level times the learned rise, at 100 % of c."""
+        settings = self.tuning.anticipation
+        if settings is None:
+            return decided
+        requests = view.history.requests
+        rises = self._rises
+        complete = len(requests) - settings.lead_minutes - 1  # minutes whose lead window has happened
+        while len(rises) < complete:
+            rises.append(burst_rise(requests, len(rises), settings))
+        t = view.minute
+        factor = burst_factor(
+            [rises[t - 1440 * day] if t >= 1440 * day else None for day in range(1, settings.days + 1)],
+            settings,
+        )
+        if factor <= 1.0:
+            return decided
+        level = recent_level(requests[-settings.level_minutes :], settings.level_minutes)
+        if level is None:
+            return decided
+        needed = ceil_tol(level * factor / view.capacity_per_instance)
+        current = view.desired if decided is None else decided
+        return needed if needed > current else decided
 
     def reevaluation(self, view: PolicyView) -> dict[str, Any]:
         """The per-minute re-evaluation's Scheduler Input (the stack's `rate(1 minute)` schedule)."""
@@ -497,3 +536,6 @@ def surgeguard_at(setting: float) -> SurgeguardPolicy:
 
 
 register_policy("surgeguard", surgeguard_factory(), replace=True)
+register_policy(
+    "surgeguard+anticipation", surgeguard_factory(Tuning(anticipation=BurstSettings())), replace=True
+)

@@ -228,3 +228,83 @@ class ForecastState:
             return None
         index = int((now - self.issued_at) / timedelta(minutes=self.step_minutes))
         return self.steps[index] if index < len(self.steps) else None
+
+
+@dataclass(frozen=True)
+class BurstSettings:
+    """How bursts that recur at the same minute of the day are learned and anticipated."""
+
+    # A burst must be met this many minutes ahead: launch + warm-up of the instances that serve it.
+    lead_minutes: int = 5
+    # The level a rise is measured against: the mean of the minutes just before the decision.
+    level_minutes: int = 10
+    # Past days that teach the pattern.
+    days: int = 7
+    # The rise anticipated at a minute of the day is the rank-th largest of those days' rises there:
+    # 2 = seen on at least two of the last seven days, so one odd spike does not buy capacity.
+    rank: int = 2
+    # Rises below this are the ordinary minute-to-minute noise: no anticipation.
+    threshold: float = 1.3
+
+
+def _known(value: float | None) -> bool:
+    return value is not None and value == value  # None or NaN: no datapoint
+
+
+def burst_rise(
+    minutes: Sequence[float | None], t: int, settings: BurstSettings = BurstSettings()
+) -> float | None:
+    """How far demand rose within the lead time after minute `t`: the busiest of minutes
+    t-1 .. t+lead+1 (one minute of slack either side: a burst a minute early or late still counts)
+    over the mean of the `level_minutes` before t. None when it cannot be told: the level is unknown
+    or zero, or the window is not complete (missing values, None or NaN, are gaps)."""
+    width, lead = settings.level_minutes, settings.lead_minutes
+    if t < width or t + lead + 2 > len(minutes):
+        return None
+    level = [v for v in minutes[t - width : t] if _known(v)]
+    if len(level) * 2 < width:
+        return None
+    base = sum(level) / len(level)  # type: ignore[arg-type]
+    ahead = [v for v in minutes[t - 1 : t + lead + 2] if _known(v)]
+    if base <= 0 or not ahead:
+        return None
+    return max(ahead) / base  # type: ignore[type-var,operator]
+
+
+def burst_factor(rises: Sequence[float | None], settings: BurstSettings = BurstSettings()) -> float:
+    """The rise to anticipate from the same minute of the day on past days (None: unknown that day):
+    the rank-th largest, or 1.0 (none) below the threshold or with fewer known days than the rank."""
+    known = sorted((r for r in rises if r is not None), reverse=True)
+    if len(known) < settings.rank:
+        return 1.0
+    rise = known[settings.rank - 1]
+    return rise if rise >= settings.threshold else 1.0
+
+
+def burst_factors(
+    history: Sequence[float | None], horizon_minutes: int, settings: BurstSettings = BurstSettings()
+) -> tuple[float, ...]:
+    """The rise to anticipate for each of the next `horizon_minutes` minutes (index 0: the minute right
+    after the history), from the same minute of the day on each of the last `days` days. Runs of 20+
+    zero minutes are outages (gaps), as everywhere here. Only 1440-minute lags are used, so the
+    history may start at any time of day. O(days x horizon x (level + lead)) whatever its length."""
+    n = len(history)
+    reach = settings.days * 1440 + settings.level_minutes + ZERO_RUN_GAP_MINUTES
+    offset = max(0, n - reach)
+    minutes = mark_gaps(history[offset:])
+    now = n - offset
+    return tuple(
+        burst_factor(
+            [burst_rise(minutes, now + f - 1440 * day, settings) for day in range(1, settings.days + 1)],
+            settings,
+        )
+        for f in range(horizon_minutes)
+    )
+
+
+def recent_level(history: Sequence[float | None], minutes: int) -> float | None:
+    """Mean of the known minutes among the last `minutes` (None if fewer than half are known)."""
+    window = [v for v in history[-minutes:] if _known(v)]
+    if len(window) * 2 < minutes:
+        return None
+    return sum(window) / len(window)  # type: ignore[arg-type]

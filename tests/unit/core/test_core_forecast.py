@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from surgeguard.domain.forecast import ForecastState, fit_forecast, floor_steps, mark_gaps
+from surgeguard.domain.forecast import (
+    BurstSettings,
+    ForecastState,
+    burst_factor,
+    burst_factors,
+    burst_rise,
+    fit_forecast,
+    floor_steps,
+    mark_gaps,
+)
 
 DAY = 1440
 
@@ -91,3 +100,61 @@ def test_any_daily_sine_is_forecast_within_a_few_percent(base: float, swing: flo
     assert fit is not None
     truth = daily_sine(phase + 3 * DAY, 120, base, base * swing)
     assert max(abs(p - t) / t for p, t in zip(fit.point, truth, strict=True)) < 0.05
+
+
+# Burst anticipation: rises that recur at the same minute of the day.
+def test_a_rise_is_the_busiest_lead_minute_over_the_level_before() -> None:
+    minutes: list[float | None] = [100.0] * 10 + [100.0, 150.0, 100.0, 400.0, 100.0, 100.0, 100.0, 100.0]
+    burst = BurstSettings(lead_minutes=5, level_minutes=10)
+    assert burst_rise(minutes, 10, burst) == 4.0  # minutes 9..16 seen from minute 10
+    assert burst_rise(minutes, 12, burst) is None  # its lead window has not happened yet
+    assert burst_rise(minutes, 5, burst) is None  # no full level window before it
+    gappy: list[float | None] = [math.nan] * 6 + [100.0] * 4 + [400.0] * 8
+    assert burst_rise(gappy, 10, burst) is None  # fewer than half of the level minutes known
+
+
+def test_the_factor_needs_the_rise_on_rank_days_and_above_the_noise() -> None:
+    burst = BurstSettings(rank=2, threshold=1.3)
+    assert burst_factor([4.0, None, 3.5, 1.0, 1.1, None, 1.0], burst) == 3.5
+    assert burst_factor([4.0, 1.1, 1.0, 1.0, 1.1, 1.0, 1.0], burst) == 1.0  # one odd day
+    assert burst_factor([1.2, 1.25, 1.1], burst) == 1.0  # noise
+    assert burst_factor([None, 4.0], burst) == 1.0  # fewer known days than the rank
+
+
+def daily_burst_history(days: int, burst_at: int, burst_days: set[int]) -> list[float | None]:
+    history: list[float | None] = []
+    for day in range(days):
+        for minute in range(1440):
+            burst = day in burst_days and burst_at <= minute < burst_at + 6
+            history.append(400.0 if burst else 100.0)
+    return history
+
+
+def test_factors_anticipate_a_burst_that_recurs_at_the_same_minute_of_the_day() -> None:
+    # Eight days with a 4x burst at 10:30 on three of the last seven; the history ends at midnight.
+    history = daily_burst_history(8, 630, {2, 4, 6})
+    factors = burst_factors(history, 720)
+    assert factors[630] == 4.0 and factors[630 - 5] == 4.0  # lead minutes ahead of it
+    # Nothing long before it, nor once its minutes have left the level window.
+    assert set(factors[: 630 - 6]) == {1.0} and set(factors[630 + 6 + 10 :]) == {1.0}
+    # Seen on one day only: an odd spike, not a pattern.
+    assert set(burst_factors(daily_burst_history(8, 630, {6}), 720)) == {1.0}
+
+
+def test_an_outage_of_zeros_is_neither_a_level_nor_a_rise() -> None:
+    history = daily_burst_history(8, 630, set())
+    for day in (5, 6):  # two outages from 10:00 to 11:00 that end in a normal level
+        start = day * 1440 + 600
+        history[start : start + 60] = [0.0] * 60
+    assert set(burst_factors(history, 720)) == {1.0}
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.floats(min_value=0, max_value=1e6)), min_size=0, max_size=3000),
+    st.integers(min_value=1, max_value=90),
+)
+@settings(max_examples=30, deadline=None)
+def test_factors_are_one_or_a_rise_above_the_threshold(history: list[float | None], horizon: int) -> None:
+    factors = burst_factors(history, horizon, BurstSettings(days=2))
+    assert len(factors) == horizon
+    assert all(f == 1.0 or f >= BurstSettings().threshold for f in factors)
