@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--declare-events", action="store_true", help="give Surgeguard the trace's declared sales"
     )
     parser.add_argument(
+        "--requests-signal", action="store_true", help="add RequestCountPerTarget to Surgeguard's signals"
+    )
+    parser.add_argument(
         "--no-capacity-check", action="store_true", help="skip the 1/2/4-instance capacity check"
     )
     parser.add_argument(
@@ -82,7 +85,9 @@ def make_policies(names: Sequence[str], load: Load, args: argparse.Namespace) ->
     made: dict[str, LivePolicy] = {
         "fixed": FixedFleet(fixed),
         "target-tracking": LiveTargetTracking(first_rpm),
-        "surgeguard": LiveSurgeguard(first_rpm, args.latency_target, declare=args.declare_events),
+        "surgeguard": LiveSurgeguard(
+            first_rpm, args.latency_target, declare=args.declare_events, requests_signal=args.requests_signal
+        ),
     }
     return [made[name] for name in names]
 

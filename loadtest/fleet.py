@@ -37,7 +37,7 @@ class FleetSpec:
 
     slots: int = 4
     queue: int = 32
-    rate_limit: int = 5
+    rate_limit: int = 3
     launch_minutes: float = 2.0
     warmup_minutes: float = 2.0
     min_size: int = 2

@@ -14,7 +14,7 @@ import os
 import random
 import time
 
-from locust import FastHttpUser, LoadTestShape, task
+from locust import FastHttpUser, LoadTestShape, constant_pacing, task
 
 from loadtest.shape import Plan
 
@@ -24,7 +24,7 @@ QUERIES = ("lamp", "kettle", "pro", "max", "sneakers", "camera", "air", "speaker
 DOORBUSTERS = 20
 PRODUCTS = 2000
 HOT = 50
-SCRAPER_RPS = 8.0  # per scraper user; three share one client id, well above the limit of 5
+SCRAPER_SECONDS = 0.2  # one request every 0.2 s: 5 per second against a limit of 3
 
 
 def _product() -> int:
@@ -92,13 +92,12 @@ class Shopper(FastHttpUser):
 class Scraper(FastHttpUser):
     """A price bot polling faster than the per-client limit allows: the shop answers it 429."""
 
-    fixed_count = 3
+    fixed_count = 1
 
     def on_start(self) -> None:
         self.client_id = "price-scraper"
 
-    def wait_time(self) -> float:
-        return random.expovariate(SCRAPER_RPS)
+    wait_time = constant_pacing(SCRAPER_SECONDS)
 
     @task
     def poll(self) -> None:

@@ -330,7 +330,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--redis-socket", required=True, help="Redis Unix socket path")
     parser.add_argument("--slots", type=int, default=4, help="requests served at once")
     parser.add_argument("--queue", type=int, default=64, help="requests waiting for a slot before 503")
-    parser.add_argument("--rate-limit", type=int, default=5, help="requests per second per client")
+    parser.add_argument("--rate-limit", type=int, default=3, help="requests per second per client")
     return parser.parse_args(argv)
 
 
