@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from surgeguard.config import ConfigError, RequestsPerTargetSignal, load_config
 from surgeguard_cli import output
 
 DEFAULT_CONFIG = "surgeguard.yaml"
@@ -40,6 +39,7 @@ class History:
 
 
 def read_history(aws: Any, config_path: str, group_name: str, days: int, now: datetime) -> History:
+    from surgeguard.config import RequestsPerTargetSignal, load_config
     from surgeguard_cli.aws import period_for_age
 
     config = load_config(config_path)
@@ -113,6 +113,8 @@ def daily_rows(history: History) -> list[tuple[str, str, str, int]]:
 def run(argv: Sequence[str], command: str, delegate: Callable[[list[str]], int], aws: Any = None) -> int:
     """`argv` with --from-cloudwatch GROUP --days N [--config PATH] [--save-trace CSV]: read the history,
     print it, then call the bench or game day with the trace in place of a CSV argument."""
+    from surgeguard.config import ConfigError
+
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--from-cloudwatch", required=True, metavar="GROUP")
     parser.add_argument("--days", type=int, default=14)

@@ -17,20 +17,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from surgeguard.config import (
-    ConfigError,
-    CpuSignal,
-    GroupConfig,
-    QueueBacklogSignal,
-    SaleEvent,
-    ScalerConfig,
-    load_config,
-)
-from surgeguard.domain.sales import plan_event
 from surgeguard_cli import output
+
+if TYPE_CHECKING:  # the config's pydantic models take half a second to build: not for --help
+    from surgeguard.config import GroupConfig, SaleEvent, ScalerConfig
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 DEFAULT_CONFIG = "surgeguard.yaml"
@@ -189,6 +182,8 @@ def schedule_checks(
     group: GroupConfig, event: SaleEvent, schedules: Sequence[dict[str, Any]] | None, now: datetime
 ) -> list[Check]:
     """Each of the event's phases still to come has its schedule, firing at the plan's time."""
+    from surgeguard.domain.sales import plan_event
+
     scope = f"{group.name}/{event.name}"
     pending = {p: t for p, t in plan_event(group, event).phase_times().items() if t > now}
     if not pending:
@@ -239,6 +234,8 @@ class Target:
 
 
 def targets(config: ScalerConfig, event_name: str | None, now: datetime) -> list[Target]:
+    from surgeguard.domain.sales import plan_event
+
     found = []
     for group in config.groups:
         upcoming = [e for e in group.events if plan_event(group, e).restore > now]
@@ -260,6 +257,8 @@ def _instance_types(template: dict[str, Any] | None, group: dict[str, Any]) -> l
 
 
 def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any]) -> list[Check]:
+    from surgeguard.domain.sales import plan_event
+
     group, event = target.group, target.event
     scope = f"{group.name}/{event.name}" if event else group.name
     asg = aws.group(group.name)
@@ -334,6 +333,8 @@ def _template_check(aws: Any, group: str, template: dict[str, Any] | None, label
 def _monitoring_check(
     aws: Any, group: GroupConfig, template: dict[str, Any] | None, asg: dict[str, Any]
 ) -> Check:
+    from surgeguard.config import CpuSignal
+
     ec2_cpu = [s.id for s in group.signals if isinstance(s, CpuSignal) and s.namespace == "AWS/EC2"]
     if not ec2_cpu:
         return Check(PASS, "detailed-monitoring", group.name, "no signal reads EC2's own metrics")
@@ -360,6 +361,8 @@ def _monitoring_check(
 
 
 def _collection_check(group: GroupConfig, asg: dict[str, Any]) -> Check:
+    from surgeguard.config import QueueBacklogSignal
+
     needs = [s.id for s in group.signals if isinstance(s, QueueBacklogSignal)]
     if not needs:
         return Check(PASS, "metrics-collection", group.name, "no signal needs the group's metrics")
@@ -601,6 +604,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None) -> int:
+    from surgeguard.config import ConfigError, load_config
+
     args = build_parser().parse_args(list(argv))
     try:
         config = load_config(args.config)

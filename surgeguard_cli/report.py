@@ -19,11 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from surgeguard.config import ConfigError, GroupConfig, RequestsPerTargetSignal, ScalerConfig, load_config
-from surgeguard.domain.sales import plan_event
 from surgeguard_cli import output
+
+if TYPE_CHECKING:  # the config's pydantic models take half a second to build: not for --help
+    from surgeguard.config import GroupConfig, ScalerConfig
 
 DEFAULT_CONFIG = "surgeguard.yaml"
 DEFAULT_STACK = "Surgeguard"
@@ -122,6 +123,8 @@ def desired_series(records: Sequence[Mapping[str, Any]], start: datetime, minute
 
 
 def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]]) -> list[Prewarm]:
+    from surgeguard.domain.sales import plan_event
+
     found = []
     for record in records:
         trigger = record.get("trigger") or {}
@@ -182,6 +185,8 @@ def _signal_minutes_over(
 
 
 def _demand(aws: Any, group: GroupConfig, start: datetime, end: datetime, period: int) -> list[float | None]:
+    from surgeguard.config import RequestsPerTargetSignal
+
     signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
     minutes = _minutes(start, end)
     if signal is None:
@@ -202,6 +207,7 @@ def declared(group: GroupConfig, start: datetime, end: datetime) -> list[Any]:
     """The group's multiplier events that overlap the window, as the benchmark declares events (an
     absolute peak has no multiplier to give it), so the simulated Surgeguard pre-warms as the real one."""
     from gameday.engine import DeclaredEvent
+    from surgeguard.domain.sales import plan_event
 
     found = []
     for event in group.events:
@@ -373,6 +379,8 @@ def plot(report: GroupReport, path: Path) -> Path:
 
 
 def window(config: ScalerConfig, event_name: str) -> tuple[datetime, datetime, list[GroupConfig]]:
+    from surgeguard.domain.sales import plan_event
+
     groups = [g for g in config.groups if g.event(event_name)]
     if not groups:
         raise ValueError(f"no event named {event_name!r} in the config")
@@ -418,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None) -> int:
+    from surgeguard.config import ConfigError, load_config
+
     parser = build_parser()
     args = parser.parse_args(list(argv))
     try:

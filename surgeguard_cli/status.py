@@ -13,11 +13,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from surgeguard.config import ConfigError, GroupConfig, ScalerConfig, load_config
-from surgeguard.domain.sales import floor_at, plan_event
 from surgeguard_cli import output
+
+if TYPE_CHECKING:  # the config's pydantic models take half a second to build: not for --help
+    from surgeguard.config import GroupConfig, ScalerConfig
 
 DEFAULT_CONFIG = "surgeguard.yaml"
 DEFAULT_STACK = "Surgeguard"
@@ -53,6 +54,8 @@ class GroupStatus:
 
 
 def _event_state(aws: Any, table: str, group: GroupConfig, now: datetime) -> dict[str, Any]:
+    from surgeguard.domain.sales import floor_at, plan_event
+
     items = {str(i.get("event")): i for i in aws.event_items(table, group.name)}
     for event in group.events:
         plan = plan_event(group, event)
@@ -229,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None, signals: Any = None) -> int:
+    from surgeguard.config import ConfigError, load_config
+
     args = build_parser().parse_args(list(argv))
     try:
         config = load_config(args.config)
