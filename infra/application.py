@@ -22,19 +22,38 @@ def build(
     stack_name: str = DEFAULT_STACK_NAME,
     env: cdk.Environment | None = None,
     now: datetime | None = None,
-) -> SurgeguardStack:
-    """Add the stack and cdk-nag's AwsSolutions pack; any unacknowledged finding fails synth.
+    layout: str = "auto",
+) -> list[SurgeguardStack]:
+    """Add the stack(s) and cdk-nag's AwsSolutions pack; any unacknowledged finding fails synth.
 
-    `now` decides which sale phases are still to come (default: the current time).
+    Without `deployments` in the config: one stack named `stack_name` in `env`, as always. With them:
+    one `cdk.Stage` per deployment (its name, account and region) holding the same stack, deployed as
+    `cdk deploy '<name>/*'`; CloudFormation names it `<name>-<stack_name>`, which is also its alarm
+    prefix. `now` decides which sale phases are still to come (default: the current time); `layout`
+    where per-group resources go (infra/constructs/shards.py).
     """
-    stack = SurgeguardStack(
-        app,
-        stack_name,
-        config=config,
-        now=now or datetime.now(UTC),
-        stack_name=stack_name,
-        env=env,
-        description=DESCRIPTION,
-    )
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return stack
+    now = now or datetime.now(UTC)
+    if not config.deployments:
+        stack = SurgeguardStack(
+            app,
+            stack_name,
+            config=config,
+            now=now,
+            layout=layout,
+            stack_name=stack_name,
+            env=env,
+            description=DESCRIPTION,
+        )
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        return [stack]
+    stacks = []
+    for deployment in config.deployments:
+        stage = cdk.Stage(
+            app, deployment.name, env=cdk.Environment(account=deployment.account, region=deployment.region)
+        )
+        stacks.append(
+            SurgeguardStack(stage, stack_name, config=config, now=now, layout=layout, description=DESCRIPTION)
+        )
+        # A stage synthesizes into its own assembly: validation plugins are registered per stage.
+        cdk.Validations.of(stage).add_plugins(AwsSolutionsChecks(stage))
+    return stacks
