@@ -129,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--png", type=Path, metavar="PATH", help="with --frontier: plot dropped %% against cost per family"
     )
+    parser.add_argument(
+        "--jobs",
+        type=int_at_least(1),
+        default=1,
+        metavar="N",
+        help="with --frontier: run the sweep in N worker processes (default 1)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of anything random (default 0)")
     parser.add_argument(
         "--compare",
@@ -267,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             json_path=args.json,
             png_path=args.png,
             write=sys.stdout.write,
+            jobs=args.jobs,
         )
     if args.png is not None:
         parser.error("--png draws the frontier: use it with --frontier")

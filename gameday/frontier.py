@@ -17,10 +17,12 @@ from typing import Any
 from gameday.baselines import AWS_FRONTIER, AWS_FRONTIER_SETTINGS
 from gameday.engine import DEFAULT_START, DeclaredEvent, Policy, oracle_instance_minutes, simulate
 from gameday.fleet import DEFAULT_PARAMS, FleetParams, size_fleet
-from gameday.surgeguard_policy import HEADROOM_SETTINGS, surgeguard_at
+from gameday.surgeguard_policy import HEADROOM_SETTINGS, surgeguard_anticipating_at, surgeguard_at
 from gameday.traces import Trace
 
 CHALLENGER = "surgeguard"
+# Surgeguard as the Lambda runs it, and with burst anticipation (bench only so far: README).
+CHALLENGERS = (CHALLENGER, "surgeguard+anticipation")
 # Two numbers compare equal within this (float noise of sums over millions of minutes).
 _EPSILON = 1e-9
 
@@ -59,10 +61,11 @@ class TraceFrontier:
         return min(mine, key=lambda p: (p.instance_hours, p.dropped_pct), default=None)
 
     def undominated(self, challenger: str = CHALLENGER) -> list[tuple[str, FrontierPoint]]:
+        """The AWS points (every family that is not a Surgeguard one) no `challenger` point dominates."""
         return [
             (family, point)
             for family, points in self.frontier.items()
-            if family != challenger
+            if family not in CHALLENGERS
             for point in points
             if self.dominator(point, challenger) is None
         ]
@@ -77,7 +80,32 @@ def default_families() -> dict[str, tuple[Callable[[float], Policy], Sequence[fl
         name: (factory, AWS_FRONTIER_SETTINGS) for name, factory in AWS_FRONTIER.items()
     }
     families[CHALLENGER] = (surgeguard_at, HEADROOM_SETTINGS)
+    families["surgeguard+anticipation"] = (surgeguard_anticipating_at, HEADROOM_SETTINGS)
     return families
+
+
+def _run_point(
+    trace: Trace,
+    factory: Callable[[float], Policy],
+    setting: float,
+    params: FleetParams,
+    start: datetime,
+    events: Sequence[DeclaredEvent],
+    seed: int,
+) -> FrontierPoint:
+    sizing = size_fleet(trace, params)
+    oracle = oracle_instance_minutes(trace, sizing.capacity_per_instance)
+    metrics = simulate(
+        trace,
+        factory(setting),
+        params=params,
+        sizing=sizing,
+        start=start,
+        events=events,
+        seed=seed,
+        oracle_minutes=oracle,
+    ).metrics
+    return FrontierPoint(setting, metrics.dropped_pct, metrics.instance_hours, metrics.cost_vs_oracle)
 
 
 def run_frontier(
@@ -88,82 +116,89 @@ def run_frontier(
     start: datetime = DEFAULT_START,
     events: Sequence[DeclaredEvent] = (),
     seed: int = 0,
-    on_point: Callable[[str, str, float], None] | None = None,
+    jobs: int = 1,
 ) -> list[TraceFrontier]:
-    """Every family at every setting on every trace; the same fleet and oracle per trace."""
+    """Every family at every setting on every trace; the same fleet and oracle per trace. With
+    `jobs` > 1 the runs go to that many worker processes (each run is independent and deterministic,
+    so the numbers are the same)."""
     families = default_families() if families is None else families
+    tasks = [
+        (index, family, factory, setting)
+        for index in range(len(traces))
+        for family, (factory, settings) in families.items()
+        for setting in settings
+    ]
+    common = (params, start, tuple(events), seed)
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [
+                pool.submit(_run_point, traces[i], factory, setting, *common)
+                for i, _, factory, setting in tasks
+            ]
+            points = [future.result() for future in futures]
+    else:
+        points = [_run_point(traces[i], factory, setting, *common) for i, _, factory, setting in tasks]
     out = []
-    for trace in traces:
-        sizing = size_fleet(trace, params)
-        oracle = oracle_instance_minutes(trace, sizing.capacity_per_instance)
+    for index, trace in enumerate(traces):
         frontier: dict[str, list[FrontierPoint]] = {}
-        for family, (factory, settings) in families.items():
-            for setting in settings:
-                metrics = simulate(
-                    trace,
-                    factory(setting),
-                    params=params,
-                    sizing=sizing,
-                    start=start,
-                    events=events,
-                    seed=seed,
-                    oracle_minutes=oracle,
-                ).metrics
-                point = FrontierPoint(
-                    setting, metrics.dropped_pct, metrics.instance_hours, metrics.cost_vs_oracle
-                )
-                frontier.setdefault(family, []).append(point)
-                if on_point is not None:
-                    on_point(trace.name, family, setting)
+        for (task_index, family, _, _), p in zip(tasks, points, strict=True):
+            if task_index == index:
+                frontier.setdefault(family, []).append(p)
         out.append(TraceFrontier(trace.name, frontier))
     return out
 
 
-def format_frontier(frontiers: Sequence[TraceFrontier], challenger: str = CHALLENGER) -> str:
-    """Per trace: each family's points (dropped % / cost vs oracle), then each AWS point's dominator."""
+def format_frontier(frontiers: Sequence[TraceFrontier]) -> str:
+    """Per trace: each family's points (dropped % / cost vs oracle), then, for each Surgeguard family
+    that ran, the setting of its cheapest point that dominates each AWS point."""
     parts = []
     for tf in frontiers:
-        lines = [f"{tf.trace}: frontier (dropped_pct / cost_vs_oracle per setting)"]
+        lines = [f"{tf.trace}: frontier (setting: dropped_pct / cost_vs_oracle)"]
         width = max(len(name) for name in tf.frontier)
         for family, points in tf.frontier.items():
             cells = "  ".join(f"{p.setting:g}: {p.dropped_pct:.3f} / {p.cost_vs_oracle:.3f}" for p in points)
             lines.append(f"  {family:<{width}}  {cells}")
-        if challenger in tf.frontier:
-            lines.append(f"  dominance: which {challenger} point drops no more and costs no more")
+        for challenger in (name for name in CHALLENGERS if name in tf.frontier):
+            lines.append(f"  dominance: the {challenger} setting that drops no more and costs no more")
+            total = 0
             for family, points in tf.frontier.items():
-                if family == challenger:
+                if family in CHALLENGERS:
                     continue
                 verdicts = []
                 for p in points:
                     winner = tf.dominator(p, challenger)
                     by = "NOT DOMINATED" if winner is None else f"{winner.setting:g}"
                     verdicts.append(f"{p.setting:g} -> {by}")
+                    total += 1
                 lines.append(f"  {family:<{width}}  {', '.join(verdicts)}")
-            missed = tf.undominated(challenger)
-            total = sum(len(points) for family, points in tf.frontier.items() if family != challenger)
-            lines.append(f"  {total - len(missed)} of {total} AWS points dominated")
+            missed = len(tf.undominated(challenger))
+            lines.append(f"  {challenger}: {total - missed} of {total} AWS points dominated")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
 
-def frontier_json(frontiers: Sequence[TraceFrontier], challenger: str = CHALLENGER) -> dict[str, Any]:
+def frontier_json(frontiers: Sequence[TraceFrontier]) -> dict[str, Any]:
     """{"traces":[{"trace":..,"frontier":{POLICY:[{"setting":..,"dropped_pct":..,"instance_hours":..,
-    "cost_vs_oracle":..}]}, "undominated": [[POLICY, setting], ...]}]}"""
+    "cost_vs_oracle":..}]}, "undominated": {SURGEGUARD_FAMILY: [[POLICY, setting], ...]}}]}"""
     return {
         "traces": [
             {
                 "trace": tf.trace,
                 "frontier": {family: [p.as_dict() for p in points] for family, points in tf.frontier.items()},
-                "undominated": [[family, p.setting] for family, p in tf.undominated(challenger)]
-                if challenger in tf.frontier
-                else None,
+                "undominated": {
+                    challenger: [[family, p.setting] for family, p in tf.undominated(challenger)]
+                    for challenger in CHALLENGERS
+                    if challenger in tf.frontier
+                },
             }
             for tf in frontiers
         ]
     }
 
 
-def plot_frontier(frontiers: Sequence[TraceFrontier], path: Path, challenger: str = CHALLENGER) -> None:
+def plot_frontier(frontiers: Sequence[TraceFrontier], path: Path) -> None:
     """One panel per trace: dropped % (symlog) against cost vs oracle, one line per family."""
     import matplotlib
 
@@ -177,13 +212,13 @@ def plot_frontier(frontiers: Sequence[TraceFrontier], path: Path, challenger: st
         ax.set_visible(False)
     for ax, tf in zip(axes.flat, frontiers, strict=False):
         for family, points in tf.frontier.items():
-            ours = family == challenger
+            ours = family in CHALLENGERS
             ax.plot(
                 [p.cost_vs_oracle for p in points],
                 [p.dropped_pct for p in points],
                 marker="o" if ours else ".",
                 linewidth=2.2 if ours else 1.0,
-                color="black" if ours else None,
+                color=("black" if family == CHALLENGER else "tab:red") if ours else None,
                 label=family,
             )
         ax.set_yscale("symlog", linthresh=0.01)
@@ -207,10 +242,11 @@ def frontier_main(
     json_path: Path | None,
     png_path: Path | None,
     write: Callable[[str], Any],
+    jobs: int = 1,
 ) -> int:
     """What `surgeguard bench --frontier` runs: the sweep, its tables, the JSON and PNG, the wall time."""
     started = time.perf_counter()
-    frontiers = run_frontier(traces, params=params, start=start, events=events, seed=seed)
+    frontiers = run_frontier(traces, params=params, start=start, events=events, seed=seed, jobs=jobs)
     elapsed = time.perf_counter() - started
     write(format_frontier(frontiers))
     if json_path is not None:
@@ -220,5 +256,7 @@ def frontier_main(
     if png_path is not None:
         plot_frontier(frontiers, png_path)
     points = sum(len(pts) for tf in frontiers for pts in tf.frontier.values())
-    write(f"frontier: {points} runs on {len(frontiers)} trace(s) in {elapsed:.1f} s wall time\n")
+    write(
+        f"frontier: {points} runs on {len(frontiers)} trace(s) in {elapsed:.1f} s wall time ({jobs} job(s))\n"
+    )
     return 0

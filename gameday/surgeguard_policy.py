@@ -535,6 +535,11 @@ def surgeguard_at(setting: float) -> SurgeguardPolicy:
     return SurgeguardPolicy(tuning_at(setting), keep_records=False)
 
 
+def surgeguard_anticipating_at(setting: float) -> SurgeguardPolicy:
+    """`surgeguard+anticipation` at one frontier setting."""
+    return SurgeguardPolicy(tuning_at(setting, Tuning(anticipation=BurstSettings())), keep_records=False)
+
+
 register_policy("surgeguard", surgeguard_factory(), replace=True)
 register_policy(
     "surgeguard+anticipation", surgeguard_factory(Tuning(anticipation=BurstSettings())), replace=True
