@@ -604,9 +604,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None) -> int:
+    args = build_parser().parse_args(list(argv))
     from surgeguard.config import ConfigError, load_config
 
-    args = build_parser().parse_args(list(argv))
     try:
         config = load_config(args.config)
     except ConfigError as error:

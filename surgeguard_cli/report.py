@@ -426,10 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None) -> int:
-    from surgeguard.config import ConfigError, load_config
-
     parser = build_parser()
     args = parser.parse_args(list(argv))
+    from surgeguard.config import ConfigError, load_config
+
     try:
         config = load_config(args.config)
     except ConfigError as error:
