@@ -77,3 +77,13 @@ def forecast_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         "surgeguard-forecast-synth",
         lambda outdir: synthesize(outdir, config=forecast_config(), now=FORECAST_NOW),
     )
+
+
+@pytest.fixture(scope="session")
+def nested_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The forecast config with per-group resources in nested stacks (what 300 groups get)."""
+    return _shared_synth(
+        tmp_path_factory,
+        "surgeguard-nested-synth",
+        lambda outdir: synthesize(outdir, config=forecast_config(), now=FORECAST_NOW, layout="nested"),
+    )

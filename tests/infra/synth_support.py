@@ -185,7 +185,7 @@ def cdk_context() -> dict[str, Any]:
 
 
 def synthesize(
-    outdir: Path, config: ScalerConfig | None = None, now: datetime | None = None
+    outdir: Path, config: ScalerConfig | None = None, now: datetime | None = None, layout: str = "auto"
 ) -> dict[str, Any]:
     """Synthesize like app.py does (cdk-nag included) into `outdir`; report a validation failure.
 
@@ -205,6 +205,7 @@ def synthesize(
             stack_name=STACK_NAME,
             env=cdk.Environment(account=ACCOUNT, region=REGION),
             now=now,
+            layout=layout,
         )
     error = None
     try:

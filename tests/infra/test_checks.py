@@ -12,9 +12,10 @@ from synth_support import STACK_NAME, Synth
 HARMLESS = {"W3005"}
 
 
-@pytest.fixture(params=["synth", "sales_synth", "forecast_synth"])
+@pytest.fixture(params=["synth", "sales_synth", "forecast_synth", "nested_synth"])
 def any_synth(request: pytest.FixtureRequest) -> Synth:
-    """The example config, the sale-events config (schedules, the second Lambda), the forecast one."""
+    """The example config, the sale-events config (schedules, the second Lambda), the forecast one,
+    and the forecast one in nested stacks (cdk-nag validates nested stacks too)."""
     synth: Synth = request.getfixturevalue(request.param)
     return synth
 
@@ -31,7 +32,11 @@ def test_cdk_nag_aws_solutions_has_no_unacknowledged_findings(any_synth: Synth) 
 
 def test_cfn_lint_finds_nothing_but_harmless_warnings(any_synth: Synth) -> None:
     synth = any_synth
-    matches = lint_file(synth.outdir / f"{STACK_NAME}.template.json")
-    findings = [f"{m.rule.id} {m.message} ({m.path_string})" for m in matches if m.rule.id not in HARMLESS]
-    assert not findings, "\n".join(findings)
-    assert all(m.rule.id.startswith("W") for m in matches)
+    templates = [synth.outdir / f"{STACK_NAME}.template.json", *synth.outdir.glob("*.nested.template.json")]
+    for template in templates:  # the stack and each nested stack
+        matches = lint_file(template)
+        findings = [
+            f"{m.rule.id} {m.message} ({m.path_string})" for m in matches if m.rule.id not in HARMLESS
+        ]
+        assert not findings, "\n".join(findings)
+        assert all(m.rule.id.startswith("W") for m in matches)
