@@ -586,6 +586,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ.pop("AWS_PROFILE", None)
             code = _run(args, scenario, sizing, endpoint, Path(workdir), phases)
             if code == 0 and args.keep_server:
+                config = args.out / CONFIG_NAME
+                print(
+                    "\nthe operations commands work against it too (stack Surgeguard), e.g.:\n"
+                    f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing "
+                    "AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1\n"
+                    f"  surgeguard status --config {config}\n"
+                    f"  surgeguard preflight --config {config}\n"
+                    f"  surgeguard report --config {config} --group gameday-web --from ... --to ..."
+                )
                 _wait(endpoint)
     finally:
         server.stop()

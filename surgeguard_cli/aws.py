@@ -255,7 +255,17 @@ class Aws:
 
     # --- Service Quotas ---
     def vcpu_quota(self) -> float | None:
-        """The account's applied On-Demand standard vCPU quota; AWS's default when none was applied."""
+        """The account's applied On-Demand standard vCPU quota; AWS's default when none was applied;
+        None when Service Quotas cannot say (then the check warns instead of failing the whole run)."""
+        try:
+            return self._vcpu_quota()
+        except AwsError as error:
+            self.last_quota_error = str(error)
+            return None
+
+    last_quota_error: str | None = None
+
+    def _vcpu_quota(self) -> float | None:
         try:
             answer = self.call(
                 "service-quotas", "get_service_quota", ServiceCode="ec2", QuotaCode=VCPU_QUOTA_CODE
@@ -341,8 +351,15 @@ class Aws:
     def subscriptions(self, topic_arn: str) -> list[dict[str, Any]]:
         return list(self._pages("sns", "list_subscriptions_by_topic", "Subscriptions", TopicArn=topic_arn))
 
-    def schedules(self, group_name: str) -> list[dict[str, Any]]:
-        """Every schedule of the group with its expression, zone and Input (ListSchedules has neither)."""
+    def schedules(self, group_name: str) -> list[dict[str, Any]] | None:
+        """Every schedule of the group with its expression, zone and Input (ListSchedules has neither);
+        None when the schedule group does not exist."""
+        try:
+            self.call("scheduler", "get_schedule_group", Name=group_name)
+        except AwsError as error:
+            if error.code == "ResourceNotFoundException":
+                return None
+            raise
         names = [
             s["Name"] for s in self._pages("scheduler", "list_schedules", "Schedules", GroupName=group_name)
         ]

@@ -95,6 +95,7 @@ def vcpu_check(
     used: int,
     quota: float | None,
     family_ok: bool,
+    quota_error: str | None = None,
 ) -> Check:
     name = "vcpu-quota"
     if vcpus_each is None:
@@ -110,7 +111,11 @@ def vcpu_check(
         )
     if quota is None:
         return Check(
-            WARN, name, scope, "the vCPU quota could not be read", "open Service Quotas, EC2, L-1216C47A"
+            WARN,
+            name,
+            scope,
+            f"the vCPU quota could not be read{': ' + quota_error if quota_error else ''}",
+            "open Service Quotas, EC2, L-1216C47A, and compare it with the peak",
         )
     adding = max(0, peak.instances - running_in_group) * vcpus_each
     total = used + adding
@@ -280,7 +285,16 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
         account["used"] = aws.running_standard_vcpus()
     family_ok = all(t[0] in "acdhimrtz" for t in types)
     checks = [
-        vcpu_check(scope, peak, running, vcpus_each, account["used"], account["quota"], family_ok),
+        vcpu_check(
+            scope,
+            peak,
+            running,
+            vcpus_each,
+            account["used"],
+            account["quota"],
+            family_ok,
+            getattr(aws, "last_quota_error", None),
+        ),
         max_size_check(scope, group, event, peak, int(asg["MaxSize"])),
         address_check(scope, peak, running, _free(aws, asg)),
     ]
