@@ -56,6 +56,7 @@ from gameday.traces import Trace
 from surgeguard.adapters.audit_store import AuditStore, create_local_table
 from surgeguard.adapters.autoscaling import AutoScalingFleet
 from surgeguard.adapters.cloudwatch import NORMAL_WINDOW
+from surgeguard.alarm_shape import alarm_shape
 from surgeguard.config import (
     BUNDLED_CONFIG_FILE,
     Direction,
@@ -219,17 +220,20 @@ def alarm_requests(config: ScalerConfig, prefix: str, topic_arn: str) -> list[tu
             continue
         signal = group.signal(spec.rule)
         assert signal is not None
-        policy = group.scale_out if spec.direction is Direction.OUT else group.scale_in
         metric = signal_metric(group, signal)
+        # the template's shape (period, M of N, missing data, low-sample percentiles)
+        shape = alarm_shape(group, signal, spec.direction, metric.stats[0].statistic)
+        low_samples = shape.evaluate_low_sample_count_percentile
         common = {
             "AlarmName": spec.name,
             "Threshold": alarm_threshold(signal, spec.direction),
             "ComparisonOperator": "GreaterThanThreshold"
             if spec.direction is Direction.OUT
             else "LessThanThreshold",
-            "EvaluationPeriods": policy.evaluation_periods,
-            "DatapointsToAlarm": policy.datapoints_to_alarm,
-            "TreatMissingData": "missing",
+            "EvaluationPeriods": shape.evaluation_periods,
+            "DatapointsToAlarm": shape.datapoints_to_alarm,
+            "TreatMissingData": shape.treat_missing_data.value,
+            **({"EvaluateLowSampleCountPercentile": low_samples} if low_samples else {}),
             **actions,
         }
         if metric.is_math:
@@ -242,7 +246,7 @@ def alarm_requests(config: ScalerConfig, prefix: str, topic_arn: str) -> list[tu
                             "MetricName": stat.metric_name,
                             "Dimensions": [{"Name": k, "Value": v} for k, v in stat.dimensions],
                         },
-                        "Period": policy.period_seconds,
+                        "Period": shape.period_seconds,
                         "Stat": stat.statistic,
                     },
                     "ReturnData": False,
@@ -257,7 +261,7 @@ def alarm_requests(config: ScalerConfig, prefix: str, topic_arn: str) -> list[tu
             "Namespace": stat.namespace,
             "MetricName": stat.metric_name,
             "Dimensions": [{"Name": k, "Value": v} for k, v in stat.dimensions],
-            "Period": policy.period_seconds,
+            "Period": shape.period_seconds,
         }
         if stat.statistic.startswith("p"):
             single["ExtendedStatistic"] = stat.statistic

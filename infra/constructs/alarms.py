@@ -4,6 +4,8 @@ Names are physical on purpose: the Lambda maps an alarm name back to group, rule
 the same `ScalerConfig.alarms(prefix)`, and the prefix (the stack name) keeps stacks apart.
 Alarms act on ALARM only (a transition into ALARM is the trigger; recovery needs no Lambda). A breach
 that lasts sends nothing new: the per-minute re-evaluation (reevaluation.py) hears it instead.
+Period, M of N, missing data and low-sample percentiles come from `surgeguard.alarm_shape`, so that each
+alarm's metric really arrives (basic monitoring, zero traffic, metrics collection; see there).
 """
 
 from __future__ import annotations
@@ -14,9 +16,16 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from surgeguard.alarm_shape import TreatMissing, alarm_shape
 from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
 from surgeguard.signals import SignalMetric, alarm_threshold, signal_metric
 
+TREAT_MISSING = {
+    TreatMissing.BREACHING: cw.TreatMissingData.BREACHING,
+    TreatMissing.NOT_BREACHING: cw.TreatMissingData.NOT_BREACHING,
+    TreatMissing.IGNORE: cw.TreatMissingData.IGNORE,
+    TreatMissing.MISSING: cw.TreatMissingData.MISSING,
+}
 COMPARISON = {
     Direction.OUT: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
     Direction.IN: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -72,7 +81,8 @@ class ScalingAlarms(Construct):
     def _metric_alarm(scope: Construct, group: GroupConfig, spec: AlarmSpec) -> cw.Alarm:
         signal = group.signal(spec.rule)
         assert signal is not None
-        policy = group.scale_out if spec.direction is Direction.OUT else group.scale_in
+        metric = signal_metric(group, signal)
+        shape = alarm_shape(group, signal, spec.direction, metric.stats[0].statistic)
         threshold = alarm_threshold(signal, spec.direction)
         return cw.Alarm(
             scope,
@@ -81,15 +91,16 @@ class ScalingAlarms(Construct):
             alarm_description=(
                 f"Surgeguard: scale {spec.direction.value} {group.name} on {spec.rule} "
                 f"({'above' if spec.direction is Direction.OUT else 'below'} {threshold:g}, "
-                f"{policy.datapoints_to_alarm} of {policy.evaluation_periods} x "
-                f"{policy.period_seconds}s)"
+                f"{shape.datapoints_to_alarm} of {shape.evaluation_periods} x "
+                f"{shape.period_seconds}s, missing data {shape.treat_missing_data.value})"
             ),
-            metric=_metric(signal_metric(group, signal), Duration.seconds(policy.period_seconds)),
+            metric=_metric(metric, Duration.seconds(shape.period_seconds)),
             threshold=threshold,
             comparison_operator=COMPARISON[spec.direction],
-            evaluation_periods=policy.evaluation_periods,
-            datapoints_to_alarm=policy.datapoints_to_alarm,
-            treat_missing_data=cw.TreatMissingData.MISSING,
+            evaluation_periods=shape.evaluation_periods,
+            datapoints_to_alarm=shape.datapoints_to_alarm,
+            treat_missing_data=TREAT_MISSING[shape.treat_missing_data],
+            evaluate_low_sample_count_percentile=shape.evaluate_low_sample_count_percentile,
         )
 
     def _composite(self, scope: Construct, spec: AlarmSpec) -> cw.CompositeAlarm:

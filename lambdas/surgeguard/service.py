@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from surgeguard.adapters.errors import (
     AwsCallError,
@@ -30,6 +30,7 @@ from surgeguard.adapters.errors import (
     DuplicateTriggerError,
     GroupNotFoundError,
 )
+from surgeguard.alarm_shape import GROUP_IN_SERVICE, needs_group_metrics
 from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
 from surgeguard.domain.decision import DecisionInput, decide
 from surgeguard.domain.forecast import ForecastState
@@ -101,6 +102,13 @@ class Fleet(Protocol):
     def set_desired_capacity(self, name: str, desired: int) -> None: ...
     def set_max_size(self, name: str, max_size: int, desired: int | None = None) -> None: ...
     def scaling_activities(self, name: str, since: datetime) -> list[Activity]: ...
+
+
+@runtime_checkable
+class GroupMetrics(Protocol):
+    """A fleet that can tell which group metrics are collected (the real Auto Scaling adapter)."""
+
+    def enabled_metrics(self, name: str) -> frozenset[str]: ...
 
 
 class Signals(Protocol):
@@ -688,6 +696,9 @@ def _handle_trigger(
             group.name,
             skip_cause="alarm_ok",
         )
+    uncollected = _group_metrics_missing(group, spec, adapters)
+    if uncollected is not None:
+        return settle(Outcome.SKIPPED, uncollected, group.name, skip_cause="metrics_collection")
 
     def work(stash: Stash) -> list[dict[str, Any]]:
         record = _decide_group(
@@ -708,6 +719,30 @@ def _handle_trigger(
     claimed = Claimed(trigger.trigger_id, group.name, audit, now, work, f"{trigger.trigger_id}")
     (record,) = run_claimed(claimed, adapters, ctx, invocation, delivery_id)
     return record
+
+
+def _group_metrics_missing(group: GroupConfig, spec: AlarmSpec, adapters: Adapters) -> str | None:
+    """Why an alarm on a queue backlog cannot be trusted: the group does not collect
+    GroupInServiceInstances, the backlog's divisor (the stack never changes the group, so the team
+    enables it). Its scale-in alarm treats missing data as breaching, so it is this skip that says so,
+    within minutes of the deploy. A check that cannot run never blocks scaling."""
+    members = next((c.all_of for c in group.composites if c.id == spec.rule), [spec.rule])
+    signals = [s for s in (group.signal(rule) for rule in members) if s is not None]
+    fleet = adapters.fleet
+    if not any(needs_group_metrics(s) for s in signals) or not isinstance(fleet, GroupMetrics):
+        return None
+    try:
+        enabled = fleet.enabled_metrics(group.name)
+    except (AwsCallError, GroupNotFoundError) as error:
+        logger.warning("could not check %s's metrics collection: %s", group.name, error)
+        return None
+    if GROUP_IN_SERVICE in enabled:
+        return None
+    return (
+        f"alarm {spec.name} divides a queue backlog by {GROUP_IN_SERVICE}, which group {group.name} does not "
+        f"collect: nothing done. Enable it: aws autoscaling enable-metrics-collection "
+        f"--auto-scaling-group-name {group.name} --granularity 1Minute --metrics {GROUP_IN_SERVICE}"
+    )
 
 
 def _decide_group(

@@ -28,6 +28,13 @@ class AutoScalingFleet(AwsAdapter):
             pending=sum(1 for s in states if s in _PENDING_STATES),
         )
 
+    def enabled_metrics(self, name: str) -> frozenset[str]:
+        """The group metrics Auto Scaling publishes for the group (EnableMetricsCollection)."""
+        groups = self._call("DescribeAutoScalingGroups", AutoScalingGroupNames=[name])["AutoScalingGroups"]
+        if not groups:
+            raise GroupNotFoundError(f"Auto Scaling group {name!r} not found")
+        return frozenset(m["Metric"] for m in groups[0].get("EnabledMetrics", []) if m.get("Metric"))
+
     def set_desired_capacity(self, name: str, desired: int) -> None:
         # HonorCooldown=False: our own windows are the cooldown; the group's default cooldown is
         # for simple scaling policies and would silently swallow a scale-out mid-surge.

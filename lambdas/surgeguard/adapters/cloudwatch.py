@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from surgeguard.adapters.clients import AwsAdapter
+from surgeguard.alarm_shape import absent_value
 from surgeguard.config import GroupConfig, RequestsPerTargetSignal
 from surgeguard.domain.model import Reading
 from surgeguard.signals import SignalMetric, signal_metric
@@ -83,7 +84,10 @@ class CloudWatchSignals(AwsAdapter):
         readings = []
         for index, (signal, metric) in enumerate(zip(group.signals, metrics, strict=True)):
             key = f"s{index}e" if metric.is_math else f"s{index}{metric.stats[0].id}"
-            readings.append(Reading(signal.id, signal.kind, latest.get(key), signal.target))
+            # No datapoint at all: what that means depends on the signal (the ALB publishes nothing
+            # while no request flows: zero, not unknown; see alarm_shape.absent_value).
+            value = latest[key] if key in latest else absent_value(signal)
+            readings.append(Reading(signal.id, signal.kind, value, signal.target))
         return readings
 
     def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]:

@@ -157,7 +157,10 @@ def test_ten_second_period_on_one_minute_ec2_cpu_is_rejected(direction: str) -> 
 def test_ten_second_period_is_allowed_on_cwagent_cpu() -> None:
     config = parse_config(
         _config(
-            signals=[{"kind": "cpu", "target": 50, "namespace": "CWAgent"}],
+            monitoring="high_resolution",
+            signals=[
+                {"kind": "cpu", "target": 50, "namespace": "CWAgent", "metric_name": "cpu_usage_active"}
+            ],
             scale_out={"period_seconds": 10, "datapoints_to_alarm": 3, "evaluation_periods": 6},
         )
     )

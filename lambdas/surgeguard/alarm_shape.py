@@ -1,0 +1,135 @@
+"""How each scaling alarm is shaped so that its metric really arrives; pure, no I/O.
+
+One source for the CDK alarms (infra/constructs/alarms.py), the game day's put_metric_alarm calls
+(gameday/moto_path.py) and the Lambda's reading of a signal with no datapoint (adapters/cloudwatch.py):
+
+- Period. EC2 basic monitoring publishes CPUUtilization every 5 minutes: a 60 s CPU alarm needing 5 of 5
+  would never fill (no scale-in, and scale-out 5 minutes late). With `monitoring: basic` CPU alarms use
+  300 s periods, M and N scaled so the window stays at least as long as configured.
+- Missing data, per signal and direction (AWS documents what each service leaves out):
+  * ALB RequestCountPerTarget and TargetResponseTime are not published at all while no request flows.
+    Scale-in treats missing as breaching (no requests: below any target, so a quiet night scales in);
+    scale-out as notBreaching (no requests is never a reason to add capacity).
+  * SQS backlog per instance: an idle queue may stop publishing, and the divisor (GroupInServiceInstances)
+    exists only with the group's metrics collection. Scale-in breaching, scale-out notBreaching, as for
+    the ALB; a missing divisor then shows up as an ALARM the Lambda audits (`metrics_collection`).
+  * CPU is published while instances run: missing means the metric broke (agent stopped, group empty).
+    Both directions keep `missing`: the alarm goes to INSUFFICIENT_DATA (visible), and nothing is added
+    or removed on no evidence.
+- Percentile statistics (p95/p99 latency) ignore periods with too few samples to be significant
+  (`EvaluateLowSampleCountPercentile: ignore`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from surgeguard.config import (
+    EC2_CPU,
+    CpuSignal,
+    Direction,
+    GroupConfig,
+    QueueBacklogSignal,
+    RequestsPerTargetSignal,
+    ResponseTimeSignal,
+    ScalerConfig,
+    Signal,
+)
+
+BASIC_MONITORING_PERIOD = 300  # EC2 basic monitoring: one CPUUtilization datapoint per 5 minutes
+GROUP_IN_SERVICE = "GroupInServiceInstances"
+
+
+class TreatMissing(StrEnum):
+    """CloudWatch TreatMissingData values."""
+
+    BREACHING = "breaching"
+    NOT_BREACHING = "notBreaching"
+    IGNORE = "ignore"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class AlarmShape:
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    treat_missing_data: TreatMissing
+    evaluate_low_sample_count_percentile: str | None  # "ignore" on percentile statistics, else None
+
+
+def is_percentile(statistic: str) -> bool:
+    return statistic.startswith("p") and statistic[1:].replace(".", "", 1).isdigit()
+
+
+def _basic_ec2_cpu(group: GroupConfig, signal: Signal) -> bool:
+    return (
+        isinstance(signal, CpuSignal)
+        and group.monitoring == "basic"
+        and (signal.namespace, signal.metric_name) == EC2_CPU
+    )
+
+
+def treat_missing(signal: Signal, direction: Direction) -> TreatMissing:
+    if isinstance(signal, CpuSignal):
+        return TreatMissing.MISSING
+    if isinstance(signal, RequestsPerTargetSignal | ResponseTimeSignal | QueueBacklogSignal):
+        return TreatMissing.BREACHING if direction is Direction.IN else TreatMissing.NOT_BREACHING
+    raise TypeError(f"unknown signal kind {type(signal).__name__}")
+
+
+def alarm_shape(group: GroupConfig, signal: Signal, direction: Direction, statistic: str) -> AlarmShape:
+    """The shape of `signal`'s `direction` alarm in `group` (`statistic`: the alarm's statistic)."""
+    policy = group.scale_out if direction is Direction.OUT else group.scale_in
+    period: int = policy.period_seconds
+    evaluation_periods = policy.evaluation_periods
+    datapoints = policy.datapoints_to_alarm
+    if _basic_ec2_cpu(group, signal) and period < BASIC_MONITORING_PERIOD:
+        # Keep the configured window (N x period) or longer, in 5-minute datapoints.
+        scale = BASIC_MONITORING_PERIOD / period
+        evaluation_periods = max(1, math.ceil(evaluation_periods / scale - 1e-9))
+        datapoints = min(evaluation_periods, max(1, math.ceil(datapoints / scale - 1e-9)))
+        period = BASIC_MONITORING_PERIOD
+    return AlarmShape(
+        period_seconds=period,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=datapoints,
+        treat_missing_data=treat_missing(signal, direction),
+        evaluate_low_sample_count_percentile="ignore" if is_percentile(statistic) else None,
+    )
+
+
+def absent_value(signal: Signal) -> float | None:
+    """What a signal with no datapoint in the window means. For the ALB signals: no request flowed
+    (the ALB publishes RequestCountPerTarget and TargetResponseTime only while requests flow), so 0
+    requests and nothing slow. Otherwise unknown (None: the signal abstains): a missing backlog may be
+    a missing divisor (no metrics collection) with messages waiting, and missing CPU a broken metric."""
+    return 0.0 if isinstance(signal, RequestsPerTargetSignal | ResponseTimeSignal) else None
+
+
+def needs_group_metrics(signal: Signal) -> bool:
+    """Whether the signal divides by GroupInServiceInstances (the group's metrics collection)."""
+    return isinstance(signal, QueueBacklogSignal)
+
+
+def monitoring_warnings(config: ScalerConfig) -> list[str]:
+    """What a platform engineer must know before deploying (for synth output and `surgeguard plan`)."""
+    warnings = []
+    for group in config.groups:
+        basic = [s.id for s in group.signals if _basic_ec2_cpu(group, s)]
+        if basic:
+            warnings.append(
+                f"{group.name}: monitoring basic: EC2 publishes CPU every 5 minutes, so the CPU alarms "
+                f"({', '.join(basic)}) use 300 s periods and react minutes later; enable detailed "
+                "monitoring in the launch template (Monitoring.Enabled) and set monitoring: detailed"
+            )
+        backlog = [s.id for s in group.signals if needs_group_metrics(s)]
+        if backlog:
+            warnings.append(
+                f"{group.name}: signals {', '.join(backlog)} divide by {GROUP_IN_SERVICE}: enable the "
+                f"group's metrics collection (aws autoscaling enable-metrics-collection "
+                f"--auto-scaling-group-name {group.name} --granularity 1Minute --metrics {GROUP_IN_SERVICE})"
+            )
+    return warnings

@@ -1,0 +1,86 @@
+"""Metrics that arrive, at run time: a queue backlog without the group's metrics collection is named,
+and a quiet ALB (no datapoint at all) reads as zero requests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from surgeguard.adapters.cloudwatch import CloudWatchSignals
+from surgeguard.config import parse_config
+
+from .alarm_events import EVENTBRIDGE_MATH, alarm_event
+from .support import CONFIG, T0, alarm_for
+
+WORK = {
+    "name": "work",
+    "min": 1,
+    "max": 10,
+    "monitoring": "detailed",
+    "signals": [
+        {"kind": "cpu", "target": 50},
+        {"id": "backlog", "kind": "queue_backlog", "queue_name": "orders", "target": 50},
+    ],
+}
+
+
+@pytest.fixture
+def work(monkeypatch: pytest.MonkeyPatch, make_asg: Callable[..., str]) -> str:
+    # The shared test config plus a worker group fed by a queue (the config is read per test).
+    monkeypatch.setitem(CONFIG, "groups", [*CONFIG["groups"], WORK])
+    return make_asg("work", desired=3)
+
+
+def _skip_causes(table: str) -> list[Any]:
+    items = boto3.resource("dynamodb").Table(table).scan()["Items"]
+    return [i.get("skip_cause") for i in items if i.get("group") == "work"]
+
+
+def test_backlog_alarm_without_metrics_collection_is_skipped_with_the_fix(
+    work: str, invoke: Callable[..., dict[str, Any]], audit_table: str
+) -> None:
+    # GIVEN a group whose metrics collection is off (the default: Auto Scaling publishes group metrics
+    # only after EnableMetricsCollection), so the backlog's divisor GroupInServiceInstances never arrives
+    # and its scale-in alarm (missing data = breaching) goes to ALARM
+    # WHEN that alarm reaches the Lambda
+    result = invoke(alarm_event(EVENTBRIDGE_MATH, alarm_for("work", "backlog", "in"), T0))
+    # THEN one record says why nothing was done and how to fix it; capacity is untouched
+    (record,) = result["records"]
+    assert record["outcome"] == "skipped"
+    assert "does not collect" in record["reason"]
+    assert "enable-metrics-collection --auto-scaling-group-name work" in record["reason"]
+    assert _skip_causes(audit_table) == ["metrics_collection"]
+    group = boto3.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=["work"])
+    assert group["AutoScalingGroups"][0]["DesiredCapacity"] == 3
+
+
+def test_backlog_alarm_is_decided_once_metrics_collection_is_on(
+    work: str, invoke: Callable[..., dict[str, Any]], audit_table: str
+) -> None:
+    boto3.client("autoscaling").enable_metrics_collection(
+        AutoScalingGroupName="work", Granularity="1Minute", Metrics=["GroupInServiceInstances"]
+    )
+    result = invoke(alarm_event(EVENTBRIDGE_MATH, alarm_for("work", "backlog", "in"), T0))
+    (record,) = result["records"]
+    assert "GroupInServiceInstances" not in record["reason"]
+    assert "metrics_collection" not in _skip_causes(audit_table)
+
+
+def test_a_quiet_alb_reads_as_zero_requests_and_missing_cpu_stays_unknown(
+    moto: None, cpu_metric: Callable[..., None]
+) -> None:
+    # The ALB publishes RequestCountPerTarget only while requests flow: none at all in the window is
+    # zero traffic (a night), which lets the scale-in decision happen. CPU without a datapoint is a
+    # broken metric, never zero.
+    config = parse_config(CONFIG)
+    web = config.group("web")
+    assert web is not None
+    readings = {r.signal_id: r.value for r in CloudWatchSignals().read(web, T0)}
+    assert readings == {"cpu": None, "requests_per_target": 0.0}
+    cpu_metric(35.0, T0 - timedelta(minutes=1))
+    readings = {r.signal_id: r.value for r in CloudWatchSignals().read(web, T0)}
+    assert readings["cpu"] == 35.0
