@@ -169,10 +169,12 @@ def plot_capacity_against_demand(
     demand: Sequence[float | None],
     desired: Sequence[int],
     applied: Sequence[tuple[datetime, int]] = (),
+    per_instance: float | None = None,
     title: str = "",
 ) -> Path:
     """`surgeguard report`'s picture of a real window: requests per minute (left axis) against the
-    group's desired capacity (right axis, from the audit trail), applied decisions marked."""
+    group's desired capacity (right axis, from the audit trail), applied decisions marked; with the
+    requests target, also what that capacity serves at the target (left axis, dashed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -192,6 +194,17 @@ def plot_capacity_against_demand(
             linewidth=1.0,
             label="demand (ALB RequestCount, requests/min)",
         )
+    if per_instance:
+        axis.step(
+            times,
+            [n * per_instance for n in desired],
+            where="post",
+            color="tab:blue",
+            linewidth=1.0,
+            linestyle="--",
+            label=f"desired x requests target ({per_instance:,.0f}/min per instance)",
+        )
+    axis.set_ylim(bottom=0)
     axis.set_ylabel("requests / minute")
     axis.grid(True, alpha=0.3)
     capacity: Any = axis.twinx()

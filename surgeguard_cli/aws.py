@@ -37,7 +37,10 @@ class AwsError(RuntimeError):
     """An AWS call failed (credentials, permissions, throttling, a missing resource): exit code 3."""
 
     def __init__(self, operation: str, code: str, message: str) -> None:
-        super().__init__(f"{operation}: {code}: {message}")
+        # One line, short: an endpoint's HTML error page is not a message.
+        text = " ".join(message.split())
+        text = text if len(text) <= 160 else text[:157] + "..."
+        super().__init__(f"{operation}: {code}: {text}")
         self.operation = operation
         self.code = code
 

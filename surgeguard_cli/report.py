@@ -80,6 +80,7 @@ class GroupReport:
     whatif: dict[str, dict[str, Any]] = field(default_factory=dict)  # policy -> metrics
     whatif_fleet: dict[str, Any] = field(default_factory=dict)
     whatif_events: int = 0
+    requests_target: float | None = None  # requests per instance per minute, when the group has it
     png: str | None = None
 
 
@@ -275,6 +276,7 @@ def build_group_report(
         instance_hours=sum(desired) / 60,
         minutes_over_target=_signal_minutes_over(aws, group, start, end, period),
         prewarms=_prewarms(group, records),
+        requests_target=group.requests_target(),
     )
     if replay and any(v for v in demand):
         report.whatif, report.whatif_fleet = whatif(
@@ -371,6 +373,7 @@ def plot(report: GroupReport, path: Path) -> Path:
         demand=report.demand,
         desired=report.desired,
         applied=[(d.at, d.new) for d in report.decisions if d.new is not None],
+        per_instance=report.requests_target,
         title=f"{report.group}: capacity against demand, {_hm(report.start)} to {_hm(report.end)}",
     )
 
