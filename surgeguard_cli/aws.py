@@ -39,6 +39,8 @@ class AwsError(RuntimeError):
     def __init__(self, operation: str, code: str, message: str) -> None:
         # One line, short: an endpoint's HTML error page is not a message.
         text = " ".join(message.split())
+        if "<html" in text.lower():
+            text = "(an HTML error page)"
         text = text if len(text) <= 160 else text[:157] + "..."
         super().__init__(f"{operation}: {code}: {text}")
         self.operation = operation
