@@ -189,7 +189,7 @@ def render(statuses: Sequence[GroupStatus], now: datetime) -> Any:
             output.table("signals", ["group", "signal", "value", "target", "vs target"], signal_rows)
         )
     decision_rows = [
-        (s.group, d["at"][11:19], d["outcome"], d["previous"], d["new"], d["reason"])
+        (s.group, d["at"][5:19].replace("T", " "), d["outcome"], d["previous"], d["new"], d["reason"])
         for s in statuses
         for d in s.decisions
     ]
