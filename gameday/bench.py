@@ -91,11 +91,22 @@ def _positive_float(text: str) -> float:
     return value
 
 
+EXAMPLES = """examples:
+  surgeguard bench ../shared/traces/*.csv                 every trace, every policy
+  surgeguard bench day.csv --policy surgeguard --policy aws-target-tracking-cpu --json out.json
+  surgeguard bench day.csv --event 2026-11-27T00:00-05:00,240,4   a declared sale
+  surgeguard bench --from-cloudwatch shop-web --days 14 --config surgeguard.yaml   the group's own history
+
+exit codes: 0 done, 2 bad arguments or trace, 3 AWS unreadable (--from-cloudwatch only)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="surgeguard bench",
         description="Replay request-rate traces (CSV: minute|min5|hour,requests) through every scaling "
         "policy in one simulated Auto Scaling group and report drops and cost (BENCHMARK.md).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("traces", nargs="+", metavar="TRACE", type=Path, help="trace CSV file")
     parser.add_argument(
