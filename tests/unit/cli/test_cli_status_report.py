@@ -151,3 +151,37 @@ def test_status_shows_size_pause_and_last_decisions(
     code = status.main(["--config", str(_config(tmp_path))], aws=built.aws, now=NOW, signals=signals)
     text = capsys.readouterr().out
     assert "shop-web" in text and "142%" in text
+
+
+def test_status_shows_the_event_floor_freeze_and_temporary_max(built: world.World, tmp_path: Path) -> None:
+    from surgeguard.config import parse_config
+    from surgeguard.domain.model import EventState
+    from surgeguard.domain.sales import plan_event
+
+    data = world.config_data()
+    data["groups"][0]["events"][0]["temporary_max"] = 30
+    config = parse_config(data)
+    group = config.groups[0]
+    plan = plan_event(group, group.events[0])
+    AuditStore(built.stack.table, boto3.client("dynamodb")).save_event(
+        world.GROUP, EventState(world.EVENT, 15, "absolute peak", plan.prewarm, original_max=20)
+    )
+    during = plan.start + timedelta(minutes=10)
+    got = status.group_status(built.aws, built.stack, group, during, [], signals=lambda g, now: [])
+    assert (got.event, got.floor, got.scale_in_frozen, got.temporary_max) == (world.EVENT, 15, True, 30)
+    after = plan.release + timedelta(minutes=1)
+    got = status.group_status(built.aws, built.stack, group, after, [], signals=lambda g, now: [])
+    assert got.scale_in_frozen is False and got.floor is not None and got.floor < 15
+
+
+def test_an_events_window_runs_from_an_hour_before_its_first_phase_to_its_restore() -> None:
+    from surgeguard.domain.sales import plan_event
+
+    config = world.config()
+    group = config.groups[0]
+    plan = plan_event(group, group.events[0])
+    start, end, groups = report.window(config, world.EVENT)
+    assert start == plan.first_phase - timedelta(hours=1) and end == plan.restore
+    assert [g.name for g in groups] == [world.GROUP]
+    with pytest.raises(ValueError, match="no event named"):
+        report.window(config, "nope")
