@@ -11,6 +11,7 @@ commands:
   bench TRACE...       replay traces through Surgeguard and the AWS policies; print the table
   bench --from-cloudwatch GROUP --days N [--config PATH]   the same on the group's own ALB history
   gameday              rehearse a Black Friday on a local AWS (moto) and plot it (make demo)
+  gameday --burst      300 groups breach in the same minute: seconds until each is applied, throttling
   gameday --from-cloudwatch GROUP --days N                 the game day on the group's own history
   pause / resume       kill switch for a deployed stack (a group or everything, one direction or both)
   audit                print a group's latest audit records from a deployed stack
@@ -23,7 +24,15 @@ commands:
 `surgeguard COMMAND --help` for each command's options."""
 
 
+def _burst(argv: Sequence[str]) -> int:
+    from gameday.burst import main
+
+    return main([a for a in argv if a != "--burst"])
+
+
 def _bench(argv: Sequence[str]) -> int:
+    if "--burst" in argv:
+        return _burst(argv)
     from gameday.bench import main
 
     if "--from-cloudwatch" in argv:
@@ -34,6 +43,8 @@ def _bench(argv: Sequence[str]) -> int:
 
 
 def _gameday(argv: Sequence[str]) -> int:
+    if "--burst" in argv:
+        return _burst(argv)
     from gameday.demo import main
 
     if "--from-cloudwatch" in argv:

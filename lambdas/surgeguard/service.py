@@ -1000,7 +1000,7 @@ def decide_and_apply(
             # Decide from the group's real capacity, and keep it as the commit: noticed once, by the
             # decision whose save wins (a loser re-reads and finds it adopted).
             outside = _outside_notes(group.name, change, memory, adapters)
-            memory = change.adopted(memory)
+            memory = change.adopted(memory, landed="commit_not_landed" not in outside)
         snapshot = _with_committed(actual, memory, ctx.clock())
         at = now
         if not_stale and memory.last_trigger_at is not None and memory.last_trigger_at > now:

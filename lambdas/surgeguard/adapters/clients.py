@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from functools import cache
 from typing import Any, ClassVar
@@ -19,21 +20,34 @@ from surgeguard.adapters.errors import AwsCallError
 RETRY_CONFIG = Config(
     retries={"total_max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=4
 )
+# EC2 Auto Scaling throttles every API call of the account and region from one shared token bucket
+# (EC2 Auto Scaling API Reference, "API request rate"). When many groups scale at once (doors open)
+# the bucket runs dry for tens of seconds, and 3 attempts (under 3 s of backoff) fail most of the
+# late calls: each failure then waits a minute for Lambda's retry. Its calls keep trying instead,
+# with standard mode's jittered exponential backoff (up to 20 s), which spreads every Lambda's retries
+# over the bucket's refill; the deadline below still stops a call the invocation has no time for.
+SERVICE_RETRY_CONFIGS = {
+    "autoscaling": RETRY_CONFIG.merge(Config(retries={"total_max_attempts": 10, "mode": "standard"})),
+}
 # Seconds kept back for the calls that end an invocation (the audit write, the claim's completion).
 DEADLINE_RESERVE_SECONDS = 8.0
 _FINISHING = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
-_deadline: float | None = None  # time.monotonic() by which the invocation must be over
+# Per thread: a Lambda runs one invocation per process, the burst simulator many at once.
+_invocation = threading.local()
 
 
 def set_deadline(seconds_left: float | None) -> None:
     """The invocation's remaining time (Lambda's context), or None for no limit (tests, simulators)."""
-    global _deadline
-    _deadline = None if seconds_left is None else time.monotonic() + seconds_left
+    _invocation.deadline = None if seconds_left is None else time.monotonic() + seconds_left
+
+
+def client_config(service: str) -> Config:
+    return SERVICE_RETRY_CONFIGS.get(service, RETRY_CONFIG)
 
 
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=RETRY_CONFIG)
+    return boto3.client(service, config=client_config(service))
 
 
 def error_code(error: Exception) -> tuple[str, str]:
@@ -57,8 +71,9 @@ class AwsAdapter:
         """Call an operation by its AWS name (e.g. "SetDesiredCapacity")."""
         if self._client is None:
             self._client = client(self.service)
-        if _deadline is not None:
-            left = _deadline - time.monotonic()
+        deadline: float | None = getattr(_invocation, "deadline", None)
+        if deadline is not None:
+            left = deadline - time.monotonic()
             if left < (0 if operation in _FINISHING else DEADLINE_RESERVE_SECONDS):
                 raise AwsCallError(operation, "DeadlineExceeded", f"{left:.1f}s left in this invocation")
         try:

@@ -38,14 +38,23 @@ class OutsideChange:
     # landed (a failed apply), or someone put the old value back; the shell asks the trigger's claim.
     reverts_commit: bool
 
-    def adopted(self, memory: ScalerMemory) -> ScalerMemory:
-        """The state item taking the group's capacity as the truth, so the change is noticed once."""
+    def adopted(self, memory: ScalerMemory, *, landed: bool = True) -> ScalerMemory:
+        """The state item taking the group's capacity as the truth, so the change is noticed once.
+
+        A commit that never `landed` launched nothing: its launch is forgotten too, or later decisions
+        would count instances that do not exist as warming (and hold capacity back for them)."""
+        launches = memory.launches
+        step = (memory.committed_desired or 0) - (memory.committed_from or 0)
+        if not landed and step > 0:
+            newest = next((x for x in reversed(launches) if x.count == step), None)
+            launches = tuple(x for x in launches if x is not newest)
         return replace(
             memory,
             committed_desired=self.after,
             committed_at=self.noticed_at,
             committed_from=self.before,
             committed_by=None,
+            launches=launches,
         )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from surgeguard.domain.decision import decide
-from surgeguard.domain.model import ScalerMemory
+from surgeguard.domain.model import Launch, ScalerMemory
 from surgeguard.domain.writers import Activity, OutsideChange, attribute, outside_change
 
 from .core_builders import T0, cpu, group, inputs
@@ -106,3 +106,13 @@ def test_activities_before_the_commit_or_to_another_capacity_name_nobody() -> No
         T0 + timedelta(minutes=1), _cause("a user request explicitly set group desired capacity", 4, 10)
     )
     assert attribute(change, [older, other]) == ("unknown", None)
+
+
+def test_a_commit_that_never_landed_leaves_no_phantom_launch() -> None:
+    # GIVEN a scale-out 4 -> 10 committed (its launch of 6 remembered) whose apply never landed
+    memory = replace(COMMITTED, launches=(Launch(T0 - timedelta(minutes=30), 2), Launch(T0, 6)))
+    change = outside_change(group(4), memory, LATER, GRACE)
+    assert change is not None and change.reverts_commit
+    # THEN adopting the group's 4 forgets that launch (nothing is warming), and keeps the older one
+    assert change.adopted(memory, landed=False).launches == (Launch(T0 - timedelta(minutes=30), 2),)
+    assert change.adopted(memory).launches == memory.launches
