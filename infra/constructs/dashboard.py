@@ -8,8 +8,9 @@ dashboard, which also keeps each body small (metrics and characters) and each pa
 groups of 3 signals make 12 group dashboards of at most 101 widgets.
 
 Decisions and pause state are read from the reactive Lambda's JSON logs with Logs Insights: every
-decision is logged as `<outcome> <group>: <reason>`, and a decision the kill switch stopped has a
-reason starting `paused` (the pause itself lives in the audit table, which no widget can read).
+decision of an alarm or a re-evaluation is logged as `<outcome> <group>: <reason>`, and one the kill
+switch stopped has a reason starting `paused` (the pause itself lives in the audit table, which no widget
+can read; sale phases are audited there too, `surgeguard audit` shows them).
 """
 
 from __future__ import annotations
@@ -251,7 +252,7 @@ class OverviewDashboard(Construct):
         )
         self.dashboard.add_widgets(
             insights(
-                "Decisions by group and outcome",
+                "Decisions by group and outcome (alarms and re-evaluation)",
                 "fields @timestamp, message",
                 DECISION,
                 "filter ispresent(outcome)",

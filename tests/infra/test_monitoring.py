@@ -215,7 +215,7 @@ def test_overview_dashboard_shows_failures_decisions_and_pause_state(forecast_sy
     assert len(by_title["Watch alarms"]["properties"]["alarms"]) == len(_watch_alarms(forecast_synth)) - 2
     queries = {t: w["properties"]["query"] for t, w in by_title.items() if w["type"] == "log"}
     assert set(queries) == {
-        "Decisions by group and outcome",
+        "Decisions by group and outcome (alarms and re-evaluation)",
         "Paused (kill switch): latest stopped decision per group",
         "Failures: failed or rejected decisions and errors",
     }
