@@ -6,8 +6,16 @@ own wall-clock time in the event's zone, e.g. `at(2026-11-26T23:38:00)` in Ameri
 console shows what the config says. A wall time that occurs twice (the hour repeated when daylight
 saving ends) cannot say which of the two is meant, so such a phase is written in UTC instead.
 
-Phases already past at synth time are skipped (with a warning on stderr): Scheduler would never fire
-them. CloudFormation has no `ActionAfterCompletion` for AWS::Scheduler::Schedule, so the Lambda deletes
+Phases already past at synth time are skipped (with a warning on stderr). A template synthesized
+earlier and deployed later (a pipeline, `--app cdk.out`) can still hold phases whose time has passed,
+and AWS documents no behaviour for a one-time schedule created with a past at() time; StartDate and
+EndDate are ignored for one-time schedules, so no template property can bound it. So: each schedule
+carries its planned time and the time after which the Lambda no longer acts on it (Metadata
+`Surgeguard`), `stale_phases(template, now)` lists those a deploy at `now` would create too late (a
+pipeline check before `cdk deploy --app cdk.out`), and the Lambda treats any such firing the same way
+whatever Scheduler does with it: `skipped: stale_phase`, announced, schedule deleted (schedule_service).
+
+CloudFormation has no `ActionAfterCompletion` for AWS::Scheduler::Schedule, so the Lambda deletes
 the schedule that fired it once the phase is handled (its ARN is in the Input as `schedule_arn`). A
 failed phase keeps it: Lambda retries the same event twice (about 1, then 2 minutes later), and a
 retry that succeeds deletes it; after that the event goes to the function's on-failure queue within
@@ -21,9 +29,10 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, TimeZone, Validations
+from aws_cdk import Acknowledgment, ArnFormat, CfnResource, Duration, Stack, TimeZone, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -43,6 +52,7 @@ from infra.constructs.scaling_grants import (
 from infra.constructs.scheduler_plumbing import SchedulerPlumbing
 from surgeguard.config import GroupConfig, ManagedTag, ScalerConfig
 from surgeguard.domain.sales import plan_event
+from surgeguard.schedule_service import PHASE_MAX_AGE
 
 HANDLER = "surgeguard.handlers.schedule.lambda_handler"
 SCALING_ACTIONS = ("autoscaling:SetDesiredCapacity",)
@@ -75,6 +85,20 @@ class PhaseSchedule:
     def expression(self) -> str:
         return f"at({self.local:%Y-%m-%dT%H:%M:%S})"
 
+    @property
+    def stale_after(self) -> datetime:
+        """After this the Lambda no longer acts on the phase (`skipped: stale_phase`)."""
+        return self.when + PHASE_MAX_AGE
+
+    def metadata(self) -> dict[str, str]:
+        return {
+            "group": self.group,
+            "event": self.event,
+            "phase": self.phase,
+            "planned_utc": f"{self.when.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
+            "stale_after_utc": f"{self.stale_after.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
+        }
+
     def input(self) -> dict[str, str]:
         """The schedule handler's contract; Scheduler fills in the three context attributes."""
         return {
@@ -94,6 +118,25 @@ def wall_time(when: datetime, zone: str) -> tuple[datetime, str]:
     if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
         return when.astimezone(UTC).replace(tzinfo=None, microsecond=0), "UTC"
     return local.replace(tzinfo=None, microsecond=0), zone
+
+
+METADATA_KEY = "Surgeguard"
+
+
+def stale_phases(template: dict[str, Any], now: datetime) -> list[str]:
+    """The sale phases in a synthesized template that a deploy at `now` creates too late to be acted on
+    (`group/event phase planned ...`), from each schedule's Metadata; empty when the template is fresh."""
+    stale = []
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") != "AWS::Scheduler::Schedule":
+            continue
+        phase = resource.get("Metadata", {}).get(METADATA_KEY)
+        if not isinstance(phase, dict):
+            continue  # not a sale phase (the per-minute re-evaluation)
+        stale_after = datetime.fromisoformat(phase["stale_after_utc"].replace("Z", "+00:00"))
+        if now >= stale_after:
+            stale.append(f"{phase['group']}/{phase['event']} {phase['phase']} planned {phase['planned_utc']}")
+    return sorted(stale)
 
 
 def sale_phases(config: ScalerConfig, now: datetime) -> tuple[list[PhaseSchedule], list[PhaseSchedule]]:
@@ -177,7 +220,11 @@ class SaleSchedules(Construct):
             schedule = self.plumbing.schedule(
                 group_scope,
                 f"{phase.event}-{phase.phase}",
-                description=f"Surgeguard sale {phase.event}: {phase.phase} {phase.group}",
+                description=(
+                    f"Surgeguard sale {phase.event}: {phase.phase} {phase.group} at "
+                    f"{phase.when.astimezone(UTC):%Y-%m-%d %H:%M} UTC (not acted on after "
+                    f"{phase.stale_after.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+                ),
                 # jsii takes aware datetimes only and renders the UTC fields; hand it the wall
                 # time labelled UTC so `at()` shows the wall time, in the zone given beside it.
                 expression=scheduler.ScheduleExpression.at(
@@ -185,6 +232,9 @@ class SaleSchedules(Construct):
                 ),
                 payload=phase.input(),
             )
+            cfn = schedule.node.default_child
+            assert isinstance(cfn, CfnResource)
+            cfn.add_metadata(METADATA_KEY, phase.metadata())
             schedules[(phase.group, phase.event, phase.phase)] = schedule
         return schedules
 

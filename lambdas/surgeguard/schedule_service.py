@@ -10,6 +10,12 @@ time it really runs, and a pre-warm or ramp stage that runs after its sale ended
 The kill switch is read before any Auto Scaling call. A multiplier's target never compounds: without
 demand history it multiplies the capacity the group had when the event's first phase ran.
 
+A phase that arrives more than PHASE_MAX_AGE after its planned time is stale: audited as
+`skipped: stale`, announced, its schedule deleted, nothing changed. AWS documents no behaviour for a
+one-time schedule created with an at() time already past (a template synthesized before a phase and
+deployed after it): Scheduler may never fire it or fire it at once. Either way the outcome is the same,
+no action on a plan that old, and when it does fire, people hear why the pre-warm did not happen.
+
 CloudFormation cannot set ActionAfterCompletion on AWS::Scheduler::Schedule, so a phase handled
 (applied, unchanged or skipped) deletes the one-time schedule that fired it, named by `schedule_arn`
 (optional: older payloads and the simulators carry none, and nothing is deleted). A failed phase keeps
@@ -80,6 +86,7 @@ class PhaseTrigger:
     scheduled_time: datetime
     execution_id: str
     schedule_arn: str | None = None
+    stale: bool = False  # arrived more than PHASE_MAX_AGE after its planned time
 
     @property
     def trigger_id(self) -> str:
@@ -137,7 +144,10 @@ def parse_schedule_event(event: Any, ctx: Context) -> PhaseTrigger:
             f"scheduled_time {when.isoformat()} is not when {sale.name}'s {event['phase']} is planned "
             f"({planned.isoformat()}): not one of our schedules"
         )
-    check_time(when, ctx.clock(), "the phase's scheduled time", PHASE_MAX_AGE)
+    # A plan's own phase, only older than we act on: stale (recorded as such), not a forgery.
+    stale = when < ctx.clock() - PHASE_MAX_AGE
+    if not stale:
+        check_time(when, ctx.clock(), "the phase's scheduled time", PHASE_MAX_AGE)
     arn = event.get("schedule_arn")
     return PhaseTrigger(
         group,
@@ -146,6 +156,7 @@ def parse_schedule_event(event: Any, ctx: Context) -> PhaseTrigger:
         when,
         safe_text(event["execution_id"]),
         schedule_arn=None if not isinstance(arn, str) else safe_text(arn, 1024),
+        stale=stale,
     )
 
 
@@ -174,7 +185,9 @@ def _schedule_event(
         return _record(ctx, delivery_id, now, outcome, group=group, trigger=audit, reason=reason, **extra)
 
     def work(stash: Stash) -> list[dict[str, Any]]:
-        if trigger.phase == "prewarm" or trigger.phase.startswith(RAMP_PREFIX):
+        if trigger.stale:
+            record = _stale(trigger, phase_time, ctx.clock(), base)
+        elif trigger.phase == "prewarm" or trigger.phase.startswith(RAMP_PREFIX):
             record = _prewarm(trigger, plan, adapters, ctx, base, now, stash)
         elif trigger.phase == "release":
             record = _release(trigger, adapters, base)
@@ -192,8 +205,24 @@ def _schedule_event(
         work,
         f"execution {trigger.execution_id} of {trigger.event.name} {trigger.phase}",
         on_duplicate=lambda: _delete_schedule(trigger, adapters),
+        # people hear of a stale phase: a pre-warm they counted on did not happen
+        notify=frozenset({Outcome.APPLIED, Outcome.FAILED, *((Outcome.SKIPPED,) if trigger.stale else ())}),
     )
     return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
+
+
+def _stale(trigger: PhaseTrigger, planned: datetime, clock: datetime, base: Any) -> dict[str, Any]:
+    sale = trigger.event.name
+    record: dict[str, Any] = base(
+        Outcome.SKIPPED,
+        f"{trigger.phase} of {sale} was planned for {planned.isoformat()} and arrived at "
+        f"{clock.isoformat()}, more than {PHASE_MAX_AGE} late (a template synthesized before that time "
+        f"and deployed after it, or a replay): not acted on, no MaxSize or capacity change. Capacity "
+        f"follows the alarms alone; if {sale} is still ahead or running, pre-warm by hand",
+        skip_cause="stale_phase",
+    )
+    record["planned_time"] = planned.isoformat()
+    return record
 
 
 def _delete_schedule(trigger: PhaseTrigger, adapters: Adapters) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from aws_cdk.assertions import Match, Template
 from synth_support import ACCOUNT, REGION, ROOT, SALES_NOW, Synth, cdk_context, sales_config
 
 from infra.constructs import reactive_function, sale_schedules
-from infra.constructs.sale_schedules import max_size_bound, sale_phases
+from infra.constructs.sale_schedules import max_size_bound, sale_phases, stale_phases
 from infra.constructs.scheduler_plumbing import MAX_EVENT_AGE, RETRY_ATTEMPTS
 from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, config_json
 from surgeguard.domain.sales import PHASES, plan_event
@@ -364,3 +364,54 @@ def test_app_synthesizes_sale_schedules_environment_agnostic_with_cdk_nag(tmp_pa
     count = sum(r["Type"] == "AWS::Scheduler::Schedule" for r in template["Resources"].values())
     assert after <= count - 1 <= before  # and the per-minute re-evaluation
     assert "not scheduling web/night-owl prewarm" in result.stderr  # past for good
+
+
+# --- A template deployed after its phases ------------------------------------------------------------
+# AWS documents no behaviour for a one-time schedule created with an at() time already past, and nothing
+# in the template can bound it: "EventBridge Scheduler ignores StartDate for one-time schedules" / "...
+# ignores EndDate for one-time schedules" (Scheduler API reference, GetSchedule StartDate and EndDate),
+# and CloudFormation's AWS::Scheduler::Schedule has no ActionAfterCompletion (its registry schema, as
+# cfn-lint 1.58 ships it, lists none). So each phase says in the template when it stops being acted on,
+# and a pipeline can ask before deploying a stored cloud assembly.
+
+
+def _phase_resources(synth: Synth) -> dict[tuple[str, str, str], dict[str, Any]]:
+    function_id, _ = synth.function(sale_schedules.HANDLER)
+    found = {}
+    for resource in synth.of_type("AWS::Scheduler::Schedule").values():
+        if resource["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}:
+            payload = json.loads(resource["Properties"]["Target"]["Input"])
+            found[(payload["group"], payload["event"], payload["phase"])] = resource
+    return found
+
+
+def test_each_phase_says_when_it_is_planned_and_when_it_stops_being_acted_on(sales_synth: Synth) -> None:
+    resources = _phase_resources(sales_synth)
+    assert set(resources) == set(EXPECTED) - PAST_AT_SALES_NOW
+    for key, resource in resources.items():
+        planned = EXPECTED[key][2]
+        meta = resource["Metadata"]["Surgeguard"]
+        assert meta["planned_utc"] == f"{planned}Z"
+        # the schedule handler's window: 65 minutes (Lambda's two retries within its one-hour event age)
+        stale = datetime.fromisoformat(planned).replace(tzinfo=UTC) + timedelta(minutes=65)
+        assert meta["stale_after_utc"] == f"{stale:%Y-%m-%dT%H:%M:%SZ}"
+        assert (meta["group"], meta["event"], meta["phase"]) == key
+        description = resource["Properties"]["Description"]
+        assert f"at {planned[:16].replace('T', ' ')} UTC" in description
+        assert f"not acted on after {stale:%Y-%m-%d %H:%M} UTC" in description
+    assert timedelta(minutes=65) == sale_schedules.PHASE_MAX_AGE
+
+
+def test_stale_phases_lists_what_a_late_deploy_would_create_too_late(sales_synth: Synth) -> None:
+    template = sales_synth.template
+    # deployed right after synth: nothing stale
+    assert stale_phases(template, SALES_NOW) == []
+    # deployed just after Black Friday's ramp stage stopped being acted on (03:47Z + 65 min)
+    late = datetime(2026, 11, 27, 4, 52, tzinfo=UTC)
+    assert stale_phases(template, late) == [
+        "web/black-friday ramp-1 planned 2026-11-27T03:47:00Z",
+        "web/night-owl release planned 2026-11-01T06:20:00Z",
+        "web/night-owl restore planned 2026-11-01T07:20:00Z",
+    ]
+    # a minute earlier the ramp stage still counts
+    assert "web/black-friday ramp-1" not in " ".join(stale_phases(template, late - timedelta(minutes=1)))
