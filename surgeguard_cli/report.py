@@ -181,7 +181,9 @@ def _signal_minutes_over(
         points = aws.metric_series(
             stat.namespace, stat.metric_name, dict(stat.dimensions), stat.statistic, start, end, period
         )
-        over[signal.id] = sum(period // 60 for value in points.values() if value > signal.target)
+        # Targets are per minute; a Sum over a coarser period (older data) is brought back to one.
+        per_minute = period // 60 if stat.statistic == "Sum" else 1
+        over[signal.id] = sum(period // 60 for value in points.values() if value / per_minute > signal.target)
     return over
 
 

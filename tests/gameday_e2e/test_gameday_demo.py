@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,9 @@ def test_demo_deploys_replays_and_plots(
         seen["again"] = capsys.readouterr().out
 
     monkeypatch.setattr(demo, "_wait", inspect_moto)
-    code = demo.main(["--out", str(tmp_path), "--minutes", "90", "--keep-server"])
+    code = demo.main(
+        ["--out", str(tmp_path), "--minutes", "90", "--keep-server", "--json", str(tmp_path / "day.json")]
+    )
     out = seen["printed"] + capsys.readouterr().out
 
     assert code == 0, out
@@ -65,3 +68,6 @@ def test_demo_deploys_replays_and_plots(
     assert f"{len(seen['records'])} audit records" in printed and f"applied {len(applied)}" in printed
     # The handler's JSON log lines go to the log file, not the terminal (issue 8).
     assert not [line for line in out.splitlines() if line.startswith('{"level"')]
+    day = json.loads((tmp_path / "day.json").read_text())
+    assert day["audit"]["applied"] == len(applied) and day["same_decisions_as_fast_path"] is True
+    assert "surgeguard" in day["traces"][0]["policies"]

@@ -191,3 +191,15 @@ def test_vcpu_headroom_under_ten_percent_warns() -> None:
     check = vcpu_check("g", Peak(10, "x"), 0, 2, 0, 21.0, True)  # 20 of 21
     assert check.status == WARN
     assert vcpu_check("g", Peak(10, "x"), 0, 2, 0, 40.0, True).status == PASS
+
+
+def test_mixed_instances_overrides_are_the_instance_types() -> None:
+    from surgeguard_cli.preflight import _instance_types
+
+    group = {
+        "MixedInstancesPolicy": {
+            "LaunchTemplate": {"Overrides": [{"InstanceType": "m5.xlarge"}, {"InstanceType": "c7g.large"}]}
+        }
+    }
+    assert _instance_types({"InstanceType": "t3.micro"}, group) == ["m5.xlarge", "c7g.large"]
+    assert _instance_types({"InstanceType": "t3.micro"}, {}) == ["t3.micro"]

@@ -185,3 +185,18 @@ def test_an_events_window_runs_from_an_hour_before_its_first_phase_to_its_restor
     assert [g.name for g in groups] == [world.GROUP]
     with pytest.raises(ValueError, match="no event named"):
         report.window(config, "nope")
+
+
+def test_minutes_over_target_from_five_minute_data_compare_per_minute() -> None:
+    """Data older than 15 days comes at 300 s (MetricStat.Period): a 5-minute Sum of requests per target
+    is five minutes' worth, compared with the per-minute target after dividing by 5."""
+
+    class FiveMinute:
+        def metric_series(self, namespace: str, metric: str, *args: Any) -> dict[datetime, float]:
+            if metric == "RequestCountPerTarget":  # 1,200/min, then 800/min, against a 1,000 target
+                return {START: 6000.0, START + timedelta(minutes=5): 4000.0}
+            return {START: 40.0, START + timedelta(minutes=5): 60.0}  # CPU average, target 50
+
+    group = world.config().groups[0]
+    over = report._signal_minutes_over(FiveMinute(), group, START, START + timedelta(minutes=10), 300)
+    assert over == {"cpu": 5, "requests_per_target": 5}
