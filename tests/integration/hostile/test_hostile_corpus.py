@@ -568,7 +568,7 @@ ISSUE_12_3 = [
         "12.3-prewarm-three-days-late",
         "schedule",
         lambda: phase_payload("prewarm", PREWARM),
-        "rejected",
+        "skipped",  # stale_phase: our plan's own phase, too old to act on (not a forgery)
         (("behind", "late", "old", "ago", "window", "scheduled_time"),),
         now=PREWARM + timedelta(days=3),
         setup=set_web(4),
@@ -578,7 +578,7 @@ ISSUE_12_3 = [
         "12.3-prewarm-66-min-late",
         "schedule",
         lambda: phase_payload("prewarm", PREWARM),
-        "rejected",
+        "skipped",  # stale_phase: our plan's own phase, too old to act on (not a forgery)
         (("behind", "late", "old", "ago", "window", "scheduled_time"),),
         now=PREWARM + timedelta(minutes=66),
     ),
@@ -611,7 +611,7 @@ ISSUE_12_3 = [
         "12.3-restore-three-days-late",
         "schedule",
         lambda: phase_payload("restore", RESTORE),
-        "rejected",
+        "skipped",  # stale_phase: our plan's own phase, too old to act on (not a forgery)
         (("behind", "late", "old", "ago", "window", "scheduled_time"),),
         now=RESTORE + timedelta(days=3),
         setup=prewarmed,
