@@ -289,6 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.png is not None:
         parser.error("--png draws the frontier: use it with --frontier")
+    started = time.perf_counter()
     reports = run_bench(
         traces,
         policy_names,
@@ -298,7 +299,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         progress_stream=sys.stderr,
     )
+    elapsed = time.perf_counter() - started
     sys.stdout.write(format_report(reports, params, challenger=args.compare))
+    simulated = sum(trace.minutes for trace in traces) * len(policy_names)
+    sys.stdout.write(
+        f"\n{len(policy_names)} policies on {len(traces)} trace(s), {simulated:,} simulated minutes: "
+        f"{elapsed:.1f} s wall time\n"
+    )
     if args.json is not None:
         args.json.write_text(json.dumps(report_json(reports, params), indent=2) + "\n", encoding="utf-8")
     return 0

@@ -146,3 +146,12 @@ def test_compare_picks_the_policy_whose_ratios_are_shown(
     assert bench.main([str(small_trace(tmp_path)), "--compare", "clairvoyant"]) == 0
     footer = capsys.readouterr().out.split("clairvoyant / policy:")[1]
     assert "aws-step-scaling" in footer and "seed-rule" in footer
+
+
+def test_the_report_ends_with_the_wall_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [str(small_trace(tmp_path)), "--policy", "aws-target-tracking-cpu", "--policy", "oracle"]
+    assert bench.main(argv) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("2 policies on 1 trace(s), 180 simulated minutes: ") and last.endswith(
+        " s wall time"
+    )
