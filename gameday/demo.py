@@ -654,7 +654,14 @@ def _run(
     _heading(f"replay: {trace.minutes:,} minutes through the deployed Lambda handler on moto")
     args.out.mkdir(parents=True, exist_ok=True)
     log_path = args.out / LAMBDA_LOG_NAME
-    with phases.phase("replay (moto path)"), log_path.open("w", encoding="utf-8") as lambda_log:
+    from surgeguard_cli.output import spinner
+
+    with (
+        phases.phase("replay (moto path)"),
+        log_path.open("w", encoding="utf-8") as lambda_log,
+        # Minutes of silence otherwise; shown on a terminal only (stderr), so logs and pipes stay clean.
+        spinner(f"replaying {trace.minutes:,} minutes through the Lambda handler on moto"),
+    ):
         run = replay(
             trace,
             deployment,

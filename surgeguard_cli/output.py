@@ -1,4 +1,4 @@
-"""What every operations command shares: exit codes, JSON output, tables and progress (rich).
+"""What every operations command shares: exit codes, JSON output, tables and a spinner (rich).
 
 rich is imported only when a table or a progress bar is drawn, so `surgeguard --help` and `--json`
 stay quick; tables go to stdout, progress to stderr (and only on a terminal), so piping stays clean.
@@ -72,43 +72,6 @@ NUMERIC_COLUMNS = frozenset(
         "peak",
     }
 )
-
-
-class Steps:
-    """A progress bar on stderr when it is a terminal; nothing otherwise (logs, CI, tests)."""
-
-    def __init__(self, description: str, total: int, stream: TextIO | None = None) -> None:
-        self._stream = stream or sys.stderr
-        self._description = description
-        self._total = total
-        self._progress: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> Steps:
-        if self._stream.isatty():
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.percentage:>3.0f}%"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=Console(file=self._stream),
-                transient=True,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task(self._description, total=self._total)
-        return self
-
-    def update(self, done: int, description: str | None = None) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, completed=done, description=description or self._description)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
 
 @contextmanager
