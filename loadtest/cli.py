@@ -118,6 +118,10 @@ async def capacity_check(
     return points
 
 
+def _ms(value: float | None) -> float:
+    return math.inf if value is None else value
+
+
 def verdict(results: Sequence[RunResult]) -> list[tuple[str, bool]]:
     """The issue's bar: Surgeguard fewer errors and lower p95 than both, no more worker-minutes than
     target tracking, nothing oversold."""
@@ -126,11 +130,24 @@ def verdict(results: Sequence[RunResult]) -> list[tuple[str, bool]]:
     sg = by.get("surgeguard")
     if sg is None:
         return checks
+    run = next(r for r in results if r.policy == "surgeguard")
+    applied = [
+        (r["previous_desired"], r["new_desired"]) for r in run.records if r.get("outcome") == "applied"
+    ]
+    checks.append(
+        (
+            "the fleet's changes are the audit's applied decisions",
+            applied == [(c.previous, c.desired) for c in run.changes],
+        )
+    )
     for other in ("fixed", "target-tracking"):
         if other in by:
             o = by[other]
             checks.append((f"surgeguard errors below {other}", sg["error_pct"] < o["error_pct"]))
             checks.append((f"surgeguard p95 below {other}", sg["p95_ms"] < o["p95_ms"]))
+            checks.append(
+                (f"surgeguard surge p95 below {other}", _ms(sg["surge_p95_ms"]) < _ms(o["surge_p95_ms"]))
+            )
     if "target-tracking" in by:
         checks.append(
             (

@@ -15,6 +15,8 @@ COLUMNS = (
     ("p95_ms", "p95 ms", "{:,}"),
     ("p99_ms", "p99 ms", "{:,}"),
     ("error_pct", "errors %", "{:.2f}"),
+    ("surge_p95_ms", "surge p95 ms", "{:,}"),
+    ("surge_error_pct", "surge errors %", "{:.2f}"),
     ("throttled_pct", "429 %", "{:.2f}"),
     ("requests", "requests", "{:,}"),
     ("served", "served", "{:,}"),
@@ -27,7 +29,10 @@ COLUMNS = (
 
 def table(results: Sequence[RunResult]) -> str:
     """A Markdown table, one row per policy."""
-    rows = [[fmt.format(r.summary()[key]) for key, _, fmt in COLUMNS] for r in results]
+    rows = [
+        ["-" if r.summary()[key] is None else fmt.format(r.summary()[key]) for key, _, fmt in COLUMNS]
+        for r in results
+    ]
     header = [title for _, title, _ in COLUMNS]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     lines = [

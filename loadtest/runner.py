@@ -62,7 +62,7 @@ class Minute:
 class RunResult:
     policy: str
     minutes: list[Minute]
-    latencies: list[float]
+    latencies: list[list[float]]  # per trace minute
     seconds_per_minute: float
     capacity_rps: float
     actions: int
@@ -96,16 +96,33 @@ class RunResult:
         return sum(m.billed for m in self.minutes)
 
     def percentile(self, q: float) -> float:
-        return percentile(sorted(self.latencies), q)
+        return percentile(sorted(v for minute in self.latencies for v in minute), q)
+
+    def surge_minutes(self) -> list[int]:
+        """The surge: minutes whose planned demand is at least twice the median minute's."""
+        ordered = sorted(m.target_rps for m in self.minutes)
+        median = ordered[len(ordered) // 2] if ordered else 0.0
+        return [m.minute for m in self.minutes if m.target_rps >= 2 * median > 0]
+
+    def surge(self) -> tuple[float, float]:
+        """(p95 seconds, 5xx %) over the surge minutes only."""
+        minutes = self.surge_minutes()
+        values = sorted(v for t in minutes for v in self.latencies[t])
+        arrivals = sum(self.minutes[t].arrivals for t in minutes)
+        errors = sum(self.minutes[t].errors for t in minutes)
+        return percentile(values, 95), 100 * errors / arrivals if arrivals else 0.0
 
     def summary(self) -> dict[str, Any]:
         arrivals = max(1, self.arrivals)
+        surge_p95, surge_errors = self.surge()
         return {
             "policy": self.policy,
             "p50_ms": round(1000 * self.percentile(50)),
             "p95_ms": round(1000 * self.percentile(95)),
             "p99_ms": round(1000 * self.percentile(99)),
             "error_pct": round(100 * self.errors / arrivals, 2),
+            "surge_p95_ms": round(1000 * surge_p95) if surge_p95 == surge_p95 else None,
+            "surge_error_pct": round(surge_errors, 2),
             "throttled_pct": round(100 * self.throttled / arrivals, 2),
             "requests": self.arrivals,
             "served": self.served,
@@ -126,18 +143,23 @@ def percentile(ordered: Sequence[float], q: float) -> float:
 
 
 class Degradation:
-    """Sheds non-critical work while the fleet is short: on at once, off after three calm minutes."""
+    """Sheds non-critical work while the fleet is short: on at the first request turned away for lack of
+    capacity or the second hot minute in a row (one hot minute of a handful of requests is chance), off
+    after three calm minutes."""
 
     def __init__(self, redis: aioredis.Redis, on_cpu: float = 85.0, off_cpu: float = 70.0) -> None:
         self.redis = redis
         self.on_cpu, self.off_cpu = on_cpu, off_cpu
         self.active = False
         self._calm = 0
+        self._hot = 0
 
     async def update(self, window: Window) -> bool:
         cpu = window.cpu if window.cpu is not None else 100.0
-        short = cpu >= self.on_cpu or any(window.statuses.get(s, 0) for s in CAPACITY_ERRORS)
-        calm = cpu < self.off_cpu and not short
+        self._hot = self._hot + 1 if cpu >= self.on_cpu else 0
+        turned_away = any(window.statuses.get(s, 0) for s in CAPACITY_ERRORS)
+        short = turned_away or self._hot >= 2
+        calm = cpu < self.off_cpu and not turned_away
         if short and not self.active:
             self.active, self._calm = True, 0
             await self.redis.set(DEGRADED_KEY, "1")
@@ -318,7 +340,7 @@ async def run_policy(
     degradation = Degradation(stack.redis)
     await stack.redis.set(DEGRADED_KEY, "0")
     rows: list[Minute] = []
-    latencies: list[float] = []
+    latencies: list[list[float]] = []
     try:
         await _sleep_until(clock.at_minute(0))
         balancer.collect()  # nothing before minute 0 counts
@@ -327,7 +349,7 @@ async def run_policy(
             await _sleep_until(clock.at_minute(t + 1))
             window = balancer.collect()
             p50, p95, p99 = _datapoint(window, data)
-            latencies.extend(window.latencies)
+            latencies.append(window.latencies)
             degraded = await degradation.update(window) if degrade else False
             rows.append(
                 Minute(

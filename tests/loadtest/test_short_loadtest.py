@@ -30,6 +30,9 @@ MINUTES = 40
 PEAK_RPS = 60.0
 CAPACITY_RPS = 20.0
 BUYERS = 80
+# In flight at once: all on the same inventory row, and few enough that the smallest fleet (2 instances,
+# 8 slots) answers each within the balancer's 3 s (a 504 would hide whether that purchase went through).
+AT_ONCE = 24
 DOORBUSTER_STOCK = 40  # examples/shop/schema.sql
 
 
@@ -45,10 +48,13 @@ class Outcome:
     folder: Path | None = None
 
 
-async def _buy(session: aiohttp.ClientSession, url: str, buyer: int) -> int:
-    async with session.post(
-        f"{url}/checkout", json={"product_id": 1, "qty": 1}, headers={"X-Client-Id": f"buyer-{buyer}"}
-    ) as response:
+async def _buy(session: aiohttp.ClientSession, url: str, buyer: int, gate: asyncio.Semaphore) -> int:
+    async with (
+        gate,
+        session.post(
+            f"{url}/checkout", json={"product_id": 1, "qty": 1}, headers={"X-Client-Id": f"buyer-{buyer}"}
+        ) as response,
+    ):
         await response.read()
         return response.status
 
@@ -70,7 +76,9 @@ async def _scenario(workdir: Path) -> Outcome:
         url = stack.balancer.url
         timeout = aiohttp.ClientTimeout(total=30)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            outcome.statuses = list(await asyncio.gather(*(_buy(session, url, i) for i in range(BUYERS))))
+            gate = asyncio.Semaphore(AT_ONCE)
+            buys = (_buy(session, url, i, gate) for i in range(BUYERS))
+            outcome.statuses = list(await asyncio.gather(*buys))
             outcome.stock = await stack.stock_check()
             # Shedding: with the flag up, recommendations answer at once without work; down, they work.
             assert stack.redis is not None
@@ -95,9 +103,11 @@ def test_the_load_was_real_and_followed_the_trace(outcome: Outcome) -> None:
     assert run is not None
     low = [m.arrivals for m in run.minutes if m.minute < SURGE.start - 1]
     high = [m.arrivals for m in run.minutes if SURGE.start + 1 <= m.minute < SURGE.stop - 1]
-    # 0.4 s at 15 and 60 req/s (plus the scraper): the surge is about four times the quiet minutes.
-    assert sum(high) / len(high) > 2.5 * sum(low) / len(low)
-    assert run.served > 0.8 * run.arrivals - run.throttled
+    # 0.4 s at 15 and 60 req/s, plus the price bot's 5: the surge is over three times the quiet minutes
+    # (less when a slow answer delays a shopper's next request: Locust's users wait for their answers).
+    high_mean, low_mean = sum(high) / len(high), sum(low) / len(low)
+    assert high_mean > 2 * low_mean, (high_mean, low_mean)
+    assert run.served >= 0.75 * (run.arrivals - run.throttled), run.summary()
     assert run.locust_exit is not None
 
 
