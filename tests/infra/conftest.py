@@ -13,10 +13,12 @@ from synth_support import (
     CONFIG_FILE,
     FORECAST_NOW,
     SALES_NOW,
+    SCALE_NOW,
     STACK_NAME,
     Synth,
     forecast_config,
     sales_config,
+    scale_config,
     synthesize,
 )
 
@@ -86,4 +88,14 @@ def nested_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         tmp_path_factory,
         "surgeguard-nested-synth",
         lambda outdir: synthesize(outdir, config=forecast_config(), now=FORECAST_NOW, layout="nested"),
+    )
+
+
+@pytest.fixture(scope="session")
+def scale_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """300 groups x 3 signals with a sale calendar (test_scale.py): about 75 s of CPU, once per run."""
+    return _shared_synth(
+        tmp_path_factory,
+        "surgeguard-scale-synth",
+        lambda outdir: synthesize(outdir, config=scale_config(), now=SCALE_NOW),
     )

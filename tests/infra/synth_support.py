@@ -179,6 +179,50 @@ def forecast_config() -> ScalerConfig:
     )
 
 
+# 300 groups of 3 signals, two sale events each (7 phases), a forecast on every third (test_scale.py).
+SCALE_GROUPS = 300
+SCALE_NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def scale_config() -> ScalerConfig:
+    groups = []
+    for i in range(1, SCALE_GROUPS + 1):
+        name = f"shop-{i:03d}"
+        lb, tg = "app/shop-alb/50dc6c495c0c9188", f"targetgroup/{name}/73e2d6bc24d8a067"
+        group: dict[str, Any] = {
+            "name": name,
+            "min": 2,
+            "max": 20 + i % 7,
+            "signals": [
+                {"kind": "cpu", "target": 50},
+                {"kind": "requests_per_target", "target": 1000, "load_balancer": lb, "target_group": tg},
+                {"kind": "response_time", "target": 0.5, "load_balancer": lb, "target_group": tg},
+            ],
+            "events": [
+                {
+                    "name": "black-friday",
+                    "start": "2026-11-27T00:00:00",
+                    "end": "2026-11-27T04:00:00",
+                    "timezone": "America/New_York",
+                    "peak_multiplier": 4,
+                    "temporary_max": 80 + i % 5,
+                    "ramp": [{"minutes_before_start": 30, "fraction": 0.25}],
+                },
+                {
+                    "name": "cyber-monday",
+                    "start": "2026-11-30T09:00:00",
+                    "end": "2026-11-30T21:00:00",
+                    "timezone": "Europe/Berlin",
+                    "peak_multiplier": 2,
+                },
+            ],
+        }
+        if i % 3 == 0:
+            group["forecast"] = {"every_minutes": 60}
+        groups.append(group)
+    return parse_config({"groups": groups}, source="tests/infra 300 groups")
+
+
 def cdk_context() -> dict[str, Any]:
     """The feature flags the CLI passes to the app (cdk.json)."""
     return json.loads((ROOT / "cdk.json").read_text())["context"]

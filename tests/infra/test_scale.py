@@ -1,8 +1,9 @@
 """300 groups of 3 signals with a sale calendar in one deployment (issue 8, "Scale").
 
-One synth of a generated config (cdk-nag on, like `cdk synth`), shared by the module: every template
-(the stack and each nested stack) under CloudFormation's 500 resources and 1 MB, every IAM policy
-under IAM's size limits, every scaling alarm present once, cfn-lint clean. The synth takes 75 s of CPU
+One synth of a generated config (synth_support.scale_config; cdk-nag on, like `cdk synth`), shared by
+every xdist worker (conftest.scale_synth): every template (the stack and each nested stack) under
+CloudFormation's 500 resources and 1 MB, every IAM policy under IAM's size limits, every scaling alarm
+present once, cfn-lint clean. The synth takes 75 s of CPU
 (131 s wall on the shared 2-core sandbox; README, "Hundreds of groups"), so this module is marked slow.
 
 Limits, as documented:
@@ -18,21 +19,18 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cfnlint.api import lint_file
-from synth_support import STACK_NAME, Synth, synthesize
+from synth_support import SCALE_GROUPS, STACK_NAME, Synth, scale_config
 
 from infra.constructs.shards import RESOURCE_LIMIT
-from surgeguard.config import ScalerConfig, parse_config
+from surgeguard.config import ScalerConfig
 
 pytestmark = pytest.mark.slow
 
-GROUPS = 300
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 TEMPLATE_BODY_LIMIT = 1_000_000
 MANAGED_POLICY_LIMIT = 6_144
 ROLE_INLINE_LIMIT = 10_240
@@ -41,56 +39,9 @@ TOKEN_CHARS = 256
 HARMLESS = {"W3005"}  # as in test_checks
 
 
-def scale_config() -> ScalerConfig:
-    groups = []
-    for i in range(1, GROUPS + 1):
-        name = f"shop-{i:03d}"
-        lb, tg = "app/shop-alb/50dc6c495c0c9188", f"targetgroup/{name}/73e2d6bc24d8a067"
-        group: dict[str, Any] = {
-            "name": name,
-            "min": 2,
-            "max": 20 + i % 7,
-            "signals": [
-                {"kind": "cpu", "target": 50},
-                {"kind": "requests_per_target", "target": 1000, "load_balancer": lb, "target_group": tg},
-                {"kind": "response_time", "target": 0.5, "load_balancer": lb, "target_group": tg},
-            ],
-            "events": [
-                {
-                    "name": "black-friday",
-                    "start": "2026-11-27T00:00:00",
-                    "end": "2026-11-27T04:00:00",
-                    "timezone": "America/New_York",
-                    "peak_multiplier": 4,
-                    "temporary_max": 80 + i % 5,
-                    "ramp": [{"minutes_before_start": 30, "fraction": 0.25}],
-                },
-                {
-                    "name": "cyber-monday",
-                    "start": "2026-11-30T09:00:00",
-                    "end": "2026-11-30T21:00:00",
-                    "timezone": "Europe/Berlin",
-                    "peak_multiplier": 2,
-                },
-            ],
-        }
-        if i % 3 == 0:
-            group["forecast"] = {"every_minutes": 60}
-        groups.append(group)
-    return parse_config({"groups": groups}, source="tests/infra 300 groups")
-
-
 @pytest.fixture(scope="module")
 def config() -> ScalerConfig:
     return scale_config()
-
-
-@pytest.fixture(scope="module")
-def scale_synth(tmp_path_factory: pytest.TempPathFactory, config: ScalerConfig) -> Synth:
-    outdir = tmp_path_factory.mktemp("scale-synth")
-    result = synthesize(outdir, config=config, now=NOW)
-    template = json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
-    return Synth(outdir, template, result["validation_error"], result["seconds"], result["stderr"])
 
 
 def _templates(synth: Synth) -> dict[str, Path]:
@@ -170,7 +121,7 @@ def test_every_scaling_alarm_and_phase_exists_once(scale_synth: Synth, config: S
     forecasting = sum(1 for g in config.groups if g.forecast)
     # black friday: prewarm, ramp-1, release, restore; cyber monday: prewarm, release, restore;
     # a forecast schedule per forecasting group; the per-minute re-evaluation
-    assert schedules == GROUPS * 7 + forecasting + 1
+    assert schedules == SCALE_GROUPS * 7 + forecasting + 1
     assert sum(n.startswith(f"{STACK_NAME}/watch/forecast-stale-") for n in names) == forecasting
 
 
