@@ -9,7 +9,8 @@ a hundred resources: Lambdas, queues, topics, watch alarms) does not. So:
 - `nested`: each group's resources in one of SHARD_COUNT nested stacks, chosen by a hash of the group
   name: a group's shard never depends on the other groups, so adding or removing a group never moves
   another group's alarms between stacks (a move would create the alarm in its new stack before
-  deleting it from the old one, under the same name).
+  deleting it from the old one, under the same name: a conflict other tools sharding alarms across
+  stacks ran into, justeattakeaway/AwsWatchman issue 222 and pull request 255).
 - `auto` (default): flat while the estimate stays under PARENT_BUDGET, nested beyond. Crossing that line
   moves every group's resources once; choose `-c surgeguard_layout=nested` from the start for a
   deployment that will grow past it.
