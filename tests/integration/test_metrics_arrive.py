@@ -84,3 +84,78 @@ def test_a_quiet_alb_reads_as_zero_requests_and_missing_cpu_stays_unknown(
     cpu_metric(35.0, T0 - timedelta(minutes=1))
     readings = {r.signal_id: r.value for r in CloudWatchSignals().read(web, T0)}
     assert readings["cpu"] == 35.0
+
+
+def _backlog_in_alarm_in_alarm() -> None:
+    # the stack's backlog scale-in alarm (metric math), in ALARM as missing data makes it
+    name = alarm_for("work", "backlog", "in")
+    queries = [
+        {
+            "Id": "m1",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/SQS",
+                    "MetricName": "ApproximateNumberOfMessagesVisible",
+                    "Dimensions": [{"Name": "QueueName", "Value": "orders"}],
+                },
+                "Period": 60,
+                "Stat": "Maximum",
+            },
+            "ReturnData": False,
+        },
+        {
+            "Id": "m2",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/AutoScaling",
+                    "MetricName": "GroupInServiceInstances",
+                    "Dimensions": [{"Name": "AutoScalingGroupName", "Value": "work"}],
+                },
+                "Period": 60,
+                "Stat": "Average",
+            },
+            "ReturnData": False,
+        },
+        {"Id": "e1", "Expression": "m1 / IF(m2 < 1, 1, m2)", "ReturnData": True},
+    ]
+    cloudwatch = boto3.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Metrics=queries,
+        EvaluationPeriods=10,
+        Threshold=25,
+        ComparisonOperator="LessThanThreshold",
+        TreatMissingData="breaching",
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="missing data: breaching")
+
+
+def _reevaluation() -> dict[str, str]:
+    return {
+        "action": "reevaluate",
+        "scheduled_time": T0.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "execution_id": "minute-1",
+    }
+
+
+def test_the_reevaluation_ignores_a_backlog_alarm_that_only_lacks_metrics_collection(
+    work: str, invoke: Callable[..., dict[str, Any]], audit_table: str
+) -> None:
+    # GIVEN the backlog's scale-in alarm sitting in ALARM for want of GroupInServiceInstances
+    _backlog_in_alarm_in_alarm()
+    # WHEN the per-minute re-evaluation runs
+    result = invoke(_reevaluation())
+    # THEN the group is not decided on it (nothing in ALARM says anything about its load)
+    assert [r["group"] for r in result["records"]] == [None]
+    assert (
+        boto3.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=["work"])[
+            "AutoScalingGroups"
+        ][0]["DesiredCapacity"]
+        == 3
+    )
+    # AND once metrics collection is on, the same alarm is decided again
+    boto3.client("autoscaling").enable_metrics_collection(
+        AutoScalingGroupName="work", Granularity="1Minute", Metrics=["GroupInServiceInstances"]
+    )
+    again = invoke({**_reevaluation(), "execution_id": "minute-2"})
+    assert [r["group"] for r in again["records"]] == ["work"]
