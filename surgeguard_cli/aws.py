@@ -9,6 +9,7 @@ every email subscription at once, so tests hand in a small fake of exactly that 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,8 @@ from surgeguard import keys
 _CONFIG = Config(retries={"total_max_attempts": 4, "mode": "standard"}, connect_timeout=5, read_timeout=20)
 # Service Quotas: "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", counted in vCPUs.
 VCPU_QUOTA_CODE = "L-1216C47A"
-STANDARD_FAMILIES = frozenset("acdhimrtz")
+# By the family's letters, not the first one: inf, dl, trn, hpc, mac, vt have quotas of their own.
+STANDARD_FAMILIES = frozenset({"a", "c", "d", "h", "i", "m", "r", "t", "z", "im", "is"})
 # GetMetricData: at most 100,800 datapoints per call (the API reference), then NextToken. And the
 # period must match the data's age, or CloudWatch returns nothing for that range (MetricStat.Period):
 # under 15 days old a multiple of 60 s, 15 to 63 days of 300 s, older of 3600 s.
@@ -61,6 +63,12 @@ class StackInfo:
     @property
     def alarm_prefix(self) -> str:
         return self.name  # infra/stack.py: the stack name prefixes every alarm
+
+
+def is_standard(instance_type: str) -> bool:
+    """Whether L-1216C47A counts this type: c7g.large -> c, im4gn.large -> im, inf2.xlarge -> inf (no)."""
+    family = re.match(r"[a-z]+", instance_type.split(".")[0])
+    return family is not None and family.group(0) in STANDARD_FAMILIES
 
 
 def period_for_age(oldest: datetime, now: datetime) -> int:
@@ -228,8 +236,7 @@ class Aws:
                 Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}],
             )
             for instance in reservation.get("Instances", [])
-            if instance.get("InstanceLifecycle") != "spot"
-            and instance.get("InstanceType", "?")[0] in STANDARD_FAMILIES
+            if instance.get("InstanceLifecycle") != "spot" and is_standard(instance.get("InstanceType", ""))
         ]
         per_type = self.vcpus(i["InstanceType"] for i in instances)
         return sum(per_type.get(i["InstanceType"], 0) for i in instances)

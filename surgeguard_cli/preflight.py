@@ -283,7 +283,9 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
     if "quota" not in account:
         account["quota"] = aws.vcpu_quota()
         account["used"] = aws.running_standard_vcpus()
-    family_ok = all(t[0] in "acdhimrtz" for t in types)
+    from surgeguard_cli.aws import is_standard
+
+    family_ok = all(is_standard(t) for t in types)
     checks = [
         vcpu_check(
             scope,

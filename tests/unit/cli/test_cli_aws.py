@@ -89,3 +89,17 @@ def test_audit_records_by_time_range_and_latest() -> None:
     window = aws.audit_records("audit", "g", start + timedelta(minutes=3), start + timedelta(minutes=6))
     assert [r["delivery_id"] for r in window] == ["d3", "d4", "d5"]
     assert [r["delivery_id"] for r in aws.audit_records("audit", "g", latest=2)] == ["d8", "d9"]
+
+
+def test_the_standard_vcpu_quota_counts_its_families_only() -> None:
+    """L-1216C47A is "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances"; Inf, DL, Trn,
+    HPC and Mac instances have quotas of their own."""
+    from surgeguard_cli.aws import is_standard
+
+    assert all(
+        is_standard(t) for t in ("c7g.large", "m7i-flex.large", "im4gn.large", "z1d.large", "t4g.nano")
+    )
+    assert not any(
+        is_standard(t)
+        for t in ("inf2.xlarge", "dl1.24xlarge", "trn1.2xlarge", "hpc6a.48xlarge", "mac2.metal")
+    )
