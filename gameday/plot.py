@@ -180,6 +180,7 @@ def plot_capacity_against_demand(
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    import matplotlib.ticker as mticker
 
     path = Path(path)
     times = [start + timedelta(minutes=m) for m in range(len(desired))]
@@ -205,6 +206,7 @@ def plot_capacity_against_demand(
             label=f"desired x requests target ({per_instance:,.0f}/min per instance)",
         )
     axis.set_ylim(bottom=0)
+    axis.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     axis.set_ylabel("requests / minute")
     axis.grid(True, alpha=0.3)
     capacity: Any = axis.twinx()
