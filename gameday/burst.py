@@ -139,7 +139,7 @@ class BurstResult:
             f"  applied (seconds after the alarm): p50 {self.quantile(0.5):.1f} / "
             f"p95 {self.quantile(0.95):.1f} / max {self.quantile(1.0):.1f}   "
             f"goal <= {SUMMARY_GOAL_SECONDS:g} s: {'met' if self.met else 'NOT met'}",
-            f"  Auto Scaling calls {self.asg_calls}, throttled {self.throttles}, SDK retries {self.retries}; "
+            f"  Auto Scaling calls {self.asg_calls}, throttled {self.throttles}, retries {self.retries}; "
             f"Lambda invocations {self.invocations} (throttled for concurrency {self.lambda_throttles}, "
             f"function errors {self.failures}, longest {self.longest_invocation:.0f} s)",
             f"  audit records {self.audit_records}, groups not applied {self.unapplied}, lost triggers "
@@ -286,7 +286,7 @@ class AwsModel:
         return before_send
 
     def backoff(self, seconds: float) -> None:
-        """botocore's sleep before a retry (its standard mode decided to retry)."""
+        """A pause before a retry: botocore's (its standard mode retries) or the adapter's next round."""
         self.retries += 1
         self.sim.sleep(seconds)
 
@@ -423,7 +423,8 @@ def _virtual_clocks(sim: Simulation, aws: AwsModel) -> Iterator[None]:
 
     shim = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
     shim.sleep = aws.backoff
-    monotonic = types.SimpleNamespace(monotonic=lambda: sim.now)
+    # The adapters' own clock: the invocation's deadline, and the pause before a throttled call's next round.
+    monotonic = types.SimpleNamespace(monotonic=lambda: sim.now, sleep=aws.backoff)
     with (
         mock.patch.object(botocore.endpoint, "time", shim),
         mock.patch.object(clients, "time", monotonic),
@@ -472,6 +473,7 @@ def _run(params: BurstParams) -> BurstResult:
     from surgeguard.service import Adapters, Context, Invocation, RetryableFailureError, handle_alarm_event
 
     config, topic = _setup(params)
+    random.seed(params.seed)  # botocore's and the adapters' jitter: the same run for the same seed
     sim = Simulation()
     aws = AwsModel(sim, params)
     rng = random.Random(params.seed)

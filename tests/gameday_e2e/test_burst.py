@@ -29,9 +29,9 @@ def test_a_burst_under_throttling_applies_every_group_and_loses_nothing() -> Non
 
 
 def test_three_attempts_are_not_enough_when_the_bucket_runs_dry(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The design fix pinned: with the default 3 attempts for Auto Scaling, the same burst fails calls
+    # The design fix pinned: with only the SDK's 3 attempts for Auto Scaling, the same burst fails calls
     # (each failure then waits a minute for Lambda's retry), so the goal is missed.
-    monkeypatch.setitem(clients.SERVICE_RETRY_CONFIGS, "autoscaling", clients.RETRY_CONFIG)
+    monkeypatch.setattr(clients, "PATIENT_SERVICES", frozenset())
     result = run_burst(BurstParams(groups=40, concurrency=8, asg_bucket=10, asg_refill=3, seed=11))
     assert result.failures > 0
     assert not result.met

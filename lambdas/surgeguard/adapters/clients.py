@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from functools import cache
@@ -22,13 +23,18 @@ RETRY_CONFIG = Config(
 )
 # EC2 Auto Scaling throttles every API call of the account and region from one shared token bucket
 # (EC2 Auto Scaling API Reference, "API request rate"). When many groups scale at once (doors open)
-# the bucket runs dry for tens of seconds, and 3 attempts (under 3 s of backoff) fail most of the
-# late calls: each failure then waits a minute for Lambda's retry. Its calls keep trying instead,
-# with standard mode's jittered exponential backoff (up to 20 s), which spreads every Lambda's retries
-# over the bucket's refill; the deadline below still stops a call the invocation has no time for.
-SERVICE_RETRY_CONFIGS = {
-    "autoscaling": RETRY_CONFIG.merge(Config(retries={"total_max_attempts": 10, "mode": "standard"})),
-}
+# the bucket runs dry for tens of seconds, and the SDK's 3 attempts (under 3 s of backoff) fail late
+# calls: each failure then waits a minute for Lambda's retry (`surgeguard gameday --burst`). A throttled
+# Auto Scaling call is tried again, as a whole, after a jittered pause that grows each round (full
+# jitter: spreads every Lambda's retries over the bucket's refill), while the invocation has the time:
+# each round keeps the SDK's own budget, which fits half the Lambda's timeout (a test pins it).
+PATIENT_SERVICES = frozenset({"autoscaling"})
+THROTTLING_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "RateExceeded", "RequestLimitExceeded", "TooManyRequestsException"}
+)
+PATIENT_ROUNDS = 6  # without a deadline (tests, simulators); with one, its time decides
+PATIENT_MAX_PAUSE = 10.0
+SERVICE_RETRY_CONFIGS: dict[str, Config] = {}
 # Seconds kept back for the calls that end an invocation (the audit write, the claim's completion).
 DEADLINE_RESERVE_SECONDS = 8.0
 _FINISHING = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
@@ -71,12 +77,29 @@ class AwsAdapter:
         """Call an operation by its AWS name (e.g. "SetDesiredCapacity")."""
         if self._client is None:
             self._client = client(self.service)
-        deadline: float | None = getattr(_invocation, "deadline", None)
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left < (0 if operation in _FINISHING else DEADLINE_RESERVE_SECONDS):
+        for round_ in range(PATIENT_ROUNDS + 1):
+            left = _time_left()
+            if left is not None and left < (0 if operation in _FINISHING else DEADLINE_RESERVE_SECONDS):
                 raise AwsCallError(operation, "DeadlineExceeded", f"{left:.1f}s left in this invocation")
-        try:
-            return getattr(self._client, xform_name(operation))(**kwargs)
-        except (ClientError, BotoCoreError) as error:
-            raise AwsCallError(operation, *error_code(error)) from error
+            try:
+                return getattr(self._client, xform_name(operation))(**kwargs)
+            except (ClientError, BotoCoreError) as error:
+                code, message = error_code(error)
+                pause = random.uniform(0, min(PATIENT_MAX_PAUSE, 2.0 ** (round_ + 1)))
+                if not self._patient(code, round_, pause):
+                    raise AwsCallError(operation, code, message) from error
+            time.sleep(pause)
+        raise AssertionError("unreachable: the last round raises")
+
+    def _patient(self, code: str, round_: int, pause: float) -> bool:
+        """Whether a throttled call is tried again after `pause`: Auto Scaling only, and only while the
+        invocation would still have twice the reserve a call needs to start (the audit write's too)."""
+        if self.service not in PATIENT_SERVICES or code not in THROTTLING_CODES or round_ >= PATIENT_ROUNDS:
+            return False
+        left = _time_left()
+        return left is None or left - pause > 2 * DEADLINE_RESERVE_SECONDS
+
+
+def _time_left() -> float | None:
+    deadline: float | None = getattr(_invocation, "deadline", None)
+    return None if deadline is None else deadline - time.monotonic()
