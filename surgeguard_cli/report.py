@@ -60,6 +60,9 @@ class Prewarm:
     doors: datetime | None
     ready_by: datetime | None  # at + launch + warm-up
     on_time: bool | None
+    # InService instances at the doors (AWS/AutoScaling GroupInServiceInstances, when the group collects
+    # it): then "on time" is what really ran, not the launch + warm-up estimate.
+    in_service_at_doors: int | None = None
 
 
 @dataclass
@@ -123,7 +126,22 @@ def desired_series(records: Sequence[Mapping[str, Any]], start: datetime, minute
     return series
 
 
-def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]]) -> list[Prewarm]:
+def _in_service(aws: Any, group: str, when: datetime) -> int | None:
+    """GroupInServiceInstances (Minimum) in the minute `when` starts, or None when the group does not
+    collect its metrics (enable-metrics-collection) or the data is gone."""
+    points = aws.metric_series(
+        "AWS/AutoScaling",
+        "GroupInServiceInstances",
+        {"AutoScalingGroupName": group},
+        "Minimum",
+        when,
+        when + timedelta(minutes=1),
+        60,
+    )
+    return int(min(points.values())) if points else None
+
+
+def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]], aws: Any = None) -> list[Prewarm]:
     from surgeguard.domain.sales import plan_event
 
     found = []
@@ -136,16 +154,22 @@ def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]]) -> list[
         doors = plan_event(group, event).start if event else None
         ready = at + timedelta(seconds=group.launch_seconds + group.warmup_seconds)
         landed = record["outcome"] in ("applied", "unchanged")
+        target = record.get("new_desired")
+        serving = _in_service(aws, group.name, doors) if aws is not None and doors is not None else None
+        on_time = None if doors is None else landed and ready <= doors
+        if serving is not None and target is not None:
+            on_time = serving >= int(target)
         found.append(
             Prewarm(
                 event=str(trigger.get("event")),
                 scheduled=str(trigger.get("scheduled_time", "")),
                 at=at,
                 outcome=str(record["outcome"]),
-                target=record.get("new_desired"),
+                target=target,
                 doors=doors,
                 ready_by=ready,
-                on_time=None if doors is None else landed and ready <= doors,
+                on_time=on_time,
+                in_service_at_doors=serving,
             )
         )
     return found
@@ -277,7 +301,7 @@ def build_group_report(
         peak_capacity=max(desired, default=0),
         instance_hours=sum(desired) / 60,
         minutes_over_target=_signal_minutes_over(aws, group, start, end, period),
-        prewarms=_prewarms(group, records),
+        prewarms=_prewarms(group, records, aws),
         requests_target=group.requests_target(),
     )
     if replay and any(v for v in demand):
@@ -322,7 +346,11 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
         verdict = {True: "on time", False: "LATE", None: "unknown event"}[p.on_time]
         lines.append(
             f"- {p.event}: ran {_hm(p.at)} (scheduled {p.scheduled}), {p.outcome}, target {p.target}; "
-            f"serving by {_hm(p.ready_by)}, doors {_hm(p.doors)}: {verdict}"
+            + (
+                f"{p.in_service_at_doors} in service at the doors {_hm(p.doors)}: {verdict}"
+                if p.in_service_at_doors is not None
+                else f"serving by {_hm(p.ready_by)} (launch + warm-up), doors {_hm(p.doors)}: {verdict}"
+            )
         )
     lines += ["", "## Timeline (applied decisions)", ""]
     listed = report.decisions if shown is None else report.decisions[:shown]

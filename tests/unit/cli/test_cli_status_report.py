@@ -200,3 +200,38 @@ def test_minutes_over_target_from_five_minute_data_compare_per_minute() -> None:
     group = world.config().groups[0]
     over = report._signal_minutes_over(FiveMinute(), group, START, START + timedelta(minutes=10), 300)
     assert over == {"cpu": 5, "requests_per_target": 5}
+
+
+def test_a_prewarm_is_judged_by_the_instances_in_service_at_the_doors(built: world.World) -> None:
+    from surgeguard.domain.sales import plan_event
+
+    group = built.config.groups[0]
+    plan = plan_event(group, group.events[0])
+    minute = int((plan.prewarm - START).total_seconds() // 60)
+    AuditStore(built.stack.table, boto3.client("dynamodb")).write_audit(
+        _record(minute, "applied", 4, 15, "pre-warm", event=world.EVENT, phase="prewarm", scheduled_time="x")
+    )
+    window = (plan.prewarm - timedelta(minutes=5), plan.start + timedelta(minutes=5))
+    (estimated,) = report.build_group_report(
+        built.aws, built.stack.table, group, *window, now=plan.start, replay=False
+    ).prewarms
+    # No group metrics: launch 120 s + warm-up 240 s after the pre-warm, before the doors.
+    assert (estimated.on_time, estimated.in_service_at_doors) == (True, None)
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/AutoScaling",
+        MetricData=[
+            {
+                "MetricName": "GroupInServiceInstances",
+                "Dimensions": [{"Name": "AutoScalingGroupName", "Value": world.GROUP}],
+                "Timestamp": plan.start,
+                "Value": 12,
+            }
+        ],
+    )
+    (measured,) = report.build_group_report(
+        built.aws, built.stack.table, group, *window, now=plan.start, replay=False
+    ).prewarms
+    assert (measured.on_time, measured.in_service_at_doors) == (False, 12)  # 12 of 15 at the doors
+    assert "12 in service at the doors" in report.markdown(
+        report.build_group_report(built.aws, built.stack.table, group, *window, now=plan.start, replay=False)
+    )
