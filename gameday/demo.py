@@ -681,7 +681,9 @@ def _run(
             )
 
     _heading("baselines (fast engine, same trace and fleet)")
-    with phases.phase("baselines"):
+    # Any registered policy may run the handler's code in-process (Surgeguard and its variants): their
+    # log lines repeat decisions the table shows, and would flood the terminal. They go nowhere.
+    with phases.phase("baselines"), open(os.devnull, "w") as quiet, redirect_logger("surgeguard", quiet):
         oracle = oracle_instance_minutes(trace, sizing.capacity_per_instance)
         results: dict[str, SimulationResult] = {}
         for name, factory in POLICIES.items():
@@ -697,9 +699,8 @@ def _run(
                 oracle_minutes=oracle,
             )
         fast = SurgeguardPolicy()
-        with open(os.devnull, "w") as quiet, redirect_logger("surgeguard", quiet):  # same log lines again
-            # Declared, like the game-day path (its scheduled phases go through the schedule Lambda).
-            fast_result = simulate(trace, fast, sizing=sizing, start=start, events=events, seed=args.seed)
+        # Declared, like the game-day path (its scheduled phases go through the schedule Lambda).
+        fast_result = simulate(trace, fast, sizing=sizing, start=start, events=events, seed=args.seed)
         assert fast.aws is not None
         same = decision_log(fast.aws.records, start) == decision_log(run.records, start)
         results["surgeguard"] = run.result
