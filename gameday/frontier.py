@@ -218,7 +218,7 @@ def plot_frontier(frontiers: Sequence[TraceFrontier], path: Path) -> None:
                 [p.dropped_pct for p in points],
                 marker="o" if ours else ".",
                 linewidth=2.2 if ours else 1.0,
-                color=("black" if family == CHALLENGER else "tab:red") if ours else None,
+                color=("black" if family == CHALLENGER else "tab:purple") if ours else None,
                 label=family,
             )
         ax.set_yscale("symlog", linthresh=0.01)
