@@ -187,7 +187,9 @@ class ThrottledAutoScaling:
 
 
 def throttle_autoscaling(monkeypatch: pytest.MonkeyPatch, throttled: ThrottledAutoScaling) -> None:
-    """Adapters make their clients through `clients.client`: hand out the throttled one for Auto Scaling."""
+    """Adapters make their clients through `clients.client`: hand out the throttled one for Auto Scaling.
+    The adapter's own rounds for a throttled Auto Scaling call pause for no time here."""
+    monkeypatch.setattr(clients, "PATIENT_MAX_PAUSE", 0.0)
     real = clients.client
     monkeypatch.setattr(
         clients, "client", lambda service: throttled if service == "autoscaling" else real(service)
@@ -222,9 +224,9 @@ def test_throttled_apply_is_audited_as_failed_and_raised_for_a_lambda_retry(
     notifications: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # GIVEN Auto Scaling throttles the first SetDesiredCapacity
+    # GIVEN Auto Scaling throttles SetDesiredCapacity through every round the adapter tries it
     cpu_metric(80.0)
-    throttled = ThrottledAutoScaling(boto3.client("autoscaling"), failures=1)
+    throttled = ThrottledAutoScaling(boto3.client("autoscaling"), failures=clients.PATIENT_ROUNDS + 1)
     throttle_autoscaling(monkeypatch, throttled)
     event = cpu_alarm(40)
     message_id = event["Records"][0]["Sns"]["MessageId"]
@@ -241,15 +243,34 @@ def test_throttled_apply_is_audited_as_failed_and_raised_for_a_lambda_retry(
     assert notifications.read()[0]["Subject"] == "Surgeguard failed: web"
 
 
+def test_a_throttled_apply_is_tried_again_while_the_invocation_has_time(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN Auto Scaling throttles SetDesiredCapacity twice after the SDK's own retries (a drained bucket:
+    # every Auto Scaling call of the account shares it, EC2 Auto Scaling API Reference "API request rate")
+    cpu_metric(80.0)
+    throttled = ThrottledAutoScaling(boto3.client("autoscaling"), failures=2)
+    throttle_autoscaling(monkeypatch, throttled)
+    # WHEN the alarm is handled
+    result = invoke(cpu_alarm(40))
+    # THEN the adapter's next round gets through: applied at once, one record, no Lambda retry needed
+    assert result["records"][0]["outcome"] == "applied", result
+    assert desired() == 4 and throttled.failures == 0
+    assert [item["outcome"] for item in audit("web")] == ["applied"]
+
+
 def test_a_retry_after_throttling_applies(
     invoke: Invoke,
     audit: Audit,
     cpu_metric: Callable[..., None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # GIVEN a delivery that failed on a throttled SetDesiredCapacity
+    # GIVEN a delivery that failed on a throttled SetDesiredCapacity (throttled through every round)
     cpu_metric(80.0)
-    throttled = ThrottledAutoScaling(boto3.client("autoscaling"), failures=1)
+    throttled = ThrottledAutoScaling(boto3.client("autoscaling"), failures=clients.PATIENT_ROUNDS + 1)
     throttle_autoscaling(monkeypatch, throttled)
     event = cpu_alarm(40)
     with pytest.raises(RetryableFailureError):
