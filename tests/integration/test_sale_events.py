@@ -317,6 +317,8 @@ class FailingClient:
 
 
 def failing(monkeypatch: pytest.MonkeyPatch, service: str, operation: str, code: str) -> None:
+    # A throttled Auto Scaling call is tried again in rounds while the invocation has time: no pauses here.
+    monkeypatch.setattr(clients, "PATIENT_MAX_PAUSE", 0.0)
     real = clients.client
     monkeypatch.setattr(
         clients,

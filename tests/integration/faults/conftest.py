@@ -15,3 +15,12 @@ import pytest
 @pytest.fixture(autouse=True)
 def clock() -> None:
     """Overrides the integration tests' event-following clock: these suites set theirs explicitly."""
+
+
+@pytest.fixture(autouse=True)
+def instant_throttle_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A throttled Auto Scaling call is tried again after a jittered pause (adapters/clients.py); an
+    injected throttle is one such call: its next round comes at once here, so cases stay fast."""
+    from surgeguard.adapters import clients
+
+    monkeypatch.setattr(clients, "PATIENT_MAX_PAUSE", 0.0)
