@@ -305,6 +305,7 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
     checks.append(_template_check(aws, group.name, template, label))
     checks.append(_monitoring_check(aws, group, template, asg))
     checks.append(_collection_check(group, asg))
+    checks.append(target_group_check(group, asg))
     checks += _other_scalers(aws, group.name)
     return checks
 
@@ -393,6 +394,37 @@ def _collection_check(group: GroupConfig, asg: dict[str, Any]) -> Check:
         "their alarms never fire",
         f"aws autoscaling enable-metrics-collection --auto-scaling-group-name {group.name} "
         "--granularity 1Minute",
+    )
+
+
+def target_group_check(group: GroupConfig, asg: dict[str, Any]) -> Check:
+    """Each ALB signal's target group must be one the group is attached to.
+
+    A requests or latency alarm reads a quiet ALB (no datapoints) as zero demand, so that a night
+    without traffic scales in. The same rule makes a target group the group does not serve (a typo,
+    a stale ID after the ALB was rebuilt) look like a night forever: the group would be scaled in to
+    its minimum. Only a check against the group itself tells the two apart.
+    """
+    from surgeguard.config import RequestsPerTargetSignal, ResponseTimeSignal
+
+    # TargetGroupARNs hold arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID; the
+    # CloudWatch dimension is the resource part after the fifth colon.
+    attached = {arn.split(":", 5)[-1] for arn in asg.get("TargetGroupARNs", [])}
+    readers = [s for s in group.signals if isinstance(s, RequestsPerTargetSignal | ResponseTimeSignal)]
+    if not readers:
+        return Check(PASS, "target-groups", group.name, "no signal reads an ALB target group")
+    stray = sorted({s.target_group for s in readers} - attached)
+    if not stray:
+        return Check(PASS, "target-groups", group.name, f"{len(readers)} ALB signal(s) read attached groups")
+    return Check(
+        FAIL,
+        "target-groups",
+        group.name,
+        f"signal(s) read {', '.join(stray)}, which the group is not attached to "
+        f"(attached: {', '.join(sorted(attached)) or 'none'}); a target group without datapoints reads "
+        "as zero demand, so the group would be scaled in to its minimum",
+        "fix target_group in the config to the TargetGroup dimension of a group it serves "
+        "(aws autoscaling describe-traffic-sources)",
     )
 
 

@@ -10,6 +10,10 @@ moto gaps filled here, each with the seam the CLI's adapter offers (a client per
 - EC2: moto launches the group's instances with monitoring "disabled" even when the launch template
   enables it, and has no MonitorInstances. AWS applies the template's Monitoring.Enabled at launch
   (DescribeInstances then says Monitoring.State "enabled"), so `LaunchedMonitoring` answers that.
+- Auto Scaling: moto attaches only target groups its ELBv2 created, each with a random ID, while the
+  config names its target group by the CloudWatch dimension (`targetgroup/shop-web/1`).
+  `AttachedTargetGroups` answers DescribeAutoScalingGroups with that group attached, as AWS does after
+  AttachTrafficSources.
 """
 
 from __future__ import annotations
@@ -120,6 +124,26 @@ class LaunchedMonitoring:
         return getattr(self._real, name)
 
 
+TARGET_GROUP_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-web/1"
+
+
+class AttachedTargetGroups:
+    """moto's Auto Scaling, except that the groups serve the given target groups."""
+
+    def __init__(self, real: Any, arns: list[str]) -> None:
+        self._real = real
+        self._arns = arns
+
+    def describe_auto_scaling_groups(self, **kwargs: Any) -> dict[str, Any]:
+        answer = self._real.describe_auto_scaling_groups(**kwargs)
+        for group in answer["AutoScalingGroups"]:
+            group["TargetGroupARNs"] = list(self._arns)
+        return dict(answer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
 @dataclass
 class World:
     """What `build` made: the adapter to hand the CLI, and the stack it should see."""
@@ -138,6 +162,7 @@ def build(
     stray_policy: bool = False,
     missing_phase: str | None = None,
     unconfirmed: bool = False,
+    stray_target_group: bool = False,
 ) -> World:
     """The account inside an active `mock_aws()`; each keyword sets up one thing wrong."""
     cfg = config()
@@ -215,6 +240,12 @@ def build(
         "service-quotas": FakeQuotas(quota),
         "sns": PendingSns(sns, [EMAIL] if unconfirmed else []),
         "ec2": LaunchedMonitoring(ec2, detailed_monitoring),
+        "autoscaling": AttachedTargetGroups(
+            autoscaling,
+            [TARGET_GROUP_ARN.replace("shop-web/1", "shop-web/2")]
+            if stray_target_group
+            else [TARGET_GROUP_ARN],
+        ),
     }
     stack = StackInfo(
         name=STACK,

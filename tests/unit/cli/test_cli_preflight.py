@@ -50,6 +50,7 @@ def test_a_right_world_passes_every_check() -> None:
         "launch-template",
         "detailed-monitoring",
         "metrics-collection",
+        "target-groups",
         "scaling-policies",
         "scheduled-actions",
         "warm-pool",
@@ -75,6 +76,7 @@ def _args(built: world.World) -> tuple[Any, ...]:
         ({"stray_policy": True}, {("scaling-policies", world.GROUP)}),
         ({"missing_phase": "prewarm"}, {("schedules", SCOPE)}),
         ({"unconfirmed": True}, {("subscriptions", world.STACK)}),
+        ({"stray_target_group": True}, {("target-groups", world.GROUP)}),
     ],
     ids=[
         "quota-below-peak",
@@ -83,6 +85,7 @@ def _args(built: world.World) -> tuple[Any, ...]:
         "stray-policy",
         "missing-schedule",
         "unconfirmed",
+        "stray-target-group",
     ],
 )
 @pytest.mark.usefixtures("aws")
