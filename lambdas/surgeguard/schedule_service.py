@@ -37,7 +37,6 @@ from surgeguard.domain.model import EventState, Outcome, Pause, ScalingAction
 from surgeguard.domain.sales import (
     RAMP_PREFIX,
     RELEASE_FACTOR,
-    RELEASE_STEP,
     EventPlan,
     plan_event,
     target_capacity,
@@ -358,9 +357,12 @@ def _release(trigger: PhaseTrigger, adapters: Adapters, base: Any) -> dict[str, 
     if state is None:
         reason = f"release of {trigger.event.name}: no pre-warm was recorded, no floor to release"
     else:
+        # An event released early (release_after_doors_minutes) steps down faster: say the plan's step.
+        minutes = int(plan_event(trigger.group, trigger.event).release_step.total_seconds() // 60)
+        every = "every minute" if minutes == 1 else f"every {minutes} minutes"
         reason = (
             f"release of {trigger.event.name}: scale-in unfrozen; the floor of {state.target} now steps down "
-            f"{round((1 - RELEASE_FACTOR) * 100)}% every {int(RELEASE_STEP.total_seconds() // 60)} minutes "
+            f"{round((1 - RELEASE_FACTOR) * 100)}% {every} "
             "(the reactive path applies it, never below what the load needs)"
         )
     return base(Outcome.UNCHANGED, reason)

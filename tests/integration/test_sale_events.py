@@ -209,6 +209,15 @@ def test_scale_in_is_frozen_during_the_event(
     assert "scale-in frozen: sale event doorbuster" in last["reason"]
 
 
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_an_early_release_says_the_floor_steps_down_every_minute() -> None:
+    declare({**EVENT, "release_after_doors_minutes": 15})
+    fire(phase("prewarm", PREWARM))
+    result = fire(phase("release", T0 + timedelta(minutes=15)))
+    assert result["records"][0]["outcome"] == "unchanged"
+    assert "steps down 10% every minute " in result["records"][0]["reason"]
+
+
 @pytest.mark.usefixtures("sale")
 def test_after_release_the_floor_steps_down_never_below_the_load(
     invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit
