@@ -25,7 +25,7 @@ from gameday.alarms import AlarmState, AlarmTransition, Comparison, MetricAlarm
 from gameday.baselines import TargetTracking, target_tracking_cpu
 from gameday.engine import CloudWatch, MetricHistory, PolicyContext, PolicyView, ReadOnlySeries, Scheduler
 from gameday.fleet import FleetParams, FleetSizing
-from gameday.surgeguard_policy import InMemoryAws, Tuning, sale_events
+from gameday.surgeguard_policy import InMemoryAws, sale_events
 from loadtest.clock import SimClock
 from loadtest.fleet import LiveFleet
 from surgeguard.config import (
@@ -188,14 +188,56 @@ class LiveTargetTracking:
 # --- Surgeguard -------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ShopTuning:
+    """What the shop's platform team writes, each setting chosen against how noisy its datapoints are.
+
+    Measured on the recorded minutes of `make loadtest` (loadtest.json): an instance's CPU minute scatters
+    about 11-12 points (one standard deviation) around its load, because a minute here holds a handful of
+    requests per instance; the p95 of a handful of requests is close to their maximum. A team reads the
+    same spread off its own dashboards and sizes M of N and the scale-in margin to it, as below. (At 0.4 s
+    a trace minute the spread is wide; a real minute of the same load is far steadier, and the same rules
+    then simply react on the first clear minutes.)
+    """
+
+    # Target tracking's usual 50 % plus a little: Surgeguard reacts within two minutes, not three.
+    cpu_target: float = 55.0
+    # Requests per instance per minute, as a fraction of what one instance serves (opt-in signal).
+    requests_target_fraction: float = 0.55
+    # Out on 2 of the last 3 minutes: at a mean of 44 % one minute in five reads above 55 % by chance
+    # (one-datapoint alarms fired 51 times in the first runs' quiet hours), two in three about one in
+    # twelve, and a real surge (CPU pinned at 100 %) still breaches on its second minute, a minute
+    # before target tracking's 3 of 3.
+    out_datapoints: int = 2
+    out_periods: int = 3
+    out_max_step_percent: float = 200.0
+    # In only below 80 % of the target (44 % CPU), and only after 10 minutes in a row there. The margin
+    # is what flapping costs: removing one of four instances at 47 % leaves 63 %, over the out threshold,
+    # so the default 90 % (49.5 %) on 5 of 5 stepped in on a few low minutes and launched again minutes
+    # later (the first runs' 3->2->3 and 4->3->4 pairs). Ten minutes below 44 % by chance, at a true
+    # 47 %, is 0.4^10: about once in five 12-hour days (5 of 5 below 49.5 %: several times an hour). Not
+    # lower: an instance added on a noisy minute (a fleet at 35 %) must come back out within about a
+    # quarter of an hour (0.77^10 = 7 % a minute), not hold for half an hour as at 75 % (0.7^10 = 3 %).
+    cpu_scale_in_ratio: float = 0.8
+    in_datapoints: int = 10
+    in_max_step_percent: float = 25.0
+    # The p95 only scales out: an idle shop's p95 is its slowest endpoints' service time (0.3-0.45 s),
+    # so a p95 under half the 0.8 s target (the default in-threshold) says nothing about spare capacity,
+    # and would wake a scale-in while CPU reads a right-sized fleet. Under 0.2 s it cannot read: CPU alone
+    # decides scale-in.
+    latency_scale_in_ratio: float = 0.25
+    # Five quiet minutes after any scale-out before stepping in: the launched instances' first minutes.
+    in_stabilization_seconds: int = 300
+
+
 def loadtest_config(
-    min_size: int, max_size: int, capacity_per_minute: float, latency_target: float, tuning: Tuning,
+    min_size: int, max_size: int, capacity_per_minute: float, latency_target: float, tuning: ShopTuning,
     events: Sequence[Any] = (), requests_signal: bool = False,
 ) -> ScalerConfig:  # fmt: skip
     """The config a team would write for the shop: CPU and p95 latency (and requests per instance).
 
     Requests per instance is off by default: at 0.4 s per trace minute an instance sees about four
-    requests per minute, so RequestCountPerTarget is Poisson noise of +-50 % and a one-datapoint alarm
+    requests per minute, so RequestCountPerTarget is Poisson noise of +-50 % and even a 2-of-3 alarm
     on it fires on noise (a real ALB minute holds thousands). CPU here integrates busy slots over the
     whole minute, and the p95 reads queueing directly.
     """
@@ -210,24 +252,30 @@ def loadtest_config(
         name=GROUP,
         min=min_size,
         max=max_size,
+        # The fleet's instances pend for 2 trace minutes, then warm for 2: Surgeguard's warmup_seconds is
+        # launch-to-serving (README, the config), so 240, or a datapoint the new instances did not
+        # produce yet would be multiplied by them (the first runs doubled 4 to 8 at the doorbuster).
         launch_seconds=120,
-        warmup_seconds=120,
+        warmup_seconds=240,
         events=sale_events(events),
         signals=[
-            CpuSignal(kind="cpu", id="cpu", target=tuning.cpu_target),
+            CpuSignal(
+                kind="cpu", id="cpu", target=tuning.cpu_target, scale_in_ratio=tuning.cpu_scale_in_ratio
+            ),
             *([requests] if requests_signal else []),
             ResponseTimeSignal(
                 kind="response_time",
                 id="latency",
                 percentile="p95",
                 target=latency_target,
+                scale_in_ratio=tuning.latency_scale_in_ratio,
                 load_balancer=ALB,
                 target_group=TARGET_GROUP,
             ),
         ],
         scale_out=DirectionPolicy(
             datapoints_to_alarm=tuning.out_datapoints,
-            evaluation_periods=tuning.out_datapoints,
+            evaluation_periods=tuning.out_periods,
             max_step_percent=tuning.out_max_step_percent,
         ),
         scale_in=DirectionPolicy(
@@ -324,11 +372,11 @@ class LiveSurgeguard:
         self,
         first_rpm: float,
         latency_target: float,
-        tuning: Tuning | None = None,
+        tuning: ShopTuning | None = None,
         declare: bool = False,
         requests_signal: bool = False,
     ) -> None:
-        self.tuning = tuning or Tuning()
+        self.tuning = tuning or ShopTuning()
         self.requests_signal = requests_signal
         self.latency_target = latency_target
         self.declare = declare
