@@ -26,7 +26,12 @@ from infra.constructs.nag import resource_finding
 from surgeguard.config import ManagedTag
 
 IAM5 = "AwsSolutions-IAM5"
-READ_ONLY_ACTIONS = ("autoscaling:DescribeAutoScalingGroups", "cloudwatch:GetMetricData")
+# DescribeScalingActivities names the cause of a capacity change Surgeguard did not make (other writers).
+READ_ONLY_ACTIONS = (
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeScalingActivities",
+    "cloudwatch:GetMetricData",
+)
 RESIZE_ACTIONS = ("autoscaling:UpdateAutoScalingGroup",)
 
 
@@ -91,8 +96,8 @@ def grant_read_groups_and_metrics(role: iam.IRole) -> list[Acknowledgment]:
         Acknowledgment(
             id=f"{IAM5}[Resource::*]",
             reason=(
-                "autoscaling:DescribeAutoScalingGroups and cloudwatch:GetMetricData do not "
-                "support resource-level permissions; both are read-only."
+                "autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeScalingActivities and "
+                "cloudwatch:GetMetricData do not support resource-level permissions; all are read-only."
             ),
         )
     ]

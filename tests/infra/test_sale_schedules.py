@@ -241,6 +241,7 @@ def test_sale_lambda_may_change_only_tagged_groups_and_reads_on_star(sales_synth
     read = statements["ReadGroupsAndMetrics"]
     assert sorted(_as_list(read["Action"])) == [
         "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeScalingActivities",
         "cloudwatch:GetMetricData",
     ]
     assert read["Resource"] == "*"

@@ -342,6 +342,7 @@ def test_read_only_calls_on_star_and_no_alarm_state_changes(synth: Synth) -> Non
     read = statements["ReadGroupsAndMetrics"]
     assert sorted(_as_list(read["Action"])) == [
         "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeScalingActivities",
         "cloudwatch:GetMetricData",
     ]
     assert read["Resource"] == "*"
