@@ -20,7 +20,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -46,6 +46,7 @@ from surgeguard.domain.model import (
     Reading,
     ScalerMemory,
     ScalingAction,
+    flat_dict,
 )
 from surgeguard.domain.sales import floor_at, plan_event
 from surgeguard.domain.triggers import (
@@ -318,8 +319,8 @@ def _record(
             previous_desired=decision.previous,
             new_desired=decision.desired,
             winning_rule=decision.winning_rule,
-            candidates=[asdict(c) for c in decision.candidates],
-            clamps=[asdict(c) for c in decision.clamps],
+            candidates=[flat_dict(c) for c in decision.candidates],
+            clamps=[flat_dict(c) for c in decision.clamps],
         )
         skip_cause = skip_cause or decision.skip_cause
     if skip_cause:
@@ -1166,7 +1167,7 @@ def _inputs(
     readings: Sequence[Reading], snapshot: GroupSnapshot | None, controls: Controls
 ) -> dict[str, Any]:
     inputs: dict[str, Any] = {
-        "readings": [asdict(r) for r in readings],
+        "readings": [flat_dict(r) for r in readings],
         "pause": controls.pause.value,
         "dry_run": controls.dry_run,
     }

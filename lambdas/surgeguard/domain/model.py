@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -108,6 +108,9 @@ class ScalerMemory:
     def forget_after(self, limit: datetime) -> ScalerMemory:
         """Drop what claims to have happened after `limit` (a forged or skewed future time): a
         poisoned state item must not make every later trigger look stale."""
+        # Runs on every trigger and almost never finds anything: skip rebuilding an equal copy.
+        if not self._claims_after(limit):
+            return self
 
         def sane(when: datetime | None) -> datetime | None:
             return when if when is None or when <= limit else None
@@ -122,6 +125,14 @@ class ScalerMemory:
             committed_at=sane(self.committed_at),
         )
 
+    def _claims_after(self, limit: datetime) -> bool:
+        times = (self.last_scale_out_at, self.last_scale_in_at, self.last_trigger_at, self.committed_at)
+        return (
+            any(when is not None and when > limit for when in times)
+            or any(x.at > limit for x in self.launches)
+            or any(x.at > limit for x in self.recommendations)
+        )
+
     def launched_since(self, since: datetime) -> int:
         return sum(launch.count for launch in self.launches if launch.at > since)
 
@@ -132,6 +143,20 @@ class ScalerMemory:
             launches=tuple(x for x in self.launches if x.at > horizon),
             recommendations=tuple(x for x in self.recommendations if x.at > horizon),
         )
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def flat_dict(value: Any) -> dict[str, Any]:
+    """`dataclasses.asdict` of a dataclass whose fields are plain values (str, numbers, None), without
+    its recursion and per-field deep copy: audit records build one per reading, candidate and clamp of
+    every trigger, and that copying was a fifth of a simulated month's run time."""
+    kind = type(value)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind))
+    return {name: getattr(value, name) for name in names}
 
 
 @dataclass(frozen=True)
