@@ -14,7 +14,9 @@ One fit is O(history): prefix sums for the level windows, a few lags per bucket.
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,6 +76,89 @@ def bucketize(minutes: Sequence[float | None]) -> tuple[list[float | None], list
     return means, peaks
 
 
+@dataclass
+class _Bucketed:
+    minutes: list[float | None]  # the history as given: its very objects, compared by identity
+    marked: list[float | None]  # mark_gaps(minutes)
+    means: list[float | None]
+    peaks: list[float | None]
+
+
+class _BucketCache:
+    """`bucketize(mark_gaps(history))` that reuses the previous fit's work when the history is the
+    previous one moved on by whole buckets (a refit every hour of a sliding 14-day window): only the
+    buckets at either end are recomputed. The result is the same list, value for value: the overlap
+    must hold the very same objects (identity, not equality: 0.0 == -0.0 and 3 == 3.0 would not do),
+    and a zero run cut by either end of the overlap is marked again from the raw minutes."""
+
+    _KEEP = 4  # one entry per group the process forecasts; a few groups share one simulator
+
+    def __init__(self) -> None:
+        self._entries: list[_Bucketed] = []
+
+    def of(self, history: Sequence[float | None]) -> tuple[list[float | None], list[float | None]]:
+        minutes = list(history)
+        for entry in self._entries:
+            found = self._moved_on(entry, minutes)
+            if found is not None:
+                self._entries.remove(entry)
+                break
+        else:
+            marked = mark_gaps(minutes)
+            found = _Bucketed(minutes, marked, *bucketize(marked))
+        self._entries = [found, *self._entries][: self._KEEP]
+        return list(found.means), list(found.peaks)
+
+    @staticmethod
+    def _moved_on(old: _Bucketed, minutes: list[float | None]) -> _Bucketed | None:
+        n = len(minutes)
+        if len(old.minutes) != n or n < 2 * BUCKET_MINUTES:
+            return None
+        last = old.minutes[-1]
+        # The old last minute is now `shift` minutes before the end; a value repeated as one object
+        # (None) may be met first, and then the identity check below fails: a full fit, never a wrong one.
+        for shift in range(0, n - 1, BUCKET_MINUTES):
+            if minutes[n - 1 - shift] is last:
+                break
+        else:
+            return None
+        overlap = n - shift
+        if not all(
+            map(operator.is_, itertools.islice(minutes, overlap), itertools.islice(old.minutes, shift, None))
+        ):
+            return None
+        lo = 0  # the end of a zero run the window's start cuts: its gap marking may differ from before
+        while lo < overlap and _is_zero(minutes[lo]):
+            lo += 1
+        hi = overlap  # the start of a zero run the new minutes may lengthen
+        while hi > lo and _is_zero(minutes[hi - 1]):
+            hi -= 1
+        start = n % BUCKET_MINUTES
+        first = max(0, -(-(lo - start) // BUCKET_MINUTES))  # first bucket wholly at or after lo
+        end = (hi - start) // BUCKET_MINUTES  # buckets before this one end at or before hi
+        if first >= end:
+            return None
+        moved = shift // BUCKET_MINUTES
+        head_end, tail_start = start + first * BUCKET_MINUTES, start + end * BUCKET_MINUTES
+        # Runs wholly inside [lo, hi) have the same neighbours as before: their marking is kept.
+        marked = mark_gaps(minutes[:lo]) + old.marked[lo + shift : hi + shift] + mark_gaps(minutes[hi:])
+        head_means, head_peaks = bucketize(marked[start:head_end])
+        tail_means, tail_peaks = bucketize(marked[tail_start:])
+        return _Bucketed(
+            minutes,
+            marked,
+            head_means + old.means[first + moved : end + moved] + tail_means,
+            head_peaks + old.peaks[first + moved : end + moved] + tail_peaks,
+        )
+
+
+def _is_zero(value: float | None) -> bool:
+    return value is not None and 0 <= value < math.inf and value == 0
+
+
+_BUCKETS = _BucketCache()
+
+
 @dataclass(frozen=True)
 class Forecast:
     """Per-minute point and upper-bound forecasts for the horizon, starting at the minute after history."""
@@ -89,11 +174,9 @@ class Forecast:
 class _Model:
     def __init__(self, means: Sequence[float | None]) -> None:
         self.means = means
-        self.sums = [0.0]
-        self.counts = [0]
-        for v in means:
-            self.sums.append(self.sums[-1] + (v or 0.0))
-            self.counts.append(self.counts[-1] + (v is not None))
+        # The same additions in the same order as a running loop, at C speed: the sums stay bit-equal.
+        self.sums = list(itertools.accumulate([v or 0.0 for v in means], initial=0.0))
+        self.counts = list(itertools.accumulate([v is not None for v in means], initial=0))
 
     def _level(self, end: int) -> float | None:
         start = max(0, end - LEVEL_BUCKETS)
@@ -148,8 +231,8 @@ def quantile(values: Sequence[float], q: float) -> float:
 
 def fit_forecast(history: Sequence[float | None], horizon_minutes: int, percentile: float) -> Forecast | None:
     """Fit on per-minute history and forecast `horizon_minutes` ahead; None without enough history."""
-    means, peaks = bucketize(mark_gaps(history))
-    known = sum(v is not None for v in means)
+    means, peaks = _BUCKETS.of(history)
+    known = len(means) - means.count(None)
     if known < MIN_HISTORY_BUCKETS or len(means) < MIN_HISTORY_BUCKETS:
         return None
     model = _Model(means)

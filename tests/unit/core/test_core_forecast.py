@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from surgeguard.domain.forecast import (
     BurstSettings,
     ForecastState,
+    _BucketCache,
+    bucketize,
     burst_factor,
     burst_factors,
     burst_rise,
@@ -158,3 +160,47 @@ def test_factors_are_one_or_a_rise_above_the_threshold(history: list[float | Non
     factors = burst_factors(history, horizon, BurstSettings(days=2))
     assert len(factors) == horizon
     assert all(f == 1.0 or f >= BurstSettings().threshold for f in factors)
+
+
+def _sliding_windows(source: list[float | None], width: int, moves: list[int]) -> list[list[float | None]]:
+    windows, end = [], width
+    for move in moves:
+        windows.append(source[end - width : end])
+        end += move
+    return windows
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    runs=st.lists(
+        st.tuples(
+            st.sampled_from([0.0, 7.0, None, -1.0, math.nan, 3]),
+            st.integers(min_value=1, max_value=45),
+        ),
+        min_size=30,
+        max_size=60,
+    ),
+    width=st.integers(min_value=10, max_value=200),
+    moves=st.lists(st.sampled_from([0, 1, 5, 10, 15, 60]), min_size=2, max_size=12),
+)
+def test_refits_of_a_sliding_window_bucket_as_a_fresh_fit_would(
+    runs: list[tuple[float | None, int]], width: int, moves: list[int]
+) -> None:
+    # The refit cache reuses the previous window's buckets: zero runs cut by either end of the overlap,
+    # moves that are not whole buckets and gaps of every kind must still give the fresh answer.
+    source = [float(i % 97) if value == 7.0 else value for value, length in runs for i in range(length)]
+    source += [float(i % 50) for i in range(width + sum(moves))]
+    cache = _BucketCache()
+    for window in _sliding_windows(source, width, moves):
+        assert repr(cache.of(window)) == repr(bucketize(mark_gaps(window)))
+
+
+def test_the_refit_cache_reuses_the_very_same_minutes_only() -> None:
+    # -0.0 == 0.0, but the busiest of five -0.0 minutes is -0.0: equal values are not the same input.
+    window: list[float | None] = [0.0] * 5 + [float(i) for i in range(1, 96)]
+    cache = _BucketCache()
+    cache.of(window)
+    signed = [-0.0] * 5 + window[5:]
+    fresh = bucketize(mark_gaps(signed))
+    assert repr(fresh[1][0]) == "-0.0"
+    assert repr(cache.of(signed)) == repr(fresh)
