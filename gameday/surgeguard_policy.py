@@ -180,6 +180,8 @@ class InMemoryAws:
         # A MaxSize set through UpdateAutoScalingGroup. The engine's limits are read-only to a
         # policy, so it stays within the sizing max (which is above the trace's peak anyway).
         self.max_size: int | None = None
+        self._requests_source: Sequence[float] | None = None
+        self._requests_known: list[float | None] = []
 
     # Fleet: the simulated group; warming instances are InService in AWS, as here.
     def describe(self, name: str) -> GroupSnapshot:
@@ -237,11 +239,21 @@ class InMemoryAws:
         trace_start = view.now - timedelta(minutes=view.minute)
         first = int((start - trace_start).total_seconds() // 60)
         last = int((end - trace_start).total_seconds() // 60)
-        requests = view.history.requests
+        requests = self._known_requests(view.history.requests)
         known = requests[max(0, first) : max(0, min(last, len(requests)))]
         before: list[float | None] = [None] * max(0, min(last, 0) - first)
         after: list[float | None] = [None] * max(0, last - max(first, len(requests)))
-        return before + [None if v != v else v for v in known] + after
+        return before + known + after
+
+    def _known_requests(self, series: Sequence[float]) -> list[float | None]:
+        """The engine's RequestCount series with NaN (gaps) as None, kept in step as the engine appends
+        to it: the forecaster reads 14 days of it every hour, and the very same objects each time let
+        it reuse the previous refit's buckets."""
+        if series is not self._requests_source or len(series) < len(self._requests_known):
+            self._requests_source, self._requests_known = series, []
+        done = len(self._requests_known)
+        self._requests_known.extend(None if v != v else v for v in series[done:])
+        return self._requests_known
 
     def alarms_in_alarm(self, prefix: str) -> list[str]:
         return [name for name, alarm in self.alarms.items() if alarm.in_alarm]

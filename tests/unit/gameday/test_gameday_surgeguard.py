@@ -61,3 +61,29 @@ def test_the_in_memory_audit_keeps_every_record_when_asked(traces_dir: Path) -> 
     assert policy.aws is not None
     assert policy.aws.audit_count == len(policy.aws.records) > 0
     assert {r["outcome"] for r in policy.aws.records} <= {"applied", "unchanged", "skipped"}
+
+
+def test_request_history_follows_the_engine_as_it_appends_and_starts_again_on_a_new_run() -> None:
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from gameday.engine import ReadOnlySeries
+    from gameday.surgeguard_policy import InMemoryAws
+
+    nan = float("nan")
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    items: list[float] = [3.0, nan, 5.0]
+    aws = InMemoryAws({})
+
+    def history(series: ReadOnlySeries, minute: int, first: int, last: int) -> list[float | None]:
+        aws.view = SimpleNamespace(  # type: ignore[assignment]
+            now=start + timedelta(minutes=minute), minute=minute, history=SimpleNamespace(requests=series)
+        )
+        return aws.request_history(None, start + timedelta(minutes=first), start + timedelta(minutes=last))  # type: ignore[arg-type]
+
+    series = ReadOnlySeries(items)
+    assert history(series, 3, -2, 3) == [None, None, 3.0, None, 5.0]
+    items.extend([nan, 7.0])
+    assert history(series, 5, 1, 7) == [None, 5.0, None, 7.0, None, None]
+    # A new run (a new series) is read from its own start, not from the previous run's minutes.
+    assert history(ReadOnlySeries([1.0, 2.0]), 2, 0, 2) == [1.0, 2.0]
