@@ -97,7 +97,11 @@ class SurgeguardStack(Stack):
         # Every minute, whatever the alarms did: alarms notify on state change only, so a breach that
         # lasts (its alarm staying in ALARM) is heard here.
         self.reevaluation = Reevaluation(
-            self, "Reevaluation", function=self.reactive.function, role=self.reactive.handler.role
+            self,
+            "Reevaluation",
+            function=self.reactive.function,
+            role=self.reactive.handler.role,
+            shards=config.reevaluation_shards,
         )
         # Sale events only when some group has one: no idle Lambda allowed to change groups.
         self.sales = (

@@ -4,7 +4,9 @@ change only, so an alarm that stays in ALARM never notifies again; without a re-
 documented as a testing aid, and a failed one would silence the breach) this is how it is still heard.
 
 Input JSON (the handler's contract): `{"action": "reevaluate", "scheduled_time", "execution_id"}`, the
-last two filled in by Scheduler.
+last two filled in by Scheduler. A stack of more than 50 groups runs one schedule per shard of groups
+(`ScalerConfig.reevaluation_shards`), each input adding `"shard": k`: one invocation decides its groups
+one after another, and 300 groups in ALARM at once would not fit in one.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ RETRY_ATTEMPTS = 2
 MAX_EVENT_AGE = Duration.seconds(60)  # Scheduler's minimum
 
 
-def reevaluate_input() -> dict[str, str]:
-    return {
+def reevaluate_input(shard: int | None = None) -> dict[str, str | int]:
+    payload: dict[str, str | int] = {
         "action": "reevaluate",
         "scheduled_time": scheduler.ContextAttribute.scheduled_time,
         "execution_id": scheduler.ContextAttribute.execution_id,
     }
+    if shard is not None:
+        payload["shard"] = shard
+    return payload
 
 
 class Reevaluation(Construct):
@@ -39,7 +44,13 @@ class Reevaluation(Construct):
     its own group's schedules, cannot delete this one), and DescribeAlarms for the reactive Lambda."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, function: lambda_.IFunction, role: iam.IRole
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function: lambda_.IFunction,
+        role: iam.IRole,
+        shards: int = 1,
     ) -> None:
         super().__init__(scope, construct_id)
         self.plumbing = SchedulerPlumbing(
@@ -51,14 +62,20 @@ class Reevaluation(Construct):
             max_event_age=MAX_EVENT_AGE,
         )
         self.group = self.plumbing.group
-        self.schedule = self.plumbing.schedule(
-            self,
-            "EveryMinute",
-            description="Surgeguard: re-evaluate this stack's alarms every minute (a lasting breach "
-            "is heard again)",
-            expression=EVERY_MINUTE,
-            payload=reevaluate_input(),
-        )
+        # Shard 0 keeps the one-schedule stack's logical id, so growing past 50 groups adds schedules
+        # without replacing the first.
+        self.schedules = [
+            self.plumbing.schedule(
+                self,
+                "EveryMinute" if shard == 0 else f"EveryMinuteShard{shard}",
+                description="Surgeguard: re-evaluate this stack's alarms every minute (a lasting breach "
+                "is heard again)" + (f"; shard {shard} of {shards}" if shards > 1 else ""),
+                expression=EVERY_MINUTE,
+                payload=reevaluate_input(shard if shards > 1 else None),
+            )
+            for shard in range(shards)
+        ]
+        self.schedule = self.schedules[0]
 
         # "*", not this stack's alarm ARNs: DescribeAlarms returns composite alarms (a group's
         # `composite` rules) only to a permission scoped to "*" (API reference), and the handler asks

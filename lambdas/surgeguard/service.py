@@ -807,10 +807,13 @@ def _reevaluate(
     within seconds). One record per group decided; one `quiet` record when none is in ALARM.
     """
     try:
-        now, execution_id = _parse_reevaluate(event, ctx.clock())
+        now, execution_id, shard = _parse_reevaluate(event, ctx.config, ctx.clock())
     except BadInputError as error:
         return [reject_unparsed(event, error, adapters, ctx, delivery_id, "re-evaluation")]
-    audit = {"id": execution_id, "source": "reevaluate", "scheduled_time": now.isoformat()}
+    audit: dict[str, Any] = {"id": execution_id, "source": "reevaluate", "scheduled_time": now.isoformat()}
+    mine = ctx.config.reevaluation_shard(shard)
+    if ctx.config.reevaluation_shards > 1:
+        audit["shard"] = shard
 
     stashed: list[dict[str, Any]] = []
 
@@ -825,7 +828,7 @@ def _reevaluate(
         by_group: dict[str, list[AlarmSpec]] = {}
         for name in adapters.signals.alarms_in_alarm(ctx.alarm_prefix):
             spec = ctx.alarms.get(name)
-            if spec is not None:
+            if spec is not None and spec.group in mine:
                 by_group.setdefault(spec.group, []).append(spec)
         records = []
         for group_name, listed in sorted(by_group.items()):
@@ -880,7 +883,8 @@ def _reevaluate(
                 now,
                 Outcome.SKIPPED,
                 trigger=audit,
-                reason="re-evaluation: no alarm of this stack is in ALARM",
+                reason="re-evaluation: no alarm of this stack is in ALARM"
+                + (f" for the groups of shard {shard}" if "shard" in audit else ""),
                 skip_cause="quiet",
             )
         ]
@@ -897,19 +901,31 @@ def _reevaluate(
     return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
 
 
-def _parse_reevaluate(event: dict[str, Any], clock: datetime) -> tuple[datetime, str]:
+def _parse_reevaluate(
+    event: dict[str, Any], config: ScalerConfig, clock: datetime
+) -> tuple[datetime, str, int]:
+    """The scheduled time, the execution id and the shard (0 for a stack with one re-evaluation)."""
     expected = {"action", "scheduled_time", "execution_id"}
-    if set(event) != expected or event.get("action") != REEVALUATE_ACTION:
+    shards = config.reevaluation_shards
+    keys = set(event)
+    if keys not in (expected, expected | {"shard"}) or event.get("action") != REEVALUATE_ACTION:
         raise BadInputError(
-            f"not a re-evaluation: expected exactly {sorted(expected)} with action {REEVALUATE_ACTION!r}, "
-            f"got keys {sorted(safe_text(str(k), 40) for k in event)[:12]}"
+            f"not a re-evaluation: expected exactly {sorted(expected)} (and 'shard') with action "
+            f"{REEVALUATE_ACTION!r}, got keys {sorted(safe_text(str(k), 40) for k in event)[:12]}"
+        )
+    shard = event.get("shard", 0)
+    if "shard" not in event and shards > 1:
+        raise BadInputError(f"re-evaluation without a shard, but this stack runs {shards}")
+    if isinstance(shard, bool) or not isinstance(shard, int) or not 0 <= shard < shards:
+        raise BadInputError(
+            f"re-evaluation shard {safe_text(repr(shard), 40)} is not one of this stack's 0..{shards - 1}"
         )
     execution_id = event["execution_id"]
     if not isinstance(execution_id, str) or not execution_id:
         raise BadInputError("re-evaluation execution_id is not a non-empty string")
     when = parse_time(event["scheduled_time"], "scheduled_time")
     check_time(when, clock, "the re-evaluation's scheduled time", REEVALUATE_MAX_AGE)
-    return when, safe_text(execution_id)
+    return when, safe_text(execution_id), shard
 
 
 @dataclass(frozen=True)

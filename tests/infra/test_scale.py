@@ -120,9 +120,24 @@ def test_every_scaling_alarm_and_phase_exists_once(scale_synth: Synth, config: S
     assert len(names) == len(set(names))
     forecasting = sum(1 for g in config.groups if g.forecast)
     # black friday: prewarm, ramp-1, release, restore; cyber monday: prewarm, release, restore;
-    # a forecast schedule per forecasting group; the per-minute re-evaluation
-    assert schedules == SCALE_GROUPS * 7 + forecasting + 1
+    # a forecast schedule per forecasting group; the per-minute re-evaluation, one per 50 groups
+    assert schedules == SCALE_GROUPS * 7 + forecasting + config.reevaluation_shards
     assert sum(n.startswith(f"{STACK_NAME}/watch/forecast-stale-") for n in names) == forecasting
+
+
+def test_the_per_minute_reevaluation_is_sharded_so_each_invocation_fits(
+    scale_synth: Synth, config: ScalerConfig
+) -> None:
+    # One invocation decides its groups one after another (0.3-0.5 s each): 300 groups in ALARM
+    # would outlast the 60 s timeout, and the same first ~130 would be the only ones re-evaluated.
+    shards = sorted(
+        json.loads(resource["Properties"]["Target"]["Input"]).get("shard")
+        for resource in json.loads(_templates(scale_synth)["parent"].read_text())["Resources"].values()
+        if resource["Type"] == "AWS::Scheduler::Schedule"
+        and json.loads(resource["Properties"]["Target"]["Input"]).get("action") == "reevaluate"
+    )
+    assert shards == list(range(6)) == list(range(config.reevaluation_shards))
+    assert max(len(config.reevaluation_shard(k)) for k in shards) <= 50
 
 
 def test_cfn_lint_clean_on_the_stack_and_the_largest_nested_stack(scale_synth: Synth) -> None:

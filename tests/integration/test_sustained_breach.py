@@ -11,15 +11,21 @@ alarm in ALARM.
 
 from __future__ import annotations
 
+import copy
+import json
+import os
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 
+from surgeguard.config import ScalerConfig, parse_config
+
 from .alarm_events import SNS, alarm_event
-from .support import T0, alarm_for, alarm_state, at, desired, set_alarm_state
+from .support import CONFIG, T0, alarm_for, alarm_state, at, desired, set_alarm_state
 
 THRESHOLD = 50.0
 
@@ -77,3 +83,59 @@ def test_a_sustained_climb_keeps_raising_capacity(
     outcomes = [(i["outcome"], i.get("skip_cause")) for i in items]
     assert set(outcomes) <= {("applied", None), ("unchanged", None), ("skipped", "rate_limited")}, outcomes
     assert outcomes.count(("skipped", "rate_limited")) == 1
+
+
+def _with_extra_groups(count: int) -> ScalerConfig:
+    """The test config plus `count` CPU-only groups (never in ALARM), written where the Lambda reads it."""
+    data = copy.deepcopy(CONFIG)
+    data["groups"] += [
+        {"name": f"extra-{i:03d}", "min": 1, "max": 4, "signals": [{"kind": "cpu", "target": 50}]}
+        for i in range(count)
+    ]
+    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return parse_config(data)
+
+
+def test_a_large_stack_is_re_evaluated_shard_by_shard(
+    invoke: Callable[..., dict[str, Any]], cpu_metric: Callable[..., None]
+) -> None:
+    # GIVEN a stack of more than 50 groups (two re-evaluation schedules) and web's alarm in ALARM
+    config = _with_extra_groups(60)
+    assert config.reevaluation_shards == 2
+    web_shard = next(k for k in range(2) if "web" in config.reevaluation_shard(k))
+    name = alarm_for("web", "cpu")
+    cpu_metric(95.0, at(60))
+    set_alarm_state(name, "ALARM")
+    before = desired()
+
+    # WHEN the other shard's schedule fires, THEN web is not its to decide
+    other = invoke({**reevaluation(2), "shard": 1 - web_shard})["records"]
+    assert [r["outcome"] for r in other] == ["skipped"]
+    assert f"no alarm of this stack is in ALARM for the groups of shard {1 - web_shard}" in other[0]["reason"]
+    assert desired() == before
+    # WHEN web's shard fires, THEN web is decided (scaled out on the breach)
+    mine = invoke({**reevaluation(2), "shard": web_shard})["records"]
+    assert [(r["group"], r["outcome"]) for r in mine] == [("web", "applied")]
+    assert desired() > before
+
+
+def test_a_shard_must_be_one_of_the_stacks(invoke: Callable[..., dict[str, Any]]) -> None:
+    _with_extra_groups(60)  # two shards: 0 and 1
+    for shard in (2, -1, True, "0", 0.0):
+        (record,) = invoke({**reevaluation(1), "shard": shard})["records"]
+        assert record["outcome"] == "rejected", shard
+        assert "shard" in record["reason"], record["reason"]
+    # and a large stack's re-evaluation must say which shard it is
+    (record,) = invoke(reevaluation(1))["records"]
+    assert (record["outcome"], "without a shard" in record["reason"]) == ("rejected", True)
+
+
+def test_a_small_stack_takes_no_shard_but_shard_zero(invoke: Callable[..., dict[str, Any]]) -> None:
+    (record,) = invoke({**reevaluation(1), "shard": 1})["records"]
+    assert record["outcome"] == "rejected"
+    (record,) = invoke({**reevaluation(1), "shard": 0})["records"]
+    assert (record["outcome"], record["reason"]) == (
+        "skipped",
+        "re-evaluation: no alarm of this stack is in ALARM",
+    )
