@@ -341,3 +341,25 @@ def test_a_failed_claim_is_audited_as_failed_and_raised_for_a_lambda_retry(
     (item,) = audit("web")
     assert (item["outcome"], item["error"]) == ("failed", "UpdateItem failed: InternalServerError: try again")
     assert store.released == []
+
+
+# --- the time budget ends with the invocation ------------------------------------------------------
+def test_an_invocations_deadline_does_not_outlive_it(
+    invoke: Invoke, cpu_metric: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an invocation with a real time budget (its context's remaining time)
+    cpu_metric(80.0)
+    budgets: list[float | None] = []
+    real = clients.set_deadline
+
+    def spy(seconds_left: float | None) -> None:
+        real(seconds_left)
+        budgets.append(clients._time_left())
+
+    monkeypatch.setattr(clients, "set_deadline", spy)
+    invoke(cpu_alarm(40), LambdaContext(remaining_millis=30_000))
+    budget = budgets[0]
+    assert budget is not None and 0 < budget <= 30
+    # THEN once it returned, AWS calls made in the same process (the CLI, a test, the simulator) are
+    # not failed as DeadlineExceeded when that budget would have run out
+    assert clients._time_left() is None

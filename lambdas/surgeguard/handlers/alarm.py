@@ -3,6 +3,8 @@ decision -> Auto Scaling -> audit."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -33,13 +35,21 @@ def _wiring() -> tuple[Adapters, Context]:
     return adapters, Context(config, settings.alarm_prefix, config.audit_retention_days)
 
 
-def begin(context: Any) -> Invocation:
-    """This invocation's identity and time budget; AWS calls stop before the Lambda times out."""
+@contextmanager
+def begin(context: Any) -> Iterator[Invocation]:
+    """This invocation's identity and time budget; AWS calls stop before the Lambda times out.
+
+    The budget ends with the invocation: a deadline left behind would fail every later AWS call made
+    in the same process outside an invocation (the CLI, a test, the simulator) as DeadlineExceeded.
+    """
     invocation = Invocation.of(context)
     clients.set_deadline(
         invocation.seconds_left if hasattr(context, "get_remaining_time_in_millis") else None
     )
-    return invocation
+    try:
+        yield invocation
+    finally:
+        clients.set_deadline(None)
 
 
 def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -49,4 +59,5 @@ def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     adapters, ctx = _wiring()
-    return summary(handle_alarm_event(event, adapters, ctx, begin(context)))
+    with begin(context) as invocation:
+        return summary(handle_alarm_event(event, adapters, ctx, invocation))

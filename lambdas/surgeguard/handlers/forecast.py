@@ -17,7 +17,8 @@ logger = Logger(service="surgeguard", logger_handler=None)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # The same wiring (and environment) as the other handlers; it never calls Auto Scaling.
     adapters, ctx = _wiring()
-    record = handle_forecast_event(event, adapters, ctx, begin(context))
+    with begin(context) as invocation:
+        record = handle_forecast_event(event, adapters, ctx, invocation)
     metric = forecast_written_metric(record, ctx.alarm_prefix, ctx.clock())
     if metric is not None:
         print(json.dumps(metric), flush=True)  # stdout, not the logger: EMF must be the whole line

@@ -20,4 +20,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # plus Scheduler, so a handled phase deletes its own one-time schedule (client made on first use).
     adapters, ctx = _wiring()
     adapters = replace(adapters, schedules=SchedulerAdapter())
-    return summary([handle_schedule_event(event, adapters, ctx, begin(context))])
+    with begin(context) as invocation:
+        return summary([handle_schedule_event(event, adapters, ctx, invocation)])
