@@ -32,7 +32,8 @@ COMPARISON = {
 }
 
 
-def _metric(signal: SignalMetric, period: Duration) -> cw.IMetric:
+def signal_metric_construct(signal: SignalMetric, period: Duration) -> cw.IMetric:
+    """The CDK metric (or metric math) of a signal's value; alarms and dashboards read the same one."""
     metrics = {
         stat.id: cw.Metric(
             namespace=stat.namespace,
@@ -94,7 +95,7 @@ class ScalingAlarms(Construct):
                 f"{shape.datapoints_to_alarm} of {shape.evaluation_periods} x "
                 f"{shape.period_seconds}s, missing data {shape.treat_missing_data.value})"
             ),
-            metric=_metric(metric, Duration.seconds(shape.period_seconds)),
+            metric=signal_metric_construct(metric, Duration.seconds(shape.period_seconds)),
             threshold=threshold,
             comparison_operator=COMPARISON[spec.direction],
             evaluation_periods=shape.evaluation_periods,

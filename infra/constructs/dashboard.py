@@ -22,6 +22,7 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.constructs.alarms import signal_metric_construct
 from infra.constructs.monitoring import WatchedFunction, WatchedQueue
 from surgeguard.config import (
     CpuSignal,
@@ -56,23 +57,9 @@ def _group_metric(group: GroupConfig, name: str, statistic: str, label: str) -> 
 
 def signal_value(group: GroupConfig, signal: Signal) -> cw.IMetric:
     """The value the signal's alarms compare with its target (same metric, statistic and math)."""
-    metric = signal_metric(group, signal)
-    stats = {
-        stat.id: cw.Metric(
-            namespace=stat.namespace,
-            metric_name=stat.metric_name,
-            dimensions_map=dict(stat.dimensions),
-            statistic=stat.statistic,
-            period=MINUTE,
-        )
-        for stat in metric.stats
-    }
-    if metric.expression is None:
-        (only,) = stats.values()
-        return only.with_(label=signal.id)
-    return cw.MathExpression(
-        expression=metric.expression, using_metrics=stats, period=MINUTE, label=signal.id
-    )
+    value = signal_metric_construct(signal_metric(group, signal), MINUTE)
+    # metric math is already labelled with the signal's id; a plain metric gets the same label
+    return value.with_(label=signal.id) if isinstance(value, cw.Metric) else value
 
 
 def demand(group: GroupConfig, signal: Signal, index: int) -> cw.MathExpression | None:
