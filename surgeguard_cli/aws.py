@@ -353,6 +353,21 @@ class Aws:
                 return points
             request["NextToken"] = page["NextToken"]
 
+    def request_counts(
+        self, signal: Any, start: datetime, end: datetime, period: int
+    ) -> dict[datetime, float]:
+        """The ALB RequestCount (Sum) of a requests-per-target signal's target group: the group's demand,
+        as the backtest and the report read it."""
+        return self.metric_series(
+            signal.namespace,
+            "RequestCount",
+            {"LoadBalancer": signal.load_balancer, "TargetGroup": signal.target_group},
+            "Sum",
+            start,
+            end,
+            period,
+        )
+
     def metric_sum(
         self, namespace: str, metric: str, dimensions: Mapping[str, str], start: datetime, end: datetime
     ) -> float:

@@ -57,15 +57,7 @@ def read_history(aws: Any, config_path: str, group_name: str, days: int, now: da
     start = start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     end = now.replace(second=0, microsecond=0)
     end -= timedelta(seconds=(end - start).total_seconds() % period)
-    points = aws.metric_series(
-        signal.namespace,
-        "RequestCount",
-        {"LoadBalancer": signal.load_balancer, "TargetGroup": signal.target_group},
-        "Sum",
-        start,
-        end,
-        period,
-    )
+    points = aws.request_counts(signal, start, end, period)
     rows = int((end - start).total_seconds() // period)
     values = [0.0] * rows
     seen = 0

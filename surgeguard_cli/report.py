@@ -218,15 +218,7 @@ def _demand(aws: Any, group: GroupConfig, start: datetime, end: datetime, period
     minutes = _minutes(start, end)
     if signal is None:
         return [None] * minutes
-    points = aws.metric_series(
-        signal.namespace,
-        "RequestCount",
-        {"LoadBalancer": signal.load_balancer, "TargetGroup": signal.target_group},
-        "Sum",
-        start,
-        end,
-        period,
-    )
+    points = aws.request_counts(signal, start, end, period)
     return _per_minute(points, start, minutes, period)
 
 
