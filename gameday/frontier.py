@@ -17,12 +17,12 @@ from typing import Any
 from gameday.baselines import AWS_FRONTIER, AWS_FRONTIER_SETTINGS
 from gameday.engine import DEFAULT_START, DeclaredEvent, Policy, oracle_instance_minutes, simulate
 from gameday.fleet import DEFAULT_PARAMS, FleetParams, size_fleet
-from gameday.surgeguard_policy import HEADROOM_SETTINGS, surgeguard_anticipating_at, surgeguard_at
+from gameday.surgeguard_policy import HEADROOM_SETTINGS, surgeguard_at, surgeguard_reactive_at
 from gameday.traces import Trace
 
 CHALLENGER = "surgeguard"
-# Surgeguard as the Lambda runs it, and with burst anticipation (bench only so far: README).
-CHALLENGERS = (CHALLENGER, "surgeguard+anticipation")
+# Surgeguard as the Lambda runs it, and without its burst anticipation (what the anticipation buys).
+CHALLENGERS = (CHALLENGER, "surgeguard-reactive")
 # Two numbers compare equal within this (float noise of sums over millions of minutes).
 _EPSILON = 1e-9
 
@@ -80,7 +80,7 @@ def default_families() -> dict[str, tuple[Callable[[float], Policy], Sequence[fl
         name: (factory, AWS_FRONTIER_SETTINGS) for name, factory in AWS_FRONTIER.items()
     }
     families[CHALLENGER] = (surgeguard_at, HEADROOM_SETTINGS)
-    families["surgeguard+anticipation"] = (surgeguard_anticipating_at, HEADROOM_SETTINGS)
+    families["surgeguard-reactive"] = (surgeguard_reactive_at, HEADROOM_SETTINGS)
     return families
 
 

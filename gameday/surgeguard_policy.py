@@ -2,7 +2,8 @@
 
 The engine evaluates Surgeguard's alarms like CloudWatch (M of N, notify on state change only); every
 ALARM transition becomes an SNS event in AWS's shape and goes through `handle_alarm_event`, exactly as
-in the Lambda, and so does the per-minute re-evaluation while an alarm stays in ALARM. Only the
+in the Lambda, and so does the per-minute re-evaluation while an alarm stays in ALARM or a learned
+burst is due, and the hourly forecaster that learns the bursts. Only the
 adapters differ: here they read the simulated group and its datapoints, and the clock is the
 simulation's.
 """
@@ -19,8 +20,8 @@ from gameday.alarm_events import sns_alarm_event
 from gameday.alarms import AlarmState, Comparison, MetricAlarm
 from gameday.baselines import register_policy
 from gameday.engine import DeclaredEvent, Metric, PolicyContext, PolicyView
-from gameday.fleet import ceil_tol
 from surgeguard.config import (
+    BurstConfig,
     CpuSignal,
     Direction,
     DirectionPolicy,
@@ -30,13 +31,7 @@ from surgeguard.config import (
     SaleEvent,
     ScalerConfig,
 )
-from surgeguard.domain.forecast import (
-    BurstSettings,
-    ForecastState,
-    burst_factor,
-    burst_rise,
-    recent_level,
-)
+from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.model import (
     AsgSize,
     Claim,
@@ -86,10 +81,10 @@ class Tuning:
     # A declared event's floor and scale-in freeze hold this long past the doors opening, not until its
     # end (README, declared events): None holds them until the end plus the config's hold_after_minutes.
     event_release_after_doors_minutes: int | None = 15
-    # Burst anticipation (domain/forecast.py): raise capacity ahead of a rise that recurred at this
-    # minute of the day. None: off. Not in the Lambda yet: it needs a per-minute caller with the last
-    # minutes of RequestCount (README, "Burst anticipation"); the bench applies it after the service.
-    anticipation: BurstSettings | None = None
+    # Burst anticipation (config `forecast.bursts`, README "Burst anticipation"): the forecaster learns
+    # rises that recur at a minute of the day, and the per-minute re-evaluation has capacity for them in
+    # place a lead time ahead, sized at the protocol's c per instance. On by default, as in the config.
+    bursts: bool = True
 
 
 def sale_events(
@@ -157,6 +152,7 @@ def benchmark_config(
             horizon_hours=tuning.forecast_horizon_hours,
             percentile=tuning.forecast_percentile,
             every_minutes=tuning.forecast_every_minutes,
+            bursts=BurstConfig(anticipate=tuning.bursts, requests_per_instance=capacity),
         ),
     )
     return ScalerConfig(groups=[group])
@@ -333,8 +329,8 @@ class SurgeguardPolicy:
 
     def __init__(self, tuning: Tuning = Tuning(), keep_records: bool = True) -> None:
         self.tuning = tuning
-        if tuning.anticipation is not None:
-            self.name = "surgeguard+anticipation"
+        if not tuning.bursts:
+            self.name = "surgeguard-reactive"
         self.keep_records = keep_records
         self.aws: InMemoryAws | None = None
         self._sequence = 0
@@ -371,7 +367,6 @@ class SurgeguardPolicy:
         self._next_forecast = 0
         self._forecast_sums = (0.0, 0)
         self._pending_forecast = None
-        self._rises: list[float | None] = []
         # Each event's three phases, as EventBridge Scheduler would fire them: at their plan time,
         # up to the protocol's scheduled-action lateness later (seeded), through the schedule service.
         rng = random.Random(ctx.seed)
@@ -391,8 +386,6 @@ class SurgeguardPolicy:
         aws = self.aws
         assert aws is not None, "reset() first"
         alarmed = [t for t in view.alarm_transitions if t.new_state is AlarmState.ALARM]
-        # A breach that lasts: the per-minute re-evaluation (a transition this minute decided already).
-        lasting = not alarmed and any(alarm.in_alarm for alarm in aws.alarms.values())
         due = self._phases and self._phases[-1][0] <= view.now
         aws.view, aws.desired = view, None
         self._known_minutes += 1  # decide() runs on non-gap minutes only
@@ -401,9 +394,15 @@ class SurgeguardPolicy:
         if ready and forecast is not None and view.minute >= self._next_forecast:
             self._next_forecast = view.minute + forecast.every_minutes
             self._run_forecaster(view)
+        # The per-minute re-evaluation acts on a breach that lasts or a learned burst that is due; in
+        # a minute with a transition, the transition's decision came first and it would skip (one
+        # decision per period), so the simulator leaves it out. Other minutes it would find nothing.
+        learned = aws.load_forecast(GROUP)
+        bursting = learned is not None and learned.burst_at(view.now) > 1.0
+        lasting = not alarmed and (bursting or any(alarm.in_alarm for alarm in aws.alarms.values()))
         if not alarmed and not due and not lasting:
             aws.view = None
-            return self._anticipate(view, None)
+            return None
         while self._phases and self._phases[-1][0] <= view.now:
             _, when, event, phase = self._phases.pop()
             self._sequence += 1
@@ -422,32 +421,7 @@ class SurgeguardPolicy:
         if lasting:
             handle_alarm_event(self.reevaluation(view), self.adapters, self.context)
         aws.view = None
-        return self._anticipate(view, aws.desired)
-
-    def _anticipate(self, view: PolicyView, decided: int | None) -> int | None:
-        """Raise `decided` (the service's desired, None: unchanged) to the capacity a recurring burst
-        would need within the lead time: the recent level times the learned rise, at 100 % of c."""
-        settings = self.tuning.anticipation
-        if settings is None:
-            return decided
-        requests = view.history.requests
-        rises = self._rises
-        complete = len(requests) - settings.lead_minutes - 1  # minutes whose lead window has happened
-        while len(rises) < complete:
-            rises.append(burst_rise(requests, len(rises), settings))
-        t = view.minute
-        factor = burst_factor(
-            [rises[t - 1440 * day] if t >= 1440 * day else None for day in range(1, settings.days + 1)],
-            settings,
-        )
-        if factor <= 1.0:
-            return decided
-        level = recent_level(requests[-settings.level_minutes :], settings.level_minutes)
-        if level is None:
-            return decided
-        needed = ceil_tol(level * factor / view.capacity_per_instance)
-        current = view.desired if decided is None else decided
-        return needed if needed > current else decided
+        return aws.desired
 
     def reevaluation(self, view: PolicyView) -> dict[str, Any]:
         """The per-minute re-evaluation's Scheduler Input (the stack's `rate(1 minute)` schedule)."""
@@ -547,12 +521,10 @@ def surgeguard_at(setting: float) -> SurgeguardPolicy:
     return SurgeguardPolicy(tuning_at(setting), keep_records=False)
 
 
-def surgeguard_anticipating_at(setting: float) -> SurgeguardPolicy:
-    """`surgeguard+anticipation` at one frontier setting."""
-    return SurgeguardPolicy(tuning_at(setting, Tuning(anticipation=BurstSettings())), keep_records=False)
+def surgeguard_reactive_at(setting: float) -> SurgeguardPolicy:
+    """`surgeguard-reactive` (bursts not anticipated) at one frontier setting."""
+    return SurgeguardPolicy(tuning_at(setting, Tuning(bursts=False)), keep_records=False)
 
 
 register_policy("surgeguard", surgeguard_factory(), replace=True)
-register_policy(
-    "surgeguard+anticipation", surgeguard_factory(Tuning(anticipation=BurstSettings())), replace=True
-)
+register_policy("surgeguard-reactive", surgeguard_factory(Tuning(bursts=False)), replace=True)

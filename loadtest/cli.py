@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--declare-events", action="store_true", help="give Surgeguard the trace's declared sales"
     )
     parser.add_argument(
-        "--requests-signal", action="store_true", help="add RequestCountPerTarget to Surgeguard's signals"
-    )
+        "--no-requests-signal", dest="requests_signal", action="store_false",
+        help="leave RequestCountPerTarget (the surge guard) out of Surgeguard's signals",
+    )  # fmt: skip
     parser.add_argument(
         "--no-capacity-check", action="store_true", help="skip the 1/2/4-instance capacity check"
     )

@@ -200,51 +200,68 @@ class ShopTuning:
     then simply react on the first clear minutes.)
     """
 
-    # Target tracking's usual 50 % plus a little: Surgeguard reacts within two minutes, not three.
-    cpu_target: float = 55.0
-    # Requests per instance per minute, as a fraction of what one instance serves (opt-in signal).
-    requests_target_fraction: float = 0.55
-    # Out on 2 of the last 3 minutes: at a mean of 44 % one minute in five reads above 55 % by chance
-    # (one-datapoint alarms fired 51 times in the first runs' quiet hours), two in three about one in
-    # twelve, and a real surge (CPU pinned at 100 %) still breaches on its second minute, a minute
-    # before target tracking's 3 of 3.
+    # The shop's p95 stays flat until its slots are about 90 % busy (the recorded minutes: a median
+    # per-minute p95 of 0.36-0.43 s from 40 to 90 % of capacity, then 0.8-1.8 s at saturation): the
+    # balancer pools every instance's slots. Outside the doorbuster's and the flash sale's steps the
+    # trace rises at most 17 % in the 6 minutes from a breach to new capacity serving (2 datapoints,
+    # then 4 minutes launch-to-serving), so a fleet held at 65 % meets the rise below 76 %. And the
+    # afternoon's three instances at 46 % (sd 12) read over 55 % one minute in four, over 65 % one in
+    # seventeen: 2 of 3 there is in ALARM 14 % of the minutes at 55 %, 1 % at 65 %; each of those wakes
+    # a decision that adds an instance when the latest minute reads high (the cost of the first runs).
+    cpu_target: float = 65.0
+    # Requests per instance per minute, as a fraction of what one instance serves: 1.0, the capacity
+    # line. CPU saturates, so at a 5x step it asks only ceil(n x 100/65) (3 -> 5; target tracking's 50 %
+    # asks 3 -> 6); RequestCountPerTarget does not, and at the flash sale's first full minute (58
+    # requests on 3 instances) asks ceil(58/8) = 8. At the capacity line it is the surge guard only:
+    # the afternoon's 10 requests a minute reach 25 on three instances with probability 5e-5.
+    requests_target_fraction: float = 1.0
+    # Its scale-in alarm only on a minute with no request at all (0.4 per instance: a single request
+    # on the 2-instance minimum reads 0.5). Any alarm in ALARM wakes a decision on the latest minute of
+    # every signal, so a requests in-alarm near its target would step in on one low CPU minute, past
+    # the CPU's own M of N.
+    requests_scale_in_ratio: float = 0.05
+    # Out on 2 of the last 3 minutes: a real surge (CPU pinned at 100 %) breaches on its second minute,
+    # a minute before target tracking's 3 of 3; the one-datapoint alarms of the first runs fired 51
+    # times in their quiet hours.
     out_datapoints: int = 2
     out_periods: int = 3
     out_max_step_percent: float = 200.0
-    # In only below 80 % of the target (44 % CPU), and only after 10 minutes in a row there. The margin
-    # is what flapping costs: removing one of four instances at 47 % leaves 63 %, over the out threshold,
-    # so the default 90 % (49.5 %) on 5 of 5 stepped in on a few low minutes and launched again minutes
-    # later (the first runs' 3->2->3 and 4->3->4 pairs). Ten minutes below 44 % by chance, at a true
-    # 47 %, is 0.4^10: about once in five 12-hour days (5 of 5 below 49.5 %: several times an hour). Not
-    # lower: an instance added on a noisy minute (a fleet at 35 %) must come back out within about a
-    # quarter of an hour (0.77^10 = 7 % a minute), not hold for half an hour as at 75 % (0.7^10 = 3 %).
-    cpu_scale_in_ratio: float = 0.8
-    in_datapoints: int = 10
+    # In only below 60 % of the target (39 % CPU), after 6 minutes in a row there. The margin is what
+    # flapping costs: stepping three instances in at 39 % leaves two at 58.5 %, under the 65 % out
+    # threshold by more than half a standard deviation (80 % of 55 %, the earlier 44 %, left 66 %:
+    # over it). Six minutes below 39 % by chance, for the afternoon's right-sized three at 46 %
+    # (0.28 a minute), is 0.28^6: about once in three 12-hour days. An instance added on a noisy
+    # minute (four at 35 %, 0.69 a minute) comes back out within about ten minutes (0.69^6 = 10 % a
+    # minute), and the fleet of 14 after the flash sale, at 6-15 %, steps in after 6 minutes, not 10.
+    cpu_scale_in_ratio: float = 0.6
+    in_datapoints: int = 6
     in_max_step_percent: float = 25.0
     # The p95 only scales out: an idle shop's p95 is its slowest endpoints' service time (0.3-0.45 s),
     # so a p95 under half the 0.8 s target (the default in-threshold) says nothing about spare capacity,
-    # and would wake a scale-in while CPU reads a right-sized fleet. Under 0.2 s it cannot read: CPU alone
+    # and would wake a scale-in while CPU reads a right-sized fleet. Under 0.12 s it cannot read (2 % of
+    # the recorded minutes, never 6 in a row; under 0.2 s: 17 %, 5 in a row 6 times): CPU alone
     # decides scale-in.
-    latency_scale_in_ratio: float = 0.25
+    latency_scale_in_ratio: float = 0.15
     # Five quiet minutes after any scale-out before stepping in: the launched instances' first minutes.
     in_stabilization_seconds: int = 300
 
 
 def loadtest_config(
     min_size: int, max_size: int, capacity_per_minute: float, latency_target: float, tuning: ShopTuning,
-    events: Sequence[Any] = (), requests_signal: bool = False,
+    events: Sequence[Any] = (), requests_signal: bool = True,
 ) -> ScalerConfig:  # fmt: skip
-    """The config a team would write for the shop: CPU and p95 latency (and requests per instance).
+    """The config a team would write for the shop: CPU, requests per instance and p95 latency.
 
-    Requests per instance is off by default: at 0.4 s per trace minute an instance sees about four
-    requests per minute, so RequestCountPerTarget is Poisson noise of +-50 % and even a 2-of-3 alarm
-    on it fires on noise (a real ALB minute holds thousands). CPU here integrates busy slots over the
-    whole minute, and the p95 reads queueing directly.
+    CPU holds the steady state. Requests per instance is the surge guard, at an instance's capacity
+    (ShopTuning): at 0.4 s per trace minute an instance sees about four requests a minute, Poisson noise
+    of +-50 %, so near a steady-state target it fires on noise (the first run, 1 of 1 at 55 %: 101
+    actions), while at the capacity line it reads only a fleet that is short. The p95 reads queueing.
     """
     requests = RequestsPerTargetSignal(
         kind="requests_per_target",
         id="requests_per_target",
         target=capacity_per_minute * tuning.requests_target_fraction,
+        scale_in_ratio=tuning.requests_scale_in_ratio,
         load_balancer=ALB,
         target_group=TARGET_GROUP,
     )
@@ -257,6 +274,9 @@ def loadtest_config(
         # produce yet would be multiplied by them (the first runs doubled 4 to 8 at the doorbuster).
         launch_seconds=120,
         warmup_seconds=240,
+        # The live fleet publishes every minute, as EC2 detailed monitoring does (basic, the default,
+        # would give the CPU alarms 300 s periods: alarm_shape.py).
+        monitoring="detailed",
         events=sale_events(events),
         signals=[
             CpuSignal(
@@ -374,7 +394,7 @@ class LiveSurgeguard:
         latency_target: float,
         tuning: ShopTuning | None = None,
         declare: bool = False,
-        requests_signal: bool = False,
+        requests_signal: bool = True,
     ) -> None:
         self.tuning = tuning or ShopTuning()
         self.requests_signal = requests_signal

@@ -226,15 +226,29 @@ class SaleEvent(_Strict):
         return when.replace(tzinfo=ZoneInfo(self.timezone))
 
 
+class BurstConfig(_Strict):
+    """Bursts that recur at the same minute of the day (README, "Burst anticipation"): the forecaster
+    learns them from the same history, and the per-minute re-evaluation has capacity for the recent
+    level times the learned rise in place a launch-plus-warm-up ahead (`floor:burst`)."""
+
+    anticipate: bool = True
+    # What one instance serves at full load, in requests per minute (a load test measures it). A burst
+    # lasts minutes, so it is met at capacity rather than at the steady state's target; unset, at the
+    # requests signal's target, which buys more instances.
+    requests_per_instance: float | None = Field(default=None, gt=0, le=1e9)
+
+
 class ForecastConfig(_Strict):
     """Forecast floor from history: a scheduled forecaster fits daily and weekly seasonality to the
     load metric (up to 14 days) and writes an upper-percentile floor the reactive path respects."""
 
-    mode: Literal["floor", "forecast_only"] = "floor"  # forecast_only: record, never act
+    # Of the seasonal floor only (forecast_only: record, never act); bursts have their own switch.
+    mode: Literal["floor", "forecast_only"] = "floor"
     history_days: int = Field(default=14, ge=2, le=14)
     horizon_hours: int = Field(default=3, ge=1, le=24)
     percentile: float = Field(default=0.9, gt=0.5, lt=1.0)
     every_minutes: int = Field(default=60, ge=5, le=1440)
+    bursts: BurstConfig = Field(default_factory=BurstConfig)
 
 
 class GroupConfig(_Strict):
@@ -368,6 +382,20 @@ class GroupConfig(_Strict):
     def requests_target(self) -> float | None:
         """Requests per instance per minute the group is sized for, when it has that signal."""
         return next((s.target for s in self.signals if isinstance(s, RequestsPerTargetSignal)), None)
+
+    def lead_minutes(self) -> int:
+        """Whole minutes from SetDesiredCapacity to serving (launch, then warm-up): how far ahead
+        capacity for a forecast load must be asked for."""
+        return (self.launch_seconds + self.warmup_seconds + 59) // 60
+
+    def anticipates_bursts(self) -> bool:
+        return self.forecast is not None and self.forecast.bursts.anticipate
+
+    def burst_requests_per_instance(self) -> float | None:
+        """What one instance serves in a burst: the configured full load, else the requests target."""
+        if self.forecast is not None and self.forecast.bursts.requests_per_instance is not None:
+            return self.forecast.bursts.requests_per_instance
+        return self.requests_target()
 
     def gated_signal_ids(self) -> set[str]:
         """Signals that act only together, through a composite alarm."""

@@ -16,7 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from surgeguard.config import ForecastConfig, GroupConfig
-from surgeguard.domain.forecast import ForecastState, fit_forecast, floor_steps
+from surgeguard.domain.forecast import (
+    BurstSettings,
+    ForecastState,
+    burst_factors,
+    due_bursts,
+    fit_forecast,
+    floor_steps,
+)
 from surgeguard.domain.model import Outcome
 from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
 from surgeguard.service import (
@@ -140,8 +147,14 @@ def _forecast(
             f"in the last {settings.history_days} days; no floor written",
             skip_cause="no_history",
         )
-    lead = (group.launch_seconds + group.warmup_seconds + 59) // 60
+    lead = group.lead_minutes()
     steps = floor_steps(fit.upper, trigger.per_instance, STEP_MINUTES, lead)
+    # Learned from the same history, for the whole horizon (a missed run leaves the next hours known).
+    bursts = (
+        due_bursts(burst_factors(history, horizon, BurstSettings(lead_minutes=lead)))
+        if settings.bursts.anticipate
+        else ()
+    )
     state = ForecastState(
         mode=settings.mode,
         issued_at=now,
@@ -151,6 +164,7 @@ def _forecast(
         percentile=settings.percentile,
         multiplier=fit.multiplier,
         mape=fit.mape,
+        bursts=bursts,
     )
     adapters.store.save_forecast(group.name, state)
     mape = "n/a" if fit.mape is None else f"{fit.mape:.1%}"
@@ -160,11 +174,16 @@ def _forecast(
         f"peak {max(fit.upper):.0f} requests/min at {trigger.per_instance:g} per instance; "
         f"last day's backtest MAPE {mape}"
     )
-    outcome, reason, cause = (
-        (Outcome.APPLIED, f"{summary}; in effect until {state.valid_until.isoformat()}", None)
-        if settings.mode == "floor"
-        else (Outcome.SKIPPED, f"forecast-only: would set {summary}; nothing acts on it", "forecast_only")
-    )
+    burst_note = _describe_bursts(bursts, now) if settings.bursts.anticipate else ""
+    cause: str | None = None
+    if settings.mode == "floor":
+        outcome, reason = Outcome.APPLIED, f"{summary}; in effect until {state.valid_until.isoformat()}"
+    elif bursts:  # the anticipated bursts act even while the seasonal floor is only recorded
+        outcome, reason = Outcome.APPLIED, f"forecast-only floor: would set {summary}"
+    else:
+        outcome, reason = Outcome.SKIPPED, f"forecast-only: would set {summary}; nothing acts on it"
+        cause = "forecast_only"
+    reason += burst_note
     record = _record(
         ctx,
         delivery_id,
@@ -185,6 +204,7 @@ def _forecast(
         "multiplier": fit.multiplier,
         "mape": fit.mape,
         "history_buckets": fit.history_buckets,
+        "bursts": [[minute, rise] for minute, rise in bursts],
         # What it expects: mean requests per minute of each step (the bench scores these, as MAPE).
         "expected_per_step": [
             round(sum(fit.point[i : i + STEP_MINUTES]) / len(fit.point[i : i + STEP_MINUTES]), 3)
@@ -192,6 +212,24 @@ def _forecast(
         ],
     }
     return record
+
+
+def _describe_bursts(bursts: tuple[tuple[int, float], ...], now: datetime) -> str:
+    """The burst minutes in words: `; bursts anticipated at 10:02-10:09 (x2.4), ...`."""
+    if not bursts:
+        return "; no burst recurs in the horizon"
+    runs: list[list[Any]] = []  # [first minute, last minute, largest rise]
+    for minute, rise in bursts:
+        if runs and minute == runs[-1][1] + 1:
+            runs[-1][1], runs[-1][2] = minute, max(runs[-1][2], rise)
+        else:
+            runs.append([minute, minute, rise])
+    shown = ", ".join(
+        f"{(now + timedelta(minutes=first)):%H:%M}-{(now + timedelta(minutes=last)):%H:%M} (x{rise:.1f})"
+        for first, last, rise in runs[:6]
+    )
+    more = f" and {len(runs) - 6} more" if len(runs) > 6 else ""
+    return f"; bursts anticipated at {shown}{more} UTC"
 
 
 def forecast_written_metric(

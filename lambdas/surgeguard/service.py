@@ -19,7 +19,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -33,7 +33,7 @@ from surgeguard.adapters.errors import (
 from surgeguard.alarm_shape import GROUP_IN_SERVICE, needs_group_metrics
 from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
 from surgeguard.domain.decision import DecisionInput, decide
-from surgeguard.domain.forecast import ForecastState
+from surgeguard.domain.forecast import BurstSettings, ForecastState, burst_capacity, recent_level
 from surgeguard.domain.model import (
     Claim,
     Controls,
@@ -831,15 +831,20 @@ def _reevaluate(
             if spec is not None and spec.group in mine:
                 by_group.setdefault(spec.group, []).append(spec)
         records = []
-        for group_name, listed in sorted(by_group.items()):
+        bursting = _bursting_groups(mine, adapters, ctx, now)
+        for group_name in sorted(set(by_group) | set(bursting)):
             group = ctx.config.group(group_name)
             assert group is not None
             # A backlog alarm in ALARM only for want of GroupInServiceInstances says nothing about
             # load (its own trigger was recorded as skipped: metrics_collection, with the fix).
-            specs = [s for s in listed if _group_metrics_missing(group, s, adapters) is None]
-            if not specs:
+            specs = [
+                s for s in by_group.get(group_name, []) if _group_metrics_missing(group, s, adapters) is None
+            ]
+            if not specs and group_name not in bursting:
                 continue
-            trigger = {**audit, "in_alarm": sorted(s.name for s in specs)}
+            trigger: dict[str, Any] = {**audit, "in_alarm": sorted(s.name for s in specs)}
+            if group_name in bursting:
+                trigger["burst_due"] = bursting[group_name]
 
             def base(
                 outcome: Outcome,
@@ -852,7 +857,8 @@ def _reevaluate(
                     ctx, delivery_id, now, outcome, group=_group, trigger=_trigger, reason=reason, **extra
                 )
 
-            outward = any(s.direction is Direction.OUT for s in specs)
+            # A due burst only ever raises capacity: scale-in waits for its own alarm.
+            outward = group_name in bursting or any(s.direction is Direction.OUT for s in specs)
             stashed_before = len(stashed)
             try:
                 record = _decide_group(
@@ -883,7 +889,7 @@ def _reevaluate(
                 now,
                 Outcome.SKIPPED,
                 trigger=audit,
-                reason="re-evaluation: no alarm of this stack is in ALARM"
+                reason="re-evaluation: no alarm of this stack is in ALARM and no learned burst is due"
                 + (f" for the groups of shard {shard}" if "shard" in audit else ""),
                 skip_cause="quiet",
             )
@@ -899,6 +905,27 @@ def _reevaluate(
         retry_in_progress=False,  # the next one, a minute later, decides again
     )
     return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
+
+
+def _bursting_groups(
+    mine: Collection[str], adapters: Adapters, ctx: Context, now: datetime
+) -> dict[str, float]:
+    """The groups of this shard for which the forecaster learned a burst due now: name -> its rise.
+    One GetItem per group that anticipates bursts (ConsistentRead): cheap beside a decision."""
+    due: dict[str, float] = {}
+    for name in sorted(mine):
+        group = ctx.config.group(name)
+        if group is None or not group.anticipates_bursts():
+            continue
+        try:
+            state = adapters.store.load_forecast(name)
+        except AwsCallError as error:
+            logger.warning("%s: could not read the forecast item: %s", name, error)
+            continue  # no burst known: the alarms still decide it
+        rise = 1.0 if state is None else state.burst_at(now)
+        if rise > 1.0:
+            due[name] = rise
+    return due
 
 
 def _parse_reevaluate(
@@ -960,16 +987,50 @@ def event_limits(group: GroupConfig, states: Sequence[EventState], now: datetime
     return EventLimits(tuple(floors), "; ".join(frozen) or None, max(raised) if raised else None)
 
 
-def forecast_floor(group: GroupConfig, adapters: Adapters, now: datetime) -> tuple[Floor, ...]:
-    """The forecaster's floor in effect now (`floor:forecast`), in floor mode only: forecast-only
-    records what it would do and never acts."""
-    if group.forecast is None or group.forecast.mode != "floor":
-        return ()
+def forecast_floors(
+    group: GroupConfig, adapters: Adapters, now: datetime
+) -> tuple[tuple[Floor, ...], dict[str, Any]]:
+    """The forecaster's floors in effect now, and the audit note of a burst.
+
+    `floor:forecast`, the seasonal floor, in floor mode only (forecast-only records what it would do
+    and never acts). `floor:burst`, while a burst the forecaster learned is due: the level of the last
+    minutes times the learned rise, at what an instance serves in a burst. The level is read now
+    (GetMetricData), since a burst is measured against the minutes right before it.
+    """
+    if group.forecast is None:
+        return (), {}
     state = adapters.store.load_forecast(group.name)
-    if state is None or state.mode != "floor":
-        return ()
-    floor = state.floor_at(now)
-    return (Floor("forecast", floor),) if floor else ()
+    if state is None:
+        return (), {}
+    floors: list[Floor] = []
+    if group.forecast.mode == "floor" and state.mode == "floor":
+        floor = state.floor_at(now)
+        if floor:
+            floors.append(Floor("forecast", floor))
+    rise = state.burst_at(now) if group.anticipates_bursts() else 1.0
+    if rise <= 1.0:
+        return tuple(floors), {}
+    per_instance = group.burst_requests_per_instance()
+    assert per_instance is not None, "config: a forecast needs a requests_per_target signal"
+    settings = BurstSettings()
+    note: dict[str, Any] = {"rise": rise, "requests_per_instance": per_instance}
+    try:
+        recent = adapters.signals.request_history(group, now - timedelta(minutes=settings.level_minutes), now)
+    except AwsCallError as error:
+        # The floor is a refinement: the signals' own decision goes ahead without it.
+        note["unavailable"] = safe_text(f"could not read the recent RequestCount: {error}", 512)
+        return tuple(floors), {"burst": note}
+    level = recent_level(recent, settings.level_minutes)
+    if level is None:
+        note["unavailable"] = (
+            f"fewer than half of the last {settings.level_minutes} minutes have RequestCount"
+        )
+        return tuple(floors), {"burst": note}
+    capacity = burst_capacity(level, rise, per_instance)
+    note.update(level=round(level, 3), capacity=capacity)
+    if capacity:
+        floors.append(Floor("burst", capacity))
+    return tuple(floors), {"burst": note}
 
 
 @dataclass(frozen=True)
@@ -1004,11 +1065,10 @@ def decide_and_apply(
     """
     controls = Controls(pause=adapters.store.load_pause(group.name), dry_run=ctx.config.is_dry_run(group))
     states = adapters.store.load_events(group.name) if group.events else []
-    forecast = forecast_floor(group, adapters, now)
+    forecast, notes = forecast_floors(group, adapters, now)
     horizon = ctx.clock() + FUTURE_SKEW
     decision: Decision | None = None
     snapshot: GroupSnapshot | None = None
-    notes: dict[str, Any] = {}
     outside: dict[str, Any] = {}
     for attempt in range(_CONFLICT_RETRIES + 1):
         actual = adapters.fleet.describe(group.name)

@@ -161,3 +161,112 @@ def test_without_history_no_floor_is_written(
     assert run()["records"][0]["outcome"] == "skipped"
     assert audit("web")[-1]["skip_cause"] == "no_history"
     assert forecast_item() is None
+
+
+# --- bursts: a rise that recurs at the same minute of the day ------------------------------------
+BURST_MINUTE = 30  # after T0's time of day, on each of the days before
+LEVEL = 6000.0
+
+
+def _history_with_bursts(recent_minutes: int) -> None:
+    """Flat RequestCount with a 6-minute 3x burst at T0's time of day + 30 min on both past days, and
+    `recent_minutes` of flat level after T0 (what the re-evaluation reads the level from)."""
+    minutes = HISTORY_DAYS * 1440
+    values = []
+    for i in range(-minutes, recent_minutes):
+        past_burst = i < 0 and BURST_MINUTE <= i % 1440 < BURST_MINUTE + 6
+        values.append((T0 + timedelta(minutes=i), 3 * LEVEL if past_burst else LEVEL))
+    data = [
+        {
+            "MetricName": "RequestCount",
+            "Dimensions": [
+                {"Name": "LoadBalancer", "Value": LOAD_BALANCER},
+                {"Name": "TargetGroup", "Value": WEB_TARGET_GROUP},
+            ],
+            "Timestamp": when,
+            "Value": value,
+            "Unit": "Count",
+        }
+        for when, value in values
+    ]
+    cloudwatch = boto3.client("cloudwatch")
+    for start in range(0, len(data), 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[start : start + 1000])
+
+
+def _configure_bursts(**bursts: Any) -> None:
+    config = copy.deepcopy(CONFIG)
+    config["groups"][0] = {
+        **config["groups"][0],
+        "forecast": {
+            "mode": "forecast_only",
+            "history_days": HISTORY_DAYS,
+            "horizon_hours": 1,
+            "bursts": bursts,
+        },
+    }
+    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
+    path.write_text(json.dumps(config), encoding="utf-8")
+
+
+def reevaluation(minute: int) -> dict[str, str]:
+    return {
+        "action": "reevaluate",
+        "scheduled_time": (T0 + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "execution_id": str(uuid.uuid4()),
+    }
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_learned_burst_has_capacity_in_place_a_lead_time_ahead(invoke: Invoke, audit: Audit) -> None:
+    # GIVEN two days on which demand tripled at 12:30 for six minutes, and a forecast-only floor
+    _configure_bursts(requests_per_instance=2000)
+    _history_with_bursts(recent_minutes=BURST_MINUTE)
+    # WHEN the forecaster runs at 12:00
+    result = run()
+    # THEN it writes the burst minutes (the floor itself stays forecast-only) and says when they are
+    (record,) = result["records"]
+    assert record["outcome"] == "applied", record["reason"]
+    assert "bursts anticipated at 12:" in record["reason"] and "would set" in record["reason"]
+    item = forecast_item()
+    assert item is not None
+    due = {int(pair["L"][0]["N"]): float(pair["L"][1]["N"]) for pair in item["bursts"]["L"]}
+    # web's lead is launch 120 s + warm-up 50 s -> 3 minutes: from 4 minutes before 12:30 (one of
+    # slack) the minutes ahead hold the burst; from 12:37 the burst is over.
+    assert due[BURST_MINUTE - 3] == pytest.approx(3.0)
+    assert BURST_MINUTE - 10 not in due and BURST_MINUTE + 7 not in due
+    (stored,) = audit("web")
+    assert stored["forecast"]["bursts"] == [[m, r] for m, r in sorted(due.items())]
+    before = desired()
+
+    # WHEN the per-minute re-evaluation runs before the burst window, nothing is in ALARM or due
+    (quiet,) = invoke(reevaluation(10))["records"]
+    assert quiet["outcome"] == "skipped" and "no learned burst is due" in quiet["reason"]
+    assert desired() == before
+
+    # WHEN it runs three minutes before 12:30, with demand still at its level
+    invoke(reevaluation(BURST_MINUTE - 3))
+    decided = audit("web")[-1]
+    # THEN it decides web with `floor:burst` = 6000/min x 3 / 2000 per instance = 9 instances
+    assert decided["outcome"] == "applied", decided["reason"]
+    assert decided["trigger"]["burst_due"] == pytest.approx(3.0)
+    assert decided["trigger"]["in_alarm"] == []
+    candidates = {c["rule"]: c["needed"] for c in decided["candidates"]}
+    assert candidates["floor:burst"] == 9
+    assert decided["winning_rule"] == "floor:burst"
+    assert decided["burst"]["level"] == pytest.approx(LEVEL) and decided["burst"]["capacity"] == 9
+    assert desired() == 9
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_bursts_switched_off_are_neither_written_nor_acted_on(invoke: Invoke) -> None:
+    _configure_bursts(anticipate=False)
+    _history_with_bursts(recent_minutes=BURST_MINUTE)
+    (record,) = run()["records"]
+    assert record["outcome"] == "skipped" and "burst" not in record["reason"]
+    item = forecast_item()
+    assert item is not None and item["bursts"]["L"] == []
+    before = desired()
+    (quiet,) = invoke(reevaluation(BURST_MINUTE - 3))["records"]
+    assert quiet["outcome"] == "skipped" and quiet["group"] is None
+    assert desired() == before

@@ -356,6 +356,9 @@ class AuditStore(AwsAdapter):
             "percentile": {"N": repr(state.percentile)},
             "multiplier": {"N": repr(state.multiplier)},
             "mape": _to_attribute(state.mape),
+            "bursts": {
+                "L": [{"L": [{"N": str(minute)}, {"N": repr(rise)}]} for minute, rise in state.bursts]
+            },
             # The item outlives its horizon by a day for inspection, then DynamoDB deletes it.
             keys.TTL_ATTRIBUTE: {"N": str(int(state.valid_until.timestamp()) + 86_400)},
         }
@@ -382,6 +385,11 @@ class AuditStore(AwsAdapter):
             percentile=float(item["percentile"]["N"]),
             multiplier=float(item["multiplier"]["N"]),
             mape=None if mape is None else float(mape),
+            # An item written before bursts were learned has none.
+            bursts=tuple(
+                (int(pair["L"][0]["N"]), float(pair["L"][1]["N"]))
+                for pair in item.get("bursts", {}).get("L", [])
+            ),
         )
 
     # --- audit ---

@@ -300,10 +300,20 @@ class ForecastState:
     percentile: float
     multiplier: float
     mape: float | None
+    # The minutes of the horizon (offsets from `issued_at`) where a burst that recurred at that minute of
+    # the day is due, with the rise to meet: only those, so the item stays small.
+    bursts: tuple[tuple[int, float], ...] = ()
 
     @property
     def floor(self) -> int:
         return max(self.steps, default=0)
+
+    def burst_at(self, now: datetime) -> float:
+        """The rise to anticipate at `now` (1.0: none, or outside the forecast's validity)."""
+        if not self.issued_at <= now < self.valid_until:
+            return 1.0
+        minute = int((now - self.issued_at) / timedelta(minutes=1))
+        return next((rise for at, rise in self.bursts if at == minute), 1.0)
 
     def floor_at(self, now: datetime) -> int | None:
         """The floor in effect at `now`, or None outside the forecast's validity."""
@@ -383,6 +393,17 @@ def burst_factors(
         )
         for f in range(horizon_minutes)
     )
+
+
+def due_bursts(factors: Sequence[float]) -> tuple[tuple[int, float], ...]:
+    """`burst_factors` as the FORECAST item keeps them: (minute offset, rise) where a rise is due."""
+    return tuple((minute, round(rise, 4)) for minute, rise in enumerate(factors) if rise > 1.0)
+
+
+def burst_capacity(level: float, rise: float, per_instance: float) -> int:
+    """Instances that serve `level` x `rise` requests per minute at `per_instance` each: a burst is
+    short, so it is met at what an instance serves, not at the steady state's target."""
+    return max(0, math.ceil(level * rise / per_instance - CEIL_TOLERANCE))
 
 
 def recent_level(history: Sequence[float | None], minutes: int) -> float | None:
