@@ -21,12 +21,12 @@ from gameday.alarms import AlarmState, Comparison, MetricAlarm
 from gameday.baselines import register_policy
 from gameday.engine import DeclaredEvent, Metric, PolicyContext, PolicyView
 from surgeguard.config import (
-    BurstConfig,
     CpuSignal,
     Direction,
     DirectionPolicy,
     ForecastConfig,
     GroupConfig,
+    NoiseHeadroom,
     RequestsPerTargetSignal,
     SaleEvent,
     ScalerConfig,
@@ -85,6 +85,9 @@ class Tuning:
     # rises that recur at a minute of the day, and the per-minute re-evaluation has capacity for them in
     # place a lead time ahead, sized at the protocol's c per instance. On by default, as in the config.
     bursts: bool = True
+    # Scale-in keeps the last 15 minutes' mean + this many minute-to-minute spreads at c (config
+    # `noise_headroom`, README): headroom where noise is a large share of the load. 0: off.
+    noise_sigmas: float = 3.0
 
 
 def sale_events(
@@ -121,6 +124,9 @@ def benchmark_config(
         min=min_size,
         max=max_size,
         warmup_seconds=240,
+        # The protocol's c: what one instance serves at 100 % CPU (bursts and noise are met at it).
+        requests_per_instance=capacity,
+        noise_headroom=NoiseHeadroom(sigmas=tuning.noise_sigmas),
         # The simulator publishes CPU every minute, as EC2 does with detailed monitoring.
         monitoring="detailed",
         signals=[
@@ -152,7 +158,7 @@ def benchmark_config(
             horizon_hours=tuning.forecast_horizon_hours,
             percentile=tuning.forecast_percentile,
             every_minutes=tuning.forecast_every_minutes,
-            bursts=BurstConfig(anticipate=tuning.bursts, requests_per_instance=capacity),
+            anticipate_bursts=tuning.bursts,
         ),
     )
     return ScalerConfig(groups=[group])
@@ -329,7 +335,7 @@ class SurgeguardPolicy:
 
     def __init__(self, tuning: Tuning = Tuning(), keep_records: bool = True) -> None:
         self.tuning = tuning
-        if not tuning.bursts:
+        if not tuning.bursts and not tuning.noise_sigmas:
             self.name = "surgeguard-reactive"
         self.keep_records = keep_records
         self.aws: InMemoryAws | None = None
@@ -521,10 +527,14 @@ def surgeguard_at(setting: float) -> SurgeguardPolicy:
     return SurgeguardPolicy(tuning_at(setting), keep_records=False)
 
 
+# The reactive path alone: no burst anticipation, no noise headroom (what those two buy).
+REACTIVE = Tuning(bursts=False, noise_sigmas=0.0)
+
+
 def surgeguard_reactive_at(setting: float) -> SurgeguardPolicy:
-    """`surgeguard-reactive` (bursts not anticipated) at one frontier setting."""
-    return SurgeguardPolicy(tuning_at(setting, Tuning(bursts=False)), keep_records=False)
+    """`surgeguard-reactive` at one frontier setting."""
+    return SurgeguardPolicy(tuning_at(setting, REACTIVE), keep_records=False)
 
 
 register_policy("surgeguard", surgeguard_factory(), replace=True)
-register_policy("surgeguard-reactive", surgeguard_factory(Tuning(bursts=False)), replace=True)
+register_policy("surgeguard-reactive", surgeguard_factory(REACTIVE), replace=True)

@@ -226,16 +226,15 @@ class SaleEvent(_Strict):
         return when.replace(tzinfo=ZoneInfo(self.timezone))
 
 
-class BurstConfig(_Strict):
-    """Bursts that recur at the same minute of the day (README, "Burst anticipation"): the forecaster
-    learns them from the same history, and the per-minute re-evaluation has capacity for the recent
-    level times the learned rise in place a launch-plus-warm-up ahead (`floor:burst`)."""
+class NoiseHeadroom(_Strict):
+    """Scale-in keeps capacity for the demand's own noise (`floor:noise`): not below what serves the
+    mean of the last `window_minutes` of RequestCount plus `sigmas` times its minute-to-minute spread,
+    at full load. Only holds capacity (a scale-in decision never raises it); needs a
+    requests_per_target signal. At a few requests a minute noise is most of the load, and a fixed
+    target's headroom is too little there and too much at high load: this is headroom where it is due."""
 
-    anticipate: bool = True
-    # What one instance serves at full load, in requests per minute (a load test measures it). A burst
-    # lasts minutes, so it is met at capacity rather than at the steady state's target; unset, at the
-    # requests signal's target, which buys more instances.
-    requests_per_instance: float | None = Field(default=None, gt=0, le=1e9)
+    sigmas: float = Field(default=3.0, ge=0, le=10)  # 0: off
+    window_minutes: int = Field(default=15, ge=5, le=60)
 
 
 class ForecastConfig(_Strict):
@@ -248,7 +247,10 @@ class ForecastConfig(_Strict):
     horizon_hours: int = Field(default=3, ge=1, le=24)
     percentile: float = Field(default=0.9, gt=0.5, lt=1.0)
     every_minutes: int = Field(default=60, ge=5, le=1440)
-    bursts: BurstConfig = Field(default_factory=BurstConfig)
+    # Bursts that recur at the same minute of the day (README, "Burst anticipation"): the forecaster
+    # learns them from the same history, and the per-minute re-evaluation has capacity for the recent
+    # level times the learned rise in place a launch-plus-warm-up ahead (`floor:burst`).
+    anticipate_bursts: bool = True
 
 
 class GroupConfig(_Strict):
@@ -266,6 +268,11 @@ class GroupConfig(_Strict):
     notify_emails: list[str] = Field(default_factory=list)
     events: list[SaleEvent] = Field(default_factory=list)
     forecast: ForecastConfig | None = None
+    # What one instance serves at full load, in requests per minute (a load test measures it). Short
+    # bursts and the noise headroom are met at it rather than at the steady state's target; unset,
+    # at the requests signal's target, which buys more instances.
+    requests_per_instance: float | None = Field(default=None, gt=0, le=1e9)
+    noise_headroom: NoiseHeadroom = Field(default_factory=NoiseHeadroom)
     # How the instances publish CPU. basic (the default, what a launch template gives unless it enables
     # detailed monitoring): EC2 every 5 minutes, so CPU alarms use 300 s periods; detailed: every minute;
     # high_resolution: the CloudWatch agent's cpu_usage_active, for 10 or 30 s periods. The default is
@@ -389,13 +396,16 @@ class GroupConfig(_Strict):
         return (self.launch_seconds + self.warmup_seconds + 59) // 60
 
     def anticipates_bursts(self) -> bool:
-        return self.forecast is not None and self.forecast.bursts.anticipate
+        return self.forecast is not None and self.forecast.anticipate_bursts
 
-    def burst_requests_per_instance(self) -> float | None:
-        """What one instance serves in a burst: the configured full load, else the requests target."""
-        if self.forecast is not None and self.forecast.bursts.requests_per_instance is not None:
-            return self.forecast.bursts.requests_per_instance
-        return self.requests_target()
+    def full_load_requests(self) -> float | None:
+        """What one instance serves at full load: `requests_per_instance`, else the requests target."""
+        return (
+            self.requests_per_instance if self.requests_per_instance is not None else self.requests_target()
+        )
+
+    def keeps_noise_headroom(self) -> bool:
+        return self.noise_headroom.sigmas > 0 and self.requests_target() is not None
 
     def gated_signal_ids(self) -> set[str]:
         """Signals that act only together, through a composite alarm."""

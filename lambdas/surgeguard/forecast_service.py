@@ -152,7 +152,7 @@ def _forecast(
     # Learned from the same history, for the whole horizon (a missed run leaves the next hours known).
     bursts = (
         due_bursts(burst_factors(history, horizon, BurstSettings(lead_minutes=lead)))
-        if settings.bursts.anticipate
+        if settings.anticipate_bursts
         else ()
     )
     state = ForecastState(
@@ -174,7 +174,7 @@ def _forecast(
         f"peak {max(fit.upper):.0f} requests/min at {trigger.per_instance:g} per instance; "
         f"last day's backtest MAPE {mape}"
     )
-    burst_note = _describe_bursts(bursts, now) if settings.bursts.anticipate else ""
+    burst_note = _describe_bursts(bursts, now) if settings.anticipate_bursts else ""
     cause: str | None = None
     if settings.mode == "floor":
         outcome, reason = Outcome.APPLIED, f"{summary}; in effect until {state.valid_until.isoformat()}"

@@ -34,6 +34,7 @@ from surgeguard.alarm_shape import GROUP_IN_SERVICE, needs_group_metrics
 from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
 from surgeguard.domain.decision import DecisionInput, decide
 from surgeguard.domain.forecast import BurstSettings, ForecastState, burst_capacity, recent_level
+from surgeguard.domain.headroom import noise_floor
 from surgeguard.domain.model import (
     Claim,
     Controls,
@@ -1010,7 +1011,7 @@ def forecast_floors(
     rise = state.burst_at(now) if group.anticipates_bursts() else 1.0
     if rise <= 1.0:
         return tuple(floors), {}
-    per_instance = group.burst_requests_per_instance()
+    per_instance = group.full_load_requests()
     assert per_instance is not None, "config: a forecast needs a requests_per_target signal"
     settings = BurstSettings()
     note: dict[str, Any] = {"rise": rise, "requests_per_instance": per_instance}
@@ -1031,6 +1032,39 @@ def forecast_floors(
     if capacity:
         floors.append(Floor("burst", capacity))
     return tuple(floors), {"burst": note}
+
+
+def noise_headroom(
+    group: GroupConfig, adapters: Adapters, now: datetime
+) -> tuple[Floor | None, dict[str, Any]]:
+    """`floor:noise` for a scale-in decision of a group that keeps noise headroom: capacity for the
+    recent mean plus the configured sigmas of its minute-to-minute spread at full load (capped at the
+    group's desired by the caller: it holds, never raises), and its audit note. An unreadable history
+    leaves the decision to the signals."""
+    if not group.keeps_noise_headroom():
+        return None, {}
+    settings = group.noise_headroom
+    per_instance = group.full_load_requests()
+    assert per_instance is not None, "keeps_noise_headroom() needs a requests_per_target signal"
+    start = now - timedelta(minutes=settings.window_minutes)
+    try:
+        recent = adapters.signals.request_history(group, start, now)
+    except AwsCallError as error:
+        return None, {
+            "noise": {"unavailable": safe_text(f"could not read the recent RequestCount: {error}", 512)}
+        }
+    floor = noise_floor(recent, settings.sigmas, per_instance, settings.window_minutes)
+    if floor is None:
+        unknown = f"fewer than half of the last {settings.window_minutes} minutes have RequestCount"
+        return None, {"noise": {"unavailable": unknown}}
+    note = {
+        "mean": round(floor.mean, 3),
+        "spread": round(floor.spread, 3),
+        "sigmas": settings.sigmas,
+        "requests_per_instance": per_instance,
+        "capacity": floor.capacity,
+    }
+    return (Floor("noise", floor.capacity) if floor.capacity else None), {"noise": note}
 
 
 @dataclass(frozen=True)
@@ -1066,6 +1100,8 @@ def decide_and_apply(
     controls = Controls(pause=adapters.store.load_pause(group.name), dry_run=ctx.config.is_dry_run(group))
     states = adapters.store.load_events(group.name) if group.events else []
     forecast, notes = forecast_floors(group, adapters, now)
+    noise, noted = noise_headroom(group, adapters, now) if direction is Direction.IN else (None, {})
+    notes.update(noted)
     horizon = ctx.clock() + FUTURE_SKEW
     decision: Decision | None = None
     snapshot: GroupSnapshot | None = None
@@ -1088,6 +1124,9 @@ def decide_and_apply(
         if not_stale and memory.last_trigger_at is not None and memory.last_trigger_at > now:
             at = memory.last_trigger_at
         limits = event_limits(group, states, at)
+        # Noise headroom is held, never raised: a scale-in keeps what the noise needs of what is there.
+        held = () if noise is None else (Floor(noise.name, min(noise.capacity, snapshot.size.desired)),)
+        floors = (*ctx.floors, *limits.floors, *forecast, *held)
         policy = group
         if limits.max_size is not None and limits.max_size > group.max:
             # The temporary max is Surgeguard's bound too while it is in effect.
@@ -1102,7 +1141,7 @@ def decide_and_apply(
                 trigger_direction=direction,
                 breached_rules=breached,
                 controls=controls,
-                floors=(*ctx.floors, *limits.floors, *forecast),
+                floors=floors,
                 freeze_scale_in=limits.freeze_scale_in,
                 min_interval=None if not_stale else min_interval,
                 trigger_id=trigger_id,

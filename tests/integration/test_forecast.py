@@ -194,15 +194,16 @@ def _history_with_bursts(recent_minutes: int) -> None:
         cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[start : start + 1000])
 
 
-def _configure_bursts(**bursts: Any) -> None:
+def _configure_bursts(anticipate: bool = True) -> None:
     config = copy.deepcopy(CONFIG)
     config["groups"][0] = {
         **config["groups"][0],
+        "requests_per_instance": 2000,
         "forecast": {
             "mode": "forecast_only",
             "history_days": HISTORY_DAYS,
             "horizon_hours": 1,
-            "bursts": bursts,
+            "anticipate_bursts": anticipate,
         },
     }
     path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
@@ -220,7 +221,7 @@ def reevaluation(minute: int) -> dict[str, str]:
 @pytest.mark.usefixtures("config_file", "alarms")
 def test_a_learned_burst_has_capacity_in_place_a_lead_time_ahead(invoke: Invoke, audit: Audit) -> None:
     # GIVEN two days on which demand tripled at 12:30 for six minutes, and a forecast-only floor
-    _configure_bursts(requests_per_instance=2000)
+    _configure_bursts()
     _history_with_bursts(recent_minutes=BURST_MINUTE)
     # WHEN the forecaster runs at 12:00
     result = run()

@@ -338,6 +338,11 @@ class BurstSettings:
     rank: int = 2
     # Rises below this are the ordinary minute-to-minute noise: no anticipation.
     threshold: float = 1.3
+    # ... and so are rises within this factor of the group's ordinary rise (the median over the learning
+    # days): at a few requests a minute, noise alone makes the busiest of eight minutes 1.5x the mean.
+    over_ordinary: float = 1.3
+    # The ordinary rise is the median of the rises at every this-many minutes (cheap, and enough).
+    ordinary_every_minutes: int = 10
 
 
 def _known(value: float | None) -> bool:
@@ -364,14 +369,35 @@ def burst_rise(
     return max(ahead) / base  # type: ignore[type-var,operator]
 
 
-def burst_factor(rises: Sequence[float | None], settings: BurstSettings = BurstSettings()) -> float:
+def burst_factor(
+    rises: Sequence[float | None], settings: BurstSettings = BurstSettings(), threshold: float | None = None
+) -> float:
     """The rise to anticipate from the same minute of the day on past days (None: unknown that day):
-    the rank-th largest, or 1.0 (none) below the threshold or with fewer known days than the rank."""
+    the rank-th largest, or 1.0 (none) below the threshold (the settings', unless given) or with fewer
+    known days than the rank."""
     known = sorted((r for r in rises if r is not None), reverse=True)
     if len(known) < settings.rank:
         return 1.0
     rise = known[settings.rank - 1]
-    return rise if rise >= settings.threshold else 1.0
+    return rise if rise >= (settings.threshold if threshold is None else threshold) else 1.0
+
+
+def ordinary_rise(
+    minutes: Sequence[float | None], now: int, settings: BurstSettings = BurstSettings()
+) -> float:
+    """The group's ordinary rise: the median of the rises over the learning days before minute `now`,
+    sampled every `ordinary_every_minutes` (1.0 when none can be told). What noise alone gives."""
+    first = max(0, now - settings.days * 1440)
+    sampled = [
+        rise
+        for t in range(first, now, settings.ordinary_every_minutes)
+        if (rise := burst_rise(minutes, t, settings)) is not None
+    ]
+    if not sampled:
+        return 1.0
+    sampled.sort()
+    middle = len(sampled) // 2
+    return sampled[middle] if len(sampled) % 2 else (sampled[middle - 1] + sampled[middle]) / 2
 
 
 def burst_factors(
@@ -386,10 +412,12 @@ def burst_factors(
     offset = max(0, n - reach)
     minutes = mark_gaps(history[offset:])
     now = n - offset
+    threshold = max(settings.threshold, ordinary_rise(minutes, now, settings) * settings.over_ordinary)
     return tuple(
         burst_factor(
             [burst_rise(minutes, now + f - 1440 * day, settings) for day in range(1, settings.days + 1)],
             settings,
+            threshold,
         )
         for f in range(horizon_minutes)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -13,12 +14,15 @@ from surgeguard.domain.forecast import (
     ForecastState,
     _BucketCache,
     bucketize,
+    burst_capacity,
     burst_factor,
     burst_factors,
     burst_rise,
+    due_bursts,
     fit_forecast,
     floor_steps,
     mark_gaps,
+    ordinary_rise,
 )
 
 DAY = 1440
@@ -141,6 +145,43 @@ def test_factors_anticipate_a_burst_that_recurs_at_the_same_minute_of_the_day() 
     assert set(factors[: 630 - 6]) == {1.0} and set(factors[630 + 6 + 10 :]) == {1.0}
     # Seen on one day only: an odd spike, not a pattern.
     assert set(burst_factors(daily_burst_history(8, 630, {6}), 720)) == {1.0}
+
+
+def test_noise_alone_is_not_a_burst_however_low_the_counts() -> None:
+    # A few requests a minute (nasa-aug95 per instance): Poisson noise makes the busiest of eight
+    # minutes 1.5x the mean and more on most days, but no minute rises above the group's ordinary rise.
+    rng = random.Random(7)
+
+    def poisson(mean: float) -> float:
+        count, threshold, product = 0, math.exp(-mean), rng.random()
+        while product > threshold:
+            count, product = count + 1, product * rng.random()
+        return float(count)
+
+    quiet = [poisson(20.0) for _ in range(8 * 1440)]
+    ordinary = ordinary_rise(mark_gaps(quiet), len(quiet))
+    assert 1.3 < ordinary < 2.0
+    factors = burst_factors(quiet, 720)
+    assert sum(f > 1.0 for f in factors) <= 0.02 * len(factors)  # the old fixed 1.3 flagged most
+    # The same noise with a 4x burst at 10:30 on three of the last seven days: that still stands out.
+    for day in (2, 4, 6):
+        for minute in range(630, 636):
+            quiet[day * 1440 + minute] = poisson(80.0)
+    assert burst_factors(quiet, 720)[630 - 3] > 2.5
+
+
+def test_the_forecast_item_keeps_only_the_due_minutes_and_answers_by_the_clock() -> None:
+    issued = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    bursts = due_bursts([1.0, 1.0, 2.5, 3.0, 1.0])
+    assert bursts == ((2, 2.5), (3, 3.0))
+    state = ForecastState(
+        "forecast_only", issued, issued + timedelta(hours=1), 15, (4,), 0.9, 1.2, None, bursts
+    )
+    assert state.burst_at(issued + timedelta(minutes=2, seconds=30)) == 2.5
+    assert state.burst_at(issued + timedelta(minutes=4)) == 1.0
+    assert state.burst_at(issued - timedelta(days=1, minutes=-3)) == 1.0  # outside its validity
+    # 600 requests/min x 2.5 at 200 per instance: 7.5 -> 8 instances; exact products do not round up.
+    assert burst_capacity(600.0, 2.5, 200.0) == 8 and burst_capacity(400.0, 2.5, 200.0) == 5
 
 
 def test_an_outage_of_zeros_is_neither_a_level_nor_a_rise() -> None:

@@ -1,4 +1,5 @@
-"""Burst anticipation in the benchmark: a rise that recurs at the same minute of the day is met ahead."""
+"""Burst anticipation through the service (forecaster + per-minute re-evaluation), in the simulator: a
+rise that recurs at the same minute of the day is met ahead; without a pattern nothing changes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from gameday.engine import simulate
 from gameday.fleet import FleetSizing
 from gameday.surgeguard_policy import SurgeguardPolicy, Tuning
 from gameday.traces import Trace
-from surgeguard.domain.forecast import BurstSettings
 
 BASE, BURST_AT, DAYS = 1000.0, 630, 9
 
@@ -33,8 +33,8 @@ def test_a_recurring_burst_is_served_from_its_first_minute_at_little_extra_cost(
         dropped = sum(max(0.0, trace.demand[t] - result.series.serving[t] * c) for t in minutes)
         return dropped, result.metrics.instance_hours
 
-    reactive_dropped, reactive_hours = run(Tuning())
-    anticipating_dropped, anticipating_hours = run(Tuning(anticipation=BurstSettings()))
+    reactive_dropped, reactive_hours = run(Tuning(bursts=False))
+    anticipating_dropped, anticipating_hours = run(Tuning())
     assert reactive_dropped > 0  # the reactive path sees it a minute late and needs 4 more to serve
     assert anticipating_dropped == 0
     # Capacity held only around the learned minute: a few percent, not a standing headroom.
@@ -44,8 +44,6 @@ def test_a_recurring_burst_is_served_from_its_first_minute_at_little_extra_cost(
 def test_without_a_pattern_nothing_is_anticipated() -> None:
     trace = Trace.from_demand("flat", [BASE] * (3 * 1440))
     sizing = FleetSizing(capacity_per_instance=BASE / 5, min_size=2, max_size=40, initial_size=10)
-    plain = simulate(trace, SurgeguardPolicy(keep_records=False), sizing=sizing).metrics
-    anticipating = simulate(
-        trace, SurgeguardPolicy(Tuning(anticipation=BurstSettings()), keep_records=False), sizing=sizing
-    ).metrics
+    plain = simulate(trace, SurgeguardPolicy(Tuning(bursts=False), keep_records=False), sizing=sizing).metrics
+    anticipating = simulate(trace, SurgeguardPolicy(keep_records=False), sizing=sizing).metrics
     assert anticipating == plain

@@ -1,0 +1,94 @@
+"""Noise headroom through the real alarm handler under moto: a scale-in keeps what the last 15 minutes'
+RequestCount noise calls for (`floor:noise`), and a quiet group still steps in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from surgeguard.config import ScalerConfig
+
+from .alarm_events import SNS, alarm_event
+from .support import LOAD_BALANCER, T0, WEB_TARGET_GROUP, alarm_for, desired, set_desired
+
+Invoke = Callable[..., dict[str, Any]]
+Audit = Callable[[str], list[dict[str, Any]]]
+NOW = T0 + timedelta(minutes=15)
+
+
+def request_counts(values: list[float]) -> None:
+    """ALB RequestCount for web's target group, one per minute, ending the minute before NOW."""
+    start = NOW - timedelta(minutes=len(values))
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/ApplicationELB",
+        MetricData=[
+            {
+                "MetricName": "RequestCount",
+                "Dimensions": [
+                    {"Name": "LoadBalancer", "Value": LOAD_BALANCER},
+                    {"Name": "TargetGroup", "Value": WEB_TARGET_GROUP},
+                ],
+                "Timestamp": start + timedelta(minutes=i),
+                "Value": value,
+                "Unit": "Count",
+            }
+            for i, value in enumerate(values)
+        ],
+    )
+
+
+def scale_in(invoke: Invoke, cpu_metric: Callable[..., None]) -> None:
+    for minute in range(12, 15):  # three quiet CPU minutes: the scale-in alarm's 3 of 3
+        cpu_metric(10.0, T0 + timedelta(minutes=minute))
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), NOW, metric="CPUUtilization"))
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_scale_in_holds_the_capacity_the_noise_calls_for(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]
+) -> None:
+    # GIVEN web at 10 instances, CPU at 10 %, and RequestCount swinging 2,000-4,000 a minute
+    set_desired("web", 10)
+    request_counts([2000.0, 4000.0] * 7 + [2000.0])
+    # WHEN its scale-in alarm fires
+    scale_in(invoke, cpu_metric)
+    # THEN the CPU alone would step in (10 -> 5), but mean 2,933 + 3 x spread 2,097 at 1,000 a minute
+    # per instance (web's requests target: it names no requests_per_instance) needs 10: held at 10
+    (record,) = audit("web")
+    candidates = {c["rule"]: c["needed"] for c in record["candidates"]}
+    assert candidates["cpu"] < 10 and candidates["floor:noise"] == 10
+    assert record["outcome"] == "unchanged" and record["winning_rule"] == "floor:noise"
+    assert record["noise"]["capacity"] == 10 and record["noise"]["spread"] == pytest.approx(2096.7, abs=0.1)
+    assert desired() == 10
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_quiet_group_steps_in_and_the_floor_never_raises(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]
+) -> None:
+    # GIVEN steady RequestCount (no noise): the floor is what the mean needs, 3 instances
+    set_desired("web", 10)
+    request_counts([3000.0] * 15)
+    scale_in(invoke, cpu_metric)
+    (record,) = audit("web")
+    assert record["noise"]["capacity"] == 3 and record["noise"]["spread"] == 0
+    assert record["outcome"] == "applied" and desired() == 5  # one step of at most 50 %
+
+
+def test_without_request_counts_the_noise_is_unknown_and_the_signals_decide(
+    config_file: ScalerConfig,
+    alarms: list[str],
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+) -> None:
+    set_desired("web", 10)
+    scale_in(invoke, cpu_metric)
+    (record,) = audit("web")
+    assert "fewer than half" in record["noise"]["unavailable"]
+    assert "floor:noise" not in {c["rule"] for c in record["candidates"]}
+    assert record["outcome"] == "applied" and desired() == 5

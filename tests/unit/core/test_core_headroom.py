@@ -1,0 +1,65 @@
+"""Noise headroom (pure): the minute-to-minute spread, robust to a burst, and the capacity it calls for."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from surgeguard.domain.headroom import minute_spread, noise_floor
+
+
+def poisson(rng: random.Random, mean: float) -> float:
+    count, threshold, product = 0, math.exp(-mean), rng.random()
+    while product > threshold:
+        count, product = count + 1, product * rng.random()
+    return float(count)
+
+
+def test_the_spread_of_poisson_noise_is_about_its_square_root() -> None:
+    rng = random.Random(11)
+    for mean in (9.0, 100.0):
+        minutes = [poisson(rng, mean) for _ in range(600)]
+        assert 0.8 * math.sqrt(mean) < minute_spread(minutes) < 1.25 * math.sqrt(mean)
+    assert minute_spread([50.0] * 15) == 0.0
+    assert minute_spread([50.0]) == 0.0
+
+
+def test_a_burst_in_the_window_barely_moves_the_spread() -> None:
+    # A plain standard deviation of this window is the burst's size (about 1,400 here) and would
+    # hold the burst's capacity after it; the successive differences see two big steps among many.
+    rng = random.Random(3)
+    quiet = [1000 + rng.gauss(0, 30) for _ in range(15)]
+    burst = quiet[:5] + [v * 3 for v in quiet[5:9]] + quiet[9:]
+    assert minute_spread(burst) < 1.5 * minute_spread(quiet)
+
+
+def test_the_floor_serves_the_mean_plus_sigmas_spreads_at_full_load() -> None:
+    minutes: list[float | None] = [20.0, 28.0] * 8  # mean 24, every difference 8 -> spread 8.39
+    floor = noise_floor(minutes, 3.0, 6.4, 15)
+    assert floor is not None
+    assert floor.mean == (8 * 28 + 7 * 20) / 15  # the last 15: 28, 20, 28, ... , 28
+    assert floor.capacity == math.ceil((floor.mean + 3 * floor.spread) / 6.4)
+    assert noise_floor(minutes, 0.0, 6.4, 15).capacity == math.ceil(floor.mean / 6.4)  # type: ignore[union-attr]
+    # Fewer than half of the window known: no floor (None and NaN are gaps).
+    assert noise_floor([None] * 8 + [20.0] * 7, 3.0, 6.4, 15) is None
+    assert noise_floor([math.nan] * 8 + [20.0] * 7, 3.0, 6.4, 15) is None
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.floats(min_value=0, max_value=1e6)), min_size=0, max_size=60),
+    st.floats(min_value=0, max_value=10),
+    st.floats(min_value=0.1, max_value=1e4),
+)
+@settings(max_examples=60, deadline=None)
+def test_the_floor_never_sits_below_the_mean_and_grows_with_sigmas(
+    minutes: list[float | None], sigmas: float, per_instance: float
+) -> None:
+    floor = noise_floor(minutes, sigmas, per_instance, 15)
+    if floor is None:
+        return
+    assert floor.capacity >= math.ceil(floor.mean / per_instance - 1e-9)
+    more = noise_floor(minutes, sigmas + 1, per_instance, 15)
+    assert more is not None and more.capacity >= floor.capacity
