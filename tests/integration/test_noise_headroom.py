@@ -3,8 +3,12 @@ RequestCount noise calls for (`floor:noise`), and a quiet group still steps in."
 
 from __future__ import annotations
 
+import copy
+import json
+import os
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -13,7 +17,7 @@ import pytest
 from surgeguard.config import ScalerConfig
 
 from .alarm_events import SNS, alarm_event
-from .support import LOAD_BALANCER, T0, WEB_TARGET_GROUP, alarm_for, desired, set_desired
+from .support import CONFIG, LOAD_BALANCER, T0, WEB_TARGET_GROUP, alarm_for, desired, set_desired
 
 Invoke = Callable[..., dict[str, Any]]
 Audit = Callable[[str], list[dict[str, Any]]]
@@ -39,6 +43,15 @@ def request_counts(values: list[float]) -> None:
             for i, value in enumerate(values)
         ],
     )
+
+
+@pytest.fixture(autouse=True)
+def noise_headroom(config_file: ScalerConfig) -> None:
+    """web asks for noise headroom at 3 sigmas (off by default)."""
+    config = copy.deepcopy(CONFIG)
+    config["groups"][0] = {**config["groups"][0], "noise_headroom": {"sigmas": 3}}
+    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
+    path.write_text(json.dumps(config), encoding="utf-8")
 
 
 def scale_in(invoke: Invoke, cpu_metric: Callable[..., None]) -> None:
@@ -92,3 +105,14 @@ def test_without_request_counts_the_noise_is_unknown_and_the_signals_decide(
     assert "fewer than half" in record["noise"]["unavailable"]
     assert "floor:noise" not in {c["rule"] for c in record["candidates"]}
     assert record["outcome"] == "applied" and desired() == 5
+
+
+@pytest.mark.usefixtures("alarms")
+def test_off_by_default(invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]) -> None:
+    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
+    path.write_text(json.dumps(CONFIG), encoding="utf-8")
+    set_desired("web", 10)
+    request_counts([2000.0, 4000.0] * 7 + [2000.0])
+    scale_in(invoke, cpu_metric)
+    (record,) = audit("web")
+    assert "noise" not in record and desired() == 5
