@@ -112,7 +112,7 @@ def test_a_large_stack_is_re_evaluated_shard_by_shard(
     # WHEN the other shard's schedule fires, THEN web is not its to decide
     other = invoke({**reevaluation(2), "shard": 1 - web_shard})["records"]
     assert [r["outcome"] for r in other] == ["skipped"]
-    assert f"no alarm of this stack is in ALARM for the groups of shard {1 - web_shard}" in other[0]["reason"]
+    assert other[0]["reason"].endswith(f"for the groups of shard {1 - web_shard}")
     assert desired() == before
     # WHEN web's shard fires, THEN web is decided (scaled out on the breach)
     mine = invoke({**reevaluation(2), "shard": web_shard})["records"]
@@ -137,5 +137,5 @@ def test_a_small_stack_takes_no_shard_but_shard_zero(invoke: Callable[..., dict[
     (record,) = invoke({**reevaluation(1), "shard": 0})["records"]
     assert (record["outcome"], record["reason"]) == (
         "skipped",
-        "re-evaluation: no alarm of this stack is in ALARM",
+        "re-evaluation: no alarm of this stack is in ALARM and no learned burst is due",
     )
