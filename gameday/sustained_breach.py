@@ -22,7 +22,7 @@ from gameday.traces import Trace
 
 BREACH_MINUTES = 30
 # BENCHMARK.md's step test: c = base / 5, so 10 instances run at 50% CPU before the step. After a 4x
-# step, 25 instances (the max) run at 80% CPU, above the 70% target: the breach cannot clear.
+# step, 25 instances (the max) run at 80% CPU, above the 66% target: the breach cannot clear.
 BASE = 100.0
 STEP = 4.0
 STEADY_MINUTES = 60
