@@ -920,9 +920,11 @@ def _bursting_groups(
             continue
         try:
             state = adapters.store.load_forecast(name)
-        except AwsCallError as error:
+        except (AwsCallError, LookupError, TypeError, ValueError) as error:
+            # Unreadable or malformed: no burst known for this group this minute. The alarms still
+            # decide it, and the other groups are not held up by one item.
             logger.warning("%s: could not read the forecast item: %s", name, error)
-            continue  # no burst known: the alarms still decide it
+            continue
         rise = 1.0 if state is None else state.burst_at(now)
         if rise > 1.0:
             due[name] = rise
@@ -1000,7 +1002,12 @@ def forecast_floors(
     """
     if group.forecast is None:
         return (), {}
-    state = adapters.store.load_forecast(group.name)
+    try:
+        state = adapters.store.load_forecast(group.name)
+    except (LookupError, TypeError, ValueError) as error:
+        # A malformed item must not stop every decision of the group until the next forecast run.
+        logger.warning("%s: malformed forecast item ignored: %s", group.name, error)
+        return (), {"forecast_item": safe_text(f"malformed, ignored: {error}", 512)}
     if state is None:
         return (), {}
     floors: list[Floor] = []

@@ -271,3 +271,38 @@ def test_bursts_switched_off_are_neither_written_nor_acted_on(invoke: Invoke) ->
     (quiet,) = invoke(reevaluation(BURST_MINUTE - 3))["records"]
     assert quiet["outcome"] == "skipped" and quiet["group"] is None
     assert desired() == before
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_an_unreadable_or_malformed_forecast_item_holds_up_no_decision(
+    invoke: Invoke, audit: Audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a learned burst due at 12:27, then the FORECAST item turned unreadable
+    _configure_bursts()
+    _history_with_bursts(recent_minutes=BURST_MINUTE)
+    run()
+    item = forecast_item()
+    assert item is not None
+    item["bursts"] = {"L": [{"L": [{"N": "27"}]}]}  # a pair without its rise
+    boto3.client("dynamodb").put_item(TableName=os.environ["TABLE_NAME"], Item=item)
+    before = desired()
+    # WHEN the re-evaluation runs in the burst window: no burst is known, nothing fails
+    (record,) = invoke(reevaluation(BURST_MINUTE - 3))["records"]
+    assert record["outcome"] == "skipped" and desired() == before
+    # WHEN web's scale-out alarm fires: decided, with the item named as ignored
+    from .support import alarm_for
+
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "out"), T0 + timedelta(minutes=BURST_MINUTE - 2)))
+    decided = audit("web")[-1]
+    assert decided["outcome"] != "failed", decided["reason"]
+    assert "malformed" in decided["forecast_item"]
+    # AND a DynamoDB that cannot be read leaves the re-evaluation to the alarms, not failed
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.adapters.errors import AwsCallError
+
+    def unreadable(self: Any, group: str) -> None:
+        raise AwsCallError("GetItem", "ThrottlingException", "Rate exceeded")
+
+    monkeypatch.setattr(AuditStore, "load_forecast", unreadable)
+    (record,) = invoke(reevaluation(BURST_MINUTE))["records"]
+    assert record["outcome"] == "skipped"
