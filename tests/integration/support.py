@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import os
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -120,3 +125,47 @@ def set_alarm_state(name: str, state: str) -> None:
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
+
+
+def write_config(config: dict[str, Any]) -> None:
+    """Replace the bundled config the Lambda reads (the `config_file` fixture put it there)."""
+    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
+    path.write_text(json.dumps(config), encoding="utf-8")
+
+
+def put_request_counts(points: Iterable[tuple[datetime, float]]) -> None:
+    """web's ALB RequestCount (LoadBalancer + TargetGroup, what the forecaster, pre-warms, bursts and the
+    noise headroom read), one datapoint per (time, value), in PutMetricData's batches of at most 1,000."""
+    data = [
+        {
+            "MetricName": "RequestCount",
+            "Dimensions": [
+                {"Name": "LoadBalancer", "Value": LOAD_BALANCER},
+                {"Name": "TargetGroup", "Value": WEB_TARGET_GROUP},
+            ],
+            "Timestamp": when,
+            "Value": value,
+            "Unit": "Count",
+        }
+        for when, value in points
+    ]
+    cloudwatch = boto3.client("cloudwatch")
+    for start in range(0, len(data), 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[start : start + 1000])
+
+
+def configure_web(**fields: Any) -> dict[str, Any]:
+    """The test config with `fields` set on the web group, written where the Lambda reads it."""
+    config = copy.deepcopy(CONFIG)
+    config["groups"][0] = {**config["groups"][0], **fields}
+    write_config(config)
+    return config
+
+
+def reevaluation(minute: int) -> dict[str, str]:
+    """The per-minute re-evaluation schedule's Input, `minute` minutes after T0."""
+    return {
+        "action": "reevaluate",
+        "scheduled_time": (T0 + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "execution_id": str(uuid.uuid4()),
+    }

@@ -3,14 +3,11 @@ the FORECAST item, and the reactive path showing (or, forecast-only, never actin
 
 from __future__ import annotations
 
-import copy
-import json
 import math
 import os
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,7 +18,15 @@ from surgeguard.config import ScalerConfig
 from surgeguard.handlers import forecast
 
 from .alarm_events import SNS, alarm_event
-from .support import CONFIG, LOAD_BALANCER, T0, WEB_TARGET_GROUP, LambdaContext, alarm_for, desired
+from .support import (
+    T0,
+    LambdaContext,
+    alarm_for,
+    configure_web,
+    desired,
+    put_request_counts,
+    reevaluation,
+)
 
 Invoke = Callable[..., dict[str, Any]]
 Audit = Callable[[str], list[dict[str, Any]]]
@@ -29,34 +34,18 @@ HISTORY_DAYS = 2
 
 
 def _configure(mode: str) -> None:
-    config = copy.deepcopy(CONFIG)
-    config["groups"][0] = {
-        **config["groups"][0],
-        "forecast": {"mode": mode, "history_days": HISTORY_DAYS, "horizon_hours": 1, "percentile": 0.9},
-    }
-    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
-    path.write_text(json.dumps(config), encoding="utf-8")
+    configure_web(
+        forecast={"mode": mode, "history_days": HISTORY_DAYS, "horizon_hours": 1, "percentile": 0.9}
+    )
 
 
 def _history() -> None:
     """Two days of per-minute RequestCount up to T0: a daily wave around 6000 requests/min."""
-    cloudwatch = boto3.client("cloudwatch")
     minutes = HISTORY_DAYS * 1440
-    data = [
-        {
-            "MetricName": "RequestCount",
-            "Dimensions": [
-                {"Name": "LoadBalancer", "Value": LOAD_BALANCER},
-                {"Name": "TargetGroup", "Value": WEB_TARGET_GROUP},
-            ],
-            "Timestamp": T0 - timedelta(minutes=minutes - i),
-            "Value": 6000 + 2000 * math.sin(2 * math.pi * i / 1440),
-            "Unit": "Count",
-        }
+    put_request_counts(
+        (T0 - timedelta(minutes=minutes - i), 6000 + 2000 * math.sin(2 * math.pi * i / 1440))
         for i in range(minutes)
-    ]
-    for start in range(0, len(data), 1000):
-        cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[start : start + 1000])
+    )
 
 
 def run(execution_id: str | None = None, **overrides: Any) -> dict[str, Any]:
@@ -176,46 +165,19 @@ def _history_with_bursts(recent_minutes: int) -> None:
     for i in range(-minutes, recent_minutes):
         past_burst = i < 0 and BURST_MINUTE <= i % 1440 < BURST_MINUTE + 6
         values.append((T0 + timedelta(minutes=i), 3 * LEVEL if past_burst else LEVEL))
-    data = [
-        {
-            "MetricName": "RequestCount",
-            "Dimensions": [
-                {"Name": "LoadBalancer", "Value": LOAD_BALANCER},
-                {"Name": "TargetGroup", "Value": WEB_TARGET_GROUP},
-            ],
-            "Timestamp": when,
-            "Value": value,
-            "Unit": "Count",
-        }
-        for when, value in values
-    ]
-    cloudwatch = boto3.client("cloudwatch")
-    for start in range(0, len(data), 1000):
-        cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data[start : start + 1000])
+    put_request_counts(values)
 
 
 def _configure_bursts(anticipate: bool = True) -> None:
-    config = copy.deepcopy(CONFIG)
-    config["groups"][0] = {
-        **config["groups"][0],
-        "requests_per_instance": 2000,
-        "forecast": {
+    configure_web(
+        requests_per_instance=2000,
+        forecast={
             "mode": "forecast_only",
             "history_days": HISTORY_DAYS,
             "horizon_hours": 1,
             "anticipate_bursts": anticipate,
         },
-    }
-    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
-    path.write_text(json.dumps(config), encoding="utf-8")
-
-
-def reevaluation(minute: int) -> dict[str, str]:
-    return {
-        "action": "reevaluate",
-        "scheduled_time": (T0 + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "execution_id": str(uuid.uuid4()),
-    }
+    )
 
 
 @pytest.mark.usefixtures("config_file", "alarms")

@@ -3,21 +3,25 @@ RequestCount noise calls for (`floor:noise`), and a quiet group still steps in."
 
 from __future__ import annotations
 
-import copy
-import json
-import os
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from surgeguard.config import ScalerConfig
 
 from .alarm_events import SNS, alarm_event
-from .support import CONFIG, LOAD_BALANCER, T0, WEB_TARGET_GROUP, alarm_for, desired, set_desired
+from .support import (
+    CONFIG,
+    T0,
+    alarm_for,
+    configure_web,
+    desired,
+    put_request_counts,
+    set_desired,
+    write_config,
+)
 
 Invoke = Callable[..., dict[str, Any]]
 Audit = Callable[[str], list[dict[str, Any]]]
@@ -27,31 +31,13 @@ NOW = T0 + timedelta(minutes=15)
 def request_counts(values: list[float]) -> None:
     """ALB RequestCount for web's target group, one per minute, ending the minute before NOW."""
     start = NOW - timedelta(minutes=len(values))
-    boto3.client("cloudwatch").put_metric_data(
-        Namespace="AWS/ApplicationELB",
-        MetricData=[
-            {
-                "MetricName": "RequestCount",
-                "Dimensions": [
-                    {"Name": "LoadBalancer", "Value": LOAD_BALANCER},
-                    {"Name": "TargetGroup", "Value": WEB_TARGET_GROUP},
-                ],
-                "Timestamp": start + timedelta(minutes=i),
-                "Value": value,
-                "Unit": "Count",
-            }
-            for i, value in enumerate(values)
-        ],
-    )
+    put_request_counts((start + timedelta(minutes=i), value) for i, value in enumerate(values))
 
 
 @pytest.fixture(autouse=True)
 def noise_headroom(config_file: ScalerConfig) -> None:
     """web asks for noise headroom at 3 sigmas (off by default)."""
-    config = copy.deepcopy(CONFIG)
-    config["groups"][0] = {**config["groups"][0], "noise_headroom": {"sigmas": 3}}
-    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
-    path.write_text(json.dumps(config), encoding="utf-8")
+    configure_web(noise_headroom={"sigmas": 3})
 
 
 def scale_in(invoke: Invoke, cpu_metric: Callable[..., None]) -> None:
@@ -109,8 +95,7 @@ def test_without_request_counts_the_noise_is_unknown_and_the_signals_decide(
 
 @pytest.mark.usefixtures("alarms")
 def test_off_by_default(invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]) -> None:
-    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
-    path.write_text(json.dumps(CONFIG), encoding="utf-8")
+    write_config(CONFIG)
     set_desired("web", 10)
     request_counts([2000.0, 4000.0] * 7 + [2000.0])
     scale_in(invoke, cpu_metric)

@@ -3,13 +3,11 @@ release, restore) and the reactive path holding the event's floor and freeze."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -24,13 +22,12 @@ from surgeguard.service import RetryableFailureError
 
 from .alarm_events import SNS, alarm_event
 from .support import (
-    CONFIG,
-    LOAD_BALANCER,
     T0,
-    WEB_TARGET_GROUP,
     LambdaContext,
     alarm_for,
+    configure_web,
     desired,
+    put_request_counts,
     set_desired,
 )
 
@@ -59,29 +56,11 @@ def sale(config_file: ScalerConfig, alarms: list[str]) -> None:
 
 
 def declare(event: dict[str, Any], *, history: bool = True) -> None:
-    config = copy.deepcopy(CONFIG)
-    config["groups"][0] = {**config["groups"][0], "launch_seconds": 130, "events": [event]}
-    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
-    path.write_text(json.dumps(config), encoding="utf-8")
+    configure_web(launch_seconds=130, events=[event])
     if not history:
         return
     # Normal demand a week earlier around the doors opening: 6000 requests/min -> 4x / 1000 = 24.
-    for minute in range(-7, 8):
-        boto3.client("cloudwatch").put_metric_data(
-            Namespace="AWS/ApplicationELB",
-            MetricData=[
-                {
-                    "MetricName": "RequestCount",
-                    "Dimensions": [
-                        {"Name": "LoadBalancer", "Value": LOAD_BALANCER},
-                        {"Name": "TargetGroup", "Value": WEB_TARGET_GROUP},
-                    ],
-                    "Timestamp": T0 - timedelta(days=7, minutes=minute),
-                    "Value": 6000.0,
-                    "Unit": "Count",
-                }
-            ],
-        )
+    put_request_counts((T0 - timedelta(days=7, minutes=minute), 6000.0) for minute in range(-7, 8))
 
 
 def phase(name: str, when: datetime, execution_id: str | None = None, **overrides: Any) -> dict[str, Any]:

@@ -12,12 +12,8 @@ alarm in ALARM.
 from __future__ import annotations
 
 import copy
-import json
-import os
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -25,18 +21,18 @@ import boto3
 from surgeguard.config import ScalerConfig, parse_config
 
 from .alarm_events import SNS, alarm_event
-from .support import CONFIG, T0, alarm_for, alarm_state, at, desired, set_alarm_state
+from .support import (
+    CONFIG,
+    alarm_for,
+    alarm_state,
+    at,
+    desired,
+    reevaluation,
+    set_alarm_state,
+    write_config,
+)
 
 THRESHOLD = 50.0
-
-
-def reevaluation(minute: int) -> dict[str, str]:
-    when = T0 + timedelta(minutes=minute)
-    return {
-        "action": "reevaluate",
-        "scheduled_time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "execution_id": str(uuid.uuid4()),
-    }
 
 
 def test_a_sustained_climb_keeps_raising_capacity(
@@ -92,8 +88,7 @@ def _with_extra_groups(count: int) -> ScalerConfig:
         {"name": f"extra-{i:03d}", "min": 1, "max": 4, "signals": [{"kind": "cpu", "target": 50}]}
         for i in range(count)
     ]
-    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
-    path.write_text(json.dumps(data), encoding="utf-8")
+    write_config(data)
     return parse_config(data)
 
 

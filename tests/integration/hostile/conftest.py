@@ -15,8 +15,8 @@ import pytest
 from surgeguard import keys, service
 from surgeguard.handlers import alarm, forecast, schedule
 
-from ..support import T0, LambdaContext
-from .events import PREWARM, hostile_config, put_normal_demand, write_config
+from ..support import T0, LambdaContext, write_config
+from .events import PREWARM, hostile_config, put_normal_demand
 from .invariants import GROUPS, Clock, Size, group_sizes, table_name
 
 # The Lambda's clock per handler: 40 s after the doors open (the alarms' time in the other tests);

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -32,7 +30,7 @@ from ..alarm_events import (
     aws_time,
     load_sample,
 )
-from ..support import CONFIG, LOAD_BALANCER, T0, WEB_TARGET_GROUP, alarm_for
+from ..support import CONFIG, T0, alarm_for, put_request_counts
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -91,30 +89,13 @@ def hostile_config() -> dict[str, Any]:
     return config
 
 
-def write_config(config: dict[str, Any]) -> None:
-    """Replace the bundled config (before the first invocation: the wiring is cached per container)."""
-    path = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
-    path.write_text(json.dumps(config), encoding="utf-8")
-
-
 def put_normal_demand() -> None:
     """A week before each sale's doors: 6000 requests/min (4 x 6000 / 1000 = a target of 24)."""
-    cloudwatch = boto3.client("cloudwatch")
-    for doors in (T0, FLASH_START):
-        data = [
-            {
-                "MetricName": "RequestCount",
-                "Dimensions": [
-                    {"Name": "LoadBalancer", "Value": LOAD_BALANCER},
-                    {"Name": "TargetGroup", "Value": WEB_TARGET_GROUP},
-                ],
-                "Timestamp": doors - timedelta(days=7, minutes=minute),
-                "Value": 6000.0,
-                "Unit": "Count",
-            }
-            for minute in range(-7, 8)
-        ]
-        cloudwatch.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data)
+    put_request_counts(
+        (doors - timedelta(days=7, minutes=minute), 6000.0)
+        for doors in (T0, FLASH_START)
+        for minute in range(-7, 8)
+    )
 
 
 def iso_z(when: datetime) -> str:
