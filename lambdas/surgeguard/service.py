@@ -1022,23 +1022,31 @@ def forecast_floors(
     assert per_instance is not None, "config: a forecast needs a requests_per_target signal"
     settings = BurstSettings()
     note: dict[str, Any] = {"rise": rise, "requests_per_instance": per_instance}
-    try:
-        recent = adapters.signals.request_history(group, now - timedelta(minutes=settings.level_minutes), now)
-    except AwsCallError as error:
-        # The floor is a refinement: the signals' own decision goes ahead without it.
-        note["unavailable"] = safe_text(f"could not read the recent RequestCount: {error}", 512)
-        return tuple(floors), {"burst": note}
-    level = recent_level(recent, settings.level_minutes)
+    recent, unreadable = _recent_requests(group, adapters, now, settings.level_minutes)
+    level = None if unreadable else recent_level(recent, settings.level_minutes)
     if level is None:
-        note["unavailable"] = (
-            f"fewer than half of the last {settings.level_minutes} minutes have RequestCount"
-        )
+        note["unavailable"] = unreadable or _too_few_minutes(settings.level_minutes)
         return tuple(floors), {"burst": note}
     capacity = burst_capacity(level, rise, per_instance)
     note.update(level=round(level, 3), capacity=capacity)
     if capacity:
         floors.append(Floor("burst", capacity))
     return tuple(floors), {"burst": note}
+
+
+def _recent_requests(
+    group: GroupConfig, adapters: Adapters, now: datetime, minutes: int
+) -> tuple[list[float | None], str | None]:
+    """The group's RequestCount for the last `minutes`, or why it cannot be read. The floors built on it
+    are refinements: without them the signals' own decision goes ahead."""
+    try:
+        return adapters.signals.request_history(group, now - timedelta(minutes=minutes), now), None
+    except AwsCallError as error:
+        return [], safe_text(f"could not read the recent RequestCount: {error}", 512)
+
+
+def _too_few_minutes(minutes: int) -> str:
+    return f"fewer than half of the last {minutes} minutes have RequestCount"
 
 
 def noise_headroom(
@@ -1053,17 +1061,12 @@ def noise_headroom(
     settings = group.noise_headroom
     per_instance = group.full_load_requests()
     assert per_instance is not None, "keeps_noise_headroom() needs a requests_per_target signal"
-    start = now - timedelta(minutes=settings.window_minutes)
-    try:
-        recent = adapters.signals.request_history(group, start, now)
-    except AwsCallError as error:
-        return None, {
-            "noise": {"unavailable": safe_text(f"could not read the recent RequestCount: {error}", 512)}
-        }
-    floor = noise_floor(recent, settings.sigmas, per_instance, settings.window_minutes)
+    recent, unreadable = _recent_requests(group, adapters, now, settings.window_minutes)
+    floor = (
+        None if unreadable else noise_floor(recent, settings.sigmas, per_instance, settings.window_minutes)
+    )
     if floor is None:
-        unknown = f"fewer than half of the last {settings.window_minutes} minutes have RequestCount"
-        return None, {"noise": {"unavailable": unknown}}
+        return None, {"noise": {"unavailable": unreadable or _too_few_minutes(settings.window_minutes)}}
     note = {
         "mean": round(floor.mean, 3),
         "spread": round(floor.spread, 3),
