@@ -349,6 +349,34 @@ def _known(value: float | None) -> bool:
     return value is not None and value == value  # None or NaN: no datapoint
 
 
+class _Rises:
+    """`burst_rise` at many minutes of one series. The series is scanned once, so each minute costs two
+    C-level slice reductions instead of two filtered Python lists: the forecaster asks for thousands of
+    minutes per run, and the simulator runs it every simulated hour. Same arithmetic, same order, so
+    the same floats as the filtered lists (adding a 0 in place of a gap is exact)."""
+
+    def __init__(self, minutes: Sequence[float | None], settings: BurstSettings) -> None:
+        self.width, self.lead, self.length = settings.level_minutes, settings.lead_minutes, len(minutes)
+        # Inline tests, not `_known`: a call per minute would cost more than the lookups it saves.
+        self.peaks: list[float] = [v if v is not None and v == v else -math.inf for v in minutes]
+        self.summable: list[float] = [0 if v == -math.inf else v for v in self.peaks]
+        known = map(operator.ne, self.peaks, itertools.repeat(-math.inf))
+        self.known = list(itertools.accumulate(known, initial=0))
+
+    def at(self, t: int) -> float | None:
+        width, lead = self.width, self.lead
+        if t < width or t + lead + 2 > self.length:
+            return None
+        count = self.known[t] - self.known[t - width]
+        if count * 2 < width:
+            return None
+        base = sum(self.summable[t - width : t]) / count
+        peak = max(self.peaks[t - 1 : t + lead + 2])
+        if base <= 0 or peak == -math.inf:
+            return None
+        return peak / base
+
+
 def burst_rise(
     minutes: Sequence[float | None], t: int, settings: BurstSettings = BurstSettings()
 ) -> float | None:
@@ -356,17 +384,8 @@ def burst_rise(
     t-1 .. t+lead+1 (one minute of slack either side: a burst a minute early or late still counts)
     over the mean of the `level_minutes` before t. None when it cannot be told: the level is unknown
     or zero, or the window is not complete (missing values, None or NaN, are gaps)."""
-    width, lead = settings.level_minutes, settings.lead_minutes
-    if t < width or t + lead + 2 > len(minutes):
-        return None
-    level = [v for v in minutes[t - width : t] if _known(v)]
-    if len(level) * 2 < width:
-        return None
-    base = sum(level) / len(level)  # type: ignore[arg-type]
-    ahead = [v for v in minutes[t - 1 : t + lead + 2] if _known(v)]
-    if base <= 0 or not ahead:
-        return None
-    return max(ahead) / base  # type: ignore[type-var,operator]
+    first = max(0, t - settings.level_minutes)
+    return _Rises(minutes[first : t + settings.lead_minutes + 2], settings).at(t - first)
 
 
 def burst_factor(
@@ -387,11 +406,13 @@ def ordinary_rise(
 ) -> float:
     """The group's ordinary rise: the median of the rises over the learning days before minute `now`,
     sampled every `ordinary_every_minutes` (1.0 when none can be told). What noise alone gives."""
+    return _ordinary_rise(_Rises(minutes, settings), now, settings)
+
+
+def _ordinary_rise(rises: _Rises, now: int, settings: BurstSettings) -> float:
     first = max(0, now - settings.days * 1440)
     sampled = [
-        rise
-        for t in range(first, now, settings.ordinary_every_minutes)
-        if (rise := burst_rise(minutes, t, settings)) is not None
+        rise for t in range(first, now, settings.ordinary_every_minutes) if (rise := rises.at(t)) is not None
     ]
     if not sampled:
         return 1.0
@@ -406,16 +427,17 @@ def burst_factors(
     """The rise to anticipate for each of the next `horizon_minutes` minutes (index 0: the minute right
     after the history), from the same minute of the day on each of the last `days` days. Runs of 20+
     zero minutes are outages (gaps), as everywhere here. Only 1440-minute lags are used, so the
-    history may start at any time of day. O(days x horizon x (level + lead)) whatever its length."""
+    history may start at any time of day. One scan of the last `days` days, then O(days x horizon)."""
     n = len(history)
     reach = settings.days * 1440 + settings.level_minutes + ZERO_RUN_GAP_MINUTES
     offset = max(0, n - reach)
     minutes = mark_gaps(history[offset:])
     now = n - offset
-    threshold = max(settings.threshold, ordinary_rise(minutes, now, settings) * settings.over_ordinary)
+    rises = _Rises(minutes, settings)
+    threshold = max(settings.threshold, _ordinary_rise(rises, now, settings) * settings.over_ordinary)
     return tuple(
         burst_factor(
-            [burst_rise(minutes, now + f - 1440 * day, settings) for day in range(1, settings.days + 1)],
+            [rises.at(now + f - 1440 * day) for day in range(1, settings.days + 1)],
             settings,
             threshold,
         )

@@ -119,6 +119,42 @@ def test_a_rise_is_the_busiest_lead_minute_over_the_level_before() -> None:
     assert burst_rise(gappy, 10, burst) is None  # fewer than half of the level minutes known
 
 
+def _rise_by_definition(minutes: list[float | None], t: int, burst: BurstSettings) -> float | None:
+    """`burst_rise` as its docstring defines it, with filtered lists: the fast table must agree."""
+    width, lead = burst.level_minutes, burst.lead_minutes
+    if t < width or t + lead + 2 > len(minutes):
+        return None
+    level = [v for v in minutes[t - width : t] if v is not None and v == v]
+    ahead = [v for v in minutes[t - 1 : t + lead + 2] if v is not None and v == v]
+    if len(level) * 2 < width or not ahead or sum(level) <= 0:
+        return None
+    return max(ahead) / (sum(level) / len(level))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32), st.floats(min_value=0, max_value=0.4))
+def test_burst_factors_agree_with_the_definition_minute_by_minute(seed: int, gap_share: float) -> None:
+    rng = random.Random(seed)
+    burst = BurstSettings(days=2, rank=1)
+    history: list[float | None] = [
+        None if rng.random() < gap_share else math.nan if rng.random() < 0.05 else rng.choice([0, 1, 7.5, 40])
+        for _ in range(2 * 1440 + 60)
+    ]
+    horizon = 40
+    marked = mark_gaps(history)
+    now = len(history)
+    for t in [*range(0, now + horizon), *rng.sample(range(now), 50)]:
+        assert burst_rise(marked, t, burst) == _rise_by_definition(marked, t, burst)
+    threshold = max(burst.threshold, ordinary_rise(marked, now, burst) * burst.over_ordinary)
+    expected = tuple(
+        burst_factor(
+            [_rise_by_definition(marked, now + f - 1440 * d, burst) for d in (1, 2)], burst, threshold
+        )
+        for f in range(horizon)
+    )
+    assert burst_factors(history, horizon, burst) == expected
+
+
 def test_the_factor_needs_the_rise_on_rank_days_and_above_the_noise() -> None:
     burst = BurstSettings(rank=2, threshold=1.3)
     assert burst_factor([4.0, None, 3.5, 1.0, 1.1, None, 1.0], burst) == 3.5
