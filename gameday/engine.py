@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import heapq
 import math
@@ -23,6 +24,7 @@ from gameday.fleet import (
     size_fleet,
 )
 from gameday.traces import Trace
+from gameday.warm_pool import WarmPoolFleet, WarmPoolParams
 
 DEFAULT_START = datetime(2026, 11, 27, tzinfo=UTC)
 _NO_DATA = math.nan
@@ -199,6 +201,10 @@ class PolicyContext:
     seed: int
     # The whole trace. Only the `clairvoyant` reference may read ahead; real policies must not.
     lookahead_demand: Sequence[float] = field(repr=False, default=())
+    # The group's warm pool (None: the default fleet model, no pool).
+    warm_pool: WarmPoolParams | None = None
+    # The pool beside the simulated group, for a policy that sizes it (PutWarmPool); None without a pool.
+    warm_pool_fleet: WarmPoolFleet | None = field(repr=False, default=None)
 
     def minute_of(self, when: datetime) -> float:
         """Trace minute of a wall-clock time (fractional; negative before the trace)."""
@@ -326,15 +332,24 @@ class PolicyMetrics:
     instance_hours: float
     cost_vs_oracle: float
     actions: int
+    # With a warm pool only: stopped pool instance-hours (already priced into instance_hours at the
+    # pool's cost fraction) and instances drawn from the pool.
+    warm_pool_hours: float | None = None
+    warm_starts: int | None = None
 
     def as_dict(self) -> dict[str, float | int]:
-        return {
+        numbers: dict[str, float | int] = {
             "dropped_pct": self.dropped_pct,
             "overload_minutes": self.overload_minutes,
             "instance_hours": self.instance_hours,
             "cost_vs_oracle": self.cost_vs_oracle,
             "actions": self.actions,
         }
+        if self.warm_pool_hours is not None:
+            numbers["warm_pool_hours"] = self.warm_pool_hours
+        if self.warm_starts is not None:
+            numbers["warm_starts"] = self.warm_starts
+        return numbers
 
 
 @dataclass(frozen=True)
@@ -349,6 +364,11 @@ class FleetSeries:
     billed: array[int]
     # Desired before minute 0 (the group's starting size), so a change at minute 0 counts as an action.
     initial_desired: int | None = None
+    # With a warm pool: pool instances still initialising (full price) and stopped (at the fraction).
+    pool_initialising: array[int] | None = None
+    pool_stopped: array[int] | None = None
+    pool_cost_fraction: float = 0.0
+    warm_starts: int = 0
 
 
 @dataclass(frozen=True)
@@ -378,14 +398,22 @@ def simulate(
     seed: int = 0,
     oracle_minutes: int | None = None,
     progress: ProgressCallback | None = None,
+    warm_pool: WarmPoolParams | None = None,
 ) -> SimulationResult:
-    """Replay `trace` through a fresh group driven by `policy`; deterministic for a given seed."""
+    """Replay `trace` through a fresh group driven by `policy`; deterministic for a given seed.
+
+    `warm_pool` puts a warm pool beside the group (README's protocol); the computed references
+    (oracle, clairvoyant) are not simulated and ignore it.
+    """
     if sizing is None:
         sizing = size_fleet(trace, params)
     if oracle_minutes is None:
         oracle_minutes = oracle_instance_minutes(trace, sizing.capacity_per_instance)
     history = MetricHistory(ReadOnlySeries([]), ReadOnlySeries([]), ReadOnlySeries([]), ReadOnlySeries([]))
     rng = random.Random(seed)
+    pool_fleet = (
+        None if warm_pool is None else WarmPoolFleet(sizing.initial_size, params, warm_pool, sizing.max_size)
+    )
     context = PolicyContext(
         trace_name=trace.name,
         minutes=trace.minutes,
@@ -397,6 +425,8 @@ def simulate(
         scheduler=Scheduler(rng, params.scheduled_action_delay_minutes),
         seed=seed,
         lookahead_demand=trace.demand,
+        warm_pool=warm_pool,
+        warm_pool_fleet=pool_fleet,
     )
     if isinstance(policy, ComputedReference):
         series = _computed_series(trace, sizing, policy.fleet_series(context))
@@ -428,13 +458,32 @@ def measure(series: FleetSeries, capacity_per_instance: float, oracle_minutes: i
         if d > capacity + slack:
             dropped += d - capacity
             overload += 1
-    hours = billed / 60.0
+    dropped_pct = 100.0 * dropped / offered if offered > 0 else 0.0
+    if series.pool_stopped is None or series.pool_initialising is None:
+        hours = billed / 60.0
+        return PolicyMetrics(
+            dropped_pct=dropped_pct,
+            overload_minutes=overload,
+            instance_hours=hours,
+            cost_vs_oracle=billed / oracle_minutes if oracle_minutes else math.inf,
+            actions=actions,
+        )
+    # Cost = running instance-minutes (the group, and pool instances at their first boot) + the
+    # stopped-cost fraction x stopped pool instance-minutes; gap minutes left out as above.
+    initialising = stopped = 0
+    for is_gap, booting, idle in zip(series.gap, series.pool_initialising, series.pool_stopped, strict=True):
+        if not is_gap:
+            initialising += booting
+            stopped += idle
+    priced = billed + initialising + series.pool_cost_fraction * stopped
     return PolicyMetrics(
-        dropped_pct=100.0 * dropped / offered if offered > 0 else 0.0,
+        dropped_pct=dropped_pct,
         overload_minutes=overload,
-        instance_hours=hours,
-        cost_vs_oracle=billed / oracle_minutes if oracle_minutes else math.inf,
+        instance_hours=priced / 60.0,
+        cost_vs_oracle=priced / oracle_minutes if oracle_minutes else math.inf,
         actions=actions,
+        warm_pool_hours=stopped / 60.0,
+        warm_starts=series.warm_starts,
     )
 
 
@@ -459,9 +508,11 @@ def _run(
     sizing = context.sizing
     c = sizing.capacity_per_instance
     min_size, max_size = sizing.min_size, sizing.max_size
-    fleet = Fleet(sizing.initial_size, context.params)
+    pool = context.warm_pool_fleet
+    fleet = Fleet(sizing.initial_size, context.params) if pool is None else pool
     slack = CEIL_TOLERANCE * c  # as in measure(): within ceil()'s tolerance counts as served
-    serving_age = context.params.serving_age
+    # The longest age at which an instance may still not serve (a warm start's is shorter).
+    serving_age = fleet.serving_age
     launch_minutes = fleet.launch_minutes
     view = PolicyView(context, fleet, history)
     scheduler = context.scheduler
@@ -473,6 +524,8 @@ def _run(
     billed_series: array[int] = array("q")
     add_served, add_serving = served_series.append, serving_series.append
     add_desired, add_billed = desired_series.append, billed_series.append
+    pool_initialising_series: array[int] = array("q")
+    pool_stopped_series: array[int] = array("q")
     add_cpu = history.cpu._items.append
     add_rpt = history.requests_per_target._items.append
     add_requests = history.requests._items.append
@@ -512,6 +565,11 @@ def _run(
                     if decision != desired:
                         fleet.set_desired(decision, t)
                         desired = decision
+            if pool is not None:
+                # The pool keeps refilling in a gap too: Auto Scaling runs whatever the metrics do.
+                pool.refill(t, max_size)
+                pool_initialising_series.append(pool.pool_initialising)
+                pool_stopped_series.append(pool.pool_ready)
             total = fleet.total
             if launch_minutes and launch_minutes[-1] > t - serving_age:
                 serving = total - fleet.not_serving(t)
@@ -536,8 +594,33 @@ def _run(
                     add_cpu(100.0 if d > 0 else 0.0)
                     add_rpt(d)
                 add_requests(d)
+    return _finish(
+        trace,
+        FleetSeries(
+            demand, gap, served_series, serving_series, desired_series, billed_series, sizing.initial_size
+        ),
+        pool,
+        (pool_initialising_series, pool_stopped_series),
+        progress,
+    )
+
+
+def _finish(
+    trace: Trace,
+    series: FleetSeries,
+    pool: WarmPoolFleet | None,
+    pool_series: tuple[array[int], array[int]],
+    progress: ProgressCallback | None,
+) -> FleetSeries:
+    """The loop's series, with the pool's when the group had one; the progress line at 100 %."""
     if progress is not None:
-        progress(minutes, minutes)
-    return FleetSeries(
-        demand, gap, served_series, serving_series, desired_series, billed_series, sizing.initial_size
+        progress(trace.minutes, trace.minutes)
+    if pool is None:
+        return series
+    return dataclasses.replace(
+        series,
+        pool_initialising=pool_series[0],
+        pool_stopped=pool_series[1],
+        pool_cost_fraction=pool.pool_params.stopped_cost_fraction,
+        warm_starts=pool.warm_starts,
     )
