@@ -24,8 +24,11 @@ from gameday.engine import (
 from gameday.fleet import DEFAULT_PARAMS, FleetParams, size_fleet
 from gameday.report import CHALLENGER, TraceReport, format_report, report_json
 from gameday.traces import Trace, TraceFormatError, load_trace
+from gameday.warm_pool import WarmPoolConfig, WarmPoolParams
 
 _DEFAULTS = DEFAULT_PARAMS
+# The pool of `--warm-pool`: AWS's defaults, with ReuseOnScaleIn on (see bench_warm_pool).
+_POOL_DEFAULTS = WarmPoolParams(WarmPoolConfig(reuse_on_scale_in=True))
 
 
 def parse_when(text: str) -> datetime:
@@ -81,6 +84,16 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 _non_negative_int = int_at_least(0)
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1]: {text!r}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -95,6 +108,7 @@ EXAMPLES = """examples:
   surgeguard bench ../shared/traces/*.csv                 every trace, every policy
   surgeguard bench day.csv --policy surgeguard --policy aws-target-tracking-cpu --json out.json
   surgeguard bench day.csv --event 2026-11-27T00:00-05:00,240,4   a declared sale
+  surgeguard bench ../shared/traces/*.csv --warm-pool      every policy with the same warm pool
   surgeguard bench --from-cloudwatch shop-web --days 14 --config surgeguard.yaml   the group's own history
 
 exit codes: 0 done, 2 bad arguments or trace, 3 AWS unreadable (--from-cloudwatch only)"""
@@ -180,7 +194,104 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MINUTES",
         help="scheduled actions start up to this many minutes late (AWS documents 2; default on time)",
     )
+    pool = parser.add_argument_group(
+        "warm pool (off by default; one pool for every policy alike, README's benchmark protocol)"
+    )
+    pool.add_argument(
+        "--warm-pool",
+        action="store_true",
+        help="put an EC2 Auto Scaling warm pool (PoolState Stopped) beside the group",
+    )
+    pool.add_argument(
+        "--warm-pool-max-prepared",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help="MaxGroupPreparedCapacity (default: unset, i.e. the group's max size, as in AWS)",
+    )
+    pool.add_argument(
+        "--warm-pool-min-size",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help=f"the pool's MinSize (default {_POOL_DEFAULTS.config.min_size})",
+    )
+    pool.add_argument(
+        "--warm-pool-reuse-on-scale-in",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="scale-in returns instances to the pool instead of terminating them (default: yes)",
+    )
+    pool.add_argument(
+        "--warm-pool-stopped-cost",
+        type=_fraction,
+        default=None,
+        metavar="F",
+        help="a stopped pool instance costs F of a running one "
+        f"(default {_POOL_DEFAULTS.stopped_cost_fraction:g})",
+    )
+    pool.add_argument(
+        "--warm-start-pending-minutes",
+        type=_non_negative_int,
+        default=None,
+        help="minutes an instance drawn from the pool pends "
+        f"(default {_POOL_DEFAULTS.warm_start_pending_minutes})",
+    )
+    pool.add_argument(
+        "--warm-start-warming-minutes",
+        type=_non_negative_int,
+        default=None,
+        help=f"then warms before it serves (default {_POOL_DEFAULTS.warm_start_warming_minutes})",
+    )
     return parser
+
+
+_POOL_FLAGS = (
+    "warm_pool_max_prepared",
+    "warm_pool_min_size",
+    "warm_pool_reuse_on_scale_in",
+    "warm_pool_stopped_cost",
+    "warm_start_pending_minutes",
+    "warm_start_warming_minutes",
+)
+
+
+def bench_warm_pool(args: argparse.Namespace) -> WarmPoolParams | None:
+    """The pool every policy gets: AWS's defaults (MaxGroupPreparedCapacity unset, MinSize 0, Stopped)
+    with ReuseOnScaleIn on, the AWS CLI guide's example 4, which is cheaper for every policy on every
+    shared trace at the same drops (README). Raises ValueError for a pool flag without --warm-pool."""
+    given = [name for name in _POOL_FLAGS if getattr(args, name) is not None]
+    if not args.warm_pool:
+        if given:
+            raise ValueError(f"--{given[0].replace('_', '-')} needs --warm-pool")
+        return None
+    defaults = _POOL_DEFAULTS
+    return WarmPoolParams(
+        WarmPoolConfig(
+            min_size=defaults.config.min_size if args.warm_pool_min_size is None else args.warm_pool_min_size,
+            max_group_prepared_capacity=args.warm_pool_max_prepared,
+            reuse_on_scale_in=(
+                defaults.config.reuse_on_scale_in
+                if args.warm_pool_reuse_on_scale_in is None
+                else args.warm_pool_reuse_on_scale_in
+            ),
+        ),
+        stopped_cost_fraction=(
+            defaults.stopped_cost_fraction
+            if args.warm_pool_stopped_cost is None
+            else args.warm_pool_stopped_cost
+        ),
+        warm_start_pending_minutes=(
+            defaults.warm_start_pending_minutes
+            if args.warm_start_pending_minutes is None
+            else args.warm_start_pending_minutes
+        ),
+        warm_start_warming_minutes=(
+            defaults.warm_start_warming_minutes
+            if args.warm_start_warming_minutes is None
+            else args.warm_start_warming_minutes
+        ),
+    )
 
 
 class Progress:
@@ -215,8 +326,9 @@ def run_bench(
     events: Sequence[DeclaredEvent] = (),
     seed: int = 0,
     progress_stream: TextIO | None = None,
+    warm_pool: WarmPoolParams | None = None,
 ) -> list[TraceReport]:
-    """Every policy on every trace, same fleet and oracle per trace."""
+    """Every policy on every trace, same fleet, oracle and warm pool (if any) per trace."""
     reports = []
     for trace in traces:
         sizing = size_fleet(trace, params)
@@ -236,6 +348,7 @@ def run_bench(
                 seed=seed,
                 oracle_minutes=oracle_minutes,
                 progress=progress,
+                warm_pool=warm_pool,
             )
             if progress is not None:
                 progress.close()
@@ -264,6 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             initial_utilization=args.initial_utilization,
             scheduled_action_delay_minutes=args.scheduled_action_delay,
         )
+        warm_pool = bench_warm_pool(args)
     except ValueError as err:
         parser.error(str(err))
     try:
@@ -274,6 +388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"surgeguard bench: error: {err}", file=sys.stderr)
         return 2
     if args.frontier:
+        if warm_pool is not None:
+            parser.error(
+                "--warm-pool applies to the bench tables; the frontier is judged on the default fleet"
+            )
         from gameday.frontier import frontier_main
 
         return frontier_main(
@@ -298,16 +416,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         events=args.event,
         seed=args.seed,
         progress_stream=sys.stderr,
+        warm_pool=warm_pool,
     )
     elapsed = time.perf_counter() - started
-    sys.stdout.write(format_report(reports, params, challenger=args.compare))
+    sys.stdout.write(format_report(reports, params, challenger=args.compare, warm_pool=warm_pool))
     simulated = sum(trace.minutes for trace in traces) * len(policy_names)
     sys.stdout.write(
         f"\n{len(policy_names)} policies on {len(traces)} trace(s), {simulated:,} simulated minutes: "
         f"{elapsed:.1f} s wall time\n"
     )
     if args.json is not None:
-        args.json.write_text(json.dumps(report_json(reports, params), indent=2) + "\n", encoding="utf-8")
+        numbers = report_json(reports, params, warm_pool=warm_pool)
+        args.json.write_text(json.dumps(numbers, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from gameday.baselines import AWS_POLICIES
 from gameday.engine import PolicyMetrics
 from gameday.fleet import FleetParams, FleetSizing
+from gameday.warm_pool import WarmPoolParams
 
 # The project's own policy; when it ran, each table ends with its ratios to every AWS policy.
 CHALLENGER = "surgeguard"
@@ -52,12 +53,21 @@ def format_trace(report: TraceReport, challenger: str = CHALLENGER) -> str:
         f"  {'policy':<{name_width}}  {'dropped_pct':>11}  {'overload_minutes':>16}  "
         f"{'instance_hours':>14}  {'cost_vs_oracle':>14}  {'actions':>8}"
     )
+    pooled = any(m.warm_pool_hours is not None for m in report.policies.values())
+    if pooled:
+        # instance_hours already prices the stopped hours at the pool's fraction.
+        header += f"  {'warm_pool_hours':>15}  {'warm_starts':>11}"
     lines += [header, "  " + "-" * (len(header) - 2)]
     for name, m in report.policies.items():
-        lines.append(
+        line = (
             f"  {name:<{name_width}}  {m.dropped_pct:>11.3f}  {m.overload_minutes:>16d}  "
             f"{m.instance_hours:>14.1f}  {m.cost_vs_oracle:>14.3f}  {m.actions:>8d}"
         )
+        if pooled:
+            hours = "-" if m.warm_pool_hours is None else f"{m.warm_pool_hours:.1f}"
+            starts = "-" if m.warm_starts is None else f"{m.warm_starts:d}"
+            line += f"  {hours:>15}  {starts:>11}"
+        lines.append(line)
     lines += _ratio_lines(report.policies, challenger, name_width)
     for name, mape in report.forecast_mape.items():
         shown = "n/a (under 2 days of history)" if mape is None else f"{100 * mape:.1f}%"
@@ -96,16 +106,26 @@ def format_ratio(mine: float, theirs: float) -> str:
     return "inf" if math.isinf(value) else f"{value:.3f}x"
 
 
-def format_report(reports: Sequence[TraceReport], params: FleetParams, challenger: str = CHALLENGER) -> str:
-    """The whole text report: fleet-model line, then one table per trace."""
-    parts = [format_params(params)]
+def format_report(
+    reports: Sequence[TraceReport],
+    params: FleetParams,
+    challenger: str = CHALLENGER,
+    warm_pool: WarmPoolParams | None = None,
+) -> str:
+    """The whole text report: fleet-model line (and the pool's), then one table per trace."""
+    parts = [
+        format_params(params) if warm_pool is None else f"{format_params(params)}\n{warm_pool.describe()}"
+    ]
     parts += [format_trace(report, challenger) for report in reports]
     return "\n\n".join(parts) + "\n"
 
 
-def report_json(reports: Sequence[TraceReport], params: FleetParams) -> dict[str, Any]:
-    """{"traces": [{"trace": NAME, "policies": {POLICY: {metric: value}}}]}, plus the fleet used."""
-    return {
+def report_json(
+    reports: Sequence[TraceReport], params: FleetParams, warm_pool: WarmPoolParams | None = None
+) -> dict[str, Any]:
+    """{"traces": [{"trace": NAME, "policies": {POLICY: {metric: value}}}]}, plus the fleet used (and
+    the warm pool, when there was one)."""
+    numbers = {
         "traces": [
             {
                 "trace": report.trace,
@@ -126,3 +146,6 @@ def report_json(reports: Sequence[TraceReport], params: FleetParams) -> dict[str
         ],
         "fleet_params": asdict(params),
     }
+    if warm_pool is not None:
+        numbers["warm_pool"] = asdict(warm_pool)
+    return numbers
