@@ -19,7 +19,14 @@ from gameday.frontier import (
     frontier_json,
     run_frontier,
 )
-from gameday.surgeguard_policy import HEADROOM_SETTINGS, Tuning
+from gameday.surgeguard_policy import (
+    HEADROOM_SETTINGS,
+    LEAN_NOISE_SIGMAS,
+    LEAN_SETTING,
+    REACTIVE,
+    Tuning,
+    tuning_at,
+)
 from gameday.traces import Trace
 
 
@@ -60,6 +67,18 @@ def test_families_follow_the_protocol() -> None:
     )
     # BENCHMARK.md: Surgeguard's own knob over at most 7 settings it names; the default is one of them.
     assert len(HEADROOM_SETTINGS) <= 7 and Tuning().cpu_target in HEADROOM_SETTINGS
+
+
+def test_the_lean_settings_give_up_the_headroom_for_bursts_and_most_of_the_noise() -> None:
+    default = Tuning()
+    assert tuning_at(default.cpu_target) == default
+    assert tuning_at(85.0).bursts and tuning_at(85.0).noise_sigmas == default.noise_sigmas
+    lean = tuning_at(LEAN_SETTING)
+    assert (lean.cpu_target, lean.requests_target_fraction) == (LEAN_SETTING, LEAN_SETTING / 100)
+    assert not lean.bursts and lean.noise_sigmas == LEAN_NOISE_SIGMAS < default.noise_sigmas
+    # The reactive family stays reactive at every setting: lean never adds headroom.
+    reactive = tuning_at(LEAN_SETTING, REACTIVE)
+    assert reactive.noise_sigmas == 0 and not reactive.bursts
 
 
 def test_sweep_runs_each_setting_and_the_knob_moves_the_cost() -> None:
