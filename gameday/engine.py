@@ -299,6 +299,13 @@ class PolicyView:
     def events(self) -> tuple[DeclaredEvent, ...]:
         return self._context.events
 
+    @property
+    def warm_pool(self) -> WarmPoolFleet | None:
+        """The group's warm pool, for a policy that sizes it (PutWarmPool): None in the default fleet
+        model and when the bench holds every policy to a static pool."""
+        pool = self._context.warm_pool_fleet
+        return pool if pool is not None and pool.pool_params.resizable else None
+
 
 class Policy(Protocol):
     """A scaling policy: called at the start of every non-gap minute; returns a new desired or None."""

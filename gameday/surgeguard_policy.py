@@ -20,6 +20,7 @@ from gameday.alarm_events import sns_alarm_event
 from gameday.alarms import AlarmState, Comparison, MetricAlarm
 from gameday.baselines import register_policy
 from gameday.engine import DeclaredEvent, Metric, PolicyContext, PolicyView
+from gameday.warm_pool import WarmPoolConfig
 from surgeguard.config import (
     CpuSignal,
     Direction,
@@ -42,6 +43,7 @@ from surgeguard.domain.model import (
     ScalerMemory,
 )
 from surgeguard.domain.sales import plan_event
+from surgeguard.domain.warm_pool import WarmPool
 from surgeguard.domain.writers import Activity
 from surgeguard.forecast_service import handle_forecast_event
 from surgeguard.schedule_service import handle_schedule_event
@@ -209,6 +211,24 @@ class InMemoryAws:
     def scaling_activities(self, name: str, since: datetime) -> list[Activity]:
         return []  # nobody else writes to the simulated group
 
+    # Warm pool: the fleet model's, when it has one a policy may resize (DescribeWarmPool, PutWarmPool).
+    def warm_pool(self, name: str) -> WarmPool | None:
+        pool = self._view.warm_pool
+        if pool is None:
+            return None
+        config = pool.pool_params.config
+        return WarmPool(
+            config.max_group_prepared_capacity, config.min_size, "Stopped", config.reuse_on_scale_in
+        )
+
+    def put_warm_pool(self, name: str, pool: WarmPool) -> None:
+        fleet = self._view.warm_pool
+        if fleet is None:
+            raise RuntimeError("the fleet model has no warm pool a policy may resize (bench --warm-pool)")
+        fleet.put_warm_pool(
+            WarmPoolConfig(pool.min_size, pool.max_group_prepared_capacity, pool.reuse_on_scale_in)
+        )
+
     def _max(self, view: PolicyView) -> int:
         return view.max_size if self.max_size is None else min(self.max_size, view.max_size)
 
@@ -350,6 +370,8 @@ class SurgeguardPolicy:
         self.config = benchmark_config(
             sizing.min_size, sizing.max_size, sizing.capacity_per_instance, self.tuning, ctx.events
         )
+        if ctx.warm_pool is not None and ctx.warm_pool.resizable:
+            self.config = _sizing_warm_pool(self.config)
         group = self.config.groups[0]
         alarms: dict[str, MetricAlarm] = {}
         self._specs = {}
@@ -505,6 +527,18 @@ class SurgeguardPolicy:
             evaluation_periods=self.tuning.out_datapoints,
             comparison="GreaterThanThreshold" if spec.direction is Direction.OUT else "LessThanThreshold",
         )
+
+
+def _sizing_warm_pool(config: ScalerConfig) -> ScalerConfig:
+    """The config with `forecast.size_warm_pool` on: in a fleet model with a warm pool, Surgeguard's
+    forecaster sizes it, as the Lambda does for a group that opts in."""
+    groups = [
+        group
+        if group.forecast is None
+        else group.model_copy(update={"forecast": group.forecast.model_copy(update={"size_warm_pool": True})})
+        for group in config.groups
+    ]
+    return config.model_copy(update={"groups": groups})
 
 
 def surgeguard_factory(

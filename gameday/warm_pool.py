@@ -20,6 +20,7 @@ API reference (docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutWarmPool.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from dataclasses import dataclass, field
 
 from gameday.fleet import _LAUNCHED_BEFORE_TRACE, Fleet, FleetParams
@@ -59,6 +60,9 @@ class WarmPoolParams:
     # to serve; a minute to start and register and a minute of health checks is the ordinary case.
     warm_start_pending_minutes: int = 1
     warm_start_warming_minutes: int = 1
+    # Whether a policy may resize the pool (PutWarmPool, as Surgeguard's forecaster does when its config
+    # says so); no AWS policy does. False holds every policy to the static pool.
+    resizable: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.stopped_cost_fraction <= 1:
@@ -81,7 +85,8 @@ class WarmPoolParams:
             f"warm pool (Stopped): MaxGroupPreparedCapacity {prepared}, MinSize {config.min_size}, "
             f"ReuseOnScaleIn {'yes' if config.reuse_on_scale_in else 'no'}; a stopped instance costs "
             f"{self.stopped_cost_fraction:g} of a running one; a warm start pends "
-            f"{self.warm_start_pending_minutes} min and warms {self.warm_start_warming_minutes} min"
+            f"{self.warm_start_pending_minutes} min and warms {self.warm_start_warming_minutes} min; "
+            + ("a policy may resize it (Surgeguard does)" if self.resizable else "no policy resizes it")
         )
 
 
@@ -130,12 +135,7 @@ class WarmPoolFleet(Fleet):
 
     def put_warm_pool(self, config: WarmPoolConfig) -> None:
         """PutWarmPool: the new sizes apply from the next refill (the same minute, in the engine)."""
-        self.pool_params = WarmPoolParams(
-            config,
-            self.pool_params.stopped_cost_fraction,
-            self.pool_params.warm_start_pending_minutes,
-            self.pool_params.warm_start_warming_minutes,
-        )
+        self.pool_params = dataclasses.replace(self.pool_params, config=config)
 
     @property
     def pool_initialising(self) -> int:

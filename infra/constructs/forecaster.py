@@ -1,6 +1,9 @@
 """The forecaster: a recurring EventBridge Scheduler schedule per group with a `forecast` section,
 invoking one Lambda (`surgeguard.handlers.forecast`) that reads the load metric's history and writes
-the forecast floor to the audit table. It never calls Auto Scaling: the reactive path applies the floor.
+the forecast floor to the audit table; the reactive path applies the floor. Its one Auto Scaling call,
+only when a group opts in (`forecast.size_warm_pool`), is PutWarmPool on the groups carrying the
+managed tag (and DescribeWarmPool, which has no resource type: Service Authorization Reference, "Actions,
+resources, and condition keys for Amazon EC2 Auto Scaling").
 
 Input JSON (the handler's contract): `{"group", "scheduled_time", "execution_id"}`, the last two
 filled in by Scheduler. Delivery retries and the dead-letter queue are the sale schedules'
@@ -20,12 +23,15 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.constructs.scaler_function import ScalerFunction
-from infra.constructs.scaling_grants import IAM5, publish_to_encrypted_topic
+from infra.constructs.scaling_grants import IAM5, grant_group_actions, publish_to_encrypted_topic
 from infra.constructs.scheduler_plumbing import SchedulerPlumbing
 from surgeguard.config import ScalerConfig
 
 HANDLER = "surgeguard.handlers.forecast.lambda_handler"
 METRIC_ACTIONS = ("cloudwatch:GetMetricData",)
+# Only when some group's forecast sizes its warm pool.
+WARM_POOL_READ_ACTIONS = ("autoscaling:DescribeWarmPool",)
+WARM_POOL_WRITE_ACTIONS = ("autoscaling:PutWarmPool",)
 # A failed run: Lambda's two async retries (about 1, then 2 minutes later; up to 60 s each), then the
 # on-failure queue. Runs are at least 5 minutes apart and the next one supersedes a late one, so 15
 # minutes leaves room for both retries without acting on a forecast much older than that.
@@ -77,19 +83,28 @@ class Forecaster(Construct):
         )
         self.function = self.handler.function
         role = self.handler.role
-        role.add_to_principal_policy(
-            iam.PolicyStatement(sid="ReadMetrics", actions=list(METRIC_ACTIONS), resources=["*"])
-        )
-        Validations.of(role).acknowledge(
+        sizes_pools = any(group.forecast and group.forecast.size_warm_pool for group in config.groups)
+        read = list(METRIC_ACTIONS) + (list(WARM_POOL_READ_ACTIONS) if sizes_pools else [])
+        role.add_to_principal_policy(iam.PolicyStatement(sid="ReadMetrics", actions=read, resources=["*"]))
+        acknowledgments = [
             Acknowledgment(
                 id=f"{IAM5}[Resource::*]",
                 reason=(
-                    "cloudwatch:GetMetricData does not support resource-level permissions and is "
-                    "read-only; the forecaster has no Auto Scaling permission at all."
+                    f"{' and '.join(read)}: no resource-level permissions, and read-only; the forecaster's "
+                    + (
+                        "only Auto Scaling write is PutWarmPool on the managed groups."
+                        if sizes_pools
+                        else "has no Auto Scaling permission at all."
+                    )
                 ),
             ),
             publish_to_encrypted_topic(),
-        )
+        ]
+        if sizes_pools:
+            acknowledgments += grant_group_actions(
+                self, role, sid="SizeWarmPools", actions=WARM_POOL_WRITE_ACTIONS, tag=config.managed_tag
+            )
+        Validations.of(role).acknowledge(*acknowledgments)
 
         self.plumbing = SchedulerPlumbing(
             self,

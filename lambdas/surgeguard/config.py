@@ -253,6 +253,10 @@ class ForecastConfig(_Strict):
     # learns them from the same history, and the per-minute re-evaluation has capacity for the recent
     # level times the learned rise in place a launch-plus-warm-up ahead (`floor:burst`).
     anticipate_bursts: bool = True
+    # Size the group's EC2 warm pool (MaxGroupPreparedCapacity, PutWarmPool) to what the forecast, the
+    # last week's peak and the sale calendar say the next hours could need (README, "Warm pools"). Off:
+    # Surgeguard never touches a warm pool. On, a group without one gets one (Stopped, ReuseOnScaleIn).
+    size_warm_pool: bool = False
 
 
 class GroupConfig(_Strict):

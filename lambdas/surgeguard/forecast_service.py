@@ -4,17 +4,20 @@ EventBridge Scheduler invokes the forecast Lambda every `forecast.every_minutes`
 `{"group", "scheduled_time", "execution_id"}`. One audit record per trigger (claims dedupe by
 execution id): `applied` when a floor is written in floor mode, `skipped` (`forecast_only`) with the
 would-be floor in forecast-only mode, `skipped` (`no_history`) without enough history, `rejected` for a
-bad payload or a group without a requests signal. It never calls Auto Scaling: the reactive path reads
-the item and takes `floor:forecast` into account at its next decision.
+bad payload or a group without a requests signal. The reactive path reads the item and takes
+`floor:forecast` into account at its next decision. Its one Auto Scaling call is opt-in
+(`forecast.size_warm_pool`): PutWarmPool, to hold as many prepared instances as the next hours could
+need (domain/warm_pool.py); the same audit record says what it set and why.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from surgeguard.adapters.errors import AwsCallError
 from surgeguard.config import ForecastConfig, GroupConfig
 from surgeguard.domain.forecast import (
     BurstSettings,
@@ -25,7 +28,9 @@ from surgeguard.domain.forecast import (
     floor_steps,
 )
 from surgeguard.domain.model import Outcome
+from surgeguard.domain.sales import plan_event, target_capacity
 from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
+from surgeguard.domain.warm_pool import WarmPool, size_warm_pool
 from surgeguard.service import (
     Adapters,
     Claimed,
@@ -49,6 +54,18 @@ FORECAST_MAX_AGE = timedelta(minutes=15)
 # group's count stays at zero, so a forecaster that stopped writing is heard (infra/constructs/monitoring).
 METRIC_NAMESPACE = "Surgeguard"
 FORECAST_WRITTEN = "ForecastWritten"
+# The busiest minute of this last stretch of history bounds what a burst the forecast misses may ask.
+WEEK = timedelta(days=7)
+# A sale's normal demand is read a week before its start, as its pre-warm reads it (schedule_service).
+NORMAL_LOOKBACK = timedelta(days=7)
+
+
+@runtime_checkable
+class WarmPools(Protocol):
+    """A fleet that can read and put a group's warm pool (the real Auto Scaling adapter, the simulator)."""
+
+    def warm_pool(self, name: str) -> WarmPool | None: ...
+    def put_warm_pool(self, name: str, pool: WarmPool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -184,6 +201,10 @@ def _forecast(
         outcome, reason = Outcome.SKIPPED, f"forecast-only: would set {summary}; nothing acts on it"
         cause = "forecast_only"
     reason += burst_note
+    pool_note: dict[str, Any] | None = None
+    if settings.size_warm_pool:
+        pool_note = _size_pool(trigger, adapters, state, history, now)
+        reason += f"; {pool_note['summary']}"
     record = _record(
         ctx,
         delivery_id,
@@ -211,7 +232,68 @@ def _forecast(
             for i in range(0, len(fit.point), STEP_MINUTES)
         ],
     }
+    if pool_note is not None:
+        record["warm_pool"] = pool_note
     return record
+
+
+def _size_pool(
+    trigger: ForecastTrigger,
+    adapters: Adapters,
+    state: ForecastState,
+    history: list[float | None],
+    now: datetime,
+) -> dict[str, Any]:
+    """PutWarmPool when the prepared capacity the next hours could need has moved enough; never fails
+    the run (the forecast is written): a failed call is in the record, and the next run tries again."""
+    group = trigger.group
+    fleet = adapters.fleet
+    if not isinstance(fleet, WarmPools):
+        return {"summary": "warm pool not sized: this fleet adapter cannot put warm pools", "applied": False}
+    week = [v for v in history[-int(WEEK / timedelta(minutes=1)) :] if v is not None]
+    horizon = timedelta(hours=trigger.forecast.horizon_hours)
+    targets = []
+    for event in group.events:
+        plan = plan_event(group, event)
+        if plan.first_phase - horizon <= now < plan.release:
+            normal = (
+                None
+                if event.peak_requests_per_minute is not None
+                else adapters.signals.normal_requests_per_minute(group, plan.start - NORMAL_LOOKBACK)
+            )
+            targets.append((event.name, target_capacity(group, event, normal, state.steps[0])[0]))
+    try:
+        current = fleet.warm_pool(group.name)
+        sizing = size_warm_pool(
+            steps=state.steps,
+            burst_rises=[rise for _, rise in state.bursts],
+            week_peak_requests=max(week) if week else None,
+            per_instance=trigger.per_instance,
+            event_targets=targets,
+            group_max=max([group.max, *(target for _, target in targets)]),
+            current=current,
+        )
+        if sizing is None:
+            held = (
+                "the group's max"
+                if current is None or current.max_group_prepared_capacity is None
+                else str(current.max_group_prepared_capacity)
+            )
+            return {"summary": f"warm pool kept (MaxGroupPreparedCapacity {held})", "applied": False}
+        pool = (
+            WarmPool(sizing.max_group_prepared_capacity)
+            if current is None
+            else replace(current, max_group_prepared_capacity=sizing.max_group_prepared_capacity)
+        )
+        fleet.put_warm_pool(group.name, pool)
+    except AwsCallError as error:
+        logger.warning("warm pool of %s not sized: %s", group.name, error)
+        return {"summary": f"warm pool not sized: {error}", "applied": False, "error": str(error)}
+    return {
+        "summary": f"warm pool set: {sizing.why}",
+        "applied": True,
+        "max_group_prepared_capacity": sizing.max_group_prepared_capacity,
+    }
 
 
 def _describe_bursts(bursts: tuple[tuple[int, float], ...], now: datetime) -> str:

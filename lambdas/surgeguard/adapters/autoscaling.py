@@ -1,4 +1,4 @@
-"""Auto Scaling adapter: read a group's size and instances, set its desired capacity."""
+"""Auto Scaling adapter: read a group's size and instances, set its desired capacity and its warm pool."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import datetime
 from surgeguard.adapters.clients import AwsAdapter
 from surgeguard.adapters.errors import GroupNotFoundError
 from surgeguard.domain.model import AsgSize, GroupSnapshot
+from surgeguard.domain.warm_pool import WarmPool
 from surgeguard.domain.writers import Activity
 
 _PENDING_STATES = ("Pending", "Pending:Wait", "Pending:Proceed", "Warmed:Pending")
@@ -46,6 +47,35 @@ class AutoScalingFleet(AwsAdapter):
         """Raise (a sale's temporary max) or restore the group's MaxSize; desired moves with it if given."""
         extra = {} if desired is None else {"DesiredCapacity": desired}
         self._call("UpdateAutoScalingGroup", AutoScalingGroupName=name, MaxSize=max_size, **extra)
+
+    def warm_pool(self, name: str) -> WarmPool | None:
+        """The group's warm pool configuration (DescribeWarmPool), or None if it has none."""
+        # One page is enough: the configuration is in every page; the instances are not needed.
+        found = self._call("DescribeWarmPool", AutoScalingGroupName=name, MaxRecords=1)
+        config = found.get("WarmPoolConfiguration")
+        if not config or config.get("Status") == "PendingDelete":
+            return None
+        prepared = config.get("MaxGroupPreparedCapacity")
+        return WarmPool(
+            # -1 (or absent) is the API's "unset": the group's MaxSize (API_PutWarmPool).
+            max_group_prepared_capacity=None if prepared is None or prepared < 0 else int(prepared),
+            min_size=int(config.get("MinSize", 0)),
+            pool_state=str(config.get("PoolState", "Stopped")),
+            reuse_on_scale_in=bool(config.get("InstanceReusePolicy", {}).get("ReuseOnScaleIn", False)),
+        )
+
+    def put_warm_pool(self, name: str, pool: WarmPool) -> None:
+        """PutWarmPool with every parameter given, so an update keeps what it does not mean to change."""
+        self._call(
+            "PutWarmPool",
+            AutoScalingGroupName=name,
+            MaxGroupPreparedCapacity=-1
+            if pool.max_group_prepared_capacity is None
+            else pool.max_group_prepared_capacity,
+            MinSize=pool.min_size,
+            PoolState=pool.pool_state,
+            InstanceReusePolicy={"ReuseOnScaleIn": pool.reuse_on_scale_in},
+        )
 
     def scaling_activities(self, name: str, since: datetime, max_records: int = 20) -> list[Activity]:
         """The group's scaling activities started since `since`, newest first (one page: the newest

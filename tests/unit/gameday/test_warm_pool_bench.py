@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from gameday import bench
+from gameday.engine import simulate
+from gameday.fleet import FleetSizing
+from gameday.surgeguard_policy import SurgeguardPolicy
+from gameday.traces import Trace
+from gameday.warm_pool import WarmPoolConfig, WarmPoolParams
 
 
 def _trace(tmp_path: Path) -> Path:
@@ -74,3 +81,33 @@ def test_pool_usage_errors(
         bench.main([str(_trace(tmp_path)), *argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_fixed_holds_every_policy_to_the_static_pool(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "pool.json"
+    argv = [str(_trace(tmp_path)), "--policy", "aws-step-scaling", "--warm-pool", "--json", str(out)]
+    assert bench.main([*argv, "--warm-pool-fixed"]) == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["warm_pool"]["resizable"] is False
+    assert "no policy resizes it" in capsys.readouterr().out
+
+
+def test_surgeguard_sizes_the_pool_through_its_forecaster() -> None:
+    """Three days of a daily wave in a group whose max (200) is far above what the days ask: once the
+    forecaster has two days of history it shrinks the pool (PutWarmPool through the in-memory adapter)
+    to the week's peak, and the stopped pool hours fall against the static pool's."""
+    demand = [6000 + 3000 * math.sin(2 * math.pi * minute / 1440) for minute in range(3 * 1440)]
+    trace = Trace.from_demand("wave", demand)
+    sizing = FleetSizing(capacity_per_instance=1000.0, min_size=2, max_size=200, initial_size=12)
+    pool = WarmPoolParams(WarmPoolConfig(reuse_on_scale_in=True))
+    sized = SurgeguardPolicy(keep_records=True)
+    resized = simulate(trace, sized, sizing=sizing, warm_pool=pool).metrics
+    static = simulate(
+        trace, SurgeguardPolicy(), sizing=sizing, warm_pool=replace(pool, resizable=False)
+    ).metrics
+    put = [r["warm_pool"] for r in sized.aws.records if r.get("warm_pool", {}).get("applied")]  # type: ignore[union-attr]
+    assert put and all(p["max_group_prepared_capacity"] < 100 for p in put)
+    assert resized.warm_pool_hours is not None and static.warm_pool_hours is not None
+    assert resized.warm_pool_hours < static.warm_pool_hours
+    assert resized.dropped_pct == static.dropped_pct == 0

@@ -1,0 +1,125 @@
+"""The forecaster sizes the group's warm pool (opt-in `forecast.size_warm_pool`), under moto.
+
+PutWarmPool and DescribeWarmPool as the EC2 Auto Scaling API reference documents them:
+MaxGroupPreparedCapacity -1 means unset (the group's MaxSize); moto stores and returns the configuration
+as AWS does. The run's one audit record carries what was set and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+from surgeguard.adapters.autoscaling import AutoScalingFleet
+from surgeguard.adapters.errors import AwsCallError
+from surgeguard.config import ScalerConfig
+
+from .support import configure_web
+from .test_forecast import HISTORY_DAYS, _history, run
+
+
+def _configure(**forecast: Any) -> None:
+    configure_web(
+        forecast={
+            "mode": "floor",
+            "history_days": HISTORY_DAYS,
+            "horizon_hours": 1,
+            "percentile": 0.9,
+            **forecast,
+        }
+    )
+
+
+Audit = Callable[[str], list[dict[str, Any]]]
+
+
+def _run(audit: Audit) -> dict[str, Any]:
+    """One forecaster run at T0 (the history's end), and its audit record."""
+    execution = str(uuid.uuid4())
+    assert len(run(execution_id=execution)["records"]) == 1
+    (record,) = [r for r in audit("web") if r["trigger"]["execution_id"] == execution]
+    return record
+
+
+def _pool() -> dict[str, Any] | None:
+    found = boto3.client("autoscaling").describe_warm_pool(AutoScalingGroupName="web")
+    config: dict[str, Any] | None = found.get("WarmPoolConfiguration")
+    return config
+
+
+@pytest.fixture
+def sizing(config_file: ScalerConfig, alarms: list[str]) -> None:
+    _configure(size_warm_pool=True)
+    _history()
+
+
+@pytest.mark.usefixtures("sizing")
+def test_the_forecaster_creates_a_pool_for_the_week_peak_and_keeps_it(audit: Audit) -> None:
+    # The history's busiest minute is 8000 requests/min at 1000 per instance: 8 prepared instances; the
+    # forecast's floors for the next hour (demand near 6000) ask no more.
+    record = _run(audit)
+    assert record["outcome"] == "applied"
+    assert record["warm_pool"]["applied"] is True
+    assert record["warm_pool"]["max_group_prepared_capacity"] == 8
+    assert "last week's peak 8" in record["reason"]
+    assert _pool() == {
+        "MaxGroupPreparedCapacity": 8,
+        "MinSize": 0,
+        "PoolState": "Stopped",
+        "InstanceReusePolicy": {"ReuseOnScaleIn": True},
+    }
+    again = _run(audit)
+    assert again["warm_pool"] == {"summary": "warm pool kept (MaxGroupPreparedCapacity 8)", "applied": False}
+
+
+@pytest.mark.usefixtures("sizing")
+def test_an_existing_pool_keeps_its_state_and_min_size_and_shrinks_only_by_half(audit: Audit) -> None:
+    autoscaling = boto3.client("autoscaling")
+    autoscaling.put_warm_pool(
+        AutoScalingGroupName="web", MaxGroupPreparedCapacity=-1, MinSize=1, PoolState="Hibernated"
+    )
+    # Unset = the group's max, 20: 8 is under half of it, so the pool shrinks to 8.
+    record = _run(audit)
+    assert record["warm_pool"]["max_group_prepared_capacity"] == 8
+    pool = _pool()
+    assert pool is not None
+    assert (pool["MaxGroupPreparedCapacity"], pool["MinSize"], pool["PoolState"]) == (8, 1, "Hibernated")
+    autoscaling.put_warm_pool(AutoScalingGroupName="web", MaxGroupPreparedCapacity=12)
+    record = _run(audit)
+    assert record["warm_pool"]["applied"] is False  # 8 is not under half of 12: kept
+    assert _pool()["MaxGroupPreparedCapacity"] == 12  # type: ignore[index]
+
+
+@pytest.mark.usefixtures("sizing")
+def test_a_failed_put_is_in_the_record_and_the_forecast_still_written(
+    monkeypatch: pytest.MonkeyPatch, audit: Audit
+) -> None:
+    # AWS refuses a warm pool on a group with a mixed instances policy (user guide, "Warm pools ...
+    # limitations"): the forecast stands, the record says why the pool is not sized.
+    def refuse(self: AutoScalingFleet, name: str, pool: Any) -> None:
+        raise AwsCallError(
+            "PutWarmPool",
+            "ValidationError",
+            "You can't add a warm pool to a group with a mixed instances policy",
+        )
+
+    monkeypatch.setattr(AutoScalingFleet, "put_warm_pool", refuse)
+    record = _run(audit)
+    assert record["outcome"] == "applied" and record["forecast"]["floor"] >= 6
+    assert record["warm_pool"]["applied"] is False
+    assert "mixed instances policy" in record["warm_pool"]["error"]
+    assert _pool() is None
+
+
+def test_off_by_default_the_forecaster_never_touches_a_pool(
+    config_file: ScalerConfig, alarms: list[str], audit: Audit
+) -> None:
+    _configure()
+    _history()
+    record = _run(audit)
+    assert record["outcome"] == "applied" and "warm_pool" not in record
+    assert _pool() is None

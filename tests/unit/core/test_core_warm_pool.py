@@ -1,0 +1,78 @@
+"""Sizing the group's warm pool from the forecast, the last week's peak and the sale calendar (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from surgeguard.domain.warm_pool import SHRINK_BELOW, WarmPool, size_warm_pool
+
+
+def _size(**overrides: Any) -> int | None:
+    arguments: dict[str, Any] = {
+        "steps": (4, 6, 5),
+        "burst_rises": (),
+        "week_peak_requests": 5000.0,
+        "per_instance": 1000.0,
+        "event_targets": (),
+        "group_max": 40,
+        "current": None,
+    }
+    sizing = size_warm_pool(**{**arguments, **overrides})
+    return None if sizing is None else sizing.max_group_prepared_capacity
+
+
+def test_the_largest_need_wins() -> None:
+    assert _size() == 6  # the forecast's busiest step over the week's 5
+    assert _size(week_peak_requests=9000.0) == 9
+    assert _size(week_peak_requests=None) == 6
+    # A burst the forecaster anticipates multiplies the floors: 6 x 1.5 = 9.
+    assert _size(burst_rises=(1.2, 1.5)) == 9
+    assert _size(event_targets=(("black-friday", 25),)) == 25
+
+
+def test_never_above_the_group_max() -> None:
+    assert _size(week_peak_requests=90_000.0) == 40
+    sizing = size_warm_pool(
+        steps=(60,),
+        burst_rises=(),
+        week_peak_requests=None,
+        per_instance=1000.0,
+        event_targets=(),
+        group_max=40,
+        current=None,
+    )
+    assert sizing is not None and sizing.why.endswith("capped at the group's max 40")
+
+
+@pytest.mark.parametrize(
+    ("held", "expected"),
+    [
+        (None, 6),  # unset: the group's max, 40; 6 is under half of it
+        (6, None),  # unchanged: nothing to put
+        (4, 6),  # growing applies at once
+        (12, None),  # 6 is half of 12, not under it: kept
+        (13, 6),  # under half of 13: shrinks
+    ],
+)
+def test_grows_at_once_and_shrinks_only_below_half(held: int | None, expected: int | None) -> None:
+    assert SHRINK_BELOW == 0.5
+    assert _size(current=WarmPool(held)) == expected
+
+
+def test_the_why_names_every_part() -> None:
+    sizing = size_warm_pool(
+        steps=(4,),
+        burst_rises=(2.0,),
+        week_peak_requests=3000.0,
+        per_instance=1000.0,
+        event_targets=(("sale", 7),),
+        group_max=40,
+        current=None,
+    )
+    assert sizing is not None
+    assert sizing.why == (
+        "prepared capacity 8: the largest of forecast 8 (floors x burst rise 2.00), "
+        "last week's peak 3, event sale 7"
+    )
