@@ -123,3 +123,25 @@ def test_off_by_default_the_forecaster_never_touches_a_pool(
     record = _run(audit)
     assert record["outcome"] == "applied" and "warm_pool" not in record
     assert _pool() is None
+
+
+def test_a_sale_near_prepares_its_target(config_file: ScalerConfig, alarms: list[str], audit: Audit) -> None:
+    # Doors at 13:00 UTC, an hour after the run: its pre-warm (launch + warm-up + margins before the
+    # doors) falls inside the forecast's one-hour horizon, so the pool is sized for the sale's target
+    # (15000 requests/min at 1000 per instance) rather than for the week's peak of 8.
+    sale = {
+        "name": "flash",
+        "start": "2026-11-20T13:00:00",
+        "end": "2026-11-20T14:00:00",
+        "timezone": "UTC",
+        "peak_requests_per_minute": 15000,
+    }
+    configure_web(
+        forecast={"mode": "floor", "history_days": HISTORY_DAYS, "horizon_hours": 1, "size_warm_pool": True},
+        events=[sale],
+    )
+    _history()
+    record = _run(audit)
+    assert record["warm_pool"]["max_group_prepared_capacity"] == 15
+    assert "event flash 15" in record["reason"]
+    assert _pool()["MaxGroupPreparedCapacity"] == 15  # type: ignore[index]
