@@ -10,6 +10,7 @@ from typing import Any
 from gameday.baselines import AWS_POLICIES
 from gameday.engine import PolicyMetrics
 from gameday.fleet import FleetParams, FleetSizing
+from gameday.goals import judge
 from gameday.warm_pool import WarmPoolParams
 
 # The project's own policy; when it ran, each table ends with its ratios to every AWS policy.
@@ -27,6 +28,10 @@ class TraceReport:
     policies: Mapping[str, PolicyMetrics]
     # Policies that forecast (Surgeguard's forecaster): MAPE of their 15-minute forecasts, None if none.
     forecast_mape: Mapping[str, float | None] = field(default_factory=dict)
+
+    @property
+    def measured_minutes(self) -> int:
+        return self.minutes - self.gap_minutes
 
 
 def format_params(params: FleetParams) -> str:
@@ -69,6 +74,10 @@ def format_trace(report: TraceReport, challenger: str = CHALLENGER) -> str:
             line += f"  {hours:>15}  {starts:>11}"
         lines.append(line)
     lines += _ratio_lines(report.policies, challenger, name_width)
+    if not pooled:  # the goals are judged on the default fleet model
+        lines += [
+            f"  {verdict.line()}" for verdict in judge(report.policies, report.measured_minutes, challenger)
+        ]
     for name, mape in report.forecast_mape.items():
         shown = "n/a (under 2 days of history)" if mape is None else f"{100 * mape:.1f}%"
         lines.append(f"  {name} forecast error (MAPE, 15-minute steps): {shown}")
