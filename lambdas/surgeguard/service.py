@@ -758,8 +758,10 @@ def _decide_group(
     breached: frozenset[str],
     stash: Stash,
     base: Callable[..., dict[str, Any]],
+    forecast_item: ForecastState | None = None,
 ) -> dict[str, Any]:
-    """Read the signals, decide (one decision per alarm period) and apply: the alarm path's work."""
+    """Read the signals, decide (one decision per alarm period) and apply: the alarm path's work.
+    `forecast_item`: the group's FORECAST item, when the caller has just read it."""
     readings = adapters.signals.read(group, now)
     validate_readings(readings)
     applied = decide_and_apply(
@@ -772,6 +774,7 @@ def _decide_group(
         direction=direction,
         breached=breached,
         min_interval=timedelta(seconds=group.scale_out.period_seconds),
+        forecast_item=forecast_item,
         stash=lambda decision, snapshot, controls: stash(
             base(
                 decision.outcome,
@@ -845,7 +848,7 @@ def _reevaluate(
                 continue
             trigger: dict[str, Any] = {**audit, "in_alarm": sorted(s.name for s in specs)}
             if group_name in bursting:
-                trigger["burst_due"] = bursting[group_name]
+                trigger["burst_due"] = bursting[group_name].burst_at(now)
 
             def base(
                 outcome: Outcome,
@@ -872,6 +875,7 @@ def _reevaluate(
                     breached=frozenset(s.rule for s in specs if s.composite_of),
                     stash=keep(stash),
                     base=base,
+                    forecast_item=bursting.get(group_name),
                 )
             except (AwsCallError, GroupNotFoundError, BadInputError) as error:
                 if len(stashed) > stashed_before:
@@ -910,10 +914,11 @@ def _reevaluate(
 
 def _bursting_groups(
     mine: Collection[str], adapters: Adapters, ctx: Context, now: datetime
-) -> dict[str, float]:
-    """The groups of this shard for which the forecaster learned a burst due now: name -> its rise.
-    One GetItem per group that anticipates bursts (ConsistentRead): cheap beside a decision."""
-    due: dict[str, float] = {}
+) -> dict[str, ForecastState]:
+    """The groups of this shard for which the forecaster learned a burst due now: name -> the FORECAST
+    item that says so (the decision reuses it rather than reading it again). One GetItem per group that
+    anticipates bursts (ConsistentRead): cheap beside a decision."""
+    due: dict[str, ForecastState] = {}
     for name in sorted(mine):
         group = ctx.config.group(name)
         if group is None or not group.anticipates_bursts():
@@ -925,9 +930,8 @@ def _bursting_groups(
             # decide it, and the other groups are not held up by one item.
             logger.warning("%s: could not read the forecast item: %s", name, error)
             continue
-        rise = 1.0 if state is None else state.burst_at(now)
-        if rise > 1.0:
-            due[name] = rise
+        if state is not None and state.burst_at(now) > 1.0:
+            due[name] = state
     return due
 
 
@@ -991,19 +995,20 @@ def event_limits(group: GroupConfig, states: Sequence[EventState], now: datetime
 
 
 def forecast_floors(
-    group: GroupConfig, adapters: Adapters, now: datetime
+    group: GroupConfig, adapters: Adapters, now: datetime, state: ForecastState | None = None
 ) -> tuple[tuple[Floor, ...], dict[str, Any]]:
     """The forecaster's floors in effect now, and the audit note of a burst.
 
     `floor:forecast`, the seasonal floor, in floor mode only (forecast-only records what it would do
     and never acts). `floor:burst`, while a burst the forecaster learned is due: the level of the last
     minutes times the learned rise, at what an instance serves in a burst. The level is read now
-    (GetMetricData), since a burst is measured against the minutes right before it.
+    (GetMetricData), since a burst is measured against the minutes right before it. `state`: the
+    group's FORECAST item, when the caller has just read it (None: read it here).
     """
     if group.forecast is None:
         return (), {}
     try:
-        state = adapters.store.load_forecast(group.name)
+        state = state if state is not None else adapters.store.load_forecast(group.name)
     except (LookupError, TypeError, ValueError) as error:
         # A malformed item must not stop every decision of the group until the next forecast run.
         logger.warning("%s: malformed forecast item ignored: %s", group.name, error)
@@ -1099,17 +1104,19 @@ def decide_and_apply(
     min_interval: timedelta | None = None,
     trigger_id: str | None = None,
     stash: Callable[[Decision, GroupSnapshot, Controls], None] | None = None,
+    forecast_item: ForecastState | None = None,
 ) -> Applied:
     """Decide (with the group's event floors), save the state item, stash the record, apply, settle.
 
     `not_stale`: a scheduled phase that fires after a newer alarm decides at that newer time rather
     than being skipped as stale (its plan is time-based, so a late firing still applies).
     `stash`: called with a capacity change before it is applied (the claim keeps its audit record).
+    `forecast_item`: the group's FORECAST item, when the caller has just read it (None: read it here).
     Raises AwsCallError only when nothing was applied.
     """
     controls = Controls(pause=adapters.store.load_pause(group.name), dry_run=ctx.config.is_dry_run(group))
     states = adapters.store.load_events(group.name) if group.events else []
-    forecast, notes = forecast_floors(group, adapters, now)
+    forecast, notes = forecast_floors(group, adapters, now, forecast_item)
     noise, noted = noise_headroom(group, adapters, now) if direction is Direction.IN else (None, {})
     notes.update(noted)
     horizon = ctx.clock() + FUTURE_SKEW

@@ -181,7 +181,9 @@ def _configure_bursts(anticipate: bool = True) -> None:
 
 
 @pytest.mark.usefixtures("config_file", "alarms")
-def test_a_learned_burst_has_capacity_in_place_a_lead_time_ahead(invoke: Invoke, audit: Audit) -> None:
+def test_a_learned_burst_has_capacity_in_place_a_lead_time_ahead(
+    invoke: Invoke, audit: Audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # GIVEN two days on which demand tripled at 12:30 for six minutes, and a forecast-only floor
     _configure_bursts()
     _history_with_bursts(recent_minutes=BURST_MINUTE)
@@ -208,7 +210,19 @@ def test_a_learned_burst_has_capacity_in_place_a_lead_time_ahead(invoke: Invoke,
     assert desired() == before
 
     # WHEN it runs three minutes before 12:30, with demand still at its level
+    from surgeguard.adapters.audit_store import AuditStore
+
+    reads: list[str] = []
+    real_load = AuditStore.load_forecast
+
+    def counted(self: Any, group: str) -> Any:
+        reads.append(group)
+        return real_load(self, group)
+
+    monkeypatch.setattr(AuditStore, "load_forecast", counted)
     invoke(reevaluation(BURST_MINUTE - 3))
+    # (the item that says a burst is due is the one the decision sizes it from: read once per group)
+    assert reads.count("web") == 1, reads
     decided = audit("web")[-1]
     # THEN it decides web with `floor:burst` = 6000/min x 3 / 2000 per instance = 9 instances
     assert decided["outcome"] == "applied", decided["reason"]
