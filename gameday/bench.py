@@ -244,11 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"then warms before it serves (default {_POOL_DEFAULTS.warm_start_warming_minutes})",
     )
     pool.add_argument(
-        "--warm-pool-fixed",
+        "--warm-pool-sized",
         action="store_true",
         default=None,
-        help="no policy resizes the pool (by default Surgeguard's forecaster sizes it, as its config "
-        "`forecast.size_warm_pool` does in AWS; no AWS policy can)",
+        help="Surgeguard's forecaster sizes the pool, as its config `forecast.size_warm_pool` does in AWS "
+        "(no AWS policy can); by default every policy has the same static pool",
     )
     return parser
 
@@ -260,7 +260,7 @@ _POOL_FLAGS = (
     "warm_pool_stopped_cost",
     "warm_start_pending_minutes",
     "warm_start_warming_minutes",
-    "warm_pool_fixed",
+    "warm_pool_sized",
 )
 
 
@@ -299,7 +299,7 @@ def bench_warm_pool(args: argparse.Namespace) -> WarmPoolParams | None:
             if args.warm_start_warming_minutes is None
             else args.warm_start_warming_minutes
         ),
-        resizable=not args.warm_pool_fixed,
+        resizable=bool(args.warm_pool_sized),
     )
 
 

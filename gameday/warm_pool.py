@@ -61,8 +61,8 @@ class WarmPoolParams:
     warm_start_pending_minutes: int = 1
     warm_start_warming_minutes: int = 1
     # Whether a policy may resize the pool (PutWarmPool, as Surgeguard's forecaster does when its config
-    # says so); no AWS policy does. False holds every policy to the static pool.
-    resizable: bool = True
+    # says so); no AWS policy does. By default every policy, Surgeguard too, has the same static pool.
+    resizable: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.stopped_cost_fraction <= 1:

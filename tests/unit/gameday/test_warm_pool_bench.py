@@ -83,14 +83,17 @@ def test_pool_usage_errors(
     assert message in capsys.readouterr().err
 
 
-def test_fixed_holds_every_policy_to_the_static_pool(
+def test_the_static_pool_by_default_and_sized_on_request(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "pool.json"
     argv = [str(_trace(tmp_path)), "--policy", "aws-step-scaling", "--warm-pool", "--json", str(out)]
-    assert bench.main([*argv, "--warm-pool-fixed"]) == 0
+    assert bench.main(argv) == 0
     assert json.loads(out.read_text(encoding="utf-8"))["warm_pool"]["resizable"] is False
     assert "no policy resizes it" in capsys.readouterr().out
+    assert bench.main([*argv, "--warm-pool-sized"]) == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["warm_pool"]["resizable"] is True
+    assert "a policy may resize it (Surgeguard does)" in capsys.readouterr().out
 
 
 def test_surgeguard_sizes_the_pool_through_its_forecaster() -> None:
@@ -102,10 +105,8 @@ def test_surgeguard_sizes_the_pool_through_its_forecaster() -> None:
     sizing = FleetSizing(capacity_per_instance=1000.0, min_size=2, max_size=200, initial_size=12)
     pool = WarmPoolParams(WarmPoolConfig(reuse_on_scale_in=True))
     sized = SurgeguardPolicy(keep_records=True)
-    resized = simulate(trace, sized, sizing=sizing, warm_pool=pool).metrics
-    static = simulate(
-        trace, SurgeguardPolicy(), sizing=sizing, warm_pool=replace(pool, resizable=False)
-    ).metrics
+    resized = simulate(trace, sized, sizing=sizing, warm_pool=replace(pool, resizable=True)).metrics
+    static = simulate(trace, SurgeguardPolicy(), sizing=sizing, warm_pool=pool).metrics
     put = [r["warm_pool"] for r in sized.aws.records if r.get("warm_pool", {}).get("applied")]  # type: ignore[union-attr]
     assert put and all(p["max_group_prepared_capacity"] < 100 for p in put)
     assert resized.warm_pool_hours is not None and static.warm_pool_hours is not None
