@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from gameday import surgeguard_policy  # noqa: F401  (registers the `surgeguard` policy)
 from gameday.baselines import POLICIES
@@ -273,32 +273,20 @@ def bench_warm_pool(args: argparse.Namespace) -> WarmPoolParams | None:
         if given:
             raise ValueError(f"--{given[0].replace('_', '-')} needs --warm-pool")
         return None
-    defaults = _POOL_DEFAULTS
+    pool = _POOL_DEFAULTS
+
+    def given_or(value: Any, default: Any) -> Any:
+        return default if value is None else value
+
     return WarmPoolParams(
         WarmPoolConfig(
-            min_size=defaults.config.min_size if args.warm_pool_min_size is None else args.warm_pool_min_size,
+            min_size=given_or(args.warm_pool_min_size, pool.config.min_size),
             max_group_prepared_capacity=args.warm_pool_max_prepared,
-            reuse_on_scale_in=(
-                defaults.config.reuse_on_scale_in
-                if args.warm_pool_reuse_on_scale_in is None
-                else args.warm_pool_reuse_on_scale_in
-            ),
+            reuse_on_scale_in=given_or(args.warm_pool_reuse_on_scale_in, pool.config.reuse_on_scale_in),
         ),
-        stopped_cost_fraction=(
-            defaults.stopped_cost_fraction
-            if args.warm_pool_stopped_cost is None
-            else args.warm_pool_stopped_cost
-        ),
-        warm_start_pending_minutes=(
-            defaults.warm_start_pending_minutes
-            if args.warm_start_pending_minutes is None
-            else args.warm_start_pending_minutes
-        ),
-        warm_start_warming_minutes=(
-            defaults.warm_start_warming_minutes
-            if args.warm_start_warming_minutes is None
-            else args.warm_start_warming_minutes
-        ),
+        stopped_cost_fraction=given_or(args.warm_pool_stopped_cost, pool.stopped_cost_fraction),
+        warm_start_pending_minutes=given_or(args.warm_start_pending_minutes, pool.warm_start_pending_minutes),
+        warm_start_warming_minutes=given_or(args.warm_start_warming_minutes, pool.warm_start_warming_minutes),
         resizable=bool(args.warm_pool_sized),
     )
 
