@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 # Header name -> minutes per row (SOURCES.md: minute, 5-minute and hourly buckets).
 MINUTES_PER_ROW: dict[str, int] = {"minute": 1, "min5": 5, "hour": 60}
 VALUE_COLUMN = "requests"
+# A metric export (CloudWatch, a load balancer's log roll-up, NAB's CSVs): `timestamp,requests` or
+# `timestamp,value`, extra columns ignored; the period is read from the timestamps.
+TIMESTAMP_COLUMN = "timestamp"
+TIMESTAMP_VALUE_COLUMNS = (VALUE_COLUMN, "value")
 # BENCHMARK.md: a run of >= 20 zero minutes not starting at minute 0 is an outage, not zero demand.
 GAP_MIN_ZERO_MINUTES = 20
 
 
 class TraceFormatError(ValueError):
-    """A trace CSV that does not follow the `minute|min5|hour,requests` format."""
+    """A trace CSV that follows neither the `minute|min5|hour,requests` nor the `timestamp,requests`
+    format."""
 
     def __init__(self, path: str, line: int, reason: str) -> None:
         # line 0: the file as a whole (unreadable), so no line number is shown.
@@ -71,7 +78,8 @@ def detect_gaps(demand: Sequence[float]) -> tuple[bool, ...]:
 
 
 def load_trace(path: str | Path, name: str | None = None) -> Trace:
-    """Read a `minute|min5|hour,requests` CSV; buckets are spread evenly over their minutes."""
+    """Read a `minute|min5|hour,requests` or `timestamp,requests` CSV; buckets are spread evenly over
+    their minutes."""
     source = Path(path)
     shown = str(source)
     try:
@@ -84,15 +92,20 @@ def load_trace(path: str | Path, name: str | None = None) -> Trace:
 
 
 def parse_trace(lines: Iterable[str], name: str, source: str = "<trace>") -> Trace:
-    """Parse CSV lines; row i must carry index i so that a missing row cannot shift time."""
+    """Parse CSV lines; row i must carry index i so that a missing row cannot shift time. A
+    `timestamp` header switches to `_parse_timestamped`."""
+    rows = [
+        (line_number, [cell.strip() for cell in line.split(",")])
+        for line_number, raw in enumerate(lines, start=1)
+        if (line := raw.strip())
+    ]
+    if rows and rows[0][1][0].lower() == TIMESTAMP_COLUMN:
+        return _parse_timestamped(rows, name, source)
     demand: list[float] = []
     minutes_per_row = 0
     expected_index = 0
-    for line_number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        cells = [cell.strip() for cell in line.split(",")]
+    for line_number, cells in rows:
+        line = ",".join(cells)
         if minutes_per_row == 0:
             minutes_per_row = _header_step(cells, source, line_number)
             continue
@@ -112,8 +125,71 @@ def parse_trace(lines: Iterable[str], name: str, source: str = "<trace>") -> Tra
     return Trace.from_demand(name, demand, step_minutes=minutes_per_row)
 
 
+def _parse_timestamped(rows: Sequence[tuple[int, list[str]]], name: str, source: str) -> Trace:
+    """A metric export: one row per period, stamped with the period's start.
+
+    The period is the most common step between rows and must be whole minutes; every row must fall on
+    that grid from the first row, later than the one before. A period with no row is missing data, not
+    zero demand: its minutes are a gap (left out of every metric, no policy called), as BENCHMARK.md
+    treats an outage. CloudWatch writes no datapoint for a period it has nothing for, and a quiet period
+    in a load balancer's export is the same absence, so neither is read as demand."""
+    header_line, header = rows[0]
+    if len(header) < 2 or header[1].lower() not in TIMESTAMP_VALUE_COLUMNS:
+        raise TraceFormatError(
+            source,
+            header_line,
+            f"header must be 'timestamp,requests' or 'timestamp,value' (more columns are ignored), "
+            f"got {','.join(header)!r}",
+        )
+    stamped: list[tuple[datetime, float]] = []
+    for line_number, cells in rows[1:]:
+        if len(cells) < 2:
+            raise TraceFormatError(source, line_number, f"expected a timestamp and a value, got {cells[0]!r}")
+        at = _parse_timestamp(cells[0], source, line_number)
+        if stamped and (at.tzinfo is None) != (stamped[0][0].tzinfo is None):
+            raise TraceFormatError(source, line_number, "timestamps mix times with and without a UTC offset")
+        if stamped and at <= stamped[-1][0]:
+            raise TraceFormatError(
+                source, line_number, f"timestamp {cells[0]} is not after the row before ({stamped[-1][0]})"
+            )
+        stamped.append((at, _parse_requests(cells[1], source, line_number)))
+    if not stamped:
+        raise TraceFormatError(source, header_line + 1, "no data rows after the header")
+    steps = Counter(later[0] - earlier[0] for earlier, later in zip(stamped, stamped[1:], strict=False))
+    period = steps.most_common(1)[0][0] if steps else timedelta(minutes=1)
+    if period % timedelta(minutes=1):
+        raise TraceFormatError(source, rows[1][0], f"the rows' period, {period}, is not whole minutes")
+    minutes_per_row = period // timedelta(minutes=1)
+    first = stamped[0][0]
+    periods = (stamped[-1][0] - first) // period + 1
+    values: list[float | None] = [None] * periods
+    for (line_number, _), (at, requests) in zip(rows[1:], stamped, strict=True):
+        index, off_grid = divmod(at - first, period)
+        if off_grid:
+            grid = f"the {minutes_per_row}-minute grid of the first row ({first})"
+            raise TraceFormatError(source, line_number, f"{at} is not on {grid}")
+        values[index] = requests
+    demand = [
+        0.0 if value is None else value / minutes_per_row for value in values for _ in range(minutes_per_row)
+    ]
+    # The protocol's own gaps (runs of zero minutes) stay gaps; a missing period is one however short.
+    gap = list(detect_gaps(demand))
+    for index, value in enumerate(values):
+        if value is None:
+            gap[index * minutes_per_row : (index + 1) * minutes_per_row] = [True] * minutes_per_row
+    return Trace(name=name, demand=tuple(demand), gap=tuple(gap), step_minutes=minutes_per_row)
+
+
+def _parse_timestamp(cell: str, source: str, line_number: int) -> datetime:
+    try:
+        at = datetime.fromisoformat(cell[:-1] + "+00:00" if cell.endswith(("Z", "z")) else cell)
+    except ValueError:
+        raise TraceFormatError(source, line_number, f"not an ISO 8601 timestamp: {cell!r}") from None
+    return at.astimezone(UTC) if at.tzinfo is not None else at
+
+
 def _header_step(cells: list[str], source: str, line_number: int) -> int:
-    expected = " or ".join(f"'{key},{VALUE_COLUMN}'" for key in MINUTES_PER_ROW)
+    expected = " or ".join(f"'{key},{VALUE_COLUMN}'" for key in [*MINUTES_PER_ROW, TIMESTAMP_COLUMN])
     if len(cells) != 2 or cells[1].lower() != VALUE_COLUMN or cells[0].lower() not in MINUTES_PER_ROW:
         raise TraceFormatError(source, line_number, f"header must be {expected}, got {','.join(cells)!r}")
     return MINUTES_PER_ROW[cells[0].lower()]

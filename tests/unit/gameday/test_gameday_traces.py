@@ -102,3 +102,60 @@ def test_shared_traces_load(traces_dir: Path) -> None:
     # SOURCES.md: minutes 893 to 3155 are the hurricane outage.
     assert nasa.gap[893] and nasa.gap[3155] and not nasa.gap[892] and not nasa.gap[3156]
     assert load_trace(traces_dir / "worldcup98-may30-jun30-5min.csv").minutes == 8_929 * 5
+
+
+# A metric export (NAB's realAWSCloudwatch CSVs have this shape: label and notes columns after the value).
+def test_timestamped_rows_take_their_period_from_the_timestamps(tmp_path: Path) -> None:
+    text = (
+        "timestamp,value,label,notes\n"
+        "2014-04-10 00:04:00,100,0,\n"
+        "2014-04-10 00:09:00,50,0,\n"
+        "2014-04-10 00:14:00,25,0,\n"
+    )
+    trace = load_trace(write(tmp_path, text))
+    assert trace.step_minutes == 5
+    assert trace.demand == (20.0,) * 5 + (10.0,) * 5 + (5.0,) * 5
+    assert not any(trace.gap)
+
+
+def test_a_missing_period_is_a_gap_not_zero_demand(tmp_path: Path) -> None:
+    rows = ["2015-02-26T21:42:00Z,60", "2015-02-26T21:47:00Z,60", "2015-02-26T21:57:00Z,60"]
+    trace = load_trace(write(tmp_path, "timestamp,requests\n" + "\n".join(rows) + "\n"))
+    assert trace.minutes == 20
+    assert trace.gap == (False,) * 10 + (True,) * 5 + (False,) * 5
+    assert trace.demand[10:15] == (0.0,) * 5
+
+
+def test_offsets_are_read_as_utc_and_a_step_across_them_is_one_period(tmp_path: Path) -> None:
+    # 01:59 at +01:00 is 00:59 UTC: one minute before 01:00Z, whatever the offsets say.
+    text = "timestamp,requests\n2026-03-29T01:58:00+01:00,6\n2026-03-29T00:59:00Z,7\n2026-03-29T01:00:00Z,8\n"
+    assert load_trace(write(tmp_path, text)).demand == (6.0, 7.0, 8.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ("timestamp,latency\n2014-04-10 00:04:00,1\n", 1, "header must be 'timestamp,requests'"),
+        ("timestamp,value\nyesterday,1\n", 2, "not an ISO 8601 timestamp"),
+        ("timestamp,value\n2014-04-10 00:04:00,1\n2014-04-10 00:04:00,2\n", 3, "is not after the row before"),
+        ("timestamp,value\n2014-04-10 00:04:00,1\n2014-04-10 00:04:30,2\n", 2, "not whole minutes"),
+        (
+            "timestamp,value\n2014-04-10 00:00:00,1\n2014-04-10 00:05:00,1\n2014-04-10 00:10:00,1\n"
+            "2014-04-10 00:12:00,1\n",
+            5,
+            "not on the 5-minute grid",
+        ),
+        ("timestamp,value\n2014-04-10 00:04:00,1\n2014-04-10T00:05:00Z,2\n", 3, "mix times"),
+        ("timestamp,value\n2014-04-10 00:04:00,-3\n", 2, ">= 0"),
+        ("timestamp,value\n2014-04-10 00:04:00\n", 2, "expected a timestamp and a value"),
+        ("timestamp,value\n", 2, "no data rows"),
+    ],
+)
+def test_malformed_timestamped_files_name_the_file_and_line(
+    tmp_path: Path, text: str, line: int, fragment: str
+) -> None:
+    path = write(tmp_path, text, "bad.csv")
+    with pytest.raises(TraceFormatError) as caught:
+        load_trace(path)
+    assert caught.value.line == line
+    assert fragment in str(caught.value)
