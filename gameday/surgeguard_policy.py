@@ -553,7 +553,7 @@ def surgeguard_factory(
 # LEAN_SETTING up, the setting also gives up the headroom that is not for the load it sees: no capacity
 # held for learned bursts, and only LEAN_NOISE_SIGMAS of noise headroom (README: at 90 this way nasa
 # drops 1.1 % at 1.67x the oracle; with the bursts and 3 sigmas kept, 85 already costs 2.08x).
-HEADROOM_SETTINGS = (20.0, 35.0, 45.0, 66.0, 70.0, 85.0, 90.0)
+HEADROOM_SETTINGS = (20.0, 30.0, 45.0, 66.0, 70.0, 85.0, 90.0)
 LEAN_SETTING = 90.0
 LEAN_NOISE_SIGMAS = 2.0
 
