@@ -1130,6 +1130,8 @@ def decide_and_apply(
         if memory != loaded:
             notes["ignored_future_state"] = f"state times after {horizon.isoformat()} were ignored"
         change = outside_change(actual, memory, ctx.clock(), APPLY_GRACE)
+        if change is not None and change.within_grace and not _commit_done(group.name, memory, adapters):
+            change = None  # our own earlier value may still be landing: the commit stands, as before
         outside = {}
         if change is not None:
             # Decide from the group's real capacity, and keep it as the commit: noticed once, by the
@@ -1247,6 +1249,19 @@ def _outside_notes(
         writer, cause = "unknown", None
     field = "scheduled_change" if writer == "scheduled_action" else "other_writer"
     return {field: {**when, "writer": writer, "cause": cause}}
+
+
+def _commit_done(group: str, memory: ScalerMemory, adapters: Adapters) -> bool:
+    """Whether the latest commit's own attempt has finished, so that nothing of ours is still landing:
+    an adopted change (no trigger) applies nothing; an unreadable claim is the cautious reading, not
+    done."""
+    if memory.committed_by is None:
+        return True
+    try:
+        return adapters.store.trigger_done(memory.committed_by)
+    except Exception as error:
+        logger.warning("%s: could not read claim %s: %s", group, memory.committed_by, error)
+        return False
 
 
 def _in_flight(memory: ScalerMemory, trigger_id: str | None, clock: datetime) -> bool:

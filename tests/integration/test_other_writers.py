@@ -146,6 +146,58 @@ def test_a_commit_still_in_flight_is_not_another_writer(
     assert _outside(notifications) == []
 
 
+def test_a_hand_set_capacity_within_the_grace_is_noticed_not_put_back(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], notifications: Any
+) -> None:
+    # GIVEN Surgeguard's 2 -> 4, applied and done, and a person setting 3 a minute later
+    _scaled_out_to_4(invoke, audit, cpu_metric)
+    notifications.read()
+    set_desired("web", 3)
+    # WHEN the per-minute re-evaluation decides within APPLY_GRACE of that commit (CPU at its target)
+    cpu_metric(50.0, at(100) - timedelta(minutes=1))
+    record = _reevaluate(invoke, audit, at(100), "tick-grace")
+    # THEN the 3 is someone else's (the commit's own attempt had finished: nothing of ours was still
+    # landing), the decision starts from it, and it stays: before this, the commit's 4 was put back
+    assert record["other_writer"]["before"] == 4 and record["other_writer"]["after"] == 3
+    assert record["inputs"]["group"]["desired"] == 3
+    assert desired() == 3
+    assert [n["Subject"] for n in _outside(notifications)] == [
+        "Surgeguard: web changed outside Surgeguard 4 -> 3"
+    ]
+
+
+def test_a_third_value_while_the_commits_attempt_is_unfinished_is_not_called_another_writer(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    notifications: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a commit of 2 -> 4 whose apply failed (its trigger's attempt is unfinished: Lambda retries
+    # it), and the group showing 3 within the grace: it may be an earlier decision of ours landing late
+    throttling = [True]
+    real = AutoScalingFleet.set_desired_capacity
+
+    def throttled(self: AutoScalingFleet, name: str, desired: int) -> None:
+        if throttling[0]:
+            raise AwsCallError("SetDesiredCapacity", "Throttling", "Rate exceeded")
+        real(self, name, desired)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", throttled)
+    with pytest.raises(RetryableFailureError, match="Throttling"):
+        _breach(invoke, audit, cpu_metric, at(40), 80.0)
+    throttling[0] = False
+    notifications.read()
+    set_desired("web", 3)
+    # WHEN a decision reads the group within the grace
+    cpu_metric(50.0, at(100) - timedelta(minutes=1))
+    record = _reevaluate(invoke, audit, at(100), "tick-grace")
+    # THEN nothing is flagged: the commit stands and the decision starts from it, as before
+    assert "other_writer" not in record
+    assert record["inputs"]["group"]["desired"] == 4
+    assert _outside(notifications) == []
+
+
 def test_the_groups_own_clamping_to_a_lowered_max_is_not_another_writer(
     invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], notifications: Any
 ) -> None:

@@ -37,6 +37,10 @@ class OutsideChange:
     # The group shows what it had before that commit: the commit's own SetDesiredCapacity may never have
     # landed (a failed apply), or someone put the old value back; the shell asks the trigger's claim.
     reverts_commit: bool
+    # Noticed within the commit's grace: someone else's only once the commit's own apply is done (the
+    # shell asks the trigger's claim); until then it may be a value an earlier decision of ours is still
+    # putting in place.
+    within_grace: bool = False
 
     def adopted(self, memory: ScalerMemory, *, landed: bool = True) -> ScalerMemory:
         """The state item taking the group's capacity as the truth, so the change is noticed once.
@@ -63,18 +67,29 @@ def outside_change(
 ) -> OutsideChange | None:
     """Compare the group's desired capacity with Surgeguard's latest commit.
 
-    Not a change by someone else: a commit younger than `in_flight` (its SetDesiredCapacity may not
-    show yet; the shell decides from the commit then), and the group's own clamping of the commit to
-    its [MinSize, MaxSize] (a restored or scheduled min/max moves desired with it).
+    Not a change by someone else: the group's own clamping of the commit to its [MinSize, MaxSize] (a
+    restored or scheduled min/max moves desired with it), nor, within `in_flight` of the commit, the
+    value it started from (its SetDesiredCapacity may not show yet; the shell decides from the commit
+    then). Any other value within that grace is a change `within_grace`: a person who set capacity a
+    minute after Surgeguard did must not see it put back.
     """
     committed, at = memory.committed_desired, memory.committed_at
-    if committed is None or at is None or now - at < in_flight:
+    if committed is None or at is None:
         return None
-    expected = min(max(committed, group.size.min), group.size.max)
+    expected = _within(committed, group)
     if group.size.desired == expected:
         return None
+    if now - at < in_flight:
+        started = memory.committed_from
+        if started is not None and group.size.desired == _within(started, group):
+            return None
+        return OutsideChange(expected, group.size.desired, at, now, reverts_commit=False, within_grace=True)
     reverts = memory.committed_from is not None and group.size.desired == memory.committed_from
     return OutsideChange(expected, group.size.desired, at, now, reverts)
+
+
+def _within(desired: int, group: GroupSnapshot) -> int:
+    return min(max(desired, group.size.min), group.size.max)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,9 @@ def test_a_capacity_changing_decision_remembers_where_it_started_and_who_made_it
     ("desired", "bounds", "memory", "now", "why"),
     [
         (7, (0, 100), ScalerMemory(), LATER, "nothing committed yet"),
-        (7, (0, 100), COMMITTED, T0 + GRACE - timedelta(seconds=1), "the commit may still be in flight"),
+        (4, (0, 100), COMMITTED, T0 + GRACE - timedelta(seconds=1), "the commit may still be in flight"),
+        (10, (0, 100), COMMITTED, T0 + timedelta(seconds=5), "the commit landed"),
+        (5, (5, 100), COMMITTED, T0 + timedelta(seconds=5), "still landing, and lifted by a new min"),
         (10, (0, 100), COMMITTED, LATER, "the group shows the commit"),
         (8, (0, 8), COMMITTED, LATER, "a lowered max clamped it"),
         (12, (12, 20), COMMITTED, LATER, "a raised min clamped it"),
@@ -39,6 +41,14 @@ def test_not_another_writer(
 ) -> None:
     low, high = bounds
     assert outside_change(group(desired, min=low, max=high), memory, now, GRACE) is None, why
+
+
+def test_a_third_value_within_the_grace_is_a_change_the_shell_must_confirm() -> None:
+    # 10 committed from 4 a minute ago; the group shows 7, neither: a person's hand, unless an earlier
+    # decision of ours is still landing (the shell asks whether the commit's own attempt is done)
+    soon = T0 + timedelta(minutes=1)
+    change = outside_change(group(7), COMMITTED, soon, GRACE)
+    assert change == OutsideChange(10, 7, T0, soon, reverts_commit=False, within_grace=True)
 
 
 def test_another_writer_after_the_grace() -> None:
