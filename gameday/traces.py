@@ -16,6 +16,8 @@ VALUE_COLUMN = "requests"
 # `timestamp,value`, extra columns ignored; the period is read from the timestamps.
 TIMESTAMP_COLUMN = "timestamp"
 TIMESTAMP_VALUE_COLUMNS = (VALUE_COLUMN, "value")
+# A metric export may miss this many minutes (an outage) while most of its periods are there.
+MAX_MISSING_MINUTES = 1440
 # BENCHMARK.md: a run of >= 20 zero minutes not starting at minute 0 is an outage, not zero demand.
 GAP_MIN_ZERO_MINUTES = 20
 
@@ -162,6 +164,17 @@ def _parse_timestamped(rows: Sequence[tuple[int, list[str]]], name: str, source:
     minutes_per_row = period // timedelta(minutes=1)
     first = stamped[0][0]
     periods = (stamped[-1][0] - first) // period + 1
+    missing = periods - len(stamped)
+    if missing > len(stamped) and missing * minutes_per_row > MAX_MISSING_MINUTES:
+        # More absent than present, over a day: a mistyped timestamp, not an outage (and it would spread
+        # a year's typo into millions of gap minutes).
+        longest = max(range(1, len(stamped)), key=lambda i: stamped[i][0] - stamped[i - 1][0])
+        raise TraceFormatError(
+            source,
+            rows[1 + longest][0],
+            f"{missing} of {periods} {minutes_per_row}-minute periods have no row, most of them before "
+            f"this one ({stamped[longest][0]} follows {stamped[longest - 1][0]}): is its timestamp right?",
+        )
     values: list[float | None] = [None] * periods
     for (line_number, _), (at, requests) in zip(rows[1:], stamped, strict=True):
         index, off_grid = divmod(at - first, period)

@@ -149,6 +149,11 @@ def test_offsets_are_read_as_utc_and_a_step_across_them_is_one_period(tmp_path: 
         ("timestamp,value\n2014-04-10 00:04:00,-3\n", 2, ">= 0"),
         ("timestamp,value\n2014-04-10 00:04:00\n", 2, "expected a timestamp and a value"),
         ("timestamp,value\n", 2, "no data rows"),
+        (
+            "timestamp,value\n2014-04-10 00:00:00,1\n2014-04-10 00:05:00,1\n2104-04-10 00:10:00,1\n",
+            4,
+            "is its timestamp right?",
+        ),
     ],
 )
 def test_malformed_timestamped_files_name_the_file_and_line(
