@@ -1226,22 +1226,17 @@ def _outside_notes(
         "committed_at": change.committed_at.isoformat(),
         "noticed_at": change.noticed_at.isoformat(),
     }
-    if change.reverts_commit and memory.committed_by is not None:
-        try:
-            landed = adapters.store.trigger_done(memory.committed_by)
-        except Exception as error:  # unknown: the cautious reading, a change of ours that never landed
-            logger.warning("%s: could not read claim %s: %s", group, memory.committed_by, error)
-            landed = False
-        if not landed:
-            return {
-                "commit_not_landed": {
-                    **when,
-                    "trigger": memory.committed_by,
-                    "reason": f"the group still shows {change.after}, its desired capacity before this "
-                    f"commit of {change.before}, and that trigger never completed: its SetDesiredCapacity "
-                    "did not land; deciding from the group's real capacity",
-                }
+    # An unreadable claim reads as not done: the cautious reading, a change of ours that never landed.
+    if change.reverts_commit and not _commit_done(group, memory, adapters):
+        return {
+            "commit_not_landed": {
+                **when,
+                "trigger": memory.committed_by,
+                "reason": f"the group still shows {change.after}, its desired capacity before this "
+                f"commit of {change.before}, and that trigger never completed: its SetDesiredCapacity "
+                "did not land; deciding from the group's real capacity",
             }
+        }
     try:
         writer, cause = attribute(change, adapters.fleet.scaling_activities(group, change.committed_at))
     except Exception as error:  # DescribeScalingActivities is a courtesy: moto and IAM may refuse it

@@ -59,6 +59,25 @@ def _scaled_out_to_4(invoke: Invoke, audit: Audit, cpu_metric: Callable[..., Non
     assert (record["outcome"], record["new_desired"], desired()) == ("applied", 4, 4)
 
 
+def _commit_whose_apply_failed(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scale-out 2 -> 4 committed at 40 s whose SetDesiredCapacity is throttled past its retries, so
+    its trigger's attempt fails unfinished; later applies go through."""
+    throttling = [True]
+    real = AutoScalingFleet.set_desired_capacity
+
+    def throttled(self: AutoScalingFleet, name: str, desired: int) -> None:
+        if throttling[0]:
+            raise AwsCallError("SetDesiredCapacity", "Throttling", "Rate exceeded")
+        real(self, name, desired)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", throttled)
+    with pytest.raises(RetryableFailureError, match="Throttling"):
+        _breach(invoke, audit, cpu_metric, at(40), 80.0)
+    throttling[0] = False
+
+
 def _outside(notifications: Any) -> list[dict[str, str]]:
     return [n for n in notifications.read() if "changed outside Surgeguard" in n["Subject"]]
 
@@ -175,18 +194,7 @@ def test_a_third_value_while_the_commits_attempt_is_unfinished_is_not_called_ano
 ) -> None:
     # GIVEN a commit of 2 -> 4 whose apply failed (its trigger's attempt is unfinished: Lambda retries
     # it), and the group showing 3 within the grace: it may be an earlier decision of ours landing late
-    throttling = [True]
-    real = AutoScalingFleet.set_desired_capacity
-
-    def throttled(self: AutoScalingFleet, name: str, desired: int) -> None:
-        if throttling[0]:
-            raise AwsCallError("SetDesiredCapacity", "Throttling", "Rate exceeded")
-        real(self, name, desired)
-
-    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", throttled)
-    with pytest.raises(RetryableFailureError, match="Throttling"):
-        _breach(invoke, audit, cpu_metric, at(40), 80.0)
-    throttling[0] = False
+    _commit_whose_apply_failed(invoke, audit, cpu_metric, monkeypatch)
     notifications.read()
     set_desired("web", 3)
     # WHEN a decision reads the group within the grace
@@ -228,18 +236,7 @@ def test_a_commit_whose_apply_never_landed_is_not_another_writer(
 ) -> None:
     # GIVEN a scale-out 2 -> 4 committed, whose SetDesiredCapacity failed (throttled past its retries)
     # and whose Lambda retries never got through: the group still shows 2
-    throttling = [True]
-    real = AutoScalingFleet.set_desired_capacity
-
-    def throttled(self: AutoScalingFleet, name: str, desired: int) -> None:
-        if throttling[0]:
-            raise AwsCallError("SetDesiredCapacity", "Throttling", "Rate exceeded")
-        real(self, name, desired)
-
-    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", throttled)
-    with pytest.raises(RetryableFailureError, match="Throttling"):
-        _breach(invoke, audit, cpu_metric, at(40), 80.0)
-    throttling[0] = False
+    _commit_whose_apply_failed(invoke, audit, cpu_metric, monkeypatch)
     assert desired() == 2
     notifications.read()
     # WHEN a later trigger decides, past APPLY_GRACE
