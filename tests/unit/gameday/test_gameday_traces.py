@@ -58,6 +58,26 @@ def test_byte_order_mark_and_blank_lines_are_accepted(tmp_path: Path) -> None:
         ("minute,requests\nzero,1\n", 2, "not an integer"),
         ("minute,requests\n", 2, "no data rows"),
         ("", 1, "empty file"),
+        # a metric export (`timestamp,requests|value`)
+        ("timestamp,latency\n2014-04-10 00:04:00,1\n", 1, "header must be 'timestamp,requests'"),
+        ("timestamp,value\nyesterday,1\n", 2, "not an ISO 8601 timestamp"),
+        ("timestamp,value\n2014-04-10 00:04:00,1\n2014-04-10 00:04:00,2\n", 3, "is not after the row before"),
+        ("timestamp,value\n2014-04-10 00:04:00,1\n2014-04-10 00:04:30,2\n", 2, "not whole minutes"),
+        (
+            "timestamp,value\n2014-04-10 00:00:00,1\n2014-04-10 00:05:00,1\n2014-04-10 00:10:00,1\n"
+            "2014-04-10 00:12:00,1\n",
+            5,
+            "not on the 5-minute grid",
+        ),
+        ("timestamp,value\n2014-04-10 00:04:00,1\n2014-04-10T00:05:00Z,2\n", 3, "mix times"),
+        ("timestamp,value\n2014-04-10 00:04:00,-3\n", 2, ">= 0"),
+        ("timestamp,value\n2014-04-10 00:04:00\n", 2, "expected a timestamp and a value"),
+        ("timestamp,value\n", 2, "no data rows"),
+        (
+            "timestamp,value\n2014-04-10 00:00:00,1\n2014-04-10 00:05:00,1\n2104-04-10 00:10:00,1\n",
+            4,
+            "is its timestamp right?",
+        ),
     ],
 )
 def test_malformed_files_name_the_file_and_line(tmp_path: Path, text: str, line: int, fragment: str) -> None:
@@ -130,37 +150,3 @@ def test_offsets_are_read_as_utc_and_a_step_across_them_is_one_period(tmp_path: 
     # 01:59 at +01:00 is 00:59 UTC: one minute before 01:00Z, whatever the offsets say.
     text = "timestamp,requests\n2026-03-29T01:58:00+01:00,6\n2026-03-29T00:59:00Z,7\n2026-03-29T01:00:00Z,8\n"
     assert load_trace(write(tmp_path, text)).demand == (6.0, 7.0, 8.0)
-
-
-@pytest.mark.parametrize(
-    ("text", "line", "fragment"),
-    [
-        ("timestamp,latency\n2014-04-10 00:04:00,1\n", 1, "header must be 'timestamp,requests'"),
-        ("timestamp,value\nyesterday,1\n", 2, "not an ISO 8601 timestamp"),
-        ("timestamp,value\n2014-04-10 00:04:00,1\n2014-04-10 00:04:00,2\n", 3, "is not after the row before"),
-        ("timestamp,value\n2014-04-10 00:04:00,1\n2014-04-10 00:04:30,2\n", 2, "not whole minutes"),
-        (
-            "timestamp,value\n2014-04-10 00:00:00,1\n2014-04-10 00:05:00,1\n2014-04-10 00:10:00,1\n"
-            "2014-04-10 00:12:00,1\n",
-            5,
-            "not on the 5-minute grid",
-        ),
-        ("timestamp,value\n2014-04-10 00:04:00,1\n2014-04-10T00:05:00Z,2\n", 3, "mix times"),
-        ("timestamp,value\n2014-04-10 00:04:00,-3\n", 2, ">= 0"),
-        ("timestamp,value\n2014-04-10 00:04:00\n", 2, "expected a timestamp and a value"),
-        ("timestamp,value\n", 2, "no data rows"),
-        (
-            "timestamp,value\n2014-04-10 00:00:00,1\n2014-04-10 00:05:00,1\n2104-04-10 00:10:00,1\n",
-            4,
-            "is its timestamp right?",
-        ),
-    ],
-)
-def test_malformed_timestamped_files_name_the_file_and_line(
-    tmp_path: Path, text: str, line: int, fragment: str
-) -> None:
-    path = write(tmp_path, text, "bad.csv")
-    with pytest.raises(TraceFormatError) as caught:
-        load_trace(path)
-    assert caught.value.line == line
-    assert fragment in str(caught.value)
