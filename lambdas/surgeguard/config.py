@@ -237,6 +237,11 @@ class NoiseHeadroom(_Strict):
 
     sigmas: float = Field(default=0.0, ge=0, le=10)  # 0: off; the benchmark's config uses 3
     window_minutes: int = Field(default=15, ge=5, le=60)
+    # The headroom above the mean is at most this share of the mean (None: no cap).
+    max_share_of_mean: float | None = Field(default=None, gt=0, le=10)
+    # While the latest minute is within this many spreads of the mean, a signal asks no more than the
+    # noise headroom (and the mean at the target): a noise spike is not scaled for. 0: off.
+    band_sigmas: float = Field(default=0.0, ge=0, le=10)
 
 
 class ForecastConfig(_Strict):
@@ -412,6 +417,9 @@ class GroupConfig(_Strict):
 
     def keeps_noise_headroom(self) -> bool:
         return self.noise_headroom.sigmas > 0 and self.requests_target() is not None
+
+    def caps_noise_spikes(self) -> bool:
+        return self.noise_headroom.band_sigmas > 0 and self.requests_target() is not None
 
     def gated_signal_ids(self) -> set[str]:
         """Signals that act only together, through a composite alarm."""

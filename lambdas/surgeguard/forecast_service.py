@@ -20,12 +20,13 @@ from typing import Any, Protocol, runtime_checkable
 from surgeguard.adapters.errors import AwsCallError
 from surgeguard.config import ForecastConfig, GroupConfig
 from surgeguard.domain.forecast import (
+    BurstLearning,
     BurstSettings,
     ForecastState,
-    burst_factors,
     due_bursts,
     fit_forecast,
     floor_steps,
+    learn_bursts,
 )
 from surgeguard.domain.model import Outcome
 from surgeguard.domain.sales import plan_event, target_capacity
@@ -167,11 +168,12 @@ def _forecast(
     lead = group.lead_minutes()
     steps = floor_steps(fit.upper, trigger.per_instance, STEP_MINUTES, lead)
     # Learned from the same history, for the whole horizon (a missed run leaves the next hours known).
-    bursts = (
-        due_bursts(burst_factors(history, horizon, BurstSettings(lead_minutes=lead)))
+    learned = (
+        learn_bursts(history, horizon, BurstSettings(lead_minutes=lead))
         if settings.anticipate_bursts
-        else ()
+        else None
     )
+    bursts = () if learned is None else due_bursts(learned.factors)
     state = ForecastState(
         mode=settings.mode,
         issued_at=now,
@@ -191,7 +193,7 @@ def _forecast(
         f"peak {max(fit.upper):.0f} requests/min at {trigger.per_instance:g} per instance; "
         f"last day's backtest MAPE {mape}"
     )
-    burst_note = _describe_bursts(bursts, now) if settings.anticipate_bursts else ""
+    burst_note = "" if learned is None else _describe_bursts(bursts, now, learned)
     cause: str | None = None
     if settings.mode == "floor":
         outcome, reason = Outcome.APPLIED, f"{summary}; in effect until {state.valid_until.isoformat()}"
@@ -226,6 +228,7 @@ def _forecast(
         "mape": fit.mape,
         "history_buckets": fit.history_buckets,
         "bursts": [[minute, rise] for minute, rise in bursts],
+        "burst_lift": None if learned is None or learned.lift is None else round(learned.lift, 3),
         # What it expects: mean requests per minute of each step (the bench scores these, as MAPE).
         "expected_per_step": [
             round(sum(fit.point[i : i + STEP_MINUTES]) / len(fit.point[i : i + STEP_MINUTES]), 3)
@@ -296,8 +299,13 @@ def _size_pool(
     }
 
 
-def _describe_bursts(bursts: tuple[tuple[int, float], ...], now: datetime) -> str:
+def _describe_bursts(bursts: tuple[tuple[int, float], ...], now: datetime, learned: BurstLearning) -> str:
     """The burst minutes in words: `; bursts anticipated at 10:02-10:09 (x2.4), ...`."""
+    if learned.distrusted:
+        return (
+            f"; no burst anticipated: where the learned bursts were due over the last day, a burst came "
+            f"{learned.lift:.2f}x as often as on any minute (under {BurstSettings().min_lift:g}x: noise)"
+        )
     if not bursts:
         return "; no burst recurs in the horizon"
     runs: list[list[Any]] = []  # [first minute, last minute, largest rise]

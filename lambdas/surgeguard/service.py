@@ -34,7 +34,7 @@ from surgeguard.alarm_shape import GROUP_IN_SERVICE, needs_group_metrics
 from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
 from surgeguard.domain.decision import DecisionInput, decide
 from surgeguard.domain.forecast import BurstSettings, ForecastState, burst_capacity, recent_level
-from surgeguard.domain.headroom import noise_floor
+from surgeguard.domain.headroom import noise_band, noise_floor
 from surgeguard.domain.model import (
     Claim,
     Controls,
@@ -1054,32 +1054,56 @@ def _too_few_minutes(minutes: int) -> str:
     return f"fewer than half of the last {minutes} minutes have RequestCount"
 
 
-def noise_headroom(
-    group: GroupConfig, adapters: Adapters, now: datetime
-) -> tuple[Floor | None, dict[str, Any]]:
-    """`floor:noise` for a scale-in decision of a group that keeps noise headroom: capacity for the
-    recent mean plus the configured sigmas of its minute-to-minute spread at full load (capped at the
-    group's desired by the caller: it holds, never raises), and its audit note. An unreadable history
-    leaves the decision to the signals."""
-    if not group.keeps_noise_headroom():
-        return None, {}
+@dataclass(frozen=True)
+class NoiseLimits:
+    held: Floor | None = None  # `floor:noise`, for a scale-in decision: capacity it keeps
+    band: int | None = None  # while the latest minute is noise: what a signal may ask at most
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def noise_limits(
+    group: GroupConfig, adapters: Adapters, now: datetime, direction: Direction | None
+) -> NoiseLimits:
+    """What the demand's own noise asks of a decision (README, "Noise headroom"), from one read of the
+    recent RequestCount. A scale-in keeps capacity for the recent mean plus the configured sigmas of
+    its minute-to-minute spread at full load (`floor:noise`, capped at the group's desired by the
+    caller: it holds, never raises). While the latest minute lies within the band, the signals ask no
+    more than that headroom (or the mean at the target): a noise spike is over before instances
+    launched for it serve. An unreadable history leaves the decision to the signals."""
     settings = group.noise_headroom
-    per_instance = group.full_load_requests()
-    assert per_instance is not None, "keeps_noise_headroom() needs a requests_per_target signal"
+    holds = direction is Direction.IN and group.keeps_noise_headroom()
+    if not (holds or group.caps_noise_spikes()):
+        return NoiseLimits()
+    per_instance, per_target = group.full_load_requests(), group.requests_target()
+    assert per_instance is not None and per_target is not None, "noise headroom needs requests_per_target"
     recent, unreadable = _recent_requests(group, adapters, now, settings.window_minutes)
     floor = (
-        None if unreadable else noise_floor(recent, settings.sigmas, per_instance, settings.window_minutes)
+        None
+        if unreadable
+        else noise_floor(
+            recent, settings.sigmas, per_instance, settings.window_minutes, settings.max_share_of_mean
+        )
     )
     if floor is None:
-        return None, {"noise": {"unavailable": unreadable or _too_few_minutes(settings.window_minutes)}}
-    note = {
+        return NoiseLimits(
+            notes={"noise": {"unavailable": unreadable or _too_few_minutes(settings.window_minutes)}}
+        )
+    note: dict[str, Any] = {
         "mean": round(floor.mean, 3),
         "spread": round(floor.spread, 3),
         "sigmas": settings.sigmas,
         "requests_per_instance": per_instance,
         "capacity": floor.capacity,
     }
-    return (Floor("noise", floor.capacity) if floor.capacity else None), {"noise": note}
+    band = noise_band(recent, floor, settings.band_sigmas, per_target) if group.caps_noise_spikes() else None
+    if band is not None:
+        note["band"] = {
+            "latest": round(band.latest, 3),
+            "upper": round(band.upper, 3),
+            "capacity": band.capacity,
+        }
+    held = Floor("noise", floor.capacity) if holds and floor.capacity else None
+    return NoiseLimits(held, None if band is None else band.capacity, {"noise": note})
 
 
 @dataclass(frozen=True)
@@ -1117,8 +1141,8 @@ def decide_and_apply(
     controls = Controls(pause=adapters.store.load_pause(group.name), dry_run=ctx.config.is_dry_run(group))
     states = adapters.store.load_events(group.name) if group.events else []
     forecast, notes = forecast_floors(group, adapters, now, forecast_item)
-    noise, noted = noise_headroom(group, adapters, now) if direction is Direction.IN else (None, {})
-    notes.update(noted)
+    noise = noise_limits(group, adapters, now, direction)
+    notes.update(noise.notes)
     horizon = ctx.clock() + FUTURE_SKEW
     decision: Decision | None = None
     snapshot: GroupSnapshot | None = None
@@ -1144,7 +1168,9 @@ def decide_and_apply(
             at = memory.last_trigger_at
         limits = event_limits(group, states, at)
         # Noise headroom is held, never raised: a scale-in keeps what the noise needs of what is there.
-        held = () if noise is None else (Floor(noise.name, min(noise.capacity, snapshot.size.desired)),)
+        held = (
+            () if noise.held is None else (Floor("noise", min(noise.held.capacity, snapshot.size.desired)),)
+        )
         floors = (*ctx.floors, *limits.floors, *forecast, *held)
         policy = group
         if limits.max_size is not None and limits.max_size > group.max:
@@ -1161,6 +1187,7 @@ def decide_and_apply(
                 breached_rules=breached,
                 controls=controls,
                 floors=floors,
+                noise_band=noise.band,
                 freeze_scale_in=limits.freeze_scale_in,
                 min_interval=None if not_stale else min_interval,
                 trigger_id=trigger_id,

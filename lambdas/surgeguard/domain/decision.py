@@ -43,6 +43,9 @@ class DecisionInput:
     breached_rules: frozenset[str] = frozenset()  # composites whose alarm is in ALARM
     controls: Controls = Controls()
     floors: Sequence[Floor] = ()
+    # Capacity for the demand while its latest minute stays within the noise band of the recent mean
+    # (`noise_headroom.band_sigmas`): signals then ask no more than this or what the group has.
+    noise_band: int | None = None
     freeze_scale_in: str | None = None  # why scale-in is frozen now (a sale event), if it is
     # At most one decision per this interval (the alarm period): a burst of triggers for one group
     # decides once; the alarms stay in ALARM and the per-minute re-evaluation picks them up.
@@ -108,6 +111,10 @@ def candidates_for(inp: DecisionInput, base: int) -> tuple[list[Candidate], list
     return active, holding
 
 
+def _joined(note: str, more: str) -> str:
+    return f"{note}; {more}" if note else more
+
+
 def _relation(reading: Reading) -> str:
     """`cpu=80>50`: the true relation, whatever made the composite breach (its alarm may have)."""
     assert reading.value is not None
@@ -168,6 +175,12 @@ def _decide(inp: DecisionInput) -> Decision:
     # produce it, so they must not multiply it (BENCHMARK.md: n = the instances behind the reading).
     base = serving_instances(group, memory, now, policy.warmup_seconds + policy.scale_out.period_seconds)
     active, holding = candidates_for(inp, base)
+    if inp.noise_band is not None:
+        band = inp.noise_band
+        active = [
+            c if c.needed <= band else replace(c, needed=band, note=_joined(c.note, f"within noise: {band}"))
+            for c in active
+        ]
     floors = [Candidate(f"floor:{f.name}", None, None, base, f.capacity) for f in inp.floors]
     candidates = tuple(active + holding + floors)
     # Without data a floor may still raise capacity (a pre-warm before any traffic), never lower it.

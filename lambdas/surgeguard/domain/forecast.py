@@ -343,6 +343,12 @@ class BurstSettings:
     over_ordinary: float = 1.3
     # The ordinary rise is the median of the rises at every this-many minutes (cheap, and enough).
     ordinary_every_minutes: int = 10
+    # Anticipate nothing unless the learned bursts foretold the last day: where they were anticipated,
+    # a burst came at least this many times as often as on an ordinary minute (the backtest's lift).
+    # Noise alone (a few requests a minute) teaches "bursts" that recur no more than chance: lift ~1.
+    min_lift: float = 1.2
+    # The backtest looks at every this-many minutes of the last day.
+    backtest_every_minutes: int = 2
 
 
 def _known(value: float | None) -> bool:
@@ -421,13 +427,26 @@ def _ordinary_rise(rises: _Rises, now: int, settings: BurstSettings) -> float:
     return sampled[middle] if len(sampled) % 2 else (sampled[middle - 1] + sampled[middle]) / 2
 
 
-def burst_factors(
+@dataclass(frozen=True)
+class BurstLearning:
+    """What the forecaster learned of the recurring bursts: the rise to anticipate in each minute of
+    the horizon, and how well the same learning foretold the last day (None: it anticipated nothing
+    there, so there is nothing to judge it by)."""
+
+    factors: tuple[float, ...]
+    lift: float | None
+    distrusted: bool = False  # the lift fell short: nothing anticipated
+
+
+def learn_bursts(
     history: Sequence[float | None], horizon_minutes: int, settings: BurstSettings = BurstSettings()
-) -> tuple[float, ...]:
+) -> BurstLearning:
     """The rise to anticipate for each of the next `horizon_minutes` minutes (index 0: the minute right
-    after the history), from the same minute of the day on each of the last `days` days. Runs of 20+
-    zero minutes are outages (gaps), as everywhere here. Only 1440-minute lags are used, so the
-    history may start at any time of day. One scan of the last `days` days, then O(days x horizon)."""
+    after the history), from the same minute of the day on each of the last `days` days; all 1.0 when
+    the same rule, backtested over the last day, foretold bursts no better than `min_lift` x chance.
+    Runs of 20+ zero minutes are outages (gaps), as everywhere here. Only 1440-minute lags are used, so
+    the history may start at any time of day. One scan of the last `days` days, then
+    O(days x (horizon + backtest))."""
     n = len(history)
     reach = settings.days * 1440 + settings.level_minutes + ZERO_RUN_GAP_MINUTES
     offset = max(0, n - reach)
@@ -435,7 +454,10 @@ def burst_factors(
     now = n - offset
     rises = _Rises(minutes, settings)
     threshold = max(settings.threshold, _ordinary_rise(rises, now, settings) * settings.over_ordinary)
-    return tuple(
+    lift = _backtest_lift(rises, now, settings, threshold)
+    if lift is not None and lift < settings.min_lift:
+        return BurstLearning((1.0,) * horizon_minutes, lift, distrusted=True)
+    factors = tuple(
         burst_factor(
             [rises.at(now + f - 1440 * day) for day in range(1, settings.days + 1)],
             settings,
@@ -443,6 +465,37 @@ def burst_factors(
         )
         for f in range(horizon_minutes)
     )
+    return BurstLearning(factors, lift)
+
+
+def _backtest_lift(rises: _Rises, now: int, settings: BurstSettings, threshold: float) -> float | None:
+    """How much likelier a burst was, over the last day, at the minutes the rule (learned from the days
+    before each) anticipated one than at any minute: precision over base rate. None when there is
+    nothing to judge by: the rule anticipated nothing, or no burst came all day (a pattern of every
+    other day, or of weekdays, is not disproved by its quiet day)."""
+    anticipated = bursts = hits = judged = 0
+    for t in range(now - 1440, now - settings.lead_minutes - 2, settings.backtest_every_minutes):
+        actual = rises.at(t)
+        if actual is None or t - 1440 * (settings.days - 1) < 0:
+            continue
+        foretold = burst_factor(
+            [rises.at(t - 1440 * day) for day in range(1, settings.days)], settings, threshold
+        )
+        came = actual >= threshold
+        judged += 1
+        anticipated += foretold > 1.0
+        bursts += came
+        hits += foretold > 1.0 and came
+    if not anticipated or not bursts:
+        return None
+    return (hits / anticipated) / (bursts / judged)
+
+
+def burst_factors(
+    history: Sequence[float | None], horizon_minutes: int, settings: BurstSettings = BurstSettings()
+) -> tuple[float, ...]:
+    """`learn_bursts(...).factors`."""
+    return learn_bursts(history, horizon_minutes, settings).factors
 
 
 def due_bursts(factors: Sequence[float]) -> tuple[tuple[int, float], ...]:

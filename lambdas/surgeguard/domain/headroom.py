@@ -29,24 +29,60 @@ class NoiseFloor:
 def minute_spread(minutes: Sequence[float]) -> float:
     """The noise of a per-minute series, from the median of its successive differences: a trend or a
     burst moves the mean and a few differences, not their median (a plain standard deviation over a
-    window holding a burst is the burst's size, and would hold its capacity after it)."""
-    if len(minutes) < 2:
+    window holding a burst is the burst's size, and would hold its capacity after it).
+
+    Differences are taken between changes of value: a series counted over 5 minutes (or an hour) and
+    spread over its minutes repeats each value, and its many zero differences would read as no noise
+    at all, however noisy the counts."""
+    changes = [v for i, v in enumerate(minutes) if i == 0 or v != minutes[i - 1]]
+    if len(changes) < 2:
         return 0.0
     return (
-        statistics.median(abs(b - a) for a, b in zip(minutes, minutes[1:], strict=False))
+        statistics.median(abs(b - a) for a, b in zip(changes, changes[1:], strict=False))
         / _MEDIAN_ABS_DIFFERENCE
     )
 
 
 def noise_floor(
-    minutes: Sequence[float | None], sigmas: float, per_instance: float, window: int
+    minutes: Sequence[float | None],
+    sigmas: float,
+    per_instance: float,
+    window: int,
+    max_share_of_mean: float | None = None,
 ) -> NoiseFloor | None:
     """The capacity the last `window` minutes' noise calls for; None when fewer than half are known
-    (None or NaN: no datapoint)."""
+    (None or NaN: no datapoint). The headroom above the mean is at most `max_share_of_mean` x the mean:
+    noise that large (a handful of requests a minute) costs more to cover than the little it drops."""
     known = [v for v in minutes[-window:] if v is not None and v == v and v >= 0]
     if len(known) * 2 < window or per_instance <= 0:
         return None
     mean = sum(known) / len(known)
     spread = minute_spread(known)
-    capacity = max(0, math.ceil((mean + sigmas * spread) / per_instance - CEIL_TOLERANCE))
+    headroom = sigmas * spread
+    if max_share_of_mean is not None:
+        headroom = min(headroom, max_share_of_mean * mean)
+    capacity = max(0, math.ceil((mean + headroom) / per_instance - CEIL_TOLERANCE))
     return NoiseFloor(mean, spread, capacity)
+
+
+@dataclass(frozen=True)
+class NoiseBand:
+    latest: float  # the latest known minute's requests
+    upper: float  # the band's top: the mean + band sigmas x the spread
+    capacity: int  # the noise floor, and never less than the mean at the requests target
+
+
+def noise_band(
+    minutes: Sequence[float | None], floor: NoiseFloor, band_sigmas: float, per_target: float
+) -> NoiseBand | None:
+    """The capacity a signal may ask for while the latest minute is within `band_sigmas` spreads of
+    the recent mean (None: above the band, or no known minute). A minute that high is noise: sized at
+    the target, it buys instances that come after it, for minutes that do not repeat it."""
+    latest = next((v for v in reversed(minutes) if v is not None and v == v and v >= 0), None)
+    if latest is None:
+        return None
+    upper = floor.mean + band_sigmas * floor.spread
+    if latest > upper:
+        return None
+    at_target = math.ceil(floor.mean / per_target - CEIL_TOLERANCE) if per_target > 0 else 0
+    return NoiseBand(latest, upper, max(floor.capacity, at_target))

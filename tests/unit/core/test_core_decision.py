@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -553,3 +554,24 @@ def test_two_scale_in_alarms_in_one_period_take_one_step() -> None:
         )
     )
     assert (third.outcome, third.desired) == (Outcome.APPLIED, 12)
+
+
+# --- noise band -------------------------------------------------------------------------------------
+def test_a_breach_within_the_noise_band_asks_only_for_the_noise_headroom() -> None:
+    # GIVEN a noisy minute: CPU 80 % asks for 7 at target, but the minute is within the noise band,
+    # whose headroom holds 5; a declared floor asks for 6
+    pol = policy(signals=[{"kind": "cpu", "target": 50}, REQUESTS], max=100)
+    loud = inputs(readings=(cpu(80.0), requests(2000.0)), policy_=pol, floors=(Floor("sale", 6),))
+    noisy = replace(loud, noise_band=5)
+    # WHEN deciding
+    decision = decide(noisy)
+    # THEN the signals ask for the band's 5 (the note says why), the floor is not capped and wins
+    needs = {c.rule: c.needed for c in decision.candidates}
+    assert needs == {"cpu": 5, "requests_per_target": 5, "floor:sale": 6}
+    assert all(
+        "within noise: 5" in c.note for c in decision.candidates if c.rule in ("cpu", "requests_per_target")
+    )
+    assert decision.desired == 6
+    # AND a need below the band is not raised to it: a falling load still scales in
+    quiet = replace(inputs(readings=(cpu(20.0),), direction=Direction.IN), noise_band=5)
+    assert decide(quiet).desired == 2

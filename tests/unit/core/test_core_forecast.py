@@ -21,6 +21,7 @@ from surgeguard.domain.forecast import (
     due_bursts,
     fit_forecast,
     floor_steps,
+    learn_bursts,
     mark_gaps,
     ordinary_rise,
 )
@@ -135,7 +136,7 @@ def _rise_by_definition(minutes: list[float | None], t: int, burst: BurstSetting
 @given(st.integers(0, 2**32), st.floats(min_value=0, max_value=0.4))
 def test_burst_factors_agree_with_the_definition_minute_by_minute(seed: int, gap_share: float) -> None:
     rng = random.Random(seed)
-    burst = BurstSettings(days=2, rank=1)
+    burst = BurstSettings(days=2, rank=1, min_lift=0.0)  # the definition has no backtest gate
     history: list[float | None] = [
         None if rng.random() < gap_share else math.nan if rng.random() < 0.05 else rng.choice([0, 1, 7.5, 40])
         for _ in range(2 * 1440 + 60)
@@ -181,6 +182,38 @@ def test_factors_anticipate_a_burst_that_recurs_at_the_same_minute_of_the_day() 
     assert set(factors[: 630 - 6]) == {1.0} and set(factors[630 + 6 + 10 :]) == {1.0}
     # Seen on one day only: an odd spike, not a pattern.
     assert set(burst_factors(daily_burst_history(8, 630, {6}), 720)) == {1.0}
+
+
+def test_bursts_the_last_day_did_not_bring_where_due_are_not_anticipated() -> None:
+    # Due at 10:30 on the last day by the rule (seen on two of the days before it), but that day's burst
+    # came at 15:00: backtested on that day, the learning foretold nothing, so nothing is anticipated.
+    history = daily_burst_history(8, 630, {2, 4, 6})
+    history[7 * 1440 + 900 : 7 * 1440 + 906] = [400.0] * 6
+    missed = learn_bursts(history, 720)
+    assert missed.distrusted and missed.lift == 0.0 and set(missed.factors) == {1.0}
+    # Present where due: a burst came at nearly every minute the rule named, and at few others.
+    kept = learn_bursts(daily_burst_history(8, 630, {3, 5, 7}), 720)
+    assert not kept.distrusted and kept.lift is not None and kept.lift > 50
+    assert kept.factors[630] == 4.0
+    # A last day with no burst at all judges nothing: every other day is a pattern too.
+    quiet_day = learn_bursts(daily_burst_history(8, 630, {2, 4, 6}), 720)
+    assert quiet_day.lift is None and not quiet_day.distrusted and quiet_day.factors[630] == 4.0
+    # Nothing ever anticipated: nothing to judge, nothing withheld.
+    assert learn_bursts(daily_burst_history(8, 630, set()), 720).lift is None
+
+
+def test_bursts_that_recur_no_more_than_chance_are_not_anticipated() -> None:
+    # A few requests a minute counted over 5 minutes (the ELB trace): each count a fresh draw, so
+    # "rises" clear the threshold at random minutes, some on two of seven days by chance alone.
+    rng = random.Random(5)
+    history: list[float | None] = []
+    for _ in range(8 * 1440 // 5):
+        history += [rng.choice([1.0, 2.0, 3.0, 6.0, 12.0])] * 5
+    ungated = learn_bursts(history, 720, BurstSettings(min_lift=0.0))
+    assert any(f > 1.0 for f in ungated.factors)  # without the backtest, noise buys capacity
+    learned = learn_bursts(history, 720)
+    assert learned.lift is not None and learned.lift < BurstSettings().min_lift
+    assert learned.distrusted and set(learned.factors) == {1.0}
 
 
 def test_noise_alone_is_not_a_burst_however_low_the_counts() -> None:

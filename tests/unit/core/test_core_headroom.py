@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from surgeguard.domain.headroom import minute_spread, noise_floor
+from surgeguard.domain.headroom import minute_spread, noise_band, noise_floor
 
 
 def poisson(rng: random.Random, mean: float) -> float:
@@ -34,6 +35,46 @@ def test_a_burst_in_the_window_barely_moves_the_spread() -> None:
     quiet = [1000 + rng.gauss(0, 30) for _ in range(15)]
     burst = quiet[:5] + [v * 3 for v in quiet[5:9]] + quiet[9:]
     assert minute_spread(burst) < 1.5 * minute_spread(quiet)
+
+
+def test_a_series_counted_over_5_minutes_shows_its_noise() -> None:
+    # A 5-minute count spread over its minutes repeats each value five times: four zero differences
+    # in five, whose median read as no noise at all however noisy the counts.
+    rng = random.Random(5)
+    counts = [poisson(rng, 20.0) for _ in range(120)]
+    counts = [v for i, v in enumerate(counts) if i == 0 or v != counts[i - 1]]  # no repeats of its own
+    spread = minute_spread(counts)
+    assert spread > 0.8 * math.sqrt(20.0)
+    assert minute_spread([v for v in counts for _ in range(5)]) == spread
+
+
+def test_the_headroom_above_the_mean_is_capped_at_a_share_of_it() -> None:
+    minutes: list[float | None] = [2.0, 9.0] * 30  # mean 5.5, spread 7.34: 3 sigmas are 4x the mean
+    floor = noise_floor(minutes, 3.0, 1.0, 60)
+    capped = noise_floor(minutes, 3.0, 1.0, 60, max_share_of_mean=1.25)
+    assert floor is not None and capped is not None
+    assert floor.capacity == math.ceil(5.5 + 3 * floor.spread) == 28
+    assert capped.capacity == math.ceil(5.5 * 2.25) == 13
+    assert capped.spread == floor.spread  # what the note shows is still the measured noise
+    # Small noise is not touched by the cap.
+    calm = noise_floor([100.0, 104.0] * 30, 3.0, 1.0, 60, max_share_of_mean=1.25)
+    assert calm == noise_floor([100.0, 104.0] * 30, 3.0, 1.0, 60)
+
+
+def test_a_minute_within_the_band_asks_for_the_noise_headroom_only() -> None:
+    minutes: list[float | None] = [20.0, 28.0] * 8  # the last 15: mean 24.27, spread 8.39
+    floor = noise_floor(minutes, 1.0, 6.4, 15)
+    assert floor is not None and floor.capacity == math.ceil((floor.mean + floor.spread) / 6.4) == 6
+    band = noise_band(minutes, floor, 3.0, 6.4 * 0.66)
+    # 28 is within 24.27 + 3 x 8.39: the noise floor, or the mean at the target if more (5.75 -> 6).
+    assert band is not None and band.latest == 28.0 and band.upper == floor.mean + 3 * floor.spread
+    assert band.capacity == 6
+    assert noise_band(minutes, floor, 3.0, 1.0) == replace(band, capacity=25)  # a low target: the mean at it
+    # A minute above the band is no noise: the signals decide, as without it.
+    assert noise_band([*minutes[:-1], 60.0], floor, 3.0, 6.4 * 0.66) is None
+    # The latest known minute is the one judged; none known, no band.
+    assert noise_band([*minutes, None, math.nan], floor, 3.0, 6.4 * 0.66) == band
+    assert noise_band([None, math.nan], floor, 3.0, 6.4 * 0.66) is None
 
 
 def test_the_floor_serves_the_mean_plus_sigmas_spreads_at_full_load() -> None:
