@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -370,17 +370,27 @@ class _Rises:
         self.known = list(itertools.accumulate(known, initial=0))
 
     def at(self, t: int) -> float | None:
-        width, lead = self.width, self.lead
-        if t < width or t + lead + 2 > self.length:
-            return None
-        count = self.known[t] - self.known[t - width]
-        if count * 2 < width:
-            return None
-        base = sum(self.summable[t - width : t]) / count
-        peak = max(self.peaks[t - 1 : t + lead + 2])
-        if base <= 0 or peak == -math.inf:
-            return None
-        return peak / base
+        return self.many((t,))[0]
+
+    def many(self, ts: Iterable[int]) -> list[float | None]:
+        """`at` for each of `ts`, in one loop with its lookups bound once (a call per minute costs
+        as much as the arithmetic)."""
+        width, lead, length = self.width, self.lead, self.length
+        known, summable, peaks = self.known, self.summable, self.peaks
+        out: list[float | None] = []
+        append = out.append
+        for t in ts:
+            if t < width or t + lead + 2 > length:
+                append(None)
+                continue
+            count = known[t] - known[t - width]
+            if count * 2 < width:
+                append(None)
+                continue
+            base = sum(summable[t - width : t]) / count
+            peak = max(peaks[t - 1 : t + lead + 2])
+            append(None if base <= 0 or peak == -math.inf else peak / base)
+        return out
 
 
 def burst_rise(
@@ -418,7 +428,7 @@ def ordinary_rise(
 def _ordinary_rise(rises: _Rises, now: int, settings: BurstSettings) -> float:
     first = max(0, now - settings.days * 1440)
     sampled = [
-        rise for t in range(first, now, settings.ordinary_every_minutes) if (rise := rises.at(t)) is not None
+        rise for rise in rises.many(range(first, now, settings.ordinary_every_minutes)) if rise is not None
     ]
     if not sampled:
         return 1.0
@@ -457,12 +467,9 @@ def learn_bursts(
     lift = _backtest_lift(rises, now, settings, threshold)
     if lift is not None and lift < settings.min_lift:
         return BurstLearning((1.0,) * horizon_minutes, lift, distrusted=True)
+    days = range(1, settings.days + 1)
     factors = tuple(
-        burst_factor(
-            [rises.at(now + f - 1440 * day) for day in range(1, settings.days + 1)],
-            settings,
-            threshold,
-        )
+        burst_factor(rises.many([now + f - 1440 * day for day in days]), settings, threshold)
         for f in range(horizon_minutes)
     )
     return BurstLearning(factors, lift)
@@ -474,18 +481,21 @@ def _backtest_lift(rises: _Rises, now: int, settings: BurstSettings, threshold: 
     nothing to judge by: the rule anticipated nothing, or no burst came all day (a pattern of every
     other day, or of weekdays, is not disproved by its quiet day)."""
     anticipated = bursts = hits = judged = 0
-    for t in range(now - 1440, now - settings.lead_minutes - 2, settings.backtest_every_minutes):
-        actual = rises.at(t)
-        if actual is None or t - 1440 * (settings.days - 1) < 0:
+    days = range(1, settings.days)
+    times = [
+        t
+        for t in range(now - 1440, now - settings.lead_minutes - 2, settings.backtest_every_minutes)
+        if t - 1440 * (settings.days - 1) >= 0
+    ]
+    for t, actual in zip(times, rises.many(times), strict=True):
+        if actual is None:
             continue
-        foretold = burst_factor(
-            [rises.at(t - 1440 * day) for day in range(1, settings.days)], settings, threshold
-        )
+        foretold = burst_factor(rises.many([t - 1440 * day for day in days]), settings, threshold) > 1.0
         came = actual >= threshold
         judged += 1
-        anticipated += foretold > 1.0
+        anticipated += foretold
         bursts += came
-        hits += foretold > 1.0 and came
+        hits += foretold and came
     if not anticipated or not bursts:
         return None
     return (hits / anticipated) / (bursts / judged)
