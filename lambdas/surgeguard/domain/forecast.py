@@ -481,16 +481,22 @@ def _backtest_lift(rises: _Rises, now: int, settings: BurstSettings, threshold: 
     nothing to judge by: the rule anticipated nothing, or no burst came all day (a pattern of every
     other day, or of weekdays, is not disproved by its quiet day)."""
     anticipated = bursts = hits = judged = 0
-    days = range(1, settings.days)
     times = [
         t
         for t in range(now - 1440, now - settings.lead_minutes - 2, settings.backtest_every_minutes)
         if t - 1440 * (settings.days - 1) >= 0
     ]
-    for t, actual in zip(times, rises.many(times), strict=True):
+    # Each row: the rise at t, then at the same minute on each learning day before it (one loop for all).
+    width = settings.days
+    rows = rises.many([t - 1440 * day for t in times for day in range(width)])
+    for start in range(0, len(rows), width):
+        actual = rows[start]
         if actual is None:
             continue
-        foretold = burst_factor(rises.many([t - 1440 * day for day in days]), settings, threshold) > 1.0
+        # `burst_factor(past, settings, threshold) > 1.0`, without the sort: the rank-th largest known
+        # rise reaches the threshold (which is above 1) when at least `rank` of them do.
+        seen = sum(1 for rise in rows[start + 1 : start + width] if rise is not None and rise >= threshold)
+        foretold = seen >= settings.rank
         came = actual >= threshold
         judged += 1
         anticipated += foretold
