@@ -112,27 +112,12 @@ class _BucketCache:
     @staticmethod
     def _moved_on(old: _Bucketed, minutes: list[float | None]) -> _Bucketed | None:
         n = len(minutes)
-        if len(old.minutes) != n or n < 2 * BUCKET_MINUTES:
+        if n < 2 * BUCKET_MINUTES:
             return None
-        last = old.minutes[-1]
-        # The old last minute is now `shift` minutes before the end; a value repeated as one object
-        # (None) may be met first, and then the identity check below fails: a full fit, never a wrong one.
-        for shift in range(0, n - 1, BUCKET_MINUTES):
-            if minutes[n - 1 - shift] is last:
-                break
-        else:
+        window = _moved_window(old.minutes, minutes, BUCKET_MINUTES)
+        if window is None:
             return None
-        overlap = n - shift
-        if not all(
-            map(operator.is_, itertools.islice(minutes, overlap), itertools.islice(old.minutes, shift, None))
-        ):
-            return None
-        lo = 0  # the end of a zero run the window's start cuts: its gap marking may differ from before
-        while lo < overlap and _is_zero(minutes[lo]):
-            lo += 1
-        hi = overlap  # the start of a zero run the new minutes may lengthen
-        while hi > lo and _is_zero(minutes[hi - 1]):
-            hi -= 1
+        shift, lo, hi = window
         start = n % BUCKET_MINUTES
         first = max(0, -(-(lo - start) // BUCKET_MINUTES))  # first bucket wholly at or after lo
         end = (hi - start) // BUCKET_MINUTES  # buckets before this one end at or before hi
@@ -150,6 +135,36 @@ class _BucketCache:
             head_means + old.means[first + moved : end + moved] + tail_means,
             head_peaks + old.peaks[first + moved : end + moved] + tail_peaks,
         )
+
+
+def _moved_window(
+    old: Sequence[float | None], minutes: Sequence[float | None], step: int
+) -> tuple[int, int, int] | None:
+    """(shift, lo, hi) when `minutes` is `old` moved on by `shift` minutes (a multiple of `step`): the
+    overlap holds the very same objects (identity, not equality: 0.0 == -0.0 and 3 == 3.0 would not do),
+    minute i here being minute i + shift there. Within [lo, hi) the gap marking is the same as before:
+    the zero runs either end of the overlap cuts (or the new minutes may lengthen) are outside it."""
+    n = len(minutes)
+    if len(old) != n or n < 2:
+        return None
+    last = old[-1]
+    # The old last minute is now `shift` minutes before the end; a value repeated as one object
+    # (None) may be met first, and then the identity check below fails: a full fit, never a wrong one.
+    for shift in range(0, n - 1, step):
+        if minutes[n - 1 - shift] is last:
+            break
+    else:
+        return None
+    overlap = n - shift
+    if not all(map(operator.is_, itertools.islice(minutes, overlap), itertools.islice(old, shift, None))):
+        return None
+    lo = 0  # the end of a zero run the window's start cuts: its gap marking may differ from before
+    while lo < overlap and _is_zero(minutes[lo]):
+        lo += 1
+    hi = overlap  # the start of a zero run the new minutes may lengthen
+    while hi > lo and _is_zero(minutes[hi - 1]):
+        hi -= 1
+    return shift, lo, hi
 
 
 def _is_zero(value: float | None) -> bool:
@@ -361,8 +376,16 @@ class _Rises:
     minutes per run, and the simulator runs it every simulated hour. Same arithmetic, same order, so
     the same floats as the filtered lists (adding a 0 in place of a gap is exact)."""
 
-    def __init__(self, minutes: Sequence[float | None], settings: BurstSettings) -> None:
+    def __init__(
+        self,
+        minutes: Sequence[float | None],
+        settings: BurstSettings,
+        known_rises: dict[int, float | None] | None = None,
+    ) -> None:
         self.width, self.lead, self.length = settings.level_minutes, settings.lead_minutes, len(minutes)
+        # Rises already worked out (by a previous run over the same minutes, `_RiseCache`), and every
+        # one worked out here: minute index -> rise.
+        self.known_rises: dict[int, float | None] = {} if known_rises is None else known_rises
         # Inline tests, not `_known`: a call per minute would cost more than the lookups it saves.
         self.peaks: list[float] = [v if v is not None and v == v else -math.inf for v in minutes]
         self.summable: list[float] = [0 if v == -math.inf else v for v in self.peaks]
@@ -376,21 +399,61 @@ class _Rises:
         """`at` for each of `ts`, in one loop with its lookups bound once (a call per minute costs
         as much as the arithmetic)."""
         width, lead, length = self.width, self.lead, self.length
-        known, summable, peaks = self.known, self.summable, self.peaks
+        known, summable, peaks, memo = self.known, self.summable, self.peaks, self.known_rises
         out: list[float | None] = []
         append = out.append
+        missing = object()
         for t in ts:
+            rise = memo.get(t, missing)
+            if rise is not missing:
+                append(rise)  # type: ignore[arg-type]
+                continue
             if t < width or t + lead + 2 > length:
-                append(None)
-                continue
-            count = known[t] - known[t - width]
-            if count * 2 < width:
-                append(None)
-                continue
-            base = sum(summable[t - width : t]) / count
-            peak = max(peaks[t - 1 : t + lead + 2])
-            append(None if base <= 0 or peak == -math.inf else peak / base)
+                rise = None
+            else:
+                count = known[t] - known[t - width]
+                if count * 2 < width:
+                    rise = None
+                else:
+                    base = sum(summable[t - width : t]) / count
+                    peak = max(peaks[t - 1 : t + lead + 2])
+                    rise = None if base <= 0 or peak == -math.inf else peak / base
+            memo[t] = rise
+            append(rise)
         return out
+
+
+class _RiseCache:
+    """`_Rises(mark_gaps(minutes), settings)` that keeps the rises a previous run worked out when the
+    minutes are that run's moved on (the simulator's hourly refit of a sliding window; `_BucketCache`'s
+    rule): a rise whose minutes lie where the gap marking is unchanged is the same float, at its index
+    minus the shift. Any other input is a fresh start."""
+
+    _KEEP = 4  # one entry per group the process forecasts, as `_BucketCache`
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[list[float | None], BurstSettings, _Rises]] = []
+
+    def of(self, minutes: list[float | None], settings: BurstSettings) -> tuple[list[float | None], _Rises]:
+        marked = mark_gaps(minutes)
+        reused: dict[int, float | None] | None = None
+        for entry in self._entries:
+            old_minutes, old_settings, old_rises = entry
+            moved = _moved_window(old_minutes, minutes, 1) if old_settings == settings else None
+            if moved is not None:
+                self._entries.remove(entry)
+                shift, lo, hi = moved
+                first, last = lo + settings.level_minutes, hi - settings.lead_minutes - 2
+                reused = {
+                    t - shift: rise for t, rise in old_rises.known_rises.items() if first <= t - shift <= last
+                }
+                break
+        rises = _Rises(marked, settings, reused)
+        self._entries = [(minutes, settings, rises), *self._entries][: self._KEEP]
+        return marked, rises
+
+
+_RISES = _RiseCache()
 
 
 def burst_rise(
@@ -460,9 +523,8 @@ def learn_bursts(
     n = len(history)
     reach = settings.days * 1440 + settings.level_minutes + ZERO_RUN_GAP_MINUTES
     offset = max(0, n - reach)
-    minutes = mark_gaps(history[offset:])
+    _, rises = _RISES.of(list(history[offset:]), settings)
     now = n - offset
-    rises = _Rises(minutes, settings)
     threshold = max(settings.threshold, _ordinary_rise(rises, now, settings) * settings.over_ordinary)
     lift = _backtest_lift(rises, now, settings, threshold)
     if lift is not None and lift < settings.min_lift:

@@ -13,6 +13,8 @@ from surgeguard.domain.forecast import (
     BurstSettings,
     ForecastState,
     _BucketCache,
+    _RiseCache,
+    _Rises,
     bucketize,
     burst_capacity,
     burst_factor,
@@ -303,6 +305,34 @@ def test_refits_of_a_sliding_window_bucket_as_a_fresh_fit_would(
     cache = _BucketCache()
     for window in _sliding_windows(source, width, moves):
         assert repr(cache.of(window)) == repr(bucketize(mark_gaps(window)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    runs=st.lists(
+        st.tuples(
+            st.sampled_from([0.0, 7.0, None, -1.0, math.nan, 3]),
+            st.integers(min_value=1, max_value=45),
+        ),
+        min_size=30,
+        max_size=60,
+    ),
+    width=st.integers(min_value=10, max_value=200),
+    moves=st.lists(st.sampled_from([0, 1, 5, 10, 15, 60]), min_size=2, max_size=12),
+)
+def test_refits_of_a_sliding_window_rise_as_a_fresh_run_would(
+    runs: list[tuple[float | None, int]], width: int, moves: list[int]
+) -> None:
+    # The burst learner keeps the previous run's rises where the window's gap marking is unchanged:
+    # every minute, the window's edges and zero runs cut by them included, must give the fresh rise.
+    source = [float(i % 97) if value == 7.0 else value for value, length in runs for i in range(length)]
+    source += [float(i % 50) for i in range(width + sum(moves))]
+    cache, burst = _RiseCache(), BurstSettings()
+    every = range(-2, width + 2)
+    for window in _sliding_windows(source, width, moves):
+        marked, rises = cache.of(window, burst)
+        assert repr(marked) == repr(mark_gaps(window))
+        assert repr(rises.many(every)) == repr(_Rises(mark_gaps(window), burst).many(every))
 
 
 def test_the_refit_cache_reuses_the_very_same_minutes_only() -> None:
