@@ -17,6 +17,9 @@ from surgeguard.domain.forecast import CEIL_TOLERANCE
 
 # median(|x_t - x_t-1|) of independent normal noise of spread s is 0.6745 x sqrt(2) x s.
 _MEDIAN_ABS_DIFFERENCE = 0.6745 * math.sqrt(2)
+# Fewer changes of value than this in the window measure no noise: an hourly series changes once or twice
+# in an hour, and that change is the load moving (a median of one difference would call it noise).
+MIN_CHANGES = 5
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,9 @@ def minute_spread(minutes: Sequence[float]) -> float:
 
     Differences are taken between changes of value: a series counted over 5 minutes (or an hour) and
     spread over its minutes repeats each value, and its many zero differences would read as no noise
-    at all, however noisy the counts."""
+    at all, however noisy the counts. Up to `MIN_CHANGES` changes measure nothing (0.0)."""
     changes = [v for i, v in enumerate(minutes) if i == 0 or v != minutes[i - 1]]
-    if len(changes) < 2:
+    if len(changes) <= MIN_CHANGES:
         return 0.0
     return (
         statistics.median(abs(b - a) for a, b in zip(changes, changes[1:], strict=False))
@@ -76,11 +79,12 @@ def noise_band(
     minutes: Sequence[float | None], floor: NoiseFloor, band_sigmas: float, per_target: float
 ) -> NoiseBand | None:
     """The capacity a signal may ask for while the latest minute is within `band_sigmas` spreads of
-    the recent mean (None: above the band, or no known minute). A minute that high is noise: sized at
-    the target, it buys instances that come after it, for minutes that do not repeat it."""
+    the recent mean (None: above the band, no known minute, or no noise measured). A minute that high
+    is noise: sized at the target, it buys instances that come after it, for minutes that do not
+    repeat it."""
     latest = next((v for v in reversed(minutes) if v is not None and v == v and v >= 0), None)
-    if latest is None:
-        return None
+    if latest is None or floor.spread <= 0:
+        return None  # no noise measured: nothing is noise, the signals decide
     upper = floor.mean + band_sigmas * floor.spread
     if latest > upper:
         return None

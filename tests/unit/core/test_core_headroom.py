@@ -46,6 +46,9 @@ def test_a_series_counted_over_5_minutes_shows_its_noise() -> None:
     spread = minute_spread(counts)
     assert spread > 0.8 * math.sqrt(20.0)
     assert minute_spread([v for v in counts for _ in range(5)]) == spread
+    # An hourly series changes once or twice in an hour: that is the load moving, not noise.
+    assert minute_spread([10.0] * 60 + [30.0] * 60) == 0.0
+    assert minute_spread([10.0] * 30 + [30.0] * 60 + [12.0] * 30) == 0.0
 
 
 def test_the_headroom_above_the_mean_is_capped_at_a_share_of_it() -> None:
@@ -75,6 +78,10 @@ def test_a_minute_within_the_band_asks_for_the_noise_headroom_only() -> None:
     # The latest known minute is the one judged; none known, no band.
     assert noise_band([*minutes, None, math.nan], floor, 3.0, 6.4 * 0.66) == band
     assert noise_band([None, math.nan], floor, 3.0, 6.4 * 0.66) is None
+    # No noise measured (too few changes, as in an hourly series): nothing is noise.
+    steady = noise_floor([10.0] * 60 + [30.0] * 15, 1.0, 6.4, 15)
+    assert steady is not None and steady.spread == 0
+    assert noise_band([10.0] * 60 + [30.0] * 15, steady, 3.0, 6.4 * 0.66) is None
 
 
 def test_the_floor_serves_the_mean_plus_sigmas_spreads_at_full_load() -> None:
