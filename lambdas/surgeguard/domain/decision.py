@@ -44,7 +44,7 @@ class DecisionInput:
     controls: Controls = Controls()
     floors: Sequence[Floor] = ()
     # Capacity for the demand while its latest minute stays within the noise band of the recent mean
-    # (`noise_headroom.band_sigmas`): signals then ask no more than this or what the group has.
+    # (`noise_headroom.band_sigmas`): signals then ask no more than this (a lower need stands).
     noise_band: int | None = None
     freeze_scale_in: str | None = None  # why scale-in is frozen now (a sale event), if it is
     # At most one decision per this interval (the alarm period): a burst of triggers for one group

@@ -503,8 +503,8 @@ def _ordinary_rise(rises: _Rises, now: int, settings: BurstSettings) -> float:
 @dataclass(frozen=True)
 class BurstLearning:
     """What the forecaster learned of the recurring bursts: the rise to anticipate in each minute of
-    the horizon, and how well the same learning foretold the last day (None: it anticipated nothing
-    there, so there is nothing to judge it by)."""
+    the horizon, and how well the same learning foretold the last day (None: nothing to judge it by,
+    as it anticipated nothing there or no burst came all day)."""
 
     factors: tuple[float, ...]
     lift: float | None

@@ -274,16 +274,8 @@ def test_factors_are_one_or_a_rise_above_the_threshold(history: list[float | Non
     assert all(f == 1.0 or f >= BurstSettings().threshold for f in factors)
 
 
-def _sliding_windows(source: list[float | None], width: int, moves: list[int]) -> list[list[float | None]]:
-    windows, end = [], width
-    for move in moves:
-        windows.append(source[end - width : end])
-        end += move
-    return windows
-
-
-@settings(max_examples=40, deadline=None)
-@given(
+# Sliding windows over runs of zeros, gaps of every kind and values, moved on by whole buckets or not.
+sliding_windows = given(
     runs=st.lists(
         st.tuples(
             st.sampled_from([0.0, 7.0, None, -1.0, math.nan, 3]),
@@ -295,6 +287,18 @@ def _sliding_windows(source: list[float | None], width: int, moves: list[int]) -
     width=st.integers(min_value=10, max_value=200),
     moves=st.lists(st.sampled_from([0, 1, 5, 10, 15, 60]), min_size=2, max_size=12),
 )
+
+
+def _sliding_windows(source: list[float | None], width: int, moves: list[int]) -> list[list[float | None]]:
+    windows, end = [], width
+    for move in moves:
+        windows.append(source[end - width : end])
+        end += move
+    return windows
+
+
+@settings(max_examples=40, deadline=None)
+@sliding_windows
 def test_refits_of_a_sliding_window_bucket_as_a_fresh_fit_would(
     runs: list[tuple[float | None, int]], width: int, moves: list[int]
 ) -> None:
@@ -308,18 +312,7 @@ def test_refits_of_a_sliding_window_bucket_as_a_fresh_fit_would(
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    runs=st.lists(
-        st.tuples(
-            st.sampled_from([0.0, 7.0, None, -1.0, math.nan, 3]),
-            st.integers(min_value=1, max_value=45),
-        ),
-        min_size=30,
-        max_size=60,
-    ),
-    width=st.integers(min_value=10, max_value=200),
-    moves=st.lists(st.sampled_from([0, 1, 5, 10, 15, 60]), min_size=2, max_size=12),
-)
+@sliding_windows
 def test_refits_of_a_sliding_window_rise_as_a_fresh_run_would(
     runs: list[tuple[float | None, int]], width: int, moves: list[int]
 ) -> None:
