@@ -74,10 +74,10 @@ class DirectionPolicy(_Strict):
 
 
 def _default_out() -> DirectionPolicy:
-    # Fast out: react to one breaching minute, allow up to 3x per action (as benchmarked).
-    return DirectionPolicy(
-        period_seconds=60, datapoints_to_alarm=1, evaluation_periods=1, max_step_percent=200
-    )
+    # Fast out: react to one breaching minute, to the whole need at once (as benchmarked; target
+    # tracking has no step limit either). A cap of 3x per action lost spikes of 10-100x for minutes:
+    # the unseen AAPL trace dropped 7.40 % with it, 7.15 % without (README).
+    return DirectionPolicy(period_seconds=60, datapoints_to_alarm=1, evaluation_periods=1)
 
 
 def _default_in() -> DirectionPolicy:
