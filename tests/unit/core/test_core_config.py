@@ -201,6 +201,13 @@ def test_step_limit_combines_instances_and_percent() -> None:
     assert unlimited.step_limit(10) is None
 
 
+def test_by_default_scale_out_takes_the_whole_need_and_scale_in_a_quarter() -> None:
+    # A spike of 10-100x (tweets about a stock) met 3x per action was lost for minutes (README).
+    group = parse_config(_config()).groups[0]
+    assert group.scale_out.step_limit(4) is None and group.scale_out.datapoints_to_alarm == 1
+    assert group.scale_in.step_limit(100) == 25 and group.scale_in.stabilization_seconds == 300
+
+
 def test_config_json_is_plain_json() -> None:
     config = parse_config(_config())
     assert json.loads(config_json(config))["groups"][0]["name"] == "web"
