@@ -563,7 +563,8 @@ def surgeguard_factory(
 
 # Surgeguard's one frontier knob (BENCHMARK.md allows at most 7 named settings): how much spare capacity
 # it keeps. The number is the utilization its signals aim at, in percent of one instance's capacity (CPU
-# target, and the same share of c for requests per target); the default, 66, is one of them. From
+# target, and the same share of c for requests per target); the default, 66, is one of them. Below the
+# default, the noise headroom (sigmas and cap) grows in the same proportion as the target's. From
 # LEAN_SETTING up, the setting also gives up the headroom that is not for the load it sees: no capacity
 # held for learned bursts, and only LEAN_NOISE_SIGMAS of noise headroom (README: at 90 this way nasa
 # drops 1.1 % at 1.67x the oracle; with the bursts and 3 sigmas kept, 85 already costs 2.08x).
@@ -575,6 +576,17 @@ LEAN_NOISE_SIGMAS = 2.0
 def tuning_at(setting: float, base: Tuning = Tuning()) -> Tuning:
     """The tuning at one knob setting: everything else as `base`."""
     tuning = replace(base, cpu_target=setting, requests_target_fraction=setting / 100.0)
+    if setting < base.cpu_target:
+        # A generous setting buys noise headroom as it buys target headroom, in the same proportion:
+        # where the load is mostly noise (5-minute counts of a few requests), a lower target alone
+        # holds a share of a mean that the noise leaves far behind.
+        scale = base.cpu_target / setting
+        cap = base.noise_max_share_of_mean
+        tuning = replace(
+            tuning,
+            noise_sigmas=base.noise_sigmas * scale,
+            noise_max_share_of_mean=None if cap is None else cap * scale,
+        )
     if setting >= LEAN_SETTING:
         tuning = replace(tuning, bursts=False, noise_sigmas=min(base.noise_sigmas, LEAN_NOISE_SIGMAS))
     return tuning

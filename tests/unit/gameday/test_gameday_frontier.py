@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,19 @@ def test_the_lean_settings_give_up_the_headroom_for_bursts_and_most_of_the_noise
     # The reactive family stays reactive at every setting: lean never adds headroom.
     reactive = tuning_at(LEAN_SETTING, REACTIVE)
     assert reactive.noise_sigmas == 0 and not reactive.bursts
+
+
+def test_the_generous_settings_buy_noise_headroom_in_proportion_to_the_target() -> None:
+    default = Tuning()
+    generous = tuning_at(33.0)  # half the default's utilization: twice its headroom, noise included
+    assert generous.noise_sigmas == pytest.approx(2 * default.noise_sigmas)
+    assert default.noise_max_share_of_mean is not None
+    assert generous.noise_max_share_of_mean == pytest.approx(2 * default.noise_max_share_of_mean)
+    # Not the band (what counts as noise), and nothing above the default.
+    assert generous.noise_band_sigmas == default.noise_band_sigmas
+    assert tuning_at(70.0).noise_sigmas == default.noise_sigmas
+    assert tuning_at(33.0, replace(default, noise_max_share_of_mean=None)).noise_max_share_of_mean is None
+    assert tuning_at(33.0, REACTIVE).noise_sigmas == 0
 
 
 def test_sweep_runs_each_setting_and_the_knob_moves_the_cost() -> None:
