@@ -71,7 +71,8 @@ class Tuning:
     # Requests per instance per minute, as a fraction of what one instance serves at 100% CPU.
     requests_target_fraction: float = 0.66
     out_datapoints: int = 1
-    # None: no step limit, the whole need at once (the config's default; README, "Unseen traces").
+    # None: no step limit, the whole need at once (the config's default; README, "Scale-out without a
+    # step limit").
     out_max_step_percent: float | None = None
     in_datapoints: int = 5
     in_max_step_percent: float = 25.0
