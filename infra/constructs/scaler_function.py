@@ -33,6 +33,7 @@ LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 RETRY_ATTEMPTS = 2
 MAX_EVENT_AGE = Duration.minutes(15)
 
+
 class ScalerFunction(Construct):
     """A Lambda with the project defaults, its own role (no managed policies) and log group.
 
