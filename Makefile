@@ -25,6 +25,7 @@ node_modules/.installed: package.json package-lock.json
 
 test: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy lambdas/surgeguard gameday
 	$(PY) -m pytest -n 2
 
