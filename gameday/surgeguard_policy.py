@@ -64,9 +64,10 @@ class Tuning:
     # Chosen by sweeping the long traces alike (README): reacting on one datapoint buys headroom back,
     # and the burst anticipation and noise headroom below carry the rest, so the target sits at 66 %
     # (it was 55 % before them; 70 % is cheaper still, but a declared sale's pre-warm then costs more
-    # than 15 % over the undeclared run; 60 drops less on the unseen AAPL trace, but costs twitter its
-    # box: 2.064x against step scaling's 2.020x); scaling in soon, in small steps (one per minute),
-    # follows a falling load closer than AWS's one late 15-minute step.
+    # than 15 % over the undeclared run; 60, tried with a burst significance gate, drops less on the
+    # unseen AAPL trace but costs twitter its box: 2.064x against step scaling's 2.020x); scaling in
+    # soon, in small steps (one per minute), follows a falling load closer than AWS's one late
+    # 15-minute step.
     cpu_target: float = 66.0
     # Requests per instance per minute, as a fraction of what one instance serves at 100% CPU.
     requests_target_fraction: float = 0.66
