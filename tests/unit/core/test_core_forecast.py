@@ -275,7 +275,7 @@ def test_factors_are_one_or_a_rise_above_the_threshold(history: list[float | Non
 
 
 # Sliding windows over runs of zeros, gaps of every kind and values, moved on by whole buckets or not.
-sliding_windows = given(
+given_sliding_windows = given(
     runs=st.lists(
         st.tuples(
             st.sampled_from([0.0, 7.0, None, -1.0, math.nan, 3]),
@@ -298,7 +298,7 @@ def _sliding_windows(source: list[float | None], width: int, moves: list[int]) -
 
 
 @settings(max_examples=40, deadline=None)
-@sliding_windows
+@given_sliding_windows
 def test_refits_of_a_sliding_window_bucket_as_a_fresh_fit_would(
     runs: list[tuple[float | None, int]], width: int, moves: list[int]
 ) -> None:
@@ -312,7 +312,7 @@ def test_refits_of_a_sliding_window_bucket_as_a_fresh_fit_would(
 
 
 @settings(max_examples=40, deadline=None)
-@sliding_windows
+@given_sliding_windows
 def test_refits_of_a_sliding_window_rise_as_a_fresh_run_would(
     runs: list[tuple[float | None, int]], width: int, moves: list[int]
 ) -> None:
