@@ -22,6 +22,7 @@ from gameday.frontier import (
 )
 from gameday.surgeguard_policy import (
     HEADROOM_SETTINGS,
+    LEAN_NOISE_MAX_SHARE_OF_MEAN,
     LEAN_NOISE_SIGMAS,
     LEAN_SETTING,
     REACTIVE,
@@ -77,6 +78,12 @@ def test_the_lean_settings_give_up_the_headroom_for_bursts_and_most_of_the_noise
     lean = tuning_at(LEAN_SETTING)
     assert (lean.cpu_target, lean.requests_target_fraction) == (LEAN_SETTING, LEAN_SETTING / 100)
     assert not lean.bursts and lean.noise_sigmas == LEAN_NOISE_SIGMAS < default.noise_sigmas
+    # Where noise is most of the load, the cap on its share of the mean is what makes the setting lean.
+    assert default.noise_max_share_of_mean is not None
+    assert lean.noise_max_share_of_mean == LEAN_NOISE_MAX_SHARE_OF_MEAN < default.noise_max_share_of_mean
+    uncapped = tuning_at(LEAN_SETTING, replace(default, noise_max_share_of_mean=None))
+    assert uncapped.noise_max_share_of_mean == LEAN_NOISE_MAX_SHARE_OF_MEAN
+    assert LEAN_SETTING in HEADROOM_SETTINGS
     # The reactive family stays reactive at every setting: lean never adds headroom.
     reactive = tuning_at(LEAN_SETTING, REACTIVE)
     assert reactive.noise_sigmas == 0 and not reactive.bursts
