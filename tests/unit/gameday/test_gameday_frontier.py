@@ -152,3 +152,32 @@ def test_worker_processes_give_the_same_numbers() -> None:
     trace = Trace.from_demand("wave", [100.0 + 80.0 * ((minute // 20) % 2) for minute in range(180)])
     families = {"aws-target-tracking-cpu": (target_tracking_cpu, (30.0, 50.0, 70.0))}
     assert run_frontier([trace], families=families, jobs=2) == run_frontier([trace], families=families)
+
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+
+
+@pytest.mark.parametrize("name", ["frontier.json", "frontier-unseen.json"])
+def test_the_published_frontiers_are_of_todays_knob_and_agree_with_their_points(name: str) -> None:
+    """docs/ holds what the README quotes: it must be a sweep of the settings the code names (a change
+    of `HEADROOM_SETTINGS` without a re-run fails here), and each stored undominated list must be what
+    its own points say."""
+    data = json.loads((DOCS / name).read_text(encoding="utf-8"))
+    for entry in data["traces"]:
+        families = entry["frontier"]
+        for family in CHALLENGERS:
+            assert [p["setting"] for p in families[family]] == list(HEADROOM_SETTINGS), (
+                entry["trace"],
+                family,
+            )
+        for family in AWS_FRONTIER:
+            assert tuple(p["setting"] for p in families[family]) == AWS_FRONTIER_SETTINGS
+        points = {
+            family: [
+                FrontierPoint(p["setting"], p["dropped_pct"], p["instance_hours"], p["cost_vs_oracle"])
+                for p in pts
+            ]
+            for family, pts in families.items()
+        }
+        recomputed = TraceFrontier(entry["trace"], points).undominated()
+        assert [[family, p.setting] for family, p in recomputed] == entry["undominated"][CHALLENGER]
