@@ -21,7 +21,7 @@ from gameday.engine import (
     oracle_instance_minutes,
     simulate,
 )
-from gameday.fleet import DEFAULT_PARAMS, FleetParams, size_fleet
+from gameday.fleet import DEFAULT_PARAMS, FleetParams, FleetSizing, size_fleet
 from gameday.report import CHALLENGER, TraceReport, format_report, report_json
 from gameday.traces import Trace, TraceFormatError, load_trace
 from gameday.warm_pool import WarmPoolConfig, WarmPoolParams
@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int_at_least(1),
         default=1,
         metavar="N",
-        help="with --frontier: run the sweep in N worker processes (default 1)",
+        help="run the policies (with --frontier: the sweep) in N worker processes (default 1)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of anything random (default 0)")
     parser.add_argument(
@@ -314,6 +314,39 @@ class Progress:
             self._stream.flush()
 
 
+def _bench_run(
+    trace: Trace,
+    name: str,
+    params: FleetParams,
+    sizing: FleetSizing,
+    start: datetime,
+    events: Sequence[DeclaredEvent],
+    seed: int,
+    oracle_minutes: int,
+    warm_pool: WarmPoolParams | None,
+    progress_stream: TextIO | None,
+) -> tuple[PolicyMetrics, bool, float | None]:
+    """One policy on one trace: its metrics, and its forecast error when it forecasts (flag, MAPE)."""
+    progress = Progress(progress_stream, f"{trace.name} {name}") if progress_stream else None
+    policy = POLICIES[name]()
+    result = simulate(
+        trace,
+        policy,
+        params=params,
+        sizing=sizing,
+        start=start,
+        events=events,
+        seed=seed,
+        oracle_minutes=oracle_minutes,
+        progress=progress,
+        warm_pool=warm_pool,
+    )
+    if progress is not None:
+        progress.close()
+    forecasts = hasattr(policy, "forecast_mape") and getattr(policy, "forecasting", True)
+    return result.metrics, forecasts, getattr(policy, "forecast_mape", None) if forecasts else None
+
+
 def run_bench(
     traces: Sequence[Trace],
     policy_names: Sequence[str],
@@ -324,35 +357,41 @@ def run_bench(
     seed: int = 0,
     progress_stream: TextIO | None = None,
     warm_pool: WarmPoolParams | None = None,
+    jobs: int = 1,
 ) -> list[TraceReport]:
-    """Every policy on every trace, same fleet, oracle and warm pool (if any) per trace."""
+    """Every policy on every trace, same fleet, oracle and warm pool (if any) per trace. With `jobs` > 1
+    the runs go to that many worker processes, without progress bars (each run is independent and
+    deterministic, so the numbers are the same; a worker knows the policies registered on import)."""
+    sizings = [size_fleet(trace, params) for trace in traces]
+    oracles = [
+        oracle_instance_minutes(t, s.capacity_per_instance) for t, s in zip(traces, sizings, strict=True)
+    ]
+    tasks = [(index, name) for index in range(len(traces)) for name in policy_names]
+
+    def arguments(index: int, name: str, stream: TextIO | None) -> tuple[Any, ...]:
+        trace, sizing, oracle = traces[index], sizings[index], oracles[index]
+        return (trace, name, params, sizing, start, tuple(events), seed, oracle, warm_pool, stream)
+
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_bench_run, *arguments(i, name, None)) for i, name in tasks]
+            runs = [future.result() for future in futures]
+    else:
+        runs = [_bench_run(*arguments(i, name, progress_stream)) for i, name in tasks]
     reports = []
-    for trace in traces:
-        sizing = size_fleet(trace, params)
-        oracle_minutes = oracle_instance_minutes(trace, sizing.capacity_per_instance)
+    for index, trace in enumerate(traces):
         results: dict[str, PolicyMetrics] = {}
         mapes: dict[str, float | None] = {}
-        for name in policy_names:
-            progress = Progress(progress_stream, f"{trace.name} {name}") if progress_stream else None
-            policy = POLICIES[name]()
-            result = simulate(
-                trace,
-                policy,
-                params=params,
-                sizing=sizing,
-                start=start,
-                events=events,
-                seed=seed,
-                oracle_minutes=oracle_minutes,
-                progress=progress,
-                warm_pool=warm_pool,
-            )
-            if progress is not None:
-                progress.close()
-            results[name] = result.metrics
-            if hasattr(policy, "forecast_mape") and getattr(policy, "forecasting", True):
-                mapes[name] = policy.forecast_mape
-        reports.append(TraceReport(trace.name, trace.minutes, trace.gap_minutes, sizing, results, mapes))
+        for (task_index, name), (metrics, forecasts, mape) in zip(tasks, runs, strict=True):
+            if task_index == index:
+                results[name] = metrics
+                if forecasts:
+                    mapes[name] = mape
+        reports.append(
+            TraceReport(trace.name, trace.minutes, trace.gap_minutes, sizings[index], results, mapes)
+        )
     return reports
 
 
@@ -414,6 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         progress_stream=sys.stderr,
         warm_pool=warm_pool,
+        jobs=args.jobs,
     )
     elapsed = time.perf_counter() - started
     sys.stdout.write(format_report(reports, params, challenger=args.compare, warm_pool=warm_pool))

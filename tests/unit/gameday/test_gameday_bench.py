@@ -172,3 +172,22 @@ def test_the_report_ends_with_the_wall_time(tmp_path: Path, capsys: pytest.Captu
     assert last.startswith("2 policies on 1 trace(s), 180 simulated minutes: ") and last.endswith(
         " s wall time"
     )
+
+
+def test_worker_processes_give_the_same_report_as_one_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Three days: long enough for Surgeguard's forecaster to run (and report its error) in each worker.
+    minutes = 3 * 1440
+    rows = [200 + 150 * ((m // 90) % 3) + (400 if m % 1440 in range(600, 615) else 0) for m in range(minutes)]
+    path = tmp_path / "days.csv"
+    path.write_text("minute,requests\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8")
+    policies = ["--policy", "surgeguard", "--policy", "aws-target-tracking-cpu", "--policy", "oracle"]
+    outputs = []
+    for jobs in ("1", "2"):
+        assert bench.main([str(path), str(small_trace(tmp_path)), *policies, "--jobs", jobs]) == 0
+        text = capsys.readouterr().out
+        assert text.rstrip().endswith(" s wall time")
+        outputs.append(text.rstrip().rsplit("\n", 1)[0])  # all but the wall time
+    assert outputs[0] == outputs[1]
+    assert "surgeguard" in outputs[0] and "days" in outputs[0] and "small" in outputs[0]
