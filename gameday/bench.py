@@ -19,6 +19,7 @@ from gameday.engine import (
     DeclaredEvent,
     PolicyMetrics,
     oracle_instance_minutes,
+    run_each,
     simulate,
 )
 from gameday.fleet import DEFAULT_PARAMS, FleetParams, FleetSizing, size_fleet
@@ -368,18 +369,13 @@ def run_bench(
     ]
     tasks = [(index, name) for index in range(len(traces)) for name in policy_names]
 
-    def arguments(index: int, name: str, stream: TextIO | None) -> tuple[Any, ...]:
-        trace, sizing, oracle = traces[index], sizings[index], oracles[index]
-        return (trace, name, params, sizing, start, tuple(events), seed, oracle, warm_pool, stream)
-
-    if jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_bench_run, *arguments(i, name, None)) for i, name in tasks]
-            runs = [future.result() for future in futures]
-    else:
-        runs = [_bench_run(*arguments(i, name, progress_stream)) for i, name in tasks]
+    # Progress bars only in one process: workers would write over each other.
+    stream = progress_stream if jobs <= 1 else None
+    calls = [
+        (traces[i], name, params, sizings[i], start, tuple(events), seed, oracles[i], warm_pool, stream)
+        for i, name in tasks
+    ]
+    runs = run_each(_bench_run, calls, jobs)
     reports = []
     for index, trace in enumerate(traces):
         results: dict[str, PolicyMetrics] = {}

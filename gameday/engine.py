@@ -11,7 +11,7 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, overload, runtime_checkable
+from typing import Any, Protocol, TypeVar, overload, runtime_checkable
 
 from gameday.alarms import AlarmTransition, Comparison, MetricAlarm
 from gameday.fleet import (
@@ -386,6 +386,23 @@ class SimulationResult:
     params: FleetParams
     metrics: PolicyMetrics
     series: FleetSeries
+
+
+_Result = TypeVar("_Result")
+
+
+def run_each(
+    function: Callable[..., _Result], calls: Sequence[tuple[Any, ...]], jobs: int = 1
+) -> list[_Result]:
+    """`function(*call)` for each call, in order; with `jobs` > 1 in that many worker processes (the
+    bench's and the frontier's runs are independent and deterministic, so the results are the same)."""
+    if jobs <= 1:
+        return [function(*call) for call in calls]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(function, *call) for call in calls]
+        return [future.result() for future in futures]
 
 
 def oracle_instance_minutes(trace: Trace, capacity_per_instance: float) -> int:

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from gameday.baselines import AWS_FRONTIER, AWS_FRONTIER_SETTINGS
-from gameday.engine import DEFAULT_START, DeclaredEvent, Policy, oracle_instance_minutes, simulate
+from gameday.engine import (
+    DEFAULT_START,
+    DeclaredEvent,
+    Policy,
+    oracle_instance_minutes,
+    run_each,
+    simulate,
+)
 from gameday.fleet import DEFAULT_PARAMS, FleetParams, size_fleet
 from gameday.surgeguard_policy import HEADROOM_SETTINGS, surgeguard_at, surgeguard_reactive_at
 from gameday.traces import Trace
@@ -129,17 +136,8 @@ def run_frontier(
         for setting in settings
     ]
     common = (params, start, tuple(events), seed)
-    if jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [
-                pool.submit(_run_point, traces[i], factory, setting, *common)
-                for i, _, factory, setting in tasks
-            ]
-            points = [future.result() for future in futures]
-    else:
-        points = [_run_point(traces[i], factory, setting, *common) for i, _, factory, setting in tasks]
+    calls = [(traces[i], factory, setting, *common) for i, _, factory, setting in tasks]
+    points = run_each(_run_point, calls, jobs)
     out = []
     for index, trace in enumerate(traces):
         frontier: dict[str, list[FrontierPoint]] = {}
