@@ -103,6 +103,12 @@ class Tuning:
     # A signal's breach within 3 spreads of the mean is noise: sized at the noise headroom, not the
     # target (0: off). With these three, the unseen ELB and GOOG traces pass the milestone (README).
     noise_band_sigmas: float = 3.0
+    # Judged daily by the forecaster (config `noise_headroom.target_share_if_unpaid`, README "Noise
+    # headroom, judged"): where the noise headroom would have dropped more than the same spend on target
+    # headroom, it and the bursts stand down and the signals aim at this share of their targets (52 %
+    # at the default 66). Of the long traces only AAPL's tweet counts are judged so (a random walk
+    # at 5-minute resolution).
+    noise_target_share_if_unpaid: float | None = 0.79
 
 
 def sale_events(
@@ -146,6 +152,10 @@ def benchmark_config(
             window_minutes=tuning.noise_window_minutes,
             max_share_of_mean=tuning.noise_max_share_of_mean,
             band_sigmas=tuning.noise_band_sigmas,
+            # Judged only where there is noise headroom to judge and a forecaster to judge it.
+            target_share_if_unpaid=tuning.noise_target_share_if_unpaid
+            if tuning.noise_sigmas > 0 and tuning.forecast_mode is not None
+            else None,
         ),
         # The simulator publishes CPU every minute, as EC2 does with detailed monitoring.
         monitoring="detailed",

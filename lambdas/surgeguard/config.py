@@ -242,6 +242,11 @@ class NoiseHeadroom(_Strict):
     # While the latest minute is within this many spreads of the mean, a signal asks no more than the
     # noise headroom (and the mean at the target): a noise spike is not scaled for. 0: off.
     band_sigmas: float = Field(default=0.0, ge=0, le=10)
+    # Judged daily by the forecaster (README, "Noise headroom, judged"): where, over the last week or
+    # more, the noise headroom would have dropped more than the same spend on target headroom, it and
+    # burst anticipation stand down and the signals aim at this share of their targets, until a later
+    # judgement finds it pays again. None: never judged, always on.
+    target_share_if_unpaid: float | None = Field(default=None, ge=0.5, le=1)
 
 
 class ForecastConfig(_Strict):
@@ -389,7 +394,17 @@ class GroupConfig(_Strict):
     def _forecast_reads_requests(self) -> GroupConfig:
         if self.forecast is not None and self.requests_target() is None:
             raise ValueError("forecast needs a requests_per_target signal (it forecasts ALB RequestCount)")
+        if self.noise_headroom.target_share_if_unpaid is not None and (
+            self.forecast is None or not self.keeps_noise_headroom()
+        ):
+            raise ValueError(
+                "noise_headroom.target_share_if_unpaid needs the noise headroom on (sigmas > 0) and a "
+                "forecast: the forecaster is what judges it"
+            )
         return self
+
+    def judges_noise_headroom(self) -> bool:
+        return self.noise_headroom.target_share_if_unpaid is not None and self.forecast is not None
 
     def event(self, name: str) -> SaleEvent | None:
         return next((e for e in self.events if e.name == name), None)

@@ -27,7 +27,9 @@ from surgeguard.domain.forecast import (
     fit_forecast,
     floor_steps,
     learn_bursts,
+    mark_gaps,
 )
+from surgeguard.domain.headroom import HeadroomVerdict, judge_noise_headroom
 from surgeguard.domain.model import Outcome
 from surgeguard.domain.sales import plan_event, target_capacity
 from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
@@ -55,6 +57,8 @@ FORECAST_MAX_AGE = timedelta(minutes=15)
 # group's count stays at zero, so a forecaster that stopped writing is heard (infra/constructs/monitoring).
 METRIC_NAMESPACE = "Surgeguard"
 FORECAST_WRITTEN = "ForecastWritten"
+# The noise headroom is judged once a day: its verdict rests on a week or more, and a day adds little.
+JUDGE_EVERY = timedelta(days=1)
 # The busiest minute of this last stretch of history bounds what a burst the forecast misses may ask.
 WEEK = timedelta(days=7)
 # A sale's normal demand is read a week before its start, as its pre-warm reads it (schedule_service).
@@ -173,7 +177,11 @@ def _forecast(
         if settings.anticipate_bursts
         else None
     )
-    bursts = () if learned is None else due_bursts(learned.factors)
+    verdict, judge_note = _judge_noise_headroom(trigger, adapters, history, now)
+    unpaid = verdict is not None and not verdict.noise_pays
+    # Standing down, the group's headroom is its target's alone: no capacity held for bursts either
+    # (kept, at a target of 54 % on AAPL, they cost more than target tracking: README).
+    bursts = () if learned is None or unpaid else due_bursts(learned.factors)
     state = ForecastState(
         mode=settings.mode,
         issued_at=now,
@@ -184,6 +192,7 @@ def _forecast(
         multiplier=fit.multiplier,
         mape=fit.mape,
         bursts=bursts,
+        headroom=verdict,
     )
     adapters.store.save_forecast(group.name, state)
     mape = "n/a" if fit.mape is None else f"{fit.mape:.1%}"
@@ -202,7 +211,7 @@ def _forecast(
     else:
         outcome, reason = Outcome.SKIPPED, f"forecast-only: would set {summary}; nothing acts on it"
         cause = "forecast_only"
-    reason += burst_note
+    reason += burst_note + judge_note
     pool_note: dict[str, Any] | None = None
     if settings.size_warm_pool:
         pool_note = _size_pool(trigger, adapters, state, history, now)
@@ -235,9 +244,60 @@ def _forecast(
             for i in range(0, len(fit.point), STEP_MINUTES)
         ],
     }
+    if verdict is not None:
+        record["forecast"]["headroom"] = {
+            "noise_pays": verdict.noise_pays,
+            "judged_at": verdict.judged_at.isoformat(),
+            "minutes": verdict.minutes,
+            "noise_dropped_pct": round(verdict.noise_dropped_pct, 4),
+            "target_dropped_pct": round(verdict.target_dropped_pct, 4),
+            "target_share": round(verdict.target_share, 4),
+        }
     if pool_note is not None:
         record["warm_pool"] = pool_note
     return record
+
+
+def _judge_noise_headroom(
+    trigger: ForecastTrigger, adapters: Adapters, history: list[float | None], now: datetime
+) -> tuple[HeadroomVerdict | None, str]:
+    """The day's verdict on the group's noise headroom (README, "Noise headroom, judged"), and the
+    reason's sentence on it: the last run's verdict while under a day old, else a new one from the
+    history just read. None: not asked for, or under a week of history."""
+    group = trigger.group
+    share = group.noise_headroom.target_share_if_unpaid
+    if share is None or not group.keeps_noise_headroom():
+        return None, ""
+    previous: HeadroomVerdict | None = None
+    try:
+        item = adapters.store.load_forecast(group.name)
+        previous = None if item is None else item.headroom
+    except (AwsCallError, LookupError, TypeError, ValueError) as error:
+        # Unreadable or malformed: judge afresh, as on the first day.
+        logger.warning("%s: could not read the last forecast item: %s", group.name, error)
+    if previous is not None and previous.judged_at <= now < previous.judged_at + JUDGE_EVERY:
+        verdict: HeadroomVerdict | None = previous
+    else:
+        settings = group.noise_headroom
+        per_target, per_instance = group.requests_target(), group.full_load_requests()
+        assert per_target is not None and per_instance is not None, "config: needs a requests signal"
+        verdict = judge_noise_headroom(
+            mark_gaps(history),
+            judged_at=now,
+            target_fraction=min(1.0, per_target / per_instance),
+            sigmas=settings.sigmas,
+            window=settings.window_minutes,
+            max_share_of_mean=settings.max_share_of_mean,
+            lead=group.lead_minutes(),
+        )
+    if verdict is None:
+        return None, "; noise headroom not judged yet: under a week of history"
+    if verdict.noise_pays:
+        return verdict, f"; {verdict.describe()}"
+    return verdict, (
+        f"; {verdict.describe()}: it and burst anticipation stand down, and the signals aim at "
+        f"{share:g} of their targets, until a judgement finds it pays"
+    )
 
 
 def _size_pool(

@@ -34,7 +34,7 @@ from surgeguard.alarm_shape import GROUP_IN_SERVICE, needs_group_metrics
 from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
 from surgeguard.domain.decision import DecisionInput, decide
 from surgeguard.domain.forecast import BurstSettings, ForecastState, burst_capacity, recent_level
-from surgeguard.domain.headroom import noise_band, noise_floor
+from surgeguard.domain.headroom import HeadroomVerdict, noise_band, noise_floor
 from surgeguard.domain.model import (
     Claim,
     Controls,
@@ -994,8 +994,53 @@ def event_limits(group: GroupConfig, states: Sequence[EventState], now: datetime
     return EventLimits(tuple(floors), "; ".join(frozen) or None, max(raised) if raised else None)
 
 
+def _headroom(
+    group: GroupConfig,
+    adapters: Adapters,
+    now: datetime,
+    direction: Direction | None,
+    item: ForecastState | None,
+    readings: Sequence[Reading],
+) -> tuple[NoiseLimits, Sequence[Reading]]:
+    """The noise headroom's limits and the readings to decide on: as configured, or, where the
+    forecaster judged the noise headroom not to pay, none and the signals at the lower target."""
+    unpaid = unpaid_noise_headroom(group, item, now)
+    share = group.noise_headroom.target_share_if_unpaid
+    if unpaid is None or share is None:
+        return noise_limits(group, adapters, now, direction), readings
+    stood_down = NoiseLimits(notes={"noise": {"stood_down": unpaid.describe(), "target_share": share}})
+    return stood_down, [replace(reading, target=reading.target * share) for reading in readings]
+
+
+def _forecast_item(
+    group: GroupConfig, adapters: Adapters, state: ForecastState | None
+) -> tuple[ForecastState | None, dict[str, Any]]:
+    """The group's FORECAST item (`state`: when the caller has just read it; None: read it here), and
+    the audit note of a malformed one."""
+    if group.forecast is None:
+        return None, {}
+    try:
+        return (state if state is not None else adapters.store.load_forecast(group.name)), {}
+    except (LookupError, TypeError, ValueError) as error:
+        # A malformed item must not stop every decision of the group until the next forecast run.
+        logger.warning("%s: malformed forecast item ignored: %s", group.name, error)
+        return None, {"forecast_item": safe_text(f"malformed, ignored: {error}", 512)}
+
+
+def unpaid_noise_headroom(
+    group: GroupConfig, state: ForecastState | None, now: datetime
+) -> HeadroomVerdict | None:
+    """The forecaster's verdict when it found the noise headroom not to pay, while its item is in effect
+    (a forecaster that stopped writing leaves the configured headroom on); None otherwise."""
+    if state is None or state.headroom is None or not group.judges_noise_headroom():
+        return None
+    if state.headroom.noise_pays or not state.issued_at <= now < state.valid_until:
+        return None
+    return state.headroom
+
+
 def forecast_floors(
-    group: GroupConfig, adapters: Adapters, now: datetime, state: ForecastState | None = None
+    group: GroupConfig, adapters: Adapters, now: datetime, state: ForecastState | None
 ) -> tuple[tuple[Floor, ...], dict[str, Any]]:
     """The forecaster's floors in effect now, and the audit note of a burst.
 
@@ -1003,17 +1048,9 @@ def forecast_floors(
     and never acts). `floor:burst`, while a burst the forecaster learned is due: the level of the last
     minutes times the learned rise, at what an instance serves in a burst. The level is read now
     (GetMetricData), since a burst is measured against the minutes right before it. `state`: the
-    group's FORECAST item, when the caller has just read it (None: read it here).
+    group's FORECAST item (None: it has none).
     """
-    if group.forecast is None:
-        return (), {}
-    try:
-        state = state if state is not None else adapters.store.load_forecast(group.name)
-    except (LookupError, TypeError, ValueError) as error:
-        # A malformed item must not stop every decision of the group until the next forecast run.
-        logger.warning("%s: malformed forecast item ignored: %s", group.name, error)
-        return (), {"forecast_item": safe_text(f"malformed, ignored: {error}", 512)}
-    if state is None:
+    if group.forecast is None or state is None:
         return (), {}
     floors: list[Floor] = []
     if group.forecast.mode == "floor" and state.mode == "floor":
@@ -1140,8 +1177,10 @@ def decide_and_apply(
     """
     controls = Controls(pause=adapters.store.load_pause(group.name), dry_run=ctx.config.is_dry_run(group))
     states = adapters.store.load_events(group.name) if group.events else []
-    forecast, notes = forecast_floors(group, adapters, now, forecast_item)
-    noise = noise_limits(group, adapters, now, direction)
+    item, notes = _forecast_item(group, adapters, forecast_item)
+    forecast, burst_notes = forecast_floors(group, adapters, now, item)
+    notes.update(burst_notes)
+    noise, readings = _headroom(group, adapters, now, direction, item, readings)
     notes.update(noise.notes)
     horizon = ctx.clock() + FUTURE_SKEW
     decision: Decision | None = None

@@ -15,6 +15,7 @@ from surgeguard import keys
 from surgeguard.adapters.clients import AwsAdapter
 from surgeguard.adapters.errors import AwsCallError, ConcurrentUpdateError, DuplicateTriggerError
 from surgeguard.domain.forecast import ForecastState
+from surgeguard.domain.headroom import HeadroomVerdict
 from surgeguard.domain.model import Claim, EventState, Launch, Pause, Recommendation, ScalerMemory
 from surgeguard.domain.triggers import safe_text
 
@@ -362,6 +363,17 @@ class AuditStore(AwsAdapter):
             # The item outlives its horizon by a day for inspection, then DynamoDB deletes it.
             keys.TTL_ATTRIBUTE: {"N": str(int(state.valid_until.timestamp()) + 86_400)},
         }
+        if state.headroom is not None:
+            verdict = state.headroom
+            item["headroom"] = {
+                "M": {
+                    "judged_at": {"S": verdict.judged_at.isoformat()},
+                    "minutes": {"N": str(verdict.minutes)},
+                    "noise_dropped_pct": _to_attribute(verdict.noise_dropped_pct),
+                    "target_dropped_pct": _to_attribute(verdict.target_dropped_pct),
+                    "target_share": _to_attribute(verdict.target_share),
+                }
+            }
         self._table_call("PutItem", Item=item)
 
     def load_forecast(self, group: str) -> ForecastState | None:
@@ -390,6 +402,8 @@ class AuditStore(AwsAdapter):
                 (int(pair["L"][0]["N"]), float(pair["L"][1]["N"]))
                 for pair in item.get("bursts", {}).get("L", [])
             ),
+            # An item written before the noise headroom was judged has no verdict.
+            headroom=_headroom_verdict(item["headroom"]["M"]) if "headroom" in item else None,
         )
 
     # --- audit ---
@@ -442,3 +456,13 @@ class AuditStore(AwsAdapter):
             ScanIndexForward=False,  # the latest first
         )
         return [{k: _from_attribute(v) for k, v in item.items()} for item in response.get("Items", [])]
+
+
+def _headroom_verdict(attributes: dict[str, Any]) -> HeadroomVerdict:
+    return HeadroomVerdict(
+        judged_at=datetime.fromisoformat(attributes["judged_at"]["S"]),
+        minutes=int(attributes["minutes"]["N"]),
+        noise_dropped_pct=float(_from_attribute(attributes["noise_dropped_pct"])),
+        target_dropped_pct=float(_from_attribute(attributes["target_dropped_pct"])),
+        target_share=float(_from_attribute(attributes["target_share"])),
+    )

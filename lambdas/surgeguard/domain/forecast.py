@@ -20,6 +20,10 @@ import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # headroom imports this module
+    from surgeguard.domain.headroom import HeadroomVerdict
 
 BUCKET_MINUTES = 5
 DAY = 1440 // BUCKET_MINUTES
@@ -318,6 +322,8 @@ class ForecastState:
     # The minutes of the horizon (offsets from `issued_at`) where a burst that recurred at that minute of
     # the day is due, with the rise to meet: only those, so the item stays small.
     bursts: tuple[tuple[int, float], ...] = ()
+    # The latest judgement of the group's noise headroom (None: not judged, or not asked to be).
+    headroom: HeadroomVerdict | None = None
 
     @property
     def floor(self) -> int:

@@ -12,6 +12,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from surgeguard.domain.forecast import CEIL_TOLERANCE
 
@@ -56,16 +57,11 @@ def noise_floor(
     """The capacity the last `window` minutes' noise calls for; None when fewer than half are known
     (None or NaN: no datapoint). The headroom above the mean is at most `max_share_of_mean` x the mean:
     noise that large (a handful of requests a minute) costs more to cover than the little it drops."""
-    known = [v for v in minutes[-window:] if v is not None and v == v and v >= 0]
-    if len(known) * 2 < window or per_instance <= 0:
+    level = _noise_level(minutes[-window:], sigmas, window, max_share_of_mean)
+    if level is None or per_instance <= 0:
         return None
-    mean = sum(known) / len(known)
-    spread = minute_spread(known)
-    headroom = sigmas * spread
-    if max_share_of_mean is not None:
-        headroom = min(headroom, max_share_of_mean * mean)
-    capacity = max(0, math.ceil((mean + headroom) / per_instance - CEIL_TOLERANCE))
-    return NoiseFloor(mean, spread, capacity)
+    mean, spread, top = level
+    return NoiseFloor(mean, spread, max(0, math.ceil(top / per_instance - CEIL_TOLERANCE)))
 
 
 @dataclass(frozen=True)
@@ -90,3 +86,116 @@ def noise_band(
         return None
     at_target = math.ceil(floor.mean / per_target - CEIL_TOLERANCE) if per_target > 0 else 0
     return NoiseBand(latest, upper, max(floor.capacity, at_target))
+
+
+# The judge replays at least a week: a verdict that turns the noise headroom off must rest on more than
+# a quiet spell (over 7-day windows it holds steadily on every trace of the benchmark; README).
+JUDGE_MIN_MINUTES = 7 * 1440
+# The noise headroom does not pay when it drops at least this much more than target headroom would at
+# the same spend: a tenth of a percent of the demand, and a fiftieth of what target headroom drops.
+UNPAID_MIN_POINTS = 0.1
+UNPAID_MIN_SHARE = 0.02
+# The noise floor is refreshed this often in the replay: it moves with an hour's window, not a minute.
+_JUDGE_REFRESH_MINUTES = 15
+
+
+@dataclass(frozen=True)
+class HeadroomVerdict:
+    """Did the noise headroom buy more than the same spend on target headroom, over the recent past?
+
+    A one-lead-ahead replay of the group's RequestCount: capacity set `lead` minutes before each minute
+    from what was known then, at full load. The noise form holds the larger of the target's capacity
+    for the latest minute and the noise floor; the target form holds the latest minute at a lower
+    target (`target_share` of it), chosen to spend exactly what the noise form spent."""
+
+    judged_at: datetime
+    minutes: int  # minutes replayed
+    noise_dropped_pct: float
+    target_dropped_pct: float
+    target_share: float  # the share of the target that spends what the noise headroom spent
+
+    @property
+    def noise_pays(self) -> bool:
+        # Only a difference that matters turns it off: where the floor barely binds (a few % of the
+        # spend), the two forms differ by hundredths of a point, and their sign is noise.
+        excess = self.noise_dropped_pct - self.target_dropped_pct
+        return excess < UNPAID_MIN_POINTS or excess < UNPAID_MIN_SHARE * self.target_dropped_pct
+
+    def describe(self) -> str:
+        verdict = "pays" if self.noise_pays else "does not pay"
+        return (
+            f"noise headroom {verdict}: over the last {self.minutes / 1440:.1f} days it would have dropped "
+            f"{self.noise_dropped_pct:.3f} % where the same spend on target headroom (a target "
+            f"{self.target_share:.3f} of this one) drops {self.target_dropped_pct:.3f} %"
+        )
+
+
+def judge_noise_headroom(
+    minutes: Sequence[float | None],
+    *,
+    judged_at: datetime,
+    target_fraction: float,
+    sigmas: float,
+    window: int,
+    max_share_of_mean: float | None,
+    lead: int,
+) -> HeadroomVerdict | None:
+    """Replay `minutes` (RequestCount per minute, oldest first; None: unknown) with capacity decided
+    `lead` minutes ahead; `target_fraction` is the requests target as a share of full load. None
+    with fewer than `JUDGE_MIN_MINUTES` minutes to replay.
+
+    Where load moves like a random walk (each minute's best guess is the last, and a jump is as likely
+    from a quiet spell as from a busy one), a floor around the recent mean holds capacity where it is
+    not needed and too little where it is: the same instances at a lower target drop less."""
+    if not 0 < target_fraction <= 1 or lead < 1:
+        raise ValueError("need 0 < target_fraction <= 1 and lead >= 1")
+    known_at = [v if v is not None and v == v and v >= 0 else None for v in minutes]
+    if len(known_at) - known_at.count(None) < JUDGE_MIN_MINUTES:
+        return None  # too little to replay: no need to try
+    pairs: list[tuple[float, float, float]] = []  # (demand, latest known at decision, noise capacity)
+    floor = 0.0
+    for t in range(lead, len(known_at)):
+        decided = t - lead + 1  # minutes [.. decided) are known when capacity for t is set
+        if (t - lead) % _JUDGE_REFRESH_MINUTES == 0:
+            level = _noise_level(
+                known_at[max(0, decided - window) : decided], sigmas, window, max_share_of_mean
+            )
+            floor = 0.0 if level is None else level[2]
+        demand, latest = known_at[t], known_at[decided - 1]
+        if demand is None or latest is None:
+            continue
+        pairs.append((demand, latest, max(latest / target_fraction, floor)))
+    if len(pairs) < JUDGE_MIN_MINUTES:
+        return None
+    demand_total = sum(d for d, _, _ in pairs)
+    target_spend = sum(latest for _, latest, _ in pairs)  # / the share: what target headroom spends
+    noise_spend = sum(capacity for _, _, capacity in pairs)
+    if demand_total <= 0 or target_spend <= 0 or noise_spend <= 0:
+        return None  # nothing served or nothing held: nothing to judge
+    share = target_spend / noise_spend / target_fraction
+    matched = target_fraction * share
+    noise_dropped = sum(max(0.0, d - capacity) for d, _, capacity in pairs)
+    target_dropped = sum(max(0.0, d - latest / matched) for d, latest, _ in pairs)
+    return HeadroomVerdict(
+        judged_at,
+        len(pairs),
+        100 * noise_dropped / demand_total,
+        100 * target_dropped / demand_total,
+        share,
+    )
+
+
+def _noise_level(
+    window_minutes: Sequence[float | None], sigmas: float, window: int, max_share_of_mean: float | None
+) -> tuple[float, float, float] | None:
+    """(mean, spread, mean + headroom) of one window's known minutes, in requests per minute; None when
+    fewer than half of `window` are known (None or NaN: no datapoint)."""
+    known = [v for v in window_minutes if v is not None and v == v and v >= 0]
+    if len(known) * 2 < window:
+        return None
+    mean = sum(known) / len(known)
+    spread = minute_spread(known)
+    headroom = sigmas * spread
+    if max_share_of_mean is not None:
+        headroom = min(headroom, max_share_of_mean * mean)
+    return mean, spread, mean + headroom

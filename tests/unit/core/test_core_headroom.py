@@ -5,11 +5,22 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from surgeguard.domain.headroom import minute_spread, noise_band, noise_floor
+from surgeguard.domain.headroom import (
+    JUDGE_MIN_MINUTES,
+    UNPAID_MIN_POINTS,
+    HeadroomVerdict,
+    judge_noise_headroom,
+    minute_spread,
+    noise_band,
+    noise_floor,
+)
 
 
 def poisson(rng: random.Random, mean: float) -> float:
@@ -111,3 +122,88 @@ def test_the_floor_never_sits_below_the_mean_and_grows_with_sigmas(
     assert floor.capacity >= math.ceil(floor.mean / per_instance - 1e-9)
     more = noise_floor(minutes, sigmas + 1, per_instance, 15)
     assert more is not None and more.capacity >= floor.capacity
+
+
+# --- the daily judgement of the noise headroom (judge_noise_headroom) ---
+
+JUDGED_AT = datetime(2026, 11, 27, tzinfo=UTC)
+WEEK_AND_A_DAY = 8 * 1440
+
+
+def _judge(minutes: list[float | None], **overrides: Any) -> HeadroomVerdict | None:
+    settings: dict[str, Any] = {
+        "judged_at": JUDGED_AT,
+        "target_fraction": 0.66,
+        "sigmas": 3.0,
+        "window": 60,
+        "max_share_of_mean": 1.25,
+        "lead": 5,
+    }
+    return judge_noise_headroom(minutes, **{**settings, **overrides})
+
+
+def _five_minute_counts(levels: list[float]) -> list[float]:
+    """A 5-minute series spread over its minutes, as the benchmark spreads NAB's tweet counts."""
+    return [level for level in levels for _ in range(5)]
+
+
+def test_a_random_walk_is_judged_not_to_pay_for_its_noise_headroom() -> None:
+    # GIVEN 5-minute counts whose log moves as a random walk held near a level (AAPL's tweets): the
+    # best guess of the next count is the last one, not the recent mean
+    rng = random.Random(7)
+    level, levels = math.log(40.0), []
+    for _ in range(WEEK_AND_A_DAY // 5):
+        level += rng.gauss(0, 0.45) - 0.05 * (level - math.log(40.0))
+        levels.append(math.exp(level))
+    verdict = _judge(_five_minute_counts(levels))
+    # THEN the same spend at a lower target drops materially less than the floor around the mean
+    assert verdict is not None and not verdict.noise_pays
+    assert verdict.noise_dropped_pct - verdict.target_dropped_pct >= UNPAID_MIN_POINTS
+    assert 0.5 < verdict.target_share < 1 and verdict.minutes >= JUDGE_MIN_MINUTES
+    assert "does not pay" in verdict.describe()
+
+
+def test_independent_noise_around_a_steady_mean_pays_for_its_noise_headroom() -> None:
+    # GIVEN Poisson-like counts around a steady 40 a minute: the mean is the best guess, and the
+    # last minute's value, sized at the target, chases the noise
+    rng = random.Random(11)
+    minutes = [max(0.0, rng.gauss(40.0, 6.3)) for _ in range(WEEK_AND_A_DAY)]
+    verdict = _judge(minutes)
+    assert verdict is not None and verdict.noise_pays
+    assert verdict.noise_dropped_pct < verdict.target_dropped_pct
+
+
+def test_a_floor_that_never_binds_is_a_tie_and_keeps_the_noise_headroom() -> None:
+    # A steady load: the floor (mean + 0 spread) is below the target's capacity every minute
+    verdict = _judge([100.0] * WEEK_AND_A_DAY)
+    assert verdict is not None and verdict.noise_pays
+    assert verdict.target_share == pytest.approx(1.0) and verdict.noise_dropped_pct == 0
+
+
+def test_a_difference_within_the_dead_band_keeps_the_noise_headroom() -> None:
+    def verdict(noise: float, target: float) -> HeadroomVerdict:
+        return HeadroomVerdict(JUDGED_AT, WEEK_AND_A_DAY, noise, target, 0.9)
+
+    # Hundredths of a point (a floor that binds a few % of the time) are noise, not a verdict.
+    assert verdict(7.047, 7.021).noise_pays
+    # A tenth of a point is not enough where target headroom drops 7 % (2 % of it is 0.14).
+    assert verdict(7.13, 7.0).noise_pays
+    assert not verdict(7.15, 7.0).noise_pays
+    # Where drops are tiny, the tenth of a point is what binds.
+    assert verdict(0.09, 0.0).noise_pays and not verdict(0.1, 0.0).noise_pays
+
+
+def test_under_a_week_of_known_minutes_is_not_judged() -> None:
+    rng = random.Random(3)
+    week_less_a_minute = [rng.uniform(10, 50) for _ in range(JUDGE_MIN_MINUTES - 1)]
+    assert _judge(week_less_a_minute) is None
+    # Unknown minutes (gaps, NaN) do not count toward the week.
+    assert _judge(week_less_a_minute + [None] * 1440 + [math.nan] * 10) is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("target_fraction", 0.0), ("target_fraction", 1.5), ("lead", 0)]
+)
+def test_the_judge_refuses_settings_it_cannot_replay(field: str, value: float) -> None:
+    with pytest.raises(ValueError):
+        _judge([1.0] * WEEK_AND_A_DAY, **{field: value})
