@@ -243,9 +243,9 @@ class NoiseHeadroom(_Strict):
     # noise headroom (and the mean at the target): a noise spike is not scaled for. 0: off.
     band_sigmas: float = Field(default=0.0, ge=0, le=10)
     # Judged daily by the forecaster (README, "Noise headroom, judged"): where, over the last week or
-    # more, the noise headroom would have dropped more than the same spend on target headroom, it and
-    # burst anticipation stand down and the signals aim at this share of their targets, until a later
-    # judgement finds it pays again. None: never judged, always on.
+    # more, the noise headroom would have dropped more than the same spend on target headroom, it stands
+    # down (floor and band) and the signals aim at this share of their targets, until a later judgement
+    # finds it pays again. None: never judged, always on.
     target_share_if_unpaid: float | None = Field(default=None, ge=0.5, le=1)
 
 

@@ -177,11 +177,9 @@ def _forecast(
         if settings.anticipate_bursts
         else None
     )
+    bursts = () if learned is None else due_bursts(learned.factors)
+    # The bursts keep their own backtest (the learned lift): the verdict is on the noise headroom only.
     verdict, judge_note = _judge_noise_headroom(trigger, adapters, history, now)
-    unpaid = verdict is not None and not verdict.noise_pays
-    # Standing down, the group's headroom is its target's alone: no capacity held for bursts either
-    # (kept, at a target of 54 % on AAPL, they cost more than target tracking: README).
-    bursts = () if learned is None or unpaid else due_bursts(learned.factors)
     state = ForecastState(
         mode=settings.mode,
         issued_at=now,
@@ -295,7 +293,7 @@ def _judge_noise_headroom(
     if verdict.noise_pays:
         return verdict, f"; {verdict.describe()}"
     return verdict, (
-        f"; {verdict.describe()}: it and burst anticipation stand down, and the signals aim at "
+        f"; {verdict.describe()}: it stands down, and the signals aim at "
         f"{share:g} of their targets, until a judgement finds it pays"
     )
 
