@@ -25,6 +25,7 @@ from gameday.surgeguard_policy import (
     LEAN_NOISE_MAX_SHARE_OF_MEAN,
     LEAN_NOISE_SIGMAS,
     LEAN_SETTING,
+    LEAN_TARGET_SHARE_IF_UNPAID,
     REACTIVE,
     Tuning,
     tuning_at,
@@ -84,6 +85,13 @@ def test_the_lean_settings_give_up_the_headroom_for_bursts_and_most_of_the_noise
     uncapped = tuning_at(LEAN_SETTING, replace(default, noise_max_share_of_mean=None))
     assert uncapped.noise_max_share_of_mean == LEAN_NOISE_MAX_SHARE_OF_MEAN
     assert LEAN_SETTING in HEADROOM_SETTINGS
+    # Judged not to pay, the lean end's noise headroom leaves the setting itself as the target: no
+    # headroom that is not the target's (elsewhere the target takes a share of the setting).
+    assert lean.noise_target_share_if_unpaid == LEAN_TARGET_SHARE_IF_UNPAID == 1.0
+    assert default.noise_target_share_if_unpaid is not None and default.noise_target_share_if_unpaid < 1
+    assert tuning_at(85.0).noise_target_share_if_unpaid == default.noise_target_share_if_unpaid
+    unjudged = replace(default, noise_target_share_if_unpaid=None)
+    assert tuning_at(LEAN_SETTING, unjudged).noise_target_share_if_unpaid is None
     # The reactive family stays reactive at every setting: lean never adds headroom.
     reactive = tuning_at(LEAN_SETTING, REACTIVE)
     assert reactive.noise_sigmas == 0 and not reactive.bursts

@@ -75,3 +75,39 @@ def test_request_history_follows_the_engine_as_it_appends_and_starts_again_on_a_
     assert history(series, 5, 1, 7) == [None, 5.0, None, 7.0, None, None]
     # A new run (a new series) is read from its own start, not from the previous run's minutes.
     assert history(ReadOnlySeries([1.0, 2.0]), 2, 0, 2) == [1.0, 2.0]
+
+
+def test_a_random_walk_load_has_its_noise_headroom_judged_and_stood_down_after_a_week() -> None:
+    """The bench runs the forecaster's daily judgement through the same service as the Lambda: on a load
+    that moves like a random walk (5-minute counts, as AAPL's tweets), no verdict before a week of
+    history, then the noise headroom stands down and the signals aim at the lower target."""
+    import math
+    import random
+    from datetime import datetime, timedelta
+
+    from gameday.traces import Trace
+
+    rng = random.Random(7)
+    center = math.log(400.0)
+    level, demand = center, []
+    for _ in range(9 * 1440 // 5):
+        level += rng.gauss(0, 0.45) - 0.05 * (level - center)
+        demand.extend([math.exp(level)] * 5)
+    policy = SurgeguardPolicy()
+    simulate(Trace.from_demand("random-walk", demand), policy)
+    assert policy.aws is not None
+    records = policy.aws.records
+    forecasts = [r for r in records if "forecast" in r]
+    judged = [r for r in forecasts if "headroom" in r["forecast"]]
+    # Hourly forecasts from day 2; the first verdict once a week of minutes can be replayed.
+    assert forecasts and judged
+    first_forecast, first_verdict = (datetime.fromisoformat(r["at"]) for r in (forecasts[0], judged[0]))
+    assert first_verdict - first_forecast >= timedelta(days=4)
+    assert all("not judged yet" in r["reason"] for r in forecasts if "headroom" not in r["forecast"])
+    assert not judged[-1]["forecast"]["headroom"]["noise_pays"]
+    # Judged once a day: a verdict is kept by the hourly runs until it is a day old.
+    times = sorted({r["forecast"]["headroom"]["judged_at"] for r in judged})
+    assert 1 <= len(times) <= 3 and len(judged) > 24
+    stood_down = [r for r in records if "stood_down" in r.get("noise", {})]
+    assert stood_down and all(r["noise"]["target_share"] == 0.83 for r in stood_down)
+    assert min(r["at"] for r in stood_down) >= judged[0]["at"]  # the same minute at the earliest
