@@ -89,7 +89,14 @@ def test_the_lean_settings_give_up_the_headroom_for_bursts_and_most_of_the_noise
     # headroom that is not the target's (elsewhere the target takes a share of the setting).
     assert lean.noise_target_share_if_unpaid == LEAN_TARGET_SHARE_IF_UNPAID == 1.0
     assert default.noise_target_share_if_unpaid is not None and default.noise_target_share_if_unpaid < 1
-    assert tuning_at(85.0).noise_target_share_if_unpaid == default.noise_target_share_if_unpaid
+    # ... rising in step with the setting from the default to the lean end, and flat below the default.
+    shares = [tuning_at(s).noise_target_share_if_unpaid or 0 for s in (21.0, 45.0, 66.0, 70.0, 85.0, 95.0)]
+    assert shares[:3] == [default.noise_target_share_if_unpaid] * 3
+    assert shares[2] < shares[3] < shares[4] < shares[5] == 1.0
+    halfway = (default.cpu_target + LEAN_SETTING) / 2
+    assert tuning_at(halfway).noise_target_share_if_unpaid == pytest.approx(
+        (default.noise_target_share_if_unpaid + 1.0) / 2
+    )
     unjudged = replace(default, noise_target_share_if_unpaid=None)
     assert tuning_at(LEAN_SETTING, unjudged).noise_target_share_if_unpaid is None
     # The reactive family stays reactive at every setting: lean never adds headroom.
