@@ -16,6 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from surgeguard.adapters.audit_store import AuditStore
+from surgeguard.adapters.errors import AwsCallError
 from surgeguard.config import ScalerConfig
 from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.headroom import HeadroomVerdict
@@ -83,7 +84,7 @@ def _scale_out(invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], mi
 
 @pytest.mark.usefixtures("config_file", "alarms")
 def test_a_random_walk_stands_the_noise_headroom_down_and_the_target_carries_the_headroom(
-    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN web judged daily, and eight days of a random walk in its RequestCount
     _configure()
@@ -111,6 +112,20 @@ def test_a_random_walk_stands_the_noise_headroom_down_and_the_target_carries_the
     item = forecast_item()
     assert item is not None and item["headroom"]["M"]["judged_at"]["S"] == T0.isoformat()
     assert item["issued_at"]["S"] == (T0 + timedelta(hours=1)).isoformat()
+    # AND a last item that cannot be read is judged afresh, and the run still writes its forecast
+    readable = AuditStore.load_forecast
+    monkeypatch.setattr(AuditStore, "load_forecast", _throttled)
+    run(T0 + timedelta(hours=2))
+    monkeypatch.setattr(AuditStore, "load_forecast", readable)
+    item = forecast_item()
+    assert (
+        item is not None and item["headroom"]["M"]["judged_at"]["S"] == (T0 + timedelta(hours=2)).isoformat()
+    )
+    assert audit("web")[-1]["outcome"] != "failed"
+
+
+def _throttled(self: AuditStore, group: str) -> None:
+    raise AwsCallError("GetItem", "ThrottlingException", "Rate exceeded")
 
 
 def _unpaid_item(issued_minutes_ago: int) -> None:
