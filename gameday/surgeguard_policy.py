@@ -589,10 +589,11 @@ HEADROOM_SETTINGS = (21.0, 30.0, 45.0, 66.0, 70.0, 85.0, 95.0)
 LEAN_SETTING = 95.0
 LEAN_NOISE_SIGMAS = 2.0
 LEAN_NOISE_MAX_SHARE_OF_MEAN = 0.5
-# Where the lean end's noise headroom is judged not to pay, the setting itself is the target: the lean
-# end keeps no headroom that is not the target's. Between the default and the lean end the share rises in
-# step with the setting (at 0.83 all the way, 85 cost twitter 1.768x and lost TT-requests at 70 %).
-LEAN_TARGET_SHARE_IF_UNPAID = 1.0
+# Where the noise headroom at one of the knob's two ends is judged not to pay, the setting itself is the
+# target: the ends buy or give up headroom by their target alone. Between an end and the default the share
+# rises in step with the setting (at the default's 0.83 all the way, twitter's 85 cost 1.768x and lost
+# TT-requests at 70 %, and AAPL's 30 and 45 cost more than the AWS points they had dominated).
+ENDS_TARGET_SHARE_IF_UNPAID = 1.0
 
 
 def tuning_at(setting: float, base: Tuning = Tuning()) -> Tuning:
@@ -610,12 +611,14 @@ def tuning_at(setting: float, base: Tuning = Tuning()) -> Tuning:
             noise_max_share_of_mean=None if cap is None else cap * scale,
         )
     share = base.noise_target_share_if_unpaid
-    if share is not None and base.cpu_target < setting < LEAN_SETTING:
-        # Leaner than the default, the share rises toward the lean end's: a setting that gives up
-        # headroom does not buy it back where its noise headroom stands down.
-        lean_part = (setting - base.cpu_target) / (LEAN_SETTING - base.cpu_target)
+    if share is not None and setting != base.cpu_target:
+        # Where a setting's noise headroom stands down, its target takes a share of the setting: the
+        # configured share at the default, rising in step with the setting to the whole of it at the
+        # knob's two ends, which buy or give up headroom by their target alone.
+        end = HEADROOM_SETTINGS[0] if setting < base.cpu_target else LEAN_SETTING
+        toward_end = min(1.0, (setting - base.cpu_target) / (end - base.cpu_target))
         tuning = replace(
-            tuning, noise_target_share_if_unpaid=share + (LEAN_TARGET_SHARE_IF_UNPAID - share) * lean_part
+            tuning, noise_target_share_if_unpaid=share + (ENDS_TARGET_SHARE_IF_UNPAID - share) * toward_end
         )
     if setting >= LEAN_SETTING:
         cap = base.noise_max_share_of_mean
@@ -626,9 +629,6 @@ def tuning_at(setting: float, base: Tuning = Tuning()) -> Tuning:
             noise_max_share_of_mean=LEAN_NOISE_MAX_SHARE_OF_MEAN
             if cap is None
             else min(cap, LEAN_NOISE_MAX_SHARE_OF_MEAN),
-            noise_target_share_if_unpaid=None
-            if base.noise_target_share_if_unpaid is None
-            else LEAN_TARGET_SHARE_IF_UNPAID,
         )
     return tuning
 

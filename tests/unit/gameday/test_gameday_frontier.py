@@ -21,11 +21,11 @@ from gameday.frontier import (
     run_frontier,
 )
 from gameday.surgeguard_policy import (
+    ENDS_TARGET_SHARE_IF_UNPAID,
     HEADROOM_SETTINGS,
     LEAN_NOISE_MAX_SHARE_OF_MEAN,
     LEAN_NOISE_SIGMAS,
     LEAN_SETTING,
-    LEAN_TARGET_SHARE_IF_UNPAID,
     REACTIVE,
     Tuning,
     tuning_at,
@@ -85,18 +85,18 @@ def test_the_lean_settings_give_up_the_headroom_for_bursts_and_most_of_the_noise
     uncapped = tuning_at(LEAN_SETTING, replace(default, noise_max_share_of_mean=None))
     assert uncapped.noise_max_share_of_mean == LEAN_NOISE_MAX_SHARE_OF_MEAN
     assert LEAN_SETTING in HEADROOM_SETTINGS
-    # Judged not to pay, the lean end's noise headroom leaves the setting itself as the target: no
-    # headroom that is not the target's (elsewhere the target takes a share of the setting).
-    assert lean.noise_target_share_if_unpaid == LEAN_TARGET_SHARE_IF_UNPAID == 1.0
-    assert default.noise_target_share_if_unpaid is not None and default.noise_target_share_if_unpaid < 1
-    # ... rising in step with the setting from the default to the lean end, and flat below the default.
-    shares = [tuning_at(s).noise_target_share_if_unpaid or 0 for s in (21.0, 45.0, 66.0, 70.0, 85.0, 95.0)]
-    assert shares[:3] == [default.noise_target_share_if_unpaid] * 3
-    assert shares[2] < shares[3] < shares[4] < shares[5] == 1.0
+    # Judged not to pay, the noise headroom at either end of the knob leaves the setting itself as the
+    # target (the ends buy or give up headroom by their target alone); the default's share in between,
+    # rising in step with the setting toward each end.
+    default_share = default.noise_target_share_if_unpaid
+    assert default_share is not None and default_share < 1
+    assert lean.noise_target_share_if_unpaid == ENDS_TARGET_SHARE_IF_UNPAID == 1.0
+    shares = [tuning_at(s).noise_target_share_if_unpaid or 0 for s in HEADROOM_SETTINGS]
+    assert shares[0] == shares[-1] == 1.0 and shares[3] == default_share
+    assert shares[0] > shares[1] > shares[2] > shares[3] < shares[4] < shares[5] < shares[6]
     halfway = (default.cpu_target + LEAN_SETTING) / 2
-    assert tuning_at(halfway).noise_target_share_if_unpaid == pytest.approx(
-        (default.noise_target_share_if_unpaid + 1.0) / 2
-    )
+    assert tuning_at(halfway).noise_target_share_if_unpaid == pytest.approx((default_share + 1.0) / 2)
+    assert tuning_at(10.0).noise_target_share_if_unpaid == 1.0  # past an end: the end's
     unjudged = replace(default, noise_target_share_if_unpaid=None)
     assert tuning_at(LEAN_SETTING, unjudged).noise_target_share_if_unpaid is None
     # The reactive family stays reactive at every setting: lean never adds headroom.
