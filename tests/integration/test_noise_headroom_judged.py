@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from pydantic import ValidationError
 
@@ -189,3 +190,30 @@ def test_judging_needs_the_noise_headroom_on_and_a_forecaster() -> None:
                 ],
             }
         )
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"noise_dropped_pct": {"S": "nan"}},  # how a non-finite float is stored
+        {"target_share": {"N": "-1"}},
+        {"judged_at": {"S": "yesterday"}},
+        {"minutes": {"S": "a week"}},
+    ],
+)
+def test_a_damaged_verdict_leaves_the_noise_headroom_on_and_fails_no_decision(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], damage: dict[str, Any]
+) -> None:
+    _configure()
+    _unpaid_item(issued_minutes_ago=10)
+    table = boto3.client("dynamodb")
+    item = forecast_item()
+    assert item is not None
+    item["headroom"]["M"].update(damage)
+    table.put_item(TableName=os.environ["TABLE_NAME"], Item=item)
+    set_desired("web", 10)
+    record = _scale_out(invoke, audit, cpu_metric, 1)
+    assert record["outcome"] == "applied" and "malformed" in record["forecast_item"]
+    assert "stood_down" not in record.get("noise", {})
+    assert {c["rule"]: c["needed"] for c in record["candidates"]}["cpu"] == 12  # at the 50 % target

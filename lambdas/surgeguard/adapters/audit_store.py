@@ -459,10 +459,17 @@ class AuditStore(AwsAdapter):
 
 
 def _headroom_verdict(attributes: dict[str, Any]) -> HeadroomVerdict:
+    """The item's verdict; ValueError for figures no judge writes (the decision then ignores the item)."""
+    figures = [
+        float(_from_attribute(attributes[name]))
+        for name in ("noise_dropped_pct", "target_dropped_pct", "target_share")
+    ]
+    if not all(math.isfinite(f) and f >= 0 for f in figures):
+        raise ValueError(f"headroom verdict with figures {figures}: not finite, or negative")
     return HeadroomVerdict(
         judged_at=datetime.fromisoformat(attributes["judged_at"]["S"]),
         minutes=int(attributes["minutes"]["N"]),
-        noise_dropped_pct=float(_from_attribute(attributes["noise_dropped_pct"])),
-        target_dropped_pct=float(_from_attribute(attributes["target_dropped_pct"])),
-        target_share=float(_from_attribute(attributes["target_share"])),
+        noise_dropped_pct=figures[0],
+        target_dropped_pct=figures[1],
+        target_share=figures[2],
     )

@@ -118,8 +118,9 @@ class HeadroomVerdict:
     def noise_pays(self) -> bool:
         # Only a difference that matters turns it off: where the floor barely binds (a few % of the
         # spend), the two forms differ by hundredths of a point, and their sign is noise.
+        # Written so that a figure that is not a number (a damaged item) keeps the headroom on.
         excess = self.noise_dropped_pct - self.target_dropped_pct
-        return excess < UNPAID_MIN_POINTS or excess < UNPAID_MIN_SHARE * self.target_dropped_pct
+        return not (excess >= UNPAID_MIN_POINTS and excess >= UNPAID_MIN_SHARE * self.target_dropped_pct)
 
     def describe(self) -> str:
         verdict = "pays" if self.noise_pays else "does not pay"

@@ -191,6 +191,8 @@ def test_a_difference_within_the_dead_band_keeps_the_noise_headroom() -> None:
     assert not verdict(7.15, 7.0).noise_pays
     # Where drops are tiny, the tenth of a point is what binds.
     assert verdict(0.09, 0.0).noise_pays and not verdict(0.1, 0.0).noise_pays
+    # A figure that is not a number (a damaged item) keeps the configured headroom.
+    assert verdict(math.nan, 7.0).noise_pays and verdict(9.0, math.nan).noise_pays
 
 
 def test_under_a_week_of_known_minutes_is_not_judged() -> None:
