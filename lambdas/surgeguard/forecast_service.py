@@ -29,7 +29,7 @@ from surgeguard.domain.forecast import (
     learn_bursts,
     mark_gaps,
 )
-from surgeguard.domain.headroom import HeadroomVerdict, judge_noise_headroom
+from surgeguard.domain.headroom import JUDGE_MIN_MINUTES, HeadroomVerdict, judge_noise_headroom
 from surgeguard.domain.model import Outcome
 from surgeguard.domain.sales import plan_event, target_capacity
 from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
@@ -275,6 +275,8 @@ def _judge_noise_headroom(
         logger.warning("%s: could not read the last forecast item: %s", group.name, error)
     if previous is not None and previous.judged_at <= now < previous.judged_at + JUDGE_EVERY:
         verdict: HeadroomVerdict | None = previous
+    elif len(history) - history.count(None) < JUDGE_MIN_MINUTES:
+        verdict = None  # under a week of datapoints: no replay can be judged (counted in C, hourly)
     else:
         settings = group.noise_headroom
         per_target, per_instance = group.requests_target(), group.full_load_requests()
