@@ -209,3 +209,21 @@ def test_under_a_week_of_known_minutes_is_not_judged() -> None:
 def test_the_judge_refuses_settings_it_cannot_replay(field: str, value: float) -> None:
     with pytest.raises(ValueError):
         _judge([1.0] * WEEK_AND_A_DAY, **{field: value})
+
+
+@settings(max_examples=25, deadline=None)
+@given(scale=st.floats(min_value=0.01, max_value=1000.0), seed=st.integers(min_value=0, max_value=10_000))
+def test_the_verdict_does_not_depend_on_the_units_of_the_load(scale: float, seed: int) -> None:
+    # Drops are shares of the demand and the share a ratio of spends: requests per minute or per
+    # second, one group or a hundred times its size, the same load gets the same verdict.
+    rng = random.Random(seed)
+    level, levels = math.log(40.0), []
+    for _ in range(WEEK_AND_A_DAY // 5):
+        level += rng.gauss(0, 0.3) - 0.1 * (level - math.log(40.0))
+        levels.append(math.exp(level))
+    minutes = _five_minute_counts(levels)
+    base, scaled = _judge(minutes), _judge([v * scale for v in minutes])
+    assert base is not None and scaled is not None
+    assert scaled.noise_dropped_pct == pytest.approx(base.noise_dropped_pct, rel=1e-6, abs=1e-9)
+    assert scaled.target_dropped_pct == pytest.approx(base.target_dropped_pct, rel=1e-6, abs=1e-9)
+    assert scaled.target_share == pytest.approx(base.target_share, rel=1e-9)
