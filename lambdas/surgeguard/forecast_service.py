@@ -29,7 +29,12 @@ from surgeguard.domain.forecast import (
     learn_bursts,
     mark_gaps,
 )
-from surgeguard.domain.headroom import JUDGE_MIN_MINUTES, HeadroomVerdict, judge_noise_headroom
+from surgeguard.domain.headroom import (
+    JUDGE_MIN_MINUTES,
+    HeadroomVerdict,
+    judge_noise_headroom,
+    without_windows,
+)
 from surgeguard.domain.model import Outcome
 from surgeguard.domain.sales import plan_event, target_capacity
 from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
@@ -267,6 +272,7 @@ def _judge_noise_headroom(
     if share is None or not group.keeps_noise_headroom():
         return None, ""
     previous: HeadroomVerdict | None = None
+    sales_note = ""
     try:
         item = adapters.store.load_forecast(group.name)
         previous = None if item is None else item.headroom
@@ -281,8 +287,12 @@ def _judge_noise_headroom(
         settings = group.noise_headroom
         per_target, per_instance = group.requests_target(), group.full_load_requests()
         assert per_target is not None and per_instance is not None, "config: needs a requests signal"
+        # The declared sales' minutes, from the first ramp stage until the max is restored, are left out.
+        sales = [(plan.first_phase, plan.restore) for plan in (plan_event(group, e) for e in group.events)]
+        replayed = without_windows(history, now - timedelta(minutes=len(history)), sales)
+        left_out = replayed.count(None) - history.count(None)
         verdict = judge_noise_headroom(
-            mark_gaps(history),
+            mark_gaps(replayed),
             judged_at=now,
             target_fraction=min(1.0, per_target / per_instance),
             sigmas=settings.sigmas,
@@ -290,12 +300,14 @@ def _judge_noise_headroom(
             max_share_of_mean=settings.max_share_of_mean,
             lead=group.lead_minutes(),
         )
+        if left_out:
+            sales_note = f" (the replay left out {left_out} minutes of declared sales)"
     if verdict is None:
         return None, "; noise headroom not judged yet: under a week of history"
     if verdict.noise_pays:
-        return verdict, f"; {verdict.describe()}"
+        return verdict, f"; {verdict.describe()}{sales_note}"
     return verdict, (
-        f"; {verdict.describe()}: it stands down, and the signals aim at "
+        f"; {verdict.describe()}{sales_note}: it stands down, and the signals aim at "
         f"{share:g} of their targets, until a judgement finds it pays"
     )
 

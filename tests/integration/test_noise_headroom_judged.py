@@ -43,11 +43,22 @@ SHARE = 0.8
 NOISE = {"sigmas": 3, "window_minutes": 60, "max_share_of_mean": 1.25, "target_share_if_unpaid": SHARE}
 
 
-def _configure() -> None:
+def _configure(**fields: Any) -> None:
     configure_web(
         noise_headroom=NOISE,
         forecast={"mode": "forecast_only", "history_days": HISTORY_DAYS, "horizon_hours": 1},
+        **fields,
     )
+
+
+# A two-hour sale three days before T0 (UTC wall clock): its minutes are the sale's, not the noise's.
+PAST_SALE = {
+    "name": "flash-sale",
+    "start": (T0 - timedelta(days=3)).replace(tzinfo=None).isoformat(),
+    "end": (T0 - timedelta(days=3, hours=-2)).replace(tzinfo=None).isoformat(),
+    "timezone": "UTC",
+    "peak_multiplier": 3,
+}
 
 
 def run(when: datetime = T0) -> None:
@@ -87,8 +98,8 @@ def _scale_out(invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], mi
 def test_a_random_walk_stands_the_noise_headroom_down_and_the_target_carries_the_headroom(
     invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN web judged daily, and eight days of a random walk in its RequestCount
-    _configure()
+    # GIVEN web judged daily, eight days of a random walk in its RequestCount, and a sale in them
+    _configure(events=[PAST_SALE])
     _random_walk_history()
     # WHEN the forecaster runs
     run()
@@ -98,6 +109,9 @@ def test_a_random_walk_stands_the_noise_headroom_down_and_the_target_carries_the
     assert verdict["noise_pays"] is False, verdict
     assert verdict["noise_dropped_pct"] > verdict["target_dropped_pct"] and verdict["minutes"] >= 7 * 1440
     assert "stands down" in judged["reason"] and f"aim at {SHARE:g} of their targets" in judged["reason"]
+    # The sale's minutes, from its pre-warm until its max is restored, are left out of the replay.
+    left_out = int(judged["reason"].split("the replay left out ")[1].split(" minutes")[0])
+    assert 120 < left_out < 24 * 60 and verdict["minutes"] <= HISTORY_DAYS * 1440 - left_out
     item = forecast_item()
     assert item is not None and item["headroom"]["M"]["judged_at"]["S"] == T0.isoformat()
     # WHEN web's CPU reads 60 % on 10 instances and its scale-out alarm fires

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from surgeguard.domain.forecast import CEIL_TOLERANCE
 
@@ -200,3 +200,18 @@ def _noise_level(
     if max_share_of_mean is not None:
         headroom = min(headroom, max_share_of_mean * mean)
     return mean, spread, mean + headroom
+
+
+def without_windows(
+    minutes: Sequence[float | None], first: datetime, windows: Iterable[tuple[datetime, datetime]]
+) -> list[float | None]:
+    """`minutes` (one per minute from `first`) with every minute that starts inside a [start, end)
+    window unknown: a declared sale's minutes are the sale's, met by its own floor, and would tell the
+    judge about the sale, not about the group's everyday noise."""
+    out = list(minutes)
+    for start, end in windows:
+        low = max(0, math.ceil((start - first) / timedelta(minutes=1)))
+        high = min(len(out), math.ceil((end - first) / timedelta(minutes=1)))
+        if low < high:
+            out[low:high] = [None] * (high - low)
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from surgeguard.domain.headroom import (
     minute_spread,
     noise_band,
     noise_floor,
+    without_windows,
 )
 
 
@@ -227,3 +228,19 @@ def test_the_verdict_does_not_depend_on_the_units_of_the_load(scale: float, seed
     assert scaled.noise_dropped_pct == pytest.approx(base.noise_dropped_pct, rel=1e-6, abs=1e-9)
     assert scaled.target_dropped_pct == pytest.approx(base.target_dropped_pct, rel=1e-6, abs=1e-9)
     assert scaled.target_share == pytest.approx(base.target_share, rel=1e-9)
+
+
+def test_a_declared_sale_is_left_out_of_the_replay() -> None:
+    first = datetime(2026, 11, 20, tzinfo=UTC)
+    minutes: list[float | None] = [float(i) for i in range(10)]
+    # A window from 2.5 minutes in to 5 minutes in: the minutes starting at 3 and 4 are the sale's.
+    sale = (first + timedelta(minutes=2, seconds=30), first + timedelta(minutes=5))
+    assert without_windows(minutes, first, [sale]) == [0, 1, 2, None, None, 5, 6, 7, 8, 9]
+    # Windows before, after or around the minutes are clipped; the input is left as it was.
+    before = (first - timedelta(days=1), first + timedelta(minutes=1))
+    after = (first + timedelta(minutes=9), first + timedelta(days=1))
+    assert without_windows(minutes, first, [before, after]) == [None, 1, 2, 3, 4, 5, 6, 7, 8, None]
+    assert (
+        without_windows(minutes, first, [(first - timedelta(days=2), first - timedelta(days=1))]) == minutes
+    )
+    assert minutes[3] == 3.0
