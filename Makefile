@@ -23,14 +23,14 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The live load test runs alone, after the rest: its shop runs on wall-clock pacing (0.4 s a trace
+# minute), and a second worker's simulations on the same two cores kept it shedding for minutes after
+# the surge (a CI run, 2026-11-30).
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy lambdas/surgeguard gameday
 	$(PY) -m pytest -n 2 -m "not loadtest"
-	# The live load test alone, after the rest: its shop runs on wall-clock pacing (0.4 s a trace
-	# minute), and a second worker's simulations on the same two cores kept it shedding for minutes after
-	# the surge (a CI run, 2026-11-30).
 	$(PY) -m pytest -m loadtest
 
 test-unit: setup
