@@ -394,9 +394,7 @@ class GroupConfig(_Strict):
     def _forecast_reads_requests(self) -> GroupConfig:
         if self.forecast is not None and self.requests_target() is None:
             raise ValueError("forecast needs a requests_per_target signal (it forecasts ALB RequestCount)")
-        if self.noise_headroom.target_share_if_unpaid is not None and (
-            self.forecast is None or not self.keeps_noise_headroom()
-        ):
+        if self.noise_headroom.target_share_if_unpaid is not None and not self.judges_noise_headroom():
             raise ValueError(
                 "noise_headroom.target_share_if_unpaid needs the noise headroom on (sigmas > 0) and a "
                 "forecast: the forecaster is what judges it"
@@ -404,7 +402,11 @@ class GroupConfig(_Strict):
         return self
 
     def judges_noise_headroom(self) -> bool:
-        return self.noise_headroom.target_share_if_unpaid is not None and self.forecast is not None
+        return (
+            self.noise_headroom.target_share_if_unpaid is not None
+            and self.forecast is not None
+            and self.keeps_noise_headroom()
+        )
 
     def event(self, name: str) -> SaleEvent | None:
         return next((e for e in self.events if e.name == name), None)

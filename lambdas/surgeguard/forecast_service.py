@@ -269,7 +269,7 @@ def _judge_noise_headroom(
     history just read. None: not asked for, or under a week of history."""
     group = trigger.group
     share = group.noise_headroom.target_share_if_unpaid
-    if share is None or not group.keeps_noise_headroom():
+    if share is None or not group.judges_noise_headroom():
         return None, ""
     previous: HeadroomVerdict | None = None
     sales_note = ""

@@ -48,14 +48,15 @@ def _history() -> None:
     )
 
 
-def run(execution_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+def run(execution_id: str | None = None, remaining_millis: int = 60_000, **overrides: Any) -> dict[str, Any]:
     payload = {
         "group": "web",
         "scheduled_time": T0.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "execution_id": execution_id or str(uuid.uuid4()),
     }
     return forecast.lambda_handler(
-        {**payload, **overrides}, LambdaContext(function_name="surgeguard-forecast")
+        {**payload, **overrides},
+        LambdaContext(function_name="surgeguard-forecast", remaining_millis=remaining_millis),
     )
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,13 +20,11 @@ from surgeguard.adapters.errors import AwsCallError
 from surgeguard.config import ScalerConfig
 from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.headroom import HeadroomVerdict
-from surgeguard.handlers import forecast
 
 from .alarm_events import SNS, alarm_event
 from .support import (
     CONFIG,
     T0,
-    LambdaContext,
     alarm_for,
     configure_web,
     desired,
@@ -35,6 +32,7 @@ from .support import (
     set_desired,
 )
 from .test_forecast import forecast_item
+from .test_forecast import run as forecast_run
 
 Invoke = Callable[..., dict[str, Any]]
 Audit = Callable[[str], list[dict[str, Any]]]
@@ -64,14 +62,7 @@ PAST_SALE = {
 def run(when: datetime = T0) -> None:
     """One forecaster run. Eight days of history take moto tens of seconds to serve on a busy machine:
     the test gives the invocation time to spare (the deadline guard has its own tests)."""
-    forecast.lambda_handler(
-        {
-            "group": "web",
-            "scheduled_time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "execution_id": str(uuid.uuid4()),
-        },
-        LambdaContext(function_name="surgeguard-forecast", remaining_millis=600_000),
-    )
+    forecast_run(scheduled_time=when.strftime("%Y-%m-%dT%H:%M:%SZ"), remaining_millis=600_000)
 
 
 def _random_walk_history() -> None:
