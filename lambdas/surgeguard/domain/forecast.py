@@ -376,6 +376,21 @@ def _known(value: float | None) -> bool:
     return value is not None and value == value  # None or NaN: no datapoint
 
 
+# A rise not worked out yet (a real rise is a ratio of non-negative counts, or None).
+_UNWORKED = -1.0
+
+
+def _peaks(minutes: Sequence[float | None]) -> list[float]:
+    """Each minute as a rise's busiest-minute term: its value, or -inf where it is unknown."""
+    # Inline tests, not `_known`: a call per minute would cost more than the lookups it saves.
+    return [v if v is not None and v == v else -math.inf for v in minutes]
+
+
+def _summable(peaks: list[float]) -> list[float]:
+    """Each minute as a term of a level's sum: its value, or 0 where it is unknown."""
+    return [0 if v == -math.inf else v for v in peaks]
+
+
 class _Rises:
     """`burst_rise` at many minutes of one series. The series is scanned once, so each minute costs two
     C-level slice reductions instead of two filtered Python lists: the forecaster asks for thousands of
@@ -386,17 +401,19 @@ class _Rises:
         self,
         minutes: Sequence[float | None],
         settings: BurstSettings,
-        known_rises: dict[int, float | None] | None = None,
+        peaks: list[float] | None = None,
+        summable: list[float] | None = None,
+        rises: list[float | None] | None = None,
     ) -> None:
+        """`peaks`, `summable` and `rises`: the series' own, carried over by `_RiseCache` from a previous
+        run."""
         self.width, self.lead, self.length = settings.level_minutes, settings.lead_minutes, len(minutes)
-        # Rises already worked out (by a previous run over the same minutes, `_RiseCache`), and every
-        # one worked out here: minute index -> rise.
-        self.known_rises: dict[int, float | None] = {} if known_rises is None else known_rises
-        # Inline tests, not `_known`: a call per minute would cost more than the lookups it saves.
-        self.peaks: list[float] = [v if v is not None and v == v else -math.inf for v in minutes]
-        self.summable: list[float] = [0 if v == -math.inf else v for v in self.peaks]
+        self.peaks = _peaks(minutes) if peaks is None else peaks
+        self.summable = _summable(self.peaks) if summable is None else summable
         known = map(operator.ne, self.peaks, itertools.repeat(-math.inf))
         self.known = list(itertools.accumulate(known, initial=0))
+        # The rise at each minute index, once worked out (here, or by the previous run: `_RiseCache`).
+        self.rises: list[float | None] = [_UNWORKED] * self.length if rises is None else rises
 
     def at(self, t: int) -> float | None:
         return self.many((t,))[0]
@@ -405,58 +422,81 @@ class _Rises:
         """`at` for each of `ts`, in one loop with its lookups bound once (a call per minute costs
         as much as the arithmetic)."""
         width, lead, length = self.width, self.lead, self.length
-        known, summable, peaks, memo = self.known, self.summable, self.peaks, self.known_rises
+        known, summable, peaks, memo = self.known, self.summable, self.peaks, self.rises
         out: list[float | None] = []
         append = out.append
-        missing = object()
         for t in ts:
-            rise = memo.get(t, missing)
-            if rise is not missing:
-                append(rise)  # type: ignore[arg-type]
-                continue
             if t < width or t + lead + 2 > length:
+                append(None)
+                continue
+            rise = memo[t]
+            if rise != _UNWORKED:
+                append(rise)
+                continue
+            count = known[t] - known[t - width]
+            if count * 2 < width:
                 rise = None
             else:
-                count = known[t] - known[t - width]
-                if count * 2 < width:
-                    rise = None
-                else:
-                    base = sum(summable[t - width : t]) / count
-                    peak = max(peaks[t - 1 : t + lead + 2])
-                    rise = None if base <= 0 or peak == -math.inf else peak / base
+                base = sum(summable[t - width : t]) / count
+                peak = max(peaks[t - 1 : t + lead + 2])
+                rise = None if base <= 0 or peak == -math.inf else peak / base
             memo[t] = rise
             append(rise)
         return out
 
 
 class _RiseCache:
-    """`_Rises(mark_gaps(minutes), settings)` that keeps the rises a previous run worked out when the
+    """`_Rises(mark_gaps(minutes), settings)` that keeps what a previous run worked out when the
     minutes are that run's moved on (the simulator's hourly refit of a sliding window; `_BucketCache`'s
-    rule): a rise whose minutes lie where the gap marking is unchanged is the same float, at its index
-    minus the shift. Any other input is a fresh start."""
+    rule): where the gap marking is unchanged, a minute's marking and peak, and a rise whose minutes
+    all lie there, are the same floats at their index minus the shift (list slices, no per-minute
+    Python). Any other input is a fresh start."""
 
     _KEEP = 4  # one entry per group the process forecasts, as `_BucketCache`
 
     def __init__(self) -> None:
-        self._entries: list[tuple[list[float | None], BurstSettings, _Rises]] = []
+        self._entries: list[tuple[list[float | None], BurstSettings, list[float | None], _Rises]] = []
 
     def of(self, minutes: list[float | None], settings: BurstSettings) -> tuple[list[float | None], _Rises]:
-        marked = mark_gaps(minutes)
-        reused: dict[int, float | None] | None = None
+        found: tuple[list[float | None], _Rises] | None = None
         for entry in self._entries:
-            old_minutes, old_settings, old_rises = entry
+            old_minutes, old_settings, old_marked, old_rises = entry
             moved = _moved_window(old_minutes, minutes, 1) if old_settings == settings else None
             if moved is not None:
                 self._entries.remove(entry)
-                shift, lo, hi = moved
-                first, last = lo + settings.level_minutes, hi - settings.lead_minutes - 2
-                reused = {
-                    t - shift: rise for t, rise in old_rises.known_rises.items() if first <= t - shift <= last
-                }
+                found = self._moved_on(minutes, settings, moved, old_marked, old_rises)
                 break
-        rises = _Rises(marked, settings, reused)
-        self._entries = [(minutes, settings, rises), *self._entries][: self._KEEP]
-        return marked, rises
+        if found is None:
+            marked = mark_gaps(minutes)
+            found = marked, _Rises(marked, settings)
+        self._entries = [(minutes, settings, *found), *self._entries][: self._KEEP]
+        return found
+
+    @staticmethod
+    def _moved_on(
+        minutes: list[float | None],
+        settings: BurstSettings,
+        moved: tuple[int, int, int],
+        old_marked: list[float | None],
+        old: _Rises,
+    ) -> tuple[list[float | None], _Rises]:
+        shift, lo, hi = moved
+        if lo >= hi:
+            # The overlap is one zero run: its marking depends on the new minutes beside it.
+            marked = mark_gaps(minutes)
+            return marked, _Rises(marked, settings)
+        # Runs wholly inside [lo, hi) have the same neighbours as before: their marking is kept.
+        head, tail = mark_gaps(minutes[:lo]), mark_gaps(minutes[hi:])
+        marked = head + old_marked[lo + shift : hi + shift] + tail
+        head_peaks, tail_peaks = _peaks(head), _peaks(tail)
+        peaks = head_peaks + old.peaks[lo + shift : hi + shift] + tail_peaks
+        summable = _summable(head_peaks) + old.summable[lo + shift : hi + shift] + _summable(tail_peaks)
+        # A rise reads minutes t-width .. t+lead+1: those wholly inside [lo, hi) are kept.
+        rises: list[float | None] = [_UNWORKED] * len(minutes)
+        first, last = lo + settings.level_minutes, hi - settings.lead_minutes - 2
+        if first <= last:
+            rises[first : last + 1] = old.rises[first + shift : last + 1 + shift]
+        return marked, _Rises(marked, settings, peaks, summable, rises)
 
 
 _RISES = _RiseCache()
@@ -557,13 +597,14 @@ def _backtest_lift(rises: _Rises, now: int, settings: BurstSettings, threshold: 
     # Each row: the rise at t, then at the same minute on each learning day before it (one loop for all).
     width = settings.days
     rows = rises.many([t - 1440 * day for t in times for day in range(width)])
+    reached = [rise is not None and rise >= threshold for rise in rows]
     for start in range(0, len(rows), width):
         actual = rows[start]
         if actual is None:
             continue
         # `burst_factor(past, settings, threshold) > 1.0`, without the sort: the rank-th largest known
         # rise reaches the threshold (which is above 1) when at least `rank` of them do.
-        seen = sum(1 for rise in rows[start + 1 : start + width] if rise is not None and rise >= threshold)
+        seen = sum(reached[start + 1 : start + width])
         foretold = seen >= settings.rank
         came = actual >= threshold
         judged += 1
