@@ -217,16 +217,14 @@ class _Model:
                 ratio = min(_LEVEL_CLAMP[1], max(_LEVEL_CLAMP[0], recent / past))
             scale[lag] = ratio
         out: list[float | None] = []
+        means = self.means
+        # The usable lags and their scales, bound once: a bucket needs 9 lookups a step.
+        daily_lags = [(lag, scale[lag]) for lag in _DAILY_LAGS if lag in scale]
+        weekly_lags = [(lag, scale[lag]) for lag in _WEEKLY_LAGS if lag in scale]
         for j in range(origin, origin + steps):
-            daily = [
-                v * scale[lag]
-                for lag in _DAILY_LAGS
-                if lag in scale and j - lag < origin and (v := self.means[j - lag]) is not None
-            ]
+            daily = [v * s for lag, s in daily_lags if j - lag < origin and (v := means[j - lag]) is not None]
             weekly = [
-                v * scale[lag]
-                for lag in _WEEKLY_LAGS
-                if lag in scale and j - lag < origin and (v := self.means[j - lag]) is not None
+                v * s for lag, s in weekly_lags if j - lag < origin and (v := means[j - lag]) is not None
             ]
             estimates = []
             if daily:
@@ -575,10 +573,11 @@ def learn_bursts(
     lift = _backtest_lift(rises, now, settings, threshold)
     if lift is not None and lift < settings.min_lift:
         return BurstLearning((1.0,) * horizon_minutes, lift, distrusted=True)
-    days = range(1, settings.days + 1)
+    # Each minute of the horizon: the rises at that minute of the day on each learning day (one loop).
+    days = settings.days
+    rows = rises.many([now + f - 1440 * day for f in range(horizon_minutes) for day in range(1, days + 1)])
     factors = tuple(
-        burst_factor(rises.many([now + f - 1440 * day for day in days]), settings, threshold)
-        for f in range(horizon_minutes)
+        burst_factor(rows[start : start + days], settings, threshold) for start in range(0, len(rows), days)
     )
     return BurstLearning(factors, lift)
 
