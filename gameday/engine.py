@@ -216,6 +216,7 @@ class PolicyView:
 
     __slots__ = (
         "_minute",
+        "_now",
         "_desired",
         "_min_size",
         "_max_size",
@@ -230,10 +231,16 @@ class PolicyView:
         self._fleet = fleet
         self._history = history
         self._minute = 0
+        self._now = context.start
         self._desired = fleet.total
         self._min_size = context.sizing.min_size
         self._max_size = context.sizing.max_size
         self._transitions: tuple[AlarmTransition, ...] = ()
+
+    def _move_to(self, minute: int) -> None:
+        """The engine's (and the load test's) step to the start of `minute`."""
+        self._minute = minute
+        self._now = self._context.start + timedelta(minutes=minute)
 
     @property
     def minute(self) -> int:
@@ -241,8 +248,8 @@ class PolicyView:
 
     @property
     def now(self) -> datetime:
-        """Wall-clock time of the start of this minute."""
-        return self._context.start + timedelta(minutes=self._minute)
+        """Wall-clock time of the start of this minute (set with the minute: a decision asks often)."""
+        return self._now
 
     @property
     def desired(self) -> int:
@@ -575,7 +582,7 @@ def _run(
                     min_size, max_size = scheduler.apply_due(t, fleet, (min_size, max_size))
                     desired = fleet.total
                     view._min_size, view._max_size = min_size, max_size
-                view._minute = t
+                view._move_to(t)
                 view._desired = desired
                 if transitions:
                     view._transitions = tuple(transitions)

@@ -175,7 +175,8 @@ class LiveTargetTracking:
         if t:
             self.context.cloudwatch.evaluate(t, self._transitions)
         view = self.view
-        view._minute, view._desired = t, self.fleet.desired
+        view._move_to(t)
+        view._desired = self.fleet.desired
         view._min_size, view._max_size = self.fleet.min_size, self.fleet.max_size
         view._transitions = tuple(self._transitions)
         self._transitions.clear()

@@ -16,9 +16,9 @@ Trust rules every path here keeps (README "Failure modes"):
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
-import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -346,7 +346,8 @@ def _alarm_audit(trigger: AlarmTrigger) -> dict[str, Any]:
 
 def new_delivery_id(request_id: str) -> str:
     """One id per delivery: the Lambda request id (audit items name it) plus a random suffix."""
-    return f"{safe_text(request_id, 64)}#{uuid.uuid4().hex[:8]}"
+    # Four random bytes, as uuid4's first eight hex digits were, without building a UUID per trigger.
+    return f"{safe_text(request_id, 64)}#{os.urandom(4).hex()}"
 
 
 def reject_unparsed(
