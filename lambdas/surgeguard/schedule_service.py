@@ -319,10 +319,11 @@ def _prewarm(
         readings,
         not_stale=True,
         trigger_id=trigger.trigger_id,
-        stash=lambda decision, snap, controls: stash(
+        stash=lambda decision, snap, controls, notes: stash(
             base(
                 decision.outcome, decision.reason, decision=decision, inputs=_inputs(readings, snap, controls)
             )
+            | notes
         ),
     )
     decision = applied.decision

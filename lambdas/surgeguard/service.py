@@ -625,11 +625,12 @@ def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> list[dict[
             logger.warning("stashed change %s of %s never landed: deciding again", wanted, group)
             return None
         record = dict(pending)
+        verb = "applied" if pending.get("outcome") == Outcome.APPLIED.value else "decided"
         record.update(
             delivery_id=delivery_id,
             request_id=delivery_id.split("#", 1)[0],
             recovered_from=pending.get("delivery_id"),
-            reason=f"{pending.get('reason')} (applied by delivery {pending.get('delivery_id')}, whose audit "
+            reason=f"{pending.get('reason')} ({verb} by delivery {pending.get('delivery_id')}, whose audit "
             "write did not happen; audited by this retry)",
         )
         records.append(record)
@@ -776,13 +777,14 @@ def _decide_group(
         breached=breached,
         min_interval=timedelta(seconds=group.scale_out.period_seconds),
         forecast_item=forecast_item,
-        stash=lambda decision, snapshot, controls: stash(
+        stash=lambda decision, snapshot, controls, notes: stash(
             base(
                 decision.outcome,
                 decision.reason,
                 decision=decision,
                 inputs=_inputs(readings, snapshot, controls),
             )
+            | notes
         ),
     )
     decision = applied.decision
@@ -1165,14 +1167,16 @@ def decide_and_apply(
     not_stale: bool = False,
     min_interval: timedelta | None = None,
     trigger_id: str | None = None,
-    stash: Callable[[Decision, GroupSnapshot, Controls], None] | None = None,
+    stash: Callable[[Decision, GroupSnapshot, Controls, dict[str, Any]], None] | None = None,
     forecast_item: ForecastState | None = None,
 ) -> Applied:
     """Decide (with the group's event floors), save the state item, stash the record, apply, settle.
 
     `not_stale`: a scheduled phase that fires after a newer alarm decides at that newer time rather
     than being skipped as stale (its plan is time-based, so a late firing still applies).
-    `stash`: called with a capacity change before it is applied (the claim keeps its audit record).
+    `stash`: called with a capacity change before it is applied (the claim keeps its audit record), and
+    with a decision that adopted another writer's change once it is saved: the state item then no longer
+    shows the change, so a retry after a failed audit write must find the record that names it.
     `forecast_item`: the group's FORECAST item, when the caller has just read it (None: read it here).
     Raises AwsCallError only when nothing was applied.
     """
@@ -1272,11 +1276,18 @@ def decide_and_apply(
                 f"{target} in place",
             )
         if stash is not None:
-            stash(decision, snapshot, controls)
+            stash(decision, snapshot, controls, notes)
         # No roll-back of the state if this fails: the state holds the decision and its trigger, so
         # the trigger's retry (or the next decision, within APPLY_GRACE) puts it in place.
         adapters.fleet.set_desired_capacity(group.name, target)
         notes.update(_settle(group.name, adapters, target, loaded.version + 1))
+    elif outside and stash is not None:
+        try:
+            stash(decision, snapshot, controls, notes)
+        except AwsCallError as error:
+            # This attempt's own record still names the change; only a retry after a failed audit
+            # write as well would lose it.
+            logger.warning("could not stash the record naming an outside change: %s", error)
     return Applied(decision, snapshot, controls, concurrent=False, notes=notes)
 
 

@@ -19,6 +19,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 from surgeguard.adapters import clients
+from surgeguard.adapters.audit_store import AuditStore
 from surgeguard.adapters.autoscaling import AutoScalingFleet
 from surgeguard.adapters.errors import AwsCallError
 from surgeguard.service import APPLY_GRACE, RetryableFailureError
@@ -343,3 +344,56 @@ def test_a_refused_describe_scaling_activities_does_not_fail_the_decision(
     assert record["outcome"] == "unchanged"
     assert record["other_writer"]["writer"] == "unknown" and record["other_writer"]["cause"] is None
     assert len(_outside(notifications)) == 1
+
+
+def _audit_write_throttled_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next audit write (PutItem) is throttled past its retries; later ones go through."""
+    real = AuditStore.write_audit
+    failing = [True]
+
+    def throttled(self: AuditStore, record: dict[str, Any]) -> None:
+        if failing[0]:
+            failing[0] = False
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "Rate exceeded")
+        real(self, record)
+
+    monkeypatch.setattr(AuditStore, "write_audit", throttled)
+
+
+@pytest.mark.parametrize(
+    ("cpu", "outcome", "after"),
+    [(50.0, "unchanged", 7), (80.0, "applied", 12)],
+    ids=["held", "scaled-out"],
+)
+def test_a_noticed_change_whose_audit_write_failed_is_told_by_the_retry(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    notifications: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    cpu: float,
+    outcome: str,
+    after: int,
+) -> None:
+    # GIVEN Surgeguard scaled web out to 4, and then someone set 7 in the console
+    _scaled_out_to_4(invoke, audit, cpu_metric)
+    notifications.read()
+    set_desired("web", 7)
+    # WHEN the decision that notices it (and holds 7, or scales out from it) cannot write its audit
+    # record: Lambda retries the delivery
+    when = at(5 * 60 + 40)
+    cpu_metric(cpu, when - timedelta(minutes=1))
+    set_alarm_state(CPU_OUT, "ALARM")
+    event = alarm_event(SNS, CPU_OUT, when, metric="CPUUtilization")
+    _audit_write_throttled_once(monkeypatch)
+    with pytest.raises(RetryableFailureError, match="audit write failed"):
+        invoke(event)
+    invoke(event)
+    # THEN the retry's record names the other writer (the state item had already adopted the 7, so no
+    # decision after this one would notice it again), and the topic hears of it once
+    (item,) = [i for i in audit("web") if i.get("source_id") == event["Records"][0]["Sns"]["MessageId"]]
+    assert (item["outcome"], item["new_desired"], desired()) == (outcome, after, after)
+    assert (item["other_writer"]["before"], item["other_writer"]["after"]) == (4, 7)
+    assert [n["Subject"] for n in _outside(notifications)] == [
+        "Surgeguard: web changed outside Surgeguard 4 -> 7"
+    ]
