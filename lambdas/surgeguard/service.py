@@ -1252,11 +1252,7 @@ def decide_and_apply(
         return Applied(decision, snapshot, controls, concurrent=True, notes=notes)
     assert decision is not None and snapshot is not None
     notes.update(outside)
-    if snapshot is not actual:
-        notes["committed_not_visible"] = (
-            f"the group showed desired {actual.size.desired}; a decision committed {snapshot.size.desired} "
-            "moments before (its SetDesiredCapacity still in flight), so that is where this one starts"
-        )
+    notes.update(_committed_not_visible(snapshot, actual))
     target = _target(decision, snapshot, actual)
     holds_committed = decision.outcome is not Outcome.APPLIED and snapshot is not actual
     if holds_committed and _in_flight(memory, trigger_id, ctx.clock()):
@@ -1282,13 +1278,37 @@ def decide_and_apply(
         adapters.fleet.set_desired_capacity(group.name, target)
         notes.update(_settle(group.name, adapters, target, loaded.version + 1))
     elif outside and stash is not None:
-        try:
-            stash(decision, snapshot, controls, notes)
-        except AwsCallError as error:
-            # This attempt's own record still names the change; only a retry after a failed audit
-            # write as well would lose it.
-            logger.warning("could not stash the record naming an outside change: %s", error)
+        _stash_adopted(stash, decision, snapshot, controls, notes)
     return Applied(decision, snapshot, controls, concurrent=False, notes=notes)
+
+
+def _committed_not_visible(snapshot: GroupSnapshot, actual: GroupSnapshot) -> dict[str, Any]:
+    """The audit note of a decision that started from a commit the group did not show yet."""
+    if snapshot is actual:
+        return {}
+    return {
+        "committed_not_visible": (
+            f"the group showed desired {actual.size.desired}; a decision committed {snapshot.size.desired} "
+            "moments before (its SetDesiredCapacity still in flight), so that is where this one starts"
+        )
+    }
+
+
+def _stash_adopted(
+    stash: Callable[[Decision, GroupSnapshot, Controls, dict[str, Any]], None],
+    decision: Decision,
+    snapshot: GroupSnapshot,
+    controls: Controls,
+    notes: dict[str, Any],
+) -> None:
+    """Stash the record of a decision that adopted another writer's change (nothing to apply): once
+    saved, the state item no longer shows the change, so only this record can name it to a retry."""
+    try:
+        stash(decision, snapshot, controls, notes)
+    except AwsCallError as error:
+        # This attempt's own record still names the change; only a retry after a failed audit write
+        # as well would lose it.
+        logger.warning("could not stash the record naming an outside change: %s", error)
 
 
 def _outside_notes(
