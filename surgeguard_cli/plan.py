@@ -18,8 +18,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from infra.phase_metadata import StalePhase, stale_in_assembly
 from surgeguard.config import ConfigError, GroupConfig, SaleEvent, ScalerConfig, load_config
 from surgeguard.domain.sales import EventPlan, LeadTime, plan_event, target_capacity
 from surgeguard_cli import output
@@ -74,6 +76,8 @@ class GroupReport:
 class PlanReport:
     now: datetime
     groups: list[GroupReport]
+    # About a stored cloud assembly's schedules for groups or events this config does not declare.
+    assembly_findings: list[Finding] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
@@ -82,7 +86,7 @@ class PlanReport:
             for event in group.events:
                 found.extend(event.findings)
             found.extend(group.findings)
-        return found
+        return found + self.assembly_findings
 
     @property
     def errors(self) -> list[Finding]:
@@ -310,11 +314,14 @@ def build_plan(
     now: datetime,
     learned_launch: Mapping[str, int | None] | None = None,
     other_scalers: Mapping[str, OtherScalers] | None = None,
+    stale: Sequence[StalePhase] = (),
 ) -> PlanReport:
     """`learned_launch`: per group, the p90 launch time learned from its history (None: none known).
-    `other_scalers`: per group, the scaling policies and scheduled actions found on it (None: not read)."""
+    `other_scalers`: per group, the scaling policies and scheduled actions found on it (None: not read).
+    `stale`: the phases a stored cloud assembly would create too late if deployed `now` (`--assembly`)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    unclaimed = {(phase.group, phase.event, phase.phase): phase for phase in stale}
     groups = []
     for group in config.groups:
         reports = []
@@ -322,6 +329,11 @@ def build_plan(
             plan = plan_event(group, event)
             target, findings = _target(group, event)
             findings = _dst_findings(group, event, plan) + findings + _past_findings(group, event, plan, now)
+            findings += [
+                _stale_finding(unclaimed.pop(key))
+                for key in sorted(unclaimed)
+                if key[:2] == (group.name, event.name)
+            ]
             reports.append(EventReport(event, plan, target, findings))
         group_findings = _overlaps(group, reports) + _other_scaler_findings(
             group, (other_scalers or {}).get(group.name)
@@ -342,7 +354,22 @@ def build_plan(
                 )
             )
         groups.append(GroupReport(group, reports, group_findings))
-    return PlanReport(now.astimezone(UTC), groups)
+    leftover = [_stale_finding(unclaimed[key], declared=False) for key in sorted(unclaimed)]
+    return PlanReport(now.astimezone(UTC), groups, leftover)
+
+
+def _stale_finding(phase: StalePhase, declared: bool = True) -> Finding:
+    """A schedule a stored cloud assembly would create after the Lambda stops acting on its phase: the
+    phase would be skipped (`stale_phase`), so the assembly must be synthesized again."""
+    what = "" if declared else " (not declared in this config)"
+    return Finding(
+        ERROR,
+        phase.group,
+        phase.event,
+        f"the cloud assembly would create the {phase.phase} schedule{what} too late: planned "
+        f"{phase.planned_utc}, not acted on after {phase.stale_after_utc}; synthesize again (cdk synth) "
+        "before deploying",
+    )
 
 
 def render(report: PlanReport, source: str) -> str:
@@ -370,6 +397,9 @@ def render(report: PlanReport, source: str) -> str:
             lines.append(f"    target    {event_report.target}")
             lines.extend(f"    {finding.level}: {finding.message}" for finding in event_report.findings)
         lines.extend(f"  {finding.level}: {finding.message}" for finding in group_report.findings)
+        lines.append("")
+    if report.assembly_findings:
+        lines.extend(str(finding) for finding in report.assembly_findings)
         lines.append("")
     errors, warnings = len(report.errors), len(report.warnings)
     lines.append(f"{errors} error(s), {warnings} warning(s)")
@@ -400,6 +430,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read each group's scaling policies and scheduled actions from AWS and flag them",
     )
+    parser.add_argument(
+        "--assembly",
+        metavar="DIR",
+        help="a synthesized cloud assembly (cdk.out) about to be deployed: flag the sale-phase schedules "
+        "it would create too late, nested stacks included",
+    )
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.epilog = EXAMPLES
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -411,6 +447,7 @@ EXAMPLES = """examples:
   surgeguard plan --config prod.yaml --now 2026-11-20T09:00-05:00
   surgeguard plan --check-groups --learn-launch-times   also read the groups from AWS
   surgeguard plan --json | jq '.findings'
+  surgeguard plan --assembly cdk.out --now 2026-11-27T03:00Z   before `cdk deploy --app cdk.out`
 
 exit codes: 0 no errors (warnings allowed), 1 errors found, 2 bad arguments or config, 3 AWS unreadable"""
 
@@ -494,7 +531,12 @@ def main(argv: Sequence[str]) -> int:
     except AwsError as error:
         print(f"surgeguard plan: cannot read AWS: {error}", file=sys.stderr)
         return output.AWS
-    report = build_plan(config, now, learned, scalers)
+    try:
+        stale = stale_in_assembly(Path(args.assembly), now) if args.assembly else []
+    except ValueError as error:
+        print(f"surgeguard plan: --assembly: {error}", file=sys.stderr)
+        return output.USAGE
+    report = build_plan(config, now, learned, scalers, stale)
     if args.json:
         output.print_json(plan_json(report))
     else:

@@ -11,8 +11,8 @@ earlier and deployed later (a pipeline, `--app cdk.out`) can still hold phases w
 and AWS documents no behaviour for a one-time schedule created with a past at() time; StartDate and
 EndDate are ignored for one-time schedules, so no template property can bound it. So: each schedule
 carries its planned time and the time after which the Lambda no longer acts on it (Metadata
-`Surgeguard`), `stale_phases(template, now)` lists those a deploy at `now` would create too late (a
-pipeline check before `cdk deploy --app cdk.out`), and the Lambda treats any such firing the same way
+`Surgeguard`), `surgeguard plan --assembly cdk.out` lists those a deploy at `now` would create too late,
+nested stacks included (a pipeline check before `cdk deploy --app cdk.out`), and the Lambda treats any such firing the same way
 whatever Scheduler does with it: `skipped: stale_phase`, announced, schedule deleted (schedule_service).
 
 CloudFormation has no `ActionAfterCompletion` for AWS::Scheduler::Schedule, so the Lambda deletes
@@ -50,6 +50,7 @@ from infra.constructs.scaling_grants import (
     publish_to_encrypted_topic,
 )
 from infra.constructs.scheduler_plumbing import SchedulerPlumbing
+from infra.phase_metadata import METADATA_KEY, stale_in_template
 from surgeguard.config import GroupConfig, ManagedTag, ScalerConfig
 from surgeguard.domain.sales import plan_event
 from surgeguard.schedule_service import PHASE_MAX_AGE
@@ -120,23 +121,11 @@ def wall_time(when: datetime, zone: str) -> tuple[datetime, str]:
     return local.replace(tzinfo=None, microsecond=0), zone
 
 
-METADATA_KEY = "Surgeguard"
-
-
 def stale_phases(template: dict[str, Any], now: datetime) -> list[str]:
     """The sale phases in a synthesized template that a deploy at `now` creates too late to be acted on
-    (`group/event phase planned ...`), from each schedule's Metadata; empty when the template is fresh."""
-    stale = []
-    for resource in template.get("Resources", {}).values():
-        if resource.get("Type") != "AWS::Scheduler::Schedule":
-            continue
-        phase = resource.get("Metadata", {}).get(METADATA_KEY)
-        if not isinstance(phase, dict):
-            continue  # not a sale phase (the per-minute re-evaluation)
-        stale_after = datetime.fromisoformat(phase["stale_after_utc"].replace("Z", "+00:00"))
-        if now >= stale_after:
-            stale.append(f"{phase['group']}/{phase['event']} {phase['phase']} planned {phase['planned_utc']}")
-    return sorted(stale)
+    (`group/event phase planned ...`), from each schedule's Metadata; empty when the template is fresh.
+    One template only: `infra.phase_metadata.stale_in_assembly` reads nested stacks too."""
+    return [str(phase) for phase in stale_in_template(template, now)]
 
 
 def sale_phases(config: ScalerConfig, now: datetime) -> tuple[list[PhaseSchedule], list[PhaseSchedule]]:

@@ -17,11 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk.assertions import Match, Template
-from synth_support import ACCOUNT, REGION, ROOT, SALES_NOW, Synth, cdk_context, sales_config
+from synth_support import (
+    ACCOUNT,
+    FORECAST_NOW,
+    REGION,
+    ROOT,
+    SALES_NOW,
+    Synth,
+    cdk_context,
+    forecast_config,
+    sales_config,
+)
 
 from infra.constructs import reactive_function, sale_schedules
 from infra.constructs.sale_schedules import max_size_bound, sale_phases, stale_phases
 from infra.constructs.scheduler_plumbing import MAX_EVENT_AGE, RETRY_ATTEMPTS
+from infra.phase_metadata import stale_in_assembly
 from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, config_json
 from surgeguard.domain.sales import PHASES, plan_event
 
@@ -401,6 +412,26 @@ def test_each_phase_says_when_it_is_planned_and_when_it_stops_being_acted_on(sal
         assert f"at {planned[:16].replace('T', ' ')} UTC" in description
         assert f"not acted on after {stale:%Y-%m-%d %H:%M} UTC" in description
     assert timedelta(minutes=65) == sale_schedules.PHASE_MAX_AGE
+
+
+def test_a_stored_assembly_is_checked_for_late_phases_in_its_nested_stacks_too(nested_synth: Synth) -> None:
+    # With per-group resources in nested stacks, the sale schedules are in the nested templates: the
+    # parent's alone names none of them, however late the deploy. (Black Friday's restore, 02:00 New
+    # York plus the hold, stops being acted on well before noon UTC the day after.)
+    late = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    assert nested_synth.template["Resources"] and stale_phases(nested_synth.template, late) == []
+    stale = stale_in_assembly(nested_synth.outdir, late)
+    phases = plan_event(*_black_friday(forecast_config())).phase_times()
+    assert [(p.group, p.event, p.phase) for p in stale] == sorted(
+        ("web", "black-friday", phase) for phase in phases
+    )
+    assert stale_in_assembly(nested_synth.outdir, FORECAST_NOW) == []
+
+
+def _black_friday(config: ScalerConfig) -> tuple[Any, Any]:
+    group = config.group("web")
+    assert group is not None and group.events
+    return group, group.events[0]
 
 
 def test_stale_phases_lists_what_a_late_deploy_would_create_too_late(sales_synth: Synth) -> None:

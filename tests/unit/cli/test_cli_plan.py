@@ -335,3 +335,53 @@ def test_check_groups_flags_other_scalers_on_managed_groups(
     assert (ERROR, "scaling policies attached") in messages
     assert (WARNING, "scheduled actions on the group") in messages
     assert data["errors"] == 1 and data["groups"][0]["events"][0]["times"]["doors"]
+
+
+# --- a stored cloud assembly about to be deployed (`--assembly`) ------------------------------------
+def _phase_schedule(group: str, event: str, phase: str, planned: str, stale_after: str) -> dict[str, Any]:
+    metadata = {"group": group, "event": event, "phase": phase, "planned_utc": planned}
+    return {
+        "Type": "AWS::Scheduler::Schedule",
+        "Metadata": {"Surgeguard": {**metadata, "stale_after_utc": stale_after}},
+        "Properties": {"ScheduleExpression": f"at({planned[:19]})"},
+    }
+
+
+def test_a_stored_assembly_whose_nested_stacks_hold_late_phases_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an assembly synthesized earlier, its sale schedules in a nested stack (as many groups get):
+    # the parent holds only the per-minute re-evaluation, which has no phase to go stale
+    assembly = tmp_path / "cdk.out"
+    assembly.mkdir()
+    parent = {"Resources": {"Reevaluate": {"Type": "AWS::Scheduler::Schedule", "Properties": {}}}}
+    (assembly / "Surgeguard.template.json").write_text(json.dumps(parent))
+    nested = {
+        "Resources": {
+            "WebDoorbusterPrewarm": _phase_schedule(
+                "web", "doorbuster", "prewarm", "2026-11-27T04:38:00Z", "2026-11-27T05:43:00Z"
+            ),
+            "LegacySaleRestore": _phase_schedule(
+                "legacy", "sale", "restore", "2026-11-27T04:40:00Z", "2026-11-27T05:45:00Z"
+            ),
+        }
+    }
+    (assembly / "SurgeguardShard03ABC.nested.template.json").write_text(json.dumps(nested))
+    args = ["plan", "--config", _write(tmp_path, _config(DOORBUSTER)), "--assembly", str(assembly)]
+    # WHEN it is checked a minute before its pre-warm stops being acted on: nothing stale
+    assert cli.main([*args, "--now", "2026-11-27T05:42Z"]) == 0
+    assert "too late" not in capsys.readouterr().out
+    # THEN from that minute on the pre-warm is an error under its event; after two more, so is a phase
+    # of a group this config no longer declares
+    assert cli.main([*args, "--now", "2026-11-27T05:45Z"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "    error: the cloud assembly would create the prewarm schedule too late: planned "
+        "2026-11-27T04:38:00Z, not acted on after 2026-11-27T05:43:00Z; synthesize again (cdk synth) "
+        "before deploying"
+    ) in out
+    assert "error: legacy/sale: the cloud assembly would create the restore schedule (not declared in " in out
+    assert "2 error(s)" in out
+    # AND a folder that is no assembly is a usage error
+    assert cli.main([*args[:-1], str(tmp_path), "--now", "2026-11-27T05:45Z"]) == 2
+    assert "holds no *.template.json" in capsys.readouterr().err
