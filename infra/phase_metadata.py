@@ -33,24 +33,39 @@ class StalePhase:
 def stale_in_template(template: dict[str, Any], now: datetime) -> list[StalePhase]:
     """The sale phases in one template that a deploy at `now` creates too late to be acted on."""
     stale = []
-    for resource in template.get("Resources", {}).values():
+    for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Scheduler::Schedule":
             continue
-        phase = resource.get("Metadata", {}).get(METADATA_KEY)
-        if not isinstance(phase, dict):
+        metadata = resource.get("Metadata", {}).get(METADATA_KEY)
+        if metadata is None:
             continue  # not a sale phase (the per-minute re-evaluation)
-        stale_after = datetime.fromisoformat(phase["stale_after_utc"].replace("Z", "+00:00"))
-        if now >= stale_after:
-            stale.append(
-                StalePhase(
-                    phase["group"],
-                    phase["event"],
-                    phase["phase"],
-                    phase["planned_utc"],
-                    phase["stale_after_utc"],
-                )
-            )
+        phase = _phase(logical_id, metadata)
+        if now >= _utc(logical_id, phase.stale_after_utc):
+            stale.append(phase)
     return sorted(stale, key=str)
+
+
+def _phase(logical_id: str, metadata: Any) -> StalePhase:
+    """A schedule's metadata as written at synth time; a template edited since must not pass silently."""
+    names = ("group", "event", "phase", "planned_utc", "stale_after_utc")
+    if not isinstance(metadata, dict) or not all(isinstance(metadata.get(n), str) for n in names):
+        raise ValueError(
+            f"schedule {logical_id}: its {METADATA_KEY} metadata is not the one Surgeguard writes "
+            f"(strings {', '.join(names)}): synthesize again"
+        )
+    return StalePhase(*(metadata[n] for n in names))
+
+
+def _utc(logical_id: str, text: str) -> datetime:
+    try:
+        when: datetime | None = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise ValueError(
+            f"schedule {logical_id}: stale_after_utc {text!r} is not a UTC time: synthesize again"
+        )
+    return when
 
 
 def assembly_templates(directory: Path) -> dict[str, dict[str, Any]]:
@@ -72,9 +87,10 @@ def assembly_templates(directory: Path) -> dict[str, dict[str, Any]]:
 
 def stale_in_assembly(directory: Path, now: datetime) -> list[StalePhase]:
     """`stale_in_template` over every template of the assembly, nested stacks included."""
-    found = [
-        phase
-        for template in assembly_templates(directory).values()
-        for phase in stale_in_template(template, now)
-    ]
+    found = []
+    for name, template in assembly_templates(directory).items():
+        try:
+            found += stale_in_template(template, now)
+        except (AttributeError, ValueError) as error:  # AttributeError: Resources that are no mapping
+            raise ValueError(f"{directory / name}: {error}") from error
     return sorted(found, key=str)

@@ -12,8 +12,9 @@ and AWS documents no behaviour for a one-time schedule created with a past at() 
 EndDate are ignored for one-time schedules, so no template property can bound it. So: each schedule
 carries its planned time and the time after which the Lambda no longer acts on it (Metadata
 `Surgeguard`), `surgeguard plan --assembly cdk.out` lists those a deploy at `now` would create too late,
-nested stacks included (a pipeline check before `cdk deploy --app cdk.out`), and the Lambda treats any such firing the same way
-whatever Scheduler does with it: `skipped: stale_phase`, announced, schedule deleted (schedule_service).
+nested stacks included (a pipeline check before `cdk deploy --app cdk.out`), and the Lambda treats any
+such firing the same way whatever Scheduler does with it: `skipped: stale_phase`, announced, schedule
+deleted (schedule_service).
 
 CloudFormation has no `ActionAfterCompletion` for AWS::Scheduler::Schedule, so the Lambda deletes
 the schedule that fired it once the phase is handled (its ARN is in the Input as `schedule_arn`). A

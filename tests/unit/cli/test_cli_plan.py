@@ -385,3 +385,38 @@ def test_a_stored_assembly_whose_nested_stacks_hold_late_phases_is_an_error(
     # AND a folder that is no assembly is a usage error
     assert cli.main([*args[:-1], str(tmp_path), "--now", "2026-11-27T05:45Z"]) == 2
     assert "holds no *.template.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("resources", "said"),
+    [
+        ({"Sale": {"Type": "AWS::Scheduler::Schedule", "Metadata": {"Surgeguard": "prewarm"}}}, "metadata"),
+        (
+            {"Sale": _phase_schedule("web", "doorbuster", "prewarm", "2026-11-27T04:38:00Z", "soon")},
+            "'soon' is not a UTC time",
+        ),
+        (
+            {
+                "Sale": _phase_schedule(
+                    "web", "doorbuster", "prewarm", "2026-11-27T04:38:00Z", "2026-11-27T05:43"
+                )
+            },
+            "is not a UTC time",
+        ),
+        ([], "SurgeguardShard0.nested.template.json"),
+    ],
+    ids=["not-a-mapping", "not-a-time", "no-offset", "resources-not-a-mapping"],
+)
+def test_a_damaged_assembly_is_a_usage_error_not_a_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], resources: Any, said: str
+) -> None:
+    # A template edited after synth (or not Surgeguard's) must not read as "nothing stale".
+    assembly = tmp_path / "cdk.out"
+    assembly.mkdir()
+    (assembly / "SurgeguardShard0.nested.template.json").write_text(json.dumps({"Resources": resources}))
+    config = _write(tmp_path, _config(DOORBUSTER))
+    assert (
+        cli.main(["plan", "--config", config, "--assembly", str(assembly), "--now", "2026-11-27T05:00Z"]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "SurgeguardShard0.nested.template.json" in err and said in err
