@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from surgeguard.domain.forecast import BurstSettings
+
 BUNDLED_CONFIG_FILE = "surgeguard_config.json"
 
 # AWS publishes these namespaces at one-minute resolution: a 10 or 30 s alarm on them never fills.
@@ -263,6 +265,9 @@ class ForecastConfig(_Strict):
     # learns them from the same history, and the per-minute re-evaluation has capacity for the recent
     # level times the learned rise in place a launch-plus-warm-up ahead (`floor:burst`).
     anticipate_bursts: bool = True
+    # ... and bursts that recur at the same minute of the hour, in at least this share of the learning
+    # days' hours (README, "Bursts at a minute of the hour"; 0: that rule is off).
+    hourly_burst_share: float = Field(default=BurstSettings.hourly_share, ge=0, le=1)
     # Size the group's EC2 warm pool (MaxGroupPreparedCapacity, PutWarmPool) to what the forecast, the
     # last week's peak and the sale calendar say the next hours could need (README, "Warm pools"). Off:
     # Surgeguard never touches a warm pool. On, a group without one gets one (Stopped, ReuseOnScaleIn).

@@ -178,7 +178,9 @@ def _forecast(
     steps = floor_steps(fit.upper, trigger.per_instance, STEP_MINUTES, lead)
     # Learned from the same history, for the whole horizon (a missed run leaves the next hours known).
     learned = (
-        learn_bursts(history, horizon, BurstSettings(lead_minutes=lead))
+        learn_bursts(
+            history, horizon, BurstSettings(lead_minutes=lead, hourly_share=settings.hourly_burst_share)
+        )
         if settings.anticipate_bursts
         else None
     )
@@ -241,6 +243,9 @@ def _forecast(
         "history_buckets": fit.history_buckets,
         "bursts": [[minute, rise] for minute, rise in bursts],
         "burst_lift": None if learned is None or learned.lift is None else round(learned.lift, 3),
+        "hourly_burst_lift": None
+        if learned is None or learned.hourly_lift is None
+        else round(learned.hourly_lift, 3),
         # What it expects: mean requests per minute of each step (the bench scores these, as MAPE).
         "expected_per_step": [
             round(sum(fit.point[i : i + STEP_MINUTES]) / len(fit.point[i : i + STEP_MINUTES]), 3)
@@ -372,14 +377,23 @@ def _size_pool(
 
 
 def _describe_bursts(bursts: tuple[tuple[int, float], ...], now: datetime, learned: BurstLearning) -> str:
-    """The burst minutes in words: `; bursts anticipated at 10:02-10:09 (x2.4), ...`."""
+    """The burst minutes in words: `; bursts anticipated at 10:02-10:09 (x2.4), ...`, and either rule
+    its backtest set aside."""
+    settings = BurstSettings()
+    aside = []
     if learned.distrusted:
-        return (
-            f"; no burst anticipated: where the learned bursts were due over the last day, a burst came "
-            f"{learned.lift:.2f}x as often as on any minute (under {BurstSettings().min_lift:g}x: noise)"
+        aside.append(
+            f"the minute-of-the-day rule set aside: where its bursts were due over the last day, a burst "
+            f"came {learned.lift:.2f}x as often as on any minute (under {settings.min_lift:g}x: noise)"
         )
+    if learned.hourly_distrusted:
+        aside.append(
+            f"the minute-of-the-hour rule set aside: learned without the last day, it foretold that day's "
+            f"bursts {learned.hourly_lift:.2f}x as often as chance (under {settings.hourly_min_lift:g}x)"
+        )
+    said = "".join(f"; {note}" for note in aside)
     if not bursts:
-        return "; no burst recurs in the horizon"
+        return ("; no burst anticipated" if aside else "; no burst recurs in the horizon") + said
     runs: list[list[Any]] = []  # [first minute, last minute, largest rise]
     for minute, rise in bursts:
         if runs and minute == runs[-1][1] + 1:
@@ -391,7 +405,7 @@ def _describe_bursts(bursts: tuple[tuple[int, float], ...], now: datetime, learn
         for first, last, rise in runs[:6]
     )
     more = f" and {len(runs) - 6} more" if len(runs) > 6 else ""
-    return f"; bursts anticipated at {shown}{more} UTC"
+    return f"; bursts anticipated at {shown}{more} UTC{said}"
 
 
 def forecast_written_metric(

@@ -169,12 +169,12 @@ def _history_with_bursts(recent_minutes: int) -> None:
     put_request_counts(values)
 
 
-def _configure_bursts(anticipate: bool = True) -> None:
+def _configure_bursts(anticipate: bool = True, history_days: int = HISTORY_DAYS) -> None:
     configure_web(
         requests_per_instance=2000,
         forecast={
             "mode": "forecast_only",
-            "history_days": HISTORY_DAYS,
+            "history_days": history_days,
             "horizon_hours": 1,
             "anticipate_bursts": anticipate,
         },
@@ -233,6 +233,45 @@ def test_a_learned_burst_has_capacity_in_place_a_lead_time_ahead(
     assert candidates["floor:burst"] == 9
     assert decided["winning_rule"] == "floor:burst"
     assert decided["burst"]["level"] == pytest.approx(LEVEL) and decided["burst"]["capacity"] == 9
+    assert desired() == 9
+
+
+HOURLY_MINUTE = 32  # past the hour
+
+
+HOURLY_DAYS = 3  # two to learn the rule from, and the last day to confirm it on
+
+
+def _history_with_hourly_bursts(recent_minutes: int) -> None:
+    """Flat RequestCount with a 5-minute 3x burst at :32 in two of every five hours (never at the same
+    hour of the day on two days running: the minute-of-the-day rule learns nothing), and `recent_minutes`
+    of flat level after T0."""
+    values = []
+    for i in range(-HOURLY_DAYS * 1440, recent_minutes):
+        hour, minute = divmod(i, 60)
+        burst = i < 0 and hour % 5 in (0, 2) and HOURLY_MINUTE <= minute < HOURLY_MINUTE + 5
+        values.append((T0 + timedelta(minutes=i), 3 * LEVEL if burst else LEVEL))
+    put_request_counts(values)
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_burst_at_the_same_minute_of_many_hours_is_met_every_hour(invoke: Invoke, audit: Audit) -> None:
+    # GIVEN three days on which demand tripled at :32 past the hour in two of every five hours
+    _configure_bursts(history_days=HOURLY_DAYS)
+    _history_with_hourly_bursts(recent_minutes=HOURLY_MINUTE)
+    # WHEN the forecaster runs at 12:00
+    (record,) = run()["records"]
+    # THEN the minute-of-the-hour rule has the burst due a lead ahead of 12:32 (web's lead: 3 minutes)
+    assert record["outcome"] == "applied", record["reason"]
+    assert "bursts anticipated at 12:2" in record["reason"]
+    (stored,) = audit("web")
+    due = dict(stored["forecast"]["bursts"])
+    assert due[HOURLY_MINUTE - 3] == pytest.approx(3.0) and HOURLY_MINUTE - 10 not in due
+    assert stored["forecast"]["hourly_burst_lift"] > 2  # learned without the last day, confirmed on it
+    # AND the re-evaluation three minutes before 12:32 puts 6000/min x 3 / 2000 = 9 instances in place
+    invoke(reevaluation(HOURLY_MINUTE - 3))
+    decided = audit("web")[-1]
+    assert decided["winning_rule"] == "floor:burst" and decided["burst"]["capacity"] == 9
     assert desired() == 9
 
 

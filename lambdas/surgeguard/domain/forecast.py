@@ -368,6 +368,17 @@ class BurstSettings:
     min_lift: float = 1.2
     # The backtest looks at every this-many minutes of the last day.
     backtest_every_minutes: int = 2
+    # Bursts that recur at a minute of the hour (twitter's start at :02 and :32 in every hour of the day,
+    # on a fraction of the hours: too few days each to recur at that minute of the day). A minute of the
+    # hour is due when at least this share of the learning days' hours rose at it above the threshold
+    # (0: the hourly rule is off), and the rise anticipated is the one that share of them reached.
+    hourly_share: float = 0.3
+    # ... judged on at least this many known hours ...
+    hourly_min_hours: int = 48
+    # ... and acting only where, learned from the days before the last, it foretold the last day's
+    # bursts at least this many times as often as chance (60 minutes of the hour are 60 chances to fit
+    # noise, where the daily rule has one per minute of the day and a rank of two days). 0: no gate.
+    hourly_min_lift: float = 2.0
 
 
 def _known(value: float | None) -> bool:
@@ -553,6 +564,10 @@ class BurstLearning:
     factors: tuple[float, ...]
     lift: float | None
     distrusted: bool = False  # the lift fell short: nothing anticipated
+    # The minute-of-the-hour rule: its holdout lift over the last day (None: nothing to judge it by, or
+    # off), and whether it fell short (then it anticipates nothing).
+    hourly_lift: float | None = None
+    hourly_distrusted: bool = False
 
 
 def learn_bursts(
@@ -571,15 +586,73 @@ def learn_bursts(
     now = n - offset
     threshold = max(settings.threshold, _ordinary_rise(rises, now, settings) * settings.over_ordinary)
     lift = _backtest_lift(rises, now, settings, threshold)
-    if lift is not None and lift < settings.min_lift:
-        return BurstLearning((1.0,) * horizon_minutes, lift, distrusted=True)
-    # Each minute of the horizon: the rises at that minute of the day on each learning day (one loop).
-    days = settings.days
-    rows = rises.many([now + f - 1440 * day for f in range(horizon_minutes) for day in range(1, days + 1)])
-    factors = tuple(
-        burst_factor(rows[start : start + days], settings, threshold) for start in range(0, len(rows), days)
-    )
-    return BurstLearning(factors, lift)
+    hourly, hourly_lift = _hourly_rule(rises, now, settings, threshold)
+    hourly_distrusted = hourly_lift is not None and hourly_lift < settings.hourly_min_lift
+    if hourly_distrusted or (hourly_lift is None and settings.hourly_min_lift > 0):
+        # Unlike the daily rule, never on trust: 60 minutes of the hour are 60 chances to fit noise, so
+        # the rule acts only once the last day has confirmed it (a few requests a minute in 5-minute
+        # counts, the ELB trace, otherwise bought capacity at noise whenever the last day was judged
+        # on nothing).
+        hourly = [1.0] * 60
+    distrusted = lift is not None and lift < settings.min_lift
+    if distrusted:
+        factors = (1.0,) * horizon_minutes
+    else:
+        # Each minute of the horizon: the rises at that minute of the day on each learning day (one loop).
+        days = settings.days
+        rows = rises.many(
+            [now + f - 1440 * day for f in range(horizon_minutes) for day in range(1, days + 1)]
+        )
+        factors = tuple(
+            burst_factor(rows[start : start + days], settings, threshold)
+            for start in range(0, len(rows), days)
+        )
+    # Either rule may name a minute; the larger rise is met.
+    factors = tuple(max(factor, hourly[f % 60]) for f, factor in enumerate(factors))
+    return BurstLearning(factors, lift, distrusted, hourly_lift, hourly_distrusted)
+
+
+def hourly_factor(rises: Sequence[float | None], settings: BurstSettings, threshold: float) -> float:
+    """The rise to anticipate at a minute of the hour from its rises in past hours (None: unknown that
+    hour): the one reached by `hourly_share` of the known hours, when that clears the threshold and at
+    least `hourly_min_hours` are known; else 1.0."""
+    known = sorted((r for r in rises if r is not None), reverse=True)
+    if not settings.hourly_share or len(known) < settings.hourly_min_hours:
+        return 1.0
+    rise = known[math.ceil(settings.hourly_share * len(known)) - 1]
+    return rise if rise >= threshold else 1.0
+
+
+def _hourly_rule(
+    rises: _Rises, now: int, settings: BurstSettings, threshold: float
+) -> tuple[list[float], float | None]:
+    """The minute-of-the-hour rule: the rise to anticipate at each minute of the hour (index m: the
+    minutes now + m + 60j), learned from the hours of the learning days, and its lift over the last day
+    when learned from the days before it only (precision over base rate, as `_backtest_lift`; None when
+    it anticipated nothing there or no burst came)."""
+    if not settings.hourly_share:
+        return [1.0] * 60, None
+    hours = settings.days * 24
+    day_hours = 24
+    # Row m: the rises at now + m - 60k for k = 1..hours, newest first (k <= 24: the last day).
+    rows = [rises.many([now + m - 60 * k for k in range(1, hours + 1)]) for m in range(60)]
+    learned = [hourly_factor(row, settings, threshold) for row in rows]
+    # Held out: learned without the last day, judged on it.
+    earlier = [hourly_factor(row[day_hours:], settings, threshold) for row in rows]
+    anticipated = bursts = hits = judged = 0
+    for m, row in enumerate(rows):
+        foretold = earlier[m] > 1.0
+        for rise in row[:day_hours]:
+            if rise is None:
+                continue
+            came = rise >= threshold
+            judged += 1
+            anticipated += foretold
+            bursts += came
+            hits += foretold and came
+    if not anticipated or not bursts:
+        return learned, None
+    return learned, (hits / anticipated) / (bursts / judged)
 
 
 def _backtest_lift(rises: _Rises, now: int, settings: BurstSettings, threshold: float) -> float | None:

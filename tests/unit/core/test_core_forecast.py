@@ -138,7 +138,8 @@ def _rise_by_definition(minutes: list[float | None], t: int, burst: BurstSetting
 @given(st.integers(0, 2**32), st.floats(min_value=0, max_value=0.4))
 def test_burst_factors_agree_with_the_definition_minute_by_minute(seed: int, gap_share: float) -> None:
     rng = random.Random(seed)
-    burst = BurstSettings(days=2, rank=1, min_lift=0.0)  # the definition has no backtest gate
+    # The definition has no backtest gate.
+    burst = BurstSettings(days=2, rank=1, min_lift=0.0, hourly_min_lift=0.0)
     history: list[float | None] = [
         None if rng.random() < gap_share else math.nan if rng.random() < 0.05 else rng.choice([0, 1, 7.5, 40])
         for _ in range(2 * 1440 + 60)
@@ -150,12 +151,30 @@ def test_burst_factors_agree_with_the_definition_minute_by_minute(seed: int, gap
         assert burst_rise(marked, t, burst) == _rise_by_definition(marked, t, burst)
     threshold = max(burst.threshold, ordinary_rise(marked, now, burst) * burst.over_ordinary)
     expected = tuple(
-        burst_factor(
-            [_rise_by_definition(marked, now + f - 1440 * d, burst) for d in (1, 2)], burst, threshold
+        max(
+            burst_factor(
+                [_rise_by_definition(marked, now + f - 1440 * d, burst) for d in (1, 2)], burst, threshold
+            ),
+            _hourly_by_definition(
+                [_rise_by_definition(marked, now + f % 60 - 60 * k, burst) for k in range(1, 49)],
+                burst,
+                threshold,
+            ),
         )
         for f in range(horizon)
     )
     assert burst_factors(history, horizon, burst) == expected
+
+
+def _hourly_by_definition(rises: list[float | None], burst: BurstSettings, threshold: float) -> float:
+    """The minute-of-the-hour rule as `BurstSettings` words it: the rise that `hourly_share` of the known
+    hours reached, if it clears the threshold and enough hours are known."""
+    known = [r for r in rises if r is not None]
+    if len(known) < burst.hourly_min_hours:
+        return 1.0
+    reached = [r for r in known if sum(other >= r for other in known) >= burst.hourly_share * len(known)]
+    rise = max(reached)
+    return rise if rise >= threshold else 1.0
 
 
 def test_the_factor_needs_the_rise_on_rank_days_and_above_the_noise() -> None:
@@ -337,3 +356,52 @@ def test_the_refit_cache_reuses_the_very_same_minutes_only() -> None:
     fresh = bucketize(mark_gaps(signed))
     assert repr(fresh[1][0]) == "-0.0"
     assert repr(cache.of(signed)) == repr(fresh)
+
+
+def hourly_burst_history(days: int, minute: int, share: float, seed: int = 3) -> list[float | None]:
+    """A level of 100 a minute with a 4x burst of 5 minutes starting at `minute` past the hour, in a
+    random `share` of the hours: too seldom at any one minute of the day to recur there on two days."""
+    rng = random.Random(seed)
+    history: list[float | None] = [100.0] * (days * 1440)
+    for hour in range(days * 24):
+        if rng.random() < share:
+            start = hour * 60 + minute
+            history[start : start + 5] = [400.0] * 5
+    return history
+
+
+def test_a_burst_at_the_same_minute_of_many_hours_is_anticipated_every_hour() -> None:
+    # Twitter's surges start at :02 and :32 in every hour of the day, each in a fraction of the hours.
+    history = hourly_burst_history(8, 32, 0.4)
+    daily_only = learn_bursts(history, 180, BurstSettings(hourly_share=0.0))
+    learned = learn_bursts(history, 180)
+    assert learned.hourly_lift is not None and learned.hourly_lift > 3 and not learned.hourly_distrusted
+    # The history ends on the hour: due a lead ahead of :32 in each of the next three hours, not between.
+    for hour in range(3):
+        assert learned.factors[hour * 60 + 32 - 5] == 4.0
+        assert learned.factors[hour * 60 + 10] == 1.0
+    # ... where the minute-of-the-day rule alone misses some of those hours.
+    assert any(daily_only.factors[hour * 60 + 32 - 5] == 1.0 for hour in range(3))
+
+
+def test_an_hourly_burst_too_rare_or_gone_on_the_last_day_is_not_anticipated() -> None:
+    # In a tenth of the hours: under the share, the hourly rule adds nothing to the daily one's.
+    rare = hourly_burst_history(8, 32, 0.1)
+    assert burst_factors(rare, 180) == burst_factors(rare, 180, BurstSettings(hourly_share=0.0))
+    assert burst_factors(rare, 180, BurstSettings(hourly_share=0.05))[32 - 5] > 1.0  # but at a twentieth
+    # The pattern moved to :47 on the last day: learned without that day, the rule foretold :32 there.
+    history = hourly_burst_history(7, 32, 0.4) + hourly_burst_history(1, 47, 0.6, seed=4)
+    learned = learn_bursts(history, 180)
+    assert learned.hourly_lift is not None and learned.hourly_distrusted
+    assert learned.factors[32 - 5] == 1.0
+
+
+def test_noise_at_random_minutes_teaches_no_minute_of_the_hour() -> None:
+    # 5-minute counts of a few requests (the ELB trace): every minute of the hour is as likely to rise.
+    rng = random.Random(9)
+    history: list[float | None] = []
+    for _ in range(8 * 1440 // 5):
+        history += [rng.choice([1.0, 2.0, 3.0, 6.0, 12.0])] * 5
+    learned = learn_bursts(history, 180)
+    assert learned.hourly_lift is None or learned.hourly_distrusted or set(learned.factors) == {1.0}
+    assert set(learned.factors) == {1.0}
