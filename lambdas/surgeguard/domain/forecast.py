@@ -387,6 +387,8 @@ def _known(value: float | None) -> bool:
 
 # A rise not worked out yet (a real rise is a ratio of non-negative counts, or None).
 _UNWORKED = -1.0
+# Up to this many rises not worked out yet are found one by one (`_Rises.span`); more, in one loop.
+_FEW_UNWORKED = 120
 
 
 def _peaks(minutes: Sequence[float | None]) -> list[float]:
@@ -452,6 +454,24 @@ class _Rises:
             memo[t] = rise
             append(rise)
         return out
+
+    def span(self, first: int, end: int) -> list[float | None]:
+        """`many(range(first, end))` as a slice of the worked-out rises: only those not worked out yet
+        (after the previous run, the last hour's) cost a Python step each."""
+        low, high = max(first, self.width), min(end, self.length - self.lead - 1)
+        if low >= high:
+            return [None] * max(0, end - first)
+        memo, t = self.rises, low
+        if memo[low:high].count(_UNWORKED) > _FEW_UNWORKED:
+            self.many(range(low, high))  # a fresh window: one loop over it all
+        while True:
+            try:
+                t = memo.index(_UNWORKED, t, high)
+            except ValueError:
+                break
+            self.many((t,))
+            t += 1
+        return [None] * (low - first) + memo[low:high] + [None] * (end - high)
 
 
 class _RiseCache:
@@ -616,11 +636,22 @@ def hourly_factor(rises: Sequence[float | None], settings: BurstSettings, thresh
     """The rise to anticipate at a minute of the hour from its rises in past hours (None: unknown that
     hour): the one reached by `hourly_share` of the known hours, when that clears the threshold and at
     least `hourly_min_hours` are known; else 1.0."""
-    known = sorted((r for r in rises if r is not None), reverse=True)
+    return _hourly_factor(_known_rises(rises), settings, threshold)
+
+
+def _known_rises(rises: Sequence[float | None]) -> list[float]:
+    return list(itertools.compress(rises, map(operator.is_not, rises, itertools.repeat(None))))  # type: ignore[arg-type]
+
+
+def _hourly_factor(known: list[float], settings: BurstSettings, threshold: float) -> float:
     if not settings.hourly_share or len(known) < settings.hourly_min_hours:
         return 1.0
-    rise = known[math.ceil(settings.hourly_share * len(known)) - 1]
-    return rise if rise >= threshold else 1.0
+    rank = math.ceil(settings.hourly_share * len(known))
+    # The rank-th largest clears the threshold exactly when rank of them do: count first, and sort only
+    # the few minutes of the hour that pass (the learner asks 120 times a run).
+    if sum(map(threshold.__le__, known)) < rank:
+        return 1.0
+    return sorted(known, reverse=True)[rank - 1]
 
 
 def _hourly_rule(
@@ -632,24 +663,24 @@ def _hourly_rule(
     it anticipated nothing there or no burst came)."""
     if not settings.hourly_share:
         return [1.0] * 60, None
-    hours = settings.days * 24
-    day_hours = 24
-    # Row m: the rises at now + m - 60k for k = 1..hours, newest first (k <= 24: the last day).
-    rows = [rises.many([now + m - 60 * k for k in range(1, hours + 1)]) for m in range(60)]
-    learned = [hourly_factor(row, settings, threshold) for row in rows]
-    # Held out: learned without the last day, judged on it.
-    earlier = [hourly_factor(row[day_hours:], settings, threshold) for row in rows]
+    hours, day_hours = settings.days * 24, 24
+    learned: list[float] = []
     anticipated = bursts = hits = judged = 0
-    for m, row in enumerate(rows):
-        foretold = earlier[m] > 1.0
-        for rise in row[:day_hours]:
-            if rise is None:
-                continue
-            came = rise >= threshold
-            judged += 1
-            anticipated += foretold
-            bursts += came
-            hits += foretold and came
+    # The last `hours` hours' rises, oldest first: minute now + m - 60k sits at hours*60 + m - 60k.
+    flat = rises.span(now - hours * 60, now)
+    for m in range(60):
+        # The rises at now + m - 60k for k = 1..hours, newest first (k <= 24: the last day).
+        row = flat[hours * 60 - 60 + m :: -60]
+        learned.append(_hourly_factor(_known_rises(row), settings, threshold))
+        # Held out: learned without the last day, judged on it.
+        foretold = _hourly_factor(_known_rises(row[day_hours:]), settings, threshold) > 1.0
+        last_day = _known_rises(row[:day_hours])
+        came = sum(map(threshold.__le__, last_day))
+        judged += len(last_day)
+        bursts += came
+        if foretold:
+            anticipated += len(last_day)
+            hits += came
     if not anticipated or not bursts:
         return learned, None
     return learned, (hits / anticipated) / (bursts / judged)

@@ -344,7 +344,10 @@ def test_refits_of_a_sliding_window_rise_as_a_fresh_run_would(
     for window in _sliding_windows(source, width, moves):
         marked, rises = cache.of(window, burst)
         assert repr(marked) == repr(mark_gaps(window))
-        assert repr(rises.many(every)) == repr(_Rises(mark_gaps(window), burst).many(every))
+        fresh = _Rises(mark_gaps(window), burst).many(every)
+        # A span of the carried-over rises (the hourly rule's read), then every minute one by one.
+        assert repr(rises.span(every.start, every.stop)) == repr(fresh)
+        assert repr(rises.many(every)) == repr(fresh)
 
 
 def test_the_refit_cache_reuses_the_very_same_minutes_only() -> None:
