@@ -636,22 +636,22 @@ def hourly_factor(rises: Sequence[float | None], settings: BurstSettings, thresh
     """The rise to anticipate at a minute of the hour from its rises in past hours (None: unknown that
     hour): the one reached by `hourly_share` of the known hours, when that clears the threshold and at
     least `hourly_min_hours` are known; else 1.0."""
-    return _hourly_factor(_known_rises(rises), settings, threshold)
+    known = _known_rises(rises)
+    return _hourly_factor(known, sum(map(threshold.__le__, known)), settings)
 
 
 def _known_rises(rises: Sequence[float | None]) -> list[float]:
     return list(itertools.compress(rises, map(operator.is_not, rises, itertools.repeat(None))))  # type: ignore[arg-type]
 
 
-def _hourly_factor(known: list[float], settings: BurstSettings, threshold: float) -> float:
+def _hourly_factor(known: list[float], cleared: int, settings: BurstSettings) -> float:
+    """`hourly_factor` of the known rises, `cleared` of which reach the threshold."""
     if not settings.hourly_share or len(known) < settings.hourly_min_hours:
         return 1.0
     rank = math.ceil(settings.hourly_share * len(known))
     # The rank-th largest clears the threshold exactly when rank of them do: count first, and sort only
     # the few minutes of the hour that pass (the learner asks 120 times a run).
-    if sum(map(threshold.__le__, known)) < rank:
-        return 1.0
-    return sorted(known, reverse=True)[rank - 1]
+    return 1.0 if cleared < rank else sorted(known, reverse=True)[rank - 1]
 
 
 def _hourly_rule(
@@ -668,17 +668,17 @@ def _hourly_rule(
     anticipated = bursts = hits = judged = 0
     # The last `hours` hours' rises, oldest first: minute now + m - 60k sits at hours*60 + m - 60k.
     flat = rises.span(now - hours * 60, now)
+    reached = threshold.__le__
     for m in range(60):
         # The rises at now + m - 60k for k = 1..hours, newest first (k <= 24: the last day).
         row = flat[hours * 60 - 60 + m :: -60]
-        learned.append(_hourly_factor(_known_rises(row), settings, threshold))
+        last_day, earlier = _known_rises(row[:day_hours]), _known_rises(row[day_hours:])
+        came, cleared_earlier = sum(map(reached, last_day)), sum(map(reached, earlier))
+        learned.append(_hourly_factor(last_day + earlier, came + cleared_earlier, settings))
         # Held out: learned without the last day, judged on it.
-        foretold = _hourly_factor(_known_rises(row[day_hours:]), settings, threshold) > 1.0
-        last_day = _known_rises(row[:day_hours])
-        came = sum(map(threshold.__le__, last_day))
         judged += len(last_day)
         bursts += came
-        if foretold:
+        if _hourly_factor(earlier, cleared_earlier, settings) > 1.0:
             anticipated += len(last_day)
             hits += came
     if not anticipated or not bursts:
