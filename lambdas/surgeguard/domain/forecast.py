@@ -632,20 +632,14 @@ def learn_bursts(
     return BurstLearning(factors, lift, distrusted, hourly_lift, hourly_distrusted)
 
 
-def hourly_factor(rises: Sequence[float | None], settings: BurstSettings, threshold: float) -> float:
-    """The rise to anticipate at a minute of the hour from its rises in past hours (None: unknown that
-    hour): the one reached by `hourly_share` of the known hours, when that clears the threshold and at
-    least `hourly_min_hours` are known; else 1.0."""
-    known = _known_rises(rises)
-    return _hourly_factor(known, sum(map(threshold.__le__, known)), settings)
-
-
 def _known_rises(rises: Sequence[float | None]) -> list[float]:
     return list(itertools.compress(rises, map(operator.is_not, rises, itertools.repeat(None))))  # type: ignore[arg-type]
 
 
 def _hourly_factor(known: list[float], cleared: int, settings: BurstSettings) -> float:
-    """`hourly_factor` of the known rises, `cleared` of which reach the threshold."""
+    """The rise to anticipate at a minute of the hour from its known rises in past hours, `cleared` of
+    which reach the threshold: the one reached by `hourly_share` of them, when that clears the threshold
+    and at least `hourly_min_hours` are known; else 1.0."""
     if not settings.hourly_share or len(known) < settings.hourly_min_hours:
         return 1.0
     rank = math.ceil(settings.hourly_share * len(known))
