@@ -129,8 +129,8 @@ class _BucketCache:
             return None
         moved = shift // BUCKET_MINUTES
         head_end, tail_start = start + first * BUCKET_MINUTES, start + end * BUCKET_MINUTES
-        # Runs wholly inside [lo, hi) have the same neighbours as before: their marking is kept.
-        marked = mark_gaps(minutes[:lo]) + old.marked[lo + shift : hi + shift] + mark_gaps(minutes[hi:])
+        head, kept, tail = _moved_marking(minutes, old.marked, window)
+        marked = head + kept + tail
         head_means, head_peaks = bucketize(marked[start:head_end])
         tail_means, tail_peaks = bucketize(marked[tail_start:])
         return _Bucketed(
@@ -169,6 +169,16 @@ def _moved_window(
     while hi > lo and _is_zero(minutes[hi - 1]):
         hi -= 1
     return shift, lo, hi
+
+
+def _moved_marking(
+    minutes: Sequence[float | None], old_marked: list[float | None], moved: tuple[int, int, int]
+) -> tuple[list[float | None], list[float | None], list[float | None]]:
+    """`mark_gaps(minutes)` in three parts (head, kept, tail) for `minutes` that are the old window moved
+    on as `_moved_window` found: runs wholly inside [lo, hi) have the same neighbours as before, so their
+    marking is kept; the ends are marked again from the raw minutes."""
+    shift, lo, hi = moved
+    return mark_gaps(minutes[:lo]), old_marked[lo + shift : hi + shift], mark_gaps(minutes[hi:])
 
 
 def _is_zero(value: float | None) -> bool:
@@ -514,9 +524,8 @@ class _RiseCache:
             # The overlap is one zero run: its marking depends on the new minutes beside it.
             marked = mark_gaps(minutes)
             return marked, _Rises(marked, settings)
-        # Runs wholly inside [lo, hi) have the same neighbours as before: their marking is kept.
-        head, tail = mark_gaps(minutes[:lo]), mark_gaps(minutes[hi:])
-        marked = head + old_marked[lo + shift : hi + shift] + tail
+        head, kept, tail = _moved_marking(minutes, old_marked, moved)
+        marked = head + kept + tail
         head_peaks, tail_peaks = _peaks(head), _peaks(tail)
         peaks = head_peaks + old.peaks[lo + shift : hi + shift] + tail_peaks
         summable = _summable(head_peaks) + old.summable[lo + shift : hi + shift] + _summable(tail_peaks)
