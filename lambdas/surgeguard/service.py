@@ -33,7 +33,14 @@ from surgeguard.adapters.errors import (
 from surgeguard.alarm_shape import GROUP_IN_SERVICE, needs_group_metrics
 from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
 from surgeguard.domain.decision import DecisionInput, decide
-from surgeguard.domain.forecast import BurstSettings, ForecastState, burst_capacity, recent_level
+from surgeguard.domain.forecast import (
+    BurstSettings,
+    ForecastState,
+    burst_came,
+    burst_capacity,
+    burst_no_show_after,
+    recent_level,
+)
 from surgeguard.domain.headroom import HeadroomVerdict, noise_band, noise_floor
 from surgeguard.domain.model import (
     Claim,
@@ -864,8 +871,11 @@ def _reevaluate(
                     ctx, delivery_id, now, outcome, group=_group, trigger=_trigger, reason=reason, **extra
                 )
 
-            # A due burst only ever raises capacity: scale-in waits for its own alarm.
-            outward = group_name in bursting or any(s.direction is Direction.OUT for s in specs)
+            # A due burst only ever raises capacity: scale-in waits for its own alarm. While that alarm
+            # is in ALARM, the decision is the one it would make (the burst's floor bounds it).
+            outward = any(s.direction is Direction.OUT for s in specs) or (
+                group_name in bursting and not any(s.direction is Direction.IN for s in specs)
+            )
             stashed_before = len(stashed)
             try:
                 record = _decide_group(
@@ -1042,19 +1052,28 @@ def unpaid_noise_headroom(
     return state.headroom
 
 
+@dataclass(frozen=True)
+class ForecastFloors:
+    floors: tuple[Floor, ...] = ()
+    notes: dict[str, Any] = field(default_factory=dict)  # the audit note of a burst due now
+    # A burst anticipated from this time has not come: its floor is let go (`DecisionInput`).
+    unmet_burst_since: datetime | None = None
+
+
 def forecast_floors(
     group: GroupConfig, adapters: Adapters, now: datetime, state: ForecastState | None
-) -> tuple[tuple[Floor, ...], dict[str, Any]]:
-    """The forecaster's floors in effect now, and the audit note of a burst.
+) -> ForecastFloors:
+    """The forecaster's floors in effect now.
 
     `floor:forecast`, the seasonal floor, in floor mode only (forecast-only records what it would do
     and never acts). `floor:burst`, while a burst the forecaster learned is due: the level of the last
     minutes times the learned rise, at what an instance serves in a burst. The level is read now
-    (GetMetricData), since a burst is measured against the minutes right before it. `state`: the
-    group's FORECAST item (None: it has none).
+    (GetMetricData), since a burst is measured against the minutes right before it. Once the burst
+    should have shown (`burst_no_show_after`) and has not, it is let go. `state`: the group's FORECAST
+    item (None: it has none).
     """
     if group.forecast is None or state is None:
-        return (), {}
+        return ForecastFloors()
     floors: list[Floor] = []
     if group.forecast.mode == "floor" and state.mode == "floor":
         floor = state.floor_at(now)
@@ -1062,21 +1081,35 @@ def forecast_floors(
             floors.append(Floor("forecast", floor))
     rise = state.burst_at(now) if group.anticipates_bursts() else 1.0
     if rise <= 1.0:
-        return tuple(floors), {}
+        return ForecastFloors(tuple(floors))
     per_instance = group.full_load_requests()
     assert per_instance is not None, "config: a forecast needs a requests_per_target signal"
-    settings = BurstSettings()
+    settings = BurstSettings(lead_minutes=group.lead_minutes())
     note: dict[str, Any] = {"rise": rise, "requests_per_instance": per_instance}
-    recent, unreadable = _recent_requests(group, adapters, now, settings.level_minutes)
+    began = state.burst_run_start(now)
+    run_minutes = 0 if began is None else int((now - began) / timedelta(minutes=1))
+    # Once the burst should have shown, one read covers the anticipation and the level before it too.
+    judged = run_minutes >= burst_no_show_after(settings) and settings.no_show_share > 0
+    recent, unreadable = _recent_requests(
+        group, adapters, now, settings.level_minutes + (run_minutes if judged else 0)
+    )
+    if judged and began and not unreadable and burst_came(recent, run_minutes, rise, settings) is False:
+        # Held through its window, a burst that comes in a fraction of the hours costs its capacity in
+        # every other hour too; one that comes late still meets the signals, and its floor again.
+        note["no_show"] = (
+            f"anticipated since {began.isoformat()}, it has not come (demand stayed under "
+            f"{1 + settings.no_show_share * (rise - 1):.3g}x its level before): its floor is let go"
+        )
+        return ForecastFloors(tuple(floors), {"burst": note}, unmet_burst_since=began)
     level = None if unreadable else recent_level(recent, settings.level_minutes)
     if level is None:
         note["unavailable"] = unreadable or _too_few_minutes(settings.level_minutes)
-        return tuple(floors), {"burst": note}
+        return ForecastFloors(tuple(floors), {"burst": note})
     capacity = burst_capacity(level, rise, per_instance)
     note.update(level=round(level, 3), capacity=capacity)
     if capacity:
         floors.append(Floor("burst", capacity))
-    return tuple(floors), {"burst": note}
+    return ForecastFloors(tuple(floors), {"burst": note})
 
 
 def _recent_requests(
@@ -1183,8 +1216,8 @@ def decide_and_apply(
     controls = Controls(pause=adapters.store.load_pause(group.name), dry_run=ctx.config.is_dry_run(group))
     states = adapters.store.load_events(group.name) if group.events else []
     item, notes = _forecast_item(group, adapters, forecast_item)
-    forecast, burst_notes = forecast_floors(group, adapters, now, item)
-    notes.update(burst_notes)
+    forecast = forecast_floors(group, adapters, now, item)
+    notes.update(forecast.notes)
     noise, readings = _headroom(group, adapters, now, direction, item, readings)
     notes.update(noise.notes)
     horizon = ctx.clock() + FUTURE_SKEW
@@ -1215,7 +1248,7 @@ def decide_and_apply(
         held = (
             () if noise.held is None else (Floor("noise", min(noise.held.capacity, snapshot.size.desired)),)
         )
-        floors = (*ctx.floors, *limits.floors, *forecast, *held)
+        floors = (*ctx.floors, *limits.floors, *forecast.floors, *held)
         policy = group
         if limits.max_size is not None and limits.max_size > group.max:
             # The temporary max is Surgeguard's bound too while it is in effect.
@@ -1235,6 +1268,7 @@ def decide_and_apply(
                 freeze_scale_in=limits.freeze_scale_in,
                 min_interval=None if not_stale else min_interval,
                 trigger_id=trigger_id,
+                unmet_burst_since=forecast.unmet_burst_since,
             )
         )
         try:

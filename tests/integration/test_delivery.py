@@ -13,13 +13,14 @@ from botocore.exceptions import ClientError
 
 from surgeguard import keys
 from surgeguard.adapters import clients
+from surgeguard.adapters.audit_store import memory_from_json, memory_to_json
 from surgeguard.adapters.errors import AwsCallError, ConcurrentUpdateError
-from surgeguard.domain.model import ScalerMemory
+from surgeguard.domain.model import Recommendation, ScalerMemory
 from surgeguard.handlers import alarm
 from surgeguard.service import RetryableFailureError
 
 from .alarm_events import SNS, alarm_event
-from .support import TABLE, LambdaContext, alarm_for, at, desired
+from .support import T0, TABLE, LambdaContext, alarm_for, at, desired
 
 Invoke = Callable[..., dict[str, Any]]
 Audit = Callable[[str], list[dict[str, Any]]]
@@ -304,7 +305,18 @@ def test_consecutive_decisions_for_a_group_each_save_the_state_item(
     state = state_item("web")
     assert state["version"] == 2
     assert [launch["count"] for launch in state["memory"]["launches"]] == [2, 3]
+    # (each recommendation keeps what the load asked beside it: a burst let go holds scale-in at that)
+    assert [(r["desired"], r["load"]) for r in state["memory"]["recommendations"]] == [(4, 4), (7, 7)]
     assert sorted(i["outcome"] for i in audit("web")) == ["applied", "applied"]
+
+
+def test_a_state_item_saved_before_recommendations_kept_the_load_still_loads() -> None:
+    older = '{"launches": [], "recommendations": [{"at": "2026-11-20T12:00:00+00:00", "desired": 5}]}'
+    memory = memory_from_json(older, 3)
+    assert memory.recommendations == (Recommendation(T0, 5, load=None),) and memory.version == 3
+    # and what is saved now reads back whole
+    kept = replace(memory, recommendations=(Recommendation(T0, 5, load=2),))
+    assert memory_from_json(memory_to_json(kept), 3) == kept
 
 
 class ClaimOutage:

@@ -26,6 +26,8 @@ from .support import (
     desired,
     put_request_counts,
     reevaluation,
+    set_alarm_state,
+    set_desired,
 )
 
 Invoke = Callable[..., dict[str, Any]]
@@ -234,6 +236,84 @@ def test_a_learned_burst_has_capacity_in_place_a_lead_time_ahead(
     assert decided["winning_rule"] == "floor:burst"
     assert decided["burst"]["level"] == pytest.approx(LEVEL) and decided["burst"]["capacity"] == 9
     assert desired() == 9
+
+
+def _quiet_cpu_and_scale_in_alarm(cpu_metric: Callable[..., None], minutes: range) -> None:
+    """web's CPU at 10 % over `minutes` after T0, and its scale-in alarm in ALARM (what 3 quiet
+    minutes do): the capacity idles."""
+    for minute in minutes:
+        cpu_metric(10.0, T0 + timedelta(minutes=minute))
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_the_scale_in_alarm_still_steps_in_while_a_burst_is_due_down_to_its_floor(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]
+) -> None:
+    # GIVEN the burst learned at 12:30 (9 instances from 12:26), web at 12 instances, CPU quiet and the
+    # scale-in alarm in ALARM
+    _configure_bursts()
+    _history_with_bursts(recent_minutes=BURST_MINUTE)
+    run()
+    set_desired("web", 12)
+    _quiet_cpu_and_scale_in_alarm(cpu_metric, range(BURST_MINUTE - 6, BURST_MINUTE - 3))
+    # WHEN the re-evaluation runs at 12:27, a burst due and the scale-in alarm in ALARM
+    invoke(reevaluation(BURST_MINUTE - 3))
+    decided = audit("web")[-1]
+    # THEN it is the scale-in alarm's own decision, bounded by the burst's floor: 12 -> 9, not held at 12
+    # as a scale-out would be (a due burst raises capacity; it does not veto the scale-in's alarm)
+    assert decided["outcome"] == "applied", decided["reason"]
+    assert decided["winning_rule"] == "floor:burst" and decided["burst"]["capacity"] == 9
+    assert desired() == 9
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_an_anticipated_burst_that_does_not_come_is_let_go(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]
+) -> None:
+    # GIVEN the burst learned at 12:30, anticipated from 12:26 with 9 instances
+    _configure_bursts()
+    _history_with_bursts(recent_minutes=BURST_MINUTE + 10)  # this time demand stays at its level
+    run()
+    invoke(reevaluation(BURST_MINUTE - 4))
+    assert audit("web")[-1]["winning_rule"] == "floor:burst" and desired() == 9
+    # WHEN the re-evaluation runs at 12:30, four minutes in: too soon to tell (web's lead is 3 minutes,
+    # so the burst's first minute shows five minutes in)
+    invoke(reevaluation(BURST_MINUTE))
+    kept = audit("web")[-1]
+    assert "no_show" not in kept["burst"] and kept["burst"]["capacity"] == 9
+    # WHEN it runs at 12:32 with the scale-in alarm in ALARM, and the burst has not come
+    _quiet_cpu_and_scale_in_alarm(cpu_metric, range(BURST_MINUTE - 1, BURST_MINUTE + 2))
+    invoke(reevaluation(BURST_MINUTE + 2))
+    decided = audit("web")[-1]
+    # THEN the burst's floor is let go, saying why, and nothing it asked holds the scale-in, which steps
+    # in as far as its step allows (50 %: 9 -> 4)
+    assert "has not come" in decided["burst"]["no_show"], decided["burst"]
+    assert "floor:burst" not in {c["rule"] for c in decided["candidates"]}
+    assert decided["outcome"] == "applied", decided["reason"]
+    assert desired() == 4
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_an_anticipated_burst_that_came_keeps_its_floor(invoke: Invoke, audit: Audit) -> None:
+    # GIVEN the burst learned at 12:30, and today it comes: 3x from 12:30
+    _configure_bursts()
+    _history_with_bursts(recent_minutes=BURST_MINUTE)
+    put_request_counts((T0 + timedelta(minutes=m), 3 * LEVEL) for m in range(BURST_MINUTE, BURST_MINUTE + 2))
+    run()
+    invoke(reevaluation(BURST_MINUTE - 4))
+    # WHEN the re-evaluation runs at 12:32, six minutes into its anticipation
+    invoke(reevaluation(BURST_MINUTE + 2))
+    decided = audit("web")[-1]
+    # THEN the floor holds: the level of the last ten minutes, two of them the burst's (8,400), times the
+    # rise learned for this minute of a burst (18,000 / 8,400): 18,000 a minute at 2,000 an instance is
+    # 9 instances (10, as the item keeps the rise to four places: 2.1429)
+    assert "no_show" not in decided["burst"], decided["burst"]
+    assert decided["burst"]["level"] == pytest.approx(8400) and decided["burst"]["rise"] == pytest.approx(
+        2.1429
+    )
+    assert decided["winning_rule"] == "floor:burst" and decided["burst"]["capacity"] == 10
+    assert desired() == 10
 
 
 HOURLY_MINUTE = 32  # past the hour

@@ -67,7 +67,8 @@ def memory_from_json(raw: str, version: int) -> ScalerMemory:
         last_trigger_at=when(data.get("last_trigger_at")),
         launches=tuple(Launch(datetime.fromisoformat(x["at"]), x["count"]) for x in data["launches"]),
         recommendations=tuple(
-            Recommendation(datetime.fromisoformat(x["at"]), x["desired"]) for x in data["recommendations"]
+            Recommendation(datetime.fromisoformat(x["at"]), x["desired"], x.get("load"))
+            for x in data["recommendations"]
         ),
         committed_desired=data.get("committed_desired"),
         committed_at=when(data.get("committed_at")),

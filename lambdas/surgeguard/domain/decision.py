@@ -53,6 +53,9 @@ class DecisionInput:
     # What this decision answers (an alarm's delivery id, a phase's execution id): remembered, so the
     # retry of the very trigger the state already reflects is neither stale nor rate limited.
     trigger_id: str | None = None
+    # A learned burst anticipated from this time did not come (its floor is let go): the recommendations
+    # since then hold scale-in only at what the load asked, not at the floor.
+    unmet_burst_since: datetime | None = None
 
 
 def ceil_tolerant(x: float) -> int:
@@ -194,15 +197,15 @@ def _decide(inp: DecisionInput) -> Decision:
             skip_cause="no_data",
         )
 
-    proposals = [(c.needed, c.rule) for c in active + floors]
     # Gated signals can hold capacity where it is but never push it up on their own.
-    proposals += [(min(c.needed, previous), c.rule) for c in holding]
-    recommended, winner = max(proposals)
+    asked = [(c.needed, c.rule) for c in active] + [(min(c.needed, previous), c.rule) for c in holding]
+    recommended, winner = max(asked + [(c.needed, c.rule) for c in floors])
+    load = max((needed for needed, _ in asked), default=None)
     memory = replace(
         memory,
         last_trigger_at=now,
         last_trigger_id=inp.trigger_id,
-        recommendations=(*memory.recommendations, Recommendation(now, recommended)),
+        recommendations=(*memory.recommendations, Recommendation(now, recommended, load)),
     ).pruned(now, max(MEMORY_HORIZON, timedelta(seconds=policy.scale_in.stabilization_seconds)))
 
     def hold(reason: str) -> Decision:
@@ -343,7 +346,7 @@ def _limit_step(
         window = timedelta(seconds=policy.scale_in.stabilization_seconds)
         held = min(
             previous,
-            max((r.desired for r in memory.recommendations if r.at > inp.now - window), default=target),
+            max(_held_recommendations(memory, inp.now - window, inp.unmet_burst_since), default=target),
         )
         if held > target:
             clamps.append(Clamp("scale_in.stabilization", target, held))
@@ -358,6 +361,20 @@ def _limit_step(
         clamps.append(Clamp("floor", target, floor_need))
         target = floor_need
     return target, clamps, None
+
+
+def _held_recommendations(
+    memory: ScalerMemory, after: datetime, unmet_burst_since: datetime | None
+) -> list[int]:
+    """The recommendations later than `after` that hold a scale-in: since a burst that did not come was
+    anticipated, only what the load asked."""
+    return [
+        held
+        for r in memory.recommendations
+        if r.at > after
+        and (held := r.desired if unmet_burst_since is None or r.at < unmet_burst_since else r.load)
+        is not None
+    ]
 
 
 def _bounded(decision: Decision, low: int, high: int, controls: Controls) -> Decision:

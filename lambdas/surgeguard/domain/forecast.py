@@ -344,6 +344,19 @@ class ForecastState:
         minute = int((now - self.issued_at) / timedelta(minutes=1))
         return next((rise for at, rise in self.bursts if at == minute), 1.0)
 
+    def burst_run_start(self, now: datetime) -> datetime | None:
+        """The first minute of the run of consecutive due minutes that holds `now` (None: no burst is
+        due now): when the anticipation of the burst due now began."""
+        if not self.issued_at <= now < self.valid_until:
+            return None
+        minute = int((now - self.issued_at) / timedelta(minutes=1))
+        due = {at for at, _ in self.bursts}
+        if minute not in due:
+            return None
+        while minute - 1 in due:
+            minute -= 1
+        return self.issued_at + timedelta(minutes=minute)
+
     def floor_at(self, now: datetime) -> int | None:
         """The floor in effect at `now`, or None outside the forecast's validity."""
         if not self.issued_at <= now < self.valid_until:
@@ -389,6 +402,10 @@ class BurstSettings:
     # bursts at least this many times as often as chance (60 minutes of the hour are 60 chances to fit
     # noise, where the daily rule has one per minute of the day and a rank of two days). 0: no gate.
     hourly_min_lift: float = 2.0
+    # An anticipated burst that has not come when due is let go: it came when demand reached the level
+    # before the anticipation times 1 + this share of the rise over it (0: every floor is held through
+    # its window). Most anticipations are of a burst that comes in a fraction of the hours.
+    no_show_share: float = 0.5
 
 
 def _known(value: float | None) -> bool:
@@ -732,6 +749,32 @@ def burst_factors(
 def due_bursts(factors: Sequence[float]) -> tuple[tuple[int, float], ...]:
     """`burst_factors` as the FORECAST item keeps them: (minute offset, rise) where a rise is due."""
     return tuple((minute, round(rise, 4)) for minute, rise in enumerate(factors) if rise > 1.0)
+
+
+def burst_no_show_after(settings: BurstSettings) -> int:
+    """Minutes into an anticipation after which a burst that has not come is let go. A minute's rise is
+    learned from the busiest of the minutes up to lead + 1 ahead, so the run of due minutes begins lead + 1
+    minutes before the burst, and the burst's first minute is seen a minute after it."""
+    return settings.lead_minutes + 2
+
+
+def burst_came(
+    minutes: Sequence[float | None], run_minutes: int, rise: float, settings: BurstSettings = BurstSettings()
+) -> bool | None:
+    """Whether the burst anticipated for the last `run_minutes` minutes has come: some minute since the
+    anticipation began reached the level before it (the mean of its `level_minutes`) times
+    1 + `no_show_share` x (rise - 1). `minutes`: from `level_minutes` before the anticipation began up to
+    now, oldest first. None when it cannot be told yet (fewer than `burst_no_show_after` minutes in, or
+    the share is 0) or at all (the level before, or every minute since, unknown)."""
+    if not settings.no_show_share or run_minutes < burst_no_show_after(settings):
+        return None
+    width = settings.level_minutes
+    before = [v for v in minutes[:width] if v is not None and _known(v)]
+    since = [v for v in minutes[width:] if v is not None and _known(v)]
+    if len(before) * 2 < width or not since:
+        return None
+    level = sum(before) / len(before)
+    return max(since) >= level * (1 + settings.no_show_share * (rise - 1))
 
 
 def burst_capacity(level: float, rise: float, per_instance: float) -> int:

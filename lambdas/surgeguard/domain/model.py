@@ -78,6 +78,9 @@ class Launch:
 class Recommendation:
     at: datetime
     desired: int
+    # What the load alone asked (the signals, without the floors; None: no signal had a datapoint). A
+    # burst anticipated but not come holds scale-in at this only: its floor was never the load's.
+    load: int | None = None
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,8 @@ def build(
     cfg = config()
     ec2 = boto3.client("ec2")
     autoscaling = boto3.client("autoscaling")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    # Our own image: moto's default AMIs are not loaded in a process where another test switched them off.
+    image = ec2.register_image(Name="shop-web", RootDeviceName="/dev/xvda")["ImageId"]
     subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
     ec2.create_launch_template(
         LaunchTemplateName="shop-web-lt",

@@ -300,7 +300,8 @@ def test_check_groups_flags_other_scalers_on_managed_groups(
     path = _write(tmp_path, _config(DOORBUSTER))
     with mock_aws():
         ec2 = boto3.client("ec2")
-        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        # Our own image: moto's default AMIs are not loaded in a process where another test switched them off.
+        image = ec2.register_image(Name="web", RootDeviceName="/dev/xvda")["ImageId"]
         ec2.create_launch_template(LaunchTemplateName="web-lt", LaunchTemplateData={"ImageId": image})
         autoscaling = boto3.client("autoscaling")
         name = parse_config(json.loads(Path(path).read_text())).groups[0].name

@@ -193,8 +193,40 @@ def test_scale_in_holds_the_highest_recommendation_of_the_window() -> None:
     # THEN it scales in only to 9, the window's highest
     assert (decision.action, decision.desired) == (ScalingAction.SCALE_IN, 9)
     assert [(c.limit, c.before, c.after) for c in decision.clamps] == [("scale_in.stabilization", 4, 9)]
-    # AND the current recommendation joins the memory for the next decisions
-    assert decision.memory.recommendations[-1] == Recommendation(T0, 4)
+    # AND the current recommendation joins the memory for the next decisions, with what the load asked
+    assert decision.memory.recommendations[-1] == Recommendation(T0, 4, load=4)
+
+
+def test_a_floor_is_remembered_apart_from_what_the_load_asked() -> None:
+    # GIVEN a burst's floor of 12 over a CPU that asks for 5
+    decision = decide(inputs(group_=group(4), readings=(cpu(60.0),), floors=(Floor("burst", 12),)))
+    # THEN the recommendation is the floor's, and the load's own is kept beside it
+    assert decision.memory.recommendations[-1] == Recommendation(T0, 12, load=5)
+
+
+def test_a_burst_that_did_not_come_holds_no_scale_in_with_what_its_floor_asked() -> None:
+    # GIVEN a 10-minute window: 8 recommended before a burst was anticipated, then the burst's floor of
+    # 12 (the load asking 6, then 3), and the burst, anticipated from 4 minutes ago, has not come
+    pol = policy(scale_in={"datapoints_to_alarm": 1, "evaluation_periods": 1, "stabilization_seconds": 600})
+    since = T0 - timedelta(minutes=4)
+    memory = ScalerMemory(
+        recommendations=(
+            Recommendation(T0 - timedelta(minutes=6), 8, load=8),
+            Recommendation(since, 12, load=6),
+            Recommendation(T0 - timedelta(minutes=2), 12, load=3),
+            Recommendation(T0 - timedelta(minutes=1), 12, load=None),  # no signal had a datapoint
+        )
+    )
+    base = inputs(group_=group(12), memory=memory, readings=(cpu(10.0),), policy_=pol, direction=Direction.IN)
+    # WHEN the scale-in alarm says 3 would do: while the burst is anticipated, the 12s in the window hold
+    assert decide(base).desired == 12
+    # THEN once the burst is let go, the window holds what the load asked: 8, from before the burst
+    let_go = decide(replace(base, unmet_burst_since=since))
+    assert (let_go.action, let_go.desired) == (ScalingAction.SCALE_IN, 8)
+    assert [(c.limit, c.before, c.after) for c in let_go.clamps] == [("scale_in.stabilization", 3, 8)]
+    # AND without that older recommendation, the load's 6 since the burst was anticipated
+    later = replace(memory, recommendations=memory.recommendations[1:])
+    assert decide(replace(base, memory=later, unmet_burst_since=since)).desired == 6
 
 
 def test_no_scale_in_inside_the_window_after_a_scale_out() -> None:

@@ -16,9 +16,11 @@ from surgeguard.domain.forecast import (
     _RiseCache,
     _Rises,
     bucketize,
+    burst_came,
     burst_capacity,
     burst_factor,
     burst_factors,
+    burst_no_show_after,
     burst_rise,
     due_bursts,
     fit_forecast,
@@ -272,6 +274,62 @@ def test_the_forecast_item_keeps_only_the_due_minutes_and_answers_by_the_clock()
     assert state.burst_at(issued - timedelta(days=1, minutes=-3)) == 1.0  # outside its validity
     # 600 requests/min x 2.5 at 200 per instance: 7.5 -> 8 instances; exact products do not round up.
     assert burst_capacity(600.0, 2.5, 200.0) == 8 and burst_capacity(400.0, 2.5, 200.0) == 5
+
+
+def test_the_forecast_item_tells_when_the_anticipation_of_a_due_burst_began() -> None:
+    issued = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    bursts = due_bursts([1.0, 2.0, 2.5, 3.0, 1.0, 1.0, 2.0])
+    state = ForecastState(
+        "forecast_only", issued, issued + timedelta(hours=1), 15, (4,), 0.9, 1.2, None, bursts
+    )
+    minute = timedelta(minutes=1)
+    assert state.burst_run_start(issued + 3 * minute + timedelta(seconds=20)) == issued + minute
+    assert state.burst_run_start(issued + minute) == issued + minute
+    assert state.burst_run_start(issued + 6 * minute) == issued + 6 * minute  # a run of its own
+    assert state.burst_run_start(issued + 4 * minute) is None  # nothing due
+    assert state.burst_run_start(issued + timedelta(hours=1, minutes=1)) is None  # outside its validity
+
+
+LEVEL_BEFORE = [100.0] * 10  # the ten minutes before the anticipation began
+
+
+def test_a_burst_came_when_demand_reached_half_its_rise_over_the_level_before() -> None:
+    settings = BurstSettings(lead_minutes=5)  # its first minute shows 7 minutes in
+    assert burst_no_show_after(settings) == 7
+    quiet = LEVEL_BEFORE + [105.0] * 7
+    # 3x anticipated: it came at 200 a minute (1 + 0.5 x 2 = 2x the level before), not at 190
+    assert burst_came(quiet[:-1] + [200.0], 7, 3.0, settings) is True
+    assert burst_came(quiet[:-1] + [190.0], 7, 3.0, settings) is False
+    assert burst_came(quiet, 7, 3.0, settings) is False
+    # a burst a few minutes early is the burst all the same
+    assert burst_came(LEVEL_BEFORE + [250.0] + [105.0] * 8, 9, 3.0, settings) is True
+    # too early to tell: the burst's first minute has not shown yet
+    assert burst_came(quiet[:-1], 6, 3.0, settings) is None
+    # nothing to tell by: the level before unknown (fewer than half its minutes), or every minute since
+    assert burst_came([None] * 6 + [100.0] * 4 + [105.0] * 7, 7, 3.0, settings) is None
+    assert burst_came(LEVEL_BEFORE + [None] * 7, 7, 3.0, settings) is None
+    # and never with the share at 0 (every anticipated floor held through its window)
+    assert burst_came(quiet, 7, 3.0, BurstSettings(lead_minutes=5, no_show_share=0.0)) is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.floats(min_value=0, max_value=1e4), min_size=10, max_size=10),
+    st.lists(st.floats(min_value=0, max_value=1e4), min_size=7, max_size=30),
+    st.floats(min_value=1.01, max_value=10),
+    st.floats(min_value=0, max_value=1e4),
+)
+def test_more_demand_since_never_turns_a_burst_that_came_into_one_that_did_not(
+    before: list[float], since: list[float], rise: float, more: float
+) -> None:
+    settings = BurstSettings(lead_minutes=5)
+    came = burst_came(before + since, len(since), rise, settings)
+    more_since = [value + more for value in since]
+    if came:
+        assert burst_came(before + more_since, len(since), rise, settings)
+    # and a lower level before never does either
+    if came and sum(before) > 0:
+        assert burst_came([value / 2 for value in before] + since, len(since), rise, settings)
 
 
 def test_an_outage_of_zeros_is_neither_a_level_nor_a_rise() -> None:
