@@ -54,7 +54,7 @@ class DecisionInput:
     # retry of the very trigger the state already reflects is neither stale nor rate limited.
     trigger_id: str | None = None
     # A learned burst anticipated from this time did not come (its floor is let go): the recommendations
-    # since then hold scale-in only at what the load asked, not at the floor.
+    # since then are remembered as what the load asked, so the floor holds no scale-in.
     unmet_burst_since: datetime | None = None
 
 
@@ -149,7 +149,8 @@ def _decide(inp: DecisionInput) -> Decision:
     (unless a bound forces more: min, max, or a declared event's floor, which is capacity planned
     ahead); no scale-in inside the stabilization window after a scale-out.
     """
-    policy, group, memory, now = inp.policy, inp.group, inp.memory, inp.now
+    policy, group, now = inp.policy, inp.group, inp.now
+    memory = inp.memory.floors_forgotten_since(inp.unmet_burst_since)
     previous = group.size.desired
     low, high = max(policy.min, group.size.min), min(policy.max, group.size.max)
 
@@ -346,7 +347,7 @@ def _limit_step(
         window = timedelta(seconds=policy.scale_in.stabilization_seconds)
         held = min(
             previous,
-            max(_held_recommendations(memory, inp.now - window, inp.unmet_burst_since), default=target),
+            max((r.desired for r in memory.recommendations if r.at > inp.now - window), default=target),
         )
         if held > target:
             clamps.append(Clamp("scale_in.stabilization", target, held))
@@ -361,20 +362,6 @@ def _limit_step(
         clamps.append(Clamp("floor", target, floor_need))
         target = floor_need
     return target, clamps, None
-
-
-def _held_recommendations(
-    memory: ScalerMemory, after: datetime, unmet_burst_since: datetime | None
-) -> list[int]:
-    """The recommendations later than `after` that hold a scale-in: since a burst that did not come was
-    anticipated, only what the load asked."""
-    return [
-        held
-        for r in memory.recommendations
-        if r.at > after
-        and (held := r.desired if unmet_burst_since is None or r.at < unmet_burst_since else r.load)
-        is not None
-    ]
 
 
 def _bounded(decision: Decision, low: int, high: int, controls: Controls) -> Decision:

@@ -136,6 +136,20 @@ class ScalerMemory:
             map(operator.gt, map(_AT, (*self.launches, *self.recommendations)), itertools.repeat(limit))
         )
 
+    def floors_forgotten_since(self, since: datetime | None) -> ScalerMemory:
+        """The recommendations from `since` on as what the load asked (dropped where no signal had a
+        datapoint): what a floor asked that was let go no longer holds a scale-in, now or later. None:
+        nothing is forgotten."""
+        if since is None:
+            return self
+        kept: list[Recommendation] = []
+        for r in self.recommendations:
+            if r.at < since:
+                kept.append(r)
+            elif r.load is not None:
+                kept.append(Recommendation(r.at, r.load, r.load))
+        return replace(self, recommendations=tuple(kept))
+
     def launched_since(self, since: datetime) -> int:
         return sum(launch.count for launch in self.launches if launch.at > since)
 

@@ -227,6 +227,16 @@ def test_a_burst_that_did_not_come_holds_no_scale_in_with_what_its_floor_asked()
     # AND without that older recommendation, the load's 6 since the burst was anticipated
     later = replace(memory, recommendations=memory.recommendations[1:])
     assert decide(replace(base, memory=later, unmet_burst_since=since)).desired == 6
+    # AND the memory the decision leaves keeps only what the load asked since then (where it asked)
+    assert let_go.memory.recommendations == (
+        Recommendation(T0 - timedelta(minutes=6), 8, load=8),
+        Recommendation(since, 6, load=6),
+        Recommendation(T0 - timedelta(minutes=2), 3, load=3),
+        Recommendation(T0, 3, load=3),
+    )
+    # so a later decision with no word of the burst (its window over) finds no 12 to hold at either
+    remembered = ScalerMemory(recommendations=let_go.memory.recommendations[1:])
+    assert decide(replace(base, memory=remembered)).desired == 6
 
 
 def test_no_scale_in_inside_the_window_after_a_scale_out() -> None:
