@@ -769,11 +769,10 @@ def burst_came(
     if not settings.no_show_share or run_minutes < burst_no_show_after(settings):
         return None
     width = settings.level_minutes
-    before = [v for v in minutes[:width] if v is not None and _known(v)]
+    level = recent_level(minutes[:width], width)
     since = [v for v in minutes[width:] if v is not None and _known(v)]
-    if len(before) * 2 < width or not since:
+    if level is None or not since:
         return None
-    level = sum(before) / len(before)
     return max(since) >= level * (1 + settings.no_show_share * (rise - 1))
 
 
