@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from gameday import surgeguard_policy  # noqa: F401  (registers the `surgeguard` policy)
 from gameday.baselines import POLICIES
 from gameday.engine import (
     DEFAULT_START,
@@ -24,10 +23,14 @@ from gameday.engine import (
 )
 from gameday.fleet import DEFAULT_PARAMS, FleetParams, FleetSizing, size_fleet
 from gameday.report import CHALLENGER, TraceReport, format_report, report_json
+
+# Importing it registers the `surgeguard` policies.
+from gameday.surgeguard_policy import HEADROOM_SETTINGS, SETTING_FAMILIES, Tuning, config_at
 from gameday.traces import Trace, TraceFormatError, load_trace
 from gameday.warm_pool import WarmPoolConfig, WarmPoolParams
 
 _DEFAULTS = DEFAULT_PARAMS
+DEFAULT_SETTING = Tuning().cpu_target
 # The pool of `--warm-pool`: AWS's defaults, with ReuseOnScaleIn on (see bench_warm_pool).
 _POOL_DEFAULTS = WarmPoolParams(WarmPoolConfig(reuse_on_scale_in=True))
 
@@ -151,6 +154,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="sweep each family's knob (AWS targets 30..70%%, Surgeguard's headroom settings) and print "
         "which Surgeguard point dominates each AWS point; --json writes the frontier",
+    )
+    parser.add_argument(
+        "--setting",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="run surgeguard and surgeguard-reactive at this point of their headroom knob (the "
+        f"frontier's settings: {', '.join(f'{s:g}' for s in HEADROOM_SETTINGS)}; default "
+        f"{DEFAULT_SETTING:g}); BENCHMARK.md's goals are judged at the default",
+    )
+    parser.add_argument(
+        "--show-config",
+        action="store_true",
+        help="print, for each trace, the config surgeguard runs (at --setting): the group block to "
+        "deploy for that point; runs nothing",
     )
     parser.add_argument(
         "--png", type=Path, metavar="PATH", help="with --frontier: plot dropped %% against cost per family"
@@ -326,10 +344,16 @@ def _bench_run(
     oracle_minutes: int,
     warm_pool: WarmPoolParams | None,
     progress_stream: TextIO | None,
+    setting: float | None = None,
 ) -> tuple[PolicyMetrics, bool, float | None]:
-    """One policy on one trace: its metrics, and its forecast error when it forecasts (flag, MAPE)."""
+    """One policy on one trace: its metrics, and its forecast error when it forecasts (flag, MAPE).
+    `setting` moves the knob of the families that have one (the others ignore it)."""
     progress = Progress(progress_stream, f"{trace.name} {name}") if progress_stream else None
-    policy = POLICIES[name]()
+    policy = (
+        SETTING_FAMILIES[name](setting)
+        if setting is not None and name in SETTING_FAMILIES
+        else POLICIES[name]()
+    )
     result = simulate(
         trace,
         policy,
@@ -359,6 +383,7 @@ def run_bench(
     progress_stream: TextIO | None = None,
     warm_pool: WarmPoolParams | None = None,
     jobs: int = 1,
+    setting: float | None = None,
 ) -> list[TraceReport]:
     """Every policy on every trace, same fleet, oracle and warm pool (if any) per trace. With `jobs` > 1
     the runs go to that many worker processes, without progress bars (each run is independent and
@@ -372,7 +397,19 @@ def run_bench(
     # Progress bars only in one process: workers would write over each other.
     stream = progress_stream if jobs <= 1 else None
     calls = [
-        (traces[i], name, params, sizings[i], start, tuple(events), seed, oracles[i], warm_pool, stream)
+        (
+            traces[i],
+            name,
+            params,
+            sizings[i],
+            start,
+            tuple(events),
+            seed,
+            oracles[i],
+            warm_pool,
+            stream,
+            setting,
+        )
         for i, name in tasks
     ]
     runs = run_each(_bench_run, calls, jobs)
@@ -389,6 +426,39 @@ def run_bench(
             TraceReport(trace.name, trace.minutes, trace.gap_minutes, sizings[index], results, mapes)
         )
     return reports
+
+
+def _check_setting(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exits through `parser.error` where --setting or --show-config cannot apply."""
+    if args.frontier and (args.setting is not None or args.show_config):
+        parser.error("--setting and --show-config pick one point; --frontier sweeps the settings itself")
+    if args.setting is not None:
+        try:
+            config_at(args.setting, 2, 10, 1.0)
+        except ValueError as err:
+            parser.error(f"--setting: {err}")
+
+
+def show_config(
+    traces: Sequence[Trace], params: FleetParams, setting: float | None, events: Sequence[DeclaredEvent]
+) -> str:
+    """For each trace, the YAML of the config `surgeguard` runs on it at `setting` (default: the
+    default setting): the group block a team deploys to run at that point of the frontier."""
+    import yaml  # only this flag writes YAML
+
+    at = DEFAULT_SETTING if setting is None else setting
+    parts = []
+    for trace in traces:
+        sizing = size_fleet(trace, params)
+        config = config_at(at, sizing.min_size, sizing.max_size, sizing.capacity_per_instance, events)
+        data = config.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        parts.append(
+            f"# {trace.name}: surgeguard at headroom setting {at:g}. The group of the simulation: put your "
+            "group's name,\n# min, max and load balancer in, and requests_per_instance from a load test "
+            f"(here the trace's c,\n# {sizing.capacity_per_instance:g} requests a minute per instance).\n"
+            + yaml.safe_dump(data, sort_keys=False)
+        )
+    return "\n".join(parts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -419,6 +489,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TraceFormatError, ValueError) as err:
         print(f"surgeguard bench: error: {err}", file=sys.stderr)
         return 2
+    _check_setting(parser, args)
+    if args.show_config:
+        sys.stdout.write(show_config(traces, params, args.setting, args.event))
+        return 0
     if args.frontier:
         if warm_pool is not None:
             parser.error(
@@ -450,8 +524,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress_stream=sys.stderr,
         warm_pool=warm_pool,
         jobs=args.jobs,
+        setting=args.setting,
     )
     elapsed = time.perf_counter() - started
+    if args.setting is not None:
+        sys.stdout.write(
+            f"surgeguard and surgeguard-reactive at headroom setting {args.setting:g} (the default is "
+            f"{DEFAULT_SETTING:g}; BENCHMARK.md judges its goals at the default, these verdicts are this "
+            "setting's)\n"
+        )
     sys.stdout.write(format_report(reports, params, challenger=args.compare, warm_pool=warm_pool))
     simulated = sum(trace.minutes for trace in traces) * len(policy_names)
     sys.stdout.write(
@@ -460,6 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.json is not None:
         numbers = report_json(reports, params, warm_pool=warm_pool)
+        numbers["surgeguard_setting"] = DEFAULT_SETTING if args.setting is None else args.setting
         args.json.write_text(json.dumps(numbers, indent=2) + "\n", encoding="utf-8")
     return 0
 

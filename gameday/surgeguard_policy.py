@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from gameday.alarm_events import sns_alarm_event
 from gameday.alarms import AlarmState, Comparison, MetricAlarm
 from gameday.baselines import register_policy
@@ -657,6 +659,29 @@ REACTIVE = Tuning(bursts=False, noise_sigmas=0.0, noise_band_sigmas=0.0)
 def surgeguard_reactive_at(setting: float) -> SurgeguardPolicy:
     """`surgeguard-reactive` at one frontier setting."""
     return SurgeguardPolicy(tuning_at(setting, REACTIVE), keep_records=False)
+
+
+# The families whose knob `surgeguard bench --setting` moves.
+SETTING_FAMILIES: Mapping[str, Callable[[float], SurgeguardPolicy]] = {
+    "surgeguard": surgeguard_at,
+    "surgeguard-reactive": surgeguard_reactive_at,
+}
+
+
+def config_at(
+    setting: float, min_size: int, max_size: int, capacity: float, events: Sequence[DeclaredEvent] = ()
+) -> ScalerConfig:
+    """The config `surgeguard` runs at one knob setting, for a group of [min_size, max_size] whose
+    instances each serve `capacity` requests a minute: what a team deploys to run at that point of
+    the frontier. Raises ValueError, naming the field, where the setting maps outside the schema."""
+    try:
+        return benchmark_config(min_size, max_size, capacity, tuning_at(setting), events)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join([error.title, *(str(part) for part in first["loc"])])
+        raise ValueError(
+            f"setting {setting:g} maps to a config the schema refuses ({field}: {first['msg']})"
+        ) from None
 
 
 register_policy("surgeguard", surgeguard_factory(), replace=True)
