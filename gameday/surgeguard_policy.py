@@ -24,6 +24,8 @@ from gameday.baselines import register_policy
 from gameday.engine import DeclaredEvent, Metric, PolicyContext, PolicyView
 from gameday.warm_pool import WarmPoolConfig
 from surgeguard.config import (
+    NOISE_MAX_SHARE_OF_MEAN_MAX,
+    NOISE_SIGMAS_MAX,
     CpuSignal,
     Direction,
     DirectionPolicy,
@@ -617,8 +619,10 @@ def tuning_at(setting: float, base: Tuning = Tuning()) -> Tuning:
         cap = base.noise_max_share_of_mean
         tuning = replace(
             tuning,
-            noise_sigmas=base.noise_sigmas * scale,
-            noise_max_share_of_mean=None if cap is None else cap * scale,
+            # Past the schema's most the target alone goes on buying headroom: GOOG's predictive + TT
+            # at 30 % falls to 18 (README), where 3 sigmas would grow to 11.
+            noise_sigmas=min(base.noise_sigmas * scale, NOISE_SIGMAS_MAX),
+            noise_max_share_of_mean=None if cap is None else min(cap * scale, NOISE_MAX_SHARE_OF_MEAN_MAX),
         )
     share = base.noise_target_share_if_unpaid
     if share is not None and setting != base.cpu_target:

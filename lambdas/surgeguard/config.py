@@ -228,6 +228,11 @@ class SaleEvent(_Strict):
         return when.replace(tzinfo=ZoneInfo(self.timezone))
 
 
+# More spreads than this is no longer headroom for noise: it holds the peak whatever the spread.
+NOISE_SIGMAS_MAX = 10.0
+NOISE_MAX_SHARE_OF_MEAN_MAX = 10.0
+
+
 class NoiseHeadroom(_Strict):
     """Scale-in keeps capacity for the demand's own noise (`floor:noise`): not below what serves the
     mean of the last `window_minutes` of RequestCount plus `sigmas` times its minute-to-minute spread,
@@ -237,10 +242,10 @@ class NoiseHeadroom(_Strict):
     Off unless asked for: it pays where a minute's excess is lost (the benchmark's traces: README), not
     where instances queue it for seconds."""
 
-    sigmas: float = Field(default=0.0, ge=0, le=10)  # 0: off; the benchmark's config uses 3
+    sigmas: float = Field(default=0.0, ge=0, le=NOISE_SIGMAS_MAX)  # 0: off; the benchmark's config uses 3
     window_minutes: int = Field(default=15, ge=5, le=60)
     # The headroom above the mean is at most this share of the mean (None: no cap).
-    max_share_of_mean: float | None = Field(default=None, gt=0, le=10)
+    max_share_of_mean: float | None = Field(default=None, gt=0, le=NOISE_MAX_SHARE_OF_MEAN_MAX)
     # While the latest minute is within this many spreads of the mean, a signal asks no more than the
     # noise headroom (and the mean at the target): a noise spike is not scaled for. 0: off.
     band_sigmas: float = Field(default=0.0, ge=0, le=10)

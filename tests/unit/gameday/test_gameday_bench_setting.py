@@ -12,9 +12,9 @@ import yaml
 from gameday import bench
 from gameday.engine import simulate
 from gameday.fleet import DEFAULT_PARAMS, size_fleet
-from gameday.surgeguard_policy import config_at, surgeguard_at
+from gameday.surgeguard_policy import HEADROOM_SETTINGS, config_at, surgeguard_at, tuning_at
 from gameday.traces import load_trace
-from surgeguard.config import parse_config
+from surgeguard.config import NOISE_SIGMAS_MAX, parse_config
 
 
 @pytest.fixture
@@ -86,8 +86,8 @@ def test_show_config_without_a_setting_prints_the_default(
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        # 3 sigmas of noise headroom grow as 66 / setting below the default: past the schema's 10.
-        (["--setting", "14"], "setting 14 maps to a config the schema refuses (NoiseHeadroom.sigmas"),
+        # The setting is the CPU target, which the schema keeps below 100 %.
+        (["--setting", "100"], "setting 100 maps to a config the schema refuses (CpuSignal.target"),
         (["--setting", "0"], "must be a finite number > 0"),
         (["--setting", "46", "--frontier"], "--frontier sweeps the settings itself"),
         (["--show-config", "--frontier"], "--frontier sweeps the settings itself"),
@@ -100,3 +100,16 @@ def test_a_setting_that_cannot_apply_is_a_usage_error(
         bench.main([str(days), *flags])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_below_where_the_noise_headroom_reaches_the_schemas_most_only_the_target_falls() -> None:
+    # 3 sigmas grow as 66 / setting below the default: 10 at 19.8. Below it the setting stays a valid
+    # config (it was refused before), and the frontier's own settings are untouched.
+    assert tuning_at(21.0).noise_sigmas == pytest.approx(3 * 66 / 21)
+    assert min(HEADROOM_SETTINGS) * NOISE_SIGMAS_MAX > 3 * 66
+    for setting in (19.8, 18.0, 10.0, 1.0):
+        tuning = tuning_at(setting)
+        assert tuning.noise_sigmas == pytest.approx(NOISE_SIGMAS_MAX)
+        assert tuning.cpu_target == setting
+        config = config_at(setting, 2, 10, 1.0)
+        assert config.groups[0].noise_headroom.sigmas == pytest.approx(NOISE_SIGMAS_MAX)
