@@ -15,6 +15,7 @@ Trust rules every path here keeps (README "Failure modes"):
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -1233,12 +1234,7 @@ def decide_and_apply(
         change = outside_change(actual, memory, ctx.clock(), APPLY_GRACE)
         if change is not None and change.within_grace and not _commit_done(group.name, memory, adapters):
             change = None  # our own earlier value may still be landing: the commit stands, as before
-        outside = {}
-        if change is not None:
-            # Decide from the group's real capacity, and keep it as the commit: noticed once, by the
-            # decision whose save wins (a loser re-reads and finds it adopted).
-            outside = _outside_notes(group.name, change, memory, adapters)
-            memory = change.adopted(memory, landed="commit_not_landed" not in outside)
+        outside, memory = _noticed_outside(group.name, change, memory, adapters, trigger_id)
         snapshot = _with_committed(actual, memory, ctx.clock())
         at = now
         if not_stale and memory.last_trigger_at is not None and memory.last_trigger_at > now:
@@ -1271,6 +1267,7 @@ def decide_and_apply(
                 unmet_burst_since=forecast.unmet_burst_since,
             )
         )
+        decision = _noticing(decision, trigger_id, outside)
         try:
             if decision.changes_capacity:
                 # When it was committed by the wall clock (the trigger's own time may be older):
@@ -1314,6 +1311,32 @@ def decide_and_apply(
     elif outside and stash is not None:
         _stash_adopted(stash, decision, snapshot, controls, notes)
     return Applied(decision, snapshot, controls, concurrent=False, notes=notes)
+
+
+def _noticed_outside(
+    group: str, change: OutsideChange | None, memory: ScalerMemory, adapters: Adapters, trigger_id: str | None
+) -> tuple[dict[str, Any], ScalerMemory]:
+    """The audit notes of another writer's change, and the memory to decide from. Noticed now: decide
+    from the group's real capacity and keep it as the commit (noticed once, by the decision whose save
+    wins; a loser re-reads and finds it adopted). Or noticed by this trigger's earlier attempt, which
+    saved the adoption and died before its record was stashed or written: the group no longer looks
+    changed, so the notes come from the state item."""
+    if change is not None:
+        outside = _outside_notes(group, change, memory, adapters)
+        return outside, change.adopted(memory, landed="commit_not_landed" not in outside)
+    if trigger_id is not None and memory.outside_noticed_by == trigger_id and memory.outside_notes_json:
+        return json.loads(memory.outside_notes_json), memory
+    return {}, memory
+
+
+def _noticing(decision: Decision, trigger_id: str | None, outside: dict[str, Any]) -> Decision:
+    """The decision whose state item keeps the notes of the outside change it adopted, for its own
+    trigger's retry; an item that kept an earlier trigger's notes drops them."""
+    by, notes = (trigger_id, json.dumps(outside, default=str)) if outside and trigger_id else (None, None)
+    memory = decision.memory
+    if (memory.outside_noticed_by, memory.outside_notes_json) == (by, notes):
+        return decision
+    return replace(decision, memory=replace(memory, outside_noticed_by=by, outside_notes_json=notes))
 
 
 def _committed_not_visible(snapshot: GroupSnapshot, actual: GroupSnapshot) -> dict[str, Any]:

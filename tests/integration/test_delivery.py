@@ -315,7 +315,13 @@ def test_a_state_item_saved_before_recommendations_kept_the_load_still_loads() -
     memory = memory_from_json(older, 3)
     assert memory.recommendations == (Recommendation(T0, 5, load=None),) and memory.version == 3
     # and what is saved now reads back whole
-    kept = replace(memory, recommendations=(Recommendation(T0, 5, load=2),))
+    assert (memory.outside_noticed_by, memory.outside_notes_json) == (None, None)
+    kept = replace(
+        memory,
+        recommendations=(Recommendation(T0, 5, load=2),),
+        outside_noticed_by="alarm#web#1",
+        outside_notes_json='{"other_writer": {"before": 4, "after": 7}}',
+    )
     assert memory_from_json(memory_to_json(kept), 3) == kept
 
 

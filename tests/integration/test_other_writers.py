@@ -397,3 +397,53 @@ def test_a_noticed_change_whose_audit_write_failed_is_told_by_the_retry(
     assert [n["Subject"] for n in _outside(notifications)] == [
         "Surgeguard: web changed outside Surgeguard 4 -> 7"
     ]
+
+
+class _Killed(BaseException):  # noqa: N818 - named for what it simulates
+    """The runtime ending the function (a timeout): no handler code runs after it."""
+
+
+def test_a_change_adopted_by_an_attempt_that_died_before_its_record_is_named_by_the_retry(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    notifications: Any,
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN Surgeguard scaled web out to 4, and then someone set 7 in the console
+    _scaled_out_to_4(invoke, audit, cpu_metric)
+    notifications.read()
+    set_desired("web", 7)
+    # AND the next decision's attempt adopts 7 in the state item and is killed before it stashes or
+    # writes its record (the only ones that named the change)
+    real_stash = AuditStore.stash_pending
+
+    def killed(self: AuditStore, claim: Any, record: dict[str, Any]) -> None:
+        raise _Killed("the runtime ended the function")
+
+    monkeypatch.setattr(AuditStore, "stash_pending", killed)
+    when = at(5 * 60 + 40)
+    cpu_metric(50.0, when - timedelta(minutes=1))
+    set_alarm_state(CPU_OUT, "ALARM")
+    event = alarm_event(SNS, CPU_OUT, when, metric="CPUUtilization")
+    with pytest.raises(_Killed):
+        invoke(event)
+    assert [i for i in audit("web") if "other_writer" in i] == []
+    monkeypatch.setattr(AuditStore, "stash_pending", real_stash)
+    # WHEN Lambda delivers it again once the dead attempt's lease ran out (the state item now shows 7
+    # as Surgeguard's own commit: nothing about the group looks changed any more)
+    clock.pin(when + timedelta(minutes=3))
+    invoke(event)
+    # THEN the retry's record still names the change, and the topic hears of it once
+    (item,) = [i for i in audit("web") if "other_writer" in i]
+    assert (item["other_writer"]["before"], item["other_writer"]["after"]) == (4, 7)
+    assert item["other_writer"]["noticed_at"] == when.isoformat()
+    assert (item["outcome"], item["new_desired"], desired()) == ("unchanged", 7, 7)
+    assert [n["Subject"] for n in _outside(notifications)] == [
+        "Surgeguard: web changed outside Surgeguard 4 -> 7"
+    ]
+    # AND a later trigger does not name it again
+    clock.pin(None)
+    later = _reevaluate(invoke, audit, T0 + timedelta(minutes=9), "tick-9")
+    assert "other_writer" not in later

@@ -75,6 +75,8 @@ def memory_from_json(raw: str, version: int) -> ScalerMemory:
         committed_from=data.get("committed_from"),
         committed_by=data.get("committed_by"),
         last_trigger_id=data.get("last_trigger_id"),
+        outside_noticed_by=data.get("outside_noticed_by"),
+        outside_notes_json=data.get("outside_notes_json"),
     )
 
 

@@ -109,6 +109,11 @@ class ScalerMemory:
     committed_by: str | None = None
     # The trigger the latest decision answered: its own retry is neither stale nor rate limited.
     last_trigger_id: str | None = None
+    # The audit notes (JSON, opaque here) of another writer's change that a trigger's decision adopted,
+    # and that trigger: once saved, the item no longer shows the change, so if its attempt dies before
+    # its record is stashed or written, its retry names the change from these.
+    outside_noticed_by: str | None = None
+    outside_notes_json: str | None = None
 
     def forget_after(self, limit: datetime) -> ScalerMemory:
         """Drop what claims to have happened after `limit` (a forged or skewed future time): a
