@@ -135,6 +135,12 @@ class Baseline:
     def applied(self) -> int:
         return sum(1 for i in self.items if i.get("outcome") == "applied")
 
+    @property
+    def outside(self) -> list[int] | None:
+        """The other writer's change its record names ([before, after]), if it names one."""
+        named = [i["other_writer"] for i in self.items if "other_writer" in i]
+        return [int(named[0]["before"]), int(named[0]["after"])] if named else None
+
 
 def run_baseline(harness: Harness, scenario: Scenario) -> Baseline:
     harness.world.reset()

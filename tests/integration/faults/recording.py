@@ -107,6 +107,7 @@ def _record() -> dict[str, Any]:
                     "outcome": baseline.outcome,
                     "size": list(baseline.size or ()),
                     "applied": baseline.applied,
+                    "outside": baseline.outside,
                     "error": baseline.error,
                 }
             return paths

@@ -2,6 +2,8 @@
 it is delivered again.
 
 - alarm (alarm Lambda): an SNS alarm message, CPU 80 over 2 instances at T0 -> applied 2 -> 4.
+- outside (alarm Lambda): after that alarm, someone sets web's desired to 3; the alarm fires again
+  4 minutes in -> applied 3 -> 5 (CPU 80 over 3), the record naming the other writer (4 -> 3).
 - reevaluate (alarm Lambda): the per-minute re-evaluation while that alarm is in ALARM -> applied
   2 -> 4. Not retried by Lambda: the next minute's run is its retry.
 - prewarm (schedule Lambda): the doorbuster's pre-warm, with the schedule that fired it -> applied
@@ -104,6 +106,20 @@ def sns_alarm(alarm: str, when: datetime, value: float = 80.0, cloudwatch: Any =
     return event
 
 
+def _outside(world: World, clock: Clock) -> dict[str, Any]:
+    # Surgeguard scaled web 2 -> 4 (the alarm path, fault-free, not recorded); then someone set 3 in the
+    # console, and the alarm, back to OK, fires again at 220 s: the decision adopts 3 and names it (only
+    # its record does: once the adoption is saved, the group no longer looks changed).
+    ALARM_SCENARIO.invoke(_alarm(world, clock))
+    world.api("autoscaling").set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=3)
+    world.set_alarm(ALARM, "OK")
+    world.set_alarm(ALARM, "ALARM")
+    # Past APPLY_GRACE after the commit: within it, a third value while the commit's attempt may be
+    # unfinished is not called another writer, and an unreadable claim reads as unfinished.
+    clock.set(at(240))
+    return sns_alarm(ALARM, at(220), cloudwatch=world.api("cloudwatch"))
+
+
 def _reevaluate(world: World, clock: Clock) -> dict[str, Any]:
     world.set_alarm(ALARM, "ALARM")
     clock.set(at(65))
@@ -139,13 +155,15 @@ def _forecast(world: World, clock: Clock) -> dict[str, Any]:
     return {"group": "web", "scheduled_time": iso(T0), "execution_id": str(uuid.uuid4())}
 
 
+ALARM_SCENARIO = Scenario("alarm", "alarm", _alarm_handler, _alarm, Expected("applied", (1, 4, 20), 1))
 PREWARM_SCENARIO = Scenario(
     "prewarm", "schedule", _schedule_handler, _prewarm, Expected("applied", (1, 6, 30), 1)
 )
 SCENARIOS = {
     s.name: s
     for s in (
-        Scenario("alarm", "alarm", _alarm_handler, _alarm, Expected("applied", (1, 4, 20), 1)),
+        ALARM_SCENARIO,
+        Scenario("outside", "alarm", _alarm_handler, _outside, Expected("applied", (1, 5, 20), 1)),
         Scenario(
             "reevaluate", "alarm", _alarm_handler, _reevaluate, Expected("applied", (1, 4, 20), 1), False
         ),

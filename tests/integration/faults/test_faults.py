@@ -18,6 +18,8 @@ Invariants of the faulted call:
 (c) web's desired capacity within [min, max]; no other group touched;
 (e) a call that returned normally will never be retried by Lambda: the work is already done (web's
     size is the fault-free run's).
+And across the call and its redelivery: (f) another writer's change that the fault-free run's record
+named is named by one of them.
 And of the redelivery:
 (d) it returns normally with exactly one audit item of its own; web ends as the fault-free run left it
     (min, desired, max); across both calls exactly as many `applied` items as the fault-free run wrote.
@@ -187,6 +189,17 @@ def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:
         assert not applied, f"`applied` items for a change that is not there: {everything}"
         assert world.alarm_state(ALARM) == "ALARM", "the breach was dropped: its alarm is no longer in ALARM"
         return
+    named = [
+        [int(i["other_writer"]["before"]), int(i["other_writer"]["after"])]
+        for i in first + second
+        if "other_writer" in i
+    ]
+    if case.baseline.get("outside"):
+        # (f) nothing silent: another writer's change the fault-free run named is named by the call or
+        # its redelivery, whichever way the call failed (once adopted, the group no longer shows it)
+        assert case.baseline["outside"] in named, (
+            f"the other writer's change {case.baseline['outside']} went unnamed: {everything}"
+        )
     assert web == expected_size, (
         f"after the redelivery web is {web}, not the fault-free {expected_size}: the redelivery was "
         f"{second[0]['outcome']} {second[0].get('skip_cause') or ''}: {second[0].get('reason')}"
