@@ -432,3 +432,32 @@ def test_a_delayed_alarm_apply_never_undoes_a_prewarm(sw: ServerWorld) -> None:
     assert items["P"].get("new_desired") == 6, items["P"]
     assert check_capacity(sw, items) == 6
     assert sw.world.size("web")[2] == 30
+
+
+def test_another_writers_change_is_named_once_by_deciders_racing_after_it(sw: ServerWorld) -> None:
+    # GIVEN Surgeguard scaled web 2 -> 4, and then someone set 3 in the console
+    (first,) = deciders(sw, [("A", CPU_ALARM, at(40))])
+    sw.clock.set(at(45))
+    start(sw, first)
+    join(first)
+    sw.world.api("autoscaling").set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=3)
+    # WHEN eight deliveries from eight later periods (past the 2-minute grace) are handled at once
+    made = deciders(
+        sw, [(f"d{i}", CPU_ALARM if i % 2 else REQUESTS_ALARM, at(200 + 61 * i)) for i in range(8)]
+    )
+    go = threading.Barrier(len(made), timeout=WAIT)
+    sw.clock.set(at(200 + 61 * 7 + 5))
+    for decider in made:
+        start(sw, decider, go)
+    for decider in made:
+        join(decider)
+    # THEN each is audited once, and exactly one of them names the change: the decision whose save
+    # adopted it (the others re-read a state item that already holds it)
+    check_no_errors([first, *made])
+    items = items_by_trigger(sw, made)
+    named = {n: i["other_writer"] for n, i in items.items() if "other_writer" in i}
+    assert len(named) == 1, f"the change was named {len(named)} times: {named}"
+    (change,) = named.values()
+    assert (int(change["before"]), int(change["after"])) == (4, 3)
+    low, desired, high = sw.world.size("web")
+    assert low <= desired <= high and desired == sw.world.committed_desired("web")
