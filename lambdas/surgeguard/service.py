@@ -1232,8 +1232,16 @@ def decide_and_apply(
         if memory != loaded:
             notes["ignored_future_state"] = f"state times after {horizon.isoformat()} were ignored"
         change = outside_change(actual, memory, ctx.clock(), APPLY_GRACE)
-        if change is not None and change.within_grace and not _commit_done(group.name, memory, adapters):
-            change = None  # our own earlier value may still be landing: the commit stands, as before
+        if (
+            change is not None
+            and change.within_grace
+            and change.after < change.before
+            and not _commit_done(group.name, memory, adapters)
+        ):
+            # Our own earlier value may still be landing: the commit stands, as before. Only a value
+            # below the commit: one above it is taken (an ambiguity may cost capacity, never take it
+            # away; the commit's 4 once put a person's 7 back down to 5).
+            change = None
         outside, memory = _noticed_outside(group.name, change, memory, adapters, trigger_id)
         snapshot = _with_committed(actual, memory, ctx.clock())
         at = now

@@ -447,3 +447,29 @@ def test_a_change_adopted_by_an_attempt_that_died_before_its_record_is_named_by_
     clock.pin(None)
     later = _reevaluate(invoke, audit, T0 + timedelta(minutes=9), "tick-9")
     assert "other_writer" not in later
+
+
+def test_a_higher_third_value_while_the_commits_attempt_is_unfinished_is_not_scaled_in(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    notifications: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a commit of 2 -> 4 whose apply failed (its trigger's attempt is unfinished), and the group
+    # showing 7 within the grace: someone scaled up by hand, or an earlier, higher decision of ours
+    # landed late; which one cannot be told
+    _commit_whose_apply_failed(invoke, audit, cpu_metric, monkeypatch)
+    notifications.read()
+    set_desired("web", 7)
+    # WHEN a decision reads the group within the grace, with CPU at its target on what serves
+    cpu_metric(50.0, at(100) - timedelta(minutes=1))
+    record = _reevaluate(invoke, audit, at(100), "tick-grace")
+    # THEN the ambiguity costs capacity, never takes it away: the 7 is taken as someone else's and the
+    # decision starts from it (before, the commit's 4 was: "scale out 4 -> 5" took the group 7 -> 5)
+    assert desired() == 7, record["reason"]
+    assert record["inputs"]["group"]["desired"] == 7
+    assert (record["other_writer"]["before"], record["other_writer"]["after"]) == (4, 7)
+    assert [n["Subject"] for n in _outside(notifications)] == [
+        "Surgeguard: web changed outside Surgeguard 4 -> 7"
+    ]
