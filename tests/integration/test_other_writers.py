@@ -79,6 +79,23 @@ def _commit_whose_apply_failed(
     throttling[0] = False
 
 
+def _third_value_within_the_grace(
+    value: int,
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    notifications: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, Any]:
+    """A commit of 2 -> 4 whose apply failed (its attempt unfinished), the group then showing `value`,
+    and the re-evaluation within the grace at CPU 50 (the target): its audit record."""
+    _commit_whose_apply_failed(invoke, audit, cpu_metric, monkeypatch)
+    notifications.read()
+    set_desired("web", value)
+    cpu_metric(50.0, at(100) - timedelta(minutes=1))
+    return _reevaluate(invoke, audit, at(100), "tick-grace")
+
+
 def _outside(notifications: Any) -> list[dict[str, str]]:
     return [n for n in notifications.read() if "changed outside Surgeguard" in n["Subject"]]
 
@@ -195,12 +212,8 @@ def test_a_third_value_while_the_commits_attempt_is_unfinished_is_not_called_ano
 ) -> None:
     # GIVEN a commit of 2 -> 4 whose apply failed (its trigger's attempt is unfinished: Lambda retries
     # it), and the group showing 3 within the grace: it may be an earlier decision of ours landing late
-    _commit_whose_apply_failed(invoke, audit, cpu_metric, monkeypatch)
-    notifications.read()
-    set_desired("web", 3)
     # WHEN a decision reads the group within the grace
-    cpu_metric(50.0, at(100) - timedelta(minutes=1))
-    record = _reevaluate(invoke, audit, at(100), "tick-grace")
+    record = _third_value_within_the_grace(3, invoke, audit, cpu_metric, notifications, monkeypatch)
     # THEN nothing is flagged: the commit stands and the decision starts from it, as before
     assert "other_writer" not in record
     assert record["inputs"]["group"]["desired"] == 4
@@ -459,12 +472,8 @@ def test_a_higher_third_value_while_the_commits_attempt_is_unfinished_is_not_sca
     # GIVEN a commit of 2 -> 4 whose apply failed (its trigger's attempt is unfinished), and the group
     # showing 7 within the grace: someone scaled up by hand, or an earlier, higher decision of ours
     # landed late; which one cannot be told
-    _commit_whose_apply_failed(invoke, audit, cpu_metric, monkeypatch)
-    notifications.read()
-    set_desired("web", 7)
-    # WHEN a decision reads the group within the grace, with CPU at its target on what serves
-    cpu_metric(50.0, at(100) - timedelta(minutes=1))
-    record = _reevaluate(invoke, audit, at(100), "tick-grace")
+    # WHEN a decision reads the group within the grace
+    record = _third_value_within_the_grace(7, invoke, audit, cpu_metric, notifications, monkeypatch)
     # THEN the ambiguity costs capacity, never takes it away: the 7 is taken as someone else's and the
     # decision starts from it (before, the commit's 4 was: "scale out 4 -> 5" took the group 7 -> 5)
     assert desired() == 7, record["reason"]
