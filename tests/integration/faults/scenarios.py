@@ -4,6 +4,8 @@ it is delivered again.
 - alarm (alarm Lambda): an SNS alarm message, CPU 80 over 2 instances at T0 -> applied 2 -> 4.
 - outside (alarm Lambda): after that alarm, someone sets web's desired to 3; the alarm fires again
   4 minutes in -> applied 3 -> 5 (CPU 80 over 3), the record naming the other writer (4 -> 3).
+- raised (alarm Lambda): as outside, but someone raises web to 7 and the alarm fires again within
+  the 2-minute grace of the commit -> applied 7 -> 8 (CPU 80 over the 5 serving), naming 4 -> 7.
 - reevaluate (alarm Lambda): the per-minute re-evaluation while that alarm is in ALARM -> applied
   2 -> 4. Not retried by Lambda: the next minute's run is its retry.
 - prewarm (schedule Lambda): the doorbuster's pre-warm, with the schedule that fired it -> applied
@@ -120,6 +122,17 @@ def _outside(world: World, clock: Clock) -> dict[str, Any]:
     return sns_alarm(ALARM, at(220), cloudwatch=world.api("cloudwatch"))
 
 
+def _raised_within_grace(world: World, clock: Clock) -> dict[str, Any]:
+    # As `outside`, but someone raises web to 7 at once, and the alarm fires again at 100 s, within
+    # APPLY_GRACE of the commit: a value above the commit is taken whatever the commit's claim says.
+    ALARM_SCENARIO.invoke(_alarm(world, clock))
+    world.api("autoscaling").set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=7)
+    world.set_alarm(ALARM, "OK")
+    world.set_alarm(ALARM, "ALARM")
+    clock.set(at(120))
+    return sns_alarm(ALARM, at(100), cloudwatch=world.api("cloudwatch"))
+
+
 def _reevaluate(world: World, clock: Clock) -> dict[str, Any]:
     world.set_alarm(ALARM, "ALARM")
     clock.set(at(65))
@@ -164,6 +177,7 @@ SCENARIOS = {
     for s in (
         ALARM_SCENARIO,
         Scenario("outside", "alarm", _alarm_handler, _outside, Expected("applied", (1, 5, 20), 1)),
+        Scenario("raised", "alarm", _alarm_handler, _raised_within_grace, Expected("applied", (1, 8, 20), 1)),
         Scenario(
             "reevaluate", "alarm", _alarm_handler, _reevaluate, Expected("applied", (1, 4, 20), 1), False
         ),
