@@ -113,6 +113,8 @@ EXAMPLES = """examples:
   surgeguard bench day.csv --policy surgeguard --policy aws-target-tracking-cpu --json out.json
   surgeguard bench day.csv --event 2026-11-27T00:00-05:00,240,4   a declared sale
   surgeguard bench ../shared/traces/*.csv --warm-pool      every policy with the same warm pool
+  surgeguard bench day.csv --policy surgeguard --setting 46       Surgeguard at another point of its knob
+  surgeguard bench day.csv --show-config --setting 46      the config to deploy for that point
   surgeguard bench --from-cloudwatch shop-web --days 14 --config surgeguard.yaml   the group's own history
 
 exit codes: 0 done, 2 bad arguments or trace, 3 AWS unreadable (--from-cloudwatch only)"""
