@@ -445,6 +445,25 @@ def test_a_burst_at_the_same_minute_of_many_hours_is_anticipated_every_hour() ->
     assert any(daily_only.factors[hour * 60 + 32 - 5] == 1.0 for hour in range(3))
 
 
+def test_an_hourly_burst_is_anticipated_from_the_third_day_on() -> None:
+    # A day of hours to learn from and the last day to confirm on: two days of history are enough (at 48
+    # hours it took three, and twitter's second and third days went unanticipated at :32).
+    history = hourly_burst_history(2, 32, 0.4)
+    learned = learn_bursts(history, 180)
+    assert learned.hourly_lift is not None and not learned.hourly_distrusted
+    assert [learned.factors[hour * 60 + 32 - 5] for hour in range(3)] == [4.0] * 3
+    daily_only = learn_bursts(history, 180, BurstSettings(hourly_share=0.0))
+    assert learned.factors != daily_only.factors
+    at_two_days = learn_bursts(history, 180, BurstSettings(hourly_min_hours=48))
+    assert at_two_days.hourly_lift is None and at_two_days.factors == daily_only.factors
+    # A day alone has nothing to confirm on: the hourly rule is off.
+    one_day = hourly_burst_history(1, 32, 0.4)
+    assert (
+        learn_bursts(one_day, 180).factors
+        == learn_bursts(one_day, 180, BurstSettings(hourly_share=0.0)).factors
+    )
+
+
 def test_an_hourly_burst_too_rare_or_gone_on_the_last_day_is_not_anticipated() -> None:
     # In a tenth of the hours: under the share, the hourly rule adds nothing to the daily one's.
     rare = hourly_burst_history(8, 32, 0.1)
