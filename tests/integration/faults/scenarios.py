@@ -108,29 +108,28 @@ def sns_alarm(alarm: str, when: datetime, value: float = 80.0, cloudwatch: Any =
     return event
 
 
-def _outside(world: World, clock: Clock) -> dict[str, Any]:
-    # Surgeguard scaled web 2 -> 4 (the alarm path, fault-free, not recorded); then someone set 3 in the
-    # console, and the alarm, back to OK, fires again at 220 s: the decision adopts 3 and names it (only
-    # its record does: once the adoption is saved, the group no longer looks changed).
+def _set_by_hand(world: World, clock: Clock, desired: int, fired_at: float) -> dict[str, Any]:
+    """Surgeguard scaled web 2 -> 4 (the alarm path, fault-free, not recorded); then someone set
+    `desired` in the console, and the alarm, back to OK, fires again at `fired_at` s (delivered 20 s
+    later): the decision adopts the change and names it (only its record does: once the adoption is
+    saved, the group no longer looks changed)."""
     ALARM_SCENARIO.invoke(_alarm(world, clock))
-    world.api("autoscaling").set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=3)
+    world.api("autoscaling").set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=desired)
     world.set_alarm(ALARM, "OK")
     world.set_alarm(ALARM, "ALARM")
-    # Past APPLY_GRACE after the commit: within it, a third value while the commit's attempt may be
-    # unfinished is not called another writer, and an unreadable claim reads as unfinished.
-    clock.set(at(240))
-    return sns_alarm(ALARM, at(220), cloudwatch=world.api("cloudwatch"))
+    clock.set(at(fired_at + 20))
+    return sns_alarm(ALARM, at(fired_at), cloudwatch=world.api("cloudwatch"))
+
+
+def _outside(world: World, clock: Clock) -> dict[str, Any]:
+    # 3, past APPLY_GRACE after the commit: within it, a value below the commit while the commit's
+    # attempt may be unfinished is not called another writer, and an unreadable claim reads as unfinished.
+    return _set_by_hand(world, clock, 3, 220)
 
 
 def _raised_within_grace(world: World, clock: Clock) -> dict[str, Any]:
-    # As `outside`, but someone raises web to 7 at once, and the alarm fires again at 100 s, within
-    # APPLY_GRACE of the commit: a value above the commit is taken whatever the commit's claim says.
-    ALARM_SCENARIO.invoke(_alarm(world, clock))
-    world.api("autoscaling").set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=7)
-    world.set_alarm(ALARM, "OK")
-    world.set_alarm(ALARM, "ALARM")
-    clock.set(at(120))
-    return sns_alarm(ALARM, at(100), cloudwatch=world.api("cloudwatch"))
+    # 7, within APPLY_GRACE of the commit: a value above the commit is taken whatever its claim says.
+    return _set_by_hand(world, clock, 7, 100)
 
 
 def _reevaluate(world: World, clock: Clock) -> dict[str, Any]:
