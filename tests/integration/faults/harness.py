@@ -138,8 +138,13 @@ class Baseline:
     @property
     def outside(self) -> list[int] | None:
         """The other writer's change its record names ([before, after]), if it names one."""
-        named = [i["other_writer"] for i in self.items if "other_writer" in i]
-        return [int(named[0]["before"]), int(named[0]["after"])] if named else None
+        return next((named for i in self.items if (named := outside_named(i)) is not None), None)
+
+
+def outside_named(item: dict[str, Any]) -> list[int] | None:
+    """The other writer's change an audit item names, as [before, after]; None if it names none."""
+    change = item.get("other_writer")
+    return None if change is None else [int(change["before"]), int(change["after"])]
 
 
 def run_baseline(harness: Harness, scenario: Scenario) -> Baseline:

@@ -43,7 +43,15 @@ import pytest
 
 from surgeguard.service import RetryableFailureError
 
-from .harness import Harness, audit_keys, fresh_container, new_items, open_world, run_baseline
+from .harness import (
+    Harness,
+    audit_keys,
+    fresh_container,
+    new_items,
+    open_world,
+    outside_named,
+    run_baseline,
+)
 from .injector import LambdaTimeout
 from .recording import BrokenPath, FaultCase, fault_cases
 from .scenarios import ALARM, SCENARIOS
@@ -189,11 +197,7 @@ def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:
         assert not applied, f"`applied` items for a change that is not there: {everything}"
         assert world.alarm_state(ALARM) == "ALARM", "the breach was dropped: its alarm is no longer in ALARM"
         return
-    named = [
-        [int(i["other_writer"]["before"]), int(i["other_writer"]["after"])]
-        for i in first + second
-        if "other_writer" in i
-    ]
+    named = [outside_named(i) for i in first + second]
     if case.baseline.get("outside"):
         # (f) nothing silent: another writer's change the fault-free run named is named by the call or
         # its redelivery, whichever way the call failed (once adopted, the group no longer shows it)
