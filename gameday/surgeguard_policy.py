@@ -599,6 +599,9 @@ def surgeguard_factory(
 # 2.583x and keeps every point 45 dominated (47 drops 5.587 % on AAPL, over TT-cpu's 5.584 % at 30 %).
 HEADROOM_SETTINGS = (21.0, 30.0, 46.0, 66.0, 70.0, 85.0, 95.0)
 LEAN_SETTING = 95.0
+# Where the knob's share (below) reaches the whole setting on the generous side: fixed, so that which
+# settings the frontier names does not move the curve they are taken from.
+GENEROUS_END = 21.0
 LEAN_NOISE_SIGMAS = 2.0
 LEAN_NOISE_MAX_SHARE_OF_MEAN = 0.5
 # Where the noise headroom at one of the knob's two ends is judged not to pay, the setting itself is the
@@ -629,7 +632,7 @@ def tuning_at(setting: float, base: Tuning = Tuning()) -> Tuning:
         # Where a setting's noise headroom stands down, its target takes a share of the setting: the
         # configured share at the default, rising in step with the setting to the whole of it at the
         # knob's two ends, which buy or give up headroom by their target alone.
-        end = HEADROOM_SETTINGS[0] if setting < base.cpu_target else LEAN_SETTING
+        end = GENEROUS_END if setting < base.cpu_target else LEAN_SETTING
         toward_end = min(1.0, (setting - base.cpu_target) / (end - base.cpu_target))
         tuning = replace(
             tuning, noise_target_share_if_unpaid=share + (ENDS_TARGET_SHARE_IF_UNPAID - share) * toward_end

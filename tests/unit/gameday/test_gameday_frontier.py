@@ -104,6 +104,16 @@ def test_the_lean_settings_give_up_the_headroom_for_bursts_and_most_of_the_noise
     assert reactive.noise_sigmas == 0 and not reactive.bursts
 
 
+def test_which_settings_the_frontier_names_does_not_move_the_curve(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The knob's curve is one; the frontier samples it at up to 7 points (README, "The knob's whole
+    # curve"). Re-placing those points must leave every point of the curve where it was.
+    import gameday.surgeguard_policy as policy
+
+    curve = {setting: tuning_at(setting) for setting in (18.0, 21.0, 26.0, 35.5, 50.0, 66.0, 80.0, 95.0)}
+    monkeypatch.setattr(policy, "HEADROOM_SETTINGS", (18.0, 26.0, 35.5, 50.0, 70.0, 82.0, 95.0))
+    assert {setting: tuning_at(setting) for setting in curve} == curve
+
+
 def test_the_generous_settings_buy_noise_headroom_in_proportion_to_the_target() -> None:
     default = Tuning()
     generous = tuning_at(33.0)  # half the default's utilization: twice its headroom, noise included
