@@ -325,24 +325,26 @@ def _size_pool(
     now: datetime,
 ) -> dict[str, Any]:
     """PutWarmPool when the prepared capacity the next hours could need has moved enough; never fails
-    the run (the forecast is written): a failed call is in the record, and the next run tries again."""
+    the run (the forecast is written): a failed call is in the record, and the next run tries again.
+    `applied` says whether the pool is now as sized: true, false, or None where a lost answer could not
+    be read back."""
     group = trigger.group
     fleet = adapters.fleet
     if not isinstance(fleet, WarmPools):
         return {"summary": "warm pool not sized: this fleet adapter cannot put warm pools", "applied": False}
     week = [v for v in history[-int(WEEK / timedelta(minutes=1)) :] if v is not None]
     horizon = timedelta(hours=trigger.forecast.horizon_hours)
-    targets = []
-    for event in group.events:
-        plan = plan_event(group, event)
-        if plan.first_phase - horizon <= now < plan.release:
-            normal = (
-                None
-                if event.peak_requests_per_minute is not None
-                else adapters.signals.normal_requests_per_minute(group, plan.start - NORMAL_LOOKBACK)
-            )
-            targets.append((event.name, target_capacity(group, event, normal, state.steps[0])[0]))
     try:
+        targets = []
+        for event in group.events:
+            plan = plan_event(group, event)
+            if plan.first_phase - horizon <= now < plan.release:
+                normal = (
+                    None
+                    if event.peak_requests_per_minute is not None
+                    else adapters.signals.normal_requests_per_minute(group, plan.start - NORMAL_LOOKBACK)
+                )
+                targets.append((event.name, target_capacity(group, event, normal, state.steps[0])[0]))
         current = fleet.warm_pool(group.name)
         sizing = size_warm_pool(
             steps=state.steps,
@@ -353,27 +355,48 @@ def _size_pool(
             group_max=max([group.max, *(target for _, target in targets)]),
             current=current,
         )
-        if sizing is None:
-            held = (
-                "the group's max"
-                if current is None or current.max_group_prepared_capacity is None
-                else str(current.max_group_prepared_capacity)
-            )
-            return {"summary": f"warm pool kept (MaxGroupPreparedCapacity {held})", "applied": False}
-        pool = (
-            WarmPool(sizing.max_group_prepared_capacity)
-            if current is None
-            else replace(current, max_group_prepared_capacity=sizing.max_group_prepared_capacity)
-        )
-        fleet.put_warm_pool(group.name, pool)
     except AwsCallError as error:
         logger.warning("warm pool of %s not sized: %s", group.name, error)
         return {"summary": f"warm pool not sized: {error}", "applied": False, "error": str(error)}
-    return {
-        "summary": f"warm pool set: {sizing.why}",
-        "applied": True,
-        "max_group_prepared_capacity": sizing.max_group_prepared_capacity,
-    }
+    if sizing is None:
+        held = (
+            "the group's max"
+            if current is None or current.max_group_prepared_capacity is None
+            else str(current.max_group_prepared_capacity)
+        )
+        return {"summary": f"warm pool kept (MaxGroupPreparedCapacity {held})", "applied": False}
+    pool = (
+        WarmPool(sizing.max_group_prepared_capacity)
+        if current is None
+        else replace(current, max_group_prepared_capacity=sizing.max_group_prepared_capacity)
+    )
+    put = {"max_group_prepared_capacity": sizing.max_group_prepared_capacity}
+    try:
+        fleet.put_warm_pool(group.name, pool)
+    except AwsCallError as error:
+        logger.warning("warm pool of %s not sized: %s", group.name, error)
+        # A write whose answer was lost (a read timeout, a dropped connection) may still have landed:
+        # the record says what DescribeWarmPool shows, not what the error suggests.
+        try:
+            landed = fleet.warm_pool(group.name) == pool
+        except AwsCallError as unread:
+            return {
+                "summary": f"warm pool may not be sized: {error}; reading it back failed too ({unread}): "
+                "the next run reads it again",
+                "applied": None,
+                "error": str(error),
+                **put,
+            }
+        if not landed:
+            return {"summary": f"warm pool not sized: {error}", "applied": False, "error": str(error)}
+        return {
+            "summary": f"warm pool set: {sizing.why} (PutWarmPool's answer was lost; DescribeWarmPool "
+            "shows it in place)",
+            "applied": True,
+            "error": str(error),
+            **put,
+        }
+    return {"summary": f"warm pool set: {sizing.why}", "applied": True, **put}
 
 
 def _describe_bursts(bursts: tuple[tuple[int, float], ...], now: datetime, learned: BurstLearning) -> str:

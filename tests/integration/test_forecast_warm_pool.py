@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from surgeguard.adapters.autoscaling import AutoScalingFleet
+from surgeguard.adapters.cloudwatch import CloudWatchSignals
 from surgeguard.adapters.errors import AwsCallError
 from surgeguard.config import ScalerConfig
 
@@ -115,6 +116,54 @@ def test_a_failed_put_is_in_the_record_and_the_forecast_still_written(
     assert _pool() is None
 
 
+def _answer_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PutWarmPool lands, then its answer is lost (a read timeout after the write took effect)."""
+    put = AutoScalingFleet.put_warm_pool
+
+    def lands_then_times_out(self: AutoScalingFleet, name: str, pool: Any) -> None:
+        put(self, name, pool)
+        raise AwsCallError("PutWarmPool", "ReadTimeoutError", "Read timeout on endpoint URL")
+
+    monkeypatch.setattr(AutoScalingFleet, "put_warm_pool", lands_then_times_out)
+
+
+@pytest.mark.usefixtures("sizing")
+def test_a_put_whose_answer_was_lost_is_read_back_before_it_is_recorded(
+    monkeypatch: pytest.MonkeyPatch, audit: Audit
+) -> None:
+    # Audited "not sized" while the pool was set, a record once told the opposite of what AWS held.
+    _answer_lost(monkeypatch)
+    record = _run(audit)
+    assert _pool()["MaxGroupPreparedCapacity"] == 8  # type: ignore[index]
+    note = record["warm_pool"]
+    assert (note["applied"], note["max_group_prepared_capacity"]) == (True, 8)
+    assert "answer was lost; DescribeWarmPool shows it in place" in note["summary"]
+    assert "ReadTimeoutError" in note["error"]
+
+
+@pytest.mark.usefixtures("sizing")
+def test_a_lost_answer_that_cannot_be_read_back_is_recorded_as_unknown(
+    monkeypatch: pytest.MonkeyPatch, audit: Audit
+) -> None:
+    _answer_lost(monkeypatch)
+    describe = AutoScalingFleet.warm_pool
+    calls: list[str] = []
+
+    def then_unreadable(self: AutoScalingFleet, name: str) -> Any:
+        calls.append(name)
+        if len(calls) > 1:  # the read back, after the put
+            raise AwsCallError("DescribeWarmPool", "Throttling", "Rate exceeded")
+        return describe(self, name)
+
+    monkeypatch.setattr(AutoScalingFleet, "warm_pool", then_unreadable)
+    record = _run(audit)
+    assert record["outcome"] == "applied"  # the forecast stands whatever the pool
+    note = record["warm_pool"]
+    assert note["applied"] is None and note["max_group_prepared_capacity"] == 8
+    assert note["summary"].startswith("warm pool may not be sized: PutWarmPool failed")
+    assert "reading it back failed too" in note["summary"] and "Rate exceeded" in note["summary"]
+
+
 def test_off_by_default_the_forecaster_never_touches_a_pool(
     config_file: ScalerConfig, alarms: list[str], audit: Audit
 ) -> None:
@@ -145,3 +194,34 @@ def test_a_sale_near_prepares_its_target(config_file: ScalerConfig, alarms: list
     assert record["warm_pool"]["max_group_prepared_capacity"] == 15
     assert "event flash 15" in record["reason"]
     assert _pool()["MaxGroupPreparedCapacity"] == 15  # type: ignore[index]
+
+
+def test_a_sale_whose_normal_load_cannot_be_read_leaves_the_pool_and_the_forecast_stands(
+    monkeypatch: pytest.MonkeyPatch, config_file: ScalerConfig, alarms: list[str], audit: Audit
+) -> None:
+    # A sale declared as a multiple of the normal load needs that load read (GetMetricData). Its read
+    # failing once failed the whole run after the forecast was written, against the docstring: the
+    # pool is a refinement, and a `failed` record pages a human for it.
+    sale = {
+        "name": "flash",
+        "start": "2026-11-20T13:00:00",
+        "end": "2026-11-20T14:00:00",
+        "timezone": "UTC",
+        "peak_multiplier": 3,
+    }
+    configure_web(
+        forecast={"mode": "floor", "history_days": HISTORY_DAYS, "horizon_hours": 1, "size_warm_pool": True},
+        events=[sale],
+    )
+    _history()
+
+    def unreadable(self: Any, group: Any, around: Any) -> float | None:
+        raise AwsCallError("GetMetricData", "Throttling", "Rate exceeded")
+
+    monkeypatch.setattr(CloudWatchSignals, "normal_requests_per_minute", unreadable)
+    record = _run(audit)
+    assert record["outcome"] == "applied" and record["forecast"]["floor"] >= 6
+    assert record["warm_pool"]["applied"] is False
+    summary = record["warm_pool"]["summary"]
+    assert summary == "warm pool not sized: GetMetricData failed: Throttling: Rate exceeded"
+    assert _pool() is None

@@ -18,6 +18,8 @@ Invariants of the faulted call:
 (c) web's desired capacity within [min, max]; no other group touched;
 (e) a call that returned normally will never be retried by Lambda: the work is already done (web's
     size is the fault-free run's).
+(g) what an audit item says of the warm pool is so: `applied` true, the pool is in place as it names;
+    `applied` false, the pool is as it was before the call (a write whose answer was lost is re-read).
 And across the call and its redelivery: (f) another writer's change that the fault-free run's record
 named is named by one of them.
 And of the redelivery:
@@ -145,6 +147,26 @@ def _check_first_call(
         )
 
 
+def _check_pool(harness: Harness, items: list[dict[str, Any]], before: int | None, when: str) -> None:
+    """(g): the warm pool is what the call's audit item says it left."""
+    in_place = harness.world.warm_pool()
+    for item in items:
+        note = item.get("warm_pool")
+        if not isinstance(note, dict):
+            continue
+        if note.get("applied") is True:
+            recorded = int(note["max_group_prepared_capacity"])
+            assert in_place == recorded, (
+                f"audited the warm pool set to {recorded} {when}, but DescribeWarmPool shows {in_place}: "
+                f"{note.get('summary')}"
+            )
+        elif note.get("applied") is False:
+            assert in_place == before, (
+                f"audited the warm pool as not set {when}, but it went from {before} to {in_place}: "
+                f"{note.get('summary')}"
+            )
+
+
 def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:
     if isinstance(case, BrokenPath):
         pytest.fail(f"{case.scenario}: {case.error}")
@@ -158,6 +180,7 @@ def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:
     first_at = clock.now
     before = audit_keys(world)
     rule = injector.add(case.rule())
+    pool = world.warm_pool()
     # WHEN the delivery is handled
     error = _invoke(harness, scenario, event)
     # THEN the fault struck where it was meant to, and the invariants of the faulted call hold
@@ -167,6 +190,7 @@ def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:
     )
     first = new_items(world, before)
     _check_first_call(case, error, first, delivery)
+    _check_pool(harness, first, pool, "after the faulted call")
     web = _check_sizes(harness, "after the faulted call")
     expected_size = tuple(case.baseline["size"])
     if error is None and scenario.retried_by_lambda:
@@ -182,8 +206,10 @@ def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:
     else:
         clock.set(first_at + RETRY_AFTER)
     before = audit_keys(world)
+    pool = world.warm_pool()
     again = _invoke(harness, scenario, event)
     second = new_items(world, before)
+    _check_pool(harness, second, pool, "after the redelivery")
     # THEN the work is done exactly once
     assert again is None, f"the redelivery raised {type(again).__name__}: {again}"
     outcomes = [(i["outcome"], i.get("skip_cause")) for i in second]
@@ -248,8 +274,10 @@ def test_an_invocation_short_of_time_still_audits_and_its_retry_finishes(name: s
         assert web == expected, f"returned normally (no retry will come) but web is {web}, not {expected}"
     clock.set(first_at + RETRY_AFTER)
     before = audit_keys(world)
+    pool = world.warm_pool()
     again = _invoke(harness, scenario, event)
     second = new_items(world, before)
+    _check_pool(harness, second, pool, "after the redelivery")
     assert again is None, f"the retry raised {type(again).__name__}: {again}"
     assert [i.get("source_id") for i in second] == [delivery]
     web = _check_sizes(harness, "after the retry")

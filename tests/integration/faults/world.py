@@ -1,7 +1,8 @@
 """One moto world for many fault cases: built once, reset between cases in milliseconds.
 
 The world is the integration tests' (support.CONFIG, three groups, the stack's alarms) with group web
-also declaring the doorbuster sale (test_sale_events) and a forecast in floor mode (test_forecast), so
+also declaring the doorbuster sale (test_sale_events) and a forecast in floor mode that sizes the group's
+warm pool (test_forecast, test_forecast_warm_pool), so
 the three handlers each have a real path to walk. Building it costs seconds (the forecaster's two days
 of per-minute history); resetting it (a new table, the groups' sizes, the alarms' states) costs
 milliseconds, so hundreds of cases fit in a minute.
@@ -49,7 +50,7 @@ SALE = {
 }
 PREWARM = T0 - timedelta(minutes=10)
 RESTORE = T0 + timedelta(hours=3, minutes=30)
-FORECAST = {"mode": "floor", "history_days": 2, "horizon_hours": 1, "percentile": 0.9}
+FORECAST = {"mode": "floor", "history_days": 2, "horizon_hours": 1, "percentile": 0.9, "size_warm_pool": True}
 # (min, desired, max) each group starts every case with.
 SIZES = {"web": (1, 2, 20), "api": (1, 2, 20), "rehearsal": (1, 2, 10)}
 ENV = {
@@ -249,12 +250,20 @@ class World:
                 )
         for name in self.alarms_in("ALARM"):
             self.set_alarm(name, "OK")
+        if self.warm_pool() is not None:
+            autoscaling.delete_warm_pool(AutoScalingGroupName="web", ForceDelete=True)
 
     # --- reading ------------------------------------------------------------------------------------
     def size(self, group: str = "web") -> tuple[int, int, int]:
         found = self.api("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
         g = found["AutoScalingGroups"][0]
         return int(g["MinSize"]), int(g["DesiredCapacity"]), int(g["MaxSize"])
+
+    def warm_pool(self, group: str = "web") -> int | None:
+        """The group's warm pool's MaxGroupPreparedCapacity (-1: unset, the group's max); None: no pool."""
+        found = self.api("autoscaling").describe_warm_pool(AutoScalingGroupName=group)
+        config = found.get("WarmPoolConfiguration")
+        return None if config is None else int(config.get("MaxGroupPreparedCapacity", -1))
 
     def sizes(self) -> dict[str, tuple[int, int, int]]:
         """Every group's (min, desired, max), in one call."""
