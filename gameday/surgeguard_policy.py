@@ -369,8 +369,12 @@ class InMemoryAws:
     def load_events(self, group: str) -> list[EventState]:
         return list(self._events.values())
 
-    def save_forecast(self, group: str, state: ForecastState) -> None:
+    def save_forecast(self, group: str, state: ForecastState, *, credible_until: datetime) -> datetime | None:
+        newer = self._forecast
+        if newer is not None and state.issued_at < newer.issued_at <= credible_until:
+            return newer.issued_at
         self._forecast = state
+        return None
 
     def load_forecast(self, group: str) -> ForecastState | None:
         return self._forecast

@@ -3,7 +3,8 @@
 EventBridge Scheduler invokes the forecast Lambda every `forecast.every_minutes` with
 `{"group", "scheduled_time", "execution_id"}`. One audit record per trigger (claims dedupe by
 execution id): `applied` when a floor is written in floor mode, `skipped` (`forecast_only`) with the
-would-be floor in forecast-only mode, `skipped` (`no_history`) without enough history, `rejected` for a
+would-be floor in forecast-only mode, `skipped` (`no_history`) without enough history, `skipped`
+(`superseded`) for a late run when a newer forecast is already written, `rejected` for a
 bad payload or a group without a requests signal. The reactive path reads the item and takes
 `floor:forecast` into account at its next decision. Its one Auto Scaling call is opt-in
 (`forecast.size_warm_pool`): PutWarmPool, to hold as many prepared instances as the next hours could
@@ -58,6 +59,9 @@ _FIELDS = ("group", "scheduled_time", "execution_id")
 STEP_MINUTES = 15
 # The function keeps a failed run 15 minutes (two async retries); older is a replay.
 FORECAST_MAX_AGE = timedelta(minutes=15)
+# A stored forecast issued later than this past the Lambda's clock is no run's (a run's scheduled time
+# is refused beyond a few minutes ahead): a damaged item, overwritten rather than kept forever.
+CREDIBLE_AHEAD = timedelta(hours=1)
 # Published per forecast written (embedded metric format, by the handler): the stack alarms when a
 # group's count stays at zero, so a forecaster that stopped writing is heard (infra/constructs/monitoring).
 METRIC_NAMESPACE = "Surgeguard"
@@ -199,7 +203,19 @@ def _forecast(
         bursts=bursts,
         headroom=verdict,
     )
-    adapters.store.save_forecast(group.name, state)
+    newer = adapters.store.save_forecast(group.name, state, credible_until=ctx.clock() + CREDIBLE_AHEAD)
+    if newer is not None:
+        return _record(
+            ctx,
+            delivery_id,
+            now,
+            Outcome.SKIPPED,
+            group=group.name,
+            trigger=trigger.audit(),
+            reason=f"a newer forecast, issued {newer.isoformat()}, is in place: this run's, for "
+            f"{now.isoformat()}, is not written (a late retry must not put older floors back)",
+            skip_cause="superseded",
+        )
     mape = "n/a" if fit.mape is None else f"{fit.mape:.1%}"
     summary = (
         f"forecast floor {state.floor} (now {steps[0]}) for the next {settings.horizon_hours} h: "

@@ -402,3 +402,43 @@ def test_an_unreadable_or_malformed_forecast_item_holds_up_no_decision(
     monkeypatch.setattr(AuditStore, "load_forecast", unreadable)
     (record,) = invoke(reevaluation(BURST_MINUTE))["records"]
     assert record["outcome"] == "skipped"
+
+
+@pytest.mark.usefixtures("floor_mode")
+def test_a_late_run_never_overwrites_a_newer_forecast(clock: Any, audit: Audit) -> None:
+    # The 12:00 run fails and its retry (Lambda's, or the Scheduler's with back-off) comes at 12:07,
+    # after the 12:05 run has written its forecast. The item once went back to 12:00's: floors and
+    # bursts from older history, valid five minutes less.
+    newer = T0 + timedelta(minutes=5)
+    put_request_counts((T0 + timedelta(minutes=i), 6000.0) for i in range(5))
+    clock.pin(newer)
+    (first,) = run(scheduled_time=newer.strftime("%Y-%m-%dT%H:%M:%SZ"))["records"]
+    assert first["outcome"] == "applied", first["reason"]
+    written = forecast_item()
+    assert written is not None and written["issued_at"]["S"] == newer.isoformat()
+    clock.pin(T0 + timedelta(minutes=7))
+    assert len(run()["records"]) == 1
+    assert forecast_item() == written
+    records = {r["trigger"]["scheduled_time"]: r for r in audit("web")}
+    assert {when: r["outcome"] for when, r in records.items()} == {
+        newer.isoformat(): "applied",
+        T0.isoformat(): "skipped",
+    }
+    late = records[T0.isoformat()]
+    assert late["skip_cause"] == "superseded"
+    assert f"a newer forecast, issued {newer.isoformat()}, is in place" in late["reason"]
+
+
+@pytest.mark.usefixtures("floor_mode")
+def test_a_damaged_forecast_item_from_the_future_does_not_block_every_run(clock: Any, audit: Audit) -> None:
+    # An issue time no run can have written (a year ahead) must not freeze the floors forever.
+    assert run()["records"][0]["outcome"] == "applied"
+    table = boto3.client("dynamodb")
+    item = forecast_item()
+    assert item is not None
+    # A year ahead; no time at all; and a text that sorts as a newer time but is none.
+    for damaged in ((T0 + timedelta(days=365)).isoformat(), "not a time", f"{T0.date()}T12:05 damaged"):
+        table.put_item(TableName=os.environ["TABLE_NAME"], Item={**item, "issued_at": {"S": damaged}})
+        assert run()["records"][0]["outcome"] == "applied"
+        written = forecast_item()
+        assert written is not None and written["issued_at"]["S"] == T0.isoformat()

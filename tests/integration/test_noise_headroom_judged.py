@@ -140,11 +140,12 @@ def _unpaid_item(issued_minutes_ago: int) -> None:
     AuditStore(os.environ["TABLE_NAME"]).save_forecast(
         "web",
         ForecastState("forecast_only", issued, issued + timedelta(hours=1), 15, (4,) * 4, 0.9, 1.2, None),
+        credible_until=T0,
     )
     store = AuditStore(os.environ["TABLE_NAME"])
     state = store.load_forecast("web")
     assert state is not None and state.headroom is None  # an item from before judging has no verdict
-    store.save_forecast("web", ForecastState(**{**state.__dict__, "headroom": verdict}))
+    store.save_forecast("web", ForecastState(**{**state.__dict__, "headroom": verdict}), credible_until=T0)
     loaded = store.load_forecast("web")
     assert loaded is not None and loaded.headroom == verdict
 

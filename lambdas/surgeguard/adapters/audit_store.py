@@ -7,7 +7,7 @@ import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -347,10 +347,12 @@ class AuditStore(AwsAdapter):
         ]
 
     # --- forecast: the forecaster's latest floors, read by every reactive decision of the group ---
-    def save_forecast(self, group: str, state: ForecastState) -> None:
+    def save_forecast(self, group: str, state: ForecastState, *, credible_until: datetime) -> datetime | None:
+        """Write the group's FORECAST item unless a newer forecast is in place (a late run's retry must
+        not put older floors back): None when written, else the newer item's issue time. A stored issue
+        time after `credible_until` (or not a time at all) is a damaged item's, and is overwritten."""
         item: dict[str, Any] = {
-            keys.PARTITION_KEY: {"S": keys.group_pk(group)},
-            keys.SORT_KEY: {"S": keys.FORECAST_SORT_KEY},
+            **_forecast_key(group),
             "mode": {"S": state.mode},
             "issued_at": {"S": state.issued_at.isoformat()},
             "valid_until": {"S": state.valid_until.isoformat()},
@@ -377,17 +379,32 @@ class AuditStore(AwsAdapter):
                     "target_share": _to_attribute(verdict.target_share),
                 }
             }
-        self._table_call("PutItem", Item=item)
+        try:
+            # ISO 8601 times in UTC, written by `isoformat`, order as their text does.
+            self._table_call(
+                "PutItem",
+                Item=item,
+                ConditionExpression="attribute_not_exists(#pk) OR #issued <= :issued OR #issued > :credible",
+                ExpressionAttributeNames={"#pk": keys.PARTITION_KEY, "#issued": "issued_at"},
+                ExpressionAttributeValues={
+                    ":issued": {"S": state.issued_at.astimezone(UTC).isoformat()},
+                    ":credible": {"S": credible_until.astimezone(UTC).isoformat()},
+                },
+            )
+            return None
+        except AwsCallError as error:
+            if error.code != CONDITION_FAILED:
+                raise
+        found = self._table_call("GetItem", Key=_forecast_key(group), ConsistentRead=True).get("Item") or {}
+        try:
+            return datetime.fromisoformat(found["issued_at"]["S"])
+        except (KeyError, TypeError, ValueError):
+            # Not a time after all (or gone since): nothing newer is there to keep.
+            self._table_call("PutItem", Item=item)
+            return None
 
     def load_forecast(self, group: str) -> ForecastState | None:
-        item = self._table_call(
-            "GetItem",
-            Key={
-                keys.PARTITION_KEY: {"S": keys.group_pk(group)},
-                keys.SORT_KEY: {"S": keys.FORECAST_SORT_KEY},
-            },
-            ConsistentRead=True,
-        ).get("Item")
+        item = self._table_call("GetItem", Key=_forecast_key(group), ConsistentRead=True).get("Item")
         if not item:
             return None
         mape = _from_attribute(item["mape"])
@@ -476,3 +493,7 @@ def _headroom_verdict(attributes: dict[str, Any]) -> HeadroomVerdict:
         target_dropped_pct=figures[1],
         target_share=figures[2],
     )
+
+
+def _forecast_key(group: str) -> dict[str, dict[str, str]]:
+    return {keys.PARTITION_KEY: {"S": keys.group_pk(group)}, keys.SORT_KEY: {"S": keys.FORECAST_SORT_KEY}}
