@@ -295,15 +295,19 @@ def _prewarm(
             f"first phase ran, {since})"
         )
     original_max = previous.original_max if previous is not None else None
-    raised = ""
-    if sale.temporary_max is not None and sale.temporary_max > snapshot.size.max:
-        if not ctx.config.is_dry_run(group):
-            adapters.fleet.set_max_size(group.name, sale.temporary_max)
+    raises_max = sale.temporary_max is not None and sale.temporary_max > snapshot.size.max
+    if raises_max:
         original_max = original_max or snapshot.size.max
-        raised = f"; MaxSize {snapshot.size.max} -> {sale.temporary_max} until {plan.restore.isoformat()}"
+    # Saved before the raise: a raise that lands with its answer lost (or the function killed after it)
+    # leaves the retry a MaxSize already raised, from which it could no longer tell the original.
     adapters.store.save_event(
         group.name, EventState(sale.name, target, why, now, original_max, base_capacity)
     )
+    raised = ""
+    if raises_max and sale.temporary_max is not None:
+        if not ctx.config.is_dry_run(group):
+            adapters.fleet.set_max_size(group.name, sale.temporary_max)
+        raised = f"; MaxSize {snapshot.size.max} -> {sale.temporary_max} until {plan.restore.isoformat()}"
     readings = adapters.signals.read(group, now)
     try:
         validate_readings(readings)

@@ -406,3 +406,32 @@ def test_rejected_payloads_and_payloads_without_a_schedule_arn_delete_nothing(
     assert "schedule_deleted" not in records["applied"]
     assert records["unchanged"]["schedule_deleted"] is False
     assert "is not a schedule ARN" in records["unchanged"]["delete_error"]
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_raised_max_whose_answer_was_lost_is_still_restored(
+    monkeypatch: pytest.MonkeyPatch, audit: Audit
+) -> None:
+    # The pre-warm's UpdateAutoScalingGroup (MaxSize 20 -> 30) lands and its answer is lost, so the
+    # event item is never saved. The retry found MaxSize already 30, so it saved no original max, and
+    # the restore said "no temporary max was applied": the group kept MaxSize 30 for good.
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+    from surgeguard.adapters.errors import AwsCallError
+
+    raise_max = AutoScalingFleet.set_max_size
+
+    def lands_then_times_out(self: Any, name: str, size: int, desired: int | None = None) -> None:
+        raise_max(self, name, size, desired)
+        raise AwsCallError("UpdateAutoScalingGroup", "ReadTimeoutError", "Read timeout on endpoint URL")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AutoScalingFleet, "set_max_size", lands_then_times_out)
+        with pytest.raises(RetryableFailureError):
+            fire(phase("prewarm", PREWARM, execution_id="exec-1"))
+    assert max_size() == 30
+    retried = fire(phase("prewarm", PREWARM, execution_id="exec-1"))  # Lambda's retry: the same event
+    assert retried["records"][0]["outcome"] == "applied"
+    item = event_item()
+    assert item is not None and item["original_max"]["N"] == "20"
+    assert fire(phase("restore", RESTORE))["records"][0]["outcome"] == "applied"
+    assert max_size() == 20

@@ -127,6 +127,7 @@ class Baseline:
     audit_writes: list[bool] = field(default_factory=list)
     outcome: str | None = None
     size: tuple[int, int, int] | None = None
+    original_max: int | None = None  # what the sale's restore puts back, as its event item says
     items: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     source_id: str = ""
@@ -162,6 +163,7 @@ def run_baseline(harness: Harness, scenario: Scenario) -> Baseline:
     baseline.labels = [c.label for c in calls]
     baseline.audit_writes = [c.writes_audit for c in calls]
     baseline.size = harness.world.size("web")
+    baseline.original_max = harness.world.original_max()
     baseline.items = new_items(harness.world, before)
     baseline.source_id = source_id_of(event)
     return baseline

@@ -106,6 +106,7 @@ def _record() -> dict[str, Any]:
                     "audit_writes": baseline.audit_writes,
                     "outcome": baseline.outcome,
                     "size": list(baseline.size or ()),
+                    "original_max": baseline.original_max,
                     "applied": baseline.applied,
                     "outside": baseline.outside,
                     "error": baseline.error,

@@ -24,7 +24,8 @@ And across the call and its redelivery: (f) another writer's change that the fau
 named is named by one of them.
 And of the redelivery:
 (d) it returns normally with exactly one audit item of its own; web ends as the fault-free run left it
-    (min, desired, max); across both calls exactly as many `applied` items as the fault-free run wrote.
+    (min, desired, max); across both calls exactly as many `applied` items as the fault-free run wrote;
+    (h) the sale's saved original MaxSize, what its restore puts back, is the fault-free run's.
 
 The per-minute re-evaluation is not retried by Lambda (the next minute's run is its retry), so for it
 (e) does not apply and (d) allows one other end: nothing landed, no `applied` item, and the alarm still
@@ -230,6 +231,12 @@ def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:
         assert case.baseline["outside"] in named, (
             f"the other writer's change {case.baseline['outside']} went unnamed: {everything}"
         )
+    # (h) what the sale's restore will put back is what the fault-free run saved (a raise that landed
+    # unrecorded once left MaxSize raised for good)
+    assert world.original_max() == case.baseline["original_max"], (
+        f"the sale's saved original MaxSize is {world.original_max()}, the fault-free run saved "
+        f"{case.baseline['original_max']}: its restore would not put back what it should"
+    )
     assert web == expected_size, (
         f"after the redelivery web is {web}, not the fault-free {expected_size}: the redelivery was "
         f"{second[0]['outcome']} {second[0].get('skip_cause') or ''}: {second[0].get('reason')}"

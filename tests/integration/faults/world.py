@@ -265,6 +265,19 @@ class World:
         config = found.get("WarmPoolConfiguration")
         return None if config is None else int(config.get("MaxGroupPreparedCapacity", -1))
 
+    def original_max(self, group: str = "web") -> int | None:
+        """The MaxSize the sale's restore puts back (the event item's `original_max`); None: none saved."""
+        found = self.api("dynamodb").get_item(
+            TableName=TABLE,
+            Key={
+                keys.PARTITION_KEY: {"S": keys.group_pk(group)},
+                keys.SORT_KEY: {"S": f"{keys.EVENT_SORT_PREFIX}{SALE['name']}"},
+            },
+            ConsistentRead=True,
+        )
+        value = found.get("Item", {}).get("original_max")
+        return None if value is None else int(value["N"])
+
     def sizes(self) -> dict[str, tuple[int, int, int]]:
         """Every group's (min, desired, max), in one call."""
         found = self.api("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=list(SIZES))
