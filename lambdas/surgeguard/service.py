@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 from surgeguard.adapters.errors import (
     AwsCallError,
     ConcurrentUpdateError,
+    DamagedItemError,
     DuplicateTriggerError,
     GroupNotFoundError,
 )
@@ -987,17 +988,23 @@ class EventLimits:
     max_size: int | None = None  # a temporary max in effect (pre-warm until restore)
 
 
-def event_limits(group: GroupConfig, states: Sequence[EventState], now: datetime) -> EventLimits:
-    """Floors (`floor:<event>` candidates), the scale-in freeze and any temporary max at `now`."""
+def event_limits(
+    group: GroupConfig, states: Sequence[EventState], now: datetime, unreadable: Collection[str] = ()
+) -> EventLimits:
+    """Floors (`floor:<event>` candidates), the scale-in freeze and any temporary max at `now`.
+    `unreadable`: events whose saved item is damaged: their plan still freezes scale-in and bounds
+    capacity by their temporary max, but their target, and so their floor, is unknown."""
     floors: list[Floor] = []
     frozen: list[str] = []
     raised: list[int] = []
-    for state in states:
-        event = group.event(state.event)
+    targets: list[tuple[str, int | None]] = [(s.event, s.target) for s in states]
+    targets += [(name, None) for name in unreadable]
+    for name, target in targets:
+        event = group.event(name)
         if event is None:
             continue  # an event removed from the config since its pre-warm: no longer held
         plan = plan_event(group, event)
-        floor = floor_at(plan, state.target, now)
+        floor = None if target is None else floor_at(plan, target, now)
         if floor is not None:
             floors.append(Floor(event.name, floor))
         if plan.active(now):
@@ -1026,6 +1033,35 @@ def _headroom(
         return noise_limits(group, adapters, now, direction), readings
     stood_down = NoiseLimits(notes={"noise": {"stood_down": unpaid.describe(), "target_share": share}})
     return stood_down, [replace(reading, target=reading.target * share) for reading in readings]
+
+
+def _load_memory(group: str, adapters: Adapters, notes: dict[str, Any]) -> ScalerMemory:
+    """The group's state item; a damaged one, noted in `notes`, as no memory under its version."""
+    try:
+        return adapters.store.load_memory(group)
+    except DamagedItemError as error:
+        if error.version is None:
+            raise
+        # A state item no Surgeguard wrote must not stop every decision of the group: this one starts
+        # from no memory (no commit, launches or recommendations) and its save replaces the item.
+        logger.warning("%s: damaged state item, started afresh: %s", group, error)
+        notes["state_item"] = safe_text(f"malformed, started afresh: {error.detail}", 512)
+        return ScalerMemory(version=error.version)
+
+
+def _event_states(
+    group: GroupConfig, adapters: Adapters
+) -> tuple[list[EventState], tuple[str, ...], dict[str, Any]]:
+    """The group's saved sale events, the names of those whose item is damaged, and the audit note
+    of the damage: one hand-edited item must not stop every decision of the group."""
+    if not group.events:
+        return [], (), {}
+    try:
+        return adapters.store.load_events(group.name), (), {}
+    except DamagedItemError as error:
+        logger.warning("%s: damaged event items ignored: %s", group.name, error)
+        readable = [state for state in error.readable if isinstance(state, EventState)]
+        return readable, error.names, {"event_items": safe_text(f"malformed, ignored: {error.detail}", 512)}
 
 
 def _forecast_item(
@@ -1217,8 +1253,9 @@ def decide_and_apply(
     Raises AwsCallError only when nothing was applied.
     """
     controls = Controls(pause=adapters.store.load_pause(group.name), dry_run=ctx.config.is_dry_run(group))
-    states = adapters.store.load_events(group.name) if group.events else []
+    states, unreadable, event_notes = _event_states(group, adapters)
     item, notes = _forecast_item(group, adapters, forecast_item)
+    notes.update(event_notes)
     forecast = forecast_floors(group, adapters, now, item)
     notes.update(forecast.notes)
     noise, readings = _headroom(group, adapters, now, direction, item, readings)
@@ -1229,7 +1266,7 @@ def decide_and_apply(
     outside: dict[str, Any] = {}
     for attempt in range(_CONFLICT_RETRIES + 1):
         actual = adapters.fleet.describe(group.name)
-        loaded = adapters.store.load_memory(group.name)
+        loaded = _load_memory(group.name, adapters, notes)
         memory = loaded.forget_after(horizon)
         if memory != loaded:
             notes["ignored_future_state"] = f"state times after {horizon.isoformat()} were ignored"
@@ -1249,7 +1286,7 @@ def decide_and_apply(
         at = now
         if not_stale and memory.last_trigger_at is not None and memory.last_trigger_at > now:
             at = memory.last_trigger_at
-        limits = event_limits(group, states, at)
+        limits = event_limits(group, states, at, unreadable)
         # Noise headroom is held, never raised: a scale-in keeps what the noise needs of what is there.
         held = (
             () if noise.held is None else (Floor("noise", min(noise.held.capacity, snapshot.size.desired)),)
@@ -1466,7 +1503,7 @@ def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) ->
             adapters.fleet.set_desired_capacity(group, newest)
             applied, version = newest, latest.version
         return {"settled_to": applied}
-    except AwsCallError as error:
+    except (AwsCallError, DamagedItemError) as error:
         return {"settle_error": str(error)}
 
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from surgeguard import keys
 from surgeguard.adapters import clients
 from surgeguard.adapters.audit_store import memory_from_json, memory_to_json
 from surgeguard.adapters.errors import AwsCallError, ConcurrentUpdateError
-from surgeguard.domain.model import Recommendation, ScalerMemory
+from surgeguard.domain.model import Launch, Recommendation, ScalerMemory
 from surgeguard.handlers import alarm
 from surgeguard.service import RetryableFailureError
 
@@ -381,3 +385,53 @@ def test_an_invocations_deadline_does_not_outlive_it(
     # THEN once it returned, AWS calls made in the same process (the CLI, a test, the simulator) are
     # not failed as DeadlineExceeded when that budget would have run out
     assert clients._time_left() is None
+
+
+_TIMES = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC))
+_MEMORIES = st.builds(
+    ScalerMemory,
+    version=st.just(3),
+    last_scale_out_at=st.none() | _TIMES,
+    last_trigger_at=st.none() | _TIMES,
+    launches=st.lists(st.builds(Launch, _TIMES, st.integers(0, 10_000)), max_size=3).map(tuple),
+    recommendations=st.lists(
+        st.builds(Recommendation, _TIMES, st.integers(0, 10_000), st.none() | st.integers(0, 10_000)),
+        max_size=3,
+    ).map(tuple),
+    committed_desired=st.none() | st.integers(0, 10_000),
+    committed_at=st.none() | _TIMES,
+    committed_by=st.none() | st.text(max_size=20),
+)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=20), inner, max_size=4),
+    max_leaves=12,
+)
+_FIELDS = ["launches", "recommendations", "committed_desired", "committed_at", "last_trigger_id", "count"]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(_MEMORIES)
+def test_every_state_item_saved_reads_back_whole(memory: ScalerMemory) -> None:
+    assert memory_from_json(memory_to_json(memory), 3) == memory
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.dictionaries(st.sampled_from(_FIELDS) | st.text(max_size=10), _JSON, max_size=6), _MEMORIES)
+def test_a_damaged_state_item_is_refused_or_read_with_the_right_types(
+    damage: dict[str, Any], memory: ScalerMemory
+) -> None:
+    # What a hand edit can leave: any JSON in any field. Either it is refused as damaged (the decision
+    # then starts afresh and says so), or every field has the type the decision compares it as.
+    raw = json.dumps({**json.loads(memory_to_json(memory)), **damage})
+    try:
+        loaded = memory_from_json(raw, 3)
+    except (KeyError, TypeError, ValueError):
+        return
+    for moment in (loaded.last_scale_out_at, loaded.last_trigger_at, loaded.committed_at):
+        assert moment is None or (isinstance(moment, datetime) and moment.tzinfo is not None)
+    assert all(isinstance(x.at, datetime) and type(x.count) is int for x in loaded.launches)
+    assert all(type(x.desired) is int for x in loaded.recommendations)
+    assert all(x.load is None or type(x.load) is int for x in loaded.recommendations)
+    assert loaded.committed_desired is None or type(loaded.committed_desired) is int
+    assert loaded.last_trigger_id is None or isinstance(loaded.last_trigger_id, str)

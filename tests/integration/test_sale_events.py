@@ -435,3 +435,48 @@ def test_a_raised_max_whose_answer_was_lost_is_still_restored(
     assert item is not None and item["original_max"]["N"] == "20"
     assert fire(phase("restore", RESTORE))["records"][0]["outcome"] == "applied"
     assert max_size() == 20
+
+
+def _damage(sort_key: str, attribute: str, value: dict[str, str]) -> None:
+    """Hand-edit one attribute of web's item (the console, a script): what no Surgeguard writes."""
+    table = boto3.client("dynamodb")
+    key = {keys.PARTITION_KEY: {"S": keys.group_pk("web")}, keys.SORT_KEY: {"S": sort_key}}
+    item = table.get_item(TableName=os.environ["TABLE_NAME"], Key=key)["Item"]
+    table.put_item(TableName=os.environ["TABLE_NAME"], Item={**item, attribute: value})
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_damaged_event_item_stops_no_decision_and_the_sale_still_freezes_scale_in(
+    invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit
+) -> None:
+    # A target no Surgeguard writes (24.5) once failed every decision of the group with an internal
+    # error, scale-out included, for as long as the item stayed.
+    fire(phase("prewarm", PREWARM))
+    _damage(f"{keys.EVENT_SORT_PREFIX}doorbuster", "target", {"N": "24.5"})
+    set_desired("web", 28)
+    cpu_metric(5.0, T0 + timedelta(minutes=29))
+    alarm(invoke, "cpu", "in", T0 + timedelta(minutes=30))
+    frozen = audit("web")[-1]
+    assert frozen["outcome"] == "unchanged" and desired() == 28, frozen["reason"]
+    assert "scale-in frozen: sale event doorbuster" in frozen["reason"]
+    assert frozen["event_items"].startswith("malformed, ignored: doorbuster")
+    assert not any(c["rule"] == "floor:doorbuster" for c in frozen["candidates"])  # its target is unknown
+    cpu_metric(95.0, T0 + timedelta(minutes=31))
+    alarm(invoke, "cpu", "out", T0 + timedelta(minutes=32))
+    assert audit("web")[-1]["outcome"] == "applied" and desired() > 28
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_damaged_state_item_is_started_afresh_and_rewritten(
+    invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit
+) -> None:
+    fire(phase("prewarm", PREWARM))
+    _damage(keys.STATE_SORT_KEY, "memory", {"S": '{"launches": [{"at": "yesterday"'})
+    cpu_metric(95.0, T0 + timedelta(minutes=4))
+    alarm(invoke, "cpu", "out", T0 + timedelta(minutes=5))
+    decided = audit("web")[-1]
+    assert decided["outcome"] == "applied", decided["reason"]
+    assert decided["state_item"].startswith("malformed, started afresh:")
+    cpu_metric(95.0, T0 + timedelta(minutes=9))
+    alarm(invoke, "cpu", "out", T0 + timedelta(minutes=10))
+    assert "state_item" not in audit("web")[-1]  # the decision's save put a readable item back

@@ -13,7 +13,12 @@ from typing import Any
 
 from surgeguard import keys
 from surgeguard.adapters.clients import AwsAdapter
-from surgeguard.adapters.errors import AwsCallError, ConcurrentUpdateError, DuplicateTriggerError
+from surgeguard.adapters.errors import (
+    AwsCallError,
+    ConcurrentUpdateError,
+    DamagedItemError,
+    DuplicateTriggerError,
+)
 from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.headroom import HeadroomVerdict
 from surgeguard.domain.model import Claim, EventState, Launch, Pause, Recommendation, ScalerMemory
@@ -55,29 +60,80 @@ def memory_to_json(memory: ScalerMemory) -> str:
 
 
 def memory_from_json(raw: str, version: int) -> ScalerMemory:
+    """The state item's memory; TypeError or ValueError where it is not what `memory_to_json` writes
+    (every field is checked here: a damaged value must not fail a comparison deep in a decision)."""
     data = json.loads(raw)
-
-    def when(value: str | None) -> datetime | None:
-        return datetime.fromisoformat(value) if value else None
-
+    if not isinstance(data, dict):
+        raise TypeError(f"memory is a JSON {type(data).__name__}, not an object")
     return ScalerMemory(
         version=version,
-        last_scale_out_at=when(data.get("last_scale_out_at")),
-        last_scale_in_at=when(data.get("last_scale_in_at")),
-        last_trigger_at=when(data.get("last_trigger_at")),
-        launches=tuple(Launch(datetime.fromisoformat(x["at"]), x["count"]) for x in data["launches"]),
-        recommendations=tuple(
-            Recommendation(datetime.fromisoformat(x["at"]), x["desired"], x.get("load"))
-            for x in data["recommendations"]
+        last_scale_out_at=_when(data.get("last_scale_out_at"), "last_scale_out_at"),
+        last_scale_in_at=_when(data.get("last_scale_in_at"), "last_scale_in_at"),
+        last_trigger_at=_when(data.get("last_trigger_at"), "last_trigger_at"),
+        launches=tuple(
+            Launch(_at(x, "launches"), _count(x["count"], "launches.count"))
+            for x in _entries(data, "launches")
         ),
-        committed_desired=data.get("committed_desired"),
-        committed_at=when(data.get("committed_at")),
-        committed_from=data.get("committed_from"),
-        committed_by=data.get("committed_by"),
-        last_trigger_id=data.get("last_trigger_id"),
-        outside_noticed_by=data.get("outside_noticed_by"),
-        outside_notes_json=data.get("outside_notes_json"),
+        recommendations=tuple(
+            Recommendation(
+                _at(x, "recommendations"),
+                _count(x["desired"], "recommendations.desired"),
+                _whole(x.get("load"), "recommendations.load"),
+            )
+            for x in _entries(data, "recommendations")
+        ),
+        committed_desired=_whole(data.get("committed_desired"), "committed_desired"),
+        committed_at=_when(data.get("committed_at"), "committed_at"),
+        committed_from=_whole(data.get("committed_from"), "committed_from"),
+        committed_by=_text(data.get("committed_by"), "committed_by"),
+        last_trigger_id=_text(data.get("last_trigger_id"), "last_trigger_id"),
+        outside_noticed_by=_text(data.get("outside_noticed_by"), "outside_noticed_by"),
+        outside_notes_json=_text(data.get("outside_notes_json"), "outside_notes_json"),
     )
+
+
+def _when(value: Any, name: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} is not a time string")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} {value!r} has no time zone")
+    return moment
+
+
+def _whole(value: Any, name: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(f"{name} is not a whole number")
+    return value
+
+
+def _count(value: Any, name: str) -> int:
+    number = _whole(value, name)
+    if number is None:
+        raise TypeError(f"{name} is missing")
+    return number
+
+
+def _text(value: Any, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} is not a string")
+    return value
+
+
+def _entries(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    value = data[name]
+    if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+        raise TypeError(f"{name} is not a list of objects")
+    return value
+
+
+def _at(entry: dict[str, Any], name: str) -> datetime:
+    moment = _when(entry["at"], f"{name}.at")
+    if moment is None:
+        raise ValueError(f"{name} entry without a time")
+    return moment
 
 
 def _to_attribute(value: Any) -> dict[str, Any]:
@@ -258,7 +314,14 @@ class AuditStore(AwsAdapter):
         ).get("Item")
         if not item:
             return ScalerMemory()
-        return memory_from_json(item["memory"]["S"], int(item["version"]["N"]))
+        try:
+            version = int(item["version"]["N"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise DamagedItemError("state item", f"no version to overwrite it under: {error!r}") from error
+        try:
+            return memory_from_json(item["memory"]["S"], version)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise DamagedItemError("state item", repr(error), version=version) from error
 
     def save_memory(self, group: str, memory: ScalerMemory, read_version: int) -> None:
         """Write the state only if nobody wrote it since we read `read_version`."""
@@ -334,17 +397,18 @@ class AuditStore(AwsAdapter):
             },
             ConsistentRead=True,
         )
-        return [
-            EventState(
-                event=item["event"]["S"],
-                target=int(item["target"]["N"]),
-                why=item["why"]["S"],
-                set_at=datetime.fromisoformat(item["set_at"]["S"]),
-                original_max=int(item["original_max"]["N"]) if "original_max" in item else None,
-                base_capacity=int(item["base_capacity"]["N"]) if "base_capacity" in item else None,
-            )
-            for item in response.get("Items", [])
-        ]
+        states: list[EventState] = []
+        damaged: dict[str, str] = {}
+        for item in response.get("Items", []):
+            try:
+                states.append(_event_state(item))
+            except (KeyError, TypeError, ValueError) as error:
+                name = str(item.get(keys.SORT_KEY, {}).get("S", ""))[len(keys.EVENT_SORT_PREFIX) :]
+                damaged[name] = repr(error)
+        if damaged:
+            detail = "; ".join(f"{name}: {error}" for name, error in damaged.items())
+            raise DamagedItemError("event items", detail, readable=tuple(states), names=tuple(damaged))
+        return states
 
     # --- forecast: the forecaster's latest floors, read by every reactive decision of the group ---
     def save_forecast(self, group: str, state: ForecastState, *, credible_until: datetime) -> datetime | None:
@@ -497,3 +561,25 @@ def _headroom_verdict(attributes: dict[str, Any]) -> HeadroomVerdict:
 
 def _forecast_key(group: str) -> dict[str, dict[str, str]]:
     return {keys.PARTITION_KEY: {"S": keys.group_pk(group)}, keys.SORT_KEY: {"S": keys.FORECAST_SORT_KEY}}
+
+
+def _event_state(item: dict[str, Any]) -> EventState:
+    def whole(name: str) -> int | None:
+        if name not in item:
+            return None
+        text = item[name]["N"]
+        if not text.lstrip("-").isdigit():
+            raise ValueError(f"{name} {text!r} is not a whole number")
+        return int(text)
+
+    target = whole("target")
+    if target is None:
+        raise KeyError("target")
+    return EventState(
+        event=item["event"]["S"],
+        target=target,
+        why=item["why"]["S"],
+        set_at=datetime.fromisoformat(item["set_at"]["S"]),
+        original_max=whole("original_max"),
+        base_capacity=whole("base_capacity"),
+    )

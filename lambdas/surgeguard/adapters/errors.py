@@ -33,3 +33,25 @@ class DuplicateTriggerError(RuntimeError):
         self.in_progress_until = in_progress_until
         # The key of the audit record the lease holder writes when done ({group, at, delivery_id}).
         self.holder_record = holder_record
+
+
+class DamagedItemError(ValueError):
+    """A stored item that no Surgeguard writes (hand-edited, or a bug): it cannot be read back.
+
+    `version`: the state item's own version, where the item can still be overwritten under it;
+    `readable`: what the rest of a multi-item read gave; `names`: the damaged items' names."""
+
+    def __init__(
+        self,
+        what: str,
+        detail: str,
+        *,
+        version: int | None = None,
+        readable: tuple[object, ...] = (),
+        names: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(f"{what}: {detail}")
+        self.detail = detail
+        self.version = version
+        self.readable = readable
+        self.names = names
