@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from surgeguard.adapters.errors import AwsCallError
+from surgeguard.adapters.errors import AwsCallError, DamagedItemError
 from surgeguard.config import GroupConfig, SaleEvent
 from surgeguard.domain.model import EventState, Outcome, Pause, ScalingAction
 from surgeguard.domain.sales import (
@@ -246,6 +246,19 @@ def _delete_schedule(trigger: PhaseTrigger, adapters: Adapters) -> dict[str, Any
     return {"schedule_deleted": True}
 
 
+def _saved_event(group: GroupConfig, adapters: Adapters, name: str) -> EventState | None:
+    """The event's saved state (None: none saved yet). Another event's damaged item is no concern of
+    this phase; its own raises DamagedItemError: the phase fails, audited and retried, changing nothing,
+    since what to raise or put back is no longer known."""
+    try:
+        states = adapters.store.load_events(group.name)
+    except DamagedItemError as error:
+        if name in error.names:
+            raise
+        states = [state for state in error.readable if isinstance(state, EventState)]
+    return next((state for state in states if state.event == name), None)
+
+
 def _prewarm(
     trigger: PhaseTrigger,
     plan: EventPlan,
@@ -279,7 +292,7 @@ def _prewarm(
             skip_cause="paused",
         )
     snapshot = adapters.fleet.describe(group.name)
-    previous = {s.event: s for s in adapters.store.load_events(group.name)}.get(sale.name)
+    previous = _saved_event(group, adapters, sale.name)
     normal = None
     if sale.peak_requests_per_minute is None and group.requests_target() is not None:
         normal = adapters.signals.normal_requests_per_minute(group, plan.start - NORMAL_LOOKBACK)
@@ -358,7 +371,7 @@ def _prewarm(
 
 
 def _release(trigger: PhaseTrigger, adapters: Adapters, base: Any) -> dict[str, Any]:
-    state = {s.event: s for s in adapters.store.load_events(trigger.group.name)}.get(trigger.event.name)
+    state = _saved_event(trigger.group, adapters, trigger.event.name)
     if state is None:
         reason = f"release of {trigger.event.name}: no pre-warm was recorded, no floor to release"
     else:
@@ -377,7 +390,7 @@ def _restore(
     trigger: PhaseTrigger, adapters: Adapters, ctx: Context, base: Any, stash: Stash
 ) -> dict[str, Any]:
     group = trigger.group
-    state = {s.event: s for s in adapters.store.load_events(group.name)}.get(trigger.event.name)
+    state = _saved_event(group, adapters, trigger.event.name)
     if state is None or state.original_max is None:
         return base(
             Outcome.UNCHANGED,

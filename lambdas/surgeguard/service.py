@@ -502,7 +502,7 @@ def run_claimed(
         else:
             recovered = _recovered(claim, adapters, delivery_id) if claim.pending else None
             records = claimed.work(stash) if recovered is None else recovered
-    except (AwsCallError, GroupNotFoundError, BadInputError) as error:
+    except (AwsCallError, GroupNotFoundError, BadInputError, DamagedItemError) as error:
         keep = bool(stashed) or bool(claim.pending)
         return [_failed(base, adapters, error, claim=claim, stashed=keep, notify=claimed.notify)]
     if not records:
@@ -597,7 +597,8 @@ def _failed(
     stashed: bool,
     notify: frozenset[Outcome],
 ) -> dict[str, Any]:
-    retryable = isinstance(error, AwsCallError)
+    # A damaged item is no bad input: the work failed, and is retried (a person may repair the item).
+    retryable = isinstance(error, AwsCallError | DamagedItemError)
     outcome = Outcome.FAILED if retryable else Outcome.REJECTED
     logger.error("%s: %s", outcome.value, error)
     message = safe_text(str(error), 1024)

@@ -480,3 +480,35 @@ def test_a_damaged_state_item_is_started_afresh_and_rewritten(
     cpu_metric(95.0, T0 + timedelta(minutes=9))
     alarm(invoke, "cpu", "out", T0 + timedelta(minutes=10))
     assert "state_item" not in audit("web")[-1]  # the decision's save put a readable item back
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_another_events_damaged_item_does_not_stop_this_ones_phases(audit: Audit) -> None:
+    earlier = {**EVENT, "name": "earlybird", "start": "2026-11-19T07:00:00", "end": "2026-11-19T09:00:00"}
+    configure_web(launch_seconds=130, events=[earlier, EVENT])
+    put_request_counts((T0 - timedelta(days=7, minutes=minute), 6000.0) for minute in range(-7, 8))
+    boto3.client("dynamodb").put_item(
+        TableName=os.environ["TABLE_NAME"],
+        Item={
+            keys.PARTITION_KEY: {"S": keys.group_pk("web")},
+            keys.SORT_KEY: {"S": f"{keys.EVENT_SORT_PREFIX}earlybird"},
+            "event": {"S": "earlybird"},
+            "target": {"N": "12.5"},  # no Surgeguard writes that
+        },
+    )
+    assert fire(phase("prewarm", PREWARM))["records"][0]["outcome"] == "applied"
+    assert (desired(), max_size()) == (24, 30)
+    assert fire(phase("restore", RESTORE))["records"][0]["outcome"] == "applied"
+    assert max_size() == 20
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_phase_whose_own_event_item_is_damaged_fails_loudly_and_changes_nothing(audit: Audit) -> None:
+    fire(phase("prewarm", PREWARM))
+    _damage(f"{keys.EVENT_SORT_PREFIX}doorbuster", "original_max", {"N": "20.5"})
+    with pytest.raises(RetryableFailureError):
+        fire(phase("restore", RESTORE))
+    (failed,) = [r for r in audit("web") if r["trigger"].get("phase") == "restore"]
+    assert failed["outcome"] == "failed"
+    assert "doorbuster" in failed["reason"] and "original_max '20.5'" in failed["reason"]
+    assert max_size() == 30  # what to put back is unknown: left for a person, who hears of it
