@@ -120,3 +120,32 @@ def test_a_paused_breach_is_still_heard_so_resume_acts_within_a_period(
         ("skipped", "paused"),
         ("applied", None),
     ]
+
+
+@pytest.mark.parametrize("written", ["true", "ALL", " out ", "", "stop everything"])
+def test_a_hand_edited_switch_stops_rather_than_crashes(
+    written: str, invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]
+) -> None:
+    # An operator editing the control item in the console mid-sale: a value the CLI never writes once
+    # failed every decision with an internal error. A kill switch that is set at all fails closed.
+    import boto3
+
+    from surgeguard import keys
+
+    set_desired("web", 2)
+    cpu_metric(80.0)
+    boto3.client("dynamodb").put_item(
+        TableName=TABLE,
+        Item={
+            keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION},
+            keys.SORT_KEY: {"S": "web"},
+            "pause": {"S": written},
+        },
+    )
+    name = alarm_for("web", "cpu", "out")
+    set_alarm_state(name, "ALARM")
+    invoke(alarm_event(SNS, name, at(40), metric="CPUUtilization"))
+    (record,) = audit("web")
+    assert (record["outcome"], record["skip_cause"]) == ("skipped", "paused"), record["reason"]
+    assert record["inputs"]["pause"] == ("out" if written == " out " else "all")
+    assert desired() == 2

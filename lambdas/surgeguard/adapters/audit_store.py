@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import uuid
 from collections.abc import Mapping
@@ -23,6 +24,8 @@ from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.headroom import HeadroomVerdict
 from surgeguard.domain.model import Claim, EventState, Launch, Pause, Recommendation, ScalerMemory
 from surgeguard.domain.triggers import safe_text
+
+logger = logging.getLogger("surgeguard")
 
 CLAIM_TTL_SECONDS = 86_400
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -355,7 +358,7 @@ class AuditStore(AwsAdapter):
                 Key={keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION}, keys.SORT_KEY: {"S": sort_key}},
                 ConsistentRead=True,
             ).get("Item")
-            pauses.append(Pause(item["pause"]["S"]) if item else Pause.NONE)
+            pauses.append(_pause(item, sort_key) if item else Pause.NONE)
         return Pause.combine(*pauses)
 
     def set_pause(self, group: str | None, pause: Pause, who: str, at: datetime) -> None:
@@ -583,3 +586,14 @@ def _event_state(item: dict[str, Any]) -> EventState:
         original_max=whole("original_max"),
         base_capacity=whole("base_capacity"),
     )
+
+
+def _pause(item: dict[str, Any], name: str) -> Pause:
+    """A control item's switch. One the CLI never writes (a hand edit in the console, mid-sale) is a
+    full pause: a kill switch that is set at all fails closed, never crashes every decision."""
+    written = item.get("pause", {}).get("S")
+    try:
+        return Pause(written.strip().lower()) if isinstance(written, str) else Pause.ALL
+    except ValueError:
+        logger.warning("control item %s: pause %r is not one of none/all/out/in: taken as all", name, written)
+        return Pause.ALL
