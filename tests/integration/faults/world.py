@@ -72,6 +72,9 @@ def world_config() -> dict[str, Any]:
         "launch_seconds": 130,
         "events": [SALE],
         "forecast": FORECAST,
+        # The noise headroom reads the recent RequestCount on every decision (a refinement: unreadable,
+        # the signals decide alone), so that read is on the alarm paths too.
+        "noise_headroom": {"sigmas": 3, "band_sigmas": 3},
     }
     return config
 
