@@ -18,12 +18,12 @@ EXAMPLES = {
   surgeguard pause --table TABLE --all                          stop everything
   surgeguard pause --table TABLE --group shop-web --direction in   freeze scale-in only
 
-exit codes: 0 done, 2 bad arguments, 3 AWS unreadable""",
+exit codes: 0 done, 2 bad arguments or no such group (nothing switched), 3 AWS unreadable""",
     "resume": """examples:
   surgeguard resume --table TABLE --all
   surgeguard resume --table TABLE --group shop-web --json
 
-exit codes: 0 done, 2 bad arguments, 3 AWS unreadable""",
+exit codes: 0 done, 2 bad arguments or no such group (nothing switched), 3 AWS unreadable""",
     "audit": """examples:
   surgeguard audit --table TABLE --group shop-web --limit 20
   surgeguard audit --table TABLE --group shop-web --json | jq '.[] | select(.outcome == "failed")'
@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
         target = cmd.add_mutually_exclusive_group(required=True)
         target.add_argument("--group", help="one Auto Scaling group")
         target.add_argument("--all", action="store_true", help="every group")
+        cmd.add_argument(
+            "--force",
+            action="store_true",
+            help="switch --group even if no Auto Scaling group of that name exists (yet)",
+        )
         if name == "pause":
             cmd.add_argument(
                 "--direction",
@@ -78,6 +83,31 @@ def _audit_table(records: Sequence[dict[str, object]]) -> object:
     return output.table(None, ["at", "outcome", "previous", "new", "reason"], rows)
 
 
+def _group_exists(command: str, group: str) -> bool:
+    """Whether `group` names an Auto Scaling group here: a switch set for a misspelt name stops nothing,
+    and a resume of one leaves the real group paused. Where the lookup itself fails (no permission to
+    describe groups), the switch is still set: in an emergency it must not wait on IAM."""
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+    from surgeguard.adapters.errors import GroupNotFoundError
+
+    try:
+        AutoScalingFleet().describe(group)
+    except GroupNotFoundError:
+        print(
+            f"surgeguard {command}: no Auto Scaling group {group!r} in this account and region: nothing "
+            "switched (check the name; --force switches it anyway)",
+            file=sys.stderr,
+        )
+        return False
+    except AwsCallError as error:
+        print(
+            f"surgeguard {command}: could not check that Auto Scaling group {group!r} exists ({error}); "
+            "switching it anyway",
+            file=sys.stderr,
+        )
+    return True
+
+
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     store = AuditStore(args.table)
@@ -90,6 +120,8 @@ def main(argv: Sequence[str]) -> int:
                 output.console().print(_audit_table(records))
             return output.OK
         group = None if args.all else args.group
+        if group is not None and not args.force and not _group_exists(args.command, group):
+            return output.USAGE
         pause = Pause.NONE
         if args.command == "pause":
             pause = {"both": Pause.ALL, "out": Pause.OUT, "in": Pause.IN}[args.direction]
