@@ -166,7 +166,8 @@ def _forecast(
     history = adapters.signals.request_history(group, now - timedelta(days=settings.history_days), now)
     horizon = settings.horizon_hours * 60
     fit = fit_forecast(history, horizon, settings.percentile)
-    if fit is None:
+
+    def skipped(reason: str, cause: str) -> dict[str, Any]:
         return _record(
             ctx,
             delivery_id,
@@ -174,9 +175,15 @@ def _forecast(
             Outcome.SKIPPED,
             group=group.name,
             trigger=trigger.audit(),
-            reason=f"not enough history to forecast {group.name}: under 2 days of non-gap minutes "
-            f"in the last {settings.history_days} days; no floor written",
-            skip_cause="no_history",
+            reason=reason,
+            skip_cause=cause,
+        )
+
+    if fit is None:
+        return skipped(
+            f"not enough history to forecast {group.name}: under 2 days of non-gap minutes in the last "
+            f"{settings.history_days} days; no floor written",
+            "no_history",
         )
     lead = group.lead_minutes()
     steps = floor_steps(fit.upper, trigger.per_instance, STEP_MINUTES, lead)
@@ -205,16 +212,10 @@ def _forecast(
     )
     newer = adapters.store.save_forecast(group.name, state, credible_until=ctx.clock() + CREDIBLE_AHEAD)
     if newer is not None:
-        return _record(
-            ctx,
-            delivery_id,
-            now,
-            Outcome.SKIPPED,
-            group=group.name,
-            trigger=trigger.audit(),
-            reason=f"a newer forecast, issued {newer.isoformat()}, is in place: this run's, for "
+        return skipped(
+            f"a newer forecast, issued {newer.isoformat()}, is in place: this run's, for "
             f"{now.isoformat()}, is not written (a late retry must not put older floors back)",
-            skip_cause="superseded",
+            "superseded",
         )
     mape = "n/a" if fit.mape is None else f"{fit.mape:.1%}"
     summary = (

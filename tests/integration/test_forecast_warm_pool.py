@@ -174,22 +174,22 @@ def test_off_by_default_the_forecaster_never_touches_a_pool(
     assert _pool() is None
 
 
+def _sizing_for_a_sale(**peak: float) -> None:
+    """Pool sizing on, and a sale at 13:00 UTC, an hour after the run: its pre-warm falls inside the
+    forecast's one-hour horizon."""
+    sale = {"name": "flash", "start": "2026-11-20T13:00:00", "end": "2026-11-20T14:00:00", "timezone": "UTC"}
+    configure_web(
+        forecast={"mode": "floor", "history_days": HISTORY_DAYS, "horizon_hours": 1, "size_warm_pool": True},
+        events=[{**sale, **peak}],
+    )
+    _history()
+
+
 def test_a_sale_near_prepares_its_target(config_file: ScalerConfig, alarms: list[str], audit: Audit) -> None:
     # Doors at 13:00 UTC, an hour after the run: its pre-warm (launch + warm-up + margins before the
     # doors) falls inside the forecast's one-hour horizon, so the pool is sized for the sale's target
     # (15000 requests/min at 1000 per instance) rather than for the week's peak of 8.
-    sale = {
-        "name": "flash",
-        "start": "2026-11-20T13:00:00",
-        "end": "2026-11-20T14:00:00",
-        "timezone": "UTC",
-        "peak_requests_per_minute": 15000,
-    }
-    configure_web(
-        forecast={"mode": "floor", "history_days": HISTORY_DAYS, "horizon_hours": 1, "size_warm_pool": True},
-        events=[sale],
-    )
-    _history()
+    _sizing_for_a_sale(peak_requests_per_minute=15000)
     record = _run(audit)
     assert record["warm_pool"]["max_group_prepared_capacity"] == 15
     assert "event flash 15" in record["reason"]
@@ -202,18 +202,7 @@ def test_a_sale_whose_normal_load_cannot_be_read_leaves_the_pool_and_the_forecas
     # A sale declared as a multiple of the normal load needs that load read (GetMetricData). Its read
     # failing once failed the whole run after the forecast was written, against the docstring: the
     # pool is a refinement, and a `failed` record pages a human for it.
-    sale = {
-        "name": "flash",
-        "start": "2026-11-20T13:00:00",
-        "end": "2026-11-20T14:00:00",
-        "timezone": "UTC",
-        "peak_multiplier": 3,
-    }
-    configure_web(
-        forecast={"mode": "floor", "history_days": HISTORY_DAYS, "horizon_hours": 1, "size_warm_pool": True},
-        events=[sale],
-    )
-    _history()
+    _sizing_for_a_sale(peak_multiplier=3)
 
     def unreadable(self: Any, group: Any, around: Any) -> float | None:
         raise AwsCallError("GetMetricData", "Throttling", "Rate exceeded")
