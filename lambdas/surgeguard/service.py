@@ -40,7 +40,7 @@ from surgeguard.domain.forecast import (
     ForecastState,
     burst_came,
     burst_capacity,
-    burst_no_show_after,
+    burst_judgeable,
     recent_level,
 )
 from surgeguard.domain.headroom import HeadroomVerdict, noise_band, noise_floor
@@ -1129,7 +1129,7 @@ def forecast_floors(
     began = state.burst_run_start(now)
     run_minutes = 0 if began is None else int((now - began) / timedelta(minutes=1))
     # Once the burst should have shown, one read covers the anticipation and the level before it too.
-    judged = run_minutes >= burst_no_show_after(settings) and settings.no_show_share > 0
+    judged = burst_judgeable(run_minutes, settings)
     recent, unreadable = _recent_requests(
         group, adapters, now, settings.level_minutes + (run_minutes if judged else 0)
     )

@@ -761,6 +761,12 @@ def burst_no_show_after(settings: BurstSettings) -> int:
     return settings.lead_minutes + 2
 
 
+def burst_judgeable(run_minutes: int, settings: BurstSettings = BurstSettings()) -> bool:
+    """Whether an anticipation `run_minutes` old can be judged come or not (`burst_came`): the burst
+    should have shown by now, and a no-show is judged at all (a share above 0)."""
+    return settings.no_show_share > 0 and run_minutes >= burst_no_show_after(settings)
+
+
 def burst_came(
     minutes: Sequence[float | None], run_minutes: int, rise: float, settings: BurstSettings = BurstSettings()
 ) -> bool | None:
@@ -769,7 +775,7 @@ def burst_came(
     1 + `no_show_share` x (rise - 1). `minutes`: from `level_minutes` before the anticipation began up to
     now, oldest first. None when it cannot be told yet (fewer than `burst_no_show_after` minutes in, or
     the share is 0) or at all (the level before, or every minute since, unknown)."""
-    if not settings.no_show_share or run_minutes < burst_no_show_after(settings):
+    if not burst_judgeable(run_minutes, settings):
         return None
     width = settings.level_minutes
     level = recent_level(minutes[:width], width)
