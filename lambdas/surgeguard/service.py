@@ -895,12 +895,12 @@ def _reevaluate(
                     base=base,
                     forecast_item=bursting.get(group_name),
                 )
-            except (AwsCallError, GroupNotFoundError, BadInputError) as error:
+            except (AwsCallError, GroupNotFoundError, BadInputError, DamagedItemError) as error:
                 if len(stashed) > stashed_before:
                     raise  # a change may have landed: the retry finds its stashed record
-                # One group's failure is its own record; the others are decided, and the next
-                # re-evaluation, a minute later, tries this group again.
-                failed = isinstance(error, AwsCallError)
+                # One group's failure is its own record (a damaged item of one group included); the
+                # others are decided, and the next re-evaluation, a minute later, tries this group again.
+                failed = isinstance(error, AwsCallError | DamagedItemError)
                 message = safe_text(str(error), 1024)
                 outcome = Outcome.FAILED if failed else Outcome.REJECTED
                 record = base(outcome, message, error=message if failed else None)

@@ -134,3 +134,37 @@ def test_a_small_stack_takes_no_shard_but_shard_zero(invoke: Callable[..., dict[
         "skipped",
         "re-evaluation: no alarm of this stack is in ALARM and no learned burst is due",
     )
+
+
+def test_one_groups_unreadable_state_item_fails_that_group_only(
+    invoke: Callable[..., dict[str, Any]],
+    audit: Callable[[str], list[dict[str, Any]]],
+    cpu_metric: Callable[..., None],
+    make_asg: Callable[..., str],
+) -> None:
+    # GIVEN web and api both breaching, and web's state item with a version no Surgeguard writes (its
+    # decision cannot save under it); the failure once took the whole re-evaluation down, api included
+    import os
+
+    from surgeguard import keys
+
+    make_asg("api")
+    for group in ("web", "api"):
+        cpu_metric(90.0, at(0), group=group)
+        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
+    boto3.client("dynamodb").put_item(
+        TableName=os.environ["TABLE_NAME"],
+        Item={
+            keys.PARTITION_KEY: {"S": keys.group_pk("web")},
+            keys.SORT_KEY: {"S": keys.STATE_SORT_KEY},
+            "version": {"N": "1.5"},
+            "memory": {"S": '{"launches": [], "recommendations": []}'},
+        },
+    )
+    # WHEN the re-evaluation runs
+    result = invoke(reevaluation(1))
+    # THEN api is decided, and web's failure is web's own record, naming the item
+    outcomes = {r["group"]: r["outcome"] for r in result["records"]}
+    assert outcomes["web"] == "failed" and outcomes["api"] in ("applied", "unchanged"), result
+    (failed,) = audit("web")
+    assert "state item" in failed["reason"] and "version" in failed["reason"]
