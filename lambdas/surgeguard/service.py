@@ -816,6 +816,18 @@ def _decide_group(
     return record
 
 
+def _group_failed(group: str, error: Exception, base: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """The record of one group's failed decision within a run over many: `rejected` for a group or
+    input that is not there, `failed` otherwise (a damaged item, an AWS error, or an answer of a shape
+    nobody expected, logged with its traceback)."""
+    failed = not isinstance(error, GroupNotFoundError | BadInputError)
+    expected = isinstance(error, AwsCallError | DamagedItemError | GroupNotFoundError | BadInputError)
+    if not expected:
+        logger.exception("decision for %s failed unexpectedly", group)
+    message = safe_text(str(error) if expected else f"{type(error).__name__}: {error}", 1024)
+    return base(Outcome.FAILED if failed else Outcome.REJECTED, message, error=message if failed else None)
+
+
 def _reevaluate(
     event: dict[str, Any], adapters: Adapters, ctx: Context, invocation: Invocation, delivery_id: str
 ) -> list[dict[str, Any]]:
@@ -895,15 +907,12 @@ def _reevaluate(
                     base=base,
                     forecast_item=bursting.get(group_name),
                 )
-            except (AwsCallError, GroupNotFoundError, BadInputError, DamagedItemError) as error:
+            except Exception as error:  # a bulkhead: one group's failure, whatever it is, is its own
                 if len(stashed) > stashed_before:
                     raise  # a change may have landed: the retry finds its stashed record
-                # One group's failure is its own record (a damaged item of one group included); the
-                # others are decided, and the next re-evaluation, a minute later, tries this group again.
-                failed = isinstance(error, AwsCallError | DamagedItemError)
-                message = safe_text(str(error), 1024)
-                outcome = Outcome.FAILED if failed else Outcome.REJECTED
-                record = base(outcome, message, error=message if failed else None)
+                # One group's failure is its own record; the others are decided, and the next
+                # re-evaluation, a minute later, tries this group again.
+                record = _group_failed(group_name, error, base)
             records.append(record)
         return records or [
             _record(

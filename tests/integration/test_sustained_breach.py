@@ -168,3 +168,33 @@ def test_one_groups_unreadable_state_item_fails_that_group_only(
     assert outcomes["web"] == "failed" and outcomes["api"] in ("applied", "unchanged"), result
     (failed,) = audit("web")
     assert "state item" in failed["reason"] and "version" in failed["reason"]
+
+
+def test_an_unexpected_error_in_one_group_leaves_the_others_decided(
+    invoke: Callable[..., dict[str, Any]],
+    audit: Callable[[str], list[dict[str, Any]]],
+    cpu_metric: Callable[..., None],
+    make_asg: Callable[..., str],
+    monkeypatch: Any,
+) -> None:
+    # An answer of a shape nobody expected (a bug of ours, or of an API) for one group once failed the
+    # whole shard's run at the handler's boundary: every group undecided, minute after minute.
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+
+    describe = AutoScalingFleet.describe
+
+    def surprising(self: AutoScalingFleet, name: str) -> Any:
+        if name == "web":
+            raise KeyError("DesiredCapacity")
+        return describe(self, name)
+
+    make_asg("api")
+    for group in ("web", "api"):
+        cpu_metric(90.0, at(0), group=group)
+        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
+    monkeypatch.setattr(AutoScalingFleet, "describe", surprising)
+    result = invoke(reevaluation(1))
+    outcomes = {r["group"]: r["outcome"] for r in result["records"]}
+    assert outcomes["web"] == "failed" and outcomes["api"] in ("applied", "unchanged"), result
+    (failed,) = audit("web")
+    assert "KeyError" in failed["reason"] and "DesiredCapacity" in failed["reason"]
