@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from surgeguard.adapters.errors import AwsCallError, DamagedItemError
+from surgeguard.adapters.errors import AwsCallError, DamagedItemError, GroupNotFoundError
 from surgeguard.config import GroupConfig, SaleEvent
 from surgeguard.domain.model import EventState, Outcome, Pause, ScalingAction
 from surgeguard.domain.sales import (
@@ -185,7 +185,7 @@ def _schedule_event(
 
     def work(stash: Stash) -> list[dict[str, Any]]:
         if trigger.stale:
-            record = _stale(trigger, phase_time, ctx.clock(), base)
+            record = _stale(trigger, phase_time, ctx.clock(), base, adapters)
         elif trigger.phase == "prewarm" or trigger.phase.startswith(RAMP_PREFIX):
             record = _prewarm(trigger, plan, adapters, ctx, base, now, stash)
         elif trigger.phase == "release":
@@ -210,16 +210,36 @@ def _schedule_event(
     return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
 
 
-def _stale(trigger: PhaseTrigger, planned: datetime, clock: datetime, base: Any) -> dict[str, Any]:
+def _stale(
+    trigger: PhaseTrigger, planned: datetime, clock: datetime, base: Any, adapters: Adapters
+) -> dict[str, Any]:
     sale = trigger.event.name
-    record: dict[str, Any] = base(
-        Outcome.SKIPPED,
+    late = (
         f"{trigger.phase} of {sale} was planned for {planned.isoformat()} and arrived at "
         f"{clock.isoformat()}, more than {PHASE_MAX_AGE} late (a template synthesized before that time "
-        f"and deployed after it, or a replay): not acted on, no MaxSize or capacity change. Capacity "
-        f"follows the alarms alone; if {sale} is still ahead or running, pre-warm by hand",
-        skip_cause="stale_phase",
+        f"and deployed after it, or a replay): not acted on, no MaxSize or capacity change"
     )
+    if trigger.phase == "restore":
+        # Not acted on either: by now another sale may need the raised max. People are told what to
+        # put back, best effort (a read that fails only leaves the numbers out).
+        what = "MaxSize stays as the pre-warm left it: put it back by hand once no other sale needs it"
+        try:
+            state = _saved_event(trigger.group, adapters, sale)
+            if state is not None and state.original_max is not None:
+                now_max = adapters.fleet.describe(trigger.group.name).size.max
+                what = (
+                    f"MaxSize stays {now_max}: put it back to {state.original_max} by hand once no other "
+                    "sale needs it"
+                )
+        except (AwsCallError, GroupNotFoundError, DamagedItemError) as error:
+            logger.warning("stale restore of %s: could not read what to put back: %s", sale, error)
+        reason = f"{late}. {what}"
+    else:
+        reason = (
+            f"{late}. Capacity follows the alarms alone; if {sale} is still ahead or running, "
+            "pre-warm by hand"
+        )
+    record: dict[str, Any] = base(Outcome.SKIPPED, reason, skip_cause="stale_phase")
     record["planned_time"] = planned.isoformat()
     return record
 

@@ -220,3 +220,17 @@ def test_a_replay_of_every_phase_changes_nothing(config_file: Any, alarms: list[
         assert (desired(), max_size()) == after_first, name
     duplicates = [r for r in audit("web") if r.get("skip_cause") == "duplicate"]
     assert sorted(r["source_id"] for r in duplicates) == sorted(f"exec-{n}" for n in PHASE_TIMES)
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_stale_restore_says_what_maxsize_to_put_back(audit: Audit, clock: Any) -> None:
+    # A restore more than 65 minutes late is not acted on (another sale may need the raised max by
+    # then); its record once told people to "pre-warm by hand", not what MaxSize to put back.
+    fire(phase("prewarm", PREWARM))
+    clock.pin(RESTORE + timedelta(days=3))
+    fire(phase("restore", RESTORE, execution_id="late"))
+    assert max_size() == 30
+    record = audit("web")[-1]
+    assert (record["outcome"], record["skip_cause"]) == ("skipped", "stale_phase")
+    assert "MaxSize stays 30" in record["reason"] and "put it back to 20 by hand" in record["reason"]
+    assert "pre-warm by hand" not in record["reason"]
