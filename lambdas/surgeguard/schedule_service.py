@@ -191,7 +191,7 @@ def _schedule_event(
         elif trigger.phase == "release":
             record = _release(trigger, adapters, base)
         else:
-            record = _restore(trigger, adapters, ctx, base, stash)
+            record = _restore(trigger, adapters, ctx, base, stash, now)
         if record["outcome"] in _DONE:
             record.update(_delete_schedule(trigger, adapters))
         return [record]
@@ -266,17 +266,38 @@ def _delete_schedule(trigger: PhaseTrigger, adapters: Adapters) -> dict[str, Any
     return {"schedule_deleted": True}
 
 
-def _saved_event(group: GroupConfig, adapters: Adapters, name: str) -> EventState | None:
-    """The event's saved state (None: none saved yet). Another event's damaged item is no concern of
-    this phase; its own raises DamagedItemError: the phase fails, audited and retried, changing nothing,
-    since what to raise or put back is no longer known."""
+def _saved_events(group: GroupConfig, adapters: Adapters, name: str) -> dict[str, EventState]:
+    """The group's saved event states by event. Another event's damaged item is no concern of this
+    phase (it is left out); event `name`'s own raises DamagedItemError: the phase fails, audited and
+    retried, changing nothing, since what to raise or put back is no longer known."""
     try:
         states = adapters.store.load_events(group.name)
     except DamagedItemError as error:
         if name in error.names:
             raise
         states = [state for state in error.readable if isinstance(state, EventState)]
-    return next((state for state in states if state.event == name), None)
+    return {state.event: state for state in states}
+
+
+def _saved_event(group: GroupConfig, adapters: Adapters, name: str) -> EventState | None:
+    """Event `name`'s saved state (None: none saved yet); see `_saved_events`."""
+    return _saved_events(group, adapters, name).get(name)
+
+
+def _others_raised(
+    group: GroupConfig, states: dict[str, EventState], name: str, now: datetime
+) -> list[tuple[SaleEvent, EventState]]:
+    """The group's other sales whose pre-warm raised MaxSize and whose restore is still to come at
+    `now`: back-to-back sales (which `surgeguard plan` calls an error) must not undo each other's max."""
+    raised = []
+    for event in group.events:
+        state = states.get(event.name)
+        if event.name == name or event.temporary_max is None or state is None or state.original_max is None:
+            continue
+        plan = plan_event(group, event)
+        if plan.prewarm <= now < plan.restore:
+            raised.append((event, state))
+    return raised
 
 
 def _prewarm(
@@ -312,7 +333,8 @@ def _prewarm(
             skip_cause="paused",
         )
     snapshot = adapters.fleet.describe(group.name)
-    previous = _saved_event(group, adapters, sale.name)
+    states = _saved_events(group, adapters, sale.name)
+    previous = states.get(sale.name)
     normal = None
     if sale.peak_requests_per_minute is None and group.requests_target() is not None:
         normal = adapters.signals.normal_requests_per_minute(group, plan.start - NORMAL_LOOKBACK)
@@ -330,7 +352,13 @@ def _prewarm(
     original_max = previous.original_max if previous is not None else None
     raises_max = sale.temporary_max is not None and sale.temporary_max > snapshot.size.max
     if raises_max:
-        original_max = original_max or snapshot.size.max
+        # Raised over another sale's raised max, the original is what that sale will put back.
+        others = [
+            state.original_max
+            for _, state in _others_raised(group, states, sale.name, now)
+            if state.original_max is not None
+        ]
+        original_max = original_max or min(others, default=None) or snapshot.size.max
     # Saved before the raise: a raise that lands with its answer lost (or the function killed after it)
     # leaves the retry a MaxSize already raised, from which it could no longer tell the original.
     adapters.store.save_event(
@@ -407,10 +435,11 @@ def _release(trigger: PhaseTrigger, adapters: Adapters, base: Any) -> dict[str, 
 
 
 def _restore(
-    trigger: PhaseTrigger, adapters: Adapters, ctx: Context, base: Any, stash: Stash
+    trigger: PhaseTrigger, adapters: Adapters, ctx: Context, base: Any, stash: Stash, now: datetime
 ) -> dict[str, Any]:
     group = trigger.group
-    state = _saved_event(group, adapters, trigger.event.name)
+    states = _saved_events(group, adapters, trigger.event.name)
+    state = states.get(trigger.event.name)
     if state is None or state.original_max is None:
         return base(
             Outcome.UNCHANGED,
@@ -425,19 +454,27 @@ def _restore(
             skip_cause="paused",
         )
     snapshot = adapters.fleet.describe(group.name)
-    desired = min(snapshot.size.desired, state.original_max)
+    # Another sale still on keeps its raised max; its own restore puts the original back.
+    on = _others_raised(group, states, trigger.event.name, now)
+    new_max = max([state.original_max, *(event.temporary_max or 0 for event, _ in on)])
+    kept = (
+        ""
+        if new_max == state.original_max
+        else f" (not {state.original_max}: {', '.join(e.name for e, _ in on)} still on, its max kept)"
+    )
+    desired = min(snapshot.size.desired, new_max)
     if ctx.config.is_dry_run(group):
         return base(
             Outcome.SKIPPED,
-            f"dry-run: would restore MaxSize {snapshot.size.max} -> {state.original_max}",
+            f"dry-run: would restore MaxSize {snapshot.size.max} -> {new_max}{kept}",
             skip_cause="dry_run",
         )
     record = base(
         Outcome.APPLIED,
-        f"restore after {trigger.event.name}: MaxSize {snapshot.size.max} -> {state.original_max}, "
+        f"restore after {trigger.event.name}: MaxSize {snapshot.size.max} -> {new_max}{kept}, "
         f"desired {snapshot.size.desired} -> {desired}",
     )
-    record.update(previous_desired=snapshot.size.desired, new_desired=desired, new_max=state.original_max)
+    record.update(previous_desired=snapshot.size.desired, new_desired=desired, new_max=new_max)
     stash(record)
-    adapters.fleet.set_max_size(group.name, state.original_max, desired)
+    adapters.fleet.set_max_size(group.name, new_max, desired)
     return record

@@ -512,3 +512,38 @@ def test_a_phase_whose_own_event_item_is_damaged_fails_loudly_and_changes_nothin
     assert failed["outcome"] == "failed"
     assert "doorbuster" in failed["reason"] and "original_max '20.5'" in failed["reason"]
     assert max_size() == 30  # what to put back is unknown: left for a person, who hears of it
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_back_to_back_sales_keep_each_others_max(audit: Audit, clock: Any) -> None:
+    # The doorbuster (07:00-09:00 New York, MaxSize 30, restored at 10:30) and a second sale whose
+    # pre-warm (09:50) comes before that restore, raising MaxSize to 40. The doorbuster's restore once
+    # put MaxSize back to 20 in the middle of the second sale, and the second sale, having taken the
+    # doorbuster's 30 for the original, restored 30 for good. `surgeguard plan` calls the overlap an
+    # error, but nothing stopped it being deployed.
+    from surgeguard.config import parse_config
+    from surgeguard.domain.sales import plan_event
+
+    noon = {
+        **EVENT,
+        "name": "noon",
+        "start": "2026-11-20T10:00:00",
+        "end": "2026-11-20T11:00:00",
+        "temporary_max": 40,
+    }
+    web = parse_config(configure_web(launch_seconds=130, events=[EVENT, noon])).groups[0]
+    put_request_counts((T0 - timedelta(days=7, minutes=minute), 6000.0) for minute in range(-7, 8))
+    plan = plan_event(web, web.events[1])
+    assert PREWARM < plan.prewarm < RESTORE < plan.restore  # the windows overlap
+
+    def at(name: str, phase_name: str, when: datetime) -> str:
+        clock.pin(when)
+        (record,) = fire(phase(phase_name, when, event=name))["records"]
+        return str(record["outcome"])
+
+    assert at("doorbuster", "prewarm", PREWARM) == "applied" and max_size() == 30
+    assert at("noon", "prewarm", plan.prewarm) == "applied" and max_size() == 40
+    at("doorbuster", "restore", RESTORE)
+    assert max_size() == 40  # the noon sale is on: its max stays
+    at("noon", "restore", plan.restore)
+    assert max_size() == 20  # the group's own MaxSize from before either sale
