@@ -502,7 +502,9 @@ def run_claimed(
         else:
             recovered = _recovered(claim, adapters, delivery_id) if claim.pending else None
             records = claimed.work(stash) if recovered is None else recovered
-    except (AwsCallError, GroupNotFoundError, BadInputError, DamagedItemError) as error:
+    except Exception as error:
+        # Whatever went wrong (an odd SDK exception, a bug of ours) after a change may have landed, the
+        # lease ends with its stash kept, so Lambda's retry writes the `applied` record of what landed.
         keep = bool(stashed) or bool(claim.pending)
         return [_failed(base, adapters, error, claim=claim, stashed=keep, notify=claimed.notify)]
     if not records:
@@ -597,11 +599,15 @@ def _failed(
     stashed: bool,
     notify: frozenset[Outcome],
 ) -> dict[str, Any]:
-    # A damaged item is no bad input: the work failed, and is retried (a person may repair the item).
-    retryable = isinstance(error, AwsCallError | DamagedItemError)
+    # Only bad input (or a group that is not there) is rejected for good; anything else failed, and is
+    # retried (a damaged item may be repaired, an odd error may pass).
+    retryable = not isinstance(error, GroupNotFoundError | BadInputError)
     outcome = Outcome.FAILED if retryable else Outcome.REJECTED
     logger.error("%s: %s", outcome.value, error)
-    message = safe_text(str(error), 1024)
+    expected = isinstance(error, AwsCallError | DamagedItemError | GroupNotFoundError | BadInputError)
+    if not expected:
+        logger.exception("unexpected error")  # called from the handler's except: the traceback is kept
+    message = safe_text(str(error) if expected else f"{type(error).__name__}: {error}", 1024)
     record = base(outcome, message, error=message if retryable else None)
     if claim is not None:
         if retryable:

@@ -435,3 +435,34 @@ def test_a_damaged_state_item_is_refused_or_read_with_the_right_types(
     assert all(x.load is None or type(x.load) is int for x in loaded.recommendations)
     assert loaded.committed_desired is None or type(loaded.committed_desired) is int
     assert loaded.last_trigger_id is None or isinstance(loaded.last_trigger_id, str)
+
+
+def test_an_unexpected_error_after_the_apply_still_leaves_the_change_audited_applied(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN an error of no expected kind (a bug of ours, an SDK exception of an odd shape) right after
+    # SetDesiredCapacity landed. It once reached the handler's boundary: one `failed` "internal error"
+    # record, no retry, and the stashed `applied` record of a change that had landed never written.
+    import surgeguard.service as service
+
+    def broken_settle(*args: Any) -> dict[str, Any]:
+        raise KeyError("Version")
+
+    cpu_metric(80.0)
+    event = cpu_alarm(40)
+    with monkeypatch.context() as patch:
+        patch.setattr(service, "_settle", broken_settle)
+        with pytest.raises(RetryableFailureError, match="KeyError"):
+            invoke(event)
+    assert desired() == 4
+    (failed,) = audit("web")
+    assert failed["outcome"] == "failed" and "KeyError" in failed["reason"]
+    # WHEN Lambda retries the event
+    result = invoke(event)
+    # THEN the change that landed is audited `applied`, once, and nothing is applied twice
+    assert result["records"][0]["outcome"] == "applied", result
+    assert desired() == 4
+    assert sorted(i["outcome"] for i in audit("web")) == ["applied", "failed"]
