@@ -55,6 +55,7 @@ from surgeguard.service import (
     guarded,
     reject_unparsed,
     run_claimed,
+    saved_events,
     validate_readings,
 )
 
@@ -270,12 +271,9 @@ def _saved_events(group: GroupConfig, adapters: Adapters, name: str) -> dict[str
     """The group's saved event states by event. Another event's damaged item is no concern of this
     phase (it is left out); event `name`'s own raises DamagedItemError: the phase fails, audited and
     retried, changing nothing, since what to raise or put back is no longer known."""
-    try:
-        states = adapters.store.load_events(group.name)
-    except DamagedItemError as error:
-        if name in error.names:
-            raise
-        states = [state for state in error.readable if isinstance(state, EventState)]
+    states, damage = saved_events(group.name, adapters)
+    if damage is not None and name in damage.names:
+        raise damage
     return {state.event: state for state in states}
 
 
@@ -292,10 +290,9 @@ def _others_raised(
     raised = []
     for event in group.events:
         state = states.get(event.name)
-        if event.name == name or event.temporary_max is None or state is None or state.original_max is None:
+        if event.name == name or state is None or state.original_max is None:
             continue
-        plan = plan_event(group, event)
-        if plan.prewarm <= now < plan.restore:
+        if plan_event(group, event).raised_max(now) is not None:
             raised.append((event, state))
     return raised
 

@@ -590,6 +590,25 @@ def _end_lease(adapters: Adapters, claim: Claim, *, keep: bool) -> None:
         logger.warning("could not end the lease on %s: %s", claim.trigger_id, error)
 
 
+def _rejected_for_good(error: Exception) -> bool:
+    """Only bad input (or a group that is not there) is rejected for good; anything else failed, and is
+    retried (a damaged item may be repaired, an odd error may pass)."""
+    return isinstance(error, GroupNotFoundError | BadInputError)
+
+
+def _failure_record(error: Exception, base: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """The audit record of work that raised `error`: `rejected` for good (`_rejected_for_good`), else
+    `failed`. An error of no expected kind (an SDK exception of an odd shape, a bug of ours) is named by
+    its type and logged with its traceback (called from an `except` block)."""
+    expected = isinstance(error, AwsCallError | DamagedItemError | GroupNotFoundError | BadInputError)
+    if not expected:
+        logger.exception("unexpected error")
+    message = safe_text(str(error) if expected else f"{type(error).__name__}: {error}", 1024)
+    if _rejected_for_good(error):
+        return base(Outcome.REJECTED, message)
+    return base(Outcome.FAILED, message, error=message)
+
+
 def _failed(
     base: Callable[..., dict[str, Any]],
     adapters: Adapters,
@@ -599,16 +618,9 @@ def _failed(
     stashed: bool,
     notify: frozenset[Outcome],
 ) -> dict[str, Any]:
-    # Only bad input (or a group that is not there) is rejected for good; anything else failed, and is
-    # retried (a damaged item may be repaired, an odd error may pass).
-    retryable = not isinstance(error, GroupNotFoundError | BadInputError)
-    outcome = Outcome.FAILED if retryable else Outcome.REJECTED
-    logger.error("%s: %s", outcome.value, error)
-    expected = isinstance(error, AwsCallError | DamagedItemError | GroupNotFoundError | BadInputError)
-    if not expected:
-        logger.exception("unexpected error")  # called from the handler's except: the traceback is kept
-    message = safe_text(str(error) if expected else f"{type(error).__name__}: {error}", 1024)
-    record = base(outcome, message, error=message if retryable else None)
+    retryable = not _rejected_for_good(error)
+    logger.error("%s: %s", "failed" if retryable else "rejected", error)
+    record = _failure_record(error, base)
     if claim is not None:
         if retryable:
             _end_lease(adapters, claim, keep=stashed)
@@ -822,18 +834,6 @@ def _decide_group(
     return record
 
 
-def _group_failed(group: str, error: Exception, base: Callable[..., dict[str, Any]]) -> dict[str, Any]:
-    """The record of one group's failed decision within a run over many: `rejected` for a group or
-    input that is not there, `failed` otherwise (a damaged item, an AWS error, or an answer of a shape
-    nobody expected, logged with its traceback)."""
-    failed = not isinstance(error, GroupNotFoundError | BadInputError)
-    expected = isinstance(error, AwsCallError | DamagedItemError | GroupNotFoundError | BadInputError)
-    if not expected:
-        logger.exception("decision for %s failed unexpectedly", group)
-    message = safe_text(str(error) if expected else f"{type(error).__name__}: {error}", 1024)
-    return base(Outcome.FAILED if failed else Outcome.REJECTED, message, error=message if failed else None)
-
-
 def _reevaluate(
     event: dict[str, Any], adapters: Adapters, ctx: Context, invocation: Invocation, delivery_id: str
 ) -> list[dict[str, Any]]:
@@ -918,7 +918,7 @@ def _reevaluate(
                     raise  # a change may have landed: the retry finds its stashed record
                 # One group's failure is its own record; the others are decided, and the next
                 # re-evaluation, a minute later, tries this group again.
-                record = _group_failed(group_name, error, base)
+                record = _failure_record(error, base)
             records.append(record)
         return records or [
             _record(
@@ -1028,8 +1028,8 @@ def event_limits(
                 f"sale event {event.name} (pre-warm {plan.prewarm.isoformat()} until "
                 f"{plan.release.isoformat()})"
             )
-        if event.temporary_max is not None and plan.prewarm <= now < plan.restore:
-            raised.append(event.temporary_max)
+        if (temporary_max := plan.raised_max(now)) is not None:
+            raised.append(temporary_max)
     return EventLimits(tuple(floors), "; ".join(frozen) or None, max(raised) if raised else None)
 
 
@@ -1065,19 +1065,27 @@ def _load_memory(group: str, adapters: Adapters, notes: dict[str, Any]) -> Scale
         return ScalerMemory(version=error.version)
 
 
+def saved_events(group: str, adapters: Adapters) -> tuple[list[EventState], DamagedItemError | None]:
+    """The group's saved sale events that can be read, and the damage to the others (None: none): one
+    hand-edited item must not stop every decision of the group, nor another event's phases."""
+    try:
+        return adapters.store.load_events(group), None
+    except DamagedItemError as error:
+        logger.warning("%s: damaged event items ignored: %s", group, error)
+        return [state for state in error.readable if isinstance(state, EventState)], error
+
+
 def _event_states(
     group: GroupConfig, adapters: Adapters
 ) -> tuple[list[EventState], tuple[str, ...], dict[str, Any]]:
-    """The group's saved sale events, the names of those whose item is damaged, and the audit note
-    of the damage: one hand-edited item must not stop every decision of the group."""
+    """The group's readable saved sale events, the names of those whose item is damaged, and the audit
+    note of the damage."""
     if not group.events:
         return [], (), {}
-    try:
-        return adapters.store.load_events(group.name), (), {}
-    except DamagedItemError as error:
-        logger.warning("%s: damaged event items ignored: %s", group.name, error)
-        readable = [state for state in error.readable if isinstance(state, EventState)]
-        return readable, error.names, {"event_items": safe_text(f"malformed, ignored: {error.detail}", 512)}
+    states, damage = saved_events(group.name, adapters)
+    if damage is None:
+        return states, (), {}
+    return states, damage.names, {"event_items": safe_text(f"malformed, ignored: {damage.detail}", 512)}
 
 
 def _forecast_item(

@@ -82,6 +82,10 @@ class EventPlan:
     def active(self, now: datetime) -> bool:
         return self.first_phase <= now < self.release
 
+    def raised_max(self, now: datetime) -> int | None:
+        """The temporary max in effect at `now` (from the pre-warm until the restore), if any."""
+        return self.temporary_max if self.prewarm <= now < self.restore else None
+
     def to_local(self, when: datetime, event: SaleEvent) -> datetime:
         return when.astimezone(event.local(event.start).tzinfo)
 
