@@ -16,7 +16,10 @@ from botocore.exceptions import ClientError
 
 from surgeguard import keys
 from surgeguard.adapters import clients
+from surgeguard.adapters.audit_store import AuditStore
+from surgeguard.adapters.errors import DamagedItemError
 from surgeguard.config import ScalerConfig
+from surgeguard.domain.model import ScalerMemory
 from surgeguard.handlers import schedule
 from surgeguard.service import RetryableFailureError
 
@@ -480,6 +483,58 @@ def test_a_damaged_state_item_is_started_afresh_and_rewritten(
     cpu_metric(95.0, T0 + timedelta(minutes=9))
     alarm(invoke, "cpu", "out", T0 + timedelta(minutes=10))
     assert "state_item" not in audit("web")[-1]  # the decision's save put a readable item back
+
+
+@pytest.mark.usefixtures("sale")
+@pytest.mark.parametrize(
+    "version",
+    [{"N": "0"}, {"N": "-1"}, {"N": "2.5"}, {"S": "7"}, {"NULL": True}],
+    ids=["zero", "negative", "fraction", "string", "null"],
+)
+def test_a_state_item_with_a_damaged_version_is_renumbered_and_every_decision_still_lands(
+    invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit, version: dict[str, Any]
+) -> None:
+    # A version no Surgeguard writes (only whole numbers from 1 up) once stopped every decision of
+    # the group: a version of 0 or below made each conditional save conflict (`concurrent`, nothing
+    # applied), and one that is not a whole number failed every decision, retried and notified.
+    early = T0 - timedelta(hours=3)  # hours before the sale's pre-warm: the alarms alone decide
+    set_desired("web", 2)
+    cpu_metric(95.0, early)
+    alarm(invoke, "cpu", "out", early + timedelta(minutes=1))
+    assert audit("web")[-1]["outcome"] == "applied"
+    _damage(keys.STATE_SORT_KEY, "version", version)
+    for minutes in (11, 21):
+        before = desired()
+        cpu_metric(95.0, early + timedelta(minutes=minutes - 1))
+        alarm(invoke, "cpu", "out", early + timedelta(minutes=minutes))
+        decided = audit("web")[-1]
+        assert decided["outcome"] == "applied" and desired() > before, decided["reason"]
+        if minutes == 11:
+            assert decided["state_item"].startswith("malformed, started afresh:"), decided
+        else:
+            assert "state_item" not in decided  # the save put a readable item back
+
+
+@pytest.mark.usefixtures("sale")
+def test_two_deciders_that_read_one_damaged_version_renumber_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = AuditStore(os.environ["TABLE_NAME"])
+    store.save_memory("web", ScalerMemory(), 0)
+    _damage(keys.STATE_SORT_KEY, "version", {"N": "0"})
+    renumber = AuditStore._renumber_state
+
+    def overtaken(self: AuditStore, key: dict[str, Any], damaged: Any) -> bool:
+        # Between this decider's read and its renumbering, the other renumbers the item and saves
+        monkeypatch.setattr(AuditStore, "_renumber_state", renumber)
+        with pytest.raises(DamagedItemError) as other:
+            store.load_memory("web")
+        assert other.value.version == 1
+        store.save_memory("web", ScalerMemory(last_trigger_id="theirs"), 1)
+        return renumber(self, key, damaged)
+
+    monkeypatch.setattr(AuditStore, "_renumber_state", overtaken)
+    # THEN this one does not renumber it again over the other's save: it reads that save
+    theirs = store.load_memory("web")
+    assert (theirs.version, theirs.last_trigger_id) == (2, "theirs")
 
 
 @pytest.mark.usefixtures("config_file", "alarms")

@@ -62,6 +62,25 @@ def memory_to_json(memory: ScalerMemory) -> str:
     return json.dumps(data, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
 
 
+# Reads that find a damaged state version renumber it; each lost race to another decider reads again.
+_RENUMBER_ATTEMPTS = 3
+
+
+def _state_version(attribute: Any) -> int | None:
+    """The state item's version as Surgeguard writes it (a whole number from 1 up), or None."""
+    if not isinstance(attribute, dict) or set(attribute) != {"N"}:
+        return None
+    try:
+        version = int(attribute["N"])
+    except (TypeError, ValueError):
+        return None
+    return version if version >= 1 else None
+
+
+def _shown(attribute: Any) -> str:
+    return "missing" if attribute is None else safe_text(repr(attribute), 80)
+
+
 def memory_from_json(raw: str, version: int) -> ScalerMemory:
     """The state item's memory; TypeError or ValueError where it is not what `memory_to_json` writes
     (every field is checked here: a damaged value must not fail a comparison deep in a decision)."""
@@ -310,21 +329,55 @@ class AuditStore(AwsAdapter):
 
     # --- per-group state, guarded by a version number ---
     def load_memory(self, group: str) -> ScalerMemory:
-        item = self._table_call(
-            "GetItem",
-            Key={keys.PARTITION_KEY: {"S": keys.group_pk(group)}, keys.SORT_KEY: {"S": keys.STATE_SORT_KEY}},
-            ConsistentRead=True,
-        ).get("Item")
-        if not item:
-            return ScalerMemory()
+        key = {keys.PARTITION_KEY: {"S": keys.group_pk(group)}, keys.SORT_KEY: {"S": keys.STATE_SORT_KEY}}
+        for _ in range(_RENUMBER_ATTEMPTS):
+            item = self._table_call("GetItem", Key=key, ConsistentRead=True).get("Item")
+            if not item:
+                return ScalerMemory()
+            version = _state_version(item.get("version"))
+            if version is None:
+                # Saves are conditional on a whole version from 1 up: under any other, every save would
+                # conflict (0, below) or fail (not a number), and no decision of the group would land.
+                # Renumbered only while it still holds what was read: none of ours can, so no decider's
+                # read is overtaken; the memory beside it is then not trusted either.
+                if self._renumber_state(key, item.get("version")):
+                    raise DamagedItemError(
+                        "state item", f"version {_shown(item.get('version'))} renumbered", version=1
+                    )
+                continue  # another decider renumbered or saved it first: read theirs
+            try:
+                return memory_from_json(item["memory"]["S"], version)
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                raise DamagedItemError("state item", repr(error), version=version) from error
+        raise DamagedItemError("state item", "its version kept changing while it was renumbered")
+
+    def _renumber_state(self, key: dict[str, Any], damaged: Any) -> bool:
+        """Set a damaged state item's version to 1, if it still holds `damaged`; False if not."""
+        names = {"#v": "version"}
+        values: dict[str, Any] = {":fresh": {"N": "1"}}
+        if damaged is None:
+            names["#pk"] = keys.PARTITION_KEY
+            condition = "attribute_exists(#pk) AND attribute_not_exists(#v)"
+        elif isinstance(damaged, dict) and set(damaged) == {"N"}:
+            condition, values[":damaged"] = "#v = :damaged", damaged
+        else:
+            # A value of another type than a number: none of ours has it, whatever it holds (and
+            # DynamoDB compares only scalars and sets with `=`).
+            condition, values[":type"] = "attribute_type(#v, :type)", {"S": next(iter(damaged), "")}
         try:
-            version = int(item["version"]["N"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise DamagedItemError("state item", f"no version to overwrite it under: {error!r}") from error
-        try:
-            return memory_from_json(item["memory"]["S"], version)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise DamagedItemError("state item", repr(error), version=version) from error
+            self._table_call(
+                "UpdateItem",
+                Key=key,
+                UpdateExpression="SET #v = :fresh",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except AwsCallError as error:
+            if error.code == CONDITION_FAILED:
+                return False
+            raise
+        return True
 
     def save_memory(self, group: str, memory: ScalerMemory, read_version: int) -> None:
         """Write the state only if nobody wrote it since we read `read_version`."""
