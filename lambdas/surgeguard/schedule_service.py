@@ -282,18 +282,25 @@ def _saved_event(group: GroupConfig, adapters: Adapters, name: str) -> EventStat
     return _saved_events(group, adapters, name).get(name)
 
 
+@dataclass(frozen=True)
+class _Raised:
+    event: SaleEvent
+    original_max: int  # what that sale's restore puts back
+
+
 def _others_raised(
     group: GroupConfig, states: dict[str, EventState], name: str, now: datetime
-) -> list[tuple[SaleEvent, EventState]]:
-    """The group's other sales whose pre-warm raised MaxSize and whose restore is still to come at
-    `now`: back-to-back sales (which `surgeguard plan` calls an error) must not undo each other's max."""
+) -> list[_Raised]:
+    """The group's other sales whose first phase saved a MaxSize to put back and whose restore is still
+    to come at `now`: back-to-back sales (which `surgeguard plan` calls an error) must not undo each
+    other's max."""
     raised = []
     for event in group.events:
         state = states.get(event.name)
         if event.name == name or state is None or state.original_max is None:
             continue
         if plan_event(group, event).raised_max(now) is not None:
-            raised.append((event, state))
+            raised.append(_Raised(event, state.original_max))
     return raised
 
 
@@ -348,14 +355,14 @@ def _prewarm(
         )
     original_max = previous.original_max if previous is not None else None
     raises_max = sale.temporary_max is not None and sale.temporary_max > snapshot.size.max
-    if raises_max:
-        # Raised over another sale's raised max, the original is what that sale will put back.
-        others = [
-            state.original_max
-            for _, state in _others_raised(group, states, sale.name, now)
-            if state.original_max is not None
-        ]
-        original_max = original_max or min(others, default=None) or snapshot.size.max
+    # Over another sale's raised max, the original is what that sale will put back: kept as this sale's
+    # too, raised or not, so that sale's restore keeps this one's max while it is on, and this one's
+    # restore puts the original back (one under the other's max raised nothing, and was forgotten).
+    others = [other.original_max for other in _others_raised(group, states, sale.name, now)]
+    if sale.temporary_max is not None and others:
+        original_max = original_max or min(others)
+    elif raises_max:
+        original_max = original_max or snapshot.size.max
     # Saved before the raise: a raise that lands with its answer lost (or the function killed after it)
     # leaves the retry a MaxSize already raised, from which it could no longer tell the original.
     adapters.store.save_event(
@@ -453,25 +460,31 @@ def _restore(
     snapshot = adapters.fleet.describe(group.name)
     # Another sale still on keeps its raised max; its own restore puts the original back.
     on = _others_raised(group, states, trigger.event.name, now)
-    new_max = max([state.original_max, *(event.temporary_max or 0 for event, _ in on)])
+    new_max = max([state.original_max, *(other.event.temporary_max or 0 for other in on)])
     kept = (
         ""
         if new_max == state.original_max
-        else f" (not {state.original_max}: {', '.join(e.name for e, _ in on)} still on, its max kept)"
+        else f" (not {state.original_max}: {', '.join(o.event.name for o in on)} still on, its max kept)"
     )
-    desired = min(snapshot.size.desired, new_max)
     if ctx.config.is_dry_run(group):
         return base(
             Outcome.SKIPPED,
             f"dry-run: would restore MaxSize {snapshot.size.max} -> {new_max}{kept}",
             skip_cause="dry_run",
         )
+    # Desired is sent only when it must come down to the new max: sent as read, it would put back a
+    # decision that scaled out since the read (another Lambda, outside the state item's version).
+    lowered = snapshot.size.desired if snapshot.size.desired <= new_max else new_max
+    change = (
+        f"desired {snapshot.size.desired} -> {lowered}"
+        if lowered != snapshot.size.desired
+        else "desired kept"
+    )
     record = base(
         Outcome.APPLIED,
-        f"restore after {trigger.event.name}: MaxSize {snapshot.size.max} -> {new_max}{kept}, "
-        f"desired {snapshot.size.desired} -> {desired}",
+        f"restore after {trigger.event.name}: MaxSize {snapshot.size.max} -> {new_max}{kept}, {change}",
     )
-    record.update(previous_desired=snapshot.size.desired, new_desired=desired, new_max=new_max)
+    record.update(previous_desired=snapshot.size.desired, new_desired=lowered, new_max=new_max)
     stash(record)
-    adapters.fleet.set_max_size(group.name, new_max, desired)
+    adapters.fleet.set_max_size(group.name, new_max, None if lowered == snapshot.size.desired else lowered)
     return record

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from surgeguard import keys
 from surgeguard.adapters import clients
 from surgeguard.adapters.audit_store import AuditStore
+from surgeguard.adapters.autoscaling import AutoScalingFleet
 from surgeguard.adapters.errors import DamagedItemError
 from surgeguard.config import ScalerConfig
 from surgeguard.domain.model import ScalerMemory
@@ -418,7 +419,6 @@ def test_a_raised_max_whose_answer_was_lost_is_still_restored(
     # The pre-warm's UpdateAutoScalingGroup (MaxSize 20 -> 30) lands and its answer is lost, so the
     # event item is never saved. The retry found MaxSize already 30, so it saved no original max, and
     # the restore said "no temporary max was applied": the group kept MaxSize 30 for good.
-    from surgeguard.adapters.autoscaling import AutoScalingFleet
     from surgeguard.adapters.errors import AwsCallError
 
     raise_max = AutoScalingFleet.set_max_size
@@ -602,3 +602,99 @@ def test_back_to_back_sales_keep_each_others_max(audit: Audit, clock: Any) -> No
     assert max_size() == 40  # the noon sale is on: its max stays
     at("noon", "restore", plan.restore)
     assert max_size() == 20  # the group's own MaxSize from before either sale
+
+
+def _two_sales(noon: dict[str, Any]) -> Any:
+    """web with the doorbuster and `noon` declared (and a week-old history for both): noon's plan."""
+    from surgeguard.config import parse_config
+    from surgeguard.domain.sales import plan_event
+
+    web = parse_config(configure_web(launch_seconds=130, events=[EVENT, noon])).groups[0]
+    for doors in (T0, T0 + timedelta(hours=3)):
+        put_request_counts((doors - timedelta(days=7, minutes=minute), 6000.0) for minute in range(-7, 8))
+    return plan_event(web, web.events[1])
+
+
+def _fire_at(clock: Any, event: str, phase_name: str, when: datetime) -> dict[str, Any]:
+    clock.pin(when)
+    (record,) = fire(phase(phase_name, when, event=event))["records"]
+    return record
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_second_sale_under_the_firsts_raised_max_keeps_its_max_and_restores_the_original(
+    clock: Any,
+) -> None:
+    # GIVEN a second sale whose temporary max (25) is under the doorbuster's raised 30: its pre-warm
+    # raises nothing. It once saved no MaxSize to put back, so the doorbuster's restore did not know it
+    # was on and cut MaxSize (and desired) to 20 in its middle.
+    noon = {**EVENT, "name": "noon", "start": "2026-11-20T10:00:00", "end": "2026-11-20T11:00:00"}
+    noon["temporary_max"] = 25
+    plan = _two_sales(noon)
+    assert PREWARM < plan.prewarm < RESTORE < plan.restore
+    assert _fire_at(clock, "doorbuster", "prewarm", PREWARM)["outcome"] == "applied" and max_size() == 30
+    assert "target 24 " in _fire_at(clock, "noon", "prewarm", plan.prewarm)["reason"]
+    # WHEN the doorbuster is restored while the noon sale is on
+    restore = _fire_at(clock, "doorbuster", "restore", RESTORE)
+    # THEN the noon sale keeps its max and its capacity
+    assert (max_size(), desired()) == (25, 24), restore["reason"]
+    # AND its own restore puts the group's original back
+    assert _fire_at(clock, "noon", "restore", plan.restore)["outcome"] == "applied"
+    assert max_size() == 20
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_ramp_stage_raises_the_max_and_the_floor_is_held_under_it(audit: Audit) -> None:
+    # A ramp stage raises MaxSize as a pre-warm does; the temporary max was counted from the pre-warm
+    # only, so 90 % of the target (22) was cut to the group's configured max of 20 under a raised 30.
+    declare({**EVENT, "ramp": [{"minutes_before_start": 30, "fraction": 0.9}]})
+    set_desired("web", 2)
+    record = fire(phase("ramp-1", T0 - timedelta(minutes=30 + 10)))["records"][0]
+    assert record["outcome"] == "applied", record["reason"]
+    assert (max_size(), desired()) == (30, 22), record["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_another_sales_restore_keeps_the_max_its_ramp_stage_raised(clock: Any) -> None:
+    # The noon sale's early access (a ramp stage at 09:50 New York) raises MaxSize to 40 before the
+    # doorbuster's restore (10:30); its pre-warm comes after it. The restore once cut MaxSize to 20.
+    noon = {**EVENT, "name": "noon", "start": "2026-11-20T11:00:00", "end": "2026-11-20T12:00:00"}
+    noon.update(temporary_max=40, ramp=[{"minutes_before_start": 60, "fraction": 0.5}])
+    plan = _two_sales(noon)
+    ramp = plan.phase_times()["ramp-1"]
+    assert ramp < RESTORE < plan.prewarm
+    assert _fire_at(clock, "doorbuster", "prewarm", PREWARM)["outcome"] == "applied"
+    assert _fire_at(clock, "noon", "ramp-1", ramp)["outcome"] == "applied" and max_size() == 40
+    restore = _fire_at(clock, "doorbuster", "restore", RESTORE)
+    assert max_size() == 40, restore["reason"]
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_restore_does_not_put_back_a_scale_out_made_since_it_read_the_group(
+    invoke: Invoke, cpu_metric: Callable[..., None], clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the sale long over and the group at 10, inside the MaxSize of 20 the restore puts back
+    fire(phase("prewarm", PREWARM))
+    set_desired("web", 10)
+    restore_max = AutoScalingFleet.set_max_size
+    scaled: list[int] = []
+
+    def alarm_first(
+        self: AutoScalingFleet, name: str, size: int, desired_capacity: int | None = None
+    ) -> None:
+        # Another Lambda: a breach scales the group out between the restore's read and its update
+        clock.pin(RESTORE + timedelta(seconds=20))
+        cpu_metric(95.0, RESTORE - timedelta(minutes=1))
+        alarm(invoke, "cpu", "out", RESTORE + timedelta(seconds=10))
+        scaled.append(desired())
+        clock.pin(RESTORE + timedelta(seconds=5))
+        restore_max(self, name, size, desired_capacity)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_max_size", alarm_first)
+    clock.pin(RESTORE + timedelta(seconds=5))
+    # WHEN the restore updates the group
+    record = fire(phase("restore", RESTORE))["records"][0]
+    # THEN MaxSize is back and the scale-out stands (the restore sent desired as it had read it: 10)
+    assert record["outcome"] == "applied" and max_size() == 20
+    assert scaled[0] > 10 and desired() == scaled[0], record["reason"]
+    assert "desired kept" in record["reason"]

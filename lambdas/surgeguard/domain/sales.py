@@ -83,8 +83,9 @@ class EventPlan:
         return self.first_phase <= now < self.release
 
     def raised_max(self, now: datetime) -> int | None:
-        """The temporary max in effect at `now` (from the pre-warm until the restore), if any."""
-        return self.temporary_max if self.prewarm <= now < self.restore else None
+        """The temporary max in effect at `now` (from the first phase, a ramp stage or the pre-warm,
+        both of which raise it, until the restore), if any."""
+        return self.temporary_max if self.first_phase <= now < self.restore else None
 
     def to_local(self, when: datetime, event: SaleEvent) -> datetime:
         return when.astimezone(event.local(event.start).tzinfo)
