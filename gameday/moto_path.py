@@ -527,15 +527,14 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
         that does not gets the simulator's stand-in for it (the fast path's
         `normal_requests_per_minute`, the same number) as one datapoint at that minute, so the
         handler's GetMetricData reads what the fast path reads."""
-        from surgeguard.domain.sales import plan_event
-        from surgeguard.schedule_service import NORMAL_LOOKBACK
+        from surgeguard.domain.sales import normal_demand_time
 
         group = self.config.groups[0]
         event = group.event(event_name)
         signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
         if event is None or signal is None or event.peak_requests_per_minute is not None:
             return
-        around = plan_event(group, event).start - NORMAL_LOOKBACK
+        around = normal_demand_time(event)
         if around + NORMAL_WINDOW / 2 > self._start:
             return  # (part of) that window is in the trace: its published minutes are what is read
         assert self.aws is not None

@@ -37,7 +37,7 @@ from surgeguard.domain.headroom import (
     without_windows,
 )
 from surgeguard.domain.model import Outcome
-from surgeguard.domain.sales import plan_event, target_capacity
+from surgeguard.domain.sales import normal_demand_time, plan_event, target_capacity
 from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
 from surgeguard.domain.warm_pool import WarmPool, size_warm_pool
 from surgeguard.service import (
@@ -70,8 +70,6 @@ FORECAST_WRITTEN = "ForecastWritten"
 JUDGE_EVERY = timedelta(days=1)
 # The busiest minute of this last stretch of history bounds what a burst the forecast misses may ask.
 WEEK = timedelta(days=7)
-# A sale's normal demand is read a week before its start, as its pre-warm reads it (schedule_service).
-NORMAL_LOOKBACK = timedelta(days=7)
 
 
 @runtime_checkable
@@ -359,7 +357,7 @@ def _size_pool(
                 normal = (
                     None
                     if event.peak_requests_per_minute is not None
-                    else adapters.signals.normal_requests_per_minute(group, plan.start - NORMAL_LOOKBACK)
+                    else adapters.signals.normal_requests_per_minute(group, normal_demand_time(event))
                 )
                 targets.append((event.name, target_capacity(group, event, normal, state.steps[0])[0]))
         current = fleet.warm_pool(group.name)

@@ -38,6 +38,7 @@ from surgeguard.domain.sales import (
     RAMP_PREFIX,
     RELEASE_FACTOR,
     EventPlan,
+    normal_demand_time,
     plan_event,
     target_capacity,
 )
@@ -61,8 +62,6 @@ from surgeguard.service import (
 
 logger = logging.getLogger("surgeguard")
 
-# Normal demand: the same time a week earlier (same weekday, same hour).
-NORMAL_LOOKBACK = timedelta(days=7)
 # EventBridge Scheduler's at() has minute resolution: a phase time with seconds fires up to a minute early.
 EARLY_TOLERANCE = timedelta(minutes=1)
 # `<aws.scheduler.scheduled-time>` is the at() time itself: more than this away from the plan's time
@@ -341,7 +340,7 @@ def _prewarm(
     previous = states.get(sale.name)
     normal = None
     if sale.peak_requests_per_minute is None and group.requests_target() is not None:
-        normal = adapters.signals.normal_requests_per_minute(group, plan.start - NORMAL_LOOKBACK)
+        normal = adapters.signals.normal_requests_per_minute(group, normal_demand_time(sale))
     # Without demand history a multiplier multiplies the capacity the group had when this event's
     # first phase ran (kept with the event), never what an earlier phase already raised.
     base_capacity = previous.base_capacity if previous and previous.base_capacity else snapshot.size.desired

@@ -7,7 +7,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -698,3 +698,24 @@ def test_a_restore_does_not_put_back_a_scale_out_made_since_it_read_the_group(
     assert record["outcome"] == "applied" and max_size() == 20
     assert scaled[0] > 10 and desired() == scaled[0], record["reason"]
     assert "desired kept" in record["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_peak_multiplier_multiplies_last_weeks_demand_at_the_same_local_time_across_a_clock_change(
+    audit: Audit,
+) -> None:
+    # GIVEN a sale at 10:00 New York on the Saturday after the clocks fell back (15:00 UTC), and last
+    # Saturday 6000 requests/min at 10:00 local (14:00 UTC) but 1000 at 11:00 local (15:00 UTC)
+    from surgeguard.config import parse_config
+    from surgeguard.domain.sales import plan_event
+
+    sale = {**EVENT, "start": "2026-11-07T10:00:00", "end": "2026-11-07T12:00:00"}
+    web = parse_config(configure_web(launch_seconds=130, events=[sale])).groups[0]
+    ten_local = datetime(2026, 10, 31, 14, 0, tzinfo=UTC)
+    put_request_counts((ten_local + timedelta(minutes=minute), 6000.0) for minute in range(-7, 8))
+    put_request_counts((ten_local + timedelta(hours=1, minutes=minute), 1000.0) for minute in range(-7, 8))
+    # WHEN it pre-warms
+    record = fire(phase("prewarm", plan_event(web, web.events[0]).prewarm))["records"][0]
+    # THEN it multiplies 10:00 local, not a week before in UTC (11:00 local, a sixth of the target)
+    assert "4 x normal 6000 requests/min" in record["reason"], record["reason"]
+    assert desired() == 24

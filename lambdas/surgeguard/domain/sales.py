@@ -31,6 +31,8 @@ RELEASE_FACTOR = 0.9
 RESTORE_AFTER = timedelta(hours=1)
 PHASES = ("prewarm", "release", "restore")  # plus "ramp-1", "ramp-2", ... when the event has a ramp
 RAMP_PREFIX = "ramp-"
+# A peak multiplier multiplies what the group served a week before the doors (the same weekday and hour).
+NORMAL_LOOKBACK = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,13 @@ def plan_event(group: GroupConfig, event: SaleEvent) -> EventPlan:
             for step in event.ramp
         ),
     )
+
+
+def normal_demand_time(event: SaleEvent) -> datetime:
+    """When the demand a peak multiplier multiplies was served (UTC): a week before the doors at the same
+    wall-clock time in the sale's own zone. A week in UTC is an hour off it in the week after a
+    daylight-saving change: 11:00 last Saturday for a sale at 10:00."""
+    return (event.local(event.start) - NORMAL_LOOKBACK).astimezone(UTC)
 
 
 def _release_time(start: datetime, end: datetime, event: SaleEvent) -> datetime:

@@ -138,3 +138,24 @@ def test_a_ramp_raises_the_floor_in_stages_each_with_its_own_phase_ahead_of_its_
 def test_bad_events_are_named_errors(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         group_with({**DOORBUSTER, **change})
+
+
+@pytest.mark.parametrize(
+    ("start", "zone", "expected"),
+    [
+        # the Saturday after the US clocks fell back: last Saturday 10:00 was daylight time (UTC-4)
+        ("2026-11-07T10:00:00", "America/New_York", datetime(2026, 10, 31, 14, 0, tzinfo=UTC)),
+        # the Saturday after they sprang forward: last Saturday 10:00 was standard time (UTC-5)
+        ("2026-03-14T10:00:00", "America/New_York", datetime(2026, 3, 7, 15, 0, tzinfo=UTC)),
+        ("2026-11-27T00:00:00", "America/New_York", datetime(2026, 11, 20, 5, 0, tzinfo=UTC)),
+        ("2026-11-27T00:00:00", "UTC", datetime(2026, 11, 20, 0, 0, tzinfo=UTC)),
+    ],
+)
+def test_normal_demand_is_last_weeks_at_the_same_local_time(
+    start: str, zone: str, expected: datetime
+) -> None:
+    from surgeguard.domain.sales import normal_demand_time
+
+    end = (datetime.fromisoformat(start) + timedelta(hours=2)).isoformat()
+    event = group_with({**DOORBUSTER, "start": start, "end": end, "timezone": zone}).events[0]
+    assert normal_demand_time(event) == expected
