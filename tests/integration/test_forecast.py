@@ -143,6 +143,7 @@ def test_a_duplicate_execution_is_skipped_and_bad_payloads_rejected(audit: Audit
     assert records == [("applied", None), ("skipped", "duplicate")]
     assert run(group="nope")["records"][0]["outcome"] == "rejected"
     assert run(scheduled_time="yesterday")["records"][0]["outcome"] == "rejected"
+    assert run(scheduled_time="9999-12-31T23:59:59-01:00")["records"][0]["outcome"] == "rejected"
     assert forecast.lambda_handler([], LambdaContext())["records"][0]["outcome"] == "rejected"
 
 

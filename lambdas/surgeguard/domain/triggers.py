@@ -79,6 +79,9 @@ class AlarmTrigger:
     topic_arn: str | None = None  # SNS only: the topic that delivered it
 
 
+PLAUSIBLE_YEARS = (1970, 9000)
+
+
 def parse_time(raw: Any, field: str, *, zone_required: bool = False) -> datetime:
     if not isinstance(raw, str) or not raw or len(raw) > 64:
         raise BadInputError(f"{field} is missing or not a time string")
@@ -92,6 +95,9 @@ def parse_time(raw: Any, field: str, *, zone_required: bool = False) -> datetime
         raise BadInputError(f"{field} {safe_text(raw, 64)!r} is not an ISO 8601 time") from None
     if parsed.tzinfo is None and zone_required:
         raise BadInputError(f"{field} {safe_text(raw, 64)!r} has no time zone (expected ...Z)")
+    # Near datetime's ends a time cannot be moved to UTC, or by the minutes it is later compared within.
+    if not PLAUSIBLE_YEARS[0] <= parsed.year <= PLAUSIBLE_YEARS[1]:
+        raise BadInputError(f"{field} {safe_text(raw, 64)!r} is not a time any trigger carries")
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
