@@ -368,10 +368,12 @@ def _prewarm(
         group.name, EventState(sale.name, target, why, now, original_max, base_capacity)
     )
     raised = ""
+    dry_run = ctx.config.is_dry_run(group)
     if raises_max and sale.temporary_max is not None:
-        if not ctx.config.is_dry_run(group):
+        if not dry_run:
             adapters.fleet.set_max_size(group.name, sale.temporary_max)
-        raised = f"; MaxSize {snapshot.size.max} -> {sale.temporary_max} until {plan.restore.isoformat()}"
+        raise_max = f"MaxSize {snapshot.size.max} -> {sale.temporary_max} until {plan.restore.isoformat()}"
+        raised = f"; {'dry-run: would raise ' if dry_run else ''}{raise_max}"
     readings = adapters.signals.read(group, now)
     try:
         validate_readings(readings)
@@ -405,7 +407,8 @@ def _prewarm(
         outcome = Outcome.SKIPPED
         reason += "; another decision saved first: the floor applies at the next decision"
     elif raised and outcome is Outcome.UNCHANGED:
-        outcome = Outcome.APPLIED
+        # The raise is a change of its own: applied, or in dry-run one that was not made.
+        outcome, skip_cause = (Outcome.SKIPPED, "dry_run") if dry_run else (Outcome.APPLIED, None)
     record = base(
         outcome,
         reason,

@@ -722,3 +722,19 @@ def test_a_peak_multiplier_multiplies_last_weeks_demand_at_the_same_local_time_a
     # THEN it multiplies 10:00 local, not a week before in UTC (11:00 local, a sixth of the target)
     assert "4 x normal 6000 requests/min" in record["reason"], record["reason"]
     assert desired() == 24
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_dry_run_prewarm_that_would_raise_the_max_says_so_and_is_not_applied(audit: Audit) -> None:
+    # GIVEN dry-run, and the group already at its configured max: only the MaxSize raise would change
+    configure_web(launch_seconds=130, dry_run=True, events=[EVENT])
+    put_request_counts((T0 - timedelta(days=7, minutes=minute), 6000.0) for minute in range(-7, 8))
+    set_desired("web", 20)
+    # WHEN the pre-warm fires
+    fire(phase("prewarm", PREWARM))
+    # THEN nothing changed, and the record says what would have (it once said `applied` "MaxSize 20 ->
+    # 30", and told people of a change never made)
+    assert (max_size(), desired()) == (20, 20)
+    (record,) = audit("web")
+    assert (record["outcome"], record["skip_cause"]) == ("skipped", "dry_run"), record["reason"]
+    assert "dry-run: would raise MaxSize 20 -> 30" in record["reason"]
