@@ -89,7 +89,10 @@ class PhaseTrigger:
 
     @property
     def trigger_id(self) -> str:
-        return f"schedule#{self.execution_id}"
+        # Not the execution id: Scheduler makes a new one for each attempt to deliver, so a delivery it
+        # retries after one that landed would be another trigger. A phase fires once, at its time.
+        when = self.scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"schedule#{self.group.name}#{self.event.name}#{self.phase}#{when}"
 
     def audit(self) -> dict[str, Any]:
         audit = {

@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 
 from surgeguard.adapters.audit_store import AuditStore
+from surgeguard.adapters.autoscaling import AutoScalingFleet
+from surgeguard.adapters.errors import AwsCallError
 from surgeguard.domain.model import Pause
 from surgeguard.handlers import forecast
+from surgeguard.service import RetryableFailureError
 
 from .support import T0, TABLE, LambdaContext, desired, set_desired
 from .test_sale_events import (
@@ -64,16 +67,25 @@ def test_a_paused_restore_leaves_max_size_raised_and_says_so(audit: Audit) -> No
 
 
 @pytest.mark.usefixtures("sale")
-def test_the_same_phase_twice_with_new_execution_ids_gives_the_same_target(audit: Audit) -> None:
+def test_one_phase_delivered_twice_with_new_execution_ids_is_handled_once(audit: Audit) -> None:
+    # Scheduler makes a new execution id for each attempt to deliver: a retried delivery after one that
+    # landed was once a second trigger, applied and told a second time
     fire(phase("prewarm", PREWARM, execution_id="first"))
-    fire(phase("prewarm", PREWARM, execution_id="second"))
-    targets = [r["event_target"] for r in audit("web") if r["trigger"].get("phase") == "prewarm"]
-    assert targets == [24, 24]
+    again = fire(phase("prewarm", PREWARM, execution_id="second"))["records"][0]
+    assert again["outcome"] == "skipped" and "duplicate" in again["reason"], again
+    prewarms = [
+        (r["outcome"], r.get("event_target")) for r in audit("web") if r["trigger"].get("phase") == "prewarm"
+    ]
+    assert sorted(prewarms, key=str) == [("applied", 24), ("skipped", None)]
     assert desired() == 24
 
 
+def _throttled(self: AutoScalingFleet, name: str, desired: int) -> None:
+    raise AwsCallError("SetDesiredCapacity", "Throttling", "Rate exceeded")
+
+
 def test_without_history_a_multiplier_multiplies_the_first_phases_capacity_never_a_raised_one(
-    config_file: Any, alarms: list[str], audit: Audit
+    config_file: Any, alarms: list[str], audit: Audit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a 4x event with a ramp stage (half the peak, an hour before), and no demand history at all
     event = {**EVENT, "ramp": [{"minutes_before_start": 60, "fraction": 0.5}]}
@@ -83,11 +95,14 @@ def test_without_history_a_multiplier_multiplies_the_first_phases_capacity_never
     # WHEN the ramp stage, then the pre-warm, then the pre-warm again (a new execution) fire
     fire(phase("ramp-1", ramp_time))
     assert desired() == 8  # half of 4 x 4
-    fire(phase("prewarm", PREWARM))
-    fire(phase("prewarm", PREWARM, execution_id="again"))
+    with monkeypatch.context() as patch:
+        patch.setattr(AutoScalingFleet, "set_desired_capacity", _throttled)
+        with pytest.raises(RetryableFailureError):
+            fire(phase("prewarm", PREWARM, execution_id="again"))
+    fire(phase("prewarm", PREWARM, execution_id="again"))  # Lambda's retry, after the event item was saved
     # THEN every phase targets 4 x the 4 the group had at the first phase: 16, never 4 x 8 = 32 or 40
-    targets = [r["event_target"] for r in audit("web") if "event_target" in r]
-    assert targets == [16, 16, 16]
+    targets = [(r["outcome"], r.get("event_target", 0)) for r in audit("web")]
+    assert sorted(targets) == [("applied", 16), ("applied", 16), ("failed", 0)]
     assert desired() == 16
     assert all("no request history" in r["reason"] for r in audit("web") if "event_target" in r)
 
