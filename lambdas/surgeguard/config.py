@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -212,6 +212,12 @@ class SaleEvent(_Strict):
     def _consistent(self) -> SaleEvent:
         if self.end <= self.start:
             raise ValueError(f"end ({self.end}) is not after start ({self.start})")
+        for field, when in (("start", self.start), ("end", self.end)):
+            if not self._exists(when):
+                raise ValueError(
+                    f"{field} {when.isoformat()} does not exist in {self.timezone}: the clocks skip it "
+                    "(a daylight-saving change); give a time the clocks show"
+                )
         if (self.peak_multiplier is None) == (self.peak_requests_per_minute is None):
             raise ValueError("give exactly one of peak_multiplier and peak_requests_per_minute")
         steps = [(r.minutes_before_start, r.fraction) for r in self.ramp]
@@ -226,6 +232,12 @@ class SaleEvent(_Strict):
         from zoneinfo import ZoneInfo
 
         return when.replace(tzinfo=ZoneInfo(self.timezone))
+
+    def _exists(self, when: datetime) -> bool:
+        """Whether the zone's clocks ever show `when` (in the hour skipped when they spring forward, they
+        do not, and it would read as an hour later: a sale whose doors open after its end)."""
+        local = self.local(when)
+        return local.astimezone(UTC).astimezone(local.tzinfo).replace(tzinfo=None) == when
 
 
 # More spreads than this is no longer headroom for noise: it holds the peak whatever the spread.
@@ -346,6 +358,11 @@ class GroupConfig(_Strict):
                     f"event {event.name!r}: temporary_max ({event.temporary_max}) is below max ({self.max})"
                 )
             per_instance = self.requests_target()
+            if event.peak_requests_per_minute is not None and per_instance is None:
+                raise ValueError(
+                    f"event {event.name!r}: peak_requests_per_minute needs a requests_per_target signal "
+                    "(what one instance serves); give peak_multiplier, or add the signal"
+                )
             if event.peak_requests_per_minute is not None and per_instance is not None:
                 ceiling = event.temporary_max or self.max
                 needed = math.ceil(event.peak_requests_per_minute / per_instance - 1e-9)

@@ -115,6 +115,15 @@ def test_a_ramp_raises_the_floor_in_stages_each_with_its_own_phase_ahead_of_its_
         ({"start": "2026-11-27T00:00:00-05:00"}, "without an offset"),
         ({"temporary_max": 10}, "is below max"),
         ({"peak_multiplier": None, "peak_requests_per_minute": 90_000}, "raise temporary_max"),
+        # New York's clocks skip 02:00-03:00 on 2026-03-08: a start then read as 03:30, after its end
+        (
+            {"start": "2026-03-08T02:30:00", "end": "2026-03-08T03:15:00"},
+            "start 2026-03-08T02:30:00 does not exist",
+        ),
+        (
+            {"start": "2026-03-08T01:00:00", "end": "2026-03-08T02:15:00"},
+            "end 2026-03-08T02:15:00 does not exist",
+        ),
         (
             {
                 "ramp": [
@@ -138,6 +147,24 @@ def test_a_ramp_raises_the_floor_in_stages_each_with_its_own_phase_ahead_of_its_
 def test_bad_events_are_named_errors(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         group_with({**DOORBUSTER, **change})
+
+
+def test_an_absolute_peak_needs_a_requests_signal_to_size_instances() -> None:
+    # It once validated, and then every pre-warm failed (retried, notified) and never raised MaxSize
+    absolute = {**DOORBUSTER, "peak_multiplier": None, "peak_requests_per_minute": 45_000}
+    with pytest.raises(ConfigError, match="peak_requests_per_minute needs a requests_per_target signal"):
+        group_with(absolute, signals=[{"kind": "cpu", "target": 50}])
+
+
+def test_a_time_the_clocks_show_twice_is_accepted_as_its_first_showing() -> None:
+    # 01:30 on 2026-11-01 in New York comes twice; the first is daylight time (UTC-4)
+    plan = plan_event(*_web_and_event({"start": "2026-11-01T01:30:00", "end": "2026-11-01T03:00:00"}))
+    assert plan.start == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+
+
+def _web_and_event(change: dict[str, Any]) -> tuple[GroupConfig, Any]:
+    group = group_with({**DOORBUSTER, **change})
+    return group, group.events[0]
 
 
 @pytest.mark.parametrize(
