@@ -20,6 +20,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from surgeguard import keys
+from surgeguard.adapters.errors import AwsCallError, DamagedItemError
+from surgeguard.domain.model import EventState
 
 # A person waits on these: a few quick retries, then a clear error (exit code 3).
 _CONFIG = Config(retries={"total_max_attempts": 4, "mode": "standard"}, connect_timeout=5, read_timeout=20)
@@ -63,6 +65,22 @@ class StackInfo:
     @property
     def alarm_prefix(self) -> str:
         return self.name  # infra/stack.py: the stack name prefixes every alarm
+
+
+@dataclass(frozen=True)
+class KillSwitch:
+    """A control item of the audit table. `reading`: the switch as the Lambda reads it (none, all, out
+    or in: a value the CLI never writes, or none at all, is a full pause); `written`: the item's `pause`
+    as stored (None when it has none)."""
+
+    reading: str
+    written: Any
+    set_by: str | None
+
+    @property
+    def as_written(self) -> bool:
+        """Whether the item holds exactly what `surgeguard pause` writes for its reading."""
+        return self.written == self.reading
 
 
 def is_standard(instance_type: str) -> bool:
@@ -404,19 +422,28 @@ class Aws:
         )
 
     # --- the audit table ---
-    def pause(self, table: str, group: str | None) -> dict[str, Any] | None:
-        """The kill-switch item of a group (None: the global one), or None when never set."""
+    def pause(self, table: str, group: str | None) -> KillSwitch | None:
+        """The kill-switch item of a group (None: the global one) as the Lambda reads it, or None when
+        never set."""
+        from surgeguard.adapters.audit_store import control_reading  # the Lambda's own reading
+
+        name = group or keys.GLOBAL_CONTROL_SORT_KEY
         item = self.call(
             "dynamodb",
             "get_item",
             TableName=table,
-            Key={
-                keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION},
-                keys.SORT_KEY: {"S": group or keys.GLOBAL_CONTROL_SORT_KEY},
-            },
+            Key={keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION}, keys.SORT_KEY: {"S": name}},
             ConsistentRead=True,
         ).get("Item")
-        return None if item is None else {k: _attribute(v) for k, v in item.items()}
+        if item is None:
+            return None
+        plain = {k: _attribute(v) for k, v in item.items()}
+        set_by = plain.get("set_by")
+        return KillSwitch(
+            reading=control_reading(item, name).value,
+            written=plain.get("pause"),
+            set_by=set_by if isinstance(set_by, str) else None,
+        )
 
     def audit_records(
         self,
@@ -451,16 +478,18 @@ class Aws:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return records if latest is None else list(reversed(records[:latest]))
 
-    def event_items(self, table: str, group: str) -> list[dict[str, Any]]:
-        page = self.call(
-            "dynamodb",
-            "query",
-            TableName=table,
-            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :event)",
-            ExpressionAttributeNames={"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
-            ExpressionAttributeValues={
-                ":pk": {"S": keys.group_pk(group)},
-                ":event": {"S": keys.EVENT_SORT_PREFIX},
-            },
-        )
-        return [{k: _attribute(v) for k, v in item.items()} for item in page.get("Items", [])]
+    def event_states(self, table: str, group: str) -> tuple[list[EventState], DamagedItemError | None]:
+        """The group's saved sale events as the Lambda reads them (AuditStore.load_events), and the damage
+        to those it cannot read (None: none): a hand-edited item the Lambda's decisions leave out."""
+        from surgeguard.adapters.audit_store import AuditStore
+
+        try:
+            store = AuditStore(table, self.client("dynamodb"))
+            return store.load_events(group), None
+        except DamagedItemError as error:
+            return [s for s in error.readable if isinstance(s, EventState)], error
+        except AwsCallError as error:
+            message = str(error).removeprefix(f"{error.operation} failed: {error.code}: ")
+            raise AwsError(error.operation, error.code, message) from None
+        except BotoCoreError as error:  # making the client: no region, a profile that is not there
+            raise AwsError("Query", type(error).__name__, str(error)) from None

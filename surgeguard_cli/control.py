@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from botocore.exceptions import BotoCoreError
+
 from surgeguard.adapters.audit_store import AuditStore
 from surgeguard.adapters.errors import AwsCallError
 from surgeguard.domain.model import Pause
@@ -128,6 +130,14 @@ def main(argv: Sequence[str]) -> int:
         store.set_pause(group, pause, who=getpass.getuser(), at=datetime.now(UTC))
     except AwsCallError as error:
         print(f"surgeguard {args.command}: cannot reach the audit table: {error}", file=sys.stderr)
+        return output.AWS
+    except BotoCoreError as error:
+        # Raised where the SDK makes its client, before any call: no region, a profile that is not there.
+        print(
+            f"surgeguard {args.command}: cannot reach AWS: {type(error).__name__}: {error}"
+            + ("" if args.command == "audit" else " (nothing switched)"),
+            file=sys.stderr,
+        )
         return output.AWS
     if args.json:
         output.print_json({"group": group, "pause": pause.value})

@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from infra.phase_metadata import StalePhase, stale_in_assembly
 from surgeguard.config import ConfigError, GroupConfig, SaleEvent, ScalerConfig, load_config
 from surgeguard.domain.sales import EventPlan, LeadTime, plan_event, target_capacity
 from surgeguard_cli import output
+from surgeguard_cli.phase_metadata import StalePhase, stale_in_assembly
 
 DEFAULT_CONFIG = "surgeguard.yaml"
 SCHEDULES_PER_EVENT = 3  # pre-warm, release, restore
@@ -231,13 +231,15 @@ def _past_findings(group: GroupConfig, event: SaleEvent, plan: EventPlan, now: d
 
 
 def _overlaps(group: GroupConfig, reports: Sequence[EventReport]) -> list[Finding]:
-    """Events whose scheduled windows (pre-warm to restore) overlap: one's release and restore fire
-    while the other is on. With a temporary max, a restore cuts MaxSize mid-event: an error."""
+    """Events whose scheduled windows (first phase to restore) overlap: one's release and restore fire
+    while the other is on. A ramp stage is a pre-warm of its share (it raises MaxSize and sets a floor),
+    so a window starts at the first ramp stage. With a temporary max, a restore cuts MaxSize mid-event:
+    an error."""
     found = []
-    ordered = sorted(reports, key=lambda r: r.plan.prewarm)
+    ordered = sorted(reports, key=lambda r: r.plan.first_phase)
     for i, first in enumerate(ordered):
         for second in ordered[i + 1 :]:
-            if second.plan.prewarm >= first.plan.restore:
+            if second.plan.first_phase >= first.plan.restore:
                 continue
             raised = first.event.temporary_max or second.event.temporary_max
             level = ERROR if raised else WARNING
@@ -252,7 +254,7 @@ def _overlaps(group: GroupConfig, reports: Sequence[EventReport]) -> list[Findin
                     level,
                     group.name,
                     None,
-                    f"events {first.event.name} and {second.event.name} overlap (pre-warm to restore): "
+                    f"events {first.event.name} and {second.event.name} overlap (first phase to restore): "
                     f"{consequence}; merge them or move one",
                 )
             )

@@ -31,7 +31,6 @@ DEFAULT_STACK = "Surgeguard"
 QUOTA_WARN_FRACTION = 0.9  # a peak that takes more than 90% of the quota leaves nothing for anyone else
 ADDRESS_HEADROOM = 1.1  # instances replaced during the sale need addresses too
 LAMBDA_LOOKBACK = timedelta(hours=24)
-NORMAL_LOOKBACK = timedelta(days=7)  # what the pre-warm reads: demand at the same time last week
 NORMAL_WINDOW = timedelta(minutes=15)
 # The group metric the queue-backlog signal divides by (surgeguard.signals).
 BACKLOG_METRIC = "GroupInServiceInstances"
@@ -262,7 +261,6 @@ def _instance_types(template: dict[str, Any] | None, group: dict[str, Any]) -> l
 
 
 def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any]) -> list[Check]:
-    from surgeguard.domain.sales import plan_event
 
     group, event = target.group, target.event
     scope = f"{group.name}/{event.name}" if event else group.name
@@ -274,7 +272,7 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
     running = len(asg.get("Instances", []))
     normal = None
     if event is not None and event.peak_multiplier is not None:
-        normal = _normal_rpm(aws, group, plan_event(group, event).start)
+        normal = _normal_rpm(aws, group, event)
     peak = planned_peak(group, event, normal, int(asg["DesiredCapacity"]))
     template, label = aws.launch_template_data(asg)
     types = _instance_types(template, asg)
@@ -310,13 +308,14 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
     return checks
 
 
-def _normal_rpm(aws: Any, group: GroupConfig, doors: datetime) -> float | None:
+def _normal_rpm(aws: Any, group: GroupConfig, event: SaleEvent) -> float | None:
     from surgeguard.config import RequestsPerTargetSignal
+    from surgeguard.domain.sales import normal_demand_time
 
     signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
     if signal is None:
         return None
-    around = doors - NORMAL_LOOKBACK
+    around = normal_demand_time(event)  # what the pre-warm reads
     points = aws.metric_series(
         signal.namespace,
         "RequestCount",
@@ -540,11 +539,19 @@ def stack_checks(
 
 
 def _kill_switch(aws: Any, table: str, groups: Sequence[str]) -> Check:
+    """The kill switch as the Lambda reads it: a control item holding a value the CLI never writes, or
+    no value at all, is a full pause (audit_store.control_reading fails closed)."""
     paused = []
     for group in [None, *groups]:
-        item = aws.pause(table, group)
-        if item and item.get("pause", "none") != "none":
-            paused.append(f"{group or 'all groups'}: {item['pause']} (by {item.get('set_by', '?')})")
+        switch = aws.pause(table, group)
+        if switch is None or switch.reading == "none":
+            continue
+        how = f"by {switch.set_by or '?'}"
+        if switch.written is None:
+            how += ", no pause value: the Lambda reads a full pause"
+        elif not switch.as_written:
+            how += f", {switch.written!r}: the Lambda reads {switch.reading}"
+        paused.append(f"{group or 'all groups'}: {switch.reading} ({how})")
     if paused:
         return Check(
             WARN,

@@ -1,6 +1,7 @@
 """`surgeguard report`: after the sale, what happened and what it cost, from the audit table and CloudWatch.
 
-Per group, over an event's window (first phase minus an hour to the restore) or `--from/--to`:
+Per group, over an event's window (first phase minus an hour to 65 minutes after the restore, the
+lateness a restore is still acted on) or `--from/--to`:
 the timeline of applied, rejected and failed decisions with their reasons; a capacity-against-demand
 PNG; peak capacity; instance-hours (desired capacity, minute by minute, as the audit trail sets it);
 minutes where a signal was over its target (its own CloudWatch metric); each pre-warm and whether it
@@ -191,6 +192,16 @@ def _per_minute(
     return values
 
 
+def _published_period(group: GroupConfig, namespace: str, metric_name: str) -> int:
+    """Seconds between a metric's own datapoints: EC2 basic monitoring publishes CPUUtilization every 5
+    minutes (`monitoring: basic`, why its alarms use 300 s periods: alarm_shape), the rest every minute."""
+    from surgeguard.alarm_shape import BASIC_MONITORING_PERIOD
+    from surgeguard.config import EC2_CPU
+
+    basic = group.monitoring == "basic" and (namespace, metric_name) == EC2_CPU
+    return BASIC_MONITORING_PERIOD if basic else 60
+
+
 def _signal_minutes_over(
     aws: Any, group: GroupConfig, start: datetime, end: datetime, period: int
 ) -> dict[str, int]:
@@ -202,12 +213,19 @@ def _signal_minutes_over(
         if metric.is_math or signal.kind == "response_time":
             continue  # math (the backlog per instance) and latency thresholds: see their alarms instead
         (stat,) = metric.stats
+        # Each datapoint stands for its own period: read at 60 s, basic monitoring's CPU still comes
+        # one datapoint per 5 minutes (the average of those 5), so it is read, and counted, as such.
+        each = max(period, _published_period(group, stat.namespace, stat.metric_name))
         points = aws.metric_series(
-            stat.namespace, stat.metric_name, dict(stat.dimensions), stat.statistic, start, end, period
+            stat.namespace, stat.metric_name, dict(stat.dimensions), stat.statistic, start, end, each
         )
         # Targets are per minute; a Sum over a coarser period (older data) is brought back to one.
-        per_minute = period // 60 if stat.statistic == "Sum" else 1
-        over[signal.id] = sum(period // 60 for value in points.values() if value / per_minute > signal.target)
+        per_minute = each // 60 if stat.statistic == "Sum" else 1
+        over[signal.id] = sum(
+            max(0, _minutes(max(when, start), min(when + timedelta(seconds=each), end)))
+            for when, value in points.items()
+            if value / per_minute > signal.target
+        )
     return over
 
 
@@ -404,14 +422,19 @@ def plot(report: GroupReport, path: Path) -> Path:
 
 
 def window(config: ScalerConfig, event_name: str) -> tuple[datetime, datetime, list[GroupConfig]]:
+    """An event's window: an hour before its first phase (in any group) to its restore's last accepted
+    moment (65 minutes after it)."""
     from surgeguard.domain.sales import plan_event
+    from surgeguard.schedule_service import PHASE_MAX_AGE
 
     groups = [g for g in config.groups if g.event(event_name)]
     if not groups:
         raise ValueError(f"no event named {event_name!r} in the config")
     plans = [plan_event(g, g.event(event_name)) for g in groups]  # type: ignore[arg-type]
     start = min(p.first_phase for p in plans) - EVENT_MARGIN
-    end = max(p.restore for p in plans)
+    # The restore is audited when it runs (at or after its planned time), and a retried or late one is
+    # still acted on until PHASE_MAX_AGE after it: the window keeps it.
+    end = max(p.restore for p in plans) + PHASE_MAX_AGE
     return start.replace(second=0, microsecond=0), end, groups
 
 
@@ -426,7 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     when = parser.add_mutually_exclusive_group(required=True)
     when.add_argument(
-        "--event", metavar="NAME", help="the event's window: its first phase - 1 h to its restore"
+        "--event",
+        metavar="NAME",
+        help="the event's window: its first phase - 1 h to its restore + 65 min (a late restore's limit)",
     )
     when.add_argument("--from", dest="start", type=_time, metavar="ISO", help="window start (with --to)")
     parser.add_argument("--to", dest="end", type=_time, metavar="ISO", help="window end")

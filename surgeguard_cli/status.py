@@ -48,28 +48,41 @@ class GroupStatus:
     floor: int | None = None
     scale_in_frozen: bool = False
     temporary_max: int | None = None
-    pause: str = "none"
+    # Event items the Lambda cannot read (hand-edited): left out of its floors, their targets unknown.
+    damaged_events: list[str] = field(default_factory=list)
+    damage: str | None = None
+    pause: str = "none"  # the kill switch as the Lambda reads it: global and group combined
     alarms: list[str] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _event_state(aws: Any, table: str, group: GroupConfig, now: datetime) -> dict[str, Any]:
-    from surgeguard.domain.sales import floor_at, plan_event
+    """The group's sale events at `now` as the Lambda's decisions see them (`event_limits` on the saved
+    event items): a floor, the scale-in freeze and a temporary max only once an event's first phase
+    saved its item; a damaged item's event still freezes and bounds, its target (so its floor) unknown."""
+    if not group.events:
+        return {}
+    from surgeguard.domain.sales import plan_event
+    from surgeguard.service import event_limits
 
-    items = {str(i.get("event")): i for i in aws.event_items(table, group.name)}
-    for event in group.events:
-        plan = plan_event(group, event)
-        if not plan.first_phase <= now < plan.restore:
-            continue
-        item = items.get(event.name)
-        target = int(item["target"]) if item and item.get("target") is not None else None
-        return {
-            "event": event.name,
-            "floor": floor_at(plan, target, now) if target is not None else None,
-            "scale_in_frozen": plan.prewarm <= now < plan.release,
-            "temporary_max": event.temporary_max if item and item.get("original_max") is not None else None,
-        }
-    return {}
+    states, damage = aws.event_states(table, group.name)
+    unreadable = damage.names if damage is not None else ()
+    limits = event_limits(group, states, now, unreadable)
+    held = {f.name for f in limits.floors}
+    plans = {event.name: plan_event(group, event) for event in group.events}
+    under_way = [
+        name for name, plan in plans.items() if name in held or plan.first_phase <= now < plan.restore
+    ]
+    if not under_way and damage is None:
+        return {}
+    return {
+        "event": ", ".join(under_way) or None,
+        "floor": max((f.capacity for f in limits.floors), default=None),
+        "scale_in_frozen": limits.freeze_scale_in is not None,
+        "temporary_max": limits.max_size,
+        "damaged_events": list(unreadable),
+        "damage": damage.detail if damage is not None else None,
+    }
 
 
 def _signals(group: GroupConfig, now: datetime) -> list[dict[str, Any]]:
@@ -91,6 +104,8 @@ def group_status(
     alarms: Sequence[dict[str, Any]],
     signals: Any = None,
 ) -> GroupStatus:
+    from surgeguard.domain.model import Pause
+
     asg = aws.group(group.name)
     if asg is None:
         return GroupStatus(group.name, found=False)
@@ -98,8 +113,8 @@ def group_status(
     serving = [i["InstanceId"] for i in instances if i.get("LifecycleState") == "InService"]
     launched = aws.launch_times(serving) if serving else {}
     young = now - timedelta(seconds=group.launch_seconds + group.warmup_seconds)
-    pauses = [aws.pause(stack.table, None), aws.pause(stack.table, group.name)]
-    paused = [str(p["pause"]) for p in pauses if p and p.get("pause", "none") != "none"]
+    switches = [aws.pause(stack.table, None), aws.pause(stack.table, group.name)]
+    pause = Pause.combine(*(Pause(s.reading) for s in switches if s is not None))
     prefix = f"{stack.alarm_prefix}/{group.name}/"
     status = GroupStatus(
         group=group.name,
@@ -111,7 +126,7 @@ def group_status(
         pending=sum(1 for i in instances if i.get("LifecycleState") in _PENDING),
         warming=sum(1 for at in launched.values() if at > young),
         signals=(signals or _signals)(group, now),
-        pause="+".join(paused) or "none",
+        pause=pause.value,
         alarms=sorted(
             a["AlarmName"]
             for a in alarms
@@ -154,11 +169,15 @@ def render(statuses: Sequence[GroupStatus], now: datetime) -> Any:
         if not s.found:
             rows.append((s.group, "MISSING", "", "", "", "", "", "", ""))
             continue
-        event = s.event or "-"
+        event = s.event or ""
         if s.event:
             event += f" floor {s.floor}" if s.floor is not None else ""
             event += ", scale-in frozen" if s.scale_in_frozen else ""
             event += f", max {s.temporary_max}" if s.temporary_max else ""
+        if s.damaged_events:  # the Lambda leaves the item out: no floor from it
+            damaged = f"item of {', '.join(s.damaged_events)} damaged: target unknown"
+            event = f"{event}, {damaged}" if event else damaged
+        event = event or "-"
         rows.append(
             (
                 s.group,

@@ -51,10 +51,10 @@ from infra.constructs.scaling_grants import (
     publish_to_encrypted_topic,
 )
 from infra.constructs.scheduler_plumbing import SchedulerPlumbing
-from infra.phase_metadata import METADATA_KEY, stale_in_template
 from surgeguard.config import GroupConfig, ManagedTag, ScalerConfig
 from surgeguard.domain.sales import plan_event
 from surgeguard.schedule_service import PHASE_MAX_AGE
+from surgeguard_cli.phase_metadata import METADATA_KEY, stale_in_template
 
 HANDLER = "surgeguard.handlers.schedule.lambda_handler"
 SCALING_ACTIONS = ("autoscaling:SetDesiredCapacity",)
@@ -125,7 +125,7 @@ def wall_time(when: datetime, zone: str) -> tuple[datetime, str]:
 def stale_phases(template: dict[str, Any], now: datetime) -> list[str]:
     """The sale phases in a synthesized template that a deploy at `now` creates too late to be acted on
     (`group/event phase planned ...`), from each schedule's Metadata; empty when the template is fresh.
-    One template only: `infra.phase_metadata.stale_in_assembly` reads nested stacks too."""
+    One template only: `surgeguard_cli.phase_metadata.stale_in_assembly` reads nested stacks too."""
     return [str(phase) for phase in stale_in_template(template, now)]
 
 

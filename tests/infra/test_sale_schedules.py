@@ -32,9 +32,9 @@ from synth_support import (
 from infra.constructs import reactive_function, sale_schedules
 from infra.constructs.sale_schedules import max_size_bound, sale_phases, stale_phases
 from infra.constructs.scheduler_plumbing import MAX_EVENT_AGE, RETRY_ATTEMPTS
-from infra.phase_metadata import stale_in_assembly
 from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, config_json
 from surgeguard.domain.sales import PHASES, plan_event
+from surgeguard_cli.phase_metadata import stale_in_assembly
 
 NY, BERLIN = "America/New_York", "Europe/Berlin"
 # (group, event, phase) -> (at() expression, its time zone, the UTC instant it means)

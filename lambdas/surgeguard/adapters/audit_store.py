@@ -411,7 +411,7 @@ class AuditStore(AwsAdapter):
                 Key={keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION}, keys.SORT_KEY: {"S": sort_key}},
                 ConsistentRead=True,
             ).get("Item")
-            pauses.append(_pause(item, sort_key) if item else Pause.NONE)
+            pauses.append(control_reading(item, sort_key) if item else Pause.NONE)
         return Pause.combine(*pauses)
 
     def set_pause(self, group: str | None, pause: Pause, who: str, at: datetime) -> None:
@@ -641,7 +641,7 @@ def _event_state(item: dict[str, Any]) -> EventState:
     )
 
 
-def _pause(item: dict[str, Any], name: str) -> Pause:
+def control_reading(item: dict[str, Any], name: str) -> Pause:
     """A control item's switch. One the CLI never writes (a hand edit in the console, mid-sale) is a
     full pause: a kill switch that is set at all fails closed, never crashes every decision."""
     written = item.get("pause", {}).get("S")

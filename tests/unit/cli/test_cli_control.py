@@ -98,3 +98,33 @@ def test_a_group_that_cannot_be_looked_up_is_switched_with_a_warning(
     assert cli.main(["pause", "--table", table, "--group", "web"]) == output.OK
     assert "could not check that Auto Scaling group 'web' exists" in capsys.readouterr().err
     assert AuditStore(table, boto3.client("dynamodb")).load_pause("web") is Pause.ALL
+
+
+@pytest.fixture
+def no_region(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from surgeguard.adapters import clients
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    clients.client.cache_clear()  # a client made with a region earlier would hide the missing one
+    yield
+    clients.client.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["pause", "--table", "audit", "--all"],
+        ["resume", "--table", "audit", "--group", "web"],  # the group lookup's client comes first
+        ["audit", "--table", "audit", "--group", "web"],
+    ],
+)
+@pytest.mark.usefixtures("no_region")
+def test_no_region_configured_exits_3_with_a_message(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # botocore raises NoRegionError where it makes the client, outside the adapter's call: it once
+    # escaped as a traceback.
+    assert cli.main(argv) == output.AWS
+    assert "cannot reach AWS: NoRegionError" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from surgeguard.config import ScalerConfig, parse_config
+from surgeguard.config import ConfigError, ScalerConfig, parse_config
 from surgeguard_cli import main as cli
 from surgeguard_cli.plan import ERROR, MULTIPLIER_TARGET, WARNING, build_plan, render
 
@@ -108,7 +108,7 @@ def test_overlapping_events_are_flagged_an_error_when_a_restore_would_cut_max_mi
     late = _event("late", "2026-11-27T03:00:00", "2026-11-27T04:00:00")  # pre-warm 02:47 < restore 03:30
     ((level, event, message),) = _messages(_config(early, late))
     assert (level, event) == (ERROR, None)
-    assert message.startswith("events early and late overlap (pre-warm to restore): early's restore at")
+    assert message.startswith("events early and late overlap (first phase to restore): early's restore at")
     # without any temporary max the overlap is only a warning; far apart, nothing
     plain = {**early, "temporary_max": None}
     assert [m[0] for m in _messages(_config(plain, late))] == [WARNING]
@@ -116,18 +116,22 @@ def test_overlapping_events_are_flagged_an_error_when_a_restore_would_cut_max_mi
     assert _messages(_config(early, apart)) == []
 
 
-def test_a_start_that_does_not_exist_on_the_spring_forward_night_is_an_error() -> None:
-    # 2027-03-14 02:30 in New York: the clocks jump from 02:00 to 03:00
-    config = _config(_event("ghost", "2027-03-14T02:30:00", "2027-03-14T04:00:00"))
-    errors = [m for m in _messages(config) if m[0] == ERROR]
-    assert errors == [
-        (
-            ERROR,
-            "ghost",
-            "start 2027-03-14 02:30 does not exist in America/New_York (the clocks skip it that night); "
-            "it would be read as 03:30 EDT: give a time that exists",
-        )
-    ]
+def test_an_overlap_that_begins_with_a_ramp_stage_is_flagged() -> None:
+    # A ramp stage raises MaxSize and sets a floor as a pre-warm does: late's early access (ramp-1 07:17
+    # UTC) is on when early restores (08:30), though late's own pre-warm (08:47) comes after it.
+    early = _event("early", "2026-11-27T00:00:00", "2026-11-27T02:00:00", temporary_max=80)
+    ramp = [{"minutes_before_start": 90, "fraction": 0.25}]
+    late = _event("late", "2026-11-27T04:00:00", "2026-11-27T05:00:00", temporary_max=80, ramp=ramp)
+    ((level, event, message),) = _messages(_config(early, late))
+    assert (level, event) == (ERROR, None)
+    assert "events early and late overlap" in message and "2026-11-27 08:30 UTC" in message
+
+
+def test_a_start_that_does_not_exist_on_the_spring_forward_night_is_refused_by_the_config() -> None:
+    # 2027-03-14 02:30 in New York: the clocks jump from 02:00 to 03:00. `plan` once called it an error
+    # while the stack deployed it all the same (a start read as 03:30, after an end at 02:45)
+    with pytest.raises(ConfigError, match="start 2027-03-14T02:30:00 does not exist in America/New_York"):
+        _config(_event("ghost", "2027-03-14T02:30:00", "2027-03-14T04:00:00"))
 
 
 def test_an_ambiguous_start_on_the_fall_back_night_is_a_warning() -> None:
@@ -189,10 +193,12 @@ def _write(tmp_path: Path, config: ScalerConfig) -> str:
 def test_the_command_exits_1_on_errors_and_0_on_warnings(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ghost = _write(tmp_path, _config(_event("ghost", "2027-03-14T02:30:00", "2027-03-14T04:00:00")))
-    assert cli.main(["plan", "--config", ghost, "--now", "2026-11-01T00:00:00Z"]) == 1
+    early = _event("early", "2026-11-27T00:00:00", "2026-11-27T02:00:00", temporary_max=80)
+    late = _event("late", "2026-11-27T03:00:00", "2026-11-27T04:00:00")
+    overlapping = _write(tmp_path, _config(early, late))
+    assert cli.main(["plan", "--config", overlapping, "--now", "2026-11-01T00:00:00Z"]) == 1
     out = capsys.readouterr().out
-    assert "error: start 2027-03-14 02:30 does not exist" in out
+    assert "error: events early and late overlap" in out
     assert out.rstrip().endswith("1 error(s), 0 warning(s)")
     fine = _write(tmp_path, _config(DOORBUSTER))
     assert cli.main(["plan", "--config", fine, "--now", "2026-11-27T05:00"]) == 0

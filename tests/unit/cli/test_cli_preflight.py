@@ -148,6 +148,29 @@ def test_pause_failure_queue_and_throttles_are_flagged() -> None:
     assert checks == {("kill-switch", WARN), ("failure-queue", FAIL), ("lambda-health", FAIL)}
 
 
+@pytest.mark.parametrize(
+    ("pause", "says"),
+    [
+        ({}, "no pause value: the Lambda reads a full pause"),  # created in the console, value forgotten
+        ({"pause": {"S": "true"}}, "'true': the Lambda reads all"),
+        ({"pause": {"S": ""}}, "'': the Lambda reads all"),
+        ({"pause": {"S": " OUT "}}, "' OUT ': the Lambda reads out"),
+    ],
+)
+@pytest.mark.usefixtures("aws")
+def test_a_hand_edited_kill_switch_is_flagged_as_the_lambda_reads_it(
+    pause: dict[str, Any], says: str
+) -> None:
+    built = world.build()
+    boto3.client("dynamodb").put_item(
+        TableName=built.stack.table,
+        Item={"pk": {"S": "CONTROL"}, "sk": {"S": world.GROUP}, "set_by": {"S": "ana"}, **pause},
+    )
+    (check,) = [c for c in run_preflight(*_args(built)) if c.check == "kill-switch"]
+    assert check.status == WARN
+    assert check.detail.startswith(f"paused: {world.GROUP}: ") and says in check.detail
+
+
 @pytest.mark.usefixtures("aws")
 def test_cli_exits_1_on_a_failure_and_json_says_the_same(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

@@ -174,17 +174,172 @@ def test_status_shows_the_event_floor_freeze_and_temporary_max(built: world.Worl
     assert got.scale_in_frozen is False and got.floor is not None and got.floor < 15
 
 
-def test_an_events_window_runs_from_an_hour_before_its_first_phase_to_its_restore() -> None:
+@pytest.mark.parametrize(
+    ("everyone", "group"),
+    [
+        ({}, None),  # a control item created in the console, its value forgotten
+        ({"pause": {"S": ""}}, None),
+        ({"pause": {"S": "true"}}, None),
+        ({"pause": {"S": " OUT "}}, None),  # case and spaces forgiven
+        ({"pause": {"S": "out"}}, {"pause": {"S": "in"}}),  # out for all and in for one: both stopped
+        (None, {"pause": {"S": "none"}}),
+    ],
+)
+def test_status_shows_the_kill_switch_as_the_lambda_reads_it(
+    built: world.World, everyone: dict[str, Any] | None, group: dict[str, Any] | None
+) -> None:
+    dynamodb = boto3.client("dynamodb")
+    for key, attributes in (("*", everyone), (world.GROUP, group)):
+        if attributes is not None:
+            dynamodb.put_item(
+                TableName=built.stack.table, Item={"pk": {"S": "CONTROL"}, "sk": {"S": key}, **attributes}
+            )
+    lambda_reads = AuditStore(built.stack.table, dynamodb).load_pause(world.GROUP)
+    got = status.group_status(
+        built.aws, built.stack, built.config.groups[0], NOW, [], signals=lambda g, n: []
+    )
+    assert got.pause == lambda_reads.value
+
+
+def _ramped_config(**event: Any) -> Any:
+    from surgeguard.config import parse_config
+
+    data = world.config_data()
+    data["groups"][0]["events"][0].update(
+        ramp=[{"minutes_before_start": 120, "fraction": 0.25}], temporary_max=30, **event
+    )
+    return parse_config(data)
+
+
+def test_status_shows_the_freeze_and_temporary_max_the_lambda_holds_from_a_ramp_stage(
+    built: world.World,
+) -> None:
+    from surgeguard.domain.model import EventState
+    from surgeguard.domain.sales import plan_event
+    from surgeguard.service import event_limits
+
+    group = _ramped_config().groups[0]
+    plan = plan_event(group, group.events[0])
+    ramp_at = plan.ramp[0][0]
+    state = EventState(world.EVENT, 15, "absolute peak", ramp_at, original_max=20)
+    AuditStore(built.stack.table, boto3.client("dynamodb")).save_event(world.GROUP, state)
+    now = ramp_at + timedelta(minutes=30)  # ramp-1 ran, the pre-warm is still to come
+    assert now < plan.prewarm
+    lambda_holds = event_limits(group, [state], now)
+    got = status.group_status(built.aws, built.stack, group, now, [], signals=lambda g, n: [])
+    assert (got.event, got.floor, got.scale_in_frozen, got.temporary_max) == (world.EVENT, 4, True, 30)
+    assert (got.floor, got.temporary_max) == (lambda_holds.floors[0].capacity, lambda_holds.max_size)
+
+
+def test_status_holds_nothing_for_an_event_whose_first_phase_saved_no_item(built: world.World) -> None:
+    # The pre-warm was skipped (paused) or never ran: the Lambda freezes nothing and raises no max.
+    from surgeguard.domain.sales import plan_event
+
+    group = _ramped_config().groups[0]
+    plan = plan_event(group, group.events[0])
+    got = status.group_status(
+        built.aws, built.stack, group, plan.start + timedelta(minutes=10), [], signals=lambda g, n: []
+    )
+    assert (got.event, got.floor, got.scale_in_frozen, got.temporary_max) == (world.EVENT, None, False, None)
+
+
+def test_status_shows_an_event_with_a_damaged_item_with_its_target_unknown(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from surgeguard.domain.sales import plan_event
+
+    group = built.config.groups[0]
+    plan = plan_event(group, group.events[0])
+    boto3.client("dynamodb").put_item(
+        TableName=built.stack.table,
+        Item={
+            "pk": {"S": f"GROUP#{world.GROUP}"},
+            "sk": {"S": f"EVENT#{world.EVENT}"},
+            "event": {"S": world.EVENT},
+            "target": {"S": "fifteen"},  # hand-edited in the console: a string where a number was
+            "why": {"S": "absolute peak"},
+            "set_at": {"S": plan.prewarm.isoformat()},
+        },
+    )
+    during = plan.start + timedelta(minutes=10)
+    got = status.group_status(built.aws, built.stack, group, during, [], signals=lambda g, n: [])
+    # The Lambda leaves the item out of its floors; the event's plan still freezes scale-in.
+    assert (got.event, got.floor, got.scale_in_frozen, got.damaged_events) == (
+        world.EVENT,
+        None,
+        True,
+        [world.EVENT],
+    )
+    assert got.damage is not None and got.damage.startswith(f"{world.EVENT}: ")  # the Lambda's own detail
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    code = status.main(
+        ["--config", str(_config(tmp_path))], aws=built.aws, now=during, signals=lambda g, n: []
+    )
+    assert code == output.OK
+    assert f"item of {world.EVENT} damaged: target unknown" in " ".join(capsys.readouterr().out.split())
+
+
+def test_an_events_window_runs_from_an_hour_before_its_first_phase_to_its_restores_lateness() -> None:
     from surgeguard.domain.sales import plan_event
 
     config = world.config()
     group = config.groups[0]
     plan = plan_event(group, group.events[0])
     start, end, groups = report.window(config, world.EVENT)
-    assert start == plan.first_phase - timedelta(hours=1) and end == plan.restore
+    # The restore is still acted on 65 minutes late (PHASE_MAX_AGE).
+    assert start == plan.first_phase - timedelta(hours=1) and end == plan.restore + timedelta(minutes=65)
     assert [g.name for g in groups] == [world.GROUP]
     with pytest.raises(ValueError, match="no event named"):
         report.window(config, "nope")
+
+
+@pytest.mark.parametrize(
+    "late", [timedelta(0), timedelta(seconds=2), timedelta(minutes=3), timedelta(minutes=64)]
+)
+def test_an_events_report_keeps_its_own_restore(built: world.World, late: timedelta) -> None:
+    # The sale Lambda audits a phase when it runs, at or after its planned time: on time, after Lambda's
+    # retries (1 then 2 minutes), or late by up to 65 minutes; the report once ended at the restore.
+    from surgeguard.domain.sales import plan_event
+
+    group = built.config.groups[0]
+    plan = plan_event(group, group.events[0])
+    record = {
+        **_record(0, "failed", 15, 15, "", event=world.EVENT, phase="restore", scheduled_time="x"),
+        "at": (plan.restore + late).isoformat(timespec="milliseconds"),
+        "error": "restore of doorbuster: UpdateAutoScalingGroup failed",
+    }
+    AuditStore(built.stack.table, boto3.client("dynamodb")).write_audit(record)
+    start, end, _ = report.window(built.config, world.EVENT)
+    got = report.build_group_report(built.aws, built.stack.table, group, start, end, now=NOW, replay=False)
+    assert [p.source for p in got.problems] == [f"{world.EVENT}/restore"]
+
+
+@pytest.mark.parametrize(("monitoring", "over"), [("basic", 30), ("detailed", 6)])
+def test_minutes_over_target_count_each_basic_monitoring_datapoint_as_five_minutes(
+    built: world.World, monitoring: str, over: int
+) -> None:
+    # EC2 basic monitoring publishes CPU every 5 minutes, the average of those 5: read for a window under
+    # 15 days old (60 s) each datapoint once counted as one minute. Over (80 vs 50) half of the hour.
+    from surgeguard.config import parse_config
+
+    group = parse_config(world.config_data(monitoring=monitoring)).groups[0]
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/EC2",
+        MetricData=[
+            {
+                "MetricName": "CPUUtilization",
+                "Dimensions": [{"Name": "AutoScalingGroupName", "Value": world.GROUP}],
+                "Timestamp": START + timedelta(minutes=5 * k),
+                "Value": 80.0 if k % 2 else 40.0,
+            }
+            for k in range(12)
+        ],
+    )
+    got = report.build_group_report(
+        built.aws, built.stack.table, group, START, START + timedelta(minutes=60), now=NOW, replay=False
+    )
+    # Detailed monitoring (a datapoint a minute) that has only these: one minute each.
+    assert got.minutes_over_target["cpu"] == over
 
 
 def test_minutes_over_target_from_five_minute_data_compare_per_minute() -> None:
