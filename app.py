@@ -33,12 +33,14 @@ def main() -> None:
     env = cdk.Environment(
         account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
     )
-    # Where per-group resources go: auto (nested stacks only when needed), flat or nested.
+    # Where per-group resources go: auto (one stack; fails when it would not fit), flat or nested.
     layout = app.node.try_get_context("surgeguard_layout") or "auto"
     # Sale phases already past now are skipped (with a warning).
     try:
         build(app, config, stack_name=stack_name, env=env, now=datetime.now(UTC), layout=layout)
-    except ValueError as error:  # a layout that cannot hold the config, or an unknown layout
+    except ValueError as error:
+        # A layout that cannot hold the config (`auto` past its line too: it never nests by itself),
+        # an unknown layout, or email subscriptions past SNS's filter-policy limits.
         sys.exit(f"surgeguard: {error}")
     app.synth()
 

@@ -202,7 +202,7 @@ class SurgeguardStack(Stack):
             self,
             "Watch",
             alarm_prefix=alarm_prefix,
-            topic=self.topics.notifications,
+            topics=self.topics.watch_topics,
             functions=functions,
             queues=queues,
         )

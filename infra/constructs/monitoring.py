@@ -1,5 +1,4 @@
-"""The stack watching itself: alarms to the notifications topic when something that should never
-happen quietly does.
+"""The stack watching itself: alarms to people when something that should never happen quietly does.
 
 - every failure queue (on-failure destinations, SNS and Scheduler dead-letter queues) holding a
   message: ApproximateNumberOfMessagesVisible > 0. SQS publishes queue metrics only while a queue is
@@ -11,8 +10,11 @@ happen quietly does.
   with missing data BREACHING: a forecaster that stopped (schedule gone, every run failing, no
   history) is silence, and silence must alarm.
 
+Each alarm tells the notifications topic (its top-level, unfiltered addresses) and, when some address
+hears only its groups, the group-watch topic too (topics.py): CloudWatch's notifications carry no
+message attributes, so they never pass such an address's `group` filter on the notifications topic.
 Names sit under the stack's alarm prefix (`<prefix>/watch/...`): the topics' key and the notifications
-topic let CloudWatch in for this stack's alarms only, by that prefix. Three segments, where a
+topics let CloudWatch in for this stack's alarms only, by that prefix. Three segments, where a
 scaling alarm has four (`<prefix>/<group>/<rule>/<direction>`), so the Lambda, which maps names back
 to groups, never mistakes one for the other. Each alarm notifies on ALARM and on OK (recovered).
 """
@@ -76,13 +78,13 @@ class Watch(Construct):
         construct_id: str,
         *,
         alarm_prefix: str,
-        topic: sns.ITopic,
+        topics: Sequence[sns.ITopic],
         functions: Sequence[WatchedFunction],
         queues: Sequence[WatchedQueue],
     ) -> None:
         super().__init__(scope, construct_id)
         self.alarm_prefix = alarm_prefix
-        self.action = cw_actions.SnsAction(topic)
+        self.actions = [cw_actions.SnsAction(topic) for topic in topics]
         self.alarms: dict[str, cw.Alarm] = {}
         for watched in functions:
             for metric_name in ("Errors", "Throttles"):
@@ -166,7 +168,7 @@ class Watch(Construct):
             datapoints_to_alarm=1,
             treat_missing_data=missing,
         )
-        alarm.add_alarm_action(self.action)
-        alarm.add_ok_action(self.action)
+        alarm.add_alarm_action(*self.actions)
+        alarm.add_ok_action(*self.actions)
         self.alarms[what] = alarm
         return alarm

@@ -1,4 +1,4 @@
-"""Where per-group resources go: in the stack itself while everything fits, else in nested stacks.
+"""Where per-group resources go: in the stack itself, or in nested stacks when asked to.
 
 CloudFormation allows 500 resources per stack (CloudFormation quotas), and a nested stack counts as
 one resource of its parent. Per-group resources (scaling alarms, sale-phase schedules, forecast
@@ -11,12 +11,16 @@ a hundred resources: Lambdas, queues, topics, watch alarms) does not. So:
   another group's alarms between stacks (a move would create the alarm in its new stack before
   deleting it from the old one, under the same name: a conflict other tools sharding alarms across
   stacks ran into, justeattakeaway/AwsWatchman issue 222 and pull request 255).
-- `auto` (default): flat while the estimate stays under PARENT_BUDGET, nested beyond. Crossing that line
-  moves every group's resources once; choose `-c surgeguard_layout=nested` from the start for a
-  deployment that will grow past it.
+- `auto` (default): flat while the estimate stays under PARENT_BUDGET; beyond it the synth FAILS and
+  asks for a choice. It never switches to nested by itself: adding one group would move every
+  group's fixed-name alarms into nested stacks, the conflict above, which CloudFormation cannot
+  do in one update. A new deployment that large synthesizes with `-c surgeguard_layout=nested`; an
+  existing flat one moves to nested as a stack of a new name (the alarm prefix) replacing the old one,
+  or is destroyed and redeployed nested; one already nested (by an `auto` that still switched) passes
+  `nested`, and nothing moves.
 
 `check_resource_limits` counts what was really built, per stack, and fails the synth before a deploy
-would: the estimate only chooses the layout.
+would: the estimate only decides whether `auto` may stay flat.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from infra.constructs.sale_schedules import sale_phases
 from surgeguard.config import GroupConfig, ScalerConfig
 
 RESOURCE_LIMIT = 500  # per template, CloudFormation quotas
-PARENT_BUDGET = 450  # flat while the whole stack is estimated under this
+PARENT_BUDGET = 450  # `auto`: flat while the whole stack is estimated under this, else synth fails
 SHARD_BUDGET = 450  # the estimate per nested stack; beyond it synth fails (raise SHARD_COUNT)
 SHARD_COUNT = 16
 FIXED_ESTIMATE = 80  # the stack without per-group resources, every feature on: 61 measured, plus shards
@@ -57,6 +61,21 @@ def estimate(config: ScalerConfig, pending: dict[str, int]) -> dict[str, int]:
     return {g.name: group_resources(g, pending.get(g.name, 0)) for g in config.groups}
 
 
+def auto_over_budget(total: int) -> str:
+    """Why `auto` stops: the choice it will not make by itself, and how to make it."""
+    return (
+        f"the stack is estimated at about {total} resources, over the {PARENT_BUDGET} that the default "
+        "`auto` layout keeps in one stack; `auto` does not move per-group resources into nested stacks "
+        "by itself, since that moves every group's fixed-name alarms, which CloudFormation cannot do in "
+        "one update (it creates each alarm in its new stack before deleting the old one under the same "
+        "name). Choose the layout: a new deployment, or one already in nested stacks, synthesizes with "
+        "`-c surgeguard_layout=nested`; an existing flat deployment moves to nested as a stack of a new "
+        "name (`-c stack_name=...`, which is the alarm prefix) replacing the old one, or is destroyed and "
+        "redeployed nested; `-c surgeguard_layout=flat` keeps one stack while it stays under "
+        f"CloudFormation's {RESOURCE_LIMIT} resources."
+    )
+
+
 class GroupPlacement:
     """Gives each kind of per-group resource its scope for a group: None (the caller's own default)
     when flat, else a scope inside the group's nested stack."""
@@ -67,7 +86,9 @@ class GroupPlacement:
         self.stack = stack
         self.per_group = estimate(config, pending)
         total = FIXED_ESTIMATE + sum(self.per_group.values()) + len(config.groups) // GROUPS_PER_DASHBOARD + 1
-        self.nested = layout == "nested" or (layout == "auto" and total > PARENT_BUDGET)
+        if layout == "auto" and total > PARENT_BUDGET:
+            raise ValueError(auto_over_budget(total))
+        self.nested = layout == "nested"
         self.shard_groups: dict[int, list[GroupConfig]] = {}
         if self.nested:
             for group in config.groups:
@@ -130,11 +151,18 @@ def resource_counts(stacks: Sequence[Stack]) -> dict[str, int]:
 
 
 def check_resource_limits(stack: Stack, nested: Iterable[NestedStack]) -> dict[str, int]:
+    nested = list(nested)
     counts = resource_counts([stack, *nested])
     over = {path: count for path, count in counts.items() if count >= RESOURCE_LIMIT}
     if over:
-        raise ValueError(
-            f"stacks at or over CloudFormation's {RESOURCE_LIMIT} resources: {over}; "
-            "synthesize with -c surgeguard_layout=nested"
+        # Nested already, the stack itself can still fill up: with what stays in it whatever the
+        # layout, its email subscriptions (one per address, two for one heard only by its groups).
+        advice = (
+            "the per-group resources are nested already, so the stack's own are too many: fewer "
+            "notify_emails addresses (each address is an email subscription, one heard only by its "
+            "groups two)"
+            if nested and stack.node.path in over
+            else "synthesize with -c surgeguard_layout=nested"
         )
+        raise ValueError(f"stacks at or over CloudFormation's {RESOURCE_LIMIT} resources: {over}; {advice}")
     return counts

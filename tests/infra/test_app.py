@@ -136,3 +136,32 @@ def test_cdk_nag_checks_stacks_inside_stages_and_nested_stacks(tmp_path: Path) -
             cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
         with pytest.raises(Exception, match="AwsSolutions-SQS4"):
             app.synth()
+
+
+def _groups_yaml(groups: int, signals: int, email: str | None = None, emails_on: int = 0) -> str:
+    lines = ["groups:"]
+    for i in range(groups):
+        lines += [f"  - name: g{i:03d}", "    min: 1", "    max: 9", "    signals:"]
+        lines += [f"      - {{kind: cpu, id: c{k}, target: 50}}" for k in range(signals)]
+        if email and i < emails_on:
+            lines.append(f"    notify_emails: [{email}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_config_the_stack_cannot_hold_as_asked_fails_the_synth_with_the_choice_and_no_traceback(
+    tmp_path: Path,
+) -> None:
+    # app.py turns the synth's ValueErrors into one line: `auto` past its line (it never moves the
+    # named alarms into nested stacks by itself), and an address on more groups than an SNS filter
+    # policy holds.
+    cases = {
+        "auto": (_groups_yaml(120, 2), "-c surgeguard_layout=nested"),
+        "sns": (_groups_yaml(151, 1, "oncall@example.com", 151), "oncall@example.com"),
+    }
+    for name, (text, expected) in cases.items():
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(text)
+        result = _run_app(tmp_path / name, config=str(config))
+        assert result.returncode != 0, name
+        assert "surgeguard: " in result.stderr and expected in result.stderr, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr, result.stderr[-2000:]

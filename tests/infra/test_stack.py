@@ -88,7 +88,8 @@ def test_the_stack_never_touches_auto_scaling_groups_itself(synth: Synth) -> Non
 
 def test_topics_are_encrypted_with_a_rotated_key_cloudwatch_may_use_and_tls_only(synth: Synth) -> None:
     topics = synth.of_type("AWS::SNS::Topic")
-    assert len(topics) == 2
+    # signals, notifications, and the watch alarms for surgeguard.yaml's group-scoped address
+    assert len(topics) == 3
     (key_id, key) = next(iter(synth.of_type("AWS::KMS::Key").items()))
     assert key["Properties"]["EnableKeyRotation"] is True
     for topic in topics.values():
@@ -163,10 +164,11 @@ def test_people_are_subscribed_to_notifications_by_email(synth: Synth, config: S
 
 def test_a_groups_own_emails_are_filtered_to_that_group(synth: Synth, config: ScalerConfig) -> None:
     # The Lambda publishes a `group` message attribute; group-level addresses filter on it.
+    notifications = synth.logical_id("AWS::SNS::Topic", DisplayName="Surgeguard notifications")
     policies = {
         s["Properties"]["Endpoint"]: s["Properties"].get("FilterPolicy")
         for s in synth.of_type("AWS::SNS::Subscription").values()
-        if s["Properties"]["Protocol"] == "email"
+        if s["Properties"]["Protocol"] == "email" and s["Properties"]["TopicArn"] == {"Ref": notifications}
     }
     assert policies["checkout-oncall@example.com"] == {"group": ["shop-checkout"]}
     assert email_scopes(config)["checkout-oncall@example.com"] == ("shop-checkout",)
