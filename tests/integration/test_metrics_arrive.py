@@ -9,12 +9,14 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 
+from surgeguard.adapters import clients
 from surgeguard.adapters.cloudwatch import CloudWatchSignals
 from surgeguard.config import parse_config
 
-from .alarm_events import EVENTBRIDGE_MATH, alarm_event
-from .support import CONFIG, T0, alarm_for
+from .alarm_events import EVENTBRIDGE_MATH, SNS, alarm_event
+from .support import CONFIG, T0, alarm_for, at, desired, set_alarm_state, set_desired
 
 WORK = {
     "name": "work",
@@ -159,3 +161,43 @@ def test_the_reevaluation_ignores_a_backlog_alarm_that_only_lacks_metrics_collec
     )
     again = invoke({**_reevaluation(), "execution_id": "minute-2"})
     assert [r["group"] for r in again["records"]] == ["work"]
+
+
+def test_a_query_cloudwatch_did_not_answer_is_unknown_and_holds_scale_in(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+) -> None:
+    # GIVEN 8 instances at CPU 20 % (of 50) and 900 requests per target (of 1000): the requests hold all 8
+    set_desired("web", 8)
+    cpu_metric(20.0, at(39))
+    requests_metric(900.0, at(39))
+
+    def requests_unanswered(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        # GetMetricData succeeds while one of its queries fails on CloudWatch's side (API_MetricDataResult)
+        results = [
+            {"Id": "s0m1", "Timestamps": [at(39)], "Values": [20.0], "StatusCode": "Complete"},
+            {"Id": "s1m1", "Timestamps": [], "Values": [], "StatusCode": "InternalError"},
+        ]
+        http = AWSResponse("https://monitoring.us-east-1.amazonaws.com/", 200, {}, None)
+        return http, {
+            "MetricDataResults": results,
+            "Messages": [],
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
+
+    events = clients.client("cloudwatch").meta.events
+    events.register("before-call.monitoring.GetMetricData", requests_unanswered)
+    try:
+        set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+        invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    finally:
+        events.unregister("before-call.monitoring.GetMetricData", requests_unanswered)
+    # THEN the requests signal is unknown, not zero, and no capacity is removed on it (it once scaled
+    # 8 -> 4 on a read that had failed)
+    record = audit("web")[-1]
+    assert desired() == 8, record["reason"]
+    assert record["outcome"] == "unchanged" and "requests_per_target could not be read" in record["reason"]
+    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    assert requests["value"] is None and requests["unanswered"] is True

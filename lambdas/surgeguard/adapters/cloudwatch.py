@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from surgeguard.adapters.clients import AwsAdapter
+from surgeguard.adapters.errors import AwsCallError
 from surgeguard.alarm_shape import absent_value
 from surgeguard.config import GroupConfig, RequestsPerTargetSignal
 from surgeguard.domain.model import Reading
@@ -60,6 +61,18 @@ def _request_count_query(query_id: str, signal: RequestsPerTargetSignal) -> dict
     }
 
 
+def _failed(result: dict[str, Any]) -> bool:
+    """A query GetMetricData did not answer: the call succeeds while one query fails on CloudWatch's side
+    (StatusCode InternalError or Forbidden; PartialData is answered, with a NextToken for the rest)."""
+    return result.get("StatusCode", "Complete") not in ("Complete", "PartialData")
+
+
+def _raise_if_failed(result: dict[str, Any]) -> None:
+    if _failed(result):
+        messages = "; ".join(str(m.get("Value", "")) for m in result.get("Messages", []) or [])
+        raise AwsCallError("GetMetricData", str(result.get("StatusCode")), messages or "query not answered")
+
+
 class CloudWatchSignals(AwsAdapter):
     service = "cloudwatch"
 
@@ -77,7 +90,11 @@ class CloudWatchSignals(AwsAdapter):
             ScanBy="TimestampDescending",
         )
         latest: dict[str, float] = {}
+        unanswered: set[str] = set()
         for result in response.get("MetricDataResults", []):
+            if _failed(result):
+                unanswered.add(result.get("Id", ""))
+                continue
             pairs = sorted(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
             if pairs:
                 latest[result["Id"]] = float(pairs[-1][1])
@@ -85,9 +102,12 @@ class CloudWatchSignals(AwsAdapter):
         for index, (signal, metric) in enumerate(zip(group.signals, metrics, strict=True)):
             key = f"s{index}e" if metric.is_math else f"s{index}{metric.stats[0].id}"
             # No datapoint at all: what that means depends on the signal (the ALB publishes nothing
-            # while no request flows: zero, not unknown; see alarm_shape.absent_value).
-            value = latest[key] if key in latest else absent_value(signal)
-            readings.append(Reading(signal.id, signal.kind, value, signal.target))
+            # while no request flows: zero, not unknown; see alarm_shape.absent_value). A query that
+            # CloudWatch did not answer is unknown whatever the signal: it abstains, never reads as zero.
+            value = latest.get(key) if key in latest or key in unanswered else absent_value(signal)
+            readings.append(
+                Reading(signal.id, signal.kind, value, signal.target, unanswered=key in unanswered)
+            )
         return readings
 
     def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]:
@@ -109,6 +129,7 @@ class CloudWatchSignals(AwsAdapter):
         while True:
             response = self._call("GetMetricData", **request)
             for result in response.get("MetricDataResults", []):
+                _raise_if_failed(result)
                 for when, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
                     index = int((when - start).total_seconds() // 60)
                     if 0 <= index < len(values):
@@ -131,7 +152,10 @@ class CloudWatchSignals(AwsAdapter):
             StartTime=around - NORMAL_WINDOW / 2,
             EndTime=around + NORMAL_WINDOW / 2,
         )
-        values = [float(v) for r in response.get("MetricDataResults", []) for v in r.get("Values", [])]
+        results = response.get("MetricDataResults", [])
+        for result in results:
+            _raise_if_failed(result)  # unanswered is not "no history": the pre-warm would size on less
+        values = [float(v) for r in results for v in r.get("Values", [])]
         return sum(values) / len(values) if values else None
 
     def alarms_in_alarm(self, prefix: str) -> list[str]:

@@ -407,6 +407,11 @@ def _scale_in_blocker(inp: DecisionInput, memory: ScalerMemory, base: int) -> st
             f"scale-in held: already stepped in at {memory.last_scale_in_at.isoformat()}, "
             f"one step per {policy.scale_in.period_seconds}s period"
         )
+    unanswered = [r.signal_id for r in inp.readings if r.unanswered]
+    if unanswered:
+        return (
+            f"scale-in held: {', '.join(unanswered)} could not be read (CloudWatch did not answer its query)"
+        )
     # Like AWS target tracking: the fleet's numbers are not final while instances still launch.
     launching = inp.group.pending + inp.group.in_service - base
     if launching > 0:

@@ -199,6 +199,9 @@ class Reading:
     kind: str
     value: float | None
     target: float
+    # The value is unknown because the read failed (CloudWatch did not answer this signal's query), not
+    # because no datapoint exists: the signal abstains, and holds any scale-in, as it might have.
+    unanswered: bool = False
 
 
 @dataclass(frozen=True)
