@@ -1531,11 +1531,18 @@ def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) ->
         return {"settle_error": str(error)}
 
 
+def _reading(reading: Reading) -> dict[str, Any]:
+    fields = flat_dict(reading)
+    if not reading.unanswered:
+        del fields["unanswered"]  # said only where it is so
+    return fields
+
+
 def _inputs(
     readings: Sequence[Reading], snapshot: GroupSnapshot | None, controls: Controls
 ) -> dict[str, Any]:
     inputs: dict[str, Any] = {
-        "readings": [flat_dict(r) for r in readings],
+        "readings": [_reading(r) for r in readings],
         "pause": controls.pause.value,
         "dry_run": controls.dry_run,
     }
