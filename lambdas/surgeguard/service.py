@@ -1504,8 +1504,12 @@ def _target(decision: Decision, snapshot: GroupSnapshot, actual: GroupSnapshot) 
 
 
 def _with_committed(actual: GroupSnapshot, memory: ScalerMemory, clock: datetime) -> GroupSnapshot:
-    """The group as the latest committed decision left it, if that decision is too recent to show."""
+    """The group as the latest committed decision left it, if that decision is too recent to show, within
+    the group's bounds as they are now (a MaxSize lowered since the commit, by a restore or a person,
+    holds desired under it: the commit put back above it would be refused by AWS)."""
     committed, at = memory.committed_desired, memory.committed_at
+    if committed is not None:
+        committed = min(max(committed, actual.size.min), actual.size.max)
     if committed is None or at is None or committed == actual.size.desired or not (clock - APPLY_GRACE <= at):
         return actual
     return replace(actual, size=replace(actual.size, desired=committed))

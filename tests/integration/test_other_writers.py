@@ -241,6 +241,29 @@ def test_the_groups_own_clamping_to_a_lowered_max_is_not_another_writer(
     assert _outside(notifications) == []
 
 
+def test_a_recent_commit_is_not_put_back_above_a_max_lowered_since(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN Surgeguard's 4, then MaxSize lowered to 3 within the commit's 2-minute grace
+    _scaled_out_to_4(invoke, audit, cpu_metric)
+    boto3.client("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName="web", MaxSize=3, DesiredCapacity=3
+    )
+    asked: list[int] = []
+    set_desired_capacity = AutoScalingFleet.set_desired_capacity
+
+    def recorded(self: AutoScalingFleet, name: str, value: int) -> None:
+        asked.append(value)
+        set_desired_capacity(self, name, value)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", recorded)
+    # WHEN another delivery for web comes 50 s after the commit (rate limited: the commit is its start)
+    record = _breach(invoke, audit, cpu_metric, at(90), 80.0)
+    # THEN no desired above the group's MaxSize is asked for (the commit's 4 once was: AWS refuses it)
+    assert all(value <= 3 for value in asked), (asked, record["reason"])
+    assert desired() == 3
+
+
 def test_a_commit_whose_apply_never_landed_is_not_another_writer(
     invoke: Invoke,
     audit: Audit,
