@@ -663,8 +663,30 @@ def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> list[dict[
             reason=f"{pending.get('reason')} ({verb} by delivery {pending.get('delivery_id')}, whose audit "
             "write did not happen; audited by this retry)",
         )
+        record.update(_settled_after_recovery(group, wanted, claim.trigger_id, adapters))
         records.append(record)
     return records
+
+
+def _settled_after_recovery(group: str, landed: int, trigger_id: str, adapters: Adapters) -> dict[str, Any]:
+    """What `_settle` would have done after a change whose attempt failed before it could: a newer
+    decision that committed while that SetDesiredCapacity was in flight, overtaken by it landing late,
+    is put back (a late apply never leaves capacity behind a newer decision)."""
+    try:
+        latest = adapters.store.load_memory(group)
+        newest = latest.committed_desired
+        if newest is None or newest == landed or latest.committed_by == trigger_id:
+            return {}
+        logger.warning(
+            "%s: a newer decision committed %s; ours (%s) landed after it: putting it back",
+            group,
+            newest,
+            landed,
+        )
+        adapters.fleet.set_desired_capacity(group, newest)
+        return {"settled_to": newest}
+    except (AwsCallError, DamagedItemError) as error:
+        return {"settle_error": str(error)}
 
 
 # --- the alarm Lambda -----------------------------------------------------------------------------

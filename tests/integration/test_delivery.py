@@ -466,3 +466,51 @@ def test_an_unexpected_error_after_the_apply_still_leaves_the_change_audited_app
     assert result["records"][0]["outcome"] == "applied", result
     assert desired() == 4
     assert sorted(i["outcome"] for i in audit("web")) == ["applied", "failed"]
+
+
+def test_a_late_apply_whose_answer_was_lost_is_put_behind_the_newer_decision_by_its_retry(
+    invoke: Invoke,
+    audit: Audit,
+    state_item: Callable[[str], dict[str, Any]],
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import timedelta
+
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+
+    from .support import set_alarm_state
+
+    requests_out = alarm_for("web", "requests_per_target")
+    apply = AutoScalingFleet.set_desired_capacity
+    applies: list[int] = []
+
+    def overtaken_then_lost(self: AutoScalingFleet, name: str, value: int) -> None:
+        applies.append(value)
+        if len(applies) == 1:
+            # While A's SetDesiredCapacity(4) is on its way, decider B commits and applies more ...
+            requests_metric(5000.0, at(100) - timedelta(minutes=1))
+            set_alarm_state(requests_out, "ALARM")
+            invoke(alarm_event(SNS, requests_out, at(100), metric="RequestCountPerTarget"))
+            # ... then A's lands, and its answer is lost (a read timeout after the write)
+            apply(self, name, value)
+            raise AwsCallError("SetDesiredCapacity", "ReadTimeoutError", "Read timeout on endpoint URL")
+        apply(self, name, value)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", overtaken_then_lost)
+    # GIVEN decider A (2 -> 4) whose apply lands after B's and fails
+    cpu_metric(80.0)
+    event = cpu_alarm(40)
+    with pytest.raises(RetryableFailureError):
+        invoke(event)
+    newest = state_item("web")["memory"]["committed_desired"]
+    assert newest > 4 and desired() == 4
+    # WHEN Lambda retries A
+    clock.pin(at(110))
+    invoke(event)
+    # THEN A's change is audited, and the group is back at B's newer decision (it once stayed at A's 4)
+    assert desired() == newest
+    recovered = [r for r in audit("web") if r.get("recovered_from")]
+    assert len(recovered) == 1 and recovered[0]["settled_to"] == newest
