@@ -443,6 +443,16 @@ class Claimed:
     retry_in_progress: bool = True
 
 
+class GroupChangeFailedError(Exception):
+    """One group's work failed after its change was stashed (it may have landed), inside a trigger that
+    concerns several groups: `base` builds that group's audit record, `cause` is what failed."""
+
+    def __init__(self, base: Callable[..., dict[str, Any]], cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.base = base
+        self.cause = cause
+
+
 def run_claimed(
     claimed: Claimed, adapters: Adapters, ctx: Context, invocation: Invocation, delivery_id: str
 ) -> list[dict[str, Any]]:
@@ -506,7 +516,10 @@ def run_claimed(
         # Whatever went wrong (an odd SDK exception, a bug of ours) after a change may have landed, the
         # lease ends with its stash kept, so Lambda's retry writes the `applied` record of what landed.
         keep = bool(stashed) or bool(claim.pending)
-        return [_failed(base, adapters, error, claim=claim, stashed=keep, notify=claimed.notify)]
+        failed_base, cause = (
+            (error.base, error.cause) if isinstance(error, GroupChangeFailedError) else (base, error)
+        )
+        return [_failed(failed_base, adapters, cause, claim=claim, stashed=keep, notify=claimed.notify)]
     if not records:
         records = [
             base(
@@ -937,7 +950,9 @@ def _reevaluate(
                 )
             except Exception as error:  # a bulkhead: one group's failure, whatever it is, is its own
                 if len(stashed) > stashed_before:
-                    raise  # a change may have landed: the retry finds its stashed record
+                    # A change may have landed: the run ends so the retry finds its stashed record; the
+                    # failure is this group's (the shard's other groups wait for the next minute's run).
+                    raise GroupChangeFailedError(base, error) from error
                 # One group's failure is its own record; the others are decided, and the next
                 # re-evaluation, a minute later, tries this group again.
                 record = _failure_record(error, base)

@@ -18,10 +18,12 @@ from typing import Any
 
 import boto3
 
+from surgeguard import keys
 from surgeguard.config import ScalerConfig, parse_config
 
 from .alarm_events import SNS, alarm_event
 from .support import (
+    API_TARGET_GROUP,
     CONFIG,
     alarm_for,
     alarm_state,
@@ -198,3 +200,46 @@ def test_an_unexpected_error_in_one_group_leaves_the_others_decided(
     assert outcomes["web"] == "failed" and outcomes["api"] in ("applied", "unchanged"), result
     (failed,) = audit("web")
     assert "KeyError" in failed["reason"] and "DesiredCapacity" in failed["reason"]
+
+
+def test_a_change_that_may_have_landed_in_one_group_fails_that_groups_own_record(
+    invoke: Callable[..., dict[str, Any]],
+    audit: Callable[[str], list[dict[str, Any]]],
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    make_asg: Callable[..., str],
+    monkeypatch: Any,
+) -> None:
+    # GIVEN api and web breaching, and api's SetDesiredCapacity throttled after its change was stashed
+    import pytest
+
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+    from surgeguard.adapters.errors import AwsCallError
+    from surgeguard.service import RetryableFailureError
+
+    apply = AutoScalingFleet.set_desired_capacity
+
+    def throttled_for_api(self: AutoScalingFleet, name: str, value: int) -> None:
+        if name == "api":
+            raise AwsCallError("SetDesiredCapacity", "Throttling", "Rate exceeded")
+        apply(self, name, value)
+
+    make_asg("api")
+    for group in ("api", "web"):
+        cpu_metric(95.0, at(0), group=group)
+        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
+    requests_metric(3000.0, at(0), target_group=API_TARGET_GROUP)  # api's composite: CPU and requests
+    event = reevaluation(1)
+    with monkeypatch.context() as patch:
+        patch.setattr(AutoScalingFleet, "set_desired_capacity", throttled_for_api)
+        # WHEN the re-evaluation runs: the run ends there, so that its retry finds what api stashed
+        with pytest.raises(RetryableFailureError, match="Throttling"):
+            invoke(event)
+    # THEN the failure is api's own record (it was filed under no group at all)
+    (failed,) = audit("api")
+    assert failed["outcome"] == "failed" and "Throttling" in failed["reason"]
+    assert audit(keys.UNKNOWN_GROUP) == []
+    # AND Lambda's retry decides api again (its change never landed) and web, once each
+    invoke(event)
+    assert sorted(r["outcome"] for r in audit("api")) == ["applied", "failed"]
+    assert [r["outcome"] for r in audit("web")] == ["applied"]
