@@ -115,24 +115,24 @@ class ScalerTopics(Construct):
             )
         )
 
-        self.signals = sns.Topic(
-            self,
-            "Signals",
-            display_name="Surgeguard alarm signals",
-            master_key=self.key,
-            enforce_ssl=True,
-        )
-        # The TLS-only topic policy replaces SNS's default one, so say explicitly that this stack's
-        # alarms (and only those) may publish.
-        self.signals.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="StackAlarmsPublish",
-                principals=[CLOUDWATCH],
-                actions=["sns:Publish"],
-                resources=[self.signals.topic_arn],
-                conditions=from_own_alarms,
+        def alarms_topic(construct_id: str, display_name: str, sid: str) -> sns.Topic:
+            """A topic under the key, TLS only, that this stack's alarms (and only those) may publish
+            to: the TLS-only topic policy replaces SNS's default one, so that is said explicitly."""
+            topic = sns.Topic(
+                self, construct_id, display_name=display_name, master_key=self.key, enforce_ssl=True
             )
-        )
+            topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[CLOUDWATCH],
+                    actions=["sns:Publish"],
+                    resources=[topic.topic_arn],
+                    conditions=from_own_alarms,
+                )
+            )
+            return topic
+
+        self.signals = alarms_topic("Signals", "Surgeguard alarm signals", "StackAlarmsPublish")
         # A message on this topic can move capacity, so nobody else may publish, whatever their own
         # IAM policy allows (an identity policy alone suffices in the same account): an explicit
         # deny for every request whose aws:SourceArn is not one of this stack's alarms. IAM users and
@@ -150,24 +150,8 @@ class ScalerTopics(Construct):
             )
         )
 
-        self.notifications = sns.Topic(
-            self,
-            "Notifications",
-            display_name="Surgeguard notifications",
-            master_key=self.key,
-            enforce_ssl=True,
-        )
-        # The watch alarms (monitoring.py) tell people directly. The TLS-only policy replaced SNS's
-        # default one here too, so CloudWatch may publish, for this stack's alarms only.
-        self.notifications.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="StackAlarmsNotify",
-                principals=[CLOUDWATCH],
-                actions=["sns:Publish"],
-                resources=[self.notifications.topic_arn],
-                conditions=from_own_alarms,
-            )
-        )
+        # The watch alarms (monitoring.py) tell people directly: CloudWatch may publish here too.
+        self.notifications = alarms_topic("Notifications", "Surgeguard notifications", "StackAlarmsNotify")
         # The Lambda tags every notification with its group; a group's own people hear only theirs.
         for email, groups in subscribers.items():
             scope_filter = (
@@ -180,21 +164,8 @@ class ScalerTopics(Construct):
         # The watch alarms for those people (see the module's docstring), unfiltered.
         self.group_watch: sns.Topic | None = None
         if scoped:
-            self.group_watch = sns.Topic(
-                self,
-                "GroupWatch",
-                display_name="Surgeguard watch alarms for group emails",
-                master_key=self.key,
-                enforce_ssl=True,
-            )
-            self.group_watch.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="StackAlarmsNotify",
-                    principals=[CLOUDWATCH],
-                    actions=["sns:Publish"],
-                    resources=[self.group_watch.topic_arn],
-                    conditions=from_own_alarms,
-                )
+            self.group_watch = alarms_topic(
+                "GroupWatch", "Surgeguard watch alarms for group emails", "StackAlarmsNotify"
             )
             for email in scoped:
                 self.group_watch.add_subscription(subs.EmailSubscription(email))
