@@ -24,6 +24,7 @@ from surgeguard.domain.forecast import (
     BurstLearning,
     BurstSettings,
     ForecastState,
+    carry_burst_run,
     due_bursts,
     fit_forecast,
     floor_steps,
@@ -194,8 +195,14 @@ def _forecast(
         else None
     )
     bursts = () if learned is None else due_bursts(learned.factors)
+    # The last item: its verdict may still stand, and a run of due minutes it holds up to now goes on.
+    previous = (
+        _previous_forecast(group, adapters)
+        if _judges_headroom(group) or any(minute == 0 for minute, _ in bursts)
+        else None
+    )
     # The bursts keep their own backtest (the learned lift): the verdict is on the noise headroom only.
-    verdict, judge_note = _judge_noise_headroom(trigger, adapters, history, now)
+    verdict, judge_note = _judge_noise_headroom(trigger, previous, history, now)
     state = ForecastState(
         mode=settings.mode,
         issued_at=now,
@@ -205,7 +212,9 @@ def _forecast(
         percentile=settings.percentile,
         multiplier=fit.multiplier,
         mape=fit.mape,
-        bursts=bursts,
+        # A burst due now was anticipated since the run of due minutes began, maybe under the last item:
+        # its no-show clock runs from then (README: lead + 2 minutes into the run), not from this run.
+        bursts=carry_burst_run(previous, now, bursts),
         headroom=verdict,
     )
     newer = adapters.store.save_forecast(group.name, state, credible_until=ctx.clock() + CREDIBLE_AHEAD)
@@ -281,24 +290,33 @@ def _forecast(
     return record
 
 
+def _judges_headroom(group: GroupConfig) -> bool:
+    return group.noise_headroom.target_share_if_unpaid is not None and group.judges_noise_headroom()
+
+
+def _previous_forecast(group: GroupConfig, adapters: Adapters) -> ForecastState | None:
+    """The group's FORECAST item as the last run wrote it; None when there is none, or it cannot be read
+    or is malformed: then, as on the first run, the verdict is judged afresh and no run of due minutes
+    goes on from it."""
+    try:
+        return adapters.store.load_forecast(group.name)
+    except (AwsCallError, LookupError, TypeError, ValueError) as error:
+        logger.warning("%s: could not read the last forecast item: %s", group.name, error)
+        return None
+
+
 def _judge_noise_headroom(
-    trigger: ForecastTrigger, adapters: Adapters, history: list[float | None], now: datetime
+    trigger: ForecastTrigger, item: ForecastState | None, history: list[float | None], now: datetime
 ) -> tuple[HeadroomVerdict | None, str]:
     """The day's verdict on the group's noise headroom (README, "Noise headroom, judged"), and the
-    reason's sentence on it: the last run's verdict while under a day old, else a new one from the
-    history just read. None: not asked for, or under a week of history."""
+    reason's sentence on it: the last run's verdict (in `item`, the last FORECAST item) while under a day
+    old, else a new one from the history just read. None: not asked for, or under a week of history."""
     group = trigger.group
     share = group.noise_headroom.target_share_if_unpaid
-    if share is None or not group.judges_noise_headroom():
+    if share is None or not _judges_headroom(group):
         return None, ""
-    previous: HeadroomVerdict | None = None
+    previous = None if item is None else item.headroom
     sales_note = ""
-    try:
-        item = adapters.store.load_forecast(group.name)
-        previous = None if item is None else item.headroom
-    except (AwsCallError, LookupError, TypeError, ValueError) as error:
-        # Unreadable or malformed: judge afresh, as on the first day.
-        logger.warning("%s: could not read the last forecast item: %s", group.name, error)
     if previous is not None and previous.judged_at <= now < previous.judged_at + JUDGE_EVERY:
         verdict: HeadroomVerdict | None = previous
     elif len(history) - history.count(None) < JUDGE_MIN_MINUTES:
@@ -363,7 +381,7 @@ def _size_pool(
         current = fleet.warm_pool(group.name)
         sizing = size_warm_pool(
             steps=state.steps,
-            burst_rises=[rise for _, rise in state.bursts],
+            burst_rises=[rise for _, rise in state.horizon_bursts],
             week_peak_requests=max(week) if week else None,
             per_instance=trigger.per_instance,
             event_targets=targets,

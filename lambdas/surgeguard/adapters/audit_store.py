@@ -524,15 +524,18 @@ class AuditStore(AwsAdapter):
             return None
 
     def load_forecast(self, group: str) -> ForecastState | None:
+        """The group's FORECAST item, or None. LookupError, TypeError or ValueError for an item no
+        forecaster writes (a decision then ignores it, and the next run overwrites it): every field a
+        decision compares or divides by is checked here, not deep in the decision."""
         item = self._table_call("GetItem", Key=_forecast_key(group), ConsistentRead=True).get("Item")
         if not item:
             return None
         mape = _from_attribute(item["mape"])
         return ForecastState(
             mode=item["mode"]["S"],
-            issued_at=datetime.fromisoformat(item["issued_at"]["S"]),
-            valid_until=datetime.fromisoformat(item["valid_until"]["S"]),
-            step_minutes=int(item["step_minutes"]["N"]),
+            issued_at=_forecast_time(item["issued_at"], "issued_at"),
+            valid_until=_forecast_time(item["valid_until"], "valid_until"),
+            step_minutes=_forecast_step(item["step_minutes"]),
             steps=tuple(int(s["N"]) for s in item["steps"]["L"]),
             percentile=float(item["percentile"]["N"]),
             multiplier=float(item["multiplier"]["N"]),
@@ -607,12 +610,31 @@ def _headroom_verdict(attributes: dict[str, Any]) -> HeadroomVerdict:
     if not all(math.isfinite(f) and f >= 0 for f in figures):
         raise ValueError(f"headroom verdict with figures {figures}: not finite, or negative")
     return HeadroomVerdict(
-        judged_at=datetime.fromisoformat(attributes["judged_at"]["S"]),
+        judged_at=_forecast_time(attributes["judged_at"], "headroom.judged_at"),
         minutes=int(attributes["minutes"]["N"]),
         noise_dropped_pct=figures[0],
         target_dropped_pct=figures[1],
         target_share=figures[2],
     )
+
+
+def _forecast_time(attribute: dict[str, Any], name: str) -> datetime:
+    """A time of the FORECAST item. ValueError for one without a zone, which no forecaster writes: a
+    decision compares it with its own clock (aware), which would raise TypeError in every decision of
+    the group, and a forecaster run with the verdict's, before it could overwrite the item."""
+    text = attribute["S"]
+    moment = datetime.fromisoformat(text)
+    if moment.utcoffset() is None:
+        raise ValueError(f"forecast item's {name} {safe_text(repr(text), 80)} has no time zone")
+    return moment
+
+
+def _forecast_step(attribute: dict[str, Any]) -> int:
+    """The FORECAST item's step: a whole number of minutes from 1 up (ValueError otherwise)."""
+    step = int(attribute["N"])
+    if step < 1:
+        raise ValueError(f"forecast item's step_minutes {step} is not a positive number of minutes")
+    return step
 
 
 def _forecast_key(group: str) -> dict[str, dict[str, str]]:

@@ -257,7 +257,8 @@ def quantile(values: Sequence[float], q: float) -> float:
 
 
 def fit_forecast(history: Sequence[float | None], horizon_minutes: int, percentile: float) -> Forecast | None:
-    """Fit on per-minute history and forecast `horizon_minutes` ahead; None without enough history."""
+    """Fit on per-minute history and forecast `horizon_minutes` ahead; None without enough history (under
+    two days of non-gap buckets). A slot of the horizon with no history of its own is forecast as zero."""
     means, peaks = _BUCKETS.of(history)
     known = len(means) - means.count(None)
     if known < MIN_HISTORY_BUCKETS or len(means) < MIN_HISTORY_BUCKETS:
@@ -279,10 +280,11 @@ def fit_forecast(history: Sequence[float | None], horizon_minutes: int, percenti
             if guess > 0:
                 ratios.append(peak / guess)
     ahead = model.forecast(n, steps)
-    if all(v is None for v in ahead):
-        return None
-    # A slot with no same-slot history (all gaps) takes the nearest known forecast: never zero by default.
-    filled = _fill(ahead)
+    # A slot with no history of its own (a gap on every day and week looked back at: the ALB publishes no
+    # RequestCount while no request flows, and a run of 20+ zero minutes is a gap too) has no demand to
+    # forecast: zero, no floor there. Never a neighbouring slot's level: a night without requests is not
+    # the evening's. A horizon all such still gets its item (all zero), so an older one goes out of effect.
+    filled = [0.0 if v is None else max(0.0, v) for v in ahead]
     multiplier = max(1.0, quantile(ratios, percentile)) if len(ratios) >= _MIN_BACKTEST else 1.5
     point = tuple(v for v in filled for _ in range(BUCKET_MINUTES))[:horizon_minutes]
     return Forecast(
@@ -293,14 +295,6 @@ def fit_forecast(history: Sequence[float | None], horizon_minutes: int, percenti
         mape=sum(errors) / len(errors) if errors else None,
         history_buckets=known,
     )
-
-
-def _fill(values: Sequence[float | None]) -> list[float]:
-    known = [(i, v) for i, v in enumerate(values) if v is not None]
-    return [
-        max(0.0, v) if v is not None else max(0.0, min(known, key=lambda p: abs(p[0] - i))[1])
-        for i, v in enumerate(values)
-    ]
 
 
 def floor_steps(
@@ -328,7 +322,9 @@ class ForecastState:
     multiplier: float
     mape: float | None
     # The minutes of the horizon (offsets from `issued_at`) where a burst that recurred at that minute of
-    # the day is due, with the rise to meet: only those, so the item stays small.
+    # the day is due, with the rise to meet: only those, so the item stays small. Negative offsets: the
+    # minutes, before `issued_at`, of a run of due minutes that goes on into this item's first minute
+    # (`carry_burst_run`); never due (`burst_at`), they only say when that anticipation began.
     bursts: tuple[tuple[int, float], ...] = ()
     # The latest judgement of the group's noise headroom (None: not judged, or not asked to be).
     headroom: HeadroomVerdict | None = None
@@ -357,9 +353,15 @@ class ForecastState:
             minute -= 1
         return self.issued_at + timedelta(minutes=minute)
 
+    @property
+    def horizon_bursts(self) -> tuple[tuple[int, float], ...]:
+        """`bursts` of the horizon only: without the minutes carried from before `issued_at`."""
+        return tuple((at, rise) for at, rise in self.bursts if at >= 0)
+
     def floor_at(self, now: datetime) -> int | None:
-        """The floor in effect at `now`, or None outside the forecast's validity."""
-        if not self.issued_at <= now < self.valid_until:
+        """The floor in effect at `now`, or None outside the forecast's validity (or for a step of under
+        a minute, which no forecaster writes: no step can be told)."""
+        if self.step_minutes < 1 or not self.issued_at <= now < self.valid_until:
             return None
         index = int((now - self.issued_at) / timedelta(minutes=self.step_minutes))
         return self.steps[index] if index < len(self.steps) else None
@@ -752,6 +754,35 @@ def burst_factors(
 def due_bursts(factors: Sequence[float]) -> tuple[tuple[int, float], ...]:
     """`burst_factors` as the FORECAST item keeps them: (minute offset, rise) where a rise is due."""
     return tuple((minute, round(rise, 4)) for minute, rise in enumerate(factors) if rise > 1.0)
+
+
+# A run of due minutes carried into the next FORECAST item keeps at most this many of its minutes before
+# the item's issue time (a run that long was judged come or not long since; the item stays small).
+CARRIED_RUN_MAX_MINUTES = 1440
+
+
+def carry_burst_run(
+    previous: ForecastState | None, issued_at: datetime, bursts: Sequence[tuple[int, float]]
+) -> tuple[tuple[int, float], ...]:
+    """A new FORECAST item's `bursts` (issued at `issued_at`), preceded by the minutes of the previous
+    item's run of due minutes that holds the minute before `issued_at`, at their (negative) offsets from
+    `issued_at`, when the new item's first minute is due too: the anticipation goes on across the
+    forecaster run, and began when that run began. Without them `burst_run_start` would restart the
+    no-show clock at every run (a burst due from 11:56 for 12:02 held its floor until 12:07, not 12:03)."""
+    due = tuple(bursts)
+    before = issued_at - timedelta(minutes=1)
+    if previous is None or all(at != 0 for at, _ in due):
+        return due
+    if not previous.issued_at <= before < previous.valid_until:
+        return due
+    rises = dict(previous.bursts)
+    last = int((before - previous.issued_at) / timedelta(minutes=1))  # the minute before, in its offsets
+    if last not in rises:
+        return due
+    first = last
+    while first - 1 in rises and last - first + 1 < CARRIED_RUN_MAX_MINUTES:
+        first -= 1
+    return tuple((at - last - 1, rises[at]) for at in range(first, last + 1)) + due
 
 
 def burst_no_show_after(settings: BurstSettings) -> int:

@@ -20,8 +20,10 @@ from surgeguard.domain.forecast import (
     burst_capacity,
     burst_factor,
     burst_factors,
+    burst_judgeable,
     burst_no_show_after,
     burst_rise,
+    carry_burst_run,
     due_bursts,
     fit_forecast,
     floor_steps,
@@ -64,6 +66,23 @@ def test_an_outage_of_zeros_does_not_drag_the_forecast_down() -> None:
     assert all(abs(p - t) / t < 0.03 for p, t in zip(fit.point, truth, strict=True) if t)
 
 
+def test_hours_without_requests_get_no_floor_from_the_hours_beside_them() -> None:
+    # No request from 00:00 to 05:59 (the ALB publishes no RequestCount then: gaps), 6000/min otherwise.
+    history: list[float | None] = [None if m % DAY < 360 else 6000.0 for m in range(14 * DAY)]
+    # Issued at 23:00 for 3 hours: the evening's floor until midnight (and its lead), none after.
+    evening = fit_forecast(history[:-60], 180, 0.9)
+    assert evening is not None
+    assert set(evening.point[:60]) == {6000.0} and set(evening.point[60:]) == {0.0}
+    assert floor_steps(evening.upper, 1000.0, 15, 3) == (6,) * 4 + (0,) * 8
+    # Issued at midnight: nothing flows in the horizon, which is what it says (not "no forecast", which
+    # would leave the 23:00 item in effect)
+    night = fit_forecast(history, 180, 0.9)
+    assert night is not None and set(night.point) == set(night.upper) == {0.0}
+    # Issued at 05:00: nothing until 06:00, then the slots' own level
+    dawn = fit_forecast(history[: -DAY + 300], 120, 0.9)
+    assert dawn is not None and set(dawn.point[:60]) == {0.0} and set(dawn.point[60:]) == {6000.0}
+
+
 def test_not_enough_history_gives_no_forecast() -> None:
     assert fit_forecast(daily_sine(0, DAY + 600), 180, 0.9) is None
     gappy: list[float | None] = daily_sine(0, 3 * DAY)
@@ -83,6 +102,14 @@ def test_the_state_gives_the_floor_of_the_step_in_effect_until_it_expires() -> N
     assert state.floor_at(t0 + timedelta(minutes=20)) == 5
     assert state.floor_at(t0 + timedelta(hours=1)) is None
     assert state.floor_at(t0 - timedelta(minutes=1)) is None
+
+
+def test_a_step_of_under_a_minute_gives_no_floor_rather_than_failing() -> None:
+    # No forecaster writes one (a damaged item): the floor cannot be told, and nothing divides by zero.
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    for step in (0, -15):
+        state = ForecastState("floor", t0, t0 + timedelta(hours=1), step, (2, 5, 3, 4), 0.9, 1.2, 0.1)
+        assert state.floor_at(t0 + timedelta(minutes=20)) is None
 
 
 @settings(max_examples=25, deadline=None)
@@ -288,6 +315,41 @@ def test_the_forecast_item_tells_when_the_anticipation_of_a_due_burst_began() ->
     assert state.burst_run_start(issued + 6 * minute) == issued + 6 * minute  # a run of its own
     assert state.burst_run_start(issued + 4 * minute) is None  # nothing due
     assert state.burst_run_start(issued + timedelta(hours=1, minutes=1)) is None  # outside its validity
+
+
+def test_a_run_of_due_minutes_that_goes_on_across_a_forecaster_run_began_under_the_last_item() -> None:
+    # A burst at 12:02 every day, lead 5: due from 11:56. The 11:00 run's item holds 11:56-11:59, the
+    # 12:00 run's 12:00 on: the anticipation began at 11:56 all the same, and its burst is judged come or
+    # not lead + 2 minutes later, at 12:03 (it was 12:07: the new item restarted the clock).
+    settings = BurstSettings(lead_minutes=5)
+    day = datetime(2026, 11, 27, tzinfo=UTC)
+    history = [3000.0 if 722 <= m % DAY < 728 else 1000.0 for m in range(9 * DAY)]
+
+    def item(hour: int, previous: ForecastState | None = None) -> ForecastState:
+        issued = day.replace(hour=hour)
+        learned = learn_bursts(history[: 8 * DAY + hour * 60], 60, settings)
+        bursts = carry_burst_run(previous, issued, due_bursts(learned.factors))
+        return ForecastState(
+            "forecast_only", issued, issued + timedelta(hours=1), 15, (1,) * 4, 0.9, 1.0, None, bursts
+        )
+
+    eleven = item(11)
+    noon = item(12, eleven)
+    began = day.replace(hour=11, minute=56)
+    assert eleven.burst_run_start(day.replace(hour=11, minute=59)) == began
+    for minute in range(0, 4):
+        assert noon.burst_run_start(day.replace(hour=12, minute=minute)) == began
+    assert burst_judgeable(int((day.replace(hour=12, minute=3) - began) / timedelta(minutes=1)), settings)
+    # The carried minutes are never due themselves, and the horizon's due minutes are as learned
+    assert noon.burst_at(day.replace(hour=11, minute=58)) == 1.0
+    assert noon.horizon_bursts == item(12).bursts and noon.horizon_bursts[0][0] == 0
+    assert [at for at, _ in noon.bursts if at < 0] == [-4, -3, -2, -1]
+    # Nothing is carried when the new item's first minute is not due, or the run ended before it
+    assert carry_burst_run(eleven, day.replace(hour=12), ((1, 2.0),)) == ((1, 2.0),)
+    assert carry_burst_run(eleven, day.replace(hour=11, minute=55), ((0, 2.0),)) == ((0, 2.0),)
+    # ... or the last item is not in effect the minute before
+    assert carry_burst_run(eleven, day.replace(hour=13, minute=1), ((0, 2.0),)) == ((0, 2.0),)
+    assert carry_burst_run(None, day.replace(hour=12), ((0, 2.0),)) == ((0, 2.0),)
 
 
 LEVEL_BEFORE = [100.0] * 10  # the ten minutes before the anticipation began
