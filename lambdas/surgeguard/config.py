@@ -11,8 +11,10 @@ import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -34,13 +36,33 @@ class ConfigError(ValueError):
     """The config is invalid; the message names every bad field by its path."""
 
 
+def _wants_number(annotation: Any) -> bool:
+    """Whether a field's type is a number (int or float), alone or with None (bool is not one)."""
+    options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return any(option in (int, float) for option in options)
+
+
 class Direction(StrEnum):
     OUT = "out"
     IN = "in"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No infinity or NaN in any number: `.inf` (or 1e309, which YAML reads as it) passed `gt=0` and came
+    # out of the bundled config as null, failing every Lambda's start.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        """YAML reads yes/no/on/off as booleans, which pydantic would take as 1 and 0: `min: no` would be
+        a minimum of 0 and `target: yes` a 1 % CPU target. A number field wants a number."""
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(field.alias or name)
+                if isinstance(value, bool) and _wants_number(field.annotation):
+                    raise ValueError(f"{name}: a number, not {str(value).lower()}")
+        return data
 
 
 class DirectionPolicy(_Strict):
@@ -168,6 +190,24 @@ class RampStep(_Strict):
     fraction: float = Field(gt=0, lt=1)
 
 
+# Far from datetime's ends, so that a plan's times (the doors less a lead, the end plus a restore) exist.
+SALE_YEARS = (2000, 2999)
+
+
+@cache
+def shipped_zones() -> frozenset[str]:
+    """The IANA zone names of the tzdata package the Lambdas ship (requirements.txt), else this
+    machine's."""
+    try:
+        from importlib.resources import files
+
+        return frozenset(files("tzdata").joinpath("zones").read_text().split())
+    except (ModuleNotFoundError, FileNotFoundError):
+        from zoneinfo import available_timezones
+
+        return frozenset(available_timezones())
+
+
 class SaleEvent(_Strict):
     """A sale the team knows about: capacity goes in place before its doors open.
 
@@ -193,12 +233,10 @@ class SaleEvent(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        # The Lambdas read zones from the tzdata package they ship, not the build machine's files, which
+        # also hold names such as `localtime` or `posix/...` that would pass here and fail every start.
+        if value not in shipped_zones():
+            raise ValueError(f"unknown IANA time zone {value!r} (a name such as America/New_York)")
         return value
 
     @field_validator("start", "end")
@@ -206,6 +244,9 @@ class SaleEvent(_Strict):
     def _wall_clock(cls, value: datetime) -> datetime:
         if value.tzinfo is not None:
             raise ValueError("give local wall-clock time without an offset; `timezone` says where")
+        first, last = SALE_YEARS
+        if not first <= value.year <= last:
+            raise ValueError(f"{value.isoformat()} is not in a year a sale can be in ({first}-{last})")
         return value
 
     @model_validator(mode="after")
@@ -342,6 +383,10 @@ class GroupConfig(_Strict):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"signal ids must be unique, repeated: {duplicates}")
+        composite_ids = [c.id for c in self.composites]
+        repeated_rules = sorted({i for i in composite_ids if composite_ids.count(i) > 1})
+        if repeated_rules:
+            raise ValueError(f"composite ids must be unique, repeated: {repeated_rules}")
         for composite in self.composites:
             unknown = [i for i in composite.all_of if i not in ids]
             if unknown:

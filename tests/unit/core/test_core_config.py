@@ -211,3 +211,52 @@ def test_by_default_scale_out_takes_the_whole_need_and_scale_in_a_quarter() -> N
 def test_config_json_is_plain_json() -> None:
     config = parse_config(_config())
     assert json.loads(config_json(config))["groups"][0]["name"] == "web"
+
+
+def test_duplicate_composite_ids() -> None:
+    # Two alarms of one name: the synth crashed with a construct-id traceback
+    busy = {"id": "busy", "all_of": ["cpu", "requests_per_target"]}
+    message = _error(_config(signals=[{"kind": "cpu", "target": 50}, REQUESTS], composites=[busy, busy]))
+    assert "composite ids must be unique, repeated: ['busy']" in message
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_number_that_is_not_finite_is_refused(value: float) -> None:
+    # `.inf` passed `gt=0`, then came out of the bundled config as null and failed every Lambda's start
+    message = _error(_config(signals=[{"kind": "cpu", "target": 50}, {**REQUESTS, "target": value}]))
+    assert "signals.1.requests_per_target.target" in message.replace("[", ".").replace("]", "")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("min", False),
+        ("max", True),
+        ("warmup_seconds", False),
+        ("signals", [{"kind": "cpu", "target": True}]),
+    ],
+)
+def test_a_yaml_boolean_is_not_a_number(field: str, value: Any) -> None:
+    # YAML reads no/yes/off/on as booleans; pydantic took them as 0 and 1 (`target: yes` a 1 % CPU target)
+    assert "a number, not" in _error(_config(**{field: value}))
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "right/UTC", "posix/America/New_York"])
+def test_a_zone_the_lambdas_do_not_ship_is_refused(zone: str) -> None:
+    # These exist in the build machine's zone files, not in the tzdata the Lambdas read: every start failed
+    event = {
+        "name": "sale",
+        "start": "2027-03-01T10:00:00",
+        "end": "2027-03-01T12:00:00",
+        "timezone": zone,
+        "peak_multiplier": 2,
+    }
+    assert f"unknown IANA time zone {zone!r}" in _error(_config(events=[event]))
+
+
+@pytest.mark.parametrize("start", ["0001-01-01T00:00:00", "9999-12-31T16:00:00"])
+def test_a_sale_at_the_ends_of_time_is_refused(start: str) -> None:
+    # Its plan's times left datetime's range: an OverflowError traceback at load or at synth
+    end = start[:11] + "18:00:00" if start.startswith("9999") else "0001-01-01T02:00:00"
+    event = {"name": "sale", "start": start, "end": end, "timezone": "Asia/Tokyo", "peak_multiplier": 2}
+    assert "is not in a year a sale can be in" in _error(_config(events=[event]))
