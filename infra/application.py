@@ -15,6 +15,20 @@ DEFAULT_STACK_NAME = "Surgeguard"
 DESCRIPTION = "Surgeguard: alarm-driven scaler for existing EC2 Auto Scaling groups"
 
 
+def check_construct_names(config: ScalerConfig) -> None:
+    """Group names become construct ids (a group's alarms, schedules, forecaster), and CDK writes a `/` in
+    an id as `--`: two groups named so would be one construct, a synth traceback. Said by name instead."""
+    by_id: dict[str, list[str]] = {}
+    for group in config.groups:
+        by_id.setdefault(group.name.replace("/", "--"), []).append(group.name)
+    clashes = [names for names in by_id.values() if len(names) > 1]
+    if clashes:
+        raise ValueError(
+            "groups whose names differ only by '/' against '--' cannot share one stack (CDK writes '/' in an "
+            f"id as '--'): {', '.join(' and '.join(repr(n) for n in names) for names in clashes)}"
+        )
+
+
 def build(
     app: cdk.App,
     config: ScalerConfig,
@@ -33,6 +47,7 @@ def build(
     where per-group resources go (infra/constructs/shards.py).
     """
     now = now or datetime.now(UTC)
+    check_construct_names(config)
     if not config.deployments:
         stack = SurgeguardStack(
             app,

@@ -52,6 +52,15 @@ def signal_metric_construct(signal: SignalMetric, period: Duration) -> cw.IMetri
     )
 
 
+# AlarmDescription: 0-1024 characters (PutCompositeAlarm, PutMetricAlarm). A composite's names its
+# members' full alarm names, which a long group name and four signals take past it (a failed deploy).
+ALARM_DESCRIPTION_LIMIT = 1024
+
+
+def _at_most(limit: int, text: str) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class ScalingAlarms(Construct):
     def __init__(
         self,
@@ -110,9 +119,10 @@ class ScalingAlarms(Construct):
             scope,
             f"{spec.rule}-{spec.direction.value}",
             composite_alarm_name=spec.name,
-            alarm_description=(
+            alarm_description=_at_most(
+                ALARM_DESCRIPTION_LIMIT,
                 f"Surgeguard: scale {spec.direction.value} {spec.group} when all of "
-                f"{', '.join(spec.composite_of)} are in ALARM"
+                f"{', '.join(spec.composite_of)} are in ALARM",
             ),
             alarm_rule=cw.AlarmRule.all_of(
                 *(cw.AlarmRule.from_alarm(child, cw.AlarmState.ALARM) for child in children)

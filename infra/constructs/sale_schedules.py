@@ -160,7 +160,7 @@ class SaleSchedules(Construct):
     ) -> None:
         """`group_scope` places a group's schedules (a nested stack's scope); default: here."""
         super().__init__(scope, construct_id)
-        self._group_scope = group_scope or (lambda name: Construct(self, name))
+        self._group_scope = group_scope or self._own_scope
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware (e.g. datetime.now(UTC))")
         self.handler = ScalerFunction(
@@ -199,6 +199,12 @@ class SaleSchedules(Construct):
             )
         self.phases = pending
         self.schedules = self._schedules(pending)
+
+    def _own_scope(self, group_name: str) -> Construct:
+        """A group's schedules here, under its name; a group named as one of this construct's own parts
+        (`Handler`, `Group`, `SchedulerRole`, ...) gets its own id beside them."""
+        taken = self.node.try_find_child(group_name) is not None
+        return Construct(self, f"group-{group_name}" if taken else group_name)
 
     def _schedules(self, phases: Sequence[PhaseSchedule]) -> dict[tuple[str, str, str], scheduler.Schedule]:
         scopes: dict[str, Construct] = {}
