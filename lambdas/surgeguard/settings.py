@@ -18,10 +18,14 @@ class SettingsError(RuntimeError):
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    table_name: str = Field(alias="TABLE_NAME", min_length=1)
-    alarm_prefix: str = Field(alias="ALARM_PREFIX", min_length=1)
+    table_name: str = Field(alias="TABLE_NAME", pattern=r"^\S+$")
+    alarm_prefix: str = Field(alias="ALARM_PREFIX", pattern=r"^\S+$")
     config_file: str = Field(alias="CONFIG_FILE", min_length=1)
-    notify_topic_arn: str | None = Field(default=None, alias="NOTIFY_TOPIC_ARN")
+    # Unset: no notifications. Set, it must be a topic's ARN: an empty or mistyped value would turn
+    # notifications off without a word.
+    notify_topic_arn: str | None = Field(
+        default=None, alias="NOTIFY_TOPIC_ARN", pattern=r"^arn:aws[\w-]*:sns:\S+$"
+    )
     task_root: str = Field(default=".", alias="LAMBDA_TASK_ROOT")
 
     @classmethod
@@ -39,6 +43,12 @@ class Settings(BaseModel):
             text = path.read_text(encoding="utf-8")
         except OSError as error:
             raise SettingsError(f"CONFIG_FILE {path} cannot be read: {error.strerror}") from None
+        except UnicodeDecodeError as error:
+            raise SettingsError(f"CONFIG_FILE {path} is not UTF-8 text: {error.reason}") from None
         import json
 
-        return parse_config(json.loads(text), source=str(path))
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise SettingsError(f"CONFIG_FILE {path} is not JSON: {error}") from None
+        return parse_config(data, source=str(path))
