@@ -24,6 +24,12 @@ _REASON_DATAPOINT = re.compile(r"\[\s*([^\s(\[\]]{1,40})\s*\(")
 # arn:aws:cloudwatch:us-east-1:123456789012:alarm:NAME (the name may itself contain ':' or '/').
 _ALARM_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):cloudwatch:([a-z0-9-]+):(\d{12}):alarm:(.+)", re.S)
 TEXT_LIMIT = 256
+# An alarm's ARN holds its name (up to 255 characters) after some 60 of partition, region and account:
+# cut to TEXT_LIMIT, a long-named alarm no longer matched its own name, and was rejected as forged.
+ARN_LIMIT = 512
+# A delivery id is at most an ARN and a time (a direct alarm action's `alarmArn@timestamp`).
+ID_LIMIT = ARN_LIMIT + 64
+ID_BYTES = 1536
 REASON_LIMIT = 1024
 # CloudWatch alarms hold at most 10 metrics (PutMetricAlarm `Metrics`); more is not an alarm of ours.
 MAX_ALARM_METRICS = 10
@@ -113,8 +119,8 @@ def _text(value: Any, field: str, limit: int = TEXT_LIMIT) -> str:
     return safe_text(value, limit)
 
 
-def _optional_text(value: Any, field: str) -> str | None:
-    return None if value is None else _text(value, field)
+def _optional_text(value: Any, field: str, limit: int = TEXT_LIMIT) -> str | None:
+    return None if value is None else _text(value, field, limit)
 
 
 def _state(raw: Any, field: str) -> str:
@@ -289,7 +295,7 @@ def _from_sns_record(record: dict[str, Any]) -> AlarmTrigger:
         reason=reason,
         value=datapoint(match.group(1), "NewStateReason datapoint") if match else None,
         metrics=_sns_metrics(message.get("Trigger")),
-        alarm_arn=_optional_text(message.get("AlarmArn"), "AlarmArn"),
+        alarm_arn=_optional_text(message.get("AlarmArn"), "AlarmArn", ARN_LIMIT),
         account=_optional_text(message.get("AWSAccountId"), "AWSAccountId"),
         topic_arn=_optional_text(sns.get("TopicArn"), "Sns.TopicArn"),
     )
@@ -350,7 +356,13 @@ def source_id(event: Any) -> str | None:
             raw = f"{arn}@{stamp}"
     else:  # an EventBridge envelope, whatever its detail-type
         raw = event.get("id")
-    return safe_text(raw) if isinstance(raw, str) and raw else None
+    if not isinstance(raw, str) or not raw:
+        return None
+    text = safe_text(raw, ID_LIMIT)
+    # It keys the trigger's claim (a partition key: at most 2,048 bytes); real ids are far under.
+    while len(text.encode("utf-8")) > ID_BYTES:
+        text = text[: len(text) * ID_BYTES // len(text.encode("utf-8"))]
+    return text
 
 
 def parse_alarm_arn(arn: str) -> tuple[str, str, str] | None:
