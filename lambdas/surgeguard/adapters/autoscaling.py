@@ -13,6 +13,17 @@ from surgeguard.domain.writers import Activity
 _PENDING_STATES = ("Pending", "Pending:Wait", "Pending:Proceed", "Warmed:Pending")
 
 
+def _weight(instance: dict[str, object]) -> int:
+    """An instance's capacity units (DescribeAutoScalingGroups' WeightedCapacity, a whole number 1-999
+    given as a string); 1 where the group does not weigh its instances."""
+    raw = instance.get("WeightedCapacity")
+    try:
+        weight = int(str(raw)) if raw is not None else 1
+    except ValueError:
+        return 1
+    return weight if weight >= 1 else 1
+
+
 class AutoScalingFleet(AwsAdapter):
     service = "autoscaling"
 
@@ -21,12 +32,15 @@ class AutoScalingFleet(AwsAdapter):
         if not groups or groups[0].get("Status") == "Delete in progress":
             raise GroupNotFoundError(f"Auto Scaling group {name!r} not found")
         group = groups[0]
-        states = [i.get("LifecycleState", "") for i in group.get("Instances", [])]
+        # Counted in the units DesiredCapacity is in: an instance's WeightedCapacity where the group
+        # weighs its instance types (a mixed-instances policy), else one each. Counted in instances, a
+        # group of 4 instances of weight 2 at desired 8 read as half as big as it is.
+        units = [(i.get("LifecycleState", ""), _weight(i)) for i in group.get("Instances", [])]
         return GroupSnapshot(
             name=name,
             size=AsgSize(group["MinSize"], group["DesiredCapacity"], group["MaxSize"]),
-            in_service=sum(1 for s in states if s == "InService"),
-            pending=sum(1 for s in states if s in _PENDING_STATES),
+            in_service=sum(w for state, w in units if state == "InService"),
+            pending=sum(w for state, w in units if state in _PENDING_STATES),
         )
 
     def enabled_metrics(self, name: str) -> frozenset[str]:
