@@ -1379,8 +1379,10 @@ def decide_and_apply(
         try:
             if decision.changes_capacity:
                 # When it was committed by the wall clock (the trigger's own time may be older):
-                # what later deciders judge "still in flight" by.
-                decision = replace(decision, memory=replace(decision.memory, committed_at=ctx.clock()))
+                # what later deciders judge "still in flight" by; and when its instances launch, what
+                # their warm-up and the scale-in stabilization count from (a trigger delivered
+                # minutes late once ended both that much early).
+                decision = replace(decision, memory=_launched_now(decision.memory, at, ctx.clock()))
             adapters.store.save_memory(group.name, decision.memory, loaded.version)
             break
         except ConcurrentUpdateError:
@@ -1419,6 +1421,23 @@ def decide_and_apply(
     elif outside and stash is not None:
         _stash_adopted(stash, decision, snapshot, controls, notes)
     return Applied(decision, snapshot, controls, concurrent=False, notes=notes)
+
+
+def _launched_now(memory: ScalerMemory, decided_at: datetime, clock: datetime) -> ScalerMemory:
+    """`memory` of a capacity change decided at `decided_at` (the trigger's time), with its commit, and
+    its launch and scale-out (or its scale-in step) if it made them, at `clock` (when it is applied)."""
+    launches = tuple(
+        replace(launch, at=clock) if launch.at == decided_at else launch for launch in memory.launches
+    )
+    scaled_out = clock if memory.last_scale_out_at == decided_at else memory.last_scale_out_at
+    scaled_in = clock if memory.last_scale_in_at == decided_at else memory.last_scale_in_at
+    return replace(
+        memory,
+        committed_at=clock,
+        launches=launches,
+        last_scale_out_at=scaled_out,
+        last_scale_in_at=scaled_in,
+    )
 
 
 def _noticed_outside(

@@ -514,3 +514,35 @@ def test_a_late_apply_whose_answer_was_lost_is_put_behind_the_newer_decision_by_
     assert desired() == newest
     recovered = [r for r in audit("web") if r.get("recovered_from")]
     assert len(recovered) == 1 and recovered[0]["settled_to"] == newest
+
+
+def test_instances_launched_by_a_late_delivered_alarm_warm_up_from_their_launch(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import copy
+    from datetime import timedelta
+
+    from . import support
+
+    config = copy.deepcopy(support.CONFIG)
+    config["groups"][0].update(warmup_seconds=240, scale_out={})  # the defaults: 4 minutes, whole need
+    monkeypatch.setattr(support, "CONFIG", config)
+    support.write_config(config)
+    alarm._wiring.cache_clear()
+    # GIVEN an alarm of T0 (2 instances at 95 %) delivered at T0 + 3 min, Lambda's second retry: 2 -> 4
+    cpu_metric(95.0, T0)
+    support.set_alarm_state(alarm_for("web", "cpu"), "ALARM")
+    clock.pin(T0 + timedelta(minutes=3))
+    invoke(alarm_event(SNS, alarm_for("web", "cpu"), T0, metric="CPUUtilization"))
+    assert desired() == 4
+    # WHEN the re-evaluation runs 2 minutes after they launched, on a datapoint of the old fleet
+    cpu_metric(95.0, T0 + timedelta(minutes=5))
+    clock.pin(T0 + timedelta(minutes=5))
+    invoke(support.reevaluation(5))
+    # THEN the 2 new instances are still warming: it holds (their warm-up was counted from the alarm's
+    # T0 and ended 3 minutes early, and a second scale-out took the same load again, 4 -> 8)
+    assert desired() == 4, audit("web")[-1]["reason"]
