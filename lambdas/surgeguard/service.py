@@ -89,8 +89,6 @@ REEVALUATE_MAX_AGE = timedelta(minutes=5)
 # A committed decision younger than this whose capacity the group does not show yet is taken as the
 # group's desired capacity (its SetDesiredCapacity may still be in flight).
 APPLY_GRACE = timedelta(minutes=2)
-# A committed decision younger than this may still be on its way in through its own attempt.
-APPLY_IN_FLIGHT = timedelta(seconds=30)
 # After applying, re-read the committed decision at most this many times to put the newest back.
 _SETTLE_ROUNDS = 3
 # Without a Lambda context (simulators, tests): a lease as long as the scaler Lambdas' timeout + margin.
@@ -1396,7 +1394,7 @@ def decide_and_apply(
     notes.update(_committed_not_visible(snapshot, actual))
     target = _target(decision, snapshot, actual)
     holds_committed = decision.outcome is not Outcome.APPLIED and snapshot is not actual
-    if holds_committed and _in_flight(memory, trigger_id, ctx.clock()):
+    if holds_committed and _in_flight(group.name, memory, trigger_id, ctx.clock(), adapters):
         target = actual.size.desired  # its own attempt is still applying it: leave that to it
     if target != actual.size.desired:
         if decision.outcome is not Outcome.APPLIED:
@@ -1541,11 +1539,17 @@ def _commit_done(group: str, memory: ScalerMemory, adapters: Adapters) -> bool:
         return False
 
 
-def _in_flight(memory: ScalerMemory, trigger_id: str | None, clock: datetime) -> bool:
-    """Whether the committed decision's own attempt may still be applying it: committed moments ago
-    by another trigger (one SetDesiredCapacity, its retries included, takes well under this)."""
+def _in_flight(
+    group: str, memory: ScalerMemory, trigger_id: str | None, clock: datetime, adapters: Adapters
+) -> bool:
+    """Whether the committed decision's own attempt may still be applying it: committed within the grace
+    by another trigger whose claim is not done. Not a fixed time: a throttled SetDesiredCapacity is
+    tried again for as long as its invocation has time (tens of seconds at doors open), and a decider
+    that took it for abandoned after 30 s applied it too: two `applied` records for one change."""
     at = memory.committed_at
-    return at is not None and memory.last_trigger_id != trigger_id and clock - at < APPLY_IN_FLIGHT
+    if at is None or memory.last_trigger_id == trigger_id or not clock - at < APPLY_GRACE:
+        return False
+    return not _commit_done(group, memory, adapters)
 
 
 def _target(decision: Decision, snapshot: GroupSnapshot, actual: GroupSnapshot) -> int:

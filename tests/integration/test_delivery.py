@@ -546,3 +546,34 @@ def test_instances_launched_by_a_late_delivered_alarm_warm_up_from_their_launch(
     # THEN the 2 new instances are still warming: it holds (their warm-up was counted from the alarm's
     # T0 and ended 3 minutes early, and a second scale-out took the same load again, 4 -> 8)
     assert desired() == 4, audit("web")[-1]["reason"]
+
+
+def test_a_commit_whose_throttled_apply_still_retries_is_applied_once(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+
+    from .support import reevaluation, set_alarm_state
+
+    apply = AutoScalingFleet.set_desired_capacity
+    calls: list[int] = []
+
+    def still_retrying(self: AutoScalingFleet, name: str, value: int) -> None:
+        calls.append(value)
+        if len(calls) == 1:
+            # A's SetDesiredCapacity is throttled and tried again in rounds; 35 s after its commit,
+            # while it still retries, the per-minute re-evaluation runs
+            clock.pin(at(75))
+            invoke(reevaluation(1))
+        apply(self, name, value)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", still_retrying)
+    cpu_metric(80.0)
+    set_alarm_state(alarm_for("web", "cpu"), "ALARM")
+    clock.pin(at(40))
+    invoke(cpu_alarm(40))
+    # THEN one change, one `applied` record (the re-evaluation took the commit for abandoned after a fixed
+    # 30 s and applied it too)
+    assert desired() == 4
+    assert [r["outcome"] for r in audit("web")].count("applied") == 1, [r["reason"] for r in audit("web")]
+    assert calls == [4]
