@@ -3,6 +3,8 @@
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 TTL_ATTRIBUTE = "expires_at"
+# A trigger's claim is kept a day (its TTL), long past its attempt and Lambda's retries of it.
+CLAIM_TTL_SECONDS = 86_400
 
 # Partition prefixes: one table holds audit records, per-group state, trigger claims and controls.
 GROUP_PREFIX = "GROUP#"

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from surgeguard import keys
 from surgeguard.adapters.errors import (
     AwsCallError,
     ConcurrentUpdateError,
@@ -89,6 +90,7 @@ REEVALUATE_MAX_AGE = timedelta(minutes=5)
 # A committed decision younger than this whose capacity the group does not show yet is taken as the
 # group's desired capacity (its SetDesiredCapacity may still be in flight).
 APPLY_GRACE = timedelta(minutes=2)
+CLAIMS_KEPT = timedelta(seconds=keys.CLAIM_TTL_SECONDS)
 # After applying, re-read the committed decision at most this many times to put the newest back.
 _SETTLE_ROUNDS = 3
 # Without a Lambda context (simulators, tests): a lease as long as the scaler Lambdas' timeout + margin.
@@ -1507,7 +1509,10 @@ def _outside_notes(
         "noticed_at": change.noticed_at.isoformat(),
     }
     # An unreadable claim reads as not done: the cautious reading, a change of ours that never landed.
-    if change.reverts_commit and not _commit_done(group, memory, adapters):
+    # A commit older than a claim is kept was applied and its attempt over long ago (a commit that never
+    # landed is noticed by the next decision, minutes later): its claim gone, the change is another's.
+    recent = change.noticed_at - change.committed_at < CLAIMS_KEPT
+    if change.reverts_commit and recent and not _commit_done(group, memory, adapters):
         return {
             "commit_not_landed": {
                 **when,

@@ -18,6 +18,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
+from surgeguard import keys
 from surgeguard.adapters import clients
 from surgeguard.adapters.audit_store import AuditStore
 from surgeguard.adapters.autoscaling import AutoScalingFleet
@@ -25,7 +26,7 @@ from surgeguard.adapters.errors import AwsCallError
 from surgeguard.service import APPLY_GRACE, RetryableFailureError
 
 from .alarm_events import EVENTBRIDGE, SNS, alarm_event
-from .support import T0, alarm_for, at, desired, set_alarm_state, set_desired
+from .support import T0, TABLE, alarm_for, at, desired, set_alarm_state, set_desired
 
 Invoke = Callable[..., dict[str, Any]]
 Audit = Callable[[str], list[dict[str, Any]]]
@@ -262,6 +263,25 @@ def test_a_recent_commit_is_not_put_back_above_a_max_lowered_since(
     # THEN no desired above the group's MaxSize is asked for (the commit's 4 once was: AWS refuses it)
     assert all(value <= 3 for value in asked), (asked, record["reason"])
     assert desired() == 3
+
+
+def test_a_reset_noticed_after_the_commits_claim_has_expired_is_another_writer(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], notifications: Any
+) -> None:
+    # GIVEN Surgeguard's 4, applied and its claim completed; two days on, DynamoDB's TTL has deleted the
+    # claim (moto runs no TTL: deleted here), and a deploy puts the template's 2 back
+    _scaled_out_to_4(invoke, audit, cpu_metric)
+    table, claim = boto3.client("dynamodb"), audit("web")[-1]["trigger"]["id"]
+    key = {keys.PARTITION_KEY: {"S": keys.trigger_pk(claim)}, keys.SORT_KEY: {"S": keys.CLAIM_SORT_KEY}}
+    table.delete_item(TableName=TABLE, Key=key)
+    notifications.read()
+    boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName="web", DesiredCapacity=2)
+    # WHEN the next decision notices it
+    record = _breach(invoke, audit, cpu_metric, at(2 * 86_400), 50.0)
+    # THEN it is another writer's change, and told (it was called our own commit that "never landed")
+    assert "commit_not_landed" not in record
+    assert (record["other_writer"]["before"], record["other_writer"]["after"]) == (4, 2)
+    assert len(_outside(notifications)) == 1
 
 
 def test_a_commit_whose_apply_never_landed_is_not_another_writer(

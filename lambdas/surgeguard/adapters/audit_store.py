@@ -27,7 +27,6 @@ from surgeguard.domain.triggers import safe_text
 
 logger = logging.getLogger("surgeguard")
 
-CLAIM_TTL_SECONDS = 86_400
 CONDITION_FAILED = "ConditionalCheckFailedException"
 # DynamoDB numbers: 38 digits of precision, magnitude within 1e-130 .. 1e125; anything else is kept
 # as its text, so an absurd value can never make the audit write itself fail.
@@ -245,7 +244,7 @@ class AuditStore(AwsAdapter):
                     ":running": {"S": CLAIM_RUNNING},
                     ":lease": {"N": str(lease_until)},
                     ":token": {"S": token},
-                    ":ttl": {"N": str(now_epoch + CLAIM_TTL_SECONDS)},
+                    ":ttl": {"N": str(now_epoch + keys.CLAIM_TTL_SECONDS)},
                     ":now": {"N": str(now_epoch)},
                     ":record": {"S": json.dumps(record_key)},
                 },
