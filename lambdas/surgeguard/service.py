@@ -441,6 +441,9 @@ class Claimed:
     # A delivery that finds another attempt holding the lease raises, so Lambda retries it after the
     # lease (a crashed attempt must not lose the trigger); not for what the next run supersedes.
     retry_in_progress: bool = True
+    # For a trigger of several groups: the work for every group but those given, whose earlier
+    # attempt's change is audited from its stash (None: one group, decided again as a whole).
+    work_except: Callable[[Stash, frozenset[str]], list[dict[str, Any]]] | None = None
 
 
 class GroupChangeFailedError(Exception):
@@ -510,8 +513,7 @@ def run_claimed(
             # The attempt before us wrote its record, then died before completing the claim.
             records = []
         else:
-            recovered = _recovered(claim, adapters, delivery_id) if claim.pending else None
-            records = claimed.work(stash) if recovered is None else recovered
+            records = _recovered_or_redone(claimed, claim, adapters, delivery_id, stash)
     except Exception as error:
         # Whatever went wrong (an odd SDK exception, a bug of ours) after a change may have landed, the
         # lease ends with its stash kept, so Lambda's retry writes the `applied` record of what landed.
@@ -649,24 +651,51 @@ def _failed(
     return record
 
 
-def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> list[dict[str, Any]] | None:
+def _recovered_or_redone(
+    claimed: Claimed, claim: Claim, adapters: Adapters, delivery_id: str, stash: Stash
+) -> list[dict[str, Any]]:
+    """The work, or, after an earlier attempt that stashed capacity changes and failed or died, the
+    audit of what of it landed and the work again for the rest: a trigger of one group decides afresh
+    if its change never landed (the state item remembers the trigger, so that is not stale); one of
+    several groups (a re-evaluation) decides every group but those whose change is audited here, so a
+    group whose change landed keeps its `applied` record while another's failed apply is decided again."""
+    if not claim.pending:
+        return claimed.work(stash)
+    recovered = _recovered(claim, adapters, delivery_id)
+    if claimed.work_except is not None:
+        return recovered.records + claimed.work_except(stash, recovered.settled)
+    return claimed.work(stash) if recovered.unsettled else recovered.records
+
+
+@dataclass(frozen=True)
+class _Recovery:
+    records: list[dict[str, Any]]  # for the stashed changes that landed, not yet audited
+    settled: frozenset[str]  # groups whose stashed change is audited: written before, or recovered now
+    unsettled: bool  # a stashed change never landed (or its record cannot be read)
+
+
+def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> _Recovery:
     """Finish the audit of an earlier attempt that stashed capacity changes and then failed or died.
 
     Each stashed record already written is left alone; one whose change the group shows is written
-    now (under this delivery, naming the first). If a stashed change never landed, None: this
-    attempt decides afresh (the state item remembers the trigger, so that is not stale).
+    now (under this delivery, naming the first); one that never landed is left to be decided again.
     """
     records = []
+    settled: set[str] = set()
+    unsettled = False
     for pending in claim.pending:
         group, wanted = pending.get("group"), pending.get("new_desired")
         if not isinstance(group, str) or not isinstance(wanted, int):
-            return None
+            unsettled = True
+            continue
         if adapters.store.audit_written(pending):
-            continue  # only the claim's completion failed last time
+            settled.add(group)  # only the claim's completion failed last time
+            continue
         size = adapters.fleet.describe(group).size
         if size.desired != wanted or size.max != pending.get("new_max", size.max):
             logger.warning("stashed change %s of %s never landed: deciding again", wanted, group)
-            return None
+            unsettled = True
+            continue
         record = dict(pending)
         verb = "applied" if pending.get("outcome") == Outcome.APPLIED.value else "decided"
         record.update(
@@ -678,7 +707,8 @@ def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> list[dict[
         )
         record.update(_settled_after_recovery(group, wanted, claim.trigger_id, adapters))
         records.append(record)
-    return records
+        settled.add(group)
+    return _Recovery(records, frozenset(settled), unsettled)
 
 
 def _settled_after_recovery(group: str, landed: int, trigger_id: str, adapters: Adapters) -> dict[str, Any]:
@@ -896,7 +926,7 @@ def _reevaluate(
 
         return counted
 
-    def work(stash: Stash) -> list[dict[str, Any]]:
+    def work(stash: Stash, settled: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
         by_group: dict[str, list[AlarmSpec]] = {}
         for name in adapters.signals.alarms_in_alarm(ctx.alarm_prefix):
             spec = ctx.alarms.get(name)
@@ -904,7 +934,7 @@ def _reevaluate(
                 by_group.setdefault(spec.group, []).append(spec)
         records = []
         bursting = _bursting_groups(mine, adapters, ctx, now)
-        for group_name in sorted(set(by_group) | set(bursting)):
+        for group_name in sorted((set(by_group) | set(bursting)) - settled):
             group = ctx.config.group(group_name)
             assert group is not None
             # A backlog alarm in ALARM only for want of GroupInServiceInstances says nothing about
@@ -957,18 +987,8 @@ def _reevaluate(
                 # re-evaluation, a minute later, tries this group again.
                 record = _failure_record(error, base)
             records.append(record)
-        return records or [
-            _record(
-                ctx,
-                delivery_id,
-                now,
-                Outcome.SKIPPED,
-                trigger=audit,
-                reason="re-evaluation: no alarm of this stack is in ALARM and no learned burst is due"
-                + (f" for the groups of shard {shard}" if "shard" in audit else ""),
-                skip_cause="quiet",
-            )
-        ]
+        # A retry whose groups were all audited from its stash adds nothing more.
+        return records if records or settled else [_quiet(ctx, delivery_id, now, audit)]
 
     claimed = Claimed(
         f"reevaluate#{execution_id}",
@@ -978,8 +998,23 @@ def _reevaluate(
         work,
         f"re-evaluation {execution_id}",
         retry_in_progress=False,  # the next one, a minute later, decides again
+        work_except=work,
     )
     return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
+
+
+def _quiet(ctx: Context, delivery_id: str, now: datetime, audit: dict[str, Any]) -> dict[str, Any]:
+    """The one record of a re-evaluation with no group to decide."""
+    shard = f" for the groups of shard {audit['shard']}" if "shard" in audit else ""
+    return _record(
+        ctx,
+        delivery_id,
+        now,
+        Outcome.SKIPPED,
+        trigger=audit,
+        reason=f"re-evaluation: no alarm of this stack is in ALARM and no learned burst is due{shard}",
+        skip_cause="quiet",
+    )
 
 
 def _bursting_groups(

@@ -243,3 +243,50 @@ def test_a_change_that_may_have_landed_in_one_group_fails_that_groups_own_record
     invoke(event)
     assert sorted(r["outcome"] for r in audit("api")) == ["applied", "failed"]
     assert [r["outcome"] for r in audit("web")] == ["applied"]
+
+
+def test_a_retry_audits_the_group_whose_change_landed_and_decides_the_one_whose_apply_failed(
+    invoke: Callable[..., dict[str, Any]],
+    audit: Callable[[str], list[dict[str, Any]]],
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    make_asg: Callable[..., str],
+    monkeypatch: Any,
+) -> None:
+    # GIVEN api's scale-out landing and then web's SetDesiredCapacity throttled, in one re-evaluation
+    import pytest
+
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+    from surgeguard.adapters.errors import AwsCallError
+    from surgeguard.service import RetryableFailureError
+
+    apply = AutoScalingFleet.set_desired_capacity
+
+    def throttled_for_web(self: AutoScalingFleet, name: str, value: int) -> None:
+        if name == "web":
+            raise AwsCallError("SetDesiredCapacity", "Throttling", "Rate exceeded")
+        apply(self, name, value)
+
+    make_asg("api")
+    for group in ("api", "web"):
+        cpu_metric(95.0, at(0), group=group)
+        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
+    requests_metric(3000.0, at(0), target_group=API_TARGET_GROUP)
+    event = reevaluation(1)
+    with monkeypatch.context() as patch:
+        patch.setattr(AutoScalingFleet, "set_desired_capacity", throttled_for_web)
+        with pytest.raises(RetryableFailureError):
+            invoke(event)
+    landed = desired("api")
+    assert landed > 2 and audit("api") == []  # its record waits in the claim's stash
+    # WHEN Lambda retries the re-evaluation
+    invoke(event)
+    # THEN api's change has its applied record from the stash (the retry once decided it afresh:
+    # "unchanged", and its scale-out never audited), and web is decided, once each
+    (api,) = audit("api")
+    assert (api["outcome"], api["new_desired"], api["recovered_from"] is not None) == (
+        "applied",
+        landed,
+        True,
+    )
+    assert sorted(r["outcome"] for r in audit("web")) == ["applied", "failed"]
