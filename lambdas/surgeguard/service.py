@@ -692,7 +692,8 @@ def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> _Recovery:
             settled.add(group)  # only the claim's completion failed last time
             continue
         size = adapters.fleet.describe(group).size
-        if size.desired != wanted or size.max != pending.get("new_max", size.max):
+        moved_on = _built_upon(group, wanted, claim.trigger_id, adapters) if size.desired != wanted else None
+        if (size.desired != wanted and moved_on is None) or size.max != pending.get("new_max", size.max):
             logger.warning("stashed change %s of %s never landed: deciding again", wanted, group)
             unsettled = True
             continue
@@ -705,10 +706,29 @@ def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> _Recovery:
             reason=f"{pending.get('reason')} ({verb} by delivery {pending.get('delivery_id')}, whose audit "
             "write did not happen; audited by this retry)",
         )
-        record.update(_settled_after_recovery(group, wanted, claim.trigger_id, adapters))
+        if moved_on is not None:
+            record["reason"] += f"; since then {moved_on}"
+        else:
+            record.update(_settled_after_recovery(group, wanted, claim.trigger_id, adapters))
         records.append(record)
         settled.add(group)
     return _Recovery(records, frozenset(settled), unsettled)
+
+
+def _built_upon(group: str, wanted: int, trigger_id: str, adapters: Adapters) -> str | None:
+    """How a newer decision moved on from a stashed change the group no longer shows, where the state
+    item says it started from that change (its commit's `committed_from`): the change was in place,
+    then superseded, not lost. None: nothing says so (it never landed, or cannot be told)."""
+    try:
+        latest = adapters.store.load_memory(group)
+    except (AwsCallError, DamagedItemError):
+        return None
+    newest, by = latest.committed_desired, latest.committed_by
+    # Only a decision of ours says so: an adopted outside change keeps the commit it replaced as its
+    # start, landed or not (a commit that never landed is adopted so too).
+    if newest is None or by is None or by == trigger_id or latest.committed_from != wanted:
+        return None
+    return f"a newer decision ({by}) started from its {wanted} and set {newest}"
 
 
 def _settled_after_recovery(group: str, landed: int, trigger_id: str, adapters: Adapters) -> dict[str, Any]:

@@ -577,3 +577,45 @@ def test_a_commit_whose_throttled_apply_still_retries_is_applied_once(
     assert desired() == 4
     assert [r["outcome"] for r in audit("web")].count("applied") == 1, [r["reason"] for r in audit("web")]
     assert calls == [4]
+
+
+def test_a_change_whose_audit_write_failed_is_audited_by_its_retry_after_a_newer_decision(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from surgeguard.adapters.audit_store import AuditStore
+
+    from .support import set_alarm_state
+
+    write = AuditStore.write_audit
+    throttled: list[dict[str, Any]] = []
+
+    def first_applied_throttled(self: AuditStore, record: dict[str, Any]) -> None:
+        if not throttled and record.get("outcome") == "applied":
+            throttled.append(record)
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        write(self, record)
+
+    monkeypatch.setattr(AuditStore, "write_audit", first_applied_throttled)
+    # GIVEN alarm A's 2 -> 4 landed with its audit write throttled, then a newer alarm B's 4 -> more
+    cpu_metric(80.0)
+    set_alarm_state(alarm_for("web", "cpu"), "ALARM")
+    first = cpu_alarm(40)
+    with pytest.raises(RetryableFailureError):
+        invoke(first)
+    cpu_metric(80.0, at(170) - timedelta(minutes=1))
+    invoke(cpu_alarm(170))
+    assert desired() > 4
+    # WHEN Lambda retries A
+    clock.pin(at(230))
+    invoke(first)
+    # THEN A's change has its applied record, saying what came after (the retry once took it for a
+    # change that never landed, and was skipped as stale: the scale-out never audited, nor told)
+    (recovered,) = [r for r in audit("web") if r.get("recovered_from")]
+    assert (recovered["outcome"], recovered["previous_desired"], recovered["new_desired"]) == (
+        "applied",
+        2,
+        4,
+    )
+    assert "a newer decision" in recovered["reason"]
