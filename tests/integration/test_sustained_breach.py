@@ -202,15 +202,17 @@ def test_an_unexpected_error_in_one_group_leaves_the_others_decided(
     assert "KeyError" in failed["reason"] and "DesiredCapacity" in failed["reason"]
 
 
-def test_a_change_that_may_have_landed_in_one_group_fails_that_groups_own_record(
+def _both_breaching_one_apply_throttled(
+    throttled: str,
     invoke: Callable[..., dict[str, Any]],
-    audit: Callable[[str], list[dict[str, Any]]],
     cpu_metric: Callable[..., None],
     requests_metric: Callable[..., None],
     make_asg: Callable[..., str],
     monkeypatch: Any,
-) -> None:
-    # GIVEN api and web breaching, and api's SetDesiredCapacity throttled after its change was stashed
+) -> dict[str, Any]:
+    """api and web breaching (api's composite: CPU and requests), and `throttled`'s SetDesiredCapacity
+    throttled after its change was stashed: the re-evaluation's run ends there, so that its retry finds
+    what was stashed. Returns the event, for Lambda's retry."""
     import pytest
 
     from surgeguard.adapters.autoscaling import AutoScalingFleet
@@ -219,8 +221,8 @@ def test_a_change_that_may_have_landed_in_one_group_fails_that_groups_own_record
 
     apply = AutoScalingFleet.set_desired_capacity
 
-    def throttled_for_api(self: AutoScalingFleet, name: str, value: int) -> None:
-        if name == "api":
+    def throttled_for(self: AutoScalingFleet, name: str, value: int) -> None:
+        if name == throttled:
             raise AwsCallError("SetDesiredCapacity", "Throttling", "Rate exceeded")
         apply(self, name, value)
 
@@ -228,13 +230,27 @@ def test_a_change_that_may_have_landed_in_one_group_fails_that_groups_own_record
     for group in ("api", "web"):
         cpu_metric(95.0, at(0), group=group)
         set_alarm_state(alarm_for(group, "cpu"), "ALARM")
-    requests_metric(3000.0, at(0), target_group=API_TARGET_GROUP)  # api's composite: CPU and requests
+    requests_metric(3000.0, at(0), target_group=API_TARGET_GROUP)
     event = reevaluation(1)
     with monkeypatch.context() as patch:
-        patch.setattr(AutoScalingFleet, "set_desired_capacity", throttled_for_api)
-        # WHEN the re-evaluation runs: the run ends there, so that its retry finds what api stashed
+        patch.setattr(AutoScalingFleet, "set_desired_capacity", throttled_for)
         with pytest.raises(RetryableFailureError, match="Throttling"):
             invoke(event)
+    return event
+
+
+def test_a_change_that_may_have_landed_in_one_group_fails_that_groups_own_record(
+    invoke: Callable[..., dict[str, Any]],
+    audit: Callable[[str], list[dict[str, Any]]],
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    make_asg: Callable[..., str],
+    monkeypatch: Any,
+) -> None:
+    # GIVEN api's SetDesiredCapacity throttled (api is decided first)
+    event = _both_breaching_one_apply_throttled(
+        "api", invoke, cpu_metric, requests_metric, make_asg, monkeypatch
+    )
     # THEN the failure is api's own record (it was filed under no group at all)
     (failed,) = audit("api")
     assert failed["outcome"] == "failed" and "Throttling" in failed["reason"]
@@ -253,30 +269,10 @@ def test_a_retry_audits_the_group_whose_change_landed_and_decides_the_one_whose_
     make_asg: Callable[..., str],
     monkeypatch: Any,
 ) -> None:
-    # GIVEN api's scale-out landing and then web's SetDesiredCapacity throttled, in one re-evaluation
-    import pytest
-
-    from surgeguard.adapters.autoscaling import AutoScalingFleet
-    from surgeguard.adapters.errors import AwsCallError
-    from surgeguard.service import RetryableFailureError
-
-    apply = AutoScalingFleet.set_desired_capacity
-
-    def throttled_for_web(self: AutoScalingFleet, name: str, value: int) -> None:
-        if name == "web":
-            raise AwsCallError("SetDesiredCapacity", "Throttling", "Rate exceeded")
-        apply(self, name, value)
-
-    make_asg("api")
-    for group in ("api", "web"):
-        cpu_metric(95.0, at(0), group=group)
-        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
-    requests_metric(3000.0, at(0), target_group=API_TARGET_GROUP)
-    event = reevaluation(1)
-    with monkeypatch.context() as patch:
-        patch.setattr(AutoScalingFleet, "set_desired_capacity", throttled_for_web)
-        with pytest.raises(RetryableFailureError):
-            invoke(event)
+    # GIVEN api's scale-out landing, then web's SetDesiredCapacity throttled, in one re-evaluation
+    event = _both_breaching_one_apply_throttled(
+        "web", invoke, cpu_metric, requests_metric, make_asg, monkeypatch
+    )
     landed = desired("api")
     assert landed > 2 and audit("api") == []  # its record waits in the claim's stash
     # WHEN Lambda retries the re-evaluation
