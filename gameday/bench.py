@@ -8,7 +8,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,6 +28,7 @@ from gameday.report import CHALLENGER, TraceReport, format_report, report_json
 from gameday.surgeguard_policy import HEADROOM_SETTINGS, SETTING_FAMILIES, Tuning, config_at
 from gameday.traces import Trace, TraceFormatError, load_trace
 from gameday.warm_pool import WarmPoolConfig, WarmPoolParams
+from surgeguard.config import PEAK_MULTIPLIER_MAX, SALE_YEARS
 
 _DEFAULTS = DEFAULT_PARAMS
 DEFAULT_SETTING = Tuning().cpu_target
@@ -65,8 +66,15 @@ def parse_event(text: str) -> DeclaredEvent:
         raise argparse.ArgumentTypeError(f"PEAK_MULTIPLIER must be a number: {multiplier_text!r}") from None
     if duration <= 0:
         raise argparse.ArgumentTypeError(f"DURATION_MINUTES must be > 0: {duration_text!r}")
-    if not math.isfinite(multiplier) or multiplier <= 0:
-        raise argparse.ArgumentTypeError(f"PEAK_MULTIPLIER must be a finite number > 0: {multiplier_text!r}")
+    # The limits Surgeguard's own config puts on a sale: checked here, before any policy has run.
+    if not math.isfinite(multiplier) or not 0 < multiplier <= PEAK_MULTIPLIER_MAX:
+        raise argparse.ArgumentTypeError(
+            f"PEAK_MULTIPLIER must be a number > 0 and <= {PEAK_MULTIPLIER_MAX:g}: {multiplier_text!r}"
+        )
+    end = start + timedelta(minutes=duration)
+    first, last = SALE_YEARS
+    if not (first <= start.year and end.year <= last):
+        raise argparse.ArgumentTypeError(f"the event must lie in the years {first}-{last}: {text!r}")
     return DeclaredEvent(start=start, duration_minutes=duration, peak_multiplier=multiplier)
 
 

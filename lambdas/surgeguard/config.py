@@ -191,7 +191,8 @@ class RampStep(_Strict):
 
 
 # Far from datetime's ends, so that a plan's times (the doors less a lead, the end plus a restore) exist.
-SALE_YEARS = (2000, 2999)
+SALE_YEARS = (1970, 2999)
+PEAK_MULTIPLIER_MAX = 100.0
 
 
 @cache
@@ -219,7 +220,9 @@ class SaleEvent(_Strict):
     start: datetime
     end: datetime
     timezone: str = Field(min_length=1)
-    peak_multiplier: float | None = Field(default=None, gt=0, le=100, description="x normal demand then")
+    peak_multiplier: float | None = Field(
+        default=None, gt=0, le=PEAK_MULTIPLIER_MAX, description="x normal demand then"
+    )
     peak_requests_per_minute: float | None = Field(default=None, gt=0)
     temporary_max: int | None = Field(default=None, ge=1, le=10_000)
     ramp: list[RampStep] = Field(default_factory=list, max_length=10)

@@ -40,11 +40,30 @@ def test_parse_event() -> None:
         ("2026-11-27T00:00Z,60,x", "number"),
         ("2026-11-27T00:00Z,60,-2", "> 0"),
         ("2026-11-27T00:00Z,60,nan", "> 0"),
+        # Surgeguard's own config refuses these: they once crashed its policy after the others had run
+        ("2026-11-27T00:00Z,60,150", "<= 100"),
+        ("1900-01-01T00:00Z,60,2", "years 1970-2999"),
     ],
 )
 def test_parse_event_is_strict(text: str, fragment: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=fragment):
         bench.parse_event(text)
+
+
+def test_an_event_in_a_trace_of_1995_runs_through_surgeguard(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nasa-aug95 at its real date: Surgeguard's sale config once refused a year before 2000, a traceback
+    args = [
+        "--policy",
+        "surgeguard",
+        "--start",
+        "1995-08-01T00:00-04:00",
+        "--event",
+        "1995-08-01T01:00-04:00,30,2",
+    ]
+    assert bench.main([str(small_trace(tmp_path)), *args]) == 0
+    assert "surgeguard" in capsys.readouterr().out
 
 
 def test_bad_event_exits_with_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
