@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -471,6 +472,32 @@ def show_config(
     return "\n".join(parts)
 
 
+def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Flags that would be accepted and ignored, or would fail only after the whole run, fail now."""
+    if args.compare not in POLICIES:
+        parser.error(f"--compare {args.compare}: unknown policy; known: {', '.join(POLICIES)}")
+    if args.frontier and (args.policy or args.compare != CHALLENGER):
+        parser.error("--frontier sweeps every family: --policy and --compare do not apply to it")
+    for flag, path in (("--json", args.json), ("--png", args.png)):
+        if path is not None and not (path.parent.is_dir() and os.access(path.parent, os.W_OK)):
+            parser.error(f"{flag} {path}: its folder does not exist or cannot be written")
+
+
+def _warn_events_outside(traces: Sequence[Trace], start: datetime, events: Sequence[DeclaredEvent]) -> None:
+    """An event no minute of a trace's replay holds is given to no policy: say so, not silently."""
+    for event in events:
+        end = event.start + timedelta(minutes=event.duration_minutes)
+        for trace in traces:
+            last = start + timedelta(minutes=trace.minutes)
+            if end <= start or event.start >= last:
+                print(
+                    f"surgeguard bench: warning: the event at {event.start.isoformat()} lies outside "
+                    f"{trace.name}'s replay ({start.isoformat()} to {last.isoformat()}): no policy sees "
+                    "it; --start sets the wall-clock time of the trace's first row",
+                    file=sys.stderr,
+                )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `surgeguard bench`; returns the process exit code."""
     parser = build_parser()
@@ -479,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown policy {', '.join(unknown)}; known: {', '.join(POLICIES)}")
     policy_names = list(dict.fromkeys(args.policy)) or list(POLICIES)
+    _check_flags(parser, args)
     try:
         params = FleetParams(
             pending_minutes=args.pending_minutes,
@@ -523,6 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.png is not None:
         parser.error("--png draws the frontier: use it with --frontier")
+    _warn_events_outside(traces, args.start, args.event)
     started = time.perf_counter()
     reports = run_bench(
         traces,
@@ -537,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setting=args.setting,
     )
     elapsed = time.perf_counter() - started
-    if args.setting is not None:
+    if args.setting is not None and {"surgeguard", "surgeguard-reactive"} & set(policy_names):
         sys.stdout.write(
             f"surgeguard and surgeguard-reactive at headroom setting {args.setting:g} (the default is "
             f"{DEFAULT_SETTING:g}; BENCHMARK.md judges its goals at the default, these verdicts are this "

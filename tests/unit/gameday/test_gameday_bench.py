@@ -210,3 +210,31 @@ def test_worker_processes_give_the_same_report_as_one_process(
         outputs.append(text.rstrip().rsplit("\n", 1)[0])  # all but the wall time
     assert outputs[0] == outputs[1]
     assert "surgeguard" in outputs[0] and "days" in outputs[0] and "small" in outputs[0]
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--compare", "nosuch"], "--compare nosuch: unknown policy"),  # the ratio tables just vanished
+        (["--frontier", "--policy", "aws-target-tracking-cpu"], "--frontier sweeps every family"),
+        (["--json", "/no/such/folder/out.json"], "--json /no/such/folder/out.json: its folder"),
+    ],
+)
+def test_a_flag_that_would_be_ignored_or_fail_after_the_run_is_refused_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], said: str
+) -> None:
+    # An unwritable --json once crashed with a traceback after the whole run, its numbers lost
+    with pytest.raises(SystemExit) as caught:
+        bench.main([str(small_trace(tmp_path)), *flags])
+    assert caught.value.code == 2
+    assert said in capsys.readouterr().err
+
+
+def test_an_event_outside_the_replay_is_said_not_silently_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A trace stamped 2024 replays from the default start, 2026-11-27: an event in the file's own time was
+    # given to no policy, without a word
+    policy = ["--policy", "aws-target-tracking-cpu"]
+    assert bench.main([str(small_trace(tmp_path)), *policy, "--event", "2024-01-01T12:00Z,60,5"]) == 0
+    assert "lies outside small's replay" in capsys.readouterr().err
