@@ -114,7 +114,9 @@ def load_scenario(trace_path: Path | None, minutes: int | None, seed: int) -> Sc
         )
     trace = load_trace(trace_path)
     if minutes is not None:
-        trace = Trace.from_demand(trace.name, trace.demand[:minutes], trace.step_minutes)
+        # The first minutes as loaded, gaps with them: a timestamped trace's missing rows are gaps that
+        # zero runs alone would not find (rebuilt from demand, an outage read as no demand).
+        trace = Trace(trace.name, trace.demand[:minutes], trace.gap[:minutes], trace.step_minutes)
     return Scenario(trace, DEFAULT_START, (), f"{trace_path.name}: {trace.minutes:,} minutes")
 
 

@@ -150,3 +150,22 @@ def test_offsets_are_read_as_utc_and_a_step_across_them_is_one_period(tmp_path: 
     # 01:59 at +01:00 is 00:59 UTC: one minute before 01:00Z, whatever the offsets say.
     text = "timestamp,requests\n2026-03-29T01:58:00+01:00,6\n2026-03-29T00:59:00Z,7\n2026-03-29T01:00:00Z,8\n"
     assert load_trace(write(tmp_path, text)).demand == (6.0, 7.0, 8.0)
+
+
+def test_the_game_days_first_minutes_of_a_trace_keep_its_missing_rows_as_gaps(tmp_path: Path) -> None:
+    # `surgeguard gameday --trace X --minutes N` rebuilt the trace from its demand: a timestamped trace's
+    # missing rows (gaps, by the README's rule) became minutes of no demand
+    from gameday.demo import load_scenario
+
+    rows = [
+        f"2024-01-01T{hour:02d}:{minute:02d}:00Z,{100 + minute}"
+        for hour in range(3)
+        for minute in range(0, 60, 5)
+    ]
+    del rows[14]  # 01:10 is missing: 5 minutes of gap
+    path = tmp_path / "stamped.csv"
+    path.write_text("timestamp,requests\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    whole = load_trace(path)
+    assert whole.gap_minutes == 5
+    first = load_scenario(path, 120, seed=0).trace
+    assert first.gap == whole.gap[:120] and first.gap_minutes == 5
