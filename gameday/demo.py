@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from gameday.bench import int_at_least
+from gameday.bench import int_at_least, parse_when
 from gameday.engine import DEFAULT_START, DeclaredEvent, SimulationResult, oracle_instance_minutes, simulate
 from gameday.fleet import FleetParams, FleetSizing, size_fleet
 from gameday.traces import Trace, TraceFormatError, load_trace
@@ -99,7 +99,10 @@ class Scenario:
     description: str
 
 
-def load_scenario(trace_path: Path | None, minutes: int | None, seed: int) -> Scenario:
+def load_scenario(
+    trace_path: Path | None, minutes: int | None, seed: int, start: datetime | None = None
+) -> Scenario:
+    """The synthetic Black Friday, or a trace whose first row is at `start` (default DEFAULT_START)."""
     if trace_path is None:
         from gameday.synthetic import DEMO_WINDOW_MINUTES, demo_window
 
@@ -117,7 +120,10 @@ def load_scenario(trace_path: Path | None, minutes: int | None, seed: int) -> Sc
         # The first minutes as loaded, gaps with them: a timestamped trace's missing rows are gaps that
         # zero runs alone would not find (rebuilt from demand, an outage read as no demand).
         trace = Trace(trace.name, trace.demand[:minutes], trace.gap[:minutes], trace.step_minutes)
-    return Scenario(trace, DEFAULT_START, (), f"{trace_path.name}: {trace.minutes:,} minutes")
+    begins = start or DEFAULT_START
+    return Scenario(
+        trace, begins, (), f"{trace_path.name}: {trace.minutes:,} minutes from {begins.isoformat()}"
+    )
 
 
 # --------------------------------------------------------------------------- deploy
@@ -526,6 +532,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--trace", type=Path, metavar="CSV", help="replay this trace (minute|min5|hour,requests)"
     )
     parser.add_argument(
+        "--start",
+        type=parse_when,
+        metavar="ISO",
+        help="with --trace: the wall-clock time of its first row, with an offset (default "
+        f"{DEFAULT_START.isoformat()}); --from-cloudwatch gives the history's own",
+    )
+    parser.add_argument(
         "--minutes",
         type=int_at_least(1),
         metavar="N",
@@ -562,7 +575,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _heading("scenario")
     with phases.phase("scenario"):
         try:
-            scenario = load_scenario(args.trace, args.minutes, args.seed)
+            if args.start is not None and args.trace is None:
+                raise ValueError("--start applies to --trace (the synthetic day has its own)")
+            scenario = load_scenario(args.trace, args.minutes, args.seed, args.start)
             sizing = size_fleet(scenario.trace, FleetParams())
         except (TraceFormatError, ValueError) as error:
             print(f"surgeguard gameday: error: {error}", file=sys.stderr)

@@ -140,7 +140,8 @@ def run(argv: Sequence[str], command: str, delegate: Callable[[list[str]], int],
         path = known.save_trace or Path(folder) / f"{known.from_cloudwatch}-{known.days}d.csv"
         path.write_text(history.csv(), encoding="utf-8")
         start = history.start.isoformat()
+        # The history's own first minute, unless given (the game day's timeline and report are dated so).
+        extra = [] if "--start" in rest else ["--start", start]
         if command == "bench":
-            extra = [] if "--start" in rest else ["--start", start]
             return delegate([str(path), *extra, *rest])
-        return delegate(["--trace", str(path), *rest])
+        return delegate(["--trace", str(path), *extra, *rest])

@@ -103,3 +103,18 @@ def test_pagination_follows_next_token() -> None:
     )
     assert len(points) == 2 and fake.calls[1]["NextToken"] == "more"
     assert fake.calls[0]["MaxDatapoints"] == 100_800
+
+
+def test_the_game_day_from_cloudwatch_replays_the_history_at_its_own_dates(
+    history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It had no --start: the history's first minute became 2026-11-27T00:00Z, and its timeline, plot and
+    # report window were dated so
+    from surgeguard_cli import backtest
+
+    given: list[list[str]] = []
+    argv = ["--from-cloudwatch", world.GROUP, "--days", "2", "--config", str(history)]
+    assert backtest.run(argv, "gameday", lambda args: given.append(args) or 0) == 0
+    (args,) = given
+    start = datetime.fromisoformat(args[args.index("--start") + 1])
+    assert timedelta(days=1) <= datetime.now(UTC) - start <= timedelta(days=2, hours=1)  # the history's

@@ -169,3 +169,14 @@ def test_the_game_days_first_minutes_of_a_trace_keep_its_missing_rows_as_gaps(tm
     assert whole.gap_minutes == 5
     first = load_scenario(path, 120, seed=0).trace
     assert first.gap == whole.gap[:120] and first.gap_minutes == 5
+
+
+def test_the_game_day_replays_a_trace_from_the_start_it_is_given(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from gameday.demo import load_scenario
+
+    path = tmp_path / "small.csv"
+    path.write_text("minute,requests\n" + "".join(f"{i},100\n" for i in range(30)), encoding="utf-8")
+    start = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
+    assert load_scenario(path, None, seed=0, start=start).start == start
