@@ -151,8 +151,12 @@ def _parse_timestamped(rows: Sequence[tuple[int, list[str]]], name: str, source:
         if stamped and (at.tzinfo is None) != (stamped[0][0].tzinfo is None):
             raise TraceFormatError(source, line_number, "timestamps mix times with and without a UTC offset")
         if stamped and at <= stamped[-1][0]:
+            # Local times without an offset repeat an hour when the clocks go back.
+            hint = "; times without a UTC offset are read as UTC: give offsets" if at.tzinfo is None else ""
             raise TraceFormatError(
-                source, line_number, f"timestamp {cells[0]} is not after the row before ({stamped[-1][0]})"
+                source,
+                line_number,
+                f"timestamp {cells[0]} is not after the row before ({stamped[-1][0]}){hint}",
             )
         stamped.append((at, _parse_requests(cells[1], source, line_number)))
     if not stamped:

@@ -180,3 +180,11 @@ def test_the_game_day_replays_a_trace_from_the_start_it_is_given(tmp_path: Path)
     path.write_text("minute,requests\n" + "".join(f"{i},100\n" for i in range(30)), encoding="utf-8")
     start = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
     assert load_scenario(path, None, seed=0, start=start).start == start
+
+
+def test_local_times_repeated_when_the_clocks_go_back_are_refused_with_the_cause(tmp_path: Path) -> None:
+    rows = ["2024-11-03T00:30:00", "2024-11-03T01:00:00", "2024-11-03T01:30:00", "2024-11-03T01:00:00"]
+    path = tmp_path / "local.csv"
+    path.write_text("timestamp,requests\n" + "".join(f"{row},10\n" for row in rows), encoding="utf-8")
+    with pytest.raises(TraceFormatError, match="times without a UTC offset are read as UTC"):
+        load_trace(path)
