@@ -300,3 +300,28 @@ def state_item(audit_table: str) -> Callable[[str], dict[str, Any] | None]:
         return {"version": int(item["version"]["N"]), "memory": json.loads(item["memory"]["S"])}
 
     return get
+
+
+@pytest.fixture
+def stack_iam(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Lambdas' table policy, which moto does not enforce: each write action only on the partitions
+    the stack grants it (dynamodb:LeadingKeys, infra/constructs/audit_table.py), else AccessDenied."""
+    from fnmatch import fnmatchcase
+
+    from infra.constructs.audit_table import CLAIM_ACTIONS, CLAIM_PARTITIONS, PUT_ACTIONS, PUT_PARTITIONS
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.adapters.errors import AwsCallError
+
+    granted = {action.removeprefix("dynamodb:"): PUT_PARTITIONS for action in PUT_ACTIONS}
+    granted.update({action.removeprefix("dynamodb:"): CLAIM_PARTITIONS for action in CLAIM_ACTIONS})
+    call = AuditStore._table_call
+
+    def as_the_lambda(self: AuditStore, operation: str, **kwargs: Any) -> Any:
+        if operation in granted:
+            item = kwargs.get("Key") or kwargs.get("Item") or {}
+            partition = item.get(keys.PARTITION_KEY, {}).get("S", "")
+            if not any(fnmatchcase(partition, pattern) for pattern in granted[operation]):
+                raise AwsCallError(operation, "AccessDeniedException", f"not authorized on {partition}")
+        return call(self, operation, **kwargs)
+
+    monkeypatch.setattr(AuditStore, "_table_call", as_the_lambda)

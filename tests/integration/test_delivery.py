@@ -619,3 +619,47 @@ def test_a_change_whose_audit_write_failed_is_audited_by_its_retry_after_a_newer
         4,
     )
     assert "a newer decision" in recovered["reason"]
+
+
+@pytest.mark.usefixtures("stack_iam")
+def test_a_retry_whose_claim_answer_is_lost_keeps_the_stash_of_the_attempt_before(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from surgeguard.adapters.audit_store import AuditStore
+
+    from .support import set_alarm_state
+
+    write, claim = AuditStore.write_audit, AuditStore.claim
+    attempt = [0]
+
+    def applied_throttled_first(self: AuditStore, record: dict[str, Any]) -> None:
+        if attempt[0] == 1 and record.get("outcome") == "applied":
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        write(self, record)
+
+    def answer_lost_second(self: AuditStore, *args: Any, **kwargs: Any) -> Any:
+        taken = claim(self, *args, **kwargs)  # it lands ...
+        if attempt[0] == 2:
+            raise AwsCallError("UpdateItem", "RequestTimeout", "answer lost")  # ... and its answer is lost
+        return taken
+
+    monkeypatch.setattr(AuditStore, "write_audit", applied_throttled_first)
+    monkeypatch.setattr(AuditStore, "claim", answer_lost_second)
+    # GIVEN attempt 1: 2 -> 4 landed, its audit write throttled (its record stashed with the claim);
+    # attempt 2: its claim landed but the answer was lost, so it frees the claim it cannot confirm
+    cpu_metric(80.0)
+    set_alarm_state(alarm_for("web", "cpu"), "ALARM")
+    event = cpu_alarm(40)
+    clock.pin(at(40))
+    for attempt[0] in (1, 2):
+        with pytest.raises(RetryableFailureError):
+            invoke(event)
+    # WHEN attempt 3 runs
+    attempt[0] = 3
+    invoke(event)
+    # THEN the change that landed has its applied record (freeing the claim deleted the stash with it,
+    # and attempt 3 decided afresh: "unchanged, hold at 4", the scale-out never audited)
+    assert desired() == 4
+    assert [(r["previous_desired"], r["new_desired"]) for r in audit("web") if r["outcome"] == "applied"] == [
+        (2, 4)
+    ]

@@ -488,7 +488,7 @@ def test_a_damaged_state_item_is_started_afresh_and_rewritten(
     assert "state_item" not in audit("web")[-1]  # the decision's save put a readable item back
 
 
-@pytest.mark.usefixtures("sale")
+@pytest.mark.usefixtures("sale", "stack_iam")
 @pytest.mark.parametrize(
     "version",
     [{"N": "0"}, {"N": "-1"}, {"N": "2.5"}, {"S": "7"}, {"NULL": True}],
@@ -518,7 +518,7 @@ def test_a_state_item_with_a_damaged_version_is_renumbered_and_every_decision_st
             assert "state_item" not in decided  # the save put a readable item back
 
 
-@pytest.mark.usefixtures("sale")
+@pytest.mark.usefixtures("sale", "stack_iam")
 def test_two_deciders_that_read_one_damaged_version_renumber_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
     store = AuditStore(os.environ["TABLE_NAME"])
     store.save_memory("web", ScalerMemory(), 0)

@@ -295,17 +295,32 @@ class AuditStore(AwsAdapter):
 
     def release_unconfirmed(self, trigger_id: str, record_key: dict[str, str]) -> None:
         """Free a claim whose UpdateItem may have succeeded though its answer was lost (no token):
-        only if it is still the one this attempt made (its record key)."""
+        only if it is still the one this attempt made (its record key). A claim that holds an earlier
+        attempt's stashed records is not deleted, only its lease ended: deleting it lost them (an
+        `applied` change never audited)."""
+        names = {"#record": "record_key", "#status": "status", "#pending": "pending"}
+        values = {":record": {"S": json.dumps(record_key)}, ":running": {"S": CLAIM_RUNNING}}
+        ours = "#record = :record AND #status = :running"
         try:
             self._table_call(
                 "DeleteItem",
                 Key=self._claim_key(trigger_id),
-                ConditionExpression="#record = :record AND #status = :running",
-                ExpressionAttributeNames={"#record": "record_key", "#status": "status"},
-                ExpressionAttributeValues={
-                    ":record": {"S": json.dumps(record_key)},
-                    ":running": {"S": CLAIM_RUNNING},
-                },
+                ConditionExpression=f"{ours} AND attribute_not_exists(#pending)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            return
+        except AwsCallError as error:
+            if error.code != CONDITION_FAILED:
+                raise
+        try:
+            self._table_call(
+                "UpdateItem",
+                Key=self._claim_key(trigger_id),
+                UpdateExpression="SET #lease = :zero",
+                ConditionExpression=f"{ours} AND attribute_exists(#pending)",
+                ExpressionAttributeNames={**names, "#lease": "lease_until"},
+                ExpressionAttributeValues={**values, ":zero": {"N": "0"}},
             )
         except AwsCallError as error:
             if error.code != CONDITION_FAILED:
@@ -339,7 +354,7 @@ class AuditStore(AwsAdapter):
                 # conflict (0, below) or fail (not a number), and no decision of the group would land.
                 # Renumbered only while it still holds what was read: none of ours can, so no decider's
                 # read is overtaken; the memory beside it is then not trusted either.
-                if self._renumber_state(key, item.get("version")):
+                if self._renumber_state(item, item.get("version")):
                     raise DamagedItemError(
                         "state item", f"version {_shown(item.get('version'))} renumbered", version=1
                     )
@@ -350,10 +365,11 @@ class AuditStore(AwsAdapter):
                 raise DamagedItemError("state item", repr(error), version=version) from error
         raise DamagedItemError("state item", "its version kept changing while it was renumbered")
 
-    def _renumber_state(self, key: dict[str, Any], damaged: Any) -> bool:
-        """Set a damaged state item's version to 1, if it still holds `damaged`; False if not."""
+    def _renumber_state(self, item: dict[str, Any], damaged: Any) -> bool:
+        """Put the state item back with version 1, if it still holds `damaged`; False if not. A PutItem,
+        as every write of a group's items is: the role may put them, not update them."""
         names = {"#v": "version"}
-        values: dict[str, Any] = {":fresh": {"N": "1"}}
+        values: dict[str, Any] = {}
         if damaged is None:
             names["#pk"] = keys.PARTITION_KEY
             condition = "attribute_exists(#pk) AND attribute_not_exists(#v)"
@@ -365,12 +381,11 @@ class AuditStore(AwsAdapter):
             condition, values[":type"] = "attribute_type(#v, :type)", {"S": next(iter(damaged), "")}
         try:
             self._table_call(
-                "UpdateItem",
-                Key=key,
-                UpdateExpression="SET #v = :fresh",
+                "PutItem",
+                Item={**item, "version": {"N": "1"}},
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+                **({"ExpressionAttributeValues": values} if values else {}),
             )
         except AwsCallError as error:
             if error.code == CONDITION_FAILED:
