@@ -37,7 +37,7 @@ from surgeguard.domain.headroom import (
     judge_noise_headroom,
     without_windows,
 )
-from surgeguard.domain.model import Outcome
+from surgeguard.domain.model import Outcome, ScalingAction
 from surgeguard.domain.sales import normal_demand_time, plan_event, target_capacity
 from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
 from surgeguard.domain.warm_pool import WarmPool, size_warm_pool
@@ -243,7 +243,9 @@ def _forecast(
     reason += burst_note + judge_note
     pool_note: dict[str, Any] | None = None
     if settings.size_warm_pool:
-        pool_note = _size_pool(trigger, adapters, state, history, now)
+        pool_note = _size_pool(
+            trigger, adapters, state, history, now, dry_run=ctx.config.is_dry_run(trigger.group)
+        )
         reason += f"; {pool_note['summary']}"
     record = _record(
         ctx,
@@ -356,6 +358,8 @@ def _size_pool(
     state: ForecastState,
     history: list[float | None],
     now: datetime,
+    *,
+    dry_run: bool,
 ) -> dict[str, Any]:
     """PutWarmPool when the prepared capacity the next hours could need has moved enough; never fails
     the run (the forecast is written): a failed call is in the record, and the next run tries again.
@@ -404,6 +408,20 @@ def _size_pool(
         else replace(current, max_group_prepared_capacity=sizing.max_group_prepared_capacity)
     )
     put = {"max_group_prepared_capacity": sizing.max_group_prepared_capacity}
+    # Dry-run and the kill switch stop this Auto Scaling call as they stop every other (a pool launches
+    # instances): the record says what would have been put.
+    stopped = "dry-run" if dry_run else None
+    if stopped is None:
+        try:
+            pause = adapters.store.load_pause(group.name)
+        except AwsCallError as error:
+            return {
+                "summary": f"warm pool not sized: the kill switch cannot be read: {error}",
+                "applied": False,
+            }
+        stopped = f"paused ({pause.value})" if pause.blocks(ScalingAction.SCALE_OUT) else None
+    if stopped is not None:
+        return {"summary": f"{stopped}: warm pool not sized; would set {sizing.why}", "applied": False, **put}
     try:
         fleet.put_warm_pool(group.name, pool)
     except AwsCallError as error:

@@ -214,3 +214,28 @@ def test_a_sale_whose_normal_load_cannot_be_read_leaves_the_pool_and_the_forecas
     summary = record["warm_pool"]["summary"]
     assert summary == "warm pool not sized: GetMetricData failed: Throttling: Rate exceeded"
     assert _pool() is None
+
+
+@pytest.mark.parametrize("stopped_by", ["dry_run", "pause"])
+def test_a_dry_run_or_paused_group_gets_no_warm_pool(
+    config_file: ScalerConfig, alarms: list[str], audit: Audit, stopped_by: str
+) -> None:
+    # PutWarmPool (a pool launches instances) once ignored both: dry-run calls no Auto Scaling API, and the
+    # kill switch is read before every Auto Scaling call
+    from datetime import UTC, datetime
+
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.domain.model import Pause
+
+    from .support import TABLE
+
+    configure_web(
+        dry_run=stopped_by == "dry_run",
+        forecast={"mode": "floor", "history_days": HISTORY_DAYS, "horizon_hours": 1, "size_warm_pool": True},
+    )
+    if stopped_by == "pause":
+        AuditStore(TABLE).set_pause("web", Pause.ALL, "oncall@example.com", datetime.now(UTC))
+    _history()
+    record = _run(audit)
+    assert _pool() is None, record["warm_pool"]
+    assert "warm pool not sized; would set" in record["warm_pool"]["summary"]

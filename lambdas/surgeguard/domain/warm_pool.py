@@ -61,8 +61,9 @@ def size_warm_pool(
     The largest of: the forecast's floors over its horizon times the largest burst rise it
     anticipates; the busiest minute of the last week at `per_instance` requests each (what a burst the
     forecast does not see has asked lately); the target of each sale event whose window is near
-    (`event_targets`). Never above the group's max (no scale-out can use more). A smaller value than
-    the pool's current one is applied only below `shrink_below` of it (see SHRINK_BELOW).
+    (`event_targets`). Never above the group's max (no scale-out can use more), and a pool above it is
+    brought down to it. Otherwise a smaller value than the pool's current one is applied only below
+    `shrink_below` of it (see SHRINK_BELOW).
     """
     if per_instance <= 0:
         raise ValueError("per_instance must be > 0")
@@ -83,6 +84,8 @@ def size_warm_pool(
         held = current.prepared(group_max)
         if capped == held:
             return None
-        if shrink_below * held <= capped < held:
+        # Kept when it shrinks little, unless it holds more than the group may reach (a sale's temporary
+        # max, restored since): no scale-out can draw those instances, held stopped at a cost.
+        if shrink_below * held <= capped < held <= group_max:
             return None
     return PoolSizing(capped, why)

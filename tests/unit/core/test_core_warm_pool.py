@@ -76,3 +76,18 @@ def test_the_why_names_every_part() -> None:
         "prepared capacity 8: the largest of forecast 8 (floors x burst rise 2.00), "
         "last week's peak 3, event sale 7"
     )
+
+
+def test_a_pool_held_above_the_group_max_is_brought_down_to_it() -> None:
+    # A sale's temporary max (30) sized it; the restore put MaxSize back to 20. Shrinking 30 -> 20 is not
+    # below half, so it was kept: ten stopped instances no scale-out can draw, held at a cost
+    sizing = size_warm_pool(
+        steps=(6, 7),
+        burst_rises=(),
+        week_peak_requests=25_000.0,
+        per_instance=1000.0,
+        event_targets=(),
+        group_max=20,
+        current=WarmPool(30),
+    )
+    assert sizing is not None and sizing.max_group_prepared_capacity == 20
