@@ -62,10 +62,11 @@ def _event_state(aws: Any, table: str, group: GroupConfig, now: datetime) -> dic
     saved its item; a damaged item's event still freezes and bounds, its target (so its floor) unknown."""
     if not group.events:
         return {}
-    from surgeguard.domain.sales import plan_event
+    from surgeguard.domain.sales import plan_event, this_editions
     from surgeguard.service import event_limits
 
     states, damage = aws.event_states(table, group.name)
+    states = this_editions(group, states)  # as the Lambda reads them: last year's item is not this sale's
     unreadable = damage.names if damage is not None else ()
     limits = event_limits(group, states, now, unreadable)
     held = {f.name for f in limits.floors}

@@ -273,7 +273,7 @@ def _saved_events(group: GroupConfig, adapters: Adapters, name: str) -> dict[str
     """The group's saved event states by event. Another event's damaged item is no concern of this
     phase (it is left out); event `name`'s own raises DamagedItemError: the phase fails, audited and
     retried, changing nothing, since what to raise or put back is no longer known."""
-    states, damage = saved_events(group.name, adapters)
+    states, damage = saved_events(group, adapters)
     if damage is not None and name in damage.names:
         raise damage
     return {state.event: state for state in states}

@@ -59,7 +59,7 @@ from surgeguard.domain.model import (
     ScalingAction,
     flat_dict,
 )
-from surgeguard.domain.sales import floor_at, plan_event
+from surgeguard.domain.sales import floor_at, plan_event, this_editions
 from surgeguard.domain.triggers import (
     AlarmTrigger,
     BadInputError,
@@ -95,6 +95,9 @@ CLAIMS_KEPT = timedelta(seconds=keys.CLAIM_TTL_SECONDS)
 _SETTLE_ROUNDS = 3
 # Without a Lambda context (simulators, tests): a lease as long as the scaler Lambdas' timeout + margin.
 DEFAULT_LEASE_SECONDS = 70
+# A committed decision younger than this may still be on its way in through its own attempt: no attempt
+# outlives its lease.
+APPLY_IN_FLIGHT = timedelta(seconds=DEFAULT_LEASE_SECONDS)
 LEASE_MARGIN_SECONDS = 10
 REEVALUATE_ACTION = "reevaluate"
 
@@ -1157,14 +1160,16 @@ def _load_memory(group: str, adapters: Adapters, notes: dict[str, Any]) -> Scale
         return ScalerMemory(version=error.version)
 
 
-def saved_events(group: str, adapters: Adapters) -> tuple[list[EventState], DamagedItemError | None]:
-    """The group's saved sale events that can be read, and the damage to the others (None: none): one
-    hand-edited item must not stop every decision of the group, nor another event's phases."""
+def saved_events(group: GroupConfig, adapters: Adapters) -> tuple[list[EventState], DamagedItemError | None]:
+    """The group's saved sale events that can be read, of their sales' current editions, and the damage
+    to the others (None: none): one hand-edited item must not stop every decision of the group, nor
+    another event's phases; last year's item must not pass for this year's."""
     try:
-        return adapters.store.load_events(group), None
+        return this_editions(group, adapters.store.load_events(group.name)), None
     except DamagedItemError as error:
-        logger.warning("%s: damaged event items ignored: %s", group, error)
-        return [state for state in error.readable if isinstance(state, EventState)], error
+        logger.warning("%s: damaged event items ignored: %s", group.name, error)
+        readable = [state for state in error.readable if isinstance(state, EventState)]
+        return this_editions(group, readable), error
 
 
 def _event_states(
@@ -1174,7 +1179,7 @@ def _event_states(
     note of the damage."""
     if not group.events:
         return [], (), {}
-    states, damage = saved_events(group.name, adapters)
+    states, damage = saved_events(group, adapters)
     if damage is None:
         return states, (), {}
     return states, damage.names, {"event_items": safe_text(f"malformed, ignored: {damage.detail}", 512)}
@@ -1451,7 +1456,7 @@ def decide_and_apply(
     notes.update(_committed_not_visible(snapshot, actual))
     target = _target(decision, snapshot, actual)
     holds_committed = decision.outcome is not Outcome.APPLIED and snapshot is not actual
-    if holds_committed and _in_flight(group.name, memory, trigger_id, ctx.clock(), adapters):
+    if holds_committed and _in_flight(memory, trigger_id, ctx.clock()):
         target = actual.size.desired  # its own attempt is still applying it: leave that to it
     if target != actual.size.desired:
         if decision.outcome is not Outcome.APPLIED:
@@ -1599,17 +1604,13 @@ def _commit_done(group: str, memory: ScalerMemory, adapters: Adapters) -> bool:
         return False
 
 
-def _in_flight(
-    group: str, memory: ScalerMemory, trigger_id: str | None, clock: datetime, adapters: Adapters
-) -> bool:
-    """Whether the committed decision's own attempt may still be applying it: committed within the grace
-    by another trigger whose claim is not done. Not a fixed time: a throttled SetDesiredCapacity is
-    tried again for as long as its invocation has time (tens of seconds at doors open), and a decider
-    that took it for abandoned after 30 s applied it too: two `applied` records for one change."""
+def _in_flight(memory: ScalerMemory, trigger_id: str | None, clock: datetime) -> bool:
+    """Whether the committed decision's own attempt may still be applying it: committed by another
+    trigger less than an attempt's lease ago (its invocation's time, the Lambda's 60 s timeout, plus a
+    margin). A throttled SetDesiredCapacity is tried again for as long as its invocation has time (tens
+    of seconds at doors open): taken for abandoned after a fixed 30 s, it was applied twice."""
     at = memory.committed_at
-    if at is None or memory.last_trigger_id == trigger_id or not clock - at < APPLY_GRACE:
-        return False
-    return not _commit_done(group, memory, adapters)
+    return at is not None and memory.last_trigger_id != trigger_id and clock - at < APPLY_IN_FLIGHT
 
 
 def _target(decision: Decision, snapshot: GroupSnapshot, actual: GroupSnapshot) -> int:

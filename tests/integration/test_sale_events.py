@@ -20,7 +20,7 @@ from surgeguard.adapters.audit_store import AuditStore
 from surgeguard.adapters.autoscaling import AutoScalingFleet
 from surgeguard.adapters.errors import DamagedItemError
 from surgeguard.config import ScalerConfig
-from surgeguard.domain.model import ScalerMemory
+from surgeguard.domain.model import Pause, ScalerMemory
 from surgeguard.handlers import schedule
 from surgeguard.service import RetryableFailureError
 
@@ -738,3 +738,57 @@ def test_a_dry_run_prewarm_that_would_raise_the_max_says_so_and_is_not_applied(a
     (record,) = audit("web")
     assert (record["outcome"], record["skip_cause"]) == ("skipped", "dry_run"), record["reason"]
     assert "dry-run: would raise MaxSize 20 -> 30" in record["reason"]
+
+
+WEEK = timedelta(days=7)
+NEXT_WEEK = {**EVENT, "start": "2026-11-27T07:00:00", "end": "2026-11-27T09:00:00"}
+
+
+def _redeployed(**fields: Any) -> None:
+    """A deploy of the edited config: new Lambda containers read it."""
+    from surgeguard.handlers import alarm as alarm_handler
+
+    configure_web(**fields)
+    alarm_handler._wiring.cache_clear()
+
+
+def _last_weeks_sale_run() -> None:
+    declare(EVENT)
+    fire(phase("prewarm", PREWARM))
+    fire(phase("restore", RESTORE))
+    assert max_size() == 20
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+@pytest.mark.parametrize("temporary_max", [60, None])
+def test_a_sales_next_edition_restores_its_own_original_max(temporary_max: int | None) -> None:
+    # GIVEN last week's doorbuster over (its item says MaxSize 20 was the original), MaxSize since raised
+    # to 40 for good, and the sale re-dated a week on (with a temporary max of 60, or none)
+    _last_weeks_sale_run()
+    boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName="web", MaxSize=40)
+    _redeployed(launch_seconds=130, max=40, events=[{**NEXT_WEEK, "temporary_max": temporary_max}])
+    fire(phase("prewarm", PREWARM + WEEK))
+    set_desired("web", 35)
+    # WHEN this edition is restored
+    record = fire(phase("restore", RESTORE + WEEK))["records"][0]
+    # THEN the group's own 40 is back (last week's item once put 20 back, and cut desired 35 -> 20)
+    assert (max_size(), desired()) == (40, 35), record["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_paused_prewarm_sets_no_floor_from_last_weeks_edition(
+    invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit
+) -> None:
+    # GIVEN last week's doorbuster over, and this week's pre-warm skipped under the kill switch
+    _last_weeks_sale_run()
+    _redeployed(launch_seconds=130, events=[NEXT_WEEK])
+    store = AuditStore(os.environ["TABLE_NAME"])
+    store.set_pause("web", Pause.ALL, "oncall@example.com", datetime.now(UTC))
+    assert fire(phase("prewarm", PREWARM + WEEK))["records"][0]["outcome"] == "skipped"
+    store.set_pause("web", Pause.NONE, "oncall@example.com", datetime.now(UTC))
+    # WHEN an alarm decides during the sale
+    set_desired("web", 5)
+    cpu_metric(52.0, T0 + WEEK + timedelta(minutes=19))
+    alarm(invoke, "cpu", "out", T0 + WEEK + timedelta(minutes=20))
+    # THEN no floor comes from last week's target of 24 (it once took the group 5 -> 20)
+    assert audit("web")[-1]["winning_rule"] != "floor:doorbuster", audit("web")[-1]["reason"]

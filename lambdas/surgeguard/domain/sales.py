@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from surgeguard.config import GroupConfig, SaleEvent
+from surgeguard.domain.model import EventState
 
 # EventBridge Scheduler fires a one-time schedule within about a minute of its time with no flexible
 # window; we plan for two, as BENCHMARK.md does for scheduled actions.
@@ -130,6 +131,23 @@ def plan_event(group: GroupConfig, event: SaleEvent) -> EventPlan:
             for step in event.ramp
         ),
     )
+
+
+# An event item is written by its sale's first phase. One written before this edition's first phase (less
+# this margin for a phase run early) is an earlier edition's: last year's Black Friday, or the sale
+# before it was moved, whose target, original MaxSize and base capacity are not this one's.
+EDITION_MARGIN = timedelta(hours=1)
+
+
+def this_editions(group: GroupConfig, states: Sequence[EventState]) -> list[EventState]:
+    """`states` without those an earlier edition of their sale wrote (events no longer configured stay:
+    what reads them decides what they mean)."""
+    kept = []
+    for state in states:
+        event = group.event(state.event)
+        if event is None or state.set_at >= plan_event(group, event).first_phase - EDITION_MARGIN:
+            kept.append(state)
+    return kept
 
 
 def normal_demand_time(event: SaleEvent) -> datetime:
