@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+import pytest
 
 from .alarm_events import SNS, alarm_event
 from .support import alarm_for, at, set_alarm_state
@@ -46,3 +47,30 @@ def test_a_groups_own_subscribers_hear_only_their_group(
     assert [s.startswith("Surgeguard applied: web") for s in _subjects(web_people)] == [True]
     assert _subjects(api_people) == []
     assert len(notifications.read()) == 1
+
+
+class _CapturingSns:
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, **request: Any) -> dict[str, Any]:
+        self.published.append(request)
+        return {"MessageId": "m"}
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Surgeguard applied: shop-" + "x" * 200 + " 4 -> 8", "Surgeguard failed: web\nline two", ""],
+    ids=["long group name", "line break", "empty"],
+)
+def test_every_subject_is_one_sns_takes(subject: str) -> None:
+    # "less than 100 characters", "no line breaks or control characters" (SNS Publish): moto takes what
+    # SNS refuses; a subject cut to 100, or a group name with a line break, left the change untold
+    from surgeguard.adapters.notifier import SnsNotifier
+
+    sns = _CapturingSns()
+    SnsNotifier("arn:aws:sns:us-east-1:123456789012:notify", api=sns).publish("web", subject, "")
+    (sent,) = sns.published
+    assert 0 < len(sent["Subject"]) < 100
+    assert not any(ord(c) < 32 for c in sent["Subject"])
+    assert sent["Message"]  # SNS refuses an empty message
