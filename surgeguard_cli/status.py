@@ -51,21 +51,33 @@ class GroupStatus:
     # Event items the Lambda cannot read (hand-edited): left out of its floors, their targets unknown.
     damaged_events: list[str] = field(default_factory=list)
     damage: str | None = None
+    # Sales no longer in the config whose pre-warm raised MaxSize: nothing restores it (README, Failure
+    # modes); what to put back, by hand.
+    stranded_max: list[str] = field(default_factory=list)
     pause: str = "none"  # the kill switch as the Lambda reads it: global and group combined
     alarms: list[str] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _event_state(aws: Any, table: str, group: GroupConfig, now: datetime) -> dict[str, Any]:
+def _event_state(aws: Any, table: str, group: GroupConfig, now: datetime, max_size: int) -> dict[str, Any]:
     """The group's sale events at `now` as the Lambda's decisions see them (`event_limits` on the saved
     event items): a floor, the scale-in freeze and a temporary max only once an event's first phase
     saved its item; a damaged item's event still freezes and bounds, its target (so its floor) unknown."""
-    if not group.events:
-        return {}
     from surgeguard.domain.sales import plan_event, this_editions
     from surgeguard.service import event_limits
 
     states, damage = aws.event_states(table, group.name)
+    # Only while MaxSize is still above what it was and above the config's max: the item stays after
+    # its restore (the audit keeps it), and an event removed once restored strands nothing.
+    stranded = [
+        f"{state.event} (MaxSize {state.original_max} before it)"
+        for state in states
+        if group.event(state.event) is None
+        and state.original_max is not None
+        and max_size > max(state.original_max, group.max)
+    ]
+    if not group.events:
+        return {"stranded_max": stranded} if stranded else {}
     states = this_editions(group, states)  # as the Lambda reads them: last year's item is not this sale's
     unreadable = damage.names if damage is not None else ()
     limits = event_limits(group, states, now, unreadable)
@@ -75,8 +87,9 @@ def _event_state(aws: Any, table: str, group: GroupConfig, now: datetime) -> dic
         name for name, plan in plans.items() if name in held or plan.first_phase <= now < plan.restore
     ]
     if not under_way and damage is None:
-        return {}
+        return {"stranded_max": stranded} if stranded else {}
     return {
+        "stranded_max": stranded,
         "event": ", ".join(under_way) or None,
         "floor": max((f.capacity for f in limits.floors), default=None),
         "scale_in_frozen": limits.freeze_scale_in is not None,
@@ -144,7 +157,7 @@ def group_status(
             for r in reversed(aws.audit_records(stack.table, group.name, latest=LAST_DECISIONS))
         ],
     )
-    for key, value in _event_state(aws, stack.table, group, now).items():
+    for key, value in _event_state(aws, stack.table, group, now, status.max_size or 0).items():
         setattr(status, key, value)
     return status
 
@@ -178,6 +191,9 @@ def render(statuses: Sequence[GroupStatus], now: datetime) -> Any:
         if s.damaged_events:  # the Lambda leaves the item out: no floor from it
             damaged = f"item of {', '.join(s.damaged_events)} damaged: target unknown"
             event = f"{event}, {damaged}" if event else damaged
+        if s.stranded_max:  # a sale removed from the config after its pre-warm raised MaxSize
+            stranded = f"removed sale raised MaxSize, restore by hand: {', '.join(s.stranded_max)}"
+            event = f"{event}, {stranded}" if event else stranded
         event = event or "-"
         rows.append(
             (

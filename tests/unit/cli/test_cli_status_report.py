@@ -390,3 +390,30 @@ def test_a_prewarm_is_judged_by_the_instances_in_service_at_the_doors(built: wor
     assert "12 in service at the doors" in report.markdown(
         report.build_group_report(built.aws, built.stack.table, group, *window, now=plan.start, replay=False)
     )
+
+
+@pytest.mark.parametrize(("max_size", "stranded"), [(30, True), (20, False)], ids=["raised", "restored"])
+def test_status_names_a_removed_sale_whose_raised_max_nothing_will_restore(
+    built: world.World, max_size: int, stranded: bool
+) -> None:
+    # GIVEN a flash sale's item (its pre-warm raised MaxSize 20 -> 30), the sale since removed from the
+    # config: its restore went with the deploy, and no decision acts on it (README, Failure modes)
+    from surgeguard.config import parse_config
+
+    boto3.client("dynamodb").put_item(
+        TableName=built.stack.table,
+        Item={
+            "pk": {"S": f"GROUP#{world.GROUP}"},
+            "sk": {"S": "EVENT#flash"},
+            "event": {"S": "flash"},
+            "target": {"N": "24"},
+            "why": {"S": "absolute peak"},
+            "set_at": {"S": (world.NOW - timedelta(days=1)).isoformat()},
+            "original_max": {"N": "20"},
+        },
+    )
+    boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName=world.GROUP, MaxSize=max_size)
+    group = parse_config(world.config_data()).groups[0]
+    got = status.group_status(built.aws, built.stack, group, world.NOW, [], signals=lambda g, n: [])
+    # THEN status says what to put back, while MaxSize is still raised (and not once it was restored)
+    assert got.stranded_max == (["flash (MaxSize 20 before it)"] if stranded else [])
