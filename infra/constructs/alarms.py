@@ -18,6 +18,7 @@ from constructs import Construct
 
 from surgeguard.alarm_shape import TreatMissing, alarm_shape
 from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
+from surgeguard.domain.triggers import safe_text
 from surgeguard.signals import SignalMetric, alarm_threshold, signal_metric
 
 TREAT_MISSING = {
@@ -55,10 +56,6 @@ def signal_metric_construct(signal: SignalMetric, period: Duration) -> cw.IMetri
 # AlarmDescription: 0-1024 characters (PutCompositeAlarm, PutMetricAlarm). A composite's names its
 # members' full alarm names, which a long group name and four signals take past it (a failed deploy).
 ALARM_DESCRIPTION_LIMIT = 1024
-
-
-def _at_most(limit: int, text: str) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ScalingAlarms(Construct):
@@ -119,10 +116,10 @@ class ScalingAlarms(Construct):
             scope,
             f"{spec.rule}-{spec.direction.value}",
             composite_alarm_name=spec.name,
-            alarm_description=_at_most(
-                ALARM_DESCRIPTION_LIMIT,
+            alarm_description=safe_text(
                 f"Surgeguard: scale {spec.direction.value} {spec.group} when all of "
                 f"{', '.join(spec.composite_of)} are in ALARM",
+                ALARM_DESCRIPTION_LIMIT,
             ),
             alarm_rule=cw.AlarmRule.all_of(
                 *(cw.AlarmRule.from_alarm(child, cw.AlarmState.ALARM) for child in children)

@@ -70,7 +70,7 @@ from surgeguard.domain.triggers import (
     safe_text,
     source_id,
 )
-from surgeguard.domain.writers import Activity, OutsideChange, attribute, outside_change
+from surgeguard.domain.writers import Activity, OutsideChange, attribute, outside_change, within_bounds
 from surgeguard.signals import signal_metric
 
 logger = logging.getLogger("surgeguard")
@@ -1630,7 +1630,7 @@ def _with_committed(actual: GroupSnapshot, memory: ScalerMemory, clock: datetime
     holds desired under it: the commit put back above it would be refused by AWS)."""
     committed, at = memory.committed_desired, memory.committed_at
     if committed is not None:
-        committed = min(max(committed, actual.size.min), actual.size.max)
+        committed = within_bounds(committed, actual)
     if committed is None or at is None or committed == actual.size.desired or not (clock - APPLY_GRACE <= at):
         return actual
     return replace(actual, size=replace(actual.size, desired=committed))

@@ -76,19 +76,20 @@ def outside_change(
     committed, at = memory.committed_desired, memory.committed_at
     if committed is None or at is None:
         return None
-    expected = _within(committed, group)
+    expected = within_bounds(committed, group)
     if group.size.desired == expected:
         return None
     if now - at < in_flight:
         started = memory.committed_from
-        if started is not None and group.size.desired == _within(started, group):
+        if started is not None and group.size.desired == within_bounds(started, group):
             return None
         return OutsideChange(expected, group.size.desired, at, now, reverts_commit=False, within_grace=True)
     reverts = memory.committed_from is not None and group.size.desired == memory.committed_from
     return OutsideChange(expected, group.size.desired, at, now, reverts)
 
 
-def _within(desired: int, group: GroupSnapshot) -> int:
+def within_bounds(desired: int, group: GroupSnapshot) -> int:
+    """`desired` clamped to the group's [MinSize, MaxSize] as they are now (what AWS would hold)."""
     return min(max(desired, group.size.min), group.size.max)
 
 
