@@ -192,19 +192,10 @@ def _per_minute(
     return values
 
 
-def _published_period(group: GroupConfig, namespace: str, metric_name: str) -> int:
-    """Seconds between a metric's own datapoints: EC2 basic monitoring publishes CPUUtilization every 5
-    minutes (`monitoring: basic`, why its alarms use 300 s periods: alarm_shape), the rest every minute."""
-    from surgeguard.alarm_shape import BASIC_MONITORING_PERIOD
-    from surgeguard.config import EC2_CPU
-
-    basic = group.monitoring == "basic" and (namespace, metric_name) == EC2_CPU
-    return BASIC_MONITORING_PERIOD if basic else 60
-
-
 def _signal_minutes_over(
     aws: Any, group: GroupConfig, start: datetime, end: datetime, period: int
 ) -> dict[str, int]:
+    from surgeguard.alarm_shape import BASIC_MONITORING_PERIOD, basic_ec2_cpu
     from surgeguard.signals import signal_metric
 
     over: dict[str, int] = {}
@@ -215,7 +206,7 @@ def _signal_minutes_over(
         (stat,) = metric.stats
         # Each datapoint stands for its own period: read at 60 s, basic monitoring's CPU still comes
         # one datapoint per 5 minutes (the average of those 5), so it is read, and counted, as such.
-        each = max(period, _published_period(group, stat.namespace, stat.metric_name))
+        each = max(period, BASIC_MONITORING_PERIOD if basic_ec2_cpu(group, signal) else 60)
         points = aws.metric_series(
             stat.namespace, stat.metric_name, dict(stat.dimensions), stat.statistic, start, end, each
         )
