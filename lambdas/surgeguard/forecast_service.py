@@ -1,12 +1,12 @@
 """The forecaster: read the load history, fit the seasonal model, write the group's FORECAST item.
 
 EventBridge Scheduler invokes the forecast Lambda every `forecast.every_minutes` with
-`{"group", "scheduled_time", "execution_id"}`. One audit record per trigger (claims dedupe by
-execution id): `applied` when a floor is written in floor mode, `skipped` (`forecast_only`) with the
-would-be floor in forecast-only mode, `skipped` (`no_history`) without enough history, `skipped`
-(`superseded`) for a late run when a newer forecast is already written, `rejected` for a
-bad payload or a group without a requests signal. The reactive path reads the item and takes
-`floor:forecast` into account at its next decision. Its one Auto Scaling call is opt-in
+`{"group", "scheduled_time", "execution_id"}`. One audit record per trigger (claimed by group and
+scheduled time: a redelivery is a duplicate): `applied` when a floor is written in floor mode,
+`skipped` (`forecast_only`) with the would-be floor in forecast-only mode, `skipped` (`no_history`)
+without enough history, `skipped` (`superseded`) for a late run when a newer forecast is already
+written, `rejected` for a bad payload or a group without a requests signal. The reactive path reads
+the item and takes `floor:forecast` into account at its next decision. Its one Auto Scaling call is opt-in
 (`forecast.size_warm_pool`): PutWarmPool, to hold as many prepared instances as the next hours could
 need (domain/warm_pool.py); the same audit record says what it set and why.
 """
@@ -91,7 +91,10 @@ class ForecastTrigger:
 
     @property
     def trigger_id(self) -> str:
-        return f"forecast#{self.execution_id}"
+        # Not the execution id: Scheduler makes a new one for each attempt to deliver (REAL-AWS 19b), so
+        # a run it delivers again would write the forecast again and leave two records for one firing.
+        when = self.scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"forecast#{self.group.name}#{when}"
 
     def audit(self) -> dict[str, Any]:
         return {

@@ -138,9 +138,14 @@ def test_forecast_only_records_the_would_be_floor_and_never_acts(
 def test_a_duplicate_execution_is_skipped_and_bad_payloads_rejected(audit: Audit) -> None:
     run(execution_id="exec-1")
     assert run(execution_id="exec-1")["records"][0]["outcome"] == "skipped"
-    # Both records share the scheduled time, so their order in the table is the request ids' order.
+    # Scheduler delivers a run again under a new execution id (one per attempt, REAL-AWS 19b): the same
+    # firing, claimed by group and scheduled time, not written and recorded twice.
+    written = forecast_item()
+    assert run(execution_id="exec-2")["records"][0]["outcome"] == "skipped"
+    assert forecast_item() == written
+    # The records share the scheduled time, so their order in the table is the request ids' order.
     records = sorted((r["outcome"], r.get("skip_cause")) for r in audit("web"))
-    assert records == [("applied", None), ("skipped", "duplicate")]
+    assert records == [("applied", None), ("skipped", "duplicate"), ("skipped", "duplicate")]
     assert run(group="nope")["records"][0]["outcome"] == "rejected"
     assert run(scheduled_time="yesterday")["records"][0]["outcome"] == "rejected"
     assert run(scheduled_time="9999-12-31T23:59:59-01:00")["records"][0]["outcome"] == "rejected"
@@ -437,9 +442,15 @@ def test_a_damaged_forecast_item_from_the_future_does_not_block_every_run(clock:
     table = boto3.client("dynamodb")
     item = forecast_item()
     assert item is not None
-    # A year ahead; no time at all; and a text that sorts as a newer time but is none.
-    for damaged in ((T0 + timedelta(days=365)).isoformat(), "not a time", f"{T0.date()}T12:05 damaged"):
+    # A year ahead; no time at all; and a text that sorts as a newer time but is none. Each is met by the
+    # next minute's run (a run of the same minute is a duplicate, claimed by its scheduled time).
+    damages = ((T0 + timedelta(days=365)).isoformat(), "not a time", f"{T0.date()}T12:05 damaged")
+    put_request_counts((T0 + timedelta(minutes=i), 6000.0) for i in range(len(damages) + 1))
+    for minutes, damaged in enumerate(damages, start=1):
         table.put_item(TableName=os.environ["TABLE_NAME"], Item={**item, "issued_at": {"S": damaged}})
-        assert run()["records"][0]["outcome"] == "applied"
+        when = T0 + timedelta(minutes=minutes)
+        clock.pin(when)
+        (got,) = run(scheduled_time=when.strftime("%Y-%m-%dT%H:%M:%SZ"))["records"]
+        assert got["outcome"] == "applied", (damaged, got["reason"])
         written = forecast_item()
-        assert written is not None and written["issued_at"]["S"] == T0.isoformat()
+        assert written is not None and written["issued_at"]["S"] == when.isoformat()

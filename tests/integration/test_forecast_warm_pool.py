@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -20,7 +21,7 @@ from surgeguard.adapters.errors import AwsCallError
 from surgeguard.config import ScalerConfig
 
 from .support import configure_web
-from .test_forecast import HISTORY_DAYS, _history, run
+from .test_forecast import HISTORY_DAYS, T0, _history, run
 
 
 def _configure(**forecast: Any) -> None:
@@ -38,10 +39,12 @@ def _configure(**forecast: Any) -> None:
 Audit = Callable[[str], list[dict[str, Any]]]
 
 
-def _run(audit: Audit) -> dict[str, Any]:
-    """One forecaster run at T0 (the history's end), and its audit record."""
+def _run(audit: Audit, minutes_after: int = 0) -> dict[str, Any]:
+    """One forecaster run `minutes_after` T0 (the history's end), and its audit record: runs are
+    claimed by their scheduled time, so a second run needs a time of its own."""
     execution = str(uuid.uuid4())
-    assert len(run(execution_id=execution)["records"]) == 1
+    when = (T0 + timedelta(minutes=minutes_after)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert len(run(execution_id=execution, scheduled_time=when)["records"]) == 1
     (record,) = [r for r in audit("web") if r["trigger"]["execution_id"] == execution]
     return record
 
@@ -73,7 +76,7 @@ def test_the_forecaster_creates_a_pool_for_the_week_peak_and_keeps_it(audit: Aud
         "PoolState": "Stopped",
         "InstanceReusePolicy": {"ReuseOnScaleIn": True},
     }
-    again = _run(audit)
+    again = _run(audit, minutes_after=1)
     assert again["warm_pool"] == {"summary": "warm pool kept (MaxGroupPreparedCapacity 8)", "applied": False}
 
 
@@ -90,7 +93,7 @@ def test_an_existing_pool_keeps_its_state_and_min_size_and_shrinks_only_by_half(
     assert pool is not None
     assert (pool["MaxGroupPreparedCapacity"], pool["MinSize"], pool["PoolState"]) == (8, 1, "Hibernated")
     autoscaling.put_warm_pool(AutoScalingGroupName="web", MaxGroupPreparedCapacity=12)
-    record = _run(audit)
+    record = _run(audit, minutes_after=1)
     assert record["warm_pool"]["applied"] is False  # 8 is not under half of 12: kept
     assert _pool()["MaxGroupPreparedCapacity"] == 12  # type: ignore[index]
 
