@@ -663,3 +663,64 @@ def test_a_retry_whose_claim_answer_is_lost_keeps_the_stash_of_the_attempt_befor
     assert [(r["previous_desired"], r["new_desired"]) for r in audit("web") if r["outcome"] == "applied"] == [
         (2, 4)
     ]
+
+
+def _claim_applied_then_answer_lost() -> dict[str, int]:
+    """The next claim UpdateItem reaches DynamoDB (moto applies it) and its answer is lost: botocore's
+    standard retry mode sends it again (a read timeout is transient), and the retry meets the claim
+    its own first attempt just wrote. DynamoDB documents that a write which timed out "may or may not
+    have succeeded"."""
+    from botocore.exceptions import ReadTimeoutError
+    from moto.core.models import botocore_stubber
+
+    seen = {"lost": 0, "sent": 0}
+
+    def before_send(request: Any, event_name: str, **_: Any) -> None:
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+        if keys.TRIGGER_PREFIX not in body:
+            return
+        seen["sent"] += 1
+        if not seen["lost"]:
+            seen["lost"] = 1
+            botocore_stubber(event_name=event_name, request=request)
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+    clients.client("dynamodb").meta.events.register_first("before-send.dynamodb.UpdateItem", before_send)
+    return seen
+
+
+def test_a_takeover_whose_claim_the_sdk_sent_twice_still_sees_the_attempt_before_it(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from surgeguard.adapters.audit_store import AuditStore
+
+    from .support import set_alarm_state
+
+    # GIVEN attempt 1 decided to hold (nothing stashed), wrote its record, then died before completing
+    # its claim
+    complete = AuditStore.complete
+
+    def dies(self: AuditStore, claim: Any) -> None:
+        raise AwsCallError("UpdateItem", "InternalServerError", "the attempt died here")
+
+    monkeypatch.setattr(AuditStore, "complete", dies)
+    cpu_metric(50.0)
+    set_alarm_state(alarm_for("web", "cpu"), "ALARM")
+    event = cpu_alarm(40)
+    clock.pin(at(40))
+    invoke(event)
+    monkeypatch.setattr(AuditStore, "complete", complete)
+    assert [r["outcome"] for r in audit("web")] == ["unchanged"]
+    # WHEN a redelivery after its lease takes the claim over, and the SDK sends that claim twice (the
+    # first answer lost): the second attempt meets its own lease, and the record key of attempt 1 that
+    # the first answer carried is no longer the item's
+    seen = _claim_applied_then_answer_lost()
+    clock.pin(at(40 + 120))
+    invoke(event)
+    # THEN it still knows attempt 1 finished: a duplicate, not a second decision of the same trigger
+    assert seen["lost"] == 1 and seen["sent"] >= 2
+    # (Both records are filed at the trigger's time, in the order of their random delivery ids.)
+    assert sorted((r["outcome"], r.get("skip_cause") or "") for r in audit("web")) == [
+        ("skipped", "duplicate"),
+        ("unchanged", ""),
+    ]

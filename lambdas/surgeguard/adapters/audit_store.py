@@ -198,6 +198,16 @@ def _record_json(record: dict[str, Any]) -> str:
     return json.dumps(record, default=str)
 
 
+def _claim_from(
+    trigger_id: str, token: str, lease_until: int, item: dict[str, Any], previous: dict[str, str] | None
+) -> Claim:
+    """Our claim, with the stash and the record key of the attempt before it (`previous`, a DynamoDB
+    string attribute; empty or absent: none)."""
+    pending = tuple(json.loads(entry["S"]) for entry in item.get("pending", {}).get("L", []))
+    previous_key = json.loads(previous["S"]) if previous and previous.get("S") else None
+    return Claim(trigger_id, token, lease_until, pending, previous_key)
+
+
 class AuditStore(AwsAdapter):
     service = "dynamodb"
 
@@ -228,8 +238,11 @@ class AuditStore(AwsAdapter):
             response = self._table_call(
                 "UpdateItem",
                 Key=self._claim_key(trigger_id),
+                # The record key it replaces is kept beside it: an attempt that finds its own claim
+                # (below) can no longer read it from the answer it lost.
                 UpdateExpression=(
-                    "SET #status = :running, #lease = :lease, #token = :token, #ttl = :ttl, #record = :record"
+                    "SET #status = :running, #lease = :lease, #token = :token, #ttl = :ttl, "
+                    "#previous = if_not_exists(#record, :none), #record = :record"
                 ),
                 ConditionExpression="attribute_not_exists(#pk) OR (#status = :running AND #lease < :now)",
                 ExpressionAttributeNames={
@@ -239,6 +252,7 @@ class AuditStore(AwsAdapter):
                     "#token": "token",
                     "#ttl": keys.TTL_ATTRIBUTE,
                     "#record": "record_key",
+                    "#previous": "previous_record_key",
                 },
                 ExpressionAttributeValues={
                     ":running": {"S": CLAIM_RUNNING},
@@ -247,6 +261,7 @@ class AuditStore(AwsAdapter):
                     ":ttl": {"N": str(now_epoch + keys.CLAIM_TTL_SECONDS)},
                     ":now": {"N": str(now_epoch)},
                     ":record": {"S": json.dumps(record_key)},
+                    ":none": {"S": ""},
                 },
                 ReturnValues="ALL_OLD",
             )
@@ -256,14 +271,16 @@ class AuditStore(AwsAdapter):
             held = self._table_call("GetItem", Key=self._claim_key(trigger_id), ConsistentRead=True).get(
                 "Item"
             )
+            if held is not None and held.get("token", {}).get("S") == token:
+                # Our own claim: the SDK sent the UpdateItem again after its first answer was lost
+                # (a timeout or a 500, after DynamoDB applied it), and the retry met our own lease.
+                return _claim_from(trigger_id, token, lease_until, held, held.get("previous_record_key"))
             running = held is not None and held.get("status", {}).get("S") == CLAIM_RUNNING
             until = int(held["lease_until"]["N"]) if running and held and "lease_until" in held else None
             holder = json.loads(held["record_key"]["S"]) if held and "record_key" in held else None
             raise DuplicateTriggerError(trigger_id, in_progress_until=until, holder_record=holder) from error
         old = response.get("Attributes") or {}
-        pending = tuple(json.loads(entry["S"]) for entry in old.get("pending", {}).get("L", []))
-        previous = json.loads(old["record_key"]["S"]) if "record_key" in old else None
-        return Claim(trigger_id, token, lease_until, pending, previous)
+        return _claim_from(trigger_id, token, lease_until, old, old.get("record_key"))
 
     def _update_claim(
         self, claim: Claim, expression: str, names: dict[str, str], values: dict[str, Any]
@@ -577,12 +594,17 @@ class AuditStore(AwsAdapter):
     def audit_written(self, record: Mapping[str, Any]) -> bool:
         """Whether this very record is in the table: its group, time and delivery, and its outcome
         when it has one (an attempt that stashed an `applied` record may have written `failed`);
-        for a bare key, whether that attempt finished its work (any outcome but `failed`)."""
+        for a bare key, whether that attempt finished its work (any outcome but `failed`, or a skip
+        because another attempt was at work)."""
         item = self._table_call("GetItem", Key=self._audit_key(record), ConsistentRead=True).get("Item")
         if item is None:
             return False
         written = item.get("outcome", {}).get("S")
-        return written == record["outcome"] if "outcome" in record else written != "failed"
+        if "outcome" in record:
+            return written == record["outcome"]
+        # An attempt that met its own claim (an SDK retry) once wrote `in_progress` under its own key:
+        # that attempt did no work, whatever its record says.
+        return written != "failed" and item.get("skip_cause", {}).get("S") != "in_progress"
 
     def write_audit(self, record: dict[str, Any]) -> None:
         """Add the record; never overwrite one. Writing the same record twice (a retry finishing a

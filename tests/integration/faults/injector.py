@@ -11,7 +11,12 @@ handlers outside an armed call, are never touched.
   error after the SDK's own retries, a timeout before any byte was answered), and a crash here is the
   runtime killing the function before that call.
 - `after-call`: the call took effect; a fault raised here is "the call succeeded but the response was
-  lost" (a read timeout on the answer).
+  lost" (a read timeout on the answer), as the caller sees it once the SDK has given up.
+- `before-send` (registered first, ahead of moto's own handler): each attempt the SDK sends. A fault
+  here is inside botocore's retry loop: `sdk-retry` lets moto apply the request, then loses its answer
+  (a read timeout), and botocore sends the same request again (standard mode retries a read timeout,
+  and DynamoDB documents that a timed-out write "may or may not have succeeded"). The caller sees the
+  second attempt's answer: for a conditional write, its own first attempt's effect.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 
 from botocore.errorfactory import ClientExceptionsFactory
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+from moto.core.models import botocore_stubber
 
 from surgeguard import keys
 
@@ -151,13 +157,15 @@ def fault_error(kind: str, call: Call, model: Any) -> BaseException:
     raise ValueError(f"unknown fault kind {kind!r}")
 
 
-# The kinds, and when each strikes. A "lost-response" lets the call take effect, then loses the answer.
+# The kinds, and when each strikes. A "lost-response" lets the call take effect, then loses the answer;
+# an "sdk-retry" does the same to the SDK's first attempt, which botocore then sends again.
 FAULT_KINDS: dict[str, str] = {
     "throttle": "before",
     "5xx": "before",
     "read-timeout": "before",
     "connect-timeout": "before",
     "lost-response": "after",
+    "sdk-retry": "send",
     "crash": "before",
 }
 
@@ -196,6 +204,9 @@ class Injector:
         session.register("before-parameter-build", self._on_params, unique_id=f"{self._uid}-params")
         session.register("before-call", self._on_before, unique_id=f"{self._uid}-before")
         session.register("after-call", self._on_after, unique_id=f"{self._uid}-after")
+        session.get_component("event_emitter").register_first(
+            "before-send", self._on_send, unique_id=f"{self._uid}-send"
+        )
 
     def detach(self) -> None:
         if self._session is None:
@@ -203,6 +214,7 @@ class Injector:
         self._session.unregister("before-parameter-build", unique_id=f"{self._uid}-params")
         self._session.unregister("before-call", unique_id=f"{self._uid}-before")
         self._session.unregister("after-call", unique_id=f"{self._uid}-after")
+        self._session.unregister("before-send", unique_id=f"{self._uid}-send")
         self._session = None
 
     def attach_clients(self, clients: Iterable[Any]) -> None:
@@ -212,6 +224,7 @@ class Injector:
             events.register("before-parameter-build", self._on_params, unique_id=f"{self._uid}-params")
             events.register("before-call", self._on_before, unique_id=f"{self._uid}-before")
             events.register("after-call", self._on_after, unique_id=f"{self._uid}-after")
+            events.register_first("before-send", self._on_send, unique_id=f"{self._uid}-send")
 
     # --- control ------------------------------------------------------------------------------------
     def _state(self) -> _Invocation:
@@ -266,7 +279,16 @@ class Injector:
         mine = getattr(self._local, "mine", None)
         if mine is not None:
             mine.append(call)
+        self._local.sending = (call, occurrence, model)
         self._fire("before", call, occurrence, model)
+
+    def _on_send(self, request: Any, event_name: str, **_: Any) -> None:
+        """Each attempt botocore sends of the call `_on_before` saw last (this thread's)."""
+        sending = getattr(self._local, "sending", None)
+        if not self._state().armed or sending is None:
+            return
+        call, occurrence, _model = sending
+        self._fire("send", call, occurrence, (event_name, request))
 
     def _on_after(self, model: Any, context: dict[str, Any], **_: Any) -> None:
         state = self._state()
@@ -288,10 +310,20 @@ class Injector:
                 raise
 
 
+def _applied_then_lost(call: Call, sent: Any) -> None:
+    """Let moto apply this attempt, then lose its answer: botocore's retry sends it again."""
+    event_name, request = sent
+    botocore_stubber(event_name=event_name, request=request)
+    raise ReadTimeoutError(endpoint_url=request.url)
+
+
 def fault(label: str, occurrence: int, kind: str) -> Rule:
     """The `occurrence`-th call labelled `label` fails with `kind` (once)."""
 
     def action(call: Call, model: Any) -> None:
         raise fault_error(kind, call, model)
+
+    if kind == "sdk-retry":
+        action = _applied_then_lost
 
     return Rule(FAULT_KINDS[kind], lambda call, n: call.label == label and n == occurrence, action, times=1)

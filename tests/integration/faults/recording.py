@@ -12,7 +12,9 @@ Which faults strike where:
   a read timeout (BotoCoreError; all three before the call: it did not happen; a connect timeout is
   the same BotoCoreError-before-the-call as a read timeout here), its response lost (after the call: it
   happened, the caller saw a timeout), and the runtime killing the function right after it succeeded
-  (`crash`; a crash between two reads is the same as a crash after the write before them).
+  (`crash`; a crash between two reads is the same as a crash after the write before them); a DynamoDB
+  write also has its first attempt applied and its answer lost inside the SDK, which sends it again
+  (`sdk-retry`: the caller sees the second attempt's answer).
 Every kind the injector knows strikes somewhere; the per-call kinds keep the suite inside its time
 budget (each case is two real invocations under moto).
 """
@@ -35,6 +37,10 @@ from .scenarios import SCENARIOS
 READ_PREFIXES = ("Get", "Describe", "List", "Query", "Scan", "BatchGet")
 READ_KINDS = ("throttle", "connect-timeout")
 WRITE_KINDS = ("throttle", "5xx", "read-timeout", "lost-response", "crash")
+# A DynamoDB write is conditional (claims, leases, versions, audit records written once), so the SDK
+# sending it again after a lost answer meets its own first attempt; the other services' writes set
+# absolute values (a desired capacity, a MaxSize), which a second attempt sets again.
+SDK_RETRIED = ("sdk-retry",)
 CACHE_KEY = "surgeguard-faults/paths"
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -141,7 +147,12 @@ def fault_cases(config: pytest.Config) -> list[FaultCase | BrokenPath]:
         seen: dict[str, int] = {}
         for position, (label, audit) in enumerate(zip(path["labels"], path["audit_writes"], strict=True), 1):
             seen[label] = seen.get(label, 0) + 1
-            for kind in WRITE_KINDS if is_write(label) else READ_KINDS:
+            kinds = (
+                (WRITE_KINDS + SDK_RETRIED if label.startswith("dynamodb.") else WRITE_KINDS)
+                if is_write(label)
+                else READ_KINDS
+            )
+            for kind in kinds:
                 assert kind in FAULT_KINDS
                 cases.append(FaultCase(name, position, label, seen[label], kind, audit, path))
     return cases

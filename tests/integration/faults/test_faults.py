@@ -129,7 +129,7 @@ def _check_first_call(
     if case.crash:
         assert len(items) <= 1, f"{len(items)} audit items for one killed call: {outcomes}"
     elif not items:
-        struck_audit = case.writes_audit and case.kind != "lost-response"
+        struck_audit = case.writes_audit and case.kind not in ("lost-response", "sdk-retry")
         assert struck_audit, f"no audit item for the call after a fault on {where}"
         assert isinstance(error, RetryableFailureError), (
             f"the audit write failed on {where} and nothing was raised: the call is lost"
@@ -199,6 +199,17 @@ def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:
             f"returned normally after a fault on {case.label} (no retry will come) but web is "
             f"{web}, not the fault-free {expected_size}"
         )
+    if case.kind == "sdk-retry":
+        # The SDK's own retry of a write that landed is the handler's own first attempt: the call does
+        # the fault-free run's work, once, and returns normally (a claim that met itself once dropped
+        # the trigger: `in_progress`, then `duplicate` on Lambda's retry, nothing scaled).
+        assert error is None, f"{type(error).__name__} after the SDK retried {case.label}: {error}"
+        audited = [(i["outcome"], i.get("reason")) for i in first]
+        assert [i["outcome"] for i in first] == [case.baseline["outcome"]], (
+            f"the SDK retried {case.label} and the call audited {audited}, the fault-free run "
+            f"{case.baseline['outcome']!r}"
+        )
+        assert web == expected_size, f"the SDK retried {case.label}: web is {web}, not {expected_size}"
     # WHEN Lambda delivers it again (after the dead attempt's lease, in a new environment, for a crash)
     injector.reset()
     if case.crash:
