@@ -2,8 +2,10 @@
 
 Per group and upcoming event: the vCPU quota, MaxSize and the temporary max, free addresses, the launch
 template and its image against the planned peak; detailed monitoring, metrics collection, other scalers
-on the group. For the stack: its alarms, email subscriptions, each event's schedules at the planned
-times, the kill switch, the Lambdas' recent errors and throttles, the failure queues.
+on the group. Then the sum: the vCPUs all groups add at once in each sale window against the quota (one
+per account and region), and the addresses they add in each shared subnet. For the stack: its alarms,
+email subscriptions, each event's schedules at the planned times, the kill switch, the Lambdas' recent
+errors and throttles, the failure queues.
 
 Each check says PASS, WARN or FAIL and what to do; any FAIL exits 1 (`output.FOUND`).
 """
@@ -14,7 +16,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -175,6 +177,176 @@ def address_check(scope: str, peak: Peak, running_in_group: int, free: dict[str,
     return Check(PASS, name, scope, detail)
 
 
+@dataclass(frozen=True)
+class Demand:
+    """What one group's planned peak adds, and while: the aggregate checks add these up."""
+
+    group: str
+    event: str | None  # None: no upcoming sale, checked at its config max (not part of a window)
+    start: datetime | None  # the sale's first phase (ramp or pre-warm) ...
+    end: datetime | None  # ... to its restore: the added capacity stands between the two
+    instances: int
+    vcpus: int | None  # None: instance types unknown or outside L-1216C47A
+    subnets: tuple[str, ...]
+
+
+TOP_CONTRIBUTORS = 5
+Timed = tuple[datetime, datetime, Demand]  # a sale's demand with its first phase and restore
+
+
+def sale_windows(demands: Sequence[Demand]) -> list[list[Timed]]:
+    """The sales' demands grouped into windows: a window holds every demand whose first-phase-to-restore
+    span overlaps another's in it (transitively); demands in different windows never stand together."""
+    timed = sorted(
+        ((d.start, d.end, d) for d in demands if d.start is not None and d.end is not None),
+        key=lambda t: t[0],
+    )
+    windows: list[list[Timed]] = []
+    until = None
+    for start, end, demand in timed:
+        if until is None or start >= until:
+            windows.append([])
+            until = end
+        windows[-1].append((start, end, demand))
+        until = max(until, end)
+    return windows
+
+
+def peak_at_once(
+    window: Sequence[Timed], amount: Callable[[Demand], float]
+) -> tuple[datetime, dict[str, float]]:
+    """The moment in the window when the most is added at once, and what each group adds then. A group
+    counts once at a moment (the largest of its sales standing then: their floors do not add up)."""
+    best: tuple[float, datetime, dict[str, float]] | None = None
+    for moment in sorted({start for start, _, _ in window}):
+        by_group: dict[str, float] = {}
+        for start, end, d in window:
+            if start <= moment < end:
+                by_group[d.group] = max(by_group.get(d.group, 0), amount(d))
+        total = sum(by_group.values())
+        if best is None or total > best[0]:
+            best = (total, moment, by_group)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _window_label(window: Sequence[Timed]) -> str:
+    events = sorted({d.event for _, _, d in window if d.event is not None})
+    return ", ".join(events[:3]) + (f" and {len(events) - 3} more" if len(events) > 3 else "")
+
+
+def _contributors(by_group: dict[str, float], unit: str) -> str:
+    ranked = sorted(((n, g) for g, n in by_group.items() if n), key=lambda item: (-item[0], item[1]))
+    named = ", ".join(f"{g} {n:.3g} {unit}" for n, g in ranked[:TOP_CONTRIBUTORS])
+    return named + (f" and {len(ranked) - TOP_CONTRIBUTORS} more" if len(ranked) > TOP_CONTRIBUTORS else "")
+
+
+def _span(window: Sequence[Timed], moment: datetime) -> str:
+    start = min(start for start, _, _ in window)
+    end = max(end for _, end, _ in window)
+    return f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC (most at once from {moment:%Y-%m-%d %H:%M})"
+
+
+def vcpu_total_checks(demands: Sequence[Demand], used: int, quota: float | None) -> list[Check]:
+    """L-1216C47A is one quota per account and region: every group's pre-warm in a sale window draws on
+    it at once. One check per window where two groups or more add vCPUs together (a group alone is its
+    own vcpu-quota line)."""
+    if quota is None:
+        return []  # each group's line already says the quota could not be read
+    checks = []
+    for window in sale_windows(demands):
+        moment, by_group = peak_at_once(window, lambda d: d.vcpus or 0)
+        adding = {g: n for g, n in by_group.items() if n}
+        if len(adding) < 2:
+            continue
+        uncounted = sorted({d.group for _, _, d in window if d.vcpus is None})
+        added = round(sum(adding.values()))
+        total = used + added
+        detail = (
+            f"sale window {_span(window, moment)}: {used} vCPUs running + {added} added by "
+            f"{len(adding)} groups at once = {total} of quota {quota:g}; "
+            f"most: {_contributors(adding, 'vCPUs')}"
+        )
+        if uncounted:
+            detail += f"; not counted (instance types unknown or outside the quota): {', '.join(uncounted)}"
+        scope = _window_label(window)
+        if total > quota:
+            checks.append(
+                Check(
+                    FAIL,
+                    "vcpu-quota-total",
+                    scope,
+                    detail,
+                    f"request a quota increase to at least {math.ceil(total / QUOTA_WARN_FRACTION)} vCPUs "
+                    "(Service Quotas, EC2, L-1216C47A) well before the sale, or stagger the sales' pre-warms",
+                )
+            )
+        elif total > QUOTA_WARN_FRACTION * quota:
+            checks.append(
+                Check(
+                    WARN, "vcpu-quota-total", scope, detail, "little headroom left: consider a quota increase"
+                )
+            )
+        else:
+            checks.append(Check(PASS, "vcpu-quota-total", scope, detail))
+    return checks
+
+
+def _share_in(subnet: str) -> Callable[[Demand], float]:
+    """The addresses a group's addition takes in `subnet`: spread evenly over its subnets (Auto Scaling
+    balances the group's Availability Zones); the window's sum is rounded up."""
+
+    def share(demand: Demand) -> float:
+        return demand.instances / len(demand.subnets) if subnet in demand.subnets else 0.0
+
+    return share
+
+
+def address_total_checks(demands: Sequence[Demand], free: dict[str, int]) -> list[Check]:
+    """Free addresses are per subnet, and groups share subnets: per sale window and subnet, what all the
+    groups placed in it add at once. One check per subnet two groups or more add to together."""
+    checks = []
+    for window in sale_windows(demands):
+        label = _window_label(window)
+        for subnet in sorted({s for _, _, d in window for s in d.subnets}):
+            if subnet not in free:
+                continue
+            moment, by_group = peak_at_once(window, _share_in(subnet))
+            adding = {g: n for g, n in by_group.items() if n}
+            if len(adding) < 2:
+                continue
+            total = math.ceil(sum(adding.values()) - 1e-9)
+            detail = (
+                f"sale window {_span(window, moment)}: {total} instances added in {subnet} by "
+                f"{len(adding)} groups at once vs {free[subnet]} free addresses (each group's addition "
+                f"spread evenly over its subnets); most: {_contributors(adding, 'addresses')}"
+            )
+            scope = f"{subnet} ({label})"
+            if total > free[subnet]:
+                checks.append(
+                    Check(
+                        FAIL,
+                        "subnet-addresses-total",
+                        scope,
+                        detail,
+                        "add subnets to the groups, move some groups to other subnets, or free addresses",
+                    )
+                )
+            elif total * ADDRESS_HEADROOM > free[subnet]:
+                checks.append(
+                    Check(
+                        WARN,
+                        "subnet-addresses-total",
+                        scope,
+                        detail,
+                        "instances replaced mid-sale need addresses too: add a subnet",
+                    )
+                )
+            else:
+                checks.append(Check(PASS, "subnet-addresses-total", scope, detail))
+    return checks
+
+
 def _utc(expression: str, zone: str | None) -> datetime | None:
     if not expression.startswith("at(") or not expression.endswith(")"):
         return None
@@ -281,9 +453,25 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
     if "quota" not in account:
         account["quota"] = aws.vcpu_quota()
         account["used"] = aws.running_standard_vcpus()
+    from surgeguard.domain.sales import plan_event
     from surgeguard_cli.aws import is_standard
 
     family_ok = all(is_standard(t) for t in types)
+    free = _free(aws, asg)
+    account.setdefault("free", {}).update(free)
+    added = max(0, peak.instances - running)
+    plan = plan_event(group, event) if event is not None else None
+    account.setdefault("demands", []).append(
+        Demand(
+            group=group.name,
+            event=event.name if event is not None else None,
+            start=plan.first_phase if plan is not None else None,
+            end=plan.restore if plan is not None else None,
+            instances=added,
+            vcpus=added * vcpus_each if vcpus_each is not None and family_ok else None,
+            subnets=tuple(free),
+        )
+    )
     checks = [
         vcpu_check(
             scope,
@@ -296,7 +484,7 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
             getattr(aws, "last_quota_error", None),
         ),
         max_size_check(scope, group, event, peak, int(asg["MaxSize"])),
-        address_check(scope, peak, running, _free(aws, asg)),
+        address_check(scope, peak, running, free),
     ]
     if target is not account.setdefault("first", {}).setdefault(group.name, target):
         return checks  # the group's own checks once, the peak-dependent ones per event
@@ -627,6 +815,12 @@ def run_preflight(
     checks: list[Check] = []
     for target in selected:
         checks += group_checks(aws, target, now, account)
+    # The sums the per-group lines cannot see: groups whose sales stand at once share the account's
+    # quota and their subnets' addresses.
+    demands = account.get("demands", [])
+    if "quota" in account:
+        checks += vcpu_total_checks(demands, account["used"], account["quota"])
+    checks += address_total_checks(demands, account.get("free", {}))
     checks += stack_checks(aws, stack, config, selected, now)
     return checks
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -117,7 +117,10 @@ def group_status(
     now: datetime,
     alarms: Sequence[dict[str, Any]],
     signals: Any = None,
+    owners: Mapping[str, str] | None = None,
 ) -> GroupStatus:
+    """`owners` maps each alarm name the config implies to its group (`alarm_owners`); without it, the
+    group's own alarm names are derived from the group alone."""
     from surgeguard.domain.model import Pause
 
     asg = aws.group(group.name)
@@ -129,7 +132,7 @@ def group_status(
     young = now - timedelta(seconds=group.launch_seconds + group.warmup_seconds)
     switches = [aws.pause(stack.table, None), aws.pause(stack.table, group.name)]
     pause = Pause.combine(*(Pause(s.reading) for s in switches if s is not None))
-    prefix = f"{stack.alarm_prefix}/{group.name}/"
+    owners = owners if owners is not None else alarm_owners(stack.alarm_prefix, [group])
     status = GroupStatus(
         group=group.name,
         found=True,
@@ -144,7 +147,7 @@ def group_status(
         alarms=sorted(
             a["AlarmName"]
             for a in alarms
-            if a["AlarmName"].startswith(prefix) and a.get("StateValue") == "ALARM"
+            if owners.get(a["AlarmName"]) == group.name and a.get("StateValue") == "ALARM"
         ),
         decisions=[
             {
@@ -162,12 +165,24 @@ def group_status(
     return status
 
 
+def alarm_owners(prefix: str, groups: Sequence[GroupConfig]) -> dict[str, str]:
+    """Alarm name -> group, through the config's own naming (`ScalerConfig.alarms`, as the Lambda and
+    preflight map them), never by parsing the name: a long group name's alarms are named
+    `<group cut>~<hash>`, and group `web`'s prefix `web/` also starts `web/api`'s alarms."""
+    from surgeguard.config import ScalerConfig
+
+    # alarms() reads only the groups; the config's other fields do not name alarms.
+    config = ScalerConfig.model_construct(groups=list(groups))
+    return {spec.name: spec.group for spec in config.alarms(prefix)}
+
+
 def collect(
     aws: Any, stack: Any, config: ScalerConfig, groups: Sequence[str], now: datetime, signals: Any = None
 ) -> list[GroupStatus]:
     alarms = aws.alarms(stack.alarm_prefix)
+    owners = {spec.name: spec.group for spec in config.alarms(stack.alarm_prefix)}
     chosen = [g for g in config.groups if not groups or g.name in groups]
-    return [group_status(aws, stack, g, now, alarms, signals) for g in chosen]
+    return [group_status(aws, stack, g, now, alarms, signals, owners) for g in chosen]
 
 
 def _value(value: float | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,146 @@ def test_mixed_instances_overrides_are_the_instance_types() -> None:
     }
     assert _instance_types({"InstanceType": "t3.micro"}, group) == ["m5.xlarge", "c7g.large"]
     assert _instance_types({"InstanceType": "t3.micro"}, {}) == ["t3.micro"]
+
+
+class _SharedAccount:
+    """An account where many groups share one vCPU quota and two subnets; every group runs 2 m5.large
+    (2 vCPUs each) at desired capacity 2, `big` at 4. No moto: 20 groups would take it minutes."""
+
+    QUOTA, USED = 200.0, 100
+    FREE = {"subnet-a": 30, "subnet-b": 100}
+
+    def group(self, name: str) -> dict[str, Any]:
+        desired = 4 if name == "big" else 2
+        return {
+            "DesiredCapacity": desired,
+            "MinSize": 2,
+            "MaxSize": 40,
+            "Instances": [
+                {"InstanceId": f"i-{name}-{k}", "LifecycleState": "InService"} for k in range(desired)
+            ],
+            "VPCZoneIdentifier": ",".join(self.FREE),
+        }
+
+    def launch_template_data(self, asg: Any) -> tuple[dict[str, Any], str]:
+        return {"InstanceType": "m5.large", "ImageId": "ami-1", "Monitoring": {"Enabled": True}}, "lt"
+
+    def vcpus(self, types: Any) -> dict[str, int]:
+        return {"m5.large": 2}
+
+    def vcpu_quota(self) -> float:
+        return self.QUOTA
+
+    def running_standard_vcpus(self) -> int:
+        return self.USED
+
+    def free_addresses(self, subnets: list[str]) -> dict[str, int]:
+        return {s: self.FREE[s] for s in subnets}
+
+    def image_exists(self, image: str) -> bool:
+        return True
+
+    def instance_monitoring(self, ids: list[str]) -> dict[str, str]:
+        return dict.fromkeys(ids, "enabled")
+
+    def scaling_policies(self, group: str) -> list[Any]:
+        return []
+
+    def scheduled_actions(self, group: str) -> list[Any]:
+        return []
+
+    def warm_pool(self, group: str) -> None:
+        return None
+
+    def metric_series(self, *args: Any) -> dict[Any, float]:
+        return {}
+
+    def alarms(self, prefix: str) -> list[Any]:
+        return []
+
+    def pause(self, table: str, group: str | None) -> None:
+        return None
+
+    def metric_sum(self, *args: Any) -> float:
+        return 0.0
+
+
+def _sale(name: str, day: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "start": f"2026-11-{day:02d}T00:00:00",
+        "end": f"2026-11-{day:02d}T04:00:00",
+        "timezone": "America/New_York",
+        "peak_multiplier": 3,
+    }
+
+
+def _shared_config(sale_of: Any) -> Any:
+    from surgeguard.config import parse_config
+
+    names = ["big", *(f"shop-{i:02d}" for i in range(19))]
+    cpu = [{"kind": "cpu", "target": 50}]
+    return parse_config(
+        {
+            "groups": [
+                {"name": n, "min": 2, "max": 20, "signals": cpu, "events": [sale_of(i)]}
+                for i, n in enumerate(names)
+            ]
+        }
+    )
+
+
+def _run_shared(cfg: Any) -> list[Any]:
+    from types import SimpleNamespace
+
+    stack = SimpleNamespace(
+        name="Surgeguard",
+        alarm_prefix="Surgeguard",
+        table="audit",
+        notify_topic_arn=None,
+        schedule_group=None,
+        functions=(),
+        queues=(),
+    )
+    return run_preflight(_SharedAccount(), cfg, stack, datetime(2026, 11, 20, tzinfo=UTC))
+
+
+def test_groups_whose_sales_stand_at_once_are_added_up_against_the_quota_and_each_subnet() -> None:
+    # 19 groups add (6 - 2) x 2 = 8 vCPUs, `big` (12 - 4) x 2 = 16: each alone is 100 + 8 (or 16) of
+    # 200, but the sale adds 168 at once: 268 of 200. Addresses: 4 (8) instances spread over two
+    # subnets, 2 (4) each: 42 in subnet-a, which has 30 free, though each group alone fits.
+    checks = _run_shared(_shared_config(lambda i: _sale("black-friday", 27)))
+    per_group = [c for c in checks if c.check in ("vcpu-quota", "subnet-addresses")]
+    assert len(per_group) == 40 and {c.status for c in per_group} == {PASS}
+    (vcpu,) = [c for c in checks if c.check == "vcpu-quota-total"]
+    assert (vcpu.status, vcpu.scope) == (FAIL, "black-friday")
+    assert "sale window 2026-11-27 " in vcpu.detail
+    assert "100 vCPUs running + 168 added by 20 groups at once = 268 of quota 200" in vcpu.detail
+    assert "most: big 16 vCPUs, shop-00 8 vCPUs" in vcpu.detail and "and 15 more" in vcpu.detail
+    assert "L-1216C47A" in vcpu.fix and "298" in vcpu.fix  # 268 / 0.9, rounded up
+    subnets = {c.scope: c for c in checks if c.check == "subnet-addresses-total"}
+    assert subnets["subnet-a (black-friday)"].status == FAIL
+    assert (
+        "42 instances added in subnet-a by 20 groups at once vs 30 free"
+        in subnets["subnet-a (black-friday)"].detail
+    )
+    assert "spread evenly over its subnets" in subnets["subnet-a (black-friday)"].detail
+    assert "most: big 4 addresses" in subnets["subnet-a (black-friday)"].detail
+    assert subnets["subnet-b (black-friday)"].status == PASS
+
+
+def test_sales_that_do_not_stand_at_once_are_not_added_up() -> None:
+    # Half the groups sell on Black Friday, half on Cyber Monday: 100 + 88 vCPUs (over 90% of 200: a
+    # WARN, not the FAIL of 268) and 100 + 80; 22 and 20 addresses in subnet-a, each under 30 / 1.1.
+    checks = _run_shared(
+        _shared_config(lambda i: _sale("black-friday", 27) if i < 10 else _sale("cyber-monday", 30))
+    )
+    totals = {(c.check, c.scope): c.status for c in checks if c.check.endswith("-total")}
+    assert totals == {
+        ("vcpu-quota-total", "black-friday"): WARN,
+        ("vcpu-quota-total", "cyber-monday"): PASS,
+        ("subnet-addresses-total", "subnet-a (black-friday)"): PASS,
+        ("subnet-addresses-total", "subnet-b (black-friday)"): PASS,
+        ("subnet-addresses-total", "subnet-a (cyber-monday)"): PASS,
+        ("subnet-addresses-total", "subnet-b (cyber-monday)"): PASS,
+    }

@@ -417,3 +417,63 @@ def test_status_names_a_removed_sale_whose_raised_max_nothing_will_restore(
     got = status.group_status(built.aws, built.stack, group, world.NOW, [], signals=lambda g, n: [])
     # THEN status says what to put back, while MaxSize is still raised (and not once it was restored)
     assert got.stranded_max == (["flash (MaxSize 20 before it)"] if stranded else [])
+
+
+class _QuietAccount:
+    """An account whose groups exist and are idle: only the alarms differ between groups."""
+
+    def __init__(self, firing: list[dict[str, Any]]) -> None:
+        self.firing = firing
+
+    def alarms(self, prefix: str) -> list[dict[str, Any]]:
+        return self.firing
+
+    def group(self, name: str) -> dict[str, Any]:
+        return {"DesiredCapacity": 4, "MinSize": 2, "MaxSize": 20, "Instances": []}
+
+    def launch_times(self, ids: Any) -> dict[str, Any]:
+        return {}
+
+    def pause(self, table: str, group: str | None) -> None:
+        return None
+
+    def audit_records(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        return []
+
+    def event_states(self, table: str, group: str) -> tuple[list[Any], None]:
+        return [], None
+
+
+def test_status_maps_alarms_to_groups_by_the_configs_naming_not_by_prefix() -> None:
+    """A 250-character group's alarms are named `<group cut>~<hash>` (config.alarm_name), and group
+    `web`'s prefix `Surgeguard/web/` also starts `web/api`'s alarms: status must show each group
+    exactly its own alarms in ALARM."""
+    from types import SimpleNamespace
+
+    from surgeguard.config import parse_config
+
+    stack = SimpleNamespace(name="Surgeguard", table="audit", alarm_prefix="Surgeguard")
+    long_name = "prod-eu-west-1-checkout-" + "x" * 226  # a valid ASG name (<= 255)
+    cpu = [{"kind": "cpu", "target": 50}]
+    cfg = parse_config(
+        {"groups": [{"name": n, "min": 2, "max": 20, "signals": cpu} for n in ("web", "web/api", long_name)]}
+    )
+    specs = {(s.group, s.direction.value): s.name for s in cfg.alarms(stack.alarm_prefix)}
+    assert "~" in specs[(long_name, "out")]  # the shortened name: no `Surgeguard/<long name>/` prefix
+    account = _QuietAccount(
+        [
+            {"AlarmName": specs[("web/api", "out")], "StateValue": "ALARM"},
+            {"AlarmName": specs[(long_name, "out")], "StateValue": "ALARM"},
+            {"AlarmName": specs[("web", "in")], "StateValue": "OK"},
+        ]
+    )
+    got = {s.group: s.alarms for s in status.collect(account, stack, cfg, [], NOW, signals=lambda g, n: [])}
+    assert got == {
+        "web": [],
+        "web/api": ["Surgeguard/web/api/cpu/out"],
+        long_name: [specs[(long_name, "out")]],
+    }
+    # One group on its own (no map from the whole config) derives the same names.
+    alone = status.group_status(account, stack, cfg.groups[2], NOW, account.firing, signals=lambda g, n: [])
+    assert alone.alarms == [specs[(long_name, "out")]]
+    assert status.render([alone], NOW) is not None
