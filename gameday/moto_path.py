@@ -55,8 +55,7 @@ from gameday.surgeguard_policy import _METRICS, GROUP, PREFIX, SurgeguardPolicy,
 from gameday.traces import Trace
 from surgeguard.adapters.audit_store import AuditStore, create_local_table
 from surgeguard.adapters.autoscaling import AutoScalingFleet
-from surgeguard.adapters.cloudwatch import NORMAL_WINDOW
-from surgeguard.alarm_shape import alarm_shape
+from surgeguard.alarm_shape import NORMAL_WINDOW_MINUTES, alarm_shape, normal_window
 from surgeguard.config import (
     BUNDLED_CONFIG_FILE,
     Direction,
@@ -535,7 +534,8 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
         if event is None or signal is None or event.peak_requests_per_minute is not None:
             return
         around = normal_demand_time(event)
-        if around + NORMAL_WINDOW / 2 > self._start:
+        start, end = normal_window(around)
+        if end > self._start:
             return  # (part of) that window is in the trace: its published minutes are what is read
         assert self.aws is not None
         self.aws.view = view
@@ -545,16 +545,18 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
             self.aws.view = None
         if normal is None:
             return
+        # Every minute of the window: a minute without a datapoint reads as one without requests.
         self._cloudwatch.put_metric_data(
             Namespace=signal.namespace,
             MetricData=[
                 {
                     "MetricName": "RequestCount",
                     "Dimensions": _request_count_dimensions(signal),
-                    "Timestamp": around.replace(second=0, microsecond=0),
+                    "Timestamp": start + timedelta(minutes=minute),
                     "Value": normal,
                     "Unit": "Count",
                 }
+                for minute in range(NORMAL_WINDOW_MINUTES)
             ],
         )
 

@@ -33,7 +33,6 @@ DEFAULT_STACK = "Surgeguard"
 QUOTA_WARN_FRACTION = 0.9  # a peak that takes more than 90% of the quota leaves nothing for anyone else
 ADDRESS_HEADROOM = 1.1  # instances replaced during the sale need addresses too
 LAMBDA_LOOKBACK = timedelta(hours=24)
-NORMAL_WINDOW = timedelta(minutes=15)
 # The group metric the queue-backlog signal divides by (surgeguard.signals).
 BACKLOG_METRIC = "GroupInServiceInstances"
 
@@ -497,23 +496,24 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
 
 
 def _normal_rpm(aws: Any, group: GroupConfig, event: SaleEvent) -> float | None:
+    from surgeguard.alarm_shape import NORMAL_WINDOW_MINUTES, mean_requests_per_minute, normal_window
     from surgeguard.config import RequestsPerTargetSignal
     from surgeguard.domain.sales import normal_demand_time
 
     signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
     if signal is None:
         return None
-    around = normal_demand_time(event)  # what the pre-warm reads
+    start, end = normal_window(normal_demand_time(event))  # what the pre-warm reads
     points = aws.metric_series(
         signal.namespace,
         "RequestCount",
         {"LoadBalancer": signal.load_balancer, "TargetGroup": signal.target_group},
         "Sum",
-        around - NORMAL_WINDOW / 2,
-        around + NORMAL_WINDOW / 2,
+        start,
+        end,
         60,
     )
-    return sum(points.values()) / len(points) if points else None
+    return mean_requests_per_minute(list(points.values()), NORMAL_WINDOW_MINUTES)
 
 
 def _free(aws: Any, asg: dict[str, Any]) -> dict[str, int]:

@@ -23,7 +23,9 @@ One source for the CDK alarms (infra/constructs/alarms.py), the game day's put_m
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from surgeguard.config import (
@@ -107,6 +109,29 @@ def absent_value(signal: Signal) -> float | None:
     requests and nothing slow. Otherwise unknown (None: the signal abstains): a missing backlog may be
     a missing divisor (no metrics collection) with messages waiting, and missing CPU a broken metric."""
     return 0.0 if isinstance(signal, RequestsPerTargetSignal | ResponseTimeSignal) else None
+
+
+# What the pre-warm's "normal demand" averages: the 15 whole minutes around its time (7 before, 7 after).
+NORMAL_WINDOW_MINUTES = 15
+NORMAL_WINDOW = timedelta(minutes=NORMAL_WINDOW_MINUTES)
+
+
+def normal_window(around: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of the whole minutes the normal demand at `around` averages. Whole minutes: for a
+    start inside a minute CloudWatch rounds down and answers one minute more than a mean of 15 expects."""
+    start = around.replace(second=0, microsecond=0) - timedelta(minutes=NORMAL_WINDOW_MINUTES // 2)
+    return start, start + NORMAL_WINDOW
+
+
+def mean_requests_per_minute(counts: Sequence[float], window_minutes: int) -> float | None:
+    """The mean of an ALB RequestCount (Sum per minute) over a window of `window_minutes`, from the
+    datapoints it has. A minute without one had no request (the ALB publishes RequestCount only while
+    requests flow), so it counts as 0: averaged over the busy minutes only, a quiet window's mean was up
+    to `window_minutes` times too high, and a pre-warm sized on it as many times too large. None when no
+    minute has a datapoint: nothing says the group was serving then."""
+    if not counts or window_minutes <= 0:
+        return None
+    return sum(counts) / max(window_minutes, len(counts))
 
 
 def needs_group_metrics(signal: Signal) -> bool:

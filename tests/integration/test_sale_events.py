@@ -792,3 +792,20 @@ def test_a_paused_prewarm_sets_no_floor_from_last_weeks_edition(
     alarm(invoke, "cpu", "out", T0 + WEEK + timedelta(minutes=20))
     # THEN no floor comes from last week's target of 24 (it once took the group 5 -> 20)
     assert audit("web")[-1]["winning_rule"] != "floor:doorbuster", audit("web")[-1]["reason"]
+
+
+def test_the_normal_demand_counts_a_minute_without_requests_as_none_served(
+    config_file: ScalerConfig, alarms: list[str], audit: Audit
+) -> None:
+    # GIVEN a quiet week-earlier window: 3 of its 15 minutes saw 6000 requests, the other 12 none (the ALB
+    # publishes RequestCount only for minutes with requests, so they have no datapoint)
+    declare(EVENT, history=False)
+    week_before = T0 - timedelta(days=7)
+    put_request_counts((week_before + timedelta(minutes=minute), 6000.0) for minute in (-7, 0, 7))
+    # WHEN the pre-warm fires
+    fire(phase("prewarm", PREWARM))
+    # THEN it sizes on the window's mean, 1200 a minute: 4 x 1200 / 1000 per instance = 5 (averaged over
+    # the three busy minutes only, it read 6000 and pre-warmed 24)
+    assert desired() == 5
+    (record,) = [r for r in audit("web") if r["outcome"] == "applied"]
+    assert "1200" in json.dumps(record), record["reason"]

@@ -8,14 +8,18 @@ from typing import Any
 
 from surgeguard.adapters.clients import AwsAdapter
 from surgeguard.adapters.errors import AwsCallError
-from surgeguard.alarm_shape import absent_value
+from surgeguard.alarm_shape import (
+    NORMAL_WINDOW_MINUTES,
+    absent_value,
+    mean_requests_per_minute,
+    normal_window,
+)
 from surgeguard.config import GroupConfig, RequestsPerTargetSignal
 from surgeguard.domain.model import Reading
 from surgeguard.signals import SignalMetric, signal_metric
 
 _STAT_ID = re.compile(r"\bm(\d+)\b")
 # Normal demand is read over this window around the same time a week earlier.
-NORMAL_WINDOW = timedelta(minutes=15)
 
 
 def _queries(index: int, metric: SignalMetric, period: int) -> list[dict[str, Any]]:
@@ -141,22 +145,19 @@ class CloudWatchSignals(AwsAdapter):
 
     def normal_requests_per_minute(self, group: GroupConfig, around: datetime) -> float | None:
         """Mean requests per minute to the group's target group over the 15 minutes around `around`
-        (ALB RequestCount, Sum per minute); None without a requests signal or without data."""
+        (ALB RequestCount, Sum per minute; a minute without a datapoint had no request); None without a
+        requests signal or without any datapoint."""
         signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
         if signal is None:
             return None
         query = _request_count_query("normal", signal)
-        response = self._call(
-            "GetMetricData",
-            MetricDataQueries=[query],
-            StartTime=around - NORMAL_WINDOW / 2,
-            EndTime=around + NORMAL_WINDOW / 2,
-        )
+        start, end = normal_window(around)
+        response = self._call("GetMetricData", MetricDataQueries=[query], StartTime=start, EndTime=end)
         results = response.get("MetricDataResults", [])
         for result in results:
             _raise_if_failed(result)  # unanswered is not "no history": the pre-warm would size on less
         values = [float(v) for r in results for v in r.get("Values", [])]
-        return sum(values) / len(values) if values else None
+        return mean_requests_per_minute(values, NORMAL_WINDOW_MINUTES)
 
     def alarms_in_alarm(self, prefix: str) -> list[str]:
         """Names of this stack's alarms (metric and composite) now in ALARM."""
