@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import boto3
 from botocore import xform_name
+from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -37,6 +38,12 @@ PATIENT_MAX_PAUSE = 10.0
 SERVICE_RETRY_CONFIGS: dict[str, Config] = {}
 # Seconds kept back for the calls that end an invocation (the audit write, the claim's completion).
 DEADLINE_RESERVE_SECONDS = 8.0
+# A call whose SDK budget (every attempt timing out, and the backoffs) would outlive the time it has is
+# made once, with short timeouts, instead: with 9 s left, 3 attempts of a stalled SetDesiredCapacity ran
+# 12 s, and the runtime would kill the invocation before its `failed` record.
+LAST_CALL_CONFIG = Config(
+    retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=2
+)
 _FINISHING = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
 # Per thread: a Lambda runs one invocation per process, the burst simulator many at once.
 _invocation = threading.local()
@@ -56,6 +63,21 @@ def client(service: str) -> Any:
     return boto3.client(service, config=client_config(service))
 
 
+@cache
+def last_call_client(service: str) -> Any:
+    return boto3.client(service, config=LAST_CALL_CONFIG)
+
+
+def worst_call_seconds(config: Config) -> float:
+    """How long one call can take under `config`: every attempt timing out (connect and read) and
+    botocore's standard-mode backoffs between them, min(20 s, 2 ** (attempt - 1)) at most."""
+    settings: Any = config  # botocore sets its options as attributes at run time
+    retries = dict(settings.retries or {})
+    attempts = int(retries.get("total_max_attempts", int(retries.get("max_attempts", 4)) + 1))
+    backoff = sum(min(20.0, 2.0 ** (attempt - 1)) for attempt in range(1, attempts))
+    return attempts * (float(settings.connect_timeout) + float(settings.read_timeout)) + backoff
+
+
 def error_code(error: Exception) -> tuple[str, str]:
     response = getattr(error, "response", None) or {}
     info = response.get("Error", {}) if isinstance(response, dict) else {}
@@ -72,6 +94,7 @@ class AwsAdapter:
 
     def __init__(self, api: Any = None) -> None:
         self._client = api
+        self._last_call_client: Any = None
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
         """Call an operation by its AWS name (e.g. "SetDesiredCapacity")."""
@@ -79,10 +102,12 @@ class AwsAdapter:
             self._client = client(self.service)
         for round_ in range(PATIENT_ROUNDS + 1):
             left = _time_left()
-            if left is not None and left < (0 if operation in _FINISHING else DEADLINE_RESERVE_SECONDS):
+            reserve = 0 if operation in _FINISHING else DEADLINE_RESERVE_SECONDS
+            if left is not None and left < reserve:
                 raise AwsCallError(operation, "DeadlineExceeded", f"{left:.1f}s left in this invocation")
+            api = self._client if left is None or left - reserve >= self._worst_call() else self._short()
             try:
-                return getattr(self._client, xform_name(operation))(**kwargs)
+                return getattr(api, xform_name(operation))(**kwargs)
             except (ClientError, BotoCoreError) as error:
                 code, message = error_code(error)
                 pause = random.uniform(0, min(PATIENT_MAX_PAUSE, 2.0 ** (round_ + 1)))
@@ -90,6 +115,27 @@ class AwsAdapter:
                     raise AwsCallError(operation, code, message) from error
             time.sleep(pause)
         raise AssertionError("unreachable: the last round raises")
+
+    def _worst_call(self) -> float:
+        """One call's SDK budget; 0 for a wrapper or a fake (its own behaviour is what the caller wants)."""
+        return worst_call_seconds(self._client.meta.config) if isinstance(self._client, BaseClient) else 0.0
+
+    def _short(self) -> Any:
+        """The client for a call the invocation has little time left for: one attempt, short timeouts
+        (an injected client, moto's or a local endpoint's, gets a twin at its endpoint)."""
+        if self._last_call_client is None:
+            meta = self._client.meta
+            self._last_call_client = (
+                last_call_client(self.service)
+                if self._client is client(self.service)
+                else boto3.client(
+                    self.service,
+                    endpoint_url=meta.endpoint_url,
+                    region_name=meta.region_name,
+                    config=LAST_CALL_CONFIG,
+                )
+            )
+        return self._last_call_client
 
     def _patient(self, code: str, round_: int, pause: float) -> bool:
         """Whether a throttled call is tried again after `pause`: Auto Scaling only, and only while the

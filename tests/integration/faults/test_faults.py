@@ -328,7 +328,7 @@ def test_one_aws_call_with_all_its_retries_fits_the_lambda_timeout(service: str,
     # botocore's standard (and adaptive) mode: min(20 s, random * 2 ** (attempt - 1)) before a retry.
     assert mode in ("standard", "adaptive"), f"{service}: retry mode {mode!r} has an unbounded budget here"
     backoff = sum(min(20.0, 2.0 ** (attempt - 1)) for attempt in range(1, attempts))
-    worst = attempts * (float(config.connect_timeout) + float(config.read_timeout)) + backoff
+    worst = clients.worst_call_seconds(config)
     assert worst <= LAMBDA_TIMEOUT_SECONDS / 2, (
         f"{service}: {attempts} attempts x ({config.connect_timeout} s connect + {config.read_timeout} s "
         f"read) + {backoff:g} s backoff = {worst:g} s, over half the {LAMBDA_TIMEOUT_SECONDS} s timeout"
