@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from infra.constructs.template_size import TemplateSizeCheck
 from infra.stack import SurgeguardStack
 from surgeguard.config import ScalerConfig
 
@@ -59,7 +60,8 @@ def build(
             env=env,
             description=DESCRIPTION,
         )
-        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        # cdk-nag, and CloudFormation's template size limit (checked on the written templates)
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), TemplateSizeCheck([stack]))
         return [stack]
     stacks = []
     for deployment in config.deployments:
@@ -70,5 +72,5 @@ def build(
             SurgeguardStack(stage, stack_name, config=config, now=now, layout=layout, description=DESCRIPTION)
         )
         # A stage synthesizes into its own assembly: validation plugins are registered per stage.
-        cdk.Validations.of(stage).add_plugins(AwsSolutionsChecks(stage))
+        cdk.Validations.of(stage).add_plugins(AwsSolutionsChecks(stage), TemplateSizeCheck(stacks[-1:]))
     return stacks

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections import Counter
+
 import pytest
 from aws_cdk import App, Stack
 
-from infra.constructs.shards import PARENT_BUDGET, SHARD_COUNT, GroupPlacement, shard_of
+from infra.constructs.shards import PARENT_BUDGET, SHARD_BUDGET, SHARD_COUNT, GroupPlacement, shard_of
 from surgeguard.config import ScalerConfig, parse_config
 
 
@@ -69,5 +73,80 @@ def test_a_shard_over_its_budget_fails_the_synth_with_what_to_change() -> None:
     config = parse_config(
         {"groups": [{"name": f"g{i:03d}", "min": 1, "max": 9, "signals": signals} for i in range(400)]}
     )
-    with pytest.raises(ValueError, match="SHARD_COUNT"):
+    with pytest.raises(ValueError, match="-c surgeguard_shards="):
         _placement(config, "nested")
+
+
+# Placement as it was before the count became a setting: every nested deployment's groups are here.
+def _legacy_shard(name: str) -> int:
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 16
+
+
+SAMPLE_NAMES = [
+    *(f"g{i:03d}" for i in range(300)),
+    *(f"prod-eu-west-1-shop-{i:04d}-".ljust(255, "x") for i in range(200)),
+    "shop-web",
+    "a",
+    "team/payments:api_v2",
+    "bestellung-übersicht",
+]
+
+
+def _in_context(config: ScalerConfig, context: dict[str, object]) -> GroupPlacement:
+    return GroupPlacement(Stack(App(context=context), "S"), config, {}, "nested")
+
+
+def test_existing_16_shard_deployments_keep_every_group_where_it_is() -> None:
+    assert SHARD_COUNT == 16
+    assert all(shard_of(name) == shard_of(name, 16) == _legacy_shard(name) for name in SAMPLE_NAMES)
+    config = _config(300)
+    for context in ({}, {"surgeguard_shards": 16}, {"surgeguard_shards": "16"}):
+        placement = _in_context(config, context)
+        assert placement.count == 16
+        assert all(
+            _legacy_shard(g.name) == number
+            for number, groups in placement.shard_groups.items()
+            for g in groups
+        )
+
+
+def test_the_number_of_nested_stacks_is_a_setting() -> None:
+    config = _config(300)
+    placement = _in_context(config, {"surgeguard_shards": "24"})  # -c gives a string, cdk.json a number
+    assert placement.count == 24 and set(placement.shard_groups) == set(range(24))
+    assert all(shard_of(g.name, 24) == n for n, groups in placement.shard_groups.items() for g in groups)
+    assert sorted(s.node.id for s, _ in placement.subsets(config))[-1] == "Groups23"
+    for bad in ("lots", 0, -3, True, 401):
+        with pytest.raises(ValueError, match="surgeguard_shards"):
+            _in_context(config, {"surgeguard_shards": bad})
+
+
+@pytest.mark.parametrize("old,new", [(16, 17), (16, 20), (16, 32), (20, 24), (8, 16)])
+def test_more_nested_stacks_move_groups_only_into_the_new_ones(old: int, new: int) -> None:
+    # A move is a named alarm CloudFormation cannot move in one update: growing the count moves the
+    # fewest groups a balanced placement can ((new - old) / new of them), and none between old stacks.
+    names = [f"prod-shop-{i:04d}" for i in range(2000)]
+    moved = [n for n in names if shard_of(n, new) != shard_of(n, old)]
+    assert all(shard_of(n, new) >= old for n in moved)
+    assert abs(len(moved) / len(names) - (new - old) / new) < 0.04, len(moved)
+    per_shard = Counter(shard_of(n, new) for n in names)
+    assert set(per_shard) == set(range(new)) and max(per_shard.values()) < 1.4 * len(names) / new
+
+
+def test_a_full_shard_names_the_count_that_fits_and_what_raising_it_moves() -> None:
+    # 1,000 groups of 7 resources (the reviewer's case): at 16 a shard is over its budget
+    config = _config(1000)  # 4 alarms a group
+    pending = {g.name: 3 for g in config.groups}  # and three sale phases
+    with pytest.raises(ValueError) as raised:
+        GroupPlacement(Stack(App(), "S"), config, pending, "nested")
+    message = str(raised.value)
+    match = re.search(r"-c surgeguard_shards=(\d+)", message)
+    assert match and "SHARD_COUNT" not in message, message
+    needed = int(match.group(1))
+    assert 16 < needed <= 32 and "cdk.json" in message and "stack_name" in message
+    moved = sum(shard_of(g.name, needed) != shard_of(g.name) for g in config.groups)
+    assert f"moves {moved} of its 1000 groups" in message
+    fits = GroupPlacement(Stack(App(context={"surgeguard_shards": needed}), "S"), config, pending, "nested")
+    assert max(fits.resources_of(groups) for groups in fits.shard_groups.values()) <= SHARD_BUDGET
+    with pytest.raises(ValueError):  # the fewest: one less does not fit
+        GroupPlacement(Stack(App(context={"surgeguard_shards": needed - 1}), "S"), config, pending, "nested")
