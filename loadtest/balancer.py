@@ -49,6 +49,7 @@ class Window:
     requests: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)  # target response times (s)
+    answered_by: dict[str, int] = field(default_factory=dict)  # per target id: what reached an instance
     busy: float = 0.0
     offered: float = 0.0
     serving: int = 0
@@ -138,11 +139,13 @@ class Balancer:
             return None
         return min(candidates, key=lambda t: t.outstanding / t.slots)
 
-    def _record(self, status: int, latency: float | None) -> None:
+    def _record(self, status: int, latency: float | None, answered_by: str | None = None) -> None:
         window = self._window
         window.statuses[status] = window.statuses.get(status, 0) + 1
         if latency is not None:
             window.latencies.append(latency)
+        if answered_by is not None:
+            window.answered_by[answered_by] = window.answered_by.get(answered_by, 0) + 1
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
         if request.path.startswith("/_control/"):
@@ -174,5 +177,5 @@ class Balancer:
         finally:
             target.settle(time.monotonic())
             target.outstanding -= 1
-        self._record(status, time.monotonic() - began)
+        self._record(status, time.monotonic() - began, target.id)
         return web.Response(status=status, body=payload, headers=reply_headers)

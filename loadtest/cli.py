@@ -6,19 +6,33 @@ import argparse
 import asyncio
 import math
 import platform
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from loadtest.fleet import FleetSpec
-from loadtest.policies import FixedFleet, LivePolicy, LiveSurgeguard, LiveTargetTracking
+from loadtest.policies import (
+    FixedFleet,
+    LivePolicy,
+    LiveSurgeguard,
+    LiveTargetTracking,
+    ShopTuning,
+    loadtest_config,
+)
 from loadtest.runner import RunResult, Stack, process_alive, run_policy
 from loadtest.shape import Load, black_friday_load, trace_load
 
 POLICY_NAMES = ("fixed", "target-tracking", "surgeguard")
+# The capacity check: each of n instances serves at least this share of what one alone serves (the
+# served rate grows with instances: the machine is not the limit), and one alone at least half its
+# nominal capacity (--capacity-rps describes the instances the run has).
+LINEAR_SHARE = 0.8
+NOMINAL_SHARE = 0.5
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--trace", help="a `minute,requests` CSV to follow (default: the synthetic Black Friday)"
     )
     parser.add_argument("--start", help="wall-clock time of the trace's minute 0, ISO 8601 with offset")
-    parser.add_argument("--minutes", type=int, help="only the first N trace minutes")
+    parser.add_argument(
+        "--minutes", type=int,
+        help="only the first N trace minutes, at the whole trace's scale (--peak-rps is still the whole "
+        "trace's busiest minute)",
+    )  # fmt: skip
     parser.add_argument(
         "--seconds-per-minute", type=float,
         help="real seconds per trace minute (default 0.4 locally: the 12-hour day in 4.8 minutes per policy; "
@@ -66,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     staging.add_argument("--table", help="the deployed stack's audit table, printed live beside the load")
     staging.add_argument("--group", help="the Auto Scaling group whose decisions to print")
     staging.add_argument("--region")
+    staging.add_argument(
+        "--max-failure-pct", type=float, default=5.0,
+        help="fail (exit 1) when more of the requests than this failed: 5xx or no answer (default 5)",
+    )  # fmt: skip
     return parser
 
 
@@ -74,14 +96,56 @@ def _load(args: argparse.Namespace) -> Load:
         return black_friday_load()
     start = datetime.fromisoformat(args.start) if args.start else datetime(2026, 11, 27, tzinfo=UTC)
     if start.tzinfo is None:
-        raise SystemExit("surgeguard loadtest: --start needs a UTC offset")
+        raise ValueError("--start needs a UTC offset")
     return trace_load(args.trace, start)
+
+
+def checked_load(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Load:
+    """Every argument checked before anything starts: a bad one is a usage error (exit 2), not a
+    traceback after the capacity check and the first policies' runs."""
+    if args.seconds_per_minute is None:
+        args.seconds_per_minute = 60.0 if args.host else 0.4
+    for flag in ("seconds_per_minute", "peak_rps", "capacity_rps"):
+        value = getattr(args, flag)
+        if not (math.isfinite(value) and value > 0):
+            parser.error(f"--{flag.replace('_', '-')} must be a number above 0, not {value:g}")
+    if args.minutes is not None and args.minutes < 1:
+        parser.error(f"--minutes must be at least 1, not {args.minutes}")
+    if args.slots < 1:
+        parser.error(f"--slots must be at least 1, not {args.slots}")
+    if args.min_size < 0:
+        parser.error(f"--min-size must be at least 0, not {args.min_size}")
+    if args.max_size < 1:
+        parser.error(f"--max-size must be at least 1, not {args.max_size}")
+    if args.min_size > args.max_size:
+        parser.error(f"--min-size {args.min_size} is above --max-size {args.max_size}")
+    # Surgeguard's p95 threshold, as its config takes it (ResponseTimeSignal.target).
+    if not 0 < args.latency_target <= 60:
+        parser.error(f"--latency-target must be above 0 and at most 60 seconds, not {args.latency_target:g}")
+    if not 0 <= args.max_failure_pct <= 100:
+        parser.error(f"--max-failure-pct must be 0-100, not {args.max_failure_pct:g}")
+    try:
+        load = _load(args)
+        load.scaled(args.peak_rps, args.minutes)
+    except ValueError as err:
+        parser.error(str(err))
+    try:
+        # The config the surgeguard run builds when it starts: whatever else it refuses, refused now.
+        loadtest_config(
+            args.min_size, args.max_size, args.capacity_rps * args.seconds_per_minute, args.latency_target,
+            ShopTuning(), requests_signal=args.requests_signal,
+        )  # fmt: skip
+    except ValueError as err:
+        parser.error(f"Surgeguard's config refuses these arguments: {err}")
+    return load
 
 
 def make_policies(names: Sequence[str], load: Load, args: argparse.Namespace) -> list[LivePolicy]:
     rps = load.scaled(args.peak_rps, args.minutes)
-    # Sized for the average with target tracking's headroom: mean demand at half an instance's capacity.
-    fixed = max(args.min_size, math.ceil(sum(rps) / len(rps) / (0.5 * args.capacity_rps)))
+    # Sized for the average with target tracking's headroom: mean demand at half an instance's capacity;
+    # no more than the group's max, the pool of processes.
+    average = math.ceil(sum(rps) / len(rps) / (0.5 * args.capacity_rps))
+    fixed = min(args.max_size, max(args.min_size, average))
     first_rpm = max(rps[:5]) * args.seconds_per_minute
     made: dict[str, LivePolicy] = {
         "fixed": FixedFleet(fixed),
@@ -103,10 +167,11 @@ class CapacityPoint:
 async def capacity_check(
     stack: Stack, args: argparse.Namespace, counts: Sequence[int] = (1, 2, 4)
 ) -> list[CapacityPoint]:
-    """Served requests/s of 1, 2 and 4 instances offered 1.5x their nominal capacity (shedding off)."""
+    """Served requests/s of 1, 2 and 4 instances (as many as the pool has) offered 1.5x their nominal
+    capacity (shedding off)."""
     points = []
     minutes = 25
-    for n in counts:
+    for n in (n for n in counts if n <= args.max_size):
         offered = 1.5 * n * args.capacity_rps
         flat = Load(f"flat-{n}", tuple([1.0] * minutes), datetime(2026, 11, 27, tzinfo=UTC))
         result = await run_policy(
@@ -119,50 +184,101 @@ async def capacity_check(
     return points
 
 
-def _ms(value: float | None) -> float:
-    return math.inf if value is None else value
+def capacity_problems(points: Sequence[CapacityPoint], capacity_rps: float) -> list[str]:
+    """Why the capacity check says the machine, not the fleet, would limit the runs (empty: it would not)."""
+    if not points:
+        return []
+    alone = points[0].served_rps / points[0].instances
+    problems = []
+    if alone < NOMINAL_SHARE * capacity_rps:
+        problems.append(
+            f"{points[0].instances} instance(s) served {alone:.1f} req/s each, under {NOMINAL_SHARE:.0%} of "
+            f"the nominal {capacity_rps:g} (--capacity-rps)"
+        )
+    for point in points[1:]:
+        each = point.served_rps / point.instances
+        if each < LINEAR_SHARE * alone:
+            problems.append(
+                f"{point.instances} instances served {each:.1f} req/s each, under {LINEAR_SHARE:.0%} of "
+                f"the {alone:.1f} of {points[0].instances}: the served rate does not grow with instances"
+            )
+    return problems
 
 
-def verdict(results: Sequence[RunResult]) -> list[tuple[str, bool]]:
+# A verdict line: True (PASS), False (FAIL) or None (not judged: a comparison without data on a side).
+Check = tuple[str, bool | None]
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _error_rate(run: RunResult) -> float | None:
+    return run.errors / run.arrivals if run.arrivals else None
+
+
+def _p95(run: RunResult) -> float | None:
+    return _number(run.percentile(95))
+
+
+def _surge_p95(run: RunResult) -> float | None:
+    return _number(run.surge()[0])  # NaN without a surge minute or without a timed request in it
+
+
+def _below(name: str, mine: float | None, theirs: float | None) -> Check:
+    """`mine` below `theirs`, unrounded (the table's rounding would turn 1 error in 70,000 against 3 into
+    0.00 against 0.00)."""
+    return (name, None if mine is None or theirs is None else mine < theirs)
+
+
+def verdict(results: Sequence[RunResult]) -> list[Check]:
     """The issue's bar: Surgeguard fewer errors and lower p95 than both, no more worker-minutes than
-    target tracking, nothing oversold."""
-    by = {r.policy: r.summary() for r in results}
-    checks = [("0 units oversold by every policy", all(s["oversold"] == 0 for s in by.values()))]
+    target tracking, nothing oversold; and every policy met its load."""
+    checks: list[Check] = [
+        ("0 units oversold by every policy", all(r.oversold == 0 for r in results)),
+        (
+            "Locust offered every policy's load (it ran to the end, requests arrived)",
+            all(r.locust_exit == 0 and r.arrivals > 0 for r in results),
+        ),
+    ]
+    by = {r.policy: r for r in results}
     sg = by.get("surgeguard")
     if sg is None:
         return checks
-    run = next(r for r in results if r.policy == "surgeguard")
-    applied = [
-        (r["previous_desired"], r["new_desired"]) for r in run.records if r.get("outcome") == "applied"
-    ]
+    applied = [(r["previous_desired"], r["new_desired"]) for r in sg.records if r.get("outcome") == "applied"]
     checks.append(
         (
             "the fleet's changes are the audit's applied decisions",
-            applied == [(c.previous, c.desired) for c in run.changes],
+            applied == [(c.previous, c.desired) for c in sg.changes],
         )
     )
-    for other in ("fixed", "target-tracking"):
-        if other in by:
-            o = by[other]
-            checks.append((f"surgeguard errors below {other}", sg["error_pct"] < o["error_pct"]))
-            checks.append((f"surgeguard p95 below {other}", sg["p95_ms"] < o["p95_ms"]))
-            checks.append(
-                (f"surgeguard surge p95 below {other}", _ms(sg["surge_p95_ms"]) < _ms(o["surge_p95_ms"]))
-            )
-    if "target-tracking" in by:
+    for name in ("fixed", "target-tracking"):
+        other = by.get(name)
+        if other is not None:
+            checks.append(_below(f"surgeguard errors below {name}", _error_rate(sg), _error_rate(other)))
+            checks.append(_below(f"surgeguard p95 below {name}", _p95(sg), _p95(other)))
+            checks.append(_below(f"surgeguard surge p95 below {name}", _surge_p95(sg), _surge_p95(other)))
+    tracking = by.get("target-tracking")
+    if tracking is not None:
         checks.append(
-            (
-                "surgeguard worker-minutes <= target-tracking",
-                sg["worker_minutes"] <= by["target-tracking"]["worker_minutes"],
-            )
+            ("surgeguard worker-minutes <= target-tracking", sg.worker_minutes <= tracking.worker_minutes)
         )
     return checks
 
 
-async def run_local(args: argparse.Namespace) -> int:
+def print_verdict(checks: Sequence[Check]) -> int:
+    """One line per check; 1 when one failed. A line not judged fails nothing: it had no data."""
+    for name, ok in checks:
+        if ok is None:
+            print(f"  ----  {name}: not judged, no data on a side")
+        else:
+            print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    return 0 if all(ok is not False for _, ok in checks) else 1
+
+
+async def run_local(args: argparse.Namespace, load: Load) -> int:
     from loadtest.report import table, write
 
-    load = _load(args)
     names = list(dict.fromkeys(args.policy)) or list(POLICY_NAMES)
     policies = make_policies(names, load, args)
     spec = FleetSpec(slots=args.slots, min_size=args.min_size, max_size=args.max_size)
@@ -187,6 +303,13 @@ async def run_local(args: argparse.Namespace) -> int:
                     f"{p.served_rps:.1f} req/s ({p.served_rps / p.instances:.1f} per instance)",
                     flush=True,
                 )
+            problems = capacity_problems(points, args.capacity_rps)
+            for problem in problems:
+                print(f"  FAIL  capacity check: {problem}", flush=True)
+            if problems:
+                print("the machine, not the fleet, would set the policies' results: not run "
+                      "(--no-capacity-check runs them anyway)", flush=True)  # fmt: skip
+                return 1
         results = []
         events = tuple(black_friday_events()) if args.trace is None else ()
         for policy in policies:
@@ -203,6 +326,7 @@ async def run_local(args: argparse.Namespace) -> int:
                     events=events,
                 )  # fmt: skip
             )
+    pids += [r.locust_pid for r in results if r.locust_pid is not None]
     leftovers = [pid for pid in pids if process_alive(pid)]
     elapsed = time.monotonic() - began
     meta = {
@@ -218,11 +342,13 @@ async def run_local(args: argparse.Namespace) -> int:
     print(table(results))
     print(f"\n{meta['machine']}, {meta['date']}, {elapsed / 60:.1f} minutes in all; "
           f"table {paths['table']}, plot {paths['png']}")  # fmt: skip
+    for r in results:
+        if r.locust_exit != 0 or not r.arrivals:
+            print(f"  {r.policy}: Locust exited {r.locust_exit}, {r.arrivals} requests arrived; "
+                  f"its log: {out / f'locust-{r.policy}.log'}")  # fmt: skip
     checks = verdict(results)
     checks.append(("every process stopped", not leftovers))
-    for name, ok in checks:
-        print(f"  {'PASS' if ok else 'FAIL'}  {name}")
-    return 0 if all(ok for _, ok in checks) else 1
+    return print_verdict(checks)
 
 
 def black_friday_events() -> tuple[object, ...]:
@@ -237,23 +363,64 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.seconds_per_minute is None:
-        args.seconds_per_minute = 60.0 if args.host else 0.4
-    if args.seconds_per_minute <= 0 or args.peak_rps <= 0 or args.capacity_rps <= 0:
-        raise SystemExit(
-            "surgeguard loadtest: --seconds-per-minute, --peak-rps and --capacity-rps must be > 0"
-        )
-    if args.host:
-        from loadtest.staging import run_against_host
+class Terminated(BaseException):
+    """SIGTERM (a CI timeout, `timeout`, `kill`): the run stops as on Ctrl-C, everything cleaned up.
+    A BaseException, as KeyboardInterrupt is: no `except Exception` on the way may swallow it."""
 
-        return run_against_host(
-            args.host, _load(args), table=args.table, group=args.group, region=args.region,
-            seconds_per_minute=args.seconds_per_minute,
-            peak_rps=args.peak_rps, minutes=args.minutes, workdir=Path(args.out),
-        )  # fmt: skip
-    return asyncio.run(run_local(args))
+
+async def _until_sigterm(run: Coroutine[Any, Any, int]) -> int:
+    """`run`, cancelled by SIGTERM so that every `finally` and `async with` stops what it started: the
+    servers, the shops and Locust run in sessions of their own, which a signal to this process misses."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def on_sigterm() -> None:
+        if not received:  # a second SIGTERM must not cut the cleanup short
+            received.append(signal.SIGTERM)
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        code = await run
+    except asyncio.CancelledError:
+        if received:
+            raise Terminated from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+    if received:
+        raise Terminated
+    return code
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    raise Terminated
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    load = checked_load(parser, args)
+    try:
+        if args.host:
+            from loadtest.staging import run_against_host
+
+            previous = signal.signal(signal.SIGTERM, _raise_terminated)
+            try:
+                return run_against_host(
+                    args.host, load, table=args.table, group=args.group, region=args.region,
+                    seconds_per_minute=args.seconds_per_minute, peak_rps=args.peak_rps,
+                    minutes=args.minutes, workdir=Path(args.out), max_failure_pct=args.max_failure_pct,
+                )  # fmt: skip
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+        return asyncio.run(_until_sigterm(run_local(args, load)))
+    except Terminated:
+        print("surgeguard loadtest: stopped by SIGTERM; every process it started is stopped", file=sys.stderr)
+        return 128 + signal.SIGTERM
 
 
 if __name__ == "__main__":

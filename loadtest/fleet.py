@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -29,6 +30,9 @@ from loadtest.balancer import Balancer, Target
 from loadtest.clock import SimClock
 
 SHOP_APP = Path(__file__).resolve().parents[1] / "examples" / "shop" / "app.py"
+# A shop imports its drivers and binds its port in a second or two; 14 of them at once on 2 busy cores
+# take longer, but one that has said nothing in a minute is stuck, and the run would wait forever.
+SPAWN_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -80,15 +84,30 @@ class LiveFleet:
         self.min_size = spec.min_size
         self.max_size = spec.max_size
         self.changes: list[Change] = []
+        self.launched: list[str] = []  # target ids of the instances this run launched, in order
         self._session: aiohttp.ClientSession | None = None
         self._pending_stops: set[asyncio.Task[None]] = set()
 
     # --- the process pool -------------------------------------------------------------------------
     async def prepare(self, processes: int) -> None:
-        """Start `processes` stopped instances (in parallel) and wait until each has its port."""
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        """Start `processes` stopped instances (in parallel) and wait until each has its port.
+
+        Every instance that started is kept, even when another failed or the run was interrupted
+        meanwhile, so that close() stops it; then the first failure is raised.
+        """
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         starts = [asyncio.to_thread(self._spawn, i) for i in range(len(self.instances), processes)]
-        self.instances.extend(await asyncio.gather(*starts))
+        spawning = asyncio.gather(*starts, return_exceptions=True)
+        try:
+            await asyncio.shield(spawning)
+        finally:
+            # A thread cannot be cancelled: wait for the processes it is starting (each has a deadline).
+            outcomes = await spawning
+            self.instances.extend(o for o in outcomes if isinstance(o, Instance))
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            raise failures[0]
 
     def _spawn(self, index: int) -> Instance:
         command = [
@@ -100,12 +119,12 @@ class LiveFleet:
             "--rate-limit", str(self.spec.rate_limit),
         ]  # fmt: skip
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=None, start_new_session=True)
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line:
-            process.wait(10)
-            raise RuntimeError(f"shop instance {index} exited with {process.returncode} before serving")
-        return Instance(index, process, int(json.loads(line)["port"]))
+        try:
+            port = _read_port(process, index)
+        except BaseException:
+            _kill(process)
+            raise
+        return Instance(index, process, port)
 
     @property
     def pids(self) -> list[int]:
@@ -142,8 +161,20 @@ class LiveFleet:
     # --- the group ---------------------------------------------------------------------------------
     async def begin(self, clock: SimClock, initial: int) -> None:
         """Reset for a run: `initial` instances serving from minute 0 (launched long before)."""
+        if initial > len(self.instances):
+            raise ValueError(f"{initial} instances asked for, the pool has {len(self.instances)}")
+        # A launch still in flight from the previous run would register its instance in this one,
+        # capacity the next policy never asked for.
+        launches = [i.task for i in self.instances if i.task is not None]
+        for task in launches:
+            task.cancel()
+        await asyncio.gather(*launches, return_exceptions=True)
+        for instance in self.instances:
+            instance.task = None
+        await self.wait_idle()
         self.clock = clock
         self.changes = []
+        self.launched = []
         self.min_size, self.max_size = self.spec.min_size, self.spec.max_size
         for instance in self.instances:
             if instance.state != "stopped":
@@ -175,6 +206,7 @@ class LiveFleet:
                 )
             for instance in stopped[: desired - len(live)]:
                 instance.state, instance.launched_at = "pending", now
+                self.launched.append(self._target(instance).id)
                 instance.task = asyncio.get_running_loop().create_task(self._launch(instance))
         else:
             for instance in live[desired:]:
@@ -201,12 +233,12 @@ class LiveFleet:
 
     async def _terminate(self, instance: Instance) -> None:
         instance.state = "draining"
-        await self.balancer.remove(str(instance.index))
         await self._stop(instance)
 
     async def _stop(self, instance: Instance) -> None:
-        with contextlib.suppress(KeyError):
-            await self.balancer.remove(str(instance.index))
+        # A pending or warming instance was never registered: nothing to drain.
+        if self._target(instance).id in self.balancer.targets:
+            await self.balancer.remove(self._target(instance).id)
         await self._control(instance, "stop")
         instance.state = "stopped"
 
@@ -242,3 +274,24 @@ class LiveFleet:
         assert self.clock is not None
         since = self.clock.minutes() - minutes
         return sum(1 for i in self._live() if i.launched_at > since)
+
+
+def _read_port(process: subprocess.Popen[bytes], index: int) -> int:
+    """The port a starting shop prints on its first line, within SPAWN_TIMEOUT_SECONDS."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], SPAWN_TIMEOUT_SECONDS)
+    if not ready:
+        raise RuntimeError(f"shop instance {index} did not report its port in {SPAWN_TIMEOUT_SECONDS:g} s")
+    line = process.stdout.readline()
+    if not line:
+        process.wait(10)
+        raise RuntimeError(f"shop instance {index} exited with {process.returncode} before serving")
+    return int(json.loads(line)["port"])
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(5)
+    if process.stdout is not None:
+        process.stdout.close()

@@ -102,8 +102,9 @@ def plot(results: Sequence[RunResult], path: Path, title: str) -> Path:
         latency.set_ylim(0, p95_top)
         latency.set_ylabel("p95 ms")
         s = result.summary()
+        p95 = "-" if s["p95_ms"] is None else s["p95_ms"]
         axis.set_title(
-            f"{result.policy}: p95 {s['p95_ms']} ms, errors {s['error_pct']}%, "
+            f"{result.policy}: p95 {p95} ms, errors {s['error_pct']}%, "
             f"{s['worker_minutes']:,} worker-minutes, {s['scale_actions']} actions",
             fontsize=10,
         )

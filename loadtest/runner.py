@@ -73,6 +73,11 @@ class RunResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     changes: list[Any] = field(default_factory=list)
     locust_exit: int | None = None
+    locust_pid: int | None = None
+    # Requests each instance answered (by target id) and the instances the policy launched: whether
+    # the capacity a scale-out bought took any of the load.
+    answered_by: dict[str, int] = field(default_factory=dict)
+    launched: list[str] = field(default_factory=list)
 
     @property
     def arrivals(self) -> int:
@@ -117,11 +122,11 @@ class RunResult:
         surge_p95, surge_errors = self.surge()
         return {
             "policy": self.policy,
-            "p50_ms": round(1000 * self.percentile(50)),
-            "p95_ms": round(1000 * self.percentile(95)),
-            "p99_ms": round(1000 * self.percentile(99)),
+            "p50_ms": _ms(self.percentile(50)),
+            "p95_ms": _ms(self.percentile(95)),
+            "p99_ms": _ms(self.percentile(99)),
             "error_pct": round(100 * self.errors / arrivals, 2),
-            "surge_p95_ms": round(1000 * surge_p95) if surge_p95 == surge_p95 else None,
+            "surge_p95_ms": _ms(surge_p95),
             "surge_error_pct": round(surge_errors, 2),
             "throttled_pct": round(100 * self.throttled / arrivals, 2),
             "requests": self.arrivals,
@@ -132,6 +137,11 @@ class RunResult:
             "scale_actions": self.actions,
             "degraded_minutes": self.degraded_minutes,
         }
+
+
+def _ms(seconds: float) -> int | None:
+    """Milliseconds for the table; None when no request was timed (a percentile of nothing is NaN)."""
+    return None if math.isnan(seconds) else round(1000 * seconds)
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
@@ -184,7 +194,15 @@ class Stack:
 
     async def __aenter__(self) -> Stack:
         try:
-            await asyncio.to_thread(self.backends.start)
+            starting = asyncio.ensure_future(asyncio.to_thread(self.backends.start))
+            try:
+                await asyncio.shield(starting)
+            except asyncio.CancelledError:
+                # SIGTERM or Ctrl-C: a thread cannot be cancelled, and stopping the servers while it
+                # still starts them would miss the one it starts last.
+                with contextlib.suppress(Exception):
+                    await starting
+                raise
             await self.balancer.start()
             self.fleet = LiveFleet(
                 self.spec,
@@ -341,6 +359,8 @@ async def run_policy(
     await stack.redis.set(DEGRADED_KEY, "0")
     rows: list[Minute] = []
     latencies: list[list[float]] = []
+    answered_by: dict[str, int] = {}
+    locust_grace = 15.0  # for its shoppers' last requests after the plan's end
     try:
         await _sleep_until(clock.at_minute(0))
         balancer.collect()  # nothing before minute 0 counts
@@ -350,6 +370,8 @@ async def run_policy(
             window = balancer.collect()
             p50, p95, p99 = _datapoint(window, data)
             latencies.append(window.latencies)
+            for target, answered in window.answered_by.items():
+                answered_by[target] = answered_by.get(target, 0) + answered
             degraded = await degradation.update(window) if degrade else False
             rows.append(
                 Minute(
@@ -380,8 +402,11 @@ async def run_policy(
                 )
             if t + 1 < len(rps):
                 policy.minute(t + 1)
+    except BaseException:
+        locust_grace = 0.0  # interrupted (SIGTERM, Ctrl-C) or failed: nothing left to offer
+        raise
     finally:
-        exit_code = await asyncio.to_thread(_stop_process, locust, 15.0)
+        exit_code = await asyncio.to_thread(_stop_process, locust, locust_grace)
         await stack.redis.set(DEGRADED_KEY, "0")
     oversold, sold, sold_out = await stack.stock_check()
     records = policy.records if isinstance(policy, LiveSurgeguard) else []
@@ -399,6 +424,9 @@ async def run_policy(
         records=list(records),
         changes=list(fleet.changes),
         locust_exit=exit_code,
+        locust_pid=locust.pid,
+        answered_by=answered_by,
+        launched=list(fleet.launched),
     )
 
 

@@ -53,11 +53,14 @@ class Load:
     start: datetime
 
     def scaled(self, peak_rps: float, minutes: int | None = None) -> tuple[float, ...]:
-        demand = self.demand[:minutes] if minutes else self.demand
-        peak = max(demand)
+        """Requests/s per trace minute, the whole trace's busiest minute at `peak_rps`; `minutes`, the
+        first minutes only, at that same scale (a quiet first hour stays quiet)."""
+        if minutes is not None and minutes < 1:
+            raise ValueError(f"minutes must be at least 1, not {minutes}")
+        peak = max(self.demand, default=0.0)
         if peak <= 0:
             raise ValueError(f"trace {self.name!r} has no demand")
-        return tuple(peak_rps * d / peak for d in demand)
+        return tuple(peak_rps * d / peak for d in self.demand[:minutes])
 
 
 def black_friday_load(seed: int = 0) -> Load:

@@ -87,7 +87,10 @@ def run_against_host(
     peak_rps: float,
     minutes: int | None,
     workdir: Path,
+    max_failure_pct: float = 5.0,
 ) -> int:
+    """Drive the load at `host`; 1 when it was not offered in full or more than `max_failure_pct` % of
+    the requests failed (5xx or no answer: an unreachable host fails them all), else 0."""
     from loadtest.runner import LOCUST_LEAD_SECONDS, _locust, _stop_process
 
     tail: Any
@@ -110,12 +113,49 @@ def run_against_host(
         f"{load.name}: {len(rps)} trace minutes of {seconds_per_minute:g} s against {host}, "
         f"peak {peak_rps:g} req/s, {plan.users} shoppers"
     )
+    stats = Path(f"{prefix}_stats.csv")
+    grace = 0.0  # interrupted (SIGTERM, Ctrl-C): stop Locust at once
     try:
-        watch(plan, locust, Path(f"{prefix}_stats.csv"), tail, describe)
+        shown = watch(plan, locust, stats, tail, describe)
+        grace = 15.0  # for its shoppers' last requests after the plan's end
     finally:
-        code = _stop_process(locust, 15.0)
+        code = _stop_process(locust, grace)
     print(f"locust exited {code}; its log: {workdir / 'locust-staging.log'}")
-    return 0
+    problems = judge_run(
+        read_locust_totals(stats), locust_exit=code, minutes_shown=shown, minutes_planned=len(rps),
+        max_failure_pct=max_failure_pct,
+    )  # fmt: skip
+    for problem in problems:
+        print(f"  FAIL  {problem} (failures by kind: {prefix}_failures.csv)")
+    if not problems:
+        print(f"  PASS  the load was offered in full, failures within {max_failure_pct:g} %")
+    return 1 if problems else 0
+
+
+def judge_run(
+    totals: LoadSample | None,
+    *,
+    locust_exit: int,
+    minutes_shown: int,
+    minutes_planned: int,
+    max_failure_pct: float,
+) -> list[str]:
+    """What makes a staging run fail: the load not offered in full, or too many requests failed."""
+    problems = []
+    if locust_exit != 0:
+        problems.append(f"Locust exited {locust_exit}, not 0")
+    if minutes_shown < minutes_planned:
+        problems.append(f"Locust stopped after {minutes_shown} of {minutes_planned} trace minutes")
+    if totals is None or totals.requests == 0:
+        problems.append("no request was sent: Locust wrote no totals")
+    elif totals.failures == totals.requests:
+        problems.append(f"all {totals.requests:,} requests failed: is the host reachable?")
+    elif 100 * totals.failures / totals.requests > max_failure_pct:
+        problems.append(
+            f"{totals.failures:,} of {totals.requests:,} requests failed "
+            f"({100 * totals.failures / totals.requests:.2f} %), over the {max_failure_pct:g} % allowed"
+        )
+    return problems
 
 
 class _NoAudit:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from loadtest.cli import verdict
@@ -11,16 +12,26 @@ from loadtest.report import table, write
 from loadtest.runner import Minute, RunResult, percentile
 
 
-def _run(policy: str, errors: int, latency: float, billed: int, applied: bool = True) -> RunResult:
+def _run(
+    policy: str,
+    errors: int,
+    latency: float,
+    billed: int,
+    applied: bool = True,
+    *,
+    arrivals: int = 20,
+    flat: bool = False,
+    timed: bool = True,
+) -> RunResult:
     minutes, latencies = [], []
     for t in range(10):
         surge = t >= 7
         minutes.append(
             Minute(
                 minute=t,
-                target_rps=60.0 if surge else 10.0,
-                arrivals=20,
-                served=20 - errors * surge,
+                target_rps=60.0 if surge and not flat else 10.0,
+                arrivals=arrivals,
+                served=arrivals - errors * surge,
                 errors=errors * surge,
                 throttled=1,
                 p50=0.1,
@@ -33,10 +44,10 @@ def _run(policy: str, errors: int, latency: float, billed: int, applied: bool = 
                 degraded=False,
             )
         )
-        latencies.append([0.1] * 10 + [latency if surge else 0.2] * 10)
+        latencies.append([0.1] * 10 + [latency if surge else 0.2] * 10 if timed else [])
     changes = [Change(3.0, 2, 4)]
     records = [{"outcome": "applied", "previous_desired": 2, "new_desired": 4 if applied else 5}]
-    return RunResult(policy, minutes, latencies, 0.4, 20.0, 1, 0, 40, 1, 0, records, changes)
+    return RunResult(policy, minutes, latencies, 0.4, 20.0, 1, 0, 40, 1, 0, records, changes, locust_exit=0)
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -73,3 +84,39 @@ def test_table_and_files(tmp_path: Path) -> None:
     assert text.splitlines()[0].startswith("| policy") and len(text.splitlines()) == 4
     paths = write(runs, tmp_path, {"title": "t"})
     assert paths["png"].stat().st_size > 10_000 and paths["json"].exists()
+
+
+def test_verdict_compares_the_numbers_not_their_rounding() -> None:
+    # 1 error in 70,000 requests against 3: both 0.00 % in the table.
+    tracking = _run("target-tracking", errors=0, latency=1.0, billed=3, arrivals=7000)
+    tracking = replace(tracking, minutes=[replace(m, errors=3 * (m.minute == 9)) for m in tracking.minutes])
+    surgeguard = _run("surgeguard", errors=0, latency=0.5, billed=3, arrivals=7000)
+    one_error = [replace(m, errors=int(m.minute == 9)) for m in surgeguard.minutes]
+    surgeguard = replace(surgeguard, minutes=one_error)
+    assert surgeguard.summary()["error_pct"] == tracking.summary()["error_pct"]
+    checks = dict(verdict([tracking, surgeguard]))
+    assert checks["surgeguard errors below target-tracking"] is True
+
+
+def test_a_comparison_without_data_is_not_judged() -> None:
+    # A flat trace has no surge minute: no policy has a surge p95, and that compares nothing.
+    fixed = _run("fixed", errors=5, latency=2.0, billed=2, flat=True)
+    surgeguard = _run("surgeguard", errors=0, latency=0.5, billed=3, flat=True)
+    assert surgeguard.surge_minutes() == [] and surgeguard.summary()["surge_p95_ms"] is None
+    checks = dict(verdict([fixed, surgeguard]))
+    assert checks["surgeguard surge p95 below fixed"] is None
+    assert checks["surgeguard p95 below fixed"] is True and checks["surgeguard errors below fixed"] is True
+
+
+def test_a_run_without_a_timed_request_is_reported_and_fails_the_verdict(tmp_path: Path) -> None:
+    # Locust did not start (or the run was too short for an answer): no request, no latency.
+    silent = replace(_run("fixed", errors=0, latency=0.5, billed=2, arrivals=0, timed=False), locust_exit=1)
+    surgeguard = _run("surgeguard", errors=0, latency=0.5, billed=3)
+    summary = silent.summary()
+    assert summary["p50_ms"] is None and summary["p95_ms"] is None and summary["p99_ms"] is None
+    assert "|      - |" in table([silent, surgeguard]).splitlines()[2]
+    paths = write([silent, surgeguard], tmp_path, {"title": "t"})
+    assert paths["png"].exists()
+    checks = dict(verdict([silent, surgeguard]))
+    assert checks["Locust offered every policy's load (it ran to the end, requests arrived)"] is False
+    assert checks["surgeguard p95 below fixed"] is None and checks["surgeguard errors below fixed"] is None

@@ -2,7 +2,8 @@
 
 One run (about a minute on 2 cores) of a 40-minute surge at 0.4 s per trace minute feeds every check:
 no oversell under concurrent buyers, degradation on while the fleet is short and off after, the fleet's
-changes are exactly the decisions the audit records as applied, and nothing is left running or listening.
+changes are exactly the decisions the audit records as applied, the instances the scale-out launched
+took their share of the load, and nothing is left running or listening.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Outcome:
     shed: dict[str, Any] = field(default_factory=dict)
     served_normally: dict[str, Any] = field(default_factory=dict)
     pids: list[int] = field(default_factory=list)
+    deliveries: list[str] = field(default_factory=list)  # SNS message ids of the alarm events sent
     ports: list[int] = field(default_factory=list)
     folder: Path | None = None
 
@@ -71,6 +73,7 @@ async def _scenario(workdir: Path) -> Outcome:
             stack, policy, load, seconds_per_minute=0.4, peak_rps=PEAK_RPS, capacity_rps=CAPACITY_RPS,
             workdir=workdir, progress=False,
         )  # fmt: skip
+        outcome.deliveries = [d["Records"][0]["Sns"]["MessageId"] for d in policy.deliveries]
         # The sale's last units: more concurrent buyers than stock, all at once, through the balancer.
         await stack.reset()
         url = stack.balancer.url
@@ -108,7 +111,7 @@ def test_the_load_was_real_and_followed_the_trace(outcome: Outcome) -> None:
     high_mean, low_mean = sum(high) / len(high), sum(low) / len(low)
     assert high_mean > 2 * low_mean, (high_mean, low_mean)
     assert run.served >= 0.75 * (run.arrivals - run.throttled), run.summary()
-    assert run.locust_exit is not None
+    assert run.locust_exit == 0, "Locust ran the plan to its end"
 
 
 def test_no_oversell_under_concurrent_buyers(outcome: Outcome) -> None:
@@ -145,13 +148,30 @@ def test_surgeguard_scaled_the_real_fleet_and_the_audit_says_so(outcome: Outcome
     assert applied == carried_out
     assert any(new > old for old, new in carried_out), "the surge brought a scale-out"
     assert max(m.desired for m in run.minutes) > 2
-    # Every alarm delivery and re-evaluation left a record; capacity never left [min, max].
+    # Capacity never left [min, max]; every alarm delivery left its record.
     assert all(2 <= m.desired <= 6 for m in run.minutes)
-    assert len(run.records) >= len(applied)
+    assert outcome.deliveries, "the surge put an alarm in ALARM"
+    recorded = {r.get("source_id") for r in run.records}
+    assert not set(outcome.deliveries) - recorded, "alarm events without an audit record"
+
+
+def test_the_instances_surgeguard_launched_took_the_load(outcome: Outcome) -> None:
+    run = outcome.run
+    assert run is not None
+    assert run.launched, "the scale-out launched instances"
+    # The balancer registered them: more than the two starting instances served in some minute.
+    assert max(m.serving for m in run.minutes) > 2, [m.serving for m in run.minutes]
+    answered = sum(run.answered_by.get(i, 0) for i in run.launched)
+    surge = sum(m.arrivals for m in run.minutes if m.minute in SURGE)
+    # Launched at the surge's second or third minute, serving four later: a part of its last six minutes'
+    # requests (least outstanding routes to the starting two while they have free slots).
+    assert answered >= 0.1 * surge, (answered, surge, run.answered_by, run.launched)
 
 
 def test_every_process_and_port_is_gone(outcome: Outcome) -> None:
-    assert outcome.pids and all(not process_alive(pid) for pid in outcome.pids)
+    assert outcome.run is not None and outcome.run.locust_pid is not None
+    pids = [*outcome.pids, outcome.run.locust_pid]
+    assert outcome.pids and all(not process_alive(pid) for pid in pids)
     for port in outcome.ports:
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still accepts connections"
