@@ -700,6 +700,13 @@ def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> _Recovery:
             logger.warning("stashed change %s of %s never landed: deciding again", wanted, group)
             unsettled = True
             continue
+        placed_by = (
+            _put_in_place_by_another(group, pending, claim.trigger_id, adapters) if moved_on is None else None
+        )
+        if placed_by is not None:
+            records.append(_placed_by_another(pending, delivery_id, placed_by))
+            settled.add(group)
+            continue
         record = dict(pending)
         verb = "applied" if pending.get("outcome") == Outcome.APPLIED.value else "decided"
         record.update(
@@ -716,6 +723,27 @@ def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> _Recovery:
         records.append(record)
         settled.add(group)
     return _Recovery(records, frozenset(settled), unsettled)
+
+
+def _placed_by_another(pending: Mapping[str, Any], delivery_id: str, placed_by: str) -> dict[str, Any]:
+    """The retry's record of a stashed change another decision put in place and audited: no second
+    `applied` for one SetDesiredCapacity."""
+    record = {
+        key: pending[key]
+        for key in ("group", "at", "source_id", "expires_at", "trigger", "inputs")
+        if key in pending
+    }
+    record.update(
+        delivery_id=delivery_id,
+        request_id=delivery_id.split("#", 1)[0],
+        outcome=Outcome.SKIPPED.value,
+        skip_cause="duplicate",
+        recovered_from=pending.get("delivery_id"),
+        reason=f"the change {pending.get('previous_desired')} -> {pending.get('new_desired')} decided by "
+        f"delivery {pending.get('delivery_id')} (whose apply failed) was put in place by {placed_by}, "
+        "which audited it: nothing more to do",
+    )
+    return record
 
 
 def _built_upon(group: str, wanted: int, trigger_id: str, adapters: Adapters) -> str | None:
@@ -1459,28 +1487,91 @@ def decide_and_apply(
     if holds_committed and _in_flight(memory, trigger_id, ctx.clock()):
         target = actual.size.desired  # its own attempt is still applying it: leave that to it
     if target != actual.size.desired:
+        decision = _putting_committed_in_place(decision, actual.size.desired, target, controls)
         if decision.outcome is not Outcome.APPLIED:
-            # A committed decision whose SetDesiredCapacity has not landed and whose attempt is
-            # no longer applying it (it died, or this is its retry): this one puts it in place.
-            decision = replace(
-                decision,
-                outcome=Outcome.APPLIED,
-                action=ScalingAction.SCALE_OUT if target > actual.size.desired else ScalingAction.SCALE_IN,
-                previous=actual.size.desired,
-                desired=target,
-                skip_cause=None,
-                reason=f"{decision.reason}; the group shows {actual.size.desired}: putting the committed "
-                f"{target} in place",
-            )
+            return Applied(decision, snapshot, controls, concurrent=False, notes=notes)
         if stash is not None:
             stash(decision, snapshot, controls, notes)
         # No roll-back of the state if this fails: the state holds the decision and its trigger, so
         # the trigger's retry (or the next decision, within APPLY_GRACE) puts it in place.
         adapters.fleet.set_desired_capacity(group.name, target)
+        if holds_committed:
+            notes.update(_take_over_commit(group.name, adapters, trigger_id, target, loaded.version + 1))
         notes.update(_settle(group.name, adapters, target, loaded.version + 1))
     elif outside and stash is not None:
         _stash_adopted(stash, decision, snapshot, controls, notes)
     return Applied(decision, snapshot, controls, concurrent=False, notes=notes)
+
+
+def _putting_committed_in_place(
+    decision: Decision, showing: int, target: int, controls: Controls
+) -> Decision:
+    """A committed decision whose SetDesiredCapacity has not landed and whose attempt is no longer
+    applying it (it died, or this is its retry): this decision puts it in place, unless the kill
+    switch (or dry-run) came on since it was committed: then no Auto Scaling call (a retry that
+    started from the commit, 4 -> 4, once skipped the pause check and set 4 under the kill switch).
+    A decision that applies its own change is returned as it is."""
+    if decision.outcome is Outcome.APPLIED:
+        return decision
+    action = ScalingAction.SCALE_OUT if target > showing else ScalingAction.SCALE_IN
+    paused = controls.pause.blocks(action)
+    if paused or controls.dry_run:
+        stopped = f"paused ({controls.pause.value})" if paused else "dry-run"
+        return replace(
+            decision,
+            outcome=Outcome.SKIPPED,
+            action=action,
+            previous=showing,
+            desired=showing,
+            skip_cause="paused" if paused else "dry_run",
+            reason=f"{stopped}: would have put the committed {target} in place (the group shows "
+            f"{showing}); {decision.reason}",
+        )
+    return replace(
+        decision,
+        outcome=Outcome.APPLIED,
+        action=action,
+        previous=showing,
+        desired=target,
+        skip_cause=None,
+        reason=f"{decision.reason}; the group shows {showing}: putting the committed {target} in place",
+    )
+
+
+def _take_over_commit(
+    group: str, adapters: Adapters, trigger_id: str | None, placed: int, saved_version: int
+) -> dict[str, Any]:
+    """After putting another trigger's commit in place: the state names this trigger as its maker, so
+    that trigger's retry, finding the change in the group, does not audit it `applied` a second time
+    (its stashed record once was, for a SetDesiredCapacity this one made). Only if nobody wrote the
+    state since our save: a newer decision's commit is left as it is."""
+    if trigger_id is None:
+        return {}
+    try:
+        latest = adapters.store.load_memory(group)
+        if latest.version != saved_version or latest.committed_desired != placed:
+            return {}
+        adapters.store.save_memory(group, replace(latest, committed_by=trigger_id), saved_version)
+        return {}
+    except (AwsCallError, ConcurrentUpdateError, DamagedItemError) as error:
+        return {"take_over_error": str(error)}
+
+
+def _put_in_place_by_another(
+    group: str, pending: Mapping[str, Any], trigger_id: str, adapters: Adapters
+) -> str | None:
+    """Which decision put a stashed change in place, when the state says another trigger did (it
+    took the commit over, `_take_over_commit`): then that one audited it. None: nothing says so."""
+    try:
+        latest = adapters.store.load_memory(group)
+    except (AwsCallError, DamagedItemError):
+        return None
+    by = latest.committed_by
+    if by is None or by == trigger_id or latest.committed_desired != pending.get("new_desired"):
+        return None
+    if latest.committed_from != pending.get("previous_desired"):
+        return None
+    return by
 
 
 def _launched_now(memory: ScalerMemory, decided_at: datetime, clock: datetime) -> ScalerMemory:

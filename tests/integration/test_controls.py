@@ -149,3 +149,47 @@ def test_a_hand_edited_switch_stops_rather_than_crashes(
     assert (record["outcome"], record["skip_cause"]) == ("skipped", "paused"), record["reason"]
     assert record["inputs"]["pause"] == ("out" if written == " out " else "all")
     assert desired() == 2
+
+
+def test_the_kill_switch_set_after_a_commit_stops_its_retry_putting_it_in_place(
+    invoke: Callable[..., dict[str, Any]],
+    audit: Callable[[str], list[dict[str, Any]]],
+    cpu_metric: Callable[..., None],
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import boto3
+
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+    from surgeguard.adapters.errors import AwsCallError
+    from surgeguard.service import RetryableFailureError
+
+    # GIVEN alarm A committed 2 -> 4 and its SetDesiredCapacity failed (audited `failed`, raised)
+    real = AutoScalingFleet.set_desired_capacity
+    failures = [1]
+
+    def fails_once(self: AutoScalingFleet, name: str, desired_capacity: int) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise AwsCallError("SetDesiredCapacity", "InternalFailure", "We encountered an internal error")
+        real(self, name, desired_capacity)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", fails_once)
+    cpu_metric(80.0)
+    event = alarm_event(SNS, alarm_for("web", "cpu"), at(40), metric="CPUUtilization")
+    clock.pin(at(45))
+    with pytest.raises(RetryableFailureError):
+        invoke(event)
+    assert desired() == 2
+    # AND then the operator pulls the kill switch
+    AuditStore(TABLE, boto3.client("dynamodb")).set_pause(None, Pause.ALL, "operator", at(70))
+    # WHEN Lambda retries A a minute later
+    clock.pin(at(107))
+    invoke(event)
+    # THEN the commit is not put in place: the retry started from it (4 -> 4, no change), and that once
+    # skipped the pause check, calling SetDesiredCapacity(4) under the kill switch
+    assert desired() == 2
+    # (Both records are filed at the trigger's time, in the order of their random delivery ids.)
+    (retry,) = [r for r in audit("web") if r["outcome"] != "failed"]
+    assert (retry["outcome"], retry.get("skip_cause")) == ("skipped", "paused"), retry["reason"]
+    assert "would have put the committed 4 in place" in retry["reason"]

@@ -724,3 +724,48 @@ def test_a_takeover_whose_claim_the_sdk_sent_twice_still_sees_the_attempt_before
         ("skipped", "duplicate"),
         ("unchanged", ""),
     ]
+
+
+def test_a_commit_the_reevaluation_put_in_place_is_not_audited_applied_again_by_its_retry(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+
+    from .support import set_alarm_state
+
+    # GIVEN alarm A committed 2 -> 4, stashed its record, and its SetDesiredCapacity was throttled past
+    # every round: `failed`, the stash kept for Lambda's retry
+    real = AutoScalingFleet.set_desired_capacity
+    failures = [1]
+
+    def throttled_once(self: AutoScalingFleet, name: str, desired_capacity: int) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise AwsCallError("SetDesiredCapacity", "Throttling", "Rate exceeded")
+        real(self, name, desired_capacity)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", throttled_once)
+    cpu_metric(80.0)
+    set_alarm_state(alarm_for("web", "cpu"), "ALARM")
+    event = cpu_alarm(40)
+    clock.pin(at(45))
+    with pytest.raises(RetryableFailureError):
+        invoke(event)
+    # AND the per-minute re-evaluation, 75 s after the commit (A's attempt no longer applying it), puts
+    # the committed 4 in place and audits it `applied`
+    clock.pin(at(120))
+    reevaluation = {"action": "reevaluate", "scheduled_time": "2026-11-20T12:02:00Z"}
+    invoke({**reevaluation, "execution_id": str(uuid.uuid4())})
+    assert desired() == 4
+    # WHEN Lambda retries A
+    clock.pin(at(125))
+    invoke(event)
+    # THEN one `applied` 2 -> 4 for the one SetDesiredCapacity (the retry, finding 4 in the group, once
+    # wrote its stashed record as `applied` too), and A's retry says who put its change in place
+    applied = [(r["previous_desired"], r["new_desired"]) for r in audit("web") if r["outcome"] == "applied"]
+    assert applied == [(2, 4)]
+    (retry,) = [r for r in audit("web") if r.get("recovered_from")]
+    assert (retry["outcome"], retry["skip_cause"]) == ("skipped", "duplicate")
+    assert "was put in place by reevaluate#" in retry["reason"]
