@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +45,7 @@ from surgeguard.domain.sales import (
 from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
 from surgeguard.service import (
     Adapters,
+    Applied,
     Claimed,
     Context,
     Invocation,
@@ -291,19 +292,41 @@ class _Raised:
 
 
 def _others_raised(
-    group: GroupConfig, states: dict[str, EventState], name: str, now: datetime
+    group: GroupConfig,
+    states: dict[str, EventState],
+    name: str,
+    now: datetime,
+    max_read: int | None = None,
 ) -> list[_Raised]:
     """The group's other sales whose first phase saved a MaxSize to put back and whose restore is still
     to come at `now`: back-to-back sales (which `surgeguard plan` calls an error) must not undo each
-    other's max."""
+    other's max.
+
+    `max_read` (a pre-warm's read of MaxSize): a sale whose restore time has passed counts too while
+    that restore may still be running or retried (PHASE_MAX_AGE) and MaxSize is still above what it
+    puts back: the restore has not landed yet, so its original is the group's, not the max read."""
     raised = []
     for event in group.events:
         state = states.get(event.name)
         if event.name == name or state is None or state.original_max is None:
             continue
-        if plan_event(group, event).raised_max(now) is not None:
+        plan = plan_event(group, event)
+        if plan.raised_max(now) is not None or (
+            max_read is not None
+            and plan.first_phase <= now < plan.restore + PHASE_MAX_AGE
+            and max_read > state.original_max
+        ):
             raised.append(_Raised(event, state.original_max))
     return raised
+
+
+def _raise_max(group: str, adapters: Adapters, to: int) -> Pause | None:
+    """Raise MaxSize to `to`, the kill switch read again just before: the pause that stopped it, if any."""
+    pause = adapters.store.load_pause(group)
+    if pause.blocks(ScalingAction.SCALE_OUT):
+        return pause
+    adapters.fleet.set_max_size(group, to)
+    return None
 
 
 def _prewarm(
@@ -360,23 +383,40 @@ def _prewarm(
     # Over another sale's raised max, the original is what that sale will put back: kept as this sale's
     # too, raised or not, so that sale's restore keeps this one's max while it is on, and this one's
     # restore puts the original back (one under the other's max raised nothing, and was forgotten).
-    others = [other.original_max for other in _others_raised(group, states, sale.name, now)]
+    # A restore of another sale due now but not landed yet (MaxSize still above its original) counts:
+    # its original, not the max read, is the one to put back when this sale ends.
+    others = [
+        other.original_max for other in _others_raised(group, states, sale.name, now, snapshot.size.max)
+    ]
     if sale.temporary_max is not None and others:
         original_max = original_max or min(others)
     elif raises_max:
         original_max = original_max or snapshot.size.max
     # Saved before the raise: a raise that lands with its answer lost (or the function killed after it)
     # leaves the retry a MaxSize already raised, from which it could no longer tell the original.
-    adapters.store.save_event(
-        group.name, EventState(sale.name, target, why, now, original_max, base_capacity)
-    )
-    raised = ""
+    # Saved before the second read of MaxSize that decides the raise too (`_raise_for_sale`): another
+    # sale's restore that read the event items before this one was saved did not know this sale is on
+    # and may cut MaxSize after our first read; it reads them again after its update, so it sees this
+    # item then, or its cut came before our second read.
+    saved = EventState(sale.name, target, why, now, original_max, base_capacity)
+    adapters.store.save_event(group.name, saved)
     dry_run = ctx.config.is_dry_run(group)
-    if raises_max and sale.temporary_max is not None:
-        if not dry_run:
-            adapters.fleet.set_max_size(group.name, sale.temporary_max)
-        raise_max = f"MaxSize {snapshot.size.max} -> {sale.temporary_max} until {plan.restore.isoformat()}"
-        raised = f"; {'dry-run: would raise ' if dry_run else ''}{raise_max}"
+    until = plan.restore.isoformat()
+    raised = _MaxRaised(original_max=original_max)
+    if sale.temporary_max is not None and not dry_run:
+        raised = _raise_for_sale(group.name, sale.temporary_max, adapters, saved, snapshot.size.max, until)
+    if raised.stopped is not None and not raised.made:
+        put_back = "" if raised.original_max is None else f", MaxSize {raised.original_max} to put back"
+        return base(
+            Outcome.SKIPPED,
+            f"paused ({raised.stopped.value}) during the {stage} for {sale.name}: the kill switch, read "
+            "again before the MaxSize raise, stopped it (no MaxSize raise, no floor, no capacity change); "
+            f"its event item was saved just before (target {target}{put_back})",
+            skip_cause="paused",
+        )
+    told = raised.told(sale.temporary_max)
+    if dry_run and raises_max:
+        told = f"; dry-run: would raise MaxSize {snapshot.size.max} -> {sale.temporary_max} until {until}"
     readings = adapters.signals.read(group, now)
     try:
         validate_readings(readings)
@@ -402,16 +442,9 @@ def _prewarm(
     decision = applied.decision
     reason = (
         f"{stage} for {sale.name} (doors open {plan.start.isoformat()}): target {target} from {why}"
-        f"{raised}; {decision.reason}"
+        f"{told}; {decision.reason}"
     )
-    outcome = decision.outcome
-    skip_cause = "concurrent" if applied.concurrent else None
-    if applied.concurrent:
-        outcome = Outcome.SKIPPED
-        reason += "; another decision saved first: the floor applies at the next decision"
-    elif raised and outcome is Outcome.UNCHANGED:
-        # The raise is a change of its own: applied, or in dry-run one that was not made.
-        outcome, skip_cause = (Outcome.SKIPPED, "dry_run") if dry_run else (Outcome.APPLIED, None)
+    outcome, skip_cause, reason = _prewarm_outcome(applied, raised, reason, dry_run and raises_max)
     record = base(
         outcome,
         reason,
@@ -421,10 +454,88 @@ def _prewarm(
     )
     record.update(applied.notes)
     record["outcome"] = outcome.value
+    if outcome is Outcome.APPLIED:
+        record.pop("skip_cause", None)  # the decision's (paused, concurrent), of a raise that was made
+    if raised.made:
+        record["new_max"] = sale.temporary_max
     record["event_target"] = target
     if normal is not None:
         record["normal_requests_per_minute"] = normal
     return record
+
+
+@dataclass(frozen=True)
+class _MaxRaised:
+    """What a pre-warm's MaxSize raise came to."""
+
+    made: tuple[str, ...] = ()  # each raise made, as the record tells it
+    stopped: Pause | None = None  # the kill switch, set since the phase began, that stopped a raise
+    original_max: int | None = None  # what this sale's restore puts back, as saved
+
+    def told(self, temporary_max: int | None) -> str:
+        """The raise, for the record's reason ("" when none was made or stopped)."""
+        told = f"; {', then '.join(self.made)}" if self.made else ""
+        if self.stopped is not None and self.made:
+            told += (
+                f"; paused ({self.stopped.value}) before MaxSize could be raised again: it stays lower, "
+                f"raise it to {temporary_max} by hand once resumed"
+            )
+        return told
+
+
+def _raise_for_sale(
+    group: str, temporary_max: int, adapters: Adapters, saved: EventState, read_max: int, until: str
+) -> _MaxRaised:
+    """Raise MaxSize to a sale's `temporary_max` once its event item (`saved`) is saved: if the first
+    read (`read_max`) is below it, and again if MaxSize, read again now, is (another sale's restore
+    that read the event items before ours was saved cut it since the first read). The kill switch is
+    read again before each raise. An original still unknown (no raise was due at the first read) is
+    the MaxSize read again, saved before that raise."""
+    made = []
+    if temporary_max > read_max:
+        stopped = _raise_max(group, adapters, temporary_max)
+        if stopped is not None:
+            return _MaxRaised((), stopped, saved.original_max)
+        made.append(f"MaxSize {read_max} -> {temporary_max} until {until}")
+    now_max = adapters.fleet.describe(group).size.max
+    original = saved.original_max
+    stopped = None
+    if now_max < temporary_max:
+        if original is None:
+            original = now_max
+            adapters.store.save_event(group, replace(saved, original_max=original))
+        stopped = _raise_max(group, adapters, temporary_max)
+        if stopped is None:
+            made.append(
+                f"MaxSize read again after this sale's event item was saved: {now_max} (lowered since the "
+                f"first read, by another sale's restore that did not know this one yet), raised {now_max} -> "
+                f"{temporary_max} until {until}"
+            )
+    return _MaxRaised(tuple(made), stopped, original)
+
+
+def _prewarm_outcome(
+    applied: Applied, raised: _MaxRaised, reason: str, would_raise: bool
+) -> tuple[Outcome, str | None, str]:
+    """A pre-warm's outcome, skip cause and reason from its decision (`applied`) and its MaxSize raise.
+
+    A raise made is a change of its own whatever the decision then did (a kill switch set since, another
+    decision saved first): `applied`, and told. In dry-run (`would_raise`) a raise is not made."""
+    outcome = applied.decision.outcome
+    skip_cause = "concurrent" if applied.concurrent else None
+    if applied.concurrent:
+        outcome = Outcome.SKIPPED
+        reason += "; another decision saved first: the floor applies at the next decision"
+    if raised.made and outcome is not Outcome.APPLIED:
+        if applied.decision.skip_cause == "paused":
+            reason += (
+                "; the kill switch was set after MaxSize was raised: the raise stands (put MaxSize back "
+                "by hand if it must not), no floor applied"
+            )
+        return Outcome.APPLIED, None, reason
+    if would_raise and outcome is Outcome.UNCHANGED:
+        return Outcome.SKIPPED, "dry_run", reason
+    return outcome, skip_cause, reason
 
 
 def _release(trigger: PhaseTrigger, adapters: Adapters, base: Any) -> dict[str, Any]:
@@ -492,4 +603,61 @@ def _restore(
     record.update(previous_desired=snapshot.size.desired, new_desired=lowered, new_max=new_max)
     stash(record)
     adapters.fleet.set_max_size(group.name, new_max, None if lowered == snapshot.size.desired else lowered)
+    late = _kept_for_late_sales(trigger, adapters, now, new_max, snapshot.size.desired, lowered)
+    record["reason"] += late.pop("reason", "")
+    record.update(late)
+    return record
+
+
+def _kept_for_late_sales(
+    trigger: PhaseTrigger, adapters: Adapters, now: datetime, new_max: int, read_desired: int, lowered: int
+) -> dict[str, Any]:
+    """After a restore's update: the event items read again, and the max of a sale still on that needs
+    more than `new_max` put back; the record's fields that say so (`reason`: what to add to its
+    reason; none when nothing was needed).
+
+    There is no conditional write in the Auto Scaling API: another sale's pre-warm that saved its
+    event item after this restore first read them, and read MaxSize before this update, would run its
+    whole sale under the cut. Its pre-warm reads MaxSize again after saving its item, so one of the two
+    sees the other: this read (its item saved before it) or its read (our update before it)."""
+    group, name = trigger.group, trigger.event.name
+    record: dict[str, Any] = {}
+    try:
+        on = _others_raised(group, _saved_events(group, adapters, name), name, now)
+    except (AwsCallError, DamagedItemError) as error:
+        logger.warning("restore of %s: could not read the event items again: %s", name, error)
+        record["reason"] = (
+            "; could not read the event items again after the update to check that no sale still on "
+            f"needs a higher MaxSize ({safe_text(str(error), 300)}): check `surgeguard status`"
+        )
+        return record
+    needed = max([new_max, *(other.event.temporary_max or 0 for other in on)])
+    if needed <= new_max:
+        return record
+    names = ", ".join(o.event.name for o in on if (o.event.temporary_max or 0) > new_max)
+    later = f"; then {names} found on (its pre-warm saved its event item after this restore read them)"
+    try:
+        pause = adapters.store.load_pause(group.name)
+        if pause is not Pause.NONE:
+            record["reason"] = (
+                f"{later}, but paused ({pause.value}) since: MaxSize left at {new_max}, put it back to "
+                f"{needed} by hand"
+            )
+            return record
+        current = adapters.fleet.describe(group.name).size
+        # Desired is put back only if it is still what this restore set: what it had read, within `needed`.
+        back = min(read_desired, needed) if lowered < read_desired and current.desired == lowered else None
+        adapters.fleet.set_max_size(group.name, needed, back)
+    except (AwsCallError, GroupNotFoundError) as error:
+        logger.warning("restore of %s: could not put the max of %s back: %s", name, names, error)
+        record["reason"] = (
+            f"{later}, but its max could not be put back ({safe_text(str(error), 300)}): MaxSize may be "
+            f"left at {new_max}, put it back to {needed} by hand"
+        )
+        return record
+    record.update(new_max=needed, new_desired=current.desired if back is None else back)
+    record["reason"] = (
+        f"{later}: its max kept after all, MaxSize {new_max} -> {needed}"
+        f"{'' if back is None else f', desired {lowered} -> {back} put back'}"
+    )
     return record

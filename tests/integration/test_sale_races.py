@@ -1,0 +1,256 @@
+"""Sale phases that run at the same time: a restore against another sale's pre-warm, the kill switch set
+during a pre-warm. Each interleaving is forced by patching one adapter method to run the other in the
+middle of it (the Auto Scaling API has no conditional write to close the window)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from surgeguard import keys
+from surgeguard.adapters.audit_store import AuditStore
+from surgeguard.adapters.autoscaling import AutoScalingFleet
+from surgeguard.config import parse_config
+from surgeguard.domain.model import EventState, Pause
+from surgeguard.domain.sales import EventPlan, plan_event
+
+from .support import T0, configure_web, desired, put_request_counts
+from .test_sale_events import EVENT, PREWARM, RESTORE, declare, fire, max_size, phase
+
+Audit = Callable[[str], list[dict[str, Any]]]
+
+
+def _noon_sale(doors: str) -> EventPlan:
+    """web with the doorbuster (MaxSize 30, restored 10:30 New York) and a noon sale (MaxSize 25, an
+    hour long) whose doors open at `doors` (local), week-old demand for both (target 24): noon's plan."""
+    noon = {**EVENT, "name": "noon", "start": f"2026-11-20T{doors}:00", "end": "2026-11-20T11:50:00"}
+    noon["temporary_max"] = 25
+    web = parse_config(configure_web(launch_seconds=130, events=[EVENT, noon])).groups[0]
+    plan = plan_event(web, web.events[1])
+    for opens in (T0, plan.start):
+        put_request_counts((opens - timedelta(days=7, minutes=minute), 6000.0) for minute in range(-7, 8))
+    return plan
+
+
+def _at(clock: Any, event: str, phase_name: str, when: Any, fired: Any = None) -> dict[str, Any]:
+    clock.pin(fired or when)
+    (record,) = fire(phase(phase_name, when, event=event))["records"]
+    return record
+
+
+def _original_max(event: str) -> int | None:
+    item = boto3.client("dynamodb").get_item(
+        TableName=os.environ["TABLE_NAME"],
+        Key={
+            keys.PARTITION_KEY: {"S": keys.group_pk("web")},
+            keys.SORT_KEY: {"S": f"{keys.EVENT_SORT_PREFIX}{event}"},
+        },
+    )["Item"]
+    return int(item["original_max"]["N"]) if "original_max" in item else None
+
+
+def _last(audit: Audit, event: str, phase_name: str) -> dict[str, Any]:
+    return [
+        r for r in audit("web") if (r["trigger"].get("event"), r["trigger"]["phase"]) == (event, phase_name)
+    ][-1]
+
+
+def _pause(at: Any) -> None:
+    """An operator's `surgeguard pause` of every group."""
+    AuditStore(os.environ["TABLE_NAME"], boto3.client("dynamodb")).set_pause(None, Pause.ALL, "oncall", at)
+
+
+def _restore_inside_noons_save(clock: Any, monkeypatch: pytest.MonkeyPatch, noon_fired: Any) -> list[str]:
+    """The doorbuster's restore runs after noon's pre-warm read the group and the event items, before
+    its event item is written."""
+    real_save = AuditStore.save_event
+    ran: list[str] = []
+
+    def save_event(self: AuditStore, group: str, state: EventState) -> None:
+        if state.event == "noon" and not ran:
+            restore = _at(clock, "doorbuster", "restore", RESTORE)
+            ran.append(f"{restore['outcome']}: {restore['reason']}")
+            clock.pin(noon_fired)
+        real_save(self, group, state)
+
+    monkeypatch.setattr(AuditStore, "save_event", save_event)
+    return ran
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_restore_between_the_next_sales_read_and_its_save_leaves_it_its_max(
+    clock: Any, audit: Audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the doorbuster's raise (30) in place, and noon's pre-warm (10:29) just before its restore
+    plan = _noon_sale("10:39")
+    assert PREWARM < plan.prewarm < RESTORE < plan.restore
+    _at(clock, "doorbuster", "prewarm", PREWARM)
+    fired = RESTORE - timedelta(seconds=2)
+    ran = _restore_inside_noons_save(clock, monkeypatch, fired)
+    # WHEN the doorbuster's restore (not knowing noon) cuts MaxSize to 20 between noon's read and save
+    record = _at(clock, "noon", "prewarm", plan.prewarm, fired)
+    # THEN noon raises it again after saving and holds its floor (it once ran its sale at 20 / 20)
+    assert ran == ["applied: restore after doorbuster: MaxSize 30 -> 20, desired 24 -> 20"]
+    assert (max_size(), desired()) == (25, 24), record["reason"]
+    assert record["outcome"] == "applied"
+    assert "read again after this sale's event item was saved: 20" in record["reason"]
+    assert _last(audit, "noon", "prewarm")["new_max"] == 25
+    # AND noon's own restore, the last, puts the group's original back
+    assert _original_max("noon") == 20
+    assert _at(clock, "noon", "restore", plan.restore)["outcome"] == "applied"
+    assert max_size() == 20
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_the_next_sales_whole_prewarm_inside_a_restore_keeps_its_max_and_capacity(
+    clock: Any, audit: Audit, notifications: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the doorbuster's raise in place and the group at 24
+    plan = _noon_sale("10:39")
+    _at(clock, "doorbuster", "prewarm", PREWARM)
+    notifications.read()
+    real_set = AutoScalingFleet.set_max_size
+    noon: list[dict[str, Any]] = []
+
+    def set_max_size(
+        self: AutoScalingFleet, name: str, size: int, desired_capacity: int | None = None
+    ) -> None:
+        if not noon:
+            # noon's whole pre-warm runs after the restore read the event items and the group
+            noon.append(_at(clock, "noon", "prewarm", plan.prewarm, RESTORE - timedelta(seconds=2)))
+            clock.pin(RESTORE)
+        real_set(self, name, size, desired_capacity)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_max_size", set_max_size)
+    # WHEN the doorbuster's restore then cuts MaxSize and desired to 20
+    restore = _at(clock, "doorbuster", "restore", RESTORE)
+    # THEN it finds noon on when it reads the event items again, and puts its max and capacity back
+    assert noon[0]["outcome"] == "unchanged", noon[0]["reason"]  # 30 / 24 when it ran: nothing to do
+    assert (max_size(), desired()) == (25, 24), restore["reason"]
+    assert "then noon found on" in restore["reason"]
+    assert "MaxSize 20 -> 25, desired 20 -> 24 put back" in restore["reason"]
+    audited = _last(audit, "doorbuster", "restore")
+    assert (audited["outcome"], audited["new_max"], audited["new_desired"]) == ("applied", 25, 24)
+    assert any("noon found on" in n["Message"] for n in notifications.read())
+    # AND noon's restore, the last, puts the group's original back
+    _at(clock, "noon", "restore", plan.restore)
+    assert max_size() == 20
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_restore_that_finds_the_next_sale_on_after_a_pause_leaves_its_max_to_people(
+    clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = _noon_sale("10:39")
+    _at(clock, "doorbuster", "prewarm", PREWARM)
+    real_set = AutoScalingFleet.set_max_size
+    calls: list[int] = []
+
+    def set_max_size(
+        self: AutoScalingFleet, name: str, size: int, desired_capacity: int | None = None
+    ) -> None:
+        if not calls:
+            _at(clock, "noon", "prewarm", plan.prewarm, RESTORE - timedelta(seconds=2))
+            _pause(RESTORE)
+            clock.pin(RESTORE)
+        calls.append(size)
+        real_set(self, name, size, desired_capacity)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_max_size", set_max_size)
+    restore = _at(clock, "doorbuster", "restore", RESTORE)
+    # The kill switch stops the put-back as it stops any raise; the record says what to put back
+    assert calls == [20] and max_size() == 20
+    assert "noon found on" in restore["reason"] and "put it back to 25 by hand" in restore["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_prewarm_at_the_restores_time_with_that_restore_in_flight_saves_the_groups_original(
+    clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN noon's pre-warm planned at the doorbuster's restore time (10:30): by the clock that sale's
+    # raise is over, but MaxSize is still its 30
+    plan = _noon_sale("10:40")
+    assert plan.prewarm == RESTORE
+    _at(clock, "doorbuster", "prewarm", PREWARM)
+    ran = _restore_inside_noons_save(clock, monkeypatch, RESTORE + timedelta(seconds=1))
+    # WHEN that restore lands between noon's read and its save
+    record = _at(clock, "noon", "prewarm", plan.prewarm, RESTORE + timedelta(seconds=1))
+    # THEN noon has its max, and saved 20 (the group's own), not nothing (25 under the 30 it read),
+    # for its restore to put back: the last restore once left MaxSize at 25 for good
+    assert ran == ["applied: restore after doorbuster: MaxSize 30 -> 20, desired 24 -> 20"]
+    assert (max_size(), desired()) == (25, 24), record["reason"]
+    assert _original_max("noon") == 20
+    _at(clock, "noon", "restore", plan.restore)
+    assert max_size() == 20
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_restore_running_late_after_the_next_sales_prewarm_is_not_taken_for_the_original(
+    clock: Any,
+) -> None:
+    # GIVEN noon's pre-warm at 10:30 and the doorbuster's restore, due then, landing a minute later
+    plan = _noon_sale("10:40")
+    _at(clock, "doorbuster", "prewarm", PREWARM)
+    assert _at(clock, "noon", "prewarm", plan.prewarm)["outcome"] == "unchanged"  # 25 under 30, 24 held
+    _at(clock, "doorbuster", "restore", RESTORE, RESTORE + timedelta(minutes=1))
+    assert (max_size(), desired()) == (25, 24)
+    # THEN noon's restore puts the group's own 20 back
+    assert _original_max("noon") == 20
+    _at(clock, "noon", "restore", plan.restore)
+    assert max_size() == 20
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_pause_set_during_a_prewarm_stops_its_max_raise(
+    clock: Any, audit: Audit, notifications: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the kill switch set after the pre-warm's first read of it, before its raise
+    declare(EVENT)
+    real_save = AuditStore.save_event
+
+    def save_event(self: AuditStore, group: str, state: EventState) -> None:
+        _pause(PREWARM)
+        real_save(self, group, state)
+
+    monkeypatch.setattr(AuditStore, "save_event", save_event)
+    clock.pin(PREWARM)
+    fire(phase("prewarm", PREWARM))
+    # THEN read again before the raise, it stops it (MaxSize was once raised 20 -> 30, audited `skipped`)
+    assert (max_size(), desired()) == (20, 2)
+    (record,) = audit("web")
+    assert (record["outcome"], record["skip_cause"]) == ("skipped", "paused"), record["reason"]
+    assert "no MaxSize raise" in record["reason"]
+    assert notifications.read() == []
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_pause_set_as_the_max_is_raised_is_audited_as_the_raise_it_let_through(
+    clock: Any, audit: Audit, notifications: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the kill switch set after the pre-warm read it again, as its MaxSize raise goes out
+    declare(EVENT)
+    real_set = AutoScalingFleet.set_max_size
+
+    def set_max_size(
+        self: AutoScalingFleet, name: str, size: int, desired_capacity: int | None = None
+    ) -> None:
+        _pause(PREWARM)
+        real_set(self, name, size, desired_capacity)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_max_size", set_max_size)
+    clock.pin(PREWARM)
+    fire(phase("prewarm", PREWARM))
+    # THEN the raise made is audited `applied` and told (it was `skipped: paused`, told to nobody); the
+    # floor is not applied
+    assert (max_size(), desired()) == (30, 2)
+    (record,) = audit("web")
+    assert record["outcome"] == "applied" and "skip_cause" not in record, record
+    assert "MaxSize 20 -> 30" in record["reason"] and "raise stands" in record["reason"]
+    assert record["new_max"] == 30
+    (told,) = notifications.read()
+    assert "MaxSize 20 -> 30" in told["Message"]
