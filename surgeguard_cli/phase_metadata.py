@@ -2,7 +2,13 @@
 of a stored cloud assembly (`cdk deploy --app cdk.out`) at a given time would create too late.
 
 Each sale-phase schedule's template `Metadata.Surgeguard` holds its group, event, phase, planned time and
-the time after which the Lambda no longer acts on it. With many groups the schedules live in nested
+the time after which the Lambda no longer acts on it (stale_after). A deploy is too late for a phase
+as soon as its planned time is at or before the deploy, not only once it is stale: creating a one-time
+schedule with a past at() time may be refused (AWS documents neither outcome), and a phase that has
+fired deleted its own schedule (the Lambda does, CloudFormation having no ActionAfterCompletion), so a
+deploy that updates it fails with ResourceNotFound and rolls back. Synth leaves out exactly those
+phases (`infra.constructs.sale_schedules.sale_phases`: past when at or before its `now`), so a template
+synthesized at deploy time is never flagged. With many groups the schedules live in nested
 stacks (`infra.constructs.shards`), whose templates sit beside the parent's in the assembly, so a
 check of the parent template alone finds none of them: `stale_in_assembly` reads them all.
 """
@@ -10,7 +16,7 @@ check of the parent template alone finds none of them: `stale_in_assembly` reads
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,18 +26,22 @@ METADATA_KEY = "Surgeguard"
 
 @dataclass(frozen=True)
 class StalePhase:
+    """A phase whose planned time is at or before the deploy's `now`."""
+
     group: str
     event: str
     phase: str
     planned_utc: str
     stale_after_utc: str
+    stale: bool = False  # `now` is past stale_after too: the Lambda would skip it (`stale_phase`)
 
     def __str__(self) -> str:
         return f"{self.group}/{self.event} {self.phase} planned {self.planned_utc}"
 
 
 def stale_in_template(template: dict[str, Any], now: datetime) -> list[StalePhase]:
-    """The sale phases in one template that a deploy at `now` creates too late to be acted on."""
+    """The sale phases in one template that a deploy at `now` creates too late: planned at or before
+    `now` (those synth at `now` would leave out), whether or not the Lambda would still act on them."""
     stale = []
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Scheduler::Schedule":
@@ -40,8 +50,9 @@ def stale_in_template(template: dict[str, Any], now: datetime) -> list[StalePhas
         if metadata is None:
             continue  # not a sale phase (the per-minute re-evaluation)
         phase = _phase(logical_id, metadata)
-        if now >= _utc(logical_id, phase.stale_after_utc):
-            stale.append(phase)
+        stale_after = _utc(logical_id, "stale_after_utc", phase.stale_after_utc)
+        if now >= _utc(logical_id, "planned_utc", phase.planned_utc):
+            stale.append(replace(phase, stale=now >= stale_after))
     return sorted(stale, key=str)
 
 
@@ -56,15 +67,13 @@ def _phase(logical_id: str, metadata: Any) -> StalePhase:
     return StalePhase(*(metadata[n] for n in names))
 
 
-def _utc(logical_id: str, text: str) -> datetime:
+def _utc(logical_id: str, name: str, text: str) -> datetime:
     try:
         when: datetime | None = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         when = None
     if when is None or when.tzinfo is None:
-        raise ValueError(
-            f"schedule {logical_id}: stale_after_utc {text!r} is not a UTC time: synthesize again"
-        )
+        raise ValueError(f"schedule {logical_id}: {name} {text!r} is not a UTC time: synthesize again")
     return when
 
 

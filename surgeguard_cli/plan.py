@@ -320,7 +320,7 @@ def build_plan(
 ) -> PlanReport:
     """`learned_launch`: per group, the p90 launch time learned from its history (None: none known).
     `other_scalers`: per group, the scaling policies and scheduled actions found on it (None: not read).
-    `stale`: the phases a stored cloud assembly would create too late if deployed `now` (`--assembly`)."""
+    `stale`: the phases a stored cloud assembly holds whose time is at or before `now` (`--assembly`)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     unclaimed = {(phase.group, phase.event, phase.phase): phase for phase in stale}
@@ -361,16 +361,20 @@ def build_plan(
 
 
 def _stale_finding(phase: StalePhase, declared: bool = True) -> Finding:
-    """A schedule a stored cloud assembly would create after the Lambda stops acting on its phase: the
-    phase would be skipped (`stale_phase`), so the assembly must be synthesized again."""
+    """A schedule a stored cloud assembly holds for a phase whose time is at or before the deploy: the
+    deploy may fail (a past at() refused, or an update to a schedule that fired and deleted itself), and
+    past stale_after the Lambda would skip the phase anyway, so the assembly must be synthesized again
+    (synth leaves out the phases already past)."""
     what = "" if declared else " (not declared in this config)"
+    stale = f" (not acted on after {phase.stale_after_utc})" if phase.stale else ""
     return Finding(
         ERROR,
         phase.group,
         phase.event,
-        f"the cloud assembly would create the {phase.phase} schedule{what} too late: planned "
-        f"{phase.planned_utc}, not acted on after {phase.stale_after_utc}; synthesize again (cdk synth) "
-        "before deploying",
+        f"the cloud assembly holds the {phase.phase} schedule{what}, planned {phase.planned_utc}{stale}, "
+        "which is not in the future: creating it may be refused (a past at() time), and once it has "
+        "fired it has deleted itself, so updating it fails (ResourceNotFound) and rolls the deploy back; "
+        "synthesize again (cdk synth), which leaves out the phases already past, and deploy that assembly",
     )
 
 
@@ -435,8 +439,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--assembly",
         metavar="DIR",
-        help="a synthesized cloud assembly (cdk.out) about to be deployed: flag the sale-phase schedules "
-        "it would create too late, nested stacks included",
+        help="a synthesized cloud assembly (cdk.out) about to be deployed: flag (as errors) the sale-phase "
+        "schedules whose time is at or before --now, nested stacks included",
     )
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.epilog = EXAMPLES

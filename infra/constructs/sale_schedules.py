@@ -6,15 +6,17 @@ own wall-clock time in the event's zone, e.g. `at(2026-11-26T23:38:00)` in Ameri
 console shows what the config says. A wall time that occurs twice (the hour repeated when daylight
 saving ends) cannot say which of the two is meant, so such a phase is written in UTC instead.
 
-Phases already past at synth time are skipped (with a warning on stderr). A template synthesized
-earlier and deployed later (a pipeline, `--app cdk.out`) can still hold phases whose time has passed,
-and AWS documents no behaviour for a one-time schedule created with a past at() time; StartDate and
-EndDate are ignored for one-time schedules, so no template property can bound it. So: each schedule
-carries its planned time and the time after which the Lambda no longer acts on it (Metadata
-`Surgeguard`), `surgeguard plan --assembly cdk.out` lists those a deploy at `now` would create too late,
-nested stacks included (a pipeline check before `cdk deploy --app cdk.out`), and the Lambda treats any
-such firing the same way whatever Scheduler does with it: `skipped: stale_phase`, announced, schedule
-deleted (schedule_service).
+Phases already past at synth time (planned at or before `now`) are skipped (with a warning on stderr).
+A template synthesized earlier and deployed later (a pipeline, `--app cdk.out`) can still hold phases
+whose time has passed, and AWS documents no behaviour for a one-time schedule created with a past at()
+time; StartDate and EndDate are ignored for one-time schedules, so no template property can bound it.
+Worse, a phase that has fired deleted its own schedule (below), so a deploy that updates it fails with
+ResourceNotFound and rolls back. So: each schedule carries its planned time and the time after which
+the Lambda no longer acts on it (Metadata `Surgeguard`); `surgeguard plan --assembly cdk.out` fails on
+any phase planned at or before `now`, the same rule synth applies, nested stacks included (a pipeline
+check before `cdk deploy --app cdk.out`: synthesize again); and the Lambda treats a firing more than
+PHASE_MAX_AGE late the same way whatever Scheduler does with it: `skipped: stale_phase`, announced,
+schedule deleted (schedule_service).
 
 CloudFormation has no `ActionAfterCompletion` for AWS::Scheduler::Schedule, so the Lambda deletes
 the schedule that fired it once the phase is handled (its ARN is in the Input as `schedule_arn`). A
@@ -123,14 +125,16 @@ def wall_time(when: datetime, zone: str) -> tuple[datetime, str]:
 
 
 def stale_phases(template: dict[str, Any], now: datetime) -> list[str]:
-    """The sale phases in a synthesized template that a deploy at `now` creates too late to be acted on
-    (`group/event phase planned ...`), from each schedule's Metadata; empty when the template is fresh.
+    """The sale phases in a synthesized template that a deploy at `now` creates too late: planned at or
+    before `now`, exactly those `sale_phases(config, now)` calls past (`group/event phase planned ...`),
+    from each schedule's Metadata; empty when the template was synthesized at `now` or later.
     One template only: `surgeguard_cli.phase_metadata.stale_in_assembly` reads nested stacks too."""
     return [str(phase) for phase in stale_in_template(template, now)]
 
 
 def sale_phases(config: ScalerConfig, now: datetime) -> tuple[list[PhaseSchedule], list[PhaseSchedule]]:
-    """Every group x event x phase, split into (still to come, already past) at `now`."""
+    """Every group x event x phase, split into (still to come, already past) at `now`. A phase planned
+    at `now` is past; the pipeline check (`stale_phases`) flags exactly what this calls past."""
     pending: list[PhaseSchedule] = []
     past: list[PhaseSchedule] = []
     for group in config.groups:

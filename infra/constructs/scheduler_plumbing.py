@@ -94,6 +94,13 @@ class SchedulerPlumbing:
         )
         # The L2 writes the group's (generated) name as a literal, which orders nothing.
         schedule.node.add_dependency(self.group)
+        # The target's grants (lambda:InvokeFunction, sqs:SendMessage on the dead-letter queue) go into
+        # the role's default policy, a resource of its own that the schedule never references: without
+        # this, CloudFormation creates both at once, and a schedule due at once (the per-minute
+        # re-evaluation) fires before its role may invoke, into the dead-letter queue. Depending on the
+        # role depends on everything under it, the default policy (and any overflow policy) included;
+        # in a nested stack, CDK lifts it onto the nested stack's resource.
+        schedule.node.add_dependency(self.role)
         self._acknowledge_invoke_wildcard()
         return schedule
 

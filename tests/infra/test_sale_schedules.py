@@ -434,16 +434,37 @@ def _black_friday(config: ScalerConfig) -> tuple[Any, Any]:
     return group, group.events[0]
 
 
-def test_stale_phases_lists_what_a_late_deploy_would_create_too_late(sales_synth: Synth) -> None:
+def test_the_pipeline_check_flags_every_phase_due_at_or_before_the_deploy(sales_synth: Synth) -> None:
+    # Not only those past stale_after (planned + 65 min): a phase whose time has come may be refused
+    # as a past at() time, and one that has fired deleted its own schedule, so a deploy updating it
+    # fails with ResourceNotFound and rolls back (REAL-AWS rows 5 and 19(a)).
     template = sales_synth.template
-    # deployed right after synth: nothing stale
+    # deployed right after synth: nothing due
     assert stale_phases(template, SALES_NOW) == []
-    # deployed just after Black Friday's ramp stage stopped being acted on (03:47Z + 65 min)
-    late = datetime(2026, 11, 27, 4, 52, tzinfo=UTC)
-    assert stale_phases(template, late) == [
-        "web/black-friday ramp-1 planned 2026-11-27T03:47:00Z",
+    ramp = datetime(2026, 11, 27, 3, 47, tzinfo=UTC)  # Black Friday's ramp stage
+    before = stale_phases(template, ramp - timedelta(minutes=1))
+    assert before == [
         "web/night-owl release planned 2026-11-01T06:20:00Z",
         "web/night-owl restore planned 2026-11-01T07:20:00Z",
     ]
-    # a minute earlier the ramp stage still counts
-    assert "web/black-friday ramp-1" not in " ".join(stale_phases(template, late - timedelta(minutes=1)))
+    # at its planned time, and 5 minutes on (fired, its schedule deleted), long before it goes stale
+    for now in (ramp, ramp + timedelta(minutes=5)):
+        assert stale_phases(template, now) == sorted(
+            [*before, "web/black-friday ramp-1 planned 2026-11-27T03:47:00Z"]
+        )
+
+
+def test_the_pipeline_check_flags_exactly_what_a_synth_at_deploy_time_would_leave_out(
+    sales_synth: Synth,
+) -> None:
+    # The check and synth agree: a phase is past (not scheduled) when its time is at or before `now`,
+    # so the check flags exactly the schedules a fresh synth at deploy time would no longer hold.
+    template = sales_synth.template
+    in_template = {(p.group, p.event, p.phase) for p in sale_phases(sales_config(), SALES_NOW)[0]}
+    times = sorted({p.when for p in sale_phases(sales_config(), SALES_NOW)[0]})
+    for now in sorted({SALES_NOW, *times, *(t - timedelta(seconds=1) for t in times)}):
+        _, past = sale_phases(sales_config(), now)
+        left_out = {(p.group, p.event, p.phase) for p in past} & in_template
+        flagged = stale_phases(template, now)
+        assert len(flagged) == len(left_out), now
+        assert all(any(f"{g}/{e} {ph} planned" in f for f in flagged) for g, e, ph in left_out), now

@@ -14,6 +14,7 @@ import pytest
 
 from surgeguard.config import ConfigError, ScalerConfig, parse_config
 from surgeguard_cli import main as cli
+from surgeguard_cli.phase_metadata import stale_in_template
 from surgeguard_cli.plan import ERROR, MULTIPLIER_TARGET, WARNING, build_plan, render
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -375,23 +376,51 @@ def test_a_stored_assembly_whose_nested_stacks_hold_late_phases_is_an_error(
     }
     (assembly / "SurgeguardShard03ABC.nested.template.json").write_text(json.dumps(nested))
     args = ["plan", "--config", _write(tmp_path, _config(DOORBUSTER)), "--assembly", str(assembly)]
-    # WHEN it is checked a minute before its pre-warm stops being acted on: nothing stale
-    assert cli.main([*args, "--now", "2026-11-27T05:42Z"]) == 0
-    assert "too late" not in capsys.readouterr().out
-    # THEN from that minute on the pre-warm is an error under its event; after two more, so is a phase
-    # of a group this config no longer declares
+    # WHEN it is checked a minute before the pre-warm's planned time: nothing is due
+    assert cli.main([*args, "--now", "2026-11-27T04:37Z"]) == 0
+    assert "error:" not in capsys.readouterr().out
+    # THEN from its planned time on the pre-warm is an error under its event, long before it goes stale
+    # (it may have fired and deleted its own schedule, or be refused as a past at() time)
+    assert cli.main([*args, "--now", "2026-11-27T04:38Z"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "    error: the cloud assembly holds the prewarm schedule, planned 2026-11-27T04:38:00Z, which is "
+        "not in the future: creating it may be refused (a past at() time), and once it has fired it has "
+        "deleted itself, so updating it fails (ResourceNotFound) and rolls the deploy back; synthesize "
+        "again (cdk synth), which leaves out the phases already past, and deploy that assembly"
+    ) in out
+    assert "1 error(s)" in out and "legacy" not in out
+    # AND past its stale time it also says the Lambda would no longer act on it; after two more minutes,
+    # so is a phase of a group this config no longer declares
     assert cli.main([*args, "--now", "2026-11-27T05:45Z"]) == 1
     out = capsys.readouterr().out
     assert (
-        "    error: the cloud assembly would create the prewarm schedule too late: planned "
-        "2026-11-27T04:38:00Z, not acted on after 2026-11-27T05:43:00Z; synthesize again (cdk synth) "
-        "before deploying"
+        "    error: the cloud assembly holds the prewarm schedule, planned 2026-11-27T04:38:00Z (not acted "
+        "on after 2026-11-27T05:43:00Z), which is not in the future: "
     ) in out
-    assert "error: legacy/sale: the cloud assembly would create the restore schedule (not declared in " in out
+    assert "error: legacy/sale: the cloud assembly holds the restore schedule (not declared in " in out
     assert "2 error(s)" in out
     # AND a folder that is no assembly is a usage error
     assert cli.main([*args[:-1], str(tmp_path), "--now", "2026-11-27T05:45Z"]) == 2
     assert "holds no *.template.json" in capsys.readouterr().err
+
+
+def test_a_phase_that_already_fired_is_flagged_long_before_it_goes_stale() -> None:
+    # Synthesized minutes before its time, deployed minutes after: the schedule fired and deleted
+    # itself, so any change to it in this deploy is an UpdateSchedule on nothing (REAL-AWS row 19(a)).
+    template = {
+        "Resources": {
+            "Prewarm": _phase_schedule(
+                "web", "doorbuster", "prewarm", "2026-11-27T04:38:00Z", "2026-11-27T05:43:00Z"
+            )
+        }
+    }
+    assert stale_in_template(template, datetime(2026, 11, 27, 4, 37, 59, tzinfo=UTC)) == []
+    for now in (datetime(2026, 11, 27, 4, 38, tzinfo=UTC), datetime(2026, 11, 27, 4, 43, tzinfo=UTC)):
+        (due,) = stale_in_template(template, now)
+        assert (due.phase, due.planned_utc, due.stale) == ("prewarm", "2026-11-27T04:38:00Z", False)
+    (due,) = stale_in_template(template, datetime(2026, 11, 27, 5, 43, tzinfo=UTC))
+    assert due.stale  # and from stale_after on, the Lambda would skip it as well
 
 
 @pytest.mark.parametrize(
