@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,6 +79,14 @@ _SCHEDULE_ARN = re.compile(r"arn:[a-z-]+:scheduler:[a-z0-9-]+:\d{12}:schedule/([
 _DONE = frozenset({Outcome.APPLIED.value, Outcome.UNCHANGED.value, Outcome.SKIPPED.value})
 
 
+def phase_trigger_id(group: str, event: str, phase: str, scheduled_time: datetime) -> str:
+    """A phase's claim: not the execution id, which Scheduler makes anew for each attempt to deliver
+    (a delivery it retries after one that landed would be another trigger). A phase fires once, at its
+    time."""
+    when = scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"schedule#{group}#{event}#{phase}#{when}"
+
+
 @dataclass(frozen=True)
 class PhaseTrigger:
     group: GroupConfig
@@ -90,10 +99,7 @@ class PhaseTrigger:
 
     @property
     def trigger_id(self) -> str:
-        # Not the execution id: Scheduler makes a new one for each attempt to deliver, so a delivery it
-        # retries after one that landed would be another trigger. A phase fires once, at its time.
-        when = self.scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"schedule#{self.group.name}#{self.event.name}#{self.phase}#{when}"
+        return phase_trigger_id(self.group.name, self.event.name, self.phase, self.scheduled_time)
 
     def audit(self) -> dict[str, Any]:
         audit = {
@@ -297,14 +303,17 @@ def _others_raised(
     name: str,
     now: datetime,
     max_read: int | None = None,
+    restore_done: Callable[[str], bool] | None = None,
 ) -> list[_Raised]:
     """The group's other sales whose first phase saved a MaxSize to put back and whose restore is still
     to come at `now`: back-to-back sales (which `surgeguard plan` calls an error) must not undo each
     other's max.
 
     `max_read` (a pre-warm's read of MaxSize): a sale whose restore time has passed counts too while
-    that restore may still be running or retried (PHASE_MAX_AGE) and MaxSize is still above what it
-    puts back: the restore has not landed yet, so its original is the group's, not the max read."""
+    that restore may still be running or retried (PHASE_MAX_AGE), MaxSize is still above what it puts
+    back, and its claim is not done (`restore_done`, by trigger id): the restore has not landed yet, so
+    its original is the group's, not the max read. A restore that is done and a MaxSize raised since
+    (by a person) does not count: this sale would cut that max at its own restore."""
     raised = []
     for event in group.events:
         state = states.get(event.name)
@@ -313,8 +322,10 @@ def _others_raised(
         plan = plan_event(group, event)
         if plan.raised_max(now) is not None or (
             max_read is not None
+            and restore_done is not None
             and plan.first_phase <= now < plan.restore + PHASE_MAX_AGE
             and max_read > state.original_max
+            and not restore_done(phase_trigger_id(group.name, event.name, "restore", plan.restore))
         ):
             raised.append(_Raised(event, state.original_max))
     return raised
@@ -386,7 +397,10 @@ def _prewarm(
     # A restore of another sale due now but not landed yet (MaxSize still above its original) counts:
     # its original, not the max read, is the one to put back when this sale ends.
     others = [
-        other.original_max for other in _others_raised(group, states, sale.name, now, snapshot.size.max)
+        other.original_max
+        for other in _others_raised(
+            group, states, sale.name, now, snapshot.size.max, adapters.store.trigger_done
+        )
     ]
     if sale.temporary_max is not None and others:
         original_max = original_max or min(others)

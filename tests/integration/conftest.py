@@ -92,6 +92,7 @@ def moto() -> Iterator[None]:
 def _fresh_container() -> None:
     # A test may have replaced these (monkeypatch restores them after this fixture's teardown).
     getattr(clients.client, "cache_clear", lambda: None)()
+    getattr(clients.last_call_client, "cache_clear", lambda: None)()
     getattr(alarm._wiring, "cache_clear", lambda: None)()
 
 

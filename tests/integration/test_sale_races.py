@@ -254,3 +254,28 @@ def test_a_pause_set_as_the_max_is_raised_is_audited_as_the_raise_it_let_through
     assert record["new_max"] == 30
     (told,) = notifications.read()
     assert "MaxSize 20 -> 30" in told["Message"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_sale_after_a_restore_that_landed_does_not_take_its_original_and_cut_a_max_set_since(
+    clock: Any,
+) -> None:
+    # GIVEN the doorbuster's pre-warm (MaxSize 20 -> 30) and its restore (30 -> 20), both landed
+    plan = _noon_sale("11:00")  # noon's pre-warm at 10:50 New York: the doorbuster's restore + 20 min
+    _at(clock, "doorbuster", "prewarm", PREWARM)
+    _at(clock, "doorbuster", "restore", RESTORE)
+    assert max_size() == 20
+    # AND a person then raises MaxSize to 40 (desired 30) for the evening
+    boto3.client("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName="web", MaxSize=40, DesiredCapacity=30
+    )
+    # WHEN noon's pre-warm runs (its temporary max 25 is under 40: nothing to raise) and then its restore
+    assert plan.prewarm - RESTORE == timedelta(minutes=20)
+    _at(clock, "noon", "prewarm", plan.prewarm)
+    assert max_size() == 40
+    before = desired()
+    restore = _at(clock, "noon", "restore", plan.restore)
+    # THEN noon kept no MaxSize to put back, so its restore leaves the person's 40 (taking the landed
+    # restore for one in flight, it once saved the doorbuster's 20 and cut 40 -> 20 and desired with it)
+    assert _original_max("noon") is None
+    assert (max_size(), desired()) == (40, before), restore["reason"]

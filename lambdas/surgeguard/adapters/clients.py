@@ -39,10 +39,11 @@ SERVICE_RETRY_CONFIGS: dict[str, Config] = {}
 # Seconds kept back for the calls that end an invocation (the audit write, the claim's completion).
 DEADLINE_RESERVE_SECONDS = 8.0
 # A call whose SDK budget (every attempt timing out, and the backoffs) would outlive the time it has is
-# made once, with short timeouts, instead: with 9 s left, 3 attempts of a stalled SetDesiredCapacity ran
-# 12 s, and the runtime would kill the invocation before its `failed` record.
+# made with short timeouts and one retry instead (at most 2 x (1 + 2) s + 1 s of backoff, inside the
+# reserve): with 9 s left, 3 attempts of a stalled SetDesiredCapacity ran 12 s, and the runtime would
+# kill the invocation before its `failed` record. One retry still meets a transient 5xx or throttle.
 LAST_CALL_CONFIG = Config(
-    retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=2
+    retries={"total_max_attempts": 2, "mode": "standard"}, connect_timeout=1, read_timeout=2
 )
 _FINISHING = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
 # Per thread: a Lambda runs one invocation per process, the burst simulator many at once.
@@ -117,24 +118,15 @@ class AwsAdapter:
         raise AssertionError("unreachable: the last round raises")
 
     def _worst_call(self) -> float:
-        """One call's SDK budget; 0 for a wrapper or a fake (its own behaviour is what the caller wants)."""
-        return worst_call_seconds(self._client.meta.config) if isinstance(self._client, BaseClient) else 0.0
+        """One call's SDK budget, for the client the handlers make; 0 for one injected (moto, the burst
+        simulator's modelled AWS, a fake): its own behaviour is what the caller wants."""
+        made_here = self._client is client(self.service) and isinstance(self._client, BaseClient)
+        return worst_call_seconds(self._client.meta.config) if made_here else 0.0
 
     def _short(self) -> Any:
-        """The client for a call the invocation has little time left for: one attempt, short timeouts
-        (an injected client, moto's or a local endpoint's, gets a twin at its endpoint)."""
+        """The client for a call the invocation has little time left for: short timeouts, one retry."""
         if self._last_call_client is None:
-            meta = self._client.meta
-            self._last_call_client = (
-                last_call_client(self.service)
-                if self._client is client(self.service)
-                else boto3.client(
-                    self.service,
-                    endpoint_url=meta.endpoint_url,
-                    region_name=meta.region_name,
-                    config=LAST_CALL_CONFIG,
-                )
-            )
+            self._last_call_client = last_call_client(self.service)
         return self._last_call_client
 
     def _patient(self, code: str, round_: int, pause: float) -> bool:
