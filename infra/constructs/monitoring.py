@@ -3,8 +3,10 @@
 - every failure queue (on-failure destinations, SNS and Scheduler dead-letter queues) holding a
   message: ApproximateNumberOfMessagesVisible > 0. SQS publishes queue metrics only while a queue is
   active, and a queue holding messages is active, so missing data means empty (notBreaching);
-- each Lambda's Errors and Throttles > 0 in a minute. Lambda publishes its metrics only when the
-  function is invoked, so missing data is a quiet minute (notBreaching);
+- each Lambda's Errors, Throttles and DestinationDeliveryFailures > 0 in a minute (the last: an
+  asynchronous event Lambda could not hand to its on-failure destination is lost with no queue
+  holding it). Lambda publishes its metrics only when the function is invoked, so missing data is a
+  quiet minute (notBreaching);
 - per forecasting group, no forecast written for two of its intervals: Sum of
   Surgeguard/ForecastWritten (published by the forecast handler, embedded metric format) below 1,
   with missing data BREACHING: a forecaster that stopped (schedule gone, every run failing, no
@@ -87,7 +89,7 @@ class Watch(Construct):
         self.actions = [cw_actions.SnsAction(topic) for topic in topics]
         self.alarms: dict[str, cw.Alarm] = {}
         for watched in functions:
-            for metric_name in ("Errors", "Throttles"):
+            for metric_name in ("Errors", "Throttles", "DestinationDeliveryFailures"):
                 metric = cw.Metric(
                     namespace="AWS/Lambda",
                     metric_name=metric_name,
