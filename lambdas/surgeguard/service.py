@@ -31,6 +31,7 @@ from surgeguard.adapters.errors import (
     ConcurrentUpdateError,
     DamagedItemError,
     DuplicateTriggerError,
+    GroupDeletingError,
     GroupNotFoundError,
 )
 from surgeguard.alarm_shape import GROUP_IN_SERVICE, needs_group_metrics
@@ -622,6 +623,8 @@ def _failure_record(error: Exception, base: Callable[..., dict[str, Any]]) -> di
     if not expected:
         logger.exception("unexpected error")
     message = safe_text(str(error) if expected else f"{type(error).__name__}: {error}", 1024)
+    if isinstance(error, GroupDeletingError):
+        return base(Outcome.SKIPPED, message, skip_cause="group_deleting")
     if _rejected_for_good(error):
         return base(Outcome.REJECTED, message)
     return base(Outcome.FAILED, message, error=message)
@@ -1806,12 +1809,22 @@ def _notify_other_writer(adapters: Adapters, record: dict[str, Any]) -> None:
         logger.warning("notification failed: %s", error)
 
 
+def _told_anyway(record: Mapping[str, Any]) -> bool:
+    """A change a suspended Auto Scaling process stopped: people suspended it and may have forgotten
+    (a pre-warm that launches nothing before a sale). Once per alarm or phase; the per-minute
+    re-evaluation that meets it again every minute says so in its records only."""
+    trigger = record.get("trigger") or {}
+    return record.get("skip_cause") == "suspended" and trigger.get("source") != "reevaluate"
+
+
 def _notify(
     adapters: Adapters,
     record: dict[str, Any],
     outcomes: frozenset[Outcome] = frozenset({Outcome.APPLIED, Outcome.FAILED}),
 ) -> None:
-    if adapters.notifier is None or record["outcome"] not in {o.value for o in outcomes}:
+    if adapters.notifier is None or not (
+        record["outcome"] in {o.value for o in outcomes} or _told_anyway(record)
+    ):
         return
     try:
         subject = f"Surgeguard {record['outcome']}: {record['group']}"

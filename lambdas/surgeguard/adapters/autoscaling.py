@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from surgeguard.adapters.clients import AwsAdapter
-from surgeguard.adapters.errors import GroupNotFoundError
+from surgeguard.adapters.errors import AwsCallError, GroupDeletingError, GroupNotFoundError
 from surgeguard.domain.model import AsgSize, GroupSnapshot
 from surgeguard.domain.warm_pool import WarmPool
 from surgeguard.domain.writers import Activity
@@ -15,13 +16,23 @@ _PENDING_STATES = ("Pending", "Pending:Wait", "Pending:Proceed", "Warmed:Pending
 
 def _weight(instance: dict[str, object]) -> int:
     """An instance's capacity units (DescribeAutoScalingGroups' WeightedCapacity, a whole number 1-999
-    given as a string); 1 where the group does not weigh its instances."""
+    given as a string); 1 where the group does not weigh its instances. Anything else is no count to
+    decide on: counted as 1, "2.0" once made 4 instances of weight 2 at desired 8 read as 7 and scale in."""
     raw = instance.get("WeightedCapacity")
-    try:
-        weight = int(str(raw)) if raw is not None else 1
-    except ValueError:
+    if raw is None:
         return 1
-    return weight if weight >= 1 else 1
+    try:
+        weight = float(str(raw))
+    except ValueError:
+        weight = math.nan
+    if not (weight.is_integer() and 1 <= weight <= 999):
+        raise AwsCallError(
+            "DescribeAutoScalingGroups",
+            "UnexpectedResponse",
+            f"instance {str(instance.get('InstanceId'))[:64]} has WeightedCapacity {str(raw)[:40]!r}, not a "
+            "whole number of 1-999: the group's capacity cannot be counted",
+        )
+    return int(weight)
 
 
 class AutoScalingFleet(AwsAdapter):
@@ -29,18 +40,29 @@ class AutoScalingFleet(AwsAdapter):
 
     def describe(self, name: str) -> GroupSnapshot:
         groups = self._call("DescribeAutoScalingGroups", AutoScalingGroupNames=[name])["AutoScalingGroups"]
-        if not groups or groups[0].get("Status") == "Delete in progress":
+        if not groups:
             raise GroupNotFoundError(f"Auto Scaling group {name!r} not found")
         group = groups[0]
+        if group.get("Status") == "Delete in progress":
+            raise GroupDeletingError(f"Auto Scaling group {name!r} is being deleted: nothing to decide")
         # Counted in the units DesiredCapacity is in: an instance's WeightedCapacity where the group
         # weighs its instance types (a mixed-instances policy), else one each. Counted in instances, a
         # group of 4 instances of weight 2 at desired 8 read as half as big as it is.
-        units = [(i.get("LifecycleState", ""), _weight(i)) for i in group.get("Instances", [])]
+        instances = group.get("Instances", [])
+        units = [(i.get("LifecycleState", ""), _weight(i)) for i in instances]
         return GroupSnapshot(
             name=name,
             size=AsgSize(group["MinSize"], group["DesiredCapacity"], group["MaxSize"]),
             in_service=sum(w for state, w in units if state == "InService"),
             pending=sum(w for state, w in units if state in _PENDING_STATES),
+            suspended=frozenset(
+                str(p["ProcessName"]) for p in group.get("SuspendedProcesses", []) if p.get("ProcessName")
+            ),
+            protected=sum(
+                _weight(i)
+                for i in instances
+                if i.get("LifecycleState") == "InService" and i.get("ProtectedFromScaleIn") is True
+            ),
         )
 
     def enabled_metrics(self, name: str) -> frozenset[str]:

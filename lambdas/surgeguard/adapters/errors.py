@@ -14,6 +14,10 @@ class GroupNotFoundError(LookupError):
     """The configured Auto Scaling group does not exist (or is being deleted)."""
 
 
+class GroupDeletingError(GroupNotFoundError):
+    """The group is being deleted (Status "Delete in progress"): there, but nothing to decide for."""
+
+
 class ConcurrentUpdateError(RuntimeError):
     """Another decision for the same group saved its state first."""
 

@@ -62,6 +62,10 @@ def ceil_tolerant(x: float) -> int:
     return math.ceil(x - CEIL_TOLERANCE)
 
 
+# The Auto Scaling process without which a change of desired capacity does nothing (AWS accepts it).
+SUSPENDED_BLOCKS = {ScalingAction.SCALE_OUT: "Launch", ScalingAction.SCALE_IN: "Terminate"}
+
+
 def serving_instances(group: GroupSnapshot, memory: ScalerMemory, now: datetime, warmup: int) -> int:
     """In-service instances that already serve: those launched within the warm-up do not yet."""
     recent = memory.launched_since(now - timedelta(seconds=warmup))
@@ -238,11 +242,9 @@ def _decide(inp: DecisionInput) -> Decision:
         if target < previous
         else ScalingAction.NO_CHANGE
     )
-    if action is ScalingAction.SCALE_IN and inp.trigger_direction is Direction.OUT:
-        return hold(
-            f"a scale-out alarm woke us but current data needs only {recommended}: "
-            "scale-in waits for its own alarm"
-        )
+    target, held = _scale_in_held(inp, action, target, recommended, clamps)
+    if held is not None:
+        return hold(held)
 
     explanation = _explain(action, previous, target, recommended, winner, candidates, clamps)
     if action is ScalingAction.NO_CHANGE:
@@ -256,16 +258,18 @@ def _decide(inp: DecisionInput) -> Decision:
             clamps=tuple(clamps),
             mem=memory,
         )
-    if inp.controls.pause.blocks(action):
+    stopped = _stopped(inp, action, explanation)
+    if stopped is not None:
+        reason, cause = stopped
         return finish(
             Outcome.SKIPPED,
             action,
             previous,
-            f"paused ({inp.controls.pause.value}): would have {explanation}",
+            reason,
             winning_rule=winner,
             candidates=candidates,
             clamps=tuple(clamps),
-            skip_cause="paused",
+            skip_cause=cause,
             mem=memory,
         )
     if action is ScalingAction.SCALE_OUT:
@@ -362,6 +366,49 @@ def _limit_step(
         clamps.append(Clamp("floor", target, floor_need))
         target = floor_need
     return target, clamps, None
+
+
+def _scale_in_held(
+    inp: DecisionInput, action: ScalingAction, target: int, recommended: int, clamps: list[Clamp]
+) -> tuple[int, str | None]:
+    """A scale-in's target within what the group can do, and why it holds instead (None: it may go on).
+
+    A scale-out alarm never scales in (scale-in waits for its own alarm). AWS lowers desired below the
+    instances protected from scale-in but terminates none of them: the capacity stays, and a later
+    scale-out would count its launch for instances long serving (an overloaded group held below its
+    need for the warm-up)."""
+    if action is not ScalingAction.SCALE_IN:
+        return target, None
+    if inp.trigger_direction is Direction.OUT:
+        return target, (
+            f"a scale-out alarm woke us but current data needs only {recommended}: "
+            "scale-in waits for its own alarm"
+        )
+    previous, protected = inp.group.size.desired, inp.group.protected
+    lowest = min(protected, previous)
+    if target >= lowest:
+        return target, None
+    clamps.append(Clamp("scale_in_protected", target, lowest))
+    if lowest == previous:
+        return lowest, f"needs {recommended}, but {protected} in service are protected from scale-in"
+    return lowest, None
+
+
+def _stopped(inp: DecisionInput, action: ScalingAction, explanation: str) -> tuple[str, str] | None:
+    """Why a capacity change is not made, and its skip cause: a process it needs suspended on the group
+    (AWS accepts the change and does nothing with it), or the kill switch."""
+    process = SUSPENDED_BLOCKS.get(action)
+    if process in inp.group.suspended:
+        does = "launches" if process == "Launch" else "terminates"
+        return (
+            f"{process} is suspended on the group (SuspendedProcesses): would have {explanation}, which "
+            f"{does} nothing until it is resumed (aws autoscaling resume-processes --scaling-processes "
+            f"{process})",
+            "suspended",
+        )
+    if inp.controls.pause.blocks(action):
+        return f"paused ({inp.controls.pause.value}): would have {explanation}", "paused"
+    return None
 
 
 def _bounded(decision: Decision, low: int, high: int, controls: Controls) -> Decision:

@@ -66,6 +66,12 @@ class GroupSnapshot:
     size: AsgSize
     in_service: int
     pending: int
+    # Processes suspended on the group (SuspendedProcesses): with Launch suspended a higher desired
+    # launches nothing, with Terminate suspended a lower one terminates nothing (AWS accepts both).
+    suspended: frozenset[str] = frozenset()
+    # In-service capacity protected from scale-in (ProtectedFromScaleIn): desired below it is accepted,
+    # but those instances keep running.
+    protected: int = 0
 
 
 @dataclass(frozen=True)

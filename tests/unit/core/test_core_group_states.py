@@ -1,0 +1,50 @@
+"""The decision against what the group can do: processes suspended, instances protected from scale-in
+(EC2 Auto Scaling User Guide, "Suspend and resume processes", "Use instance scale-in protection"). AWS
+accepts the change of desired capacity either way and leaves it undone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from surgeguard.config import Direction
+from surgeguard.domain.decision import decide
+from surgeguard.domain.model import Outcome, ScalingAction
+
+from .core_builders import cpu, group, inputs
+
+
+def test_a_scale_in_stops_at_the_instances_protected_from_it() -> None:
+    # 10 serving at CPU 5 against 50 need 1; 6 are protected: AWS would lower desired to 1 and terminate 4
+    protected = replace(group(10), protected=6)
+    decision = decide(inputs(group_=protected, readings=(cpu(5.0),), direction=Direction.IN))
+    assert (decision.outcome, decision.desired) == (Outcome.APPLIED, 6)
+    assert [(c.limit, c.before, c.after) for c in decision.clamps][-1] == ("scale_in_protected", 1, 6)
+
+
+def test_a_scale_in_all_of_whose_instances_are_protected_holds_and_says_why() -> None:
+    protected = replace(group(10), protected=10)
+    decision = decide(inputs(group_=protected, readings=(cpu(5.0),), direction=Direction.IN))
+    assert (decision.outcome, decision.desired) == (Outcome.UNCHANGED, 10)
+    assert "10 in service are protected from scale-in" in decision.reason
+
+
+def test_protection_never_holds_a_scale_out_nor_a_scale_in_above_it() -> None:
+    protected = replace(group(10), protected=4)
+    out = decide(inputs(group_=protected, readings=(cpu(80.0),)))
+    assert (out.outcome, out.action, out.desired) == (Outcome.APPLIED, ScalingAction.SCALE_OUT, 16)
+    down = decide(inputs(group_=protected, readings=(cpu(25.0),), direction=Direction.IN))
+    assert (down.outcome, down.desired) == (Outcome.APPLIED, 5)
+
+
+def test_a_change_a_suspended_process_would_leave_undone_is_skipped() -> None:
+    launch = replace(group(4), suspended=frozenset({"Launch"}))
+    out = decide(inputs(group_=launch, readings=(cpu(80.0),)))
+    assert (out.outcome, out.skip_cause, out.desired) == (Outcome.SKIPPED, "suspended", 4)
+    assert "Launch is suspended" in out.reason and "would have scale" in out.reason
+    # Launch suspended does not stop a scale-in, nor Terminate a scale-out
+    down = decide(inputs(group_=launch, readings=(cpu(10.0),), direction=Direction.IN))
+    assert down.outcome is Outcome.APPLIED
+    terminate = replace(group(4), suspended=frozenset({"Terminate"}))
+    assert decide(inputs(group_=terminate, readings=(cpu(80.0),))).outcome is Outcome.APPLIED
+    held = decide(inputs(group_=terminate, readings=(cpu(10.0),), direction=Direction.IN))
+    assert (held.outcome, held.skip_cause) == (Outcome.SKIPPED, "suspended")
