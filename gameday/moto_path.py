@@ -33,7 +33,7 @@ import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -336,12 +336,8 @@ class EngineTimedFleet(AutoScalingFleet):
         snapshot = super().describe(name)
         view = self._current_view()
         launched_now = max(0, snapshot.size.desired - view.desired)
-        return GroupSnapshot(
-            name=snapshot.name,
-            size=snapshot.size,
-            in_service=view.serving + view.warming,
-            pending=view.pending + launched_now,
-        )
+        # The engine's instances, the group's own states (suspended processes, protection) as moto has them.
+        return replace(snapshot, in_service=view.serving + view.warming, pending=view.pending + launched_now)
 
 
 @dataclass

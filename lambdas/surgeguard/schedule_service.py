@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -303,7 +302,6 @@ def _others_raised(
     name: str,
     now: datetime,
     max_read: int | None = None,
-    restore_done: Callable[[str], bool] | None = None,
 ) -> list[_Raised]:
     """The group's other sales whose first phase saved a MaxSize to put back and whose restore is still
     to come at `now`: back-to-back sales (which `surgeguard plan` calls an error) must not undo each
@@ -311,9 +309,9 @@ def _others_raised(
 
     `max_read` (a pre-warm's read of MaxSize): a sale whose restore time has passed counts too while
     that restore may still be running or retried (PHASE_MAX_AGE), MaxSize is still above what it puts
-    back, and its claim is not done (`restore_done`, by trigger id): the restore has not landed yet, so
-    its original is the group's, not the max read. A restore that is done and a MaxSize raised since
-    (by a person) does not count: this sale would cut that max at its own restore."""
+    back, and its item says it was not restored: the restore has not landed yet (or was skipped:
+    paused), so its original is the group's, not the max read. A restore that landed and a MaxSize
+    raised since (by a person) does not count: this sale would cut that max at its own restore."""
     raised = []
     for event in group.events:
         state = states.get(event.name)
@@ -322,10 +320,9 @@ def _others_raised(
         plan = plan_event(group, event)
         if plan.raised_max(now) is not None or (
             max_read is not None
-            and restore_done is not None
+            and state.restored_at is None
             and plan.first_phase <= now < plan.restore + PHASE_MAX_AGE
             and max_read > state.original_max
-            and not restore_done(phase_trigger_id(group.name, event.name, "restore", plan.restore))
         ):
             raised.append(_Raised(event, state.original_max))
     return raised
@@ -397,10 +394,7 @@ def _prewarm(
     # A restore of another sale due now but not landed yet (MaxSize still above its original) counts:
     # its original, not the max read, is the one to put back when this sale ends.
     others = [
-        other.original_max
-        for other in _others_raised(
-            group, states, sale.name, now, snapshot.size.max, adapters.store.trigger_done
-        )
+        other.original_max for other in _others_raised(group, states, sale.name, now, snapshot.size.max)
     ]
     if sale.temporary_max is not None and others:
         original_max = original_max or min(others)
@@ -617,6 +611,9 @@ def _restore(
     record.update(previous_desired=snapshot.size.desired, new_desired=lowered, new_max=new_max)
     stash(record)
     adapters.fleet.set_max_size(group.name, new_max, None if lowered == snapshot.size.desired else lowered)
+    # Marked restored: a pre-warm of another sale after it then never takes this sale's original for
+    # one still to put back (a MaxSize raised since by a person would be cut at its restore).
+    adapters.store.save_event(group.name, replace(state, restored_at=now))
     late = _kept_for_late_sales(trigger, adapters, now, new_max, snapshot.size.desired, lowered)
     record["reason"] += late.pop("reason", "")
     record.update(late)

@@ -36,7 +36,7 @@ from surgeguard.adapters.errors import (
 )
 from surgeguard.alarm_shape import GROUP_IN_SERVICE, needs_group_metrics
 from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
-from surgeguard.domain.decision import DecisionInput, decide
+from surgeguard.domain.decision import SUSPENDED_BLOCKS, DecisionInput, decide
 from surgeguard.domain.forecast import (
     BurstSettings,
     ForecastState,
@@ -1490,7 +1490,7 @@ def decide_and_apply(
     if holds_committed and _in_flight(memory, trigger_id, ctx.clock()):
         target = actual.size.desired  # its own attempt is still applying it: leave that to it
     if target != actual.size.desired:
-        decision = _putting_committed_in_place(decision, actual.size.desired, target, controls)
+        decision = _putting_committed_in_place(decision, actual, target, controls)
         if decision.outcome is not Outcome.APPLIED:
             return Applied(decision, snapshot, controls, concurrent=False, notes=notes)
         if stash is not None:
@@ -1507,26 +1507,35 @@ def decide_and_apply(
 
 
 def _putting_committed_in_place(
-    decision: Decision, showing: int, target: int, controls: Controls
+    decision: Decision, actual: GroupSnapshot, target: int, controls: Controls
 ) -> Decision:
     """A committed decision whose SetDesiredCapacity has not landed and whose attempt is no longer
     applying it (it died, or this is its retry): this decision puts it in place, unless the kill
     switch (or dry-run) came on since it was committed: then no Auto Scaling call (a retry that
-    started from the commit, 4 -> 4, once skipped the pause check and set 4 under the kill switch).
-    A decision that applies its own change is returned as it is."""
+    started from the commit, 4 -> 4, once skipped the pause check and set 4 under the kill switch), or
+    a process it needs is suspended on the group. A decision that applies its own change is returned as
+    it is."""
     if decision.outcome is Outcome.APPLIED:
         return decision
+    showing = actual.size.desired
     action = ScalingAction.SCALE_OUT if target > showing else ScalingAction.SCALE_IN
     paused = controls.pause.blocks(action)
-    if paused or controls.dry_run:
-        stopped = f"paused ({controls.pause.value})" if paused else "dry-run"
+    process = SUSPENDED_BLOCKS[action] if SUSPENDED_BLOCKS[action] in actual.suspended else None
+    if paused or controls.dry_run or process is not None:
+        stopped, cause = (
+            (f"paused ({controls.pause.value})", "paused")
+            if paused
+            else ("dry-run", "dry_run")
+            if controls.dry_run
+            else (f"{process} is suspended on the group (SuspendedProcesses)", "suspended")
+        )
         return replace(
             decision,
             outcome=Outcome.SKIPPED,
             action=action,
             previous=showing,
             desired=showing,
-            skip_cause="paused" if paused else "dry_run",
+            skip_cause=cause,
             reason=f"{stopped}: would have put the committed {target} in place (the group shows "
             f"{showing}); {decision.reason}",
         )

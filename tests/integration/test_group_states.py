@@ -164,3 +164,45 @@ def test_a_weight_is_counted_as_given_or_refused() -> None:
     for bad in ("two", "0", "1.5", "1000"):
         with pytest.raises(AwsCallError, match="WeightedCapacity"):
             AutoScalingFleet(api=_Weighted(["2", "2", "2", bad])).describe("web")
+
+
+def test_a_commit_is_not_put_in_place_while_launch_is_suspended(
+    invoke: Any, audit: Any, cpu_metric: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from surgeguard.service import RetryableFailureError
+
+    # GIVEN alarm A committed 2 -> 4 and its SetDesiredCapacity failed, then a person suspended Launch
+    real = AutoScalingFleet.set_desired_capacity
+    failures = [1]
+
+    def fails_once(self: AutoScalingFleet, name: str, desired_capacity: int) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise AwsCallError("SetDesiredCapacity", "Throttling", "Rate exceeded")
+        real(self, name, desired_capacity)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", fails_once)
+    cpu_metric(80.0)
+    set_alarm_state(CPU_OUT, "ALARM")
+    clock.pin(at(45))
+    with pytest.raises(RetryableFailureError):
+        invoke(alarm_event(SNS, CPU_OUT, at(40), metric="CPUUtilization"))
+    boto3.client("autoscaling").suspend_processes(AutoScalingGroupName="web", ScalingProcesses=["Launch"])
+    # WHEN the re-evaluation (no fresh datapoint: it holds) would put the commit in place
+    clock.pin(at(120))
+    record = _reevaluate(invoke, audit, 120)
+    # THEN nothing is set: skipped, suspended (it was `applied`, launching nothing)
+    assert desired() == 2
+    assert (record["outcome"], record["skip_cause"]) == ("skipped", "suspended")
+
+
+def test_the_moto_game_days_fleet_keeps_the_groups_states(invoke: Any) -> None:
+    from types import SimpleNamespace
+
+    from gameday.moto_path import EngineTimedFleet
+
+    autoscaling = boto3.client("autoscaling")
+    autoscaling.suspend_processes(AutoScalingGroupName="web", ScalingProcesses=["Launch"])
+    size = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])["AutoScalingGroups"][0]
+    view = SimpleNamespace(desired=size["DesiredCapacity"], serving=2, warming=0, pending=0)
+    assert EngineTimedFleet(lambda: view, autoscaling).describe("web").suspended == frozenset({"Launch"})

@@ -279,3 +279,23 @@ def test_a_sale_after_a_restore_that_landed_does_not_take_its_original_and_cut_a
     # restore for one in flight, it once saved the doorbuster's 20 and cut 40 -> 20 and desired with it)
     assert _original_max("noon") is None
     assert (max_size(), desired()) == (40, before), restore["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_restore_skipped_under_the_kill_switch_is_not_taken_for_one_that_landed(clock: Any) -> None:
+    # GIVEN the doorbuster raised MaxSize 20 -> 30, and its restore was skipped under the kill switch
+    plan = _noon_sale("11:00")  # noon's pre-warm at the doorbuster's restore + 20 minutes
+    _at(clock, "doorbuster", "prewarm", PREWARM)
+    _pause(RESTORE)
+    skipped = _at(clock, "doorbuster", "restore", RESTORE)
+    assert skipped["outcome"] == "skipped" and max_size() == 30
+    AuditStore(os.environ["TABLE_NAME"], boto3.client("dynamodb")).set_pause(
+        None, Pause.NONE, "oncall", RESTORE
+    )
+    # WHEN noon's pre-warm runs (MaxSize 30 still the doorbuster's raise) and then its restore
+    _at(clock, "noon", "prewarm", plan.prewarm)
+    _at(clock, "noon", "restore", plan.restore)
+    # THEN the group's original, 20, is what noon kept and put back (a restore's claim done was once
+    # taken for a restore landed: noon kept nothing, and MaxSize stayed 30 for good)
+    assert _original_max("noon") == 20
+    assert max_size() == 20

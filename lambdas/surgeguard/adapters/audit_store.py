@@ -471,6 +471,8 @@ class AuditStore(AwsAdapter):
             value = getattr(state, name)
             if value is not None:
                 item[name] = {"N": str(value)}
+        if state.restored_at is not None:
+            item["restored_at"] = {"S": state.restored_at.isoformat()}
         self._table_call("PutItem", Item=item)
 
     def load_events(self, group: str) -> list[EventState]:
@@ -696,6 +698,7 @@ def _event_state(item: dict[str, Any]) -> EventState:
         set_at=datetime.fromisoformat(item["set_at"]["S"]),
         original_max=whole("original_max"),
         base_capacity=whole("base_capacity"),
+        restored_at=datetime.fromisoformat(item["restored_at"]["S"]) if "restored_at" in item else None,
     )
 
 

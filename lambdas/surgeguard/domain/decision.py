@@ -223,7 +223,7 @@ def _decide(inp: DecisionInput) -> Decision:
             candidates=candidates,
             mem=memory,
         )
-        return _bounded(held, low, high, inp.controls)
+        return _bounded(held, low, high, inp.controls, inp.group.suspended)
 
     target, clamps, blocked = _limit_step(inp, memory, base, recommended)
     if blocked:
@@ -385,7 +385,8 @@ def _scale_in_held(
             "scale-in waits for its own alarm"
         )
     previous, protected = inp.group.size.desired, inp.group.protected
-    lowest = min(protected, previous)
+    # Never above the bounds: a desired above max comes down to it, protected or not.
+    lowest = min(protected, previous, inp.policy.max, inp.group.size.max)
     if target >= lowest:
         return target, None
     clamps.append(Clamp("scale_in_protected", target, lowest))
@@ -411,7 +412,9 @@ def _stopped(inp: DecisionInput, action: ScalingAction, explanation: str) -> tup
     return None
 
 
-def _bounded(decision: Decision, low: int, high: int, controls: Controls) -> Decision:
+def _bounded(
+    decision: Decision, low: int, high: int, controls: Controls, suspended: frozenset[str] = frozenset()
+) -> Decision:
     """A held decision still pulls a group that sits outside its bounds back inside them.
 
     The kill switch and dry-run win here too: they stop every capacity change, this one included.
@@ -424,6 +427,14 @@ def _bounded(decision: Decision, low: int, high: int, controls: Controls) -> Dec
     reason = f"{decision.reason}; but desired {decision.previous} is outside [{low}, {high}]: set to {target}"
     if controls.pause.blocks(action):
         return replace(decision, outcome=Outcome.SKIPPED, skip_cause="paused", reason=f"paused: {reason}")
+    if SUSPENDED_BLOCKS[action] in suspended:
+        process = SUSPENDED_BLOCKS[action]
+        return replace(
+            decision,
+            outcome=Outcome.SKIPPED,
+            skip_cause="suspended",
+            reason=f"{process} is suspended on the group (SuspendedProcesses): {reason} would do nothing",
+        )
     bounded = replace(
         decision,
         action=action,

@@ -230,6 +230,9 @@ class EventState:
     # The desired capacity when the event's first phase ran: a multiplier without demand history
     # multiplies this, never the capacity an earlier phase already raised.
     base_capacity: int | None = None
+    # When its restore put MaxSize back (None: not yet, or skipped: paused, dry-run): a restore done
+    # and a MaxSize raised since (by a person) is no raise of this sale's.
+    restored_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -48,3 +48,39 @@ def test_a_change_a_suspended_process_would_leave_undone_is_skipped() -> None:
     assert decide(inputs(group_=terminate, readings=(cpu(80.0),))).outcome is Outcome.APPLIED
     held = decide(inputs(group_=terminate, readings=(cpu(10.0),), direction=Direction.IN))
     assert (held.outcome, held.skip_cause) == (Outcome.SKIPPED, "suspended")
+
+
+def test_pulling_a_group_back_inside_its_bounds_is_skipped_where_a_suspended_process_leaves_it_undone() -> (
+    None
+):
+    from datetime import timedelta
+
+    from surgeguard.domain.model import ScalerMemory
+
+    from .core_builders import T0, policy
+
+    # desired 2 under min 3, a scale-in held by stabilization pulls it up: Launch suspended launches nothing
+    below = replace(group(2), suspended=frozenset({"Launch"}))
+    held = policy(
+        min=3, scale_in={"datapoints_to_alarm": 1, "evaluation_periods": 1, "stabilization_seconds": 300}
+    )
+    memory = ScalerMemory(last_scale_out_at=T0 - timedelta(seconds=30))
+    up = decide(
+        inputs(group_=below, memory=memory, readings=(cpu(10.0),), direction=Direction.IN, policy_=held)
+    )
+    assert (up.outcome, up.skip_cause) == (Outcome.SKIPPED, "suspended")
+    # desired 60 over max 50, a scale-out alarm's hold pulls it down: Terminate suspended terminates nothing
+    above = replace(group(60), suspended=frozenset({"Terminate"}))
+    down = decide(inputs(group_=above, readings=(cpu(50.0),), direction=Direction.OUT))
+    assert (down.outcome, down.skip_cause) == (Outcome.SKIPPED, "suspended")
+
+
+def test_the_protection_clamp_never_holds_desired_above_the_max() -> None:
+    from .core_builders import policy
+
+    # desired 12 over the config max 10 (a person set it), 11 of 12 protected, the load needs 2
+    above = replace(group(12), protected=11)
+    decision = decide(
+        inputs(group_=above, readings=(cpu(5.0),), direction=Direction.IN, policy_=policy(max=10))
+    )
+    assert decision.desired <= 10
