@@ -205,6 +205,9 @@ def _schedule_event(
             record.update(_delete_schedule(trigger, adapters))
         return [record]
 
+    def marked_restored(record: dict[str, Any]) -> None:
+        _mark_restored(trigger, adapters, now)
+
     claimed = Claimed(
         trigger.trigger_id,
         group,
@@ -213,6 +216,9 @@ def _schedule_event(
         work,
         f"execution {trigger.execution_id} of {trigger.event.name} {trigger.phase}",
         on_duplicate=lambda: _delete_schedule(trigger, adapters),
+        on_recovered=(lambda record: _mark_restored(trigger, adapters, now))
+        if trigger.phase == "restore"
+        else None,
         # people hear of a stale phase: a pre-warm they counted on did not happen
         notify=frozenset({Outcome.APPLIED, Outcome.FAILED, *((Outcome.SKIPPED,) if trigger.stale else ())}),
     )
@@ -611,13 +617,24 @@ def _restore(
     record.update(previous_desired=snapshot.size.desired, new_desired=lowered, new_max=new_max)
     stash(record)
     adapters.fleet.set_max_size(group.name, new_max, None if lowered == snapshot.size.desired else lowered)
-    # Marked restored: a pre-warm of another sale after it then never takes this sale's original for
-    # one still to put back (a MaxSize raised since by a person would be cut at its restore).
-    adapters.store.save_event(group.name, replace(state, restored_at=now))
+    _mark_restored(trigger, adapters, now, state)
     late = _kept_for_late_sales(trigger, adapters, now, new_max, snapshot.size.desired, lowered)
     record["reason"] += late.pop("reason", "")
     record.update(late)
     return record
+
+
+def _mark_restored(
+    trigger: PhaseTrigger, adapters: Adapters, now: datetime, state: EventState | None = None
+) -> None:
+    """The sale's event item marked restored once its MaxSize is back (by this attempt, or by an earlier
+    one whose record is audited from its stash): a pre-warm of another sale after it then never takes
+    this sale's original for one still to put back (a MaxSize raised since by a person would be cut at
+    that sale's restore). A write that fails raises: the claim's retry marks it from the stash."""
+    if state is None:
+        state = _saved_events(trigger.group, adapters, trigger.event.name).get(trigger.event.name)
+    if state is not None and state.restored_at is None:
+        adapters.store.save_event(trigger.group.name, replace(state, restored_at=now))
 
 
 def _kept_for_late_sales(

@@ -448,6 +448,9 @@ class Claimed:
     # For a trigger of several groups: the work for every group but those given, whose earlier
     # attempt's change is audited from its stash (None: one group, decided again as a whole).
     work_except: Callable[[Stash, frozenset[str]], list[dict[str, Any]]] | None = None
+    # What the work would have done after a change of its own that an earlier attempt made and did not
+    # live to follow up (its record is audited from the stash, the work is not run again).
+    on_recovered: Callable[[dict[str, Any]], None] | None = None
 
 
 class GroupChangeFailedError(Exception):
@@ -668,6 +671,9 @@ def _recovered_or_redone(
     if not claim.pending:
         return claimed.work(stash)
     recovered = _recovered(claim, adapters, delivery_id)
+    if claimed.on_recovered is not None:
+        for record in recovered.records:
+            claimed.on_recovered(record)
     if claimed.work_except is not None:
         return recovered.records + claimed.work_except(stash, recovered.settled)
     return claimed.work(stash) if recovered.unsettled else recovered.records

@@ -35,6 +35,14 @@ class StalledEndpoint:
     url: str
     connections: list[socket.socket] = field(default_factory=list)
 
+    def attempts(self) -> int:
+        """The connections made, once none has come for half a second (the accept loop may lag)."""
+        seen = -1
+        while seen != len(self.connections):
+            seen = len(self.connections)
+            time.sleep(0.5)
+        return seen
+
 
 def _fresh_clients() -> None:
     clients.client.cache_clear()
@@ -80,22 +88,24 @@ def _with_time_left(call: Callable[[], Any], seconds_left: float) -> float:
 
 
 def test_a_call_with_too_little_time_for_its_retries_ends_in_time(stalled: StalledEndpoint) -> None:
-    elapsed = _with_time_left(lambda: AutoScalingFleet().set_desired_capacity("web", 4), 9.0)
-    assert len(stalled.connections) == 2, f"{len(stalled.connections)} attempts with 9 s left"
-    assert elapsed < 9.0, f"the call ran {elapsed:.1f} s with 9 s left"
+    # Judged by the attempts made and the client's budget, not by the wall clock (a loaded machine
+    # stretches it): 2 short attempts, at most 7 s, where 3 long ones took 12 s.
+    _with_time_left(lambda: AutoScalingFleet().set_desired_capacity("web", 4), 9.0)
+    assert stalled.attempts() == 2
+    assert clients.worst_call_seconds(clients.LAST_CALL_CONFIG) < 9.0
 
 
 def test_a_finishing_write_with_little_time_is_made_short(stalled: StalledEndpoint) -> None:
     record = {"group": "web", "at": "2026-11-20T12:00:00.000+00:00", "delivery_id": "d", "outcome": "failed"}
     _with_time_left(lambda: AuditStore("audit").write_audit(record), 2.0)
-    assert len(stalled.connections) == 2
+    assert stalled.attempts() == 2
 
 
 def test_with_time_for_the_whole_budget_the_sdk_retries_as_configured(stalled: StalledEndpoint) -> None:
     # Without a deadline (and so with any time left over the budget) the client keeps its 3 attempts.
     with pytest.raises(AwsCallError):
         AutoScalingFleet().set_desired_capacity("web", 4)
-    assert len(stalled.connections) == 3
+    assert stalled.attempts() == 3
     worst = clients.worst_call_seconds(clients.client_config("autoscaling"))
     assert clients.worst_call_seconds(clients.LAST_CALL_CONFIG) < clients.DEADLINE_RESERVE_SECONDS < worst
 

@@ -15,9 +15,11 @@ import pytest
 from surgeguard import keys
 from surgeguard.adapters.audit_store import AuditStore
 from surgeguard.adapters.autoscaling import AutoScalingFleet
+from surgeguard.adapters.errors import AwsCallError
 from surgeguard.config import parse_config
 from surgeguard.domain.model import EventState, Pause
 from surgeguard.domain.sales import EventPlan, plan_event
+from surgeguard.service import RetryableFailureError
 
 from .support import T0, configure_web, desired, put_request_counts
 from .test_sale_events import EVENT, PREWARM, RESTORE, declare, fire, max_size, phase
@@ -299,3 +301,53 @@ def test_a_restore_skipped_under_the_kill_switch_is_not_taken_for_one_that_lande
     # taken for a restore landed: noon kept nothing, and MaxSize stayed 30 for good)
     assert _original_max("noon") == 20
     assert max_size() == 20
+
+
+def _a_restore_failing_after_it_landed(clock: Any, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    real_set, real_save = AutoScalingFleet.set_max_size, AuditStore.save_event
+
+    def set_max_size(self: Any, name: str, size: int, desired_capacity: int | None = None) -> None:
+        real_set(self, name, size, desired_capacity)
+        raise AwsCallError("UpdateAutoScalingGroup", "ReadTimeoutError", "Read timeout on endpoint URL")
+
+    def save_event(self: AuditStore, group: str, state: EventState) -> None:
+        if state.restored_at is not None:
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        real_save(self, group, state)
+
+    clock.pin(RESTORE)
+    with monkeypatch.context() as patch:
+        if how == "answer_lost":
+            patch.setattr(AutoScalingFleet, "set_max_size", set_max_size)
+        else:
+            patch.setattr(AuditStore, "save_event", save_event)
+        with pytest.raises(RetryableFailureError):
+            fire(phase("restore", RESTORE, execution_id="exec-r", event="doorbuster"))
+    assert max_size() == 20  # the restore landed
+    # Lambda's retry of the same event: audited from the stash
+    retried = fire(phase("restore", RESTORE, execution_id="exec-r", event="doorbuster"))
+    assert retried["records"][0]["outcome"] == "applied"
+
+
+@pytest.mark.parametrize("how", ["answer_lost", "restored_at_write_failed"])
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_restore_recovered_from_its_stash_is_not_taken_for_one_in_flight(
+    clock: Any, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # GIVEN the doorbuster's pre-warm (20 -> 30) and its restore (30 -> 20), landed, audited by a retry
+    plan = _noon_sale("11:00")  # noon's pre-warm: the doorbuster's restore + 20 minutes
+    _at(clock, "doorbuster", "prewarm", PREWARM)
+    _a_restore_failing_after_it_landed(clock, monkeypatch, how)
+    # AND a person then raises MaxSize to 40 (desired 30) for the evening
+    boto3.client("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName="web", MaxSize=40, DesiredCapacity=30
+    )
+    assert plan.prewarm - RESTORE == timedelta(minutes=20)
+    # WHEN noon's pre-warm (25 under 40: nothing to raise) and its restore run
+    _at(clock, "noon", "prewarm", plan.prewarm)
+    before = desired()
+    restore = _at(clock, "noon", "restore", plan.restore)
+    # THEN noon kept no original and leaves the person's 40 (as when the restore's first attempt succeeds:
+    # test_a_sale_after_a_restore_that_landed_does_not_take_its_original_and_cut_a_max_set_since)
+    assert _original_max("noon") is None
+    assert (max_size(), desired()) == (40, before), restore["reason"]
