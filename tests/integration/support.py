@@ -169,3 +169,23 @@ def reevaluation(minute: int) -> dict[str, str]:
         "scheduled_time": (T0 + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "execution_id": str(uuid.uuid4()),
     }
+
+
+def set_desired_fails_once(
+    monkeypatch: Any, code: str = "Throttling", message: str = "Rate exceeded"
+) -> None:
+    """The next SetDesiredCapacity fails with `code` (as after the SDK's and the adapter's own retries);
+    the ones after it go through."""
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+    from surgeguard.adapters.errors import AwsCallError
+
+    real = AutoScalingFleet.set_desired_capacity
+    failures = [1]
+
+    def fails_once(self: AutoScalingFleet, name: str, desired_capacity: int) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise AwsCallError("SetDesiredCapacity", code, message)
+        real(self, name, desired_capacity)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", fails_once)

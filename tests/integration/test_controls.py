@@ -160,21 +160,12 @@ def test_the_kill_switch_set_after_a_commit_stops_its_retry_putting_it_in_place(
 ) -> None:
     import boto3
 
-    from surgeguard.adapters.autoscaling import AutoScalingFleet
-    from surgeguard.adapters.errors import AwsCallError
     from surgeguard.service import RetryableFailureError
 
+    from .support import set_desired_fails_once
+
     # GIVEN alarm A committed 2 -> 4 and its SetDesiredCapacity failed (audited `failed`, raised)
-    real = AutoScalingFleet.set_desired_capacity
-    failures = [1]
-
-    def fails_once(self: AutoScalingFleet, name: str, desired_capacity: int) -> None:
-        if failures[0]:
-            failures[0] -= 1
-            raise AwsCallError("SetDesiredCapacity", "InternalFailure", "We encountered an internal error")
-        real(self, name, desired_capacity)
-
-    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", fails_once)
+    set_desired_fails_once(monkeypatch, "InternalFailure", "We encountered an internal error")
     cpu_metric(80.0)
     event = alarm_event(SNS, alarm_for("web", "cpu"), at(40), metric="CPUUtilization")
     clock.pin(at(45))

@@ -731,22 +731,11 @@ def test_a_commit_the_reevaluation_put_in_place_is_not_audited_applied_again_by_
 ) -> None:
     import uuid
 
-    from surgeguard.adapters.autoscaling import AutoScalingFleet
-
-    from .support import set_alarm_state
+    from .support import set_alarm_state, set_desired_fails_once
 
     # GIVEN alarm A committed 2 -> 4, stashed its record, and its SetDesiredCapacity was throttled past
     # every round: `failed`, the stash kept for Lambda's retry
-    real = AutoScalingFleet.set_desired_capacity
-    failures = [1]
-
-    def throttled_once(self: AutoScalingFleet, name: str, desired_capacity: int) -> None:
-        if failures[0]:
-            failures[0] -= 1
-            raise AwsCallError("SetDesiredCapacity", "Throttling", "Rate exceeded")
-        real(self, name, desired_capacity)
-
-    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", throttled_once)
+    set_desired_fails_once(monkeypatch)
     cpu_metric(80.0)
     set_alarm_state(alarm_for("web", "cpu"), "ALARM")
     event = cpu_alarm(40)

@@ -20,7 +20,7 @@ from surgeguard.adapters.autoscaling import AutoScalingFleet
 from surgeguard.adapters.errors import AwsCallError
 
 from .alarm_events import SNS, alarm_event
-from .support import alarm_for, at, desired, set_alarm_state, set_desired
+from .support import alarm_for, at, desired, set_alarm_state, set_desired, set_desired_fails_once
 from .test_sale_events import EVENT, PREWARM, declare, fire, max_size, phase
 
 CPU_OUT = alarm_for("web", "cpu", "out")
@@ -172,16 +172,7 @@ def test_a_commit_is_not_put_in_place_while_launch_is_suspended(
     from surgeguard.service import RetryableFailureError
 
     # GIVEN alarm A committed 2 -> 4 and its SetDesiredCapacity failed, then a person suspended Launch
-    real = AutoScalingFleet.set_desired_capacity
-    failures = [1]
-
-    def fails_once(self: AutoScalingFleet, name: str, desired_capacity: int) -> None:
-        if failures[0]:
-            failures[0] -= 1
-            raise AwsCallError("SetDesiredCapacity", "Throttling", "Rate exceeded")
-        real(self, name, desired_capacity)
-
-    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", fails_once)
+    set_desired_fails_once(monkeypatch)
     cpu_metric(80.0)
     set_alarm_state(CPU_OUT, "ALARM")
     clock.pin(at(45))
