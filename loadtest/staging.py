@@ -8,7 +8,9 @@ for: point it at a staging copy of the sample shop, or adapt loadtest/locustfile
 from __future__ import annotations
 
 import csv
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,18 +110,23 @@ def run_against_host(
     plan = Plan(load.name, rps, seconds_per_minute, time.time() + LOCUST_LEAD_SECONDS, load.start.isoformat(),
                 users_for(peak_rps))  # fmt: skip
     prefix = workdir / "staging"
-    locust = _locust(plan.write(workdir / "plan-staging.json"), host, workdir / "locust-staging.log", prefix)
-    print(
-        f"{load.name}: {len(rps)} trace minutes of {seconds_per_minute:g} s against {host}, "
-        f"peak {peak_rps:g} req/s, {plan.users} shoppers"
-    )
-    stats = Path(f"{prefix}_stats.csv")
     grace = 0.0  # interrupted (SIGTERM, Ctrl-C): stop Locust at once
-    try:
-        shown = watch(plan, locust, stats, tail, describe)
+    locust = _spawned_whole(
+        lambda: _locust(
+            plan.write(workdir / "plan-staging.json"), host, workdir / "locust-staging.log", prefix
+        )
+    )
+    try:  # at once: a SIGTERM raises wherever it lands, and only this `finally` stops Locust
+        locust.deliver_deferred()
+        print(
+            f"{load.name}: {len(rps)} trace minutes of {seconds_per_minute:g} s against {host}, "
+            f"peak {peak_rps:g} req/s, {plan.users} shoppers"
+        )
+        stats = Path(f"{prefix}_stats.csv")
+        shown = watch(plan, locust.process, stats, tail, describe)
         grace = 15.0  # for its shoppers' last requests after the plan's end
     finally:
-        code = _stop_process(locust, grace)
+        code = _stop_process(locust.process, grace)
     print(f"locust exited {code}; its log: {workdir / 'locust-staging.log'}")
     problems = judge_run(
         read_locust_totals(stats), locust_exit=code, minutes_shown=shown, minutes_planned=len(rps),
@@ -130,6 +137,34 @@ def run_against_host(
     if not problems:
         print(f"  PASS  the load was offered in full, failures within {max_failure_pct:g} %")
     return 1 if problems else 0
+
+
+@dataclass
+class _Spawned:
+    """A process started with SIGTERM held off, and the SIGTERM that came meanwhile, if any."""
+
+    process: Any
+    deferred: bool = False
+
+    def deliver_deferred(self) -> None:
+        """Raise the SIGTERM held off during the start, now that the caller's `finally` can stop it."""
+        if self.deferred:
+            signal.raise_signal(signal.SIGTERM)
+
+
+def _spawned_whole(start: Callable[[], Any]) -> _Spawned:
+    """`start()` with SIGTERM held off until its process is in hand: the handler raises wherever it
+    lands, and between the spawn and the assignment it once lost Locust (left running after "every
+    process it started is stopped"). Off the main thread signals cannot be handled here: started as is."""
+    if threading.current_thread() is not threading.main_thread():
+        return _Spawned(start())
+    came: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: came.append(signum))
+    try:
+        process = start()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return _Spawned(process, deferred=bool(came))
 
 
 def judge_run(
