@@ -124,6 +124,12 @@ def vcpu_check(
         f"{used} vCPUs running + {adding} to add ({added} x {vcpus_each}) "
         f"= {total} of quota {quota:g}; peak {peak.why}"
     )
+    return quota_verdict(name, scope, detail, total, quota)
+
+
+def quota_verdict(name: str, scope: str, detail: str, total: int, quota: float, fix: str = "") -> Check:
+    """`total` vCPUs against L-1216C47A: over it fails, over 90 % of it warns (one group's peak or a sale
+    window's groups at once; `fix` adds what else to do)."""
     if total > quota:
         return Check(
             FAIL,
@@ -131,7 +137,7 @@ def vcpu_check(
             scope,
             detail,
             f"request a quota increase to at least {math.ceil(total / QUOTA_WARN_FRACTION)} vCPUs "
-            "(Service Quotas, EC2, L-1216C47A) well before the sale",
+            f"(Service Quotas, EC2, L-1216C47A) well before the sale{fix}",
         )
     if total > QUOTA_WARN_FRACTION * quota:
         return Check(WARN, name, scope, detail, "little headroom left: consider a quota increase")
@@ -167,8 +173,16 @@ def address_check(scope: str, peak: Peak, running_in_group: int, free: dict[str,
     detail = f"{available} free addresses in {len(free)} subnet(s) for {adding} instances to add"
     if not free:
         return Check(WARN, name, scope, "the group names no subnets (EC2-Classic or default VPC)", "")
+    return address_verdict(
+        name, scope, detail, adding, available, "add subnets to the group or free addresses in them"
+    )
+
+
+def address_verdict(name: str, scope: str, detail: str, adding: int, available: int, fix: str) -> Check:
+    """`adding` instances against `available` free addresses: short fails (`fix` says what to do), short of
+    the headroom that replacements mid-sale need warns."""
     if available < adding:
-        return Check(FAIL, name, scope, detail, "add subnets to the group or free addresses in them")
+        return Check(FAIL, name, scope, detail, fix)
     if available < adding * ADDRESS_HEADROOM:
         return Check(
             WARN, name, scope, detail, "instances replaced mid-sale need addresses too: add a subnet"
@@ -268,26 +282,8 @@ def vcpu_total_checks(demands: Sequence[Demand], used: int, quota: float | None)
         )
         if uncounted:
             detail += f"; not counted (instance types unknown or outside the quota): {', '.join(uncounted)}"
-        scope = _window_label(window)
-        if total > quota:
-            checks.append(
-                Check(
-                    FAIL,
-                    "vcpu-quota-total",
-                    scope,
-                    detail,
-                    f"request a quota increase to at least {math.ceil(total / QUOTA_WARN_FRACTION)} vCPUs "
-                    "(Service Quotas, EC2, L-1216C47A) well before the sale, or stagger the sales' pre-warms",
-                )
-            )
-        elif total > QUOTA_WARN_FRACTION * quota:
-            checks.append(
-                Check(
-                    WARN, "vcpu-quota-total", scope, detail, "little headroom left: consider a quota increase"
-                )
-            )
-        else:
-            checks.append(Check(PASS, "vcpu-quota-total", scope, detail))
+        fix = ", or stagger the sales' pre-warms"
+        checks.append(quota_verdict("vcpu-quota-total", _window_label(window), detail, total, quota, fix))
     return checks
 
 
@@ -320,29 +316,9 @@ def address_total_checks(demands: Sequence[Demand], free: dict[str, int]) -> lis
                 f"{len(adding)} groups at once vs {free[subnet]} free addresses (each group's addition "
                 f"spread evenly over its subnets); most: {_contributors(adding, 'addresses')}"
             )
+            fix = "add subnets to the groups, move some groups to other subnets, or free addresses"
             scope = f"{subnet} ({label})"
-            if total > free[subnet]:
-                checks.append(
-                    Check(
-                        FAIL,
-                        "subnet-addresses-total",
-                        scope,
-                        detail,
-                        "add subnets to the groups, move some groups to other subnets, or free addresses",
-                    )
-                )
-            elif total * ADDRESS_HEADROOM > free[subnet]:
-                checks.append(
-                    Check(
-                        WARN,
-                        "subnet-addresses-total",
-                        scope,
-                        detail,
-                        "instances replaced mid-sale need addresses too: add a subnet",
-                    )
-                )
-            else:
-                checks.append(Check(PASS, "subnet-addresses-total", scope, detail))
+            checks.append(address_verdict("subnet-addresses-total", scope, detail, total, free[subnet], fix))
     return checks
 
 
