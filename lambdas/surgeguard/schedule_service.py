@@ -78,14 +78,6 @@ _SCHEDULE_ARN = re.compile(r"arn:[a-z-]+:scheduler:[a-z0-9-]+:\d{12}:schedule/([
 _DONE = frozenset({Outcome.APPLIED.value, Outcome.UNCHANGED.value, Outcome.SKIPPED.value})
 
 
-def phase_trigger_id(group: str, event: str, phase: str, scheduled_time: datetime) -> str:
-    """A phase's claim: not the execution id, which Scheduler makes anew for each attempt to deliver
-    (a delivery it retries after one that landed would be another trigger). A phase fires once, at its
-    time."""
-    when = scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"schedule#{group}#{event}#{phase}#{when}"
-
-
 @dataclass(frozen=True)
 class PhaseTrigger:
     group: GroupConfig
@@ -98,7 +90,10 @@ class PhaseTrigger:
 
     @property
     def trigger_id(self) -> str:
-        return phase_trigger_id(self.group.name, self.event.name, self.phase, self.scheduled_time)
+        # Not the execution id: Scheduler makes a new one for each attempt to deliver, so a delivery it
+        # retries after one that landed would be another trigger. A phase fires once, at its time.
+        when = self.scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"schedule#{self.group.name}#{self.event.name}#{self.phase}#{when}"
 
     def audit(self) -> dict[str, Any]:
         audit = {
