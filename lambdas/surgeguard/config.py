@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
@@ -16,7 +17,15 @@ from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from surgeguard.domain.forecast import BurstSettings
 
@@ -63,6 +72,31 @@ class _Strict(BaseModel):
                 if isinstance(value, bool) and _wants_number(field.annotation):
                     raise ValueError(f"{name}: a number, not {str(value).lower()}")
         return data
+
+
+def _full_name(kind: str, example: str) -> Callable[[str], str]:
+    """CloudWatch's dimension for an ALB or target group is its full name, KIND/NAME/ID, never the ARN:
+    under an ARN no datapoint is ever published, so the alarms on it never leave INSUFFICIENT_DATA."""
+    shape = re.compile(rf"{kind}/[A-Za-z0-9-]{{1,32}}/[0-9a-f]{{1,16}}")
+    arn = re.compile(rf"arn:aws[\w-]*:elasticloadbalancing:[^:]*:\d*:(?:loadbalancer/)?({kind}/.+)")
+
+    def checked(value: str) -> str:
+        if shape.fullmatch(value):
+            return value
+        pasted = arn.fullmatch(value)
+        if pasted is not None:
+            raise ValueError(f"{value!r} is an ARN; CloudWatch's dimension is the full name: {pasted[1]!r}")
+        raise ValueError(f"{value!r} is not a full name such as {example!r} ({kind}/NAME/ID)")
+
+    return checked
+
+
+LoadBalancerDimension = Annotated[str, AfterValidator(_full_name("app", "app/shop-alb/50dc6c495c0c9188"))]
+TargetGroupDimension = Annotated[
+    str, AfterValidator(_full_name("targetgroup", "targetgroup/shop-web/73e2d6bc24d8a067"))
+]
+# One address per entry: SNS subscribes each as it is, and "a@x.com, b@x.com" or a typo fails the deploy.
+EmailAddress = Annotated[str, Field(pattern=r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$", max_length=254)]
 
 
 class DirectionPolicy(_Strict):
@@ -127,8 +161,15 @@ class CpuSignal(_SignalBase):
 
     kind: Literal["cpu"]
     target: float = Field(gt=0, lt=100, description="average CPU % to hold")
-    namespace: str = Field(default="AWS/EC2", description="CWAgent for high-resolution CPU")
-    metric_name: str = "CPUUtilization"
+    # CloudWatch's limits (PutMetricAlarm): 1-255 characters, and a namespace never starts with ":".
+    namespace: str = Field(
+        default="AWS/EC2",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^:]",
+        description="CWAgent for high-resolution CPU",
+    )
+    metric_name: str = Field(default="CPUUtilization", min_length=1, max_length=255)
 
 
 class RequestsPerTargetSignal(_SignalBase):
@@ -136,8 +177,8 @@ class RequestsPerTargetSignal(_SignalBase):
 
     kind: Literal["requests_per_target"]
     target: float = Field(gt=0, description="requests per instance per minute")
-    target_group: str = Field(min_length=1, description="ALB target group full name")
-    load_balancer: str = Field(min_length=1, description="ALB full name, app/NAME/ID")
+    target_group: TargetGroupDimension = Field(description="ALB target group full name, targetgroup/NAME/ID")
+    load_balancer: LoadBalancerDimension = Field(description="ALB full name, app/NAME/ID")
     namespace: Literal["AWS/ApplicationELB"] = "AWS/ApplicationELB"
 
 
@@ -148,8 +189,8 @@ class ResponseTimeSignal(_SignalBase):
     scale_in_ratio: float = Field(default=0.5, gt=0, lt=1)
     percentile: Literal["p95", "p99"] = "p95"
     target: float = Field(gt=0, le=60, description="latency threshold in seconds")
-    target_group: str = Field(min_length=1)
-    load_balancer: str = Field(min_length=1)
+    target_group: TargetGroupDimension
+    load_balancer: LoadBalancerDimension
     namespace: Literal["AWS/ApplicationELB"] = "AWS/ApplicationELB"
 
 
@@ -164,7 +205,8 @@ class QueueBacklogSignal(_SignalBase):
 
     kind: Literal["queue_backlog"]
     scale_in_ratio: float = Field(default=0.5, gt=0, lt=1)
-    queue_name: str = Field(min_length=1)
+    # SQS's rule for a queue name: up to 80 of these characters, a FIFO queue's ending in ".fifo".
+    queue_name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+(\.fifo)?$")
     target: float = Field(gt=0, description="visible messages per instance")
     namespace: Literal["AWS/SQS"] = "AWS/SQS"
 
@@ -347,7 +389,7 @@ class GroupConfig(_Strict):
     # SetDesiredCapacity to InService (pending): with warmup_seconds, the lead time of a pre-warm.
     launch_seconds: int = Field(default=120, ge=0, le=3600)
     dry_run: bool | None = None
-    notify_emails: list[str] = Field(default_factory=list)
+    notify_emails: list[EmailAddress] = Field(default_factory=list)
     events: list[SaleEvent] = Field(default_factory=list)
     forecast: ForecastConfig | None = None
     # What one instance serves at full load, in requests per minute (a load test measures it). Short
@@ -413,8 +455,10 @@ class GroupConfig(_Strict):
                 )
             if event.peak_requests_per_minute is not None and per_instance is not None:
                 ceiling = event.temporary_max or self.max
-                needed = math.ceil(event.peak_requests_per_minute / per_instance - 1e-9)
-                if needed > ceiling:
+                # A tiny target over a huge peak overflows to infinity: more than any ceiling, said so.
+                instances = event.peak_requests_per_minute / per_instance
+                if not math.isfinite(instances) or instances - 1e-9 > ceiling:
+                    needed = f"{math.ceil(instances - 1e-9)}" if math.isfinite(instances) else "more"
                     raise ValueError(
                         f"event {event.name!r}: a peak of {event.peak_requests_per_minute:g} requests/min "
                         f"needs {needed} instances at the requests target, above the {ceiling} allowed; "
@@ -549,7 +593,7 @@ REEVALUATION_GROUPS_PER_SHARD = 50
 class ScalerConfig(_Strict):
     groups: list[GroupConfig] = Field(min_length=1)
     dry_run: bool = False
-    notify_emails: list[str] = Field(default_factory=list)
+    notify_emails: list[EmailAddress] = Field(default_factory=list)
     audit_retention_days: int = Field(default=90, ge=1, le=3650)
     managed_tag: ManagedTag = Field(default_factory=ManagedTag)
     reserved_concurrency: ReservedConcurrency = Field(default_factory=ReservedConcurrency)
@@ -669,17 +713,34 @@ def load_config(path: str | Path) -> ScalerConfig:
         raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
     if path.suffix == ".json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_json_object)
         except json.JSONDecodeError as error:
             raise ConfigError(f"{path} is not valid JSON: {error}") from None
+        except _RepeatedKeyError as error:
+            raise ConfigError(f"{path} {error}") from None
     else:
-        import yaml  # only the CDK app and the CLI read YAML; the Lambda reads bundled JSON
+        from surgeguard.config_yaml import YamlConfigError, load_yaml
 
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path} is not valid YAML: {error}") from None
+            data = load_yaml(text)
+        except YamlConfigError as error:
+            raise ConfigError(f"{path} {error}") from None
     return parse_config(data, source=str(path))
+
+
+class _RepeatedKeyError(ValueError):
+    pass
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose key repeats would keep only its last value (a second "events" drops the
+    first list's sales without a word): refused instead."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _RepeatedKeyError(f"has key {key!r} twice in one object: only the last would be kept")
+        data[key] = value
+    return data
 
 
 def config_json(config: ScalerConfig) -> str:

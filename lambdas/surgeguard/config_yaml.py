@@ -1,0 +1,65 @@
+"""The config's YAML, read without YAML 1.1's silent surprises (only the CDK app and the CLI read YAML;
+the Lambda reads the bundled JSON, so PyYAML stays out of its imports).
+
+PyYAML's safe loader keeps the last of two equal keys, so a second `events:` under a group drops the
+first list's sales, and no error says so. It also reads `050` as octal 40 and `1:30` as sexagesimal 90.
+Each is refused here with its line, so a config means what it says or does not load.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+# YAML 1.1's integers that a reader of the file would take for something else: a leading zero (octal)
+# and base 60 ("1:30"). Hex and binary (0x, 0b) say what they are.
+_SURPRISING_INT = re.compile(r"[-+]?(0[0-7_]+|[1-9][0-9_]*(:[0-5]?[0-9])+)")
+
+
+class YamlConfigError(ValueError):
+    pass
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            # The mapping's own keys only: one that overrides a key merged in (<<: *defaults) is no repeat.
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise YamlConfigError(
+                        f"line {line}: key {key!r} appears twice in one mapping (first on line "
+                        f"{seen[key]}); YAML would keep only the last, silently dropping the first"
+                    )
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
+
+
+def _int(loader: _ConfigLoader, node: yaml.ScalarNode) -> int:
+    text = str(node.value)
+    if _SURPRISING_INT.fullmatch(text):
+        line = node.start_mark.line + 1
+        raise YamlConfigError(
+            f"line {line}: {text!r} is read by YAML as "
+            f"{'an octal' if ':' not in text else 'a base-60'} number "
+            f"({loader.construct_yaml_int(node)}); write it without "
+            f"{'the leading zero' if ':' not in text else 'the colon'}, or quote it if it is text"
+        )
+    return int(loader.construct_yaml_int(node))
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:int", _int)
+
+
+def load_yaml(text: str) -> Any:
+    """The YAML document's data; YamlConfigError for invalid YAML, a repeated key or a surprising number."""
+    try:
+        return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise YamlConfigError(f"is not valid YAML: {error}") from None

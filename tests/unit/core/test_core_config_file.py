@@ -1,0 +1,183 @@
+"""The config file read as written: what YAML 1.1 or a JSON object would silently change or drop is
+refused with its line, and every value AWS would refuse at deploy (or never publish under) is refused
+at load, naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from surgeguard.config import ConfigError, load_config, parse_config
+
+from .core_builders import REQUESTS
+
+SALE = """
+      - name: {name}
+        start: "2026-11-27T00:00"
+        end: "2026-11-27T06:00"
+        timezone: America/New_York
+        peak_multiplier: 3
+"""
+
+
+def _yaml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "surgeguard.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _group_yaml(extra: str = "", min_size: str = "2") -> str:
+    return f"""
+groups:
+  - name: web
+    min: {min_size}
+    max: 40
+    signals:
+      - kind: cpu
+        target: 50
+{extra}"""
+
+
+def test_a_second_events_key_is_refused_not_a_sale_dropped(tmp_path: Path) -> None:
+    # GIVEN a group whose next sale was added under a second `events:` key lower down
+    text = _group_yaml(
+        "    events:" + SALE.format(name="black-friday") + "    events:" + SALE.format(name="cyber-monday")
+    )
+    # WHEN loading it THEN it is refused, naming the key and both lines, instead of keeping cyber-monday alone
+    with pytest.raises(ConfigError, match=r"surgeguard.yaml line 15: key 'events' appears twice .*line 9"):
+        load_config(_yaml(tmp_path, text))
+
+
+def test_one_events_key_with_both_sales_loads(tmp_path: Path) -> None:
+    text = _group_yaml("    events:" + SALE.format(name="black-friday") + SALE.format(name="cyber-monday"))
+    config = load_config(_yaml(tmp_path, text))
+    assert [event.name for event in config.groups[0].events] == ["black-friday", "cyber-monday"]
+
+
+def test_a_repeated_groups_key_is_refused(tmp_path: Path) -> None:
+    text = _group_yaml() + _group_yaml().replace("name: web", "name: api")
+    with pytest.raises(ConfigError, match="key 'groups' appears twice"):
+        load_config(_yaml(tmp_path, text))
+
+
+def test_an_override_of_a_merged_key_is_no_repeat(tmp_path: Path) -> None:
+    text = """
+defaults: &defaults
+  min: 2
+  max: 40
+  signals: [{kind: cpu, target: 50}]
+groups:
+  - <<: *defaults
+    name: web
+    max: 60
+"""
+    # `defaults` is no config field: the merge itself is what is under test, so read the data only
+    from surgeguard.config_yaml import load_yaml
+
+    assert load_yaml(text)["groups"][0]["max"] == 60
+
+
+@pytest.mark.parametrize(
+    ("written", "read_as"), [("050", "an octal number \\(40\\)"), ("1:30", "a base-60 number \\(90\\)")]
+)
+def test_a_number_yaml_1_1_reads_otherwise_is_refused(tmp_path: Path, written: str, read_as: str) -> None:
+    # GIVEN min: 050 (octal 40 in YAML 1.1) or 1:30 (base 60: 90)
+    with pytest.raises(ConfigError, match=f"line 4: '{written}' is read by YAML as {read_as}"):
+        load_config(_yaml(tmp_path, _group_yaml(min_size=written)))
+
+
+def test_a_quoted_or_plain_number_still_loads(tmp_path: Path) -> None:
+    assert load_config(_yaml(tmp_path, _group_yaml(min_size="0"))).groups[0].min == 0
+    assert load_config(_yaml(tmp_path, _group_yaml(min_size="12"))).groups[0].min == 12
+
+
+def test_a_repeated_json_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "surgeguard.json"
+    path.write_text('{"groups": [], "groups": [{"name": "web"}]}', encoding="utf-8")
+    with pytest.raises(ConfigError, match="surgeguard.json has key 'groups' twice"):
+        load_config(path)
+
+
+def _with_signal(signal: dict[str, Any]) -> dict[str, Any]:
+    signals = [{"kind": "cpu", "target": 50}, signal]
+    return {"groups": [{"name": "web", "min": 2, "max": 10, "signals": signals}]}
+
+
+def _error(data: Any) -> str:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(data, source="surgeguard.yaml")
+    return str(raised.value)
+
+
+def test_an_alb_arn_is_refused_naming_the_full_name() -> None:
+    # GIVEN the load balancer's ARN pasted where CloudWatch's dimension (its full name) goes
+    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop-alb/50dc6c495c0c9188"
+    message = _error(_with_signal({**REQUESTS, "load_balancer": arn}))
+    # THEN the error gives the value to write instead
+    assert "is an ARN; CloudWatch's dimension is the full name: 'app/shop-alb/50dc6c495c0c9188'" in message
+
+
+def test_a_target_group_arn_is_refused_naming_the_full_name() -> None:
+    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-web/73e2d6bc24d8a067"
+    message = _error(_with_signal({**REQUESTS, "target_group": arn}))
+    assert "full name: 'targetgroup/shop-web/73e2d6bc24d8a067'" in message
+
+
+@pytest.mark.parametrize("bad", ["shop-alb", "app/shop-alb", "app/shop alb/50dc6c495c0c9188", "app/x/ZZ"])
+def test_a_load_balancer_that_is_no_full_name_is_refused(bad: str) -> None:
+    assert "is not a full name such as" in _error(_with_signal({**REQUESTS, "load_balancer": bad}))
+
+
+@pytest.mark.parametrize(
+    ("signal", "field"),
+    [
+        ({"kind": "cpu", "target": 60, "id": "agent", "namespace": ""}, "namespace"),
+        ({"kind": "cpu", "target": 60, "id": "agent", "namespace": ":agent"}, "namespace"),
+        ({"kind": "cpu", "target": 60, "id": "agent", "namespace": "A" * 256}, "namespace"),
+        ({"kind": "cpu", "target": 60, "id": "agent", "metric_name": ""}, "metric_name"),
+        ({"kind": "queue_backlog", "target": 10, "queue_name": "q" * 81}, "queue_name"),
+        (
+            {
+                "kind": "queue_backlog",
+                "target": 10,
+                "queue_name": "https://sqs.us-east-1.amazonaws.com/1/orders",
+            },
+            "queue_name",
+        ),
+    ],
+)
+def test_names_cloudwatch_or_sqs_refuse_are_refused_at_load(signal: dict[str, Any], field: str) -> None:
+    # CloudFormation would refuse these at deploy (or, for a queue URL, no datapoint is ever published)
+    assert field in _error(_with_signal(signal))
+
+
+def test_a_fifo_queue_name_loads() -> None:
+    config = parse_config(_with_signal({"kind": "queue_backlog", "target": 10, "queue_name": "orders.fifo"}))
+    assert config.groups[0].signals[1].queue_name == "orders.fifo"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "bad", ["oncall at example dot com", "ops@example.com;dev@example.com", "a@b, c@d.com"]
+)
+def test_a_notify_email_that_is_no_one_address_is_refused(bad: str) -> None:
+    assert "notify_emails" in _error({"notify_emails": [bad], "groups": _with_signal(REQUESTS)["groups"]})
+    group = {**_with_signal(REQUESTS)["groups"][0], "notify_emails": [bad]}
+    assert "notify_emails" in _error({"groups": [group]})
+
+
+def test_a_peak_too_large_to_count_is_a_config_error_not_a_crash() -> None:
+    # GIVEN a tiny requests target under a huge declared peak (the ratio overflows to infinity)
+    signal = {**REQUESTS, "target": 1e-300}
+    sale = {
+        "name": "bf",
+        "start": "2026-11-27T00:00",
+        "end": "2026-11-27T06:00",
+        "timezone": "UTC",
+        "peak_requests_per_minute": 1e10,
+    }
+    data = _with_signal(signal)
+    data["groups"][0]["events"] = [sale]
+    # THEN a ConfigError naming the event, not an OverflowError
+    assert "needs more instances at the requests target, above the 10 allowed" in _error(data)
