@@ -140,6 +140,9 @@ class SurgeguardStack(Stack):
 
         CfnOutput(self, "AuditTableName", value=self.audit.table.table_name)
         CfnOutput(self, "NotificationsTopicArn", value=self.topics.notifications.topic_arn)
+        if self.topics.group_watch is not None:
+            # `surgeguard preflight` checks its email subscriptions are confirmed too.
+            CfnOutput(self, "GroupWatchTopicArn", value=self.topics.group_watch.topic_arn)
         CfnOutput(self, "ReactiveFunctionName", value=self.reactive.function.function_name)
         CfnOutput(self, "DashboardName", value=self.overview.dashboard.dashboard_name)
         if self.sales is not None:

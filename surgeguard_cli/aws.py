@@ -25,6 +25,11 @@ from surgeguard.domain.model import EventState
 
 # A person waits on these: a few quick retries, then a clear error (exit code 3).
 _CONFIG = Config(retries={"total_max_attempts": 4, "mode": "standard"}, connect_timeout=5, read_timeout=20)
+# For a lookup a person must not wait on (the group check after a kill switch is set, when doors open
+# and Auto Scaling throttles the whole account): one attempt, short timeouts.
+SINGLE_ATTEMPT = Config(
+    retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=5
+)
 # Service Quotas: "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", counted in vCPUs.
 VCPU_QUOTA_CODE = "L-1216C47A"
 # By the family's letters, not the first one: inf, dl, trn, hpc, mac, vt have quotas of their own.
@@ -61,6 +66,9 @@ class StackInfo:
     schedule_group: str | None
     functions: tuple[str, ...]  # physical names of the stack's Lambda functions
     queues: tuple[str, ...]  # URLs of the stack's SQS queues (the failure queues)
+    # The topic that tells addresses found only in groups' notify_emails about the watch alarms
+    # (infra/constructs/topics.py); None when no address is, or the stack predates its output.
+    watch_topic_arn: str | None = None
 
     @property
     def alarm_prefix(self) -> str:
@@ -112,16 +120,32 @@ def _attribute(value: Mapping[str, Any]) -> Any:
     return inner
 
 
-class Aws:
-    """Reads for the operations commands. `clients`: service name -> client (tests, fakes)."""
+def _kill_switch(item: Mapping[str, Any], name: str) -> KillSwitch:
+    from surgeguard.adapters.audit_store import control_reading  # the Lambda's own reading
 
-    def __init__(self, clients: Mapping[str, Any] | None = None, region: str | None = None) -> None:
+    plain = {k: _attribute(v) for k, v in item.items()}
+    set_by = plain.get("set_by")
+    return KillSwitch(
+        reading=control_reading(dict(item), name).value,
+        written=plain.get("pause"),
+        set_by=set_by if isinstance(set_by, str) else None,
+    )
+
+
+class Aws:
+    """Reads for the operations commands. `clients`: service name -> client (tests, fakes); `config`:
+    the retries and timeouts of the clients made here (default: a few quick retries)."""
+
+    def __init__(
+        self, clients: Mapping[str, Any] | None = None, region: str | None = None, config: Config = _CONFIG
+    ) -> None:
         self._clients: dict[str, Any] = dict(clients or {})
         self._region = region
+        self._config = config
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=self._region, config=_CONFIG)
+            self._clients[service] = boto3.client(service, region_name=self._region, config=self._config)
         return self._clients[service]
 
     def call(self, service: str, operation: str, **kwargs: Any) -> Any:
@@ -144,6 +168,16 @@ class Aws:
             if not next_token:
                 return
             request[token] = next_token
+
+    def _query(self, **request: Any) -> Iterator[dict[str, Any]]:
+        """A DynamoDB Query's items, page after page (each at most 1 MB), as plain values."""
+        while True:
+            page = self.call("dynamodb", "query", **request)
+            for item in page.get("Items", []):
+                yield {k: _attribute(v) for k, v in item.items()}
+            if not page.get("LastEvaluatedKey"):
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # --- the stack ---
     def stack(self, name: str) -> StackInfo:
@@ -169,6 +203,7 @@ class Aws:
             schedule_group=outputs.get("SaleScheduleGroupName"),
             functions=functions,
             queues=queues,
+            watch_topic_arn=outputs.get("GroupWatchTopicArn"),
         )
 
     # --- Auto Scaling ---
@@ -425,8 +460,6 @@ class Aws:
     def pause(self, table: str, group: str | None) -> KillSwitch | None:
         """The kill-switch item of a group (None: the global one) as the Lambda reads it, or None when
         never set."""
-        from surgeguard.adapters.audit_store import control_reading  # the Lambda's own reading
-
         name = group or keys.GLOBAL_CONTROL_SORT_KEY
         item = self.call(
             "dynamodb",
@@ -435,14 +468,45 @@ class Aws:
             Key={keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION}, keys.SORT_KEY: {"S": name}},
             ConsistentRead=True,
         ).get("Item")
-        if item is None:
-            return None
-        plain = {k: _attribute(v) for k, v in item.items()}
-        set_by = plain.get("set_by")
-        return KillSwitch(
-            reading=control_reading(item, name).value,
-            written=plain.get("pause"),
-            set_by=set_by if isinstance(set_by, str) else None,
+        return None if item is None else _kill_switch(item, name)
+
+    def kill_switches(self, table: str) -> dict[str | None, KillSwitch]:
+        """Every control item as the Lambda reads it, by group (None: the global one): the items a
+        `resume --all` leaves in place."""
+        switches: dict[str | None, KillSwitch] = {}
+        request = {
+            "TableName": table,
+            "KeyConditionExpression": "#pk = :control",
+            "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY},
+            "ExpressionAttributeValues": {":control": {"S": keys.CONTROL_PARTITION}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.call("dynamodb", "query", **request)
+            for item in page.get("Items", []):
+                name = str(item[keys.SORT_KEY]["S"])
+                switches[None if name == keys.GLOBAL_CONTROL_SORT_KEY else name] = _kill_switch(item, name)
+            if not page.get("LastEvaluatedKey"):
+                return switches
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def audit_records_newest_first(
+        self, table: str, group: str, before: datetime | None = None, page_size: int = 100
+    ) -> Iterator[dict[str, Any]]:
+        """A group's audit records from the latest back (before `before`, when given), read a page at a
+        time as they are consumed: whoever looks for the latest of some kind stops when found."""
+        high = f"{keys.AUDIT_SORT_PREFIX}{before.astimezone(UTC).isoformat() if before else '~'}"
+        yield from self._query(
+            TableName=table,
+            KeyConditionExpression="#pk = :pk AND #sk BETWEEN :low AND :high",
+            ExpressionAttributeNames={"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.group_pk(group)},
+                ":low": {"S": keys.AUDIT_SORT_PREFIX},
+                ":high": {"S": high},
+            },
+            ScanIndexForward=False,
+            Limit=page_size,
         )
 
     def audit_records(

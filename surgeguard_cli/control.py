@@ -7,6 +7,7 @@ import getpass
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
@@ -14,18 +15,27 @@ from surgeguard.adapters.audit_store import AuditStore
 from surgeguard.adapters.errors import AwsCallError
 from surgeguard.domain.model import Pause
 from surgeguard_cli import output
+from surgeguard_cli.aws import SINGLE_ATTEMPT, Aws, AwsError, KillSwitch
 
 EXAMPLES = {
     "pause": """examples:
   surgeguard pause --table TABLE --all                          stop everything
   surgeguard pause --table TABLE --group shop-web --direction in   freeze scale-in only
 
-exit codes: 0 done, 2 bad arguments or no such group (nothing switched), 3 AWS unreadable""",
+The switch is set first, then the group's name checked (one short Auto Scaling call); what the Lambda
+then reads (the global switch and the group's own, combined) is printed.
+
+exit codes: 0 done, 2 bad arguments, or no such group (its name's switch stops nothing),
+3 AWS unreadable""",
     "resume": """examples:
   surgeguard resume --table TABLE --all
   surgeguard resume --table TABLE --group shop-web --json
 
-exit codes: 0 done, 2 bad arguments or no such group (nothing switched), 3 AWS unreadable""",
+What the Lambda then reads is printed: the global switch and a group's own are two items, and either
+keeps the group paused (--all clears the global one only, and names the groups still paused).
+
+exit codes: 0 done, 1 written but still paused (by the global switch, or a group's own),
+2 bad arguments, or no such group (its name's switch frees nothing), 3 AWS unreadable""",
     "audit": """examples:
   surgeguard audit --table TABLE --group shop-web --limit 20
   surgeguard audit --table TABLE --group shop-web --json | jq '.[] | select(.outcome == "failed")'
@@ -49,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument(
             "--force",
             action="store_true",
-            help="switch --group even if no Auto Scaling group of that name exists (yet)",
+            help="do not check that an Auto Scaling group of the --group name exists (one not created yet)",
         )
         if name == "pause":
             cmd.add_argument(
@@ -85,29 +95,76 @@ def _audit_table(records: Sequence[dict[str, object]]) -> object:
     return output.table(None, ["at", "outcome", "previous", "new", "reason"], rows)
 
 
-def _group_exists(command: str, group: str) -> bool:
-    """Whether `group` names an Auto Scaling group here: a switch set for a misspelt name stops nothing,
-    and a resume of one leaves the real group paused. Where the lookup itself fails (no permission to
-    describe groups), the switch is still set: in an emergency it must not wait on IAM."""
-    from surgeguard.adapters.autoscaling import AutoScalingFleet
-    from surgeguard.adapters.errors import GroupNotFoundError
-
+def _group_lookup(command: str, group: str) -> bool | None:
+    """Whether `group` names an Auto Scaling group here (None: the lookup failed), asked once, after
+    the switch is set: a switch set for a misspelt name stops nothing, and a resume of one leaves the
+    real group paused. When doors open Auto Scaling throttles the whole account, and the Lambda
+    adapter's patient retries once held the kill switch back 25-45 s; one short attempt says enough."""
     try:
-        AutoScalingFleet().describe(group)
-    except GroupNotFoundError:
+        found = Aws(config=SINGLE_ATTEMPT).group(group) is not None
+    except AwsError as error:
         print(
-            f"surgeguard {command}: no Auto Scaling group {group!r} in this account and region: nothing "
-            "switched (check the name; --force switches it anyway)",
+            f"surgeguard {command}: the switch is set, but whether Auto Scaling group {group!r} exists "
+            f"could not be checked ({error})",
             file=sys.stderr,
         )
-        return False
-    except AwsCallError as error:
+        return None
+    if not found:
         print(
-            f"surgeguard {command}: could not check that Auto Scaling group {group!r} exists ({error}); "
-            "switching it anyway",
+            f"surgeguard {command}: no Auto Scaling group {group!r} in this account and region: the "
+            "switch written for that name stops or frees no group (check the name; --force skips this "
+            "check, for a group not created yet)",
             file=sys.stderr,
         )
-    return True
+    return found
+
+
+def _who(switch: KillSwitch) -> str:
+    return f"{switch.reading}, set by {switch.set_by or '?'}"
+
+
+def _group_state(command: str, table: str, group: str, switches: dict[str | None, KillSwitch]) -> Pause:
+    """What the Lambda reads for `group` (its own item and the global one, combined), told on stderr
+    with the global switch when that stops the group beyond what its own item says."""
+    everyone, own = switches.get(None), switches.get(group)
+    reading = Pause.combine(*(Pause(s.reading) for s in (everyone, own) if s is not None))
+    told = f"{group}: pause={reading.value}"
+    if everyone is not None and reading.value != (own.reading if own else Pause.NONE.value):
+        told += f" (its own switch {own.reading if own else 'none'}; the global one {_who(everyone)})"
+    print(told, file=sys.stderr)
+    if command == "resume" and reading is not Pause.NONE:
+        print(
+            f"surgeguard resume: {group} is still paused ({reading.value}) by the global switch, which "
+            f"stops every group: `surgeguard resume --table {table} --all` clears it",
+            file=sys.stderr,
+        )
+    return reading
+
+
+def _all_state(command: str, table: str, switches: dict[str | None, KillSwitch]) -> dict[str, str]:
+    """The global switch as the Lambda reads it, told on stderr, and each group its own item still
+    pauses (group -> its own switch): `--all` writes the global item only."""
+    everyone = switches.get(None)
+    reading = everyone.reading if everyone is not None else Pause.NONE.value
+    own = {
+        name: switch
+        for name, switch in sorted(switches.items(), key=lambda pair: str(pair[0]))
+        if name is not None and switch.reading != Pause.NONE
+    }
+    if not own:
+        print(f"all groups: pause={reading}", file=sys.stderr)
+        return {}
+    listed = ", ".join(f"{name} ({_who(switch)})" for name, switch in own.items())
+    if command == "resume":
+        print(
+            f"all groups: the global switch is {reading}; still paused by its own switch: {listed}\n"
+            f"surgeguard resume: {len(own)} group(s) stay paused until each is resumed: "
+            + "; ".join(f"surgeguard resume --table {table} --group {name}" for name in own),
+            file=sys.stderr,
+        )
+    else:
+        print(f"all groups: pause={reading}; besides, paused by its own switch: {listed}", file=sys.stderr)
+    return {str(name): switch.reading for name, switch in own.items()}
 
 
 def main(argv: Sequence[str]) -> int:
@@ -122,12 +179,11 @@ def main(argv: Sequence[str]) -> int:
                 output.console().print(_audit_table(records))
             return output.OK
         group = None if args.all else args.group
-        if group is not None and not args.force and not _group_exists(args.command, group):
-            return output.USAGE
-        pause = Pause.NONE
+        switch = Pause.NONE
         if args.command == "pause":
-            pause = {"both": Pause.ALL, "out": Pause.OUT, "in": Pause.IN}[args.direction]
-        store.set_pause(group, pause, who=getpass.getuser(), at=datetime.now(UTC))
+            switch = {"both": Pause.ALL, "out": Pause.OUT, "in": Pause.IN}[args.direction]
+        # The switch first: in an emergency it must never wait on Auto Scaling (the group check below).
+        store.set_pause(group, switch, who=getpass.getuser(), at=datetime.now(UTC))
     except AwsCallError as error:
         print(f"surgeguard {args.command}: cannot reach the audit table: {error}", file=sys.stderr)
         return output.AWS
@@ -139,8 +195,29 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return output.AWS
-    if args.json:
-        output.print_json({"group": group, "pause": pause.value})
+    if group is not None and not args.force and _group_lookup(args.command, group) is False:
+        return output.USAGE
+    # Read back what the Lambda will read: it combines the global item and the group's own, so a
+    # resume of one of them alone can leave the group paused.
+    try:
+        switches = Aws().kill_switches(args.table)
+    except AwsError as error:
+        print(
+            f"surgeguard {args.command}: the switch is written ({switch.value}), but what the Lambda reads "
+            f"could not be read back: {error}",
+            file=sys.stderr,
+        )
+        return output.AWS
+    state: dict[str, Any] = {"group": group, "switch": switch.value}
+    if group is not None:
+        state["pause"] = _group_state(args.command, args.table, group, switches).value
+        still_paused = args.command == "resume" and state["pause"] != Pause.NONE
     else:
-        print(f"{group or 'all groups'}: pause={pause.value}", file=sys.stderr)
-    return output.OK
+        own = _all_state(args.command, args.table, switches)
+        everyone = switches.get(None)
+        state["pause"] = everyone.reading if everyone is not None else Pause.NONE.value
+        state["own_switches"] = own
+        still_paused = args.command == "resume" and (bool(own) or state["pause"] != Pause.NONE)
+    if args.json:
+        output.print_json(state)
+    return output.FOUND if still_paused else output.OK

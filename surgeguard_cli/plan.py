@@ -529,6 +529,8 @@ def main(argv: Sequence[str]) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return output.USAGE
+    from botocore.exceptions import BotoCoreError
+
     from surgeguard_cli.aws import AwsError
 
     try:
@@ -536,6 +538,14 @@ def main(argv: Sequence[str]) -> int:
         scalers = other_scalers(config) if args.check_groups else None
     except AwsError as error:
         print(f"surgeguard plan: cannot read AWS: {error}", file=sys.stderr)
+        return output.AWS
+    except BotoCoreError as error:
+        # The Lambda adapter that reads the launch history makes its client outside its call's error
+        # handling: no region, a profile that is not there. Exit 1 would say "errors in the plan".
+        print(
+            f"surgeguard plan: cannot read AWS: DescribeScalingActivities: {type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
         return output.AWS
     try:
         stale = stale_in_assembly(Path(args.assembly), now) if args.assembly else []

@@ -635,8 +635,6 @@ def _other_scalers(aws: Any, group: str) -> list[Check]:
 def stack_checks(
     aws: Any, stack: Any, config: ScalerConfig, selected: Sequence[Target], now: datetime
 ) -> list[Check]:
-    from surgeguard_cli.aws import PENDING_CONFIRMATION
-
     scope = stack.name
     checks: list[Check] = []
     alarms = {a["AlarmName"]: a for a in aws.alarms(stack.alarm_prefix)}
@@ -666,32 +664,7 @@ def stack_checks(
     else:
         checks.append(Check(PASS, "alarms", scope, f"{len(expected)} present, none in INSUFFICIENT_DATA"))
 
-    emails = _emails(config)
-    if emails and stack.notify_topic_arn:
-        subscribed = {
-            s["Endpoint"]: s["SubscriptionArn"]
-            for s in aws.subscriptions(stack.notify_topic_arn)
-            if s.get("Protocol") == "email"
-        }
-        absent = [e for e in emails if e not in subscribed]
-        pending = [e for e in emails if subscribed.get(e) == PENDING_CONFIRMATION]
-        if absent or pending:
-            found = [f"not subscribed: {', '.join(absent)}"] if absent else []
-            found += [f"not confirmed: {', '.join(pending)}"] if pending else []
-            checks.append(
-                Check(
-                    FAIL,
-                    "subscriptions",
-                    scope,
-                    "; ".join(found) + ": they will hear nothing during the sale",
-                    "each person clicks the link in AWS's confirmation mail (resend: aws sns subscribe "
-                    f"--topic-arn {stack.notify_topic_arn} --protocol email --notification-endpoint ADDRESS)",
-                )
-            )
-        else:
-            checks.append(
-                Check(PASS, "subscriptions", scope, f"{len(emails)} email subscription(s) confirmed")
-            )
+    checks += _subscription_checks(aws, stack, config)
     schedules = aws.schedules(stack.schedule_group) if stack.schedule_group else None
     for target in selected:
         if target.event is not None:
@@ -700,6 +673,68 @@ def stack_checks(
     checks += _lambda_health(aws, stack.functions, now)
     checks += _queues(aws, stack.queues)
     return checks
+
+
+def _unconfirmed(aws: Any, topic_arn: str, emails: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Of `emails`, those with no email subscription to the topic, and those not confirmed."""
+    from surgeguard_cli.aws import PENDING_CONFIRMATION
+
+    subscribed = {
+        s["Endpoint"]: s["SubscriptionArn"]
+        for s in aws.subscriptions(topic_arn)
+        if s.get("Protocol") == "email"
+    }
+    absent = [e for e in emails if e not in subscribed]
+    return absent, [e for e in emails if subscribed.get(e) == PENDING_CONFIRMATION]
+
+
+def _subscription_checks(aws: Any, stack: Any, config: ScalerConfig) -> list[Check]:
+    """Every address confirmed on the notifications topic; and an address only in groups'
+    notify_emails also on the group watch topic, where the stack's watch alarms reach it
+    (infra/constructs/topics.py): confirmed on one topic only, it hears half of what it should."""
+    emails = _emails(config)
+    if not emails or not stack.notify_topic_arn:
+        return []
+    scope = stack.name
+    group_only = sorted({e for g in config.groups for e in g.notify_emails} - set(config.notify_emails))
+    topics = [("", stack.notify_topic_arn, emails, "they will hear nothing during the sale")]
+    if group_only and stack.watch_topic_arn:
+        topics.append(
+            (" on the group watch topic", stack.watch_topic_arn, group_only, "no watch alarm reaches them")
+        )
+    found, resend = [], []
+    for where, topic_arn, wanted, consequence in topics:
+        absent, pending = _unconfirmed(aws, topic_arn, wanted)
+        missing = [f"not subscribed{where}: {', '.join(absent)}"] if absent else []
+        missing += [f"not confirmed{where}: {', '.join(pending)}"] if pending else []
+        if missing:
+            found.append("; ".join(missing) + f": {consequence}")
+            resend.append(
+                f"aws sns subscribe --topic-arn {topic_arn} --protocol email --notification-endpoint ADDRESS"
+            )
+    if found:
+        return [
+            Check(
+                FAIL,
+                "subscriptions",
+                scope,
+                "; ".join(found),
+                f"each person clicks the link in AWS's confirmation mail (resend: {'; '.join(resend)})",
+            )
+        ]
+    if group_only and not stack.watch_topic_arn:
+        return [
+            Check(
+                WARN,
+                "subscriptions",
+                scope,
+                f"{len(emails)} email subscription(s) confirmed on the notifications topic; the watch "
+                f"alarms' topic for {', '.join(group_only)} cannot be checked: the stack has no "
+                "GroupWatchTopicArn output",
+                "redeploy the stack with this version (it exports that output), then run preflight again",
+            )
+        ]
+    return [Check(PASS, "subscriptions", scope, f"{len(emails)} email subscription(s) confirmed")]
 
 
 def _kill_switch(aws: Any, table: str, groups: Sequence[str]) -> Check:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,9 @@ DEFAULT_STACK = "Surgeguard"
 EVENT_MARGIN = timedelta(hours=1)
 MARKDOWN_NAME = "report.md"
 SHOWN_TIMELINE = 40  # applied decisions listed in the text; the Markdown lists them all
+# How far back the desired capacity at a window's start is looked for, passing over records that say
+# none (forecaster runs): a month of quarter-hourly runs, 30 pages at most.
+BEFORE_WINDOW_RECORDS = 3000
 
 EXAMPLES = """examples:
   surgeguard report --event black-friday-doorbuster --out reports/bf-2026
@@ -57,13 +61,18 @@ class Prewarm:
     scheduled: str
     at: datetime
     outcome: str
-    target: int | None
+    target: int | None  # the event's target (`event_target`): what the doors need
     doors: datetime | None
     ready_by: datetime | None  # at + launch + warm-up
     on_time: bool | None
     # InService instances at the doors (AWS/AutoScaling GroupInServiceInstances, when the group collects
     # it): then "on time" is what really ran, not the launch + warm-up estimate.
     in_service_at_doors: int | None = None
+    # The desired capacity the pre-warm left. A pre-warm that raised MaxSize is `applied` even when
+    # desired then never moved (Launch suspended, the kill switch set after the raise).
+    desired_after: int | None = None
+    skip_cause: str | None = None  # the record's, for a skipped pre-warm
+    held_back_by: str | None = None  # what kept an applied pre-warm's desired under its target
 
 
 @dataclass
@@ -72,13 +81,14 @@ class GroupReport:
     start: datetime
     end: datetime
     records: int
-    outcomes: dict[str, int]
+    outcomes: dict[str, int]  # of the decisions, forecaster runs apart
     decisions: list[Decision]  # applied, oldest first
-    problems: list[Decision]  # rejected and failed
-    desired: list[int]  # per minute of the window
+    problems: list[Decision]  # rejected and failed (forecaster runs included)
+    # Per minute of the window; None where no audit record (in the window or before it) says.
+    desired: list[int | None]
     demand: list[float | None]  # requests per minute (None: no datapoint)
-    peak_capacity: int
-    instance_hours: float
+    peak_capacity: int | None  # None: unknown
+    instance_hours: float | None
     minutes_over_target: dict[str, int]  # per signal
     prewarms: list[Prewarm]
     whatif: dict[str, dict[str, Any]] = field(default_factory=dict)  # policy -> metrics
@@ -86,10 +96,17 @@ class GroupReport:
     whatif_events: int = 0
     requests_target: float | None = None  # requests per instance per minute, when the group has it
     png: str | None = None
+    # The forecaster's runs: recorded `applied` with no desired capacity (the floor is a later
+    # decision's), so neither decisions nor counted with them.
+    forecasts: list[Decision] = field(default_factory=list)
+    forecast_outcomes: dict[str, int] = field(default_factory=dict)
 
 
 def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    """An ISO 8601 time in UTC; one without an offset is UTC already (as `plan --now` reads it), never
+    the machine's own zone: the same command gives the same window on every laptop."""
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _source(record: Mapping[str, Any]) -> str:
@@ -110,13 +127,30 @@ def _decision(record: Mapping[str, Any]) -> Decision:
     )
 
 
-def desired_series(records: Sequence[Mapping[str, Any]], start: datetime, minutes: int) -> list[int]:
-    """Desired capacity per minute as the audit trail sets it: from the first record's previous
-    desired, each applied decision holding from its minute on."""
+def is_forecaster_run(record: Mapping[str, Any]) -> bool:
+    return (record.get("trigger") or {}).get("source") == "forecaster"
+
+
+def desired_after(record: Mapping[str, Any]) -> int | None:
+    """The desired capacity a record left the group at: the new one of a change made (or of none
+    needed), else the one it found (a skip, a dry-run's would-be change, a failure); None for a record
+    without either (a forecaster run, a rejection)."""
+    if record.get("outcome") in ("applied", "unchanged") and record.get("new_desired") is not None:
+        return int(record["new_desired"])
+    previous = record.get("previous_desired")
+    return None if previous is None else int(previous)
+
+
+def desired_series(
+    records: Sequence[Mapping[str, Any]], start: datetime, minutes: int, before: int | None = None
+) -> list[int | None]:
+    """Desired capacity per minute as the audit trail sets it: from `before` (what the latest record
+    before the window left), else the first record's previous desired, each applied decision holding
+    from its minute on; None until some record says."""
     applied = [r for r in records if r.get("outcome") == "applied" and r.get("new_desired") is not None]
     known = [r for r in records if r.get("previous_desired") is not None]
-    level = int(known[0]["previous_desired"]) if known else 0
-    series = []
+    level = before if before is not None else int(known[0]["previous_desired"]) if known else None
+    series: list[int | None] = []
     index = 0
     for minute in range(minutes):
         edge = start + timedelta(minutes=minute + 1)
@@ -125,6 +159,16 @@ def desired_series(records: Sequence[Mapping[str, Any]], start: datetime, minute
             index += 1
         series.append(level)
     return series
+
+
+def desired_before(aws: Any, table: str, group: str, start: datetime) -> int | None:
+    """What the latest audit record before `start` left the group's desired capacity at, or None."""
+    from itertools import islice
+
+    for record in islice(aws.audit_records_newest_first(table, group, before=start), BEFORE_WINDOW_RECORDS):
+        if not is_forecaster_run(record) and (level := desired_after(record)) is not None:
+            return level
+    return None
 
 
 def _in_service(aws: Any, group: str, when: datetime) -> int | None:
@@ -142,7 +186,21 @@ def _in_service(aws: Any, group: str, when: datetime) -> int | None:
     return int(min(points.values())) if points else None
 
 
+def _held_back_by(record: Mapping[str, Any]) -> str | None:
+    """What kept a pre-warm that raised MaxSize from moving desired (the record keeps no skip cause
+    then: its outcome is the raise's): the kill switch, dry-run, or a suspended process."""
+    inputs = record.get("inputs") or {}
+    if inputs.get("pause") not in (None, "none"):
+        return f"paused: {inputs['pause']}"
+    if inputs.get("dry_run"):
+        return "dry-run"
+    suspended = re.search(r"(\w+) is suspended on the group", str(record.get("reason") or ""))
+    return f"{suspended.group(1)} suspended" if suspended else None
+
+
 def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]], aws: Any = None) -> list[Prewarm]:
+    """Each pre-warm against its event's target: on time only when it set desired to that target and
+    that many were serving at the doors (measured, or launch + warm-up after the pre-warm)."""
     from surgeguard.domain.sales import plan_event
 
     found = []
@@ -155,11 +213,15 @@ def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]], aws: Any
         doors = plan_event(group, event).start if event else None
         ready = at + timedelta(seconds=group.launch_seconds + group.warmup_seconds)
         landed = record["outcome"] in ("applied", "unchanged")
-        target = record.get("new_desired")
+        target = None if record.get("event_target") is None else int(record["event_target"])
+        left_at = desired_after(record)
+        reached = landed and target is not None and left_at is not None and left_at >= target
         serving = _in_service(aws, group.name, doors) if aws is not None and doors is not None else None
-        on_time = None if doors is None else landed and ready <= doors
-        if serving is not None and target is not None:
-            on_time = serving >= int(target)
+        on_time: bool | None = None  # unknown: an event no longer in the config, or no target recorded
+        if doors is not None and not landed:
+            on_time = False
+        elif doors is not None and target is not None:
+            on_time = reached and (serving >= target if serving is not None else ready <= doors)
         found.append(
             Prewarm(
                 event=str(trigger.get("event")),
@@ -171,6 +233,9 @@ def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]], aws: Any
                 ready_by=ready,
                 on_time=on_time,
                 in_service_at_doors=serving,
+                desired_after=left_at,
+                skip_cause=record.get("skip_cause"),
+                held_back_by=_held_back_by(record) if landed and not reached else None,
             )
         )
     return found
@@ -285,25 +350,31 @@ def build_group_report(
     from surgeguard_cli.aws import period_for_age
 
     records = aws.audit_records(table, group.name, start, end)
+    runs = [r for r in records if is_forecaster_run(r)]
+    decided = [r for r in records if not is_forecaster_run(r)]
     minutes = _minutes(start, end)
     period = period_for_age(start, now)
-    desired = desired_series(records, start, minutes)
+    desired = desired_series(decided, start, minutes, desired_before(aws, table, group.name, start))
+    # Never 0 for a capacity no record tells: unknown.
+    known = None if None in desired else [int(n) for n in desired if n is not None]
     demand = _demand(aws, group, start, end, period)
     report = GroupReport(
         group=group.name,
         start=start,
         end=end,
         records=len(records),
-        outcomes=dict(Counter(str(r["outcome"]) for r in records).most_common()),
-        decisions=[_decision(r) for r in records if r["outcome"] == "applied"],
+        outcomes=dict(Counter(str(r["outcome"]) for r in decided).most_common()),
+        decisions=[_decision(r) for r in decided if r["outcome"] == "applied"],
         problems=[_decision(r) for r in records if r["outcome"] in ("rejected", "failed")],
         desired=desired,
         demand=demand,
-        peak_capacity=max(desired, default=0),
-        instance_hours=sum(desired) / 60,
+        peak_capacity=None if known is None else max(known, default=0),
+        instance_hours=None if known is None else sum(known) / 60,
         minutes_over_target=_signal_minutes_over(aws, group, start, end, period),
-        prewarms=_prewarms(group, records, aws),
+        prewarms=_prewarms(group, decided, aws),
         requests_target=group.requests_target(),
+        forecasts=[_decision(r) for r in runs],
+        forecast_outcomes=dict(Counter(str(r["outcome"]) for r in runs).most_common()),
     )
     if replay and any(v for v in demand):
         report.whatif, report.whatif_fleet = whatif(
@@ -320,17 +391,58 @@ def _hm(when: datetime | None) -> str:
     return "-" if when is None else f"{when:%Y-%m-%d %H:%M} UTC"
 
 
+def _counts(outcomes: Mapping[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in outcomes.items())
+
+
+def _prewarm_line(p: Prewarm) -> str:
+    ran = f"- {p.event}: ran {_hm(p.at)} (scheduled {p.scheduled}), {p.outcome}, target {p.target}; "
+    if p.doors is None:
+        return ran + "unknown event"
+    if p.outcome not in ("applied", "unchanged"):
+        return (
+            ran
+            + f"{p.outcome} ({p.skip_cause or 'see its record'}): no pre-warm for the doors {_hm(p.doors)}"
+        )
+    if p.target is None:
+        return ran + f"its record has no event target: doors {_hm(p.doors)}, on time unknown"
+    if p.desired_after is None or p.desired_after < p.target:
+        why = f" ({p.held_back_by})" if p.held_back_by else ""
+        return ran + (
+            f"desired left at {p.desired_after} of the target {p.target}{why}: NOT READY for the doors "
+            f"{_hm(p.doors)}"
+            + ("" if p.in_service_at_doors is None else f" ({p.in_service_at_doors} in service there)")
+        )
+    verdict = "on time" if p.on_time else "LATE"
+    if p.in_service_at_doors is not None:
+        return ran + f"{p.in_service_at_doors} in service at the doors {_hm(p.doors)}: {verdict}"
+    return ran + f"serving by {_hm(p.ready_by)} (launch + warm-up), doors {_hm(p.doors)}: {verdict}"
+
+
 def markdown(report: GroupReport, shown: int | None = None) -> str:
     """The report as Markdown (also what the terminal shows, `shown` applied decisions at most)."""
+    unknown = "unknown (no audit record in the window or before it says the desired capacity)"
+    runs = (
+        f"; {len(report.forecasts)} forecaster runs: {_counts(report.forecast_outcomes)}"
+        if report.forecasts
+        else ""
+    )
     lines = [
         f"# Surgeguard report: {report.group}",
         "",
         f"Window {_hm(report.start)} to {_hm(report.end)} ({len(report.desired)} minutes); "
-        f"{report.records} audit records: " + ", ".join(f"{k} {v}" for k, v in report.outcomes.items()),
+        f"{report.records} audit records"
+        + (f": {_counts(report.outcomes)}" if report.outcomes else "")
+        + runs,
         "",
-        f"- peak capacity: {report.peak_capacity} instances",
-        f"- instance-hours: {report.instance_hours:.1f} "
-        "(desired capacity minute by minute, from the audit trail)",
+        "- peak capacity: "
+        + (unknown if report.peak_capacity is None else f"{report.peak_capacity} instances"),
+        "- instance-hours: "
+        + (
+            unknown
+            if report.instance_hours is None
+            else f"{report.instance_hours:.1f} (desired capacity minute by minute, from the audit trail)"
+        ),
     ]
     offered = [v for v in report.demand if v is not None]
     if offered:
@@ -340,24 +452,24 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
     lines.append(f"- rejected or failed: {len(report.problems)}")
     if report.png:
         lines += ["", f"![capacity against demand]({Path(report.png).name})"]
+    elif None in report.desired:
+        lines += ["", "No capacity-against-demand picture: the desired capacity is unknown."]
     lines += ["", "## Pre-warms", ""]
     if not report.prewarms:
         lines.append("none in this window")
-    for p in report.prewarms:
-        verdict = {True: "on time", False: "LATE", None: "unknown event"}[p.on_time]
-        lines.append(
-            f"- {p.event}: ran {_hm(p.at)} (scheduled {p.scheduled}), {p.outcome}, target {p.target}; "
-            + (
-                f"{p.in_service_at_doors} in service at the doors {_hm(p.doors)}: {verdict}"
-                if p.in_service_at_doors is not None
-                else f"serving by {_hm(p.ready_by)} (launch + warm-up), doors {_hm(p.doors)}: {verdict}"
-            )
-        )
+    lines += [_prewarm_line(p) for p in report.prewarms]
     lines += ["", "## Timeline (applied decisions)", ""]
     listed = report.decisions if shown is None else report.decisions[:shown]
     lines += [f"- {d.at:%H:%M} {d.previous} -> {d.new} {d.reason} [{d.source}]" for d in listed]
     if len(listed) < len(report.decisions):
         lines.append(f"- ... {len(report.decisions) - len(listed)} more in {MARKDOWN_NAME}")
+    if report.forecasts:
+        # The latest last, as the timeline: each run's floor holds until the next one replaces it.
+        runs_listed = report.forecasts if shown is None else report.forecasts[-shown:]
+        lines += ["", "## Forecaster runs (floors for later decisions, no capacity change of their own)", ""]
+        if len(runs_listed) < len(report.forecasts):
+            lines.append(f"- ... {len(report.forecasts) - len(runs_listed)} earlier in {MARKDOWN_NAME}")
+        lines += [f"- {f.at:%H:%M} {f.outcome}: {f.reason}" for f in runs_listed]
     if report.problems:
         lines += ["", "## Rejected and failed", ""]
         lines += [f"- {d.at:%H:%M} {d.outcome}: {d.reason} [{d.source}]" for d in report.problems]
@@ -395,14 +507,18 @@ def as_json(report: GroupReport) -> dict[str, Any]:
     return data
 
 
-def plot(report: GroupReport, path: Path) -> Path:
+def plot(report: GroupReport, path: Path) -> Path | None:
+    """The capacity-against-demand PNG; None (no picture) where the desired capacity is unknown: a
+    line drawn at 0 would say the group ran nothing."""
     from gameday.plot import plot_capacity_against_demand
 
+    if None in report.desired:
+        return None
     return plot_capacity_against_demand(
         path,
         start=report.start,
         demand=report.demand,
-        desired=report.desired,
+        desired=[int(n) for n in report.desired if n is not None],
         applied=[(d.at, d.new) for d in report.decisions if d.new is not None],
         per_instance=report.requests_target,
         title=f"{report.group}: capacity against demand, {_hm(report.start)} to {_hm(report.end)}",
@@ -444,8 +560,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="the event's window: its first phase - 1 h to its restore + 65 min (a late restore's limit)",
     )
-    when.add_argument("--from", dest="start", type=_time, metavar="ISO", help="window start (with --to)")
-    parser.add_argument("--to", dest="end", type=_time, metavar="ISO", help="window end")
+    when.add_argument(
+        "--from",
+        dest="start",
+        type=_time,
+        metavar="ISO",
+        help="window start (with --to); ISO 8601, without an offset: UTC",
+    )
+    parser.add_argument(
+        "--to", dest="end", type=_time, metavar="ISO", help="window end; ISO 8601, without an offset: UTC"
+    )
     parser.add_argument(
         "--group", action="append", default=[], metavar="NAME", help="only this group (repeatable)"
     )
@@ -487,6 +611,13 @@ def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None) -> i
             unknown = [g for g in args.group if config.group(g) is None]
             if unknown:
                 raise ValueError(f"no group {', '.join(unknown)} in the config")
+            # A report of nothing, exit 0, reads as "nothing happened": say which name matched nothing.
+            without = [g for g in args.group if g not in {group.name for group in groups}]
+            if without:
+                having = ", ".join(g.name for g in groups)
+                raise ValueError(
+                    f"group {', '.join(without)} has no event {args.event!r} (the groups with it: {having})"
+                )
             groups = [g for g in groups if g.name in args.group]
     except ValueError as error:
         print(f"surgeguard report: {error}", file=sys.stderr)
@@ -510,7 +641,8 @@ def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None) -> i
     texts = []
     for report in reports:
         suffix = "" if len(reports) == 1 else f"-{report.group}"
-        report.png = str(plot(report, args.out / f"report{suffix}.png"))
+        picture = plot(report, args.out / f"report{suffix}.png")
+        report.png = None if picture is None else str(picture)
         text = markdown(report)
         (args.out / f"report{suffix}.md").write_text(text, encoding="utf-8")
         texts.append(markdown(report, shown=SHOWN_TIMELINE))

@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # the config's pydantic models take half a second to build: n
 DEFAULT_CONFIG = "surgeguard.yaml"
 DEFAULT_STACK = "Surgeguard"
 LAST_DECISIONS = 5
+# How far back the latest forecaster run is looked for past the last decisions: about two days of a
+# group deciding every minute; a forecaster that stopped longer ago has its own watch alarm.
+LATEST_RECORDS_READ = 3000
 _PENDING = ("Pending", "Pending:Wait", "Pending:Proceed", "Warmed:Pending")
 
 EXAMPLES = """examples:
@@ -56,7 +59,10 @@ class GroupStatus:
     stranded_max: list[str] = field(default_factory=list)
     pause: str = "none"  # the kill switch as the Lambda reads it: global and group combined
     alarms: list[str] = field(default_factory=list)
-    decisions: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)  # the latest first, forecaster runs apart
+    # The forecaster's latest run (it records `applied` with no desired capacity: the floor it sets
+    # is for later decisions), or None: none among the latest records read.
+    forecast: dict[str, Any] | None = None
 
 
 def _event_state(aws: Any, table: str, group: GroupConfig, now: datetime, max_size: int) -> dict[str, Any]:
@@ -149,20 +155,41 @@ def group_status(
             for a in alarms
             if owners.get(a["AlarmName"]) == group.name and a.get("StateValue") == "ALARM"
         ),
-        decisions=[
-            {
-                "at": r["at"],
-                "outcome": r["outcome"],
-                "previous": r.get("previous_desired"),
-                "new": r.get("new_desired"),
-                "reason": r.get("reason") or r.get("error") or "",
-            }
-            for r in reversed(aws.audit_records(stack.table, group.name, latest=LAST_DECISIONS))
-        ],
     )
+    status.decisions, status.forecast = _latest(aws, stack.table, group)
     for key, value in _event_state(aws, stack.table, group, now, status.max_size or 0).items():
         setattr(status, key, value)
     return status
+
+
+def _shown(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "at": record["at"],
+        "outcome": record["outcome"],
+        "previous": record.get("previous_desired"),
+        "new": record.get("new_desired"),
+        "reason": record.get("reason") or record.get("error") or "",
+    }
+
+
+def _latest(aws: Any, table: str, group: GroupConfig) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The group's last decisions, the latest first, and its forecaster's latest run: read back from the
+    latest record until both are found. Forecaster runs once crowded real decisions out of the last 5."""
+    from itertools import islice
+
+    from surgeguard_cli.report import is_forecaster_run
+
+    decisions: list[dict[str, Any]] = []
+    forecast = None
+    wants_forecast = group.forecast is not None
+    for record in islice(aws.audit_records_newest_first(table, group.name), LATEST_RECORDS_READ):
+        if is_forecaster_run(record):
+            forecast = forecast or _shown(record)
+        elif len(decisions) < LAST_DECISIONS:
+            decisions.append(_shown(record))
+        if len(decisions) == LAST_DECISIONS and (forecast is not None or not wants_forecast):
+            break
+    return decisions, forecast
 
 
 def alarm_owners(prefix: str, groups: Sequence[GroupConfig]) -> dict[str, str]:
@@ -250,6 +277,19 @@ def render(statuses: Sequence[GroupStatus], now: datetime) -> Any:
                 f"last {LAST_DECISIONS} decisions per group",
                 ["group", "at (UTC)", "outcome", "previous", "new", "reason"],
                 decision_rows,
+            )
+        )
+    forecast_rows = [
+        (s.group, s.forecast["at"][5:19].replace("T", " "), s.forecast["outcome"], s.forecast["reason"])
+        for s in statuses
+        if s.forecast is not None
+    ]
+    if forecast_rows:
+        parts.append(
+            output.table(
+                "latest forecaster run per group (a floor for later decisions)",
+                ["group", "at (UTC)", "outcome", "reason"],
+                forecast_rows,
             )
         )
     return Group(*parts)

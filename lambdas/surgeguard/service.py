@@ -820,8 +820,10 @@ def _handle_trigger(
     spec = ctx.alarms.get(trigger.alarm_name)
     group = ctx.config.group(spec.group) if spec else None
     audit = _alarm_audit(trigger)
-    # A trigger whose time is implausible is recorded at our own time, never at the time it claims.
-    now = trigger.timestamp if clock - ALARM_MAX_AGE <= trigger.timestamp <= clock + FUTURE_SKEW else clock
+    # A trigger whose time is implausible is recorded at our own time, never at the time it claims; one
+    # ahead of our clock (within the skew allowed) at our clock: decided and remembered at a time to
+    # come, it would make every real trigger until then look older than the last one, and stale.
+    now = min(trigger.timestamp, clock) if clock - ALARM_MAX_AGE <= trigger.timestamp else clock
 
     def settle(outcome: Outcome, reason: str, group_name: str | None, **extra: Any) -> dict[str, Any]:
         if outcome is Outcome.REJECTED:
@@ -919,7 +921,9 @@ def _decide_group(
 ) -> dict[str, Any]:
     """Read the signals, decide (one decision per alarm period) and apply: the alarm path's work.
     `forecast_item`: the group's FORECAST item, when the caller has just read it."""
-    readings = adapters.signals.read(group, now)
+    # The freshest datapoints, whatever time the trigger is decided at: an alarm delivered late (a
+    # Lambda retry, a throttled queue) must not act on the load of its state change, long gone.
+    readings = adapters.signals.read(group, max(now, ctx.clock()))
     validate_readings(readings)
     applied = decide_and_apply(
         group,
@@ -1769,6 +1773,10 @@ def _reading(reading: Reading) -> dict[str, Any]:
     fields = flat_dict(reading)
     if not reading.unanswered:
         del fields["unanswered"]  # said only where it is so
+    if reading.period_start is None:
+        del fields["period_start"]
+    else:
+        fields["period_start"] = reading.period_start.isoformat()
     return fields
 
 

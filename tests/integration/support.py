@@ -29,10 +29,13 @@ CONFIG: dict[str, Any] = {
         {
             # Warm-up plus the one-minute datapoint shorter than two alarm minutes: moto shows new
             # instances InService at once, so a launch two decisions back already produces datapoints.
+            # One-minute CPU (detailed monitoring), as the tests put it; basic monitoring's 5-minute
+            # datapoints have their own tests (test_basic_monitoring.py).
             "name": "web",
             "min": 1,
             "max": 20,
             "warmup_seconds": 50,
+            "monitoring": "detailed",
             "signals": [
                 {"kind": "cpu", "target": 50},
                 {
@@ -55,6 +58,7 @@ CONFIG: dict[str, Any] = {
             "min": 1,
             "max": 20,
             "warmup_seconds": 90,
+            "monitoring": "detailed",
             "signals": [
                 {"kind": "cpu", "target": 50},
                 {

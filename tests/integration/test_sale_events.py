@@ -452,13 +452,23 @@ def _damage(sort_key: str, attribute: str, value: dict[str, str]) -> None:
 
 
 @pytest.mark.usefixtures("sale")
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("target", {"N": "24.5"}),
+        # a hand edit with no zone once raised TypeError in every decision of the group mid-sale
+        ("set_at", {"S": "2026-11-20T11:50:00"}),
+        ("restored_at", {"S": "2026-11-20T11:50:00"}),
+    ],
+    ids=["fractional-target", "set-at-without-zone", "restored-at-without-zone"],
+)
 def test_a_damaged_event_item_stops_no_decision_and_the_sale_still_freezes_scale_in(
-    invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit
+    invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit, attribute: str, value: dict[str, Any]
 ) -> None:
     # A target no Surgeguard writes (24.5) once failed every decision of the group with an internal
     # error, scale-out included, for as long as the item stayed.
     fire(phase("prewarm", PREWARM))
-    _damage(f"{keys.EVENT_SORT_PREFIX}doorbuster", "target", {"N": "24.5"})
+    _damage(f"{keys.EVENT_SORT_PREFIX}doorbuster", attribute, value)
     set_desired("web", 28)
     cpu_metric(5.0, T0 + timedelta(minutes=29))
     alarm(invoke, "cpu", "in", T0 + timedelta(minutes=30))

@@ -550,7 +550,7 @@ class AuditStore(AwsAdapter):
                 raise
         found = self._table_call("GetItem", Key=_forecast_key(group), ConsistentRead=True).get("Item") or {}
         try:
-            return datetime.fromisoformat(found["issued_at"]["S"])
+            return _item_time(found["issued_at"], "forecast item's issued_at")
         except (KeyError, TypeError, ValueError):
             # Not a time after all (or gone since): nothing newer is there to keep.
             self._table_call("PutItem", Item=item)
@@ -566,8 +566,8 @@ class AuditStore(AwsAdapter):
         mape = _from_attribute(item["mape"])
         return ForecastState(
             mode=item["mode"]["S"],
-            issued_at=_forecast_time(item["issued_at"], "issued_at"),
-            valid_until=_forecast_time(item["valid_until"], "valid_until"),
+            issued_at=_item_time(item["issued_at"], "forecast item's issued_at"),
+            valid_until=_item_time(item["valid_until"], "forecast item's valid_until"),
             step_minutes=_forecast_step(item["step_minutes"]),
             steps=tuple(int(s["N"]) for s in item["steps"]["L"]),
             percentile=float(item["percentile"]["N"]),
@@ -625,18 +625,27 @@ class AuditStore(AwsAdapter):
                 raise
 
     def audit_records(self, group: str, limit: int = 100) -> list[dict[str, Any]]:
-        response = self._table_call(
-            "Query",
-            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :audit)",
-            ExpressionAttributeNames={"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
-            ExpressionAttributeValues={
+        """The group's `limit` latest audit records, the latest first. A Query answers at most 1 MB, so
+        a few hundred records of a busy sale (each with its candidates) take several pages."""
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :audit)",
+            "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
+            "ExpressionAttributeValues": {
                 ":pk": {"S": keys.group_pk(group)},
                 ":audit": {"S": keys.AUDIT_SORT_PREFIX},
             },
-            Limit=limit,
-            ScanIndexForward=False,  # the latest first
-        )
-        return [{k: _from_attribute(v) for k, v in item.items()} for item in response.get("Items", [])]
+            "ScanIndexForward": False,  # the latest first
+        }
+        records: list[dict[str, Any]] = []
+        while len(records) < limit:
+            response = self._table_call("Query", Limit=limit - len(records), **request)
+            records += [
+                {k: _from_attribute(v) for k, v in item.items()} for item in response.get("Items", [])
+            ]
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return records
 
 
 def _headroom_verdict(attributes: dict[str, Any]) -> HeadroomVerdict:
@@ -648,7 +657,7 @@ def _headroom_verdict(attributes: dict[str, Any]) -> HeadroomVerdict:
     if not all(math.isfinite(f) and f >= 0 for f in figures):
         raise ValueError(f"headroom verdict with figures {figures}: not finite, or negative")
     return HeadroomVerdict(
-        judged_at=_forecast_time(attributes["judged_at"], "headroom.judged_at"),
+        judged_at=_item_time(attributes["judged_at"], "forecast item's headroom.judged_at"),
         minutes=int(attributes["minutes"]["N"]),
         noise_dropped_pct=figures[0],
         target_dropped_pct=figures[1],
@@ -656,14 +665,15 @@ def _headroom_verdict(attributes: dict[str, Any]) -> HeadroomVerdict:
     )
 
 
-def _forecast_time(attribute: dict[str, Any], name: str) -> datetime:
-    """A time of the FORECAST item. ValueError for one without a zone, which no forecaster writes: a
-    decision compares it with its own clock (aware), which would raise TypeError in every decision of
-    the group, and a forecaster run with the verdict's, before it could overwrite the item."""
+def _item_time(attribute: dict[str, Any], name: str) -> datetime:
+    """A time of a FORECAST or event item. ValueError for one without a zone, which Surgeguard never
+    writes (a hand edit): a decision compares it with its own clock (aware), which would raise TypeError
+    in every decision of the group, and a forecaster run with the verdict's, before it could overwrite
+    the item; as ValueError the item is damaged, and left out as such."""
     text = attribute["S"]
     moment = datetime.fromisoformat(text)
     if moment.utcoffset() is None:
-        raise ValueError(f"forecast item's {name} {safe_text(repr(text), 80)} has no time zone")
+        raise ValueError(f"{name} {safe_text(repr(text), 80)} has no time zone")
     return moment
 
 
@@ -695,10 +705,12 @@ def _event_state(item: dict[str, Any]) -> EventState:
         event=item["event"]["S"],
         target=target,
         why=item["why"]["S"],
-        set_at=datetime.fromisoformat(item["set_at"]["S"]),
+        set_at=_item_time(item["set_at"], "event item's set_at"),
         original_max=whole("original_max"),
         base_capacity=whole("base_capacity"),
-        restored_at=datetime.fromisoformat(item["restored_at"]["S"]) if "restored_at" in item else None,
+        restored_at=_item_time(item["restored_at"], "event item's restored_at")
+        if "restored_at" in item
+        else None,
     )
 
 

@@ -9,8 +9,10 @@ from typing import Any
 from surgeguard.adapters.clients import AwsAdapter
 from surgeguard.adapters.errors import AwsCallError
 from surgeguard.alarm_shape import (
+    BASIC_MONITORING_PERIOD,
     NORMAL_WINDOW_MINUTES,
     absent_value,
+    basic_ec2_cpu,
     mean_requests_per_minute,
     normal_window,
 )
@@ -81,19 +83,32 @@ class CloudWatchSignals(AwsAdapter):
     service = "cloudwatch"
 
     def read(self, group: GroupConfig, now: datetime) -> list[Reading]:
-        """The latest datapoint of every signal of the group, in one GetMetricData call."""
-        period = group.scale_out.period_seconds
+        """The latest datapoint of every signal of the group, in one GetMetricData call, each with when
+        its period began."""
+        # EC2's basic monitoring publishes CPU once per 5 minutes, stamped at its period's start and
+        # published after it ends: read at 60 s over the scale-out lookback, the last one fell out of the
+        # window before the next arrived, and CPU abstained (a requests signal alone then scaled in at
+        # 90 % CPU). Read at its own period, over as many of its periods as the others' lookback.
+        periods = [
+            BASIC_MONITORING_PERIOD if basic_ec2_cpu(group, signal) else group.scale_out.period_seconds
+            for signal in group.signals
+        ]
         metrics = [signal_metric(group, s) for s in group.signals]
-        queries = [q for i, m in enumerate(metrics) for q in _queries(i, m, period)]
+        queries = [q for i, m in enumerate(metrics) for q in _queries(i, m, periods[i])]
         lookback = max(group.scale_out.evaluation_periods, group.scale_in.evaluation_periods) + 5
+        start = now - timedelta(seconds=max(periods) * lookback)
+        if max(periods) > group.scale_out.period_seconds:
+            # Started on a whole 5 minutes, the buckets are EC2's own, and a datapoint's timestamp is when
+            # its period began (unaligned, it would fall in the bucket before, and be said older).
+            start -= timedelta(seconds=start.timestamp() % max(periods))
         response = self._call(
             "GetMetricData",
             MetricDataQueries=queries,
-            StartTime=now - timedelta(seconds=period * lookback),
-            EndTime=now + timedelta(seconds=period),
+            StartTime=start,
+            EndTime=now + timedelta(seconds=group.scale_out.period_seconds),
             ScanBy="TimestampDescending",
         )
-        latest: dict[str, float] = {}
+        latest: dict[str, tuple[datetime, float]] = {}
         unanswered: set[str] = set()
         for result in response.get("MetricDataResults", []):
             if _failed(result):
@@ -101,16 +116,28 @@ class CloudWatchSignals(AwsAdapter):
                 continue
             pairs = sorted(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
             if pairs:
-                latest[result["Id"]] = float(pairs[-1][1])
+                latest[result["Id"]] = (pairs[-1][0], float(pairs[-1][1]))
         readings = []
         for index, (signal, metric) in enumerate(zip(group.signals, metrics, strict=True)):
             key = f"s{index}e" if metric.is_math else f"s{index}{metric.stats[0].id}"
+            found = latest.get(key)
             # No datapoint at all: what that means depends on the signal (the ALB publishes nothing
             # while no request flows: zero, not unknown; see alarm_shape.absent_value). A query that
             # CloudWatch did not answer is unknown whatever the signal: it abstains, never reads as zero.
-            value = latest.get(key) if key in latest or key in unanswered else absent_value(signal)
+            value = found[1] if found else None if key in unanswered else absent_value(signal)
             readings.append(
-                Reading(signal.id, signal.kind, value, signal.target, unanswered=key in unanswered)
+                Reading(
+                    signal.id,
+                    signal.kind,
+                    value,
+                    signal.target,
+                    unanswered=key in unanswered,
+                    # A one-period datapoint is taken as the period just ended (the decision's
+                    # default); a 5-minute one may have begun 10 minutes back, and says so.
+                    period_start=found[0]
+                    if found and periods[index] > group.scale_out.period_seconds
+                    else None,
+                )
             )
         return readings
 

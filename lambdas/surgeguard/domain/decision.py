@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -88,8 +88,20 @@ def _needed(reading: Reading, base: int) -> tuple[int, str]:
     return ceil_tolerant(max(base, 1) * ratio), note
 
 
-def candidates_for(inp: DecisionInput, base: int) -> tuple[list[Candidate], list[Candidate]]:
+def reading_base(inp: DecisionInput, memory: ScalerMemory, reading: Reading) -> int:
+    """The instances behind `reading` (BENCHMARK.md's n): those serving since its period began, which
+    is one scale-out period before `now` unless the reading says it began earlier."""
+    covers: int = inp.policy.scale_out.period_seconds
+    if reading.period_start is not None:
+        covers = max(covers, int((inp.now - reading.period_start).total_seconds()))
+    return serving_instances(inp.group, memory, inp.now, inp.policy.warmup_seconds + covers)
+
+
+def candidates_for(
+    inp: DecisionInput, base_of: Callable[[Reading], int], base: int
+) -> tuple[list[Candidate], list[Candidate]]:
     """Candidates that may scale out, and those that may only hold capacity up (gated signals).
+    `base_of`: the instances behind a reading; `base`: behind one of the last scale-out period.
 
     A signal that belongs to a composite acts on scale-out only while its composite is breached
     (every member above target); on its own it can still veto a scale-in.
@@ -101,8 +113,9 @@ def candidates_for(inp: DecisionInput, base: int) -> tuple[list[Candidate], list
     for reading in inp.readings:
         if reading.value is None:
             continue
-        needed, note = _needed(reading, base)
-        candidate = Candidate(reading.signal_id, reading.value, reading.target, base, needed, note)
+        behind = base_of(reading)
+        needed, note = _needed(reading, behind)
+        candidate = Candidate(reading.signal_id, reading.value, reading.target, behind, needed, note)
         (holding if reading.signal_id in gated else active).append(candidate)
     for composite in inp.policy.composites:
         members = [by_id.get(i) for i in composite.all_of]
@@ -112,7 +125,7 @@ def candidates_for(inp: DecisionInput, base: int) -> tuple[list[Candidate], list
         all_above = all(m.value is not None and m.value > m.target for m in values)
         if not (all_above or composite.id in inp.breached_rules):
             continue
-        needed = max(_needed(m, base)[0] for m in values)
+        needed = max(_needed(m, base_of(m))[0] for m in values)
         note = " AND ".join(_relation(m) for m in values)
         active.append(Candidate(composite.id, None, None, base, needed, note))
     return active, holding
@@ -182,7 +195,7 @@ def _decide(inp: DecisionInput) -> Decision:
     # The latest datapoint covers the period before `now`: instances that began serving since did not
     # produce it, so they must not multiply it (BENCHMARK.md: n = the instances behind the reading).
     base = serving_instances(group, memory, now, policy.warmup_seconds + policy.scale_out.period_seconds)
-    active, holding = candidates_for(inp, base)
+    active, holding = candidates_for(inp, lambda reading: reading_base(inp, memory, reading), base)
     if inp.noise_band is not None:
         band = inp.noise_band
         active = [

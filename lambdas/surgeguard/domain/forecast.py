@@ -324,7 +324,8 @@ class ForecastState:
     # The minutes of the horizon (offsets from `issued_at`) where a burst that recurred at that minute of
     # the day is due, with the rise to meet: only those, so the item stays small. Negative offsets: the
     # minutes, before `issued_at`, of a run of due minutes that goes on into this item's first minute
-    # (`carry_burst_run`); never due (`burst_at`), they only say when that anticipation began.
+    # (`carry_burst_run`): they say when that anticipation began, and are due (`burst_at`) only to a
+    # decision stamped in the minute before `issued_at` (-1).
     bursts: tuple[tuple[int, float], ...] = ()
     # The latest judgement of the group's noise headroom (None: not judged, or not asked to be).
     headroom: HeadroomVerdict | None = None
@@ -333,19 +334,28 @@ class ForecastState:
     def floor(self) -> int:
         return max(self.steps, default=0)
 
+    def _minute(self, now: datetime) -> int | None:
+        """`now`'s minute in `bursts`' offsets; None outside the item's validity. A decision stamped in
+        the minute before `issued_at` (an alarm that changed state just before the run that replaced
+        the item it would have read, handled after it) reads the run of due minutes carried into this
+        item, which is what the item it replaced had due then."""
+        if not self.issued_at - timedelta(minutes=1) <= now < self.valid_until:
+            return None
+        return math.floor((now - self.issued_at) / timedelta(minutes=1))
+
     def burst_at(self, now: datetime) -> float:
         """The rise to anticipate at `now` (1.0: none, or outside the forecast's validity)."""
-        if not self.issued_at <= now < self.valid_until:
+        minute = self._minute(now)
+        if minute is None:
             return 1.0
-        minute = int((now - self.issued_at) / timedelta(minutes=1))
         return next((rise for at, rise in self.bursts if at == minute), 1.0)
 
     def burst_run_start(self, now: datetime) -> datetime | None:
         """The first minute of the run of consecutive due minutes that holds `now` (None: no burst is
         due now): when the anticipation of the burst due now began."""
-        if not self.issued_at <= now < self.valid_until:
+        minute = self._minute(now)
+        if minute is None:
             return None
-        minute = int((now - self.issued_at) / timedelta(minutes=1))
         due = {at for at, _ in self.bursts}
         if minute not in due:
             return None
@@ -361,9 +371,14 @@ class ForecastState:
     def floor_at(self, now: datetime) -> int | None:
         """The floor in effect at `now`, or None outside the forecast's validity (or for a step of under
         a minute, which no forecaster writes: no step can be told)."""
-        if self.step_minutes < 1 or not self.issued_at <= now < self.valid_until:
+        if self.step_minutes < 1:
             return None
-        index = int((now - self.issued_at) / timedelta(minutes=self.step_minutes))
+        step = timedelta(minutes=self.step_minutes)
+        # Within a step before `issued_at`, the first step's: a decision stamped just before the run that
+        # replaced the item it would have read (and handled after it) has no other floor to read.
+        if not self.issued_at - step <= now < self.valid_until:
+            return None
+        index = max(0, int((now - self.issued_at) / step))
         return self.steps[index] if index < len(self.steps) else None
 
 
@@ -785,6 +800,11 @@ def carry_burst_run(
     return tuple((at - last - 1, rises[at]) for at in range(first, last + 1)) + due
 
 
+# How long a minute's RequestCount may take to appear after the minute ends (ALB: "reports metrics to
+# CloudWatch only when requests are flowing ... in 60-second intervals", delivered after the interval).
+PUBLICATION_ALLOWANCE_MINUTES = 2
+
+
 def burst_no_show_after(settings: BurstSettings) -> int:
     """Minutes into an anticipation after which a burst that has not come is let go. A minute's rise is
     learned from the busiest of the minutes up to lead + 1 ahead, so the run of due minutes begins lead + 1
@@ -804,8 +824,9 @@ def burst_came(
     """Whether the burst anticipated for the last `run_minutes` minutes has come: some minute since the
     anticipation began reached the level before it (the mean of its `level_minutes`) times
     1 + `no_show_share` x (rise - 1). `minutes`: from `level_minutes` before the anticipation began up to
-    now, oldest first. None when it cannot be told yet (fewer than `burst_no_show_after` minutes in, or
-    the share is 0) or at all (the level before, or every minute since, unknown)."""
+    now, oldest first. None when it cannot be told yet (fewer than `burst_no_show_after` minutes in, a
+    minute of the burst not yet published within the allowance, or the share is 0) or at all (the level
+    before, or every minute since, unknown)."""
     if not burst_judgeable(run_minutes, settings):
         return None
     width = settings.level_minutes
@@ -813,7 +834,17 @@ def burst_came(
     since = [v for v in minutes[width:] if v is not None and _known(v)]
     if level is None or not since:
         return None
-    return max(since) >= level * (1 + settings.no_show_share * (rise - 1))
+    if max(since) >= level * (1 + settings.no_show_share * (rise - 1)):
+        return True
+    # The ALB publishes a minute's RequestCount after the minute ends: a minute of the burst with no
+    # datapoint yet may be unpublished rather than quiet, so a no-show waits for it, as long as the
+    # publication allowance (after that, a minute without a datapoint had no requests).
+    from_the_burst = minutes[width + settings.lead_minutes + 1 :]
+    if any(v is None for v in from_the_burst) and run_minutes < burst_no_show_after(settings) + (
+        PUBLICATION_ALLOWANCE_MINUTES
+    ):
+        return None
+    return False
 
 
 def burst_capacity(level: float, rise: float, per_instance: float) -> int:

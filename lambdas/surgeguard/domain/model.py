@@ -208,6 +208,10 @@ class Reading:
     # The value is unknown because the read failed (CloudWatch did not answer this signal's query), not
     # because no datapoint exists: the signal abstains, and holds any scale-in, as it might have.
     unanswered: bool = False
+    # When the datapoint's period began, where it is longer than the scale-out period (None: taken as
+    # that period just ended). EC2's basic monitoring datapoint may have begun 10 minutes back: instances
+    # that began serving since did not produce it, and must not multiply it.
+    period_start: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,18 @@ def test_stack_names_its_table_topic_and_queues() -> None:
     (queue,) = stack.queues
     assert queue in boto3.client("sqs").list_queues()["QueueUrls"]
     assert stack.schedule_group is None and stack.alarm_prefix == "Surgeguard"
+    assert stack.watch_topic_arn is None  # no address only in groups' notify_emails: no such topic
+
+
+@pytest.mark.usefixtures("aws")
+def test_stack_names_its_group_watch_topic_when_it_has_one() -> None:
+    template = json.loads(json.dumps(TEMPLATE))
+    template["Resources"]["GroupWatch"] = {"Type": "AWS::SNS::Topic"}
+    template["Outputs"]["GroupWatchTopicArn"] = {"Value": {"Ref": "GroupWatch"}}
+    boto3.client("cloudformation").create_stack(StackName="Surgeguard", TemplateBody=json.dumps(template))
+    stack = Aws().stack("Surgeguard")
+    assert stack.watch_topic_arn and stack.watch_topic_arn != stack.notify_topic_arn
+    assert stack.watch_topic_arn in [t["TopicArn"] for t in boto3.client("sns").list_topics()["Topics"]]
 
 
 @pytest.mark.usefixtures("aws")

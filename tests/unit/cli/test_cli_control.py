@@ -25,7 +25,7 @@ def table() -> Iterator[str]:
 def test_pause_json_and_audit_table_and_json(table: str, capsys: pytest.CaptureFixture[str]) -> None:
     _group("web")
     assert cli.main(["pause", "--table", table, "--group", "web", "--direction", "in", "--json"]) == output.OK
-    assert json.loads(capsys.readouterr().out) == {"group": "web", "pause": "in"}
+    assert json.loads(capsys.readouterr().out) == {"group": "web", "switch": "in", "pause": "in"}
     store = AuditStore(table, boto3.client("dynamodb"))
     for minute in range(3):
         store.write_audit(
@@ -68,35 +68,35 @@ def _group(name: str) -> None:
 
 
 @pytest.mark.parametrize("command", ["pause", "resume"])
-def test_a_group_name_with_a_typo_switches_nothing(
+def test_a_group_name_with_a_typo_is_said_to_stop_nothing(
     command: str, table: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # In an emergency `pause --group shop-wbe` once said "shop-wbe: pause=all" and paused nothing at all;
-    # `resume` with the typo left the real group paused.
+    # `resume` with the typo left the real group paused. The switch is written first (it must never
+    # wait on Auto Scaling), then the name is checked.
     _group("shop-web")
     assert cli.main([command, "--table", table, "--group", "shop-wbe"]) == output.USAGE
     err = capsys.readouterr().err
-    assert "no Auto Scaling group 'shop-wbe'" in err and "nothing switched" in err
+    assert "no Auto Scaling group 'shop-wbe'" in err and "stops or frees no group" in err
     store = AuditStore(table, boto3.client("dynamodb"))
-    assert store.load_pause("shop-wbe") is Pause.NONE  # no control item written for it
+    assert store.load_pause("shop-web") is Pause.NONE  # the real group untouched
     assert cli.main(["pause", "--table", table, "--group", "shop-web"]) == output.OK
     assert store.load_pause("shop-web") is Pause.ALL
     # A group not created yet can be switched on purpose.
-    assert cli.main([command, "--table", table, "--group", "shop-wbe", "--force"]) == output.OK
+    assert cli.main([command, "--table", table, "--group", "shop-new", "--force"]) == output.OK
 
 
 def test_a_group_that_cannot_be_looked_up_is_switched_with_a_warning(
     table: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from surgeguard.adapters.autoscaling import AutoScalingFleet
-    from surgeguard.adapters.errors import AwsCallError
+    from surgeguard_cli.aws import Aws, AwsError
 
     def denied(self: object, name: str) -> None:
-        raise AwsCallError("DescribeAutoScalingGroups", "AccessDenied", "not authorized")
+        raise AwsError("DescribeAutoScalingGroups", "AccessDenied", "not authorized")
 
-    monkeypatch.setattr(AutoScalingFleet, "describe", denied)
+    monkeypatch.setattr(Aws, "group", denied)
     assert cli.main(["pause", "--table", table, "--group", "web"]) == output.OK
-    assert "could not check that Auto Scaling group 'web' exists" in capsys.readouterr().err
+    assert "whether Auto Scaling group 'web' exists could not be checked" in capsys.readouterr().err
     assert AuditStore(table, boto3.client("dynamodb")).load_pause("web") is Pause.ALL
 
 
@@ -128,3 +128,143 @@ def test_no_region_configured_exits_3_with_a_message(
     # escaped as a traceback.
     assert cli.main(argv) == output.AWS
     assert "cannot reach AWS: NoRegionError" in capsys.readouterr().err
+
+
+# --- what the Lambda will read after a switch: both items, global and the group's own ---------------
+def test_resume_of_a_group_under_the_global_pause_says_it_stays_paused(
+    table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `resume --group web` under `pause --all` once printed "pause=none" while every decision of web
+    # stayed `skipped: paused` (the Lambda combines both items).
+    _group("web")
+    assert cli.main(["pause", "--table", table, "--all"]) == output.OK
+    capsys.readouterr()
+    assert cli.main(["resume", "--table", table, "--group", "web", "--json"]) == output.FOUND
+    captured = capsys.readouterr()
+    lambda_reads = AuditStore(table, boto3.client("dynamodb")).load_pause("web")
+    assert lambda_reads is Pause.ALL
+    assert json.loads(captured.out) == {"group": "web", "switch": "none", "pause": "all"}
+    assert "web is still paused (all)" in captured.err
+    assert f"surgeguard resume --table {table} --all" in captured.err
+
+
+def test_resume_all_names_the_groups_their_own_switch_keeps_paused(
+    table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `resume --all` clears the global item only: a group paused on its own once stayed paused under
+    # "all groups: pause=none".
+    _group("web")
+    _named_group("api")
+    assert cli.main(["pause", "--table", table, "--group", "web", "--direction", "in"]) == output.OK
+    assert cli.main(["pause", "--table", table, "--group", "api"]) == output.OK
+    assert cli.main(["resume", "--table", table, "--group", "api"]) == output.OK
+    assert cli.main(["pause", "--table", table, "--all"]) == output.OK
+    capsys.readouterr()
+    assert cli.main(["resume", "--table", table, "--all", "--json"]) == output.FOUND
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {
+        "group": None,
+        "switch": "none",
+        "pause": "none",
+        "own_switches": {"web": "in"},  # api's own item was resumed: not listed
+    }
+    assert AuditStore(table, boto3.client("dynamodb")).load_pause("web") is Pause.IN
+    assert "still paused by its own switch: web (in" in captured.err
+    assert f"surgeguard resume --table {table} --group web" in captured.err
+    assert cli.main(["resume", "--table", table, "--group", "web"]) == output.OK
+    assert cli.main(["resume", "--table", table, "--all"]) == output.OK
+    assert "all groups: pause=none" in capsys.readouterr().err
+
+
+def test_pause_of_one_direction_under_a_wider_pause_prints_what_the_lambda_reads(
+    table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _group("web")
+    assert cli.main(["pause", "--table", table, "--all", "--direction", "out"]) == output.OK
+    capsys.readouterr()
+    assert cli.main(["pause", "--table", table, "--group", "web", "--direction", "in", "--json"]) == output.OK
+    # out for everyone and in for web: web is stopped both ways
+    assert json.loads(capsys.readouterr().out)["pause"] == "all"
+    assert AuditStore(table, boto3.client("dynamodb")).load_pause("web") is Pause.ALL
+
+
+def _named_group(name: str) -> None:
+    boto3.client("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchConfigurationName="lc",
+        MinSize=0,
+        MaxSize=2,
+        DesiredCapacity=0,
+        AvailabilityZones=["us-east-1a"],
+    )
+
+
+class _ThrottledAutoScaling:
+    """Auto Scaling while the account's shared token bucket is dry (doors open): every call throttled.
+    It notes what the Lambda would read for the group when each lookup arrives."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.switch_when_asked: list[Pause] = []
+
+    def describe_auto_scaling_groups(self, **kwargs: object) -> dict[str, object]:
+        from botocore.exceptions import ClientError
+
+        (name,) = kwargs["AutoScalingGroupNames"]  # type: ignore[misc]
+        self.switch_when_asked.append(AuditStore(self.table, boto3.client("dynamodb")).load_pause(name))
+        raise ClientError(
+            {"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "DescribeAutoScalingGroups"
+        )
+
+
+def test_pause_of_a_group_is_set_before_auto_scaling_is_asked_and_asks_it_once(
+    table: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under throttling the group lookup once went through the Lambda adapter's patient retries (7
+    # rounds, 25-45 s) before the kill switch was set.
+    from surgeguard.adapters import clients
+
+    throttled = _ThrottledAutoScaling(table)
+    real_client = boto3.client
+    monkeypatch.setattr(
+        boto3,
+        "client",
+        lambda service, *args, **kwargs: (
+            throttled if service == "autoscaling" else real_client(service, *args, **kwargs)
+        ),
+    )
+    clients.client.cache_clear()  # an Auto Scaling client made by an earlier test would hide the fake
+    try:
+        assert cli.main(["pause", "--table", table, "--group", "shop-web"]) == output.OK
+    finally:
+        clients.client.cache_clear()
+    assert throttled.switch_when_asked == [Pause.ALL]  # one lookup, the switch already set
+    err = capsys.readouterr().err
+    assert "whether Auto Scaling group 'shop-web' exists could not be checked" in err and "Throttling" in err
+
+
+def test_audit_limit_reads_past_dynamodbs_one_megabyte_page(
+    table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A Query answers at most 1 MB; `audit --limit N` once printed that first page only (393 of 600).
+    store = AuditStore(table, boto3.client("dynamodb"))
+    bulky = ["x" * 4000] * 20  # ~80 KB an item: about a dozen fill a page
+    for n in range(30):
+        store.write_audit(
+            {
+                "group": "web",
+                "at": f"2026-11-27T05:{n:02d}:00.000+00:00",
+                "delivery_id": f"d{n}",
+                "outcome": "failed" if n == 1 else "unchanged",
+                "reason": f"record {n}",
+                "candidates": bulky,
+            }
+        )
+    assert cli.main(["audit", "--table", table, "--group", "web", "--limit", "30", "--json"]) == output.OK
+    assert [r["reason"] for r in json.loads(capsys.readouterr().out)] == [
+        f"record {n}" for n in range(29, -1, -1)
+    ]
+    assert cli.main(["audit", "--table", table, "--group", "web", "--limit", "25", "--json"]) == output.OK
+    assert [r["reason"] for r in json.loads(capsys.readouterr().out)] == [
+        f"record {n}" for n in range(29, 4, -1)
+    ]

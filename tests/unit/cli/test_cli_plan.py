@@ -456,3 +456,45 @@ def test_a_damaged_assembly_is_a_usage_error_not_a_pass(
     )
     err = capsys.readouterr().err
     assert "SurgeguardShard0.nested.template.json" in err and said in err
+
+
+@pytest.mark.parametrize(
+    ("environment", "error"),
+    [
+        ({"AWS_DEFAULT_REGION": None, "AWS_REGION": None}, "NoRegionError"),
+        ({"AWS_PROFILE": "not-there"}, "ProfileNotFound"),
+    ],
+    ids=["no-region", "no-profile"],
+)
+@pytest.mark.parametrize("flag", ["--learn-launch-times", "--check-groups"])
+def test_aws_unreachable_where_the_sdk_makes_its_client_exits_3_with_a_message(
+    environment: dict[str, str | None],
+    error: str,
+    flag: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # botocore raises these making the client, outside the adapter's call: `--learn-launch-times`
+    # once let them out as a traceback and exit 1, the code for "errors in the plan".
+    from surgeguard.adapters import clients
+
+    path = _write(tmp_path, _config(DOORBUSTER))
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    for name, value in environment.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    clients.client.cache_clear()  # a client made with a region earlier would hide the missing one
+    try:
+        code = cli.main(["plan", "--config", path, "--now", "2026-11-01T00:00Z", flag])
+    finally:
+        clients.client.cache_clear()
+    err = capsys.readouterr().err
+    assert code == 3
+    assert (
+        err.startswith("surgeguard plan: cannot read AWS: ")
+        and f"{error}: " in err
+        and "Traceback" not in err
+    )

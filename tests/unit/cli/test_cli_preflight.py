@@ -373,3 +373,64 @@ def test_sales_that_do_not_stand_at_once_are_not_added_up() -> None:
         ("subnet-addresses-total", "subnet-a (cyber-monday)"): PASS,
         ("subnet-addresses-total", "subnet-b (cyber-monday)"): PASS,
     }
+
+
+class _PendingOnOneTopic:
+    """moto's SNS, except that every subscription of `topic` awaits its confirmation (as AWS lists it)."""
+
+    def __init__(self, real: Any, topic: str) -> None:
+        self._real = real
+        self._topic = topic
+
+    def list_subscriptions_by_topic(self, **kwargs: Any) -> dict[str, Any]:
+        answer = self._real.list_subscriptions_by_topic(**kwargs)
+        if kwargs["TopicArn"] == self._topic:
+            for subscription in answer["Subscriptions"]:
+                subscription["SubscriptionArn"] = "PendingConfirmation"
+        return dict(answer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_group_only_address_unconfirmed_on_the_group_watch_topic_fails() -> None:
+    # An address only in a group's notify_emails is also subscribed to the GroupWatch topic (the watch
+    # alarms, infra/constructs/topics.py); confirmed on the notifications topic only, it hears no watch
+    # alarm. Preflight once read the notifications topic alone and passed.
+    from dataclasses import replace
+
+    from surgeguard.config import parse_config
+
+    built = world.build()
+    data = world.config_data(notify_emails=[world.EMAIL])
+    data["notify_emails"] = []
+    config = parse_config(data)
+    sns = boto3.client("sns")
+    watch = sns.create_topic(Name="Surgeguard-TopicsGroupWatch")["TopicArn"]
+    sns.subscribe(TopicArn=watch, Protocol="email", Endpoint=world.EMAIL)
+    built.aws._clients["sns"] = _PendingOnOneTopic(sns, watch)
+    stack = replace(built.stack, watch_topic_arn=watch)
+    (check,) = [c for c in run_preflight(built.aws, config, stack, world.NOW) if c.check == "subscriptions"]
+    assert check.status == FAIL
+    assert f"not confirmed on the group watch topic: {world.EMAIL}" in check.detail
+    assert watch in check.fix
+    # Confirmed there too: a pass.
+    built.aws._clients["sns"] = sns
+    (check,) = [c for c in run_preflight(built.aws, config, stack, world.NOW) if c.check == "subscriptions"]
+    assert check.status == PASS
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_stack_without_the_group_watch_output_cannot_vouch_for_group_only_addresses() -> None:
+    from surgeguard.config import parse_config
+
+    built = world.build()
+    data = world.config_data(notify_emails=[world.EMAIL])
+    data["notify_emails"] = []
+    (check,) = [
+        c
+        for c in run_preflight(built.aws, parse_config(data), built.stack, world.NOW)
+        if c.check == "subscriptions"
+    ]
+    assert check.status == WARN and "GroupWatchTopicArn" in check.detail

@@ -364,7 +364,12 @@ def test_a_prewarm_is_judged_by_the_instances_in_service_at_the_doors(built: wor
     plan = plan_event(group, group.events[0])
     minute = int((plan.prewarm - START).total_seconds() // 60)
     AuditStore(built.stack.table, boto3.client("dynamodb")).write_audit(
-        _record(minute, "applied", 4, 15, "pre-warm", event=world.EVENT, phase="prewarm", scheduled_time="x")
+        {
+            **_record(
+                minute, "applied", 4, 15, "pre-warm", event=world.EVENT, phase="prewarm", scheduled_time="x"
+            ),
+            "event_target": 15,  # as the sale Lambda records every pre-warm that reached its decision
+        }
     )
     window = (plan.prewarm - timedelta(minutes=5), plan.start + timedelta(minutes=5))
     (estimated,) = report.build_group_report(
@@ -437,8 +442,8 @@ class _QuietAccount:
     def pause(self, table: str, group: str | None) -> None:
         return None
 
-    def audit_records(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-        return []
+    def audit_records_newest_first(self, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        return iter([])
 
     def event_states(self, table: str, group: str) -> tuple[list[Any], None]:
         return [], None
@@ -477,3 +482,213 @@ def test_status_maps_alarms_to_groups_by_the_configs_naming_not_by_prefix() -> N
     alone = status.group_status(account, stack, cfg.groups[2], NOW, account.firing, signals=lambda g, n: [])
     assert alone.alarms == [specs[(long_name, "out")]]
     assert status.render([alone], NOW) is not None
+
+
+# --- pre-warms judged by the event's target, not by the desired the decision left ------------------
+def _prewarm_record(minute: int, outcome: str, **fields: Any) -> dict[str, Any]:
+    record = {
+        **_record(minute, outcome, 0, 0, "pre-warm", event=world.EVENT, phase="prewarm", scheduled_time="x"),
+        **fields,
+    }
+    return {k: v for k, v in record.items() if v is not None}
+
+
+def _prewarm_window(built: world.World, record: dict[str, Any], in_service: int | None = None) -> Any:
+    from surgeguard.domain.sales import plan_event
+
+    group = built.config.groups[0]
+    plan = plan_event(group, group.events[0])
+    record["at"] = plan.prewarm.isoformat(timespec="milliseconds")
+    AuditStore(built.stack.table, boto3.client("dynamodb")).write_audit(record)
+    if in_service is not None:
+        boto3.client("cloudwatch").put_metric_data(
+            Namespace="AWS/AutoScaling",
+            MetricData=[
+                {
+                    "MetricName": "GroupInServiceInstances",
+                    "Dimensions": [{"Name": "AutoScalingGroupName", "Value": world.GROUP}],
+                    "Timestamp": plan.start,
+                    "Value": in_service,
+                }
+            ],
+        )
+    window = (plan.prewarm - timedelta(minutes=5), plan.start + timedelta(minutes=5))
+    return report.build_group_report(
+        built.aws, built.stack.table, group, *window, now=plan.start, replay=False
+    )
+
+
+@pytest.mark.parametrize("in_service", [None, 4], ids=["estimated", "measured"])
+def test_a_prewarm_whose_max_raise_was_applied_but_desired_never_moved_is_not_on_time(
+    built: world.World, in_service: int | None
+) -> None:
+    # As the sale Lambda records a pre-warm with Launch suspended: `applied` (MaxSize 20 -> 30 was
+    # raised), desired left at 4, the event's target 15. It was once called "on time", its target 4.
+    got = _prewarm_window(
+        built,
+        _prewarm_record(
+            0,
+            "applied",
+            previous_desired=4,
+            new_desired=4,
+            event_target=15,
+            new_max=30,
+            reason="pre-warm ...; Launch is suspended on the group (SuspendedProcesses): would have ...",
+        ),
+        in_service,
+    )
+    (prewarm,) = got.prewarms
+    assert (prewarm.target, prewarm.on_time, prewarm.in_service_at_doors) == (15, False, in_service)
+    text = report.markdown(got)
+    assert "target 15" in text and "desired left at 4 of the target 15 (Launch suspended)" in text
+    assert "on time" not in text
+    assert prewarm.desired_after == 4
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"skip_cause": "paused"}, "skipped (paused)"),
+        (
+            {"skip_cause": "dry_run", "previous_desired": 4, "new_desired": 15, "event_target": 15},
+            "skipped (dry_run)",
+        ),
+    ],
+    ids=["paused", "dry-run"],
+)
+def test_a_skipped_prewarm_says_so(built: world.World, fields: dict[str, Any], said: str) -> None:
+    record = _prewarm_record(0, "skipped", previous_desired=None, new_desired=None)
+    got = _prewarm_window(built, {**record, **fields})
+    (prewarm,) = got.prewarms
+    assert prewarm.on_time is False and said in report.markdown(got)
+    assert prewarm.skip_cause == fields["skip_cause"]
+
+
+def test_a_prewarm_that_reached_its_target_is_on_time_by_the_instances_at_the_doors(
+    built: world.World,
+) -> None:
+    record = _prewarm_record(0, "applied", previous_desired=4, new_desired=15, event_target=15)
+    (prewarm,) = _prewarm_window(built, record, in_service=15).prewarms
+    assert (prewarm.target, prewarm.on_time) == (15, True)
+    assert prewarm.desired_after == 15
+
+
+# --- naive times are UTC, as in `plan --now` ------------------------------------------------------
+def test_report_reads_a_time_without_an_offset_as_utc_whatever_the_machines_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        args = report.build_parser().parse_args(["--from", "2026-11-27T04:00", "--to", "2026-11-27T06:00Z"])
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert (args.start, args.end) == (START, START + timedelta(hours=2))
+    assert "without an offset: UTC" in report.build_parser().format_help()
+
+
+# --- desired capacity before the window's first decision ------------------------------------------
+def test_a_window_without_decisions_starts_from_the_latest_record_before_it(built: world.World) -> None:
+    store = AuditStore(built.stack.table, boto3.client("dynamodb"))
+    store.write_audit(_record(10, "applied", 4, 8, "scale out 4 -> 8"))
+    store.write_audit(_record(20, "skipped", 8, 12, "dry-run: would have scaled out 8 -> 12"))
+    group = built.config.groups[0]
+    later = report.build_group_report(
+        built.aws,
+        built.stack.table,
+        group,
+        START + timedelta(hours=1),
+        START + timedelta(hours=2),
+        now=NOW,
+        replay=False,
+    )
+    # Once 0 instances, 0.0 instance-hours: the group held the 8 it was set to (a dry-run changed nothing).
+    assert later.desired == [8] * 60 and (later.peak_capacity, later.instance_hours) == (8, 8.0)
+
+
+def test_a_window_with_no_record_in_or_before_it_has_its_capacity_unknown(
+    built: world.World, tmp_path: Path
+) -> None:
+    group = built.config.groups[0]
+    got = report.build_group_report(
+        built.aws, built.stack.table, group, START, START + timedelta(hours=1), now=NOW, replay=False
+    )
+    assert (got.peak_capacity, got.instance_hours) == (None, None) and set(got.desired) == {None}
+    text = report.markdown(got)
+    assert "peak capacity: unknown" in text and "instance-hours: unknown" in text
+    argv = ["--from", "2026-11-27T04:00Z", "--to", "2026-11-27T05:00Z", "--config", str(_config(tmp_path))]
+    out = tmp_path / "out"
+    assert (
+        report.main([*argv, "--table", built.stack.table, "--out", str(out)], aws=built.aws, now=NOW)
+        == output.OK
+    )
+    assert "peak capacity: unknown" in (out / "report.md").read_text()
+
+
+# --- forecaster runs are not decisions ------------------------------------------------------------
+def _forecaster_run(minute: int) -> dict[str, Any]:
+    # As forecast_service._forecast records a run: `applied`, no previous or new desired.
+    return {
+        "group": world.GROUP,
+        "at": (START + timedelta(minutes=minute)).isoformat(timespec="milliseconds"),
+        "delivery_id": f"f{minute}",
+        "outcome": "applied",
+        "reason": f"forecast floor 6 (now 6) for the next 24 h: run {minute}",
+        "trigger": {"id": f"x{minute}", "source": "forecaster", "scheduled_time": "x", "execution_id": "x"},
+        "forecast": {"mode": "floor", "floor": 6},
+    }
+
+
+def test_report_keeps_forecaster_runs_out_of_the_decisions_and_lists_them_apart(built: world.World) -> None:
+    store = AuditStore(built.stack.table, boto3.client("dynamodb"))
+    store.write_audit(_record(10, "applied", 4, 8, "scale out 4 -> 8"))
+    for minute in (1, 16, 31, 46):
+        store.write_audit(_forecaster_run(minute))
+    got = report.build_group_report(
+        built.aws,
+        built.stack.table,
+        built.config.groups[0],
+        START,
+        START + timedelta(hours=1),
+        now=NOW,
+        replay=False,
+    )
+    assert got.outcomes == {"applied": 1} and [d.reason for d in got.decisions] == ["scale out 4 -> 8"]
+    assert [f.reason for f in got.forecasts][-1] == "forecast floor 6 (now 6) for the next 24 h: run 46"
+    text = report.markdown(got)
+    timeline = text[text.index("## Timeline") : text.index("## Forecaster runs")]
+    assert "forecast floor" not in timeline and "None -> None" not in text
+    assert "4 forecaster runs: applied 4" in text
+
+
+def test_status_shows_the_last_decisions_without_forecaster_runs_and_the_latest_run_apart(
+    built: world.World,
+) -> None:
+    store = AuditStore(built.stack.table, boto3.client("dynamodb"))
+    store.write_audit(_record(10, "applied", 4, 8, "scale out 4 -> 8"))
+    for hour in range(1, 7):
+        store.write_audit(_forecaster_run(60 * hour))
+    got = status.group_status(
+        built.aws, built.stack, built.config.groups[0], NOW, [], signals=lambda g, n: []
+    )
+    assert [d["reason"] for d in got.decisions] == ["scale out 4 -> 8"]
+    assert got.forecast is not None and got.forecast["reason"].endswith("run 360")
+    assert status.render([got], NOW) is not None
+
+
+# --- a group without the event asked for ----------------------------------------------------------
+def test_report_of_an_event_for_a_group_without_it_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = world.config_data()
+    data["groups"].append({"name": "api", "min": 1, "max": 4, "signals": [{"kind": "cpu", "target": 50}]})
+    path = tmp_path / "surgeguard.yaml"
+    path.write_text(yaml.safe_dump(data))
+    argv = ["--event", world.EVENT, "--group", "api", "--config", str(path), "--table", "t"]
+    # Nothing reaches AWS: the arguments are refused first.
+    assert report.main([*argv, "--out", str(tmp_path / "out")], aws=object(), now=NOW) == output.USAGE
+    err = capsys.readouterr().err
+    assert f"group api has no event {world.EVENT!r}" in err and world.GROUP in err

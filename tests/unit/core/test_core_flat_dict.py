@@ -6,7 +6,8 @@ import pytest
 
 from surgeguard.domain.model import Candidate, Clamp, Reading, flat_dict
 
-PLAIN = {"str", "int", "float", "bool", "None"}
+# datetime too: immutable, so shared with the record it harms nothing (the audit writes it as text).
+PLAIN = {"str", "int", "float", "bool", "None", "datetime"}
 
 
 @pytest.mark.parametrize("kind", [Reading, Candidate, Clamp])

@@ -101,7 +101,37 @@ def test_the_state_gives_the_floor_of_the_step_in_effect_until_it_expires() -> N
     assert state.floor == 5
     assert state.floor_at(t0 + timedelta(minutes=20)) == 5
     assert state.floor_at(t0 + timedelta(hours=1)) is None
-    assert state.floor_at(t0 - timedelta(minutes=1)) is None
+    assert state.floor_at(t0 - timedelta(minutes=16)) is None
+
+
+def test_a_decision_stamped_just_before_the_item_was_issued_reads_its_first_step() -> None:
+    # An alarm that changed state at 12:59:57, handled after the 13:00 run replaced the item it would
+    # have read: it once got no floor at all (and scaled a floored group in), not the first step's.
+    t0 = datetime(2026, 1, 1, 13, tzinfo=UTC)
+    state = ForecastState("floor", t0, t0 + timedelta(hours=1), 15, (10, 5, 3, 4), 0.9, 1.2, 0.1)
+    assert state.floor_at(t0 - timedelta(seconds=3)) == 10
+    assert state.floor_at(t0 - timedelta(minutes=15)) == 10
+    assert state.floor_at(t0 - timedelta(minutes=15, seconds=1)) is None
+
+
+def test_a_decision_stamped_in_the_minute_before_the_item_reads_the_burst_run_carried_into_it() -> None:
+    t0 = datetime(2026, 1, 1, 13, tzinfo=UTC)
+    # due from 12:58 (carried: -2, -1) to 13:01, at a rise of 3
+    state = ForecastState(
+        "forecast_only",
+        t0,
+        t0 + timedelta(hours=1),
+        15,
+        (1,),
+        0.9,
+        1.0,
+        None,
+        bursts=((-2, 3.0), (-1, 3.0), (0, 3.0)),
+    )
+    assert state.burst_at(t0 - timedelta(seconds=3)) == 3.0
+    assert state.burst_run_start(t0 - timedelta(seconds=3)) == t0 - timedelta(minutes=2)
+    # two minutes back is the replaced item's to say, not this one's
+    assert state.burst_at(t0 - timedelta(minutes=1, seconds=1)) == 1.0
 
 
 def test_a_step_of_under_a_minute_gives_no_floor_rather_than_failing() -> None:
@@ -353,6 +383,21 @@ def test_a_run_of_due_minutes_that_goes_on_across_a_forecaster_run_began_under_t
 
 
 LEVEL_BEFORE = [100.0] * 10  # the ten minutes before the anticipation began
+
+
+def test_a_burst_minute_not_yet_published_is_no_no_show_until_the_allowance_has_passed() -> None:
+    # The ALB publishes a minute's RequestCount after it ends: at 7 minutes in, the burst's first minute
+    # (the 7th) may have no datapoint yet. Judged a no-show then, its floor was let go as it arrived.
+    settings = BurstSettings(lead_minutes=5)
+    unpublished = LEVEL_BEFORE + [105.0] * 6 + [None]
+    assert burst_came(unpublished, 7, 3.0, settings) is None
+    assert burst_came(unpublished + [None], 8, 3.0, settings) is None
+    # ... its datapoint in: judged on it
+    assert burst_came(LEVEL_BEFORE + [105.0] * 6 + [200.0], 7, 3.0, settings) is True
+    # ... none within the allowance (2 minutes): a minute with no datapoint had no requests
+    assert burst_came(unpublished + [None, None], 9, 3.0, settings) is False
+    # a pre-burst minute missing says nothing of the burst: judged as before
+    assert burst_came(LEVEL_BEFORE + [None] + [105.0] * 6, 7, 3.0, settings) is False
 
 
 def test_a_burst_came_when_demand_reached_half_its_rise_over_the_level_before() -> None:
