@@ -112,11 +112,24 @@ def _group_lookup(command: str, group: str) -> bool | None:
     if not found:
         print(
             f"surgeguard {command}: no Auto Scaling group {group!r} in this account and region: the "
-            "switch written for that name stops or frees no group (check the name; --force skips this "
-            "check, for a group not created yet)",
+            "switch written for that name stops or frees no group, and a pause of it is taken back (check "
+            "the name; --force skips this check, for a group not created yet)",
             file=sys.stderr,
         )
     return found
+
+
+def _take_back(store: AuditStore, command: str, group: str) -> None:
+    """Set a misspelt name's switch back to none: left at a pause it stopped nothing, yet every later
+    `resume --all` named it a group still paused, and exited 1, with a resume of it that exits 2."""
+    try:
+        store.set_pause(group, Pause.NONE, who=getpass.getuser(), at=datetime.now(UTC))
+    except (AwsCallError, BotoCoreError) as error:
+        print(
+            f"surgeguard {command}: the switch written for {group!r} could not be taken back ({error}): "
+            f"`surgeguard resume --table TABLE --group {group} --force` clears it",
+            file=sys.stderr,
+        )
 
 
 def _who(switch: KillSwitch) -> str:
@@ -196,6 +209,8 @@ def main(argv: Sequence[str]) -> int:
         )
         return output.AWS
     if group is not None and not args.force and _group_lookup(args.command, group) is False:
+        if switch is not Pause.NONE:
+            _take_back(store, args.command, group)
         return output.USAGE
     # Read back what the Lambda will read: it combines the global item and the group's own, so a
     # resume of one of them alone can leave the group paused.

@@ -144,21 +144,33 @@ def desired_after(record: Mapping[str, Any]) -> int | None:
 def desired_series(
     records: Sequence[Mapping[str, Any]], start: datetime, minutes: int, before: int | None = None
 ) -> list[int | None]:
-    """Desired capacity per minute as the audit trail sets it: from `before` (what the latest record
-    before the window left), else the first record's previous desired, each applied decision holding
-    from its minute on; None until some record says."""
-    applied = [r for r in records if r.get("outcome") == "applied" and r.get("new_desired") is not None]
+    """Desired capacity per minute as the audit trail sets it: from the first record's previous desired
+    (what the group held then), else from `before` (what the latest record before the window left, which
+    may be weeks old); from each record's minute on, what it saw the group at, then what an applied one
+    set. None until some record says."""
+    said = [r for r in records if r.get("previous_desired") is not None or _applied_desired(r) is not None]
     known = [r for r in records if r.get("previous_desired") is not None]
-    level = before if before is not None else int(known[0]["previous_desired"]) if known else None
+    level = int(known[0]["previous_desired"]) if known else before
     series: list[int | None] = []
     index = 0
     for minute in range(minutes):
         edge = start + timedelta(minutes=minute + 1)
-        while index < len(applied) and _time(applied[index]["at"]) < edge:
-            level = int(applied[index]["new_desired"])
+        while index < len(said) and _time(said[index]["at"]) < edge:
+            record = said[index]
+            if record.get("previous_desired") is not None:
+                level = int(record["previous_desired"])  # seen: a hand change or a scheduled action since
+            applied = _applied_desired(record)
+            if applied is not None:
+                level = applied
             index += 1
         series.append(level)
     return series
+
+
+def _applied_desired(record: Mapping[str, Any]) -> int | None:
+    if record.get("outcome") == "applied" and record.get("new_desired") is not None:
+        return int(record["new_desired"])
+    return None
 
 
 def desired_before(aws: Any, table: str, group: str, start: datetime) -> int | None:

@@ -23,22 +23,38 @@ class YamlConfigError(ValueError):
 
 
 class _ConfigLoader(yaml.SafeLoader):
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, yaml.MappingNode):
-            # The mapping's own keys only: one that overrides a key merged in (<<: *defaults) is no repeat.
-            seen: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=deep)
-                line = key_node.start_mark.line + 1
-                if key in seen:
-                    raise YamlConfigError(
-                        f"line {line}: key {key!r} appears twice in one mapping (first on line "
-                        f"{seen[key]}); YAML would keep only the last, silently dropping the first"
-                    )
-                seen[key] = line
-        return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
+    # The check runs where PyYAML flattens a mapping's merges (`<<`), before it does: a mapping merged
+    # into another is flattened in place by that other's construction, and its own override of a key it
+    # merged would then look like a repeat.
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        checked: set[int] = self.__dict__.setdefault("_checked", set())
+        if id(node) not in checked:
+            checked.add(id(node))
+            _refuse_repeats(self, node)
+        super().flatten_mapping(node)
+
+
+def _refuse_repeats(loader: _ConfigLoader, node: yaml.MappingNode) -> None:
+    """The mapping's own keys only: one that overrides a key merged in (<<: *defaults) is no repeat."""
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key_node.start_mark.line + 1
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:
+            # PyYAML's own construction refuses it (a list or mapping as a key), as invalid YAML
+            raise YamlConfigError(
+                f"line {line}: a key that is a list or a mapping: a config key is text"
+            ) from None
+        if first is not None:
+            raise YamlConfigError(
+                f"line {line}: key {key!r} appears twice in one mapping (first on line {first}); YAML "
+                "would keep only the last, silently dropping the first"
+            )
+        seen[key] = line
 
 
 def _int(loader: _ConfigLoader, node: yaml.ScalarNode) -> int:

@@ -81,3 +81,31 @@ def test_a_five_minute_datapoint_is_not_scaled_for_twice(
     last = audit("web")[-1]
     cpu = next(c for c in last["candidates"] if c["rule"] == "cpu")
     assert (cpu["base"], cpu["needed"]) == (2, 4)
+
+
+def test_a_per_minute_signal_beside_it_keeps_its_own_window(
+    basic_web: None,
+    config_file: Any,
+    alarms: Any,
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    clock: Any,
+) -> None:
+    # GIVEN the last requests at 12:00 (3000 per target) and the fleet idle since (12:30's CPU 5 %)
+    set_desired("web", 4)
+    requests_metric(3000.0, T0)
+    cpu_metric(5.0, T0 + timedelta(minutes=30))
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    # WHEN the CPU scale-in alarm fires at 12:36
+    clock.pin(T0 + timedelta(minutes=36, seconds=1))
+    invoke(
+        alarm_event(SNS, alarm_for("web", "cpu", "in"), T0 + timedelta(minutes=36), metric="CPUUtilization")
+    )
+    # THEN the requests signal reads no requests (its own window is 8 minutes), not 12:00's 3000 as now:
+    # inside the basic CPU's 40-minute window it once did, and the scale-in alarm scaled 4 -> 8
+    record = audit("web")[-1]
+    readings = {r["signal_id"]: r["value"] for r in record["inputs"]["readings"]}
+    assert readings == {"cpu": 5.0, "requests_per_target": 0.0}
+    assert desired() < 4, record["reason"]

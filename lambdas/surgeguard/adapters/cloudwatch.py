@@ -108,13 +108,26 @@ class CloudWatchSignals(AwsAdapter):
             EndTime=now + timedelta(seconds=group.scale_out.period_seconds),
             ScanBy="TimestampDescending",
         )
+        # One call, one window: the widest signal's. Each signal's own window is its period x lookback,
+        # and a datapoint older than that is none of its own (an ALB signal idle for 35 minutes would
+        # read its last busy minute as now, inside a basic CPU's 50-minute window, and scale out).
+        since = {
+            query["Id"]: now - timedelta(seconds=periods[index] * lookback)
+            for index, metric in enumerate(metrics)
+            for query in _queries(index, metric, periods[index])
+        }
         latest: dict[str, tuple[datetime, float]] = {}
         unanswered: set[str] = set()
         for result in response.get("MetricDataResults", []):
             if _failed(result):
                 unanswered.add(result.get("Id", ""))
                 continue
-            pairs = sorted(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
+            oldest = since.get(result.get("Id", ""), start)
+            pairs = sorted(
+                (when, value)
+                for when, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
+                if when >= oldest
+            )
             if pairs:
                 latest[result["Id"]] = (pairs[-1][0], float(pairs[-1][1]))
         readings = []

@@ -86,6 +86,19 @@ def test_a_group_name_with_a_typo_is_said_to_stop_nothing(
     assert cli.main([command, "--table", table, "--group", "shop-new", "--force"]) == output.OK
 
 
+def test_a_pause_of_a_misspelt_name_is_taken_back_so_resume_all_stays_clean(
+    table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The switch written for the typo once stayed at all: every later `resume --all` named shop-wbe a
+    # group still paused and exited 1, pointing at a resume that itself exits 2.
+    _group("shop-web")
+    assert cli.main(["pause", "--table", table, "--group", "shop-wbe"]) == output.USAGE
+    assert "a pause of it is taken back" in capsys.readouterr().err
+    assert AuditStore(table, boto3.client("dynamodb")).load_pause("shop-wbe") is Pause.NONE
+    assert cli.main(["pause", "--table", table, "--all"]) == output.OK
+    assert cli.main(["resume", "--table", table, "--all"]) == output.OK
+
+
 def test_a_group_that_cannot_be_looked_up_is_switched_with_a_warning(
     table: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -609,6 +609,21 @@ def test_a_window_without_decisions_starts_from_the_latest_record_before_it(buil
     assert later.desired == [8] * 60 and (later.peak_capacity, later.instance_hours) == (8, 8.0)
 
 
+def test_what_a_record_in_the_window_saw_outranks_the_record_before_it() -> None:
+    # The latest record before the window is three weeks old (desired 4); a skip at 12:30 saw 8 (a hand
+    # change since), then 8 -> 12 at 13:00. The series once held 4 until 13:00: 16.0 instance-hours, not 20.
+    start = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    window = [
+        {"at": "2026-11-27T12:30:00+00:00", "outcome": "skipped", "previous_desired": 8, "new_desired": 8},
+        {"at": "2026-11-27T13:00:00+00:00", "outcome": "applied", "previous_desired": 8, "new_desired": 12},
+    ]
+    series = report.desired_series(window, start, 120, before=4)
+    assert (series[0], series[45], series[90]) == (8, 8, 12)
+    # ... and a hand change seen mid-window takes over from its minute
+    seen = [*window, {"at": "2026-11-27T13:20:00+00:00", "outcome": "skipped", "previous_desired": 6}]
+    assert report.desired_series(seen, start, 120, before=4)[100] == 6
+
+
 def test_a_window_with_no_record_in_or_before_it_has_its_capacity_unknown(
     built: world.World, tmp_path: Path
 ) -> None:

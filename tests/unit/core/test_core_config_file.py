@@ -93,6 +93,27 @@ def test_a_quoted_or_plain_number_still_loads(tmp_path: Path) -> None:
     assert load_config(_yaml(tmp_path, _group_yaml(min_size="12"))).groups[0].min == 12
 
 
+def test_a_key_that_is_a_list_is_a_config_error_not_a_crash(tmp_path: Path) -> None:
+    # The repeated-key check once met it first, and a TypeError escaped every command (exit 1, a traceback)
+    with pytest.raises(ConfigError, match="line 2: a key that is a list or a mapping"):
+        load_config(_yaml(tmp_path, "groups: []\n? [a, b]\n: 1\n"))
+
+
+def test_a_merged_mapping_that_overrides_its_own_merge_is_no_repeat(tmp_path: Path) -> None:
+    from surgeguard.config_yaml import load_yaml
+
+    text = """
+base: &base {target: 50}
+cpu: &cpu
+  <<: *base
+  target: 60
+groups:
+  - <<: *cpu
+    kind: cpu
+"""
+    assert load_yaml(text)["groups"][0] == {"target": 60, "kind": "cpu"}
+
+
 def test_a_repeated_json_key_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "surgeguard.json"
     path.write_text('{"groups": [], "groups": [{"name": "web"}]}', encoding="utf-8")
