@@ -54,9 +54,11 @@ def test_a_missing_table_exits_3(table: str, capsys: pytest.CaptureFixture[str])
 def _group(name: str) -> None:
     boto3.client("ec2", region_name="us-east-1")
     autoscaling = boto3.client("autoscaling")
-    autoscaling.create_launch_configuration(
-        LaunchConfigurationName="lc", ImageId="ami-12c6146b", InstanceType="t3.micro"
-    )
+    made = autoscaling.describe_launch_configurations(LaunchConfigurationNames=["lc"])["LaunchConfigurations"]
+    if not made:
+        autoscaling.create_launch_configuration(
+            LaunchConfigurationName="lc", ImageId="ami-12c6146b", InstanceType="t3.micro"
+        )
     autoscaling.create_auto_scaling_group(
         AutoScalingGroupName=name,
         LaunchConfigurationName="lc",
@@ -167,7 +169,7 @@ def test_resume_all_names_the_groups_their_own_switch_keeps_paused(
     # `resume --all` clears the global item only: a group paused on its own once stayed paused under
     # "all groups: pause=none".
     _group("web")
-    _named_group("api")
+    _group("api")
     assert cli.main(["pause", "--table", table, "--group", "web", "--direction", "in"]) == output.OK
     assert cli.main(["pause", "--table", table, "--group", "api"]) == output.OK
     assert cli.main(["resume", "--table", table, "--group", "api"]) == output.OK
@@ -199,17 +201,6 @@ def test_pause_of_one_direction_under_a_wider_pause_prints_what_the_lambda_reads
     # out for everyone and in for web: web is stopped both ways
     assert json.loads(capsys.readouterr().out)["pause"] == "all"
     assert AuditStore(table, boto3.client("dynamodb")).load_pause("web") is Pause.ALL
-
-
-def _named_group(name: str) -> None:
-    boto3.client("autoscaling").create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchConfigurationName="lc",
-        MinSize=0,
-        MaxSize=2,
-        DesiredCapacity=0,
-        AvailabilityZones=["us-east-1a"],
-    )
 
 
 class _ThrottledAutoScaling:

@@ -22,6 +22,21 @@ START = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
 NOW = START + timedelta(days=1)
 
 
+def _in_service_at(when: datetime, instances: int) -> None:
+    """The group's GroupInServiceInstances datapoint at `when` (as its metrics collection publishes)."""
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/AutoScaling",
+        MetricData=[
+            {
+                "MetricName": "GroupInServiceInstances",
+                "Dimensions": [{"Name": "AutoScalingGroupName", "Value": world.GROUP}],
+                "Timestamp": when,
+                "Value": instances,
+            }
+        ],
+    )
+
+
 @pytest.fixture
 def built(tmp_path: Path) -> Iterator[world.World]:
     with mock_aws():
@@ -377,17 +392,7 @@ def test_a_prewarm_is_judged_by_the_instances_in_service_at_the_doors(built: wor
     ).prewarms
     # No group metrics: launch 120 s + warm-up 240 s after the pre-warm, before the doors.
     assert (estimated.on_time, estimated.in_service_at_doors) == (True, None)
-    boto3.client("cloudwatch").put_metric_data(
-        Namespace="AWS/AutoScaling",
-        MetricData=[
-            {
-                "MetricName": "GroupInServiceInstances",
-                "Dimensions": [{"Name": "AutoScalingGroupName", "Value": world.GROUP}],
-                "Timestamp": plan.start,
-                "Value": 12,
-            }
-        ],
-    )
+    _in_service_at(plan.start, 12)
     (measured,) = report.build_group_report(
         built.aws, built.stack.table, group, *window, now=plan.start, replay=False
     ).prewarms
@@ -501,17 +506,7 @@ def _prewarm_window(built: world.World, record: dict[str, Any], in_service: int 
     record["at"] = plan.prewarm.isoformat(timespec="milliseconds")
     AuditStore(built.stack.table, boto3.client("dynamodb")).write_audit(record)
     if in_service is not None:
-        boto3.client("cloudwatch").put_metric_data(
-            Namespace="AWS/AutoScaling",
-            MetricData=[
-                {
-                    "MetricName": "GroupInServiceInstances",
-                    "Dimensions": [{"Name": "AutoScalingGroupName", "Value": world.GROUP}],
-                    "Timestamp": plan.start,
-                    "Value": in_service,
-                }
-            ],
-        )
+        _in_service_at(plan.start, in_service)
     window = (plan.prewarm - timedelta(minutes=5), plan.start + timedelta(minutes=5))
     return report.build_group_report(
         built.aws, built.stack.table, group, *window, now=plan.start, replay=False
