@@ -670,6 +670,7 @@ def stack_checks(
         if target.event is not None:
             checks += schedule_checks(target.group, target.event, schedules, now)
     checks.append(_kill_switch(aws, stack.table, sorted({t.group.name for t in selected})))
+    checks += _stranded_checks(aws, stack.table, config)
     checks += _lambda_health(aws, stack.functions, now)
     checks += _queues(aws, stack.queues)
     return checks
@@ -760,6 +761,40 @@ def _kill_switch(aws: Any, table: str, groups: Sequence[str]) -> Check:
             "surgeguard resume --table TABLE --all (or --group NAME) before the sale, unless meant",
         )
     return Check(PASS, "kill-switch", table, "not paused")
+
+
+def _stranded_checks(aws: Any, table: str, config: ScalerConfig) -> list[Check]:
+    """A sale removed from the config after its pre-warm raised MaxSize: its restore went with the
+    deploy and nothing puts MaxSize back (README, Failure modes). Said before the next sale, with the
+    command that does it. Only groups with saved sale items are asked for their MaxSize."""
+    from surgeguard_cli.status import stranded_sales
+
+    checks: list[Check] = []
+    for group in config.groups:
+        states, _ = aws.event_states(table, group.name)
+        removed = [state for state in states if group.event(state.event) is None and state.original_max]
+        if not removed:
+            continue
+        asg = aws.group(group.name)
+        if asg is None:
+            continue  # the group checks say it is missing
+        stranded = stranded_sales(group, removed, int(asg["MaxSize"]))
+        if not stranded:
+            continue
+        back = max(state.original_max or 0 for state in stranded)
+        checks.append(
+            Check(
+                WARN,
+                "stranded-max",
+                group.name,
+                f"MaxSize {asg['MaxSize']} raised by "
+                + ", ".join(f"{s.event} (MaxSize {s.original_max} before it)" for s in stranded)
+                + ", since removed from the config: nothing restores it",
+                f"once no sale of the config is on: aws autoscaling update-auto-scaling-group "
+                f"--auto-scaling-group-name {group.name} --max-size {max(back, group.max)}",
+            )
+        )
+    return checks
 
 
 def _lambda_health(aws: Any, functions: Sequence[str], now: datetime) -> list[Check]:

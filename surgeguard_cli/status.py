@@ -19,6 +19,7 @@ from surgeguard_cli import output
 
 if TYPE_CHECKING:  # the config's pydantic models take half a second to build: not for --help
     from surgeguard.config import GroupConfig, ScalerConfig
+    from surgeguard.domain.model import EventState
 
 DEFAULT_CONFIG = "surgeguard.yaml"
 DEFAULT_STACK = "Surgeguard"
@@ -65,6 +66,20 @@ class GroupStatus:
     forecast: dict[str, Any] | None = None
 
 
+def stranded_sales(group: GroupConfig, states: Sequence[EventState], max_size: int) -> list[EventState]:
+    """The saved sales no longer in the config whose pre-warm raised MaxSize: their restore went with
+    the deploy, and nothing puts it back (README, Failure modes). Only while MaxSize is still above what
+    it was and above the config's max: the item stays after its restore (the audit keeps it), and an
+    event removed once restored strands nothing."""
+    return [
+        state
+        for state in states
+        if group.event(state.event) is None
+        and state.original_max is not None
+        and max_size > max(state.original_max, group.max)
+    ]
+
+
 def _event_state(aws: Any, table: str, group: GroupConfig, now: datetime, max_size: int) -> dict[str, Any]:
     """The group's sale events at `now` as the Lambda's decisions see them (`event_limits` on the saved
     event items): a floor, the scale-in freeze and a temporary max only once an event's first phase
@@ -73,14 +88,9 @@ def _event_state(aws: Any, table: str, group: GroupConfig, now: datetime, max_si
     from surgeguard.service import event_limits
 
     states, damage = aws.event_states(table, group.name)
-    # Only while MaxSize is still above what it was and above the config's max: the item stays after
-    # its restore (the audit keeps it), and an event removed once restored strands nothing.
     stranded = [
         f"{state.event} (MaxSize {state.original_max} before it)"
-        for state in states
-        if group.event(state.event) is None
-        and state.original_max is not None
-        and max_size > max(state.original_max, group.max)
+        for state in stranded_sales(group, states, max_size)
     ]
     if not group.events:
         return {"stranded_max": stranded} if stranded else {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +172,37 @@ def test_a_hand_edited_kill_switch_is_flagged_as_the_lambda_reads_it(
     assert check.detail.startswith(f"paused: {world.GROUP}: ") and says in check.detail
 
 
+@pytest.mark.parametrize(("max_size", "stranded"), [(30, True), (20, False)], ids=["raised", "restored"])
+@pytest.mark.usefixtures("aws")
+def test_a_removed_sale_whose_raised_max_nothing_restores_is_said_before_the_next_sale(
+    max_size: int, stranded: bool
+) -> None:
+    # GIVEN a flash sale's item (its pre-warm raised MaxSize 20 -> 30), the sale since removed from the
+    # config: its restore went with the deploy. Only `status` named it, to whoever looked there.
+    built = world.build()
+    boto3.client("dynamodb").put_item(
+        TableName=built.stack.table,
+        Item={
+            "pk": {"S": f"GROUP#{world.GROUP}"},
+            "sk": {"S": "EVENT#flash"},
+            "event": {"S": "flash"},
+            "target": {"N": "24"},
+            "why": {"S": "absolute peak"},
+            "set_at": {"S": (world.NOW - timedelta(days=1)).isoformat()},
+            "original_max": {"N": "20"},
+        },
+    )
+    boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName=world.GROUP, MaxSize=max_size)
+    found = [c for c in run_preflight(*_args(built)) if c.check == "stranded-max"]
+    if not stranded:
+        assert found == []  # restored since: nothing to say
+        return
+    (check,) = found
+    assert check.status == WARN and check.scope == world.GROUP
+    assert "flash (MaxSize 20 before it)" in check.detail and "nothing restores it" in check.detail
+    assert check.fix.endswith(f"--auto-scaling-group-name {world.GROUP} --max-size 20")
+
+
 @pytest.mark.usefixtures("aws")
 def test_cli_exits_1_on_a_failure_and_json_says_the_same(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
@@ -289,6 +320,9 @@ class _SharedAccount:
 
     def pause(self, table: str, group: str | None) -> None:
         return None
+
+    def event_states(self, table: str, group: str) -> tuple[list[Any], None]:
+        return [], None
 
     def metric_sum(self, *args: Any) -> float:
         return 0.0
