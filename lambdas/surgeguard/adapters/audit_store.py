@@ -20,6 +20,7 @@ from surgeguard.adapters.errors import (
     DamagedItemError,
     DuplicateTriggerError,
 )
+from surgeguard.config import REEVALUATION_GROUPS_PER_SHARD
 from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.headroom import HeadroomVerdict
 from surgeguard.domain.model import Claim, EventState, Launch, Pause, Recommendation, ScalerMemory
@@ -195,7 +196,56 @@ def _from_attribute(attribute: dict[str, Any]) -> Any:
 
 
 def _record_json(record: dict[str, Any]) -> str:
-    return json.dumps(record, default=str)
+    return json.dumps(record, default=str, separators=(",", ":"))
+
+
+# One claim item holds every record its attempts stash: a re-evaluation decides up to
+# REEVALUATION_GROUPS_PER_SHARD groups under one claim, and Lambda makes up to 3 attempts, each of which
+# may stash every group again before the claim completes. DynamoDB refuses an item over 400 KB: with 50
+# groups of 255-character names and 4 signals each the claim once reached 432 KB, and the last groups'
+# decisions were saved but never applied (then taken for another writer's change).
+CLAIM_ITEM_ROOM = 400 * 1024 - 16 * 1024  # the claim's own attributes (keys, record keys) take the rest
+STASH_ATTEMPTS = 3
+STASH_RECORD_BUDGET = CLAIM_ITEM_ROOM // (REEVALUATION_GROUPS_PER_SHARD * STASH_ATTEMPTS)
+# Left out first where a stashed record is over its budget: the decision's evidence, not its outcome.
+_STASH_BULK = ("inputs", "candidates", "clamps")
+_TRIGGER_KEPT = frozenset({"id", "source", "alarm", "state", "timestamp", "scheduled_time", "phase", "event"})
+
+
+def stash_json(record: dict[str, Any]) -> str:
+    """The record as the claim keeps it: whole when it fits `STASH_RECORD_BUDGET` bytes (almost always:
+    about 1.3 KB), else without its inputs, candidates and clamps, and its reason shortened, said so in
+    `stash_trimmed` (only a record audited from the stash, after its own write failed, shows it)."""
+    text, size = _compact_json(record)
+    if size <= STASH_RECORD_BUDGET:
+        return text
+    left_out = [name for name in _STASH_BULK if name in record]
+    trimmed = {k: v for k, v in record.items() if k not in left_out}
+    trigger = record.get("trigger")
+    if isinstance(trigger, dict) and set(trigger) - _TRIGGER_KEPT:
+        # A re-evaluation's names every alarm in ALARM, each holding the group's name.
+        trimmed["trigger"] = {k: v for k, v in trigger.items() if k in _TRIGGER_KEPT}
+        left_out.append("the trigger's details")
+    trimmed["stash_trimmed"] = f"{', '.join(left_out) or 'nothing'} left out to fit the claim item"
+    text, size = _compact_json(trimmed)
+    reason = str(trimmed.get("reason", ""))
+    keep = len(reason)
+    while size > STASH_RECORD_BUDGET and keep > 0:
+        keep = keep * 3 // 4
+        text, size = _compact_json({**trimmed, "reason": reason[:keep] + "..."})
+    return text
+
+
+def _compact_json(record: dict[str, Any]) -> tuple[str, int]:
+    """The record's JSON and its size in bytes: UTF-8 as it is where the text is valid Unicode (a
+    character escaped as \\uXXXX costs up to 12 bytes, and a group name may be 255 of them), escaped
+    where it is not (a lone surrogate would not encode)."""
+    text = json.dumps(record, default=str, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text, len(text.encode())
+    except UnicodeEncodeError:
+        text = _record_json(record)
+        return text, len(text)
 
 
 def _claim_from(
@@ -297,7 +347,7 @@ class AuditStore(AwsAdapter):
 
     def stash_pending(self, claim: Claim, record: dict[str, Any]) -> None:
         """Keep the audit record of a capacity change with the claim before the change is applied."""
-        values = {":record": {"L": [{"S": _record_json(record)}]}, ":none": {"L": []}}
+        values = {":record": {"L": [{"S": stash_json(record)}]}, ":none": {"L": []}}
         expression = "SET #pending = list_append(if_not_exists(#pending, :none), :record)"
         self._update_claim(claim, expression, {"#pending": "pending"}, values)
 
