@@ -224,7 +224,12 @@ def _decide(inp: DecisionInput) -> Decision:
         last_trigger_at=now,
         last_trigger_id=inp.trigger_id,
         recommendations=(*memory.recommendations, Recommendation(now, recommended, load)),
-    ).pruned(now, max(MEMORY_HORIZON, timedelta(seconds=policy.scale_in.stabilization_seconds)))
+    ).pruned(
+        now,
+        max(MEMORY_HORIZON, timedelta(seconds=policy.scale_in.stabilization_seconds)),
+        # launches matter within a warm-up and a reading's period: never the stabilization
+        keep_launches=MEMORY_HORIZON,
+    )
 
     def hold(reason: str) -> Decision:
         held = finish(

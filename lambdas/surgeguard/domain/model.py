@@ -164,18 +164,46 @@ class ScalerMemory:
     def launched_since(self, since: datetime) -> int:
         return sum(launch.count for launch in self.launches if launch.at > since)
 
-    def pruned(self, now: datetime, keep: timedelta) -> ScalerMemory:
-        horizon = now - keep
+    def pruned(self, now: datetime, keep: timedelta, keep_launches: timedelta | None = None) -> ScalerMemory:
+        """Without what is older than `keep` (launches: `keep_launches`, when given). A group decided
+        every 10 s with a day-long stabilization would keep 8,640 recommendations, more than the state
+        item's 400 KB holds: past `RECOMMENDATIONS_PER_MINUTE_FROM` they are kept per minute, the
+        highest of each, which is all the stabilization reads (a window then starts within a minute)."""
+        recommendations = _after(self.recommendations, now - keep)
+        if len(recommendations) > RECOMMENDATIONS_PER_MINUTE_FROM:
+            recommendations = _per_minute(recommendations)
         return replace(
             self,
-            launches=_after(self.launches, horizon),
-            recommendations=_after(self.recommendations, horizon),
+            launches=_after(self.launches, now - (keep if keep_launches is None else keep_launches)),
+            recommendations=recommendations,
         )
 
 
 # Every decision prunes and checks up to two hours of entries (one a minute): at C speed.
 _AT = operator.attrgetter("at")
 _Timed = TypeVar("_Timed", Launch, Recommendation)
+
+
+# A day of minutes: more recommendations than this are kept per minute.
+RECOMMENDATIONS_PER_MINUTE_FROM = 1440
+
+
+def _per_minute(entries: tuple[Recommendation, ...]) -> tuple[Recommendation, ...]:
+    """One recommendation per minute: at the minute's latest time, its highest desired and load (no
+    load: none of its decisions had a datapoint)."""
+    merged: list[Recommendation] = []
+    for entry in entries:
+        last = merged[-1] if merged else None
+        if last is not None and last.at.replace(second=0, microsecond=0) == entry.at.replace(
+            second=0, microsecond=0
+        ):
+            loads = [x for x in (last.load, entry.load) if x is not None]
+            merged[-1] = Recommendation(
+                max(last.at, entry.at), max(last.desired, entry.desired), max(loads) if loads else None
+            )
+        else:
+            merged.append(entry)
+    return tuple(merged)
 
 
 def _after(entries: tuple[_Timed, ...], horizon: datetime) -> tuple[_Timed, ...]:

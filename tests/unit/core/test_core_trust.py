@@ -95,3 +95,27 @@ def test_a_composite_candidate_prints_the_true_relation() -> None:
     )
     (busy,) = [c for c in decision.candidates if c.rule == "busy"]
     assert busy.note == "cpu=40<50 AND requests_per_target=200<1000"
+
+
+def test_a_day_of_ten_second_decisions_still_fits_the_state_item() -> None:
+    # A group decided every 10 s under a day-long stabilization kept 8,640 recommendations (and every
+    # launch as long): 679 KB of memory, refused by DynamoDB (400 KB), so every decision of the group
+    # failed. Past a day of minutes they are kept per minute, the highest of each.
+    from surgeguard.adapters.audit_store import memory_to_json
+
+    step = timedelta(seconds=10)
+    n = 6 * 1440
+    recommendations = tuple(Recommendation(T0 + i * step, 100 + i % 7, 90 + i % 5) for i in range(n))
+    launches = tuple(Launch(T0 + i * 10 * step, 3) for i in range(n // 10))
+    now = T0 + n * step
+    memory = ScalerMemory(recommendations=recommendations, launches=launches).pruned(
+        now, timedelta(days=1), keep_launches=timedelta(hours=2)
+    )
+    assert len(memory_to_json(memory).encode()) < 200 * 1024
+    assert len(memory.recommendations) <= 1440
+    # what the stabilization reads is kept: the highest over any window of whole minutes
+    window = now - timedelta(minutes=30)
+    assert max(r.desired for r in memory.recommendations if r.at > window) == max(
+        r.desired for r in recommendations if r.at > window
+    )
+    assert all(launch.at > now - timedelta(hours=2) for launch in memory.launches)
