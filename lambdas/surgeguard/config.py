@@ -424,6 +424,7 @@ class GroupConfig(_Strict):
     def _consistent(self) -> GroupConfig:
         if self.min > self.max:
             raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        self._check_name_in_cloudwatch()
         ids = [s.id for s in self.signals]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -508,6 +509,27 @@ class GroupConfig(_Strict):
                     "but monitoring basic describes EC2's 5-minute CPU: set detailed (the agent every "
                     "60 s) or high_resolution (every 10 s)"
                 )
+
+    def _check_name_in_cloudwatch(self) -> None:
+        """Auto Scaling takes any Unicode name, tab and newline included; CloudWatch does not. An alarm
+        name holds no ASCII control character, and a dimension value is ASCII only (PutMetricAlarm):
+        such a name once validated here and failed the deploy."""
+        if any(ord(c) < 32 or ord(c) == 127 for c in self.name):
+            raise ValueError(
+                f"name {self.name!r} holds an ASCII control character: CloudWatch refuses it in the alarm "
+                "names Surgeguard makes from the group's name"
+            )
+        if self.name.isascii():
+            return
+        by_name = [s.id for s in self.signals if isinstance(s, CpuSignal | QueueBacklogSignal)]
+        if self.forecast is not None:
+            by_name.append("forecast (its staleness alarm)")
+        if by_name:
+            raise ValueError(
+                f"name {self.name!r} is not ASCII, and CloudWatch dimension values are ASCII only: "
+                f"{', '.join(by_name)} would alarm on a dimension holding the group's name (only ALB "
+                "signals, dimensioned by target group, can serve a group so named)"
+            )
 
     @model_validator(mode="after")
     def _forecast_reads_requests(self) -> GroupConfig:

@@ -202,3 +202,20 @@ def test_a_peak_too_large_to_count_is_a_config_error_not_a_crash() -> None:
     data["groups"][0]["events"] = [sale]
     # THEN a ConfigError naming the event, not an OverflowError
     assert "needs more instances at the requests target, above the 10 allowed" in _error(data)
+
+
+@pytest.mark.parametrize("name", ["web\tblue", "web\n", "web\x7f"])
+def test_a_group_name_with_a_control_character_is_refused(name: str) -> None:
+    # Auto Scaling takes it; CloudWatch refuses it in an alarm name, so the deploy once failed instead
+    assert "holds an ASCII control character" in _error(
+        {"groups": [{**_with_signal(REQUESTS)["groups"][0], "name": name}]}
+    )
+
+
+def test_a_non_ascii_group_name_is_refused_where_a_dimension_holds_it() -> None:
+    # CPU alarms on AutoScalingGroupName, whose value CloudWatch takes in ASCII only
+    group = {"name": "tienda-señal", "min": 1, "max": 4, "signals": [{"kind": "cpu", "target": 50}]}
+    assert "is not ASCII, and CloudWatch dimension values are ASCII only: cpu" in _error({"groups": [group]})
+    # ... an ALB signal alone, dimensioned by its target group, serves it
+    alb_only = {**group, "signals": [REQUESTS]}
+    assert parse_config({"groups": [alb_only]}).groups[0].name == "tienda-señal"
