@@ -772,7 +772,7 @@ def _stranded_checks(aws: Any, table: str, config: ScalerConfig) -> list[Check]:
     checks: list[Check] = []
     for group in config.groups:
         states, _ = aws.event_states(table, group.name)
-        removed = [state for state in states if group.event(state.event) is None and state.original_max]
+        removed = [state for state in states if group.event(state.event) is None]
         if not removed:
             continue
         asg = aws.group(group.name)
@@ -781,7 +781,8 @@ def _stranded_checks(aws: Any, table: str, config: ScalerConfig) -> list[Check]:
         stranded = stranded_sales(group, removed, int(asg["MaxSize"]))
         if not stranded:
             continue
-        back = max(state.original_max or 0 for state in stranded)
+        # The lowest: a removed sale that raised over another's raise saved that raise as its original.
+        back = min(state.original_max or 0 for state in stranded)
         checks.append(
             Check(
                 WARN,

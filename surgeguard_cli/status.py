@@ -69,13 +69,14 @@ class GroupStatus:
 def stranded_sales(group: GroupConfig, states: Sequence[EventState], max_size: int) -> list[EventState]:
     """The saved sales no longer in the config whose pre-warm raised MaxSize: their restore went with
     the deploy, and nothing puts it back (README, Failure modes). Only while MaxSize is still above what
-    it was and above the config's max: the item stays after its restore (the audit keeps it), and an
-    event removed once restored strands nothing."""
+    it was and above the config's max, and not restored: the item stays after its restore (the audit
+    keeps it), and an event removed once restored strands nothing."""
     return [
         state
         for state in states
         if group.event(state.event) is None
         and state.original_max is not None
+        and state.restored_at is None  # restored, then removed: a raise since is another sale's
         and max_size > max(state.original_max, group.max)
     ]
 

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from surgeguard.config import (
-    EC2_CPU,
+    BASIC_MONITORING_PERIOD,
     CpuSignal,
     Direction,
     GroupConfig,
@@ -40,7 +40,6 @@ from surgeguard.config import (
     Signal,
 )
 
-BASIC_MONITORING_PERIOD = 300  # EC2 basic monitoring: one CPUUtilization datapoint per 5 minutes
 GROUP_IN_SERVICE = "GroupInServiceInstances"
 
 
@@ -67,11 +66,7 @@ def is_percentile(statistic: str) -> bool:
 
 
 def basic_ec2_cpu(group: GroupConfig, signal: Signal) -> bool:
-    return (
-        isinstance(signal, CpuSignal)
-        and group.monitoring == "basic"
-        and (signal.namespace, signal.metric_name) == EC2_CPU
-    )
+    return group.basic_ec2_cpu(signal)
 
 
 def treat_missing(signal: Signal, direction: Direction) -> TreatMissing:

@@ -36,6 +36,7 @@ ONE_MINUTE_NAMESPACES = ("AWS/EC2", "AWS/ApplicationELB", "AWS/SQS")
 # How the group's instances publish CPU (see `GroupConfig.monitoring`).
 Monitoring = Literal["basic", "detailed", "high_resolution"]
 EC2_CPU = ("AWS/EC2", "CPUUtilization")
+BASIC_MONITORING_PERIOD = 300  # EC2 basic monitoring: one CPUUtilization datapoint per 5 minutes
 # The CloudWatch agent's CPU metric (the `cpu` plugin's `usage_active` measurement), aggregated per group
 # through `append_dimensions` + `aggregation_dimensions` on AutoScalingGroupName (README).
 AGENT_CPU = ("CWAgent", "cpu_usage_active")
@@ -376,6 +377,17 @@ class ForecastConfig(_Strict):
     # Surgeguard never touches a warm pool. On, a group without one gets one (Stopped, ReuseOnScaleIn).
     size_warm_pool: bool = False
 
+    @model_validator(mode="after")
+    def _runs_within_its_horizon(self) -> ForecastConfig:
+        # Each run's floor and bursts hold for the horizon only: run every 4 hours with a 1-hour horizon
+        # and they were in effect 1 hour in 4, while the staleness alarm, hearing runs, said nothing.
+        if self.every_minutes > self.horizon_hours * 60:
+            raise ValueError(
+                f"every_minutes ({self.every_minutes}) is longer than the horizon ({self.horizon_hours} h): "
+                "the floor would lapse between runs; run at least once a horizon"
+            )
+        return self
+
 
 class GroupConfig(_Strict):
     name: str = Field(min_length=1, max_length=255, description="existing Auto Scaling group name")
@@ -558,6 +570,25 @@ class GroupConfig(_Strict):
     def requests_target(self) -> float | None:
         """Requests per instance per minute the group is sized for, when it has that signal."""
         return next((s.target for s in self.signals if isinstance(s, RequestsPerTargetSignal)), None)
+
+    def basic_ec2_cpu(self, signal: Signal) -> bool:
+        """Whether `signal` is EC2's own CPU on basic monitoring: one datapoint per 5 minutes."""
+        return (
+            isinstance(signal, CpuSignal)
+            and self.monitoring == "basic"
+            and (signal.namespace, signal.metric_name) == EC2_CPU
+        )
+
+    def read_period(self, signal: Signal) -> int:
+        """The period a signal is read at: EC2's own 5 minutes for CPU on basic monitoring (its one
+        datapoint per 5 minutes, stamped when its period began), else the scale-out period."""
+        return BASIC_MONITORING_PERIOD if self.basic_ec2_cpu(signal) else self.scale_out.period_seconds
+
+    def read_window_seconds(self) -> int:
+        """How far back a decision's read looks (its widest signal's periods x the lookback): a reading
+        may have begun that long ago, and the launches since must be known to tell who produced it."""
+        lookback = max(self.scale_out.evaluation_periods, self.scale_in.evaluation_periods) + 5
+        return max(self.read_period(s) for s in self.signals) * lookback
 
     def lead_minutes(self) -> int:
         """Whole minutes from SetDesiredCapacity to serving (launch, then warm-up): how far ahead

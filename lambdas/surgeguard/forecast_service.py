@@ -165,7 +165,12 @@ def _forecast(
     trigger: ForecastTrigger, adapters: Adapters, ctx: Context, delivery_id: str, now: datetime
 ) -> dict[str, Any]:
     group, settings = trigger.group, trigger.forecast
-    history = adapters.signals.request_history(group, now - timedelta(days=settings.history_days), now)
+    read = adapters.signals.request_history(group, now - timedelta(days=settings.history_days), now)
+    # The declared sales' minutes (opening to release) are the sales', met by their own floors: fitted,
+    # a sale a week ago once set 2.5x the floor in the same hours a week later, and sized the warm pool
+    # for it all week. Left out of every fit, as the noise judge leaves them out (and says).
+    sales = [plan_event(group, event).opened for event in group.events]
+    history = without_windows(read, now - timedelta(minutes=len(read)), sales)
     horizon = settings.horizon_hours * 60
     fit = fit_forecast(history, horizon, settings.percentile)
 
@@ -205,7 +210,7 @@ def _forecast(
         else None
     )
     # The bursts keep their own backtest (the learned lift): the verdict is on the noise headroom only.
-    verdict, judge_note = _judge_noise_headroom(trigger, previous, history, now)
+    verdict, judge_note = _judge_noise_headroom(trigger, previous, read, now)
     state = ForecastState(
         mode=settings.mode,
         issued_at=now,

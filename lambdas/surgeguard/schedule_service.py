@@ -397,10 +397,12 @@ def _prewarm(
     others = [
         other.original_max for other in _others_raised(group, states, sale.name, now, snapshot.size.max)
     ]
+    # (`is None`, not falsy: a group parked at MaxSize 0 saved 0, and a later ramp stage took the max it
+    # had raised for the original.)
     if sale.temporary_max is not None and others:
-        original_max = original_max or min(others)
+        original_max = min(others) if original_max is None else original_max
     elif raises_max:
-        original_max = original_max or snapshot.size.max
+        original_max = snapshot.size.max if original_max is None else original_max
     # Saved before the raise: a raise that lands with its answer lost (or the function killed after it)
     # leaves the retry a MaxSize already raised, from which it could no longer tell the original.
     # Saved before the second read of MaxSize that decides the raise too (`_raise_for_sale`): another

@@ -112,3 +112,26 @@ def test_no_record_is_stashed_over_its_budget_whatever_its_reason() -> None:
     assert len(text.encode()) <= STASH_RECORD_BUDGET
     kept = json.loads(text)
     assert kept["group"] == record["group"] and kept["reason"].endswith("...")
+
+
+def test_notes_are_cut_before_the_reason_and_the_budget_always_holds() -> None:
+    # A 255-character CJK name and the notes of damaged items (512 characters each) once passed the
+    # budget with the reason already cut to "..."
+    record = {
+        "group": "店" * 255,
+        "outcome": "applied",
+        "previous_desired": 2,
+        "new_desired": 4,
+        "reason": "scale out 2 -> 4: requests_per_target=3000 vs target 1000 on 2 serving -> 6",
+        "trigger": {"id": "exec-1", "source": "reevaluate", "in_alarm": []},
+        "event_items": "malformed, ignored: " + "春の大感謝祭セール" * 54,
+        "state_item": "malformed, started afresh: " + "店" * 485,
+    }
+    kept = json.loads(stash_json(record))
+    assert len(stash_json(record).encode()) <= STASH_RECORD_BUDGET
+    assert kept["reason"] == record["reason"] and kept["new_desired"] == 4
+    assert kept["event_items"].endswith("...") and "the end of event_items" in kept["stash_trimmed"]
+    # ... and with notes no cut can bring under it, what the retry audits the change by is what stays
+    heavy = {**record, **{f"note_{i}": "店" * 119 for i in range(20)}}
+    assert len(stash_json(heavy).encode()) <= STASH_RECORD_BUDGET
+    assert json.loads(stash_json(heavy))["new_desired"] == 4

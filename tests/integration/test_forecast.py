@@ -454,3 +454,30 @@ def test_a_damaged_forecast_item_from_the_future_does_not_block_every_run(clock:
         assert got["outcome"] == "applied", (damaged, got["reason"])
         written = forecast_item()
         assert written is not None and written["issued_at"]["S"] == when.isoformat()
+
+
+@pytest.mark.parametrize("sale_in_history", [False, True], ids=["no-sale", "sale-a-week-ago"])
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_declared_sale_a_week_ago_does_not_raise_the_floor_a_week_later(sale_in_history: bool) -> None:
+    # Its minutes are the sale's, met by its own floor: fitted, they once set 15 where 6 was the need
+    sale = {
+        "name": "black-friday",
+        "start": (T0 - timedelta(days=7)).replace(tzinfo=None).isoformat(),
+        "end": (T0 - timedelta(days=7, hours=-2)).replace(tzinfo=None).isoformat(),
+        "timezone": "UTC",
+        "peak_multiplier": 4,
+    }
+    configure_web(
+        events=[sale], forecast={"mode": "floor", "history_days": 8, "horizon_hours": 2, "percentile": 0.9}
+    )
+    put_request_counts(
+        (
+            T0 + timedelta(minutes=i),
+            24000.0 if sale_in_history and -7 * 1440 <= i < -7 * 1440 + 120 else 6000.0,
+        )
+        for i in range(-8 * 1440, 0)
+    )
+    (record,) = run(remaining_millis=600_000)["records"]
+    item = forecast_item()
+    assert item is not None, record["reason"]
+    assert [int(s["N"]) for s in item["steps"]["L"]] == [6] * 8, record["reason"]

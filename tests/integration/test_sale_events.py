@@ -262,6 +262,24 @@ def test_a_ramp_stage_raises_the_floor_to_its_share_then_the_prewarm_to_the_targ
     assert "['ramp-1', 'prewarm', 'release', 'restore']" in rejected["records"][0]["reason"]
 
 
+@pytest.mark.usefixtures("ramped_sale")
+def test_a_parked_groups_max_of_0_is_what_its_restore_puts_back() -> None:
+    # GIVEN web parked at MaxSize 0 (min 0, desired 0): the ramp stage raises it to 30, saving 0
+    boto3.client("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName="web", MinSize=0, MaxSize=0, DesiredCapacity=0
+    )
+    fire(phase("ramp-1", T0 - timedelta(minutes=70)))
+    assert max_size() == 30
+    # WHEN someone cuts MaxSize to 10 before the pre-warm, which raises it again, then the restore runs
+    boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName="web", MaxSize=10)
+    fire(phase("prewarm", PREWARM))
+    assert max_size() == 30
+    fire(phase("restore", RESTORE))
+    # THEN MaxSize is back at 0: the pre-warm once took the saved 0 for none, saved the 10 it read as
+    # the original, and the restore left the group at 10
+    assert max_size() == 0
+
+
 # --- a handled phase deletes its own one-time schedule --------------------------------------------
 SCHEDULE_GROUP = "Surgeguard-Sales-Group-TEST"
 

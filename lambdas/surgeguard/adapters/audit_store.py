@@ -210,6 +210,28 @@ STASH_RECORD_BUDGET = CLAIM_ITEM_ROOM // (REEVALUATION_GROUPS_PER_SHARD * STASH_
 # Left out first where a stashed record is over its budget: the decision's evidence, not its outcome.
 _STASH_BULK = ("inputs", "candidates", "clamps")
 _TRIGGER_KEPT = frozenset({"id", "source", "alarm", "state", "timestamp", "scheduled_time", "phase", "event"})
+# What a stashed record keeps whole whatever its size: what the retry audits the change by.
+_STASH_WHOLE = frozenset(
+    {
+        "group",
+        "at",
+        "delivery_id",
+        "request_id",
+        "source_id",
+        "outcome",
+        "action",
+        "previous_desired",
+        "new_desired",
+        "new_max",
+        "event_target",
+        "skip_cause",
+        "winning_rule",
+        "expires_at",
+        "trigger",
+        "stash_trimmed",
+    }
+)
+_NOTE_KEPT = 120  # characters of a free-text note kept in a trimmed stash
 
 
 def stash_json(record: dict[str, Any]) -> str:
@@ -226,13 +248,25 @@ def stash_json(record: dict[str, Any]) -> str:
         # A re-evaluation's names every alarm in ALARM, each holding the group's name.
         trimmed["trigger"] = {k: v for k, v in trigger.items() if k in _TRIGGER_KEPT}
         left_out.append("the trigger's details")
+    # Notes of free text (a damaged item's, a late phase's) are cut before the reason is.
+    for name, value in list(trimmed.items()):
+        if name not in _STASH_WHOLE and isinstance(value, str) and len(value) > _NOTE_KEPT:
+            trimmed[name] = value[:_NOTE_KEPT] + "..."
+            left_out.append(f"the end of {name}")
     trimmed["stash_trimmed"] = f"{', '.join(left_out) or 'nothing'} left out to fit the claim item"
     text, size = _compact_json(trimmed)
     reason = str(trimmed.get("reason", ""))
     keep = len(reason)
     while size > STASH_RECORD_BUDGET and keep > 0:
         keep = keep * 3 // 4
-        text, size = _compact_json({**trimmed, "reason": reason[:keep] + "..."})
+        trimmed["reason"] = reason[:keep] + "..."
+        text, size = _compact_json(trimmed)
+    if size > STASH_RECORD_BUDGET:
+        # Last: everything but what the retry audits the change by (a group name of 255 wide characters
+        # and a few long notes can still pass the budget).
+        essential = {k: v for k, v in trimmed.items() if k in _STASH_WHOLE or k in ("reason", "other_writer")}
+        essential["stash_trimmed"] = "all but the change and its reason left out to fit the claim item"
+        text, size = _compact_json(essential)
     return text
 
 

@@ -9,10 +9,8 @@ from typing import Any
 from surgeguard.adapters.clients import AwsAdapter
 from surgeguard.adapters.errors import AwsCallError
 from surgeguard.alarm_shape import (
-    BASIC_MONITORING_PERIOD,
     NORMAL_WINDOW_MINUTES,
     absent_value,
-    basic_ec2_cpu,
     mean_requests_per_minute,
     normal_window,
 )
@@ -89,10 +87,7 @@ class CloudWatchSignals(AwsAdapter):
         # published after it ends: read at 60 s over the scale-out lookback, the last one fell out of the
         # window before the next arrived, and CPU abstained (a requests signal alone then scaled in at
         # 90 % CPU). Read at its own period, over as many of its periods as the others' lookback.
-        periods = [
-            BASIC_MONITORING_PERIOD if basic_ec2_cpu(group, signal) else group.scale_out.period_seconds
-            for signal in group.signals
-        ]
+        periods = [group.read_period(signal) for signal in group.signals]
         metrics = [signal_metric(group, s) for s in group.signals]
         queries = [q for i, m in enumerate(metrics) for q in _queries(i, m, periods[i])]
         lookback = max(group.scale_out.evaluation_periods, group.scale_in.evaluation_periods) + 5

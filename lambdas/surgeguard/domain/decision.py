@@ -227,8 +227,10 @@ def _decide(inp: DecisionInput) -> Decision:
     ).pruned(
         now,
         max(MEMORY_HORIZON, timedelta(seconds=policy.scale_in.stabilization_seconds)),
-        # launches matter within a warm-up and a reading's period: never the stabilization
-        keep_launches=MEMORY_HORIZON,
+        # launches matter within a warm-up of the oldest reading a read can bring, never the stabilization
+        keep_launches=max(
+            MEMORY_HORIZON, timedelta(seconds=policy.warmup_seconds + policy.read_window_seconds())
+        ),
     )
 
     def hold(reason: str) -> Decision:

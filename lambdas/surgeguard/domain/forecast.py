@@ -35,6 +35,8 @@ MIN_HISTORY_BUCKETS = 2 * DAY
 _DAILY_LAGS = tuple(d * DAY for d in range(1, 8))
 _WEEKLY_LAGS = (WEEK, 2 * WEEK)
 _LEVEL_CLAMP = (0.5, 2.0)
+# How far the same slot a week ago may stand from the daily median before it is taken for a glitch.
+_WEEK_CLAMP = 2.0
 _MIN_BACKTEST = 12
 CEIL_TOLERANCE = 1e-9
 
@@ -242,7 +244,14 @@ class _Model:
                 middle = len(daily) // 2
                 estimates.append(daily[middle] if len(daily) % 2 else (daily[middle - 1] + daily[middle]) / 2)
             if weekly:
-                estimates.append(sum(weekly) / len(weekly))
+                week = sum(weekly) / len(weekly)
+                if estimates:
+                    # Within 2x of what the days say: with 14 days of history the week term is one
+                    # 5-minute bucket, and one glitch minute in it (a retry storm, a load test) once put
+                    # a floor of 306 beside a need of 3, a week later.
+                    day = estimates[0]
+                    week = min(max(week, day / _WEEK_CLAMP), day * _WEEK_CLAMP)
+                estimates.append(week)
             out.append(sum(estimates) / len(estimates) if estimates else None)
         return out
 

@@ -77,6 +77,12 @@ class EventPlan:
     def restore(self) -> datetime:
         return self.release + RESTORE_AFTER
 
+    @property
+    def opened(self) -> tuple[datetime, datetime]:
+        """When the sale's own demand may come: from its first opening (early access included) to its
+        release. Before it, the pre-warm's lead is everyday demand."""
+        return self.first_phase + self.lead.total, self.release
+
     def phase_times(self) -> dict[str, datetime]:
         """When each scheduled phase fires (UTC), in order; the stack schedules exactly these."""
         ramp = {f"{RAMP_PREFIX}{i}": when for i, (when, _) in enumerate(self.ramp, start=1)}

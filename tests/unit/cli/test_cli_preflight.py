@@ -203,6 +203,63 @@ def test_a_removed_sale_whose_raised_max_nothing_restores_is_said_before_the_nex
     assert check.fix.endswith(f"--auto-scaling-group-name {world.GROUP} --max-size 20")
 
 
+def _sale_item(event: str, original_max: int, restored: bool = False) -> dict[str, Any]:
+    item = {
+        "pk": {"S": f"GROUP#{world.GROUP}"},
+        "sk": {"S": f"EVENT#{event}"},
+        "event": {"S": event},
+        "target": {"N": "24"},
+        "why": {"S": "absolute peak"},
+        "set_at": {"S": (world.NOW - timedelta(days=20)).isoformat()},
+        "original_max": {"N": str(original_max)},
+    }
+    if restored:
+        item["restored_at"] = {"S": (world.NOW - timedelta(days=19)).isoformat()}
+    return item
+
+
+def _stranded(built: world.World, config: Any = None) -> list[Any]:
+    checks = run_preflight(built.aws, config or built.config, built.stack, world.NOW)
+    return [c for c in checks if c.check == "stranded-max"]
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_removed_sale_restored_before_it_was_removed_is_not_stranded() -> None:
+    # flash was restored, then removed; the configured doorbuster's pre-warm raised MaxSize 20 -> 30 since.
+    # It was once said stranded, with a command that would have undone doorbuster's raise.
+    from surgeguard.config import parse_config
+
+    data = world.config_data()
+    data["groups"][0]["events"][0]["temporary_max"] = 30
+    built = world.build()
+    for item in (_sale_item("flash", 20, restored=True), _sale_item(world.EVENT, 20)):
+        boto3.client("dynamodb").put_item(TableName=built.stack.table, Item=item)
+    boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName=world.GROUP, MaxSize=30)
+    assert _stranded(built, parse_config(data)) == []
+
+
+@pytest.mark.usefixtures("aws")
+def test_stranded_sales_one_over_the_other_are_put_back_to_the_first_original() -> None:
+    # flash1 raised 20 -> 30; flash2 then saved 30 as its original and raised to 40; both removed. The
+    # command once said 30, and after it another WARN said 20.
+    built = world.build()
+    for item in (_sale_item("flash1", 20), _sale_item("flash2", 30)):
+        boto3.client("dynamodb").put_item(TableName=built.stack.table, Item=item)
+    boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName=world.GROUP, MaxSize=40)
+    (check,) = _stranded(built)
+    assert check.fix.endswith("--max-size 20")
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_stranded_sale_of_a_parked_group_is_said_as_status_says_it() -> None:
+    # original_max 0 (a group parked at MaxSize 0): preflight once took it for no raise at all
+    built = world.build()
+    boto3.client("dynamodb").put_item(TableName=built.stack.table, Item=_sale_item("flash", 0))
+    boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName=world.GROUP, MaxSize=30)
+    (check,) = _stranded(built)
+    assert "flash (MaxSize 0 before it)" in check.detail
+
+
 @pytest.mark.usefixtures("aws")
 def test_cli_exits_1_on_a_failure_and_json_says_the_same(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

@@ -219,3 +219,11 @@ def test_a_non_ascii_group_name_is_refused_where_a_dimension_holds_it() -> None:
     # ... an ALB signal alone, dimensioned by its target group, serves it
     alb_only = {**group, "signals": [REQUESTS]}
     assert parse_config({"groups": [alb_only]}).groups[0].name == "tienda-señal"
+
+
+def test_a_forecaster_slower_than_its_horizon_is_refused() -> None:
+    # Its floor lapsed between runs (1 hour in 4) and no alarm said so: runs kept arriving
+    group = {**_with_signal(REQUESTS)["groups"][0], "forecast": {"every_minutes": 240, "horizon_hours": 1}}
+    assert "every_minutes (240) is longer than the horizon (1 h)" in _error({"groups": [group]})
+    group["forecast"] = {"every_minutes": 60, "horizon_hours": 1}
+    assert parse_config({"groups": [group]}).groups[0].forecast is not None

@@ -592,3 +592,17 @@ def test_noise_at_random_minutes_teaches_no_minute_of_the_hour() -> None:
     learned = learn_bursts(history, 180)
     assert learned.hourly_lift is None or learned.hourly_distrusted or set(learned.factors) == {1.0}
     assert set(learned.factors) == {1.0}
+
+
+def test_one_glitch_minute_a_week_ago_moves_the_floor_at_most_within_the_week_clamp() -> None:
+    # With 14 days of history the week term is one 5-minute bucket: a 1,000,000 minute a week ago (a
+    # retry storm, a load test) once set a floor of 1012 beside a need of 11, a week later.
+    n = 14 * 1440
+    clean = [1000 + 300 * math.sin(2 * math.pi * i / 1440) for i in range(n)]
+    glitched = list(clean)
+    glitched[n - 7 * 1440 + 10] = 1_000_000.0
+    fits = [fit_forecast(history, 60, 0.9) for history in (clean, glitched)]
+    assert fits[0] is not None and fits[1] is not None
+    calm, after = (floor_steps(fit.upper, 100.0, 15, 5) for fit in fits)
+    # the daily median and the clamped week (2x it) in equal parts: at most 1.5x, never the glitch
+    assert max(after) <= math.ceil(1.5 * max(calm) * 1.01)

@@ -119,3 +119,43 @@ def test_a_day_of_ten_second_decisions_still_fits_the_state_item() -> None:
         r.desired for r in recommendations if r.at > window
     )
     assert all(launch.at > now - timedelta(hours=2) for launch in memory.launches)
+
+
+def test_launches_are_kept_as_long_as_a_reading_can_be_old() -> None:
+    # A 1 h warm-up, a 4 h stabilization, and a basic-monitoring CPU reading whose period began 90
+    # minutes back (a read looks back 300 s x (20 + 5)). Launches were once kept 2 hours only: the 10
+    # launched at T0, still warming when that reading's period began, were counted behind it (14 -> 23).
+    from surgeguard.domain.model import Reading
+
+    pol = policy(
+        warmup_seconds=3600,
+        scale_out={"max_step_percent": 1000},
+        scale_in={"datapoints_to_alarm": 20, "evaluation_periods": 20, "stabilization_seconds": 4 * 3600},
+    )
+    surge = (Reading("cpu", "cpu", 175.0, 50.0),)
+    first = decide(inputs(group_=group(4), readings=surge, policy_=pol, now=T0))
+    assert first.desired == 14
+    later = T0 + timedelta(hours=2, minutes=5)
+    second = decide(
+        inputs(
+            group_=group(14),
+            memory=first.memory,
+            readings=(Reading("cpu", "cpu", 50.0, 50.0),),
+            policy_=pol,
+            now=later,
+            direction=None,
+        )
+    )
+    assert second.memory.launches == first.memory.launches
+    old = Reading("cpu", "cpu", 80.0, 50.0, period_start=T0 + timedelta(minutes=40))
+    third = decide(
+        inputs(
+            group_=group(14),
+            memory=second.memory,
+            readings=(old,),
+            policy_=pol,
+            now=later + timedelta(minutes=5),
+            direction=None,
+        )
+    )
+    assert third.desired == 14, third.reason
