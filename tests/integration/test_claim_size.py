@@ -135,3 +135,13 @@ def test_notes_are_cut_before_the_reason_and_the_budget_always_holds() -> None:
     heavy = {**record, **{f"note_{i}": "店" * 119 for i in range(20)}}
     assert len(stash_json(heavy).encode()) <= STASH_RECORD_BUDGET
     assert json.loads(stash_json(heavy))["new_desired"] == 4
+
+
+def test_a_record_over_its_budget_by_its_inputs_keeps_its_whole_reason() -> None:
+    # The notes' cut once ran on every record over its budget, the reason included: cut to 120 characters
+    # though dropping the inputs alone was enough
+    reason = "scale out 4 -> 9: " + "requests_per_target=3000 vs target 1000 on 3 serving; " * 4
+    record = {"group": "web", "outcome": "applied", "new_desired": 9, "reason": reason}
+    record["inputs"] = {"x": "y" * 4000}
+    kept = json.loads(stash_json(record))
+    assert kept["reason"] == reason and "inputs" not in kept

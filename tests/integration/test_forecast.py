@@ -456,17 +456,26 @@ def test_a_damaged_forecast_item_from_the_future_does_not_block_every_run(clock:
         assert written is not None and written["issued_at"]["S"] == when.isoformat()
 
 
-@pytest.mark.parametrize("sale_in_history", [False, True], ids=["no-sale", "sale-a-week-ago"])
+@pytest.mark.parametrize(
+    ("sale_in_history", "early_release"),
+    [(False, None), (True, None), (True, 15)],
+    ids=["no-sale", "sale-a-week-ago", "sale-released-15-minutes-after-its-doors"],
+)
 @pytest.mark.usefixtures("config_file", "alarms")
-def test_a_declared_sale_a_week_ago_does_not_raise_the_floor_a_week_later(sale_in_history: bool) -> None:
+def test_a_declared_sale_a_week_ago_does_not_raise_the_floor_a_week_later(
+    sale_in_history: bool, early_release: int | None
+) -> None:
     # Its minutes are the sale's, met by its own floor: fitted, they once set 15 where 6 was the need
-    sale = {
+    # (and a sale whose floor is released minutes after the doors is still on until its end)
+    sale: dict[str, Any] = {
         "name": "black-friday",
         "start": (T0 - timedelta(days=7)).replace(tzinfo=None).isoformat(),
         "end": (T0 - timedelta(days=7, hours=-2)).replace(tzinfo=None).isoformat(),
         "timezone": "UTC",
         "peak_multiplier": 4,
     }
+    if early_release is not None:
+        sale["release_after_doors_minutes"] = early_release
     configure_web(
         events=[sale], forecast={"mode": "floor", "history_days": 8, "horizon_hours": 2, "percentile": 0.9}
     )
@@ -481,3 +490,23 @@ def test_a_declared_sale_a_week_ago_does_not_raise_the_floor_a_week_later(sale_i
     item = forecast_item()
     assert item is not None, record["reason"]
     assert [int(s["N"]) for s in item["steps"]["L"]] == [6] * 8, record["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_sale_in_a_two_day_history_still_leaves_a_forecast() -> None:
+    # Without the sale's minutes a 2-day history falls under the fit's 2 days: nothing was written for
+    # days after each sale. Fitted with them then, and the record says so.
+    sale = {
+        "name": "flash",
+        "start": (T0 - timedelta(days=1)).replace(tzinfo=None).isoformat(),
+        "end": (T0 - timedelta(days=1, hours=-2)).replace(tzinfo=None).isoformat(),
+        "timezone": "UTC",
+        "peak_multiplier": 2,
+    }
+    configure_web(
+        events=[sale], forecast={"mode": "floor", "history_days": 2, "horizon_hours": 1, "percentile": 0.9}
+    )
+    put_request_counts((T0 + timedelta(minutes=i), 6000.0) for i in range(-2 * 1440, 0))
+    (record,) = run(remaining_millis=600_000)["records"]
+    assert forecast_item() is not None, record["reason"]
+    assert "the declared sales' minutes were kept in the fit" in record["reason"]

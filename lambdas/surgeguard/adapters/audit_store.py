@@ -248,13 +248,23 @@ def stash_json(record: dict[str, Any]) -> str:
         # A re-evaluation's names every alarm in ALARM, each holding the group's name.
         trimmed["trigger"] = {k: v for k, v in trigger.items() if k in _TRIGGER_KEPT}
         left_out.append("the trigger's details")
-    # Notes of free text (a damaged item's, a late phase's) are cut before the reason is.
-    for name, value in list(trimmed.items()):
-        if name not in _STASH_WHOLE and isinstance(value, str) and len(value) > _NOTE_KEPT:
-            trimmed[name] = value[:_NOTE_KEPT] + "..."
-            left_out.append(f"the end of {name}")
     trimmed["stash_trimmed"] = f"{', '.join(left_out) or 'nothing'} left out to fit the claim item"
     text, size = _compact_json(trimmed)
+    # Then notes of free text (a damaged item's, a late phase's), the longest first, while still over:
+    # before the reason, which says what the change was.
+    kept_whole = _STASH_WHOLE | {"reason"}
+    notes = sorted(
+        (name for name, value in trimmed.items() if name not in kept_whole and isinstance(value, str)),
+        key=lambda name: -len(trimmed[name]),
+    )
+    for name in notes:
+        if size <= STASH_RECORD_BUDGET:
+            break
+        if len(trimmed[name]) > _NOTE_KEPT:
+            trimmed[name] = trimmed[name][:_NOTE_KEPT] + "..."
+            left_out.append(f"the end of {name}")
+            trimmed["stash_trimmed"] = f"{', '.join(left_out)} left out to fit the claim item"
+            text, size = _compact_json(trimmed)
     reason = str(trimmed.get("reason", ""))
     keep = len(reason)
     while size > STASH_RECORD_BUDGET and keep > 0:

@@ -35,8 +35,24 @@ MIN_HISTORY_BUCKETS = 2 * DAY
 _DAILY_LAGS = tuple(d * DAY for d in range(1, 8))
 _WEEKLY_LAGS = (WEEK, 2 * WEEK)
 _LEVEL_CLAMP = (0.5, 2.0)
-# How far the same slot a week ago may stand from the daily median before it is taken for a glitch.
-_WEEK_CLAMP = 2.0
+# How far one 5-minute bucket may stand above both its neighbours before it is taken for a glitch.
+_GLITCH_RATIO = 2.0
+
+
+def _unglitched(means: Sequence[float | None], index: int, origin: int) -> float | None:
+    """Bucket `index`, unless it stands over `_GLITCH_RATIO` x both of its neighbours (before `origin`):
+    then the higher neighbour. With 14 days of history the week term is one bucket, and one glitch
+    minute in it (a retry storm, a load test) once set a floor of 306 beside a need of 3, a week later;
+    a weekly rise lasts longer than a bucket, and its neighbours rise with it."""
+    value = means[index]
+    if value is None:
+        return None
+    around = [v for k in (index - 1, index + 1) if 0 <= k < origin and (v := means[k]) is not None]
+    if len(around) == 2 and value > _GLITCH_RATIO * max(around):
+        return max(around)
+    return value
+
+
 _MIN_BACKTEST = 12
 CEIL_TOLERANCE = 1e-9
 
@@ -236,7 +252,9 @@ class _Model:
         for j in range(origin, origin + steps):
             daily = [v * s for lag, s in daily_lags if j - lag < origin and (v := means[j - lag]) is not None]
             weekly = [
-                v * s for lag, s in weekly_lags if j - lag < origin and (v := means[j - lag]) is not None
+                v * s
+                for lag, s in weekly_lags
+                if j - lag < origin and (v := _unglitched(means, j - lag, origin)) is not None
             ]
             estimates = []
             if daily:
@@ -244,14 +262,7 @@ class _Model:
                 middle = len(daily) // 2
                 estimates.append(daily[middle] if len(daily) % 2 else (daily[middle - 1] + daily[middle]) / 2)
             if weekly:
-                week = sum(weekly) / len(weekly)
-                if estimates:
-                    # Within 2x of what the days say: with 14 days of history the week term is one
-                    # 5-minute bucket, and one glitch minute in it (a retry storm, a load test) once put
-                    # a floor of 306 beside a need of 3, a week later.
-                    day = estimates[0]
-                    week = min(max(week, day / _WEEK_CLAMP), day * _WEEK_CLAMP)
-                estimates.append(week)
+                estimates.append(sum(weekly) / len(weekly))
             out.append(sum(estimates) / len(estimates) if estimates else None)
         return out
 

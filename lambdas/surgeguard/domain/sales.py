@@ -80,8 +80,9 @@ class EventPlan:
     @property
     def opened(self) -> tuple[datetime, datetime]:
         """When the sale's own demand may come: from its first opening (early access included) to its
-        release. Before it, the pre-warm's lead is everyday demand."""
-        return self.first_phase + self.lead.total, self.release
+        end or its release, whichever is later (a floor released minutes after the doors leaves the sale
+        on). Before it, the pre-warm's lead is everyday demand."""
+        return self.first_phase + self.lead.total, max(self.end, self.release)
 
     def phase_times(self) -> dict[str, datetime]:
         """When each scheduled phase fires (UTC), in order; the stack schedules exactly these."""
