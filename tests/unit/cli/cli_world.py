@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -39,6 +39,23 @@ VCPUS_PER_INSTANCE = 2  # c7g.large
 RUNNING = 4
 PEAK = 15  # 15,000 requests/min at 1,000 per instance
 RIGHT_QUOTA = 64.0  # 8 running + 11 x 2 to add = 30 vCPUs
+
+
+def sale_item(event: str, original_max: int, *, restored: bool = False, days_ago: int = 1) -> dict[str, Any]:
+    """A sale's event item as its pre-warm saves it (MaxSize `original_max` before the raise), for the
+    group; restored: its restore marked it."""
+    item = {
+        "pk": {"S": f"GROUP#{GROUP}"},
+        "sk": {"S": f"EVENT#{event}"},
+        "event": {"S": event},
+        "target": {"N": "24"},
+        "why": {"S": "absolute peak"},
+        "set_at": {"S": (NOW - timedelta(days=days_ago)).isoformat()},
+        "original_max": {"N": str(original_max)},
+    }
+    if restored:
+        item["restored_at"] = {"S": (NOW - timedelta(days=days_ago - 1)).isoformat()}
+    return item
 
 
 def config_data(**group: Any) -> dict[str, Any]:

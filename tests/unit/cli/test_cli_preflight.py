@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -180,18 +180,7 @@ def test_a_removed_sale_whose_raised_max_nothing_restores_is_said_before_the_nex
     # GIVEN a flash sale's item (its pre-warm raised MaxSize 20 -> 30), the sale since removed from the
     # config: its restore went with the deploy. Only `status` named it, to whoever looked there.
     built = world.build()
-    boto3.client("dynamodb").put_item(
-        TableName=built.stack.table,
-        Item={
-            "pk": {"S": f"GROUP#{world.GROUP}"},
-            "sk": {"S": "EVENT#flash"},
-            "event": {"S": "flash"},
-            "target": {"N": "24"},
-            "why": {"S": "absolute peak"},
-            "set_at": {"S": (world.NOW - timedelta(days=1)).isoformat()},
-            "original_max": {"N": "20"},
-        },
-    )
+    boto3.client("dynamodb").put_item(TableName=built.stack.table, Item=world.sale_item("flash", 20))
     boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName=world.GROUP, MaxSize=max_size)
     found = [c for c in run_preflight(*_args(built)) if c.check == "stranded-max"]
     if not stranded:
@@ -201,21 +190,6 @@ def test_a_removed_sale_whose_raised_max_nothing_restores_is_said_before_the_nex
     assert check.status == WARN and check.scope == world.GROUP
     assert "flash (MaxSize 20 before it)" in check.detail and "nothing restores it" in check.detail
     assert check.fix.endswith(f"--auto-scaling-group-name {world.GROUP} --max-size 20")
-
-
-def _sale_item(event: str, original_max: int, restored: bool = False) -> dict[str, Any]:
-    item = {
-        "pk": {"S": f"GROUP#{world.GROUP}"},
-        "sk": {"S": f"EVENT#{event}"},
-        "event": {"S": event},
-        "target": {"N": "24"},
-        "why": {"S": "absolute peak"},
-        "set_at": {"S": (world.NOW - timedelta(days=20)).isoformat()},
-        "original_max": {"N": str(original_max)},
-    }
-    if restored:
-        item["restored_at"] = {"S": (world.NOW - timedelta(days=19)).isoformat()}
-    return item
 
 
 def _stranded(built: world.World, config: Any = None) -> list[Any]:
@@ -232,7 +206,8 @@ def test_a_removed_sale_restored_before_it_was_removed_is_not_stranded() -> None
     data = world.config_data()
     data["groups"][0]["events"][0]["temporary_max"] = 30
     built = world.build()
-    for item in (_sale_item("flash", 20, restored=True), _sale_item(world.EVENT, 20)):
+    flash = world.sale_item("flash", 20, restored=True, days_ago=20)
+    for item in (flash, world.sale_item(world.EVENT, 20, days_ago=20)):
         boto3.client("dynamodb").put_item(TableName=built.stack.table, Item=item)
     boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName=world.GROUP, MaxSize=30)
     assert _stranded(built, parse_config(data)) == []
@@ -243,7 +218,7 @@ def test_stranded_sales_one_over_the_other_are_put_back_to_the_first_original() 
     # flash1 raised 20 -> 30; flash2 then saved 30 as its original and raised to 40; both removed. The
     # command once said 30, and after it another WARN said 20.
     built = world.build()
-    for item in (_sale_item("flash1", 20), _sale_item("flash2", 30)):
+    for item in (world.sale_item("flash1", 20), world.sale_item("flash2", 30)):
         boto3.client("dynamodb").put_item(TableName=built.stack.table, Item=item)
     boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName=world.GROUP, MaxSize=40)
     (check,) = _stranded(built)
@@ -254,7 +229,7 @@ def test_stranded_sales_one_over_the_other_are_put_back_to_the_first_original() 
 def test_a_stranded_sale_of_a_parked_group_is_said_as_status_says_it() -> None:
     # original_max 0 (a group parked at MaxSize 0): preflight once took it for no raise at all
     built = world.build()
-    boto3.client("dynamodb").put_item(TableName=built.stack.table, Item=_sale_item("flash", 0))
+    boto3.client("dynamodb").put_item(TableName=built.stack.table, Item=world.sale_item("flash", 0))
     boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName=world.GROUP, MaxSize=30)
     (check,) = _stranded(built)
     assert "flash (MaxSize 0 before it)" in check.detail

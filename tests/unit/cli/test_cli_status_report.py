@@ -410,18 +410,7 @@ def test_status_names_a_removed_sale_whose_raised_max_nothing_will_restore(
     # config: its restore went with the deploy, and no decision acts on it (README, Failure modes)
     from surgeguard.config import parse_config
 
-    boto3.client("dynamodb").put_item(
-        TableName=built.stack.table,
-        Item={
-            "pk": {"S": f"GROUP#{world.GROUP}"},
-            "sk": {"S": "EVENT#flash"},
-            "event": {"S": "flash"},
-            "target": {"N": "24"},
-            "why": {"S": "absolute peak"},
-            "set_at": {"S": (world.NOW - timedelta(days=1)).isoformat()},
-            "original_max": {"N": "20"},
-        },
-    )
+    boto3.client("dynamodb").put_item(TableName=built.stack.table, Item=world.sale_item("flash", 20))
     boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName=world.GROUP, MaxSize=max_size)
     group = parse_config(world.config_data()).groups[0]
     got = status.group_status(built.aws, built.stack, group, world.NOW, [], signals=lambda g, n: [])
