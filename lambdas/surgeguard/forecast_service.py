@@ -172,17 +172,9 @@ def _forecast(
     sales = [plan_event(group, event).opened for event in group.events]
     history = without_windows(read, now - timedelta(minutes=len(read)), sales)
     horizon = settings.horizon_hours * 60
-    fit = fit_forecast(history, horizon, settings.percentile)
-    sales_kept = ""
-    if fit is None and history != read:
-        # Without the sales' minutes a short history (history_days 2) falls under the fit's 2 days, and
-        # nothing was written for days after each sale: fitted with them, and said so.
-        fit = fit_forecast(read, horizon, settings.percentile)
-        if fit is not None:
-            history = read
-            sales_kept = (
-                "; the declared sales' minutes were kept in the fit: without them under 2 days of history"
-            )
+    # The minimum history is counted on what was read: left out, a sale's minutes once took a 2-day
+    # history under it, and nothing was written for days after each sale.
+    fit = fit_forecast(history, horizon, settings.percentile, counted=read)
 
     def skipped(reason: str, cause: str) -> dict[str, Any]:
         return _record(
@@ -258,7 +250,7 @@ def _forecast(
     else:
         outcome, reason = Outcome.SKIPPED, f"forecast-only: would set {summary}; nothing acts on it"
         cause = "forecast_only"
-    reason += burst_note + judge_note + sales_kept
+    reason += burst_note + judge_note
     pool_note: dict[str, Any] | None = None
     if settings.size_warm_pool:
         pool_note = _size_pool(

@@ -35,21 +35,33 @@ MIN_HISTORY_BUCKETS = 2 * DAY
 _DAILY_LAGS = tuple(d * DAY for d in range(1, 8))
 _WEEKLY_LAGS = (WEEK, 2 * WEEK)
 _LEVEL_CLAMP = (0.5, 2.0)
-# How far one 5-minute bucket may stand above both its neighbours before it is taken for a glitch.
+# A week-term bucket this far from the median of the 7 buckets around it (15 minutes each side) is
+# taken for a glitch, and read as that median.
 _GLITCH_RATIO = 2.0
+_GLITCH_REACH = 3
 
 
 def _unglitched(means: Sequence[float | None], index: int, origin: int) -> float | None:
-    """Bucket `index`, unless it stands over `_GLITCH_RATIO` x both of its neighbours (before `origin`):
-    then the higher neighbour. With 14 days of history the week term is one bucket, and one glitch
-    minute in it (a retry storm, a load test) once set a floor of 306 beside a need of 3, a week later;
-    a weekly rise lasts longer than a bucket, and its neighbours rise with it."""
+    """Bucket `index`, unless it stands over `_GLITCH_RATIO` x, or under 1 / `_GLITCH_RATIO` of, the
+    median of the buckets within `_GLITCH_REACH` of it (before `origin`): then that median. With 14
+    days of history the week term is one bucket, and a glitch of one to three buckets in it (a retry
+    storm, a load test, a short outage) once set a floor of 306 beside a need of 3, a week later; a
+    weekly batch lasts longer, and the median around it rises with it. (A clamp of the week term to a
+    multiple of the days' median halved a weekly batch's floor, and wiped a job on a quiet slot.)"""
     value = means[index]
     if value is None:
         return None
-    around = [v for k in (index - 1, index + 1) if 0 <= k < origin and (v := means[k]) is not None]
-    if len(around) == 2 and value > _GLITCH_RATIO * max(around):
-        return max(around)
+    around = sorted(
+        v
+        for k in range(index - _GLITCH_REACH, index + _GLITCH_REACH + 1)
+        if 0 <= k < origin and (v := means[k]) is not None
+    )
+    if len(around) < _GLITCH_REACH * 2:
+        return value
+    middle = len(around) // 2
+    median = around[middle] if len(around) % 2 else (around[middle - 1] + around[middle]) / 2
+    if value > _GLITCH_RATIO * median or value * _GLITCH_RATIO < median:
+        return median
     return value
 
 
@@ -276,11 +288,19 @@ def quantile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def fit_forecast(history: Sequence[float | None], horizon_minutes: int, percentile: float) -> Forecast | None:
+def fit_forecast(
+    history: Sequence[float | None],
+    horizon_minutes: int,
+    percentile: float,
+    counted: Sequence[float | None] | None = None,
+) -> Forecast | None:
     """Fit on per-minute history and forecast `horizon_minutes` ahead; None without enough history (under
-    two days of non-gap buckets). A slot of the horizon with no history of its own is forecast as zero."""
+    two days of non-gap buckets of `counted`, the history itself unless given: the history read, before
+    the minutes left out of the fit). A slot of the horizon with no history of its own is forecast as
+    zero."""
     means, peaks = _BUCKETS.of(history)
-    known = len(means) - means.count(None)
+    counted_means = means if counted is None else _BUCKETS.of(counted)[0]
+    known = len(counted_means) - counted_means.count(None)
     if known < MIN_HISTORY_BUCKETS or len(means) < MIN_HISTORY_BUCKETS:
         return None
     model = _Model(means)

@@ -6,6 +6,7 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -605,6 +606,25 @@ def test_a_weekly_batch_keeps_its_week_term() -> None:
     assert fit is not None
     # the days' median (1000) and the week (5000) in equal parts
     assert min(fit.upper) >= 2900
+
+
+@pytest.mark.parametrize(
+    "minutes",
+    [(10,), (14, 15), (12, 13, 14, 15, 16, 17)],
+    ids=["one", "two-across-buckets", "six-minute-storm"],
+)
+def test_a_short_glitch_a_week_ago_does_not_move_the_floor(minutes: tuple[int, ...]) -> None:
+    # A glitch across a bucket boundary raises both buckets: a filter on each bucket's two neighbours
+    # let 2 minutes through (a floor of 1012 beside a need of 11); the median of 15 minutes each side
+    # does not
+    n = 14 * 1440
+    clean = [1000 + 300 * math.sin(2 * math.pi * i / 1440) for i in range(n)]
+    glitched = list(clean)
+    for minute in minutes:
+        glitched[n - 7 * 1440 + minute] = 1_000_000.0
+    fits = [fit_forecast(history, 60, 0.9) for history in (clean, glitched)]
+    assert fits[0] is not None and fits[1] is not None
+    assert floor_steps(fits[1].upper, 100.0, 15, 5) == floor_steps(fits[0].upper, 100.0, 15, 5)
 
 
 def test_one_glitch_minute_a_week_ago_does_not_move_the_floor() -> None:
