@@ -272,7 +272,7 @@ def _per_minute(
 def _signal_minutes_over(
     aws: Any, group: GroupConfig, start: datetime, end: datetime, period: int
 ) -> dict[str, int]:
-    from surgeguard.alarm_shape import BASIC_MONITORING_PERIOD, basic_ec2_cpu
+    from surgeguard.config import BASIC_MONITORING_PERIOD
     from surgeguard.signals import signal_metric
 
     over: dict[str, int] = {}
@@ -283,7 +283,7 @@ def _signal_minutes_over(
         (stat,) = metric.stats
         # Each datapoint stands for its own period: read at 60 s, basic monitoring's CPU still comes
         # one datapoint per 5 minutes (the average of those 5), so it is read, and counted, as such.
-        each = max(period, BASIC_MONITORING_PERIOD if basic_ec2_cpu(group, signal) else 60)
+        each = max(period, BASIC_MONITORING_PERIOD if group.basic_ec2_cpu(signal) else 60)
         points = aws.metric_series(
             stat.namespace, stat.metric_name, dict(stat.dimensions), stat.statistic, start, end, each
         )

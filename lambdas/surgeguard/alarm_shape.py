@@ -65,10 +65,6 @@ def is_percentile(statistic: str) -> bool:
     return statistic.startswith("p") and statistic[1:].replace(".", "", 1).isdigit()
 
 
-def basic_ec2_cpu(group: GroupConfig, signal: Signal) -> bool:
-    return group.basic_ec2_cpu(signal)
-
-
 def treat_missing(signal: Signal, direction: Direction) -> TreatMissing:
     if isinstance(signal, CpuSignal):
         return TreatMissing.MISSING
@@ -83,7 +79,7 @@ def alarm_shape(group: GroupConfig, signal: Signal, direction: Direction, statis
     period: int = policy.period_seconds
     evaluation_periods = policy.evaluation_periods
     datapoints = policy.datapoints_to_alarm
-    if basic_ec2_cpu(group, signal) and period < BASIC_MONITORING_PERIOD:
+    if group.basic_ec2_cpu(signal) and period < BASIC_MONITORING_PERIOD:
         # Keep the configured window (N x period) or longer, in 5-minute datapoints.
         scale = BASIC_MONITORING_PERIOD / period
         evaluation_periods = max(1, math.ceil(evaluation_periods / scale - 1e-9))
@@ -138,7 +134,7 @@ def monitoring_warnings(config: ScalerConfig) -> list[str]:
     """What a platform engineer must know before deploying (for synth output and `surgeguard plan`)."""
     warnings = []
     for group in config.groups:
-        basic = [s.id for s in group.signals if basic_ec2_cpu(group, s)]
+        basic = [s.id for s in group.signals if group.basic_ec2_cpu(s)]
         if basic:
             warnings.append(
                 f"{group.name}: monitoring basic: EC2 publishes CPU every 5 minutes, so the CPU alarms "

@@ -584,11 +584,14 @@ class GroupConfig(_Strict):
         datapoint per 5 minutes, stamped when its period began), else the scale-out period."""
         return BASIC_MONITORING_PERIOD if self.basic_ec2_cpu(signal) else self.scale_out.period_seconds
 
+    def read_lookback_periods(self) -> int:
+        """How many of its own periods a signal's read looks back: the longer alarm's, and 5 more."""
+        return max(self.scale_out.evaluation_periods, self.scale_in.evaluation_periods) + 5
+
     def read_window_seconds(self) -> int:
         """How far back a decision's read looks (its widest signal's periods x the lookback): a reading
         may have begun that long ago, and the launches since must be known to tell who produced it."""
-        lookback = max(self.scale_out.evaluation_periods, self.scale_in.evaluation_periods) + 5
-        return max(self.read_period(s) for s in self.signals) * lookback
+        return max(self.read_period(s) for s in self.signals) * self.read_lookback_periods()
 
     def lead_minutes(self) -> int:
         """Whole minutes from SetDesiredCapacity to serving (launch, then warm-up): how far ahead

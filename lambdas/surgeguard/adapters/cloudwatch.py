@@ -89,9 +89,17 @@ class CloudWatchSignals(AwsAdapter):
         # 90 % CPU). Read at its own period, over as many of its periods as the others' lookback.
         periods = [group.read_period(signal) for signal in group.signals]
         metrics = [signal_metric(group, s) for s in group.signals]
-        queries = [q for i, m in enumerate(metrics) for q in _queries(i, m, periods[i])]
-        lookback = max(group.scale_out.evaluation_periods, group.scale_in.evaluation_periods) + 5
-        start = now - timedelta(seconds=max(periods) * lookback)
+        lookback = group.read_lookback_periods()
+        # One call, one window: the widest signal's. Each signal's own window is its period x lookback,
+        # and a datapoint older than that is none of its own (an ALB signal idle for 35 minutes would
+        # read its last busy minute as now, inside a basic CPU's 50-minute window, and scale out).
+        queries: list[dict[str, Any]] = []
+        since: dict[str, datetime] = {}
+        for index, (metric, period) in enumerate(zip(metrics, periods, strict=True)):
+            for query in _queries(index, metric, period):
+                queries.append(query)
+                since[query["Id"]] = now - timedelta(seconds=period * lookback)
+        start = now - timedelta(seconds=group.read_window_seconds())
         if max(periods) > group.scale_out.period_seconds:
             # Started on a whole 5 minutes, the buckets are EC2's own, and a datapoint's timestamp is when
             # its period began (unaligned, it would fall in the bucket before, and be said older).
@@ -103,14 +111,6 @@ class CloudWatchSignals(AwsAdapter):
             EndTime=now + timedelta(seconds=group.scale_out.period_seconds),
             ScanBy="TimestampDescending",
         )
-        # One call, one window: the widest signal's. Each signal's own window is its period x lookback,
-        # and a datapoint older than that is none of its own (an ALB signal idle for 35 minutes would
-        # read its last busy minute as now, inside a basic CPU's 50-minute window, and scale out).
-        since = {
-            query["Id"]: now - timedelta(seconds=periods[index] * lookback)
-            for index, metric in enumerate(metrics)
-            for query in _queries(index, metric, periods[index])
-        }
         latest: dict[str, tuple[datetime, float]] = {}
         unanswered: set[str] = set()
         for result in response.get("MetricDataResults", []):

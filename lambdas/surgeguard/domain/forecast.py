@@ -41,6 +41,12 @@ _GLITCH_RATIO = 2.0
 _GLITCH_REACH = 3
 
 
+def _median_of_sorted(values: Sequence[float]) -> float:
+    """The median of `values`, already sorted and not empty (as `statistics.median` takes it)."""
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
 def _unglitched(means: Sequence[float | None], index: int, origin: int) -> float | None:
     """Bucket `index`, unless it stands over `_GLITCH_RATIO` x, or under 1 / `_GLITCH_RATIO` of, the
     median of the buckets within `_GLITCH_REACH` of it (before `origin`): then that median. With 14
@@ -58,8 +64,7 @@ def _unglitched(means: Sequence[float | None], index: int, origin: int) -> float
     )
     if len(around) < _GLITCH_REACH * 2:
         return value
-    middle = len(around) // 2
-    median = around[middle] if len(around) % 2 else (around[middle - 1] + around[middle]) / 2
+    median = _median_of_sorted(around)
     if value > _GLITCH_RATIO * median or value * _GLITCH_RATIO < median:
         return median
     return value
@@ -271,8 +276,7 @@ class _Model:
             estimates = []
             if daily:
                 daily.sort()
-                middle = len(daily) // 2
-                estimates.append(daily[middle] if len(daily) % 2 else (daily[middle - 1] + daily[middle]) / 2)
+                estimates.append(_median_of_sorted(daily))
             if weekly:
                 estimates.append(sum(weekly) / len(weekly))
             out.append(sum(estimates) / len(estimates) if estimates else None)
@@ -657,8 +661,7 @@ def _ordinary_rise(rises: _Rises, now: int, settings: BurstSettings) -> float:
     if not sampled:
         return 1.0
     sampled.sort()
-    middle = len(sampled) // 2
-    return sampled[middle] if len(sampled) % 2 else (sampled[middle - 1] + sampled[middle]) / 2
+    return _median_of_sorted(sampled)
 
 
 @dataclass(frozen=True)
