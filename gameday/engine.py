@@ -101,13 +101,15 @@ class MetricHistory:
     """Datapoints of minutes 0..t-1 (what CloudWatch has at the start of minute t); NaN in gaps.
 
     `serving` is the number of serving instances that produced each datapoint: target tracking
-    multiplies the metric by it to size the group.
+    multiplies the metric by it to size the group. `instances`: all the group's instances in each minute,
+    launching ones included (AWS/AutoScaling GroupTotalInstances).
     """
 
     cpu: ReadOnlySeries
     requests_per_target: ReadOnlySeries
     requests: ReadOnlySeries
     serving: ReadOnlySeries
+    instances: ReadOnlySeries = field(default_factory=lambda: ReadOnlySeries([]))
 
     def series(self, metric: Metric) -> ReadOnlySeries:
         if metric is Metric.CPU:
@@ -561,6 +563,7 @@ def _run(
     add_rpt = history.requests_per_target._items.append
     add_requests = history.requests._items.append
     add_serving_history = history.serving._items.append
+    add_instances_history = history.instances._items.append
     decide = policy.decide
     desired = fleet.total
     policy.reset(context)
@@ -613,6 +616,7 @@ def _run(
             add_desired(desired)
             add_billed(total)
             add_serving_history(serving)
+            add_instances_history(total)
             if in_gap:
                 add_cpu(_NO_DATA)
                 add_rpt(_NO_DATA)

@@ -118,6 +118,10 @@ class Tuning:
     # (config `forecast.hourly_burst_share`, README "Bursts at a minute of the hour"): twitter's at :32.
     # 0.25 cost twitter its box (2.067x against step scaling's 2.020x); the knob scales it (below).
     hourly_burst_share: float = BurstSettings.hourly_share
+    # Anchored by the forecaster (config `noise_headroom.anchored`, README "Noise headroom anchored to
+    # AWS"): once a day, the noise headroom at the smallest multiple predicted to beat AWS target
+    # tracking, replayed on the group's last two weeks.
+    noise_anchored: bool = False
 
 
 def sale_events(
@@ -165,6 +169,7 @@ def benchmark_config(
             target_share_if_unpaid=tuning.noise_target_share_if_unpaid
             if tuning.noise_sigmas > 0 and tuning.forecast_mode is not None
             else None,
+            anchored=tuning.noise_anchored and tuning.noise_sigmas > 0 and tuning.forecast_mode is not None,
         ),
         # The simulator publishes CPU every minute, as EC2 does with detailed monitoring.
         monitoring="detailed",
@@ -304,6 +309,28 @@ class InMemoryAws:
         before: list[float | None] = [None] * max(0, min(last, 0) - first)
         after: list[float | None] = [None] * max(0, last - max(first, len(requests)))
         return before + known + after
+
+    def fleet_history(
+        self, group: GroupConfig, start: datetime, end: datetime
+    ) -> tuple[list[float | None], list[float | None]]:
+        """The simulated group's serving and total instances per minute in [start, end) (None before
+        the trace): what GroupInServiceInstances and GroupTotalInstances say of a group that collects
+        its metrics. Gap minutes are known here (Auto Scaling publishes whatever the load does); the
+        requests' gap leaves them out of any judgement."""
+        view = self._view
+        trace_start = view.now - timedelta(minutes=view.minute)
+        first = int((start - trace_start).total_seconds() // 60)
+        last = int((end - trace_start).total_seconds() // 60)
+
+        def minutes(series: Sequence[float]) -> list[float | None]:
+            known: list[float | None] = [
+                float(v) for v in series[max(0, first) : max(0, min(last, len(series)))]
+            ]
+            before: list[float | None] = [None] * max(0, min(last, 0) - first)
+            after: list[float | None] = [None] * max(0, last - max(first, len(series)))
+            return before + known + after
+
+        return minutes(view.history.serving), minutes(view.history.instances)
 
     def _known_requests(self, series: Sequence[float]) -> list[float | None]:
         """The engine's RequestCount series with NaN (gaps) as None, kept in step as the engine appends

@@ -543,21 +543,38 @@ def _monitoring_check(
 def _collection_check(group: GroupConfig, asg: dict[str, Any]) -> Check:
     from surgeguard.config import QueueBacklogSignal
 
-    needs = [s.id for s in group.signals if isinstance(s, QueueBacklogSignal)]
-    if not needs:
-        return Check(PASS, "metrics-collection", group.name, "no signal needs the group's metrics")
     enabled = {m.get("Metric") for m in asg.get("EnabledMetrics", [])}
-    if BACKLOG_METRIC in enabled:
-        return Check(PASS, "metrics-collection", group.name, f"{BACKLOG_METRIC} collected")
-    return Check(
-        FAIL,
-        "metrics-collection",
-        group.name,
-        f"signal(s) {needs} divide by {BACKLOG_METRIC}, which the group does not collect: "
-        "their alarms never fire",
-        f"aws autoscaling enable-metrics-collection --auto-scaling-group-name {group.name} "
-        "--granularity 1Minute",
-    )
+    needs = [s.id for s in group.signals if isinstance(s, QueueBacklogSignal)]
+    if needs and BACKLOG_METRIC not in enabled:
+        return Check(
+            FAIL,
+            "metrics-collection",
+            group.name,
+            f"signal(s) {needs} divide by {BACKLOG_METRIC}, which the group does not collect: "
+            "their alarms never fire",
+            _ENABLE_COLLECTION.format(group=group.name),
+        )
+    # The anchored noise headroom measures the group's own minutes from these two (README, "Noise
+    # headroom anchored to AWS"): without them it is never anchored, and runs as configured.
+    anchor_missing = sorted(ANCHOR_METRICS - enabled) if group.anchors_noise_headroom() else []
+    if anchor_missing:
+        return Check(
+            WARN,
+            "metrics-collection",
+            group.name,
+            f"noise_headroom.anchored reads {', '.join(anchor_missing)}, which the group does not collect: "
+            "the noise headroom is never anchored and runs as configured",
+            _ENABLE_COLLECTION.format(group=group.name),
+        )
+    if not needs and not group.anchors_noise_headroom():
+        return Check(PASS, "metrics-collection", group.name, "no signal needs the group's metrics")
+    return Check(PASS, "metrics-collection", group.name, "the group's metrics are collected")
+
+
+_ENABLE_COLLECTION = (
+    "aws autoscaling enable-metrics-collection --auto-scaling-group-name {group} --granularity 1Minute"
+)
+ANCHOR_METRICS = frozenset({BACKLOG_METRIC, "GroupTotalInstances"})
 
 
 def target_group_check(group: GroupConfig, asg: dict[str, Any]) -> Check:

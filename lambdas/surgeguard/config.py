@@ -353,6 +353,11 @@ class NoiseHeadroom(_Strict):
     # down (floor and band) and the signals aim at this share of their targets, until a later judgement
     # finds it pays again. None: never judged, always on.
     target_share_if_unpaid: float | None = Field(default=None, ge=0.5, le=1)
+    # Anchored by the forecaster (README, "Noise headroom anchored to AWS"): once a day it replays AWS
+    # target tracking at 50 % on the group's last two weeks of requests, measures what the group itself
+    # dropped and held (ALB HealthyHostCount), and runs the noise headroom (sigmas and cap) at the
+    # smallest multiple up to 3x predicted to beat target tracking on both counts. Off: as configured.
+    anchored: bool = False
 
 
 class ForecastConfig(_Strict):
@@ -552,7 +557,15 @@ class GroupConfig(_Strict):
                 "noise_headroom.target_share_if_unpaid needs the noise headroom on (sigmas > 0) and a "
                 "forecast: the forecaster is what judges it"
             )
+        if self.noise_headroom.anchored and not self.anchors_noise_headroom():
+            raise ValueError(
+                "noise_headroom.anchored needs the noise headroom on (sigmas > 0) and a forecast: the "
+                "forecaster is what anchors it"
+            )
         return self
+
+    def anchors_noise_headroom(self) -> bool:
+        return self.noise_headroom.anchored and self.forecast is not None and self.keeps_noise_headroom()
 
     def judges_noise_headroom(self) -> bool:
         return (
@@ -597,6 +610,11 @@ class GroupConfig(_Strict):
         """Whole minutes from SetDesiredCapacity to serving (launch, then warm-up): how far ahead
         capacity for a forecast load must be asked for."""
         return (self.launch_seconds + self.warmup_seconds + 59) // 60
+
+    def launch_to_serving_minutes(self) -> int:
+        """Whole minutes from launch to serving: `warmup_seconds`, the fleet's launch-to-serving time
+        (README, the config's fields); what AWS's own policies would wait for an instance, replayed."""
+        return (self.warmup_seconds + 59) // 60
 
     def anticipates_bursts(self) -> bool:
         return self.forecast is not None and self.forecast.anticipate_bursts

@@ -20,6 +20,13 @@ from typing import Any, Protocol, runtime_checkable
 
 from surgeguard.adapters.errors import AwsCallError
 from surgeguard.config import ForecastConfig, GroupConfig
+from surgeguard.domain.anchors import (
+    MULTIPLIER_CURVE,
+    MULTIPLIERS,
+    AnchorVerdict,
+    FleetModel,
+    judge_against_anchors,
+)
 from surgeguard.domain.forecast import (
     BurstLearning,
     BurstSettings,
@@ -35,6 +42,7 @@ from surgeguard.domain.headroom import (
     JUDGE_MIN_MINUTES,
     HeadroomVerdict,
     judge_noise_headroom,
+    noise_multiple_curve,
     without_windows,
 )
 from surgeguard.domain.model import Outcome, ScalingAction
@@ -69,6 +77,12 @@ METRIC_NAMESPACE = "Surgeguard"
 FORECAST_WRITTEN = "ForecastWritten"
 # The noise headroom is judged once a day: its verdict rests on a week or more, and a day adds little.
 JUDGE_EVERY = timedelta(days=1)
+# The noise headroom is anchored on at least 3 days of the group's own minutes (over 2 to 3 days of
+# warm-up the choice holds on every trace of the benchmark; 5 loses AMZN's: README).
+ANCHOR_MIN_DAYS = 3
+# A choice that cannot be renewed (the group's metrics unreadable) stands this long, then lapses to the
+# configured headroom: a week-old reading of the traffic is no reason to hold more.
+ANCHOR_STANDS_FOR = timedelta(days=3)
 # The busiest minute of this last stretch of history bounds what a burst the forecast misses may ask.
 WEEK = timedelta(days=7)
 
@@ -208,11 +222,14 @@ def _forecast(
     # The last item: its verdict may still stand, and a run of due minutes it holds up to now goes on.
     previous = (
         _previous_forecast(group, adapters)
-        if _judges_headroom(group) or any(minute == 0 for minute, _ in bursts)
+        if _judges_headroom(group)
+        or group.anchors_noise_headroom()
+        or any(minute == 0 for minute, _ in bursts)
         else None
     )
     # The bursts keep their own backtest (the learned lift): the verdict is on the noise headroom only.
     verdict, judge_note = _judge_noise_headroom(trigger, previous, read, now)
+    anchor, anchor_note = _anchor_noise_headroom(trigger, adapters, previous, read, now)
     state = ForecastState(
         mode=settings.mode,
         issued_at=now,
@@ -226,6 +243,7 @@ def _forecast(
         # its no-show clock runs from then (README: lead + 2 minutes into the run), not from this run.
         bursts=carry_burst_run(previous, now, bursts),
         headroom=verdict,
+        anchor=anchor,
     )
     newer = adapters.store.save_forecast(group.name, state, credible_until=ctx.clock() + CREDIBLE_AHEAD)
     if newer is not None:
@@ -250,7 +268,7 @@ def _forecast(
     else:
         outcome, reason = Outcome.SKIPPED, f"forecast-only: would set {summary}; nothing acts on it"
         cause = "forecast_only"
-    reason += burst_note + judge_note
+    reason += burst_note + judge_note + anchor_note
     pool_note: dict[str, Any] | None = None
     if settings.size_warm_pool:
         pool_note = _size_pool(
@@ -296,6 +314,16 @@ def _forecast(
             "noise_dropped_pct": round(verdict.noise_dropped_pct, 4),
             "target_dropped_pct": round(verdict.target_dropped_pct, 4),
             "target_share": round(verdict.target_share, 4),
+        }
+    if anchor is not None:
+        record["forecast"]["anchor"] = {
+            "multiplier": anchor.multiplier,
+            "judged_at": anchor.judged_at.isoformat(),
+            "days": anchor.days,
+            "own_dropped_pct": round(anchor.own_dropped_pct, 4),
+            "anchor_dropped_pct": round(anchor.anchor_dropped_pct, 4),
+            "own_instance_hours": round(anchor.own_instance_minutes / 60, 1),
+            "anchor_instance_hours": round(anchor.anchor_instance_minutes / 60, 1),
         }
     if pool_note is not None:
         record["warm_pool"] = pool_note
@@ -360,6 +388,86 @@ def _judge_noise_headroom(
         f"; {verdict.describe()}{sales_note}: it stands down, and the signals aim at "
         f"{share:g} of their targets, until a judgement finds it pays"
     )
+
+
+def _anchor_noise_headroom(
+    trigger: ForecastTrigger,
+    adapters: Adapters,
+    item: ForecastState | None,
+    history: list[float | None],
+    now: datetime,
+) -> tuple[AnchorVerdict | None, str]:
+    """The day's multiple of the noise headroom against AWS's anchors (README, "Noise headroom anchored
+    to AWS"), and the reason's sentence on it: the last run's while under a day old, else a new one from
+    `history` (RequestCount per minute up to `now`) and the group's InService instances over the same
+    minutes. None: not asked for, or too little known to judge."""
+    group = trigger.group
+    if not group.anchors_noise_headroom():
+        return None, ""
+    previous = None if item is None else item.anchor
+    if previous is not None and previous.judged_at <= now < previous.judged_at + JUDGE_EVERY:
+        return previous, f"; {previous.describe()}"
+    # A choice that cannot be renewed stands a while (the next run tries again), then lapses.
+    standing = (
+        previous
+        if previous is not None and previous.judged_at <= now < previous.judged_at + ANCHOR_STANDS_FOR
+        else None
+    )
+    kept = (
+        ""
+        if standing is None
+        else f"; the {standing.multiplier:g}x of {standing.judged_at.isoformat()} stands"
+    )
+    start = now - timedelta(minutes=len(history))
+    try:
+        serving, instances = adapters.signals.fleet_history(group, start, now)
+    except AwsCallError as error:
+        logger.warning("%s: the group's metrics unreadable: %s", group.name, error)
+        return (
+            standing,
+            f"; noise headroom not anchored this run: the group's metrics unreadable ({error}){kept}",
+        )
+    per_instance = group.full_load_requests()
+    assert per_instance is not None, "config: anchoring needs a requests_per_target signal"
+    # The declared sales' minutes, from the first ramp stage until the max is restored, are left out: the
+    # choice is about the group's everyday noise, and a sale is met by its own floor.
+    sales = [(plan.first_phase, plan.restore) for plan in (plan_event(group, e) for e in group.events)]
+    demand = without_windows(history, start, sales)
+    fleet = FleetModel(per_instance, group.launch_to_serving_minutes(), group.min, group.max)
+    marked = mark_gaps(demand)
+    per_target = group.requests_target()
+    assert per_target is not None, "config: anchoring needs a requests_per_target signal"
+    settings = group.noise_headroom
+    # How this group's drops and cost answer the multiple, from the noise judge's replay of its requests
+    # (README: a generic curve promised AAPL's weak lever as much as AMZN's strong one).
+    curve = noise_multiple_curve(
+        marked,
+        MULTIPLIERS,
+        target_fraction=min(1.0, per_target / per_instance),
+        sigmas=settings.sigmas,
+        window=settings.window_minutes,
+        max_share_of_mean=settings.max_share_of_mean,
+        lead=group.lead_minutes(),
+    )
+    verdict = judge_against_anchors(
+        marked,
+        serving,
+        instances,
+        fleet,
+        judged_at=now,
+        previous=previous,
+        min_days=ANCHOR_MIN_DAYS,
+        curve=MULTIPLIER_CURVE
+        if curve is None
+        else {m: (curve[m][0], MULTIPLIER_CURVE[m][1]) for m in curve},
+    )
+    if verdict is None:
+        return standing, (
+            f"; noise headroom not anchored yet: under {ANCHOR_MIN_DAYS} days of requests with "
+            "GroupInServiceInstances and GroupTotalInstances (the group's metrics collection must be on)"
+            + kept
+        )
+    return verdict, f"; {verdict.describe()}"
 
 
 def _size_pool(

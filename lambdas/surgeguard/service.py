@@ -35,7 +35,14 @@ from surgeguard.adapters.errors import (
     GroupNotFoundError,
 )
 from surgeguard.alarm_shape import GROUP_IN_SERVICE, needs_group_metrics
-from surgeguard.config import AlarmSpec, Direction, GroupConfig, ScalerConfig
+from surgeguard.config import (
+    NOISE_MAX_SHARE_OF_MEAN_MAX,
+    NOISE_SIGMAS_MAX,
+    AlarmSpec,
+    Direction,
+    GroupConfig,
+    ScalerConfig,
+)
 from surgeguard.domain.decision import SUSPENDED_BLOCKS, DecisionInput, decide
 from surgeguard.domain.forecast import (
     BurstSettings,
@@ -131,6 +138,9 @@ class Signals(Protocol):
     def alarms_in_alarm(self, prefix: str) -> list[str]: ...
     def normal_requests_per_minute(self, group: GroupConfig, around: datetime) -> float | None: ...
     def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]: ...
+    def fleet_history(
+        self, group: GroupConfig, start: datetime, end: datetime
+    ) -> tuple[list[float | None], list[float | None]]: ...
 
 
 class Store(Protocol):
@@ -1182,7 +1192,7 @@ def _headroom(
     unpaid = unpaid_noise_headroom(group, item, now)
     share = group.noise_headroom.target_share_if_unpaid
     if unpaid is None or share is None:
-        return noise_limits(group, adapters, now, direction), readings
+        return noise_limits(group, adapters, now, direction, anchored_multiplier(group, item, now)), readings
     stood_down = NoiseLimits(notes={"noise": {"stood_down": unpaid.describe(), "target_share": share}})
     return stood_down, [replace(reading, target=reading.target * share) for reading in readings]
 
@@ -1239,6 +1249,17 @@ def _forecast_item(
         # A malformed item must not stop every decision of the group until the next forecast run.
         logger.warning("%s: malformed forecast item ignored: %s", group.name, error)
         return None, {"forecast_item": safe_text(f"malformed, ignored: {error}", 512)}
+
+
+def anchored_multiplier(group: GroupConfig, state: ForecastState | None, now: datetime) -> float:
+    """The multiple of the configured noise headroom the forecaster chose against AWS's anchors, while
+    its item is in effect (a forecaster that stopped writing leaves the configured headroom); 1.0
+    otherwise."""
+    if state is None or state.anchor is None or not group.anchors_noise_headroom():
+        return 1.0
+    if not state.issued_at <= now < state.valid_until:
+        return 1.0
+    return state.anchor.multiplier
 
 
 def unpaid_noise_headroom(
@@ -1336,28 +1357,30 @@ class NoiseLimits:
 
 
 def noise_limits(
-    group: GroupConfig, adapters: Adapters, now: datetime, direction: Direction | None
+    group: GroupConfig,
+    adapters: Adapters,
+    now: datetime,
+    direction: Direction | None,
+    multiplier: float = 1.0,
 ) -> NoiseLimits:
     """What the demand's own noise asks of a decision (README, "Noise headroom"), from one read of the
     recent RequestCount. A scale-in keeps capacity for the recent mean plus the configured sigmas of
     its minute-to-minute spread at full load (`floor:noise`, capped at the group's desired by the
     caller: it holds, never raises). While the latest minute lies within the band, the signals ask no
     more than that headroom (or the mean at the target): a noise spike is over before instances
-    launched for it serve. An unreadable history leaves the decision to the signals."""
+    launched for it serve. An unreadable history leaves the decision to the signals. `multiplier`: of
+    the headroom's sigmas and cap, as anchored (`anchored_multiplier`)."""
     settings = group.noise_headroom
+    sigmas = min(NOISE_SIGMAS_MAX, settings.sigmas * multiplier)
+    cap = settings.max_share_of_mean
+    cap = None if cap is None else min(NOISE_MAX_SHARE_OF_MEAN_MAX, cap * multiplier)
     holds = direction is Direction.IN and group.keeps_noise_headroom()
     if not (holds or group.caps_noise_spikes()):
         return NoiseLimits()
     per_instance, per_target = group.full_load_requests(), group.requests_target()
     assert per_instance is not None and per_target is not None, "noise headroom needs requests_per_target"
     recent, unreadable = _recent_requests(group, adapters, now, settings.window_minutes)
-    floor = (
-        None
-        if unreadable
-        else noise_floor(
-            recent, settings.sigmas, per_instance, settings.window_minutes, settings.max_share_of_mean
-        )
-    )
+    floor = None if unreadable else noise_floor(recent, sigmas, per_instance, settings.window_minutes, cap)
     if floor is None:
         return NoiseLimits(
             notes={"noise": {"unavailable": unreadable or _too_few_minutes(settings.window_minutes)}}
@@ -1365,10 +1388,12 @@ def noise_limits(
     note: dict[str, Any] = {
         "mean": round(floor.mean, 3),
         "spread": round(floor.spread, 3),
-        "sigmas": settings.sigmas,
+        "sigmas": sigmas,
         "requests_per_instance": per_instance,
         "capacity": floor.capacity,
     }
+    if multiplier != 1.0:
+        note["anchored"] = multiplier
     band = noise_band(recent, floor, settings.band_sigmas, per_target) if group.caps_noise_spikes() else None
     if band is not None:
         note["band"] = {

@@ -21,6 +21,7 @@ from surgeguard.adapters.errors import (
     DuplicateTriggerError,
 )
 from surgeguard.config import REEVALUATION_GROUPS_PER_SHARD
+from surgeguard.domain.anchors import MULTIPLIER_CURVE, AnchorVerdict
 from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.headroom import HeadroomVerdict
 from surgeguard.domain.model import Claim, EventState, Launch, Pause, Recommendation, ScalerMemory
@@ -626,6 +627,8 @@ class AuditStore(AwsAdapter):
                     "target_share": _to_attribute(verdict.target_share),
                 }
             }
+        if state.anchor is not None:
+            item["anchor"] = {"M": _anchor_attributes(state.anchor)}
         try:
             # ISO 8601 times in UTC, written by `isoformat`, order as their text does.
             self._table_call(
@@ -674,6 +677,8 @@ class AuditStore(AwsAdapter):
             ),
             # An item written before the noise headroom was judged has no verdict.
             headroom=_headroom_verdict(item["headroom"]["M"]) if "headroom" in item else None,
+            # An item written before the noise headroom was anchored has no choice.
+            anchor=_anchor_verdict(item["anchor"]["M"]) if "anchor" in item else None,
         )
 
     # --- audit ---
@@ -756,6 +761,48 @@ def _headroom_verdict(attributes: dict[str, Any]) -> HeadroomVerdict:
         noise_dropped_pct=figures[0],
         target_dropped_pct=figures[1],
         target_share=figures[2],
+    )
+
+
+_ANCHOR_FIGURES = ("own_dropped_pct", "anchor_dropped_pct", "own_instance_minutes", "anchor_instance_minutes")
+
+
+def _anchor_attributes(verdict: AnchorVerdict) -> dict[str, Any]:
+    return {
+        "judged_at": {"S": verdict.judged_at.isoformat()},
+        "days": {"N": str(verdict.days)},
+        "multiplier": _to_attribute(verdict.multiplier),
+        **{name: _to_attribute(getattr(verdict, name)) for name in _ANCHOR_FIGURES},
+        "history": {
+            "L": [{"L": [{"S": since.isoformat()}, _to_attribute(m)]} for since, m in verdict.history]
+        },
+    }
+
+
+def _anchor_verdict(attributes: dict[str, Any]) -> AnchorVerdict:
+    """The item's choice; ValueError for one no forecaster writes (a multiple it never chooses, figures
+    that are not finite), and the decision then ignores the item: a hand-edited 1e9 must not hold the
+    group at its max."""
+    figures = [float(_from_attribute(attributes[name])) for name in _ANCHOR_FIGURES]
+    if not all(math.isfinite(f) and f >= 0 for f in figures):
+        raise ValueError(f"anchor verdict with figures {figures}: not finite, or negative")
+    history = tuple(
+        (_item_time(pair["L"][0], "forecast item's anchor.history"), float(_from_attribute(pair["L"][1])))
+        for pair in attributes["history"]["L"]
+    )
+    multiplier = float(_from_attribute(attributes["multiplier"]))
+    chosen = [multiplier, *(m for _, m in history)]
+    if any(m not in MULTIPLIER_CURVE for m in chosen):
+        raise ValueError(f"anchor verdict with multiples {chosen}: not among {sorted(MULTIPLIER_CURVE)}")
+    return AnchorVerdict(
+        judged_at=_item_time(attributes["judged_at"], "forecast item's anchor.judged_at"),
+        days=int(attributes["days"]["N"]),
+        multiplier=multiplier,
+        own_dropped_pct=figures[0],
+        anchor_dropped_pct=figures[1],
+        own_instance_minutes=figures[2],
+        anchor_instance_minutes=figures[3],
+        history=history,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from surgeguard.adapters.clients import AwsAdapter
 from surgeguard.adapters.errors import AwsCallError
 from surgeguard.alarm_shape import (
+    GROUP_IN_SERVICE,
     NORMAL_WINDOW_MINUTES,
     absent_value,
     mean_requests_per_minute,
@@ -151,16 +152,48 @@ class CloudWatchSignals(AwsAdapter):
 
     def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]:
         """Requests per minute to the group's target group (ALB RequestCount, Sum per minute) for every
-        minute in [start, end), oldest first; None where CloudWatch has no datapoint (a gap).
-        Paginates NextToken (14 days of minutes is 20,160 datapoints)."""
+        minute in [start, end), oldest first; None where CloudWatch has no datapoint (a gap)."""
         signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
         if signal is None:
             raise ValueError(f"group {group.name} has no requests_per_target signal")
+        return self._minutes([_request_count_query("history", signal)], start, end)["history"]
+
+    def fleet_history(
+        self, group: GroupConfig, start: datetime, end: datetime
+    ) -> tuple[list[float | None], list[float | None]]:
+        """The group's instances in service and in total (AWS/AutoScaling GroupInServiceInstances and
+        GroupTotalInstances, Average per minute) for every minute in [start, end), oldest first; None
+        where there is no datapoint. All None unless the group collects its metrics
+        (EnableMetricsCollection: the stack never changes the group)."""
+        queries = [
+            {
+                "Id": query_id,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/AutoScaling",
+                        "MetricName": metric,
+                        "Dimensions": [{"Name": "AutoScalingGroupName", "Value": group.name}],
+                    },
+                    "Period": 60,
+                    "Stat": "Average",
+                },
+                "ReturnData": True,
+            }
+            for query_id, metric in (("inservice", GROUP_IN_SERVICE), ("total", "GroupTotalInstances"))
+        ]
+        by_id = self._minutes(queries, start, end)
+        return by_id["inservice"], by_id["total"]
+
+    def _minutes(
+        self, queries: list[dict[str, Any]], start: datetime, end: datetime
+    ) -> dict[str, list[float | None]]:
+        """Each query's metric per minute in [start, end), by query id; paginates NextToken (14 days of
+        minutes is 20,160 datapoints a metric)."""
         start = start.replace(second=0, microsecond=0)
         minutes = int((end - start).total_seconds() // 60)
-        values: list[float | None] = [None] * max(0, minutes)
+        values: dict[str, list[float | None]] = {q["Id"]: [None] * max(0, minutes) for q in queries}
         request: dict[str, Any] = {
-            "MetricDataQueries": [_request_count_query("history", signal)],
+            "MetricDataQueries": queries,
             "StartTime": start,
             "EndTime": start + timedelta(minutes=minutes),
             "ScanBy": "TimestampAscending",
@@ -169,10 +202,13 @@ class CloudWatchSignals(AwsAdapter):
             response = self._call("GetMetricData", **request)
             for result in response.get("MetricDataResults", []):
                 _raise_if_failed(result)
+                series = values.get(result.get("Id", ""))
+                if series is None:
+                    continue  # no query of ours: nothing to place
                 for when, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
                     index = int((when - start).total_seconds() // 60)
-                    if 0 <= index < len(values):
-                        values[index] = float(value)
+                    if 0 <= index < len(series):
+                        series[index] = float(value)
             token = response.get("NextToken")
             if not token:
                 return values

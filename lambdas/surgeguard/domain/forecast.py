@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # headroom imports this module
+if TYPE_CHECKING:  # headroom and anchors import this module
+    from surgeguard.domain.anchors import AnchorVerdict
     from surgeguard.domain.headroom import HeadroomVerdict
 
 BUCKET_MINUTES = 5
@@ -373,6 +374,9 @@ class ForecastState:
     bursts: tuple[tuple[int, float], ...] = ()
     # The latest judgement of the group's noise headroom (None: not judged, or not asked to be).
     headroom: HeadroomVerdict | None = None
+    # The latest choice of the noise headroom's multiple against AWS's anchors (None: not made, or not
+    # asked for).
+    anchor: AnchorVerdict | None = None
 
     @property
     def floor(self) -> int:

@@ -195,6 +195,56 @@ def judge_noise_headroom(
     )
 
 
+def noise_multiple_curve(
+    minutes: Sequence[float | None],
+    multipliers: Sequence[float],
+    *,
+    target_fraction: float,
+    sigmas: float,
+    window: int,
+    max_share_of_mean: float | None,
+    lead: int,
+) -> dict[float, tuple[float, float]] | None:
+    """What each multiple of the noise headroom (its sigmas and its cap) would have dropped and spent,
+    relative to the configured headroom (1.0), in the judge's one-lead-ahead replay of `minutes`: capacity
+    for each minute the larger of the latest known minute at the target and the noise floor. The anchor
+    check reads a group's own response to the multiple from it, where a generic curve would promise a
+    weak lever (noise that rarely binds) as much as a strong one. None with under a day to replay, or
+    without demand or spend; drops relative to none dropped are 1.0 (nothing to gain)."""
+    if not 0 < target_fraction <= 1 or lead < 1 or 1.0 not in multipliers:
+        raise ValueError("need 0 < target_fraction <= 1, lead >= 1 and the multiple 1.0")
+    known_at = [v if v is not None and v == v and v >= 0 else None for v in minutes]
+    dropped = dict.fromkeys(multipliers, 0.0)
+    spent = dict.fromkeys(multipliers, 0.0)
+    replayed = 0
+    level: tuple[float, float, float] | None = None
+    for t in range(lead, len(known_at)):
+        decided = t - lead + 1
+        if (t - lead) % _JUDGE_REFRESH_MINUTES == 0:
+            level = _noise_level(known_at[max(0, decided - window) : decided], 1.0, window, None)
+        demand, latest = known_at[t], known_at[decided - 1]
+        if demand is None or latest is None:
+            continue
+        replayed += 1
+        at_target = latest / target_fraction
+        for multiplier in multipliers:
+            capacity = at_target
+            if level is not None:
+                mean, spread, _ = level
+                headroom = sigmas * multiplier * spread
+                if max_share_of_mean is not None:
+                    headroom = min(headroom, max_share_of_mean * multiplier * mean)
+                capacity = max(capacity, mean + headroom)
+            dropped[multiplier] += max(0.0, demand - capacity)
+            spent[multiplier] += capacity
+    if replayed < 1440 or spent[1.0] <= 0:
+        return None
+    return {
+        m: (dropped[m] / dropped[1.0] if dropped[1.0] > 0 else 1.0, spent[m] / spent[1.0])
+        for m in multipliers
+    }
+
+
 def _noise_level(
     window_minutes: Sequence[float | None], sigmas: float, window: int, max_share_of_mean: float | None
 ) -> tuple[float, float, float] | None:

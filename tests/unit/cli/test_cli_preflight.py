@@ -500,3 +500,39 @@ def test_a_stack_without_the_group_watch_output_cannot_vouch_for_group_only_addr
         if c.check == "subscriptions"
     ]
     assert check.status == WARN and "GroupWatchTopicArn" in check.detail
+
+
+def _anchored_group(**noise: Any) -> Any:
+    from surgeguard.config import GroupConfig
+
+    return GroupConfig.model_validate(
+        {
+            "name": "shop-web",
+            "min": 2,
+            "max": 20,
+            "signals": [
+                {
+                    "kind": "requests_per_target",
+                    "target": 1000,
+                    "load_balancer": "app/shop/0123456789abcdef",
+                    "target_group": "targetgroup/shop-web/0123456789abcdef",
+                }
+            ],
+            "noise_headroom": {"sigmas": 3, "anchored": True, **noise},
+            "forecast": {"mode": "forecast_only"},
+        }
+    )
+
+
+def test_an_anchored_group_without_its_metrics_collected_is_warned_of() -> None:
+    from surgeguard_cli.preflight import _collection_check
+
+    group = _anchored_group()
+    check = _collection_check(group, {"EnabledMetrics": [{"Metric": "GroupInServiceInstances"}]})
+    assert check.status == WARN and "GroupTotalInstances" in check.detail and "never anchored" in check.detail
+    assert "enable-metrics-collection" in check.fix
+    both = [{"Metric": "GroupInServiceInstances"}, {"Metric": "GroupTotalInstances"}]
+    assert _collection_check(group, {"EnabledMetrics": both}).status == PASS
+    # not anchored: nothing is read from the group's metrics
+    plain = _anchored_group(anchored=False)
+    assert _collection_check(plain, {}).status == PASS

@@ -1,0 +1,257 @@
+"""The noise headroom anchored to AWS (README, "Noise headroom anchored to AWS"), through the real handlers
+under moto: the forecaster replays target tracking on the group's RequestCount, measures the group's own
+minutes from its metrics, writes the day's multiple into the FORECAST item, and the alarm path runs the
+noise headroom at that multiple while the item is in effect."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from pydantic import ValidationError
+
+from surgeguard import keys
+from surgeguard.adapters.audit_store import AuditStore
+from surgeguard.adapters.cloudwatch import CloudWatchSignals
+from surgeguard.adapters.errors import AwsCallError
+from surgeguard.config import ScalerConfig
+from surgeguard.domain.anchors import MULTIPLIERS, AnchorVerdict
+from surgeguard.domain.forecast import ForecastState
+
+from .alarm_events import SNS, alarm_event
+from .support import CONFIG, T0, alarm_for, configure_web, put_request_counts, set_desired
+from .test_forecast import forecast_item
+from .test_forecast import run as forecast_run
+
+Invoke = Callable[..., dict[str, Any]]
+Audit = Callable[[str], list[dict[str, Any]]]
+HISTORY_DAYS = 4
+NOISE = {"sigmas": 3, "window_minutes": 60, "anchored": True}
+
+
+def _configure(**fields: Any) -> None:
+    configure_web(
+        noise_headroom=NOISE,
+        forecast={"mode": "forecast_only", "history_days": HISTORY_DAYS, "horizon_hours": 1},
+        **fields,
+    )
+
+
+def run(when: datetime = T0) -> None:
+    forecast_run(scheduled_time=when.strftime("%Y-%m-%dT%H:%M:%SZ"), remaining_millis=600_000)
+
+
+def _group_metrics(points: Iterable[tuple[datetime, float]]) -> None:
+    """web's GroupInServiceInstances and GroupTotalInstances (a group that collects its metrics)."""
+    data = [
+        {
+            "MetricName": name,
+            "Dimensions": [{"Name": "AutoScalingGroupName", "Value": "web"}],
+            "Timestamp": when,
+            "Value": value,
+        }
+        for when, value in points
+        for name in ("GroupInServiceInstances", "GroupTotalInstances")
+    ]
+    cloudwatch = boto3.client("cloudwatch")
+    for start in range(0, len(data), 1000):
+        cloudwatch.put_metric_data(Namespace="AWS/AutoScaling", MetricData=data[start : start + 1000])
+
+
+def _lean_history(with_group_metrics: bool = True) -> None:
+    """Four days up to T0 of about 8,000 requests a minute, served by 8 instances of 1,000 each: the
+    group drops the noisy minutes above 8,000, which target tracking at 50 % (16 instances) would not."""
+    rng = random.Random(9)
+    minutes = [T0 - timedelta(minutes=HISTORY_DAYS * 1440 - i) for i in range(HISTORY_DAYS * 1440)]
+    put_request_counts((when, max(0.0, rng.gauss(7600.0, 400.0))) for when in minutes)
+    if with_group_metrics:
+        _group_metrics((when, 8.0) for when in minutes)
+
+
+def _anchor_item(judged_hours_ago: float, multiplier: float, *, issued_minutes_ago: int = 10) -> None:
+    """web's FORECAST item, in place of any before it (the store keeps a newer one: a hand write here)."""
+    boto3.client("dynamodb").delete_item(TableName=os.environ["TABLE_NAME"], Key=_forecast_key())
+    issued = T0 - timedelta(minutes=issued_minutes_ago)
+    judged = T0 - timedelta(hours=judged_hours_ago)
+    verdict = AnchorVerdict(judged, 4, multiplier, 0.5, 0.1, 40_000.0, 60_000.0, ((judged, multiplier),))
+    AuditStore(os.environ["TABLE_NAME"]).save_forecast(
+        "web",
+        ForecastState(
+            "forecast_only", issued, issued + timedelta(hours=1), 15, (4,) * 4, 0.9, 1.2, None, anchor=verdict
+        ),
+        credible_until=T0,
+    )
+
+
+def _forecast_key() -> dict[str, Any]:
+    return {keys.PARTITION_KEY: {"S": keys.group_pk("web")}, keys.SORT_KEY: {"S": keys.FORECAST_SORT_KEY}}
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_the_forecaster_judges_the_group_against_target_tracking_on_its_own_minutes(audit: Audit) -> None:
+    # GIVEN web anchored, four days of its requests and of its own 8 instances serving them
+    _configure()
+    _lean_history()
+    # WHEN the forecaster runs
+    run()
+    (record,) = audit("web")
+    # THEN its record has the choice: the group dropped more than target tracking and held half of it,
+    # and no multiple of the noise headroom is predicted to drop as little (target tracking drops none)
+    anchor = record["forecast"]["anchor"]
+    assert record["outcome"] != "failed" and anchor["days"] == HISTORY_DAYS
+    assert anchor["own_dropped_pct"] > anchor["anchor_dropped_pct"]
+    assert anchor["own_instance_hours"] < anchor["anchor_instance_hours"]
+    # 8 instances x 4 days, as the group's metrics say
+    assert anchor["own_instance_hours"] == pytest.approx(8 * 24 * HISTORY_DAYS, rel=0.01)
+    assert anchor["multiplier"] == 1.0 and "no multiple is predicted to beat it" in record["reason"]
+    # AND the item holds it
+    item = forecast_item()
+    assert item is not None and item["anchor"]["M"]["judged_at"]["S"] == T0.isoformat()
+    # AND the next hour's run keeps the choice and its time: judged daily
+    run(T0 + timedelta(hours=1))
+    item = forecast_item()
+    assert item is not None and item["anchor"]["M"]["judged_at"]["S"] == T0.isoformat()
+    assert item["issued_at"]["S"] == (T0 + timedelta(hours=1)).isoformat()
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_without_the_groups_metrics_nothing_is_anchored_and_the_forecast_is_still_written(
+    audit: Audit,
+) -> None:
+    # GIVEN web anchored, its requests, but no group metrics (metrics collection off)
+    _configure()
+    _lean_history(with_group_metrics=False)
+    run()
+    (record,) = audit("web")
+    assert record["outcome"] != "failed" and "anchor" not in record["forecast"]
+    assert "not anchored yet" in record["reason"] and "metrics collection must be on" in record["reason"]
+    item = forecast_item()
+    assert item is not None and "anchor" not in item
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_an_unreadable_fleet_history_keeps_a_recent_choice_and_lets_an_old_one_lapse(
+    audit: Audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN web anchored at 2x a day and a half ago, and its group metrics throttled
+    _configure()
+    _lean_history(with_group_metrics=False)
+    _anchor_item(judged_hours_ago=36, multiplier=2.0)
+
+    def throttled(self: CloudWatchSignals, *args: Any) -> None:
+        raise AwsCallError("GetMetricData", "Throttling", "Rate exceeded")
+
+    monkeypatch.setattr(CloudWatchSignals, "fleet_history", throttled)
+    # WHEN the forecaster runs
+    run()
+    # THEN the forecast is written, the 2x stands (the next run tries again), and the reason says so
+    record = audit("web")[-1]
+    assert record["outcome"] != "failed" and "not anchored this run" in record["reason"]
+    assert "the 2x of" in record["reason"]
+    item = forecast_item()
+    assert item is not None and item["anchor"]["M"]["multiplier"] == {"N": "2.0"}
+    # AND a choice judged four days ago lapses to the configured headroom
+    _anchor_item(judged_hours_ago=96, multiplier=2.0, issued_minutes_ago=70)
+    run(T0 + timedelta(minutes=5))
+    item = forecast_item()
+    assert item is not None and "anchor" not in item
+
+
+def _scale_in(invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], minute: int) -> dict[str, Any]:
+    """web at 10 instances, CPU at 10 %, RequestCount swinging 2,000-2,400 a minute over the last hour;
+    its scale-in alarm fires at T0 + `minute`: the decision's audit record."""
+    now = T0 + timedelta(minutes=minute)
+    put_request_counts((now - timedelta(minutes=60 - i), 2000.0 if i % 2 else 2400.0) for i in range(60))
+    for back in range(1, 4):
+        cpu_metric(10.0, now - timedelta(minutes=back))
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), now, metric="CPUUtilization"))
+    return audit("web")[-1]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_decision_runs_the_noise_headroom_at_the_anchored_multiple_while_the_item_is_in_effect(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]
+) -> None:
+    # GIVEN web anchored at 2x, in an item in effect
+    _configure()
+    _anchor_item(judged_hours_ago=2, multiplier=2.0)
+    set_desired("web", 10)
+    record = _scale_in(invoke, audit, cpu_metric, 1)
+    # THEN the noise floor holds the mean + 6 spreads: 2,200 + 6 x 419 = 4,716 a minute, 5 instances
+    noise = record["noise"]
+    assert noise["sigmas"] == 6 and noise["anchored"] == 2.0
+    assert noise["mean"] == pytest.approx(2200, abs=10) and noise["spread"] == pytest.approx(419.3, abs=1)
+    assert noise["capacity"] == 5
+    # AND in an item whose hour ended (the forecaster stopped writing), the configured 3 spreads:
+    # 2,200 + 3 x 419 = 3,458 a minute, 4 instances
+    _anchor_item(judged_hours_ago=2, multiplier=2.0, issued_minutes_ago=200)
+    set_desired("web", 10)
+    record = _scale_in(invoke, audit, cpu_metric, 200)
+    assert record["noise"]["sigmas"] == 3 and "anchored" not in record["noise"]
+    assert record["noise"]["capacity"] == 4
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"multiplier": {"N": "7"}},  # no multiple the check chooses: a hand edit must not hold the max
+        {"own_dropped_pct": {"S": "nan"}},  # how a non-finite float is stored
+        {"judged_at": {"S": "2026-11-20T10:00:00"}},  # no zone
+        {"history": {"L": [{"L": [{"S": "2026-11-20T10:00:00+00:00"}, {"N": "5"}]}]}},
+        {"history": {"S": "yesterday"}},
+    ],
+)
+def test_a_damaged_choice_leaves_the_configured_headroom_and_fails_no_decision(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], damage: dict[str, Any]
+) -> None:
+    _configure()
+    _anchor_item(judged_hours_ago=2, multiplier=2.0)
+    item = forecast_item()
+    assert item is not None
+    item["anchor"]["M"].update(damage)
+    boto3.client("dynamodb").put_item(TableName=os.environ["TABLE_NAME"], Item=item)
+    set_desired("web", 10)
+    record = _scale_in(invoke, audit, cpu_metric, 1)
+    assert record["outcome"] != "failed" and "malformed" in record["forecast_item"]
+    assert record["noise"]["sigmas"] == 3 and "anchored" not in record["noise"]
+
+
+@pytest.mark.usefixtures("config_file")
+def test_the_item_keeps_the_choice_and_its_history() -> None:
+    judged = T0 - timedelta(hours=3)
+    verdict = AnchorVerdict(
+        judged, 4, 1.5, 0.5, 0.1, 40_000.0, 60_000.0, ((judged - timedelta(days=1), 3.0), (judged, 1.5))
+    )
+    state = ForecastState(
+        "forecast_only", T0, T0 + timedelta(hours=1), 15, (4,) * 4, 0.9, 1.2, None, anchor=verdict
+    )
+    store = AuditStore(os.environ["TABLE_NAME"])
+    store.save_forecast("web", state, credible_until=T0)
+    loaded = store.load_forecast("web")
+    assert loaded is not None and loaded.anchor == verdict
+    assert set(MULTIPLIERS) >= {m for _, m in verdict.history}
+
+
+def test_anchoring_needs_the_noise_headroom_on_and_a_forecaster() -> None:
+    web = CONFIG["groups"][0]
+    with pytest.raises(ValidationError, match="noise_headroom.anchored"):
+        ScalerConfig.model_validate({**CONFIG, "groups": [{**web, "noise_headroom": NOISE}]})
+    with pytest.raises(ValidationError, match="noise_headroom.anchored"):
+        ScalerConfig.model_validate(
+            {
+                **CONFIG,
+                "groups": [
+                    {**web, "noise_headroom": {**NOISE, "sigmas": 0}, "forecast": {"mode": "forecast_only"}}
+                ],
+            }
+        )
+    anchored = ScalerConfig.model_validate(
+        {**CONFIG, "groups": [{**web, "noise_headroom": NOISE, "forecast": {"mode": "forecast_only"}}]}
+    )
+    assert anchored.groups[0].anchors_noise_headroom()

@@ -1,0 +1,256 @@
+"""The noise headroom anchored to AWS (pure): target tracking replayed, the group's own minutes, the day's
+choice of the multiple, and the group's own response to it."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from surgeguard.domain.anchors import (
+    ANCHORS,
+    DAY_MINUTES,
+    MULTIPLIER_CURVE,
+    MULTIPLIERS,
+    AnchorDay,
+    FleetModel,
+    Outcome,
+    choose_multiplier,
+    daily,
+    judge_against_anchors,
+    observed_minutes,
+    replay_anchor,
+)
+from surgeguard.domain.headroom import noise_multiple_curve
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+CPU, REQUESTS, HIRES = ANCHORS
+FLEET = FleetModel(per_instance=100.0, lead_minutes=4, min_size=2, max_size=50)
+
+
+def _anchors(dropped: float, held: float, demand: float = 1000.0) -> tuple[Outcome, ...]:
+    return tuple(Outcome(demand, dropped, held) for _ in ANCHORS)
+
+
+def test_target_tracking_launches_after_three_breaching_minutes_and_serves_a_lead_later() -> None:
+    # GIVEN 10 instances at 50 % for 20 minutes, then 1.5x what they serve
+    demand = [500.0] * 20 + [1500.0] * 20
+    minutes = replay_anchor(demand, FLEET, CPU, start_size=10)
+    held = [m[2] for m in minutes if m is not None]
+    dropped = [m[1] for m in minutes if m is not None]
+    # THEN 3 of 3 breaching datapoints (minutes 20-22) raise desired at minute 23: 10 x 100 / 50 = 20
+    assert held[22] == 10 and held[23] == 20
+    # AND the new instances serve 4 minutes later: minutes 20-26 drop what 10 cannot serve, none after
+    assert dropped[:20] == [0.0] * 20
+    assert dropped[20:27] == [500.0] * 7 and dropped[27:] == [0.0] * 13
+
+
+def test_the_hires_anchor_launches_after_one_breaching_minute() -> None:
+    demand = [500.0] * 20 + [1000.0] * 20
+    held = [m[2] for m in replay_anchor(demand, FLEET, HIRES, start_size=10) if m is not None]
+    assert held[20] == 10 and held[21] == 20
+
+
+def test_cpu_saturates_so_one_round_at_most_doubles_while_requests_per_target_does_not() -> None:
+    # GIVEN 4 instances, then 4x the load they serve at 50 %
+    demand = [200.0] * 20 + [800.0] * 20
+    cpu = [m[2] for m in replay_anchor(demand, FLEET, CPU, start_size=4) if m is not None]
+    requests = [m[2] for m in replay_anchor(demand, FLEET, REQUESTS, start_size=4) if m is not None]
+    # THEN CPU reads 100 % (at most 2x, 8), requests per target 200 (4x, 16), both on minute 23
+    assert cpu[23] == 8 and requests[23] == 16
+
+
+def test_scale_in_waits_for_fifteen_low_minutes_and_for_no_instance_launching() -> None:
+    # GIVEN 20 instances at 50 %, then a quarter of the load (12.5 % CPU)
+    demand = [1000.0] * 20 + [250.0] * 40
+    held = [m[2] for m in replay_anchor(demand, FLEET, CPU, start_size=20) if m is not None]
+    # THEN 15 of 15 below 45 % (minutes 20-34) lower desired at minute 35: 20 x 12.5 / 50 = 5
+    assert held[34] == 20 and held[35] == 5
+    # AND with a 20-minute launch, a scale-out's instances still launching hold the scale-in back
+    slow = FleetModel(per_instance=100.0, lead_minutes=20, min_size=2, max_size=50)
+    spike = [1500.0] * 3 + [100.0] * 40
+    held = [m[2] for m in replay_anchor(spike, slow, CPU, start_size=10) if m is not None]
+    assert held[3] == 20 and held[22] == 20 and held[23] == 2
+
+
+def test_an_unknown_minute_breaks_the_alarm_runs_and_decides_nothing() -> None:
+    demand: list[float | None] = [500.0] * 20 + [1000.0, 1000.0, None, 1000.0, 1000.0, 1000.0]
+    minutes = replay_anchor(demand, FLEET, CPU, start_size=10)
+    assert minutes[22] is None
+    held = [m[2] if m is not None else None for m in minutes]
+    # the run restarts after the gap: 3 more breaching minutes (23-25) before desired rises
+    assert held[25] == 10
+
+
+def test_the_replay_stays_within_the_group_bounds() -> None:
+    small = FleetModel(per_instance=100.0, lead_minutes=4, min_size=3, max_size=6)
+    held = [m[2] for m in replay_anchor([5000.0] * 30 + [1.0] * 60, small, REQUESTS, 1) if m is not None]
+    assert min(held) >= 3 and max(held) <= 6 and held[0] == 3
+
+
+def test_the_groups_own_minutes_drop_what_its_serving_instances_cannot_serve() -> None:
+    minutes = observed_minutes(
+        [500.0, 900.0, None, 100.0], [4.0, 8.0, 8.0, None], [4.0, 10.0, 10.0, 2.0], 100.0
+    )
+    assert minutes == [(500.0, 100.0, 4.0), (900.0, 100.0, 10.0), None, None]
+    nan_or_negative = observed_minutes([math.nan, -1.0], [1.0, 1.0], [1.0, 1.0], 100.0)
+    assert nan_or_negative == [None, None]
+
+
+def test_days_are_counted_back_from_the_last_minute() -> None:
+    minutes: list[tuple[float, float, float] | None] = [(1.0, 0.0, 1.0)] * (DAY_MINUTES + 10)
+    days = daily(minutes)
+    assert [d.demand for d in days] == [10.0, float(DAY_MINUTES)]
+
+
+def test_the_configured_headroom_holds_where_it_already_beats_every_anchor() -> None:
+    days = [AnchorDay(1.0, Outcome(1000.0, 5.0, 80.0), _anchors(6.0, 100.0))] * 3
+    verdict = choose_multiplier(days, T0)
+    assert verdict is not None and verdict.multiplier == 1.0
+    assert "configured noise headroom beats it" in verdict.describe()
+
+
+def test_the_smallest_multiple_predicted_to_beat_every_anchor_on_both_counts_is_chosen() -> None:
+    # GIVEN the group drops 10 % more than the best anchor while holding 15 % fewer instances
+    days = [AnchorDay(1.0, Outcome(1000.0, 11.0, 85.0), _anchors(10.0, 100.0))] * 3
+    verdict = choose_multiplier(days, T0)
+    # THEN 1.5 (0.853 x 11 = 9.4 dropped, 1.072 x 85 = 91 held) beats both, and is the smallest that does
+    assert verdict is not None and verdict.multiplier == 1.5
+    assert verdict.history == ((T0, 1.5),) and "1.5x" in verdict.describe()
+
+
+def test_no_multiple_within_the_anchors_cost_keeps_the_configured_headroom() -> None:
+    # GIVEN the group already holds as much as the anchors: any multiple costs more than they do
+    days = [AnchorDay(1.0, Outcome(1000.0, 11.0, 99.0), _anchors(10.0, 100.0))] * 3
+    verdict = choose_multiplier(days, T0)
+    assert verdict is not None and verdict.multiplier == 1.0
+    assert "no multiple is predicted to beat it" in verdict.describe()
+
+
+def test_a_day_run_at_a_multiple_is_read_back_at_the_configured_headroom() -> None:
+    # GIVEN days run at 2.0 that dropped 10 and held 113: at 1.0 they would have dropped 13.3, held 100
+    at_two = [AnchorDay(2.0, Outcome(1000.0, 10.0, 113.4), _anchors(12.0, 130.0))] * 3
+    at_one = [AnchorDay(1.0, Outcome(1000.0, 10.0, 113.4), _anchors(12.0, 130.0))] * 3
+    # THEN read back, the configured headroom does not beat 12 dropped (13.3): 1.5 does (11.3)
+    two, one = choose_multiplier(at_two, T0), choose_multiplier(at_one, T0)
+    assert two is not None and one is not None
+    assert two.multiplier == 1.5 and one.multiplier == 1.0
+
+
+def test_a_groups_own_curve_decides_where_the_generic_one_would_spend() -> None:
+    days = [AnchorDay(1.0, Outcome(1000.0, 11.0, 85.0), _anchors(10.0, 100.0))] * 3
+    weak = {1.0: (1.0, 1.0), 1.5: (0.97, 1.072), 2.0: (0.95, 1.134), 3.0: (0.93, 1.217)}
+    verdict = choose_multiplier(days, T0, curve=weak)
+    assert verdict is not None and verdict.multiplier == 1.0
+
+
+def test_the_history_keeps_earlier_choices_and_adds_this_one() -> None:
+    days = [AnchorDay(1.0, Outcome(1000.0, 11.0, 85.0), _anchors(10.0, 100.0))] * 3
+    earlier = ((T0 - timedelta(days=2), 2.0), (T0 - timedelta(days=1), 1.0), (T0 + timedelta(hours=1), 3.0))
+    verdict = choose_multiplier(days, T0, earlier)
+    assert verdict is not None
+    # a choice stamped after this judgement (a clock that went back) is dropped
+    assert verdict.history == (*earlier[:2], (T0, 1.5))
+    assert verdict.multiplier_at(T0 - timedelta(days=3)) == 1.0
+    assert verdict.multiplier_at(T0 - timedelta(hours=30)) == 2.0
+    assert verdict.multiplier_at(T0 + timedelta(hours=3)) == 1.5
+
+
+def test_no_day_with_demand_judges_nothing() -> None:
+    assert choose_multiplier([AnchorDay(1.0, Outcome(), _anchors(0.0, 0.0, 0.0))], T0) is None
+    assert choose_multiplier([], T0) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    own_dropped=st.floats(0, 100),
+    own_held=st.floats(1, 1000),
+    anchor_dropped=st.floats(0, 100),
+    anchor_held=st.floats(1, 1000),
+    ran_at=st.sampled_from(MULTIPLIERS),
+)
+def test_the_choice_is_a_known_multiple_and_beats_every_anchor_unless_it_is_the_configured_one(
+    own_dropped: float, own_held: float, anchor_dropped: float, anchor_held: float, ran_at: float
+) -> None:
+    days = [AnchorDay(ran_at, Outcome(1000.0, own_dropped, own_held), _anchors(anchor_dropped, anchor_held))]
+    verdict = choose_multiplier(days, T0)
+    assert verdict is not None and verdict.multiplier in MULTIPLIERS
+    base_dropped = own_dropped / MULTIPLIER_CURVE[ran_at][0]
+    base_held = own_held / MULTIPLIER_CURVE[ran_at][1]
+
+    def beats(m: float) -> bool:
+        drop_ratio, held_ratio = MULTIPLIER_CURVE[m]
+        return base_dropped * drop_ratio <= anchor_dropped * (
+            1 + 1e-12
+        ) and base_held * held_ratio <= anchor_held * (1 + 1e-12)
+
+    if verdict.multiplier != 1.0:
+        assert beats(verdict.multiplier)
+        # and no smaller multiple does
+        assert not any(beats(m) for m in MULTIPLIERS if m < verdict.multiplier)
+
+
+def test_the_judge_needs_its_minimum_of_days_with_the_groups_metrics() -> None:
+    demand = [500.0] * (3 * DAY_MINUTES)
+    serving: list[float | None] = [5.0] * (3 * DAY_MINUTES)
+    no_metrics: list[float | None] = [None] * (3 * DAY_MINUTES)
+    kwargs = {"judged_at": T0, "previous": None}
+    assert judge_against_anchors(demand, no_metrics, no_metrics, FLEET, min_days=3, **kwargs) is None  # type: ignore[arg-type]
+    assert judge_against_anchors(demand, serving, serving, FLEET, min_days=4, **kwargs) is None  # type: ignore[arg-type]
+    verdict = judge_against_anchors(demand, serving, serving, FLEET, min_days=3, **kwargs)  # type: ignore[arg-type]
+    assert verdict is not None and verdict.days == 3
+    with pytest.raises(ValueError, match="same minutes"):
+        judge_against_anchors(demand, serving[:-1], serving, FLEET, min_days=3, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_judge_reads_each_day_at_the_multiple_then_in_effect() -> None:
+    # GIVEN four days where the group dropped a little more than target tracking would have
+    rng = random.Random(3)
+    demand = [max(0.0, rng.gauss(1000.0, 150.0)) for _ in range(4 * DAY_MINUTES)]
+    serving: list[float | None] = [11.0] * len(demand)
+    first = judge_against_anchors(demand, serving, serving, FLEET, judged_at=T0, previous=None, min_days=3)
+    assert first is not None
+    # WHEN the next day's judgement reads the same figures, with the last day run at 3x
+    later = T0 + timedelta(days=1)
+    previous = type(first)(**{**first.__dict__, "history": ((later - timedelta(days=1), 3.0),)})
+    second = judge_against_anchors(
+        demand, serving, serving, FLEET, judged_at=later, previous=previous, min_days=3
+    )
+    # THEN the history carries the 3x and this choice, and the window's days read it where it ran
+    assert second is not None and second.history[0] == (later - timedelta(days=1), 3.0)
+    assert second.history[-1] == (later, second.multiplier)
+
+
+def test_a_groups_own_curve_falls_with_the_multiple_where_noise_binds() -> None:
+    # GIVEN Poisson-like noise around 20 requests a minute, where a noise floor binds
+    rng = random.Random(5)
+    minutes: list[float | None] = [float(max(0, round(rng.gauss(20.0, 4.5)))) for _ in range(3 * DAY_MINUTES)]
+    curve = noise_multiple_curve(
+        minutes, MULTIPLIERS, target_fraction=0.66, sigmas=3.0, window=60, max_share_of_mean=1.25, lead=6
+    )
+    assert curve is not None and curve[1.0] == (1.0, 1.0)
+    drops = [curve[m][0] for m in MULTIPLIERS]
+    spends = [curve[m][1] for m in MULTIPLIERS]
+    assert drops == sorted(drops, reverse=True) and drops[-1] < 1.0
+    assert spends == sorted(spends) and spends[-1] > 1.0
+    # under a day to replay: no curve
+    assert (
+        noise_multiple_curve(
+            minutes[:1000],
+            MULTIPLIERS,
+            target_fraction=0.66,
+            sigmas=3.0,
+            window=60,
+            max_share_of_mean=1.25,
+            lead=6,
+        )
+        is None
+    )
+    with pytest.raises(ValueError):
+        noise_multiple_curve(
+            minutes, (1.5, 2.0), target_fraction=0.66, sigmas=3.0, window=60, max_share_of_mean=None, lead=6
+        )

@@ -1,0 +1,38 @@
+"""The forecaster's replay of AWS target tracking (surgeguard.domain.anchors) is the benchmark's own: on a
+real trace it drops and bills what the simulator's reference implementation does, to the instance-minute.
+The Lambda judges a group against these anchors, so a drift between the two would judge it against
+policies the benchmark does not run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gameday.baselines import target_tracking_cpu, target_tracking_hires, target_tracking_requests
+from gameday.engine import simulate
+from gameday.fleet import DEFAULT_PARAMS, size_fleet
+from gameday.traces import load_trace
+from surgeguard.domain.anchors import ANCHORS, FleetModel, Outcome, replay_anchor
+
+
+@pytest.mark.parametrize(
+    ("anchor", "policy"),
+    list(zip(ANCHORS, (target_tracking_cpu, target_tracking_requests, target_tracking_hires), strict=True)),
+    ids=[a.name for a in ANCHORS],
+)
+def test_the_replay_drops_and_bills_what_the_benchmark_does(traces_dir: Path, anchor, policy) -> None:  # type: ignore[no-untyped-def]
+    trace = load_trace(traces_dir / "nasa-aug95.csv")
+    sizing = size_fleet(trace)
+    result = simulate(trace, policy())
+    billed = sum(b for b, gap in zip(result.series.billed, result.series.gap, strict=True) if not gap)
+    demand = [None if gap else d for d, gap in zip(trace.demand, trace.gap, strict=True)]
+    fleet = FleetModel(
+        sizing.capacity_per_instance, DEFAULT_PARAMS.serving_age, sizing.min_size, sizing.max_size
+    )
+    replayed = sum(
+        (Outcome(*m) for m in replay_anchor(demand, fleet, anchor, sizing.initial_size) if m is not None),
+        Outcome(),
+    )
+    assert replayed.instance_minutes == billed
+    assert replayed.dropped_pct == pytest.approx(result.metrics.dropped_pct, rel=1e-9)
