@@ -101,14 +101,16 @@ class MetricHistory:
     """Datapoints of minutes 0..t-1 (what CloudWatch has at the start of minute t); NaN in gaps.
 
     `serving` is the number of serving instances that produced each datapoint: target tracking
-    multiplies the metric by it to size the group. `instances`: all the group's instances in each minute,
-    launching ones included (AWS/AutoScaling GroupTotalInstances).
+    multiplies the metric by it to size the group. `in_service`: the instances past pending, warming ones
+    included, as AWS/AutoScaling GroupInServiceInstances counts them; `instances`: all of them, pending
+    ones included (GroupTotalInstances).
     """
 
     cpu: ReadOnlySeries
     requests_per_target: ReadOnlySeries
     requests: ReadOnlySeries
     serving: ReadOnlySeries
+    in_service: ReadOnlySeries = field(default_factory=lambda: ReadOnlySeries([]))
     instances: ReadOnlySeries = field(default_factory=lambda: ReadOnlySeries([]))
 
     def series(self, metric: Metric) -> ReadOnlySeries:
@@ -563,6 +565,7 @@ def _run(
     add_rpt = history.requests_per_target._items.append
     add_requests = history.requests._items.append
     add_serving_history = history.serving._items.append
+    add_in_service_history = history.in_service._items.append
     add_instances_history = history.instances._items.append
     decide = policy.decide
     desired = fleet.total
@@ -607,8 +610,9 @@ def _run(
             total = fleet.total
             if launch_minutes and launch_minutes[-1] > t - serving_age:
                 serving = total - fleet.not_serving(t)
+                in_service = total - fleet.pending(t)
             else:
-                serving = total
+                serving = in_service = total
             d = demand[t]
             capacity = serving * c
             add_served(d if d <= capacity + slack else capacity)
@@ -616,6 +620,7 @@ def _run(
             add_desired(desired)
             add_billed(total)
             add_serving_history(serving)
+            add_in_service_history(in_service)
             add_instances_history(total)
             if in_gap:
                 add_cpu(_NO_DATA)

@@ -376,8 +376,9 @@ class LiveAws(InMemoryAws):
     def fleet_history(
         self, group: GroupConfig, start: datetime, end: datetime
     ) -> tuple[list[float | None], list[float | None]]:
-        """The live group's serving instances per minute; its total instances are not recorded here, so
-        every minute is unknown to the anchor check (a load test's hours never make its 3 days)."""
+        """The live group's serving instances per minute (as InService); its total instances are not
+        recorded here, so every minute is unknown to the anchor check (a load test's hours never make
+        its 3 days)."""
         serving = self.data.serving
         minutes = range(self._minute_of(start), self._minute_of(end))
         return [float(serving[m]) if 0 <= m < len(serving) else None for m in minutes], [None] * len(minutes)

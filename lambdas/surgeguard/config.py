@@ -328,6 +328,10 @@ class SaleEvent(_Strict):
 
 
 # More spreads than this is no longer headroom for noise: it holds the peak whatever the spread.
+# The noise headroom is anchored on at least 3 days with half their minutes known (requests and the
+# group's metrics): stop 28's stitched measurement held the choice with 2 to 3 days of warm-up, and lost
+# AMZN with 5.
+ANCHOR_MIN_DAYS = 3
 NOISE_SIGMAS_MAX = 10.0
 NOISE_MAX_SHARE_OF_MEAN_MAX = 10.0
 
@@ -355,8 +359,9 @@ class NoiseHeadroom(_Strict):
     target_share_if_unpaid: float | None = Field(default=None, ge=0.5, le=1)
     # Anchored by the forecaster (README, "Noise headroom anchored to AWS"): once a day it replays AWS
     # target tracking at 50 % on the group's last two weeks of requests, measures what the group itself
-    # dropped and held (ALB HealthyHostCount), and runs the noise headroom (sigmas and cap) at the
-    # smallest multiple up to 3x predicted to beat target tracking on both counts. Off: as configured.
+    # dropped and paid for (GroupInServiceInstances and GroupTotalInstances: the group's metrics
+    # collection), and runs the noise headroom (sigmas and cap) at the smallest multiple up to 3x
+    # predicted to beat target tracking on both counts. Off: as configured.
     anchored: bool = False
 
 
@@ -562,6 +567,15 @@ class GroupConfig(_Strict):
                 "noise_headroom.anchored needs the noise headroom on (sigmas > 0) and a forecast: the "
                 "forecaster is what anchors it"
             )
+        if (
+            self.anchors_noise_headroom()
+            and self.forecast is not None
+            and self.forecast.history_days < ANCHOR_MIN_DAYS
+        ):
+            raise ValueError(
+                f"noise_headroom.anchored judges at least {ANCHOR_MIN_DAYS} days: forecast.history_days "
+                f"({self.forecast.history_days}) would never read them"
+            )
         return self
 
     def anchors_noise_headroom(self) -> bool:
@@ -610,6 +624,11 @@ class GroupConfig(_Strict):
         """Whole minutes from SetDesiredCapacity to serving (launch, then warm-up): how far ahead
         capacity for a forecast load must be asked for."""
         return (self.launch_seconds + self.warmup_seconds + 59) // 60
+
+    def in_service_to_serving_minutes(self) -> int:
+        """Whole minutes an instance is InService before it serves: the launch-to-serving time less the
+        launch to InService (AWS counts an instance InService while it still warms up)."""
+        return (max(0, self.warmup_seconds - self.launch_seconds) + 59) // 60
 
     def launch_to_serving_minutes(self) -> int:
         """Whole minutes from launch to serving: `warmup_seconds`, the fleet's launch-to-serving time

@@ -19,7 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from surgeguard.adapters.errors import AwsCallError
-from surgeguard.config import ForecastConfig, GroupConfig
+from surgeguard.config import (
+    ANCHOR_MIN_DAYS,
+    NOISE_MAX_SHARE_OF_MEAN_MAX,
+    NOISE_SIGMAS_MAX,
+    ForecastConfig,
+    GroupConfig,
+)
 from surgeguard.domain.anchors import (
     MULTIPLIER_CURVE,
     MULTIPLIERS,
@@ -77,9 +83,6 @@ METRIC_NAMESPACE = "Surgeguard"
 FORECAST_WRITTEN = "ForecastWritten"
 # The noise headroom is judged once a day: its verdict rests on a week or more, and a day adds little.
 JUDGE_EVERY = timedelta(days=1)
-# The noise headroom is anchored on at least 3 days of the group's own minutes (over 2 to 3 days of
-# warm-up the choice holds on every trace of the benchmark; 5 loses AMZN's: README).
-ANCHOR_MIN_DAYS = 3
 # A choice that cannot be renewed (the group's metrics unreadable) stands this long, then lapses to the
 # configured headroom: a week-old reading of the traffic is no reason to hold more.
 ANCHOR_STANDS_FOR = timedelta(days=3)
@@ -229,7 +232,7 @@ def _forecast(
     )
     # The bursts keep their own backtest (the learned lift): the verdict is on the noise headroom only.
     verdict, judge_note = _judge_noise_headroom(trigger, previous, read, now)
-    anchor, anchor_note = _anchor_noise_headroom(trigger, adapters, previous, read, now)
+    anchor, anchor_note = _anchor_noise_headroom(trigger, adapters, previous, read, now, verdict)
     state = ForecastState(
         mode=settings.mode,
         issued_at=now,
@@ -376,7 +379,7 @@ def _judge_noise_headroom(
             sigmas=settings.sigmas,
             window=settings.window_minutes,
             max_share_of_mean=settings.max_share_of_mean,
-            lead=group.lead_minutes(),
+            lead=max(1, group.lead_minutes()),
         )
         if left_out:
             sales_note = f" (the replay left out {left_out} minutes of declared sales)"
@@ -396,78 +399,122 @@ def _anchor_noise_headroom(
     item: ForecastState | None,
     history: list[float | None],
     now: datetime,
+    noise: HeadroomVerdict | None,
 ) -> tuple[AnchorVerdict | None, str]:
     """The day's multiple of the noise headroom against AWS's anchors (README, "Noise headroom anchored
     to AWS"), and the reason's sentence on it: the last run's while under a day old, else a new one from
-    `history` (RequestCount per minute up to `now`) and the group's InService instances over the same
-    minutes. None: not asked for, or too little known to judge."""
+    `history` (RequestCount per minute up to `now`) and the group's InService and total instances over
+    the same minutes. `noise`: the noise headroom's verdict this item carries. None: not asked for, or
+    never judged. Nothing here fails the run: the forecast is written whatever becomes of the anchor."""
     group = trigger.group
     if not group.anchors_noise_headroom():
         return None, ""
     previous = None if item is None else item.anchor
-    if previous is not None and previous.judged_at <= now < previous.judged_at + JUDGE_EVERY:
+    # Judged with the noise headroom's verdict whenever that is judged, so that the multiple recorded
+    # for a day is the one that ran: none while the headroom stood down.
+    rejudged = noise is not None and noise.judged_at == now
+    if previous is not None and previous.judged_at <= now < previous.judged_at + JUDGE_EVERY and not rejudged:
         return previous, f"; {previous.describe()}"
-    # A choice that cannot be renewed stands a while (the next run tries again), then lapses.
-    standing = (
-        previous
-        if previous is not None and previous.judged_at <= now < previous.judged_at + ANCHOR_STANDS_FOR
-        else None
-    )
-    kept = (
-        ""
-        if standing is None
-        else f"; the {standing.multiplier:g}x of {standing.judged_at.isoformat()} stands"
-    )
+    try:
+        verdict, why_not = _judge_anchors(group, adapters, previous, history, now)
+    except (ArithmeticError, ValueError) as error:
+        # A judgement that cannot be made must not cost the group its forecast floor.
+        logger.exception("%s: the anchor judgement failed", group.name)
+        verdict, why_not = None, f"the judgement failed ({safe_text(str(error), 200)})"
+    sentence = None
+    if verdict is None:
+        verdict, sentence = _unrenewed(previous, now, why_not)
+    if verdict is not None and noise is not None and not noise.noise_pays and not verdict.stood_down:
+        # Stood down, the headroom has nothing to multiply: 1x is what runs, and what the history keeps
+        # (in place of this judgement's entry, or after a choice kept from before).
+        kept = tuple(entry for entry in verdict.history if entry[0] < now)
+        verdict = replace(verdict, multiplier=1.0, history=(*kept, (now, 1.0)), stood_down=True)
+        if sentence is not None:
+            sentence += "; the noise headroom stands down (judged not to pay): 1x"
+    if sentence is None:
+        sentence = "" if verdict is None else f"; {verdict.describe()}"
+    return verdict, sentence
+
+
+def _judge_anchors(
+    group: GroupConfig,
+    adapters: Adapters,
+    previous: AnchorVerdict | None,
+    history: list[float | None],
+    now: datetime,
+) -> tuple[AnchorVerdict | None, str]:
+    """A new judgement (None, and why, when none can be made)."""
     start = now - timedelta(minutes=len(history))
     try:
-        serving, instances = adapters.signals.fleet_history(group, start, now)
+        in_service, instances = adapters.signals.fleet_history(group, start, now)
     except AwsCallError as error:
         logger.warning("%s: the group's metrics unreadable: %s", group.name, error)
-        return (
-            standing,
-            f"; noise headroom not anchored this run: the group's metrics unreadable ({error}){kept}",
-        )
-    per_instance = group.full_load_requests()
-    assert per_instance is not None, "config: anchoring needs a requests_per_target signal"
+        return None, f"the group's metrics unreadable ({error})"
+    per_instance, per_target = group.full_load_requests(), group.requests_target()
+    assert per_instance is not None and per_target is not None, "config: anchoring needs a requests signal"
     # The declared sales' minutes, from the first ramp stage until the max is restored, are left out: the
     # choice is about the group's everyday noise, and a sale is met by its own floor.
     sales = [(plan.first_phase, plan.restore) for plan in (plan_event(group, e) for e in group.events)]
-    demand = without_windows(history, start, sales)
-    fleet = FleetModel(per_instance, group.launch_to_serving_minutes(), group.min, group.max)
-    marked = mark_gaps(demand)
-    per_target = group.requests_target()
-    assert per_target is not None, "config: anchoring needs a requests_per_target signal"
+    demand = mark_gaps(without_windows(history, start, sales))
     settings = group.noise_headroom
-    # How this group's drops and cost answer the multiple, from the noise judge's replay of its requests
-    # (README: a generic curve promised AAPL's weak lever as much as AMZN's strong one).
-    curve = noise_multiple_curve(
-        marked,
+    # How this group's drops answer the multiple, from the noise judge's replay of its requests (README: a
+    # generic curve promised AAPL's weak lever as much as AMZN's strong one); its cost, from the nine
+    # long traces' mean (the replay overstates it).
+    response = noise_multiple_curve(
+        demand,
         MULTIPLIERS,
         target_fraction=min(1.0, per_target / per_instance),
         sigmas=settings.sigmas,
         window=settings.window_minutes,
         max_share_of_mean=settings.max_share_of_mean,
-        lead=group.lead_minutes(),
+        lead=max(1, group.lead_minutes()),
+        # The decision never runs the headroom past these: a multiple they collapse is no more headroom.
+        sigmas_max=NOISE_SIGMAS_MAX,
+        share_max=NOISE_MAX_SHARE_OF_MEAN_MAX,
+    )
+    curve = (
+        MULTIPLIER_CURVE
+        if response is None
+        else {m: (response[m][0], MULTIPLIER_CURVE[m][1]) for m in MULTIPLIERS}
     )
     verdict = judge_against_anchors(
-        marked,
-        serving,
+        demand,
+        in_service,
         instances,
-        fleet,
+        FleetModel(per_instance, group.launch_to_serving_minutes(), group.min, group.max),
+        warming_minutes=group.in_service_to_serving_minutes(),
         judged_at=now,
         previous=previous,
         min_days=ANCHOR_MIN_DAYS,
-        curve=MULTIPLIER_CURVE
-        if curve is None
-        else {m: (curve[m][0], MULTIPLIER_CURVE[m][1]) for m in curve},
+        curve=curve,
     )
     if verdict is None:
-        return standing, (
-            f"; noise headroom not anchored yet: under {ANCHOR_MIN_DAYS} days of requests with "
+        return None, (
+            f"under {ANCHOR_MIN_DAYS} days with half their minutes known of requests, "
             "GroupInServiceInstances and GroupTotalInstances (the group's metrics collection must be on)"
-            + kept
         )
-    return verdict, f"; {verdict.describe()}"
+    return verdict, ""
+
+
+def _unrenewed(
+    previous: AnchorVerdict | None, now: datetime, why_not: str
+) -> tuple[AnchorVerdict | None, str]:
+    """No new judgement: the last choice stands a while (the next run tries again), then lapses to 1x,
+    keeping the history of what ran."""
+    if previous is None:
+        return None, f"; noise headroom not anchored yet: {why_not}"
+    if previous.judged_at <= now < previous.judged_at + ANCHOR_STANDS_FOR:
+        return previous, (
+            f"; noise headroom not anchored this run: {why_not}; the {previous.multiplier:g}x of "
+            f"{previous.judged_at.isoformat()} stands"
+        )
+    if previous.multiplier == 1.0:
+        return previous, f"; noise headroom not anchored this run: {why_not}; 1x since the last choice lapsed"
+    lapsed = replace(previous, multiplier=1.0, history=(*previous.history, (now, 1.0)))
+    return lapsed, (
+        f"; noise headroom not anchored this run: {why_not}; the {previous.multiplier:g}x of "
+        f"{previous.judged_at.isoformat()} lapsed to 1x"
+    )
 
 
 def _size_pool(

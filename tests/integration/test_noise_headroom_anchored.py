@@ -155,11 +155,18 @@ def test_an_unreadable_fleet_history_keeps_a_recent_choice_and_lets_an_old_one_l
     assert "the 2x of" in record["reason"]
     item = forecast_item()
     assert item is not None and item["anchor"]["M"]["multiplier"] == {"N": "2.0"}
-    # AND a choice judged four days ago lapses to the configured headroom
+    # AND a choice judged four days ago lapses to the configured headroom, its history kept: the days
+    # it ran at 2x are read at 2x by the next judgement
     _anchor_item(judged_hours_ago=96, multiplier=2.0, issued_minutes_ago=70)
     run(T0 + timedelta(minutes=5))
-    item = forecast_item()
-    assert item is not None and "anchor" not in item
+    assert "lapsed to 1x" in audit("web")[-1]["reason"]
+    lapsed = AuditStore(os.environ["TABLE_NAME"]).load_forecast("web")
+    assert lapsed is not None and lapsed.anchor is not None and lapsed.anchor.multiplier == 1.0
+    assert [m for _, m in lapsed.anchor.history] == [2.0, 1.0]
+    # AND a later run that still cannot read the metrics adds nothing to the history
+    run(T0 + timedelta(minutes=10))
+    again = AuditStore(os.environ["TABLE_NAME"]).load_forecast("web")
+    assert again is not None and again.anchor is not None and len(again.anchor.history) == 2
 
 
 def _scale_in(invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], minute: int) -> dict[str, Any]:
@@ -205,6 +212,14 @@ def test_a_decision_runs_the_noise_headroom_at_the_anchored_multiple_while_the_i
         {"judged_at": {"S": "2026-11-20T10:00:00"}},  # no zone
         {"history": {"L": [{"L": [{"S": "2026-11-20T10:00:00+00:00"}, {"N": "5"}]}]}},
         {"history": {"S": "yesterday"}},
+        {  # out of time order: the latest choice would be misread
+            "history": {
+                "L": [
+                    {"L": [{"S": "2026-11-20T10:00:00+00:00"}, {"N": "3.0"}]},
+                    {"L": [{"S": "2026-11-19T10:00:00+00:00"}, {"N": "1.0"}]},
+                ]
+            }
+        },
     ],
 )
 def test_a_damaged_choice_leaves_the_configured_headroom_and_fails_no_decision(
@@ -251,7 +266,99 @@ def test_anchoring_needs_the_noise_headroom_on_and_a_forecaster() -> None:
                 ],
             }
         )
+    with pytest.raises(ValidationError, match="history_days"):
+        ScalerConfig.model_validate(
+            {
+                **CONFIG,
+                "groups": [
+                    {**web, "noise_headroom": NOISE, "forecast": {"mode": "forecast_only", "history_days": 2}}
+                ],
+            }
+        )
     anchored = ScalerConfig.model_validate(
         {**CONFIG, "groups": [{**web, "noise_headroom": NOISE, "forecast": {"mode": "forecast_only"}}]}
     )
     assert anchored.groups[0].anchors_noise_headroom()
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_judgement_that_cannot_be_made_costs_no_forecast(
+    audit: Audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN web anchored, with no launch time at all (lead 0), and a judgement that raises
+    _configure(launch_seconds=0, warmup_seconds=0)
+    _lean_history()
+    run()
+    assert audit("web")[-1]["outcome"] != "failed"  # a lead of 0 replays at 1 minute
+    import surgeguard.forecast_service as service
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(service, "judge_against_anchors", broken)
+    run(T0 + timedelta(days=1))
+    record = audit("web")[-1]
+    # THEN the forecast is written, and the reason says what became of the anchor
+    assert record["outcome"] != "failed" and "judgement failed" in record["reason"]
+    item = forecast_item()
+    assert item is not None and item["issued_at"]["S"] == (T0 + timedelta(days=1)).isoformat()
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_while_the_noise_headroom_stands_down_nothing_is_anchored_and_1x_is_recorded(audit: Audit) -> None:
+    # GIVEN web judged and anchored, eight days of a random walk (its noise headroom does not pay) and
+    # of the group's own 10 instances
+    from .test_noise_headroom_judged import HISTORY_DAYS as JUDGED_DAYS
+    from .test_noise_headroom_judged import NOISE as JUDGED_NOISE
+    from .test_noise_headroom_judged import _random_walk_history
+
+    configure_web(
+        noise_headroom={**JUDGED_NOISE, "anchored": True},
+        forecast={"mode": "forecast_only", "history_days": JUDGED_DAYS, "horizon_hours": 1},
+    )
+    _random_walk_history()
+    _group_metrics((T0 - timedelta(minutes=JUDGED_DAYS * 1440 - i), 10.0) for i in range(JUDGED_DAYS * 1440))
+    run()
+    record = audit("web")[-1]
+    assert record["forecast"]["headroom"]["noise_pays"] is False
+    # THEN the anchor records 1x, and says why
+    assert record["forecast"]["anchor"]["multiplier"] == 1.0 and "stands down" in record["reason"]
+    state = AuditStore(os.environ["TABLE_NAME"]).load_forecast("web")
+    assert state is not None and state.anchor is not None and state.anchor.stood_down
+    assert state.anchor.history[-1] == (T0, 1.0)
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_choice_kept_from_before_records_1x_once_the_noise_headroom_stands_down(
+    audit: Audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN web judged and anchored with no launch time at all (a lead of 0: the noise judge replays at
+    # 1 minute), eight days of a random walk, a 2x chosen 25 hours ago, and its group metrics throttled
+    from .test_noise_headroom_judged import HISTORY_DAYS as JUDGED_DAYS
+    from .test_noise_headroom_judged import NOISE as JUDGED_NOISE
+    from .test_noise_headroom_judged import _random_walk_history
+
+    configure_web(
+        noise_headroom={**JUDGED_NOISE, "anchored": True},
+        forecast={"mode": "forecast_only", "history_days": JUDGED_DAYS, "horizon_hours": 1},
+        launch_seconds=0,
+        warmup_seconds=0,
+    )
+    _random_walk_history()
+    _anchor_item(judged_hours_ago=25, multiplier=2.0)
+
+    def throttled(self: CloudWatchSignals, *args: Any) -> None:
+        raise AwsCallError("GetMetricData", "Throttling", "Rate exceeded")
+
+    monkeypatch.setattr(CloudWatchSignals, "fleet_history", throttled)
+    # WHEN the forecaster judges the noise headroom not to pay, and cannot renew the anchor
+    run()
+    record = audit("web")[-1]
+    assert record["outcome"] != "failed" and record["forecast"]["headroom"]["noise_pays"] is False
+    # THEN the 2x kept from before records 1x from now: the noise headroom stands down, nothing is
+    # multiplied, and the next judgement reads these days at 1x
+    state = AuditStore(os.environ["TABLE_NAME"]).load_forecast("web")
+    assert state is not None and state.anchor is not None
+    assert state.anchor.multiplier == 1.0 and state.anchor.stood_down
+    assert [m for _, m in state.anchor.history] == [2.0, 1.0] and state.anchor.history[-1][0] == T0
+    assert "not anchored this run" in record["reason"] and "stands down" in record["reason"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -776,6 +777,7 @@ def _anchor_attributes(verdict: AnchorVerdict) -> dict[str, Any]:
         "history": {
             "L": [{"L": [{"S": since.isoformat()}, _to_attribute(m)]} for since, m in verdict.history]
         },
+        "stood_down": {"BOOL": verdict.stood_down},
     }
 
 
@@ -790,6 +792,8 @@ def _anchor_verdict(attributes: dict[str, Any]) -> AnchorVerdict:
         (_item_time(pair["L"][0], "forecast item's anchor.history"), float(_from_attribute(pair["L"][1])))
         for pair in attributes["history"]["L"]
     )
+    if any(later[0] <= earlier[0] for earlier, later in itertools.pairwise(history)):
+        raise ValueError("anchor verdict with a history out of time order")
     multiplier = float(_from_attribute(attributes["multiplier"]))
     chosen = [multiplier, *(m for _, m in history)]
     if any(m not in MULTIPLIER_CURVE for m in chosen):
@@ -803,6 +807,8 @@ def _anchor_verdict(attributes: dict[str, Any]) -> AnchorVerdict:
         own_instance_minutes=figures[2],
         anchor_instance_minutes=figures[3],
         history=history,
+        # An item written before stand-downs were recorded has none.
+        stood_down=attributes.get("stood_down", {"BOOL": False})["BOOL"] is True,
     )
 
 

@@ -101,18 +101,29 @@ def _known(value: float | None) -> bool:
 
 def observed_minutes(
     demand: Sequence[float | None],
-    serving: Sequence[float | None],
+    in_service: Sequence[float | None],
     instances: Sequence[float | None],
     per_instance: float,
+    warming_minutes: int,
 ) -> list[Minute]:
     """The group's own minutes: what its serving instances could not serve, and how many instances it
-    paid for. A minute with any value unknown is unknown."""
+    paid for. A minute with any value unknown is unknown.
+
+    AWS counts an instance InService before its warm-up ends, while it serves no traffic yet: an
+    instance serves once it has been InService for `warming_minutes`. So the serving count of a minute
+    is the least InService count of that minute and the `warming_minutes` before it (known ones): a rise
+    serves that much later, a fall at once."""
+    # A minute whose window is not all known is unknown: after a gap (or at the history's start) a rise
+    # may have come this very minute, and counting it as serving would flatter the group.
+    counts = [n if n is not None and _known(n) else None for n in in_service]
     out: list[Minute] = []
-    for d, n, total in zip(demand, serving, instances, strict=True):
-        if d is None or n is None or total is None or not (_known(d) and _known(n) and _known(total)):
+    for minute, (d, total) in enumerate(zip(demand, instances, strict=True)):
+        window = counts[minute - warming_minutes : minute + 1] if minute >= warming_minutes else [None]
+        if d is None or total is None or not (_known(d) and _known(total)) or None in window:
             out.append(None)
-        else:
-            out.append((d, max(0.0, d - n * per_instance), total))
+            continue
+        serving = min(n for n in window if n is not None)
+        out.append((d, max(0.0, d - serving * per_instance), total))
     return out
 
 
@@ -224,6 +235,8 @@ class AnchorVerdict:
     # The multiples chosen before, as (from, multiple), oldest first, this one last: a day's own outcome
     # is read at the multiple it ran at.
     history: tuple[tuple[datetime, float], ...] = ()
+    # The noise headroom stood down (judged not to pay) when this was judged: nothing to multiply, 1x.
+    stood_down: bool = False
 
     def multiplier_at(self, when: datetime) -> float:
         """The multiple in effect at `when` (1.0 before the first judgement)."""
@@ -234,17 +247,19 @@ class AnchorVerdict:
             self.own_dropped_pct <= self.anchor_dropped_pct
             and self.own_instance_minutes <= self.anchor_instance_minutes
         )
-        if self.multiplier > 1.0:
+        if self.stood_down:
+            verdict = "the noise headroom stands down (judged not to pay), so it is not anchored: 1x"
+        elif self.multiplier > 1.0:
             verdict = f"the noise headroom runs at {self.multiplier:g}x, predicted to beat it on both"
         elif beaten:
             verdict = "the configured noise headroom beats it"
         else:
             verdict = "no multiple is predicted to beat it on both counts: the configured headroom holds"
         return (
-            f"AWS target tracking at 50 %, replayed on the last {self.days} days, drops at best "
-            f"{self.anchor_dropped_pct:.3f} % and holds at least {self.anchor_instance_minutes / 60:.1f} "
-            f"instance-hours; this group dropped {self.own_dropped_pct:.3f} % holding "
-            f"{self.own_instance_minutes / 60:.1f}: {verdict}"
+            f"AWS target tracking at 50 %, replayed on {self.days} days of the group's history, drops "
+            f"at best {self.anchor_dropped_pct:.3f} % and holds at least "
+            f"{self.anchor_instance_minutes / 60:.1f} instance-hours; this group dropped "
+            f"{self.own_dropped_pct:.3f} % holding {self.own_instance_minutes / 60:.1f}: {verdict}"
         )
 
 
@@ -300,26 +315,46 @@ def choose_multiplier(
 
 def judge_against_anchors(
     demand: Sequence[float | None],
-    serving: Sequence[float | None],
+    in_service: Sequence[float | None],
     instances: Sequence[float | None],
     fleet: FleetModel,
     *,
+    warming_minutes: int,
     judged_at: datetime,
     previous: AnchorVerdict | None,
     min_days: int,
     curve: Mapping[float, tuple[float, float]] = MULTIPLIER_CURVE,
 ) -> AnchorVerdict | None:
-    """The day's verdict from `demand` (requests per minute), `serving` (instances in service) and
+    """The day's verdict from `demand` (requests per minute), `in_service` (InService instances) and
     `instances` (in the group, launching ones included), one value per minute up to `judged_at`, oldest
-    first, of equal length. None under `min_days` days with all three known: too little to judge."""
-    if not len(demand) == len(serving) == len(instances):
-        raise ValueError("demand, serving and instances must cover the same minutes")
-    own_days = daily(observed_minutes(demand, serving, instances, fleet.per_instance))
-    if sum(1 for day in own_days if day.demand > 0) < min_days:
+    first, of equal length; `warming_minutes` from InService to serving (`observed_minutes`). The group
+    and the anchors are judged on the same minutes: those where all three are known. None under
+    `min_days` days with at least half their minutes known: too little to judge."""
+    if not len(demand) == len(in_service) == len(instances):
+        raise ValueError("demand, in_service and instances must cover the same minutes")
+    own_minutes = observed_minutes(demand, in_service, instances, fleet.per_instance, warming_minutes)
+    # Days counted back from the last minute, as `daily` sums them; only those with half their minutes
+    # known are judged (and counted).
+    half_known = [
+        2 * sum(m is not None for m in own_minutes[max(0, end - DAY_MINUTES) : end]) >= DAY_MINUTES
+        for end in range(len(own_minutes), 0, -DAY_MINUTES)
+    ][::-1]
+    if sum(half_known) < min_days:
         return None
-    first_serving = next((n for n in serving if n is not None and _known(n)), fleet.min_size)
-    start = math.ceil(first_serving - CEIL_TOLERANCE)
-    replays = [daily(replay_anchor(demand, fleet, anchor, start)) for anchor in ANCHORS]
+    own_days = daily(own_minutes)
+    first_known = next((n for n in in_service if n is not None and _known(n)), fleet.min_size)
+    start = math.ceil(first_known - CEIL_TOLERANCE)
+    # Each anchor is replayed on every minute with demand (a gap in the group's metrics is no gap in its
+    # traffic), then counted only where the group's own minute is known.
+    replays = [
+        daily(
+            [
+                m if own is not None else None
+                for m, own in zip(replay_anchor(demand, fleet, anchor, start), own_minutes, strict=True)
+            ]
+        )
+        for anchor in ANCHORS
+    ]
     history = () if previous is None else previous.history
     first = judged_at - timedelta(minutes=len(demand))
     # A day ran at the multiple in effect at its start (judgements come daily, with the forecaster's run).
@@ -330,6 +365,7 @@ def judge_against_anchors(
     days = [
         AnchorDay(_in_effect(history, day_start), own, tuple(replay[i] for replay in replays))
         for i, (day_start, own) in enumerate(zip(starts, own_days, strict=True))
+        if half_known[i]
     ]
     # Choices older than the window are read no more: the one in effect at its start is kept.
     recent = [(since, m) for since, m in history if since > first]

@@ -97,6 +97,7 @@ def noise_band(
     return NoiseBand(latest, upper, max(floor.capacity, at_target))
 
 
+MIN_DROP_RATIO = 0.01
 # The judge replays at least a week: a verdict that turns the noise headroom off must rest on more than
 # a quiet spell (over 7-day windows it holds steadily on every trace of the benchmark; README).
 JUDGE_MIN_MINUTES = 7 * 1440
@@ -204,13 +205,16 @@ def noise_multiple_curve(
     window: int,
     max_share_of_mean: float | None,
     lead: int,
+    sigmas_max: float = math.inf,
+    share_max: float = math.inf,
 ) -> dict[float, tuple[float, float]] | None:
     """What each multiple of the noise headroom (its sigmas and its cap) would have dropped and spent,
     relative to the configured headroom (1.0), in the judge's one-lead-ahead replay of `minutes`: capacity
     for each minute the larger of the latest known minute at the target and the noise floor. The anchor
     check reads a group's own response to the multiple from it, where a generic curve would promise a
-    weak lever (noise that rarely binds) as much as a strong one. None with under a day to replay, or
-    without demand or spend; drops relative to none dropped are 1.0 (nothing to gain)."""
+    weak lever (noise that rarely binds) as much as a strong one. A multiple's sigmas and cap stop at
+    `sigmas_max` and `share_max`, as the decision's do. None with under a day to replay, or without
+    demand or spend; drops relative to none dropped are 1.0 (nothing to gain)."""
     if not 0 < target_fraction <= 1 or lead < 1 or 1.0 not in multipliers:
         raise ValueError("need 0 < target_fraction <= 1, lead >= 1 and the multiple 1.0")
     known_at = [v if v is not None and v == v and v >= 0 else None for v in minutes]
@@ -231,16 +235,21 @@ def noise_multiple_curve(
             capacity = at_target
             if level is not None:
                 mean, spread, _ = level
-                headroom = sigmas * multiplier * spread
+                headroom = min(sigmas_max, sigmas * multiplier) * spread
                 if max_share_of_mean is not None:
-                    headroom = min(headroom, max_share_of_mean * multiplier * mean)
+                    headroom = min(headroom, min(share_max, max_share_of_mean * multiplier) * mean)
                 capacity = max(capacity, mean + headroom)
             dropped[multiplier] += max(0.0, demand - capacity)
             spent[multiplier] += capacity
     if replayed < 1440 or spent[1.0] <= 0:
         return None
+    # A multiple that would have dropped nothing is read as a hundredth of the configured drops, not none:
+    # a day run at it is read back through the ratio, and a day's drops are never infinitely many.
     return {
-        m: (dropped[m] / dropped[1.0] if dropped[1.0] > 0 else 1.0, spent[m] / spent[1.0])
+        m: (
+            max(MIN_DROP_RATIO, dropped[m] / dropped[1.0]) if dropped[1.0] > 0 else 1.0,
+            spent[m] / spent[1.0],
+        )
         for m in multipliers
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from surgeguard.domain.anchors import (
     MULTIPLIER_CURVE,
     MULTIPLIERS,
     AnchorDay,
+    AnchorVerdict,
     FleetModel,
     Outcome,
     choose_multiplier,
@@ -25,7 +27,7 @@ from surgeguard.domain.anchors import (
     observed_minutes,
     replay_anchor,
 )
-from surgeguard.domain.headroom import noise_multiple_curve
+from surgeguard.domain.headroom import MIN_DROP_RATIO, noise_multiple_curve
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CPU, REQUESTS, HIRES = ANCHORS
@@ -94,11 +96,23 @@ def test_the_replay_stays_within_the_group_bounds() -> None:
 
 def test_the_groups_own_minutes_drop_what_its_serving_instances_cannot_serve() -> None:
     minutes = observed_minutes(
-        [500.0, 900.0, None, 100.0], [4.0, 8.0, 8.0, None], [4.0, 10.0, 10.0, 2.0], 100.0
+        [500.0, 900.0, None, 100.0], [4.0, 8.0, 8.0, None], [4.0, 10.0, 10.0, 2.0], 100.0, warming_minutes=0
     )
     assert minutes == [(500.0, 100.0, 4.0), (900.0, 100.0, 10.0), None, None]
-    nan_or_negative = observed_minutes([math.nan, -1.0], [1.0, 1.0], [1.0, 1.0], 100.0)
+    nan_or_negative = observed_minutes([math.nan, -1.0], [1.0, 1.0], [1.0, 1.0], 100.0, warming_minutes=0)
     assert nan_or_negative == [None, None]
+
+
+def test_an_instance_serves_once_it_has_been_in_service_for_its_warm_up() -> None:
+    # GIVEN 4 InService, 8 from minute 2 (AWS counts them while they warm), 4 again at minute 6, then
+    # a minute with no datapoint, and 8 just after it
+    in_service: list[float | None] = [4.0, 4.0, 8.0, 8.0, 8.0, 8.0, 4.0, None, 8.0, 8.0, 8.0, 8.0]
+    minutes = observed_minutes([1000.0] * 12, in_service, [8.0] * 12, 100.0, warming_minutes=2)
+    served = [None if m is None else round(m[0] - m[1]) for m in minutes]
+    # THEN the 4 new ones serve from minute 4 (2 minutes warming), and the 4 removed stop at once; a
+    # minute whose 2 minutes before are not all known (the history's start, after the gap) is unknown:
+    # the rise after the gap may have come in it
+    assert served == [None, None, 400, 400, 800, 800, 400, None, None, None, 800, 800]
 
 
 def test_days_are_counted_back_from_the_last_minute() -> None:
@@ -194,17 +208,61 @@ def test_the_choice_is_a_known_multiple_and_beats_every_anchor_unless_it_is_the_
         assert not any(beats(m) for m in MULTIPLIERS if m < verdict.multiplier)
 
 
-def test_the_judge_needs_its_minimum_of_days_with_the_groups_metrics() -> None:
-    demand = [500.0] * (3 * DAY_MINUTES)
-    serving: list[float | None] = [5.0] * (3 * DAY_MINUTES)
-    no_metrics: list[float | None] = [None] * (3 * DAY_MINUTES)
-    kwargs = {"judged_at": T0, "previous": None}
-    assert judge_against_anchors(demand, no_metrics, no_metrics, FLEET, min_days=3, **kwargs) is None  # type: ignore[arg-type]
-    assert judge_against_anchors(demand, serving, serving, FLEET, min_days=4, **kwargs) is None  # type: ignore[arg-type]
-    verdict = judge_against_anchors(demand, serving, serving, FLEET, min_days=3, **kwargs)  # type: ignore[arg-type]
+def _judge(
+    demand: list[float | None],
+    in_service: list[float | None],
+    min_days: int = 3,
+    at: datetime = T0,
+    previous: AnchorVerdict | None = None,
+) -> AnchorVerdict | None:
+    return judge_against_anchors(
+        demand,
+        in_service,
+        in_service,
+        FLEET,
+        warming_minutes=0,
+        judged_at=at,
+        previous=previous,
+        min_days=min_days,
+    )
+
+
+def test_the_judge_needs_its_minimum_of_days_half_known() -> None:
+    demand: list[float | None] = [500.0] * (3 * DAY_MINUTES)
+    fleet: list[float | None] = [5.0] * (3 * DAY_MINUTES)
+    assert _judge(demand, [None] * len(demand)) is None
+    assert _judge(demand, fleet, min_days=4) is None
+    verdict = _judge(demand, fleet)
+    assert verdict is not None and verdict.days == 3
+    # two days and one minute of the group's metrics are not three days
+    sparse = [None] * (DAY_MINUTES - 1) + fleet[DAY_MINUTES - 1 :]
+    assert _judge(demand, sparse) is None
+    # three days, each with half its minutes known, are
+    halves = [n if (i // 60) % 2 else None for i, n in enumerate(fleet)]
+    assert _judge(demand, halves) is not None
+    # and a day with a few known minutes is neither counted nor judged
+    longer: list[float | None] = [500.0] * (4 * DAY_MINUTES)
+    few = [5.0 if i > DAY_MINUTES - 10 else None for i in range(4 * DAY_MINUTES)]
+    verdict = _judge(longer, few)
     assert verdict is not None and verdict.days == 3
     with pytest.raises(ValueError, match="same minutes"):
-        judge_against_anchors(demand, serving[:-1], serving, FLEET, min_days=3, **kwargs)  # type: ignore[arg-type]
+        _judge(demand, fleet[:-1])
+
+
+def test_the_anchors_are_counted_only_where_the_groups_own_minutes_are_known() -> None:
+    # GIVEN four days of demand, and the group's metrics only for the last three
+    rng = random.Random(4)
+    demand: list[float | None] = [max(0.0, rng.gauss(1000.0, 200.0)) for _ in range(4 * DAY_MINUTES)]
+    fleet: list[float | None] = [None] * DAY_MINUTES + [12.0] * (3 * DAY_MINUTES)
+    verdict = _judge(demand, fleet)
+    assert verdict is not None
+    # THEN the anchors hold what their replay held over those three days only, as the group is counted
+    held = [
+        sum(m[2] for m in replay_anchor(demand, FLEET, anchor, 12)[DAY_MINUTES:] if m is not None)
+        for anchor in ANCHORS
+    ]
+    assert verdict.anchor_instance_minutes == pytest.approx(min(held))
+    assert verdict.own_instance_minutes == 12.0 * 3 * DAY_MINUTES
 
 
 def test_the_judge_reads_each_day_at_the_multiple_then_in_effect() -> None:
@@ -212,14 +270,12 @@ def test_the_judge_reads_each_day_at_the_multiple_then_in_effect() -> None:
     rng = random.Random(3)
     demand = [max(0.0, rng.gauss(1000.0, 150.0)) for _ in range(4 * DAY_MINUTES)]
     serving: list[float | None] = [11.0] * len(demand)
-    first = judge_against_anchors(demand, serving, serving, FLEET, judged_at=T0, previous=None, min_days=3)
+    first = _judge(demand, serving)
     assert first is not None
     # WHEN the next day's judgement reads the same figures, with the last day run at 3x
     later = T0 + timedelta(days=1)
-    previous = type(first)(**{**first.__dict__, "history": ((later - timedelta(days=1), 3.0),)})
-    second = judge_against_anchors(
-        demand, serving, serving, FLEET, judged_at=later, previous=previous, min_days=3
-    )
+    previous = replace(first, history=((later - timedelta(days=1), 3.0),))
+    second = _judge(demand, serving, at=later, previous=previous)
     # THEN the history carries the 3x and this choice, and the window's days read it where it ran
     assert second is not None and second.history[0] == (later - timedelta(days=1), 3.0)
     assert second.history[-1] == (later, second.multiplier)
@@ -250,7 +306,28 @@ def test_a_groups_own_curve_falls_with_the_multiple_where_noise_binds() -> None:
         )
         is None
     )
+    # a multiple past the decision's most is no more headroom: 2x and 3x of 5 sigmas both run 10
+    capped = noise_multiple_curve(
+        minutes, MULTIPLIERS, target_fraction=0.66, sigmas=5.0, window=60, max_share_of_mean=None, lead=6,
+        sigmas_max=10.0,
+    )  # fmt: skip
+    assert capped is not None and capped[2.0] == capped[3.0] != capped[1.5]
     with pytest.raises(ValueError):
         noise_multiple_curve(
             minutes, (1.5, 2.0), target_fraction=0.66, sigmas=3.0, window=60, max_share_of_mean=None, lead=6
         )
+
+
+def test_a_multiple_that_would_have_dropped_nothing_is_read_as_a_hundredth_not_none() -> None:
+    # GIVEN a steady 100-104 a minute with a 120 spike every hour: 3 spreads miss it, 4.5 cover it
+    minutes: list[float | None] = [
+        120.0 if i % 60 == 30 and i > 120 else (100.0 if i % 2 else 104.0) for i in range(2000)
+    ]
+    curve = noise_multiple_curve(
+        minutes, MULTIPLIERS, target_fraction=0.9, sigmas=3.0, window=60, max_share_of_mean=None, lead=2
+    )
+    assert curve is not None and curve[1.5][0] == MIN_DROP_RATIO
+    # AND a day run at that multiple reads back at the configured headroom without dividing by zero
+    day = AnchorDay(1.5, Outcome(1000.0, 0.5, 90.0), _anchors(10.0, 100.0))
+    verdict = choose_multiplier([day] * 3, T0, curve=curve)
+    assert verdict is not None and verdict.multiplier in MULTIPLIERS
