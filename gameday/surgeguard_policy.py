@@ -316,17 +316,21 @@ class InMemoryAws:
         self, group: GroupConfig, start: datetime, end: datetime
     ) -> tuple[list[float | None], list[float | None]]:
         """The simulated group's InService (warming ones included, as AWS counts them) and total
-        instances per minute in [start, end) (None before the trace): what GroupInServiceInstances and
-        GroupTotalInstances say of a group that collects its metrics. Gap minutes are known here (Auto
-        Scaling publishes whatever the load does); the requests' gap leaves them out of any judgement."""
+        instances per minute in [start, end) (None before the trace and in its gaps): what
+        GroupInServiceInstances and GroupTotalInstances say of a group that collects its metrics. A
+        trace's gap is a stretch CloudWatch lost, the group's metrics with the requests: the forecaster
+        reads a minute without a count but with the group's metrics as one without requests."""
         view = self._view
         trace_start = view.now - timedelta(minutes=view.minute)
         first = int((start - trace_start).total_seconds() // 60)
         last = int((end - trace_start).total_seconds() // 60)
 
+        requests = view.history.requests
+
         def minutes(series: Sequence[float]) -> list[float | None]:
+            low, high = max(0, first), max(0, min(last, len(series)))
             known: list[float | None] = [
-                float(v) for v in series[max(0, first) : max(0, min(last, len(series)))]
+                None if requests[m] != requests[m] else float(series[m]) for m in range(low, high)
             ]
             before: list[float | None] = [None] * max(0, min(last, 0) - first)
             after: list[float | None] = [None] * max(0, last - max(first, len(series)))

@@ -340,10 +340,17 @@ def _judges_headroom(group: GroupConfig) -> bool:
 def _previous_forecast(group: GroupConfig, adapters: Adapters) -> ForecastState | None:
     """The group's FORECAST item as the last run wrote it; None when there is none, or it cannot be read
     or is malformed: then, as on the first run, the verdict is judged afresh and no run of due minutes
-    goes on from it."""
+    goes on from it. An anchored group's run fails on an item that cannot be read (AwsCallError), so
+    that Lambda retries it: the anchor's choice and its history are in that item and nowhere else, and
+    a run that wrote over them would lose them (the last forecast stays in effect meanwhile)."""
     try:
         return adapters.store.load_forecast(group.name)
-    except (AwsCallError, LookupError, TypeError, ValueError) as error:
+    except AwsCallError as error:
+        if group.anchors_noise_headroom():
+            raise
+        logger.warning("%s: could not read the last forecast item: %s", group.name, error)
+        return None
+    except (LookupError, TypeError, ValueError) as error:
         logger.warning("%s: could not read the last forecast item: %s", group.name, error)
         return None
 
@@ -413,7 +420,10 @@ def _anchor_noise_headroom(
     # Judged with the noise headroom's verdict whenever that is judged, so that the multiple recorded
     # for a day is the one that ran: none while the headroom stood down.
     rejudged = noise is not None and noise.judged_at == now
-    if previous is not None and previous.judged_at <= now < previous.judged_at + JUDGE_EVERY and not rejudged:
+    # A choice recorded while the noise headroom stood down is no choice once it pays: judged again.
+    stale = previous is not None and previous.stood_down and (noise is None or noise.noise_pays)
+    fresh = previous is not None and previous.judged_at <= now < previous.judged_at + JUDGE_EVERY
+    if previous is not None and fresh and not rejudged and not stale:
         return previous, f"; {previous.describe()}"
     try:
         verdict, why_not = _judge_anchors(group, adapters, previous, history, now)
@@ -456,6 +466,11 @@ def _judge_anchors(
     # choice is about the group's everyday noise, and a sale is met by its own floor.
     sales = [(plan.first_phase, plan.restore) for plan in (plan_event(group, e) for e in group.events)]
     demand = mark_gaps(without_windows(history, start, sales))
+    # ALB publishes no RequestCount in a minute without requests, and target tracking's CPU goes on
+    # through it: where the group's metrics say it ran, a minute without a count had no requests (a
+    # quiet night read as a gap kept the replayed anchors from ever scaling in, 5x their cost).
+    quiet = [0.0 if v is None and n is not None else v for v, n in zip(history, in_service, strict=True)]
+    replayed = without_windows(quiet, start, sales)
     settings = group.noise_headroom
     # How this group's drops answer the multiple, from the noise judge's replay of its requests (README: a
     # generic curve promised AAPL's weak lever as much as AMZN's strong one); its cost, from the nine
@@ -478,7 +493,7 @@ def _judge_anchors(
         else {m: (response[m][0], MULTIPLIER_CURVE[m][1]) for m in MULTIPLIERS}
     )
     verdict = judge_against_anchors(
-        demand,
+        replayed,
         in_service,
         instances,
         FleetModel(per_instance, group.launch_to_serving_minutes(), group.min, group.max),
@@ -503,6 +518,12 @@ def _unrenewed(
     keeping the history of what ran."""
     if previous is None:
         return None, f"; noise headroom not anchored yet: {why_not}"
+    if previous.judged_at > now:
+        # Stamped after this run's clock: no run of ours made it, and nothing it says ran yet.
+        return None, (
+            f"; noise headroom not anchored this run: {why_not}; the choice stamped "
+            f"{previous.judged_at.isoformat()}, after this run, is dropped"
+        )
     if previous.judged_at <= now < previous.judged_at + ANCHOR_STANDS_FOR:
         return previous, (
             f"; noise headroom not anchored this run: {why_not}; the {previous.multiplier:g}x of "
@@ -510,7 +531,8 @@ def _unrenewed(
         )
     if previous.multiplier == 1.0:
         return previous, f"; noise headroom not anchored this run: {why_not}; 1x since the last choice lapsed"
-    lapsed = replace(previous, multiplier=1.0, history=(*previous.history, (now, 1.0)))
+    kept = tuple(entry for entry in previous.history if entry[0] < now)
+    lapsed = replace(previous, multiplier=1.0, history=(*kept, (now, 1.0)))
     return lapsed, (
         f"; noise headroom not anchored this run: {why_not}; the {previous.multiplier:g}x of "
         f"{previous.judged_at.isoformat()} lapsed to 1x"

@@ -22,6 +22,7 @@ from surgeguard.adapters.errors import AwsCallError
 from surgeguard.config import ScalerConfig
 from surgeguard.domain.anchors import MULTIPLIERS, AnchorVerdict
 from surgeguard.domain.forecast import ForecastState
+from surgeguard.service import RetryableFailureError
 
 from .alarm_events import SNS, alarm_event
 from .support import CONFIG, T0, alarm_for, configure_web, put_request_counts, set_desired
@@ -362,3 +363,98 @@ def test_a_choice_kept_from_before_records_1x_once_the_noise_headroom_stands_dow
     assert state.anchor.multiplier == 1.0 and state.anchor.stood_down
     assert [m for _, m in state.anchor.history] == [2.0, 1.0] and state.anchor.history[-1][0] == T0
     assert "not anchored this run" in record["reason"] and "stands down" in record["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_an_unreadable_last_item_fails_an_anchored_run_and_keeps_the_choice(
+    audit: Audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN web anchored at 2x two hours ago, and its FORECAST item unreadable this run (throttled)
+    _configure()
+    _lean_history()
+    _anchor_item(judged_hours_ago=2, multiplier=2.0)
+
+    def throttled(self: AuditStore, group: str) -> None:
+        raise AwsCallError("GetItem", "ProvisionedThroughputExceededException", "Rate exceeded")
+
+    monkeypatch.setattr(AuditStore, "load_forecast", throttled)
+    # WHEN the forecaster runs, THEN it fails, audited, for Lambda to retry, rather than write over the
+    # choice and its history
+    with pytest.raises(RetryableFailureError):
+        run()
+    assert audit("web")[-1]["outcome"] == "failed"
+    item = forecast_item()
+    assert item is not None and item["anchor"]["M"]["multiplier"] == {"N": "2.0"}
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_choice_stamped_after_the_clock_is_dropped_not_written_out_of_order(
+    audit: Audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a 2x stamped two hours after the forecaster's clock, and the group's metrics throttled
+    _configure()
+    _lean_history(with_group_metrics=False)
+    _anchor_item(judged_hours_ago=-2, multiplier=2.0)
+
+    def throttled(self: CloudWatchSignals, *args: Any) -> None:
+        raise AwsCallError("GetMetricData", "Throttling", "Rate exceeded")
+
+    monkeypatch.setattr(CloudWatchSignals, "fleet_history", throttled)
+    run()
+    record = audit("web")[-1]
+    assert record["outcome"] != "failed" and "after this run, is dropped" in record["reason"]
+    # THEN the item it writes reads back, with no choice in it
+    state = AuditStore(os.environ["TABLE_NAME"]).load_forecast("web")
+    assert state is not None and state.anchor is None
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_choice_recorded_while_the_headroom_stood_down_is_judged_again_once_it_pays(audit: Audit) -> None:
+    # GIVEN a stood-down 1x judged two hours ago, and web no longer judging its noise headroom
+    _configure()
+    _lean_history()
+    judged = T0 - timedelta(hours=2)
+    stood_down = AnchorVerdict(
+        judged, 4, 1.0, 0.5, 0.1, 40_000.0, 60_000.0, ((judged, 1.0),), stood_down=True
+    )
+    boto3.client("dynamodb").delete_item(TableName=os.environ["TABLE_NAME"], Key=_forecast_key())
+    AuditStore(os.environ["TABLE_NAME"]).save_forecast(
+        "web",
+        ForecastState(
+            "forecast_only",
+            judged,
+            judged + timedelta(hours=3),
+            15,
+            (4,) * 4,
+            0.9,
+            1.2,
+            None,
+            anchor=stood_down,
+        ),
+        credible_until=T0,
+    )
+    run()
+    # THEN it is judged now, not carried with a sentence about a stand-down that no longer holds
+    record = audit("web")[-1]
+    assert (
+        record["forecast"]["anchor"]["judged_at"] == T0.isoformat() and "stands down" not in record["reason"]
+    )
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_minute_without_a_count_is_a_quiet_minute_for_the_replayed_anchors(audit: Audit) -> None:
+    # GIVEN four days of busy days (8,000 a minute) and quiet nights (20 a minute) where ALB published
+    # no count for every tenth minute (no requests), and the group's 8 instances all along
+    _configure()
+    minutes = [T0 - timedelta(minutes=HISTORY_DAYS * 1440 - i) for i in range(HISTORY_DAYS * 1440)]
+    put_request_counts(
+        (when, 8000.0 if 8 <= when.hour < 20 else 20.0)
+        for i, when in enumerate(minutes)
+        if 8 <= when.hour < 20 or i % 10
+    )
+    _group_metrics((when, 8.0) for when in minutes)
+    run()
+    anchor = audit("web")[-1]["forecast"]["anchor"]
+    # THEN target tracking scales in at night, as CPU goes on through minutes without requests: the
+    # anchors hold 16 instances by day and far fewer by night, not 16 all night
+    assert anchor["anchor_instance_hours"] < 0.75 * 16 * 24 * HISTORY_DAYS
