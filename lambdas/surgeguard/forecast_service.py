@@ -182,6 +182,9 @@ def _forecast(
     trigger: ForecastTrigger, adapters: Adapters, ctx: Context, delivery_id: str, now: datetime
 ) -> dict[str, Any]:
     group, settings = trigger.group, trigger.forecast
+    # An anchored group's last item is read first: its choice and history live there alone, and a read
+    # left until after the history's slow reads could meet the invocation's deadline on every retry.
+    anchored_previous = _previous_forecast(group, adapters) if group.anchors_noise_headroom() else None
     read = adapters.signals.request_history(group, now - timedelta(days=settings.history_days), now)
     # The declared sales' minutes (opening to release) are the sales', met by their own floors: fitted,
     # a sale a week ago once set 2.5x the floor in the same hours a week later, and sized the warm pool
@@ -224,10 +227,10 @@ def _forecast(
     bursts = () if learned is None else due_bursts(learned.factors)
     # The last item: its verdict may still stand, and a run of due minutes it holds up to now goes on.
     previous = (
-        _previous_forecast(group, adapters)
-        if _judges_headroom(group)
-        or group.anchors_noise_headroom()
-        or any(minute == 0 for minute, _ in bursts)
+        anchored_previous
+        if group.anchors_noise_headroom()
+        else _previous_forecast(group, adapters)
+        if _judges_headroom(group) or any(minute == 0 for minute, _ in bursts)
         else None
     )
     # The bursts keep their own backtest (the learned lift): the verdict is on the noise headroom only.
@@ -340,13 +343,15 @@ def _judges_headroom(group: GroupConfig) -> bool:
 def _previous_forecast(group: GroupConfig, adapters: Adapters) -> ForecastState | None:
     """The group's FORECAST item as the last run wrote it; None when there is none, or it cannot be read
     or is malformed: then, as on the first run, the verdict is judged afresh and no run of due minutes
-    goes on from it. An anchored group's run fails on an item that cannot be read (AwsCallError), so
-    that Lambda retries it: the anchor's choice and its history are in that item and nowhere else, and
-    a run that wrote over them would lose them (the last forecast stays in effect meanwhile)."""
+    goes on from it. An anchored group's run fails on a read that a retry can cure (throttled, a 5xx),
+    so that Lambda retries it: the anchor's choice and its history are in that item and nowhere else,
+    and a run that wrote over them would lose them (the last forecast stays in effect until its
+    `valid_until` meanwhile). Any other error (denied, out of time) would fail every retry too: the run
+    goes on as if there were no item, and a choice is made afresh."""
     try:
         return adapters.store.load_forecast(group.name)
     except AwsCallError as error:
-        if group.anchors_noise_headroom():
+        if group.anchors_noise_headroom() and error.transient:
             raise
         logger.warning("%s: could not read the last forecast item: %s", group.name, error)
         return None
@@ -469,7 +474,8 @@ def _judge_anchors(
     # ALB publishes no RequestCount in a minute without requests, and target tracking's CPU goes on
     # through it: where the group's metrics say it ran, a minute without a count had no requests (a
     # quiet night read as a gap kept the replayed anchors from ever scaling in, 5x their cost).
-    quiet = [0.0 if v is None and n is not None else v for v, n in zip(history, in_service, strict=True)]
+    no_count = [v is None and n is not None for v, n in zip(history, in_service, strict=True)]
+    quiet = [0.0 if missing else v for v, missing in zip(history, no_count, strict=True)]
     replayed = without_windows(quiet, start, sales)
     settings = group.noise_headroom
     # How this group's drops answer the multiple, from the noise judge's replay of its requests (README: a
@@ -502,6 +508,7 @@ def _judge_anchors(
         previous=previous,
         min_days=ANCHOR_MIN_DAYS,
         curve=curve,
+        no_datapoint=no_count,
     )
     if verdict is None:
         return None, (

@@ -458,3 +458,22 @@ def test_a_minute_without_a_count_is_a_quiet_minute_for_the_replayed_anchors(aud
     # THEN target tracking scales in at night, as CPU goes on through minutes without requests: the
     # anchors hold 16 instances by day and far fewer by night, not 16 all night
     assert anchor["anchor_instance_hours"] < 0.75 * 16 * 24 * HISTORY_DAYS
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_last_item_no_retry_can_read_does_not_stop_the_forecast(
+    audit: Audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN web anchored, and its FORECAST item unreadable in a way a retry cannot cure (denied)
+    _configure()
+    _lean_history()
+    _anchor_item(judged_hours_ago=2, multiplier=2.0)
+
+    def denied(self: AuditStore, group: str) -> None:
+        raise AwsCallError("GetItem", "AccessDeniedException", "not authorized")
+
+    monkeypatch.setattr(AuditStore, "load_forecast", denied)
+    # WHEN the forecaster runs, THEN it writes its forecast and judges the anchor afresh
+    run()
+    record = audit("web")[-1]
+    assert record["outcome"] != "failed" and record["forecast"]["anchor"]["judged_at"] == T0.isoformat()

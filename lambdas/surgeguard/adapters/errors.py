@@ -1,5 +1,20 @@
 """Our own errors for AWS failures, so the service never sees botocore."""
 
+# Codes a later retry can cure: throttling, capacity and the services' own 5xx.
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RateExceeded",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+    }
+)
+
 
 class AwsCallError(RuntimeError):
     """An AWS API call failed after the SDK's own retries (throttling included)."""
@@ -8,6 +23,10 @@ class AwsCallError(RuntimeError):
         super().__init__(f"{operation} failed: {code}: {message}")
         self.operation = operation
         self.code = code
+
+    @property
+    def transient(self) -> bool:
+        return self.code in TRANSIENT_CODES
 
 
 class GroupNotFoundError(LookupError):

@@ -159,7 +159,11 @@ class _Fleet:
 
 
 def replay_anchor(
-    demand: Sequence[float | None], fleet: FleetModel, anchor: Anchor, start_size: int
+    demand: Sequence[float | None],
+    fleet: FleetModel,
+    anchor: Anchor,
+    start_size: int,
+    no_datapoint: Sequence[bool] = (),
 ) -> list[Minute]:
     """`anchor` at 50 % on `demand` (requests per minute, oldest first; None: unknown), from `start_size`
     serving instances, as BENCHMARK.md pins AWS's target tracking (the benchmark's own replay of it gives
@@ -169,7 +173,10 @@ def replay_anchor(
     start of a minute the alarms read the datapoints before it, and the policy runs while its alarm holds:
     desired becomes ceil(serving x metric / target), up only on scale-out, down only on scale-in and not
     while an instance is launching. Launched instances serve `lead_minutes` later; scale-in removes the
-    newest first. An unknown minute breaks the alarms' runs, as a gap does, and nothing is decided in it."""
+    newest first. An unknown minute breaks the alarms' runs, as a gap does, and nothing is decided in it.
+    `no_datapoint`: minutes (True) counted at their demand (none: ALB published no count) whose requests
+    per target publish no datapoint either; they break a requests anchor's runs, as missing data keeps
+    target tracking from scaling in, while CPU goes on through them."""
     c = fleet.per_instance
     target = 100.0 * TT_TARGET if anchor.saturates else TT_TARGET * c
     low = TT_LOW_SHARE * target
@@ -200,6 +207,9 @@ def replay_anchor(
             metric = 100.0 * min(1.0, d / (serving * c))
         else:
             metric = d / serving
+        if not anchor.saturates and minute < len(no_datapoint) and no_datapoint[minute]:
+            high_run = low_run = 0
+            continue
         high_run = high_run + 1 if metric > target else 0
         low_run = low_run + 1 if metric < low else 0
         last_metric, last_serving = metric, float(serving)
@@ -324,6 +334,7 @@ def judge_against_anchors(
     previous: AnchorVerdict | None,
     min_days: int,
     curve: Mapping[float, tuple[float, float]] = MULTIPLIER_CURVE,
+    no_datapoint: Sequence[bool] = (),
 ) -> AnchorVerdict | None:
     """The day's verdict from `demand` (requests per minute), `in_service` (InService instances) and
     `instances` (in the group, launching ones included), one value per minute up to `judged_at`, oldest
@@ -350,7 +361,9 @@ def judge_against_anchors(
         daily(
             [
                 m if own is not None else None
-                for m, own in zip(replay_anchor(demand, fleet, anchor, start), own_minutes, strict=True)
+                for m, own in zip(
+                    replay_anchor(demand, fleet, anchor, start, no_datapoint), own_minutes, strict=True
+                )
             ]
         )
         for anchor in ANCHORS

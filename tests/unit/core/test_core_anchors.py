@@ -7,6 +7,7 @@ import math
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -331,3 +332,20 @@ def test_a_multiple_that_would_have_dropped_nothing_is_read_as_a_hundredth_not_n
     day = AnchorDay(1.5, Outcome(1000.0, 0.5, 90.0), _anchors(10.0, 100.0))
     verdict = choose_multiplier([day] * 3, T0, curve=curve)
     assert verdict is not None and verdict.multiplier in MULTIPLIERS
+
+
+def test_minutes_without_a_count_stop_only_the_requests_anchor_from_scaling_in() -> None:
+    # GIVEN 20 instances at 50 %, then a night with no request at all (ALB publishes no count)
+    demand: list[float | None] = [1000.0] * 20 + [0.0] * 60
+    quiet = [False] * 20 + [True] * 60
+
+    def size_at_end(anchor: Any) -> float:
+        minutes = replay_anchor(demand, FLEET, anchor, 20, quiet)
+        last = minutes[-1]
+        assert last is not None  # the quiet minutes are counted (no demand, instances held)
+        return last[2]
+
+    # THEN CPU reads 0 % through the night and target tracking scales in; requests per target publishes
+    # nothing, and target tracking does not scale in on missing data
+    assert size_at_end(CPU) == FLEET.min_size and size_at_end(HIRES) == FLEET.min_size
+    assert size_at_end(REQUESTS) == 20
