@@ -678,6 +678,11 @@ def tuning_at(setting: float, base: Tuning = Tuning()) -> Tuning:
     # hours a minute of the hour must burst in moves with the setting (at 85 with the default's 0.3,
     # twitter cost 1.732x and lost TT-cpu at 60 %, 1.731x).
     tuning = replace(tuning, hourly_burst_share=min(1.0, base.hourly_burst_share * setting / base.cpu_target))
+    if setting != base.cpu_target:
+        # Anchoring aims the default at target tracking's operating point; a setting named off the default
+        # asks for another, and anchored it was pulled back (AMZN's frontier lost 4 of its 11 AWS points,
+        # GOOG's 4 of 19: README, "Noise headroom anchored to AWS").
+        tuning = replace(tuning, noise_anchored=False)
     if setting >= LEAN_SETTING:
         cap = base.noise_max_share_of_mean
         tuning = replace(

@@ -206,3 +206,10 @@ def test_the_published_frontiers_are_of_todays_knob_and_agree_with_their_points(
         }
         recomputed = TraceFrontier(entry["trace"], points).undominated()
         assert [[family, p.setting] for family, p in recomputed] == entry["undominated"][CHALLENGER]
+
+
+def test_only_the_default_setting_is_anchored_to_aws() -> None:
+    # Anchoring aims at target tracking's operating point; a setting named off the default asks for another
+    default = Tuning()
+    assert default.noise_anchored and tuning_at(default.cpu_target).noise_anchored
+    assert not any(tuning_at(s).noise_anchored for s in (21.0, 30.0, 46.0, 70.0, 85.0, 95.0))
