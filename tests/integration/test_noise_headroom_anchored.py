@@ -74,6 +74,15 @@ def _lean_history(with_group_metrics: bool = True) -> None:
         _group_metrics((when, 8.0) for when in minutes)
 
 
+def _failing(operation: str, code: str) -> Callable[..., None]:
+    """A stand-in for an adapter call that fails as AWS would, after the SDK's retries."""
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise AwsCallError(operation, code, "injected by the test")
+
+    return fail
+
+
 def _anchor_item(judged_hours_ago: float, multiplier: float, *, issued_minutes_ago: int = 10) -> None:
     """web's FORECAST item, in place of any before it (the store keeps a newer one: a hand write here)."""
     boto3.client("dynamodb").delete_item(TableName=os.environ["TABLE_NAME"], Key=_forecast_key())
@@ -144,10 +153,7 @@ def test_an_unreadable_fleet_history_keeps_a_recent_choice_and_lets_an_old_one_l
     _lean_history(with_group_metrics=False)
     _anchor_item(judged_hours_ago=36, multiplier=2.0)
 
-    def throttled(self: CloudWatchSignals, *args: Any) -> None:
-        raise AwsCallError("GetMetricData", "Throttling", "Rate exceeded")
-
-    monkeypatch.setattr(CloudWatchSignals, "fleet_history", throttled)
+    monkeypatch.setattr(CloudWatchSignals, "fleet_history", _failing("GetMetricData", "Throttling"))
     # WHEN the forecaster runs
     run()
     # THEN the forecast is written, the 2x stands (the next run tries again), and the reason says so
@@ -348,10 +354,7 @@ def test_a_choice_kept_from_before_records_1x_once_the_noise_headroom_stands_dow
     _random_walk_history()
     _anchor_item(judged_hours_ago=25, multiplier=2.0)
 
-    def throttled(self: CloudWatchSignals, *args: Any) -> None:
-        raise AwsCallError("GetMetricData", "Throttling", "Rate exceeded")
-
-    monkeypatch.setattr(CloudWatchSignals, "fleet_history", throttled)
+    monkeypatch.setattr(CloudWatchSignals, "fleet_history", _failing("GetMetricData", "Throttling"))
     # WHEN the forecaster judges the noise headroom not to pay, and cannot renew the anchor
     run()
     record = audit("web")[-1]
@@ -374,10 +377,9 @@ def test_an_unreadable_last_item_fails_an_anchored_run_and_keeps_the_choice(
     _lean_history()
     _anchor_item(judged_hours_ago=2, multiplier=2.0)
 
-    def throttled(self: AuditStore, group: str) -> None:
-        raise AwsCallError("GetItem", "ProvisionedThroughputExceededException", "Rate exceeded")
-
-    monkeypatch.setattr(AuditStore, "load_forecast", throttled)
+    monkeypatch.setattr(
+        AuditStore, "load_forecast", _failing("GetItem", "ProvisionedThroughputExceededException")
+    )
     # WHEN the forecaster runs, THEN it fails, audited, for Lambda to retry, rather than write over the
     # choice and its history
     with pytest.raises(RetryableFailureError):
@@ -396,10 +398,7 @@ def test_a_choice_stamped_after_the_clock_is_dropped_not_written_out_of_order(
     _lean_history(with_group_metrics=False)
     _anchor_item(judged_hours_ago=-2, multiplier=2.0)
 
-    def throttled(self: CloudWatchSignals, *args: Any) -> None:
-        raise AwsCallError("GetMetricData", "Throttling", "Rate exceeded")
-
-    monkeypatch.setattr(CloudWatchSignals, "fleet_history", throttled)
+    monkeypatch.setattr(CloudWatchSignals, "fleet_history", _failing("GetMetricData", "Throttling"))
     run()
     record = audit("web")[-1]
     assert record["outcome"] != "failed" and "after this run, is dropped" in record["reason"]
@@ -469,10 +468,7 @@ def test_a_last_item_no_retry_can_read_does_not_stop_the_forecast(
     _lean_history()
     _anchor_item(judged_hours_ago=2, multiplier=2.0)
 
-    def denied(self: AuditStore, group: str) -> None:
-        raise AwsCallError("GetItem", "AccessDeniedException", "not authorized")
-
-    monkeypatch.setattr(AuditStore, "load_forecast", denied)
+    monkeypatch.setattr(AuditStore, "load_forecast", _failing("GetItem", "AccessDeniedException"))
     # WHEN the forecaster runs, THEN it writes its forecast and judges the anchor afresh
     run()
     record = audit("web")[-1]
