@@ -173,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="run surgeguard and surgeguard-reactive at this point of their headroom knob (the "
         f"frontier's settings: {', '.join(f'{s:g}' for s in HEADROOM_SETTINGS)}; default "
-        f"{DEFAULT_SETTING:g}); BENCHMARK.md's goals are judged at the default",
+        f"{DEFAULT_SETTING:g}, the only one anchored to AWS); BENCHMARK.md's goals are judged at the "
+        "default",
     )
     parser.add_argument(
         "--show-config",

@@ -343,11 +343,11 @@ def _judges_headroom(group: GroupConfig) -> bool:
 def _previous_forecast(group: GroupConfig, adapters: Adapters) -> ForecastState | None:
     """The group's FORECAST item as the last run wrote it; None when there is none, or it cannot be read
     or is malformed: then, as on the first run, the verdict is judged afresh and no run of due minutes
-    goes on from it. An anchored group's run fails on a read that a retry can cure (throttled, a 5xx),
-    so that Lambda retries it: the anchor's choice and its history are in that item and nowhere else,
-    and a run that wrote over them would lose them (the last forecast stays in effect until its
-    `valid_until` meanwhile). Any other error (denied, out of time) would fail every retry too: the run
-    goes on as if there were no item, and a choice is made afresh."""
+    goes on from it. An anchored group's run fails on a read that a retry can cure (throttled, a 5xx, a
+    network timeout), so that Lambda retries it: the anchor's choice and its history are in that item
+    and nowhere else, and a run that wrote over them would lose them (the last forecast stays in effect
+    until its `valid_until` meanwhile). Any other error (denied, the invocation's own deadline) would
+    fail every retry too: the run goes on as if there were no item, and a choice is made afresh."""
     try:
         return adapters.store.load_forecast(group.name)
     except AwsCallError as error:

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from pydantic import ValidationError
 
 from surgeguard import keys
@@ -473,3 +474,41 @@ def test_a_last_item_no_retry_can_read_does_not_stop_the_forecast(
     run()
     record = audit("web")[-1]
     assert record["outcome"] != "failed" and record["forecast"]["anchor"]["judged_at"] == T0.isoformat()
+
+
+class _Failing:
+    """A DynamoDB client whose every call fails with `error`."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def get_item(self, **kwargs: Any) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (ReadTimeoutError(endpoint_url="https://dynamodb"), True),  # no AWS response: botocore retries it
+        (EndpointConnectionError(endpoint_url="https://dynamodb"), True),
+        (
+            ClientError({"Error": {"Code": "Weird"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "GetItem"),
+            True,
+        ),
+        (ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "GetItem"), True),
+        (
+            ClientError(
+                {"Error": {"Code": "AccessDeniedException"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                "GetItem",
+            ),
+            False,
+        ),
+    ],
+)
+def test_a_failed_call_says_whether_a_retry_could_cure_it(error: Exception, transient: bool) -> None:
+    # A network timeout reading an anchored group's last item must fail the run for a retry, as a
+    # throttle does, not write over the choice (its code is the exception's name, in no AWS list).
+    store = AuditStore("table", api=_Failing(error))
+    with pytest.raises(AwsCallError) as raised:
+        store.load_forecast("web")
+    assert raised.value.transient is transient

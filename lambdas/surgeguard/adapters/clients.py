@@ -12,9 +12,10 @@ import boto3
 from botocore import xform_name
 from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from surgeguard.adapters.errors import AwsCallError
+from surgeguard.adapters.errors import TRANSIENT_CODES, AwsCallError
 
 # Budgeted inside the Lambda timeout: standard mode, 3 attempts in all (the first + 2 retries, backoff
 # under 2 s between them), 2 s to connect and 4 s to read: one call takes at most ~20 s. The deadline
@@ -79,6 +80,18 @@ def worst_call_seconds(config: Config) -> float:
     return attempts * (float(settings.connect_timeout) + float(settings.read_timeout)) + backoff
 
 
+def _transient(error: Exception, code: str) -> bool:
+    """Could a later retry succeed: no AWS response at all (a timeout, a dropped connection), a 5xx, or
+    a throttling, capacity or timeout code."""
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        return True
+    response = getattr(error, "response", None) or {}
+    status = (
+        response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) if isinstance(response, dict) else 0
+    )
+    return (isinstance(status, int) and status >= 500) or code in TRANSIENT_CODES
+
+
 def error_code(error: Exception) -> tuple[str, str]:
     response = getattr(error, "response", None) or {}
     info = response.get("Error", {}) if isinstance(response, dict) else {}
@@ -113,7 +126,7 @@ class AwsAdapter:
                 code, message = error_code(error)
                 pause = random.uniform(0, min(PATIENT_MAX_PAUSE, 2.0 ** (round_ + 1)))
                 if not self._patient(code, round_, pause):
-                    raise AwsCallError(operation, code, message) from error
+                    raise AwsCallError(operation, code, message, transient=_transient(error, code)) from error
             time.sleep(pause)
         raise AssertionError("unreachable: the last round raises")
 

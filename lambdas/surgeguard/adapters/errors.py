@@ -1,14 +1,23 @@
 """Our own errors for AWS failures, so the service never sees botocore."""
 
-# Codes a later retry can cure: throttling, capacity and the services' own 5xx.
+# Codes a later retry can cure: throttling, capacity, timeouts and the services' own 5xx (botocore's
+# standard retry mode treats these as throttled or transient). Errors without an AWS response (a socket
+# timeout, a dropped connection) are transient too: the adapter says so when it wraps them.
 TRANSIENT_CODES = frozenset(
     {
         "Throttling",
         "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
         "RateExceeded",
         "RequestLimitExceeded",
         "TooManyRequestsException",
+        "SlowDown",
         "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "PriorRequestNotComplete",
+        "RequestTimeout",
+        "RequestTimeoutException",
         "InternalServerError",
         "InternalFailure",
         "ServiceUnavailable",
@@ -19,14 +28,12 @@ TRANSIENT_CODES = frozenset(
 class AwsCallError(RuntimeError):
     """An AWS API call failed after the SDK's own retries (throttling included)."""
 
-    def __init__(self, operation: str, code: str, message: str) -> None:
+    def __init__(self, operation: str, code: str, message: str, *, transient: bool | None = None) -> None:
         super().__init__(f"{operation} failed: {code}: {message}")
         self.operation = operation
         self.code = code
-
-    @property
-    def transient(self) -> bool:
-        return self.code in TRANSIENT_CODES
+        # Could a later retry succeed? None: judged by the code alone.
+        self.transient = code in TRANSIENT_CODES if transient is None else transient
 
 
 class GroupNotFoundError(LookupError):
