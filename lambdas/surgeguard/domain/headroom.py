@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -160,21 +160,12 @@ def judge_noise_headroom(
     not needed and too little where it is: the same instances at a lower target drop less."""
     if not 0 < target_fraction <= 1 or lead < 1:
         raise ValueError("need 0 < target_fraction <= 1 and lead >= 1")
-    known_at = [v if v is not None and v == v and v >= 0 else None for v in minutes]
+    known_at = _known_minutes(minutes)
     if len(known_at) - known_at.count(None) < JUDGE_MIN_MINUTES:
         return None  # too little to replay: no need to try
     pairs: list[tuple[float, float, float]] = []  # (demand, latest known at decision, noise capacity)
-    floor = 0.0
-    for t in range(lead, len(known_at)):
-        decided = t - lead + 1  # minutes [.. decided) are known when capacity for t is set
-        if (t - lead) % _JUDGE_REFRESH_MINUTES == 0:
-            level = _noise_level(
-                known_at[max(0, decided - window) : decided], sigmas, window, max_share_of_mean
-            )
-            floor = 0.0 if level is None else level[2]
-        demand, latest = known_at[t], known_at[decided - 1]
-        if demand is None or latest is None:
-            continue
+    for demand, latest, level in _lead_ahead(known_at, window, lead):
+        floor = 0.0 if level is None else _with_headroom(*level, sigmas, max_share_of_mean)
         pairs.append((demand, latest, max(latest / target_fraction, floor)))
     if len(pairs) < JUDGE_MIN_MINUTES:
         return None
@@ -217,28 +208,24 @@ def noise_multiple_curve(
     demand or spend; drops relative to none dropped are 1.0 (nothing to gain)."""
     if not 0 < target_fraction <= 1 or lead < 1 or 1.0 not in multipliers:
         raise ValueError("need 0 < target_fraction <= 1, lead >= 1 and the multiple 1.0")
-    known_at = [v if v is not None and v == v and v >= 0 else None for v in minutes]
+    # Each multiple's sigmas and cap, as the decision runs them.
+    settings = {
+        m: (
+            min(sigmas_max, sigmas * m),
+            None if max_share_of_mean is None else min(share_max, max_share_of_mean * m),
+        )
+        for m in multipliers
+    }
     dropped = dict.fromkeys(multipliers, 0.0)
     spent = dict.fromkeys(multipliers, 0.0)
     replayed = 0
-    level: tuple[float, float, float] | None = None
-    for t in range(lead, len(known_at)):
-        decided = t - lead + 1
-        if (t - lead) % _JUDGE_REFRESH_MINUTES == 0:
-            level = _noise_level(known_at[max(0, decided - window) : decided], 1.0, window, None)
-        demand, latest = known_at[t], known_at[decided - 1]
-        if demand is None or latest is None:
-            continue
+    for demand, latest, level in _lead_ahead(_known_minutes(minutes), window, lead):
         replayed += 1
         at_target = latest / target_fraction
-        for multiplier in multipliers:
-            capacity = at_target
-            if level is not None:
-                mean, spread, _ = level
-                headroom = min(sigmas_max, sigmas * multiplier) * spread
-                if max_share_of_mean is not None:
-                    headroom = min(headroom, min(share_max, max_share_of_mean * multiplier) * mean)
-                capacity = max(capacity, mean + headroom)
+        for multiplier, (m_sigmas, m_share) in settings.items():
+            capacity = (
+                at_target if level is None else max(at_target, _with_headroom(*level, m_sigmas, m_share))
+            )
             dropped[multiplier] += max(0.0, demand - capacity)
             spent[multiplier] += capacity
     if replayed < 1440 or spent[1.0] <= 0:
@@ -254,6 +241,36 @@ def noise_multiple_curve(
     }
 
 
+def _known_minutes(minutes: Sequence[float | None]) -> list[float | None]:
+    """`minutes` with None for every one not a count (None, NaN or negative)."""
+    return [v if v is not None and v == v and v >= 0 else None for v in minutes]
+
+
+def _lead_ahead(
+    known_at: Sequence[float | None], window: int, lead: int
+) -> Iterator[tuple[float, float, tuple[float, float] | None]]:
+    """The one-lead-ahead replay the judges share: for each minute whose demand is known and whose
+    capacity, set `lead` minutes before, had a latest known minute to go on, (its demand, that latest
+    minute, the (mean, spread) of the `window` before it as last refreshed; None: too few known)."""
+    level: tuple[float, float] | None = None
+    for t in range(lead, len(known_at)):
+        decided = t - lead + 1  # minutes [.. decided) are known when capacity for t is set
+        if (t - lead) % _JUDGE_REFRESH_MINUTES == 0:
+            noise = _noise_level(known_at[max(0, decided - window) : decided], 1.0, window, None)
+            level = None if noise is None else (noise[0], noise[1])
+        demand, latest = known_at[t], known_at[decided - 1]
+        if demand is not None and latest is not None:
+            yield demand, latest, level
+
+
+def _with_headroom(mean: float, spread: float, sigmas: float, max_share_of_mean: float | None) -> float:
+    """The mean plus `sigmas` spreads, that headroom at most `max_share_of_mean` x the mean."""
+    headroom = sigmas * spread
+    if max_share_of_mean is not None:
+        headroom = min(headroom, max_share_of_mean * mean)
+    return mean + headroom
+
+
 def _noise_level(
     window_minutes: Sequence[float | None], sigmas: float, window: int, max_share_of_mean: float | None
 ) -> tuple[float, float, float] | None:
@@ -264,10 +281,7 @@ def _noise_level(
         return None
     mean = sum(known) / len(known)
     spread = minute_spread(known)
-    headroom = sigmas * spread
-    if max_share_of_mean is not None:
-        headroom = min(headroom, max_share_of_mean * mean)
-    return mean, spread, mean + headroom
+    return mean, spread, _with_headroom(mean, spread, sigmas, max_share_of_mean)
 
 
 def without_windows(
