@@ -303,9 +303,7 @@ class InMemoryAws:
     def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]:
         """The simulated RequestCount per minute in [start, end) (None before the trace and in gaps)."""
         view = self._view
-        trace_start = view.now - timedelta(minutes=view.minute)
-        first = int((start - trace_start).total_seconds() // 60)
-        last = int((end - trace_start).total_seconds() // 60)
+        first, last = self._trace_minutes(start, end)
         requests = self._known_requests(view.history.requests)
         known = requests[max(0, first) : max(0, min(last, len(requests)))]
         before: list[float | None] = [None] * max(0, min(last, 0) - first)
@@ -320,23 +318,24 @@ class InMemoryAws:
         GroupInServiceInstances and GroupTotalInstances say of a group that collects its metrics. A
         trace's gap is a stretch CloudWatch lost, the group's metrics with the requests: the forecaster
         reads a minute without a count but with the group's metrics as one without requests."""
-        view = self._view
-        trace_start = view.now - timedelta(minutes=view.minute)
-        first = int((start - trace_start).total_seconds() // 60)
-        last = int((end - trace_start).total_seconds() // 60)
+        history = self._view.history
+        minutes = range(*self._trace_minutes(start, end))
+        requests = history.requests  # the same length as the series below: the engine appends together
 
-        requests = view.history.requests
-
-        def minutes(series: Sequence[float]) -> list[float | None]:
-            low, high = max(0, first), max(0, min(last, len(series)))
-            known: list[float | None] = [
-                None if requests[m] != requests[m] else float(series[m]) for m in range(low, high)
+        def known(series: Sequence[float]) -> list[float | None]:
+            return [
+                float(series[m]) if 0 <= m < len(series) and requests[m] == requests[m] else None
+                for m in minutes
             ]
-            before: list[float | None] = [None] * max(0, min(last, 0) - first)
-            after: list[float | None] = [None] * max(0, last - max(first, len(series)))
-            return before + known + after
 
-        return minutes(view.history.in_service), minutes(view.history.instances)
+        return known(history.in_service), known(history.instances)
+
+    def _trace_minutes(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """[start, end) as trace minutes (negative before the trace, past its length after the view)."""
+        trace_start = self._view.now - timedelta(minutes=self._view.minute)
+        return int((start - trace_start).total_seconds() // 60), int(
+            (end - trace_start).total_seconds() // 60
+        )
 
     def _known_requests(self, series: Sequence[float]) -> list[float | None]:
         """The engine's RequestCount series with NaN (gaps) as None, kept in step as the engine appends

@@ -226,13 +226,9 @@ def _forecast(
     )
     bursts = () if learned is None else due_bursts(learned.factors)
     # The last item: its verdict may still stand, and a run of due minutes it holds up to now goes on.
-    previous = (
-        anchored_previous
-        if group.anchors_noise_headroom()
-        else _previous_forecast(group, adapters)
-        if _judges_headroom(group) or any(minute == 0 for minute, _ in bursts)
-        else None
-    )
+    previous = anchored_previous
+    if not group.anchors_noise_headroom() and (_judges_headroom(group) or any(m == 0 for m, _ in bursts)):
+        previous = _previous_forecast(group, adapters)
     # The bursts keep their own backtest (the learned lift): the verdict is on the noise headroom only.
     verdict, judge_note = _judge_noise_headroom(trigger, previous, read, now)
     anchor, anchor_note = _anchor_noise_headroom(trigger, adapters, previous, read, now, verdict)
@@ -442,8 +438,7 @@ def _anchor_noise_headroom(
     if verdict is not None and noise is not None and not noise.noise_pays and not verdict.stood_down:
         # Stood down, the headroom has nothing to multiply: 1x is what runs, and what the history keeps
         # (in place of this judgement's entry, or after a choice kept from before).
-        kept = tuple(entry for entry in verdict.history if entry[0] < now)
-        verdict = replace(verdict, multiplier=1.0, history=(*kept, (now, 1.0)), stood_down=True)
+        verdict = verdict.at_1x_from(now, stood_down=True)
         if sentence is not None:
             sentence += "; the noise headroom stands down (judged not to pay): 1x"
     if sentence is None:
@@ -525,25 +520,18 @@ def _unrenewed(
     keeping the history of what ran."""
     if previous is None:
         return None, f"; noise headroom not anchored yet: {why_not}"
+    not_this_run = f"; noise headroom not anchored this run: {why_not}"
+    last = f"the {previous.multiplier:g}x of {previous.judged_at.isoformat()}"
     if previous.judged_at > now:
         # Stamped after this run's clock: no run of ours made it, and nothing it says ran yet.
         return None, (
-            f"; noise headroom not anchored this run: {why_not}; the choice stamped "
-            f"{previous.judged_at.isoformat()}, after this run, is dropped"
+            f"{not_this_run}; the choice stamped {previous.judged_at.isoformat()}, after this run, is dropped"
         )
-    if previous.judged_at <= now < previous.judged_at + ANCHOR_STANDS_FOR:
-        return previous, (
-            f"; noise headroom not anchored this run: {why_not}; the {previous.multiplier:g}x of "
-            f"{previous.judged_at.isoformat()} stands"
-        )
+    if now < previous.judged_at + ANCHOR_STANDS_FOR:
+        return previous, f"{not_this_run}; {last} stands"
     if previous.multiplier == 1.0:
-        return previous, f"; noise headroom not anchored this run: {why_not}; 1x since the last choice lapsed"
-    kept = tuple(entry for entry in previous.history if entry[0] < now)
-    lapsed = replace(previous, multiplier=1.0, history=(*kept, (now, 1.0)))
-    return lapsed, (
-        f"; noise headroom not anchored this run: {why_not}; the {previous.multiplier:g}x of "
-        f"{previous.judged_at.isoformat()} lapsed to 1x"
-    )
+        return previous, f"{not_this_run}; 1x since the last choice lapsed"
+    return previous.at_1x_from(now), f"{not_this_run}; {last} lapsed to 1x"
 
 
 def _size_pool(

@@ -7,7 +7,7 @@ import json
 import logging
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -750,12 +750,9 @@ class AuditStore(AwsAdapter):
 
 def _headroom_verdict(attributes: dict[str, Any]) -> HeadroomVerdict:
     """The item's verdict; ValueError for figures no judge writes (the decision then ignores the item)."""
-    figures = [
-        float(_from_attribute(attributes[name]))
-        for name in ("noise_dropped_pct", "target_dropped_pct", "target_share")
-    ]
-    if not all(math.isfinite(f) and f >= 0 for f in figures):
-        raise ValueError(f"headroom verdict with figures {figures}: not finite, or negative")
+    figures = _verdict_figures(
+        attributes, ("noise_dropped_pct", "target_dropped_pct", "target_share"), "headroom"
+    )
     return HeadroomVerdict(
         judged_at=_item_time(attributes["judged_at"], "forecast item's headroom.judged_at"),
         minutes=int(attributes["minutes"]["N"]),
@@ -763,6 +760,14 @@ def _headroom_verdict(attributes: dict[str, Any]) -> HeadroomVerdict:
         target_dropped_pct=figures[1],
         target_share=figures[2],
     )
+
+
+def _verdict_figures(attributes: dict[str, Any], names: Sequence[str], verdict: str) -> list[float]:
+    """A verdict's figures by name; ValueError for one not finite, or negative: no judge writes it."""
+    figures = [float(_from_attribute(attributes[name])) for name in names]
+    if not all(math.isfinite(f) and f >= 0 for f in figures):
+        raise ValueError(f"{verdict} verdict with figures {figures}: not finite, or negative")
+    return figures
 
 
 _ANCHOR_FIGURES = ("own_dropped_pct", "anchor_dropped_pct", "own_instance_minutes", "anchor_instance_minutes")
@@ -785,9 +790,7 @@ def _anchor_verdict(attributes: dict[str, Any]) -> AnchorVerdict:
     """The item's choice; ValueError for one no forecaster writes (a multiple it never chooses, figures
     that are not finite), and the decision then ignores the item: a hand-edited 1e9 must not hold the
     group at its max."""
-    figures = [float(_from_attribute(attributes[name])) for name in _ANCHOR_FIGURES]
-    if not all(math.isfinite(f) and f >= 0 for f in figures):
-        raise ValueError(f"anchor verdict with figures {figures}: not finite, or negative")
+    figures = _verdict_figures(attributes, _ANCHOR_FIGURES, "anchor")
     history = tuple(
         (_item_time(pair["L"][0], "forecast item's anchor.history"), float(_from_attribute(pair["L"][1])))
         for pair in attributes["history"]["L"]

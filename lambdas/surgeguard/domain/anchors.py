@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from surgeguard.domain.forecast import CEIL_TOLERANCE
@@ -66,6 +66,7 @@ class Outcome:
     demand: float = 0.0
     dropped: float = 0.0
     instance_minutes: float = 0.0
+    known_minutes: int = 0
 
     @property
     def dropped_pct(self) -> float:
@@ -76,6 +77,7 @@ class Outcome:
             self.demand + other.demand,
             self.dropped + other.dropped,
             self.instance_minutes + other.instance_minutes,
+            self.known_minutes + other.known_minutes,
         )
 
 
@@ -115,7 +117,7 @@ def observed_minutes(
     serves that much later, a fall at once."""
     # A minute whose window is not all known is unknown: after a gap (or at the history's start) a rise
     # may have come this very minute, and counting it as serving would flatter the group.
-    counts = [n if n is not None and _known(n) else None for n in in_service]
+    counts = [n if _known(n) else None for n in in_service]
     out: list[Minute] = []
     for minute, (d, total) in enumerate(zip(demand, instances, strict=True)):
         window = counts[minute - warming_minutes : minute + 1] if minute >= warming_minutes else [None]
@@ -134,10 +136,9 @@ class _Fleet:
         self.size = size
         self.lead = lead
         self.recent: deque[list[int]] = deque()  # [minute launched, count still in the group]
-        self.keep = lead
 
     def forget_before(self, minute: int) -> None:
-        while self.recent and self.recent[0][0] <= minute - self.keep:
+        while self.recent and self.recent[0][0] <= minute - self.lead:
             self.recent.popleft()
 
     def launched_within(self, minute: int, minutes: int) -> int:
@@ -221,12 +222,14 @@ def daily(minutes: Sequence[Minute]) -> list[Outcome]:
     days: list[Outcome] = []
     for end in range(len(minutes), 0, -DAY_MINUTES):
         demand = dropped = held = 0.0
+        known = 0
         for minute in minutes[max(0, end - DAY_MINUTES) : end]:
             if minute is not None:
                 demand += minute[0]
                 dropped += minute[1]
                 held += minute[2]
-        days.append(Outcome(demand, dropped, held))
+                known += 1
+        days.append(Outcome(demand, dropped, held, known))
     days.reverse()
     return days
 
@@ -248,9 +251,15 @@ class AnchorVerdict:
     # The noise headroom stood down (judged not to pay) when this was judged: nothing to multiply, 1x.
     stood_down: bool = False
 
-    def multiplier_at(self, when: datetime) -> float:
-        """The multiple in effect at `when` (1.0 before the first judgement)."""
-        return _in_effect(self.history, when)
+    def at_1x_from(self, when: datetime, *, stood_down: bool | None = None) -> AnchorVerdict:
+        """This choice run at 1x from `when` on: the history before `when` kept, `when`'s entry 1x."""
+        kept = tuple(entry for entry in self.history if entry[0] < when)
+        return replace(
+            self,
+            multiplier=1.0,
+            history=(*kept, (when, 1.0)),
+            stood_down=self.stood_down if stood_down is None else stood_down,
+        )
 
     def describe(self) -> str:
         beaten = (
@@ -344,15 +353,11 @@ def judge_against_anchors(
     if not len(demand) == len(in_service) == len(instances):
         raise ValueError("demand, in_service and instances must cover the same minutes")
     own_minutes = observed_minutes(demand, in_service, instances, fleet.per_instance, warming_minutes)
-    # Days counted back from the last minute, as `daily` sums them; only those with half their minutes
-    # known are judged (and counted).
-    half_known = [
-        2 * sum(m is not None for m in own_minutes[max(0, end - DAY_MINUTES) : end]) >= DAY_MINUTES
-        for end in range(len(own_minutes), 0, -DAY_MINUTES)
-    ][::-1]
+    own_days = daily(own_minutes)
+    # Only days with half their minutes known are judged (and counted).
+    half_known = [2 * day.known_minutes >= DAY_MINUTES for day in own_days]
     if sum(half_known) < min_days:
         return None
-    own_days = daily(own_minutes)
     first_known = next((n for n in in_service if n is not None and _known(n)), fleet.min_size)
     start = math.ceil(first_known - CEIL_TOLERANCE)
     # Each anchor is replayed on every minute with demand (a gap in the group's metrics is no gap in its
@@ -376,7 +381,7 @@ def judge_against_anchors(
         for i in range(len(own_days))
     ]
     days = [
-        AnchorDay(_in_effect(history, day_start), own, tuple(replay[i] for replay in replays))
+        AnchorDay(multiplier_in_effect(history, day_start), own, tuple(replay[i] for replay in replays))
         for i, (day_start, own) in enumerate(zip(starts, own_days, strict=True))
         if half_known[i]
     ]
@@ -386,7 +391,8 @@ def judge_against_anchors(
     return choose_multiplier(days, judged_at, [*before, *recent], curve)
 
 
-def _in_effect(history: Sequence[tuple[datetime, float]], when: datetime) -> float:
+def multiplier_in_effect(history: Sequence[tuple[datetime, float]], when: datetime) -> float:
+    """The multiple in effect at `when` by `history` ((from, multiple), oldest first); 1.0 before it."""
     chosen = 1.0
     for since, multiplier in history:
         if since <= when:

@@ -25,6 +25,7 @@ from surgeguard.domain.anchors import (
     choose_multiplier,
     daily,
     judge_against_anchors,
+    multiplier_in_effect,
     observed_minutes,
     replay_anchor,
 )
@@ -170,9 +171,9 @@ def test_the_history_keeps_earlier_choices_and_adds_this_one() -> None:
     assert verdict is not None
     # a choice stamped after this judgement (a clock that went back) is dropped
     assert verdict.history == (*earlier[:2], (T0, 1.5))
-    assert verdict.multiplier_at(T0 - timedelta(days=3)) == 1.0
-    assert verdict.multiplier_at(T0 - timedelta(hours=30)) == 2.0
-    assert verdict.multiplier_at(T0 + timedelta(hours=3)) == 1.5
+    assert multiplier_in_effect(verdict.history, T0 - timedelta(days=3)) == 1.0
+    assert multiplier_in_effect(verdict.history, T0 - timedelta(hours=30)) == 2.0
+    assert multiplier_in_effect(verdict.history, T0 + timedelta(hours=3)) == 1.5
 
 
 def test_no_day_with_demand_judges_nothing() -> None:
