@@ -639,8 +639,9 @@ def _describe_bursts(bursts: tuple[tuple[int, float], ...], now: datetime, learn
     aside = []
     if learned.distrusted:
         aside.append(
-            f"the minute-of-the-day rule set aside: where its bursts were due over the last day, a burst "
-            f"came {learned.lift:.2f}x as often as on any minute (under {settings.min_lift:g}x: noise)"
+            f"the minute-of-the-day rule set aside: where its bursts were due since the last day with "
+            f"one, a burst came {learned.lift:.2f}x as often as on any minute (under "
+            f"{settings.min_lift:g}x: noise)"
         )
     if learned.hourly_distrusted:
         aside.append(

@@ -454,6 +454,11 @@ class BurstSettings:
     # a burst came at least this many times as often as on an ordinary minute (the backtest's lift).
     # Noise alone (a few requests a minute) teaches "bursts" that recur no more than chance: lift ~1.
     min_lift: float = 1.2
+    # A day without any burst neither confirms the rule nor disproves it (a pattern of every other day,
+    # or of weekdays): the lift is judged on the most recent of this many days that had a burst. Judged
+    # on the last day alone, a rule that a day had disproved was trusted again the next, quiet, day: a
+    # job's bursts that stopped were pre-warmed for a week after (ec2 NetworkIn, README).
+    judged_days: int = 7
     # The backtest looks at every this-many minutes of the last day.
     backtest_every_minutes: int = 2
     # Bursts that recur at a minute of the hour (twitter's start at :02 and :32 in every hour of the day,
@@ -693,7 +698,7 @@ def learn_bursts(
     the history may start at any time of day. One scan of the last `days` days, then
     O(days x (horizon + backtest))."""
     n = len(history)
-    reach = settings.days * 1440 + settings.level_minutes + ZERO_RUN_GAP_MINUTES
+    reach = (settings.days + settings.judged_days - 1) * 1440 + settings.level_minutes + ZERO_RUN_GAP_MINUTES
     offset = max(0, n - reach)
     _, rises = _RISES.of(list(history[offset:]), settings)
     now = n - offset
@@ -774,36 +779,54 @@ def _hourly_rule(
 
 
 def _backtest_lift(rises: _Rises, now: int, settings: BurstSettings, threshold: float) -> float | None:
-    """How much likelier a burst was, over the last day, at the minutes the rule (learned from the days
-    before each) anticipated one than at any minute: precision over base rate. None when there is
-    nothing to judge by: the rule anticipated nothing, or no burst came all day (a pattern of every
-    other day, or of weekdays, is not disproved by its quiet day)."""
+    """How much likelier a burst was, over the last day with one (of the last `judged_days`), at the
+    minutes the rule (learned from the days before each) anticipated one than at any minute: precision
+    over base rate, counted from that day to now. None when there is nothing to judge by: the rule
+    anticipated nothing, or no burst came in all those days (a pattern of every other day, or of
+    weekdays, is not disproved by its quiet days)."""
+    anticipated = bursts = hits = judged = 0
+    end = now - settings.lead_minutes - 2  # a later minute's burst may not have come yet
+    for back in range(1, settings.judged_days + 1):
+        day_anticipated, day_bursts, day_hits, day_judged = _backtest_day(
+            rises, now - 1440 * back, end, settings, threshold
+        )
+        anticipated, bursts = anticipated + day_anticipated, bursts + day_bursts
+        hits, judged = hits + day_hits, judged + day_judged
+        if bursts:
+            break
+        end = now - 1440 * back
+    if not anticipated or not bursts:
+        return None
+    return (hits / anticipated) / (bursts / judged)
+
+
+def _backtest_day(
+    rises: _Rises, start: int, end: int, settings: BurstSettings, threshold: float
+) -> tuple[int, int, int, int]:
+    """(anticipated, bursts, hits, judged) over the minutes [start, end) of the backtest: at each, did
+    the rule, learned from the days before it, anticipate a burst, and did one come."""
     anticipated = bursts = hits = judged = 0
     times = [
-        t
-        for t in range(now - 1440, now - settings.lead_minutes - 2, settings.backtest_every_minutes)
-        if t - 1440 * (settings.days - 1) >= 0
+        t for t in range(start, end, settings.backtest_every_minutes) if t - 1440 * (settings.days - 1) >= 0
     ]
     # Each row: the rise at t, then at the same minute on each learning day before it (one loop for all).
     width = settings.days
     rows = rises.many([t - 1440 * day for t in times for day in range(width)])
     reached = [rise is not None and rise >= threshold for rise in rows]
-    for start in range(0, len(rows), width):
-        actual = rows[start]
+    for start_row in range(0, len(rows), width):
+        actual = rows[start_row]
         if actual is None:
             continue
         # `burst_factor(past, settings, threshold) > 1.0`, without the sort: the rank-th largest known
         # rise reaches the threshold (which is above 1) when at least `rank` of them do.
-        seen = sum(reached[start + 1 : start + width])
+        seen = sum(reached[start_row + 1 : start_row + width])
         foretold = seen >= settings.rank
         came = actual >= threshold
         judged += 1
         anticipated += foretold
         bursts += came
         hits += foretold and came
-    if not anticipated or not bursts:
-        return None
-    return (hits / anticipated) / (bursts / judged)
+    return anticipated, bursts, hits, judged
 
 
 def burst_factors(

@@ -276,11 +276,32 @@ def test_bursts_the_last_day_did_not_bring_where_due_are_not_anticipated() -> No
     kept = learn_bursts(daily_burst_history(8, 630, {3, 5, 7}), 720)
     assert not kept.distrusted and kept.lift is not None and kept.lift > 50
     assert kept.factors[630] == 4.0
-    # A last day with no burst at all judges nothing: every other day is a pattern too.
+    # A last day with no burst at all is passed over for the day before, which had one where due: every
+    # other day is a pattern too.
     quiet_day = learn_bursts(daily_burst_history(8, 630, {2, 4, 6}), 720)
-    assert quiet_day.lift is None and not quiet_day.distrusted and quiet_day.factors[630] == 4.0
+    assert quiet_day.lift is not None and quiet_day.lift > 50
+    assert not quiet_day.distrusted and quiet_day.factors[630] == 4.0
     # Nothing ever anticipated: nothing to judge, nothing withheld.
     assert learn_bursts(daily_burst_history(8, 630, set()), 720).lift is None
+
+
+def test_a_rule_a_day_disproved_is_not_trusted_again_on_the_quiet_days_after() -> None:
+    # The bursts at 10:30 stop: the last day with one brought it at 15:00 (where the rule foretold
+    # nothing), and the two days since were quiet. Judged on the last day alone, quiet, the rule was
+    # trusted again, and the stopped job's bursts pre-warmed for a week (ec2 NetworkIn).
+    history = daily_burst_history(10, 630, {2, 4, 6})
+    history[7 * 1440 + 900 : 7 * 1440 + 906] = [400.0] * 6
+    learned = learn_bursts(history, 720)
+    assert learned.lift == 0.0 and learned.distrusted and set(learned.factors) == {1.0}
+    # ... and a day that confirmed it still counts after quiet days: bursts on weekdays, the last two
+    # days a weekend; the rule is judged on Friday, where it foretold the burst.
+    weekdays = {0, 1, 2, 3, 4, 7, 8, 9, 10, 11}
+    monday = learn_bursts(daily_burst_history(14, 630, weekdays), 720)
+    assert not monday.distrusted and monday.lift is not None and monday.lift > 50
+    assert monday.factors[630] == 4.0
+    # No burst in all the days judged: nothing to judge by, nothing withheld.
+    judged_two = BurstSettings(judged_days=2)
+    assert learn_bursts(daily_burst_history(14, 630, weekdays), 720, judged_two).lift is None
 
 
 def test_bursts_that_recur_no_more_than_chance_are_not_anticipated() -> None:
