@@ -63,6 +63,33 @@ def test_each_goal_holds_at_its_bound_and_fails_just_past_it(mine: PolicyMetrics
     assert goal(mine, NASA).met is met
 
 
+# ec2 NetworkIn (257a54; README): CPU target tracking drops half the bytes cheaply, and even clairvoyant
+# costs more than it.
+EC2 = {
+    "aws-target-tracking-cpu": metrics(49.300, 1.391),
+    "aws-target-tracking-requests": metrics(22.643, 3.771),
+    "aws-step-scaling": metrics(52.204, 1.030),
+    "aws-target-tracking-hires": metrics(49.228, 1.428),
+    "clairvoyant": metrics(0.0, 1.583),
+    "surgeguard": metrics(15.442, 3.355),
+}
+
+
+def test_a_cost_bound_that_clairvoyant_itself_exceeds_is_said_to_need_drops_by_choice() -> None:
+    for goal in (milestone, box):
+        verdict = goal(EC2["surgeguard"], EC2)
+        assert verdict.met is False
+        assert "even clairvoyant, knowing the next 4 minutes, costs 1.583x" in verdict.detail
+    # Where clairvoyant is within the bound, or did not run, nothing is said of it.
+    assert (
+        "clairvoyant" not in milestone(metrics(0.8, 2.6), {**NASA, "clairvoyant": metrics(0, 1.497)}).detail
+    )
+    assert (
+        "clairvoyant"
+        not in box(EC2["surgeguard"], {k: v for k, v in EC2.items() if k != "clairvoyant"}).detail
+    )
+
+
 def test_a_goal_whose_anchor_did_not_run_is_not_judged_and_says_which() -> None:
     without = {k: v for k, v in NASA.items() if k != "aws-target-tracking-hires"}
     verdict = milestone(NASA["surgeguard"], without)
