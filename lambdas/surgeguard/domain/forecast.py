@@ -450,16 +450,17 @@ class BurstSettings:
     over_ordinary: float = 1.3
     # The ordinary rise is the median of the rises at every this-many minutes (cheap, and enough).
     ordinary_every_minutes: int = 10
-    # Anticipate nothing unless the learned bursts foretold the last day: where they were anticipated,
-    # a burst came at least this many times as often as on an ordinary minute (the backtest's lift).
+    # Anticipate nothing unless the learned bursts foretold the most recent day with a burst (below):
+    # where they were anticipated, a burst came at least this many times as often as on an ordinary
+    # minute (the backtest's lift).
     # Noise alone (a few requests a minute) teaches "bursts" that recur no more than chance: lift ~1.
     min_lift: float = 1.2
     # A day without any burst neither confirms the rule nor disproves it (a pattern of every other day,
-    # or of weekdays): the lift is judged on the most recent of this many days that had a burst. Judged
-    # on the last day alone, a rule that a day had disproved was trusted again the next, quiet, day: a
-    # job's bursts that stopped were pre-warmed for a week after (ec2 NetworkIn, README).
+    # or of weekdays): the lift is that of the most recent of this many days that had a burst, alone.
+    # Judged on the last day, a rule that a day had disproved was trusted again the next, quiet, day: a
+    # job's bursts that stopped were pre-warmed for days after (ec2 NetworkIn, README).
     judged_days: int = 7
-    # The backtest looks at every this-many minutes of the last day.
+    # The backtest looks at every this-many minutes of the day it judges.
     backtest_every_minutes: int = 2
     # Bursts that recur at a minute of the hour (twitter's start at :02 and :32 in every hour of the day,
     # on a fraction of the hours: too few days each to recur at that minute of the day). A minute of the
@@ -676,8 +677,8 @@ def _ordinary_rise(rises: _Rises, now: int, settings: BurstSettings) -> float:
 @dataclass(frozen=True)
 class BurstLearning:
     """What the forecaster learned of the recurring bursts: the rise to anticipate in each minute of
-    the horizon, and how well the same learning foretold the last day (None: nothing to judge it by,
-    as it anticipated nothing there or no burst came all day)."""
+    the horizon, and how well the same learning foretold the most recent day with a burst (None:
+    nothing to judge it by, as it anticipated nothing that day or no burst came in `judged_days`)."""
 
     factors: tuple[float, ...]
     lift: float | None
@@ -693,10 +694,10 @@ def learn_bursts(
 ) -> BurstLearning:
     """The rise to anticipate for each of the next `horizon_minutes` minutes (index 0: the minute right
     after the history), from the same minute of the day on each of the last `days` days; all 1.0 when
-    the same rule, backtested over the last day, foretold bursts no better than `min_lift` x chance.
-    Runs of 20+ zero minutes are outages (gaps), as everywhere here. Only 1440-minute lags are used, so
-    the history may start at any time of day. One scan of the last `days` days, then
-    O(days x (horizon + backtest))."""
+    the same rule, backtested over the most recent day with a burst, foretold bursts no better than
+    `min_lift` x chance. Runs of 20+ zero minutes are outages (gaps), as everywhere here. Only 1440-minute
+    lags are used, so the history may start at any time of day. One scan of the last `days` +
+    `judged_days` - 1 days, then O(days x (horizon + backtest))."""
     n = len(history)
     reach = (settings.days + settings.judged_days - 1) * 1440 + settings.level_minutes + ZERO_RUN_GAP_MINUTES
     offset = max(0, n - reach)
@@ -779,25 +780,18 @@ def _hourly_rule(
 
 
 def _backtest_lift(rises: _Rises, now: int, settings: BurstSettings, threshold: float) -> float | None:
-    """How much likelier a burst was, over the last day with one (of the last `judged_days`), at the
-    minutes the rule (learned from the days before each) anticipated one than at any minute: precision
-    over base rate, counted from that day to now. None when there is nothing to judge by: the rule
-    anticipated nothing, or no burst came in all those days (a pattern of every other day, or of
-    weekdays, is not disproved by its quiet days)."""
-    anticipated = bursts = hits = judged = 0
+    """How much likelier a burst was, over the most recent day with one (of the last `judged_days`), at
+    the minutes the rule (learned from the days before each) anticipated one than at any minute of that
+    day: precision over base rate. None when there is nothing to judge by: the rule anticipated nothing
+    that day, or no burst came in all those days. The quiet days after it count for nothing either way
+    (a pattern of every other day, or of weekdays, is not disproved by its quiet days)."""
     end = now - settings.lead_minutes - 2  # a later minute's burst may not have come yet
     for back in range(1, settings.judged_days + 1):
-        day_anticipated, day_bursts, day_hits, day_judged = _backtest_day(
-            rises, now - 1440 * back, end, settings, threshold
-        )
-        anticipated, bursts = anticipated + day_anticipated, bursts + day_bursts
-        hits, judged = hits + day_hits, judged + day_judged
+        anticipated, bursts, hits, judged = _backtest_day(rises, now - 1440 * back, end, settings, threshold)
         if bursts:
-            break
+            return (hits / anticipated) / (bursts / judged) if anticipated else None
         end = now - 1440 * back
-    if not anticipated or not bursts:
-        return None
-    return (hits / anticipated) / (bursts / judged)
+    return None
 
 
 def _backtest_day(

@@ -299,6 +299,26 @@ def test_a_rule_a_day_disproved_is_not_trusted_again_on_the_quiet_days_after() -
     monday = learn_bursts(daily_burst_history(14, 630, weekdays), 720)
     assert not monday.distrusted and monday.lift is not None and monday.lift > 50
     assert monday.factors[630] == 4.0
+    # The day with a burst is judged alone: the quiet day after it neither raises its lift (a day that
+    # foretold one of its 21 bursts, 0.86x chance, stays distrusted) nor lowers it (a day that foretold
+    # its 10:00 burst, among 20 others new that day, stays trusted).
+    flat = BurstSettings(hourly_share=0.0)
+    disproving = [100.0] * (14 * 1440)
+    confirming = [100.0] * (14 * 1440)
+    for minute in range(60, 601, 60):
+        disproving[6 * 1440 + minute] = disproving[9 * 1440 + minute] = 500.0
+    disproving[12 * 1440 + 60] = 500.0
+    for day in (10, 11, 12):
+        confirming[day * 1440 + 60] = 500.0
+    for k in range(20):
+        disproving[12 * 1440 + 700 + 30 * k] = 500.0
+        confirming[11 * 1440 + 700 + 30 * k] = confirming[12 * 1440 + 700 + 30 * k] = 500.0
+    for history, distrusted in ((disproving, True), (confirming, False)):
+        on_the_day = learn_bursts(history[: 13 * 1440], 1440, flat)
+        after_a_quiet_day = learn_bursts(history, 1440, flat)
+        assert on_the_day.distrusted is after_a_quiet_day.distrusted is distrusted
+        # (its last few minutes, too recent to judge on the day, are judged the day after)
+        assert after_a_quiet_day.lift == pytest.approx(on_the_day.lift, rel=0.01)
     # No burst in all the days judged: nothing to judge by, nothing withheld.
     judged_two = BurstSettings(judged_days=2)
     assert learn_bursts(daily_burst_history(14, 630, weekdays), 720, judged_two).lift is None
