@@ -72,7 +72,10 @@ def parse_event(text: str) -> DeclaredEvent:
         raise argparse.ArgumentTypeError(
             f"PEAK_MULTIPLIER must be a number > 0 and <= {PEAK_MULTIPLIER_MAX:g}: {multiplier_text!r}"
         )
-    end = start + timedelta(minutes=duration)
+    try:
+        end = start + timedelta(minutes=duration)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"the event ends past the calendar's end: {text!r}") from None
     first, last = SALE_YEARS
     if not (first <= start.year and end.year <= last):
         raise argparse.ArgumentTypeError(f"the event must lie in the years {first}-{last}: {text!r}")
@@ -482,6 +485,30 @@ def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
     for flag, path in (("--json", args.json), ("--png", args.png)):
         if path is not None and not (path.parent.is_dir() and os.access(path.parent, os.W_OK)):
             parser.error(f"{flag} {path}: its folder does not exist or cannot be written")
+        if path is not None and path.is_dir():
+            parser.error(f"{flag} {path}: is a folder; name the file to write")
+    if args.png is not None and not args.frontier:
+        parser.error("--png draws the frontier: use it with --frontier")
+    if args.png is not None:
+        from matplotlib.figure import Figure  # only --png draws
+
+        formats = Figure().canvas.get_supported_filetypes()
+        if args.png.suffix.lstrip(".").lower() not in formats:
+            parser.error(f"--png {args.png}: name a file ending in one of .{', .'.join(sorted(formats))}")
+    if args.setting is not None and not args.frontier:
+        chosen = set(args.policy) or set(POLICIES)
+        if not {"surgeguard", "surgeguard-reactive"} & chosen:
+            parser.error("--setting moves surgeguard and surgeguard-reactive, and --policy runs neither")
+
+
+def _replay_end(start: datetime, trace: Trace) -> datetime:
+    """The wall-clock time the replay of `trace` from `start` ends; ValueError past the calendar's end."""
+    try:
+        return start + timedelta(minutes=trace.minutes)
+    except OverflowError:
+        raise ValueError(
+            f"--start {start.isoformat()}: {trace.name}'s replay would end past the calendar's end"
+        ) from None
 
 
 def _warn_events_outside(traces: Sequence[Trace], start: datetime, events: Sequence[DeclaredEvent]) -> None:
@@ -525,13 +552,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         traces = [load_trace(path) for path in args.traces]
         for trace in traces:
             size_fleet(trace, params)  # fail before running anything on a trace without demand
-    except (TraceFormatError, ValueError) as err:
+            _replay_end(args.start, trace)
+    except (TraceFormatError, ValueError, OverflowError) as err:
         print(f"surgeguard bench: error: {err}", file=sys.stderr)
         return 2
     _check_setting(parser, args)
     if args.show_config:
         sys.stdout.write(show_config(traces, params, args.setting, args.event))
         return 0
+    _warn_events_outside(traces, args.start, args.event)
     if args.frontier:
         if warm_pool is not None:
             parser.error(
@@ -550,9 +579,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             write=sys.stdout.write,
             jobs=args.jobs,
         )
-    if args.png is not None:
-        parser.error("--png draws the frontier: use it with --frontier")
-    _warn_events_outside(traces, args.start, args.event)
     started = time.perf_counter()
     reports = run_bench(
         traces,

@@ -83,9 +83,19 @@ def size_fleet(trace: Trace, params: FleetParams = DEFAULT_PARAMS) -> FleetSizin
         typical = statistics.fmean(observed)
     capacity = typical / params.capacity_divisor
     peak = max(observed)
-    max_size = max(params.min_size, ceil_tol(params.max_factor * peak / capacity))
     opening_peak = max(trace.demand[:5])
-    initial = ceil_tol(opening_peak / (params.initial_utilization * capacity))
+    # Values near the float's limits, or extreme fleet knobs, overflow c or the sizes: no fleet fits.
+    out_of_range = ValueError(
+        f"trace {trace.name!r}: no fleet fits it (c = {capacity:g} per instance): its values or the fleet "
+        "knobs are out of range"
+    )
+    if not 0 < capacity < math.inf:
+        raise out_of_range
+    try:
+        max_size = max(params.min_size, ceil_tol(params.max_factor * peak / capacity))
+        initial = ceil_tol(opening_peak / (params.initial_utilization * capacity))
+    except (OverflowError, ValueError, ZeroDivisionError):
+        raise out_of_range from None
     return FleetSizing(
         capacity_per_instance=capacity,
         min_size=params.min_size,

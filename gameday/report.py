@@ -29,10 +29,6 @@ class TraceReport:
     # Policies that forecast (Surgeguard's forecaster): MAPE of their 15-minute forecasts, None if none.
     forecast_mape: Mapping[str, float | None] = field(default_factory=dict)
 
-    @property
-    def measured_minutes(self) -> int:
-        return self.minutes - self.gap_minutes
-
 
 def format_params(params: FleetParams) -> str:
     """The fleet-model knobs in effect (BENCHMARK.md: each is printed in the report)."""
@@ -75,8 +71,10 @@ def format_trace(report: TraceReport, challenger: str = CHALLENGER) -> str:
         lines.append(line)
     lines += _ratio_lines(report.policies, challenger, name_width)
     if not pooled:  # the goals are judged on the default fleet model
+        # Named when not surgeguard (--compare): the goals are BENCHMARK.md's for surgeguard.
+        judged = "" if challenger == CHALLENGER else f"{challenger}: "
         lines += [
-            f"  {verdict.line()}" for verdict in judge(report.policies, report.measured_minutes, challenger)
+            f"  {judged}{verdict.line()}" for verdict in judge(report.policies, report.minutes, challenger)
         ]
     for name, mape in report.forecast_mape.items():
         shown = "n/a (under 2 days of history)" if mape is None else f"{100 * mape:.1f}%"

@@ -218,16 +218,70 @@ def test_worker_processes_give_the_same_report_as_one_process(
         (["--compare", "nosuch"], "--compare nosuch: unknown policy"),  # the ratio tables just vanished
         (["--frontier", "--policy", "aws-target-tracking-cpu"], "--frontier sweeps every family"),
         (["--json", "/no/such/folder/out.json"], "--json /no/such/folder/out.json: its folder"),
+        # A folder, or a picture format matplotlib cannot write, once failed after the whole sweep
+        (["--json", "{tmp}"], "is a folder"),
+        (["--frontier", "--json", "{tmp}"], "is a folder"),
+        (["--frontier", "--png", "{tmp}/frontier.xyz"], "--png {tmp}/frontier.xyz: name a file ending in"),
+        # Accepted and silently ignored: --setting moves only the surgeguard families
+        (["--setting", "46", "--policy", "aws-target-tracking-cpu"], "--policy runs neither"),
+        # Overflowed the calendar: tracebacks, the second after the run had begun
+        (["--event", "2026-11-27T00:00-05:00,99999999999,4"], "past the calendar's end"),
     ],
 )
 def test_a_flag_that_would_be_ignored_or_fail_after_the_run_is_refused_first(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], said: str
 ) -> None:
     # An unwritable --json once crashed with a traceback after the whole run, its numbers lost
+    flags = [flag.replace("{tmp}", str(tmp_path)) for flag in flags]
     with pytest.raises(SystemExit) as caught:
         bench.main([str(small_trace(tmp_path)), *flags])
     assert caught.value.code == 2
+    assert said.replace("{tmp}", str(tmp_path)) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("rows", "flags", "said"),
+    [
+        # c overflowed to inf (the median of two huge values): a pydantic traceback from surgeguard
+        ([1e308] * 10, [], "no fleet fits it"),
+        ([100] * 10, ["--capacity-divisor", "1e308"], "no fleet fits it"),
+        ([100] * 10, ["--start", "9999-12-31T23:55+00:00"], "past the calendar's end"),
+    ],
+)
+def test_values_past_the_floats_or_the_calendars_limits_are_an_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: list[float], flags: list[str], said: str
+) -> None:
+    path = tmp_path / "edge.csv"
+    path.write_text("minute,requests\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8")
+    assert bench.main([str(path), "--policy", "aws-target-tracking-cpu", *flags]) == 2
     assert said in capsys.readouterr().err
+
+
+def test_the_frontier_warns_of_an_event_outside_the_replay_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gameday.frontier
+
+    monkeypatch.setattr(gameday.frontier, "frontier_main", lambda *args, **kwargs: 0)
+    assert bench.main([str(small_trace(tmp_path)), "--frontier", "--event", "2030-01-01T00:00Z,60,4"]) == 0
+    assert "lies outside small's replay" in capsys.readouterr().err
+
+
+def test_goals_judged_for_another_policy_name_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --compare oracle once printed "milestone: met" with no word that it was the oracle's, not surgeguard's
+    minutes = 1440
+    rows = [200 + (400 if m % 360 in range(100, 130) else 0) for m in range(minutes)]
+    path = tmp_path / "day.csv"
+    path.write_text("minute,requests\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8")
+    anchors = [f"--policy={name}" for name in ("aws-target-tracking-cpu", "aws-target-tracking-requests")]
+    assert (
+        bench.main(
+            [str(path), *anchors, "--policy=aws-target-tracking-hires", "--policy=oracle", "--compare=oracle"]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "  oracle: milestone: met" in out and "\n  milestone:" not in out
 
 
 def test_an_event_outside_the_replay_is_said_not_silently_ignored(
