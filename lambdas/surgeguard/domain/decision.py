@@ -131,6 +131,12 @@ def candidates_for(
     return active, holding
 
 
+def _requests_ask_more(inp: DecisionInput, active: Sequence[Candidate], previous: int) -> bool:
+    """Does a requests signal ask for more than `previous`: is the request load what calls for scaling?"""
+    requests = {r.signal_id for r in inp.readings if r.kind == "requests_per_target"}
+    return any(c.needed > previous for c in active if c.rule in requests)
+
+
 def _joined(note: str, more: str) -> str:
     return f"{note}; {more}" if note else more
 
@@ -196,8 +202,12 @@ def _decide(inp: DecisionInput) -> Decision:
     # produce it, so they must not multiply it (BENCHMARK.md: n = the instances behind the reading).
     base = serving_instances(group, memory, now, policy.warmup_seconds + policy.scale_out.period_seconds)
     active, holding = candidates_for(inp, lambda reading: reading_base(inp, memory, reading), base)
-    if inp.noise_band is not None:
-        band = inp.noise_band
+    if inp.noise_band is not None and _requests_ask_more(inp, active, previous):
+        # The band says the latest requests minute is noise. It caps the needs only while the requests
+        # themselves ask for more: CPU at 99 % with requests steady (each request costing twice what it
+        # did) is no request noise, and was held at the band. And never below `previous`: a cap is no
+        # scale-in (a band under a CPU's scale-in need went deeper than any signal asked).
+        band = max(inp.noise_band, previous)
         active = [
             c if c.needed <= band else replace(c, needed=band, note=_joined(c.note, f"within noise: {band}"))
             for c in active

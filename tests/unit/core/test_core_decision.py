@@ -617,3 +617,25 @@ def test_a_breach_within_the_noise_band_asks_only_for_the_noise_headroom() -> No
     # AND a need below the band is not raised to it: a falling load still scales in
     quiet = replace(inputs(readings=(cpu(20.0),), direction=Direction.IN), noise_band=5)
     assert decide(quiet).desired == 2
+
+
+def test_the_noise_band_caps_only_what_the_requests_ask_and_never_scales_in() -> None:
+    # A hostile review's three: the band caps the needs as noise only while the request load is what
+    # asks for more, and a cap never takes capacity below where it stands.
+    pol = policy(signals=[{"kind": "cpu", "target": 50}, REQUESTS], max=100)
+    # GIVEN CPU at 99 % while requests are steady at their target (each request costing twice what it
+    # did): no request noise to cap; the band held it at 5 for as long as it lasted
+    overload = replace(inputs(readings=(cpu(99.0), requests(1000.0)), policy_=pol), noise_band=5)
+    assert decide(overload).desired == 8
+    # GIVEN a scale-in where CPU at 45 % asks for 9 of 10 and requests for 3, under a band of 6: the
+    # band went 3 deeper than any signal asked (CPU at 75 % after)
+    scale_in = inputs(
+        group_=group(10), readings=(cpu(45.0), requests(300.0)), policy_=pol, direction=Direction.IN
+    )
+    assert decide(replace(scale_in, noise_band=6)).desired == 9
+    # GIVEN a request spike on 10 with the band at 6: capped at the 10 there are, not scaled in to 6
+    spike = inputs(group_=group(10), readings=(cpu(80.0), requests(1500.0)), policy_=pol)
+    decision = decide(replace(spike, noise_band=6))
+    assert decision.desired == 10 and all(
+        "within noise: 10" in c.note for c in decision.candidates if c.rule in ("cpu", "requests_per_target")
+    )
