@@ -128,3 +128,33 @@ def test_a_scale_out_within_the_noise_band_asks_only_for_the_noise_headroom(
     assert cpu_candidate["needed"] == 6 and "within noise: 6" in cpu_candidate["note"]
     assert record["noise"]["band"] == {"latest": 4400.0, "upper": pytest.approx(9383.4, abs=1), "capacity": 6}
     assert record["outcome"] == "applied" and desired() == 6
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_late_alarm_reads_the_noise_window_at_its_readings_time_not_its_stamp(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    clock: Any,
+) -> None:
+    # GIVEN web at 4, RequestCount swinging 2,000-4,000 until NOW, then a real surge of 20,000 a minute
+    configure_web(noise_headroom={"sigmas": 1, "band_sigmas": 3})
+    set_desired("web", 4)
+    request_counts([4000.0, 2000.0] * 7 + [4000.0])
+    put_request_counts((NOW + timedelta(minutes=i), 20000.0) for i in range(3))
+    for minute in range(12, 18):
+        cpu_metric(95.0, T0 + timedelta(minutes=minute))
+    for minute in range(15, 18):
+        requests_metric(5000.0, T0 + timedelta(minutes=minute))
+    # WHEN the scale-out alarm stamped NOW is delivered 3 minutes late
+    clock.pin(NOW + timedelta(minutes=3))
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "out"), NOW, metric="CPUUtilization"))
+    # THEN the surge, 20,000 against the window up to the readings, is above the band: the requests
+    # ask for 20, uncapped, and web doubles (read up to the stamp, the band of the noisy minutes held
+    # every signal at 6)
+    (record,) = audit("web")
+    assert "band" not in record["noise"] and record["noise"]["mean"] > 4000
+    needs = {c["rule"]: (c["needed"], c.get("note", "")) for c in record["candidates"]}
+    assert needs["requests_per_target"][0] == 20 and "within noise" not in needs["requests_per_target"][1]
+    assert desired() == 8
