@@ -41,6 +41,7 @@ from surgeguard.domain.sales import (
     normal_demand_time,
     plan_event,
     target_capacity,
+    this_editions,
 )
 from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
 from surgeguard.service import (
@@ -291,6 +292,24 @@ def _saved_event(group: GroupConfig, adapters: Adapters, name: str) -> EventStat
     return _saved_events(group, adapters, name).get(name)
 
 
+def _stranded_original_max(group: GroupConfig, adapters: Adapters, name: str, max_read: int) -> int | None:
+    """The MaxSize an earlier edition of sale `name` raised and never put back (the sale moved after its
+    pre-warm: the redeploy deleted the restore's schedule), while MaxSize still reads above it: this
+    edition's restore puts it back. Read at an edition's first phase only, since the earlier edition's
+    item is left out of this edition's states; without it the raised max read now was saved as the one
+    to put back, and it stayed raised for good."""
+    try:
+        states = adapters.store.load_events(group.name)
+    except DamagedItemError as error:
+        states = [state for state in error.readable if isinstance(state, EventState)]
+    if any(state.event == name for state in this_editions(group, states)):
+        return None
+    earlier = next((state for state in states if state.event == name), None)
+    if earlier is None or earlier.original_max is None or earlier.restored_at is not None:
+        return None
+    return earlier.original_max if max_read > earlier.original_max else None
+
+
 @dataclass(frozen=True)
 class _Raised:
     event: SaleEvent
@@ -387,7 +406,11 @@ def _prewarm(
             " (no request history from a week before: the group's desired capacity when this event's "
             f"first phase ran, {since})"
         )
-    original_max = previous.original_max if previous is not None else None
+    original_max = (
+        previous.original_max
+        if previous is not None
+        else _stranded_original_max(group, adapters, sale.name, snapshot.size.max)
+    )
     raises_max = sale.temporary_max is not None and sale.temporary_max > snapshot.size.max
     # Over another sale's raised max, the original is what that sale will put back: kept as this sale's
     # too, raised or not, so that sale's restore keeps this one's max while it is on, and this one's

@@ -804,6 +804,24 @@ def test_a_sales_next_edition_restores_its_own_original_max(temporary_max: int |
 
 
 @pytest.mark.usefixtures("config_file", "alarms")
+def test_a_sale_moved_after_its_prewarm_still_puts_the_original_max_back() -> None:
+    # GIVEN the doorbuster pre-warmed (MaxSize 20 -> 30), then moved 3 hours on before its restore:
+    # the redeploy deletes the old restore's schedule, so it never runs
+    declare(EVENT)
+    fire(phase("prewarm", PREWARM))
+    assert max_size() == 30
+    moved = {**EVENT, "start": "2026-11-20T10:00:00", "end": "2026-11-20T12:00:00"}
+    _redeployed(launch_seconds=130, events=[moved])
+    # WHEN the moved sale pre-warms (MaxSize still 30: nothing to raise) and is restored
+    fire(phase("prewarm", PREWARM + timedelta(hours=3)))
+    record = fire(phase("restore", RESTORE + timedelta(hours=3)))["records"][0]
+    # THEN the original 20 is back (the moved edition saved no max to put back: 30 stayed for good,
+    # and the restore said "unchanged")
+    assert max_size() == 20, record["reason"]
+    assert record["outcome"] == "applied"
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
 def test_a_paused_prewarm_sets_no_floor_from_last_weeks_edition(
     invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit
 ) -> None:
