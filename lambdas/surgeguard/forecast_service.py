@@ -276,6 +276,11 @@ def _forecast(
         pool_note = _size_pool(
             trigger, adapters, state, history, now, dry_run=ctx.config.is_dry_run(trigger.group)
         )
+        if outcome is Outcome.SKIPPED and pool_note.get("applied") is True:
+            # The pool put acts (it launches instances to stop) whatever the seasonal floor's mode: a
+            # record that says nothing acted on this run once stood beside a PutWarmPool that did.
+            outcome, cause = Outcome.APPLIED, None
+            reason = reason.replace("; nothing acts on it", "; the floor acts on nothing", 1)
         reason += f"; {pool_note['summary']}"
     record = _record(
         ctx,

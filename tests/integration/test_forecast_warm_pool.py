@@ -61,6 +61,23 @@ def sizing(config_file: ScalerConfig, alarms: list[str]) -> None:
     _history()
 
 
+def test_a_pool_put_in_forecast_only_mode_is_an_applied_record(
+    config_file: ScalerConfig, alarms: list[str], audit: Audit
+) -> None:
+    # GIVEN the seasonal floor only recorded, no bursts, and the pool sized by the forecaster
+    _configure(mode="forecast_only", anticipate_bursts=False, size_warm_pool=True)
+    _history()
+    # WHEN the run puts the pool (it launches instances to stop)
+    record = _run(audit)
+    # THEN the record says something acted (it once said skipped: "nothing acts on it")
+    assert _pool() is not None and record["warm_pool"]["applied"] is True
+    assert record["outcome"] == "applied" and record.get("skip_cause") is None
+    assert "nothing acts on it" not in record["reason"]
+    # ... and a run that keeps the pool as it is acted on nothing
+    again = _run(audit, minutes_after=1)
+    assert again["outcome"] == "skipped" and again["skip_cause"] == "forecast_only"
+
+
 @pytest.mark.usefixtures("sizing")
 def test_the_forecaster_creates_a_pool_for_the_week_peak_and_keeps_it(audit: Audit) -> None:
     # The history's busiest minute is 8000 requests/min at 1000 per instance: 8 prepared instances; the
