@@ -570,6 +570,10 @@ def _size_pool(
                 )
                 targets.append((event.name, target_capacity(group, event, normal, state.steps[0])[0]))
         current = fleet.warm_pool(group.name)
+        # An unset prepared capacity prepares for the group's MaxSize in AWS, not the config's max or a
+        # sale's target: judged against those, a pool preparing 20 passed for one preparing a sale's 30.
+        unset = current is not None and current.max_group_prepared_capacity is None
+        asg_max = fleet.describe(group.name).size.max if unset else None
         sizing = size_warm_pool(
             steps=state.steps,
             burst_rises=[rise for _, rise in state.horizon_bursts],
@@ -578,13 +582,14 @@ def _size_pool(
             event_targets=targets,
             group_max=max([group.max, *(target for _, target in targets)]),
             current=current,
+            asg_max=asg_max,
         )
     except AwsCallError as error:
         logger.warning("warm pool of %s not sized: %s", group.name, error)
         return {"summary": f"warm pool not sized: {error}", "applied": False, "error": str(error)}
     if sizing is None:
         held = (
-            "the group's max"
+            f"unset: the group's MaxSize, {asg_max}"
             if current is None or current.max_group_prepared_capacity is None
             else str(current.max_group_prepared_capacity)
         )

@@ -259,3 +259,36 @@ def test_a_dry_run_or_paused_group_gets_no_warm_pool(
     record = _run(audit)
     assert _pool() is None, record["warm_pool"]
     assert "warm pool not sized; would set" in record["warm_pool"]["summary"]
+
+
+def test_an_unset_pool_is_judged_at_the_groups_maxsize_and_prepared_for_a_near_sale(
+    config_file: ScalerConfig, alarms: list[str], audit: Audit
+) -> None:
+    # GIVEN web's MaxSize 20 (the config's max), its pool unset (-1: AWS prepares for MaxSize, 20), and a
+    # sale an hour out whose target is 30 (temporary max 40)
+    sale = {
+        "name": "flash",
+        "start": "2026-11-20T13:00:00",
+        "end": "2026-11-20T14:00:00",
+        "timezone": "UTC",
+        "peak_requests_per_minute": 30000,
+        "temporary_max": 40,
+    }
+    configure_web(
+        forecast={
+            "mode": "floor",
+            "history_days": HISTORY_DAYS,
+            "horizon_hours": 1,
+            "anticipate_bursts": False,
+            "size_warm_pool": True,
+        },
+        events=[sale],
+    )
+    boto3.client("autoscaling").put_warm_pool(AutoScalingGroupName="web", MaxGroupPreparedCapacity=-1)
+    _history()
+    # WHEN the forecaster runs
+    record = _run(audit)
+    # THEN the pool is put for the sale's 30 (judged at the sale's target, the unset pool passed for
+    # one preparing 30 and was "kept")
+    assert record["warm_pool"]["applied"] is True, record["warm_pool"]
+    assert (_pool() or {})["MaxGroupPreparedCapacity"] == 30

@@ -55,6 +55,7 @@ def size_warm_pool(
     group_max: int,
     current: WarmPool | None,
     shrink_below: float = SHRINK_BELOW,
+    asg_max: int | None = None,
 ) -> PoolSizing | None:
     """The prepared capacity (group + pool) the next hours could need, or None to leave the pool as is.
 
@@ -63,7 +64,8 @@ def size_warm_pool(
     forecast does not see has asked lately); the target of each sale event whose window is near
     (`event_targets`). Never above the group's max (no scale-out can use more), and a pool above it is
     brought down to it. Otherwise a smaller value than the pool's current one is applied only below
-    `shrink_below` of it (see SHRINK_BELOW).
+    `shrink_below` of it (see SHRINK_BELOW). `asg_max`: the group's MaxSize in AWS, which a pool whose
+    prepared capacity is unset prepares for (AWS's meaning of -1); None: `group_max`.
     """
     if per_instance <= 0:
         raise ValueError("per_instance must be > 0")
@@ -81,7 +83,7 @@ def size_warm_pool(
         f", capped at the group's max {group_max}" if need > group_max else ""
     )
     if current is not None:
-        held = current.prepared(group_max)
+        held = current.prepared(group_max if asg_max is None else asg_max)
         if capped == held:
             return None
         # Kept when it shrinks little, unless it holds more than the group may reach (a sale's temporary

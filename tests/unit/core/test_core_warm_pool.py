@@ -91,3 +91,14 @@ def test_a_pool_held_above_the_group_max_is_brought_down_to_it() -> None:
         current=WarmPool(30),
     )
     assert sizing is not None and sizing.max_group_prepared_capacity == 20
+
+
+def test_an_unset_prepared_capacity_is_judged_at_the_groups_maxsize_in_aws() -> None:
+    # AWS prepares an unset pool (-1) for the group's MaxSize. Judged at the config's max or a sale's
+    # target instead, a pool preparing 20 passed for one preparing a sale's 30, and one preparing 50
+    # (MaxSize raised by hand) for one within the config's 20.
+    unset = WarmPool(None)
+    assert _size(event_targets=(("black-friday", 30),), group_max=30, current=unset, asg_max=20) == 30
+    assert _size(group_max=20, current=unset, asg_max=50, week_peak_requests=12_000.0) == 12
+    # At the group's own max, an unset pool is the pool that max asks for: nothing to put.
+    assert _size(week_peak_requests=40_000.0, current=unset, asg_max=40) is None
