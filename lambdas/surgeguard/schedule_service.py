@@ -466,6 +466,10 @@ def _prewarm(
         readings,
         not_stale=True,
         trigger_id=trigger.trigger_id,
+        # A phase delivered while the clock reads up to a few minutes before it (a payload accepted
+        # within the clock's skew) is decided at the clock, but on its own plan: at the clock alone it
+        # had no floor or freeze yet, and a pre-warm scaled the group in.
+        plan_from=plan.phase_times()[trigger.phase],
         stash=lambda decision, snap, controls, notes: stash(
             base(
                 decision.outcome, decision.reason, decision=decision, inputs=_inputs(readings, snap, controls)

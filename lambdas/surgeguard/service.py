@@ -1428,6 +1428,7 @@ def decide_and_apply(
     trigger_id: str | None = None,
     stash: Callable[[Decision, GroupSnapshot, Controls, dict[str, Any]], None] | None = None,
     forecast_item: ForecastState | None = None,
+    plan_from: datetime | None = None,
 ) -> Applied:
     """Decide (with the group's event floors), save the state item, stash the record, apply, settle.
 
@@ -1437,6 +1438,8 @@ def decide_and_apply(
     with a decision that adopted another writer's change once it is saved: the state item then no longer
     shows the change, so a retry after a failed audit write must find the record that names it.
     `forecast_item`: the group's FORECAST item, when the caller has just read it (None: read it here).
+    `plan_from`: a sale phase's time: its event floors and freeze hold from then, though the Lambda's
+    clock may read a little earlier.
     Raises AwsCallError only when nothing was applied.
     """
     controls = Controls(pause=adapters.store.load_pause(group.name), dry_run=ctx.config.is_dry_run(group))
@@ -1477,7 +1480,7 @@ def decide_and_apply(
         at = now
         if not_stale and memory.last_trigger_at is not None and memory.last_trigger_at > now:
             at = memory.last_trigger_at
-        limits = event_limits(group, states, at, unreadable)
+        limits = event_limits(group, states, at if plan_from is None else max(at, plan_from), unreadable)
         # Noise headroom is held, never raised: a scale-in keeps what the noise needs of what is there.
         held = (
             () if noise.held is None else (Floor("noise", min(noise.held.capacity, snapshot.size.desired)),)

@@ -123,6 +123,22 @@ def test_prewarm_raises_max_saves_the_event_and_applies_the_floor(audit: Audit) 
 
 
 @pytest.mark.usefixtures("sale")
+def test_a_prewarm_delivered_while_the_clock_reads_a_few_minutes_before_it_still_prewarms(
+    audit: Audit, clock: Any
+) -> None:
+    # GIVEN the Lambda's clock 3 minutes behind the pre-warm's time (within the skew a payload is
+    # accepted in)
+    clock.pin(PREWARM - timedelta(minutes=3))
+    # WHEN the pre-warm is delivered
+    result = fire(phase("prewarm", PREWARM))
+    # THEN it is decided on its own plan: the floor holds the target (decided at the clock alone, the
+    # plan had no floor or freeze yet, and the pre-warm scaled the group in, 2 -> 1)
+    assert result["records"][0]["outcome"] == "applied"
+    assert (desired(), max_size()) == (24, 30)
+    assert audit("web")[-1]["winning_rule"] == "floor:doorbuster"
+
+
+@pytest.mark.usefixtures("sale")
 def test_a_duplicate_execution_changes_nothing(audit: Audit) -> None:
     fire(phase("prewarm", PREWARM, execution_id="exec-1"))
     set_desired("web", 3)
