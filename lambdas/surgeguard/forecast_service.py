@@ -276,11 +276,13 @@ def _forecast(
         pool_note = _size_pool(
             trigger, adapters, state, history, now, dry_run=ctx.config.is_dry_run(trigger.group)
         )
-        if outcome is Outcome.SKIPPED and pool_note.get("applied") is True:
+        if outcome is Outcome.SKIPPED and pool_note.get("applied") is not False:
             # The pool put acts (it launches instances to stop) whatever the seasonal floor's mode: a
-            # record that says nothing acted on this run once stood beside a PutWarmPool that did.
-            outcome, cause = Outcome.APPLIED, None
+            # record that says nothing acted on this run once stood beside a PutWarmPool that did. A put
+            # whose answer was lost and could not be read back may have landed: not "nothing".
             reason = reason.replace("; nothing acts on it", "; the floor acts on nothing", 1)
+            if pool_note.get("applied") is True:
+                outcome, cause = Outcome.APPLIED, None
         reason += f"; {pool_note['summary']}"
     record = _record(
         ctx,

@@ -307,7 +307,14 @@ def _stranded_original_max(group: GroupConfig, adapters: Adapters, name: str, ma
     earlier = next((state for state in states if state.event == name), None)
     if earlier is None or earlier.original_max is None or earlier.restored_at is not None:
         return None
-    return earlier.original_max if max_read > earlier.original_max else None
+    # Only a raise still in place: MaxSize at what this sale raises it to. An edition run in dry-run or
+    # under the kill switch saved its original too but raised nothing, and a MaxSize a person set since
+    # (40 on purpose) was then "put back" to 20, desired 35 cut with it.
+    sale = group.event(name)
+    raised_to = None if sale is None else sale.temporary_max
+    if raised_to is None or max_read != raised_to or max_read <= earlier.original_max:
+        return None
+    return earlier.original_max
 
 
 @dataclass(frozen=True)

@@ -1446,13 +1446,13 @@ def decide_and_apply(
     states, unreadable, event_notes = _event_states(group, adapters)
     item, notes = _forecast_item(group, adapters, forecast_item)
     notes.update(event_notes)
-    # The floors and the noise window at the readings' time: a late alarm (stamped at its state change)
-    # decides on the freshest datapoints, and a window ending at its stamp capped a surge since at the
-    # band of the minutes before it (and held the floor of a load gone 16 minutes).
-    read_at = max(now, ctx.clock())
-    forecast = forecast_floors(group, adapters, read_at, item)
+    forecast = forecast_floors(group, adapters, now, item)
     notes.update(forecast.notes)
-    noise, readings = _headroom(group, adapters, read_at, direction, item, readings)
+    # The noise window at the readings' time: a late alarm (stamped at its state change) decides on the
+    # freshest datapoints, and a window ending at its stamp capped a surge since at the band of the
+    # minutes before it (and held the floor of a load gone 16 minutes). The forecaster's floors stay at
+    # the stamp, the decision's time: a burst floor read later but stamped earlier outlived its no-show.
+    noise, readings = _headroom(group, adapters, max(now, ctx.clock()), direction, item, readings)
     notes.update(noise.notes)
     horizon = ctx.clock() + FUTURE_SKEW
     decision: Decision | None = None

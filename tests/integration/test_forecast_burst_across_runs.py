@@ -55,3 +55,42 @@ def test_a_burst_due_across_a_forecaster_run_is_let_go_lead_plus_two_minutes_int
     assert "has not come" in decided["burst"].get("no_show", ""), decided["burst"]
     assert (T0 + timedelta(minutes=DUE_FROM)).isoformat() in decided["burst"]["no_show"]
     assert "floor:burst" not in {c["rule"] for c in decided["candidates"]}
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+@pytest.mark.parametrize("late", [False, True])
+def test_a_late_alarm_before_a_burst_is_due_leaves_no_floor_to_outlive_its_no_show(
+    invoke: Any, audit: Any, cpu_metric: Callable[..., None], clock: Any, late: bool
+) -> None:
+    from .alarm_events import SNS, alarm_event
+    from .support import alarm_for, configure_web, desired, set_desired
+    from .test_forecast import HISTORY_DAYS, _history_with_bursts, _quiet_cpu_and_scale_in_alarm
+
+    # GIVEN a learned burst due from 12:26 that never comes, web at 9 and CPU at 30 %
+    configure_web(
+        requests_per_instance=2000,
+        forecast={
+            "mode": "forecast_only",
+            "history_days": HISTORY_DAYS,
+            "horizon_hours": 1,
+            "anticipate_bursts": True,
+        },
+        scale_in={"datapoints_to_alarm": 3, "evaluation_periods": 3, "stabilization_seconds": 600},
+    )
+    _history_with_bursts(recent_minutes=BURST_MINUTE + 10)
+    set_desired("web", 9)
+    run()
+    for minute in range(BURST_MINUTE - 8, BURST_MINUTE - 2):
+        cpu_metric(30.0, T0 + timedelta(minutes=minute))
+    # WHEN a CPU alarm stamped before the burst is due (12:25) is delivered once it is (12:27), or one
+    # stamped and delivered at 12:27
+    stamp = T0 + timedelta(minutes=BURST_MINUTE - (5 if late else 3))
+    clock.pin(T0 + timedelta(minutes=BURST_MINUTE - 3))
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "out"), stamp, metric="CPUUtilization"))
+    clock.pinned = None
+    # ... and the burst has not come by the next re-evaluations, the scale-in alarm in ALARM
+    _quiet_cpu_and_scale_in_alarm(cpu_metric, range(BURST_MINUTE - 1, BURST_MINUTE + 2))
+    invoke(reevaluation(BURST_MINUTE + 2))
+    # THEN both scale in alike (a burst floor read at 12:27 but stamped 12:25 outlived the no-show,
+    # which lets go of what was asked from 12:26 on: the late one held 9)
+    assert desired() < 9, audit("web")[-1]["reason"]

@@ -111,22 +111,22 @@ def test_a_scale_out_within_the_noise_band_asks_only_for_the_noise_headroom(
     requests_metric: Callable[..., None],
 ) -> None:
     # GIVEN web at 4 instances asking for 1 sigma of noise headroom, and for spikes within 3 sigmas
-    # of the mean to be met by it; RequestCount swings 2,000-4,000 a minute, the latest 4,400
-    # (1,100 per target against 1,000: the requests ask for 5)
+    # of the mean to be met by it; RequestCount swings 2,000-4,000 a minute, the latest 8,000
+    # (2,000 per target against 1,000: the requests ask for 8)
     configure_web(noise_headroom={"sigmas": 1, "band_sigmas": 3})
     set_desired("web", 4)
-    request_counts([4000.0, 2000.0] * 7 + [4400.0])
+    request_counts([4000.0, 2000.0] * 7 + [8000.0])
     # WHEN CPU reads 95 % against 50 % and the scale-out alarm fires
     for minute in range(12, 15):
         cpu_metric(95.0, T0 + timedelta(minutes=minute))
-        requests_metric(1100.0, T0 + timedelta(minutes=minute))
+        requests_metric(2000.0, T0 + timedelta(minutes=minute))
     invoke(alarm_event(SNS, alarm_for("web", "cpu", "out"), NOW, metric="CPUUtilization"))
-    # THEN CPU alone asks for 8, but 4,400 is within mean 3,093 + 3 x 2,097: noise, met by the mean
-    # plus 1 spread at 1,000 a minute per instance, 6
+    # THEN CPU and the requests ask for 8, but 8,000 is within mean 3,333 + 3 x 2,097: noise, met by the
+    # mean plus 1 spread at 1,000 a minute per instance, 6
     (record,) = audit("web")
     cpu_candidate = next(c for c in record["candidates"] if c["rule"] == "cpu")
     assert cpu_candidate["needed"] == 6 and "within noise: 6" in cpu_candidate["note"]
-    assert record["noise"]["band"] == {"latest": 4400.0, "upper": pytest.approx(9383.4, abs=1), "capacity": 6}
+    assert record["noise"]["band"] == {"latest": 8000.0, "upper": pytest.approx(9623.4, abs=1), "capacity": 6}
     assert record["outcome"] == "applied" and desired() == 6
 
 

@@ -838,6 +838,25 @@ def test_a_sale_moved_after_its_prewarm_still_puts_the_original_max_back() -> No
 
 
 @pytest.mark.usefixtures("config_file", "alarms")
+def test_an_edition_that_raised_nothing_leaves_no_max_for_the_next_to_put_back() -> None:
+    # GIVEN last week's doorbuster run in dry-run (its item saved MaxSize 20 to put back, but nothing was
+    # raised or restored), then MaxSize 40 set on purpose and the sale re-dated a week on
+    configure_web(launch_seconds=130, dry_run=True, events=[EVENT])
+    put_request_counts((T0 - timedelta(days=7, minutes=m), 6000.0) for m in range(-7, 8))
+    fire(phase("prewarm", PREWARM))
+    fire(phase("restore", RESTORE))
+    assert max_size() == 20
+    boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName="web", MaxSize=40)
+    _redeployed(launch_seconds=130, max=40, events=[{**NEXT_WEEK, "temporary_max": 60}])
+    # WHEN this week's edition pre-warms and is restored
+    fire(phase("prewarm", PREWARM + WEEK))
+    set_desired("web", 35)
+    record = fire(phase("restore", RESTORE + WEEK))["records"][0]
+    # THEN the 40 set on purpose is back, desired kept (a first fix carried last week's 20 and cut 35)
+    assert (max_size(), desired()) == (40, 35), record["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
 def test_a_paused_prewarm_sets_no_floor_from_last_weeks_edition(
     invoke: Invoke, cpu_metric: Callable[..., None], audit: Audit
 ) -> None:

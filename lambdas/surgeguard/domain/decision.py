@@ -131,10 +131,28 @@ def candidates_for(
     return active, holding
 
 
-def _requests_ask_more(inp: DecisionInput, active: Sequence[Candidate], previous: int) -> bool:
-    """Does a requests signal ask for more than `previous`: is the request load what calls for scaling?"""
-    requests = {r.signal_id for r in inp.readings if r.kind == "requests_per_target"}
-    return any(c.needed > previous for c in active if c.rule in requests)
+def _within_noise(
+    policy: GroupConfig, band: int, active: list[Candidate], holding: list[Candidate], previous: int
+) -> list[Candidate]:
+    """The needs as the noise band leaves them. The band says the latest minute of the RequestCount it
+    was read from (the group's first requests signal's) is noise. It takes from each need at most what
+    that request load asks over the capacity there is (the part of the need the spike explains), down to
+    the band and never below `previous`. So a spike in CPU and requests alike is met at the band; CPU at
+    99 % with the requests at their target (each request costing twice what it did) is not noise and is
+    not capped (it was held at the band as long as it lasted); a surge on another target group is not
+    this band's; and a cap is no scale-in (a band under CPU's scale-in need took 10 to 6 where no signal
+    asked below 9). In between the cap moves a need by at most what the requests add, never at a jump."""
+    source = next((s.id for s in policy.signals if s.kind == "requests_per_target"), None)
+    excess = max((c.needed - previous for c in (*active, *holding) if c.rule == source), default=0)
+    if excess <= 0:
+        return active
+    capped = []
+    for c in active:
+        cap = max(band, previous, c.needed - excess)
+        capped.append(
+            c if c.needed <= cap else replace(c, needed=cap, note=_joined(c.note, f"within noise: {cap}"))
+        )
+    return capped
 
 
 def _joined(note: str, more: str) -> str:
@@ -168,9 +186,10 @@ def _decide(inp: DecisionInput) -> Decision:
     """Decide the group's desired capacity.
 
     Invariants: the result stays in [max(config min, group min), min(config max, group max)];
-    more load never gives less capacity; one action moves at most the direction's step limit
-    (unless a bound forces more: min, max, or a declared event's floor, which is capacity planned
-    ahead); no scale-in inside the stabilization window after a scale-out.
+    more load never gives less capacity (but for a request minute within the noise band, which is
+    noise: what it asks takes from the other needs, at most what it adds); one action moves at most the
+    direction's step limit (unless a bound forces more: min, max, or a declared event's floor, which is
+    capacity planned ahead); no scale-in inside the stabilization window after a scale-out.
     """
     policy, group, now = inp.policy, inp.group, inp.now
     memory = inp.memory.floors_forgotten_since(inp.unmet_burst_since)
@@ -202,16 +221,8 @@ def _decide(inp: DecisionInput) -> Decision:
     # produce it, so they must not multiply it (BENCHMARK.md: n = the instances behind the reading).
     base = serving_instances(group, memory, now, policy.warmup_seconds + policy.scale_out.period_seconds)
     active, holding = candidates_for(inp, lambda reading: reading_base(inp, memory, reading), base)
-    if inp.noise_band is not None and _requests_ask_more(inp, active, previous):
-        # The band says the latest requests minute is noise. It caps the needs only while the requests
-        # themselves ask for more: CPU at 99 % with requests steady (each request costing twice what it
-        # did) is no request noise, and was held at the band. And never below `previous`: a cap is no
-        # scale-in (a band under a CPU's scale-in need went deeper than any signal asked).
-        band = max(inp.noise_band, previous)
-        active = [
-            c if c.needed <= band else replace(c, needed=band, note=_joined(c.note, f"within noise: {band}"))
-            for c in active
-        ]
+    if inp.noise_band is not None:
+        active = _within_noise(inp.policy, inp.noise_band, active, holding, previous)
     floors = [Candidate(f"floor:{f.name}", None, None, base, f.capacity) for f in inp.floors]
     candidates = tuple(active + holding + floors)
     # Without data a floor may still raise capacity (a pre-warm before any traffic), never lower it.

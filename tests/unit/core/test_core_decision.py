@@ -18,6 +18,7 @@ from surgeguard.domain.model import (
     Launch,
     Outcome,
     Pause,
+    Reading,
     Recommendation,
     ScalerMemory,
     ScalingAction,
@@ -619,23 +620,44 @@ def test_a_breach_within_the_noise_band_asks_only_for_the_noise_headroom() -> No
     assert decide(quiet).desired == 2
 
 
-def test_the_noise_band_caps_only_what_the_requests_ask_and_never_scales_in() -> None:
-    # A hostile review's three: the band caps the needs as noise only while the request load is what
-    # asks for more, and a cap never takes capacity below where it stands.
+def test_the_noise_band_takes_from_a_need_only_what_the_request_spike_explains() -> None:
+    # Hostile reviews: the band capped every signal whenever the latest requests minute lay within it.
     pol = policy(signals=[{"kind": "cpu", "target": 50}, REQUESTS], max=100)
     # GIVEN CPU at 99 % while requests are steady at their target (each request costing twice what it
     # did): no request noise to cap; the band held it at 5 for as long as it lasted
     overload = replace(inputs(readings=(cpu(99.0), requests(1000.0)), policy_=pol), noise_band=5)
     assert decide(overload).desired == 8
+    # ... and a request more does not drop it to the band at a jump (a first fix capped it to 5 once the
+    # requests asked for one more): the spike explains one instance of CPU's 8
+    one_more = replace(inputs(readings=(cpu(99.0), requests(1001.0)), policy_=pol), noise_band=5)
+    assert decide(one_more).desired == 7
     # GIVEN a scale-in where CPU at 45 % asks for 9 of 10 and requests for 3, under a band of 6: the
     # band went 3 deeper than any signal asked (CPU at 75 % after)
     scale_in = inputs(
         group_=group(10), readings=(cpu(45.0), requests(300.0)), policy_=pol, direction=Direction.IN
     )
     assert decide(replace(scale_in, noise_band=6)).desired == 9
-    # GIVEN a request spike on 10 with the band at 6: capped at the 10 there are, not scaled in to 6
+    # GIVEN a request spike on 10 (requests ask 15, CPU 16) with the band at 6: the requests are held at
+    # the 10 there are, CPU at its 1 unexplained over them; never scaled in to 6
     spike = inputs(group_=group(10), readings=(cpu(80.0), requests(1500.0)), policy_=pol)
-    decision = decide(replace(spike, noise_band=6))
-    assert decision.desired == 10 and all(
-        "within noise: 10" in c.note for c in decision.candidates if c.rule in ("cpu", "requests_per_target")
+    needs = {c.rule: (c.needed, c.note) for c in decide(replace(spike, noise_band=6)).candidates}
+    assert needs["requests_per_target"][0] == 10 and "within noise: 10" in needs["requests_per_target"][1]
+    assert needs["cpu"][0] == 11 and "within noise: 11" in needs["cpu"][1]
+
+
+def test_the_noise_band_reads_its_own_requests_signal_in_a_composite_or_beside_another() -> None:
+    # GIVEN requests gated in a composite with CPU (both over target): the spike is the band's
+    both = policy(
+        signals=[{"kind": "cpu", "target": 50}, REQUESTS],
+        composites=[{"id": "busy", "all_of": ["cpu", "requests_per_target"]}],
+        max=100,
     )
+    busy = inputs(readings=(cpu(80.0), requests(1600.0)), policy_=both)
+    assert decide(busy).desired == 7
+    assert decide(replace(busy, noise_band=5)).desired == 5
+    # GIVEN a second target group's requests tripling while the band's own (the first) sit at target:
+    # that surge is not the band's noise
+    checkout = {**REQUESTS, "id": "checkout", "target_group": "targetgroup/checkout/0123456789abcdef"}
+    two = policy(signals=[{"kind": "cpu", "target": 50}, REQUESTS, checkout], max=100)
+    surge = (cpu(40.0), requests(1000.0), Reading("checkout", "requests_per_target", 3000.0, 1000.0))
+    assert decide(replace(inputs(readings=surge, policy_=two), noise_band=5)).desired == 8
