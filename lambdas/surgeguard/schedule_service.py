@@ -292,6 +292,10 @@ def _saved_event(group: GroupConfig, adapters: Adapters, name: str) -> EventStat
     return _saved_events(group, adapters, name).get(name)
 
 
+# `EventState.raised_to`: what an edition sets out to raise MaxSize to, kept from its first phase; a later
+# move of the sale reads it to tell that raise, still in place, from a max a person set.
+
+
 def _stranded_original_max(group: GroupConfig, adapters: Adapters, name: str, max_read: int) -> int | None:
     """The MaxSize an earlier edition of sale `name` raised and never put back (the sale moved after its
     pre-warm: the redeploy deleted the restore's schedule), while MaxSize still reads above it: this
@@ -307,11 +311,10 @@ def _stranded_original_max(group: GroupConfig, adapters: Adapters, name: str, ma
     earlier = next((state for state in states if state.event == name), None)
     if earlier is None or earlier.original_max is None or earlier.restored_at is not None:
         return None
-    # Only a raise still in place: MaxSize at what this sale raises it to. An edition run in dry-run or
-    # under the kill switch saved its original too but raised nothing, and a MaxSize a person set since
-    # (40 on purpose) was then "put back" to 20, desired 35 cut with it.
-    sale = group.event(name)
-    raised_to = None if sale is None else sale.temporary_max
+    # Only a raise still in place: MaxSize at what that edition raised it to (saved: the move may change
+    # the sale's temporary max too). An edition run in dry-run saved its original but raised nothing,
+    # and a MaxSize a person set since (40 on purpose) was "put back" to 20, desired 35 cut with it.
+    raised_to = earlier.raised_to
     if raised_to is None or max_read != raised_to or max_read <= earlier.original_max:
         return None
     return earlier.original_max
@@ -439,9 +442,11 @@ def _prewarm(
     # sale's restore that read the event items before this one was saved did not know this sale is on
     # and may cut MaxSize after our first read; it reads them again after its update, so it sees this
     # item then, or its cut came before our second read.
-    saved = EventState(sale.name, target, why, now, original_max, base_capacity)
-    adapters.store.save_event(group.name, saved)
     dry_run = ctx.config.is_dry_run(group)
+    raised_before = None if previous is None else previous.raised_to
+    raised_to = sale.temporary_max if raises_max and not dry_run else raised_before
+    saved = EventState(sale.name, target, why, now, original_max, base_capacity, raised_to=raised_to)
+    adapters.store.save_event(group.name, saved)
     until = plan.restore.isoformat()
     raised = _MaxRaised(original_max=original_max)
     if sale.temporary_max is not None and not dry_run:

@@ -94,3 +94,36 @@ def test_a_late_alarm_before_a_burst_is_due_leaves_no_floor_to_outlive_its_no_sh
     # THEN both scale in alike (a burst floor read at 12:27 but stamped 12:25 outlived the no-show,
     # which lets go of what was asked from 12:26 on: the late one held 9)
     assert desired() < 9, audit("web")[-1]["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+@pytest.mark.parametrize("stamp_minute", [BURST_MINUTE - 1, BURST_MINUTE - 3.5])
+def test_a_late_scale_in_alarm_stamped_before_a_forecaster_run_reads_the_burst_it_carried(
+    invoke: Any, audit: Any, cpu_metric: Callable[..., None], clock: Any, stamp_minute: float
+) -> None:
+    from .alarm_events import SNS, alarm_event
+    from .support import alarm_for, desired, set_desired
+    from .test_forecast import _quiet_cpu_and_scale_in_alarm
+
+    # GIVEN a burst due from 12:26, the item of 12:00 replaced by a run at 12:28 that carries the due
+    # minutes before it, web at 12 and CPU quiet
+    second_run = BURST_MINUTE - 2
+    _configure_bursts(history_days=3)
+    put_request_counts(
+        (
+            T0 + timedelta(minutes=i),
+            3 * LEVEL if i < 0 and BURST_MINUTE <= i % 1440 < BURST_MINUTE + 6 else LEVEL,
+        )
+        for i in range(-3 * 1440, BURST_MINUTE + 10)
+    )
+    run()
+    run(scheduled_time=(T0 + timedelta(minutes=second_run)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    set_desired("web", 12)
+    _quiet_cpu_and_scale_in_alarm(cpu_metric, range(second_run - 4, second_run + 1))
+    # WHEN a scale-in alarm stamped at 12:29, or at 12:26:30 (before the run), is handled at 12:29
+    clock.pin(T0 + timedelta(minutes=second_run + 1))
+    stamp = T0 + timedelta(minutes=stamp_minute)
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), stamp, metric="CPUUtilization"))
+    # THEN both hold the burst's floor, 9 (the earlier stamp lay outside the new item's minute before
+    # its run, and scaled in to 6 just before the burst)
+    assert desired() == 9

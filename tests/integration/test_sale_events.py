@@ -820,13 +820,20 @@ def test_a_sales_next_edition_restores_its_own_original_max(temporary_max: int |
 
 
 @pytest.mark.usefixtures("config_file", "alarms")
-def test_a_sale_moved_after_its_prewarm_still_puts_the_original_max_back() -> None:
-    # GIVEN the doorbuster pre-warmed (MaxSize 20 -> 30), then moved 3 hours on before its restore:
-    # the redeploy deletes the old restore's schedule, so it never runs
+@pytest.mark.parametrize("temporary_max", [30, 40, 25])
+def test_a_sale_moved_after_its_prewarm_still_puts_the_original_max_back(temporary_max: int) -> None:
+    # GIVEN the doorbuster pre-warmed (MaxSize 20 -> 30), then moved 3 hours on before its restore, its
+    # temporary max kept or changed (40, 25) in the same deploy: the redeploy deletes the old restore's
+    # schedule, so it never runs
     declare(EVENT)
     fire(phase("prewarm", PREWARM))
     assert max_size() == 30
-    moved = {**EVENT, "start": "2026-11-20T10:00:00", "end": "2026-11-20T12:00:00"}
+    moved = {
+        **EVENT,
+        "start": "2026-11-20T10:00:00",
+        "end": "2026-11-20T12:00:00",
+        "temporary_max": temporary_max,
+    }
     _redeployed(launch_seconds=130, events=[moved])
     # WHEN the moved sale pre-warms (MaxSize still 30: nothing to raise) and is restored
     fire(phase("prewarm", PREWARM + timedelta(hours=3)))

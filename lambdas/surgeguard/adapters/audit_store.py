@@ -563,7 +563,7 @@ class AuditStore(AwsAdapter):
             "why": {"S": state.why},
             "set_at": {"S": state.set_at.isoformat()},
         }
-        for name in ("original_max", "base_capacity"):
+        for name in ("original_max", "base_capacity", "raised_to"):
             value = getattr(state, name)
             if value is not None:
                 item[name] = {"N": str(value)}
@@ -861,6 +861,7 @@ def _event_state(item: dict[str, Any]) -> EventState:
         restored_at=_item_time(item["restored_at"], "event item's restored_at")
         if "restored_at" in item
         else None,
+        raised_to=whole("raised_to"),
     )
 
 

@@ -143,7 +143,12 @@ def _within_noise(
     this band's; and a cap is no scale-in (a band under CPU's scale-in need took 10 to 6 where no signal
     asked below 9). In between the cap moves a need by at most what the requests add, never at a jump."""
     source = next((s.id for s in policy.signals if s.kind == "requests_per_target"), None)
-    excess = max((c.needed - previous for c in (*active, *holding) if c.rule == source), default=0)
+    # Over the capacity there is: the desired count, or the instances the reading came from where more
+    # serve (a scale-in committed but not landed, or instances protected from it): requests at their
+    # target on 10 serving are no spike, though desired reads 6.
+    excess = max(
+        (c.needed - max(previous, c.base) for c in (*active, *holding) if c.rule == source), default=0
+    )
     if excess <= 0:
         return active
     capped = []

@@ -369,8 +369,8 @@ class ForecastState:
     # The minutes of the horizon (offsets from `issued_at`) where a burst that recurred at that minute of
     # the day is due, with the rise to meet: only those, so the item stays small. Negative offsets: the
     # minutes, before `issued_at`, of a run of due minutes that goes on into this item's first minute
-    # (`carry_burst_run`): they say when that anticipation began, and are due (`burst_at`) only to a
-    # decision stamped in the minute before `issued_at` (-1).
+    # (`carry_burst_run`): they say when that anticipation began, and are due (`burst_at`) to a decision
+    # stamped in them (a late alarm handled after the run that replaced the item it would have read).
     bursts: tuple[tuple[int, float], ...] = ()
     # The latest judgement of the group's noise headroom (None: not judged, or not asked to be).
     headroom: HeadroomVerdict | None = None
@@ -383,13 +383,17 @@ class ForecastState:
         return max(self.steps, default=0)
 
     def _minute(self, now: datetime) -> int | None:
-        """`now`'s minute in `bursts`' offsets; None outside the item's validity. A decision stamped in
-        the minute before `issued_at` (an alarm that changed state just before the run that replaced
-        the item it would have read, handled after it) reads the run of due minutes carried into this
-        item, which is what the item it replaced had due then."""
-        if not self.issued_at - timedelta(minutes=1) <= now < self.valid_until:
+        """`now`'s minute in `bursts`' offsets; None outside the item's validity. A decision stamped
+        before `issued_at` (an alarm that changed state before the run that replaced the item it would
+        have read, handled after it) reads the run of due minutes carried into this item, which is what
+        the item it replaced had due then: the minute before `issued_at`, and any carried minute (only
+        the minute before once, and an alarm stamped two minutes before the run lost its burst floor)."""
+        if now >= self.valid_until:
             return None
-        return math.floor((now - self.issued_at) / timedelta(minutes=1))
+        minute = math.floor((now - self.issued_at) / timedelta(minutes=1))
+        if minute < -1 and all(at != minute for at, _ in self.bursts):
+            return None
+        return minute
 
     def burst_at(self, now: datetime) -> float:
         """The rise to anticipate at `now` (1.0: none, or outside the forecast's validity)."""

@@ -645,6 +645,15 @@ def test_the_noise_band_takes_from_a_need_only_what_the_request_spike_explains()
     assert needs["cpu"][0] == 11 and "within noise: 11" in needs["cpu"][1]
 
 
+def test_requests_at_their_target_on_more_instances_than_desired_are_no_spike() -> None:
+    # GIVEN desired 6 while 10 serve (a scale-in not landed, or instances protected from it), requests
+    # at their target on the 10 and CPU at 70 %: the requests asked 4 "over" desired, and the band took
+    # them from CPU's 14
+    pol = policy(signals=[{"kind": "cpu", "target": 50}, REQUESTS], max=100)
+    inp = inputs(group_=group(6, in_service=10), readings=(cpu(70.0), requests(1000.0)), policy_=pol)
+    assert decide(replace(inp, noise_band=10)).desired == decide(inp).desired == 12
+
+
 def test_the_noise_band_reads_its_own_requests_signal_in_a_composite_or_beside_another() -> None:
     # GIVEN requests gated in a composite with CPU (both over target): the spike is the band's
     both = policy(
