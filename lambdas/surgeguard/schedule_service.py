@@ -311,10 +311,15 @@ def _stranded_original_max(group: GroupConfig, adapters: Adapters, name: str, ma
     earlier = next((state for state in states if state.event == name), None)
     if earlier is None or earlier.original_max is None or earlier.restored_at is not None:
         return None
-    # Only a raise still in place: MaxSize at what that edition raised it to (saved: the move may change
+    # Only a raise still in place: MaxSize at what that edition held it at (saved: the move may change
     # the sale's temporary max too). An edition run in dry-run saved its original but raised nothing,
     # and a MaxSize a person set since (40 on purpose) was "put back" to 20, desired 35 cut with it.
+    # An item written before `raised_to` was kept (or by an edition that raised nothing) is judged by
+    # the sale's temporary max as configured now.
     raised_to = earlier.raised_to
+    if raised_to is None:
+        sale = group.event(name)
+        raised_to = None if sale is None else sale.temporary_max
     if raised_to is None or max_read != raised_to or max_read <= earlier.original_max:
         return None
     return earlier.original_max
@@ -443,8 +448,12 @@ def _prewarm(
     # and may cut MaxSize after our first read; it reads them again after its update, so it sees this
     # item then, or its cut came before our second read.
     dry_run = ctx.config.is_dry_run(group)
+    # What this edition holds MaxSize at: its temporary max, wherever it has an original to put back
+    # (raised now, or under another sale's raise it keeps: set from the first MaxSize read alone, a
+    # sale under another's max, or raised at the second read, kept none, and a move left it raised).
     raised_before = None if previous is None else previous.raised_to
-    raised_to = sale.temporary_max if raises_max and not dry_run else raised_before
+    holds = sale.temporary_max is not None and original_max is not None and not dry_run
+    raised_to = sale.temporary_max if holds else raised_before
     saved = EventState(sale.name, target, why, now, original_max, base_capacity, raised_to=raised_to)
     adapters.store.save_event(group.name, saved)
     until = plan.restore.isoformat()
@@ -553,7 +562,7 @@ def _raise_for_sale(
     if now_max < temporary_max:
         if original is None:
             original = now_max
-            adapters.store.save_event(group, replace(saved, original_max=original))
+            adapters.store.save_event(group, replace(saved, original_max=original, raised_to=temporary_max))
         stopped = _raise_max(group, adapters, temporary_max)
         if stopped is None:
             made.append(

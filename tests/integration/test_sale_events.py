@@ -897,3 +897,87 @@ def test_the_normal_demand_counts_a_minute_without_requests_as_none_served(
     assert desired() == 5
     (record,) = [r for r in audit("web") if r["outcome"] == "applied"]
     assert "1200" in json.dumps(record), record["reason"]
+
+
+MOVE = timedelta(hours=3)
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_moved_sale_that_held_the_max_under_anothers_raise_still_puts_it_back(clock: Any) -> None:
+    # GIVEN noon (temporary max 25) pre-warmed under the doorbuster's 30, raising nothing itself; the
+    # doorbuster's restore then left MaxSize at noon's 25, and noon is moved before its restore
+    noon = {
+        **EVENT,
+        "name": "noon",
+        "start": "2026-11-20T10:00:00",
+        "end": "2026-11-20T11:00:00",
+        "temporary_max": 25,
+    }
+    plan = _two_sales(noon)
+    _fire_at(clock, "doorbuster", "prewarm", PREWARM)
+    _fire_at(clock, "noon", "prewarm", plan.prewarm)
+    _fire_at(clock, "doorbuster", "restore", RESTORE)
+    assert max_size() == 25
+    _redeployed(
+        launch_seconds=130,
+        events=[EVENT, {**noon, "start": "2026-11-20T13:00:00", "end": "2026-11-20T14:00:00"}],
+    )
+    # WHEN the moved noon pre-warms and is restored
+    _fire_at(clock, "noon", "prewarm", plan.prewarm + MOVE)
+    record = _fire_at(clock, "noon", "restore", plan.restore + MOVE)
+    # THEN the original 20 is back (noon's item kept no max it held, and 25 stayed for good)
+    assert max_size() == 20, record["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_sale_prewarmed_by_the_code_before_raised_to_and_moved_still_puts_the_max_back() -> None:
+    # GIVEN the doorbuster pre-warmed (20 -> 30) by code that kept no raised_to, then moved
+    declare(EVENT)
+    fire(phase("prewarm", PREWARM))
+    item = event_item()
+    assert item is not None and max_size() == 30
+    item.pop("raised_to", None)
+    boto3.client("dynamodb").put_item(TableName=os.environ["TABLE_NAME"], Item=item)
+    _redeployed(
+        launch_seconds=130, events=[{**EVENT, "start": "2026-11-20T10:00:00", "end": "2026-11-20T12:00:00"}]
+    )
+    # WHEN the moved sale pre-warms and is restored
+    fire(phase("prewarm", PREWARM + MOVE))
+    record = fire(phase("restore", RESTORE + MOVE))["records"][0]
+    # THEN 20 is back: such an item is judged by the sale's temporary max as configured
+    assert max_size() == 20, record["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_moved_sale_raised_at_the_second_read_still_puts_the_max_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+
+    # GIVEN MaxSize 35 at the pre-warm's first read (over the sale's 30), cut to 20 right after it by
+    # another sale's restore: the raise to 30 is made at the second read
+    declare(EVENT)
+    autoscaling = boto3.client("autoscaling")
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="web", MaxSize=35)
+    real = AutoScalingFleet.describe
+    reads: list[int] = []
+
+    def describe(self: Any, name: str) -> Any:
+        snapshot = real(self, name)
+        reads.append(1)
+        if len(reads) == 1:
+            autoscaling.update_auto_scaling_group(AutoScalingGroupName="web", MaxSize=20)
+        return snapshot
+
+    monkeypatch.setattr(AutoScalingFleet, "describe", describe)
+    fire(phase("prewarm", PREWARM))
+    monkeypatch.setattr(AutoScalingFleet, "describe", real)
+    assert max_size() == 30
+    _redeployed(
+        launch_seconds=130, events=[{**EVENT, "start": "2026-11-20T10:00:00", "end": "2026-11-20T12:00:00"}]
+    )
+    # WHEN the sale, moved, pre-warms and is restored
+    fire(phase("prewarm", PREWARM + MOVE))
+    record = fire(phase("restore", RESTORE + MOVE))["records"][0]
+    # THEN 20 is back
+    assert max_size() == 20, record["reason"]
