@@ -314,8 +314,8 @@ def _stranded_original_max(group: GroupConfig, adapters: Adapters, name: str, ma
     # Only a raise still in place: MaxSize at what that edition held it at (saved: the move may change
     # the sale's temporary max too). An edition run in dry-run saved its original but raised nothing,
     # and a MaxSize a person set since (40 on purpose) was "put back" to 20, desired 35 cut with it.
-    # An item written before `raised_to` was kept (or by an edition that raised nothing) is judged by
-    # the sale's temporary max as configured now.
+    # An item written before `raised_to` was kept is judged by the sale's temporary max as configured
+    # now (one that held none says 0).
     raised_to = earlier.raised_to
     if raised_to is None:
         sale = group.event(name)
@@ -451,9 +451,11 @@ def _prewarm(
     # What this edition holds MaxSize at: its temporary max, wherever it has an original to put back
     # (raised now, or under another sale's raise it keeps: set from the first MaxSize read alone, a
     # sale under another's max, or raised at the second read, kept none, and a move left it raised).
+    # 0: holds none (a dry run saves an original it never raised), told apart from an item written
+    # before the field, which has none.
     raised_before = None if previous is None else previous.raised_to
     holds = sale.temporary_max is not None and original_max is not None and not dry_run
-    raised_to = sale.temporary_max if holds else raised_before
+    raised_to = sale.temporary_max if holds else (0 if raised_before is None else raised_before)
     saved = EventState(sale.name, target, why, now, original_max, base_capacity, raised_to=raised_to)
     adapters.store.save_event(group.name, saved)
     until = plan.restore.isoformat()

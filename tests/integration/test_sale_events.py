@@ -981,3 +981,22 @@ def test_a_moved_sale_raised_at_the_second_read_still_puts_the_max_back(
     record = fire(phase("restore", RESTORE + MOVE))["records"][0]
     # THEN 20 is back
     assert max_size() == 20, record["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_dry_run_edition_leaves_no_max_even_where_a_person_set_the_sales_own() -> None:
+    # GIVEN last week's doorbuster in dry-run (an original saved, nothing raised), then MaxSize 30 set
+    # for good by a person (the sale's own temporary max) and dry-run turned off
+    configure_web(launch_seconds=130, dry_run=True, events=[EVENT])
+    put_request_counts((T0 - timedelta(days=7, minutes=m), 6000.0) for m in range(-7, 8))
+    fire(phase("prewarm", PREWARM))
+    fire(phase("restore", RESTORE))
+    boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName="web", MaxSize=30)
+    _redeployed(launch_seconds=130, max=30, events=[NEXT_WEEK])
+    # WHEN this week's edition pre-warms and is restored
+    fire(phase("prewarm", PREWARM + WEEK))
+    set_desired("web", 28)
+    record = fire(phase("restore", RESTORE + WEEK))["records"][0]
+    # THEN the person's 30 and desired 28 stay (read as an item from before raised_to, last week's 20
+    # was put back and desired cut to it)
+    assert (max_size(), desired()) == (30, 28), record["reason"]

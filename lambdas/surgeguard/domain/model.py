@@ -265,8 +265,8 @@ class EventState:
     # When its restore put MaxSize back (None: not yet, or skipped: paused, dry-run): a restore done
     # and a MaxSize raised since (by a person) is no raise of this sale's.
     restored_at: datetime | None = None
-    # The MaxSize this edition holds: its temporary max, wherever it has an original to put back (None:
-    # it holds none, ran dry, or the item predates the field). A raise of this sale's still in place
+    # The MaxSize this edition holds: its temporary max, wherever it has an original to put back (0: it
+    # holds none, or ran dry; None: the item predates the field). A raise of this sale's still in place
     # reads it, whatever the config says the sale raises to since.
     raised_to: int | None = None
 
