@@ -131,8 +131,11 @@ def test_a_decision_stamped_in_the_minute_before_the_item_reads_the_burst_run_ca
     )
     assert state.burst_at(t0 - timedelta(seconds=3)) == 3.0
     assert state.burst_run_start(t0 - timedelta(seconds=3)) == t0 - timedelta(minutes=2)
-    # two minutes back is the replaced item's to say, not this one's
-    assert state.burst_at(t0 - timedelta(minutes=1, seconds=1)) == 1.0
+    # ... and so does a decision stamped two minutes back (a late alarm): the carried run is what the
+    # replaced item had due then; before the run, nothing is
+    assert state.burst_at(t0 - timedelta(minutes=1, seconds=1)) == 3.0
+    assert state.burst_run_start(t0 - timedelta(minutes=1, seconds=1)) == t0 - timedelta(minutes=2)
+    assert state.burst_at(t0 - timedelta(minutes=2, seconds=1)) == 1.0
 
 
 def test_a_step_of_under_a_minute_gives_no_floor_rather_than_failing() -> None:
@@ -412,8 +415,10 @@ def test_a_run_of_due_minutes_that_goes_on_across_a_forecaster_run_began_under_t
     for minute in range(0, 4):
         assert noon.burst_run_start(day.replace(hour=12, minute=minute)) == began
     assert burst_judgeable(int((day.replace(hour=12, minute=3) - began) / timedelta(minutes=1)), settings)
-    # The carried minutes are never due themselves, and the horizon's due minutes are as learned
-    assert noon.burst_at(day.replace(hour=11, minute=58)) == 1.0
+    # The carried minutes are due to a decision stamped in them (what the replaced item said then), and
+    # the horizon's due minutes are as learned
+    assert noon.burst_at(day.replace(hour=11, minute=58)) == eleven.burst_at(day.replace(hour=11, minute=58))
+    assert noon.burst_at(day.replace(hour=11, minute=58)) > 1.0
     assert noon.horizon_bursts == item(12).bursts and noon.horizon_bursts[0][0] == 0
     assert [at for at, _ in noon.bursts if at < 0] == [-4, -3, -2, -1]
     # Nothing is carried when the new item's first minute is not due, or the run ended before it
