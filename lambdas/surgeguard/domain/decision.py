@@ -538,6 +538,11 @@ def _explain(
         why = f"{winner}={won.value:g} vs target {won.target:g} on {won.base} serving -> {recommended}"
     if won is not None and won.note:
         why += f" ({won.note})"
+    # A need the noise band held to the same count ties with the winner and would go unsaid (the tie
+    # goes by rule name): the reason names it, since it asked for more.
+    for c in candidates:
+        if c.rule != winner and c.needed == recommended and "within noise" in c.note:
+            why += f"; {c.rule} held to it ({c.note})"
     limited = "".join(f"; {c.limit} {c.before}->{c.after}" for c in clamps)
     if action is ScalingAction.NO_CHANGE:
         return f"hold at {previous}: {why}{limited}"

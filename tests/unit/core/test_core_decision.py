@@ -645,6 +645,15 @@ def test_the_noise_band_takes_from_a_need_only_what_the_request_spike_explains()
     assert needs["cpu"][0] == 11 and "within noise: 11" in needs["cpu"][1]
 
 
+def test_a_need_the_noise_band_held_to_the_winners_count_is_named_in_the_reason() -> None:
+    # GIVEN CPU at 99 % (8) and requests at 1,500 (6) on 4, under a band of 6: both ask 6 after the cap,
+    # and the tie credits the requests; the reason once said nothing of CPU's 8 held to it
+    pol = policy(signals=[{"kind": "cpu", "target": 50}, REQUESTS], max=100)
+    decision = decide(replace(inputs(readings=(cpu(99.0), requests(1500.0)), policy_=pol), noise_band=6))
+    assert decision.desired == 6
+    assert "cpu held to it" in decision.reason and "within noise: 6" in decision.reason
+
+
 def test_requests_at_their_target_on_more_instances_than_desired_are_no_spike() -> None:
     # GIVEN desired 6 while 10 serve (a scale-in not landed, or instances protected from it), requests
     # at their target on the 10 and CPU at 70 %: the requests asked 4 "over" desired, and the band took
