@@ -516,7 +516,7 @@ def _warn_events_outside(traces: Sequence[Trace], start: datetime, events: Seque
     for event in events:
         end = event.start + timedelta(minutes=event.duration_minutes)
         for trace in traces:
-            last = start + timedelta(minutes=trace.minutes)
+            last = _replay_end(start, trace)
             if end <= start or event.start >= last:
                 print(
                     f"surgeguard bench: warning: the event at {event.start.isoformat()} lies outside "

@@ -526,7 +526,7 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
 
         group = self.config.groups[0]
         event = group.event(event_name)
-        signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
+        signal = group.requests_signal()
         if event is None or signal is None or event.peak_requests_per_minute is not None:
             return
         around = normal_demand_time(event)
@@ -609,7 +609,7 @@ class MotoSurgeguardPolicy(SurgeguardPolicy):
                 )
         # ALB RequestCount (Sum per minute) for the target group: the schedule service's normal demand
         # and the forecaster's history read it.
-        requests_signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
+        requests_signal = group.requests_signal()
         if requests_signal is not None:
             requests = history.requests
             for minute in range(self._published, upto):

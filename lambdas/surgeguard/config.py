@@ -594,9 +594,15 @@ class GroupConfig(_Strict):
     def signal(self, signal_id: str) -> Signal | None:
         return next((s for s in self.signals if s.id == signal_id), None)
 
+    def requests_signal(self) -> RequestsPerTargetSignal | None:
+        """The group's requests signal: its first `requests_per_target`, whose target group's RequestCount
+        the forecaster, the noise headroom and its band read."""
+        return next((s for s in self.signals if isinstance(s, RequestsPerTargetSignal)), None)
+
     def requests_target(self) -> float | None:
         """Requests per instance per minute the group is sized for, when it has that signal."""
-        return next((s.target for s in self.signals if isinstance(s, RequestsPerTargetSignal)), None)
+        signal = self.requests_signal()
+        return None if signal is None else signal.target
 
     def basic_ec2_cpu(self, signal: Signal) -> bool:
         """Whether `signal` is EC2's own CPU on basic monitoring: one datapoint per 5 minutes."""

@@ -353,12 +353,9 @@ def _previous_forecast(group: GroupConfig, adapters: Adapters) -> ForecastState 
     fail every retry too: the run goes on as if there were no item, and a choice is made afresh."""
     try:
         return adapters.store.load_forecast(group.name)
-    except AwsCallError as error:
-        if group.anchors_noise_headroom() and error.transient:
+    except (AwsCallError, LookupError, TypeError, ValueError) as error:
+        if isinstance(error, AwsCallError) and error.transient and group.anchors_noise_headroom():
             raise
-        logger.warning("%s: could not read the last forecast item: %s", group.name, error)
-        return None
-    except (LookupError, TypeError, ValueError) as error:
         logger.warning("%s: could not read the last forecast item: %s", group.name, error)
         return None
 

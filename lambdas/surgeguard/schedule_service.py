@@ -56,6 +56,7 @@ from surgeguard.service import (
     check_time,
     decide_and_apply,
     guarded,
+    readable_events,
     reject_unparsed,
     run_claimed,
     saved_events,
@@ -292,20 +293,13 @@ def _saved_event(group: GroupConfig, adapters: Adapters, name: str) -> EventStat
     return _saved_events(group, adapters, name).get(name)
 
 
-# `EventState.raised_to`: what an edition sets out to raise MaxSize to, kept from its first phase; a later
-# move of the sale reads it to tell that raise, still in place, from a max a person set.
-
-
 def _stranded_original_max(group: GroupConfig, adapters: Adapters, name: str, max_read: int) -> int | None:
     """The MaxSize an earlier edition of sale `name` raised and never put back (the sale moved after its
     pre-warm: the redeploy deleted the restore's schedule), while MaxSize still reads above it: this
     edition's restore puts it back. Read at an edition's first phase only, since the earlier edition's
     item is left out of this edition's states; without it the raised max read now was saved as the one
     to put back, and it stayed raised for good."""
-    try:
-        states = adapters.store.load_events(group.name)
-    except DamagedItemError as error:
-        states = [state for state in error.readable if isinstance(state, EventState)]
+    states, _ = readable_events(group, adapters)
     if any(state.event == name for state in this_editions(group, states)):
         return None
     earlier = next((state for state in states if state.event == name), None)

@@ -1211,16 +1211,24 @@ def _load_memory(group: str, adapters: Adapters, notes: dict[str, Any]) -> Scale
         return ScalerMemory(version=error.version)
 
 
-def saved_events(group: GroupConfig, adapters: Adapters) -> tuple[list[EventState], DamagedItemError | None]:
-    """The group's saved sale events that can be read, of their sales' current editions, and the damage
-    to the others (None: none): one hand-edited item must not stop every decision of the group, nor
-    another event's phases; last year's item must not pass for this year's."""
+def readable_events(
+    group: GroupConfig, adapters: Adapters
+) -> tuple[list[EventState], DamagedItemError | None]:
+    """The group's saved sale event items that can be read, of any edition, and the damage to the others
+    (None: none): one hand-edited item must not stop every decision of the group, nor another event's
+    phases."""
     try:
-        return this_editions(group, adapters.store.load_events(group.name)), None
+        return adapters.store.load_events(group.name), None
     except DamagedItemError as error:
         logger.warning("%s: damaged event items ignored: %s", group.name, error)
-        readable = [state for state in error.readable if isinstance(state, EventState)]
-        return this_editions(group, readable), error
+        return [state for state in error.readable if isinstance(state, EventState)], error
+
+
+def saved_events(group: GroupConfig, adapters: Adapters) -> tuple[list[EventState], DamagedItemError | None]:
+    """`readable_events` of their sales' current editions: last year's item must not pass for this
+    year's."""
+    states, damage = readable_events(group, adapters)
+    return this_editions(group, states), damage
 
 
 def _event_states(

@@ -153,7 +153,7 @@ class CloudWatchSignals(AwsAdapter):
     def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]:
         """Requests per minute to the group's target group (ALB RequestCount, Sum per minute) for every
         minute in [start, end), oldest first; None where CloudWatch has no datapoint (a gap)."""
-        signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
+        signal = group.requests_signal()
         if signal is None:
             raise ValueError(f"group {group.name} has no requests_per_target signal")
         return self._minutes([_request_count_query("history", signal)], start, end)["history"]
@@ -218,7 +218,7 @@ class CloudWatchSignals(AwsAdapter):
         """Mean requests per minute to the group's target group over the 15 minutes around `around`
         (ALB RequestCount, Sum per minute; a minute without a datapoint had no request); None without a
         requests signal or without any datapoint."""
-        signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
+        signal = group.requests_signal()
         if signal is None:
             return None
         query = _request_count_query("normal", signal)

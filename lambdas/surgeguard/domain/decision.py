@@ -142,7 +142,8 @@ def _within_noise(
     not capped (it was held at the band as long as it lasted); a surge on another target group is not
     this band's; and a cap is no scale-in (a band under CPU's scale-in need took 10 to 6 where no signal
     asked below 9). In between the cap moves a need by at most what the requests add, never at a jump."""
-    source = next((s.id for s in policy.signals if s.kind == "requests_per_target"), None)
+    signal = policy.requests_signal()
+    source = None if signal is None else signal.id
     # Over the capacity there is: the desired count, or the instances the reading came from where more
     # serve (a scale-in committed but not landed, or instances protected from it): requests at their
     # target on 10 serving are no spike, though desired reads 6.
