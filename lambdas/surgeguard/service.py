@@ -739,6 +739,8 @@ def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> _Recovery:
             record["reason"] += f"; since then {moved_on}"
         else:
             record.update(_settled_after_recovery(group, wanted, claim.trigger_id, adapters))
+            if "settle_skipped" in record:
+                record["reason"] += f"; {record['settle_skipped']}"
         records.append(record)
         settled.add(group)
     return _Recovery(records, frozenset(settled), unsettled)
@@ -784,12 +786,17 @@ def _built_upon(group: str, wanted: int, trigger_id: str, adapters: Adapters) ->
 def _settled_after_recovery(group: str, landed: int, trigger_id: str, adapters: Adapters) -> dict[str, Any]:
     """What `_settle` would have done after a change whose attempt failed before it could: a newer
     decision that committed while that SetDesiredCapacity was in flight, overtaken by it landing late,
-    is put back (a late apply never leaves capacity behind a newer decision)."""
+    is put back (a late apply never leaves capacity behind a newer decision), unless the kill switch
+    came on since: a retry is a new run, and reads it before its Auto Scaling call like any other (one
+    once set the newer 7 under a full pause)."""
     try:
         latest = adapters.store.load_memory(group)
         newest = latest.committed_desired
         if newest is None or newest == landed or latest.committed_by == trigger_id:
             return {}
+        pause = adapters.store.load_pause(group)
+        if pause.blocks(ScalingAction.SCALE_OUT if newest > landed else ScalingAction.SCALE_IN):
+            return {"settle_skipped": f"the newer decision's {newest} not put back: paused ({pause.value})"}
         logger.warning(
             "%s: a newer decision committed %s; ours (%s) landed after it: putting it back",
             group,

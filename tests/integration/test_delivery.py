@@ -516,6 +516,58 @@ def test_a_late_apply_whose_answer_was_lost_is_put_behind_the_newer_decision_by_
     assert len(recovered) == 1 and recovered[0]["settled_to"] == newest
 
 
+def test_a_retry_puts_no_newer_decision_back_under_the_kill_switch(
+    invoke: Invoke,
+    audit: Audit,
+    state_item: Callable[[str], dict[str, Any]],
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import timedelta
+
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+    from surgeguard.domain.model import Pause
+
+    from .support import set_alarm_state
+
+    requests_out = alarm_for("web", "requests_per_target")
+    apply = AutoScalingFleet.set_desired_capacity
+    applies: list[int] = []
+
+    def overtaken_then_lost(self: AutoScalingFleet, name: str, value: int) -> None:
+        applies.append(value)
+        if len(applies) == 1:
+            requests_metric(5000.0, at(100) - timedelta(minutes=1))
+            set_alarm_state(requests_out, "ALARM")
+            invoke(alarm_event(SNS, requests_out, at(100), metric="RequestCountPerTarget"))
+            apply(self, name, value)
+            raise AwsCallError("SetDesiredCapacity", "ReadTimeoutError", "Read timeout on endpoint URL")
+        apply(self, name, value)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", overtaken_then_lost)
+    # GIVEN decider A (2 -> 4) whose apply lands after B's newer decision and fails
+    cpu_metric(80.0)
+    event = cpu_alarm(40)
+    with pytest.raises(RetryableFailureError):
+        invoke(event)
+    newest = state_item("web")["memory"]["committed_desired"]
+    assert newest > 4 and desired() == 4
+    # AND the operator turns the kill switch on before Lambda retries A
+    AuditStore(TABLE).set_pause(None, Pause.ALL, "operator", at(105))
+    calls = len(applies)
+    clock.pin(at(110))
+    invoke(event)
+    # THEN A's change is audited, and no Auto Scaling call puts B's decision back (it once set it
+    # under the kill switch, saying only `settled_to`)
+    assert desired() == 4 and len(applies) == calls
+    recovered = [r for r in audit("web") if r.get("recovered_from")]
+    assert len(recovered) == 1 and "settled_to" not in recovered[0]
+    assert f"{newest} not put back: paused (all)" in recovered[0]["reason"]
+
+
 def test_instances_launched_by_a_late_delivered_alarm_warm_up_from_their_launch(
     invoke: Invoke,
     audit: Audit,
