@@ -989,11 +989,19 @@ def _reevaluate(
     (not through SetAlarmState re-arms, which AWS documents as a testing aid and which bounce back
     within seconds). One record per group decided; one `quiet` record when none is in ALARM.
     """
+    clock = ctx.clock()
     try:
-        now, execution_id, shard = _parse_reevaluate(event, ctx.config, ctx.clock())
+        scheduled, execution_id, shard = _parse_reevaluate(event, ctx.config, clock)
     except BadInputError as error:
         return [reject_unparsed(event, error, adapters, ctx, delivery_id, "re-evaluation")]
-    audit: dict[str, Any] = {"id": execution_id, "source": "reevaluate", "scheduled_time": now.isoformat()}
+    # Decided at our clock where it claims a time to come (within the skew allowed), as an alarm is:
+    # remembered at 12:04:30 while the clock read 12:00:10, it made every real trigger until then stale.
+    now = min(scheduled, clock)
+    audit: dict[str, Any] = {
+        "id": execution_id,
+        "source": "reevaluate",
+        "scheduled_time": scheduled.isoformat(),
+    }
     mine = ctx.config.reevaluation_shard(shard)
     if ctx.config.reevaluation_shards > 1:
         audit["shard"] = shard

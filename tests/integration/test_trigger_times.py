@@ -74,3 +74,40 @@ def test_an_alarm_time_ahead_of_the_clock_leaves_no_real_trigger_stale(
     assert all(r.get("skip_cause") != "stale" for r in audit("web")), [
         r.get("skip_cause") for r in audit("web")
     ]
+
+
+def test_a_reevaluation_time_ahead_of_the_clock_leaves_no_real_trigger_stale(
+    config_file: Any,
+    alarms: Any,
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    cpu_metric: Callable[..., None],
+    clock: Any,
+) -> None:
+    # GIVEN a re-evaluation stamped 12:04:30 handled at 12:00:10 (within the skew), CPU at 60 %
+    set_desired("web", 2)
+    for minute in range(-2, 1):
+        cpu_metric(60.0, T0 + timedelta(minutes=minute))
+    set_alarm_state(alarm_for("web", "cpu"), "ALARM")
+    clock.pin(T0 + timedelta(seconds=10))
+    early = reevaluation(4)
+    early["scheduled_time"] = (T0 + timedelta(minutes=4, seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    invoke(early)
+    # WHEN a surge follows: the scale-out alarm at 12:01:30, then the real re-evaluations
+    for minute in range(1, 5):
+        cpu_metric(95.0, T0 + timedelta(minutes=minute))
+    clock.pin(T0 + timedelta(minutes=1, seconds=31))
+    invoke(
+        alarm_event(
+            SNS, alarm_for("web", "cpu"), T0 + timedelta(minutes=1, seconds=30), metric="CPUUtilization"
+        )
+    )
+    for minute in (2, 3):
+        clock.pin(T0 + timedelta(minutes=minute, seconds=1))
+        invoke(reevaluation(minute))
+    # THEN none is stale (each real trigger until 12:04:30 was once skipped so, under 95 % CPU), and
+    # the early one's record still names the time it claimed
+    assert all(r.get("skip_cause") != "stale" for r in audit("web")), [
+        (r["outcome"], r.get("skip_cause")) for r in audit("web")
+    ]
+    assert audit("web")[0]["trigger"]["scheduled_time"].startswith("2026-11-20T12:04:30")
