@@ -412,14 +412,12 @@ def guarded(
     except Exception as error:  # the boundary: nothing escapes unaudited
         logger.exception("unexpected error handling an event")
         message = safe_text(f"{type(error).__name__}: {error}", 1024)
-        named = event.get("group") if isinstance(event, dict) else None
-        group = named if isinstance(named, str) and ctx.config.group(named) else None
         record = _record(
             ctx,
             delivery_id,
             ctx.clock(),
             Outcome.FAILED,
-            group=group,
+            group=_group_named_by(event, ctx),
             reason=f"internal error, nothing more was done: {message}",
             error=message,
             source=source_id(event),
@@ -431,6 +429,19 @@ def guarded(
             raise RetryableFailureError(f"{message}; audit write failed: {audit_error}") from error
         _notify(adapters, record)
         return [record]
+
+
+def _group_named_by(event: Any, ctx: Context) -> str | None:
+    """The configured group an event is for, where it can be told: a schedule's or forecaster run's
+    `group`, or an alarm's (by its name), so its failure is filed where `status` and `report` read."""
+    named = event.get("group") if isinstance(event, dict) else None
+    if named is None:
+        try:
+            spec = ctx.alarms.get(parse_alarm_event(event).alarm_name)
+        except Exception:  # at the boundary, an event that cannot be read names no group
+            spec = None
+        named = None if spec is None else spec.group
+    return named if isinstance(named, str) and ctx.config.group(named) else None
 
 
 # --- a claimed trigger's life: claim, work, audit, complete --------------------------------------
@@ -655,15 +666,24 @@ def _failed(
     retryable = not _rejected_for_good(error)
     logger.error("%s: %s", "failed" if retryable else "rejected", error)
     record = _failure_record(error, base)
-    if claim is not None:
-        if retryable:
-            _end_lease(adapters, claim, keep=stashed)
-        else:
-            try:
-                adapters.store.complete(claim)  # bad input: a retry would be rejected the same way
-            except AwsCallError as complete_error:
-                logger.warning("could not complete the claim: %s", complete_error)
-    adapters.store.write_audit(record)
+    if claim is not None and retryable:
+        _end_lease(adapters, claim, keep=stashed)
+    try:
+        adapters.store.write_audit(record)
+    except AwsCallError as audit_error:
+        # Unwritten, this record must not end the trigger: Lambda's retry writes it, or audits the
+        # change it finds landed (the lease ended with the stash kept). Left to the boundary, it once
+        # became an "internal error, nothing more was done" filed under no group, and no retry came.
+        if claim is not None and not retryable:
+            _end_lease(adapters, claim, keep=False)  # the retry rejects it again, and writes that
+        raise RetryableFailureError(
+            f"{record['reason']}; its audit record could not be written ({audit_error})"
+        ) from audit_error
+    if claim is not None and not retryable:
+        try:
+            adapters.store.complete(claim)  # bad input: a retry would be rejected the same way
+        except AwsCallError as complete_error:
+            logger.warning("could not complete the claim: %s", complete_error)
     _notify(adapters, record, notify)
     if retryable:
         raise RetryableFailureError(record["reason"])

@@ -468,6 +468,62 @@ def test_an_unexpected_error_after_the_apply_still_leaves_the_change_audited_app
     assert sorted(i["outcome"] for i in audit("web")) == ["applied", "failed"]
 
 
+def test_a_failure_whose_own_record_cannot_be_written_is_still_retried_and_audited(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN SetDesiredCapacity lands but its answer is lost, and the `failed` record's PutItem is then
+    # throttled. That once reached the handler's boundary: an "internal error, nothing more was done"
+    # record filed under no group, no retry, and the change that landed never audited.
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+
+    apply, write = AutoScalingFleet.set_desired_capacity, AuditStore.write_audit
+    throttled = [1]
+
+    def landed_but_lost(self: AutoScalingFleet, name: str, value: int) -> None:
+        apply(self, name, value)
+        raise AwsCallError("SetDesiredCapacity", "RequestTimeout", "read timeout")
+
+    def throttled_once(self: AuditStore, record: dict[str, Any]) -> None:
+        if throttled.pop() if throttled else 0:
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        write(self, record)
+
+    cpu_metric(80.0)
+    event = cpu_alarm(40)
+    with monkeypatch.context() as patch:
+        patch.setattr(AutoScalingFleet, "set_desired_capacity", landed_but_lost)
+        patch.setattr(AuditStore, "write_audit", throttled_once)
+        with pytest.raises(RetryableFailureError, match="could not be written"):
+            invoke(event)
+    assert desired() == 4 and audit("web") == [] and audit("-") == []
+    # WHEN Lambda retries it
+    invoke(event)
+    # THEN the change that landed is audited `applied` under its group, once
+    assert [r["outcome"] for r in audit("web")] == ["applied"] and audit("-") == []
+    assert desired() == 4
+
+
+def test_an_alarms_internal_error_is_filed_under_its_group(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an error of no expected kind before the trigger is claimed (a bug of ours)
+    import surgeguard.service as service
+
+    def broken(*args: Any) -> list[dict[str, Any]]:
+        raise KeyError("Version")
+
+    monkeypatch.setattr(service, "run_claimed", broken)
+    cpu_metric(80.0)
+    invoke(cpu_alarm(40))
+    # THEN its record is the group's, where `status` and `report` read (it was filed under "-")
+    (record,) = audit("web")
+    assert record["outcome"] == "failed" and "KeyError" in record["reason"] and audit("-") == []
+
+
 def test_a_late_apply_whose_answer_was_lost_is_put_behind_the_newer_decision_by_its_retry(
     invoke: Invoke,
     audit: Audit,
