@@ -472,6 +472,9 @@ class Claimed:
     # What the work would have done after a change of its own that an earlier attempt made and did not
     # live to follow up (its record is audited from the stash, the work is not run again).
     on_recovered: Callable[[dict[str, Any]], None] | None = None
+    # For a trigger of several groups: every group it may write a record for. An earlier attempt's
+    # records are looked for under each, since its claim names none of them.
+    record_groups: frozenset[str] = frozenset()
 
 
 class GroupChangeFailedError(Exception):
@@ -537,11 +540,21 @@ def run_claimed(
         stashed.append(record)
 
     try:
-        if claim.previous_record is not None and adapters.store.audit_written(claim.previous_record):
+        previous = claim.previous_record
+        if previous is not None and adapters.store.audit_written(previous):
             # The attempt before us wrote its record, then died before completing the claim.
             records = []
         else:
-            records = _recovered_or_redone(claimed, claim, adapters, delivery_id, stash)
+            audited = (
+                frozenset()
+                if previous is None
+                else frozenset(
+                    group
+                    for group in sorted(claimed.record_groups)
+                    if adapters.store.audit_written({**previous, "group": group})
+                )
+            )
+            records = _recovered_or_redone(claimed, claim, adapters, delivery_id, stash, audited)
     except Exception as error:
         # Whatever went wrong (an odd SDK exception, a bug of ours) after a change may have landed, the
         # lease ends with its stash kept, so Lambda's retry writes the `applied` record of what landed.
@@ -691,21 +704,30 @@ def _failed(
 
 
 def _recovered_or_redone(
-    claimed: Claimed, claim: Claim, adapters: Adapters, delivery_id: str, stash: Stash
+    claimed: Claimed,
+    claim: Claim,
+    adapters: Adapters,
+    delivery_id: str,
+    stash: Stash,
+    audited: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """The work, or, after an earlier attempt that stashed capacity changes and failed or died, the
     audit of what of it landed and the work again for the rest: a trigger of one group decides afresh
     if its change never landed (the state item remembers the trigger, so that is not stale); one of
     several groups (a re-evaluation) decides every group but those whose change is audited here, so a
-    group whose change landed keeps its `applied` record while another's failed apply is decided again."""
+    group whose change landed keeps its `applied` record while another's failed apply is decided again.
+    `audited`: groups whose record the earlier attempt wrote (it died, or its claim's completion
+    failed, after): not decided again under the same trigger."""
     if not claim.pending:
+        if audited and claimed.work_except is not None:
+            return claimed.work_except(stash, audited)
         return claimed.work(stash)
     recovered = _recovered(claim, adapters, delivery_id)
     if claimed.on_recovered is not None:
         for record in recovered.records:
             claimed.on_recovered(record)
     if claimed.work_except is not None:
-        return recovered.records + claimed.work_except(stash, recovered.settled)
+        return recovered.records + claimed.work_except(stash, recovered.settled | audited)
     return claimed.work(stash) if recovered.unsettled else recovered.records
 
 
@@ -1108,6 +1130,7 @@ def _reevaluate(
         f"re-evaluation {execution_id}",
         retry_in_progress=False,  # the next one, a minute later, decides again
         work_except=work,
+        record_groups=frozenset(mine),
     )
     return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
 

@@ -866,3 +866,42 @@ def test_a_commit_the_reevaluation_put_in_place_is_not_audited_applied_again_by_
     (retry,) = [r for r in audit("web") if r.get("recovered_from")]
     assert (retry["outcome"], retry["skip_cause"]) == ("skipped", "duplicate")
     assert "was put in place by reevaluate#" in retry["reason"]
+
+
+def test_a_reevaluation_redelivered_after_its_claim_was_left_open_decides_no_group_twice(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import timedelta
+
+    from surgeguard.adapters.audit_store import AuditStore
+
+    from .support import reevaluation, set_alarm_state, set_desired
+
+    # GIVEN a re-evaluation that held web at 4 and wrote its record, but whose claim's completion failed
+    set_desired("web", 4)
+    for minute in range(-3, 4):
+        cpu_metric(50.0, T0 + timedelta(minutes=minute))
+    set_alarm_state(alarm_for("web", "cpu"), "ALARM")
+    event = reevaluation(1)
+    clock.pin(T0 + timedelta(minutes=1, seconds=2))
+
+    def complete_fails(self: AuditStore, claim: Any) -> None:
+        raise AwsCallError("UpdateItem", "InternalServerError", "internal error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AuditStore, "complete", complete_fails)
+        invoke(event)
+    # WHEN the same re-evaluation is delivered again after its lease ran out, the load now higher
+    for minute in range(1, 4):
+        cpu_metric(95.0, T0 + timedelta(minutes=minute, seconds=30))
+    clock.pin(T0 + timedelta(minutes=2, seconds=30))
+    invoke(event)
+    # THEN web keeps its one record of that trigger (it was decided again: 4 -> 6 under the same id),
+    # and the redelivery is a duplicate
+    records = [r for r in audit("web") if r["trigger"]["id"] == event["execution_id"]]
+    assert [r["outcome"] for r in records] == ["unchanged"] and desired() == 4
+    assert [r.get("skip_cause") for r in audit("-")] == ["duplicate"]
