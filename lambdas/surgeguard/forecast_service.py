@@ -555,7 +555,9 @@ def _size_pool(
     fleet = adapters.fleet
     if not isinstance(fleet, WarmPools):
         return {"summary": "warm pool not sized: this fleet adapter cannot put warm pools", "applied": False}
-    week = [v for v in history[-int(WEEK / timedelta(minutes=1)) :] if v is not None]
+    # Gaps as the fit reads them: a NaN or inf minute once reached math.ceil as the week's peak, and the
+    # run failed after writing its floor (retried, failing alike, for as long as the minute was read).
+    week = [v for v in mark_gaps(history[-int(WEEK / timedelta(minutes=1)) :]) if v is not None]
     horizon = timedelta(hours=trigger.forecast.horizon_hours)
     try:
         targets = []
@@ -586,6 +588,12 @@ def _size_pool(
     except AwsCallError as error:
         logger.warning("warm pool of %s not sized: %s", group.name, error)
         return {"summary": f"warm pool not sized: {error}", "applied": False, "error": str(error)}
+    except (ArithmeticError, ValueError) as error:
+        # A figure no capacity can be sized from (a sale's normal load read as inf): the forecast is
+        # written, and a `failed` record would have Lambda retry a run that fails the same way.
+        logger.exception("warm pool of %s not sized", group.name)
+        why = f"{type(error).__name__}: {error}"
+        return {"summary": f"warm pool not sized: {why}", "applied": False, "error": why}
     if sizing is None:
         held = (
             f"unset: the group's MaxSize, {asg_max}"

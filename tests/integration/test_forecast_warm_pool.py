@@ -7,9 +7,10 @@ as AWS does. The run's one audit record carries what was set and why.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
@@ -233,6 +234,53 @@ def test_a_sale_whose_normal_load_cannot_be_read_leaves_the_pool_and_the_forecas
     assert record["warm_pool"]["applied"] is False
     summary = record["warm_pool"]["summary"]
     assert summary == "warm pool not sized: GetMetricData failed: Throttling: Rate exceeded"
+    assert _pool() is None
+
+
+@pytest.mark.parametrize(("minutes_before", "value"), [(30, math.inf), (HISTORY_DAYS * 1440, math.nan)])
+@pytest.mark.usefixtures("sizing")
+def test_a_nan_or_inf_minute_of_history_sizes_the_pool_from_the_known_minutes(
+    monkeypatch: pytest.MonkeyPatch,
+    audit: Audit,
+    capsys: pytest.CaptureFixture[str],
+    minutes_before: int,
+    value: float,
+) -> None:
+    # GIVEN one minute of RequestCount read as inf (30 minutes ago) or NaN (the oldest minute)
+    read = CloudWatchSignals.request_history
+
+    def one_damaged(
+        self: CloudWatchSignals, group: Any, start: datetime, end: datetime
+    ) -> list[float | None]:
+        minutes = read(self, group, start, end)
+        minutes[-minutes_before] = value
+        return minutes
+
+    monkeypatch.setattr(CloudWatchSignals, "request_history", one_damaged)
+    # WHEN the forecaster runs
+    record = _run(audit)
+    # THEN the minute is a gap, as in the fit: the week's peak of the known minutes sizes the pool (that
+    # peak went to math.ceil: the run wrote its floor, then failed, and Lambda retried it in vain)
+    assert record["outcome"] == "applied" and record["forecast"]["floor"] >= 6
+    assert record["warm_pool"]["applied"] is True and record["warm_pool"]["max_group_prepared_capacity"] == 8
+    assert _pool()["MaxGroupPreparedCapacity"] == 8  # type: ignore[index]
+    # ... and the written forecast is counted (the staleness alarm's datapoint)
+    assert '"ForecastWritten": 1' in capsys.readouterr().out
+
+
+def test_a_sale_whose_normal_load_no_capacity_fits_leaves_the_pool_and_the_forecast_stands(
+    monkeypatch: pytest.MonkeyPatch, config_file: ScalerConfig, alarms: list[str], audit: Audit
+) -> None:
+    # GIVEN a sale near whose normal load reads as inf: no target capacity can be computed from it
+    _sizing_for_a_sale(peak_multiplier=3)
+    monkeypatch.setattr(CloudWatchSignals, "normal_requests_per_minute", lambda self, group, around: math.inf)
+    # WHEN the forecaster runs
+    record = _run(audit)
+    # THEN the written floor stands in an applied record, the pool is left, and the record says why (the
+    # error once failed the run after its floor was written)
+    assert record["outcome"] == "applied" and record["forecast"]["floor"] >= 6
+    assert record["warm_pool"]["applied"] is False
+    assert record["warm_pool"]["summary"].startswith("warm pool not sized: OverflowError")
     assert _pool() is None
 
 
