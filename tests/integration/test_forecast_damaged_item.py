@@ -1,5 +1,6 @@
 """A FORECAST item no forecaster writes (hand-edited in the console, or written by another tool) through
-the real handlers under moto: a time without a zone, a step of no minutes. Read as damaged, it holds up
+the real handlers under moto: a time without a zone or at datetime's ends, a step of no minutes or of
+more than a day. Read as damaged, it holds up
 no decision, not the re-evaluation's other groups, and the next forecaster run overwrites it."""
 
 from __future__ import annotations
@@ -108,19 +109,50 @@ def test_a_headroom_verdict_judged_at_a_time_without_a_zone_does_not_block_every
     assert "headroom" not in rewritten
 
 
-@pytest.mark.parametrize("step", ["0", "-15"])
+@pytest.mark.parametrize("step", ["0", "-15", "1441", "99999999999999999999"])
 @pytest.mark.usefixtures("config_file", "alarms")
-def test_a_forecast_step_of_no_minutes_is_a_damaged_item_that_holds_up_no_decision(
+def test_a_forecast_step_outside_a_minute_to_a_day_is_a_damaged_item_that_holds_up_no_decision(
     step: str, invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]
 ) -> None:
-    # GIVEN web's floor written, then its step turned to no minutes
+    # GIVEN web's floor written, then its step turned to no minutes, or to more than a day
     configure_web(forecast={"mode": "floor", "history_days": 2, "horizon_hours": 1, "percentile": 0.9})
     _history()
     assert run()["records"][0]["outcome"] == "applied"
     _damage(step_minutes={"N": step})
-    # WHEN web's scale-out alarm fires: decided, the item named as ignored (not a division by zero)
+    # WHEN web's scale-out alarm fires: decided, the item named as ignored (not a division by zero, nor
+    # a timedelta of 1e20 minutes overflowing)
     cpu_metric(60.0, T0 + timedelta(minutes=4))
     decided = _web_scale_out(invoke, audit, 5)
     assert decided["outcome"] != "failed", decided["reason"]
     assert "step_minutes" in decided["forecast_item"] and "malformed" in decided["forecast_item"]
     assert "floor:forecast" not in {c["rule"] for c in decided["candidates"]}
+
+
+@pytest.mark.parametrize(
+    ("field", "moment"),
+    [("issued_at", "0001-01-01T00:00:00+00:00"), ("valid_until", "9999-12-31T23:59:00+00:00")],
+)
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_forecast_time_in_no_year_a_forecaster_writes_is_a_damaged_item_that_holds_up_no_decision(
+    field: str, moment: str, invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]
+) -> None:
+    # GIVEN web's floor written, then one of its times put at datetime's ends (zoned: it passed as a time)
+    configure_web(forecast={"mode": "floor", "history_days": 3, "horizon_hours": 1, "percentile": 0.9})
+    _history()
+    assert run()["records"][0]["outcome"] == "applied"
+    _damage(**{field: {"S": moment}})
+    # WHEN web's scale-out alarm fires: decided, the item named as ignored (`issued_at - step` overflowed
+    # at year 1, failing every decision of the group while the item stayed)
+    cpu_metric(60.0, T0 + timedelta(minutes=4))
+    decided = _web_scale_out(invoke, audit, 5)
+    assert decided["outcome"] != "failed", decided["reason"]
+    assert (
+        field in decided["forecast_item"] and "not a time any forecaster writes" in decided["forecast_item"]
+    )
+    assert "floor:forecast" not in {c["rule"] for c in decided["candidates"]}
+    # AND the next forecaster run overwrites it
+    later = T0 + timedelta(minutes=5)
+    (record,) = run(scheduled_time=later.strftime("%Y-%m-%dT%H:%M:%SZ"))["records"]
+    assert record["outcome"] == "applied", record["reason"]
+    rewritten = forecast_item()
+    assert rewritten is not None and rewritten["issued_at"]["S"] == later.isoformat()

@@ -26,7 +26,7 @@ from surgeguard.domain.anchors import MULTIPLIER_CURVE, AnchorVerdict
 from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.headroom import HeadroomVerdict
 from surgeguard.domain.model import Claim, EventState, Launch, Pause, Recommendation, ScalerMemory
-from surgeguard.domain.triggers import safe_text
+from surgeguard.domain.triggers import PLAUSIBLE_YEARS, safe_text
 
 logger = logging.getLogger("surgeguard")
 
@@ -664,8 +664,8 @@ class AuditStore(AwsAdapter):
         mape = _from_attribute(item["mape"])
         return ForecastState(
             mode=item["mode"]["S"],
-            issued_at=_item_time(item["issued_at"], "forecast item's issued_at"),
-            valid_until=_item_time(item["valid_until"], "forecast item's valid_until"),
+            issued_at=_forecast_time(item["issued_at"], "forecast item's issued_at"),
+            valid_until=_forecast_time(item["valid_until"], "forecast item's valid_until"),
             step_minutes=_forecast_step(item["step_minutes"]),
             steps=tuple(int(s["N"]) for s in item["steps"]["L"]),
             percentile=float(item["percentile"]["N"]),
@@ -827,11 +827,29 @@ def _item_time(attribute: dict[str, Any], name: str) -> datetime:
     return moment
 
 
+def _forecast_time(attribute: dict[str, Any], name: str) -> datetime:
+    """A FORECAST item's issue or validity time: `_item_time`, in a year a run can issue it. ValueError
+    otherwise: near datetime's ends a decision's `issued_at - step` overflowed (0001-01-01), and every
+    decision of the group failed while the item stayed."""
+    moment = _item_time(attribute, name)
+    if not PLAUSIBLE_YEARS[0] <= moment.year <= PLAUSIBLE_YEARS[1]:
+        raise ValueError(f"{name} {safe_text(repr(attribute['S']), 80)} is not a time any forecaster writes")
+    return moment
+
+
+# The horizon is at most a day (forecast.horizon_hours <= 24): a step past it has no floor to tell.
+MAX_FORECAST_STEP_MINUTES = 24 * 60
+
+
 def _forecast_step(attribute: dict[str, Any]) -> int:
-    """The FORECAST item's step: a whole number of minutes from 1 up (ValueError otherwise)."""
+    """The FORECAST item's step: a whole number of minutes from 1 to a day (ValueError otherwise: a
+    step of 1e20 minutes overflowed timedelta in every decision of the group)."""
     step = int(attribute["N"])
-    if step < 1:
-        raise ValueError(f"forecast item's step_minutes {step} is not a positive number of minutes")
+    if not 1 <= step <= MAX_FORECAST_STEP_MINUTES:
+        raise ValueError(
+            f"forecast item's step_minutes {step} is not a number of minutes from 1 to "
+            f"{MAX_FORECAST_STEP_MINUTES}"
+        )
     return step
 
 
