@@ -457,6 +457,75 @@ def test_a_damaged_forecast_item_from_the_future_does_not_block_every_run(clock:
 
 
 @pytest.mark.parametrize(
+    ("stored", "outcome"),
+    [
+        # 07:30 UTC: older than the 12:01 run, though its text sorts after the run's
+        (f"{T0.date()}T12:30:00+05:00", "applied"),
+        # 12:05 UTC: newer than the run, and credible
+        (f"{T0.date()}T12:50:00+00:45", "skipped"),
+    ],
+)
+@pytest.mark.usefixtures("floor_mode")
+def test_a_stored_issue_time_with_another_offset_than_utc_is_compared_as_the_time_it_names(
+    stored: str, outcome: str, clock: Any
+) -> None:
+    # GIVEN the item's issue time written with a +05:00 offset (by hand: a forecaster writes UTC)
+    assert run()["records"][0]["outcome"] == "applied"
+    item = forecast_item()
+    assert item is not None
+    boto3.client("dynamodb").put_item(
+        TableName=os.environ["TABLE_NAME"], Item={**item, "issued_at": {"S": stored}}
+    )
+    # WHEN the next minute's run writes
+    when = T0 + timedelta(minutes=1)
+    put_request_counts([(T0, 6000.0)])
+    clock.pin(when)
+    (got,) = run(scheduled_time=when.strftime("%Y-%m-%dT%H:%M:%SZ"))["records"]
+    # THEN an older time is overwritten (compared as text, it once skipped every run as `superseded`,
+    # nothing written, until the runs' own text passed 12:30), and a newer one kept
+    assert got["outcome"] == outcome, got["reason"]
+    written = forecast_item()
+    assert written is not None
+    assert written["issued_at"]["S"] == (when.isoformat() if outcome == "applied" else stored)
+
+
+@pytest.mark.usefixtures("floor_mode")
+def test_an_offset_issue_time_replaced_by_a_newer_forecast_meanwhile_is_not_overwritten(
+    clock: Any, audit: Audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an item issued 07:30 UTC written as 12:30+05:00, and the 12:03 run writing its forecast
+    # between the 12:01 run's read of that item and its overwrite
+    from surgeguard.adapters.audit_store import AuditStore
+
+    assert run()["records"][0]["outcome"] == "applied"
+    item = forecast_item()
+    assert item is not None
+    table = boto3.client("dynamodb")
+    table.put_item(
+        TableName=os.environ["TABLE_NAME"], Item={**item, "issued_at": {"S": f"{T0.date()}T12:30:00+05:00"}}
+    )
+    newer = {**item, "issued_at": {"S": (T0 + timedelta(minutes=3)).isoformat()}}
+    call = AuditStore._table_call
+
+    def newer_written_after_the_read(self: AuditStore, operation: str, **kwargs: Any) -> Any:
+        answer = call(self, operation, **kwargs)
+        if operation == "GetItem" and kwargs["Key"][keys.SORT_KEY]["S"] == keys.FORECAST_SORT_KEY:
+            table.put_item(TableName=os.environ["TABLE_NAME"], Item=newer)
+        return answer
+
+    # WHEN the 12:01 run writes
+    when = T0 + timedelta(minutes=1)
+    put_request_counts([(T0, 6000.0)])
+    clock.pin(when)
+    monkeypatch.setattr(AuditStore, "_table_call", newer_written_after_the_read)
+    assert len(run(scheduled_time=when.strftime("%Y-%m-%dT%H:%M:%SZ"))["records"]) == 1
+    # THEN the newer forecast stands: the overwrite held only while the text it read was there
+    got = audit("web")[-1]
+    assert got["outcome"] == "skipped" and got["skip_cause"] == "superseded", got["reason"]
+    assert forecast_item() == newer
+
+
+@pytest.mark.parametrize(
     ("sale_in_history", "early_release"),
     [(False, None), (True, None), (True, 15)],
     ids=["no-sale", "sale-a-week-ago", "sale-released-15-minutes-after-its-doors"],

@@ -599,7 +599,9 @@ class AuditStore(AwsAdapter):
     def save_forecast(self, group: str, state: ForecastState, *, credible_until: datetime) -> datetime | None:
         """Write the group's FORECAST item unless a newer forecast is in place (a late run's retry must
         not put older floors back): None when written, else the newer item's issue time. A stored issue
-        time after `credible_until` (or not a time at all) is a damaged item's, and is overwritten."""
+        time after `credible_until` (or not a time at all) is a damaged item's, and is overwritten. Newer
+        is judged as times, not as text: a stored time with another offset than UTC's is compared by
+        the instant it names."""
         item: dict[str, Any] = {
             **_forecast_key(group),
             "mode": {"S": state.mode},
@@ -648,11 +650,31 @@ class AuditStore(AwsAdapter):
                 raise
         found = self._table_call("GetItem", Key=_forecast_key(group), ConsistentRead=True).get("Item") or {}
         try:
-            return _item_time(found["issued_at"], "forecast item's issued_at")
+            found_at = _forecast_time(found["issued_at"], "forecast item's issued_at")
         except (KeyError, TypeError, ValueError):
             # Not a time after all (or gone since): nothing newer is there to keep.
             self._table_call("PutItem", Item=item)
             return None
+        if state.issued_at < found_at <= credible_until:
+            return found_at
+        # The text ordered after this run's but the time is not newer (an offset other than UTC's, hand
+        # written: 12:30+05:00 is 07:30 UTC), or past credible: overwritten, but only while that very text
+        # is there, so a newer forecast written since this read still wins. (Such a text can also pass
+        # the condition above as past credible while its time is not: a hand edit replaced by this run's
+        # forecast, never a forecaster's item, whose times are UTC and order as their text does.)
+        try:
+            self._table_call(
+                "PutItem",
+                Item=item,
+                ConditionExpression="#issued = :found",
+                ExpressionAttributeNames={"#issued": "issued_at"},
+                ExpressionAttributeValues={":found": found["issued_at"]},
+            )
+        except AwsCallError as error:
+            if error.code != CONDITION_FAILED:
+                raise
+            return self.save_forecast(group, state, credible_until=credible_until)
+        return None
 
     def load_forecast(self, group: str) -> ForecastState | None:
         """The group's FORECAST item, or None. LookupError, TypeError or ValueError for an item no
