@@ -371,7 +371,10 @@ class ForecastConfig(_Strict):
 
     # Of the seasonal floor only (forecast_only: record, never act); bursts have their own switch.
     mode: Literal["floor", "forecast_only"] = "floor"
-    history_days: int = Field(default=14, ge=2, le=14)
+    # At least 3: the fit needs 2 days of known 5-minute buckets, and RequestCount has gaps in any real
+    # read (published minutes late, none in a minute without requests); with 2 days read, one missing
+    # bucket meant no forecast, run after run.
+    history_days: int = Field(default=14, ge=3, le=14)
     horizon_hours: int = Field(default=3, ge=1, le=24)
     percentile: float = Field(default=0.9, gt=0.5, lt=1.0)
     every_minutes: int = Field(default=60, ge=5, le=1440)

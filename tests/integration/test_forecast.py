@@ -12,9 +12,10 @@ from typing import Any
 
 import boto3
 import pytest
+from pydantic import ValidationError
 
 from surgeguard import keys
-from surgeguard.config import ScalerConfig
+from surgeguard.config import ForecastConfig, ScalerConfig
 from surgeguard.handlers import forecast
 
 from .alarm_events import SNS, alarm_event
@@ -32,7 +33,7 @@ from .support import (
 
 Invoke = Callable[..., dict[str, Any]]
 Audit = Callable[[str], list[dict[str, Any]]]
-HISTORY_DAYS = 2
+HISTORY_DAYS = 3
 
 
 def _configure(mode: str) -> None:
@@ -42,7 +43,7 @@ def _configure(mode: str) -> None:
 
 
 def _history() -> None:
-    """Two days of per-minute RequestCount up to T0: a daily wave around 6000 requests/min."""
+    """`HISTORY_DAYS` of per-minute RequestCount up to T0: a daily wave around 6000 requests/min."""
     minutes = HISTORY_DAYS * 1440
     put_request_counts(
         (T0 - timedelta(minutes=minutes - i), 6000 + 2000 * math.sin(2 * math.pi * i / 1440))
@@ -159,6 +160,26 @@ def test_without_history_no_floor_is_written(
     assert run()["records"][0]["outcome"] == "skipped"
     assert audit("web")[-1]["skip_cause"] == "no_history"
     assert forecast_item() is None
+
+
+def test_a_two_day_history_is_refused_by_the_config() -> None:
+    # Read over 2 days, the fit's 2 days of known 5-minute buckets leave no room for a gap: RequestCount
+    # published a few minutes late, or a quiet 5 minutes (no datapoint), skipped every run as no_history.
+    with pytest.raises(ValidationError, match="history_days"):
+        ForecastConfig.model_validate({"history_days": 2})
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_the_shortest_history_forecasts_with_the_last_minutes_not_yet_published(audit: Audit) -> None:
+    # GIVEN the shortest history, its last 3 minutes not yet published when the run reads
+    _configure("floor")
+    put_request_counts(
+        (T0 - timedelta(minutes=HISTORY_DAYS * 1440 - i), 6000 + 2000 * math.sin(2 * math.pi * i / 1440))
+        for i in range(HISTORY_DAYS * 1440 - 3)
+    )
+    # WHEN the forecaster runs: THEN a floor is written
+    assert run()["records"][0]["outcome"] == "applied", audit("web")[-1]["reason"]
+    assert forecast_item() is not None
 
 
 # --- bursts: a rise that recurs at the same minute of the day ------------------------------------
@@ -563,9 +584,10 @@ def test_a_declared_sale_a_week_ago_does_not_raise_the_floor_a_week_later(
 
 @pytest.mark.usefixtures("config_file", "alarms")
 def test_a_sale_in_a_two_day_history_still_leaves_a_forecast_without_the_sale_in_it() -> None:
-    # Without the sale's minutes a 2-day history fell under the fit's 2 days: nothing was written for
-    # days after each sale. The minimum is counted on what was read now; the fit still leaves the sale
-    # out (a fallback that fitted it copied yesterday's 24,000 a minute into today's floor: 24, not 6).
+    # Without the sale's minutes a 2-day history (here: a group 2 days old, read over 3) fell under the
+    # fit's 2 days: nothing was written for days after each sale. The minimum is counted on what was
+    # read now; the fit still leaves the sale out (a fallback that fitted it copied yesterday's 24,000 a
+    # minute into today's floor: 24, not 6).
     sale = {
         "name": "flash",
         "start": (T0 - timedelta(days=1)).replace(tzinfo=None).isoformat(),
@@ -574,7 +596,7 @@ def test_a_sale_in_a_two_day_history_still_leaves_a_forecast_without_the_sale_in
         "peak_multiplier": 2,
     }
     configure_web(
-        events=[sale], forecast={"mode": "floor", "history_days": 2, "horizon_hours": 1, "percentile": 0.9}
+        events=[sale], forecast={"mode": "floor", "history_days": 3, "horizon_hours": 1, "percentile": 0.9}
     )
     sale_minutes = range(-1440, -1440 + 120)
     put_request_counts(

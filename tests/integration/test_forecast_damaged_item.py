@@ -115,7 +115,7 @@ def test_a_forecast_step_outside_a_minute_to_a_day_is_a_damaged_item_that_holds_
     step: str, invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]
 ) -> None:
     # GIVEN web's floor written, then its step turned to no minutes, or to more than a day
-    configure_web(forecast={"mode": "floor", "history_days": 2, "horizon_hours": 1, "percentile": 0.9})
+    configure_web(forecast={"mode": "floor", "history_days": 3, "horizon_hours": 1, "percentile": 0.9})
     _history()
     assert run()["records"][0]["outcome"] == "applied"
     _damage(step_minutes={"N": step})

@@ -39,8 +39,8 @@ class MetricCache:
     """Answers a GetMetricData asked before with the answer moto gave (a before-call response).
 
     The fault world's metric data is written once, when it is built, so the same request always has the
-    same answer; moto computes it in time quadratic in the datapoints (the forecaster's two days of
-    minutes take about 2 s), which the fault cases cannot afford hundreds of times. Registered after the
+    same answer; moto computes it in time quadratic in the datapoints (the forecaster's three days of
+    minutes take a few seconds), which the fault cases cannot afford hundreds of times. Registered after the
     injector: faults still strike first, and a lost response still loses this one."""
 
     def __init__(self) -> None:

@@ -12,7 +12,7 @@ it is delivered again.
   2 -> 6, MaxSize 20 -> 30, the schedule deleted.
 - restore (schedule Lambda): its restore, after a (fault-free) pre-warm -> applied MaxSize 30 -> 20,
   desired stays 6.
-- forecast (forecast Lambda): the forecaster over two days of history -> applied (FORECAST item).
+- forecast (forecast Lambda): the forecaster over three days of history -> applied (FORECAST item).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The world is the integration tests' (support.CONFIG, three groups, the stack's alarms) with group web
 also declaring the doorbuster sale (test_sale_events) and a forecast in floor mode that sizes the group's
 warm pool (test_forecast, test_forecast_warm_pool), so
-the three handlers each have a real path to walk. Building it costs seconds (the forecaster's two days
-of per-minute history); resetting it (a new table, the groups' sizes, the alarms' states) costs
+the three handlers each have a real path to walk. Building it costs seconds (the forecaster's three
+days of per-minute history); resetting it (a new table, the groups' sizes, the alarms' states) costs
 milliseconds, so hundreds of cases fit in a minute.
 
 The Lambdas judge times against `surgeguard.service.utc_now()`; `Clock` replaces it (per thread when
@@ -50,7 +50,14 @@ SALE = {
 }
 PREWARM = T0 - timedelta(minutes=10)
 RESTORE = T0 + timedelta(hours=3, minutes=30)
-FORECAST = {"mode": "floor", "history_days": 2, "horizon_hours": 1, "percentile": 0.9, "size_warm_pool": True}
+FORECAST_HISTORY_DAYS = 3  # the least forecast.history_days allows
+FORECAST = {
+    "mode": "floor",
+    "history_days": FORECAST_HISTORY_DAYS,
+    "horizon_hours": 1,
+    "percentile": 0.9,
+    "size_warm_pool": True,
+}
 # (min, desired, max) each group starts every case with.
 SIZES = {"web": (1, 2, 20), "api": (1, 2, 20), "rehearsal": (1, 2, 10)}
 ENV = {
@@ -230,8 +237,8 @@ class World:
         week_ago = [(T0 - timedelta(days=7, minutes=m), 1500.0) for m in range(-7, 8)]
         _put_metric(self.api("cloudwatch"), "AWS/ApplicationELB", "RequestCount", requests, week_ago)
         if history:
-            # Two days of per-minute requests up to T0 (a daily wave): enough for the forecaster.
-            minutes = 2 * 1440
+            # The forecast's days of per-minute requests up to T0 (a daily wave): enough for the forecaster.
+            minutes = FORECAST_HISTORY_DAYS * 1440
             wave = [
                 (T0 - timedelta(minutes=minutes - i), 6000 + 2000 * math.sin(2 * math.pi * i / 1440))
                 for i in range(minutes)

@@ -69,7 +69,7 @@ RESTORE = RELEASE + timedelta(hours=1)
 FLASH_START = T0 + timedelta(days=1)
 FLASH_PREWARM = FLASH_START - LEAD
 FLASH_END = FLASH_START + timedelta(minutes=20)
-FORECAST_HISTORY_DAYS = 2
+FORECAST_HISTORY_DAYS = 3
 
 
 def hostile_config() -> dict[str, Any]:
