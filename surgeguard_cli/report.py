@@ -100,6 +100,9 @@ class GroupReport:
     # decision's), so neither decisions nor counted with them.
     forecasts: list[Decision] = field(default_factory=list)
     forecast_outcomes: dict[str, int] = field(default_factory=dict)
+    # Records that cannot be read (hand-edited, or written by a bug): each its sort key and what is wrong,
+    # counted in `records` and in nothing else.
+    damaged: list[str] = field(default_factory=list)
 
 
 def _time(text: str) -> datetime:
@@ -129,6 +132,41 @@ def _decision(record: Mapping[str, Any]) -> Decision:
 
 def is_forecaster_run(record: Mapping[str, Any]) -> bool:
     return (record.get("trigger") or {}).get("source") == "forecaster"
+
+
+# The fields `status` and `report` count with: a record whose whole number is a string ("four", a hand
+# edit in the console) once crashed both, and `report` called it AWS being unreadable.
+_WHOLE_NUMBERS = ("previous_desired", "new_desired", "event_target")
+
+
+def audit_damage(record: Mapping[str, Any]) -> str | None:
+    """Why an audit record cannot be read as one (hand-edited, or written by a bug), or None: sound.
+    A damaged record is shown as such and left out of every count made from records."""
+    at = record.get("at")
+    if not isinstance(at, str):
+        return "no `at` time" if at is None else f"`at` is {str(at)[:40]!r}, not a time"
+    try:
+        _time(at)
+    except ValueError:
+        return f"`at` {at[:40]!r} is not an ISO 8601 time"
+    if not isinstance(record.get("outcome"), str):
+        return "no `outcome`" if record.get("outcome") is None else "`outcome` is not a string"
+    for name in _WHOLE_NUMBERS:
+        value = record.get(name)
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if value is not None and (isinstance(value, bool) or not whole):
+            return f"`{name}` is {str(value)[:40]!r}, not a whole number"
+    for name in ("trigger", "inputs"):
+        if record.get(name) is not None and not isinstance(record[name], dict):
+            return f"`{name}` is not a map"
+    return None
+
+
+def damaged_label(record: Mapping[str, Any], damage: str) -> str:
+    """A damaged record named by its sort key (the one field a query always returns)."""
+    from surgeguard import keys
+
+    return f"{record.get(keys.SORT_KEY, '?')}: {damage}"
 
 
 def desired_after(record: Mapping[str, Any]) -> int | None:
@@ -178,7 +216,9 @@ def desired_before(aws: Any, table: str, group: str, start: datetime) -> int | N
     from itertools import islice
 
     for record in islice(aws.audit_records_newest_first(table, group, before=start), BEFORE_WINDOW_RECORDS):
-        if not is_forecaster_run(record) and (level := desired_after(record)) is not None:
+        if audit_damage(record) is not None or is_forecaster_run(record):
+            continue
+        if (level := desired_after(record)) is not None:
             return level
     return None
 
@@ -361,7 +401,9 @@ def build_group_report(
 ) -> GroupReport:
     from surgeguard_cli.aws import period_for_age
 
-    records = aws.audit_records(table, group.name, start, end)
+    read = aws.audit_records(table, group.name, start, end)
+    damage = [(record, audit_damage(record)) for record in read]
+    records = [record for record, why in damage if why is None]
     runs = [r for r in records if is_forecaster_run(r)]
     decided = [r for r in records if not is_forecaster_run(r)]
     minutes = _minutes(start, end)
@@ -374,7 +416,7 @@ def build_group_report(
         group=group.name,
         start=start,
         end=end,
-        records=len(records),
+        records=len(read),
         outcomes=dict(Counter(str(r["outcome"]) for r in decided).most_common()),
         decisions=[_decision(r) for r in decided if r["outcome"] == "applied"],
         problems=[_decision(r) for r in records if r["outcome"] in ("rejected", "failed")],
@@ -387,6 +429,7 @@ def build_group_report(
         requests_target=group.requests_target(),
         forecasts=[_decision(r) for r in runs],
         forecast_outcomes=dict(Counter(str(r["outcome"]) for r in runs).most_common()),
+        damaged=[damaged_label(record, why) for record, why in damage if why is not None],
     )
     if replay and any(v for v in demand):
         report.whatif, report.whatif_fleet = whatif(
@@ -445,7 +488,8 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
         f"Window {_hm(report.start)} to {_hm(report.end)} ({len(report.desired)} minutes); "
         f"{report.records} audit records"
         + (f": {_counts(report.outcomes)}" if report.outcomes else "")
-        + runs,
+        + runs
+        + (f"; {len(report.damaged)} damaged, left out (listed below)" if report.damaged else ""),
         "",
         "- peak capacity: "
         + (unknown if report.peak_capacity is None else f"{report.peak_capacity} instances"),
@@ -485,6 +529,9 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
     if report.problems:
         lines += ["", "## Rejected and failed", ""]
         lines += [f"- {d.at:%H:%M} {d.outcome}: {d.reason} [{d.source}]" for d in report.problems]
+    if report.damaged:
+        lines += ["", "## Damaged audit items (left out of every count above)", ""]
+        lines += [f"- {label}" for label in report.damaged]
     if report.whatif:
         fleet = report.whatif_fleet
         lines += [

@@ -183,18 +183,37 @@ def _shown(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _damaged(record: Mapping[str, Any], damage: str) -> dict[str, Any]:
+    """A damaged record's row: shown where it falls, with the time its sort key holds."""
+    from surgeguard import keys
+    from surgeguard_cli.report import damaged_label
+
+    sort_key = str(record.get(keys.SORT_KEY, ""))
+    return {
+        "at": sort_key.removeprefix(keys.AUDIT_SORT_PREFIX).split("#")[0],
+        "outcome": "damaged",
+        "previous": None,
+        "new": None,
+        "reason": f"audit item {damaged_label(record, damage)}",
+    }
+
+
 def _latest(aws: Any, table: str, group: GroupConfig) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """The group's last decisions, the latest first, and its forecaster's latest run: read back from the
     latest record until both are found. Forecaster runs once crowded real decisions out of the last 5."""
     from itertools import islice
 
-    from surgeguard_cli.report import is_forecaster_run
+    from surgeguard_cli.report import audit_damage, is_forecaster_run
 
     decisions: list[dict[str, Any]] = []
     forecast = None
     wants_forecast = group.forecast is not None
     for record in islice(aws.audit_records_newest_first(table, group.name), LATEST_RECORDS_READ):
-        if is_forecaster_run(record):
+        damage = audit_damage(record)
+        if damage is not None:
+            if len(decisions) < LAST_DECISIONS:
+                decisions.append(_damaged(record, damage))
+        elif is_forecaster_run(record):
             forecast = forecast or _shown(record)
         elif len(decisions) < LAST_DECISIONS:
             decisions.append(_shown(record))

@@ -137,6 +137,59 @@ def test_report_command_writes_markdown_and_png(
     assert data["reports"][0]["peak_capacity"] == 8
 
 
+def _write_damaged(table: str) -> list[str]:
+    """Audit items as a hand edit in the console leaves them, among the day's sound ones; their sort keys."""
+    damaged = {
+        "AUDIT#2026-11-27T04:05:00.000+00:00#no-at": {"outcome": {"S": "applied"}},
+        "AUDIT#2026-11-27T04:15:00.000+00:00#number-at": {"at": {"N": "1764216900"}, "outcome": {"S": "x"}},
+        "AUDIT#2026-11-27T04:25:00.000+00:00#no-outcome": {"at": {"S": "2026-11-27T04:25:00+00:00"}},
+        "AUDIT#2026-11-27T04:35:00.000+00:00#four": {
+            "at": {"S": "2026-11-27T04:35:00+00:00"},
+            "outcome": {"S": "applied"},
+            "previous_desired": {"S": "four"},
+            "new_desired": {"N": "9"},
+        },
+        "AUDIT#2026-11-27T04:45:00.000+00:00#trigger": {
+            "at": {"S": "2026-11-27T04:45:00+00:00"},
+            "outcome": {"S": "applied"},
+            "trigger": {"S": "prewarm"},
+        },
+    }
+    for sort_key, fields in damaged.items():
+        boto3.client("dynamodb").put_item(
+            TableName=table, Item={"pk": {"S": f"GROUP#{world.GROUP}"}, "sk": {"S": sort_key}, **fields}
+        )
+    return list(damaged)
+
+
+def test_damaged_audit_items_are_shown_as_damaged_never_a_crash(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_day(built.stack.table)
+    damaged = _write_damaged(built.stack.table)
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    argv = ["--config", str(_config(tmp_path))]
+    code = status.main([*argv, "--json"], aws=built.aws, now=NOW, signals=lambda g, n: [])
+    shown = json.loads(capsys.readouterr().out)["groups"][0]["decisions"]
+    assert code == output.OK
+    # The latest 5 as they fall, the damaged among the sound (04:45 back to 04:25).
+    assert [d["outcome"] for d in shown] == ["damaged", "applied", "damaged", "rejected", "damaged"]
+    assert "#trigger: `trigger` is not a map" in shown[0]["reason"]
+    assert status.main(argv, aws=built.aws, now=NOW, signals=lambda g, n: []) == output.OK
+    assert "damaged" in capsys.readouterr().out
+
+    out = tmp_path / "out"
+    window = ["--from", "2026-11-27T04:00Z", "--to", "2026-11-27T05:00Z", "--no-what-if"]
+    code = report.main(
+        [*window, *argv, "--table", built.stack.table, "--out", str(out)], aws=built.aws, now=NOW
+    )
+    assert code == output.OK, capsys.readouterr().err
+    markdown = (out / "report.md").read_text()
+    assert "9 audit records: applied 2, unchanged 1, rejected 1; 5 damaged, left out" in markdown
+    assert all(f"- {sort_key}: " in markdown for sort_key in damaged)
+    assert "instance-hours: 6.7" in markdown  # (4 x 10 + 8 x 30 + 6 x 20) / 60: the sound records only
+
+
 def test_status_shows_size_pause_and_last_decisions(
     built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
