@@ -103,6 +103,8 @@ class GroupReport:
     # Records that cannot be read (hand-edited, or written by a bug): each its sort key and what is wrong,
     # counted in `records` and in nothing else.
     damaged: list[str] = field(default_factory=list)
+    # Set when the window has not ended yet: every figure is counted up to this moment (None: closed).
+    open_at: datetime | None = None
 
 
 def _time(text: str) -> datetime:
@@ -316,6 +318,8 @@ def _signal_minutes_over(
     from surgeguard.signals import signal_metric
 
     over: dict[str, int] = {}
+    if end <= start:  # a window not begun yet: CloudWatch refuses an empty range
+        return over
     for signal in group.signals:
         metric = signal_metric(group, signal)
         if metric.is_math or signal.kind == "response_time":
@@ -342,7 +346,7 @@ def _demand(aws: Any, group: GroupConfig, start: datetime, end: datetime, period
 
     signal = next((s for s in group.signals if isinstance(s, RequestsPerTargetSignal)), None)
     minutes = _minutes(start, end)
-    if signal is None:
+    if signal is None or minutes == 0:  # a window not begun yet: CloudWatch refuses an empty range
         return [None] * minutes
     points = aws.request_counts(signal, start, end, period)
     return _per_minute(points, start, minutes, period)
@@ -406,12 +410,16 @@ def build_group_report(
     records = [record for record, why in damage if why is None]
     runs = [r for r in records if is_forecaster_run(r)]
     decided = [r for r in records if not is_forecaster_run(r)]
-    minutes = _minutes(start, end)
+    # A window still open (an event's runs 65 minutes past its restore, and a report is wanted at once)
+    # is counted up to now: minutes still to come have no capacity, cost or demand yet. Carried to the
+    # window's end they once doubled the instance-hours, and the what-if replayed them as no demand.
+    counted_to = min(end, max(start, now))
+    minutes = _minutes(start, counted_to)
     period = period_for_age(start, now)
     desired = desired_series(decided, start, minutes, desired_before(aws, table, group.name, start))
     # Never 0 for a capacity no record tells: unknown.
     known = None if None in desired else [int(n) for n in desired if n is not None]
-    demand = _demand(aws, group, start, end, period)
+    demand = _demand(aws, group, start, counted_to, period)
     report = GroupReport(
         group=group.name,
         start=start,
@@ -424,18 +432,19 @@ def build_group_report(
         demand=demand,
         peak_capacity=None if known is None else max(known, default=0),
         instance_hours=None if known is None else sum(known) / 60,
-        minutes_over_target=_signal_minutes_over(aws, group, start, end, period),
+        minutes_over_target=_signal_minutes_over(aws, group, start, counted_to, period),
         prewarms=_prewarms(group, decided, aws),
         requests_target=group.requests_target(),
         forecasts=[_decision(r) for r in runs],
         forecast_outcomes=dict(Counter(str(r["outcome"]) for r in runs).most_common()),
         damaged=[damaged_label(record, why) for record, why in damage if why is not None],
+        open_at=now if counted_to < end else None,
     )
     if replay and any(v for v in demand):
         report.whatif, report.whatif_fleet = whatif(
-            demand, start, f"{group.name} {start:%Y-%m-%d %H:%M}", declared(group, start, end)
+            demand, start, f"{group.name} {start:%Y-%m-%d %H:%M}", declared(group, start, counted_to)
         )
-        report.whatif_events = len(declared(group, start, end))
+        report.whatif_events = len(declared(group, start, counted_to))
     return report
 
 
@@ -474,6 +483,14 @@ def _prewarm_line(p: Prewarm) -> str:
     return ran + f"serving by {_hm(p.ready_by)} (launch + warm-up), doors {_hm(p.doors)}: {verdict}"
 
 
+def _still_open(report: GroupReport) -> str:
+    if report.open_at is None:
+        return ""
+    if report.open_at <= report.start:
+        return f", not begun at {_hm(report.open_at)}: nothing to count yet"
+    return f", still open: counted up to {_hm(report.open_at)}"
+
+
 def markdown(report: GroupReport, shown: int | None = None) -> str:
     """The report as Markdown (also what the terminal shows, `shown` applied decisions at most)."""
     unknown = "unknown (no audit record in the window or before it says the desired capacity)"
@@ -485,7 +502,9 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
     lines = [
         f"# Surgeguard report: {report.group}",
         "",
-        f"Window {_hm(report.start)} to {_hm(report.end)} ({len(report.desired)} minutes); "
+        f"Window {_hm(report.start)} to {_hm(report.end)}"
+        + _still_open(report)
+        + f" ({len(report.desired)} minutes); "
         f"{report.records} audit records"
         + (f": {_counts(report.outcomes)}" if report.outcomes else "")
         + runs
@@ -571,7 +590,7 @@ def plot(report: GroupReport, path: Path) -> Path | None:
     line drawn at 0 would say the group ran nothing."""
     from gameday.plot import plot_capacity_against_demand
 
-    if None in report.desired:
+    if None in report.desired or not report.desired:  # unknown, or a window not begun yet
         return None
     return plot_capacity_against_demand(
         path,

@@ -382,6 +382,36 @@ def test_an_events_report_keeps_its_own_restore(built: world.World, late: timede
     assert [p.source for p in got.problems] == [f"{world.EVENT}/restore"]
 
 
+def test_a_report_of_a_window_still_open_counts_up_to_now_only(built: world.World) -> None:
+    # Right after the sale: the event's window runs 65 minutes past the restore, and those minutes have
+    # not happened. The last level was once carried to the window's end: instance-hours doubled, and
+    # the what-if replayed the minutes to come as no demand.
+    from surgeguard.domain.sales import plan_event
+
+    group = built.config.groups[0]
+    plan = plan_event(group, group.events[0])
+    AuditStore(built.stack.table, boto3.client("dynamodb")).write_audit(
+        {
+            **_record(0, "applied", 4, 15, "pre-warm 4 -> 15", event=world.EVENT, phase="prewarm"),
+            "at": plan.prewarm.isoformat(timespec="milliseconds"),
+            "event_target": 15,
+        }
+    )
+    start, end, _ = report.window(built.config, world.EVENT)
+    now = plan.end + timedelta(minutes=5, seconds=30)
+    got = report.build_group_report(built.aws, built.stack.table, group, start, end, now=now, replay=False)
+    before, after = report._minutes(start, plan.prewarm), report._minutes(plan.prewarm, now)
+    assert got.desired == [4] * before + [15] * after
+    assert len(got.demand) == len(got.desired) and got.instance_hours == pytest.approx(
+        (4 * before + 15 * after) / 60
+    )
+    assert got.open_at == now and "still open: counted up to 2026-12-04 07:05 UTC" in report.markdown(got)
+    closed = report.build_group_report(
+        built.aws, built.stack.table, group, start, end, now=end + timedelta(days=1), replay=False
+    )
+    assert closed.open_at is None and len(closed.desired) == report._minutes(start, end)
+
+
 @pytest.mark.parametrize(("monitoring", "over"), [("basic", 30), ("detailed", 6)])
 def test_minutes_over_target_count_each_basic_monitoring_datapoint_as_five_minutes(
     built: world.World, monitoring: str, over: int
