@@ -73,6 +73,8 @@ class Prewarm:
     desired_after: int | None = None
     skip_cause: str | None = None  # the record's, for a skipped pre-warm
     held_back_by: str | None = None  # what kept an applied pre-warm's desired under its target
+    # The same firing's other attempts (a failed try, a redelivery skipped as a duplicate), oldest first.
+    other_attempts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -252,47 +254,74 @@ def _held_back_by(record: Mapping[str, Any]) -> str | None:
     return f"{suspended.group(1)} suspended" if suspended else None
 
 
+_LANDED = ("applied", "unchanged")
+
+
+def _attempt(record: Mapping[str, Any]) -> str:
+    cause = record.get("skip_cause") or record.get("error")
+    return f"{_time(record['at']):%H:%M:%S} {record['outcome']}" + (f" ({cause})" if cause else "")
+
+
 def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]], aws: Any = None) -> list[Prewarm]:
     """Each pre-warm against its event's target: on time only when it set desired to that target and
-    that many were serving at the doors (measured, or launch + warm-up after the pre-warm)."""
-    from surgeguard.domain.sales import plan_event
-
-    found = []
+    that many were serving at the doors (measured, or launch + warm-up after the pre-warm). One pre-warm
+    is one firing (event and scheduled time): Lambda's retries and Scheduler's redeliveries of it are its
+    attempts, judged by the last that landed (a failed try, then the retry's apply, then a redelivery's
+    `skipped: duplicate` is one pre-warm, on time; each once read as a pre-warm of its own)."""
+    firings: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for record in records:
         trigger = record.get("trigger") or {}
-        if trigger.get("phase") != "prewarm":
-            continue
-        event = group.event(str(trigger.get("event")))
-        at = _time(record["at"])
-        doors = plan_event(group, event).start if event else None
-        ready = at + timedelta(seconds=group.launch_seconds + group.warmup_seconds)
-        landed = record["outcome"] in ("applied", "unchanged")
-        target = None if record.get("event_target") is None else int(record["event_target"])
-        left_at = desired_after(record)
-        reached = landed and target is not None and left_at is not None and left_at >= target
-        serving = _in_service(aws, group.name, doors) if aws is not None and doors is not None else None
-        on_time: bool | None = None  # unknown: an event no longer in the config, or no target recorded
-        if doors is not None and not landed:
-            on_time = False
-        elif doors is not None and target is not None:
-            on_time = reached and (serving >= target if serving is not None else ready <= doors)
-        found.append(
-            Prewarm(
-                event=str(trigger.get("event")),
-                scheduled=str(trigger.get("scheduled_time", "")),
-                at=at,
-                outcome=str(record["outcome"]),
-                target=target,
-                doors=doors,
-                ready_by=ready,
-                on_time=on_time,
-                in_service_at_doors=serving,
-                desired_after=left_at,
-                skip_cause=record.get("skip_cause"),
-                held_back_by=_held_back_by(record) if landed and not reached else None,
-            )
-        )
+        if trigger.get("phase") == "prewarm":
+            firing = (str(trigger.get("event")), str(trigger.get("scheduled_time", "")))
+            firings.setdefault(firing, []).append(record)
+    found = []
+    for (event, scheduled), attempts in firings.items():
+        landed = [r for r in attempts if r["outcome"] in _LANDED]
+        record = landed[-1] if landed else attempts[-1]
+        others = tuple(_attempt(r) for r in attempts if r is not record)
+        found.append(_prewarm(group, event, scheduled, record, others, aws))
     return found
+
+
+def _prewarm(
+    group: GroupConfig,
+    event_name: str,
+    scheduled: str,
+    record: Mapping[str, Any],
+    others: tuple[str, ...],
+    aws: Any,
+) -> Prewarm:
+    from surgeguard.domain.sales import plan_event
+
+    event = group.event(event_name)
+    at = _time(record["at"])
+    doors = plan_event(group, event).start if event else None
+    ready = at + timedelta(seconds=group.launch_seconds + group.warmup_seconds)
+    landed = record["outcome"] in _LANDED
+    target = None if record.get("event_target") is None else int(record["event_target"])
+    left_at = desired_after(record)
+    reached = landed and target is not None and left_at is not None and left_at >= target
+    serving = _in_service(aws, group.name, doors) if aws is not None and doors is not None else None
+    on_time: bool | None = None  # unknown: an event no longer in the config, or no target recorded
+    if doors is not None and not landed:
+        on_time = False
+    elif doors is not None and target is not None:
+        on_time = reached and (serving >= target if serving is not None else ready <= doors)
+    return Prewarm(
+        event=event_name,
+        scheduled=scheduled,
+        at=at,
+        outcome=str(record["outcome"]),
+        target=target,
+        doors=doors,
+        ready_by=ready,
+        on_time=on_time,
+        in_service_at_doors=serving,
+        desired_after=left_at,
+        skip_cause=record.get("skip_cause"),
+        held_back_by=_held_back_by(record) if landed and not reached else None,
+        other_attempts=others,
+    )
 
 
 def _minutes(start: datetime, end: datetime) -> int:
@@ -460,6 +489,11 @@ def _counts(outcomes: Mapping[str, int]) -> str:
 
 
 def _prewarm_line(p: Prewarm) -> str:
+    verdict = _prewarm_verdict(p)
+    return verdict + (f" (other attempts: {', '.join(p.other_attempts)})" if p.other_attempts else "")
+
+
+def _prewarm_verdict(p: Prewarm) -> str:
     ran = f"- {p.event}: ran {_hm(p.at)} (scheduled {p.scheduled}), {p.outcome}, target {p.target}; "
     if p.doors is None:
         return ran + "unknown event"

@@ -640,6 +640,37 @@ def test_a_prewarm_that_reached_its_target_is_on_time_by_the_instances_at_the_do
     assert prewarm.desired_after == 15
 
 
+def test_a_retried_and_redelivered_prewarm_is_one_prewarm_judged_by_the_attempt_that_landed(
+    built: world.World,
+) -> None:
+    # README, Failure modes: a failed phase is retried by Lambda, and Scheduler may deliver it twice (the
+    # second `skipped: duplicate`). Each record once made a pre-warm of its own: "no pre-warm for the
+    # doors" twice, and on_time false in the JSON, for a pre-warm that landed in time.
+    from surgeguard.domain.sales import plan_event
+
+    plan = plan_event(built.config.groups[0], built.config.groups[0].events[0])
+    store = AuditStore(built.stack.table, boto3.client("dynamodb"))
+    for second, outcome, fields in (
+        (1, "failed", {"error": "Throttling", "previous_desired": 4}),
+        (61, "applied", {"previous_desired": 4, "new_desired": 15, "event_target": 15}),
+        (90, "skipped", {"skip_cause": "duplicate"}),
+    ):
+        record = _prewarm_record(0, outcome, **{"previous_desired": None, "new_desired": None, **fields})
+        record["trigger"]["scheduled_time"] = plan.prewarm.isoformat()
+        record["at"] = (plan.prewarm + timedelta(seconds=second)).isoformat(timespec="milliseconds")
+        store.write_audit(record)
+    window = (plan.prewarm - timedelta(minutes=5), plan.start + timedelta(minutes=5))
+    got = report.build_group_report(
+        built.aws, built.stack.table, built.config.groups[0], *window, now=plan.start
+    )
+    (prewarm,) = got.prewarms
+    assert (prewarm.outcome, prewarm.on_time) == ("applied", True)
+    assert prewarm.other_attempts == ("04:47:01 failed (Throttling)", "04:48:30 skipped (duplicate)")
+    text = report.markdown(got)
+    assert "no pre-warm for the doors" not in text
+    assert ": on time (other attempts: 04:47:01 failed (Throttling), 04:48:30 skipped (duplicate))" in text
+
+
 # --- naive times are UTC, as in `plan --now` ------------------------------------------------------
 def test_report_reads_a_time_without_an_offset_as_utc_whatever_the_machines_zone(
     monkeypatch: pytest.MonkeyPatch,
