@@ -97,6 +97,19 @@ def is_standard(instance_type: str) -> bool:
     return family is not None and family.group(0) in STANDARD_FAMILIES
 
 
+def capacity_units(item: Mapping[str, Any]) -> int:
+    """An instance's capacity units, or a mixed-instances override's: its WeightedCapacity, 1 where the
+    group weighs nothing; DesiredCapacity counts these, as the Lambda reads them. A weight that is no
+    whole number of 1-999 is an answer nobody can count with (exit code 3)."""
+    from surgeguard.adapters.autoscaling import _weight
+
+    try:
+        return _weight(dict(item))
+    except AwsCallError as error:
+        message = str(error).removeprefix(f"{error.operation} failed: {error.code}: ")
+        raise AwsError(error.operation, error.code, message) from None
+
+
 def period_for_age(oldest: datetime, now: datetime) -> int:
     """The finest period CloudWatch still keeps for data as old as `oldest`."""
     age = now - oldest

@@ -87,18 +87,37 @@ def planned_peak(group: GroupConfig, event: SaleEvent | None, normal_rpm: float 
     return Peak(max(needed, group.min), f"{max(needed, group.min)} instances: {why}")
 
 
+@dataclass(frozen=True)
+class Addition:
+    """What a peak adds to a group: capacity units (what desired and the peak count) and the instances and
+    vCPUs they take. A weighted group's instance is its WeightedCapacity units, not one."""
+
+    units: int
+    instances: int
+    vcpus: int | None  # None: the instance types' vCPUs are unknown
+
+
+def addition(peak: Peak, running_units: int, weights: dict[str, int], vcpus: dict[str, int]) -> Addition:
+    """The units the peak adds beyond those running, as instances of the group's types (type -> its
+    weight): whichever type Auto Scaling launches, the most instances (the lightest) and the most vCPUs
+    it could take. Units were once added to instance counts, and multiplied by vCPUs as instances."""
+    units = max(0, peak.instances - running_units)
+    launches = {kind: math.ceil(units / weight) for kind, weight in weights.items()}
+    known = [launches[kind] * vcpus[kind] for kind in launches if kind in vcpus]
+    return Addition(units, max(launches.values(), default=units), max(known) if known else None)
+
+
 def vcpu_check(
     scope: str,
     peak: Peak,
-    running_in_group: int,
-    vcpus_each: int | None,
+    adds: Addition,
     used: int,
     quota: float | None,
     family_ok: bool,
     quota_error: str | None = None,
 ) -> Check:
     name = "vcpu-quota"
-    if vcpus_each is None:
+    if adds.vcpus is None:
         return Check(WARN, name, scope, "the group's instance types are unknown", "check the launch template")
     if not family_ok:
         return Check(
@@ -117,11 +136,10 @@ def vcpu_check(
             f"the vCPU quota could not be read{': ' + quota_error if quota_error else ''}",
             "open Service Quotas, EC2, L-1216C47A, and compare it with the peak",
         )
-    adding = max(0, peak.instances - running_in_group) * vcpus_each
-    total = used + adding
-    added = max(0, peak.instances - running_in_group)
+    total = used + adds.vcpus
+    units = f" for {adds.units} capacity units" if adds.units != adds.instances else ""
     detail = (
-        f"{used} vCPUs running + {adding} to add ({added} x {vcpus_each}) "
+        f"{used} vCPUs running + {adds.vcpus} to add ({adds.instances} instance(s){units}) "
         f"= {total} of quota {quota:g}; peak {peak.why}"
     )
     return quota_verdict(name, scope, detail, total, quota)
@@ -166,9 +184,9 @@ def max_size_check(
     return Check(PASS, name, scope, detail)
 
 
-def address_check(scope: str, peak: Peak, running_in_group: int, free: dict[str, int]) -> Check:
+def address_check(scope: str, adds: Addition, free: dict[str, int]) -> Check:
     name = "subnet-addresses"
-    adding = max(0, peak.instances - running_in_group)
+    adding = adds.instances
     available = sum(free.values())
     detail = f"{available} free addresses in {len(free)} subnet(s) for {adding} instances to add"
     if not free:
@@ -399,11 +417,15 @@ def targets(config: ScalerConfig, event_name: str | None, now: datetime) -> list
     return found
 
 
-def _instance_types(template: dict[str, Any] | None, group: dict[str, Any]) -> list[str]:
+def _instance_types(template: dict[str, Any] | None, group: dict[str, Any]) -> dict[str, int]:
+    """The group's instance types, each with its capacity units (a mixed-instances override's
+    WeightedCapacity; 1 unweighted)."""
+    from surgeguard_cli.aws import capacity_units
+
     overrides = group.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {}).get("Overrides", [])
-    types = [o["InstanceType"] for o in overrides if o.get("InstanceType")]
+    types = {o["InstanceType"]: capacity_units(o) for o in overrides if o.get("InstanceType")}
     if not types and template and template.get("InstanceType"):
-        types = [template["InstanceType"]]
+        types = {template["InstanceType"]: 1}
     return types
 
 
@@ -416,7 +438,9 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
         return [
             Check(FAIL, "group", group.name, "no such Auto Scaling group", "check the name in the config")
         ]
-    running = len(asg.get("Instances", []))
+    from surgeguard_cli.aws import capacity_units
+
+    running = sum(capacity_units(i) for i in asg.get("Instances", []))  # units, as the peak counts
     normal = None
     if event is not None and event.peak_multiplier is not None:
         normal = _normal_rpm(aws, group, event)
@@ -424,7 +448,7 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
     template, label = aws.launch_template_data(asg)
     types = _instance_types(template, asg)
     vcpus = aws.vcpus(types) if types else {}
-    vcpus_each = max(vcpus.values()) if vcpus else None
+    adds = addition(peak, running, types, vcpus)
     if "quota" not in account:
         account["quota"] = aws.vcpu_quota()
         account["used"] = aws.running_standard_vcpus()
@@ -434,7 +458,6 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
     family_ok = all(is_standard(t) for t in types)
     free = _free(aws, asg)
     account.setdefault("free", {}).update(free)
-    added = max(0, peak.instances - running)
     plan = plan_event(group, event) if event is not None else None
     account.setdefault("demands", []).append(
         Demand(
@@ -442,8 +465,8 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
             event=event.name if event is not None else None,
             start=plan.first_phase if plan is not None else None,
             end=plan.restore if plan is not None else None,
-            instances=added,
-            vcpus=added * vcpus_each if vcpus_each is not None and family_ok else None,
+            instances=adds.instances,
+            vcpus=adds.vcpus if family_ok else None,
             subnets=tuple(free),
         )
     )
@@ -451,15 +474,14 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
         vcpu_check(
             scope,
             peak,
-            running,
-            vcpus_each,
+            adds,
             account["used"],
             account["quota"],
             family_ok,
             getattr(aws, "last_quota_error", None),
         ),
         max_size_check(scope, group, event, peak, int(asg["MaxSize"])),
-        address_check(scope, peak, running, free),
+        address_check(scope, adds, free),
     ]
     if target is not account.setdefault("first", {}).setdefault(group.name, target):
         return checks  # the group's own checks once, the peak-dependent ones per event

@@ -228,18 +228,23 @@ def desired_before(aws: Any, table: str, group: str, start: datetime) -> int | N
 
 
 def _in_service(aws: Any, group: str, when: datetime) -> int | None:
-    """GroupInServiceInstances (Minimum) in the minute `when` starts, or None when the group does not
-    collect its metrics (enable-metrics-collection) or the data is gone."""
-    points = aws.metric_series(
-        "AWS/AutoScaling",
-        "GroupInServiceInstances",
-        {"AutoScalingGroupName": group},
-        "Minimum",
-        when,
-        when + timedelta(minutes=1),
-        60,
-    )
-    return int(min(points.values())) if points else None
+    """The capacity in service (Minimum) in the minute `when` starts, or None when the group does not
+    collect its metrics (enable-metrics-collection) or the data is gone. In capacity units, as the
+    pre-warm's target counts them: GroupInServiceCapacity (a weighted group's instance is its
+    WeightedCapacity units); GroupInServiceInstances where the group collects only that."""
+    for metric in ("GroupInServiceCapacity", "GroupInServiceInstances"):
+        points = aws.metric_series(
+            "AWS/AutoScaling",
+            metric,
+            {"AutoScalingGroupName": group},
+            "Minimum",
+            when,
+            when + timedelta(minutes=1),
+            60,
+        )
+        if points:
+            return int(min(points.values()))
+    return None
 
 
 def _held_back_by(record: Mapping[str, Any]) -> str | None:

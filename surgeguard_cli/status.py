@@ -143,7 +143,12 @@ def group_status(
     asg = aws.group(group.name)
     if asg is None:
         return GroupStatus(group.name, found=False)
+    from surgeguard_cli.aws import capacity_units
+
     instances = asg.get("Instances", [])
+    # In the units desired counts (a weighted group's instance is WeightedCapacity units), never a count
+    # of instances: 4 instances of weight 2 at desired 8 once read as half the group in service.
+    units = {i["InstanceId"]: capacity_units(i) for i in instances}
     serving = [i["InstanceId"] for i in instances if i.get("LifecycleState") == "InService"]
     launched = aws.launch_times(serving) if serving else {}
     young = now - timedelta(seconds=group.launch_seconds + group.warmup_seconds)
@@ -156,9 +161,9 @@ def group_status(
         desired=int(asg["DesiredCapacity"]),
         min_size=int(asg["MinSize"]),
         max_size=int(asg["MaxSize"]),
-        in_service=len(serving),
-        pending=sum(1 for i in instances if i.get("LifecycleState") in _PENDING),
-        warming=sum(1 for at in launched.values() if at > young),
+        in_service=sum(units[i] for i in serving),
+        pending=sum(units[i["InstanceId"]] for i in instances if i.get("LifecycleState") in _PENDING),
+        warming=sum(units[i] for i, at in launched.items() if at > young),
         signals=(signals or _signals)(group, now),
         pause=pause.value,
         alarms=sorted(

@@ -161,6 +161,33 @@ class AttachedTargetGroups:
         return getattr(self._real, name)
 
 
+class WeightedInstances:
+    """moto's Auto Scaling, except that each group weighs its c7g.large `weight` capacity units through a
+    mixed-instances policy, as AWS answers DescribeAutoScalingGroups for such a group: each instance's
+    WeightedCapacity, the override's, and DesiredCapacity in units (moto keeps no weights)."""
+
+    def __init__(self, real: Any, weight: int) -> None:
+        self._real = real
+        self._weight = weight
+
+    def describe_auto_scaling_groups(self, **kwargs: Any) -> dict[str, Any]:
+        answer = self._real.describe_auto_scaling_groups(**kwargs)
+        for group in answer["AutoScalingGroups"]:
+            group["DesiredCapacity"] = self._weight * len(group["Instances"])
+            group["MixedInstancesPolicy"] = {
+                "LaunchTemplate": {
+                    "LaunchTemplateSpecification": group.pop("LaunchTemplate"),
+                    "Overrides": [{"InstanceType": "c7g.large", "WeightedCapacity": str(self._weight)}],
+                }
+            }
+            for instance in group["Instances"]:
+                instance["WeightedCapacity"] = str(self._weight)
+        return dict(answer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
 @dataclass
 class World:
     """What `build` made: the adapter to hand the CLI, and the stack it should see."""

@@ -21,7 +21,17 @@ from moto import mock_aws
 
 from surgeguard_cli import main as cli
 from surgeguard_cli import output
-from surgeguard_cli.preflight import FAIL, PASS, WARN, Peak, planned_peak, run_preflight, vcpu_check
+from surgeguard_cli.preflight import (
+    FAIL,
+    PASS,
+    WARN,
+    Addition,
+    Peak,
+    addition,
+    planned_peak,
+    run_preflight,
+    vcpu_check,
+)
 
 
 @pytest.fixture
@@ -121,7 +131,7 @@ def test_what_to_do_is_said_for_each_failure() -> None:
     built = world.build(quota=16.0, missing_phase="prewarm")
     checks = {c.check: c for c in run_preflight(*_args(built)) if c.status == FAIL}
     # 8 running + (15 - 4) x 2 = 30 vCPUs against 16.
-    assert "8 vCPUs running + 22 to add (11 x 2) = 30 of quota 16" in checks["vcpu-quota"].detail
+    assert "8 vCPUs running + 22 to add (11 instance(s)) = 30 of quota 16" in checks["vcpu-quota"].detail
     assert "L-1216C47A" in checks["vcpu-quota"].fix
     assert "prewarm" in checks["schedules"].detail and "has no schedule" in checks["schedules"].detail
 
@@ -278,9 +288,30 @@ def test_planned_peak_of_a_multiplier_without_history_uses_desired_capacity() ->
 
 
 def test_vcpu_headroom_under_ten_percent_warns() -> None:
-    check = vcpu_check("g", Peak(10, "x"), 0, 2, 0, 21.0, True)  # 20 of 21
+    check = vcpu_check("g", Peak(10, "x"), Addition(10, 10, 20), 0, 21.0, True)  # 20 of 21
     assert check.status == WARN
-    assert vcpu_check("g", Peak(10, "x"), 0, 2, 0, 40.0, True).status == PASS
+    assert vcpu_check("g", Peak(10, "x"), Addition(10, 10, 20), 0, 40.0, True).status == PASS
+
+
+def test_a_weighted_groups_units_are_added_as_the_instances_they_take() -> None:
+    # 9 units to add: 3 m5.4xlarge of weight 4 (48 vCPUs), or 9 c7g.large of weight 1 (18 addresses).
+    adds = addition(Peak(13, "x"), 4, {"m5.4xlarge": 4, "c7g.large": 1}, {"m5.4xlarge": 16, "c7g.large": 2})
+    assert adds == Addition(units=9, instances=9, vcpus=48)
+    assert addition(Peak(13, "x"), 4, {"c7g.large": 1}, {}) == Addition(9, 9, None)  # vCPUs unknown
+
+
+def test_a_weighted_group_is_counted_in_capacity_units_against_the_quota_and_addresses() -> None:
+    # 4 c7g.large of weight 2 run 8 units (8 vCPUs); the peak of 15 units adds 7: 4 more instances, 8
+    # vCPUs, 16 of 20. Units were once taken for instances: 4 running, 11 to add, 22 vCPUs, a FAIL.
+    with mock_aws():
+        built = world.build(quota=20.0)
+        built.aws._clients["autoscaling"] = world.WeightedInstances(built.aws._clients["autoscaling"], 2)
+        checks = {c.check: c for c in run_preflight(built.aws, built.config, built.stack, world.NOW)}
+    assert checks["vcpu-quota"].status == PASS, checks["vcpu-quota"].detail
+    assert (
+        "8 vCPUs running + 8 to add (4 instance(s) for 7 capacity units) = 16" in checks["vcpu-quota"].detail
+    )
+    assert "for 4 instances to add" in checks["subnet-addresses"].detail
 
 
 def test_mixed_instances_overrides_are_the_instance_types() -> None:
@@ -291,8 +322,8 @@ def test_mixed_instances_overrides_are_the_instance_types() -> None:
             "LaunchTemplate": {"Overrides": [{"InstanceType": "m5.xlarge"}, {"InstanceType": "c7g.large"}]}
         }
     }
-    assert _instance_types({"InstanceType": "t3.micro"}, group) == ["m5.xlarge", "c7g.large"]
-    assert _instance_types({"InstanceType": "t3.micro"}, {}) == ["t3.micro"]
+    assert _instance_types({"InstanceType": "t3.micro"}, group) == {"m5.xlarge": 1, "c7g.large": 1}
+    assert _instance_types({"InstanceType": "t3.micro"}, {}) == {"t3.micro": 1}
 
 
 class _SharedAccount:

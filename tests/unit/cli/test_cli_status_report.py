@@ -22,13 +22,13 @@ START = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
 NOW = START + timedelta(days=1)
 
 
-def _in_service_at(when: datetime, instances: int) -> None:
+def _in_service_at(when: datetime, instances: int, metric: str = "GroupInServiceInstances") -> None:
     """The group's GroupInServiceInstances datapoint at `when` (as its metrics collection publishes)."""
     boto3.client("cloudwatch").put_metric_data(
         Namespace="AWS/AutoScaling",
         MetricData=[
             {
-                "MetricName": "GroupInServiceInstances",
+                "MetricName": metric,
                 "Dimensions": [{"Name": "AutoScalingGroupName", "Value": world.GROUP}],
                 "Timestamp": when,
                 "Value": instances,
@@ -629,6 +629,21 @@ def test_a_skipped_prewarm_says_so(built: world.World, fields: dict[str, Any], s
     (prewarm,) = got.prewarms
     assert prewarm.on_time is False and said in report.markdown(got)
     assert prewarm.skip_cause == fields["skip_cause"]
+
+
+def test_a_weighted_group_is_shown_and_judged_in_capacity_units(built: world.World) -> None:
+    # 4 c7g.large of weight 2: desired 8 units, all 8 in service. Counted in instances, status said 4 of
+    # 8 in service, and a pre-warm to 15 units with 8 instances (16 units) serving was judged late.
+    from surgeguard.domain.sales import plan_event
+
+    group = built.config.groups[0]
+    built.aws._clients["autoscaling"] = world.WeightedInstances(built.aws._clients["autoscaling"], 2)
+    got = status.group_status(built.aws, built.stack, group, NOW, [], signals=lambda g, n: [])
+    assert (got.desired, got.in_service, got.pending) == (8, 8, 0)
+    _in_service_at(plan_event(group, group.events[0]).start, 16, "GroupInServiceCapacity")
+    record = _prewarm_record(0, "applied", previous_desired=8, new_desired=15, event_target=15)
+    (prewarm,) = _prewarm_window(built, record, in_service=8).prewarms  # and 8 GroupInServiceInstances
+    assert (prewarm.in_service_at_doors, prewarm.on_time) == (16, True)
 
 
 def test_a_prewarm_that_reached_its_target_is_on_time_by_the_instances_at_the_doors(
