@@ -264,13 +264,27 @@ class Aws:
             f"launch template {spec.get('LaunchTemplateName') or spec.get('LaunchTemplateId')} ({version})"
         )
         try:
-            versions = self.call("ec2", "describe_launch_template_versions", Versions=[version], **ident)
+            # An ImageId of `resolve:ssm:<parameter>` is answered as that string unless ResolveAlias is
+            # set: preflight once looked for an image named so, and failed a good template.
+            versions = self.call(
+                "ec2", "describe_launch_template_versions", Versions=[version], ResolveAlias=True, **ident
+            )
         except AwsError as error:
             if "NotFound" in error.code or "Malformed" in error.code:
                 return None, label
             raise
         found = versions.get("LaunchTemplateVersions", [])
         return (found[0].get("LaunchTemplateData", {}) if found else None), label
+
+    def image_parameter(self, name: str) -> str | None:
+        """The AMI ID an SSM parameter (`name`, or `name:version`) holds, or None when it does not exist:
+        what a launch template's `resolve:ssm:` image launches, where ResolveAlias did not resolve it."""
+        try:
+            return str(self.call("ssm", "get_parameter", Name=name)["Parameter"]["Value"])
+        except AwsError as error:
+            if error.code in ("ParameterNotFound", "ParameterVersionNotFound"):
+                return None
+            raise
 
     def image_exists(self, image_id: str) -> bool:
         try:

@@ -525,11 +525,50 @@ def _template_check(aws: Any, group: str, template: dict[str, Any] | None, label
             FAIL, "launch-template", group, f"{label} not found", "point the group at an existing template"
         )
     image = template.get("ImageId")
+    if image and image.startswith(SSM_IMAGE):
+        return _ssm_image_check(aws, group, label, image)
     if image and not aws.image_exists(image):
         return Check(
             FAIL, "launch-template", group, f"{label}: image {image} does not exist", "use an existing AMI"
         )
     return Check(PASS, "launch-template", group, f"{label}, image {image or '(from SSM)'}")
+
+
+SSM_IMAGE = "resolve:ssm:"  # a launch template's ImageId that names an SSM parameter holding the AMI ID
+
+
+def _ssm_image_check(aws: Any, group: str, label: str, image: str) -> Check:
+    """A `resolve:ssm:` image that ResolveAlias left unresolved: the parameter read, then its AMI."""
+    from surgeguard_cli.aws import AwsError
+
+    parameter = image.removeprefix(SSM_IMAGE)
+    try:
+        resolved = aws.image_parameter(parameter)
+    except AwsError as error:
+        return Check(
+            WARN,
+            "launch-template",
+            group,
+            f"{label}: image {image} could not be resolved: {error}",
+            "allow ssm:GetParameter on that parameter, or check it in the SSM console",
+        )
+    if resolved is None:
+        return Check(
+            FAIL,
+            "launch-template",
+            group,
+            f"{label}: image parameter {parameter} does not exist",
+            "create the parameter, or point the template at an existing one",
+        )
+    if not aws.image_exists(resolved):
+        return Check(
+            FAIL,
+            "launch-template",
+            group,
+            f"{label}: image {resolved} (from {image}) does not exist",
+            "point the parameter at an existing AMI",
+        )
+    return Check(PASS, "launch-template", group, f"{label}, image {resolved} (from {image})")
 
 
 def _monitoring_check(

@@ -136,6 +136,41 @@ def test_what_to_do_is_said_for_each_failure() -> None:
     assert "prewarm" in checks["schedules"].detail and "has no schedule" in checks["schedules"].detail
 
 
+def _launches_from(image: str) -> None:
+    """The group's launch template gets a new default version whose ImageId is `image`."""
+    ec2 = boto3.client("ec2")
+    ec2.create_launch_template_version(
+        LaunchTemplateName="shop-web-lt", SourceVersion="1", LaunchTemplateData={"ImageId": image}
+    )
+    ec2.modify_launch_template(LaunchTemplateName="shop-web-lt", DefaultVersion="2")
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize(
+    ("parameter", "status", "said"),
+    [
+        ("/shop/ami", PASS, "(from resolve:ssm:/shop/ami)"),
+        ("/shop/ami:1", PASS, "(from resolve:ssm:/shop/ami:1)"),
+        ("/shop/gone", FAIL, "image parameter /shop/gone does not exist"),
+        ("/shop/stale", FAIL, "image ami-00000000000000000 (from resolve:ssm:/shop/stale) does not exist"),
+    ],
+)
+def test_a_launch_template_whose_image_is_an_ssm_parameter_is_checked_through_it(
+    parameter: str, status: str, said: str
+) -> None:
+    # `resolve:ssm:` is answered as written unless ResolveAlias is set (moto ignores it and always does,
+    # hence the GetParameter after it). It was once looked up as an image, and a good template FAILed.
+    built = world.build()
+    image = boto3.client("ec2").describe_images(Owners=["self"])["Images"][0]["ImageId"]
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/shop/ami", Value=image, Type="String")
+    ssm.put_parameter(Name="/shop/stale", Value="ami-00000000000000000", Type="String")
+    _launches_from(f"resolve:ssm:{parameter}")
+    checks = {c.check: c for c in run_preflight(*_args(built))}
+    assert checks["launch-template"].status == status
+    assert said in checks["launch-template"].detail
+
+
 @pytest.mark.usefixtures("aws")
 def test_pause_failure_queue_and_throttles_are_flagged() -> None:
     built = world.build()
