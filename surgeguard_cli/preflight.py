@@ -368,6 +368,7 @@ def schedule_checks(
             )
         ]
     found: dict[str, datetime | None] = {}
+    states: dict[str, str] = {}
     for schedule in schedules:
         try:
             payload = json.loads(schedule.get("Target", {}).get("Input") or "{}")
@@ -377,10 +378,14 @@ def schedule_checks(
             found[payload.get("phase", "?")] = _utc(
                 schedule.get("ScheduleExpression", ""), schedule.get("ScheduleExpressionTimezone")
             )
+            # GetSchedule's State (ENABLED when not given): a DISABLED schedule never fires.
+            states[payload.get("phase", "?")] = str(schedule.get("State") or "ENABLED")
     problems = []
     for phase, when in sorted(pending.items(), key=lambda item: item[1]):
         if phase not in found:
             problems.append(f"{phase} ({when:%Y-%m-%d %H:%M} UTC) has no schedule")
+        elif states[phase] != "ENABLED":
+            problems.append(f"{phase} ({when:%Y-%m-%d %H:%M} UTC) is {states[phase]}: it will not fire")
         elif found[phase] != when:
             got = found[phase]
             problems.append(

@@ -172,6 +172,20 @@ def test_a_launch_template_whose_image_is_an_ssm_parameter_is_checked_through_it
 
 
 @pytest.mark.usefixtures("aws")
+def test_a_disabled_schedule_of_a_phase_to_come_fails() -> None:
+    # Disabled in the console (to hold a sale back, or by mistake), it is still there at the planned
+    # time, and preflight once passed it: the pre-warm would never fire.
+    built = world.build()
+    scheduler = boto3.client("scheduler")
+    found = scheduler.get_schedule(Name=f"{world.EVENT}-prewarm", GroupName="surgeguard-sales")
+    kept = ("Name", "GroupName", "ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow")
+    scheduler.update_schedule(**{k: found[k] for k in kept}, Target=found["Target"], State="DISABLED")
+    checks = [c for c in run_preflight(*_args(built)) if c.check == "schedules"]
+    assert [c.status for c in checks] == [FAIL]
+    assert "prewarm (2026-12-04 04:47 UTC) is DISABLED: it will not fire" in checks[0].detail
+
+
+@pytest.mark.usefixtures("aws")
 def test_pause_failure_queue_and_throttles_are_flagged() -> None:
     built = world.build()
     boto3.client("dynamodb").put_item(
