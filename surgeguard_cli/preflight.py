@@ -374,6 +374,9 @@ def schedule_checks(
             payload = json.loads(schedule.get("Target", {}).get("Input") or "{}")
         except json.JSONDecodeError:
             continue
+        # Another schedule in the group (a hand-made one) may send a list or a string: not a phase's.
+        if not isinstance(payload, dict):
+            continue
         if payload.get("group") == group.name and payload.get("event") == event.name:
             found[payload.get("phase", "?")] = _utc(
                 schedule.get("ScheduleExpression", ""), schedule.get("ScheduleExpressionTimezone")

@@ -186,6 +186,22 @@ def test_a_disabled_schedule_of_a_phase_to_come_fails() -> None:
 
 
 @pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("sent", ['["warm", "up"]', '"hello"', "42", "null"])
+def test_a_schedule_in_the_group_whose_input_is_no_json_object_is_not_a_phase(sent: str) -> None:
+    # Once an AttributeError (`list` has no `get`) that took the whole preflight down.
+    built = world.build()
+    boto3.client("scheduler").create_schedule(
+        Name="hand-made",
+        GroupName="surgeguard-sales",
+        ScheduleExpression="rate(1 day)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": "arn:aws:lambda:us-east-1:123456789012:function:x", "RoleArn": "arn:x", "Input": sent},
+    )
+    checks = [c for c in run_preflight(*_args(built)) if c.check == "schedules"]
+    assert [c.status for c in checks] == [PASS]
+
+
+@pytest.mark.usefixtures("aws")
 def test_pause_failure_queue_and_throttles_are_flagged() -> None:
     built = world.build()
     boto3.client("dynamodb").put_item(
