@@ -34,7 +34,8 @@ EXAMPLES = """examples:
   surgeguard status --group shop-web --watch
   surgeguard status --json | jq '.groups[] | {group, desired, in_service}'
 
-exit codes: 0 shown, 1 a group is missing, 2 bad arguments or config, 3 AWS unreadable"""
+exit codes: 0 shown, 1 a group is missing, 2 bad arguments or config, 3 AWS unreadable (a signal's
+metrics included: shown as "unreadable")"""
 
 
 @dataclass
@@ -123,8 +124,26 @@ def _signals(group: GroupConfig, now: datetime) -> list[dict[str, Any]]:
     try:
         readings = CloudWatchSignals().read(group, now)
     except AwsCallError as error:
-        return [{"id": s.id, "value": None, "target": s.target, "error": str(error)} for s in group.signals]
-    return [{"id": r.signal_id, "value": r.value, "target": r.target} for r in readings]
+        return [
+            {"id": s.id, "value": None, "target": s.target, "error": str(error), "unreadable": error.code}
+            for s in group.signals
+        ]
+    return [
+        {"id": r.signal_id, "value": r.value, "target": r.target}
+        # A query CloudWatch did not answer (its StatusCode Forbidden or InternalError) is unknown too.
+        | ({"unreadable": "query not answered"} if r.unanswered else {})
+        for r in readings
+    ]
+
+
+def unreadable_signals(statuses: Sequence[GroupStatus]) -> list[str]:
+    """`group/signal: why` for each signal that could not be read: shown so, never as "no data"."""
+    return [
+        f"{s.group}/{sig['id']}: {sig['unreadable']}"
+        for s in statuses
+        for sig in s.signals
+        if sig.get("unreadable")
+    ]
 
 
 def group_status(
@@ -247,8 +266,10 @@ def collect(
     return [group_status(aws, stack, g, now, alarms, signals, owners) for g in chosen]
 
 
-def _value(value: float | None) -> str:
-    return "no data" if value is None else f"{value:,.1f}"
+def _value(signal: Mapping[str, Any]) -> str:
+    if signal.get("unreadable"):
+        return f"unreadable: {signal['unreadable']}"
+    return "no data" if signal["value"] is None else f"{signal['value']:,.1f}"
 
 
 def render(statuses: Sequence[GroupStatus], now: datetime) -> Any:
@@ -293,7 +314,7 @@ def render(statuses: Sequence[GroupStatus], now: datetime) -> Any:
         )
     )
     signal_rows = [
-        (s.group, sig["id"], _value(sig["value"]), f"{sig['target']:g}", _over(sig))
+        (s.group, sig["id"], _value(sig), f"{sig['target']:g}", _over(sig))
         for s in statuses
         for sig in s.signals
     ]
@@ -390,12 +411,18 @@ def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None, sign
                 try:
                     while True:
                         time.sleep(args.interval)
-                        live.update(render(*read()))
+                        statuses, moment = read()
+                        live.update(render(statuses, moment))
                 except KeyboardInterrupt:
                     pass
         else:
             output.console().print(render(statuses, moment))
     except AwsError as error:
         print(f"surgeguard status: cannot read AWS: {error}", file=sys.stderr)
+        return output.AWS
+    unreadable = unreadable_signals(statuses)
+    if unreadable:
+        # Shown, but not all of it: a denied GetMetricData once read "no data" and exited 0.
+        print(f"surgeguard status: cannot read AWS: signals {'; '.join(unreadable)}", file=sys.stderr)
         return output.AWS
     return output.OK if all(s.found for s in statuses) else output.FOUND

@@ -221,6 +221,48 @@ def test_status_shows_size_pause_and_last_decisions(
     assert "shop-web" in text and "142%" in text
 
 
+def test_status_shows_signals_it_cannot_read_as_unreadable_and_exits_3(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GetMetricData denied (a role without cloudwatch:GetMetricData) once read "no data", exit 0: a
+    # screen of quiet signals during a sale, when nothing was read at all.
+    from botocore.exceptions import ClientError
+
+    from surgeguard.adapters import clients
+
+    def deny(model: Any, **_: Any) -> None:
+        if model.name == "GetMetricData":
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, model.name)
+
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    clients.client.cache_clear()
+    try:
+        clients.client("cloudwatch").meta.events.register("before-call", deny)
+        code = status.main(["--config", str(_config(tmp_path))], aws=built.aws, now=NOW)
+    finally:
+        clients.client.cache_clear()
+    captured = capsys.readouterr()
+    assert code == output.AWS
+    assert captured.out.count("unreadable: AccessDeniedException") == 2 and "no data" not in captured.out
+    assert "shop-web/cpu: AccessDeniedException" in captured.err
+
+
+def test_status_shows_a_signal_whose_query_cloudwatch_did_not_answer_as_unreadable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GetMetricData answers, one query with StatusCode Forbidden: the Lambda abstains on it (README,
+    # Failure modes); status said "no data".
+    from surgeguard.adapters.cloudwatch import CloudWatchSignals
+    from surgeguard.domain.model import Reading
+
+    def read(self: Any, group: Any, now: datetime) -> list[Reading]:
+        return [Reading("cpu", "cpu", None, 50.0, unanswered=True), Reading("rpt", "x", 900.0, 1000.0)]
+
+    monkeypatch.setattr(CloudWatchSignals, "read", read)
+    shown = status._signals(world.config().groups[0], NOW)
+    assert [status._value(s) for s in shown] == ["unreadable: query not answered", "900.0"]
+
+
 def test_status_shows_the_event_floor_freeze_and_temporary_max(built: world.World, tmp_path: Path) -> None:
     from surgeguard.config import parse_config
     from surgeguard.domain.model import EventState
