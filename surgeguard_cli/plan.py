@@ -499,10 +499,13 @@ def plan_json(report: PlanReport) -> dict[str, object]:
 
 
 def learn_launch_times(config: ScalerConfig) -> dict[str, int | None]:
-    """p90 launch time per group with events, from DescribeScalingActivities (AWS credentials needed)."""
+    """p90 launch time per group with events, from DescribeScalingActivities (AWS credentials needed).
+    A history that cannot be read is AWS unreadable (exit code 3): taken as no history, a denied call
+    once exited 0, a plan said checked against launch times nobody read."""
     from surgeguard.adapters.autoscaling import AutoScalingFleet
     from surgeguard.adapters.errors import AwsCallError
     from surgeguard.domain.sales import learned_launch_seconds
+    from surgeguard_cli.aws import AwsError
 
     fleet = AutoScalingFleet()
     learned: dict[str, int | None] = {}
@@ -512,8 +515,8 @@ def learn_launch_times(config: ScalerConfig) -> dict[str, int | None]:
         try:
             learned[group.name] = learned_launch_seconds(fleet.launch_durations(group.name))
         except AwsCallError as error:
-            print(f"surgeguard plan: cannot read {group.name}'s launch history: {error}", file=sys.stderr)
-            learned[group.name] = None
+            message = str(error).removeprefix(f"{error.operation} failed: {error.code}: ")
+            raise AwsError(error.operation, error.code, f"{group.name}'s launch history: {message}") from None
     return learned
 
 

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto import mock_aws
 
 from surgeguard.config import ConfigError, ScalerConfig, parse_config
 from surgeguard_cli import main as cli
+from surgeguard_cli import output
 from surgeguard_cli.phase_metadata import stale_in_template
 from surgeguard_cli.plan import ERROR, MULTIPLIER_TARGET, WARNING, build_plan, render
 
@@ -498,3 +500,29 @@ def test_aws_unreachable_where_the_sdk_makes_its_client_exits_3_with_a_message(
         and f"{error}: " in err
         and "Traceback" not in err
     )
+
+
+def test_a_launch_history_that_cannot_be_read_exits_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # DescribeScalingActivities denied was taken as no history: the plan printed, exit 0.
+    from botocore.exceptions import ClientError
+
+    from surgeguard.adapters import clients
+
+    def deny(model: Any, **_: Any) -> None:
+        if model.name == "DescribeScalingActivities":
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, model.name)
+
+    path = _write(tmp_path, _config(DOORBUSTER))
+    with mock_aws():
+        clients.client.cache_clear()
+        try:
+            clients.client("autoscaling").meta.events.register("before-call", deny)
+            code = cli.main(["plan", "--config", path, "--now", "2026-11-01T00:00Z", "--learn-launch-times"])
+        finally:
+            clients.client.cache_clear()
+    err = capsys.readouterr().err
+    assert code == output.AWS
+    assert err.startswith("surgeguard plan: cannot read AWS: DescribeScalingActivities: AccessDenied: ")
+    assert "launch history" in err
