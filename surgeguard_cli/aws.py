@@ -487,6 +487,11 @@ class Aws:
     def pause(self, table: str, group: str | None) -> KillSwitch | None:
         """The kill-switch item of a group (None: the global one) as the Lambda reads it, or None when
         never set."""
+        item = self.control_item(table, group)
+        return None if item is None else _kill_switch(item, group or keys.GLOBAL_CONTROL_SORT_KEY)
+
+    def control_item(self, table: str, group: str | None) -> dict[str, Any] | None:
+        """The kill-switch item of a group (None: the global one) as stored, or None when never set."""
         name = group or keys.GLOBAL_CONTROL_SORT_KEY
         item = self.call(
             "dynamodb",
@@ -495,7 +500,33 @@ class Aws:
             Key={keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION}, keys.SORT_KEY: {"S": name}},
             ConsistentRead=True,
         ).get("Item")
-        return None if item is None else _kill_switch(item, name)
+        return None if item is None else dict(item)
+
+    def put_back_control_item(
+        self, table: str, group: str, written: Mapping[str, str], previous: Mapping[str, Any] | None
+    ) -> bool:
+        """Put a group's kill-switch item back to `previous` (deleted when None) while it still holds
+        exactly what was `written` (pause, set_by, set_at); False when someone switched it since."""
+        condition = {
+            "ConditionExpression": "#pause = :pause AND #by = :by AND #at = :at",
+            "ExpressionAttributeNames": {"#pause": "pause", "#by": "set_by", "#at": "set_at"},
+            "ExpressionAttributeValues": {
+                ":pause": {"S": written["pause"]},
+                ":by": {"S": written["set_by"]},
+                ":at": {"S": written["set_at"]},
+            },
+        }
+        key = {keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION}, keys.SORT_KEY: {"S": group}}
+        try:
+            if previous is None:
+                self.call("dynamodb", "delete_item", TableName=table, Key=key, **condition)
+            else:
+                self.call("dynamodb", "put_item", TableName=table, Item=dict(previous), **condition)
+        except AwsError as error:
+            if error.code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def kill_switches(self, table: str) -> dict[str | None, KillSwitch]:
         """Every control item as the Lambda reads it, by group (None: the global one): the items a

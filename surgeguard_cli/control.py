@@ -119,15 +119,45 @@ def _group_lookup(command: str, group: str) -> bool | None:
     return found
 
 
-def _take_back(store: AuditStore, command: str, group: str) -> None:
-    """Set a misspelt name's switch back to none: left at a pause it stopped nothing, yet every later
-    `resume --all` named it a group still paused, and exited 1, with a resume of it that exits 2."""
+Before = tuple[bool, dict[str, Any] | None]  # (read, the item as stored: None when there was none)
+
+
+def _before(table: str, group: str) -> Before:
+    """A group's switch before a pause writes it, for a take-back; (False, None) when it cannot be read
+    (the pause still goes out: it never waits on this)."""
     try:
-        store.set_pause(group, Pause.NONE, who=getpass.getuser(), at=datetime.now(UTC))
-    except (AwsCallError, BotoCoreError) as error:
+        return True, Aws(config=SINGLE_ATTEMPT).control_item(table, group)
+    except AwsError:
+        return False, None
+
+
+def _take_back(command: str, table: str, group: str, written: dict[str, str], before: Before) -> None:
+    """Put a misspelt name's switch back as it was: left at a pause it stopped nothing, yet every later
+    `resume --all` named it a group still paused, and exited 1, with a resume of it that exits 2. As it
+    was, not none: a deliberate `pause --group X --force` (a group not created yet) was once erased by a
+    `pause --group X --direction in` refused for the missing group. Only while the switch still holds
+    this pause's write: one set since is left alone."""
+    clears = f"`surgeguard resume --table {table} --group {group} --force` clears it"
+    read, previous = before
+    if not read:
+        print(
+            f"surgeguard {command}: the switch written for {group!r} is left: what it held before could "
+            f"not be read; {clears}",
+            file=sys.stderr,
+        )
+        return
+    try:
+        put_back = Aws().put_back_control_item(table, group, written, previous)
+    except AwsError as error:
         print(
             f"surgeguard {command}: the switch written for {group!r} could not be taken back ({error}): "
-            f"`surgeguard resume --table TABLE --group {group} --force` clears it",
+            + clears,
+            file=sys.stderr,
+        )
+        return
+    if not put_back:
+        print(
+            f"surgeguard {command}: the switch of {group!r} was set again since: left as it is",
             file=sys.stderr,
         )
 
@@ -195,8 +225,12 @@ def main(argv: Sequence[str]) -> int:
         switch = Pause.NONE
         if args.command == "pause":
             switch = {"both": Pause.ALL, "out": Pause.OUT, "in": Pause.IN}[args.direction]
+        checked = group is not None and not args.force
+        # What a refused name's pause puts back (one quick read of the table, never of Auto Scaling).
+        before = _before(args.table, args.group) if checked and switch is not Pause.NONE else (False, None)
+        who, at = getpass.getuser(), datetime.now(UTC)
         # The switch first: in an emergency it must never wait on Auto Scaling (the group check below).
-        store.set_pause(group, switch, who=getpass.getuser(), at=datetime.now(UTC))
+        store.set_pause(group, switch, who=who, at=at)
     except AwsCallError as error:
         print(f"surgeguard {args.command}: cannot reach the audit table: {error}", file=sys.stderr)
         return output.AWS
@@ -208,9 +242,10 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return output.AWS
-    if group is not None and not args.force and _group_lookup(args.command, group) is False:
+    if checked and _group_lookup(args.command, args.group) is False:
         if switch is not Pause.NONE:
-            _take_back(store, args.command, group)
+            written = {"pause": switch.value, "set_by": who, "set_at": at.isoformat()}
+            _take_back(args.command, args.table, args.group, written, before)
         return output.USAGE
     # Read back what the Lambda will read: it combines the global item and the group's own, so a
     # resume of one of them alone can leave the group paused.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -99,6 +100,43 @@ def test_a_pause_of_a_misspelt_name_is_taken_back_so_resume_all_stays_clean(
     assert AuditStore(table, boto3.client("dynamodb")).load_pause("shop-wbe") is Pause.NONE
     assert cli.main(["pause", "--table", table, "--all"]) == output.OK
     assert cli.main(["resume", "--table", table, "--all"]) == output.OK
+
+
+def _item(table: str, name: str) -> object:
+    key = {"pk": {"S": "CONTROL"}, "sk": {"S": name}}
+    return boto3.client("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+
+
+def test_a_refused_pause_puts_back_what_the_switch_held_before(
+    table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A group not created yet, paused on purpose (--force); then narrowed without --force, refused for
+    # the missing group: its take-back once wrote none, erasing the deliberate pause.
+    store = AuditStore(table, boto3.client("dynamodb"))
+    assert cli.main(["pause", "--table", table, "--group", "shop-new", "--force"]) == output.OK
+    kept = _item(table, "shop-new")
+    assert cli.main(["pause", "--table", table, "--group", "shop-new", "--direction", "in"]) == output.USAGE
+    assert store.load_pause("shop-new") is Pause.ALL and _item(table, "shop-new") == kept
+    # A name never switched before has no item again (none written is not nothing: resume --all reads it).
+    assert cli.main(["pause", "--table", table, "--group", "shop-wbe"]) == output.USAGE
+    assert _item(table, "shop-wbe") is None
+
+
+def test_a_refused_pause_leaves_a_switch_set_again_since(
+    table: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from surgeguard_cli import control
+
+    store = AuditStore(table, boto3.client("dynamodb"))
+
+    def someone_else_pauses_meanwhile(command: str, group: str) -> bool:
+        store.set_pause(group, Pause.OUT, who="ana", at=datetime.now(UTC))
+        return False
+
+    monkeypatch.setattr(control, "_group_lookup", someone_else_pauses_meanwhile)
+    assert cli.main(["pause", "--table", table, "--group", "shop-new"]) == output.USAGE
+    assert store.load_pause("shop-new") is Pause.OUT
+    assert "was set again since: left as it is" in capsys.readouterr().err
 
 
 def test_a_group_that_cannot_be_looked_up_is_switched_with_a_warning(
