@@ -107,6 +107,8 @@ class GroupReport:
     damaged: list[str] = field(default_factory=list)
     # Set when the window has not ended yet: every figure is counted up to this moment (None: closed).
     open_at: datetime | None = None
+    # Why nothing was read from CloudWatch (its data for the window is gone), or None: read.
+    metrics_gone: str | None = None
 
 
 def _time(text: str) -> datetime:
@@ -449,11 +451,17 @@ def build_group_report(
     # window's end they once doubled the instance-hours, and the what-if replayed them as no demand.
     counted_to = min(end, max(start, now))
     minutes = _minutes(start, counted_to)
-    period = period_for_age(start, now)
+    try:
+        period: int | None = period_for_age(start, now)
+        gone = None
+    except ValueError as error:  # older than CloudWatch keeps: the audit trail is still all there
+        period, gone = None, str(error)
     desired = desired_series(decided, start, minutes, desired_before(aws, table, group.name, start))
     # Never 0 for a capacity no record tells: unknown.
     known = None if None in desired else [int(n) for n in desired if n is not None]
-    demand = _demand(aws, group, start, counted_to, period)
+    demand: list[float | None] = (
+        [None] * minutes if period is None else _demand(aws, group, start, counted_to, period)
+    )
     report = GroupReport(
         group=group.name,
         start=start,
@@ -466,13 +474,16 @@ def build_group_report(
         demand=demand,
         peak_capacity=None if known is None else max(known, default=0),
         instance_hours=None if known is None else sum(known) / 60,
-        minutes_over_target=_signal_minutes_over(aws, group, start, counted_to, period),
-        prewarms=_prewarms(group, decided, aws),
+        minutes_over_target={}
+        if period is None
+        else _signal_minutes_over(aws, group, start, counted_to, period),
+        prewarms=_prewarms(group, decided, None if period is None else aws),
         requests_target=group.requests_target(),
         forecasts=[_decision(r) for r in runs],
         forecast_outcomes=dict(Counter(str(r["outcome"]) for r in runs).most_common()),
         damaged=[damaged_label(record, why) for record, why in damage if why is not None],
         open_at=now if counted_to < end else None,
+        metrics_gone=gone,
     )
     if replay and any(v for v in demand):
         report.whatif, report.whatif_fleet = whatif(
@@ -558,6 +569,11 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
             else f"{report.instance_hours:.1f} (desired capacity minute by minute, from the audit trail)"
         ),
     ]
+    if report.metrics_gone:
+        lines.append(
+            f"- CloudWatch not read: {report.metrics_gone}; no demand, minutes over target, in-service "
+            "count at the doors or what-if (the audit trail is reported whole)"
+        )
     offered = [v for v in report.demand if v is not None]
     if offered:
         lines.append(f"- demand: peak {max(offered):,.0f} requests/min, {sum(offered):,.0f} requests in all")
@@ -751,7 +767,7 @@ def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None) -> i
                 reports.append(
                     build_group_report(aws, table, group, start, end, now=now, replay=not args.no_what_if)
                 )
-    except (AwsError, ValueError) as error:
+    except AwsError as error:  # data errors are the audit items' own, shown as damaged
         print(f"surgeguard report: cannot read AWS: {error}", file=sys.stderr)
         return output.AWS
     args.out.mkdir(parents=True, exist_ok=True)

@@ -454,6 +454,23 @@ def test_a_report_of_a_window_still_open_counts_up_to_now_only(built: world.Worl
     assert closed.open_at is None and len(closed.desired) == report._minutes(start, end)
 
 
+def test_a_report_older_than_cloudwatch_keeps_reports_the_audit_trail_without_metrics(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # CloudWatch keeps 455 days; the audit table keeps its records. A sale of a year and a half ago was
+    # refused whole, as "cannot read AWS", exit 3.
+    _write_day(built.stack.table)
+    out = tmp_path / "out"
+    argv = ["--from", "2026-11-27T04:00Z", "--to", "2026-11-27T05:00Z", "--config", str(_config(tmp_path))]
+    later = NOW + timedelta(days=500)
+    code = report.main([*argv, "--table", built.stack.table, "--out", str(out)], aws=built.aws, now=later)
+    assert code == output.OK, capsys.readouterr().err
+    markdown = (out / "report.md").read_text()
+    assert "CloudWatch not read: CloudWatch keeps metric data for 455 days; 501 days ago is gone" in markdown
+    assert "instance-hours: 6.7" in markdown and "scale out 4 -> 8" in markdown
+    assert "- minutes over target" not in markdown and "What-if" not in markdown
+
+
 @pytest.mark.parametrize(("monitoring", "over"), [("basic", 30), ("detailed", 6)])
 def test_minutes_over_target_count_each_basic_monitoring_datapoint_as_five_minutes(
     built: world.World, monitoring: str, over: int
