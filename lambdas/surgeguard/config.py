@@ -813,6 +813,8 @@ def load_config(path: str | Path) -> ScalerConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:  # saved as UTF-16 or Latin-1 by an editor: once a traceback
+        raise ConfigError(f"config {path} is not UTF-8 (byte {error.start}): save it as UTF-8") from None
     if path.suffix == ".json":
         try:
             data = json.loads(text, object_pairs_hook=_json_object)

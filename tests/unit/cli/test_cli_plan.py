@@ -217,6 +217,21 @@ def test_an_invalid_config_is_reported_and_exits_2(
     assert "is invalid" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "latin-1"])
+@pytest.mark.parametrize("command", ["plan", "preflight", "status", "report"])
+def test_a_config_that_is_not_utf8_is_a_usage_error(
+    command: str, encoding: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Saved by an editor as UTF-16 (or Latin-1 with an accent in it): a UnicodeDecodeError traceback,
+    # exit 1, where every other unreadable config exits 2 with a message.
+    path = tmp_path / "surgeguard.yaml"
+    path.write_bytes("# caf\u00e9 team\ngroups: []\n".encode(encoding))
+    extra = ["--event", "x"] if command == "report" else []
+    assert cli.main([command, "--config", str(path), *extra]) == output.USAGE
+    err = capsys.readouterr().err
+    assert f"config {path} is not UTF-8" in err and "Traceback" not in err
+
+
 # --- launch times learned from the group's history --------------------------------------------------
 def test_a_launch_history_slower_than_configured_is_flagged_with_the_value_to_set() -> None:
     # GIVEN launch_seconds 120, but the group's recent launches took up to 200 s (p90)
