@@ -134,9 +134,10 @@ def test_the_smallest_multiple_predicted_to_beat_every_anchor_on_both_counts_is_
     # GIVEN the group drops 10 % more than the best anchor while holding 15 % fewer instances
     days = [AnchorDay(1.0, Outcome(1000.0, 11.0, 85.0), _anchors(10.0, 100.0))] * 3
     verdict = choose_multiplier(days, T0)
-    # THEN 1.5 (0.853 x 11 = 9.4 dropped, 1.072 x 85 = 91 held) beats both, and is the smallest that does
-    assert verdict is not None and verdict.multiplier == 1.5
-    assert verdict.history == ((T0, 1.5),) and "1.5x" in verdict.describe()
+    # THEN 1.25 (0.864 x 11 = 9.5 dropped, 1.035 x 85 = 88 held) beats both, and is the smallest that
+    # does (1.125 drops 0.923 x 11 = 10.2)
+    assert verdict is not None and verdict.multiplier == 1.25
+    assert verdict.history == ((T0, 1.25),) and "1.25x" in verdict.describe()
 
 
 def test_no_multiple_within_the_anchors_cost_keeps_the_configured_headroom() -> None:
@@ -148,10 +149,10 @@ def test_no_multiple_within_the_anchors_cost_keeps_the_configured_headroom() -> 
 
 
 def test_a_day_run_at_a_multiple_is_read_back_at_the_configured_headroom() -> None:
-    # GIVEN days run at 2.0 that dropped 10 and held 113: at 1.0 they would have dropped 13.3, held 100
+    # GIVEN days run at 2.0 that dropped 10 and held 113: at 1.0 they would have dropped 15.7, held 100
     at_two = [AnchorDay(2.0, Outcome(1000.0, 10.0, 113.4), _anchors(12.0, 130.0))] * 3
     at_one = [AnchorDay(1.0, Outcome(1000.0, 10.0, 113.4), _anchors(12.0, 130.0))] * 3
-    # THEN read back, the configured headroom does not beat 12 dropped (13.3): 1.5 does (11.3)
+    # THEN read back, the configured headroom does not beat 12 dropped (15.7): 1.5 does (11.98)
     two, one = choose_multiplier(at_two, T0), choose_multiplier(at_one, T0)
     assert two is not None and one is not None
     assert two.multiplier == 1.5 and one.multiplier == 1.0
@@ -170,10 +171,10 @@ def test_the_history_keeps_earlier_choices_and_adds_this_one() -> None:
     verdict = choose_multiplier(days, T0, earlier)
     assert verdict is not None
     # a choice stamped after this judgement (a clock that went back) is dropped
-    assert verdict.history == (*earlier[:2], (T0, 1.5))
+    assert verdict.history == (*earlier[:2], (T0, 1.25))
     assert multiplier_in_effect(verdict.history, T0 - timedelta(days=3)) == 1.0
     assert multiplier_in_effect(verdict.history, T0 - timedelta(hours=30)) == 2.0
-    assert multiplier_in_effect(verdict.history, T0 + timedelta(hours=3)) == 1.5
+    assert multiplier_in_effect(verdict.history, T0 + timedelta(hours=3)) == 1.25
 
 
 def test_no_day_with_demand_judges_nothing() -> None:
