@@ -524,15 +524,15 @@ def test_an_alarms_internal_error_is_filed_under_its_group(
     assert record["outcome"] == "failed" and "KeyError" in record["reason"] and audit("-") == []
 
 
-def test_a_late_apply_whose_answer_was_lost_is_put_behind_the_newer_decision_by_its_retry(
+def _late_apply_behind_a_newer_decision(
     invoke: Invoke,
-    audit: Audit,
     state_item: Callable[[str], dict[str, Any]],
     cpu_metric: Callable[..., None],
     requests_metric: Callable[..., None],
-    clock: Any,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> tuple[dict[str, Any], int, list[int]]:
+    """Decider A (2 -> 4) whose SetDesiredCapacity lands after decider B's newer commit, its answer
+    lost: A is audited `failed` for Lambda's retry. Returns A's event, B's capacity and every apply."""
     from datetime import timedelta
 
     from surgeguard.adapters.autoscaling import AutoScalingFleet
@@ -556,13 +556,28 @@ def test_a_late_apply_whose_answer_was_lost_is_put_behind_the_newer_decision_by_
         apply(self, name, value)
 
     monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", overtaken_then_lost)
-    # GIVEN decider A (2 -> 4) whose apply lands after B's and fails
     cpu_metric(80.0)
     event = cpu_alarm(40)
     with pytest.raises(RetryableFailureError):
         invoke(event)
     newest = state_item("web")["memory"]["committed_desired"]
     assert newest > 4 and desired() == 4
+    return event, newest, applies
+
+
+def test_a_late_apply_whose_answer_was_lost_is_put_behind_the_newer_decision_by_its_retry(
+    invoke: Invoke,
+    audit: Audit,
+    state_item: Callable[[str], dict[str, Any]],
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN decider A (2 -> 4) whose apply lands after B's and fails
+    event, newest, _ = _late_apply_behind_a_newer_decision(
+        invoke, state_item, cpu_metric, requests_metric, monkeypatch
+    )
     # WHEN Lambda retries A
     clock.pin(at(110))
     invoke(event)
@@ -581,36 +596,13 @@ def test_a_retry_puts_no_newer_decision_back_under_the_kill_switch(
     clock: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from datetime import timedelta
-
     from surgeguard.adapters.audit_store import AuditStore
-    from surgeguard.adapters.autoscaling import AutoScalingFleet
     from surgeguard.domain.model import Pause
 
-    from .support import set_alarm_state
-
-    requests_out = alarm_for("web", "requests_per_target")
-    apply = AutoScalingFleet.set_desired_capacity
-    applies: list[int] = []
-
-    def overtaken_then_lost(self: AutoScalingFleet, name: str, value: int) -> None:
-        applies.append(value)
-        if len(applies) == 1:
-            requests_metric(5000.0, at(100) - timedelta(minutes=1))
-            set_alarm_state(requests_out, "ALARM")
-            invoke(alarm_event(SNS, requests_out, at(100), metric="RequestCountPerTarget"))
-            apply(self, name, value)
-            raise AwsCallError("SetDesiredCapacity", "ReadTimeoutError", "Read timeout on endpoint URL")
-        apply(self, name, value)
-
-    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", overtaken_then_lost)
     # GIVEN decider A (2 -> 4) whose apply lands after B's newer decision and fails
-    cpu_metric(80.0)
-    event = cpu_alarm(40)
-    with pytest.raises(RetryableFailureError):
-        invoke(event)
-    newest = state_item("web")["memory"]["committed_desired"]
-    assert newest > 4 and desired() == 4
+    event, newest, applies = _late_apply_behind_a_newer_decision(
+        invoke, state_item, cpu_metric, requests_metric, monkeypatch
+    )
     # AND the operator turns the kill switch on before Lambda retries A
     AuditStore(TABLE).set_pause(None, Pause.ALL, "operator", at(105))
     calls = len(applies)
