@@ -571,14 +571,20 @@ def run_claimed(
                 skip_cause="duplicate",
             )
         ]
+    written = False
     for record in records:
         try:
             adapters.store.write_audit(record)
+            written = True
         except AwsCallError as error:
             if _written_after_all(adapters, record):
+                written = True
                 continue
             logger.error("audit write failed for %s: %s; record %s", claimed.trigger_id, error, record)
-            _end_lease(adapters, claim, keep=bool(stashed) or bool(claim.pending))
+            # Where a record went out, the claim is kept (its record key with it), so the retry finds
+            # the groups already audited and decides only the rest: released, the retry once decided
+            # a re-evaluation's written groups again under the same trigger.
+            _end_lease(adapters, claim, keep=written or bool(stashed) or bool(claim.pending))
             raise RetryableFailureError(f"audit write failed: {error}") from error
     try:
         adapters.store.complete(claim)
@@ -606,7 +612,7 @@ def _taken(
         )
         if claimed.on_duplicate is not None:
             record.update(claimed.on_duplicate())
-        adapters.store.write_audit(record)
+        _write_or_retry(adapters, record)
         return record
     until = datetime.fromtimestamp(taken.in_progress_until, UTC).isoformat()
     then = (
@@ -620,10 +626,22 @@ def _taken(
         f"nothing changed; {then}",
         skip_cause="in_progress",
     )
-    adapters.store.write_audit(record)
+    _write_or_retry(adapters, record)
     if claimed.retry_in_progress:
         raise RetryableFailureError(record["reason"])
     return record
+
+
+def _write_or_retry(adapters: Adapters, record: dict[str, Any]) -> None:
+    """Write a delivery's record, or raise for Lambda's retry: left to the boundary, an unwritten
+    `in_progress` record became an "internal error" and the retry that takes over from a dead attempt
+    never came."""
+    try:
+        adapters.store.write_audit(record)
+    except AwsCallError as error:
+        raise RetryableFailureError(
+            f"{record['reason']}; its audit record could not be written ({error})"
+        ) from error
 
 
 def _written_after_all(adapters: Adapters, record: dict[str, Any]) -> bool:
@@ -1849,22 +1867,32 @@ def _with_committed(actual: GroupSnapshot, memory: ScalerMemory, clock: datetime
 
 def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) -> dict[str, Any]:
     """After our SetDesiredCapacity: if a newer decision committed meanwhile, ours may have landed
-    after theirs and moved capacity backwards; put the newest committed capacity back."""
+    after theirs and moved capacity backwards; put the newest committed capacity back, unless the kill
+    switch came on since it was read (a put-back is an Auto Scaling call like any other). The record
+    says what was put back (`settled_to`: it once said so only after three rounds) or why not."""
     version = saved_version
+    settled: dict[str, Any] = {}
     try:
         for _ in range(_SETTLE_ROUNDS):
             latest = adapters.store.load_memory(group)
             newest = latest.committed_desired
             if latest.version == version or newest is None or newest == applied:
-                return {}
+                break
+            pause = adapters.store.load_pause(group)
+            if pause.blocks(ScalingAction.SCALE_OUT if newest > applied else ScalingAction.SCALE_IN):
+                return {
+                    **settled,
+                    "settle_skipped": f"the newer decision's {newest} not put back: paused ({pause.value})",
+                }
             logger.warning(
                 "%s: a newer decision committed %s after ours (%s): putting it back", group, newest, applied
             )
             adapters.fleet.set_desired_capacity(group, newest)
             applied, version = newest, latest.version
-        return {"settled_to": applied}
+            settled = {"settled_to": applied}
+        return settled
     except (AwsCallError, DamagedItemError) as error:
-        return {"settle_error": str(error)}
+        return {**settled, "settle_error": str(error)}
 
 
 def _reading(reading: Reading) -> dict[str, Any]:

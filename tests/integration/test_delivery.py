@@ -897,3 +897,136 @@ def test_a_reevaluation_redelivered_after_its_claim_was_left_open_decides_no_gro
     records = [r for r in audit("web") if r["trigger"]["id"] == event["execution_id"]]
     assert [r["outcome"] for r in records] == ["unchanged"] and desired() == 4
     assert [r.get("skip_cause") for r in audit("-")] == ["duplicate"]
+
+
+def test_a_reevaluation_whose_audit_writes_fail_part_way_decides_no_written_group_again(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    make_asg: Any,
+) -> None:
+    from datetime import timedelta
+
+    from surgeguard.adapters.audit_store import AuditStore
+
+    from .support import reevaluation, set_alarm_state, set_desired
+
+    # GIVEN web and api in ALARM, both held (nothing stashed), and web's PutItem throttled
+    make_asg("api")
+    for group in ("web", "api"):
+        set_desired(group, 4)
+        for minute in range(-3, 4):
+            cpu_metric(50.0, T0 + timedelta(minutes=minute), group)
+        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
+    event = reevaluation(1)
+    clock.pin(T0 + timedelta(minutes=1, seconds=2))
+    write = AuditStore.write_audit
+
+    def web_throttled(self: AuditStore, record: dict[str, Any]) -> None:
+        if record.get("group") == "web":
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        write(self, record)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AuditStore, "write_audit", web_throttled)
+        with pytest.raises(RetryableFailureError):
+            invoke(event)
+    # WHEN Lambda retries it, api's load higher now
+    for minute in range(1, 4):
+        cpu_metric(95.0, T0 + timedelta(minutes=minute, seconds=30), "api")
+    clock.pin(T0 + timedelta(minutes=2, seconds=30))
+    invoke(event)
+    # THEN api keeps its one record of the trigger (the claim was released, and api decided again)
+    # and web gets its one
+    for group in ("web", "api"):
+        records = [r for r in audit(group) if r["trigger"]["id"] == event["execution_id"]]
+        assert len(records) == 1, (group, [r["outcome"] for r in records])
+
+
+def test_a_delivery_finding_its_trigger_in_progress_is_retried_when_its_record_cannot_be_written(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.domain.triggers import parse_alarm_event
+
+    from .support import set_alarm_state
+
+    # GIVEN an attempt that claimed the trigger and died, its lease still running
+    cpu_metric(80.0)
+    set_alarm_state(alarm_for("web", "cpu"), "ALARM")
+    event = cpu_alarm(40)
+    clock.pin(at(40))
+    AuditStore(TABLE).claim(
+        parse_alarm_event(event).trigger_id,
+        int(at(40).timestamp()),
+        70,
+        {"group": "web", "at": "x", "delivery_id": "attempt-1"},
+    )
+    write = AuditStore.write_audit
+    throttled = [1]
+
+    def throttled_once(self: AuditStore, record: dict[str, Any]) -> None:
+        if throttled and throttled.pop():
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        write(self, record)
+
+    monkeypatch.setattr(AuditStore, "write_audit", throttled_once)
+    # WHEN a redelivery finds it in progress and its record's PutItem is throttled
+    # THEN it is raised for Lambda's retry (it became an "internal error" record, and no retry came to
+    # take over from the dead attempt)
+    with pytest.raises(RetryableFailureError, match="could not be written"):
+        invoke(event)
+    assert not [r for r in audit("web") if "internal error" in r["reason"]]
+
+
+@pytest.mark.parametrize("paused", [False, True])
+def test_a_put_back_behind_a_late_apply_is_recorded_and_reads_the_kill_switch(
+    paused: bool,
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import timedelta
+
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+    from surgeguard.domain.model import Pause
+
+    from .support import set_alarm_state
+
+    requests_out = alarm_for("web", "requests_per_target")
+    apply = AutoScalingFleet.set_desired_capacity
+    applies: list[int] = []
+
+    def overtaken(self: AutoScalingFleet, name: str, value: int) -> None:
+        applies.append(value)
+        if len(applies) == 1:
+            # B commits and applies more while A's SetDesiredCapacity(4) is on its way; A's lands after
+            requests_metric(5000.0, at(100) - timedelta(minutes=1))
+            set_alarm_state(requests_out, "ALARM")
+            invoke(alarm_event(SNS, requests_out, at(100), metric="RequestCountPerTarget"))
+            apply(self, name, value)
+            if paused:
+                AuditStore(TABLE).set_pause(None, Pause.ALL, "operator", at(101))
+            return
+        apply(self, name, value)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", overtaken)
+    cpu_metric(80.0)
+    invoke(cpu_alarm(40))
+    (own,) = [r for r in audit("web") if r.get("new_desired") == 4]
+    if paused:
+        # THEN under the kill switch nothing is put back, and A's record says so (it was set anyway)
+        assert applies == [4, 8] and desired() == 4
+        assert own["settle_skipped"] == "the newer decision's 8 not put back: paused (all)"
+    else:
+        # THEN A's record names the SetDesiredCapacity(8) it made (it said so only after three rounds)
+        assert applies == [4, 8, 8] and desired() == 8 and own["settled_to"] == 8
