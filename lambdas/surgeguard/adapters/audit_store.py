@@ -633,15 +633,18 @@ class AuditStore(AwsAdapter):
         if state.anchor is not None:
             item["anchor"] = {"M": _anchor_attributes(state.anchor)}
         try:
-            # ISO 8601 times in UTC, written by `isoformat`, order as their text does.
+            # ISO 8601 times in UTC, written by `isoformat`, order as their text does; any other text
+            # is judged below, as the time it names.
             self._table_call(
                 "PutItem",
                 Item=item,
-                ConditionExpression="attribute_not_exists(#pk) OR #issued <= :issued OR #issued > :credible",
+                ConditionExpression="attribute_not_exists(#pk) OR "
+                "(contains(#issued, :utc) AND (#issued <= :issued OR #issued > :credible))",
                 ExpressionAttributeNames={"#pk": keys.PARTITION_KEY, "#issued": "issued_at"},
                 ExpressionAttributeValues={
                     ":issued": {"S": state.issued_at.astimezone(UTC).isoformat()},
                     ":credible": {"S": credible_until.astimezone(UTC).isoformat()},
+                    ":utc": {"S": "+00:00"},
                 },
             )
             return None
@@ -657,11 +660,9 @@ class AuditStore(AwsAdapter):
             return None
         if state.issued_at < found_at <= credible_until:
             return found_at
-        # The text ordered after this run's but the time is not newer (an offset other than UTC's, hand
-        # written: 12:30+05:00 is 07:30 UTC), or past credible: overwritten, but only while that very text
-        # is there, so a newer forecast written since this read still wins. (Such a text can also pass
-        # the condition above as past credible while its time is not: a hand edit replaced by this run's
-        # forecast, never a forecaster's item, whose times are UTC and order as their text does.)
+        # Not newer (an offset other than UTC's, hand written: 12:30+05:00 is 07:30 UTC), or past
+        # credible: overwritten, but only while that very text is there, so a newer forecast written
+        # since this read still wins.
         try:
             self._table_call(
                 "PutItem",
