@@ -113,9 +113,14 @@ class GroupReport:
 
 def _time(text: str) -> datetime:
     """An ISO 8601 time in UTC; one without an offset is UTC already (as `plan --now` reads it), never
-    the machine's own zone: the same command gives the same window on every laptop."""
+    the machine's own zone: the same command gives the same window on every laptop. ValueError also
+    for a valid time at datetime's ends that UTC cannot hold (9999-12-31T23:59:59-01:00): the
+    OverflowError `astimezone` raises escaped every caller that reads a bad time as a ValueError."""
     when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    try:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is beyond the times UTC can hold") from None
 
 
 def _source(record: Mapping[str, Any]) -> str:
@@ -154,7 +159,7 @@ def audit_damage(record: Mapping[str, Any]) -> str | None:
     try:
         _time(at)
     except ValueError:
-        return f"`at` {at[:40]!r} is not an ISO 8601 time"
+        return f"`at` {at[:40]!r} is not an ISO 8601 time within UTC's range"
     if not isinstance(record.get("outcome"), str):
         return "no `outcome`" if record.get("outcome") is None else "`outcome` is not a string"
     for name in _WHOLE_NUMBERS:

@@ -190,6 +190,40 @@ def test_damaged_audit_items_are_shown_as_damaged_never_a_crash(
     assert "instance-hours: 6.7" in markdown  # (4 x 10 + 8 x 30 + 6 x 20) / 60: the sound records only
 
 
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_an_audit_time_utc_cannot_hold_is_damaged_never_a_crash(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str], at: str
+) -> None:
+    # Valid ISO 8601, but past datetime's ends once brought to UTC: an OverflowError, not a ValueError.
+    sort_key = "AUDIT#2026-11-27T04:05:00.000+00:00#edge"
+    boto3.client("dynamodb").put_item(
+        TableName=built.stack.table,
+        Item={
+            "pk": {"S": f"GROUP#{world.GROUP}"},
+            "sk": {"S": sort_key},
+            "at": {"S": at},
+            "outcome": {"S": "applied"},
+        },
+    )
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    argv = ["--config", str(_config(tmp_path))]
+    assert status.main([*argv, "--json"], aws=built.aws, now=NOW, signals=lambda g, n: []) == output.OK
+    (shown,) = json.loads(capsys.readouterr().out)["groups"][0]["decisions"]
+    assert shown["outcome"] == "damaged" and "within UTC's range" in shown["reason"]
+
+    out = tmp_path / "out"
+    window = ["--from", "2026-11-27T04:00Z", "--to", "2026-11-27T05:00Z", "--no-what-if"]
+    code = report.main(
+        [*window, *argv, "--table", built.stack.table, "--out", str(out)], aws=built.aws, now=NOW
+    )
+    assert code == output.OK, capsys.readouterr().err
+    assert f"- {sort_key}: `at` {at!r} is not an ISO 8601 time" in (out / "report.md").read_text()
+    # The same time given as the window's edge is a usage error, as any other bad time.
+    with pytest.raises(SystemExit) as exit_:
+        report.main(["--from", at, "--to", "9999-12-31T23:59Z", *argv], aws=built.aws, now=NOW)
+    assert exit_.value.code == output.USAGE
+
+
 def test_status_shows_size_pause_and_last_decisions(
     built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
