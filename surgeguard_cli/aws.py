@@ -56,6 +56,14 @@ class AwsError(RuntimeError):
         self.code = code
 
 
+def _raise_if_unanswered(result: Mapping[str, Any]) -> None:
+    """PartialData is answered (the rest comes with the NextToken); any other status but Complete is not."""
+    code = result.get("StatusCode", "Complete")
+    if code not in ("Complete", "PartialData"):
+        messages = "; ".join(str(m.get("Value", "")) for m in result.get("Messages") or [])
+        raise AwsError("GetMetricData", str(code), messages or "query not answered")
+
+
 @dataclass(frozen=True)
 class StackInfo:
     """What the CLI needs to know about a deployed Surgeguard stack, from CloudFormation."""
@@ -401,7 +409,9 @@ class Aws:
         period: int,
     ) -> dict[datetime, float]:
         """One metric's datapoints in [start, end) at `period`, paginated (NextToken) within
-        GetMetricData's 100,800 datapoints per call."""
+        GetMetricData's 100,800 datapoints per call. AwsError for a query CloudWatch did not answer
+        (the call succeeds, its result's StatusCode Forbidden or InternalError): read as no datapoints,
+        the report counted no minute over target and preflight sized a peak without its history."""
         query = {
             "Id": "m",
             "MetricStat": {
@@ -426,6 +436,7 @@ class Aws:
         while True:
             page = self.call("cloudwatch", "get_metric_data", **request)
             for result in page.get("MetricDataResults", []):
+                _raise_if_unanswered(result)
                 for when, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
                     if math.isfinite(value):
                         points[when.astimezone(UTC)] = float(value)

@@ -188,6 +188,28 @@ class WeightedInstances:
         return getattr(self._real, name)
 
 
+class UnansweredQueries:
+    """moto's CloudWatch, except that GetMetricData answers the call but not its queries: each result's
+    StatusCode Forbidden with a message and no datapoints, as AWS answers a query it could not run."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def get_metric_data(self, **kwargs: Any) -> dict[str, Any]:
+        answer = self._real.get_metric_data(**kwargs)
+        for result in answer["MetricDataResults"]:
+            result.update(
+                StatusCode="Forbidden",
+                Timestamps=[],
+                Values=[],
+                Messages=[{"Code": "Forbidden", "Value": "not authorized"}],
+            )
+        return dict(answer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
 @dataclass
 class World:
     """What `build` made: the adapter to hand the CLI, and the stack it should see."""

@@ -90,8 +90,12 @@ def test_pagination_follows_next_token() -> None:
             self.calls.append(kwargs)
             first = "NextToken" not in kwargs
             when = NOW if first else NOW + timedelta(minutes=1)
+            # PartialData is answered: the rest of it comes with the NextToken.
+            status = "PartialData" if first else "Complete"
             answer: dict[str, object] = {
-                "MetricDataResults": [{"Id": "m", "Timestamps": [when], "Values": [1.0]}]
+                "MetricDataResults": [
+                    {"Id": "m", "Timestamps": [when], "Values": [1.0], "StatusCode": status}
+                ]
             }
             if first:
                 answer["NextToken"] = "more"

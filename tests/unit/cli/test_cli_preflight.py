@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -350,6 +350,52 @@ def test_planned_peak_of_a_multiplier_without_history_uses_desired_capacity() ->
     assert planned_peak(group, group.events[0], None, 5).instances == 20
     assert planned_peak(group, group.events[0], 3000.0, 5).instances == 12  # 4 x 3,000 / 1,000
     assert planned_peak(group, None, None, 5).instances == 20  # no event: the config max
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_peak_whose_history_query_cloudwatch_did_not_answer_is_aws_unreadable_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GetMetricData answers the call, the query StatusCode Forbidden: last week's demand read as none,
+    # and the peak was sized "no request history to go by" (the desired capacity times the multiplier),
+    # understating the quota, address and MaxSize checks.
+    from surgeguard.alarm_shape import normal_window
+    from surgeguard.config import parse_config
+    from surgeguard.domain.sales import normal_demand_time
+    from surgeguard_cli import preflight
+    from surgeguard_cli.aws import AwsError
+
+    data = world.config_data()
+    event = data["groups"][0]["events"][0]
+    del event["peak_requests_per_minute"]
+    event["peak_multiplier"] = 3
+    built = world.build()
+    group = parse_config(data).groups[0]
+    start, end = normal_window(normal_demand_time(group.events[0]))
+    signal = group.requests_signal()
+    assert signal is not None
+    minutes = int((end - start).total_seconds() // 60)
+    dimensions = [
+        {"Name": "LoadBalancer", "Value": signal.load_balancer},
+        {"Name": "TargetGroup", "Value": signal.target_group},
+    ]
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/ApplicationELB",
+        MetricData=[
+            {"MetricName": "RequestCount", "Timestamp": start + timedelta(minutes=m), "Value": 5000}
+            | {"Dimensions": dimensions}
+            for m in range(minutes)
+        ],
+    )
+    assert preflight._normal_rpm(built.aws, group, group.events[0]) == 5000
+    built.aws._clients["cloudwatch"] = world.UnansweredQueries(boto3.client("cloudwatch"))
+    with pytest.raises(AwsError, match="Forbidden: not authorized"):
+        preflight._normal_rpm(built.aws, group, group.events[0])
+    path = tmp_path / "surgeguard.yaml"
+    path.write_text(yaml.safe_dump(data))
+    monkeypatch.setattr(built.aws, "stack", lambda name: built.stack)
+    assert preflight.main(["--config", str(path)], aws=built.aws, now=world.NOW) == output.AWS
+    assert "cannot read AWS: GetMetricData: Forbidden" in capsys.readouterr().err
 
 
 def test_vcpu_headroom_under_ten_percent_warns() -> None:

@@ -297,6 +297,20 @@ def test_status_shows_a_signal_whose_query_cloudwatch_did_not_answer_as_unreadab
     assert [status._value(s) for s in shown] == ["unreadable: query not answered", "900.0"]
 
 
+def test_report_of_metrics_whose_queries_cloudwatch_did_not_answer_exits_3(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GetMetricData answers the call, each query StatusCode Forbidden: the report read it as no data,
+    # "minutes over target: 0", exit 0.
+    _write_day(built.stack.table)
+    built.aws._clients["cloudwatch"] = world.UnansweredQueries(boto3.client("cloudwatch"))
+    window = ["--from", "2026-11-27T04:00Z", "--to", "2026-11-27T05:00Z", "--no-what-if"]
+    argv = [*window, "--config", str(_config(tmp_path)), "--table", built.stack.table]
+    code = report.main([*argv, "--out", str(tmp_path / "out")], aws=built.aws, now=NOW)
+    assert code == output.AWS
+    assert "cannot read AWS: GetMetricData: Forbidden: not authorized" in capsys.readouterr().err
+
+
 def test_status_shows_the_event_floor_freeze_and_temporary_max(built: world.World, tmp_path: Path) -> None:
     from surgeguard.config import parse_config
     from surgeguard.domain.model import EventState
