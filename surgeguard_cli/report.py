@@ -65,8 +65,8 @@ class Prewarm:
     doors: datetime | None
     ready_by: datetime | None  # at + launch + warm-up
     on_time: bool | None
-    # InService instances at the doors (AWS/AutoScaling GroupInServiceInstances, when the group collects
-    # it): then "on time" is what really ran, not the launch + warm-up estimate.
+    # Capacity units in service at the doors (`_in_service`, when the group collects its metrics): then
+    # "on time" is what really ran, not the launch + warm-up estimate.
     in_service_at_doors: int | None = None
     # The desired capacity the pre-warm left. A pre-warm that raised MaxSize is `applied` even when
     # desired then never moved (Launch suspended, the kill switch set after the raise).
@@ -75,6 +75,9 @@ class Prewarm:
     held_back_by: str | None = None  # what kept an applied pre-warm's desired under its target
     # The same firing's other attempts (a failed try, a redelivery skipped as a duplicate), oldest first.
     other_attempts: tuple[str, ...] = ()
+    # Why what served at the doors is unknown though the group's metrics say something (a weighted group
+    # that collects GroupInServiceInstances only): judged by launch + warm-up instead.
+    in_service_unknown: str | None = None
 
 
 @dataclass
@@ -234,24 +237,56 @@ def desired_before(aws: Any, table: str, group: str, start: datetime) -> int | N
     return None
 
 
-def _in_service(aws: Any, group: str, when: datetime) -> int | None:
-    """The capacity in service (Minimum) in the minute `when` starts, or None when the group does not
-    collect its metrics (enable-metrics-collection) or the data is gone. In capacity units, as the
-    pre-warm's target counts them: GroupInServiceCapacity (a weighted group's instance is its
-    WeightedCapacity units); GroupInServiceInstances where the group collects only that."""
-    for metric in ("GroupInServiceCapacity", "GroupInServiceInstances"):
-        points = aws.metric_series(
-            "AWS/AutoScaling",
-            metric,
-            {"AutoScalingGroupName": group},
-            "Minimum",
-            when,
-            when + timedelta(minutes=1),
-            60,
-        )
-        if points:
-            return int(min(points.values()))
-    return None
+def _in_service(aws: Any, group: str, when: datetime) -> tuple[int | None, str | None]:
+    """The capacity in service (Minimum) in the minute `when` starts, in capacity units as the pre-warm's
+    target counts them, and None; or None and why it is unknown. From GroupInServiceCapacity (a weighted
+    group's instance is its WeightedCapacity units), else GroupInServiceInstances for a group that weighs
+    nothing only: 8 instances of weight 2 were once held against a target of 15 units and called late.
+    (None, None) when the group does not collect its metrics (enable-metrics-collection) or the data is
+    gone."""
+    capacity = _minimum(aws, group, "GroupInServiceCapacity", when)
+    if capacity is not None:
+        return capacity, None
+    instances = _minimum(aws, group, "GroupInServiceInstances", when)
+    if instances is None:
+        return None, None
+    weighs = _weighs(aws, group)
+    if weighs is False:
+        return instances, None
+    how = (
+        "weighs its instances"
+        if weighs
+        else "no longer exists, so whether it weighs its instances is unknown"
+    )
+    return None, (
+        f"{instances} instances in service at the doors, but the group {how} and GroupInServiceCapacity "
+        "has no data there: the units serving are unknown"
+    )
+
+
+def _minimum(aws: Any, group: str, metric: str, when: datetime) -> int | None:
+    points = aws.metric_series(
+        "AWS/AutoScaling",
+        metric,
+        {"AutoScalingGroupName": group},
+        "Minimum",
+        when,
+        when + timedelta(minutes=1),
+        60,
+    )
+    return int(min(points.values())) if points else None
+
+
+def _weighs(aws: Any, group: str) -> bool | None:
+    """Whether the group counts an instance as anything but one capacity unit (a WeightedCapacity other
+    than 1 on a mixed-instances override or an instance), or None: no such group any more."""
+    from surgeguard_cli.aws import capacity_units
+
+    asg = aws.group(group)
+    if asg is None:
+        return None
+    overrides = asg.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {}).get("Overrides", [])
+    return any(capacity_units(item) != 1 for item in [*overrides, *asg.get("Instances", [])])
 
 
 def _held_back_by(record: Mapping[str, Any]) -> str | None:
@@ -313,7 +348,9 @@ def _prewarm(
     target = None if record.get("event_target") is None else int(record["event_target"])
     left_at = desired_after(record)
     reached = landed and target is not None and left_at is not None and left_at >= target
-    serving = _in_service(aws, group.name, doors) if aws is not None and doors is not None else None
+    serving, unknown = (
+        _in_service(aws, group.name, doors) if aws is not None and doors is not None else (None, None)
+    )
     on_time: bool | None = None  # unknown: an event no longer in the config, or no target recorded
     if doors is not None and not landed:
         on_time = False
@@ -333,6 +370,7 @@ def _prewarm(
         skip_cause=record.get("skip_cause"),
         held_back_by=_held_back_by(record) if landed and not reached else None,
         other_attempts=others,
+        in_service_unknown=unknown,
     )
 
 
@@ -535,7 +573,8 @@ def _prewarm_verdict(p: Prewarm) -> str:
     verdict = "on time" if p.on_time else "LATE"
     if p.in_service_at_doors is not None:
         return ran + f"{p.in_service_at_doors} in service at the doors {_hm(p.doors)}: {verdict}"
-    return ran + f"serving by {_hm(p.ready_by)} (launch + warm-up), doors {_hm(p.doors)}: {verdict}"
+    estimate = "launch + warm-up" + (f"; {p.in_service_unknown}" if p.in_service_unknown else "")
+    return ran + f"serving by {_hm(p.ready_by)} ({estimate}), doors {_hm(p.doors)}: {verdict}"
 
 
 def _still_open(report: GroupReport) -> str:

@@ -753,6 +753,27 @@ def test_a_weighted_group_is_shown_and_judged_in_capacity_units(built: world.Wor
     assert (prewarm.in_service_at_doors, prewarm.on_time) == (16, True)
 
 
+@pytest.mark.parametrize("group_now", ["weighted", "deleted"])
+def test_a_weighted_group_collecting_instances_only_is_judged_by_launch_and_warm_up_saying_why(
+    built: world.World, group_now: str
+) -> None:
+    # 8 c7g.large of weight 2 in service at the doors (16 units), GroupInServiceInstances the group's only
+    # metric: held against the target of 15 units, 8 was called LATE.
+    if group_now == "weighted":
+        built.aws._clients["autoscaling"] = world.WeightedInstances(built.aws._clients["autoscaling"], 2)
+    else:  # whether it weighed cannot be read back: nor can 8 instances be taken for 8 units
+        boto3.client("autoscaling").delete_auto_scaling_group(
+            AutoScalingGroupName=world.GROUP, ForceDelete=True
+        )
+    record = _prewarm_record(0, "applied", previous_desired=8, new_desired=15, event_target=15)
+    (prewarm,) = _prewarm_window(built, record, in_service=8).prewarms
+    # Judged by launch + warm-up after the pre-warm, which ends before the doors.
+    assert (prewarm.in_service_at_doors, prewarm.on_time) == (None, True)
+    line = report._prewarm_line(prewarm)
+    assert "(launch + warm-up; 8 instances in service at the doors, but the group " in line
+    assert "GroupInServiceCapacity has no data there: the units serving are unknown)" in line
+
+
 def test_a_prewarm_that_reached_its_target_is_on_time_by_the_instances_at_the_doors(
     built: world.World,
 ) -> None:
