@@ -513,6 +513,52 @@ class Aws:
         ).get("Item")
         return None if item is None else dict(item)
 
+    def put_control_item_if_unchanged(
+        self, table: str, group: str, written: Mapping[str, str], previous: Mapping[str, Any] | None
+    ) -> bool:
+        """Write a group's kill switch (`written`: pause, set_by, set_at) while its item is still
+        `previous` (no item, when None); False when someone switched it since it was read. A pause that
+        may be taken back writes so: written over a switch set in between, its take-back put back what
+        was read before, erasing the other operator's pause."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        held = []
+        if previous is None:
+            held.append("attribute_not_exists(#sk)")
+            names["#sk"] = keys.SORT_KEY
+        else:
+            for index, name in enumerate(("pause", "set_by", "set_at")):
+                names[f"#a{index}"] = name
+                value = previous.get(name)
+                if value is None:
+                    held.append(f"attribute_not_exists(#a{index})")
+                    continue
+                (kind,) = value
+                # `=` compares strings, numbers and binaries; a hand edit of another type is held by type.
+                operand = value if kind in ("S", "N", "B") else {"S": kind}
+                values[f":v{index}"] = operand
+                held.append(
+                    f"#a{index} = :v{index}" if operand is value else f"attribute_type(#a{index}, :v{index})"
+                )
+        item = {
+            keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION},
+            keys.SORT_KEY: {"S": group},
+            **{name: {"S": text} for name, text in written.items()},
+        }
+        condition: dict[str, Any] = {
+            "ConditionExpression": " AND ".join(held),
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            condition["ExpressionAttributeValues"] = values
+        try:
+            self.call("dynamodb", "put_item", TableName=table, Item=item, **condition)
+        except AwsError as error:
+            if error.code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def put_back_control_item(
         self, table: str, group: str, written: Mapping[str, str], previous: Mapping[str, Any] | None
     ) -> bool:

@@ -25,8 +25,9 @@ EXAMPLES = {
 The switch is set first, then the group's name checked (one short Auto Scaling call); what the Lambda
 then reads (the global switch and the group's own, combined) is printed.
 
-exit codes: 0 done, 2 bad arguments, or no such group (its name's switch stops nothing),
-3 AWS unreadable""",
+exit codes: 0 done, 1 not written: someone else switched the group between this pause's read of its
+switch and its write (theirs is left), 2 bad arguments, or no such group (its name's switch stops
+nothing), 3 AWS unreadable""",
     "resume": """examples:
   surgeguard resume --table TABLE --all
   surgeguard resume --table TABLE --group shop-web --json
@@ -229,9 +230,22 @@ def main(argv: Sequence[str]) -> int:
         # What a refused name's pause puts back (one quick read of the table, never of Auto Scaling).
         before = _before(args.table, args.group) if checked and switch is not Pause.NONE else (False, None)
         who, at = getpass.getuser(), datetime.now(UTC)
+        written = {"pause": switch.value, "set_by": who, "set_at": at.isoformat()}
         # The switch first: in an emergency it must never wait on Auto Scaling (the group check below).
-        store.set_pause(group, switch, who=who, at=at)
-    except AwsCallError as error:
+        if before[0]:
+            # Only over what `before` read: written over a switch set in between, the take-back would
+            # put back what was read, erasing that other pause.
+            if not Aws().put_control_item_if_unchanged(args.table, args.group, written, before[1]):
+                print(
+                    f"surgeguard pause: the switch of {args.group!r} was set by someone else since it was "
+                    "read, a moment ago: theirs is left, this pause is not written (`surgeguard status` "
+                    "shows it; pause again to set yours over it)",
+                    file=sys.stderr,
+                )
+                return output.FOUND
+        else:
+            store.set_pause(group, switch, who=who, at=at)
+    except (AwsCallError, AwsError) as error:
         print(f"surgeguard {args.command}: cannot reach the audit table: {error}", file=sys.stderr)
         return output.AWS
     except BotoCoreError as error:
@@ -244,7 +258,6 @@ def main(argv: Sequence[str]) -> int:
         return output.AWS
     if checked and _group_lookup(args.command, args.group) is False:
         if switch is not Pause.NONE:
-            written = {"pause": switch.value, "set_by": who, "set_at": at.isoformat()}
             _take_back(args.command, args.table, args.group, written, before)
         return output.USAGE
     # Read back what the Lambda will read: it combines the global item and the group's own, so a

@@ -139,6 +139,39 @@ def test_a_refused_pause_leaves_a_switch_set_again_since(
     assert "was set again since: left as it is" in capsys.readouterr().err
 
 
+def test_a_pause_set_between_a_checked_pauses_read_and_write_is_left_and_never_taken_back(
+    table: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # B's `pause --group shop-new --direction in` reads no switch; A's deliberate `--force` pause of the
+    # group not created yet lands; B's write once overwrote it, and B's take-back (no such group) then
+    # deleted the item: the group A paused was paused by nothing.
+    from surgeguard_cli import control
+
+    read_switch = control._before
+
+    def another_operator_pauses_after_the_read(table: str, group: str) -> control.Before:
+        seen = read_switch(table, group)
+        assert cli.main(["pause", "--table", table, "--group", group, "--force"]) == output.OK
+        return seen
+
+    monkeypatch.setattr(control, "_before", another_operator_pauses_after_the_read)
+    capsys.readouterr()
+    assert cli.main(["pause", "--table", table, "--group", "shop-new", "--direction", "in"]) == output.FOUND
+    assert AuditStore(table, boto3.client("dynamodb")).load_pause("shop-new") is Pause.ALL
+    assert "was set by someone else since it was read" in capsys.readouterr().err
+
+
+def test_a_checked_pause_writes_over_a_hand_edited_switch_it_read(table: str) -> None:
+    # The write holds only while the item is what was read, a value of any type a hand edit leaves.
+    _group("web")
+    boto3.client("dynamodb").put_item(
+        TableName=table,
+        Item={"pk": {"S": "CONTROL"}, "sk": {"S": "web"}, "pause": {"BOOL": True}, "set_by": {"N": "7"}},
+    )
+    assert cli.main(["pause", "--table", table, "--group", "web", "--direction", "in"]) == output.OK
+    assert AuditStore(table, boto3.client("dynamodb")).load_pause("web") is Pause.IN
+
+
 def test_a_group_that_cannot_be_looked_up_is_switched_with_a_warning(
     table: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
