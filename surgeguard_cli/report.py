@@ -500,8 +500,8 @@ def build_group_report(
     except ValueError as error:  # older than CloudWatch keeps: the audit trail is still all there
         period, gone = None, str(error)
     desired = desired_series(decided, start, minutes, desired_before(aws, table, group.name, start))
-    # Never 0 for a capacity no record tells: unknown.
-    known = None if None in desired else [int(n) for n in desired if n is not None]
+    # Never 0 for a capacity no record tells, nor for no minute counted (a window not begun): unknown.
+    known = None if None in desired or not desired else [int(n) for n in desired if n is not None]
     demand: list[float | None] = (
         [None] * minutes if period is None else _demand(aws, group, start, counted_to, period)
     )
@@ -515,7 +515,7 @@ def build_group_report(
         problems=[_decision(r) for r in records if r["outcome"] in ("rejected", "failed")],
         desired=desired,
         demand=demand,
-        peak_capacity=None if known is None else max(known, default=0),
+        peak_capacity=None if known is None else max(known),
         instance_hours=None if known is None else sum(known) / 60,
         minutes_over_target={}
         if period is None
@@ -587,7 +587,11 @@ def _still_open(report: GroupReport) -> str:
 
 def markdown(report: GroupReport, shown: int | None = None) -> str:
     """The report as Markdown (also what the terminal shows, `shown` applied decisions at most)."""
-    unknown = "unknown (no audit record in the window or before it says the desired capacity)"
+    unknown = (
+        "unknown (no audit record in the window or before it says the desired capacity)"
+        if report.desired
+        else "unknown (no whole minute of the window to count yet)"
+    )
     runs = (
         f"; {len(report.forecasts)} forecaster runs: {_counts(report.forecast_outcomes)}"
         if report.forecasts

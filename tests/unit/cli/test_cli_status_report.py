@@ -502,6 +502,29 @@ def test_a_report_of_a_window_still_open_counts_up_to_now_only(built: world.Worl
     assert closed.open_at is None and len(closed.desired) == report._minutes(start, end)
 
 
+def test_a_report_of_a_window_not_begun_has_its_peak_and_instance_hours_unknown(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No minute counted yet: "peak capacity: 0 instances", "instance-hours: 0.0" and peak_capacity 0
+    # in the JSON, for a group that held 4 to 8 before the window.
+    _write_day(built.stack.table)
+    got = report.build_group_report(
+        built.aws,
+        built.stack.table,
+        built.config.groups[0],
+        START + timedelta(hours=2),
+        START + timedelta(hours=3),
+        now=START + timedelta(hours=1),
+        replay=False,
+    )
+    assert (got.peak_capacity, got.instance_hours) == (None, None)
+    text = report.markdown(got)
+    assert "not begun at 2026-11-27 05:00 UTC" in text
+    assert "- peak capacity: unknown (no whole minute of the window to count yet)" in text
+    assert "- instance-hours: unknown (no whole minute of the window to count yet)" in text
+    assert (report.as_json(got)["peak_capacity"], report.as_json(got)["instance_hours"]) == (None, None)
+
+
 def test_a_report_older_than_cloudwatch_keeps_reports_the_audit_trail_without_metrics(
     built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
