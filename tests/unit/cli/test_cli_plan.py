@@ -541,3 +541,13 @@ def test_a_launch_history_that_cannot_be_read_exits_3(
     assert code == output.AWS
     assert err.startswith("surgeguard plan: cannot read AWS: DescribeScalingActivities: AccessDenied: ")
     assert "launch history" in err
+
+
+@pytest.mark.parametrize("now", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "yesterday"])
+def test_a_now_that_is_no_time_utc_can_hold_is_a_usage_error(
+    now: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an ISO time past datetime's ends once crashed with an OverflowError traceback (exit 1)
+    path = _write(tmp_path, _config(DOORBUSTER))
+    assert cli.main(["plan", "--config", path, "--now", now]) == 2
+    assert "is not an ISO 8601 time" in capsys.readouterr().err
