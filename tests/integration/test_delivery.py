@@ -524,15 +524,14 @@ def test_an_alarms_internal_error_is_filed_under_its_group(
     assert record["outcome"] == "failed" and "KeyError" in record["reason"] and audit("-") == []
 
 
-def _late_apply_behind_a_newer_decision(
+def _overtake_the_first_apply(
     invoke: Invoke,
-    state_item: Callable[[str], dict[str, Any]],
-    cpu_metric: Callable[..., None],
     requests_metric: Callable[..., None],
     monkeypatch: pytest.MonkeyPatch,
-) -> tuple[dict[str, Any], int, list[int]]:
-    """Decider A (2 -> 4) whose SetDesiredCapacity lands after decider B's newer commit, its answer
-    lost: A is audited `failed` for Lambda's retry. Returns A's event, B's capacity and every apply."""
+    once_landed: Callable[[], None],
+) -> list[int]:
+    """While decider A's first SetDesiredCapacity is on its way, decider B commits and applies more;
+    then A's lands, and `once_landed` runs (it may raise, as a lost answer). Returns every apply."""
     from datetime import timedelta
 
     from surgeguard.adapters.autoscaling import AutoScalingFleet
@@ -543,19 +542,35 @@ def _late_apply_behind_a_newer_decision(
     apply = AutoScalingFleet.set_desired_capacity
     applies: list[int] = []
 
-    def overtaken_then_lost(self: AutoScalingFleet, name: str, value: int) -> None:
+    def overtaken(self: AutoScalingFleet, name: str, value: int) -> None:
         applies.append(value)
         if len(applies) == 1:
-            # While A's SetDesiredCapacity(4) is on its way, decider B commits and applies more ...
             requests_metric(5000.0, at(100) - timedelta(minutes=1))
             set_alarm_state(requests_out, "ALARM")
             invoke(alarm_event(SNS, requests_out, at(100), metric="RequestCountPerTarget"))
-            # ... then A's lands, and its answer is lost (a read timeout after the write)
             apply(self, name, value)
-            raise AwsCallError("SetDesiredCapacity", "ReadTimeoutError", "Read timeout on endpoint URL")
+            once_landed()
+            return
         apply(self, name, value)
 
-    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", overtaken_then_lost)
+    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", overtaken)
+    return applies
+
+
+def _late_apply_behind_a_newer_decision(
+    invoke: Invoke,
+    state_item: Callable[[str], dict[str, Any]],
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[dict[str, Any], int, list[int]]:
+    """Decider A (2 -> 4) whose SetDesiredCapacity lands after decider B's newer commit, its answer
+    lost: A is audited `failed` for Lambda's retry. Returns A's event, B's capacity and every apply."""
+
+    def answer_lost() -> None:  # a read timeout after the write
+        raise AwsCallError("SetDesiredCapacity", "ReadTimeoutError", "Read timeout on endpoint URL")
+
+    applies = _overtake_the_first_apply(invoke, requests_metric, monkeypatch, answer_lost)
     cpu_metric(80.0)
     event = cpu_alarm(40)
     with pytest.raises(RetryableFailureError):
@@ -994,32 +1009,15 @@ def test_a_put_back_behind_a_late_apply_is_recorded_and_reads_the_kill_switch(
     requests_metric: Callable[..., None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from datetime import timedelta
-
     from surgeguard.adapters.audit_store import AuditStore
-    from surgeguard.adapters.autoscaling import AutoScalingFleet
     from surgeguard.domain.model import Pause
 
-    from .support import set_alarm_state
+    def pause_if_asked() -> None:
+        if paused:
+            AuditStore(TABLE).set_pause(None, Pause.ALL, "operator", at(101))
 
-    requests_out = alarm_for("web", "requests_per_target")
-    apply = AutoScalingFleet.set_desired_capacity
-    applies: list[int] = []
-
-    def overtaken(self: AutoScalingFleet, name: str, value: int) -> None:
-        applies.append(value)
-        if len(applies) == 1:
-            # B commits and applies more while A's SetDesiredCapacity(4) is on its way; A's lands after
-            requests_metric(5000.0, at(100) - timedelta(minutes=1))
-            set_alarm_state(requests_out, "ALARM")
-            invoke(alarm_event(SNS, requests_out, at(100), metric="RequestCountPerTarget"))
-            apply(self, name, value)
-            if paused:
-                AuditStore(TABLE).set_pause(None, Pause.ALL, "operator", at(101))
-            return
-        apply(self, name, value)
-
-    monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", overtaken)
+    # GIVEN decider A (2 -> 4) whose apply lands after B's 8, its answer not lost
+    applies = _overtake_the_first_apply(invoke, requests_metric, monkeypatch, pause_if_asked)
     cpu_metric(80.0)
     invoke(cpu_alarm(40))
     (own,) = [r for r in audit("web") if r.get("new_desired") == 4]
