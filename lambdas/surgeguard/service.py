@@ -749,6 +749,23 @@ def _recovered_or_redone(
     return claimed.work(stash) if recovered.unsettled else recovered.records
 
 
+def _newest_per_group(pending: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last stashed change of each group (an entry naming none is kept, and read as unsettled).
+    Attempts stash in turn: a retry that decided again after a change that never landed stashes its
+    own. Judging the older too, its "never landed" once threw away the newer change that had (the
+    trigger decided a third time, the landed 8 never audited), and two alike made two records."""
+    newest: dict[str, dict[str, Any]] = {}
+    unnamed: list[dict[str, Any]] = []
+    for entry in pending:
+        group = entry.get("group")
+        if isinstance(group, str):
+            newest.pop(group, None)
+            newest[group] = entry
+        else:
+            unnamed.append(entry)
+    return [*unnamed, *newest.values()]
+
+
 @dataclass(frozen=True)
 class _Recovery:
     records: list[dict[str, Any]]  # for the stashed changes that landed, not yet audited
@@ -765,7 +782,7 @@ def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> _Recovery:
     records = []
     settled: set[str] = set()
     unsettled = False
-    for pending in claim.pending:
+    for pending in _newest_per_group(claim.pending):
         group, wanted = pending.get("group"), pending.get("new_desired")
         if not isinstance(group, str) or not isinstance(wanted, int):
             unsettled = True

@@ -1028,3 +1028,61 @@ def test_a_put_back_behind_a_late_apply_is_recorded_and_reads_the_kill_switch(
     else:
         # THEN A's record names the SetDesiredCapacity(8) it made (it said so only after three rounds)
         assert applies == [4, 8, 8] and desired() == 8 and own["settled_to"] == 8
+
+
+@pytest.mark.parametrize("load", ["same", "higher"])
+def test_a_retry_after_two_attempts_stashed_changes_audits_the_one_that_landed(
+    load: str,
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import timedelta
+
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+
+    from .support import set_alarm_state
+
+    cpu_metric(80.0)
+    set_alarm_state(alarm_for("web", "cpu"), "ALARM")
+    event = cpu_alarm(40)
+
+    def never_lands(self: AutoScalingFleet, name: str, value: int) -> None:
+        raise AwsCallError("SetDesiredCapacity", "InternalFailure", "boom")
+
+    # GIVEN attempt 1, whose SetDesiredCapacity(4) failed and never landed (its change stashed) ...
+    clock.pin(at(45))
+    with monkeypatch.context() as patch:
+        patch.setattr(AutoScalingFleet, "set_desired_capacity", never_lands)
+        with pytest.raises(RetryableFailureError):
+            invoke(event)
+    # ... and Lambda's retry, which decided again (4, or 8 under more load), applied, and could not
+    # write its `applied` record (its change stashed beside the first)
+    if load == "higher":
+        requests_metric(5000.0, at(100) - timedelta(minutes=1))
+    clock.pin(at(110))
+    write = AuditStore.write_audit
+
+    def applied_throttled(self: AuditStore, record: dict[str, Any]) -> None:
+        if record.get("outcome") == "applied":
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        write(self, record)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AuditStore, "write_audit", applied_throttled)
+        with pytest.raises(RetryableFailureError):
+            invoke(event)
+    landed = desired()
+    # WHEN Lambda retries again
+    clock.pin(at(180))
+    invoke(event)
+    # THEN the change that landed is audited once, and nothing more is decided (the first stash's
+    # "never landed" once threw the landed 8 away and scaled on to 10; two alike made two records
+    # and an internal error)
+    applied = [r["new_desired"] for r in audit("web") if r["outcome"] == "applied"]
+    assert applied == [landed] == [4 if load == "same" else 8] and desired() == landed
+    assert not [r for r in audit("web") if "internal error" in r["reason"]]
