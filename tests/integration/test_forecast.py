@@ -486,6 +486,8 @@ def test_a_damaged_forecast_item_from_the_future_does_not_block_every_run(clock:
         (f"{T0.date()}T12:50:00+00:45", "skipped"),
         # 12:05 UTC again, its text sorting before the run's (it was overwritten by the text condition)
         (f"{T0.date()}T07:05:00-05:00", "skipped"),
+        # ... and in UTC with a space for the T, as str(datetime) writes it (a space sorts before T)
+        (f"{T0.date()} 12:05:00+00:00", "skipped"),
     ],
 )
 @pytest.mark.usefixtures("floor_mode")

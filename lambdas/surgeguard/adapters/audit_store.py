@@ -634,17 +634,18 @@ class AuditStore(AwsAdapter):
             item["anchor"] = {"M": _anchor_attributes(state.anchor)}
         try:
             # ISO 8601 times in UTC, written by `isoformat`, order as their text does; any other text
-            # is judged below, as the time it names.
+            # (another offset, a space for the T) is judged below, as the time it names.
             self._table_call(
                 "PutItem",
                 Item=item,
-                ConditionExpression="attribute_not_exists(#pk) OR "
-                "(contains(#issued, :utc) AND (#issued <= :issued OR #issued > :credible))",
+                ConditionExpression="attribute_not_exists(#pk) OR (contains(#issued, :utc) AND "
+                "contains(#issued, :t) AND (#issued <= :issued OR #issued > :credible))",
                 ExpressionAttributeNames={"#pk": keys.PARTITION_KEY, "#issued": "issued_at"},
                 ExpressionAttributeValues={
                     ":issued": {"S": state.issued_at.astimezone(UTC).isoformat()},
                     ":credible": {"S": credible_until.astimezone(UTC).isoformat()},
                     ":utc": {"S": "+00:00"},
+                    ":t": {"S": "T"},
                 },
             )
             return None
