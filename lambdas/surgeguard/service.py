@@ -634,8 +634,8 @@ def _taken(
 
 def _write_or_retry(adapters: Adapters, record: dict[str, Any]) -> None:
     """Write a delivery's record, or raise for Lambda's retry: left to the boundary, an unwritten
-    `in_progress` record became an "internal error" and the retry that takes over from a dead attempt
-    never came."""
+    record became an "internal error" and no retry came (for an `in_progress` one, the retry that
+    takes over from a dead attempt; for a `failed` one, the retry that audits what landed)."""
     try:
         adapters.store.write_audit(record)
     except AwsCallError as error:
@@ -700,16 +700,14 @@ def _failed(
     if claim is not None and retryable:
         _end_lease(adapters, claim, keep=stashed)
     try:
-        adapters.store.write_audit(record)
-    except AwsCallError as audit_error:
         # Unwritten, this record must not end the trigger: Lambda's retry writes it, or audits the
         # change it finds landed (the lease ended with the stash kept). Left to the boundary, it once
         # became an "internal error, nothing more was done" filed under no group, and no retry came.
+        _write_or_retry(adapters, record)
+    except RetryableFailureError:
         if claim is not None and not retryable:
             _end_lease(adapters, claim, keep=False)  # the retry rejects it again, and writes that
-        raise RetryableFailureError(
-            f"{record['reason']}; its audit record could not be written ({audit_error})"
-        ) from audit_error
+        raise
     if claim is not None and not retryable:
         try:
             adapters.store.complete(claim)  # bad input: a retry would be rejected the same way
@@ -871,9 +869,9 @@ def _settled_after_recovery(group: str, landed: int, trigger_id: str, adapters: 
         newest = latest.committed_desired
         if newest is None or newest == landed or latest.committed_by == trigger_id:
             return {}
-        pause = adapters.store.load_pause(group)
-        if pause.blocks(ScalingAction.SCALE_OUT if newest > landed else ScalingAction.SCALE_IN):
-            return {"settle_skipped": f"the newer decision's {newest} not put back: paused ({pause.value})"}
+        paused = _put_back_paused(group, newest, landed, adapters)
+        if paused is not None:
+            return {"settle_skipped": paused}
         logger.warning(
             "%s: a newer decision committed %s; ours (%s) landed after it: putting it back",
             group,
@@ -1882,6 +1880,15 @@ def _with_committed(actual: GroupSnapshot, memory: ScalerMemory, clock: datetime
     return replace(actual, size=replace(actual.size, desired=committed))
 
 
+def _put_back_paused(group: str, newest: int, landed: int, adapters: Adapters) -> str | None:
+    """Why the newer decision's capacity is not put back behind our late apply (the kill switch, read
+    again: a put-back is an Auto Scaling call like any other); None: it may be."""
+    pause = adapters.store.load_pause(group)
+    if pause.blocks(ScalingAction.SCALE_OUT if newest > landed else ScalingAction.SCALE_IN):
+        return f"the newer decision's {newest} not put back: paused ({pause.value})"
+    return None
+
+
 def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) -> dict[str, Any]:
     """After our SetDesiredCapacity: if a newer decision committed meanwhile, ours may have landed
     after theirs and moved capacity backwards; put the newest committed capacity back, unless the kill
@@ -1895,12 +1902,9 @@ def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) ->
             newest = latest.committed_desired
             if latest.version == version or newest is None or newest == applied:
                 break
-            pause = adapters.store.load_pause(group)
-            if pause.blocks(ScalingAction.SCALE_OUT if newest > applied else ScalingAction.SCALE_IN):
-                return {
-                    **settled,
-                    "settle_skipped": f"the newer decision's {newest} not put back: paused ({pause.value})",
-                }
+            paused = _put_back_paused(group, newest, applied, adapters)
+            if paused is not None:
+                return {**settled, "settle_skipped": paused}
             logger.warning(
                 "%s: a newer decision committed %s after ours (%s): putting it back", group, newest, applied
             )
