@@ -57,11 +57,21 @@ class AwsError(RuntimeError):
 
 
 def _raise_if_unanswered(result: Mapping[str, Any]) -> None:
-    """PartialData is answered (the rest comes with the NextToken); any other status but Complete is not."""
-    code = result.get("StatusCode", "Complete")
-    if code not in ("Complete", "PartialData"):
-        messages = "; ".join(str(m.get("Value", "")) for m in result.get("Messages") or [])
-        raise AwsError("GetMetricData", str(code), messages or "query not answered")
+    """The Lambda adapter's judgement of a GetMetricData result (PartialData is answered, the rest
+    comes with the NextToken; any other status but Complete is not), as the CLI's error."""
+    from surgeguard.adapters.cloudwatch import _raise_if_failed
+
+    try:
+        _raise_if_failed(dict(result))
+    except AwsCallError as error:
+        raise cli_error(error) from None
+
+
+def cli_error(error: AwsCallError, about: str | None = None) -> AwsError:
+    """An adapter's AwsCallError as the CLI's AwsError (exit code 3): its message without the prefix
+    both add, after `about` where given."""
+    message = str(error).removeprefix(f"{error.operation} failed: {error.code}: ")
+    return AwsError(error.operation, error.code, message if about is None else f"{about}: {message}")
 
 
 @dataclass(frozen=True)
@@ -114,8 +124,7 @@ def capacity_units(item: Mapping[str, Any]) -> int:
     try:
         return _weight(dict(item))
     except AwsCallError as error:
-        message = str(error).removeprefix(f"{error.operation} failed: {error.code}: ")
-        raise AwsError(error.operation, error.code, message) from None
+        raise cli_error(error) from None
 
 
 def period_for_age(oldest: datetime, now: datetime) -> int:
@@ -668,7 +677,6 @@ class Aws:
         except DamagedItemError as error:
             return [s for s in error.readable if isinstance(s, EventState)], error
         except AwsCallError as error:
-            message = str(error).removeprefix(f"{error.operation} failed: {error.code}: ")
-            raise AwsError(error.operation, error.code, message) from None
+            raise cli_error(error) from None
         except BotoCoreError as error:  # making the client: no region, a profile that is not there
             raise AwsError("Query", type(error).__name__, str(error)) from None

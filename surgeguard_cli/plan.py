@@ -508,7 +508,7 @@ def learn_launch_times(config: ScalerConfig) -> dict[str, int | None]:
     from surgeguard.adapters.autoscaling import AutoScalingFleet
     from surgeguard.adapters.errors import AwsCallError
     from surgeguard.domain.sales import learned_launch_seconds
-    from surgeguard_cli.aws import AwsError
+    from surgeguard_cli.aws import cli_error
 
     fleet = AutoScalingFleet()
     learned: dict[str, int | None] = {}
@@ -518,8 +518,7 @@ def learn_launch_times(config: ScalerConfig) -> dict[str, int | None]:
         try:
             learned[group.name] = learned_launch_seconds(fleet.launch_durations(group.name))
         except AwsCallError as error:
-            message = str(error).removeprefix(f"{error.operation} failed: {error.code}: ")
-            raise AwsError(error.operation, error.code, f"{group.name}'s launch history: {message}") from None
+            raise cli_error(error, f"{group.name}'s launch history") from None
     return learned
 
 
