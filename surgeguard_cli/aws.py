@@ -127,6 +127,39 @@ def capacity_units(item: Mapping[str, Any]) -> int:
         raise cli_error(error) from None
 
 
+def _control_key(group: str) -> dict[str, Any]:
+    return {keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION}, keys.SORT_KEY: {"S": group}}
+
+
+def _holding(previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The condition that a control item is still `previous` (its pause, set_by and set_at; no item,
+    when None)."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    held = []
+    if previous is None:
+        held.append("attribute_not_exists(#sk)")
+        names["#sk"] = keys.SORT_KEY
+    else:
+        for index, name in enumerate(("pause", "set_by", "set_at")):
+            names[f"#a{index}"] = name
+            value = previous.get(name)
+            if value is None:
+                held.append(f"attribute_not_exists(#a{index})")
+                continue
+            (kind,) = value
+            # `=` compares strings, numbers and binaries; a hand edit of another type is held by type.
+            operand = value if kind in ("S", "N", "B") else {"S": kind}
+            values[f":v{index}"] = operand
+            held.append(
+                f"#a{index} = :v{index}" if operand is value else f"attribute_type(#a{index}, :v{index})"
+            )
+    condition: dict[str, Any] = {"ConditionExpression": " AND ".join(held), "ExpressionAttributeNames": names}
+    if values:
+        condition["ExpressionAttributeValues"] = values
+    return condition
+
+
 def period_for_age(oldest: datetime, now: datetime) -> int:
     """The finest period CloudWatch still keeps for data as old as `oldest`."""
     age = now - oldest
@@ -529,65 +562,25 @@ class Aws:
         `previous` (no item, when None); False when someone switched it since it was read. A pause that
         may be taken back writes so: written over a switch set in between, its take-back put back what
         was read before, erasing the other operator's pause."""
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        held = []
-        if previous is None:
-            held.append("attribute_not_exists(#sk)")
-            names["#sk"] = keys.SORT_KEY
-        else:
-            for index, name in enumerate(("pause", "set_by", "set_at")):
-                names[f"#a{index}"] = name
-                value = previous.get(name)
-                if value is None:
-                    held.append(f"attribute_not_exists(#a{index})")
-                    continue
-                (kind,) = value
-                # `=` compares strings, numbers and binaries; a hand edit of another type is held by type.
-                operand = value if kind in ("S", "N", "B") else {"S": kind}
-                values[f":v{index}"] = operand
-                held.append(
-                    f"#a{index} = :v{index}" if operand is value else f"attribute_type(#a{index}, :v{index})"
-                )
-        item = {
-            keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION},
-            keys.SORT_KEY: {"S": group},
-            **{name: {"S": text} for name, text in written.items()},
-        }
-        condition: dict[str, Any] = {
-            "ConditionExpression": " AND ".join(held),
-            "ExpressionAttributeNames": names,
-        }
-        if values:
-            condition["ExpressionAttributeValues"] = values
-        try:
-            self.call("dynamodb", "put_item", TableName=table, Item=item, **condition)
-        except AwsError as error:
-            if error.code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        item = {**_control_key(group), **{name: {"S": text} for name, text in written.items()}}
+        return self._written_unless_changed("put_item", TableName=table, Item=item, **_holding(previous))
 
     def put_back_control_item(
         self, table: str, group: str, written: Mapping[str, str], previous: Mapping[str, Any] | None
     ) -> bool:
         """Put a group's kill-switch item back to `previous` (deleted when None) while it still holds
         exactly what was `written` (pause, set_by, set_at); False when someone switched it since."""
-        condition = {
-            "ConditionExpression": "#pause = :pause AND #by = :by AND #at = :at",
-            "ExpressionAttributeNames": {"#pause": "pause", "#by": "set_by", "#at": "set_at"},
-            "ExpressionAttributeValues": {
-                ":pause": {"S": written["pause"]},
-                ":by": {"S": written["set_by"]},
-                ":at": {"S": written["set_at"]},
-            },
-        }
-        key = {keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION}, keys.SORT_KEY: {"S": group}}
+        condition = _holding({name: {"S": text} for name, text in written.items()})
+        if previous is None:
+            return self._written_unless_changed(
+                "delete_item", TableName=table, Key=_control_key(group), **condition
+            )
+        return self._written_unless_changed("put_item", TableName=table, Item=dict(previous), **condition)
+
+    def _written_unless_changed(self, operation: str, **request: Any) -> bool:
+        """A conditional write of the control item; False where its condition failed."""
         try:
-            if previous is None:
-                self.call("dynamodb", "delete_item", TableName=table, Key=key, **condition)
-            else:
-                self.call("dynamodb", "put_item", TableName=table, Item=dict(previous), **condition)
+            self.call("dynamodb", operation, **request)
         except AwsError as error:
             if error.code == "ConditionalCheckFailedException":
                 return False
