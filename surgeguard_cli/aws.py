@@ -550,7 +550,7 @@ class Aws:
             "dynamodb",
             "get_item",
             TableName=table,
-            Key={keys.PARTITION_KEY: {"S": keys.CONTROL_PARTITION}, keys.SORT_KEY: {"S": name}},
+            Key=_control_key(name),
             ConsistentRead=True,
         ).get("Item")
         return None if item is None else dict(item)
