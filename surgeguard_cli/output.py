@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 # Exit codes, the same for every command (README: "Exit codes").
@@ -18,6 +18,18 @@ OK = 0  # done; nothing wrong found
 FOUND = 1  # done, and something is wrong: a FAIL check, an error in the plan, a bench that differs
 USAGE = 2  # the command line or the config is invalid (argparse also exits 2)
 AWS = 3  # AWS could not be read: credentials, permissions, a stack or table that is not there
+
+
+def utc_time(text: str) -> datetime:
+    """An ISO 8601 time in UTC; one without an offset is UTC already (`plan --now`, `report --from`), never
+    the machine's own zone: the same command gives the same window on every laptop. ValueError also
+    for a valid time at datetime's ends that UTC cannot hold (9999-12-31T23:59:59-01:00): the
+    OverflowError `astimezone` raises escaped every caller that reads a bad time as a ValueError."""
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is beyond the times UTC can hold") from None
 
 
 def _default(value: Any) -> Any:

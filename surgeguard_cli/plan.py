@@ -415,11 +415,7 @@ def render(report: PlanReport, source: str) -> str:
 def _parse_now(text: str | None) -> datetime:
     if text is None:
         return datetime.now(UTC)
-    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    try:
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    except OverflowError as error:  # a time UTC cannot hold (9999-12-31T23:59-01:00)
-        raise ValueError(str(error)) from error
+    return output.utc_time(text)
 
 
 def _parser() -> argparse.ArgumentParser:

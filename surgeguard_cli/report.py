@@ -114,18 +114,6 @@ class GroupReport:
     metrics_gone: str | None = None
 
 
-def _time(text: str) -> datetime:
-    """An ISO 8601 time in UTC; one without an offset is UTC already (as `plan --now` reads it), never
-    the machine's own zone: the same command gives the same window on every laptop. ValueError also
-    for a valid time at datetime's ends that UTC cannot hold (9999-12-31T23:59:59-01:00): the
-    OverflowError `astimezone` raises escaped every caller that reads a bad time as a ValueError."""
-    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    try:
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"{text!r} is beyond the times UTC can hold") from None
-
-
 def _source(record: Mapping[str, Any]) -> str:
     trigger = record.get("trigger") or {}
     if trigger.get("phase"):
@@ -135,7 +123,7 @@ def _source(record: Mapping[str, Any]) -> str:
 
 def _decision(record: Mapping[str, Any]) -> Decision:
     return Decision(
-        at=_time(record["at"]),
+        at=output.utc_time(record["at"]),
         outcome=str(record["outcome"]),
         previous=record.get("previous_desired"),
         new=record.get("new_desired"),
@@ -160,7 +148,7 @@ def audit_damage(record: Mapping[str, Any]) -> str | None:
     if not isinstance(at, str):
         return "no `at` time" if at is None else f"`at` is {str(at)[:40]!r}, not a time"
     try:
-        _time(at)
+        output.utc_time(at)
     except ValueError:
         return f"`at` {at[:40]!r} is not an ISO 8601 time within UTC's range"
     if not isinstance(record.get("outcome"), str):
@@ -207,7 +195,7 @@ def desired_series(
     index = 0
     for minute in range(minutes):
         edge = start + timedelta(minutes=minute + 1)
-        while index < len(said) and _time(said[index]["at"]) < edge:
+        while index < len(said) and output.utc_time(said[index]["at"]) < edge:
             record = said[index]
             if record.get("previous_desired") is not None:
                 level = int(record["previous_desired"])  # seen: a hand change or a scheduled action since
@@ -306,7 +294,7 @@ _LANDED = ("applied", "unchanged")
 
 def _attempt(record: Mapping[str, Any]) -> str:
     cause = record.get("skip_cause") or record.get("error")
-    return f"{_time(record['at']):%H:%M:%S} {record['outcome']}" + (f" ({cause})" if cause else "")
+    return f"{output.utc_time(record['at']):%H:%M:%S} {record['outcome']}" + (f" ({cause})" if cause else "")
 
 
 def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]], aws: Any = None) -> list[Prewarm]:
@@ -341,7 +329,7 @@ def _prewarm(
     from surgeguard.domain.sales import plan_event
 
     event = group.event(event_name)
-    at = _time(record["at"])
+    at = output.utc_time(record["at"])
     doors = plan_event(group, event).start if event else None
     ready = at + timedelta(seconds=group.launch_seconds + group.warmup_seconds)
     landed = record["outcome"] in _LANDED
@@ -744,12 +732,16 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument(
         "--from",
         dest="start",
-        type=_time,
+        type=output.utc_time,
         metavar="ISO",
         help="window start (with --to); ISO 8601, without an offset: UTC",
     )
     parser.add_argument(
-        "--to", dest="end", type=_time, metavar="ISO", help="window end; ISO 8601, without an offset: UTC"
+        "--to",
+        dest="end",
+        type=output.utc_time,
+        metavar="ISO",
+        help="window end; ISO 8601, without an offset: UTC",
     )
     parser.add_argument(
         "--group", action="append", default=[], metavar="NAME", help="only this group (repeatable)"
