@@ -540,19 +540,15 @@ def run_claimed(
         stashed.append(record)
 
     try:
-        previous = claim.previous_record
-        if previous is not None and adapters.store.audit_written(previous):
-            # The attempt before us wrote its record, then died before completing the claim.
+        earlier = claim.earlier_records
+        if any(adapters.store.audit_written(key) for key in earlier):
+            # An attempt before us wrote its record, then died before completing the claim.
             records = []
         else:
-            audited = (
-                frozenset()
-                if previous is None
-                else frozenset(
-                    group
-                    for group in sorted(claimed.record_groups)
-                    if adapters.store.audit_written({**previous, "group": group})
-                )
+            audited = frozenset(
+                group
+                for group in sorted(claimed.record_groups)
+                if any(adapters.store.audit_written({**key, "group": group}) for key in earlier)
             )
             records = _recovered_or_redone(claimed, claim, adapters, delivery_id, stash, audited)
     except Exception as error:
@@ -653,9 +649,11 @@ def _written_after_all(adapters: Adapters, record: dict[str, Any]) -> bool:
 
 
 def _end_lease(adapters: Adapters, claim: Claim, *, keep: bool) -> None:
-    """After a failure: keep the stashed records for the retry (end the lease now), or free the claim."""
+    """After a failure: keep the stashed records for the retry (end the lease now), or free the claim.
+    A claim taken over from earlier attempts is kept whatever this one did: freed, it lost their record
+    keys, and the retry decided again the groups they had audited."""
     try:
-        if keep:
+        if keep or claim.earlier_records:
             adapters.store.yield_lease(claim)
         else:
             adapters.store.release(claim)

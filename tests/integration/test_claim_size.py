@@ -77,7 +77,9 @@ def test_a_whole_shard_of_long_named_groups_is_stashed_within_one_item(
     stashed: list[str] = []
 
     def keep_stash(params: dict[str, Any], **_: Any) -> None:
-        if "list_append" in params.get("UpdateExpression", ""):
+        if "#pending" in params.get("ExpressionAttributeNames", {}) and ":record" in params.get(
+            "ExpressionAttributeValues", {}
+        ):
             stashed.append(params["ExpressionAttributeValues"][":record"]["L"][0]["S"])
 
     clients.client("dynamodb").meta.events.register("provide-client-params.dynamodb.UpdateItem", keep_stash)

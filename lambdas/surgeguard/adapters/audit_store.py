@@ -206,7 +206,9 @@ def _record_json(record: dict[str, Any]) -> str:
 # may stash every group again before the claim completes. DynamoDB refuses an item over 400 KB: with 50
 # groups of 255-character names and 4 signals each the claim once reached 432 KB, and the last groups'
 # decisions were saved but never applied (then taken for another writer's change).
-CLAIM_ITEM_ROOM = 400 * 1024 - 16 * 1024  # the claim's own attributes (keys, record keys) take the rest
+CLAIM_ITEM_ROOM = (
+    400 * 1024 - 16 * 1024
+)  # the claim's own attributes (keys, its attempts' record keys) take the rest
 STASH_ATTEMPTS = 3
 STASH_RECORD_BUDGET = CLAIM_ITEM_ROOM // (REEVALUATION_GROUPS_PER_SHARD * STASH_ATTEMPTS)
 # Left out first where a stashed record is over its budget: the decision's evidence, not its outcome.
@@ -294,14 +296,35 @@ def _compact_json(record: dict[str, Any]) -> tuple[str, int]:
         return text, len(text)
 
 
+def _record_keys(entries: Any) -> list[dict[str, str]]:
+    """The record keys of a claim's `attempts` list (a DynamoDB list of JSON strings)."""
+    return [json.loads(entry["S"]) for entry in (entries or {}).get("L", []) if entry.get("S")]
+
+
+def _earlier_attempts(item: dict[str, Any], *, ours_included: bool) -> list[dict[str, str]]:
+    """The record keys of every attempt before ours under a claim, oldest first: its `attempts` list
+    (without our own entry, last, when the item is the one our claim wrote), and the one or two a claim
+    written before the list existed kept (`previous_record_key`, and `record_key` where the item is the
+    one we replaced)."""
+    listed = _record_keys(item.get("attempts"))
+    if ours_included:
+        listed = listed[:-1]
+    kept = ("previous_record_key",) if ours_included else ("previous_record_key", "record_key")
+    for position, name in enumerate(kept):
+        single = item.get(name)
+        if single and single.get("S"):
+            key = json.loads(single["S"])
+            if key not in listed:
+                listed.insert(min(position, len(listed)), key)
+    return listed
+
+
 def _claim_from(
-    trigger_id: str, token: str, lease_until: int, item: dict[str, Any], previous: dict[str, str] | None
+    trigger_id: str, token: str, lease_until: int, item: dict[str, Any], earlier: list[dict[str, str]]
 ) -> Claim:
-    """Our claim, with the stash and the record key of the attempt before it (`previous`, a DynamoDB
-    string attribute; empty or absent: none)."""
+    """Our claim, with the stash and the record keys of the attempts before it."""
     pending = tuple(json.loads(entry["S"]) for entry in item.get("pending", {}).get("L", []))
-    previous_key = json.loads(previous["S"]) if previous and previous.get("S") else None
-    return Claim(trigger_id, token, lease_until, pending, previous_key)
+    return Claim(trigger_id, token, lease_until, pending, tuple(earlier))
 
 
 class AuditStore(AwsAdapter):
@@ -334,11 +357,16 @@ class AuditStore(AwsAdapter):
             response = self._table_call(
                 "UpdateItem",
                 Key=self._claim_key(trigger_id),
-                # The record key it replaces is kept beside it: an attempt that finds its own claim
-                # (below) can no longer read it from the answer it lost.
+                # Every attempt's record key is kept, in turn: the third attempt of a re-evaluation
+                # must know the groups the first audited as well as the second's (it once knew only the
+                # attempt just before, and decided the first's groups again under the same trigger).
+                # The one it replaces is kept beside them too: an attempt that finds its own claim
+                # (below) can no longer read it from the answer it lost, and a claim written before the
+                # list existed has it nowhere else.
                 UpdateExpression=(
                     "SET #status = :running, #lease = :lease, #token = :token, #ttl = :ttl, "
-                    "#previous = if_not_exists(#record, :none), #record = :record"
+                    "#previous = if_not_exists(#record, :none), #record = :record, "
+                    "#attempts = list_append(if_not_exists(#attempts, :empty), :ours)"
                 ),
                 ConditionExpression="attribute_not_exists(#pk) OR (#status = :running AND #lease < :now)",
                 ExpressionAttributeNames={
@@ -349,6 +377,7 @@ class AuditStore(AwsAdapter):
                     "#ttl": keys.TTL_ATTRIBUTE,
                     "#record": "record_key",
                     "#previous": "previous_record_key",
+                    "#attempts": "attempts",
                 },
                 ExpressionAttributeValues={
                     ":running": {"S": CLAIM_RUNNING},
@@ -358,6 +387,8 @@ class AuditStore(AwsAdapter):
                     ":now": {"N": str(now_epoch)},
                     ":record": {"S": json.dumps(record_key)},
                     ":none": {"S": ""},
+                    ":empty": {"L": []},
+                    ":ours": {"L": [{"S": json.dumps(record_key)}]},
                 },
                 ReturnValues="ALL_OLD",
             )
@@ -370,13 +401,32 @@ class AuditStore(AwsAdapter):
             if held is not None and held.get("token", {}).get("S") == token:
                 # Our own claim: the SDK sent the UpdateItem again after its first answer was lost
                 # (a timeout or a 500, after DynamoDB applied it), and the retry met our own lease.
-                return _claim_from(trigger_id, token, lease_until, held, held.get("previous_record_key"))
+                earlier = _earlier_attempts(held, ours_included=True)
+                claim = _claim_from(trigger_id, token, lease_until, held, earlier)
+                self._keep_every_attempt(claim, _record_keys(held.get("attempts"))[:-1], record_key)
+                return claim
             running = held is not None and held.get("status", {}).get("S") == CLAIM_RUNNING
             until = int(held["lease_until"]["N"]) if running and held and "lease_until" in held else None
             holder = json.loads(held["record_key"]["S"]) if held and "record_key" in held else None
             raise DuplicateTriggerError(trigger_id, in_progress_until=until, holder_record=holder) from error
         old = response.get("Attributes") or {}
-        return _claim_from(trigger_id, token, lease_until, old, old.get("record_key"))
+        claim = _claim_from(trigger_id, token, lease_until, old, _earlier_attempts(old, ours_included=False))
+        self._keep_every_attempt(claim, _record_keys(old.get("attempts")), record_key)
+        return claim
+
+    def _keep_every_attempt(self, claim: Claim, listed: list[dict[str, str]], ours: dict[str, str]) -> None:
+        """Write the whole list where the item's lacks an earlier attempt we know of (a claim written
+        before the list existed): the attempt after ours must see it too."""
+        if list(claim.earlier_records) == listed:
+            return
+        entries = [{"S": json.dumps(key)} for key in (*claim.earlier_records, ours)]
+        try:
+            self._update_claim(
+                claim, "SET #attempts = :all", {"#attempts": "attempts"}, {":all": {"L": entries}}
+            )
+        except AwsCallError as error:
+            # This attempt still knows them; only an attempt after it, if any, could decide again.
+            logger.warning("could not keep the earlier attempts of %s: %s", claim.trigger_id, error)
 
     def _update_claim(
         self, claim: Claim, expression: str, names: dict[str, str], values: dict[str, Any]
@@ -408,17 +458,26 @@ class AuditStore(AwsAdapter):
 
     def release_unconfirmed(self, trigger_id: str, record_key: dict[str, str]) -> None:
         """Free a claim whose UpdateItem may have succeeded though its answer was lost (no token):
-        only if it is still the one this attempt made (its record key). A claim that holds an earlier
-        attempt's stashed records is not deleted, only its lease ended: deleting it lost them (an
-        `applied` change never audited)."""
-        names = {"#record": "record_key", "#status": "status", "#pending": "pending"}
-        values = {":record": {"S": json.dumps(record_key)}, ":running": {"S": CLAIM_RUNNING}}
+        only if it is still the one this attempt made (its record key). A claim that took over from an
+        earlier attempt is not deleted, only its lease ended: deleting it lost that attempt's stashed
+        records (an `applied` change never audited) and its record key (its groups decided again)."""
+        names = {
+            "#record": "record_key",
+            "#status": "status",
+            "#pending": "pending",
+            "#previous": "previous_record_key",
+        }
+        values = {
+            ":record": {"S": json.dumps(record_key)},
+            ":running": {"S": CLAIM_RUNNING},
+            ":none": {"S": ""},
+        }
         ours = "#record = :record AND #status = :running"
         try:
             self._table_call(
                 "DeleteItem",
                 Key=self._claim_key(trigger_id),
-                ConditionExpression=f"{ours} AND attribute_not_exists(#pending)",
+                ConditionExpression=f"{ours} AND attribute_not_exists(#pending) AND #previous = :none",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
@@ -431,7 +490,7 @@ class AuditStore(AwsAdapter):
                 "UpdateItem",
                 Key=self._claim_key(trigger_id),
                 UpdateExpression="SET #lease = :zero",
-                ConditionExpression=f"{ours} AND attribute_exists(#pending)",
+                ConditionExpression=f"{ours} AND (attribute_exists(#pending) OR #previous <> :none)",
                 ExpressionAttributeNames={**names, "#lease": "lease_until"},
                 ExpressionAttributeValues={**values, ":zero": {"N": "0"}},
             )

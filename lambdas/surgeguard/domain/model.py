@@ -326,5 +326,6 @@ class Claim:
     token: str
     lease_until: int
     pending: tuple[dict[str, Any], ...] = ()
-    # The record key of the attempt whose expired lease this claim took over, if any.
-    previous_record: dict[str, str] | None = None
+    # The record keys of every attempt before this one under the claim, oldest first: each may have
+    # written some groups' records before it died or failed.
+    earlier_records: tuple[dict[str, str], ...] = ()
