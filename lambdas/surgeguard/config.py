@@ -41,6 +41,10 @@ BASIC_MONITORING_PERIOD = 300  # EC2 basic monitoring: one CPUUtilization datapo
 # through `append_dimensions` + `aggregation_dimensions` on AutoScalingGroupName (README).
 AGENT_CPU = ("CWAgent", "cpu_usage_active")
 
+# The targets (percent of full load) an anchored group may replay target tracking at; a FORECAST item's
+# choice judged at a target outside them is damaged.
+ANCHOR_TARGET_LOW, ANCHOR_TARGET_HIGH = 10.0, 90.0
+
 
 class ConfigError(ValueError):
     """The config is invalid; the message names every bad field by its path."""
@@ -363,6 +367,10 @@ class NoiseHeadroom(_Strict):
     # collection), and runs the noise headroom (sigmas and cap) at the smallest multiple up to 3x
     # predicted to beat target tracking on both counts. Off: as configured.
     anchored: bool = False
+    # The target (percent of full load; a requests target at that share of it) target tracking is
+    # replayed at: AWS recommends 50; a group run leaner or more generously than that anchors to target
+    # tracking run the same way (the benchmark's knob: README, "Anchored knob settings").
+    anchor_target: float = Field(default=50.0, ge=ANCHOR_TARGET_LOW, le=ANCHOR_TARGET_HIGH)
 
 
 class ForecastConfig(_Strict):

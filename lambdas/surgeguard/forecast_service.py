@@ -333,6 +333,7 @@ def _forecast(
             "anchor_dropped_pct": round(anchor.anchor_dropped_pct, 4),
             "own_instance_hours": round(anchor.own_instance_minutes / 60, 1),
             "anchor_instance_hours": round(anchor.anchor_instance_minutes / 60, 1),
+            "anchor_target_pct": anchor.target_pct,
         }
     if pool_note is not None:
         record["warm_pool"] = pool_note
@@ -428,7 +429,9 @@ def _anchor_noise_headroom(
     # A choice recorded while the noise headroom stood down is no choice once it pays: judged again.
     stale = previous is not None and previous.stood_down and (noise is None or noise.noise_pays)
     fresh = previous is not None and previous.judged_at <= now < previous.judged_at + JUDGE_EVERY
-    if previous is not None and fresh and not rejudged and not stale:
+    # A choice made against another target than the config's now answers a question nobody asks.
+    retargeted = previous is not None and previous.target_pct != group.noise_headroom.anchor_target
+    if previous is not None and fresh and not rejudged and not stale and not retargeted:
         return previous, f"; {previous.describe()}"
     try:
         verdict, why_not = _judge_anchors(group, adapters, previous, history, now)
@@ -508,6 +511,7 @@ def _judge_anchors(
         min_days=ANCHOR_MIN_DAYS,
         curve=curve,
         no_datapoint=no_count,
+        target_share=settings.anchor_target / 100.0,
     )
     if verdict is None:
         return None, (

@@ -38,7 +38,7 @@ NOISE = {"sigmas": 3, "window_minutes": 60, "anchored": True}
 
 def _configure(**fields: Any) -> None:
     configure_web(
-        noise_headroom=NOISE,
+        noise_headroom=fields.pop("noise_headroom", NOISE),
         forecast={"mode": "forecast_only", "history_days": HISTORY_DAYS, "horizon_hours": 1},
         **fields,
     )
@@ -220,6 +220,7 @@ def test_a_decision_runs_the_noise_headroom_at_the_anchored_multiple_while_the_i
         {"judged_at": {"S": "2026-11-20T10:00:00"}},  # no zone
         {"history": {"L": [{"L": [{"S": "2026-11-20T10:00:00+00:00"}, {"N": "5"}]}]}},
         {"history": {"S": "yesterday"}},
+        {"target_pct": {"N": "500"}},  # no config names it
         {  # out of time order: the latest choice would be misread
             "history": {
                 "L": [
@@ -259,6 +260,44 @@ def test_the_item_keeps_the_choice_and_its_history() -> None:
     loaded = store.load_forecast("web")
     assert loaded is not None and loaded.anchor == verdict
     assert set(MULTIPLIERS) >= {m for _, m in verdict.history}
+
+
+@pytest.mark.usefixtures("config_file")
+def test_the_item_keeps_the_target_judged_at_and_one_written_before_it_reads_50() -> None:
+    judged = T0 - timedelta(hours=3)
+    verdict = AnchorVerdict(judged, 4, 1.5, 0.5, 0.1, 40_000.0, 60_000.0, ((judged, 1.5),), target_pct=40.0)
+    state = ForecastState(
+        "forecast_only", T0, T0 + timedelta(hours=1), 15, (4,) * 4, 0.9, 1.2, None, anchor=verdict
+    )
+    store = AuditStore(os.environ["TABLE_NAME"])
+    store.save_forecast("web", state, credible_until=T0)
+    loaded = store.load_forecast("web")
+    assert loaded is not None and loaded.anchor is not None and loaded.anchor.target_pct == 40.0
+    # AND an item written before the target was configurable was judged at AWS's recommended 50 %
+    item = forecast_item()
+    assert item is not None
+    del item["anchor"]["M"]["target_pct"]
+    boto3.client("dynamodb").put_item(TableName=os.environ["TABLE_NAME"], Item=item)
+    loaded = store.load_forecast("web")
+    assert loaded is not None and loaded.anchor is not None and loaded.anchor.target_pct == 50.0
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_choice_judged_at_another_target_is_judged_again_at_the_configured_one(audit: Audit) -> None:
+    # GIVEN a choice judged two hours ago against target tracking at 50 %, and web now anchored at 40 %
+    _configure(noise_headroom={**NOISE, "anchor_target": 40})
+    _lean_history()
+    _anchor_item(judged_hours_ago=2, multiplier=2.0)
+    # WHEN the forecaster runs
+    run()
+    # THEN it judges now, at 40 %, and says so
+    record = audit("web")[-1]
+    anchor = record["forecast"]["anchor"]
+    assert anchor["judged_at"] == T0.isoformat() and anchor["anchor_target_pct"] == 40.0
+    assert "target tracking at 40 %" in record["reason"]
+    # AND the next hour keeps that choice
+    run(T0 + timedelta(hours=1))
+    assert audit("web")[-1]["forecast"]["anchor"]["judged_at"] == T0.isoformat()
 
 
 def test_anchoring_needs_the_noise_headroom_on_and_a_forecaster() -> None:

@@ -21,7 +21,7 @@ from surgeguard.adapters.errors import (
     DamagedItemError,
     DuplicateTriggerError,
 )
-from surgeguard.config import REEVALUATION_GROUPS_PER_SHARD
+from surgeguard.config import ANCHOR_TARGET_HIGH, ANCHOR_TARGET_LOW, REEVALUATION_GROUPS_PER_SHARD
 from surgeguard.domain.anchors import MULTIPLIER_CURVE, AnchorVerdict
 from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.headroom import HeadroomVerdict
@@ -866,6 +866,7 @@ def _anchor_attributes(verdict: AnchorVerdict) -> dict[str, Any]:
             "L": [{"L": [{"S": since.isoformat()}, _to_attribute(m)]} for since, m in verdict.history]
         },
         "stood_down": {"BOOL": verdict.stood_down},
+        "target_pct": _to_attribute(verdict.target_pct),
     }
 
 
@@ -884,6 +885,10 @@ def _anchor_verdict(attributes: dict[str, Any]) -> AnchorVerdict:
     chosen = [multiplier, *(m for _, m in history)]
     if any(m not in MULTIPLIER_CURVE for m in chosen):
         raise ValueError(f"anchor verdict with multiples {chosen}: not among {sorted(MULTIPLIER_CURVE)}")
+    # An item written before the target was configurable was judged at AWS's recommended 50 %.
+    target_pct = float(_from_attribute(attributes.get("target_pct", {"N": "50"})))
+    if not ANCHOR_TARGET_LOW <= target_pct <= ANCHOR_TARGET_HIGH:
+        raise ValueError(f"anchor verdict at a target of {target_pct} %: no config names it")
     return AnchorVerdict(
         judged_at=_item_time(attributes["judged_at"], "forecast item's anchor.judged_at"),
         days=int(attributes["days"]["N"]),
@@ -895,6 +900,7 @@ def _anchor_verdict(attributes: dict[str, Any]) -> AnchorVerdict:
         history=history,
         # An item written before stand-downs were recorded has none.
         stood_down=attributes.get("stood_down", {"BOOL": False})["BOOL"] is True,
+        target_pct=target_pct,
     )
 
 

@@ -172,10 +172,11 @@ def replay_anchor(
     anchor: Anchor,
     start_size: int,
     no_datapoint: Sequence[bool] = (),
+    target_share: float = TT_TARGET,
 ) -> list[Minute]:
-    """`anchor` at 50 % on `demand` (requests per minute, oldest first; None: unknown), from `start_size`
-    serving instances, as BENCHMARK.md pins AWS's target tracking (the benchmark's own replay of it gives
-    the same figures: tests).
+    """`anchor` at `target_share` of full load (AWS recommends 50 %) on `demand` (requests per minute,
+    oldest first; None: unknown), from `start_size` serving instances, as BENCHMARK.md pins AWS's target
+    tracking (the benchmark's own replay of it gives the same figures: tests).
 
     Each minute's datapoint is the load on the instances serving then (CPU saturating at 100 %); at the
     start of a minute the alarms read the datapoints before it, and the policy runs while its alarm holds:
@@ -186,7 +187,7 @@ def replay_anchor(
     per target publish no datapoint either; they break a requests anchor's runs, as missing data keeps
     target tracking from scaling in, while CPU goes on through them."""
     c = fleet.per_instance
-    target = 100.0 * TT_TARGET if anchor.saturates else TT_TARGET * c
+    target = 100.0 * target_share if anchor.saturates else target_share * c
     low = TT_LOW_SHARE * target
     group = _Fleet(min(fleet.max_size, max(fleet.min_size, start_size)), fleet.lead_minutes)
     high_run = low_run = 0
@@ -257,6 +258,9 @@ class AnchorVerdict:
     history: tuple[tuple[datetime, float], ...] = ()
     # The noise headroom stood down (judged not to pay) when this was judged: nothing to multiply, 1x.
     stood_down: bool = False
+    # The target (percent of full load) target tracking was replayed at: a choice judged at another
+    # target is judged again once the config names a new one.
+    target_pct: float = 100.0 * TT_TARGET
 
     def at_1x_from(self, when: datetime, *, stood_down: bool | None = None) -> AnchorVerdict:
         """This choice run at 1x from `when` on: the history before `when` kept, `when`'s entry 1x."""
@@ -282,7 +286,8 @@ class AnchorVerdict:
         else:
             verdict = "no multiple is predicted to beat it on both counts: the configured headroom holds"
         return (
-            f"AWS target tracking at 50 %, replayed on {self.days} days of the group's history, drops "
+            f"AWS target tracking at {self.target_pct:g} %, replayed on {self.days} days of the group's "
+            f"history, drops "
             f"at best {self.anchor_dropped_pct:.3f} % and holds at least "
             f"{self.anchor_instance_minutes / 60:.1f} instance-hours; this group dropped "
             f"{self.own_dropped_pct:.3f} % holding {self.own_instance_minutes / 60:.1f}: {verdict}"
@@ -351,6 +356,7 @@ def judge_against_anchors(
     min_days: int,
     curve: Mapping[float, tuple[float, float]] = MULTIPLIER_CURVE,
     no_datapoint: Sequence[bool] = (),
+    target_share: float = TT_TARGET,
 ) -> AnchorVerdict | None:
     """The day's verdict from `demand` (requests per minute), `in_service` (InService instances) and
     `instances` (in the group, launching ones included), one value per minute up to `judged_at`, oldest
@@ -374,7 +380,9 @@ def judge_against_anchors(
             [
                 m if own is not None else None
                 for m, own in zip(
-                    replay_anchor(demand, fleet, anchor, start, no_datapoint), own_minutes, strict=True
+                    replay_anchor(demand, fleet, anchor, start, no_datapoint, target_share),
+                    own_minutes,
+                    strict=True,
                 )
             ]
         )
@@ -395,7 +403,8 @@ def judge_against_anchors(
     # Choices older than the window are read no more: the one in effect at its start is kept.
     recent = [(since, m) for since, m in history if since > first]
     before = [(since, m) for since, m in history if since <= first][-1:]
-    return choose_multiplier(days, judged_at, [*before, *recent], curve)
+    verdict = choose_multiplier(days, judged_at, [*before, *recent], curve)
+    return None if verdict is None else replace(verdict, target_pct=100.0 * target_share)
 
 
 def multiplier_in_effect(history: Sequence[tuple[datetime, float]], when: datetime) -> float:

@@ -53,6 +53,23 @@ def test_target_tracking_launches_after_three_breaching_minutes_and_serves_a_lea
     assert dropped[20:27] == [500.0] * 7 and dropped[27:] == [0.0] * 13
 
 
+def test_target_tracking_replays_at_the_target_it_is_anchored_to() -> None:
+    # GIVEN 10 instances at 40 % for 20 minutes, then at full load
+    demand = [400.0] * 20 + [1000.0] * 20
+    at_40 = [
+        m[2] for m in replay_anchor(demand, FLEET, CPU, start_size=10, target_share=0.4) if m is not None
+    ]
+    at_50 = [m[2] for m in replay_anchor(demand, FLEET, CPU, start_size=10) if m is not None]
+    # THEN at 40 % the first 20 minutes are on target (no breach, not below 36 %), and full load asks
+    # for 10 x 100 / 40 = 25 instances
+    assert at_40[:23] == [10] * 23 and at_40[23] == 25
+    # AND at 50 % (AWS's recommended, the default) the same 40 % is below 45 %: in to 8, then out to 16
+    assert at_50[16] == 8 and at_50[23] == 16
+    # AND the requests anchor's target is that share of an instance's full load: 40 a minute, 25 again
+    requests = replay_anchor(demand, FLEET, REQUESTS, start_size=10, target_share=0.4)
+    assert [m[2] for m in requests if m is not None][23] == 25
+
+
 def test_the_hires_anchor_launches_after_one_breaching_minute() -> None:
     demand = [500.0] * 20 + [1000.0] * 20
     held = [m[2] for m in replay_anchor(demand, FLEET, HIRES, start_size=10) if m is not None]
@@ -228,6 +245,32 @@ def _judge(
         previous=previous,
         min_days=min_days,
     )
+
+
+def test_a_verdict_names_the_target_it_was_judged_at() -> None:
+    # GIVEN three days of a group held at 5 instances under 500 requests a minute
+    demand: list[float | None] = [500.0] * (3 * DAY_MINUTES)
+    fleet: list[float | None] = [5.0] * (3 * DAY_MINUTES)
+    # WHEN it is judged against target tracking at 40 % and at the default 50 %
+    at_40 = judge_against_anchors(
+        demand,
+        fleet,
+        fleet,
+        FLEET,
+        warming_minutes=0,
+        judged_at=T0,
+        previous=None,
+        min_days=3,
+        target_share=0.4,
+    )
+    at_50 = _judge(demand, fleet)
+    # THEN each says its target, and target tracking at 40 % holds more than at 50 %
+    assert at_40 is not None and at_50 is not None
+    assert (at_40.target_pct, at_50.target_pct) == (40.0, 50.0)
+    assert "target tracking at 40 %" in at_40.describe() and "at 50 %" in at_50.describe()
+    assert at_40.anchor_instance_minutes > at_50.anchor_instance_minutes
+    # AND a choice run at 1x keeps it
+    assert at_40.at_1x_from(T0).target_pct == 40.0
 
 
 def test_the_judge_needs_its_minimum_of_days_half_known() -> None:

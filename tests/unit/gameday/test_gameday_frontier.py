@@ -28,6 +28,7 @@ from gameday.surgeguard_policy import (
     LEAN_SETTING,
     REACTIVE,
     Tuning,
+    benchmark_config,
     tuning_at,
 )
 from gameday.traces import Trace
@@ -208,8 +209,15 @@ def test_the_published_frontiers_are_of_todays_knob_and_agree_with_their_points(
         assert [[family, p.setting] for family, p in recomputed] == entry["undominated"][CHALLENGER]
 
 
-def test_only_the_default_setting_is_anchored_to_aws() -> None:
-    # Anchoring aims at target tracking's operating point; a setting named off the default asks for another
+def test_the_default_and_two_named_settings_are_anchored_to_aws_each_at_its_own_target() -> None:
+    # Anchoring aims at target tracking's operating point; a setting named off the default asks for another:
+    # its own where one pays, else none
     default = Tuning()
-    assert default.noise_anchored and tuning_at(default.cpu_target).noise_anchored
-    assert not any(tuning_at(s).noise_anchored for s in (21.0, 30.0, 46.0, 70.0, 85.0, 95.0))
+    assert default.noise_anchored and tuning_at(default.cpu_target).noise_anchor_target == 50.0
+    assert {s: tuning_at(s).noise_anchor_target for s in (46.0, 95.0)} == {46.0: 40.0, 95.0: 70.0}
+    assert all(tuning_at(s).noise_anchored for s in (46.0, 95.0))
+    assert not any(tuning_at(s).noise_anchored for s in (21.0, 30.0, 70.0, 85.0))
+    # AND the benchmark's config carries the target to the forecaster's judge
+    config = benchmark_config(1, 100, 100.0, tuning_at(95.0))
+    (group,) = config.groups
+    assert group.noise_headroom.anchored and group.noise_headroom.anchor_target == 70.0
