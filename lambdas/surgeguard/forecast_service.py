@@ -14,6 +14,7 @@ need (domain/warm_pool.py); the same audit record says what it set and why.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -430,7 +431,11 @@ def _anchor_noise_headroom(
     stale = previous is not None and previous.stood_down and (noise is None or noise.noise_pays)
     fresh = previous is not None and previous.judged_at <= now < previous.judged_at + JUDGE_EVERY
     # A choice made against another target than the config's now answers a question nobody asks.
-    retargeted = previous is not None and previous.target_pct != group.noise_headroom.anchor_target
+    # Compared within a millionth of a point: a stored 56.99999999999999 (the config's 57 as a share, times
+    # 100) once read as another target, and the choice was judged again every run, never kept its day.
+    retargeted = previous is not None and not math.isclose(
+        previous.target_pct, group.noise_headroom.anchor_target, rel_tol=0.0, abs_tol=1e-6
+    )
     if previous is not None and fresh and not rejudged and not stale and not retargeted:
         return previous, f"; {previous.describe()}"
     try:

@@ -84,12 +84,16 @@ def _failing(operation: str, code: str) -> Callable[..., None]:
     return fail
 
 
-def _anchor_item(judged_hours_ago: float, multiplier: float, *, issued_minutes_ago: int = 10) -> None:
+def _anchor_item(
+    judged_hours_ago: float, multiplier: float, *, issued_minutes_ago: int = 10, target_pct: float = 50.0
+) -> None:
     """web's FORECAST item, in place of any before it (the store keeps a newer one: a hand write here)."""
     boto3.client("dynamodb").delete_item(TableName=os.environ["TABLE_NAME"], Key=_forecast_key())
     issued = T0 - timedelta(minutes=issued_minutes_ago)
     judged = T0 - timedelta(hours=judged_hours_ago)
-    verdict = AnchorVerdict(judged, 4, multiplier, 0.5, 0.1, 40_000.0, 60_000.0, ((judged, multiplier),))
+    verdict = AnchorVerdict(
+        judged, 4, multiplier, 0.5, 0.1, 40_000.0, 60_000.0, ((judged, multiplier),), target_pct=target_pct
+    )
     AuditStore(os.environ["TABLE_NAME"]).save_forecast(
         "web",
         ForecastState(
@@ -298,6 +302,34 @@ def test_a_choice_judged_at_another_target_is_judged_again_at_the_configured_one
     # AND the next hour keeps that choice
     run(T0 + timedelta(hours=1))
     assert audit("web")[-1]["forecast"]["anchor"]["judged_at"] == T0.isoformat()
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_choice_judged_at_a_target_of_57_is_kept_its_day(audit: Audit) -> None:
+    # GIVEN web anchored at 57 %, a target whose share (0.57) times 100 is not 57 in floating point
+    _configure(noise_headroom={**NOISE, "anchor_target": 57})
+    _lean_history()
+    run()
+    judged = audit("web")[-1]["forecast"]["anchor"]
+    assert judged["judged_at"] == T0.isoformat() and judged["anchor_target_pct"] == 57
+    # WHEN the forecaster runs an hour later
+    run(T0 + timedelta(hours=1))
+    # THEN it keeps that choice (it once read the 56.99999999999999 it had stored as another target than
+    # the config's 57, and judged again every run)
+    assert audit("web")[-1]["forecast"]["anchor"]["judged_at"] == T0.isoformat()
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_choice_stored_at_a_target_a_hair_off_the_configured_one_is_kept(audit: Audit) -> None:
+    # GIVEN a choice judged two hours ago at 56.99999999999999 %, as the forecaster wrote web's 57 before
+    _configure(noise_headroom={**NOISE, "anchor_target": 57})
+    _lean_history()
+    _anchor_item(judged_hours_ago=2, multiplier=2.0, target_pct=100.0 * (57 / 100.0))
+    # WHEN the forecaster runs
+    run()
+    # THEN that is the configured target: the choice keeps its day
+    anchor = audit("web")[-1]["forecast"]["anchor"]
+    assert anchor["judged_at"] == (T0 - timedelta(hours=2)).isoformat() and anchor["multiplier"] == 2.0
 
 
 def test_anchoring_needs_the_noise_headroom_on_and_a_forecaster() -> None:

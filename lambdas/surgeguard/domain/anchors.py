@@ -404,7 +404,8 @@ def judge_against_anchors(
     recent = [(since, m) for since, m in history if since > first]
     before = [(since, m) for since, m in history if since <= first][-1:]
     verdict = choose_multiplier(days, judged_at, [*before, *recent], curve)
-    return None if verdict is None else replace(verdict, target_pct=100.0 * target_share)
+    # Rounded: 100 x 0.57 is 56.99999999999999, which the record showed and no config names.
+    return None if verdict is None else replace(verdict, target_pct=round(100.0 * target_share, 6))
 
 
 def multiplier_in_effect(history: Sequence[tuple[datetime, float]], when: datetime) -> float:
