@@ -362,9 +362,9 @@ class NoiseHeadroom(_Strict):
     # finds it pays again. None: never judged, always on.
     target_share_if_unpaid: float | None = Field(default=None, ge=0.5, le=1)
     # Anchored by the forecaster (README, "Noise headroom anchored to AWS"): once a day it replays AWS
-    # target tracking at 50 % on the group's last two weeks of requests, measures what the group itself
-    # dropped and paid for (GroupInServiceInstances and GroupTotalInstances: the group's metrics
-    # collection), and runs the noise headroom (sigmas and cap) at the smallest multiple up to 3x
+    # target tracking at `anchor_target` on the group's last two weeks of requests, measures what the
+    # group itself dropped and paid for (GroupInServiceInstances and GroupTotalInstances: the group's
+    # metrics collection), and runs the noise headroom (sigmas and cap) at the smallest multiple up to 3x
     # predicted to beat target tracking on both counts. Off: as configured.
     anchored: bool = False
     # The target (percent of full load; a requests target at that share of it) target tracking is
