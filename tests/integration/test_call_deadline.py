@@ -67,6 +67,12 @@ def stalled(monkeypatch: pytest.MonkeyPatch) -> Iterator[StalledEndpoint]:
     thread.start()
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
     _fresh_clients()
+    # Made before a test's deadline is set, as a warm Lambda's are: on a loaded machine making a client
+    # (loading its service model) once took more than the second a 9 s call has over the reserve, and
+    # the call was refused before it tried the endpoint (0 attempts, not 2).
+    for service in ("autoscaling", "dynamodb"):
+        clients.client(service)
+        clients.last_call_client(service)
     yield endpoint
     _fresh_clients()
     stop.set()
