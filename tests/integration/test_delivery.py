@@ -914,6 +914,28 @@ def test_a_reevaluation_redelivered_after_its_claim_was_left_open_decides_no_gro
     assert [r.get("skip_cause") for r in audit("-")] == ["duplicate"]
 
 
+def _web_and_api_held_in_alarm(cpu_metric: Callable[..., None], make_asg: Any) -> None:
+    from datetime import timedelta
+
+    from .support import set_alarm_state, set_desired
+
+    make_asg("api")
+    for group in ("web", "api"):
+        set_desired(group, 4)
+        for minute in range(-3, 4):
+            cpu_metric(50.0, T0 + timedelta(minutes=minute), group)
+        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
+
+
+def _web_throttled(write: Callable[..., None]) -> Callable[..., None]:
+    def throttled(self: Any, record: dict[str, Any]) -> None:
+        if record.get("group") == "web":
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        write(self, record)
+
+    return throttled
+
+
 def test_a_reevaluation_whose_audit_writes_fail_part_way_decides_no_written_group_again(
     invoke: Invoke,
     audit: Audit,
@@ -926,26 +948,15 @@ def test_a_reevaluation_whose_audit_writes_fail_part_way_decides_no_written_grou
 
     from surgeguard.adapters.audit_store import AuditStore
 
-    from .support import reevaluation, set_alarm_state, set_desired
+    from .support import reevaluation
 
     # GIVEN web and api in ALARM, both held (nothing stashed), and web's PutItem throttled
-    make_asg("api")
-    for group in ("web", "api"):
-        set_desired(group, 4)
-        for minute in range(-3, 4):
-            cpu_metric(50.0, T0 + timedelta(minutes=minute), group)
-        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
+    _web_and_api_held_in_alarm(cpu_metric, make_asg)
     event = reevaluation(1)
     clock.pin(T0 + timedelta(minutes=1, seconds=2))
-    write = AuditStore.write_audit
-
-    def web_throttled(self: AuditStore, record: dict[str, Any]) -> None:
-        if record.get("group") == "web":
-            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
-        write(self, record)
 
     with monkeypatch.context() as patch:
-        patch.setattr(AuditStore, "write_audit", web_throttled)
+        patch.setattr(AuditStore, "write_audit", _web_throttled(AuditStore.write_audit))
         with pytest.raises(RetryableFailureError):
             invoke(event)
     # WHEN Lambda retries it, api's load higher now
@@ -1086,111 +1097,6 @@ def test_a_retry_after_two_attempts_stashed_changes_audits_the_one_that_landed(
     applied = [r["new_desired"] for r in audit("web") if r["outcome"] == "applied"]
     assert applied == [landed] == [4 if load == "same" else 8] and desired() == landed
     assert not [r for r in audit("web") if "internal error" in r["reason"]]
-
-
-def _web_and_api_held_in_alarm(cpu_metric: Callable[..., None], make_asg: Any) -> None:
-    from datetime import timedelta
-
-    from .support import set_alarm_state, set_desired
-
-    make_asg("api")
-    for group in ("web", "api"):
-        set_desired(group, 4)
-        for minute in range(-3, 4):
-            cpu_metric(50.0, T0 + timedelta(minutes=minute), group)
-        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
-
-
-def _web_throttled(write: Callable[..., None]) -> Callable[..., None]:
-    def throttled(self: Any, record: dict[str, Any]) -> None:
-        if record.get("group") == "web":
-            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
-        write(self, record)
-
-    return throttled
-
-
-def _one_record_each_and_api_held(audit: Audit, trigger_id: str) -> None:
-    records = {g: [r for r in audit(g) if r["trigger"]["id"] == trigger_id] for g in ("web", "api")}
-    assert [r["outcome"] for r in records["api"]] == ["unchanged"] and desired("api") == 4
-    assert [r["outcome"] for r in records["web"]] == ["unchanged"]
-
-
-def test_a_reevaluations_third_attempt_decides_no_group_the_first_wrote(
-    invoke: Invoke,
-    audit: Audit,
-    cpu_metric: Callable[..., None],
-    clock: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    make_asg: Any,
-) -> None:
-    from datetime import timedelta
-
-    from surgeguard.adapters.audit_store import AuditStore
-
-    from .support import reevaluation
-
-    # GIVEN web and api in ALARM, both held (nothing stashed); attempt 1 wrote api's record and web's
-    # PutItem was throttled, and attempt 2 (api left alone) was throttled on web again, writing nothing
-    _web_and_api_held_in_alarm(cpu_metric, make_asg)
-    event = reevaluation(1)
-    with monkeypatch.context() as patch:
-        patch.setattr(AuditStore, "write_audit", _web_throttled(AuditStore.write_audit))
-        for attempt_at in (2, 40):
-            clock.pin(T0 + timedelta(minutes=1, seconds=attempt_at))
-            with pytest.raises(RetryableFailureError):
-                invoke(event)
-    # WHEN Lambda's second retry comes, api's load higher now
-    for minute in range(1, 4):
-        cpu_metric(95.0, T0 + timedelta(minutes=minute, seconds=30), "api")
-    clock.pin(T0 + timedelta(minutes=3))
-    invoke(event)
-    # THEN api keeps attempt 1's one record of the trigger (it once was decided again under the same
-    # trigger: the claim knew only the attempt just before, or was freed by it), and web gets its one
-    _one_record_each_and_api_held(audit, event["execution_id"])
-
-
-def test_a_reevaluations_retry_that_cannot_confirm_its_claim_keeps_the_first_attempts_groups(
-    invoke: Invoke,
-    audit: Audit,
-    cpu_metric: Callable[..., None],
-    clock: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    make_asg: Any,
-) -> None:
-    from datetime import timedelta
-
-    from surgeguard.adapters.audit_store import AuditStore
-
-    from .support import reevaluation
-
-    # GIVEN attempt 1 wrote api's record and web's was throttled (nothing stashed); attempt 2's claim
-    # landed but its answer was lost, so it frees the claim it cannot confirm
-    _web_and_api_held_in_alarm(cpu_metric, make_asg)
-    event = reevaluation(1)
-    claim = AuditStore.claim
-
-    def answer_lost(self: AuditStore, *args: Any, **kwargs: Any) -> Any:
-        claim(self, *args, **kwargs)
-        raise AwsCallError("UpdateItem", "RequestTimeout", "answer lost")
-
-    clock.pin(T0 + timedelta(minutes=1, seconds=2))
-    with monkeypatch.context() as patch:
-        patch.setattr(AuditStore, "write_audit", _web_throttled(AuditStore.write_audit))
-        with pytest.raises(RetryableFailureError):
-            invoke(event)
-    clock.pin(T0 + timedelta(minutes=1, seconds=40))
-    with monkeypatch.context() as patch:
-        patch.setattr(AuditStore, "claim", answer_lost)
-        with pytest.raises(RetryableFailureError):
-            invoke(event)
-    # WHEN attempt 3 runs, api's load higher now
-    for minute in range(1, 4):
-        cpu_metric(95.0, T0 + timedelta(minutes=minute, seconds=30), "api")
-    clock.pin(T0 + timedelta(minutes=3))
-    invoke(event)
-    # THEN api is not decided again (the freed claim took attempt 1's record key with it)
-    _one_record_each_and_api_held(audit, event["execution_id"])
 
 
 def test_a_claim_written_before_every_attempt_was_listed_still_names_them_all(audit_table: str) -> None:
