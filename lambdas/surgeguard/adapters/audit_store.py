@@ -206,9 +206,8 @@ def _record_json(record: dict[str, Any]) -> str:
 # may stash every group again before the claim completes. DynamoDB refuses an item over 400 KB: with 50
 # groups of 255-character names and 4 signals each the claim once reached 432 KB, and the last groups'
 # decisions were saved but never applied (then taken for another writer's change).
-CLAIM_ITEM_ROOM = (
-    400 * 1024 - 16 * 1024
-)  # the claim's own attributes (keys, its attempts' record keys) take the rest
+# The claim's own attributes (keys, its attempts' record keys) take the rest.
+CLAIM_ITEM_ROOM = 400 * 1024 - 16 * 1024
 STASH_ATTEMPTS = 3
 STASH_RECORD_BUDGET = CLAIM_ITEM_ROOM // (REEVALUATION_GROUPS_PER_SHARD * STASH_ATTEMPTS)
 # Left out first where a stashed record is over its budget: the decision's evidence, not its outcome.
