@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gameday.baselines import POLICIES
+from gameday.cost import CostBreakdown
 from gameday.engine import (
     DEFAULT_START,
     DeclaredEvent,
@@ -26,7 +27,13 @@ from gameday.fleet import DEFAULT_PARAMS, FleetParams, FleetSizing, size_fleet
 from gameday.report import CHALLENGER, TraceReport, format_report, report_json
 
 # Importing it registers the `surgeguard` policies.
-from gameday.surgeguard_policy import HEADROOM_SETTINGS, SETTING_FAMILIES, Tuning, config_at
+from gameday.surgeguard_policy import (
+    HEADROOM_SETTINGS,
+    SETTING_FAMILIES,
+    SurgeguardPolicy,
+    Tuning,
+    config_at,
+)
 from gameday.traces import Trace, TraceFormatError, load_trace
 from gameday.warm_pool import WarmPoolConfig, WarmPoolParams
 from surgeguard.config import PEAK_MULTIPLIER_MAX, SALE_YEARS
@@ -127,6 +134,7 @@ EXAMPLES = """examples:
   surgeguard bench ../shared/traces/*.csv --warm-pool      every policy with the same warm pool
   surgeguard bench day.csv --policy surgeguard --setting 46       Surgeguard at another point of its knob
   surgeguard bench day.csv --show-config --setting 46      the config to deploy for that point
+  surgeguard bench day.csv --policy surgeguard --explain-cost   where its instance-hours go
   surgeguard bench --from-cloudwatch shop-web --days 14 --config surgeguard.yaml   the group's own history
 
 exit codes: 0 done, 2 bad arguments or trace, 3 AWS unreadable (--from-cloudwatch only)"""
@@ -184,6 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print, for each trace, the config surgeguard runs (at --setting): the group block to "
         "deploy for that point; runs nothing",
+    )
+    parser.add_argument(
+        "--explain-cost",
+        action="store_true",
+        help="after each table, where surgeguard's instance-hours go (x the oracle's): serving within the "
+        "need, launching, and serving over the need by what held it (the rule or limit its audit records "
+        "name); default fleet only",
     )
     parser.add_argument(
         "--png", type=Path, metavar="PATH", help="with --frontier: plot dropped %% against cost per family"
@@ -360,8 +375,10 @@ def _bench_run(
     warm_pool: WarmPoolParams | None,
     progress_stream: TextIO | None,
     setting: float | None = None,
-) -> tuple[PolicyMetrics, bool, float | None]:
-    """One policy on one trace: its metrics, and its forecast error when it forecasts (flag, MAPE).
+    explain: bool = False,
+) -> tuple[PolicyMetrics, bool, float | None, CostBreakdown | None]:
+    """One policy on one trace: its metrics, its forecast error when it forecasts (flag, MAPE), and,
+    with `explain`, where its instance-hours went when it keeps audit records (Surgeguard's families).
     `setting` moves the knob of the families that have one (the others ignore it)."""
     progress = Progress(progress_stream, f"{trace.name} {name}") if progress_stream else None
     policy = (
@@ -384,7 +401,17 @@ def _bench_run(
     if progress is not None:
         progress.close()
     forecasts = hasattr(policy, "forecast_mape") and getattr(policy, "forecasting", True)
-    return result.metrics, forecasts, getattr(policy, "forecast_mape", None) if forecasts else None
+    explained = (
+        policy.explain_cost(result.series, sizing.capacity_per_instance, oracle_minutes)
+        if explain and isinstance(policy, SurgeguardPolicy)
+        else None
+    )
+    return (
+        result.metrics,
+        forecasts,
+        getattr(policy, "forecast_mape", None) if forecasts else None,
+        explained,
+    )
 
 
 def run_bench(
@@ -399,6 +426,7 @@ def run_bench(
     warm_pool: WarmPoolParams | None = None,
     jobs: int = 1,
     setting: float | None = None,
+    explain: bool = False,
 ) -> list[TraceReport]:
     """Every policy on every trace, same fleet, oracle and warm pool (if any) per trace. With `jobs` > 1
     the runs go to that many worker processes, without progress bars (each run is independent and
@@ -424,6 +452,7 @@ def run_bench(
             warm_pool,
             stream,
             setting,
+            explain,
         )
         for i, name in tasks
     ]
@@ -432,13 +461,18 @@ def run_bench(
     for index, trace in enumerate(traces):
         results: dict[str, PolicyMetrics] = {}
         mapes: dict[str, float | None] = {}
-        for (task_index, name), (metrics, forecasts, mape) in zip(tasks, runs, strict=True):
+        explained: dict[str, CostBreakdown] = {}
+        for (task_index, name), (metrics, forecasts, mape, breakdown) in zip(tasks, runs, strict=True):
             if task_index == index:
                 results[name] = metrics
                 if forecasts:
                     mapes[name] = mape
+                if breakdown is not None:
+                    explained[name] = breakdown
         reports.append(
-            TraceReport(trace.name, trace.minutes, trace.gap_minutes, sizings[index], results, mapes)
+            TraceReport(
+                trace.name, trace.minutes, trace.gap_minutes, sizings[index], results, mapes, explained
+            )
         )
     return reports
 
@@ -487,6 +521,13 @@ def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
             parser.error(f"{flag} {path}: its folder does not exist or cannot be written")
         if path is not None and path.is_dir():
             parser.error(f"{flag} {path}: is a folder; name the file to write")
+    if args.explain_cost and (args.frontier or args.warm_pool):
+        parser.error(
+            "--explain-cost explains the bench tables' runs on the default fleet: not with --frontier or "
+            "--warm-pool"
+        )
+    if args.explain_cost and not {"surgeguard", "surgeguard-reactive"} & (set(args.policy) or set(POLICIES)):
+        parser.error("--explain-cost explains surgeguard's runs, and --policy runs neither surgeguard family")
     if args.png is not None and not args.frontier:
         parser.error("--png draws the frontier: use it with --frontier")
     if args.png is not None:
@@ -591,6 +632,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warm_pool=warm_pool,
         jobs=args.jobs,
         setting=args.setting,
+        explain=args.explain_cost,
     )
     elapsed = time.perf_counter() - started
     if args.setting is not None and {"surgeguard", "surgeguard-reactive"} & set(policy_names):

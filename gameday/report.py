@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gameday.baselines import AWS_POLICIES
+from gameday.cost import CostBreakdown
 from gameday.engine import PolicyMetrics
 from gameday.fleet import FleetParams, FleetSizing
 from gameday.goals import judge
@@ -28,6 +29,8 @@ class TraceReport:
     policies: Mapping[str, PolicyMetrics]
     # Policies that forecast (Surgeguard's forecaster): MAPE of their 15-minute forecasts, None if none.
     forecast_mape: Mapping[str, float | None] = field(default_factory=dict)
+    # `--explain-cost`: where each Surgeguard family's instance-hours went.
+    cost_explained: Mapping[str, CostBreakdown] = field(default_factory=dict)
 
 
 def format_params(params: FleetParams) -> str:
@@ -79,6 +82,8 @@ def format_trace(report: TraceReport, challenger: str = CHALLENGER) -> str:
     for name, mape in report.forecast_mape.items():
         shown = "n/a (under 2 days of history)" if mape is None else f"{100 * mape:.1f}%"
         lines.append(f"  {name} forecast error (MAPE, 15-minute steps): {shown}")
+    for name, breakdown in report.cost_explained.items():
+        lines += breakdown.lines(name)
     return "\n".join(lines)
 
 
@@ -142,6 +147,11 @@ def report_json(
                         **(
                             {"forecast_mape": report.forecast_mape[name]}
                             if name in report.forecast_mape
+                            else {}
+                        ),
+                        **(
+                            {"cost_explained": report.cost_explained[name].as_dict()}
+                            if name in report.cost_explained
                             else {}
                         ),
                     }

@@ -21,7 +21,8 @@ from pydantic import ValidationError
 from gameday.alarm_events import sns_alarm_event
 from gameday.alarms import AlarmState, Comparison, MetricAlarm
 from gameday.baselines import register_policy
-from gameday.engine import DeclaredEvent, Metric, PolicyContext, PolicyView
+from gameday.cost import CostBreakdown, Layers, explain_cost, holding_layers
+from gameday.engine import DeclaredEvent, FleetSeries, Metric, PolicyContext, PolicyView
 from gameday.warm_pool import WarmPoolConfig
 from surgeguard.config import (
     NOISE_MAX_SHARE_OF_MEAN_MAX,
@@ -224,6 +225,8 @@ class InMemoryAws:
         self.view: PolicyView | None = None
         self.desired: int | None = None
         self.records: list[dict[str, Any]] = []
+        # From which minute on what holds the capacity (`gameday.cost`): kept as it changes, so always.
+        self.holdings: list[tuple[int, Layers]] = []
         self._claims: set[str] = set()
         self._memory = ScalerMemory()
         self._events: dict[str, EventState] = {}
@@ -415,6 +418,9 @@ class InMemoryAws:
 
     def write_audit(self, record: dict[str, Any]) -> None:
         self.audit_count += 1
+        layers = holding_layers(record)
+        if layers is not None and (not self.holdings or self.holdings[-1][1] != layers):
+            self.holdings.append((self._view.minute, layers))
         if self.keep_records:
             self.records.append(record)
 
@@ -535,6 +541,21 @@ class SurgeguardPolicy:
             "scheduled_time": view.now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "execution_id": f"sim-reevaluate-{self._sequence:08d}",
         }
+
+    def explain_cost(
+        self, series: FleetSeries, capacity_per_instance: float, oracle_minutes: int
+    ) -> CostBreakdown:
+        """Where the run's instance-hours went, by what its decisions' records say held them."""
+        assert self.aws is not None, "run it first"
+        return explain_cost(
+            series.demand,
+            series.gap,
+            series.serving,
+            series.billed,
+            capacity_per_instance,
+            self.aws.holdings,
+            oracle_minutes,
+        )
 
     @property
     def forecasting(self) -> bool:
