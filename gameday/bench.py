@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from gameday.baselines import POLICIES
-from gameday.cost import CostBreakdown
+from gameday.cost import CostBreakdown, DropBreakdown, explain_drops
 from gameday.engine import (
     DEFAULT_START,
     DeclaredEvent,
@@ -135,6 +135,7 @@ EXAMPLES = """examples:
   surgeguard bench day.csv --policy surgeguard --setting 46       Surgeguard at another point of its knob
   surgeguard bench day.csv --show-config --setting 46      the config to deploy for that point
   surgeguard bench day.csv --policy surgeguard --explain-cost   where its instance-hours go
+  surgeguard bench day.csv --explain-drops                 where each policy's drops happen
   surgeguard bench --from-cloudwatch shop-web --days 14 --config surgeguard.yaml   the group's own history
 
 exit codes: 0 done, 2 bad arguments or trace, 3 AWS unreadable (--from-cloudwatch only)"""
@@ -199,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="after each table, where surgeguard's instance-hours go (x the oracle's): serving within the "
         "need, launching, and serving over the need by what held it (the rule or limit its audit records "
         "name); default fleet only",
+    )
+    parser.add_argument(
+        "--explain-drops",
+        action="store_true",
+        help="after each table, where each policy's drops happened (points of demand): at the group's "
+        "max, while instances launched, soon after a scale-in, or before anything acted; default fleet only",
     )
     parser.add_argument(
         "--png", type=Path, metavar="PATH", help="with --frontier: plot dropped %% against cost per family"
@@ -363,6 +370,14 @@ class Progress:
             self._stream.flush()
 
 
+class _Run(NamedTuple):
+    metrics: PolicyMetrics
+    forecasts: bool
+    mape: float | None
+    cost: CostBreakdown | None
+    drops: DropBreakdown | None
+
+
 def _bench_run(
     trace: Trace,
     name: str,
@@ -375,11 +390,13 @@ def _bench_run(
     warm_pool: WarmPoolParams | None,
     progress_stream: TextIO | None,
     setting: float | None = None,
-    explain: bool = False,
-) -> tuple[PolicyMetrics, bool, float | None, CostBreakdown | None]:
-    """One policy on one trace: its metrics, its forecast error when it forecasts (flag, MAPE), and,
-    with `explain`, where its instance-hours went when it keeps audit records (Surgeguard's families).
-    `setting` moves the knob of the families that have one (the others ignore it)."""
+    with_cost: bool = False,
+    with_drops: bool = False,
+) -> _Run:
+    """One policy on one trace: its metrics, its forecast error when it forecasts (flag, MAPE), with
+    `with_cost` where its instance-hours went when it keeps audit records (Surgeguard's families), and
+    with `with_drops` where its drops happened. `setting` moves the knob of the families that
+    have one (the others ignore it)."""
     progress = Progress(progress_stream, f"{trace.name} {name}") if progress_stream else None
     policy = (
         SETTING_FAMILIES[name](setting)
@@ -401,16 +418,25 @@ def _bench_run(
     if progress is not None:
         progress.close()
     forecasts = hasattr(policy, "forecast_mape") and getattr(policy, "forecasting", True)
-    explained = (
-        policy.explain_cost(result.series, sizing.capacity_per_instance, oracle_minutes)
-        if explain and isinstance(policy, SurgeguardPolicy)
-        else None
-    )
-    return (
+    series = result.series
+    return _Run(
         result.metrics,
         forecasts,
         getattr(policy, "forecast_mape", None) if forecasts else None,
-        explained,
+        policy.explain_cost(series, sizing.capacity_per_instance, oracle_minutes)
+        if with_cost and isinstance(policy, SurgeguardPolicy)
+        else None,
+        explain_drops(
+            series.demand,
+            series.gap,
+            series.serving,
+            series.billed,
+            series.desired,
+            sizing.capacity_per_instance,
+            sizing.max_size,
+        )
+        if with_drops
+        else None,
     )
 
 
@@ -426,7 +452,8 @@ def run_bench(
     warm_pool: WarmPoolParams | None = None,
     jobs: int = 1,
     setting: float | None = None,
-    explain: bool = False,
+    with_cost: bool = False,
+    with_drops: bool = False,
 ) -> list[TraceReport]:
     """Every policy on every trace, same fleet, oracle and warm pool (if any) per trace. With `jobs` > 1
     the runs go to that many worker processes, without progress bars (each run is independent and
@@ -452,7 +479,8 @@ def run_bench(
             warm_pool,
             stream,
             setting,
-            explain,
+            with_cost,
+            with_drops,
         )
         for i, name in tasks
     ]
@@ -461,17 +489,20 @@ def run_bench(
     for index, trace in enumerate(traces):
         results: dict[str, PolicyMetrics] = {}
         mapes: dict[str, float | None] = {}
-        explained: dict[str, CostBreakdown] = {}
-        for (task_index, name), (metrics, forecasts, mape, breakdown) in zip(tasks, runs, strict=True):
+        costs: dict[str, CostBreakdown] = {}
+        drops: dict[str, DropBreakdown] = {}
+        for (task_index, name), run in zip(tasks, runs, strict=True):
             if task_index == index:
-                results[name] = metrics
-                if forecasts:
-                    mapes[name] = mape
-                if breakdown is not None:
-                    explained[name] = breakdown
+                results[name] = run.metrics
+                if run.forecasts:
+                    mapes[name] = run.mape
+                if run.cost is not None:
+                    costs[name] = run.cost
+                if run.drops is not None:
+                    drops[name] = run.drops
         reports.append(
             TraceReport(
-                trace.name, trace.minutes, trace.gap_minutes, sizings[index], results, mapes, explained
+                trace.name, trace.minutes, trace.gap_minutes, sizings[index], results, mapes, costs, drops
             )
         )
     return reports
@@ -524,6 +555,11 @@ def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
     if args.explain_cost and (args.frontier or args.warm_pool):
         parser.error(
             "--explain-cost explains the bench tables' runs on the default fleet: not with --frontier or "
+            "--warm-pool"
+        )
+    if args.explain_drops and (args.frontier or args.warm_pool):
+        parser.error(
+            "--explain-drops explains the bench tables' runs on the default fleet: not with --frontier or "
             "--warm-pool"
         )
     if args.explain_cost and not {"surgeguard", "surgeguard-reactive"} & (set(args.policy) or set(POLICIES)):
@@ -632,7 +668,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         warm_pool=warm_pool,
         jobs=args.jobs,
         setting=args.setting,
-        explain=args.explain_cost,
+        with_cost=args.explain_cost,
+        with_drops=args.explain_drops,
     )
     elapsed = time.perf_counter() - started
     if args.setting is not None and {"surgeguard", "surgeguard-reactive"} & set(policy_names):

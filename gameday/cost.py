@@ -1,6 +1,7 @@
 """Where a policy's instance-hours go (`surgeguard bench --explain-cost`): the instances serving within
 the need (the oracle's ceil(d / c)), those launched and not serving yet, and those serving over the need,
 each attributed to what held it, read from Surgeguard's own audit records as a team would read them.
+And where any policy's drops happen (`--explain-drops`), from the fleet's series alone.
 
 A decision's record names the rule that won (`winning_rule`, with the capacity it asked for) and every
 limit that moved the result (`clamps`: scale-in stabilization and max step, the group's min, an event's
@@ -14,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gameday.fleet import ceil_tol
+from gameday.fleet import CEIL_TOLERANCE, ceil_tol
 
 # (cause, capacity up to which it holds), rising: the winning rule's ask first, then each limit above it.
 Layers = tuple[tuple[str, int], ...]
@@ -117,3 +118,65 @@ def explain_cost(
             held[cause] = held.get(cause, 0) + up - floor
     ranked = dict(sorted(held.items(), key=lambda item: (-item[1], item[0])))
     return CostBreakdown(oracle_minutes, in_need, launching, ranked)
+
+
+# A drop this soon after desired last fell is put down to the scale-in (AWS's own scale-in alarms look 15
+# minutes back; BENCHMARK.md).
+AFTER_SCALE_IN_MINUTES = 15
+DROP_CAUSES = (
+    "at the group's max",
+    "instances launching, not serving yet",
+    f"within {AFTER_SCALE_IN_MINUTES} minutes of a scale-in",
+    "not acted on yet",
+)
+
+
+@dataclass(frozen=True)
+class DropBreakdown:
+    """A run's dropped requests (gap minutes left out), as percentage points of its demand, by the
+    state the group was in when they were dropped; the points add up to `dropped_pct`."""
+
+    points: Mapping[str, float]
+
+    @property
+    def dropped_pct(self) -> float:
+        return sum(self.points.values())
+
+
+def explain_drops(
+    demand: Sequence[float],
+    gap: Sequence[bool],
+    serving: Sequence[int],
+    billed: Sequence[int],
+    desired: Sequence[int],
+    capacity_per_instance: float,
+    max_size: int,
+) -> DropBreakdown:
+    """Each minute's drop (demand over what the serving instances serve) put down to the first that
+    holds: desired at the group's max; instances launched and not serving yet (capacity asked for, late);
+    desired fell within the last `AFTER_SCALE_IN_MINUTES` minutes (released too soon); else nothing had
+    acted on the rise yet. Policy-blind: it reads only the fleet's series."""
+    dropped = dict.fromkeys(DROP_CAUSES, 0.0)
+    total = 0.0
+    last_fall = None
+    for minute, (d, is_gap, up, paid, want) in enumerate(
+        zip(demand, gap, serving, billed, desired, strict=True)
+    ):
+        if minute and want < desired[minute - 1]:
+            last_fall = minute
+        if is_gap:
+            continue
+        total += d
+        lost = d - up * capacity_per_instance
+        if lost <= CEIL_TOLERANCE * capacity_per_instance:  # as the engine counts a drop
+            continue
+        if want >= max_size:
+            cause = DROP_CAUSES[0]
+        elif paid > up:
+            cause = DROP_CAUSES[1]
+        elif last_fall is not None and minute - last_fall < AFTER_SCALE_IN_MINUTES:
+            cause = DROP_CAUSES[2]
+        else:
+            cause = DROP_CAUSES[3]
+        dropped[cause] += lost
+    return DropBreakdown({cause: 100.0 * lost / total if total else 0.0 for cause, lost in dropped.items()})

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gameday.baselines import AWS_POLICIES
-from gameday.cost import CostBreakdown
+from gameday.cost import DROP_CAUSES, CostBreakdown, DropBreakdown
 from gameday.engine import PolicyMetrics
 from gameday.fleet import FleetParams, FleetSizing
 from gameday.goals import judge
@@ -31,6 +31,8 @@ class TraceReport:
     forecast_mape: Mapping[str, float | None] = field(default_factory=dict)
     # `--explain-cost`: where each Surgeguard family's instance-hours went.
     cost_explained: Mapping[str, CostBreakdown] = field(default_factory=dict)
+    # `--explain-drops`: where each policy's drops happened.
+    drops_explained: Mapping[str, DropBreakdown] = field(default_factory=dict)
 
 
 def format_params(params: FleetParams) -> str:
@@ -84,7 +86,29 @@ def format_trace(report: TraceReport, challenger: str = CHALLENGER) -> str:
         lines.append(f"  {name} forecast error (MAPE, 15-minute steps): {shown}")
     for name, breakdown in report.cost_explained.items():
         lines += breakdown.lines(name)
+    lines += _drop_lines(report.drops_explained)
     return "\n".join(lines)
+
+
+def _drop_lines(explained: Mapping[str, DropBreakdown]) -> list[str]:
+    """`--explain-drops`: one row per policy that dropped anything, its points of demand by cause."""
+    dropping = {name: drops for name, drops in explained.items() if drops.dropped_pct > 0}
+    if not dropping:
+        return ["  where the drops happen: no policy dropped any demand"] if explained else []
+    name_width = max(len("policy"), *(len(name) for name in dropping))
+    widths = [max(len(cause), 7) for cause in DROP_CAUSES]
+    header = f"  {'policy':<{name_width}}  {'dropped':>7}  " + "  ".join(
+        f"{cause:>{width}}" for cause, width in zip(DROP_CAUSES, widths, strict=True)
+    )
+    lines = ["  where the drops happen (points of the demand dropped, by the group's state):", header]
+    for name, drops in dropping.items():
+        lines.append(
+            f"  {name:<{name_width}}  {drops.dropped_pct:>7.3f}  "
+            + "  ".join(
+                f"{drops.points[cause]:>{width}.3f}" for cause, width in zip(DROP_CAUSES, widths, strict=True)
+            )
+        )
+    return lines
 
 
 def _ratio_lines(policies: Mapping[str, PolicyMetrics], challenger: str, name_width: int) -> list[str]:
@@ -152,6 +176,11 @@ def report_json(
                         **(
                             {"cost_explained": report.cost_explained[name].as_dict()}
                             if name in report.cost_explained
+                            else {}
+                        ),
+                        **(
+                            {"drops_explained": dict(report.drops_explained[name].points)}
+                            if name in report.drops_explained
                             else {}
                         ),
                     }

@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gameday import bench
-from gameday.cost import INITIAL, explain_cost, holding_layers
+from gameday.cost import (
+    AFTER_SCALE_IN_MINUTES,
+    DROP_CAUSES,
+    INITIAL,
+    explain_cost,
+    explain_drops,
+    holding_layers,
+)
 from gameday.engine import simulate
 from gameday.fleet import size_fleet
 from gameday.surgeguard_policy import SurgeguardPolicy
@@ -161,15 +168,61 @@ def test_the_explanation_reads_the_same_run_the_table_reports(days: Path) -> Non
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--frontier"], "not with --frontier"),
-        (["--warm-pool"], "not with --frontier or --warm-pool"),
-        (["--policy", "aws-target-tracking-cpu"], "runs neither surgeguard family"),
+        (["--explain-cost", "--frontier"], "not with --frontier"),
+        (["--explain-cost", "--warm-pool"], "not with --frontier or --warm-pool"),
+        (["--explain-cost", "--policy", "aws-target-tracking-cpu"], "runs neither surgeguard family"),
+        (["--explain-drops", "--frontier"], "--explain-drops explains the bench tables' runs"),
+        (["--explain-drops", "--warm-pool"], "not with --frontier or --warm-pool"),
     ],
 )
 def test_the_flag_refuses_runs_it_cannot_explain(
     days: Path, flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        bench.main([str(days), "--explain-cost", *flags])
+        bench.main([str(days), *flags])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_each_drop_is_put_down_to_the_state_the_group_was_in() -> None:
+    # GIVEN c = 10, max 8, and a drop of 10 requests a minute in each of four states
+    minutes = [
+        # (demand, serving, billed, desired)
+        (50.0, 5, 5, 5),  # 0: served
+        (60.0, 5, 5, 5),  # 1: a rise nothing has acted on yet
+        (60.0, 5, 7, 7),  # 2: two instances launching
+        (40.0, 4, 4, 4),  # 3: desired fell; served
+        (50.0, 4, 4, 4),  # 4: dropped within the scale-in's window
+        (90.0, 8, 8, 8),  # 5: at the group's max
+        (99.0, 8, 8, 8),  # 6: a gap counts for nothing
+    ]
+    demand = [d for d, _, _, _ in minutes]
+    gap = [False] * 6 + [True]
+    serving, billed, desired = ([m[k] for m in minutes] for k in (1, 2, 3))
+    drops = explain_drops(demand, gap, serving, billed, desired, 10.0, 8)
+    point = 100 * 10 / sum(demand[:6])
+    assert drops.points == {cause: pytest.approx(point) for cause in DROP_CAUSES}
+    # AND a scale-in answers for a drop up to its window's last minute, and not after
+    for after, cause in (
+        (AFTER_SCALE_IN_MINUTES - 1, DROP_CAUSES[2]),
+        (AFTER_SCALE_IN_MINUTES, DROP_CAUSES[3]),
+    ):
+        rising = [50.0] * (1 + after) + [60.0]  # desired falls at minute 1; the drop comes `after` later
+        wanted = [6] + [5] * (1 + after)
+        flat = [5] * len(rising)
+        aged = explain_drops(rising, [False] * len(rising), flat, flat, wanted, 10.0, 8)
+        assert aged.points[cause] == pytest.approx(100 * 10 / sum(rising))
+
+
+def test_the_bench_puts_every_policys_drops_down_to_a_cause(
+    days: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.json"
+    flags = ["--policy", "surgeguard", "--policy", "aws-target-tracking-cpu", "--explain-drops"]
+    assert bench.main([str(days), *flags, "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    policies = json.loads(out.read_text(encoding="utf-8"))["traces"][0]["policies"]
+    for numbers in policies.values():
+        # THEN the causes add up to the run's drops
+        assert sum(numbers["drops_explained"].values()) == pytest.approx(numbers["dropped_pct"], abs=1e-9)
+    assert "where the drops happen" in text
