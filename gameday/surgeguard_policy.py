@@ -418,9 +418,11 @@ class InMemoryAws:
 
     def write_audit(self, record: dict[str, Any]) -> None:
         self.audit_count += 1
-        layers = holding_layers(record)
-        if layers is not None and (not self.holdings or self.holdings[-1][1] != layers):
-            self.holdings.append((self._view.minute, layers))
+        # Only a simulated minute has a place in the series (the load test writes on a live fleet).
+        if self.view is not None:
+            layers = holding_layers(record)
+            if layers is not None and (not self.holdings or self.holdings[-1][1] != layers):
+                self.holdings.append((self.view.minute, layers))
         if self.keep_records:
             self.records.append(record)
 

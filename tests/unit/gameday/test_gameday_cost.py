@@ -22,7 +22,7 @@ from gameday.cost import (
 )
 from gameday.engine import simulate
 from gameday.fleet import size_fleet
-from gameday.surgeguard_policy import SurgeguardPolicy
+from gameday.surgeguard_policy import InMemoryAws, SurgeguardPolicy
 from gameday.traces import load_trace
 
 
@@ -226,3 +226,14 @@ def test_the_bench_puts_every_policys_drops_down_to_a_cause(
         # THEN the causes add up to the run's drops
         assert sum(numbers["drops_explained"].values()) == pytest.approx(numbers["dropped_pct"], abs=1e-9)
     assert "where the drops happen" in text
+
+
+def test_a_record_written_outside_a_simulated_minute_is_kept_and_explains_nothing() -> None:
+    # GIVEN the store the load test drives on a live fleet: no simulated minute, no view
+    aws = InMemoryAws({}, keep_records=True)
+    record = _record(clamps=[{"limit": "scale_in.stabilization", "before": 9, "after": 12}], desired=12)
+    # WHEN a decision's record is written
+    aws.write_audit(record)
+    # THEN it is kept (the load test reads it back), and no minute is made up for it
+    assert aws.records == [record]
+    assert aws.holdings == []
