@@ -123,12 +123,7 @@ def explain_cost(
 # A drop this soon after desired last fell is put down to the scale-in (AWS's own scale-in alarms look 15
 # minutes back; BENCHMARK.md).
 AFTER_SCALE_IN_MINUTES = 15
-DROP_CAUSES = (
-    "at the group's max",
-    "instances launching, not serving yet",
-    f"within {AFTER_SCALE_IN_MINUTES} minutes of a scale-in",
-    "not acted on yet",
-)
+DROP_CAUSES = ("launching", "at the max", "after a scale-in", "not acted on")
 
 
 @dataclass(frozen=True)
@@ -153,9 +148,10 @@ def explain_drops(
     max_size: int,
 ) -> DropBreakdown:
     """Each minute's drop (demand over what the serving instances serve) put down to the first that
-    holds: desired at the group's max; instances launched and not serving yet (capacity asked for, late);
-    desired fell within the last `AFTER_SCALE_IN_MINUTES` minutes (released too soon); else nothing had
-    acted on the rise yet. Policy-blind: it reads only the fleet's series."""
+    holds (`DROP_CAUSES`, in order): instances launched and not serving yet (capacity asked for, late);
+    desired at the group's max, all of it serving (the max held it); desired fell within the last
+    `AFTER_SCALE_IN_MINUTES` minutes (released too soon); else nothing had acted on the rise yet.
+    Policy-blind: it reads only the fleet's series."""
     dropped = dict.fromkeys(DROP_CAUSES, 0.0)
     total = 0.0
     last_fall = None
@@ -170,9 +166,9 @@ def explain_drops(
         lost = d - up * capacity_per_instance
         if lost <= CEIL_TOLERANCE * capacity_per_instance:  # as the engine counts a drop
             continue
-        if want >= max_size:
+        if paid > up:
             cause = DROP_CAUSES[0]
-        elif paid > up:
+        elif want >= max_size:
             cause = DROP_CAUSES[1]
         elif last_fall is not None and minute - last_fall < AFTER_SCALE_IN_MINUTES:
             cause = DROP_CAUSES[2]

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gameday.baselines import AWS_POLICIES
-from gameday.cost import DROP_CAUSES, CostBreakdown, DropBreakdown
+from gameday.cost import AFTER_SCALE_IN_MINUTES, DROP_CAUSES, CostBreakdown, DropBreakdown
 from gameday.engine import PolicyMetrics
 from gameday.fleet import FleetParams, FleetSizing
 from gameday.goals import judge
@@ -100,7 +100,12 @@ def _drop_lines(explained: Mapping[str, DropBreakdown]) -> list[str]:
     header = f"  {'policy':<{name_width}}  {'dropped':>7}  " + "  ".join(
         f"{cause:>{width}}" for cause, width in zip(DROP_CAUSES, widths, strict=True)
     )
-    lines = ["  where the drops happen (points of the demand dropped, by the group's state):", header]
+    lines = [
+        "  where the drops happen, in points of the demand, by the group's state: instances launching "
+        f"(asked for, late), desired at the max, desired fell in the last {AFTER_SCALE_IN_MINUTES} minutes, "
+        "or nothing had acted yet:",
+        header,
+    ]
     for name, drops in dropping.items():
         lines.append(
             f"  {name:<{name_width}}  {drops.dropped_pct:>7.3f}  "

@@ -185,7 +185,8 @@ def test_the_flag_refuses_runs_it_cannot_explain(
 
 
 def test_each_drop_is_put_down_to_the_state_the_group_was_in() -> None:
-    # GIVEN c = 10, max 8, and a drop of 10 requests a minute in each of four states
+    # GIVEN c = 10, max 8, and a drop of 10 requests a minute in each of four states (the first that
+    # holds, in DROP_CAUSES' order)
     minutes = [
         # (demand, serving, billed, desired)
         (50.0, 5, 5, 5),  # 0: served
@@ -193,15 +194,21 @@ def test_each_drop_is_put_down_to_the_state_the_group_was_in() -> None:
         (60.0, 5, 7, 7),  # 2: two instances launching
         (40.0, 4, 4, 4),  # 3: desired fell; served
         (50.0, 4, 4, 4),  # 4: dropped within the scale-in's window
-        (90.0, 8, 8, 8),  # 5: at the group's max
+        (90.0, 8, 8, 8),  # 5: at the group's max, all of it serving
         (99.0, 8, 8, 8),  # 6: a gap counts for nothing
+        (90.0, 6, 8, 8),  # 7: at the max, but two still launching: late, not held by the max
     ]
     demand = [d for d, _, _, _ in minutes]
-    gap = [False] * 6 + [True]
+    gap = [False] * 6 + [True, False]
     serving, billed, desired = ([m[k] for m in minutes] for k in (1, 2, 3))
     drops = explain_drops(demand, gap, serving, billed, desired, 10.0, 8)
-    point = 100 * 10 / sum(demand[:6])
-    assert drops.points == {cause: pytest.approx(point) for cause in DROP_CAUSES}
+    point = 100 * 10 / (sum(demand[:6]) + demand[7])
+    assert drops.points == {
+        "launching": pytest.approx(point + 3 * point),  # minute 2's 10 and minute 7's 30
+        "at the max": pytest.approx(point),
+        "after a scale-in": pytest.approx(point),
+        "not acted on": pytest.approx(point),
+    }
     # AND a scale-in answers for a drop up to its window's last minute, and not after
     for after, cause in (
         (AFTER_SCALE_IN_MINUTES - 1, DROP_CAUSES[2]),
