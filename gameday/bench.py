@@ -204,8 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--explain-drops",
         action="store_true",
-        help="after each table, where each policy's drops happened (points of demand): at the group's "
-        "max, while instances launched, soon after a scale-in, or before anything acted; default fleet only",
+        help="after each table, where each policy's drops happened (points of demand): while instances "
+        "launched, at the group's max, soon after a scale-in, or before anything acted; default fleet only",
     )
     parser.add_argument(
         "--png", type=Path, metavar="PATH", help="with --frontier: plot dropped %% against cost per family"
