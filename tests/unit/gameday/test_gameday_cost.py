@@ -130,11 +130,20 @@ def days(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
 def test_the_bench_explains_every_instance_hour_of_surgeguards_run(
-    days: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    days: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str
 ) -> None:
     out = tmp_path / "out.json"
-    flags = ["--policy", "surgeguard", "--policy", "aws-target-tracking-cpu", "--explain-cost"]
+    flags = [
+        "--policy",
+        "surgeguard",
+        "--policy",
+        "aws-target-tracking-cpu",
+        "--explain-cost",
+        "--jobs",
+        jobs,
+    ]
     assert bench.main([str(days), *flags, "--json", str(out)]) == 0
     text = capsys.readouterr().out
     policies = json.loads(out.read_text(encoding="utf-8"))["traces"][0]["policies"]
