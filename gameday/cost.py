@@ -23,18 +23,32 @@ Layers = tuple[tuple[str, int], ...]
 # Before the first decision the group is as the fleet model started it.
 INITIAL: Layers = (("initial size", 0),)
 _DECIDED = ("applied", "unchanged")
+# What holds the capacity a decision kept over its rule's ask when no clamp says why.
+SCALE_IN_HELD = "scale-in held"
 
 
 def holding_layers(record: Mapping[str, Any]) -> Layers | None:
     """What holds the capacity a decision's audit record leaves: the winning rule up to its ask, then
-    each limit that held more, up to where it held it. None for a record that decided no capacity
-    (skipped, rejected, failed, or the forecaster's)."""
+    each limit that held more, up to where it held it (a scale-in held back, `SCALE_IN_HELD`, up to
+    the capacity it kept). None for a record that decided no capacity (skipped, rejected, failed, or
+    the forecaster's)."""
     rule, desired = record.get("winning_rule"), record.get("new_desired")
     if record.get("outcome") not in _DECIDED or not rule or not isinstance(desired, int):
         return None
     clamps = record.get("clamps") or ()
-    ask = int(clamps[0]["before"]) if clamps else desired
+    kept = int(clamps[0]["before"]) if clamps else desired
+    # A decision that held a scale-in back (the stabilization window after a scale-out, one step per
+    # period, instances still launching, a sale's freeze, a scale-out alarm that woke it) keeps the
+    # capacity it found with no clamp for it: its rule asked for less, as its candidates say.
+    asked = [
+        int(c["needed"])
+        for c in record.get("candidates") or ()
+        if c.get("rule") == rule and isinstance(c.get("needed"), int)
+    ]
+    ask = min(kept, max(asked)) if asked else kept
     layers = [(str(rule), ask)]
+    if kept > ask:
+        layers.append((SCALE_IN_HELD, kept))
     for clamp in clamps:
         if int(clamp["after"]) > layers[-1][1]:
             layers.append((str(clamp["limit"]), int(clamp["after"])))

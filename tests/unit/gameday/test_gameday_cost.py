@@ -253,3 +253,23 @@ def test_a_record_written_outside_a_simulated_minute_is_kept_and_explains_nothin
     # THEN it is kept (the load test reads it back), and no minute is made up for it
     assert aws.records == [record]
     assert aws.holdings == []
+
+
+def test_a_scale_in_held_back_holds_what_it_kept_over_the_rules_ask() -> None:
+    # GIVEN a decision that held at 19 while its rule asked for 5: a scale-in held back (here by the
+    # stabilization window after a scale-out), recorded with no clamp, as the decision code writes it
+    record = {
+        **_record("unchanged", desired=19),
+        "reason": "scale-in held: last scale-out at 2026-11-29T09:05:00+00:00 is inside the 300s "
+        "stabilization window",
+        "candidates": [
+            {"rule": "cpu", "needed": 5},
+            {"rule": "requests_per_target", "needed": 5},
+            {"rule": "floor:noise", "needed": 4},
+        ],
+    }
+    # THEN the rule holds up to its ask, and the hold the 14 instances over it
+    assert holding_layers(record) == (("requests_per_target", 5), ("scale-in held", 19))
+    # AND a decision whose rule asked for what it kept is held by the rule alone, as before
+    kept = {**record, "candidates": [{"rule": "requests_per_target", "needed": 19}]}
+    assert holding_layers(kept) == (("requests_per_target", 19),)
