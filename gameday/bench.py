@@ -541,6 +541,20 @@ def show_config(
     return "\n".join(parts)
 
 
+def _check_explain(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--explain-cost and --explain-drops where there is no bench table's run for them to explain."""
+    for flag, on in (("--explain-cost", args.explain_cost), ("--explain-drops", args.explain_drops)):
+        if on and (args.frontier or args.warm_pool):
+            parser.error(
+                f"{flag} explains the bench tables' runs on the default fleet: not with --frontier or "
+                "--warm-pool"
+            )
+        if on and args.show_config:
+            parser.error(f"{flag} explains a run, and --show-config runs nothing")
+    if args.explain_cost and not {"surgeguard", "surgeguard-reactive"} & (set(args.policy) or set(POLICIES)):
+        parser.error("--explain-cost explains surgeguard's runs, and --policy runs neither surgeguard family")
+
+
 def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Flags that would be accepted and ignored, or would fail only after the whole run, fail now."""
     if args.compare not in POLICIES:
@@ -552,18 +566,7 @@ def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
             parser.error(f"{flag} {path}: its folder does not exist or cannot be written")
         if path is not None and path.is_dir():
             parser.error(f"{flag} {path}: is a folder; name the file to write")
-    if args.explain_cost and (args.frontier or args.warm_pool):
-        parser.error(
-            "--explain-cost explains the bench tables' runs on the default fleet: not with --frontier or "
-            "--warm-pool"
-        )
-    if args.explain_drops and (args.frontier or args.warm_pool):
-        parser.error(
-            "--explain-drops explains the bench tables' runs on the default fleet: not with --frontier or "
-            "--warm-pool"
-        )
-    if args.explain_cost and not {"surgeguard", "surgeguard-reactive"} & (set(args.policy) or set(POLICIES)):
-        parser.error("--explain-cost explains surgeguard's runs, and --policy runs neither surgeguard family")
+    _check_explain(parser, args)
     if args.png is not None and not args.frontier:
         parser.error("--png draws the frontier: use it with --frontier")
     if args.png is not None:

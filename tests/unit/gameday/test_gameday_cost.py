@@ -182,6 +182,9 @@ def test_the_explanation_reads_the_same_run_the_table_reports(days: Path) -> Non
         (["--explain-cost", "--policy", "aws-target-tracking-cpu"], "runs neither surgeguard family"),
         (["--explain-drops", "--frontier"], "--explain-drops explains the bench tables' runs"),
         (["--explain-drops", "--warm-pool"], "not with --frontier or --warm-pool"),
+        # --show-config runs nothing: there would be no run to explain
+        (["--explain-cost", "--show-config"], "--show-config runs nothing"),
+        (["--explain-drops", "--show-config"], "--show-config runs nothing"),
     ],
 )
 def test_the_flag_refuses_runs_it_cannot_explain(
