@@ -62,3 +62,14 @@ def run_step() -> StepRunner:
         return first_minute(raised, before), first_minute(served, before)
 
     return run
+
+
+@pytest.fixture
+def days(tmp_path: Path) -> Path:
+    """Three days with a daily surge, as a bench CSV: the forecaster runs, so the knob moves more than
+    the target, and the noise headroom, the signals and the scale-in limits each hold capacity at times."""
+    minutes = 3 * 1440
+    rows = [200 + 150 * ((m // 90) % 3) + (400 if m % 1440 in range(600, 615) else 0) for m in range(minutes)]
+    path = tmp_path / "days.csv"
+    path.write_text("minute,requests\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8")
+    return path

@@ -17,16 +17,6 @@ from gameday.traces import load_trace
 from surgeguard.config import NOISE_SIGMAS_MAX, parse_config
 
 
-@pytest.fixture
-def days(tmp_path: Path) -> Path:
-    """Three days with a daily surge: the forecaster runs, so the knob moves more than the target."""
-    minutes = 3 * 1440
-    rows = [200 + 150 * ((m // 90) % 3) + (400 if m % 1440 in range(600, 615) else 0) for m in range(minutes)]
-    path = tmp_path / "days.csv"
-    path.write_text("minute,requests\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8")
-    return path
-
-
 def _numbers(path: Path, tmp_path: Path, *flags: str) -> tuple[dict[str, dict[str, float]], float]:
     out = tmp_path / "out.json"
     policies = ["--policy", "surgeguard", "--policy", "aws-target-tracking-cpu"]

@@ -118,18 +118,6 @@ def test_the_parts_add_up_to_the_billed_minutes_and_none_is_negative(
     assert all(minutes > 0 for minutes in breakdown.held_over.values())
 
 
-@pytest.fixture
-def days(tmp_path: Path) -> Path:
-    """Three days with a daily surge and a fall: the noise headroom, the signals and the scale-in limits
-    each hold capacity at some point."""
-    rows = [
-        200 + 150 * ((m // 90) % 3) + (400 if m % 1440 in range(600, 615) else 0) for m in range(3 * 1440)
-    ]
-    path = tmp_path / "days.csv"
-    path.write_text("minute,requests\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8")
-    return path
-
-
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_the_bench_explains_every_instance_hour_of_surgeguards_run(
     days: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str
