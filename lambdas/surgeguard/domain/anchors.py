@@ -287,8 +287,7 @@ class AnchorVerdict:
             verdict = "no multiple is predicted to beat it on both counts: the configured headroom holds"
         return (
             f"AWS target tracking at {self.target_pct:g} %, replayed on {self.days} days of the group's "
-            f"history, drops "
-            f"at best {self.anchor_dropped_pct:.3f} % and holds at least "
+            f"history, drops at best {self.anchor_dropped_pct:.3f} % and holds at least "
             f"{self.anchor_instance_minutes / 60:.1f} instance-hours; this group dropped "
             f"{self.own_dropped_pct:.3f} % holding {self.own_instance_minutes / 60:.1f}: {verdict}"
         )
