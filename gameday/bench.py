@@ -541,6 +541,11 @@ def show_config(
     return "\n".join(parts)
 
 
+def _runs_a_surgeguard_family(args: argparse.Namespace) -> bool:
+    """Whether the policies asked for (all, without --policy) include a family `--setting` moves."""
+    return bool(SETTING_FAMILIES.keys() & (set(args.policy) or set(POLICIES)))
+
+
 def _check_explain(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """--explain-cost and --explain-drops where there is no bench table's run for them to explain."""
     for flag, on in (("--explain-cost", args.explain_cost), ("--explain-drops", args.explain_drops)):
@@ -551,7 +556,7 @@ def _check_explain(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
             )
         if on and args.show_config:
             parser.error(f"{flag} explains a run, and --show-config runs nothing")
-    if args.explain_cost and not {"surgeguard", "surgeguard-reactive"} & (set(args.policy) or set(POLICIES)):
+    if args.explain_cost and not _runs_a_surgeguard_family(args):
         parser.error("--explain-cost explains surgeguard's runs, and --policy runs neither surgeguard family")
 
 
@@ -575,10 +580,8 @@ def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         formats = Figure().canvas.get_supported_filetypes()
         if args.png.suffix.lstrip(".").lower() not in formats:
             parser.error(f"--png {args.png}: name a file ending in one of .{', .'.join(sorted(formats))}")
-    if args.setting is not None and not args.frontier:
-        chosen = set(args.policy) or set(POLICIES)
-        if not {"surgeguard", "surgeguard-reactive"} & chosen:
-            parser.error("--setting moves surgeguard and surgeguard-reactive, and --policy runs neither")
+    if args.setting is not None and not args.frontier and not _runs_a_surgeguard_family(args):
+        parser.error("--setting moves surgeguard and surgeguard-reactive, and --policy runs neither")
 
 
 def _replay_end(start: datetime, trace: Trace) -> datetime:
