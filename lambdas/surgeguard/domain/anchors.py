@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import cast
 
 from surgeguard.domain.forecast import CEIL_TOLERANCE
 
@@ -128,38 +129,47 @@ def observed_minutes(
     out: list[Minute] = []
     for minute, (d, total) in enumerate(zip(demand, instances, strict=True)):
         window = counts[minute - warming_minutes : minute + 1] if minute >= warming_minutes else [None]
-        if d is None or total is None or not (_known(d) and _known(total)) or None in window:
+        if d is None or total is None or not (0 <= d < math.inf and 0 <= total < math.inf) or None in window:
             out.append(None)
             continue
-        serving = min(n for n in window if n is not None)
-        out.append((d, max(0.0, d - serving * per_instance), total))
+        shortfall = d - min(cast("list[float]", window)) * per_instance  # no None in it (above)
+        out.append((d, shortfall if shortfall > 0.0 else 0.0, total))
     return out
 
 
 class _Fleet:
-    """The replayed group: its size and its launches still launching, youngest last (older ones serve)."""
+    """The replayed group: its size and its launches still launching, youngest last (older ones serve).
+    `launching` keeps their sum, read every minute (a sum over the launches was most of the replay's
+    time)."""
 
     def __init__(self, size: int, lead: int) -> None:
         self.size = size
         self.lead = lead
         self.recent: deque[list[int]] = deque()  # [minute launched, count still in the group]
+        self.launching = 0
 
     def forget_before(self, minute: int) -> None:
-        while self.recent and self.recent[0][0] <= minute - self.lead:
-            self.recent.popleft()
+        """Launches `lead` minutes old serve from `minute` on: after this, every launch left is
+        launching, except one made in `minute` itself when `lead` is 0."""
+        recent = self.recent
+        while recent and recent[0][0] <= minute - self.lead:
+            self.launching -= recent.popleft()[1]
 
-    def launched_within(self, minute: int, minutes: int) -> int:
-        return sum(count for launched, count in self.recent if launched > minute - minutes)
+    def launching_now(self) -> int:
+        """Instances still launching in the minute last forgotten before (`forget_before`)."""
+        return self.launching if self.lead else 0
 
     def set(self, desired: int, minute: int) -> None:
         """Launch, or remove the newest first (launching ones before serving ones)."""
         if desired > self.size:
             self.recent.append([minute, desired - self.size])
+            self.launching += desired - self.size
         else:
             remove = self.size - desired
             while remove and self.recent:
                 taken = min(remove, self.recent[-1][1])
                 self.recent[-1][1] -= taken
+                self.launching -= taken
                 remove -= taken
                 if not self.recent[-1][1]:
                     self.recent.pop()
@@ -186,37 +196,54 @@ def replay_anchor(
     `no_datapoint`: minutes (True) counted at their demand (none: ALB published no count) whose requests
     per target publish no datapoint either; they break a requests anchor's runs, as missing data keeps
     target tracking from scaling in, while CPU goes on through them."""
+    # Run once a day on two weeks of minutes, three times, for every anchored group: the loop keeps what
+    # it reads every minute in locals and works out a need only when an alarm acts on it. max() and
+    # min() are spelt as comparisons that pick the same operand.
     c = fleet.per_instance
-    target = 100.0 * target_share if anchor.saturates else target_share * c
+    saturates = anchor.saturates
+    high_datapoints = anchor.high_datapoints
+    target = 100.0 * target_share if saturates else target_share * c
     low = TT_LOW_SHARE * target
-    group = _Fleet(min(fleet.max_size, max(fleet.min_size, start_size)), fleet.lead_minutes)
+    min_size, max_size, lead = fleet.min_size, fleet.max_size, fleet.lead_minutes
+    group = _Fleet(min(max_size, max(min_size, start_size)), lead)
+    # Only a requests anchor reads the minutes without a datapoint; CPU goes on through them.
+    silent = () if saturates else no_datapoint
     high_run = low_run = 0
     last_metric = last_serving = 0.0
     out: list[Minute] = []
     for minute, d in enumerate(demand):
-        group.forget_before(minute)
-        if d is None or not _known(d):
+        if group.recent:
+            group.forget_before(minute)
+        if d is None or not 0 <= d < math.inf:  # unknown: None, NaN, negative or infinite
             high_run = low_run = 0
             out.append(None)
             continue
         desired = group.size
-        needed = math.ceil(last_serving * last_metric / target - CEIL_TOLERANCE)
-        if high_run >= anchor.high_datapoints:
-            desired = max(desired, needed)
-        elif low_run >= TT_LOW_DATAPOINTS and not group.launched_within(minute, fleet.lead_minutes):
-            desired = min(desired, needed)
-        desired = min(fleet.max_size, max(fleet.min_size, desired))
+        if high_run >= high_datapoints:
+            needed = math.ceil(last_serving * last_metric / target - CEIL_TOLERANCE)
+            if needed > desired:
+                desired = needed
+        elif low_run >= TT_LOW_DATAPOINTS and not group.launching_now():
+            needed = math.ceil(last_serving * last_metric / target - CEIL_TOLERANCE)
+            if needed < desired:
+                desired = needed
+        if desired < min_size:
+            desired = min_size
+        elif desired > max_size:
+            desired = max_size
         if desired != group.size:
             group.set(desired, minute)
-        serving = group.size - group.launched_within(minute, fleet.lead_minutes)
-        out.append((d, max(0.0, d - serving * c), float(group.size)))
+        serving = group.size - group.launching_now()
+        shortfall = d - serving * c
+        out.append((d, shortfall if shortfall > 0.0 else 0.0, float(group.size)))
         if serving <= 0:
-            metric = (100.0 if d > 0 else 0.0) if anchor.saturates else d
-        elif anchor.saturates:
-            metric = 100.0 * min(1.0, d / (serving * c))
+            metric = (100.0 if d > 0 else 0.0) if saturates else d
+        elif saturates:
+            load = d / (serving * c)
+            metric = 100.0 * (load if load < 1.0 else 1.0)
         else:
             metric = d / serving
-        if not anchor.saturates and minute < len(no_datapoint) and no_datapoint[minute]:
+        if minute < len(silent) and silent[minute]:
             high_run = low_run = 0
             continue
         high_run = high_run + 1 if metric > target else 0

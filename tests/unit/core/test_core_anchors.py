@@ -29,7 +29,12 @@ from surgeguard.domain.anchors import (
     observed_minutes,
     replay_anchor,
 )
-from surgeguard.domain.headroom import MIN_DROP_RATIO, noise_multiple_curve
+from surgeguard.domain.headroom import (
+    _JUDGE_REFRESH_MINUTES,
+    MIN_DROP_RATIO,
+    minute_spread,
+    noise_multiple_curve,
+)
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CPU, REQUESTS, HIRES = ANCHORS
@@ -362,6 +367,97 @@ def test_a_groups_own_curve_falls_with_the_multiple_where_noise_binds() -> None:
         noise_multiple_curve(
             minutes, (1.5, 2.0), target_fraction=0.66, sigmas=3.0, window=60, max_share_of_mean=None, lead=6
         )
+
+
+def _plain_multiple_curve(
+    minutes: list[float | None],
+    *,
+    target_fraction: float,
+    sigmas: float,
+    window: int,
+    max_share_of_mean: float | None,
+    lead: int,
+    sigmas_max: float,
+) -> dict[float, tuple[float, float]] | None:
+    """`noise_multiple_curve` by its definition, minute by minute: capacity for minute t set `lead` minutes
+    before from the latest known minute at the target and the noise floor (mean + sigmas x spread of
+    the window's known minutes, refreshed every quarter-hour), each multiple's drops and spend summed."""
+    known = [v if v is not None and v == v and v >= 0 else None for v in minutes]
+    dropped = dict.fromkeys(MULTIPLIERS, 0.0)
+    spent = dict.fromkeys(MULTIPLIERS, 0.0)
+    level: tuple[float, float] | None = None
+    replayed = 0
+    for t in range(lead, len(known)):
+        decided = t - lead + 1
+        if (t - lead) % _JUDGE_REFRESH_MINUTES == 0:
+            seen = [v for v in known[max(0, decided - window) : decided] if v is not None]
+            level = (sum(seen) / len(seen), minute_spread(seen)) if 2 * len(seen) >= window else None
+        demand, latest = known[t], known[decided - 1]
+        if demand is None or latest is None:
+            continue
+        replayed += 1
+        for m in MULTIPLIERS:
+            capacity = latest / target_fraction
+            if level is not None:
+                mean, spread = level
+                headroom = min(sigmas_max, sigmas * m) * spread
+                if max_share_of_mean is not None:
+                    headroom = min(headroom, max_share_of_mean * m * mean)
+                capacity = max(capacity, mean + headroom)
+            dropped[m] += max(0.0, demand - capacity)
+            spent[m] += capacity
+    if replayed < DAY_MINUTES or spent[1.0] <= 0:
+        return None
+    return {
+        m: (
+            max(MIN_DROP_RATIO, dropped[m] / dropped[1.0]) if dropped[1.0] > 0 else 1.0,
+            spent[m] / spent[1.0],
+        )
+        for m in MULTIPLIERS
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    length=st.integers(1400, 2600),
+    lead=st.integers(1, 8),
+    window=st.sampled_from([15, 60]),
+    sigmas=st.sampled_from([0.0, 1.0, 3.0, 6.0]),
+    cap=st.sampled_from([None, 0.5, 1.25]),
+    target_fraction=st.sampled_from([0.5, 0.66, 1.0]),
+)
+def test_the_groups_own_curve_is_its_minute_by_minute_definition(
+    seed: int,
+    length: int,
+    lead: int,
+    window: int,
+    sigmas: float,
+    cap: float | None,
+    target_fraction: float,
+) -> None:
+    # The curve is summed over lists, once per noise level, for speed (it runs daily on two weeks for
+    # every anchored group): it must give the very floats of the plain minute-by-minute replay.
+    rng = random.Random(seed)
+    minutes: list[float | None] = []
+    for i in range(length):
+        draw = rng.random()
+        if draw < 0.03:
+            minutes.append(None)
+        elif draw < 0.04:
+            minutes.append(rng.choice([math.nan, -1.0]))
+        else:
+            burst = 6.0 if (i // 20) % 9 == 0 else 1.0
+            minutes.append(burst * max(0.0, rng.gauss(30.0, 8.0)))
+    kwargs: dict[str, Any] = {
+        "target_fraction": target_fraction,
+        "sigmas": sigmas,
+        "window": window,
+        "max_share_of_mean": cap,
+        "lead": lead,
+    }
+    fast = noise_multiple_curve(minutes, MULTIPLIERS, sigmas_max=10.0, **kwargs)
+    assert fast == _plain_multiple_curve(minutes, sigmas_max=10.0, **kwargs)
 
 
 def test_a_multiple_that_would_have_dropped_nothing_is_read_as_a_hundredth_not_none() -> None:
