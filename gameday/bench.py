@@ -566,6 +566,10 @@ def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         parser.error(f"--compare {args.compare}: unknown policy; known: {', '.join(POLICIES)}")
     if args.frontier and (args.policy or args.compare != CHALLENGER):
         parser.error("--frontier sweeps every family: --policy and --compare do not apply to it")
+    for flag, given in (("--json", args.json is not None), ("--warm-pool", args.warm_pool)):
+        # Accepted and ignored until 2026-12-02: no JSON was written, and the config printed had no pool.
+        if args.show_config and given:
+            parser.error(f"--show-config prints a config and runs nothing: {flag} does not apply to it")
     for flag, path in (("--json", args.json), ("--png", args.png)):
         if path is not None and not (path.parent.is_dir() and os.access(path.parent, os.W_OK)):
             parser.error(f"{flag} {path}: its folder does not exist or cannot be written")

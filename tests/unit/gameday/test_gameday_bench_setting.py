@@ -81,6 +81,10 @@ def test_show_config_without_a_setting_prints_the_default(
         (["--setting", "0"], "must be a finite number > 0"),
         (["--setting", "46", "--frontier"], "--frontier sweeps the settings itself"),
         (["--show-config", "--frontier"], "--frontier sweeps the settings itself"),
+        # --show-config runs nothing: these were accepted and did nothing (no JSON written, no pool in
+        # the config printed)
+        (["--show-config", "--json", "out.json"], "--show-config prints a config and runs nothing: --json"),
+        (["--show-config", "--warm-pool"], "--show-config prints a config and runs nothing: --warm-pool"),
     ],
 )
 def test_a_setting_that_cannot_apply_is_a_usage_error(
