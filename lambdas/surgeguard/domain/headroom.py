@@ -165,8 +165,12 @@ def judge_noise_headroom(
     if len(known_at) - known_at.count(None) < JUDGE_MIN_MINUTES:
         return None  # too little to replay: no need to try
     pairs: list[tuple[float, float, float]] = []  # (demand, latest known at decision, noise capacity)
+    last_level: tuple[float, float] | None = None
+    floor = 0.0
     for demand, latest, level in _lead_ahead(known_at, window, lead):
-        floor = 0.0 if level is None else _with_headroom(*level, sigmas, max_share_of_mean)
+        if level is not last_level:  # the floor moves only when the level is refreshed
+            floor = 0.0 if level is None else _with_headroom(*level, sigmas, max_share_of_mean)
+            last_level = level
         pairs.append((demand, latest, max(latest / target_fraction, floor)))
     if len(pairs) < JUDGE_MIN_MINUTES:
         return None
