@@ -77,6 +77,47 @@ def test_request_history_follows_the_engine_as_it_appends_and_starts_again_on_a_
     assert history(ReadOnlySeries([1.0, 2.0]), 2, 0, 2) == [1.0, 2.0]
 
 
+def test_fleet_history_is_the_groups_metrics_by_the_minute_none_outside_the_trace_and_in_gaps() -> None:
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from gameday.engine import ReadOnlySeries
+    from gameday.surgeguard_policy import InMemoryAws
+
+    nan = float("nan")
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    requests = [3.0, nan, 5.0, 6.0, nan, 8.0]
+    in_service = [2, 2, 3, 4, 4, 5]
+    instances = [2, 3, 4, 4, 5, 5]
+    aws = InMemoryAws({})
+    aws.view = SimpleNamespace(  # type: ignore[assignment]
+        now=start + timedelta(minutes=6),
+        minute=6,
+        history=SimpleNamespace(
+            requests=ReadOnlySeries(requests),
+            in_service=ReadOnlySeries([float(n) for n in in_service]),
+            instances=ReadOnlySeries([float(n) for n in instances]),
+        ),
+    )
+
+    def by_definition(series: list[int], first: int, last: int) -> list[float | None]:
+        return [
+            float(series[m]) if 0 <= m < len(series) and requests[m] == requests[m] else None
+            for m in range(first, last)
+        ]
+
+    # Read as slices (a lookup a minute was most of the bench's daily anchor judgement): every window,
+    # before the trace, across it, past the view, and empty, is the per-minute definition.
+    for first in range(-4, 10):
+        for last in range(-4, 10):
+            read = aws.fleet_history(None, start + timedelta(minutes=first), start + timedelta(minutes=last))  # type: ignore[arg-type]
+            assert read == (by_definition(in_service, first, last), by_definition(instances, first, last))
+    assert aws.fleet_history(None, start - timedelta(minutes=1), start + timedelta(minutes=3)) == (  # type: ignore[arg-type]
+        [None, 2.0, None, 3.0],
+        [None, 2.0, None, 4.0],
+    )
+
+
 def test_a_random_walk_load_has_its_noise_headroom_judged_and_stood_down_after_a_week() -> None:
     """The bench runs the forecaster's daily judgement through the same service as the Lambda: on a load
     that moves like a random walk (5-minute counts, as AAPL's tweets), no verdict before a week of
