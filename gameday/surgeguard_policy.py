@@ -307,13 +307,9 @@ class InMemoryAws:
 
     def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]:
         """The simulated RequestCount per minute in [start, end) (None before the trace and in gaps)."""
-        view = self._view
-        first, last = self._trace_minutes(start, end)
-        requests = self._known_requests(view.history.requests)
-        known = requests[max(0, first) : max(0, min(last, len(requests)))]
-        before: list[float | None] = [None] * max(0, min(last, 0) - first)
-        after: list[float | None] = [None] * max(0, last - max(first, len(requests)))
-        return before + known + after
+        requests = self._known_requests(self._view.history.requests)
+        held, before, after = self._held_minutes(start, end, len(requests))
+        return [*before, *requests[held], *after]
 
     def fleet_history(
         self, group: GroupConfig, start: datetime, end: datetime
@@ -324,19 +320,24 @@ class InMemoryAws:
         trace's gap is a stretch CloudWatch lost, the group's metrics with the requests: the forecaster
         reads a minute without a count but with the group's metrics as one without requests."""
         history = self._view.history
-        first, end_minute = self._trace_minutes(start, end)
-        # The minutes the trace holds, as slices (a lookup per minute was most of the daily anchor
-        # judgement's time in the bench); None before and after them.
-        low, high = max(0, first), max(0, min(end_minute, len(history.requests)))
-        requests = history.requests[low:high]  # the same length as the series below: appended together
-        before = [None] * (min(end_minute, 0) - first) if first < 0 else []
-        after = [None] * max(0, end_minute - max(first, high))
+        # As slices (a lookup per minute was most of the daily anchor judgement's time in the bench).
+        held, before, after = self._held_minutes(start, end, len(history.requests))
+        requests = history.requests[held]  # the same length as the series below: appended together
 
         def known(series: Sequence[float]) -> list[float | None]:
-            values = [float(v) if r == r else None for v, r in zip(series[low:high], requests, strict=True)]
+            values = [float(v) if r == r else None for v, r in zip(series[held], requests, strict=True)]
             return [*before, *values, *after]
 
         return known(history.in_service), known(history.instances)
+
+    def _held_minutes(
+        self, start: datetime, end: datetime, length: int
+    ) -> tuple[slice, list[None], list[None]]:
+        """[start, end) against a series of the trace's first `length` minutes: the slice of it the
+        window holds, and a None for each minute of the window before and after that slice."""
+        first, last = self._trace_minutes(start, end)
+        held = slice(max(0, first), max(0, min(last, length)))
+        return held, [None] * max(0, min(last, 0) - first), [None] * max(0, last - max(first, length))
 
     def _trace_minutes(self, start: datetime, end: datetime) -> tuple[int, int]:
         """[start, end) as trace minutes (negative before the trace, past its length after the view)."""

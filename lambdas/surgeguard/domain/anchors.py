@@ -129,7 +129,7 @@ def observed_minutes(
     out: list[Minute] = []
     for minute, (d, total) in enumerate(zip(demand, instances, strict=True)):
         window = counts[minute - warming_minutes : minute + 1] if minute >= warming_minutes else [None]
-        if d is None or total is None or not (0 <= d < math.inf and 0 <= total < math.inf) or None in window:
+        if d is None or total is None or not (_known(d) and _known(total)) or None in window:
             out.append(None)
             continue
         shortfall = d - min(cast("list[float]", window)) * per_instance  # no None in it (above)
@@ -214,7 +214,7 @@ def replay_anchor(
     for minute, d in enumerate(demand):
         if group.recent:
             group.forget_before(minute)
-        if d is None or not 0 <= d < math.inf:  # unknown: None, NaN, negative or infinite
+        if d is None or not 0 <= d < math.inf:  # not `_known(d)`, inlined: a call a minute costs more
             high_run = low_run = 0
             out.append(None)
             continue

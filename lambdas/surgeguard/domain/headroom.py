@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
@@ -164,14 +164,13 @@ def judge_noise_headroom(
     known_at = _known_minutes(minutes)
     if len(known_at) - known_at.count(None) < JUDGE_MIN_MINUTES:
         return None  # too little to replay: no need to try
-    pairs: list[tuple[float, float, float]] = []  # (demand, latest known at decision, noise capacity)
-    last_level: tuple[float, float] | None = None
-    floor = 0.0
-    for demand, latest, level in _lead_ahead(known_at, window, lead):
-        if level is not last_level:  # the floor moves only when the level is refreshed
-            floor = 0.0 if level is None else _with_headroom(*level, sigmas, max_share_of_mean)
-            last_level = level
-        pairs.append((demand, latest, max(latest / target_fraction, floor)))
+    replay = _lead_ahead(known_at, window, lead)
+    floors = [_with_headroom(mean, spread, sigmas, max_share_of_mean) for mean, spread in replay.levels]
+    # (demand, latest known at decision, noise capacity)
+    pairs = [
+        (demand, latest, max(latest / target_fraction, floors[index] if index >= 0 else 0.0))
+        for demand, latest, index in zip(replay.demands, replay.latests, replay.level_of_minute, strict=True)
+    ]
     if len(pairs) < JUDGE_MIN_MINUTES:
         return None
     demand_total = sum(d for d, _, _ in pairs)
@@ -222,33 +221,22 @@ def noise_multiple_curve(
         for m in multipliers
     }
     # Run once a day over two weeks for every anchored group (the benchmark's month judged 30 times), so
-    # the replay is read once and each multiple summed over lists: the noise level changes only at a
-    # refresh, so a multiple's floor is worked out once per level, not per minute. The same floats as
-    # a minute-by-minute loop: max() and min() spelt as comparisons that pick the same operand, and each
-    # total added up in minute order from 0.0 (`reduce`, not `sum`, which compensates on 3.12).
-    demands: list[float] = []
-    at_targets: list[float] = []
-    level_of_minute: list[int] = []  # index into `levels`; -1: no level
-    levels: list[tuple[float, float]] = []
-    last_level: tuple[float, float] | None = None
-    for demand, latest, level in _lead_ahead(_known_minutes(minutes), window, lead):
-        if level is not last_level and level is not None:
-            levels.append(level)
-        last_level = level
-        demands.append(demand)
-        at_targets.append(latest / target_fraction)
-        level_of_minute.append(-1 if level is None else len(levels) - 1)
-    if len(demands) < 1440:
+    # each multiple is summed over lists, its floor worked out once per noise level. The same floats as
+    # a minute-by-minute loop: max() spelt as a comparison that picks the same operand, and each total
+    # added up in minute order from 0.0 (`reduce`, not `sum`, which compensates on 3.12).
+    replay = _lead_ahead(_known_minutes(minutes), window, lead)
+    at_targets = [latest / target_fraction for latest in replay.latests]
+    if len(replay.demands) < 1440:
         return None
     dropped: dict[float, float] = {}
     spent: dict[float, float] = {}
     for multiplier, (m_sigmas, m_share) in settings.items():
-        floors = [_with_headroom(mean, spread, m_sigmas, m_share) for mean, spread in levels]
+        floors = [_with_headroom(mean, spread, m_sigmas, m_share) for mean, spread in replay.levels]
         capacities = [
             at_target if index < 0 or not floors[index] > at_target else floors[index]
-            for at_target, index in zip(at_targets, level_of_minute, strict=True)
+            for at_target, index in zip(at_targets, replay.level_of_minute, strict=True)
         ]
-        shortfalls = [demand - capacity for demand, capacity in zip(demands, capacities, strict=True)]
+        shortfalls = [demand - capacity for demand, capacity in zip(replay.demands, capacities, strict=True)]
         dropped[multiplier] = reduce(operator.add, [s if s > 0.0 else 0.0 for s in shortfalls], 0.0)
         spent[multiplier] = reduce(operator.add, capacities, 0.0)
     if spent[1.0] <= 0:
@@ -269,21 +257,38 @@ def _known_minutes(minutes: Sequence[float | None]) -> list[float | None]:
     return [v if v is not None and v == v and v >= 0 else None for v in minutes]
 
 
-def _lead_ahead(
-    known_at: Sequence[float | None], window: int, lead: int
-) -> Iterator[tuple[float, float, tuple[float, float] | None]]:
-    """The one-lead-ahead replay the judges share: for each minute whose demand is known and whose
-    capacity, set `lead` minutes before, had a latest known minute to go on, (its demand, that latest
-    minute, the (mean, spread) of the `window` before it as last refreshed; None: too few known)."""
-    level: tuple[float, float] | None = None
+@dataclass(frozen=True)
+class _LeadAhead:
+    """The one-lead-ahead replay the judges share, one entry per minute whose demand is known and whose
+    capacity, set `lead` minutes before, had a latest known minute to go on: its demand, that latest
+    minute, and the index in `levels` of the (mean, spread) of the `window` before it as last refreshed
+    (-1: too few known). The level changes only at a refresh, so a judge works out what it makes of
+    each level once, not once a minute."""
+
+    demands: list[float]
+    latests: list[float]
+    level_of_minute: list[int]
+    levels: list[tuple[float, float]]
+
+
+def _lead_ahead(known_at: Sequence[float | None], window: int, lead: int) -> _LeadAhead:
+    replay = _LeadAhead([], [], [], [])
+    current = -1
     for t in range(lead, len(known_at)):
         decided = t - lead + 1  # minutes [.. decided) are known when capacity for t is set
         if (t - lead) % _JUDGE_REFRESH_MINUTES == 0:
             noise = _noise_level(known_at[max(0, decided - window) : decided], 1.0, window, None)
-            level = None if noise is None else (noise[0], noise[1])
+            if noise is None:
+                current = -1
+            else:
+                replay.levels.append((noise[0], noise[1]))
+                current = len(replay.levels) - 1
         demand, latest = known_at[t], known_at[decided - 1]
         if demand is not None and latest is not None:
-            yield demand, latest, level
+            replay.demands.append(demand)
+            replay.latests.append(latest)
+            replay.level_of_minute.append(current)
+    return replay
 
 
 def _with_headroom(mean: float, spread: float, sigmas: float, max_share_of_mean: float | None) -> float:
