@@ -8,21 +8,15 @@ from collections.abc import Callable, Sequence
 from gameday.alarms import Comparison, MetricAlarm
 from gameday.engine import Metric, Policy, PolicyContext, PolicyFactory, PolicyView
 from gameday.fleet import ceil_tol
-
-
-def percent_adjustment(capacity: int, percent: int) -> int:
-    """PercentChangeInCapacity as EC2 Auto Scaling rounds it.
-
-    User guide ("Step and simple scaling policies", percent change in capacity): a result whose
-    magnitude is above 1 is truncated toward zero (12.7 -> 12, -6.67 -> -6); between 0 and 1
-    it becomes 1 (0.67 -> 1, -0.58 -> -1). Integer arithmetic keeps 30% of 10 from being 3.0000000000000004.
-    """
-    scaled = capacity * percent  # hundredths of an instance
-    if scaled == 0:
-        return 0
-    magnitude = abs(scaled) // 100
-    sign = 1 if scaled > 0 else -1
-    return sign * max(1, magnitude)
+from surgeguard.domain.anchors import (
+    STEP_IN,
+    STEP_IN_BELOW,
+    STEP_IN_DATAPOINTS,
+    STEP_OUT,
+    STEP_OUT_AT,
+    STEP_WARMUP_MINUTES,
+    percent_adjustment,
+)
 
 
 def forward_max(values: Sequence[float], width: int) -> list[float]:
@@ -275,12 +269,13 @@ class StepScaling:
 
     name = "aws-step-scaling"
 
-    OUT_THRESHOLD = 60.0
-    IN_THRESHOLD = 40.0
-    OUT_STEPS = ((70.0, 30), (60.0, 10))  # (lower bound, percent), checked top down
-    IN_STEPS = ((30.0, -10), (float("-inf"), -30))  # [30, 40) -> -10%, below 30 -> -30%
+    # The domain's own (the forecaster replays step scaling as the box's fourth anchor): one definition.
+    OUT_THRESHOLD = STEP_OUT_AT
+    IN_THRESHOLD = STEP_IN_BELOW
+    OUT_STEPS = STEP_OUT  # (lower bound, percent), checked top down
+    IN_STEPS = STEP_IN  # [30, 40) -> -10%, below 30 -> -30%
 
-    def __init__(self, warmup_minutes: int = 5) -> None:
+    def __init__(self, warmup_minutes: int = STEP_WARMUP_MINUTES) -> None:
         self.warmup_minutes = warmup_minutes
         self.scale_out: MetricAlarm | None = None
         self.scale_in: MetricAlarm | None = None
@@ -290,7 +285,7 @@ class StepScaling:
             "Step-ScaleOut", Metric.CPU, self.OUT_THRESHOLD, Comparison.GREATER_THAN_OR_EQUAL, 1
         )
         self.scale_in = ctx.cloudwatch.create_alarm(
-            "Step-ScaleIn", Metric.CPU, self.IN_THRESHOLD, Comparison.LESS_THAN, 15
+            "Step-ScaleIn", Metric.CPU, self.IN_THRESHOLD, Comparison.LESS_THAN, STEP_IN_DATAPOINTS
         )
 
     def decide(self, view: PolicyView) -> int | None:

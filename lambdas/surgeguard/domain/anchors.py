@@ -7,7 +7,9 @@ traffic: the noise headroom that is cheapest where it beats all three drops more
 forecaster replays the three target-tracking policies, as AWS documents them, on the group's requests of
 the last two weeks, measures what the group itself dropped and held over the same minutes, and picks the
 smallest multiple of the configured noise headroom predicted to beat all three on both counts (the
-configured headroom when none is).
+configured headroom when none is). A multiple below the configured one gives headroom back where the group
+beats them by a wide margin, and only where predicted to beat step scaling too (the box, replayed here as
+well): ELB and IBM's tweets dropped half what target tracking did, at more than step scaling's cost.
 """
 
 from __future__ import annotations
@@ -25,12 +27,19 @@ from surgeguard.domain.forecast import CEIL_TOLERANCE
 # leanest first. 1.0 is the configured headroom. In eighths up to 1.5, where most choices fall: the
 # smallest that beats overshoots what is needed by at most a step, about 1.7 % of cost there (in halves,
 # GOOG ran at 1.5 where less sufficed, and cost 2.17x the oracle against step scaling's 2.12x).
-MULTIPLIERS = (1.0, 1.125, 1.25, 1.375, 1.5, 2.0, 2.5, 3.0)
+# Below 1.0 the check gives headroom back, and only where predicted to beat step scaling too, on both
+# counts (`LEAN_MULTIPLIERS`).
+LEAN_MULTIPLIERS = (0.5, 0.625, 0.75, 0.875)
+MULTIPLIERS = (*LEAN_MULTIPLIERS, 1.0, 1.125, 1.25, 1.375, 1.5, 2.0, 2.5, 3.0)
 # How drops and cost move with the multiple, relative to the configured headroom: the geometric mean over
 # the nine long traces of the benchmark at its default with each multiple fixed (drops over the eight
 # that drop any; README, "Noise headroom anchored to AWS"). Generic on purpose: a curve fitted to one
 # group's few days would chase its noise.
 MULTIPLIER_CURVE: dict[float, tuple[float, float]] = {
+    0.5: (1.382, 0.936),
+    0.625: (1.28, 0.949),
+    0.75: (1.18, 0.966),
+    0.875: (1.09, 0.983),
     1.0: (1.0, 1.0),
     1.125: (0.923, 1.018),
     1.25: (0.864, 1.035),
@@ -50,6 +59,33 @@ TT_LOW_SHARE = 0.9
 TT_LOW_DATAPOINTS = 15
 
 
+# Step scaling as BENCHMARK.md pins the EC2 Auto Scaling user guide's example (the box's fourth policy):
+# out at CPU >= 60 for 1 of 1 datapoints, in below 40 for 15 of 15; the step by the latest datapoint,
+# (lower bound, percent) checked top down; no cooldown; on scale-out, instances launched within the
+# estimated warm-up (300 s) are left out of the base.
+STEP_OUT_AT = 60.0
+STEP_IN_BELOW = 40.0
+STEP_IN_DATAPOINTS = 15
+STEP_OUT = ((70.0, 30), (60.0, 10))
+STEP_IN = ((30.0, -10), (-math.inf, -30))
+STEP_WARMUP_MINUTES = 5
+
+
+def percent_adjustment(capacity: int, percent: int) -> int:
+    """PercentChangeInCapacity as EC2 Auto Scaling rounds it.
+
+    User guide ("Step and simple scaling policies", percent change in capacity): a result whose
+    magnitude is above 1 is truncated toward zero (12.7 -> 12, -6.67 -> -6); between 0 and 1
+    it becomes 1 (0.67 -> 1, -0.58 -> -1). Integer arithmetic keeps 30% of 10 from being 3.0000000000000004.
+    """
+    scaled = capacity * percent  # hundredths of an instance
+    if scaled == 0:
+        return 0
+    magnitude = abs(scaled) // 100
+    sign = 1 if scaled > 0 else -1
+    return sign * max(1, magnitude)
+
+
 @dataclass(frozen=True)
 class Anchor:
     name: str
@@ -57,8 +93,9 @@ class Anchor:
     high_datapoints: int = 3
 
 
-# The milestone's three. Step scaling, which the box adds, is left out: anchored on it too, the check
-# held AMZN's headroom under its cost and lost AMZN the milestone to keep GOOG's box (README).
+# The milestone's three. Step scaling, which the box adds, answers only a multiple below 1.0: anchored on
+# it above 1.0 too, the check held AMZN's headroom under its cost and lost AMZN the milestone to keep
+# GOOG's box (README).
 ANCHORS = (
     Anchor("target-tracking-cpu"),
     Anchor("target-tracking-requests", saturates=False),
@@ -252,6 +289,58 @@ def replay_anchor(
     return out
 
 
+def replay_step_scaling(
+    demand: Sequence[float | None],
+    fleet: FleetModel,
+    start_size: int,
+    warmup_minutes: int = STEP_WARMUP_MINUTES,
+) -> list[Minute]:
+    """Step scaling on `demand` (requests per minute, oldest first; None: unknown), from `start_size`
+    serving instances, as BENCHMARK.md pins it (the benchmark's own replay gives the same figures: tests).
+
+    Each minute's datapoint is the CPU of the instances serving then (saturating at 100 %). At the start
+    of a minute a scale-out alarm on the latest datapoint sets desired to base + its step, the base not
+    counting instances launched within `warmup_minutes` (the guide's 10 -> 11 -> 13), never lowering it;
+    else 15 low datapoints in a row take desired down by its step, launching instances or not. An unknown
+    minute breaks the alarms' runs and decides nothing."""
+    c = fleet.per_instance
+    min_size, max_size = fleet.min_size, fleet.max_size
+    start = min(max_size, max(min_size, start_size))
+    group = _Fleet(start, fleet.lead_minutes)
+    # The same launches, kept for the warm-up: those younger than it are left out of a scale-out's base.
+    warming = _Fleet(start, warmup_minutes)
+    high_run = low_run = 0
+    last_cpu = 0.0
+    out: list[Minute] = []
+    for minute, d in enumerate(demand):
+        group.forget_before(minute)
+        warming.forget_before(minute)
+        if d is None or not 0 <= d < math.inf:
+            high_run = low_run = 0
+            out.append(None)
+            continue
+        desired = group.size
+        if high_run:
+            percent = next(p for bound, p in STEP_OUT if last_cpu >= bound)
+            base = desired - warming.launching_now()
+            desired = max(desired, base + percent_adjustment(base, percent))
+        elif low_run >= STEP_IN_DATAPOINTS:
+            percent = next(p for bound, p in STEP_IN if last_cpu >= bound)
+            desired += percent_adjustment(desired, percent)
+        desired = min(max_size, max(min_size, desired))
+        if desired != group.size:
+            group.set(desired, minute)
+            warming.set(desired, minute)
+        serving = group.size - group.launching_now()
+        shortfall = d - serving * c
+        out.append((d, shortfall if shortfall > 0.0 else 0.0, float(group.size)))
+        cpu = (100.0 if d > 0 else 0.0) if serving <= 0 else 100.0 * min(1.0, d / (serving * c))
+        high_run = high_run + 1 if cpu >= STEP_OUT_AT else 0
+        low_run = low_run + 1 if cpu < STEP_IN_BELOW else 0
+        last_cpu = cpu
+    return out
+
+
 def daily(minutes: Sequence[Minute]) -> list[Outcome]:
     """`minutes` summed by day, counted back from the last minute (the oldest day may be short)."""
     days: list[Outcome] = []
@@ -277,9 +366,11 @@ class AnchorVerdict:
     days: int  # days judged on
     multiplier: float  # of the configured noise headroom, from `judged_at` until the next judgement
     own_dropped_pct: float  # the group's own, over the days judged
-    anchor_dropped_pct: float  # the anchor dropping least, over the same days
+    # The anchor dropping least and the one holding least, over the same days: of the three target-tracking
+    # anchors, and step scaling too when the choice is leaner than the configured headroom.
+    anchor_dropped_pct: float
     own_instance_minutes: float  # instance-minutes in the group, over the same days
-    anchor_instance_minutes: float  # the anchor holding least
+    anchor_instance_minutes: float
     # The multiples chosen before, as (from, multiple), oldest first, this one last: a day's own outcome
     # is read at the multiple it ran at.
     history: tuple[tuple[datetime, float], ...] = ()
@@ -308,12 +399,20 @@ class AnchorVerdict:
             verdict = "the noise headroom stands down (judged not to pay), so it is not anchored: 1x"
         elif self.multiplier > 1.0:
             verdict = f"the noise headroom runs at {self.multiplier:g}x, predicted to beat it on both"
+        elif self.multiplier < 1.0:
+            verdict = (
+                f"the noise headroom runs at {self.multiplier:g}x, leaner than configured, predicted to beat "
+                "them on both"
+            )
         elif beaten:
             verdict = "the configured noise headroom beats it"
         else:
             verdict = "no multiple is predicted to beat it on both counts: the configured headroom holds"
+        anchors = f"AWS target tracking at {self.target_pct:g} %"
+        if self.multiplier < 1.0:
+            anchors += " and step scaling"
         return (
-            f"AWS target tracking at {self.target_pct:g} %, replayed on {self.days} days of the group's "
+            f"{anchors}, replayed on {self.days} days of the group's "
             f"history, drops at best {self.anchor_dropped_pct:.3f} % and holds at least "
             f"{self.anchor_instance_minutes / 60:.1f} instance-hours; this group dropped "
             f"{self.own_dropped_pct:.3f} % holding {self.own_instance_minutes / 60:.1f}: {verdict}"
@@ -327,6 +426,9 @@ class AnchorDay:
     multiplier: float
     own: Outcome
     anchors: tuple[Outcome, ...]
+    # Step scaling's (the box's fourth policy), which a multiple leaner than configured must beat too;
+    # None: not replayed, and no lean multiple is chosen.
+    step: Outcome | None = None
 
 
 def choose_multiplier(
@@ -336,26 +438,34 @@ def choose_multiplier(
     curve: Mapping[float, tuple[float, float]] = MULTIPLIER_CURVE,
 ) -> AnchorVerdict | None:
     """The smallest multiple predicted to beat every anchor on drops and on instances held over `days`;
-    1.0 when none is. Each day's own outcome is first carried back to the configured headroom through
-    `curve` (each multiple's drops and cost relative to 1.0), then forward to each candidate. None
-    without a day with demand. `history`: the multiples chosen before (this one is added)."""
+    1.0 when none is. A multiple below 1.0 must beat step scaling too (on days that all replayed it).
+    Each day's own outcome is first carried back to the configured headroom through `curve` (each
+    multiple's drops and cost relative to 1.0), then forward to each candidate. None without a day with
+    demand. `history`: the multiples chosen before (this one is added)."""
     usable = [day for day in days if day.own.demand > 0 and day.multiplier in curve]
     if not usable:
         return None
     own = sum((day.own for day in usable), Outcome())
     anchors = [sum((day.anchors[i] for day in usable), Outcome()) for i in range(len(ANCHORS))]
-    best_dropped = min(a.dropped_pct for a in anchors)
-    least_held = min(a.instance_minutes for a in anchors)
+    bars = (min(a.dropped_pct for a in anchors), min(a.instance_minutes for a in anchors))
+    steps = [day.step for day in usable if day.step is not None]
+    lean_bars = None
+    if len(steps) == len(usable):
+        step = sum(steps, Outcome())
+        lean_bars = (min(bars[0], step.dropped_pct), min(bars[1], step.instance_minutes))
     base_dropped = sum(day.own.dropped / curve[day.multiplier][0] for day in usable)
     base_held = sum(day.own.instance_minutes / curve[day.multiplier][1] for day in usable)
-    chosen = 1.0
+    chosen, chosen_bars = 1.0, bars
     for multiplier in (m for m in MULTIPLIERS if m in curve):
+        held_to = bars if multiplier >= 1.0 else lean_bars
+        if held_to is None:
+            continue
         drop_ratio, held_ratio = curve[multiplier]
         dropped_pct = 100.0 * base_dropped * drop_ratio / own.demand
         # A relative tolerance: a day read back at its multiple and forward again is itself, not a
         # rounding above it.
-        if dropped_pct <= best_dropped * _TOLERANCE and base_held * held_ratio <= least_held * _TOLERANCE:
-            chosen = multiplier
+        if dropped_pct <= held_to[0] * _TOLERANCE and base_held * held_ratio <= held_to[1] * _TOLERANCE:
+            chosen, chosen_bars = multiplier, held_to
             break
     kept = tuple((since, m) for since, m in history if since < judged_at)
     return AnchorVerdict(
@@ -363,9 +473,9 @@ def choose_multiplier(
         len(usable),
         chosen,
         own.dropped_pct,
-        best_dropped,
+        chosen_bars[0],
         own.instance_minutes,
-        least_held,
+        chosen_bars[1],
         (*kept, (judged_at, chosen)),
     )
 
@@ -414,6 +524,14 @@ def judge_against_anchors(
         )
         for anchor in ANCHORS
     ]
+    # Step scaling, counted the same way: a lean multiple must beat it too (CPU: it goes on through quiet
+    # minutes, as target tracking's CPU does).
+    steps = daily(
+        [
+            m if own is not None else None
+            for m, own in zip(replay_step_scaling(demand, fleet, start), own_minutes, strict=True)
+        ]
+    )
     history = () if previous is None else previous.history
     first = judged_at - timedelta(minutes=len(demand))
     # A day ran at the multiple in effect at its start (judgements come daily, with the forecaster's run).
@@ -422,7 +540,9 @@ def judge_against_anchors(
         for i in range(len(own_days))
     ]
     days = [
-        AnchorDay(multiplier_in_effect(history, day_start), own, tuple(replay[i] for replay in replays))
+        AnchorDay(
+            multiplier_in_effect(history, day_start), own, tuple(replay[i] for replay in replays), steps[i]
+        )
         for i, (day_start, own) in enumerate(zip(starts, own_days, strict=True))
         if half_known[i]
     ]

@@ -28,6 +28,7 @@ from surgeguard.domain.anchors import (
     multiplier_in_effect,
     observed_minutes,
     replay_anchor,
+    replay_step_scaling,
 )
 from surgeguard.domain.headroom import (
     _JUDGE_REFRESH_MINUTES,
@@ -118,6 +119,29 @@ def test_the_replay_stays_within_the_group_bounds() -> None:
     assert min(held) >= 3 and max(held) <= 6 and held[0] == 3
 
 
+def test_step_scaling_leaves_instances_within_its_warm_up_out_of_the_base() -> None:
+    # GIVEN 10 instances at 50 %, then 65 % for a minute, then 75 % (the user guide's example)
+    demand = [500.0] * 5 + [650.0] + [750.0] * 10
+    held = [m[2] for m in replay_step_scaling(demand, FLEET, start_size=10) if m is not None]
+    # THEN 65 % (>= 60, < 70) adds 10 % of 10: 11; then 75 % adds 30 % of the base, 10, not of 11: 13
+    assert held[5] == 10 and held[6] == 11 and held[7] == 13
+    # AND while those launched are within the 5-minute warm-up, the same 75 % asks for 13 again, no more
+    assert held[8] == 13
+
+
+def test_step_scaling_scales_in_by_its_step_each_minute_after_fifteen_low_ones() -> None:
+    # GIVEN 20 instances at 25 % (the -30 % step below 30 %)
+    demand = [500.0] * 30
+    held = [m[2] for m in replay_step_scaling(demand, FLEET, start_size=20) if m is not None]
+    # THEN 15 low datapoints (minutes 0-14) take 30 % off at minute 15 (20 -> 14), and, the alarm still in
+    # ALARM, 10 % more the next minute (500 on 14 is 35.7 %, the -10 % step): 13
+    assert held[14] == 20 and held[15] == 14 and held[16] == 13
+    # AND an unknown minute breaks the run, as a gap does
+    gapped: list[float | None] = [500.0] * 10 + [None] + [500.0] * 20
+    held_gapped = [m[2] if m is not None else None for m in replay_step_scaling(gapped, FLEET, 20)]
+    assert held_gapped[25] == 20 and held_gapped[26] == 14
+
+
 def test_the_groups_own_minutes_drop_what_its_serving_instances_cannot_serve() -> None:
     minutes = observed_minutes(
         [500.0, 900.0, None, 100.0], [4.0, 8.0, 8.0, None], [4.0, 10.0, 10.0, 2.0], 100.0, warming_minutes=0
@@ -187,6 +211,37 @@ def test_a_groups_own_curve_decides_where_the_generic_one_would_spend() -> None:
     assert verdict is not None and verdict.multiplier == 1.0
 
 
+def test_a_lean_multiple_gives_headroom_back_where_it_is_predicted_to_beat_step_scaling_too() -> None:
+    # GIVEN a group that drops 1.0 % where target tracking drops 1.2 % and step scaling 1.5 %, and holds
+    # 102 where target tracking holds 100 and step scaling 99.5: over every cost
+    step = Outcome(1000.0, 15.0, 99.5)
+    days = [AnchorDay(1.0, Outcome(1000.0, 10.0, 102.0), _anchors(12.0, 100.0), step)] * 3
+    verdict = choose_multiplier(days, T0)
+    # THEN 0.75 (1.18 x 10 = 11.8 dropped, 0.966 x 102 = 98.5 held) beats all four; 0.625 drops 12.8
+    assert verdict is not None and verdict.multiplier == 0.75
+    assert verdict.anchor_dropped_pct == pytest.approx(1.2) and verdict.anchor_instance_minutes == 3 * 99.5
+    assert "0.75x, leaner than configured" in verdict.describe() and "and step scaling" in verdict.describe()
+
+
+def test_no_lean_multiple_where_step_scaling_drops_less_or_was_not_replayed() -> None:
+    # GIVEN the same group, step scaling dropping 0.5 % (nasa: step scaling drops less than target tracking)
+    few_drops = Outcome(1000.0, 5.0, 99.5)
+    days = [AnchorDay(1.0, Outcome(1000.0, 10.0, 102.0), _anchors(12.0, 100.0), few_drops)] * 3
+    verdict = choose_multiplier(days, T0)
+    # THEN nothing leaner is predicted to drop as little, nor anything richer to hold as little as TT
+    assert verdict is not None and verdict.multiplier == 1.0
+    assert verdict.anchor_instance_minutes == 3 * 100.0 and "step scaling" not in verdict.describe()
+    # AND without step scaling on every day judged, no lean multiple is chosen
+    unreplayed = [AnchorDay(1.0, Outcome(1000.0, 10.0, 102.0), _anchors(12.0, 100.0))] * 3
+    partly = [
+        *unreplayed[:2],
+        AnchorDay(1.0, Outcome(1000.0, 10.0, 102.0), _anchors(12.0, 100.0), Outcome(1000.0, 15.0, 99.5)),
+    ]
+    for judged in (unreplayed, partly):
+        chosen = choose_multiplier(judged, T0)
+        assert chosen is not None and chosen.multiplier == 1.0
+
+
 def test_the_history_keeps_earlier_choices_and_adds_this_one() -> None:
     days = [AnchorDay(1.0, Outcome(1000.0, 11.0, 85.0), _anchors(10.0, 100.0))] * 3
     earlier = ((T0 - timedelta(days=2), 2.0), (T0 - timedelta(days=1), 1.0), (T0 + timedelta(hours=1), 3.0))
@@ -204,18 +259,32 @@ def test_no_day_with_demand_judges_nothing() -> None:
     assert choose_multiplier([], T0) is None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     own_dropped=st.floats(0, 100),
     own_held=st.floats(1, 1000),
     anchor_dropped=st.floats(0, 100),
     anchor_held=st.floats(1, 1000),
+    step=st.one_of(st.none(), st.tuples(st.floats(0, 100), st.floats(1, 1000))),
     ran_at=st.sampled_from(MULTIPLIERS),
 )
 def test_the_choice_is_a_known_multiple_and_beats_every_anchor_unless_it_is_the_configured_one(
-    own_dropped: float, own_held: float, anchor_dropped: float, anchor_held: float, ran_at: float
+    own_dropped: float,
+    own_held: float,
+    anchor_dropped: float,
+    anchor_held: float,
+    step: tuple[float, float] | None,
+    ran_at: float,
 ) -> None:
-    days = [AnchorDay(ran_at, Outcome(1000.0, own_dropped, own_held), _anchors(anchor_dropped, anchor_held))]
+    step_outcome = None if step is None else Outcome(1000.0, *step)
+    days = [
+        AnchorDay(
+            ran_at,
+            Outcome(1000.0, own_dropped, own_held),
+            _anchors(anchor_dropped, anchor_held),
+            step_outcome,
+        )
+    ]
     verdict = choose_multiplier(days, T0)
     assert verdict is not None and verdict.multiplier in MULTIPLIERS
     base_dropped = own_dropped / MULTIPLIER_CURVE[ran_at][0]
@@ -223,14 +292,22 @@ def test_the_choice_is_a_known_multiple_and_beats_every_anchor_unless_it_is_the_
 
     def beats(m: float) -> bool:
         drop_ratio, held_ratio = MULTIPLIER_CURVE[m]
-        return base_dropped * drop_ratio <= anchor_dropped * (
+        dropped_bar, held_bar = anchor_dropped, anchor_held
+        if m < 1.0:
+            # leaner than configured: step scaling is a fourth anchor, and without it nothing is leaner
+            if step is None:
+                return False
+            dropped_bar, held_bar = min(dropped_bar, step[0]), min(held_bar, step[1])
+        return base_dropped * drop_ratio <= dropped_bar * (
             1 + 1e-12
-        ) and base_held * held_ratio <= anchor_held * (1 + 1e-12)
+        ) and base_held * held_ratio <= held_bar * (1 + 1e-12)
 
     if verdict.multiplier != 1.0:
         assert beats(verdict.multiplier)
         # and no smaller multiple does
         assert not any(beats(m) for m in MULTIPLIERS if m < verdict.multiplier)
+    else:
+        assert not any(beats(m) for m in MULTIPLIERS if m < 1.0)
 
 
 def _judge(
@@ -253,9 +330,10 @@ def _judge(
 
 
 def test_a_verdict_names_the_target_it_was_judged_at() -> None:
-    # GIVEN three days of a group held at 5 instances under 500 requests a minute
+    # GIVEN three days of a group held at 50 instances under 500 requests a minute: over every anchor's
+    # cost, so the figures are target tracking's (a lean choice would add step scaling's)
     demand: list[float | None] = [500.0] * (3 * DAY_MINUTES)
-    fleet: list[float | None] = [5.0] * (3 * DAY_MINUTES)
+    fleet: list[float | None] = [50.0] * (3 * DAY_MINUTES)
     # WHEN it is judged against target tracking at 40 % and at the default 50 %
     at_40 = judge_against_anchors(
         demand,

@@ -9,11 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from gameday.baselines import target_tracking_cpu, target_tracking_hires, target_tracking_requests
+from gameday.baselines import (
+    StepScaling,
+    target_tracking_cpu,
+    target_tracking_hires,
+    target_tracking_requests,
+)
 from gameday.engine import simulate
 from gameday.fleet import DEFAULT_PARAMS, size_fleet
 from gameday.traces import load_trace
-from surgeguard.domain.anchors import ANCHORS, FleetModel, Outcome, replay_anchor
+from surgeguard.domain.anchors import ANCHORS, FleetModel, Outcome, replay_anchor, replay_step_scaling
 
 
 @pytest.mark.parametrize(
@@ -32,6 +37,25 @@ def test_the_replay_drops_and_bills_what_the_benchmark_does(traces_dir: Path, an
     )
     replayed = sum(
         (Outcome(*m) for m in replay_anchor(demand, fleet, anchor, sizing.initial_size) if m is not None),
+        Outcome(),
+    )
+    assert replayed.instance_minutes == billed
+    assert replayed.dropped_pct == pytest.approx(result.metrics.dropped_pct, rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["nasa-aug95.csv", "twitter-stream-2021-08.csv"])
+def test_the_step_scaling_replay_drops_and_bills_what_the_benchmark_does(traces_dir: Path, name: str) -> None:
+    # The box's fourth anchor, which a lean noise headroom must beat too: the same to the instance-minute
+    trace = load_trace(traces_dir / name)
+    sizing = size_fleet(trace)
+    result = simulate(trace, StepScaling())
+    billed = sum(b for b, gap in zip(result.series.billed, result.series.gap, strict=True) if not gap)
+    demand = [None if gap else d for d, gap in zip(trace.demand, trace.gap, strict=True)]
+    fleet = FleetModel(
+        sizing.capacity_per_instance, DEFAULT_PARAMS.serving_age, sizing.min_size, sizing.max_size
+    )
+    replayed = sum(
+        (Outcome(*m) for m in replay_step_scaling(demand, fleet, sizing.initial_size) if m is not None),
         Outcome(),
     )
     assert replayed.instance_minutes == billed

@@ -10,13 +10,13 @@ from gameday.baselines import (
     Clairvoyant,
     SeedRule,
     StepScaling,
-    percent_adjustment,
     target_tracking_cpu,
     target_tracking_requests,
 )
 from gameday.engine import ComputedReference, Policy, simulate
 from gameday.fleet import FleetSizing
 from gameday.traces import Trace
+from surgeguard.domain.anchors import percent_adjustment
 
 StepRunner = Callable[[Policy | ComputedReference, float, int], tuple[int, int]]
 
