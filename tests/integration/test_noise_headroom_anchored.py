@@ -213,6 +213,13 @@ def test_a_decision_runs_the_noise_headroom_at_the_anchored_multiple_while_the_i
     record = _scale_in(invoke, audit, cpu_metric, 200)
     assert record["noise"]["sigmas"] == 3 and "anchored" not in record["noise"]
     assert record["noise"]["capacity"] == 4
+    # AND anchored at 0.5x (headroom given back where step scaling is beaten too), half the spreads:
+    # 2,200 + 1.5 x 419 = 2,829 a minute, 3 instances
+    _anchor_item(judged_hours_ago=2, multiplier=0.5, issued_minutes_ago=-295)
+    set_desired("web", 10)
+    record = _scale_in(invoke, audit, cpu_metric, 300)
+    assert record["noise"]["sigmas"] == 1.5 and record["noise"]["anchored"] == 0.5
+    assert record["noise"]["capacity"] == 3
 
 
 @pytest.mark.usefixtures("config_file", "alarms")
@@ -220,6 +227,7 @@ def test_a_decision_runs_the_noise_headroom_at_the_anchored_multiple_while_the_i
     "damage",
     [
         {"multiplier": {"N": "7"}},  # no multiple the check chooses: a hand edit must not hold the max
+        {"multiplier": {"N": "0.25"}},  # nor below its leanest: a hand edit must not strip the headroom
         {"own_dropped_pct": {"S": "nan"}},  # how a non-finite float is stored
         {"judged_at": {"S": "2026-11-20T10:00:00"}},  # no zone
         {"history": {"L": [{"L": [{"S": "2026-11-20T10:00:00+00:00"}, {"N": "5"}]}]}},

@@ -5,6 +5,7 @@ policies the benchmark does not run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,37 @@ from gameday.baselines import (
     target_tracking_hires,
     target_tracking_requests,
 )
-from gameday.engine import simulate
+from gameday.engine import Policy, simulate
 from gameday.fleet import DEFAULT_PARAMS, size_fleet
 from gameday.traces import load_trace
-from surgeguard.domain.anchors import ANCHORS, FleetModel, Outcome, replay_anchor, replay_step_scaling
+from surgeguard.domain.anchors import (
+    ANCHORS,
+    FleetModel,
+    Minute,
+    Outcome,
+    replay_anchor,
+    replay_step_scaling,
+)
+
+
+def _assert_replay_matches_the_simulator(
+    trace_path: Path, policy: Policy, replay: Callable[[list[float | None], FleetModel, int], list[Minute]]
+) -> None:
+    """The replay, on every minute of the trace that is not a gap, bills exactly the instance-minutes the
+    simulator's policy does and drops the same share of the demand."""
+    trace = load_trace(trace_path)
+    sizing = size_fleet(trace)
+    result = simulate(trace, policy)
+    billed = sum(b for b, gap in zip(result.series.billed, result.series.gap, strict=True) if not gap)
+    demand = [None if gap else d for d, gap in zip(trace.demand, trace.gap, strict=True)]
+    fleet = FleetModel(
+        sizing.capacity_per_instance, DEFAULT_PARAMS.serving_age, sizing.min_size, sizing.max_size
+    )
+    replayed = sum(
+        (Outcome(*m) for m in replay(demand, fleet, sizing.initial_size) if m is not None), Outcome()
+    )
+    assert replayed.instance_minutes == billed
+    assert replayed.dropped_pct == pytest.approx(result.metrics.dropped_pct, rel=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -27,36 +55,14 @@ from surgeguard.domain.anchors import ANCHORS, FleetModel, Outcome, replay_ancho
     ids=[a.name for a in ANCHORS],
 )
 def test_the_replay_drops_and_bills_what_the_benchmark_does(traces_dir: Path, anchor, policy) -> None:  # type: ignore[no-untyped-def]
-    trace = load_trace(traces_dir / "nasa-aug95.csv")
-    sizing = size_fleet(trace)
-    result = simulate(trace, policy())
-    billed = sum(b for b, gap in zip(result.series.billed, result.series.gap, strict=True) if not gap)
-    demand = [None if gap else d for d, gap in zip(trace.demand, trace.gap, strict=True)]
-    fleet = FleetModel(
-        sizing.capacity_per_instance, DEFAULT_PARAMS.serving_age, sizing.min_size, sizing.max_size
+    _assert_replay_matches_the_simulator(
+        traces_dir / "nasa-aug95.csv",
+        policy(),
+        lambda demand, fleet, start: replay_anchor(demand, fleet, anchor, start),
     )
-    replayed = sum(
-        (Outcome(*m) for m in replay_anchor(demand, fleet, anchor, sizing.initial_size) if m is not None),
-        Outcome(),
-    )
-    assert replayed.instance_minutes == billed
-    assert replayed.dropped_pct == pytest.approx(result.metrics.dropped_pct, rel=1e-9)
 
 
 @pytest.mark.parametrize("name", ["nasa-aug95.csv", "twitter-stream-2021-08.csv"])
 def test_the_step_scaling_replay_drops_and_bills_what_the_benchmark_does(traces_dir: Path, name: str) -> None:
     # The box's fourth anchor, which a lean noise headroom must beat too: the same to the instance-minute
-    trace = load_trace(traces_dir / name)
-    sizing = size_fleet(trace)
-    result = simulate(trace, StepScaling())
-    billed = sum(b for b, gap in zip(result.series.billed, result.series.gap, strict=True) if not gap)
-    demand = [None if gap else d for d, gap in zip(trace.demand, trace.gap, strict=True)]
-    fleet = FleetModel(
-        sizing.capacity_per_instance, DEFAULT_PARAMS.serving_age, sizing.min_size, sizing.max_size
-    )
-    replayed = sum(
-        (Outcome(*m) for m in replay_step_scaling(demand, fleet, sizing.initial_size) if m is not None),
-        Outcome(),
-    )
-    assert replayed.instance_minutes == billed
-    assert replayed.dropped_pct == pytest.approx(result.metrics.dropped_pct, rel=1e-9)
+    _assert_replay_matches_the_simulator(traces_dir / name, StepScaling(), replay_step_scaling)
