@@ -303,6 +303,9 @@ def replay_step_scaling(
     counting instances launched within `warmup_minutes` (the guide's 10 -> 11 -> 13), never lowering it;
     else 15 low datapoints in a row take desired down by its step, launching instances or not. An unknown
     minute breaks the alarms' runs and decides nothing."""
+    # Run once a day on two weeks of minutes for every anchored group: as in `replay_anchor`, max() and
+    # min() are spelt as comparisons that pick the same operand, and a launch window is only walked
+    # while it holds a launch.
     c = fleet.per_instance
     min_size, max_size = fleet.min_size, fleet.max_size
     start = min(max_size, max(min_size, start_size))
@@ -313,28 +316,40 @@ def replay_step_scaling(
     last_cpu = 0.0
     out: list[Minute] = []
     for minute, d in enumerate(demand):
-        group.forget_before(minute)
-        warming.forget_before(minute)
+        if group.recent:
+            group.forget_before(minute)
+        if warming.recent:
+            warming.forget_before(minute)
         if d is None or not 0 <= d < math.inf:
             high_run = low_run = 0
             out.append(None)
             continue
-        desired = group.size
+        size = group.size
+        desired = size
         if high_run:
             percent = next(p for bound, p in STEP_OUT if last_cpu >= bound)
-            base = desired - warming.launching_now()
-            desired = max(desired, base + percent_adjustment(base, percent))
+            base = size - warming.launching_now()
+            target = base + percent_adjustment(base, percent)
+            if target > desired:
+                desired = target
         elif low_run >= STEP_IN_DATAPOINTS:
             percent = next(p for bound, p in STEP_IN if last_cpu >= bound)
             desired += percent_adjustment(desired, percent)
-        desired = min(max_size, max(min_size, desired))
-        if desired != group.size:
+        if desired < min_size:
+            desired = min_size
+        elif desired > max_size:
+            desired = max_size
+        if desired != size:
             group.set(desired, minute)
             warming.set(desired, minute)
         serving = group.size - group.launching_now()
         shortfall = d - serving * c
         out.append((d, shortfall if shortfall > 0.0 else 0.0, float(group.size)))
-        cpu = (100.0 if d > 0 else 0.0) if serving <= 0 else 100.0 * min(1.0, d / (serving * c))
+        if serving <= 0:
+            cpu = 100.0 if d > 0 else 0.0
+        else:
+            load = d / (serving * c)
+            cpu = 100.0 * (load if load < 1.0 else 1.0)
         high_run = high_run + 1 if cpu >= STEP_OUT_AT else 0
         low_run = low_run + 1 if cpu < STEP_IN_BELOW else 0
         last_cpu = cpu
