@@ -183,7 +183,9 @@ def test_worker_processes_give_the_same_numbers() -> None:
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 
-@pytest.mark.parametrize("name", ["frontier.json", "frontier-unseen.json"])
+@pytest.mark.parametrize(
+    "name", ["frontier.json", "frontier-unseen.json", "frontier-fresh.json", "frontier-fb-ibm-ko.json"]
+)
 def test_the_published_frontiers_are_of_todays_knob_and_agree_with_their_points(name: str) -> None:
     """docs/ holds what the README quotes: it must be a sweep of the settings the code names (a change
     of `HEADROOM_SETTINGS` without a re-run fails here), and each stored undominated list must be what
