@@ -524,29 +524,18 @@ def judge_against_anchors(
         return None
     first_known = next((n for n in in_service if n is not None and _known(n)), fleet.min_size)
     start = math.ceil(first_known - CEIL_TOLERANCE)
+
     # Each anchor is replayed on every minute with demand (a gap in the group's metrics is no gap in its
     # traffic), then counted only where the group's own minute is known.
+    def by_day(replayed: list[Minute]) -> list[Outcome]:
+        return daily([m if own is not None else None for m, own in zip(replayed, own_minutes, strict=True)])
+
     replays = [
-        daily(
-            [
-                m if own is not None else None
-                for m, own in zip(
-                    replay_anchor(demand, fleet, anchor, start, no_datapoint, target_share),
-                    own_minutes,
-                    strict=True,
-                )
-            ]
-        )
-        for anchor in ANCHORS
+        by_day(replay_anchor(demand, fleet, anchor, start, no_datapoint, target_share)) for anchor in ANCHORS
     ]
-    # Step scaling, counted the same way: a lean multiple must beat it too (CPU: it goes on through quiet
-    # minutes, as target tracking's CPU does).
-    steps = daily(
-        [
-            m if own is not None else None
-            for m, own in zip(replay_step_scaling(demand, fleet, start), own_minutes, strict=True)
-        ]
-    )
+    # Step scaling too: a lean multiple must beat it as well (CPU: it goes on through quiet minutes, as
+    # target tracking's CPU does).
+    steps = by_day(replay_step_scaling(demand, fleet, start))
     history = () if previous is None else previous.history
     first = judged_at - timedelta(minutes=len(demand))
     # A day ran at the multiple in effect at its start (judgements come daily, with the forecaster's run).
