@@ -223,6 +223,18 @@ def test_a_lean_multiple_gives_headroom_back_where_it_is_predicted_to_beat_step_
     assert "0.75x, leaner than configured" in verdict.describe() and "and step scaling" in verdict.describe()
 
 
+def test_a_lean_multiple_is_chosen_to_the_sixteenth() -> None:
+    # GIVEN a group that drops 0.8 % where target tracking drops 1.1 % and step scaling 1.5 %, holding 102
+    # where they hold 100 and 99.5
+    step = Outcome(1000.0, 15.0, 99.5)
+    days = [AnchorDay(1.0, Outcome(1000.0, 8.0, 102.0), _anchors(11.0, 100.0), step)] * 3
+    verdict = choose_multiplier(days, T0)
+    # THEN 0.5 drops 11.06 (over 11) and 0.5625 drops 10.65 at 96.1 held: the leanest that beats all four,
+    # a sixteenth under the 0.625 that eighths would have run at
+    assert verdict is not None and verdict.multiplier == 0.5625
+    assert "0.5625x, leaner than configured" in verdict.describe()
+
+
 def test_no_lean_multiple_where_step_scaling_drops_less_or_was_not_replayed() -> None:
     # GIVEN the same group, step scaling dropping 0.5 % (nasa: step scaling drops less than target tracking)
     few_drops = Outcome(1000.0, 5.0, 99.5)
