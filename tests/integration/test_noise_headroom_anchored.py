@@ -294,6 +294,31 @@ def test_the_item_keeps_the_target_judged_at_and_one_written_before_it_reads_50(
     assert loaded is not None and loaded.anchor is not None and loaded.anchor.target_pct == 50.0
 
 
+@pytest.mark.usefixtures("config_file")
+@pytest.mark.parametrize("step_anchored", [True, False])
+def test_the_item_keeps_whether_a_lean_choice_beat_step_scaling_and_one_written_before_did(
+    step_anchored: bool,
+) -> None:
+    judged = T0 - timedelta(hours=3)
+    verdict = AnchorVerdict(
+        judged, 4, 0.625, 0.5, 0.1, 40_000.0, 60_000.0, ((judged, 0.625),), step_anchored=step_anchored
+    )
+    state = ForecastState(
+        "forecast_only", T0, T0 + timedelta(hours=1), 15, (4,) * 4, 0.9, 1.2, None, anchor=verdict
+    )
+    store = AuditStore(os.environ["TABLE_NAME"])
+    store.save_forecast("web", state, credible_until=T0)
+    loaded = store.load_forecast("web")
+    assert loaded is not None and loaded.anchor == verdict
+    # AND an item written before the milestone's fallback chose a lean multiple only against step scaling
+    item = forecast_item()
+    assert item is not None
+    del item["anchor"]["M"]["step_anchored"]
+    boto3.client("dynamodb").put_item(TableName=os.environ["TABLE_NAME"], Item=item)
+    loaded = store.load_forecast("web")
+    assert loaded is not None and loaded.anchor is not None and loaded.anchor.step_anchored
+
+
 @pytest.mark.usefixtures("config_file", "alarms")
 def test_a_choice_judged_at_another_target_is_judged_again_at_the_configured_one(audit: Audit) -> None:
     # GIVEN a choice judged two hours ago against target tracking at 50 %, and web now anchored at 40 %

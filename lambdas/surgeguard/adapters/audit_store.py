@@ -865,6 +865,7 @@ def _anchor_attributes(verdict: AnchorVerdict) -> dict[str, Any]:
             "L": [{"L": [{"S": since.isoformat()}, _to_attribute(m)]} for since, m in verdict.history]
         },
         "stood_down": {"BOOL": verdict.stood_down},
+        "step_anchored": {"BOOL": verdict.step_anchored},
         "target_pct": _to_attribute(verdict.target_pct),
     }
 
@@ -900,6 +901,8 @@ def _anchor_verdict(attributes: dict[str, Any]) -> AnchorVerdict:
         # An item written before stand-downs were recorded has none.
         stood_down=attributes.get("stood_down", {"BOOL": False})["BOOL"] is True,
         target_pct=target_pct,
+        # An item written before the fallback existed chose a lean multiple only against step scaling too.
+        step_anchored=attributes.get("step_anchored", {"BOOL": multiplier < 1.0})["BOOL"] is True,
     )
 
 

@@ -238,20 +238,38 @@ def test_a_lean_multiple_is_chosen_to_the_sixteenth() -> None:
 def test_no_lean_multiple_where_step_scaling_drops_less_or_was_not_replayed() -> None:
     # GIVEN the same group, step scaling dropping 0.5 % (nasa: step scaling drops less than target tracking)
     few_drops = Outcome(1000.0, 5.0, 99.5)
-    days = [AnchorDay(1.0, Outcome(1000.0, 10.0, 102.0), _anchors(12.0, 100.0), few_drops)] * 3
+    days = [AnchorDay(1.0, Outcome(1000.0, 10.0, 100.0), _anchors(12.0, 100.0), few_drops)] * 3
     verdict = choose_multiplier(days, T0)
-    # THEN nothing leaner is predicted to drop as little, nor anything richer to hold as little as TT
+    # THEN nothing leaner is predicted to drop as little, and the configured headroom beats target tracking
     assert verdict is not None and verdict.multiplier == 1.0
     assert verdict.anchor_instance_minutes == 3 * 100.0 and "step scaling" not in verdict.describe()
-    # AND without step scaling on every day judged, no lean multiple is chosen
-    unreplayed = [AnchorDay(1.0, Outcome(1000.0, 10.0, 102.0), _anchors(12.0, 100.0))] * 3
-    partly = [
-        *unreplayed[:2],
-        AnchorDay(1.0, Outcome(1000.0, 10.0, 102.0), _anchors(12.0, 100.0), Outcome(1000.0, 15.0, 99.5)),
-    ]
-    for judged in (unreplayed, partly):
+    # AND without step scaling on every day judged, no lean multiple is chosen where 0.75 would beat it
+    unreplayed = [AnchorDay(1.0, Outcome(1000.0, 10.0, 99.0), _anchors(12.0, 100.0))] * 3
+    replayed = AnchorDay(1.0, Outcome(1000.0, 10.0, 99.0), _anchors(12.0, 100.0), Outcome(1000.0, 15.0, 99.5))
+    lean = choose_multiplier([replayed] * 3, T0)
+    assert lean is not None and lean.multiplier == 0.75 and lean.step_anchored
+    for judged in (unreplayed, [*unreplayed[:2], replayed]):
         chosen = choose_multiplier(judged, T0)
         assert chosen is not None and chosen.multiplier == 1.0
+
+
+def test_where_nothing_beats_step_scaling_a_lean_multiple_still_keeps_the_milestone() -> None:
+    # GIVEN a group that drops 12 % where target tracking drops 15 % and step scaling 16 %, holding 106
+    # where target tracking holds 100 and step scaling 80 (NAB's PFE tweets: step scaling is cheap)
+    step = Outcome(1000.0, 160.0, 80.0)
+    days = [AnchorDay(1.0, Outcome(1000.0, 120.0, 106.0), _anchors(150.0, 100.0), step)] * 3
+    verdict = choose_multiplier(days, T0)
+    # THEN nothing beats all four (step's 80 held), nor 1.0 target tracking's 100: 0.5 (1.382 x 12 = 16.6
+    # dropped) and 0.5625 (16.0) drop more than target tracking, 0.625 drops 15.4, and 0.6875 (14.8 dropped,
+    # 0.9575 x 106 = 101.5 held) does not hold as little; 0.75 (14.2 dropped, 102.4 held) neither, nor
+    # 0.8125 (13.6, 103.3) nor 0.875 (13.1, 104.2) nor 0.9375 (12.5, 105.1)
+    assert verdict is not None and verdict.multiplier == 1.0
+    # AND held at 104 instead, 0.6875 (101.5 -> 0.9575 x 104 = 99.6 held, 14.8 dropped) beats the three
+    days = [AnchorDay(1.0, Outcome(1000.0, 120.0, 104.0), _anchors(150.0, 100.0), step)] * 3
+    verdict = choose_multiplier(days, T0)
+    assert verdict is not None and verdict.multiplier == 0.6875 and not verdict.step_anchored
+    assert verdict.anchor_dropped_pct == pytest.approx(15.0) and verdict.anchor_instance_minutes == 300.0
+    assert "step scaling too" in verdict.describe() and "and step scaling," not in verdict.describe()
 
 
 def test_the_history_keeps_earlier_choices_and_adds_this_one() -> None:
@@ -320,12 +338,24 @@ def test_the_choice_is_a_known_multiple_and_beats_every_anchor_unless_it_is_the_
             1 + 1e-12
         ) and base_held * held_ratio <= held_bar * (1 + 1e-12)
 
-    if verdict.multiplier != 1.0:
+    def beats_target_tracking(m: float) -> bool:
+        drop_ratio, held_ratio = MULTIPLIER_CURVE[m]
+        return 100.0 * base_dropped * drop_ratio / 1000.0 <= pct(anchor_dropped) * (
+            1 + 1e-12
+        ) and base_held * held_ratio <= anchor_held * (1 + 1e-12)
+
+    if any(beats(m) for m in MULTIPLIERS):
+        # the smallest that beats every anchor (step scaling too, below 1.0)
         assert beats(verdict.multiplier)
-        # and no smaller multiple does
         assert not any(beats(m) for m in MULTIPLIERS if m < verdict.multiplier)
+        assert verdict.step_anchored == (verdict.multiplier < 1.0)
+    elif verdict.multiplier < 1.0:
+        # none does, 1.0 not even target tracking: the smallest lean one that beats target tracking
+        assert beats_target_tracking(verdict.multiplier) and not verdict.step_anchored
+        assert not any(beats_target_tracking(m) for m in MULTIPLIERS if m < verdict.multiplier)
     else:
-        assert not any(beats(m) for m in MULTIPLIERS if m < 1.0)
+        assert verdict.multiplier == 1.0
+        assert not any(beats_target_tracking(m) for m in MULTIPLIERS if m < 1.0)
 
 
 def _judge(
