@@ -258,19 +258,34 @@ def test_a_damaged_choice_leaves_the_configured_headroom_and_fails_no_decision(
     assert record["noise"]["sigmas"] == 3 and "anchored" not in record["noise"]
 
 
-@pytest.mark.usefixtures("config_file")
-def test_the_item_keeps_the_choice_and_its_history() -> None:
-    judged = T0 - timedelta(hours=3)
-    verdict = AnchorVerdict(
-        judged, 4, 1.5, 0.5, 0.1, 40_000.0, 60_000.0, ((judged - timedelta(days=1), 3.0), (judged, 1.5))
-    )
+def _saved_and_loaded(verdict: AnchorVerdict) -> AnchorVerdict | None:
+    """The choice as the decision reads it back from a FORECAST item the forecaster saved with it."""
     state = ForecastState(
         "forecast_only", T0, T0 + timedelta(hours=1), 15, (4,) * 4, 0.9, 1.2, None, anchor=verdict
     )
     store = AuditStore(os.environ["TABLE_NAME"])
     store.save_forecast("web", state, credible_until=T0)
     loaded = store.load_forecast("web")
-    assert loaded is not None and loaded.anchor == verdict
+    return None if loaded is None else loaded.anchor
+
+
+def _loaded_without(field_name: str) -> AnchorVerdict | None:
+    """The saved choice read back once `field_name` is gone from the item (one written before it was)."""
+    item = forecast_item()
+    assert item is not None
+    del item["anchor"]["M"][field_name]
+    boto3.client("dynamodb").put_item(TableName=os.environ["TABLE_NAME"], Item=item)
+    loaded = AuditStore(os.environ["TABLE_NAME"]).load_forecast("web")
+    return None if loaded is None else loaded.anchor
+
+
+@pytest.mark.usefixtures("config_file")
+def test_the_item_keeps_the_choice_and_its_history() -> None:
+    judged = T0 - timedelta(hours=3)
+    verdict = AnchorVerdict(
+        judged, 4, 1.5, 0.5, 0.1, 40_000.0, 60_000.0, ((judged - timedelta(days=1), 3.0), (judged, 1.5))
+    )
+    assert _saved_and_loaded(verdict) == verdict
     assert set(MULTIPLIERS) >= {m for _, m in verdict.history}
 
 
@@ -278,20 +293,11 @@ def test_the_item_keeps_the_choice_and_its_history() -> None:
 def test_the_item_keeps_the_target_judged_at_and_one_written_before_it_reads_50() -> None:
     judged = T0 - timedelta(hours=3)
     verdict = AnchorVerdict(judged, 4, 1.5, 0.5, 0.1, 40_000.0, 60_000.0, ((judged, 1.5),), target_pct=40.0)
-    state = ForecastState(
-        "forecast_only", T0, T0 + timedelta(hours=1), 15, (4,) * 4, 0.9, 1.2, None, anchor=verdict
-    )
-    store = AuditStore(os.environ["TABLE_NAME"])
-    store.save_forecast("web", state, credible_until=T0)
-    loaded = store.load_forecast("web")
-    assert loaded is not None and loaded.anchor is not None and loaded.anchor.target_pct == 40.0
+    loaded = _saved_and_loaded(verdict)
+    assert loaded is not None and loaded.target_pct == 40.0
     # AND an item written before the target was configurable was judged at AWS's recommended 50 %
-    item = forecast_item()
-    assert item is not None
-    del item["anchor"]["M"]["target_pct"]
-    boto3.client("dynamodb").put_item(TableName=os.environ["TABLE_NAME"], Item=item)
-    loaded = store.load_forecast("web")
-    assert loaded is not None and loaded.anchor is not None and loaded.anchor.target_pct == 50.0
+    before = _loaded_without("target_pct")
+    assert before is not None and before.target_pct == 50.0
 
 
 @pytest.mark.usefixtures("config_file")
@@ -303,20 +309,10 @@ def test_the_item_keeps_whether_a_lean_choice_beat_step_scaling_and_one_written_
     verdict = AnchorVerdict(
         judged, 4, 0.625, 0.5, 0.1, 40_000.0, 60_000.0, ((judged, 0.625),), step_anchored=step_anchored
     )
-    state = ForecastState(
-        "forecast_only", T0, T0 + timedelta(hours=1), 15, (4,) * 4, 0.9, 1.2, None, anchor=verdict
-    )
-    store = AuditStore(os.environ["TABLE_NAME"])
-    store.save_forecast("web", state, credible_until=T0)
-    loaded = store.load_forecast("web")
-    assert loaded is not None and loaded.anchor == verdict
+    assert _saved_and_loaded(verdict) == verdict
     # AND an item written before the milestone's fallback chose a lean multiple only against step scaling
-    item = forecast_item()
-    assert item is not None
-    del item["anchor"]["M"]["step_anchored"]
-    boto3.client("dynamodb").put_item(TableName=os.environ["TABLE_NAME"], Item=item)
-    loaded = store.load_forecast("web")
-    assert loaded is not None and loaded.anchor is not None and loaded.anchor.step_anchored
+    before = _loaded_without("step_anchored")
+    assert before is not None and before.step_anchored
 
 
 @pytest.mark.usefixtures("config_file", "alarms")
