@@ -184,7 +184,14 @@ DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 
 @pytest.mark.parametrize(
-    "name", ["frontier.json", "frontier-unseen.json", "frontier-fresh.json", "frontier-fb-ibm-ko.json"]
+    "name",
+    [
+        "frontier.json",
+        "frontier-unseen.json",
+        "frontier-fresh.json",
+        "frontier-fb-ibm-ko.json",
+        "frontier-more.json",
+    ],
 )
 def test_the_published_frontiers_are_of_todays_knob_and_agree_with_their_points(name: str) -> None:
     """docs/ holds what the README quotes: it must be a sweep of the settings the code names (a change
