@@ -325,24 +325,23 @@ def test_the_choice_is_a_known_multiple_and_beats_every_anchor_unless_it_is_the_
     def pct(dropped: float) -> float:  # drops are compared as a share of the demand, as the check reads them
         return 100.0 * dropped / 1000.0
 
-    def beats(m: float) -> bool:
+    def within(m: float, dropped_bar: float, held_bar: float) -> bool:
         drop_ratio, held_ratio = MULTIPLIER_CURVE[m]
-        dropped_bar, held_bar = pct(anchor_dropped), anchor_held
-        if m < 1.0:
-            # leaner than configured: step scaling is a fourth anchor, and without it nothing is leaner
-            if step is None:
-                return False
-            dropped_bar, held_bar = min(dropped_bar, pct(step[0])), min(held_bar, step[1])
         # in the check's order of operations: 100 x dropped x ratio / demand
         return 100.0 * base_dropped * drop_ratio / 1000.0 <= dropped_bar * (
             1 + 1e-12
         ) and base_held * held_ratio <= held_bar * (1 + 1e-12)
 
     def beats_target_tracking(m: float) -> bool:
-        drop_ratio, held_ratio = MULTIPLIER_CURVE[m]
-        return 100.0 * base_dropped * drop_ratio / 1000.0 <= pct(anchor_dropped) * (
-            1 + 1e-12
-        ) and base_held * held_ratio <= anchor_held * (1 + 1e-12)
+        return within(m, pct(anchor_dropped), anchor_held)
+
+    def beats(m: float) -> bool:
+        if m >= 1.0:
+            return beats_target_tracking(m)
+        # leaner than configured: step scaling is a fourth anchor, and without it nothing is leaner
+        if step is None:
+            return False
+        return within(m, min(pct(anchor_dropped), pct(step[0])), min(anchor_held, step[1]))
 
     if any(beats(m) for m in MULTIPLIERS):
         # the smallest that beats every anchor (step scaling too, below 1.0)
