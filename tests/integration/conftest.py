@@ -28,7 +28,11 @@ from surgeguard.domain.triggers import BadInputError, parse_alarm_event, parse_t
 from surgeguard.handlers import alarm
 from surgeguard.signals import alarm_threshold, signal_metric
 
+from . import fast_metric_data
 from .support import CONFIG, PREFIX, T0, TABLE, WEB_TARGET_GROUP, LambdaContext, plain
+
+# moto scans every stored datapoint for each period it answers; days of minutes took minutes a read.
+fast_metric_data.install()
 
 
 # --- the Lambda's clock ---------------------------------------------------------------------------
