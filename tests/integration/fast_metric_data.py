@@ -1,12 +1,13 @@
-"""moto's GetMetricData, answered a chunk of periods at a time: the same answer, in linear time.
+"""moto's GetMetricData, answered a chunk of periods at a time: the same answer, without a scan per period.
 
 moto 5.2.5 answers each period of a query by scanning every datapoint stored in the account, so reading
-eight days of minutes from a group that publishes three metrics scans 35,000 datapoints 11,520 times: one
-forecaster run of the anchored noise headroom's tests took 280 of its 290 seconds there, and those tests
-most of the suite's time. Here moto's own code answers each chunk of `CHUNK_PERIODS` periods from only
-the datapoints inside it (kept in the order moto stores them, so every sum adds in the same order). Calls
-this does not split (metric math, Metrics Insights, queries of different periods, a bad time range) go
-to moto as they are. `tests/integration/test_fast_metric_data.py` holds the answers equal to moto's.
+eight days of minutes from a group that publishes three metrics scans 34,560 datapoints 11,520 times: the
+slowest of the anchored noise headroom's tests spent 281 of its 299 seconds there (under a profiler), and
+those tests about 710 s of the suite's. Here moto's own code answers each chunk of `CHUNK_PERIODS`
+periods from only the datapoints inside it (kept in the order moto stores them, so every sum adds in the
+same order). Calls this does not split (metric math, Metrics Insights, queries of different periods, a
+bad time range) go to moto as they are. `tests/integration/test_fast_metric_data.py` holds the answers
+equal to moto's.
 """
 
 from __future__ import annotations
