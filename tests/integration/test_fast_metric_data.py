@@ -10,13 +10,11 @@ statistics, hidden queries, metric math and both scan orders.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.cloudwatch.models import CloudWatchBackend
 
 from . import fast_metric_data
@@ -31,9 +29,8 @@ METRICS = (
 
 
 @pytest.fixture
-def cloudwatch() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("cloudwatch", region_name="us-east-1")
+def cloudwatch(moto: None) -> Any:
+    return boto3.client("cloudwatch", region_name="us-east-1")
 
 
 def _dimensions(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
