@@ -307,6 +307,9 @@ def _forecast(
         "history_buckets": fit.history_buckets,
         "bursts": [[minute, rise] for minute, rise in bursts],
         "burst_lift": None if learned is None or learned.lift is None else round(learned.lift, 3),
+        "burst_share": None
+        if learned is None or learned.burst_share is None
+        else round(learned.burst_share, 3),
         "hourly_burst_lift": None
         if learned is None or learned.hourly_lift is None
         else round(learned.hourly_lift, 3),
@@ -665,11 +668,17 @@ def _describe_bursts(bursts: tuple[tuple[int, float], ...], now: datetime, learn
     its backtest set aside."""
     settings = BurstSettings()
     aside = []
-    if learned.distrusted:
+    if learned.distrusted and learned.lift is not None and learned.lift < settings.min_lift:
         aside.append(
             f"the minute-of-the-day rule set aside: where its bursts were due since the last day with "
             f"one, a burst came {learned.lift:.2f}x as often as on any minute (under "
             f"{settings.min_lift:g}x: noise)"
+        )
+    elif learned.distrusted and learned.burst_share is not None:
+        aside.append(
+            f"the minute-of-the-day rule set aside: on the last day with a burst, "
+            f"{100 * learned.burst_share:.0f} % of the minutes burst (over "
+            f"{100 * settings.max_burst_share:g} %: a burst that common is the noise)"
         )
     if learned.hourly_distrusted:
         aside.append(

@@ -16,6 +16,8 @@ from pydantic import ValidationError
 
 from surgeguard import keys
 from surgeguard.config import ForecastConfig, ScalerConfig
+from surgeguard.domain.forecast import BurstLearning
+from surgeguard.forecast_service import _describe_bursts
 from surgeguard.handlers import forecast
 
 from .alarm_events import SNS, alarm_event
@@ -375,6 +377,7 @@ def test_a_burst_at_the_same_minute_of_many_hours_is_met_every_hour(invoke: Invo
     due = dict(stored["forecast"]["bursts"])
     assert due[HOURLY_MINUTE - 3] == pytest.approx(3.0) and HOURLY_MINUTE - 10 not in due
     assert stored["forecast"]["hourly_burst_lift"] > 2  # learned without the last day, confirmed on it
+    assert "burst_share" in stored["forecast"]  # the daily rule's base rate, beside its lift
     # AND the re-evaluation three minutes before 12:32 puts 6000/min x 3 / 2000 = 9 instances in place
     invoke(reevaluation(HOURLY_MINUTE - 3))
     decided = audit("web")[-1]
@@ -610,3 +613,16 @@ def test_a_sale_in_a_two_day_history_still_leaves_a_forecast_without_the_sale_in
     item = forecast_item()
     assert item is not None, record["reason"]
     assert max(int(step["N"]) for step in item["steps"]["L"]) <= 6, record["reason"]
+
+
+def test_the_record_says_which_backtest_set_the_daily_rule_aside() -> None:
+    # GIVEN the daily rule set aside, once for its lift and once for how common its bursts were
+    low_lift = BurstLearning((1.0,), 0.9, True, 0.12)
+    common = BurstLearning((1.0,), 1.3, True, 0.291)
+    # THEN the reason names the figure that did it
+    assert "a burst came 0.90x as often as on any minute (under 1.2x: noise)" in _describe_bursts(
+        (), T0, low_lift
+    )
+    said = _describe_bursts((), T0, common)
+    assert "on the last day with a burst, 29 % of the minutes burst (over 25 %" in said
+    assert "as often as on any minute" not in said

@@ -464,6 +464,12 @@ class BurstSettings:
     # Judged on the last day, a rule that a day had disproved was trusted again the next, quiet, day: a
     # job's bursts that stopped were pre-warmed for days after (ec2 NetworkIn, README).
     judged_days: int = 7
+    # ... and nothing either where more than this share of the minutes that day rose past the threshold:
+    # a burst that common is the traffic's noise, and a lift of 1.2 over so high a base rate is a day's
+    # chance. A few tweets per 5 minutes (NAB's PFE) burst in a quarter to a third of the minutes, and a
+    # third of its runs trusted noise at 1.2; AAPL, GOOG and nasa, whose bursts pay, 0.17-0.19 (README,
+    # "PFE's milestone").
+    max_burst_share: float = 0.25
     # The backtest looks at every this-many minutes of the day it judges.
     backtest_every_minutes: int = 2
     # Bursts that recur at a minute of the hour (twitter's start at :02 and :32 in every hour of the day,
@@ -686,7 +692,9 @@ class BurstLearning:
 
     factors: tuple[float, ...]
     lift: float | None
-    distrusted: bool = False  # the lift fell short: nothing anticipated
+    distrusted: bool = False  # the lift fell short, or bursts were too common: nothing anticipated
+    # The share of the judged day's minutes that rose past the threshold (None with the lift).
+    burst_share: float | None = None
     # The minute-of-the-hour rule: its holdout lift over the last day (None: nothing to judge it by, or
     # off), and whether it fell short (then it anticipates nothing).
     hourly_lift: float | None = None
@@ -708,7 +716,7 @@ def learn_bursts(
     _, rises = _RISES.of(list(history[offset:]), settings)
     now = n - offset
     threshold = max(settings.threshold, _ordinary_rise(rises, now, settings) * settings.over_ordinary)
-    lift = _backtest_lift(rises, now, settings, threshold)
+    lift, burst_share = _backtest_lift(rises, now, settings, threshold)
     hourly, hourly_lift = _hourly_rule(rises, now, settings, threshold)
     hourly_distrusted = hourly_lift is not None and hourly_lift < settings.hourly_min_lift
     if hourly_distrusted or (hourly_lift is None and settings.hourly_min_lift > 0):
@@ -717,7 +725,9 @@ def learn_bursts(
         # counts, the ELB trace, otherwise bought capacity at noise whenever the last day was judged
         # on nothing).
         hourly = [1.0] * 60
-    distrusted = lift is not None and lift < settings.min_lift
+    distrusted = lift is not None and (
+        lift < settings.min_lift or (burst_share is not None and burst_share > settings.max_burst_share)
+    )
     if distrusted:
         factors = (1.0,) * horizon_minutes
     else:
@@ -732,7 +742,7 @@ def learn_bursts(
         )
     # Either rule may name a minute; the larger rise is met.
     factors = tuple(max(factor, hourly[f % 60]) for f, factor in enumerate(factors))
-    return BurstLearning(factors, lift, distrusted, hourly_lift, hourly_distrusted)
+    return BurstLearning(factors, lift, distrusted, burst_share, hourly_lift, hourly_distrusted)
 
 
 def _known_rises(rises: Sequence[float | None]) -> list[float]:
@@ -783,19 +793,24 @@ def _hourly_rule(
     return learned, (hits / anticipated) / (bursts / judged)
 
 
-def _backtest_lift(rises: _Rises, now: int, settings: BurstSettings, threshold: float) -> float | None:
+def _backtest_lift(
+    rises: _Rises, now: int, settings: BurstSettings, threshold: float
+) -> tuple[float | None, float | None]:
     """How much likelier a burst was, over the most recent day with one (of the last `judged_days`), at
     the minutes the rule (learned from the days before each) anticipated one than at any minute of that
-    day: precision over base rate. None when there is nothing to judge by: the rule anticipated nothing
-    that day, or no burst came in all those days. The quiet days after it count for nothing either way
-    (a pattern of every other day, or of weekdays, is not disproved by its quiet days)."""
+    day: precision over base rate; and that base rate, the share of the day's minutes with a burst. None
+    when there is nothing to judge by: the rule anticipated nothing that day, or no burst came in all
+    those days. The quiet days after it count for nothing either way (a pattern of every other day, or of
+    weekdays, is not disproved by its quiet days)."""
     end = now - settings.lead_minutes - 2  # a later minute's burst may not have come yet
     for back in range(1, settings.judged_days + 1):
         anticipated, bursts, hits, judged = _backtest_day(rises, now - 1440 * back, end, settings, threshold)
         if bursts:
-            return (hits / anticipated) / (bursts / judged) if anticipated else None
+            if not anticipated:
+                return None, None
+            return (hits / anticipated) / (bursts / judged), bursts / judged
         end = now - 1440 * back
-    return None
+    return None, None
 
 
 def _backtest_day(

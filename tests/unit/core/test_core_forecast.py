@@ -202,7 +202,7 @@ def _rise_by_definition(minutes: list[float | None], t: int, burst: BurstSetting
 def test_burst_factors_agree_with_the_definition_minute_by_minute(seed: int, gap_share: float) -> None:
     rng = random.Random(seed)
     # The definition has no backtest gate.
-    burst = BurstSettings(days=2, rank=1, min_lift=0.0, hourly_min_lift=0.0)
+    burst = BurstSettings(days=2, rank=1, min_lift=0.0, max_burst_share=1.0, hourly_min_lift=0.0)
     history: list[float | None] = [
         None if rng.random() < gap_share else math.nan if rng.random() < 0.05 else rng.choice([0, 1, 7.5, 40])
         for _ in range(2 * 1440 + 60)
@@ -334,11 +334,33 @@ def test_bursts_that_recur_no_more_than_chance_are_not_anticipated() -> None:
     history: list[float | None] = []
     for _ in range(8 * 1440 // 5):
         history += [rng.choice([1.0, 2.0, 3.0, 6.0, 12.0])] * 5
-    ungated = learn_bursts(history, 720, BurstSettings(min_lift=0.0))
+    ungated = learn_bursts(history, 720, BurstSettings(min_lift=0.0, max_burst_share=1.0))
     assert any(f > 1.0 for f in ungated.factors)  # without the backtest, noise buys capacity
     learned = learn_bursts(history, 720)
     assert learned.lift is not None and learned.lift < BurstSettings().min_lift
     assert learned.distrusted and set(learned.factors) == {1.0}
+
+
+def test_bursts_as_common_as_a_quarter_of_the_minutes_are_noise_whatever_the_lift() -> None:
+    # GIVEN a few requests a minute counted over 5 minutes (NAB's PFE tweets), a draw whose backtest foretold
+    # the last day's "bursts" 1.3x as often as chance, where 29 % of that day's minutes burst
+    rng = random.Random(42)
+    history: list[float | None] = []
+    for _ in range(8 * 1440 // 5):
+        history += [rng.choice([1.0, 2.0, 3.0, 6.0, 12.0])] * 5
+    lax = learn_bursts(history, 720, BurstSettings(max_burst_share=1.0))
+    assert lax.lift is not None and lax.lift >= BurstSettings().min_lift and not lax.distrusted
+    assert any(f > 1.0 for f in lax.factors)  # the lift alone would buy capacity at noise
+    # WHEN learned as the forecaster learns
+    learned = learn_bursts(history, 720)
+    # THEN a burst that common is the noise: set aside, with the same lift and the share that set it aside
+    assert learned.burst_share is not None and learned.burst_share > BurstSettings().max_burst_share
+    assert learned.lift == lax.lift and learned.burst_share == lax.burst_share
+    assert learned.distrusted and set(learned.factors) == {1.0}
+    # AND a burst that recurs where due, in a few minutes of the day, keeps its trust
+    kept = learn_bursts(daily_burst_history(8, 630, {3, 5, 7}), 720)
+    assert kept.burst_share is not None and kept.burst_share < BurstSettings().max_burst_share
+    assert not kept.distrusted and kept.factors[630] == 4.0
 
 
 def test_noise_alone_is_not_a_burst_however_low_the_counts() -> None:
