@@ -327,13 +327,20 @@ def test_a_rule_a_day_disproved_is_not_trusted_again_on_the_quiet_days_after() -
     assert learn_bursts(daily_burst_history(14, 630, weekdays), 720, judged_two).lift is None
 
 
-def test_bursts_that_recur_no_more_than_chance_are_not_anticipated() -> None:
-    # A few requests a minute counted over 5 minutes (the ELB trace): each count a fresh draw, so
-    # "rises" clear the threshold at random minutes, some on two of seven days by chance alone.
-    rng = random.Random(5)
+def few_requests_counted_over_5_minutes(seed: int) -> list[float | None]:
+    """Eight days of a few requests a minute counted over 5 minutes (NAB's ELB and sparse tweet traces):
+    each count a fresh draw, held for its 5 minutes."""
+    rng = random.Random(seed)
     history: list[float | None] = []
     for _ in range(8 * 1440 // 5):
         history += [rng.choice([1.0, 2.0, 3.0, 6.0, 12.0])] * 5
+    return history
+
+
+def test_bursts_that_recur_no_more_than_chance_are_not_anticipated() -> None:
+    # A few requests a minute counted over 5 minutes (the ELB trace): each count a fresh draw, so
+    # "rises" clear the threshold at random minutes, some on two of seven days by chance alone.
+    history = few_requests_counted_over_5_minutes(seed=5)
     ungated = learn_bursts(history, 720, BurstSettings(min_lift=0.0, max_burst_share=1.0))
     assert any(f > 1.0 for f in ungated.factors)  # without the backtest, noise buys capacity
     learned = learn_bursts(history, 720)
@@ -344,10 +351,7 @@ def test_bursts_that_recur_no_more_than_chance_are_not_anticipated() -> None:
 def test_bursts_as_common_as_a_quarter_of_the_minutes_are_noise_whatever_the_lift() -> None:
     # GIVEN a few requests a minute counted over 5 minutes (NAB's PFE tweets), a draw whose backtest foretold
     # the last day's "bursts" 1.3x as often as chance, where 29 % of that day's minutes burst
-    rng = random.Random(42)
-    history: list[float | None] = []
-    for _ in range(8 * 1440 // 5):
-        history += [rng.choice([1.0, 2.0, 3.0, 6.0, 12.0])] * 5
+    history = few_requests_counted_over_5_minutes(seed=42)
     lax = learn_bursts(history, 720, BurstSettings(max_burst_share=1.0))
     assert lax.lift is not None and lax.lift >= BurstSettings().min_lift and not lax.distrusted
     assert any(f > 1.0 for f in lax.factors)  # the lift alone would buy capacity at noise
@@ -654,10 +658,7 @@ def test_an_hourly_burst_too_rare_or_gone_on_the_last_day_is_not_anticipated() -
 
 def test_noise_at_random_minutes_teaches_no_minute_of_the_hour() -> None:
     # 5-minute counts of a few requests (the ELB trace): every minute of the hour is as likely to rise.
-    rng = random.Random(9)
-    history: list[float | None] = []
-    for _ in range(8 * 1440 // 5):
-        history += [rng.choice([1.0, 2.0, 3.0, 6.0, 12.0])] * 5
+    history = few_requests_counted_over_5_minutes(seed=9)
     learned = learn_bursts(history, 180)
     assert learned.hourly_lift is None or learned.hourly_distrusted or set(learned.factors) == {1.0}
     assert set(learned.factors) == {1.0}
