@@ -1,4 +1,5 @@
-"""The noise headroom anchored to AWS (README, "Noise headroom anchored to AWS"), through the real handlers
+"""The noise headroom anchored to AWS (docs/benchmark-history.md, "Noise headroom anchored to AWS"),
+through the real handlers
 under moto: the forecaster replays target tracking on the group's RequestCount, measures the group's own
 minutes from its metrics, writes the day's multiple into the FORECAST item, and the alarm path runs the
 noise headroom at that multiple while the item is in effect."""

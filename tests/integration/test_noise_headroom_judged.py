@@ -1,4 +1,5 @@
-"""The noise headroom, judged (README, "Noise headroom, judged"), through the real handlers under moto:
+"""The noise headroom, judged (docs/benchmark-history.md, "Noise headroom, judged"), through the real
+handlers under moto:
 the forecaster replays the last week of RequestCount, writes its verdict into the FORECAST item, and
 the alarm path stands the noise headroom down, at the lower target, while that item is in effect."""
 

@@ -106,8 +106,8 @@ def test_the_lean_settings_give_up_the_headroom_for_bursts_and_most_of_the_noise
 
 
 def test_which_settings_the_frontier_names_does_not_move_the_curve(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The knob's curve is one; the frontier samples it at up to 7 points (README, "The knob's whole
-    # curve"). Re-placing those points must leave every point of the curve where it was.
+    # The knob's curve is one; the frontier samples it at up to 7 points (docs/benchmark-history.md,
+    # "The knob's whole curve"). Re-placing those points must leave every point of the curve where it was.
     import gameday.surgeguard_policy as policy
 
     curve = {setting: tuning_at(setting) for setting in (18.0, 21.0, 26.0, 35.5, 50.0, 66.0, 80.0, 95.0)}
