@@ -2,15 +2,29 @@
 
 Any trace can be judged the same way, including one the project has never seen: run `surgeguard bench
 TRACE.csv` and read the goal lines. The frontier goal needs the sweep (`--frontier`, its own dominance
-table); the lines here are the ones a single run can settle.
+table); the lines here are the ones a single run can settle, and the sweep judges them too, on its points
+at the default settings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
-from gameday.engine import PolicyMetrics
+
+class Measured(Protocol):
+    """What the goals read of a run: a bench run's PolicyMetrics, or a point of the frontier's sweep."""
+
+    @property
+    def dropped_pct(self) -> float: ...
+
+    @property
+    def instance_hours(self) -> float: ...
+
+    @property
+    def cost_vs_oracle(self) -> float: ...
+
 
 # "Traces of a day or longer count; the one-hour azure-llm traces are shape tests."
 JUDGED_MINUTES = 1440
@@ -32,11 +46,15 @@ class Verdict:
         return f"{self.goal}: {word} ({self.detail})"
 
 
-def _point(m: PolicyMetrics) -> str:
+# What a trace under a day gets in place of every goal.
+SHAPE_TEST = Verdict("goals", None, "a shape test: under a day long")
+
+
+def _point(m: Measured) -> str:
     return f"{m.dropped_pct:.3f} % at {m.cost_vs_oracle:.3f}x"
 
 
-def _cost_bound_note(mine: PolicyMetrics, policies: Mapping[str, PolicyMetrics], cheapest: str) -> str:
+def _cost_bound_note(mine: Measured, policies: Mapping[str, Measured], cheapest: str) -> str:
     """Where `mine` failed a cost bound that even `clairvoyant` (the next 4 minutes known, sized at
     90 %) exceeds, the facts that say how the bound was reached: the dropping of the policy that set it
     ('' otherwise: the cost was met, or clairvoyant did not run or costs less)."""
@@ -51,7 +69,7 @@ def _cost_bound_note(mine: PolicyMetrics, policies: Mapping[str, PolicyMetrics],
     )
 
 
-def milestone(mine: PolicyMetrics, policies: Mapping[str, PolicyMetrics]) -> Verdict:
+def milestone(mine: Measured, policies: Mapping[str, Measured]) -> Verdict:
     """Drops <= AND cost <= each target-tracking policy, classic and hires."""
     missing = [name for name in MILESTONE if name not in policies]
     if missing:
@@ -69,7 +87,7 @@ def milestone(mine: PolicyMetrics, policies: Mapping[str, PolicyMetrics]) -> Ver
     return Verdict("milestone", True, f"{_point(mine)}, at or below all three target-tracking policies")
 
 
-def box(mine: PolicyMetrics, policies: Mapping[str, PolicyMetrics]) -> Verdict:
+def box(mine: Measured, policies: Mapping[str, Measured]) -> Verdict:
     """Drops <= the lowest of the classic and hires AWS policies, and cost <= the cheapest, at once."""
     missing = [name for name in BOX if name not in policies]
     if missing:
@@ -88,7 +106,7 @@ def box(mine: PolicyMetrics, policies: Mapping[str, PolicyMetrics]) -> Verdict:
     )
 
 
-def clairvoyant_distance(mine: PolicyMetrics, policies: Mapping[str, PolicyMetrics]) -> Verdict:
+def clairvoyant_distance(mine: Measured, policies: Mapping[str, Measured]) -> Verdict:
     """Drops <= predictive + target tracking's at <= 60 % of its cost."""
     anchor = policies.get(CLAIRVOYANT_ANCHOR)
     if anchor is None:
@@ -104,7 +122,7 @@ def clairvoyant_distance(mine: PolicyMetrics, policies: Mapping[str, PolicyMetri
 
 
 def judge(
-    policies: Mapping[str, PolicyMetrics], trace_minutes: int, challenger: str = "surgeguard"
+    policies: Mapping[str, Measured], trace_minutes: int, challenger: str = "surgeguard"
 ) -> list[Verdict]:
     """The goals a single bench run settles, for `challenger` on one trace (none if it did not run)."""
     mine = policies.get(challenger)
@@ -113,5 +131,5 @@ def judge(
     # "Traces of a day or longer count": by the trace's span, so a day's export missing a datapoint is
     # still a day (its gap minutes are left out of drops and cost, as everywhere).
     if trace_minutes < JUDGED_MINUTES:
-        return [Verdict("goals", None, "a shape test: under a day long")]
+        return [SHAPE_TEST]
     return [milestone(mine, policies), box(mine, policies), clairvoyant_distance(mine, policies)]

@@ -9,17 +9,30 @@ from pathlib import Path
 import pytest
 
 from gameday import bench
-from gameday.baselines import AWS_FRONTIER, AWS_FRONTIER_SETTINGS, target_tracking_cpu
+from gameday.baselines import (
+    AWS_FRONTIER,
+    AWS_FRONTIER_SETTINGS,
+    PredictiveWithTargetTracking,
+    target_tracking_cpu,
+    target_tracking_hires,
+    target_tracking_requests,
+)
 from gameday.frontier import (
+    ANCHORS,
+    AWS_DEFAULT_SETTING,
     CHALLENGER,
+    CHALLENGER_DEFAULT_SETTING,
     CHALLENGERS,
     FrontierPoint,
     TraceFrontier,
     default_families,
     format_frontier,
     frontier_json,
+    judge_defaults,
+    plot_frontier,
     run_frontier,
 )
+from gameday.goals import JUDGED_MINUTES, SHAPE_TEST, Verdict, judge
 from gameday.surgeguard_policy import (
     ENDS_TARGET_SHARE_IF_UNPAID,
     HEADROOM_SETTINGS,
@@ -27,6 +40,7 @@ from gameday.surgeguard_policy import (
     LEAN_NOISE_SIGMAS,
     LEAN_SETTING,
     REACTIVE,
+    SETTING_FAMILIES,
     Tuning,
     benchmark_config,
     tuning_at,
@@ -164,6 +178,14 @@ def test_cli_frontier_prints_tables_time_and_writes_json_and_png(
     assert set(entry["frontier"]) == {*AWS_FRONTIER, *CHALLENGERS}
     assert [p["setting"] for p in entry["frontier"][CHALLENGER]] == list(HEADROOM_SETTINGS)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The step anchor ran once beside the sweep, and counts among the runs; the trace is a shape test.
+    assert (
+        set(entry["anchors"]) == {"aws-step-scaling"}
+        and "setting" not in entry["anchors"]["aws-step-scaling"]
+    )
+    runs = len(AWS_FRONTIER) * len(AWS_FRONTIER_SETTINGS) + len(CHALLENGERS) * len(HEADROOM_SETTINGS) + 1
+    assert f"frontier: {runs} runs on 1 trace(s)" in text
+    assert entry["goals"] == [{"goal": "goals", "met": None, "detail": "a shape test: under a day long"}]
 
 
 def test_png_without_frontier_is_a_usage_error(tmp_path: Path) -> None:
@@ -230,3 +252,166 @@ def test_the_default_and_two_named_settings_are_anchored_to_aws_each_at_its_own_
     config = benchmark_config(1, 100, 100.0, tuning_at(95.0))
     (group,) = config.groups
     assert group.noise_headroom.anchored and group.noise_headroom.anchor_target == 70.0
+
+
+STEP = "aws-step-scaling"
+MILESTONE_FAMILIES = ("aws-target-tracking-cpu", "aws-target-tracking-requests", "aws-target-tracking-hires")
+
+
+def test_the_defaults_are_benchmarks_and_step_scaling_is_the_anchor_without_a_knob() -> None:
+    # BENCHMARK.md: every AWS policy is judged at its default target, 50 %; Surgeguard at its own default.
+    assert AWS_DEFAULT_SETTING == 50.0 and AWS_DEFAULT_SETTING in AWS_FRONTIER_SETTINGS
+    assert CHALLENGER_DEFAULT_SETTING == bench.DEFAULT_SETTING == Tuning().cpu_target
+    assert CHALLENGER_DEFAULT_SETTING in HEADROOM_SETTINGS
+    assert list(ANCHORS) == [STEP] and STEP not in AWS_FRONTIER
+
+
+def a_day() -> Trace:
+    """A day of plateaus with a short burst every 4 hours: long enough for the goals to count."""
+    return Trace.from_demand(
+        "day",
+        [
+            200.0 + 150.0 * ((m // 90) % 3) + (400.0 if m % 240 in range(100, 110) else 0.0)
+            for m in range(1440)
+        ],
+    )
+
+
+def test_goals_at_the_defaults_are_the_plain_benchs_goals_on_the_same_runs() -> None:
+    # GIVEN a day, every family the goals read at its default and one other setting, and the step anchor
+    trace = a_day()
+    families = {
+        "aws-target-tracking-cpu": (target_tracking_cpu, (40.0, 50.0)),
+        "aws-target-tracking-requests": (target_tracking_requests, (50.0,)),
+        "aws-target-tracking-hires": (target_tracking_hires, (50.0, 60.0)),
+        "aws-predictive+tt": (PredictiveWithTargetTracking, (50.0,)),
+        CHALLENGER: (SETTING_FAMILIES[CHALLENGER], (46.0, 66.0)),
+    }
+    # WHEN the frontier runs, and the plain bench runs each policy at its default
+    (tf,) = run_frontier([trace], families=families)
+    (report,) = bench.run_bench([trace], [*families, STEP])
+    # THEN the anchor is the plain bench's step scaling run, and the goals are its goal lines, word for word
+    step = report.policies[STEP]
+    assert tf.anchors == {
+        STEP: FrontierPoint(None, step.dropped_pct, step.instance_hours, step.cost_vs_oracle)
+    }
+    assert trace.minutes >= JUDGED_MINUTES
+    assert [v.goal for v in tf.goals] == ["milestone", "box", "distance to clairvoyant", "frontier"]
+    assert list(tf.goals[:3]) == judge(report.policies, trace.minutes)
+    assert all(v.met is not None for v in tf.goals)
+    # AND the frontier verdict counts the anchor among the AWS points: 6 swept and step scaling
+    missed = tf.undominated()
+    assert tf.goals[3].met is (not missed)
+    assert tf.goals[3].detail.startswith(f"{7 - len(missed)} of 7 AWS points dominated")
+    assert tf.goals == judge_defaults(tf.frontier, tf.anchors, trace.minutes)
+
+
+def hand_built(
+    surgeguard: FrontierPoint, step: FrontierPoint
+) -> tuple[dict[str, list[FrontierPoint]], dict[str, FrontierPoint]]:
+    """Each milestone family at 30 and 50, predictive at 50, surgeguard at 30 (dominating the three
+    at 30 and predictive) and at its default as given, and the step anchor as given."""
+    frontier = {name: [point(30, 0.1, 300.0), point(50, 1.0, 100.0)] for name in MILESTONE_FAMILIES}
+    frontier["aws-predictive+tt"] = [point(50, 0.5, 200.0)]
+    frontier[CHALLENGER] = [point(30, 0.05, 200.0), surgeguard]
+    return frontier, {STEP: step}
+
+
+def test_an_undominated_step_anchor_fails_the_frontier_and_is_named() -> None:
+    # GIVEN surgeguard dominating every swept AWS point but not step scaling, which drops less
+    frontier, anchors = hand_built(point(66, 0.9, 90.0), FrontierPoint(None, 0.01, 120.0, 12.0))
+    # WHEN judged at the defaults on a day
+    verdicts = {v.goal: v for v in judge_defaults(frontier, anchors, JUDGED_MINUTES)}
+    # THEN the frontier is not met, the step anchor counted and named without a setting
+    assert verdicts["frontier"] == Verdict("frontier", False, f"7 of 8 AWS points dominated; not: {STEP}")
+    # AND the box, anchored on step's drops, fails too, while the milestone is met
+    assert verdicts["box"].met is False and f"0.010 % ({STEP})" in verdicts["box"].detail
+    assert verdicts["milestone"].met is True
+    tf = TraceFrontier("t", frontier, anchors, list(verdicts.values()))
+    assert [(family, p.setting) for family, p in tf.undominated()] == [(STEP, None)]
+
+
+def test_an_undominated_swept_point_fails_the_frontier_with_its_setting() -> None:
+    frontier, anchors = hand_built(point(66, 0.9, 90.0), FrontierPoint(None, 2.0, 150.0, 15.0))
+    frontier["aws-target-tracking-cpu"] = [point(30, 0.01, 280.0), point(50, 1.0, 100.0)]
+    verdict = judge_defaults(frontier, anchors, JUDGED_MINUTES)[-1]
+    assert verdict == Verdict(
+        "frontier", False, "7 of 8 AWS points dominated; not: aws-target-tracking-cpu 30"
+    )
+
+
+def test_every_aws_point_dominated_meets_the_frontier() -> None:
+    frontier, anchors = hand_built(point(66, 0.9, 90.0), FrontierPoint(None, 2.0, 150.0, 15.0))
+    verdicts = judge_defaults(frontier, anchors, JUDGED_MINUTES)
+    assert verdicts[-1] == Verdict("frontier", True, "8 of 8 AWS points dominated")
+    assert [v.met for v in verdicts] == [True, True, False, True]  # 90 h is not 60 % of predictive's 200
+
+
+def test_under_a_day_the_goals_are_a_shape_test_as_in_the_plain_bench() -> None:
+    frontier, anchors = hand_built(point(66, 0.9, 90.0), FrontierPoint(None, 0.01, 120.0, 12.0))
+    verdicts = judge_defaults(frontier, anchors, JUDGED_MINUTES - 1)
+    assert verdicts == [SHAPE_TEST] == judge({CHALLENGER: frontier[CHALLENGER][1]}, JUDGED_MINUTES - 1)
+
+
+def test_a_default_setting_left_out_of_the_sweep_is_not_judged() -> None:
+    # GIVEN TT-cpu swept without its default target, and surgeguard without its default setting
+    frontier, anchors = hand_built(point(66, 0.9, 90.0), FrontierPoint(None, 2.0, 150.0, 15.0))
+    frontier["aws-target-tracking-cpu"] = [point(40, 1.0, 100.0)]
+    # THEN the goals that need TT-cpu at 50 say so; the box and the frontier, which do not, are judged
+    verdicts = {v.goal: v for v in judge_defaults(frontier, anchors, JUDGED_MINUTES)}
+    assert verdicts["milestone"] == Verdict("milestone", None, "needs aws-target-tracking-cpu")
+    assert verdicts["box"].met is None and verdicts["frontier"].met is True
+    # AND without surgeguard at its default, no goal at the defaults is judged, the frontier still is
+    frontier[CHALLENGER] = [point(46, 0.05, 50.0)]
+    assert judge_defaults(frontier, anchors, JUDGED_MINUTES) == [
+        Verdict("goals", None, f"needs {CHALLENGER} at setting {CHALLENGER_DEFAULT_SETTING:g}"),
+        Verdict("frontier", True, "7 of 7 AWS points dominated"),
+    ]
+
+
+def test_the_anchor_and_the_goals_are_in_the_json_and_the_table() -> None:
+    # GIVEN a hand-built frontier with its step anchor, judged on a day
+    frontier, anchors = hand_built(point(66, 0.9, 90.0), FrontierPoint(None, 0.01, 120.0, 12.0))
+    tf = TraceFrontier("t", frontier, anchors, judge_defaults(frontier, anchors, JUDGED_MINUTES))
+    # WHEN written as JSON (strict: an anchor's missing setting must not become NaN)
+    entry = json.loads(json.dumps(frontier_json([tf]), allow_nan=False))["traces"][0]
+    # THEN the anchor has its numbers and no setting, the frontier key is unchanged, and the goals are listed
+    assert entry["anchors"] == {STEP: {"dropped_pct": 0.01, "instance_hours": 120.0, "cost_vs_oracle": 12.0}}
+    assert entry["frontier"][CHALLENGER][1] == {
+        "setting": 66,
+        "dropped_pct": 0.9,
+        "instance_hours": 90.0,
+        "cost_vs_oracle": 9.0,
+    }
+    assert entry["undominated"][CHALLENGER] == [[STEP, None]]
+    assert [(g["goal"], g["met"]) for g in entry["goals"]] == [
+        ("milestone", True),
+        ("box", False),
+        ("distance to clairvoyant", False),
+        ("frontier", False),
+    ]
+    assert entry["goals"][3]["detail"] == f"7 of 8 AWS points dominated; not: {STEP}"
+    # AND the table has the anchor's line, its dominance, and the goal lines as the plain bench words them
+    text = format_frontier([tf])
+    assert f"  {STEP:<28}  0.010 / 12.000" in text
+    assert f"  {STEP:<28}  no knob -> NOT DOMINATED" in text
+    assert f"{CHALLENGER}: 7 of 8 AWS points dominated" in text
+    assert "  goals at the defaults (surgeguard 66, AWS at 50 %):\n    milestone: met (" in text
+    assert f"    {tf.goals[1].line()}" in text and "    frontier: NOT MET (7 of 8" in text
+
+
+def test_a_run_has_the_step_anchor_its_goals_and_a_plot_with_its_cross(tmp_path: Path) -> None:
+    # GIVEN a short trace and one small family: the anchor runs beside it, on the same fleet
+    trace = Trace.from_demand("wave", [100.0 + 80.0 * ((minute // 20) % 2) for minute in range(120)])
+    families = {"aws-target-tracking-cpu": (target_tracking_cpu, (50.0,))}
+    (tf,) = run_frontier([trace], families=families)
+    (report,) = bench.run_bench([trace], [STEP])
+    # THEN step scaling is there with the plain bench's numbers, and a shape test is all it judges
+    assert tf.anchors[STEP].setting is None
+    assert tf.anchors[STEP].instance_hours == report.policies[STEP].instance_hours
+    assert tf.goals == [SHAPE_TEST]
+    assert run_frontier([trace], families=families, anchors={})[0].anchors == {}
+    # AND the plot draws it as one gray cross
+    png = tmp_path / "frontier.png"
+    plot_frontier([tf], png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
