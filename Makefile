@@ -8,7 +8,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export NODE_NO_WARNINGS := 1
 
-.PHONY: setup test test-unit lint typecheck synth demo bench loadtest clean
+.PHONY: setup test test-unit lint typecheck synth demo bench traces loadtest clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -51,6 +51,10 @@ demo: setup
 
 bench: setup
 	$(VENV)/bin/surgeguard bench $(TRACES)
+
+# The 14 NAB traces the README's results are measured on (AGPL-3.0, so fetched, not vendored), sha256-verified.
+traces: setup
+	$(VENV)/bin/surgeguard fetch-traces traces
 
 # The shop, its fleet, Locust and three policies on this machine (about 16 minutes on 2 cores).
 loadtest: setup

@@ -20,6 +20,7 @@ commands:
   preflight            before a sale: quotas, limits, monitoring, alarms, schedules... PASS/WARN/FAIL
   status               during a sale: sizes, signals vs targets, event floor, pause, alarms, decisions
   report               after a sale: timeline, capacity vs demand (PNG), cost, and the AWS policies' what-if
+  fetch-traces [DIR]   download the 14 NAB traces the README's results are measured on, sha256-verified
 
 `surgeguard COMMAND --help` for each command's options."""
 
@@ -90,6 +91,12 @@ def _report(argv: Sequence[str]) -> int:
     return main(list(argv))
 
 
+def _fetch_traces(argv: Sequence[str]) -> int:
+    from gameday.nab_traces import main
+
+    return main(list(argv))
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "bench": _bench,
     "gameday": _gameday,
@@ -101,6 +108,7 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "preflight": _preflight,
     "status": _status,
     "report": _report,
+    "fetch-traces": _fetch_traces,
 }
 
 
