@@ -31,109 +31,98 @@ UNVERIFIED_SUFFIX = ".unverified"
 
 @dataclass(frozen=True)
 class NabTrace:
-    """One NAB file as measured: `name` is the file name, `path` is relative to NAB's `data/`."""
+    """One NAB file as measured: `path` is relative to NAB's `data/`; the file keeps its NAB name."""
 
-    name: str
     path: str
     sha256: str
     bytes: int
     rows: int  # data rows, the header line excluded
 
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
 
 MANIFEST: tuple[NabTrace, ...] = (
     NabTrace(
-        "Twitter_volume_AAPL.csv",
         "realTweets/Twitter_volume_AAPL.csv",
         "826f5cf404c2890784a7824f7102fd00cb134a4948e12e44ec320d095cbbc217",
         368111,
         15902,
     ),
     NabTrace(
-        "Twitter_volume_AMZN.csv",
         "realTweets/Twitter_volume_AMZN.csv",
         "234f5e63f19a62720dfb7ccfd6ecc8349b94d93b33ef8aafbdb17edda0b654f3",
         364666,
         15831,
     ),
     NabTrace(
-        "Twitter_volume_CRM.csv",
         "realTweets/Twitter_volume_CRM.csv",
         "e7133bf26479623d58fc7367107aea1cd7df6020420dece48b0eee4d26cdb28a",
         350820,
         15902,
     ),
     NabTrace(
-        "Twitter_volume_CVS.csv",
         "realTweets/Twitter_volume_CVS.csv",
         "f0bdc89cba3dd2265b47069187c750eeae18ef48f76f86067ee26ea1af9c3114",
         348802,
         15853,
     ),
     NabTrace(
-        "Twitter_volume_FB.csv",
         "realTweets/Twitter_volume_FB.csv",
         "a7096bd646759486bda6796b5600cd33a4590f0842bf274ea7acba001b3ba591",
         359760,
         15833,
     ),
     NabTrace(
-        "Twitter_volume_GOOG.csv",
         "realTweets/Twitter_volume_GOOG.csv",
         "3a39cc23d1ff6a0f234b55298d0c46c21d2e94ddb81a0dad9e1e46e3aaa9ec90",
         361270,
         15842,
     ),
     NabTrace(
-        "Twitter_volume_IBM.csv",
         "realTweets/Twitter_volume_IBM.csv",
         "4309bd56d28ddcbdc168e207da9717395fa2e9f74dba41fa768e0f7da8a116fa",
         351268,
         15893,
     ),
     NabTrace(
-        "Twitter_volume_KO.csv",
         "realTweets/Twitter_volume_KO.csv",
         "f3aa8157043c6569911031535bd1f7a73b428b5a2d95238d79b9d5b88ceebbd2",
         355283,
         15851,
     ),
     NabTrace(
-        "Twitter_volume_PFE.csv",
         "realTweets/Twitter_volume_PFE.csv",
         "330d5ed521c9421efe0daea2405bec404e29ac5e4530827811b4a5d72aff435a",
         348926,
         15858,
     ),
     NabTrace(
-        "Twitter_volume_UPS.csv",
         "realTweets/Twitter_volume_UPS.csv",
         "be50f06bbb9d020f37653c8c5cf19af63f77aa0019d8cf10849d91f4af455af4",
         350182,
         15866,
     ),
     NabTrace(
-        "ec2_network_in_257a54.csv",
         "realAWSCloudwatch/ec2_network_in_257a54.csv",
         "39104b08f2e0a673b5137eb7681897fcadf0955fedf565740a6a94edc63a81a4",
         117236,
         4032,
     ),
     NabTrace(
-        "elb_request_count_8c0756.csv",
         "realAWSCloudwatch/elb_request_count_8c0756.csv",
         "74c26574a01ca9fb89dddb5021e2e13c3a93eb25dc640438a9acb1ceb00f1021",
         101052,
         4032,
     ),
     NabTrace(
-        "iio_us-east-1_i-a2eb1cd9_NetworkIn.csv",
         "realAWSCloudwatch/iio_us-east-1_i-a2eb1cd9_NetworkIn.csv",
         "f115fbe6542159eed5612445bfa620708a28ab6b41349d1432bb15c3a3b8414d",
         37339,
         1243,
     ),
     NabTrace(
-        "nyc_taxi.csv",
         "realKnownCause/nyc_taxi.csv",
         "5773585a649175b64e67307ab9873b61afb8ea42b939ffd2ac822acf02bb414b",
         265772,

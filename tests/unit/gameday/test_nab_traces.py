@@ -41,8 +41,7 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 def manifest(monkeypatch: pytest.MonkeyPatch) -> tuple[NabTrace, ...]:
     """Three small stand-ins for the real traces, their sha256s computed from the content served."""
     fakes = tuple(
-        NabTrace(path.rsplit("/", 1)[1], path, _sha(text), len(text), text.count("\n") - 1)
-        for path, text in FAKE_FILES.items()
+        NabTrace(path, _sha(text), len(text), text.count("\n") - 1) for path, text in FAKE_FILES.items()
     )
     monkeypatch.setattr(nab_traces, "MANIFEST", fakes)
     return fakes
