@@ -138,6 +138,8 @@ def judge_defaults(
     sweep's points at the defaults (each AWS family at AWS_DEFAULT_SETTING, the anchors as they are,
     `surgeguard` at CHALLENGER_DEFAULT_SETTING), then the frontier goal on all the points. A policy
     whose default setting was not swept is missing, and the goals that need it are not judged."""
+    if trace_minutes < JUDGED_MINUTES:
+        return [SHAPE_TEST]
     at_default = {
         family: p
         for family, points in frontier.items()
@@ -145,8 +147,6 @@ def judge_defaults(
         if p.setting == (CHALLENGER_DEFAULT_SETTING if family in CHALLENGERS else AWS_DEFAULT_SETTING)
     }
     policies = {**at_default, **anchors}
-    if trace_minutes < JUDGED_MINUTES:
-        return [SHAPE_TEST]
     if CHALLENGER not in policies:
         missing = f"needs {CHALLENGER} at setting {CHALLENGER_DEFAULT_SETTING:g}"
         return [Verdict("goals", None, missing), _frontier_verdict(frontier, anchors)]
