@@ -4,7 +4,9 @@ Any single setting of a scaler can be tuned to look good on one number; the hone
 curve of dropped demand against cost that each family traces as its knob moves. An AWS point
 (policy, setting) is beaten when some Surgeguard point drops no more AND costs no more. Step scaling has
 no knob: it runs once per trace as an anchor, an AWS point like the others. Beside the dominance, the
-sweep judges BENCHMARK.md's other goals on its own points at the default settings.
+sweep judges BENCHMARK.md's other goals on its own points at the default settings, with `clairvoyant`
+computed once per trace as a reference (not an AWS point) so that the goal lines say, as the plain
+bench's do, when a cost bound is one that even perfect foresight exceeds.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from gameday.baselines import AWS_FRONTIER, AWS_FRONTIER_SETTINGS, StepScaling
+from gameday.baselines import AWS_FRONTIER, AWS_FRONTIER_SETTINGS, Clairvoyant, StepScaling
 from gameday.engine import (
     DEFAULT_START,
     DeclaredEvent,
@@ -43,6 +45,9 @@ CHALLENGER_DEFAULT_SETTING = Tuning().cpu_target
 # AWS policies without a knob: each runs once per trace beside the sweep, on the same fleet. Step scaling
 # is one of the box's anchors, and an AWS point the frontier goal needs dominated like any other.
 ANCHORS: Mapping[str, Callable[[], Policy]] = {"aws-step-scaling": StepScaling}
+# References run once per trace, not contenders: never AWS points, never dominated or dominating. The
+# goals read them only for the note on a cost bound that even perfect 4-minute foresight exceeds.
+REFERENCES: Mapping[str, Callable[[], Policy]] = {"clairvoyant": Clairvoyant}
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class TraceFrontier:
     frontier: Frontier
     anchors: Mapping[str, FrontierPoint] = field(default_factory=dict)  # policy -> its one point
     goals: Sequence[Verdict] = ()  # judge_defaults' verdicts
+    references: Mapping[str, FrontierPoint] = field(default_factory=dict)  # REFERENCES' points
 
     def dominator(self, point: FrontierPoint, challenger: str = CHALLENGER) -> FrontierPoint | None:
         """The challenger's cheapest point that dominates `point`, or None."""
@@ -132,12 +138,16 @@ def _frontier_verdict(frontier: Frontier, anchors: Mapping[str, FrontierPoint]) 
 
 
 def judge_defaults(
-    frontier: Frontier, anchors: Mapping[str, FrontierPoint], trace_minutes: int
+    frontier: Frontier,
+    anchors: Mapping[str, FrontierPoint],
+    trace_minutes: int,
+    references: Mapping[str, FrontierPoint] | None = None,
 ) -> list[Verdict]:
     """The goals of the plain bench (`judge`: milestone, box, distance to clairvoyant) on the
-    sweep's points at the defaults (each AWS family at AWS_DEFAULT_SETTING, the anchors as they are,
-    `surgeguard` at CHALLENGER_DEFAULT_SETTING), then the frontier goal on all the points. A policy
-    whose default setting was not swept is missing, and the goals that need it are not judged."""
+    sweep's points at the defaults (each AWS family at AWS_DEFAULT_SETTING, the anchors and the
+    references as they are, `surgeguard` at CHALLENGER_DEFAULT_SETTING), then the frontier goal on all
+    the points. A policy whose default setting was not swept is missing, and the goals that need it are
+    not judged."""
     if trace_minutes < JUDGED_MINUTES:
         return [SHAPE_TEST]
     at_default = {
@@ -146,7 +156,7 @@ def judge_defaults(
         for p in points
         if p.setting == (CHALLENGER_DEFAULT_SETTING if family in CHALLENGERS else AWS_DEFAULT_SETTING)
     }
-    policies = {**at_default, **anchors}
+    policies = {**at_default, **anchors, **(references or {})}
     if CHALLENGER not in policies:
         missing = f"needs {CHALLENGER} at setting {CHALLENGER_DEFAULT_SETTING:g}"
         return [Verdict("goals", None, missing), _frontier_verdict(frontier, anchors)]
@@ -175,7 +185,8 @@ def _run_point(
     events: Sequence[DeclaredEvent],
     seed: int,
 ) -> FrontierPoint:
-    """One run: a family's policy at `setting`, or an anchor's (no knob) with `setting` None."""
+    """One run: a family's policy at `setting`, or an anchor's or a reference's (no knob) with `setting`
+    None."""
     sizing = size_fleet(trace, params)
     oracle = oracle_instance_minutes(trace, sizing.capacity_per_instance)
     metrics = simulate(
@@ -201,10 +212,11 @@ def run_frontier(
     seed: int = 0,
     jobs: int = 1,
     anchors: Mapping[str, Callable[[], Policy]] = ANCHORS,
+    references: Mapping[str, Callable[[], Policy]] = REFERENCES,
 ) -> list[TraceFrontier]:
-    """Every family at every setting and each anchor once on every trace, the same fleet and oracle per
-    trace, and the goals judged at the defaults. With `jobs` > 1 the runs go to that many worker
-    processes (each run is independent and deterministic, so the numbers are the same)."""
+    """Every family at every setting and each anchor and reference once on every trace, the same fleet
+    and oracle per trace, and the goals judged at the defaults. With `jobs` > 1 the runs go to that many
+    worker processes (each run is independent and deterministic, so the numbers are the same)."""
     families = default_families() if families is None else families
     tasks: list[tuple[int, str, Callable[[], Policy], float | None]] = [
         (index, family, partial(factory, setting), setting)
@@ -212,8 +224,9 @@ def run_frontier(
         for family, (factory, settings) in families.items()
         for setting in settings
     ]
+    singles: Mapping[str, Callable[[], Policy]] = {**anchors, **references}
     tasks += [
-        (index, name, factory, None) for index in range(len(traces)) for name, factory in anchors.items()
+        (index, name, factory, None) for index in range(len(traces)) for name, factory in singles.items()
     ]
     common = (params, start, tuple(events), seed)
     calls = [(traces[i], make_policy, setting, *common) for i, _, make_policy, setting in tasks]
@@ -222,15 +235,18 @@ def run_frontier(
     for index, trace in enumerate(traces):
         frontier: dict[str, list[FrontierPoint]] = {}
         anchor_points: dict[str, FrontierPoint] = {}
+        reference_points: dict[str, FrontierPoint] = {}
         for (task_index, family, _, setting), p in zip(tasks, points, strict=True):
             if task_index != index:
                 continue
-            if setting is None:
-                anchor_points[family] = p
-            else:
+            if setting is not None:
                 frontier.setdefault(family, []).append(p)
-        verdicts = judge_defaults(frontier, anchor_points, trace.minutes)
-        out.append(TraceFrontier(trace.name, frontier, anchor_points, verdicts))
+            elif family in references:
+                reference_points[family] = p
+            else:
+                anchor_points[family] = p
+        verdicts = judge_defaults(frontier, anchor_points, trace.minutes, reference_points)
+        out.append(TraceFrontier(trace.name, frontier, anchor_points, verdicts, reference_points))
     return out
 
 
@@ -241,13 +257,17 @@ def format_frontier(frontiers: Sequence[TraceFrontier]) -> str:
     parts = []
     for tf in frontiers:
         lines = [f"{tf.trace}: frontier (setting: dropped_pct / cost_vs_oracle)"]
-        width = max(len(name) for name in [*tf.frontier, *tf.anchors])
+        width = max(len(name) for name in [*tf.frontier, *tf.anchors, *tf.references])
         for family, points in tf.frontier.items():
             cells = "  ".join(f"{p.setting:g}: {p.dropped_pct:.3f} / {p.cost_vs_oracle:.3f}" for p in points)
             lines.append(f"  {family:<{width}}  {cells}")
         if tf.anchors:
             lines.append("  anchors without a knob (dropped_pct / cost_vs_oracle)")
             for name, p in tf.anchors.items():
+                lines.append(f"  {name:<{width}}  {p.dropped_pct:.3f} / {p.cost_vs_oracle:.3f}")
+        if tf.references:
+            lines.append("  references, not AWS points (dropped_pct / cost_vs_oracle)")
+            for name, p in tf.references.items():
                 lines.append(f"  {name:<{width}}  {p.dropped_pct:.3f} / {p.cost_vs_oracle:.3f}")
         for challenger in (name for name in CHALLENGERS if name in tf.frontier):
             lines.append(f"  dominance: the {challenger} setting that drops no more and costs no more")
@@ -282,14 +302,16 @@ def format_frontier(frontiers: Sequence[TraceFrontier]) -> str:
 def frontier_json(frontiers: Sequence[TraceFrontier]) -> dict[str, Any]:
     """{"traces":[{"trace":..,"frontier":{POLICY:[{"setting":..,"dropped_pct":..,"instance_hours":..,
     "cost_vs_oracle":..}]}, "anchors": {POLICY: {"dropped_pct":..,"instance_hours":..,
-    "cost_vs_oracle":..}}, "undominated": {SURGEGUARD_FAMILY: [[POLICY, setting], ...]},
-    "goals": [{"goal":..,"met": true|false|null,"detail":..}]}]}; an anchor's setting is null."""
+    "cost_vs_oracle":..}}, "references": {REFERENCE: {...the same...}}, "undominated":
+    {SURGEGUARD_FAMILY: [[POLICY, setting], ...]}, "goals": [{"goal":..,"met": true|false|null,
+    "detail":..}]}]}; an anchor's setting is null."""
     return {
         "traces": [
             {
                 "trace": tf.trace,
                 "frontier": {family: [p.as_dict() for p in points] for family, points in tf.frontier.items()},
                 "anchors": {name: p.as_dict() for name, p in tf.anchors.items()},
+                "references": {name: p.as_dict() for name, p in tf.references.items()},
                 "undominated": {
                     challenger: [[family, p.setting] for family, p in tf.undominated(challenger)]
                     for challenger in CHALLENGERS
@@ -371,7 +393,7 @@ def frontier_main(
     if png_path is not None:
         plot_frontier(frontiers, png_path)
     points = sum(len(pts) for tf in frontiers for pts in tf.frontier.values()) + sum(
-        len(tf.anchors) for tf in frontiers
+        len(tf.anchors) + len(tf.references) for tf in frontiers
     )
     write(
         f"frontier: {points} runs on {len(frontiers)} trace(s) in {elapsed:.1f} s wall time ({jobs} job(s))\n"

@@ -23,6 +23,7 @@ from gameday.frontier import (
     CHALLENGER,
     CHALLENGER_DEFAULT_SETTING,
     CHALLENGERS,
+    REFERENCES,
     FrontierPoint,
     TraceFrontier,
     default_families,
@@ -178,12 +179,14 @@ def test_cli_frontier_prints_tables_time_and_writes_json_and_png(
     assert set(entry["frontier"]) == {*AWS_FRONTIER, *CHALLENGERS}
     assert [p["setting"] for p in entry["frontier"][CHALLENGER]] == list(HEADROOM_SETTINGS)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # The step anchor ran once beside the sweep, and counts among the runs; the trace is a shape test.
+    # The step anchor and the clairvoyant reference ran once each beside the sweep, and count among the
+    # runs; the trace is a shape test.
     assert (
         set(entry["anchors"]) == {"aws-step-scaling"}
         and "setting" not in entry["anchors"]["aws-step-scaling"]
     )
-    runs = len(AWS_FRONTIER) * len(AWS_FRONTIER_SETTINGS) + len(CHALLENGERS) * len(HEADROOM_SETTINGS) + 1
+    assert set(entry["references"]) == {CLAIRVOYANT} and entry["references"][CLAIRVOYANT]["dropped_pct"] == 0
+    runs = len(AWS_FRONTIER) * len(AWS_FRONTIER_SETTINGS) + len(CHALLENGERS) * len(HEADROOM_SETTINGS) + 2
     assert f"frontier: {runs} runs on 1 trace(s)" in text
     assert entry["goals"] == [{"goal": "goals", "met": None, "detail": "a shape test: under a day long"}]
 
@@ -241,10 +244,16 @@ def test_the_published_frontiers_are_of_todays_knob_and_agree_with_their_points(
             name: FrontierPoint(None, p["dropped_pct"], p["instance_hours"], p["cost_vs_oracle"])
             for name, p in entry.get("anchors", {}).items()
         }
+        references = {
+            name: FrontierPoint(None, p["dropped_pct"], p["instance_hours"], p["cost_vs_oracle"])
+            for name, p in entry.get("references", {}).items()
+        }
         recomputed = TraceFrontier(entry["trace"], points, anchors).undominated()
         assert [[family, p.setting] for family, p in recomputed] == entry["undominated"][CHALLENGER]
         if entry.get("goals") not in (None, [asdict(SHAPE_TEST)]):
-            judged = judge_defaults(points, anchors, JUDGED_MINUTES)
+            # Today's sweep runs clairvoyant beside it: a trace judged without it was judged before that.
+            assert set(references) == set(REFERENCES), entry["trace"]
+            judged = judge_defaults(points, anchors, JUDGED_MINUTES, references)
             assert [asdict(verdict) for verdict in judged] == entry["goals"], entry["trace"]
 
 
@@ -263,6 +272,7 @@ def test_the_default_and_two_named_settings_are_anchored_to_aws_each_at_its_own_
 
 
 STEP = "aws-step-scaling"
+CLAIRVOYANT = "clairvoyant"
 MILESTONE_FAMILIES = ("aws-target-tracking-cpu", "aws-target-tracking-requests", "aws-target-tracking-hires")
 
 
@@ -297,7 +307,7 @@ def test_goals_at_the_defaults_are_the_plain_benchs_goals_on_the_same_runs() -> 
     }
     # WHEN the frontier runs, and the plain bench runs each policy at its default
     (tf,) = run_frontier([trace], families=families)
-    (report,) = bench.run_bench([trace], [*families, STEP])
+    (report,) = bench.run_bench([trace], [*families, STEP, CLAIRVOYANT])
     # THEN the anchor is the plain bench's step scaling run, and the goals are its goal lines, word for word
     step = report.policies[STEP]
     assert tf.anchors == {
@@ -307,11 +317,16 @@ def test_goals_at_the_defaults_are_the_plain_benchs_goals_on_the_same_runs() -> 
     assert [v.goal for v in tf.goals] == ["milestone", "box", "distance to clairvoyant", "frontier"]
     assert list(tf.goals[:3]) == judge(report.policies, trace.minutes)
     assert all(v.met is not None for v in tf.goals)
+    # AND clairvoyant is the plain bench's, a reference beside the sweep and never an AWS point
+    seer = report.policies[CLAIRVOYANT]
+    assert tf.references == {
+        CLAIRVOYANT: FrontierPoint(None, seer.dropped_pct, seer.instance_hours, seer.cost_vs_oracle)
+    }
     # AND the frontier verdict counts the anchor among the AWS points: 6 swept and step scaling
     missed = tf.undominated()
     assert tf.goals[3].met is (not missed)
     assert tf.goals[3].detail.startswith(f"{7 - len(missed)} of 7 AWS points dominated")
-    assert tf.goals == judge_defaults(tf.frontier, tf.anchors, trace.minutes)
+    assert tf.goals == judge_defaults(tf.frontier, tf.anchors, trace.minutes, tf.references)
 
 
 def hand_built(
@@ -355,6 +370,30 @@ def test_every_aws_point_dominated_meets_the_frontier() -> None:
     assert [v.met for v in verdicts] == [True, True, False, True]  # 90 h is not 60 % of predictive's 200
 
 
+def test_a_cost_bound_even_clairvoyant_exceeds_is_noted_as_the_plain_bench_notes_it() -> None:
+    # GIVEN surgeguard dropping less than every AWS default but costing more than the cheapest, TT at 50
+    # (100 h, dropping 1 %), and clairvoyant, run beside the sweep, costing more than that bound too
+    frontier, anchors = hand_built(point(66, 0.5, 110.0), FrontierPoint(None, 2.0, 150.0, 15.0))
+    seer = {CLAIRVOYANT: FrontierPoint(None, 0.0, 105.0, 10.5)}
+    # WHEN judged at the defaults with the reference, and without it
+    noted = {v.goal: v for v in judge_defaults(frontier, anchors, JUDGED_MINUTES, seer)}
+    bare = {v.goal: v for v in judge_defaults(frontier, anchors, JUDGED_MINUTES)}
+    # THEN the milestone and the box say whose bound it is, what it drops, and what clairvoyant costs,
+    # word for word as the plain bench says it on the same numbers
+    note = (
+        "; the cost bound is aws-target-tracking-cpu's, which drops 1.000 %, and even clairvoyant, "
+        "knowing the next 4 minutes, costs 10.500x"
+    )
+    for goal in ("milestone", "box"):
+        assert noted[goal].met is False and noted[goal].detail == bare[goal].detail + note
+    plain = {name: points[-1] for name, points in frontier.items() if name != "aws-predictive+tt"}
+    plain |= {"aws-predictive+tt": frontier["aws-predictive+tt"][0], **anchors, **seer}
+    assert judge(plain, JUDGED_MINUTES) == list(noted.values())[:3]
+    # AND a clairvoyant within the bound adds nothing: the bound was reachable
+    within = {CLAIRVOYANT: FrontierPoint(None, 0.0, 95.0, 9.5)}
+    assert judge_defaults(frontier, anchors, JUDGED_MINUTES, within) == list(bare.values())
+
+
 def test_under_a_day_the_goals_are_a_shape_test_as_in_the_plain_bench() -> None:
     frontier, anchors = hand_built(point(66, 0.9, 90.0), FrontierPoint(None, 0.01, 120.0, 12.0))
     verdicts = judge_defaults(frontier, anchors, JUDGED_MINUTES - 1)
@@ -380,11 +419,15 @@ def test_a_default_setting_left_out_of_the_sweep_is_not_judged() -> None:
 def test_the_anchor_and_the_goals_are_in_the_json_and_the_table() -> None:
     # GIVEN a hand-built frontier with its step anchor, judged on a day
     frontier, anchors = hand_built(point(66, 0.9, 90.0), FrontierPoint(None, 0.01, 120.0, 12.0))
-    tf = TraceFrontier("t", frontier, anchors, judge_defaults(frontier, anchors, JUDGED_MINUTES))
+    seer = {CLAIRVOYANT: FrontierPoint(None, 0.0, 60.0, 6.0)}
+    tf = TraceFrontier("t", frontier, anchors, judge_defaults(frontier, anchors, JUDGED_MINUTES, seer), seer)
     # WHEN written as JSON (strict: an anchor's missing setting must not become NaN)
     entry = json.loads(json.dumps(frontier_json([tf]), allow_nan=False))["traces"][0]
     # THEN the anchor has its numbers and no setting, the frontier key is unchanged, and the goals are listed
     assert entry["anchors"] == {STEP: {"dropped_pct": 0.01, "instance_hours": 120.0, "cost_vs_oracle": 12.0}}
+    assert entry["references"] == {
+        CLAIRVOYANT: {"dropped_pct": 0.0, "instance_hours": 60.0, "cost_vs_oracle": 6.0}
+    }
     assert entry["frontier"][CHALLENGER][1] == {
         "setting": 66,
         "dropped_pct": 0.9,
@@ -403,6 +446,10 @@ def test_the_anchor_and_the_goals_are_in_the_json_and_the_table() -> None:
     text = format_frontier([tf])
     assert f"  {STEP:<28}  0.010 / 12.000" in text
     assert f"  {STEP:<28}  no knob -> NOT DOMINATED" in text
+    assert (
+        f"  references, not AWS points (dropped_pct / cost_vs_oracle)\n  {CLAIRVOYANT:<28}  0.000 / 6.000"
+        in text
+    )
     assert f"{CHALLENGER}: 7 of 8 AWS points dominated" in text
     assert "  goals at the defaults (surgeguard 66, AWS at 50 %):\n    milestone: met (" in text
     assert f"    {tf.goals[1].line()}" in text and "    frontier: NOT MET (7 of 8" in text
