@@ -261,14 +261,14 @@ def format_frontier(frontiers: Sequence[TraceFrontier]) -> str:
         for family, points in tf.frontier.items():
             cells = "  ".join(f"{p.setting:g}: {p.dropped_pct:.3f} / {p.cost_vs_oracle:.3f}" for p in points)
             lines.append(f"  {family:<{width}}  {cells}")
-        if tf.anchors:
-            lines.append("  anchors without a knob (dropped_pct / cost_vs_oracle)")
-            for name, p in tf.anchors.items():
-                lines.append(f"  {name:<{width}}  {p.dropped_pct:.3f} / {p.cost_vs_oracle:.3f}")
-        if tf.references:
-            lines.append("  references, not AWS points (dropped_pct / cost_vs_oracle)")
-            for name, p in tf.references.items():
-                lines.append(f"  {name:<{width}}  {p.dropped_pct:.3f} / {p.cost_vs_oracle:.3f}")
+        for heading, singles in (
+            ("anchors without a knob", tf.anchors),
+            ("references, not AWS points", tf.references),
+        ):
+            if singles:
+                lines.append(f"  {heading} (dropped_pct / cost_vs_oracle)")
+                for name, p in singles.items():
+                    lines.append(f"  {name:<{width}}  {p.dropped_pct:.3f} / {p.cost_vs_oracle:.3f}")
         for challenger in (name for name in CHALLENGERS if name in tf.frontier):
             lines.append(f"  dominance: the {challenger} setting that drops no more and costs no more")
             total = 0

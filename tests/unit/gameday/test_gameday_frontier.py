@@ -240,14 +240,13 @@ def test_the_published_frontiers_are_of_todays_knob_and_agree_with_their_points(
             ]
             for family, pts in families.items()
         }
-        anchors = {
-            name: FrontierPoint(None, p["dropped_pct"], p["instance_hours"], p["cost_vs_oracle"])
-            for name, p in entry.get("anchors", {}).items()
-        }
-        references = {
-            name: FrontierPoint(None, p["dropped_pct"], p["instance_hours"], p["cost_vs_oracle"])
-            for name, p in entry.get("references", {}).items()
-        }
+        anchors, references = (
+            {
+                name: FrontierPoint(None, p["dropped_pct"], p["instance_hours"], p["cost_vs_oracle"])
+                for name, p in entry.get(key, {}).items()
+            }
+            for key in ("anchors", "references")
+        )
         recomputed = TraceFrontier(entry["trace"], points, anchors).undominated()
         assert [[family, p.setting] for family, p in recomputed] == entry["undominated"][CHALLENGER]
         if entry.get("goals") not in (None, [asdict(SHAPE_TEST)]):
