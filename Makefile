@@ -52,7 +52,7 @@ demo: setup
 bench: setup
 	$(VENV)/bin/surgeguard bench $(TRACES)
 
-# The 14 NAB traces the README's results are measured on (AGPL-3.0, so fetched, not vendored), sha256-verified.
+# The 16 NAB traces the README's results are measured on (AGPL-3.0, so fetched, not vendored), sha256-verified.
 traces: setup
 	$(VENV)/bin/surgeguard fetch-traces traces
 

@@ -1,4 +1,4 @@
-"""`surgeguard fetch-traces`: download the 14 Numenta Anomaly Benchmark traces the README's results are
+"""`surgeguard fetch-traces`: download the 16 Numenta Anomaly Benchmark traces the README's results are
 measured on, and keep a file under its own name only when its sha256 is the one we measured.
 
 NAB (github.com/numenta/NAB) is AGPL-3.0, so the traces are not vendored: a user fetches them from NAB
@@ -121,6 +121,18 @@ MANIFEST: tuple[NabTrace, ...] = (
         "f115fbe6542159eed5612445bfa620708a28ab6b41349d1432bb15c3a3b8414d",
         37339,
         1243,
+    ),
+    NabTrace(
+        "realAWSCloudwatch/grok_asg_anomaly.csv",
+        "86a0abe9d58e376858d2fd4f4a438f1997e24c64a09e5af03accd4e1b372ac47",
+        131065,
+        4621,
+    ),
+    NabTrace(
+        "realKnownCause/cpu_utilization_asg_misconfiguration.csv",
+        "58ba65dc0737cfbac11b51514476d50c438d44011232144bb8d93f392df58f9f",
+        539274,
+        18050,
     ),
     NabTrace(
         "realKnownCause/nyc_taxi.csv",

@@ -20,7 +20,7 @@ commands:
   preflight            before a sale: quotas, limits, monitoring, alarms, schedules... PASS/WARN/FAIL
   status               during a sale: sizes, signals vs targets, event floor, pause, alarms, decisions
   report               after a sale: timeline, capacity vs demand (PNG), cost, and the AWS policies' what-if
-  fetch-traces [DIR]   download the 14 NAB traces the README's results are measured on, sha256-verified
+  fetch-traces [DIR]   download the 16 NAB traces the README's results are measured on, sha256-verified
 
 `surgeguard COMMAND --help` for each command's options."""
 

@@ -216,6 +216,7 @@ DOCS = Path(__file__).resolve().parents[3] / "docs"
         "frontier-fresh.json",
         "frontier-fb-ibm-ko.json",
         "frontier-more.json",
+        "frontier-asg.json",
     ],
 )
 def test_the_published_frontiers_are_of_todays_knob_and_agree_with_their_points(name: str) -> None:

@@ -222,21 +222,23 @@ def test_the_cli_lists_the_command_and_its_help(capsys: pytest.CaptureFixture[st
     assert "--base-url" in capsys.readouterr().out
 
 
-def test_the_real_manifest_pins_the_fourteen_traces_the_readme_cites() -> None:
+def test_the_real_manifest_pins_the_sixteen_traces_the_readme_cites() -> None:
     names = [trace.name for trace in MANIFEST]
-    assert len(names) == 14 and len(set(names)) == 14
+    assert len(names) == 16 and len(set(names)) == 16
     for trace in MANIFEST:
         assert re.fullmatch(r"[0-9a-f]{64}", trace.sha256), trace
         assert trace.rows > 0 and trace.bytes > trace.rows, trace
         assert trace.name.endswith(".csv") and trace.path.endswith("/" + trace.name), trace
         assert trace.path.split("/")[0] in ("realTweets", "realAWSCloudwatch", "realKnownCause"), trace
-    assert len({trace.sha256 for trace in MANIFEST}) == 14
+    assert len({trace.sha256 for trace in MANIFEST}) == 16
     for cited in (
         "Twitter_volume_AAPL.csv",
         "elb_request_count_8c0756.csv",
         "ec2_network_in_257a54.csv",
         "iio_us-east-1_i-a2eb1cd9_NetworkIn.csv",
         "nyc_taxi.csv",
+        "grok_asg_anomaly.csv",
+        "cpu_utilization_asg_misconfiguration.csv",
     ):
         assert cited in names
     assert nab_traces.DEFAULT_BASE_URL == "https://raw.githubusercontent.com/numenta/NAB/master/data/"
