@@ -338,6 +338,7 @@ def _forecast(
             "own_instance_hours": round(anchor.own_instance_minutes / 60, 1),
             "anchor_instance_hours": round(anchor.anchor_instance_minutes / 60, 1),
             "anchor_target_pct": anchor.target_pct,
+            "at_anchor_target": anchor.at_anchor_target,
         }
     if pool_note is not None:
         record["warm_pool"] = pool_note

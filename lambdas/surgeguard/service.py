@@ -1281,7 +1281,15 @@ def _headroom(
     unpaid = unpaid_noise_headroom(group, item, now)
     share = group.noise_headroom.target_share_if_unpaid
     if unpaid is None or share is None:
-        return noise_limits(group, adapters, now, direction, anchored_multiplier(group, item, now)), readings
+        limits = noise_limits(group, adapters, now, direction, anchored_multiplier(group, item, now))
+        lowered = anchor_target_share(group, item, now)
+        if lowered is None:
+            return limits, readings
+        assert item is not None and item.anchor is not None  # a share comes only from an anchor verdict
+        notes = {**limits.notes, "anchor_target": {"target_share": lowered, "why": item.anchor.describe()}}
+        return replace(limits, notes=notes), [
+            replace(reading, target=reading.target * lowered) for reading in readings
+        ]
     stood_down = NoiseLimits(notes={"noise": {"stood_down": unpaid.describe(), "target_share": share}})
     return stood_down, [replace(reading, target=reading.target * share) for reading in readings]
 
@@ -1357,6 +1365,28 @@ def anchored_multiplier(group: GroupConfig, state: ForecastState | None, now: da
     if not state.issued_at <= now < state.valid_until:
         return 1.0
     return state.anchor.multiplier
+
+
+# The lowest share of its target a group's signals are taken to by the anchors' target: a config that
+# names an anchor target far below its own (10 % against 90 %) must not take a group to 9x its capacity.
+AT_ANCHOR_TARGET_MIN_SHARE = 0.5
+
+
+def anchor_target_share(group: GroupConfig, state: ForecastState | None, now: datetime) -> float | None:
+    """The share of their targets the signals aim at where the forecaster sent them to target tracking's
+    own (`AnchorVerdict.at_anchor_target`), while its item is in effect: the anchor's target over the
+    group's, at least `AT_ANCHOR_TARGET_MIN_SHARE`. None where it did not, or where the group's target is
+    no higher than the anchor's."""
+    if state is None or state.anchor is None or not group.anchors_noise_headroom():
+        return None
+    verdict = state.anchor
+    if not (verdict.at_anchor_target and state.issued_at <= now < state.valid_until) or verdict.stood_down:
+        return None
+    per_instance, per_target = group.full_load_requests(), group.requests_target()
+    if per_instance is None or per_target is None or per_instance <= 0:
+        return None
+    share = (verdict.target_pct / 100.0) / min(1.0, per_target / per_instance)
+    return max(AT_ANCHOR_TARGET_MIN_SHARE, share) if share < 1.0 else None
 
 
 def unpaid_noise_headroom(

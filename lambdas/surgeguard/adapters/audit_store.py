@@ -867,6 +867,7 @@ def _anchor_attributes(verdict: AnchorVerdict) -> dict[str, Any]:
         "stood_down": {"BOOL": verdict.stood_down},
         "step_anchored": {"BOOL": verdict.step_anchored},
         "target_pct": _to_attribute(verdict.target_pct),
+        "at_anchor_target": {"BOOL": verdict.at_anchor_target},
     }
 
 
@@ -889,6 +890,9 @@ def _anchor_verdict(attributes: dict[str, Any]) -> AnchorVerdict:
     target_pct = float(_from_attribute(attributes.get("target_pct", {"N": "50"})))
     if not ANCHOR_TARGET_LOW <= target_pct <= ANCHOR_TARGET_HIGH:
         raise ValueError(f"anchor verdict at a target of {target_pct} %: no config names it")
+    at_anchor_target = attributes.get("at_anchor_target", {"BOOL": False})["BOOL"] is True
+    if at_anchor_target and multiplier != 1.0:
+        raise ValueError(f"anchor verdict at the anchors' target and at {multiplier}x: only 1x goes there")
     return AnchorVerdict(
         judged_at=_item_time(attributes["judged_at"], "forecast item's anchor.judged_at"),
         days=int(attributes["days"]["N"]),
@@ -903,6 +907,8 @@ def _anchor_verdict(attributes: dict[str, Any]) -> AnchorVerdict:
         target_pct=target_pct,
         # An item written before the fallback existed chose a lean multiple only against step scaling too.
         step_anchored=attributes.get("step_anchored", {"BOOL": multiplier < 1.0})["BOOL"] is True,
+        # An item written before groups went to the anchors' target kept theirs.
+        at_anchor_target=at_anchor_target,
     )
 
 

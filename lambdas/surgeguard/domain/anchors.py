@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from surgeguard.domain.forecast import CEIL_TOLERANCE
+from surgeguard.domain.headroom import UNPAID_MIN_POINTS, UNPAID_MIN_SHARE
 
 # The multiples of the configured noise headroom (its sigmas and its cap) the check chooses among,
 # leanest first. 1.0 is the configured headroom. In eighths up to 1.5, where most choices fall: the
@@ -60,6 +61,15 @@ MULTIPLIER_CURVE: dict[float, tuple[float, float]] = {
 # Without it nasa ran at the lean multiple predicted to drop just as much as step scaling, and beat it by
 # 0.003 points of drops (README, "PFE's milestone").
 LEAN_DROP_MARGIN = 0.05
+# Where no multiple is predicted to beat the anchors and the group drops more than they do, by a margin
+# that matters (the noise judge's: a tenth of a point and a fiftieth), while holding this share fewer
+# instance-hours than the cheapest of them and step scaling, its signals aim at target tracking's own
+# target until those hours are spare no more. A CPU series that doubles for 5 minutes at a time (NAB's
+# autoscaling group, README) has little noise headroom to multiply, and at 3x it dropped 0.510 % against
+# 0.524 %; at 50 % instead of 66 % it meets what target tracking meets. The spare tenth is what a lower
+# target may spend: with none asked, IBM's tweets went to 50 % while holding 0.3 % under step scaling,
+# and lost the box.
+AT_ANCHOR_TARGET_SPARE = 0.1
 DAY_MINUTES = 1440
 _TOLERANCE = 1 + 1e-9
 # Target tracking's documented alarms (EC2 Auto Scaling user guide, "Target tracking scaling policies"):
@@ -408,15 +418,20 @@ class AnchorVerdict:
     # Step scaling was a fourth anchor: a lean multiple predicted to beat all four. A lean multiple without
     # it was the fallback: nothing beat all four, 1x not even the three, and it beats the three.
     step_anchored: bool = False
+    # The group's signals aim at `target_pct` instead of their configured target (`AT_ANCHOR_TARGET_SPARE`):
+    # it lost to the anchors on drops alone, and holds a tenth fewer instance-hours than the cheapest.
+    at_anchor_target: bool = False
 
     def at_1x_from(self, when: datetime, *, stood_down: bool | None = None) -> AnchorVerdict:
-        """This choice run at 1x from `when` on: the history before `when` kept, `when`'s entry 1x."""
+        """This choice run at 1x from `when` on: the history before `when` kept, `when`'s entry 1x, and the
+        signals at their configured target."""
         kept = tuple(entry for entry in self.history if entry[0] < when)
         return replace(
             self,
             multiplier=1.0,
             history=(*kept, (when, 1.0)),
             stood_down=self.stood_down if stood_down is None else stood_down,
+            at_anchor_target=False,
         )
 
     def describe(self) -> str:
@@ -443,6 +458,11 @@ class AnchorVerdict:
             verdict = "the configured noise headroom beats it"
         else:
             verdict = "no multiple is predicted to beat it on both counts: the configured headroom holds"
+        if self.at_anchor_target:
+            verdict += (
+                f", and with instance-hours to spare its signals aim at {self.target_pct:g} % of full load, "
+                "target tracking's own target"
+            )
         anchors = f"AWS target tracking at {self.target_pct:g} %"
         if self.step_anchored:
             anchors += " and step scaling"
@@ -471,6 +491,7 @@ def choose_multiplier(
     judged_at: datetime,
     history: Sequence[tuple[datetime, float]] = (),
     curve: Mapping[float, tuple[float, float]] = MULTIPLIER_CURVE,
+    at_anchor_target_before: bool = False,
 ) -> AnchorVerdict | None:
     """The smallest multiple predicted to beat every anchor on drops and on instances held over `days`.
     A multiple below 1.0 must beat step scaling too (on days that all replayed it), its drops with
@@ -478,7 +499,10 @@ def choose_multiplier(
     target-tracking anchors, if 1.0 is not; else 1.0.
     Each day's own outcome is first carried back to the configured headroom through `curve` (each
     multiple's drops and cost relative to 1.0), then forward to each candidate. None without a day with
-    demand. `history`: the multiples chosen before (this one is added)."""
+    demand. `history`: the multiples chosen before (this one is added).
+    At 1.0, the signals go to the anchors' target (`at_anchor_target`) where the group lost on drops alone
+    with a tenth of the cheapest anchor's instance-hours to spare (`AT_ANCHOR_TARGET_SPARE`), and stay
+    there (`at_anchor_target_before`) while those hours stay spare."""
     usable = [day for day in days if day.own.demand > 0 and day.multiplier in curve]
     if not usable:
         return None
@@ -512,6 +536,14 @@ def choose_multiplier(
         # Nothing beats every anchor, 1.0 not even the three target-tracking ones: the leanest multiple that
         # beats those three (BENCHMARK.md's milestone) is better than 1.0, which is predicted to lose it.
         chosen = next((m for m in offered if m < 1.0 and beats(m, bars)), 1.0)
+    cheapest = bars[1] if lean_bars is None else lean_bars[1]
+    excess = own.dropped_pct - bars[0]
+    loses_on_drops = excess >= UNPAID_MIN_POINTS and excess >= UNPAID_MIN_SHARE * bars[0]
+    at_anchor_target = (
+        chosen == 1.0
+        and own.instance_minutes <= (1.0 - AT_ANCHOR_TARGET_SPARE) * cheapest
+        and (loses_on_drops or at_anchor_target_before)
+    )
     kept = tuple((since, m) for since, m in history if since < judged_at)
     return AnchorVerdict(
         judged_at,
@@ -523,6 +555,7 @@ def choose_multiplier(
         chosen_bars[1],
         (*kept, (judged_at, chosen)),
         step_anchored=step_anchored,
+        at_anchor_target=at_anchor_target,
     )
 
 
@@ -584,7 +617,13 @@ def judge_against_anchors(
     # Choices older than the window are read no more: the one in effect at its start is kept.
     recent = [(since, m) for since, m in history if since > first]
     before = [(since, m) for since, m in history if since <= first][-1:]
-    verdict = choose_multiplier(days, judged_at, [*before, *recent], curve)
+    verdict = choose_multiplier(
+        days,
+        judged_at,
+        [*before, *recent],
+        curve,
+        at_anchor_target_before=previous is not None and previous.at_anchor_target,
+    )
     # Rounded: 100 x 0.57 is 56.99999999999999, which the record showed and no config names.
     return None if verdict is None else replace(verdict, target_pct=round(100.0 * target_share, 6))
 
