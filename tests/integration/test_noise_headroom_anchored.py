@@ -27,7 +27,7 @@ from surgeguard.domain.forecast import ForecastState
 from surgeguard.service import RetryableFailureError
 
 from .alarm_events import SNS, alarm_event
-from .support import CONFIG, T0, alarm_for, configure_web, put_request_counts, set_desired
+from .support import CONFIG, T0, alarm_for, configure_web, desired, put_request_counts, set_desired
 from .test_forecast import forecast_item
 from .test_forecast import run as forecast_run
 
@@ -86,14 +86,28 @@ def _failing(operation: str, code: str) -> Callable[..., None]:
 
 
 def _anchor_item(
-    judged_hours_ago: float, multiplier: float, *, issued_minutes_ago: int = 10, target_pct: float = 50.0
+    judged_hours_ago: float,
+    multiplier: float,
+    *,
+    issued_minutes_ago: int = 10,
+    target_pct: float = 50.0,
+    at_anchor_target: bool = False,
 ) -> None:
     """web's FORECAST item, in place of any before it (the store keeps a newer one: a hand write here)."""
     boto3.client("dynamodb").delete_item(TableName=os.environ["TABLE_NAME"], Key=_forecast_key())
     issued = T0 - timedelta(minutes=issued_minutes_ago)
     judged = T0 - timedelta(hours=judged_hours_ago)
     verdict = AnchorVerdict(
-        judged, 4, multiplier, 0.5, 0.1, 40_000.0, 60_000.0, ((judged, multiplier),), target_pct=target_pct
+        judged,
+        4,
+        multiplier,
+        0.5,
+        0.1,
+        40_000.0,
+        60_000.0,
+        ((judged, multiplier),),
+        target_pct=target_pct,
+        at_anchor_target=at_anchor_target,
     )
     AuditStore(os.environ["TABLE_NAME"]).save_forecast(
         "web",
@@ -234,6 +248,7 @@ def test_a_decision_runs_the_noise_headroom_at_the_anchored_multiple_while_the_i
         {"history": {"L": [{"L": [{"S": "2026-11-20T10:00:00+00:00"}, {"N": "5"}]}]}},
         {"history": {"S": "yesterday"}},
         {"target_pct": {"N": "500"}},  # no config names it
+        {"at_anchor_target": {"BOOL": True}},  # at 2x: only 1x is sent to the anchors' target
         {  # out of time order: the latest choice would be misread
             "history": {
                 "L": [
@@ -257,6 +272,59 @@ def test_a_damaged_choice_leaves_the_configured_headroom_and_fails_no_decision(
     record = _scale_in(invoke, audit, cpu_metric, 1)
     assert record["outcome"] != "failed" and "malformed" in record["forecast_item"]
     assert record["noise"]["sigmas"] == 3 and "anchored" not in record["noise"]
+
+
+def _scale_out(invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], minute: int) -> dict[str, Any]:
+    """web at 4 instances, CPU at 60 % for 3 minutes; its scale-out alarm fires at T0 + `minute`: the
+    decision's audit record."""
+    now = T0 + timedelta(minutes=minute)
+    set_desired("web", 4)
+    for back in range(1, 4):
+        cpu_metric(60.0, now - timedelta(minutes=back))
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "out"), now, metric="CPUUtilization"))
+    return audit("web")[-1]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_group_sent_to_the_anchors_target_aims_its_signals_there_while_the_item_is_in_effect(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]
+) -> None:
+    # GIVEN web, whose requests target is 80 % of what an instance serves (1,000 of 1,250), sent by the
+    # forecaster to target tracking's own 50 % (it lost on drops alone, with hours to spare)
+    _configure(requests_per_instance=1250)
+    _anchor_item(judged_hours_ago=2, multiplier=1.0, at_anchor_target=True)
+    record = _scale_out(invoke, audit, cpu_metric, 1)
+    # THEN its signals aim at 50 / 80 of their targets: CPU at 31.25 %, so 4 x 60 / 31.25 = 7.7, 8
+    assert record["anchor_target"]["target_share"] == pytest.approx(0.625)
+    assert "target tracking's own target" in record["anchor_target"]["why"]
+    assert record["outcome"] == "applied" and desired() == 8
+    # AND in an item whose hour ended (the forecaster stopped writing), the configured 50 %: 4.8, 5
+    _anchor_item(judged_hours_ago=2, multiplier=1.0, at_anchor_target=True, issued_minutes_ago=200)
+    record = _scale_out(invoke, audit, cpu_metric, 200)
+    assert "anchor_target" not in record and desired() == 5
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_group_whose_own_target_is_the_anchors_keeps_it(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None]
+) -> None:
+    # GIVEN web's requests target at 50 % of what an instance serves (1,000 of 2,000), sent there
+    _configure(requests_per_instance=2000)
+    _anchor_item(judged_hours_ago=2, multiplier=1.0, at_anchor_target=True)
+    record = _scale_out(invoke, audit, cpu_metric, 1)
+    # THEN it is already there: the configured 50 % CPU, 4.8, 5
+    assert "anchor_target" not in record and desired() == 5
+
+
+@pytest.mark.usefixtures("config_file")
+def test_the_item_keeps_whether_the_group_went_to_the_anchors_target_and_one_written_before_did_not() -> None:
+    judged = T0 - timedelta(hours=3)
+    verdict = AnchorVerdict(
+        judged, 4, 1.0, 0.5, 0.1, 40_000.0, 60_000.0, ((judged, 1.0),), at_anchor_target=True
+    )
+    assert _saved_and_loaded(verdict) == verdict
+    before = _loaded_without("at_anchor_target")
+    assert before is not None and not before.at_anchor_target
 
 
 def _saved_and_loaded(verdict: AnchorVerdict) -> AnchorVerdict | None:

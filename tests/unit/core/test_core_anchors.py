@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from surgeguard.domain.anchors import (
     ANCHORS,
+    AT_ANCHOR_TARGET_SPARE,
     DAY_MINUTES,
     LEAN_DROP_MARGIN,
     MULTIPLIER_CURVE,
@@ -193,6 +194,59 @@ def test_no_multiple_within_the_anchors_cost_keeps_the_configured_headroom() -> 
     verdict = choose_multiplier(days, T0)
     assert verdict is not None and verdict.multiplier == 1.0
     assert "no multiple is predicted to beat it" in verdict.describe()
+
+
+def _losing_on_drops(own_dropped: float, own_held: float, step: Outcome | None = None) -> list[AnchorDay]:
+    # 1,000 requests a day; the anchors drop 10 (1 %) holding 100 instance-minutes
+    return [AnchorDay(1.0, Outcome(1000.0, own_dropped, own_held), _anchors(10.0, 100.0), step)] * 3
+
+
+def test_a_group_losing_on_drops_alone_with_hours_to_spare_goes_to_the_anchors_target() -> None:
+    # GIVEN a group that drops 3 % to the anchors' 1 % holding a fifth fewer instance-minutes: even 3x
+    # its noise headroom is predicted to drop 1.56 % (a CPU series that doubles for minutes at a time)
+    verdict = choose_multiplier(_losing_on_drops(30.0, 80.0), T0)
+    # THEN the headroom holds at 1x and the signals go to target tracking's own target
+    assert verdict is not None and verdict.multiplier == 1.0 and verdict.at_anchor_target
+    assert "its signals aim at 50 % of full load, target tracking's own target" in verdict.describe()
+    # AND a group already at its target, or one that lapses to 1x, runs at its own target again
+    assert not verdict.at_1x_from(T0).at_anchor_target
+
+
+@pytest.mark.parametrize(
+    ("own_dropped", "own_held", "step", "why"),
+    [
+        (10.5, 80.0, None, "a loss of 0.05 points is not one that matters"),
+        (30.0, 91.0, None, "9 % fewer hours than the anchors: too little for a lower target to spend"),
+        (30.0, 80.0, Outcome(1000.0, 40.0, 85.0), "step scaling holds 85: 80 is not a tenth under it"),
+        (30.0, 101.0, None, "more hours than the anchors: nothing to spend"),
+    ],
+)
+def test_the_anchors_target_needs_a_loss_that_matters_and_a_tenth_of_the_cheapest_hours(
+    own_dropped: float, own_held: float, step: Outcome | None, why: str
+) -> None:
+    verdict = choose_multiplier(_losing_on_drops(own_dropped, own_held, step), T0)
+    assert verdict is not None and not verdict.at_anchor_target, why
+
+
+def test_the_anchors_target_holds_while_the_hours_stay_spare_and_goes_when_they_do_not() -> None:
+    # GIVEN a group sent to the anchors' target, which now drops less than they do
+    winning_cheaply = _losing_on_drops(8.0, 85.0)
+    winning_dearly = _losing_on_drops(8.0, 95.0)
+    # THEN it stays there while it holds a tenth fewer hours than they do (back at its own target it
+    # would lose again), and goes back once it does not
+    stays = choose_multiplier(winning_cheaply, T0, at_anchor_target_before=True)
+    goes = choose_multiplier(winning_dearly, T0, at_anchor_target_before=True)
+    assert stays is not None and stays.at_anchor_target
+    assert goes is not None and not goes.at_anchor_target
+    # AND a group that was never sent there is not sent by a win
+    fresh = choose_multiplier(winning_cheaply, T0)
+    assert fresh is not None and not fresh.at_anchor_target
+
+
+def test_a_multiple_predicted_to_beat_the_anchors_is_chosen_before_their_target() -> None:
+    # GIVEN the group drops 10 % more than the anchors with hours to spare: 1.25x is predicted to beat them
+    verdict = choose_multiplier(_losing_on_drops(11.0, 80.0), T0, at_anchor_target_before=True)
+    assert verdict is not None and verdict.multiplier == 1.25 and not verdict.at_anchor_target
 
 
 def test_a_day_run_at_a_multiple_is_read_back_at_the_configured_headroom() -> None:
@@ -375,6 +429,12 @@ def test_the_choice_is_a_known_multiple_and_beats_every_anchor_unless_it_is_the_
     else:
         assert verdict.multiplier == 1.0
         assert not any(beats_target_tracking(m) for m in MULTIPLIERS if m < 1.0)
+    # The anchors' target only at 1x, for a group that lost on drops with a tenth of the hours to spare
+    if verdict.at_anchor_target:
+        cheapest = anchor_held if step is None else min(anchor_held, step[1])
+        assert verdict.multiplier == 1.0
+        assert own_held <= (1.0 - AT_ANCHOR_TARGET_SPARE) * cheapest
+        assert pct(own_dropped) - pct(anchor_dropped) >= 0.1
 
 
 def _judge(
