@@ -43,6 +43,7 @@ from surgeguard.config import (
     GroupConfig,
     ScalerConfig,
 )
+from surgeguard.domain.anchors import AnchorVerdict
 from surgeguard.domain.decision import SUSPENDED_BLOCKS, DecisionInput, decide
 from surgeguard.domain.forecast import (
     BurstSettings,
@@ -1282,11 +1283,11 @@ def _headroom(
     share = group.noise_headroom.target_share_if_unpaid
     if unpaid is None or share is None:
         limits = noise_limits(group, adapters, now, direction, anchored_multiplier(group, item, now))
-        lowered = anchor_target_share(group, item, now)
-        if lowered is None:
+        verdict = _anchor_in_effect(group, item, now)
+        lowered = None if verdict is None else anchor_target_share(group, verdict)
+        if verdict is None or lowered is None:
             return limits, readings
-        assert item is not None and item.anchor is not None  # a share comes only from an anchor verdict
-        notes = {**limits.notes, "anchor_target": {"target_share": lowered, "why": item.anchor.describe()}}
+        notes = {**limits.notes, "anchor_target": {"target_share": lowered, "why": verdict.describe()}}
         return replace(limits, notes=notes), [
             replace(reading, target=reading.target * lowered) for reading in readings
         ]
@@ -1356,15 +1357,21 @@ def _forecast_item(
         return None, {"forecast_item": safe_text(f"malformed, ignored: {error}", 512)}
 
 
+def _anchor_in_effect(group: GroupConfig, state: ForecastState | None, now: datetime) -> AnchorVerdict | None:
+    """The forecaster's choice against AWS's anchors, while its item is in effect (a forecaster that
+    stopped writing leaves the configured headroom and target); None otherwise."""
+    if state is None or state.anchor is None or not group.anchors_noise_headroom():
+        return None
+    if not state.issued_at <= now < state.valid_until:
+        return None
+    return state.anchor
+
+
 def anchored_multiplier(group: GroupConfig, state: ForecastState | None, now: datetime) -> float:
     """The multiple of the configured noise headroom the forecaster chose against AWS's anchors, while
-    its item is in effect (a forecaster that stopped writing leaves the configured headroom); 1.0
-    otherwise."""
-    if state is None or state.anchor is None or not group.anchors_noise_headroom():
-        return 1.0
-    if not state.issued_at <= now < state.valid_until:
-        return 1.0
-    return state.anchor.multiplier
+    its item is in effect; 1.0 otherwise."""
+    verdict = _anchor_in_effect(group, state, now)
+    return 1.0 if verdict is None else verdict.multiplier
 
 
 # The lowest share of its target a group's signals are taken to by the anchors' target: a config that
@@ -1372,15 +1379,12 @@ def anchored_multiplier(group: GroupConfig, state: ForecastState | None, now: da
 AT_ANCHOR_TARGET_MIN_SHARE = 0.5
 
 
-def anchor_target_share(group: GroupConfig, state: ForecastState | None, now: datetime) -> float | None:
-    """The share of their targets the signals aim at where the forecaster sent them to target tracking's
-    own (`AnchorVerdict.at_anchor_target`), while its item is in effect: the anchor's target over the
-    group's, at least `AT_ANCHOR_TARGET_MIN_SHARE`. None where it did not, or where the group's target is
-    no higher than the anchor's."""
-    if state is None or state.anchor is None or not group.anchors_noise_headroom():
-        return None
-    verdict = state.anchor
-    if not (verdict.at_anchor_target and state.issued_at <= now < state.valid_until) or verdict.stood_down:
+def anchor_target_share(group: GroupConfig, verdict: AnchorVerdict) -> float | None:
+    """The share of their targets the signals aim at where the forecaster's choice in effect sent them to
+    target tracking's own (`AnchorVerdict.at_anchor_target`): the anchor's target over the group's, at
+    least `AT_ANCHOR_TARGET_MIN_SHARE`. None where it did not, or where the group's target is no higher
+    than the anchor's."""
+    if not verdict.at_anchor_target or verdict.stood_down:
         return None
     per_instance, per_target = group.full_load_requests(), group.requests_target()
     if per_instance is None or per_target is None or per_instance <= 0:

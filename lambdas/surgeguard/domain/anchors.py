@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from surgeguard.domain.forecast import CEIL_TOLERANCE
-from surgeguard.domain.headroom import UNPAID_MIN_POINTS, UNPAID_MIN_SHARE
+from surgeguard.domain.headroom import drops_more_by_a_margin
 
 # The multiples of the configured noise headroom (its sigmas and its cap) the check chooses among,
 # leanest first. 1.0 is the configured headroom. In eighths up to 1.5, where most choices fall: the
@@ -537,12 +537,10 @@ def choose_multiplier(
         # beats those three (BENCHMARK.md's milestone) is better than 1.0, which is predicted to lose it.
         chosen = next((m for m in offered if m < 1.0 and beats(m, bars)), 1.0)
     cheapest = bars[1] if lean_bars is None else lean_bars[1]
-    excess = own.dropped_pct - bars[0]
-    loses_on_drops = excess >= UNPAID_MIN_POINTS and excess >= UNPAID_MIN_SHARE * bars[0]
     at_anchor_target = (
         chosen == 1.0
         and own.instance_minutes <= (1.0 - AT_ANCHOR_TARGET_SPARE) * cheapest
-        and (loses_on_drops or at_anchor_target_before)
+        and (drops_more_by_a_margin(own.dropped_pct, bars[0]) or at_anchor_target_before)
     )
     kept = tuple((since, m) for since, m in history if since < judged_at)
     return AnchorVerdict(

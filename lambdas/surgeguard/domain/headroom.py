@@ -106,6 +106,15 @@ JUDGE_MIN_MINUTES = 7 * 1440
 # the same spend: a tenth of a percent of the demand, and a fiftieth of what target headroom drops.
 UNPAID_MIN_POINTS = 0.1
 UNPAID_MIN_SHARE = 0.02
+
+
+def drops_more_by_a_margin(dropped_pct: float, bar_pct: float) -> bool:
+    """Whether `dropped_pct` is over `bar_pct` by a difference that matters: `UNPAID_MIN_POINTS` points and
+    `UNPAID_MIN_SHARE` of the bar. False for a figure that is not a number."""
+    excess = dropped_pct - bar_pct
+    return excess >= UNPAID_MIN_POINTS and excess >= UNPAID_MIN_SHARE * bar_pct
+
+
 # The noise floor is refreshed this often in the replay: it moves with an hour's window, not a minute.
 _JUDGE_REFRESH_MINUTES = 15
 
@@ -130,8 +139,7 @@ class HeadroomVerdict:
         # Only a difference that matters turns it off: where the floor barely binds (a few % of the
         # spend), the two forms differ by hundredths of a point, and their sign is noise.
         # Written so that a figure that is not a number (a damaged item) keeps the headroom on.
-        excess = self.noise_dropped_pct - self.target_dropped_pct
-        return not (excess >= UNPAID_MIN_POINTS and excess >= UNPAID_MIN_SHARE * self.target_dropped_pct)
+        return not drops_more_by_a_margin(self.noise_dropped_pct, self.target_dropped_pct)
 
     def describe(self) -> str:
         verdict = "pays" if self.noise_pays else "does not pay"

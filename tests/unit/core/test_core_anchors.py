@@ -208,7 +208,7 @@ def test_a_group_losing_on_drops_alone_with_hours_to_spare_goes_to_the_anchors_t
     # THEN the headroom holds at 1x and the signals go to target tracking's own target
     assert verdict is not None and verdict.multiplier == 1.0 and verdict.at_anchor_target
     assert "its signals aim at 50 % of full load, target tracking's own target" in verdict.describe()
-    # AND a group already at its target, or one that lapses to 1x, runs at its own target again
+    # AND a choice that lapses to 1x runs the signals at their own target again
     assert not verdict.at_1x_from(T0).at_anchor_target
 
 
