@@ -14,6 +14,7 @@ from surgeguard.domain.forecast import (
     BurstSettings,
     ForecastState,
     _BucketCache,
+    _moved_window,
     _RiseCache,
     _Rises,
     bucketize,
@@ -586,6 +587,20 @@ def test_refits_of_a_sliding_window_rise_as_a_fresh_run_would(
         # A span of the carried-over rises (the hourly rule's read), then every minute one by one.
         assert repr(rises.span(every.start, every.stop)) == repr(fresh)
         assert repr(rises.many(every)) == repr(fresh)
+
+
+def test_a_window_of_hourly_rows_moved_on_an_hour_is_found_moved_on() -> None:
+    # A trace of hourly (or 5-minute) rows repeats each row's object over its minutes, so the old last
+    # minute's object ends the new window at several shifts. Only the true one holds the whole overlap:
+    # taking the first, every hourly refit of appserver's five years was a full fit.
+    rows = [float(1000 + 7 * (row % 24)) + row / 1e6 for row in range(12)]
+    source: list[float | None] = [value for value in rows for _ in range(60)]
+    old, moved = source[30:630], source[90:690]  # a window ending mid-row, moved on an hour
+    assert _moved_window(old, moved, 1) == (60, 0, 540)
+    cache, burst = _RiseCache(), BurstSettings()
+    cache.of(old, burst)
+    _, rises = cache.of(moved, burst)
+    assert repr(rises.many(range(600))) == repr(_Rises(mark_gaps(moved), burst).many(range(600)))
 
 
 def test_the_refit_cache_reuses_the_very_same_minutes_only() -> None:
