@@ -557,15 +557,14 @@ class _Rises:
         as much as the arithmetic)."""
         width, lead, length = self.width, self.lead, self.length
         known, summable, peaks, memo = self.known, self.summable, self.peaks, self.rises
-        out: list[float | None] = []
-        append = out.append
-        for t in ts:
-            if t < width or t + lead + 2 > length:
-                append(None)
-                continue
-            rise = memo[t]
-            if rise != _UNWORKED:
-                append(rise)
+        ts = list(ts)
+        last = length - lead - 2  # the last minute whose rise the minutes hold
+        # Worked-out rises in one comprehension: the backtest reads each minute again every run.
+        out = [memo[t] if width <= t <= last else None for t in ts]
+        if _UNWORKED not in out:
+            return out
+        for i, t in enumerate(ts):
+            if out[i] != _UNWORKED:
                 continue
             count = known[t] - known[t - width]
             if count * 2 < width:
@@ -575,7 +574,7 @@ class _Rises:
                 peak = max(peaks[t - 1 : t + lead + 2])
                 rise = None if base <= 0 or peak == -math.inf else peak / base
             memo[t] = rise
-            append(rise)
+            out[i] = rise
         return out
 
     def span(self, first: int, end: int) -> list[float | None]:
