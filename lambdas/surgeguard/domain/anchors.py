@@ -19,9 +19,9 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, Protocol, cast
 
-from surgeguard.domain.forecast import CEIL_TOLERANCE
+from surgeguard.domain.forecast import CEIL_TOLERANCE, moved_window
 from surgeguard.domain.headroom import drops_more_by_a_margin
 
 # The multiples of the configured noise headroom (its sigmas and its cap) the check chooses among,
@@ -234,6 +234,134 @@ class _Fleet:
         self.size = desired
 
 
+# A replay notes its state every this many minutes, so that the next day's replay of the window moved on
+# can tell where it has met this one (`_ReplayCache`).
+_CHECKPOINT_MINUTES = 60
+
+# A replay's state at the start of a minute: its fleets and its alarms' runs and datapoints.
+_State = tuple[Any, ...]
+# The same as it compares across windows: each fleet's size and its launches' ages (`_launch_ages`).
+_Snapshot = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Replayed:
+    """One replay, kept for the next: its minutes (the very objects), the minutes without a datapoint,
+    what it made of them, its state every `_CHECKPOINT_MINUTES` and after its last minute."""
+
+    key: tuple[object, ...]
+    demand: list[float | None]
+    silent: tuple[bool, ...]
+    out: list[Minute]
+    checkpoints: dict[int, _Snapshot]
+    end: _Snapshot
+
+
+class _ReplayCache:
+    """The anchors' last replays, so that the next day's, on the two weeks moved on by a day, stops where
+    it meets the last one: the overlap holds the very same minutes (identity, the forecaster's refit
+    cache's rule, `moved_window`), so from a minute where the two replays' states are equal, the new one
+    is the old one, minute for minute, to the old one's end, and only the new day is replayed, from the
+    old end's state. Replays a day apart met within 2 hours (target tracking) and 3 (step scaling) on
+    nasa and twitter; one that never meets is replayed whole, as without the cache."""
+
+    _KEEP = 8  # four replays a judgement (three anchors and step scaling); a few groups per process
+
+    def __init__(self) -> None:
+        self._entries: list[_Replayed] = []
+
+    def replay(
+        self,
+        key: tuple[object, ...],
+        minutes: list[float | None],
+        silent: tuple[bool, ...],
+        state: _State,
+        run: _Run,
+    ) -> list[Minute]:
+        """`run` over `minutes` from `state`, resumed from a kept replay where it meets one."""
+        old, shift = self._moved_on(key, minutes, silent)
+        n = len(minutes)
+        out: list[Minute] = []
+        checkpoints: dict[int, _Snapshot] = {}
+        met, state = run(0, state, out, checkpoints, None if old is None else old.checkpoints, shift)
+        if old is not None and met >= 0:
+            out.extend(old.out[met + shift :])
+            checkpoints.update((m - shift, s) for m, s in old.checkpoints.items() if m > met + shift)
+            _, state = run(n - shift, run.restore(old.end, n - shift), out, checkpoints, None, 0)
+        replayed = _Replayed(key, minutes, silent, out, checkpoints, run.snapshot(state, n))
+        self._entries = [replayed, *(e for e in self._entries if e is not old)][: self._KEEP]
+        return out
+
+    def _moved_on(
+        self, key: tuple[object, ...], minutes: list[float | None], silent: tuple[bool, ...]
+    ) -> tuple[_Replayed | None, int]:
+        """The kept replay `minutes` move on, and by how many minutes (None, 0: none)."""
+        for entry in self._entries:
+            if entry.key != key:
+                continue
+            moved = moved_window(entry.demand, minutes, 1)
+            if moved is not None and silent[: len(minutes) - moved[0]] == entry.silent[moved[0] :]:
+                return entry, moved[0]
+        return None, 0
+
+
+_REPLAYS = _ReplayCache()
+
+
+class _Run(Protocol):
+    """A replay's loop over minutes [first, end of its minutes) from `state`, appending to `out` and noting
+    its state in `checkpoints`; it stops early, at a checkpoint whose state equals `meet`'s at that minute
+    plus `shift`. Returns the minute it stopped at (-1: ran to the end) and the state there."""
+
+    def __call__(
+        self,
+        first: int,
+        state: _State,
+        out: list[Minute],
+        checkpoints: dict[int, _Snapshot],
+        meet: dict[int, _Snapshot] | None,
+        shift: int,
+    ) -> tuple[int, _State]: ...
+
+    def snapshot(self, state: _State, minute: int) -> _Snapshot: ...
+
+    def restore(self, snapshot: _Snapshot, minute: int) -> _State: ...
+
+
+def _launch_ages(group: _Fleet, minute: int) -> tuple[tuple[int, int], ...]:
+    """`group`'s launches still launching at `minute`, as (minutes since launched, count): ages, so that
+    replays of windows a day apart compare as they are."""
+    if group.recent:
+        group.forget_before(minute)
+    return tuple((minute - launched, count) for launched, count in group.recent)
+
+
+def _fleet_at(size: int, ages: tuple[tuple[int, int], ...], lead: int, minute: int) -> _Fleet:
+    """A `_Fleet` of `size` whose launches are `ages` old at `minute` (`_launch_ages`)."""
+    group = _Fleet(size, lead)
+    for age, count in ages:
+        group.recent.append([minute - age, count])
+        group.launching += count
+    return group
+
+
+def _noted_and_met(
+    noted: _Snapshot,
+    minute: int,
+    checkpoints: dict[int, _Snapshot],
+    meet: dict[int, _Snapshot] | None,
+    shift: int,
+) -> bool:
+    """Note a run's state at `minute`; True where it equals the kept replay's (`meet`) at `minute + shift`."""
+    checkpoints[minute] = noted
+    return meet is not None and meet.get(minute + shift) == noted
+
+
+def _silence(silent: Sequence[bool], minutes: int) -> tuple[bool, ...]:
+    """One flag per minute of `silent` (none when it is empty: no minute is silent)."""
+    return tuple(bool(flag) for flag in silent[:minutes]) if silent else ()
+
+
 def replay_anchor(
     demand: Sequence[float | None],
     fleet: FleetModel,
@@ -254,60 +382,107 @@ def replay_anchor(
     `no_datapoint`: minutes (True) counted at their demand (none: ALB published no count) whose requests
     per target publish no datapoint either; they break a requests anchor's runs, as missing data keeps
     target tracking from scaling in, while CPU goes on through them."""
-    # Run once a day on two weeks of minutes, three times, for every anchored group: the loop keeps what
-    # it reads every minute in locals and works out a need only when an alarm acts on it. max() and
-    # min() are spelt as comparisons that pick the same operand.
-    c = fleet.per_instance
-    saturates = anchor.saturates
-    high_datapoints = anchor.high_datapoints
-    target = 100.0 * target_share if saturates else target_share * c
-    low = TT_LOW_SHARE * target
-    min_size, max_size, lead = fleet.min_size, fleet.max_size, fleet.lead_minutes
-    group = _Fleet(min(max_size, max(min_size, start_size)), lead)
+    minutes = list(demand)
     # Only a requests anchor reads the minutes without a datapoint; CPU goes on through them.
-    silent = () if saturates else no_datapoint
-    high_run = low_run = 0
-    last_metric = last_serving = 0.0
-    out: list[Minute] = []
-    for minute, d in enumerate(demand):
-        if group.recent:
-            group.forget_before(minute)
-        if d is None or not 0 <= d < math.inf:  # not `_known(d)`, inlined: a call a minute costs more
-            high_run = low_run = 0
-            out.append(None)
-            continue
-        desired = group.size
-        if high_run >= high_datapoints:
-            needed = math.ceil(last_serving * last_metric / target - CEIL_TOLERANCE)
-            if needed > desired:
-                desired = needed
-        elif low_run >= TT_LOW_DATAPOINTS and not group.launching_now():
-            needed = math.ceil(last_serving * last_metric / target - CEIL_TOLERANCE)
-            if needed < desired:
-                desired = needed
-        if desired < min_size:
-            desired = min_size
-        elif desired > max_size:
-            desired = max_size
-        if desired != group.size:
-            group.set(desired, minute)
-        serving = group.size - group.launching_now()
-        shortfall = d - serving * c
-        out.append((d, shortfall if shortfall > 0.0 else 0.0, float(group.size)))
-        if serving <= 0:
-            metric = (100.0 if d > 0 else 0.0) if saturates else d
-        elif saturates:
-            load = d / (serving * c)
-            metric = 100.0 * (load if load < 1.0 else 1.0)
-        else:
-            metric = d / serving
-        if minute < len(silent) and silent[minute]:
-            high_run = low_run = 0
-            continue
-        high_run = high_run + 1 if metric > target else 0
-        low_run = low_run + 1 if metric < low else 0
-        last_metric, last_serving = metric, float(serving)
-    return out
+    silent = () if anchor.saturates else _silence(no_datapoint, len(minutes))
+    run = _TargetTrackingRun(minutes, silent, fleet, anchor, target_share)
+    group = _Fleet(min(fleet.max_size, max(fleet.min_size, start_size)), fleet.lead_minutes)
+    key = ("target tracking", fleet, anchor, target_share)
+    return _REPLAYS.replay(key, minutes, silent, (group, 0, 0, 0.0, 0.0), run)
+
+
+class _TargetTrackingRun:
+    """`replay_anchor`'s loop (`_Run`); its state: (group, high run, low run, last metric, last serving)."""
+
+    def __init__(
+        self,
+        minutes: list[float | None],
+        silent: tuple[bool, ...],
+        fleet: FleetModel,
+        anchor: Anchor,
+        target_share: float,
+    ) -> None:
+        self.minutes, self.silent, self.fleet, self.anchor = minutes, silent, fleet, anchor
+        self.target = 100.0 * target_share if anchor.saturates else target_share * fleet.per_instance
+
+    def snapshot(self, state: _State, minute: int) -> _Snapshot:
+        group, *runs = state
+        return (group.size, _launch_ages(group, minute), *runs)
+
+    def restore(self, snapshot: _Snapshot, minute: int) -> _State:
+        size, ages, *runs = snapshot
+        return (_fleet_at(size, ages, self.fleet.lead_minutes, minute), *runs)
+
+    def __call__(
+        self,
+        first: int,
+        state: _State,
+        out: list[Minute],
+        checkpoints: dict[int, _Snapshot],
+        meet: dict[int, _Snapshot] | None,
+        shift: int,
+    ) -> tuple[int, _State]:
+        # Run once a day on two weeks of minutes, three times, for every anchored group: the loop keeps what
+        # it reads every minute in locals and works out a need only when an alarm acts on it. max() and
+        # min() are spelt as comparisons that pick the same operand.
+        minutes, silent, snapshot = self.minutes, self.silent, self.snapshot
+        c = self.fleet.per_instance
+        saturates = self.anchor.saturates
+        high_datapoints = self.anchor.high_datapoints
+        target = self.target
+        low = TT_LOW_SHARE * target
+        min_size, max_size = self.fleet.min_size, self.fleet.max_size
+        group, high_run, low_run, last_metric, last_serving = state
+        for minute in range(first, len(minutes)):
+            if group.recent:
+                group.forget_before(minute)
+            if not minute % _CHECKPOINT_MINUTES and _noted_and_met(
+                snapshot((group, high_run, low_run, last_metric, last_serving), minute),
+                minute,
+                checkpoints,
+                meet,
+                shift,
+            ):
+                return minute, (group, high_run, low_run, last_metric, last_serving)
+            d = minutes[minute]
+            if d is None or not 0 <= d < math.inf:  # not `_known(d)`, inlined: a call a minute costs more
+                high_run = low_run = 0
+                out.append(None)
+                continue
+            if high_run >= high_datapoints or low_run >= TT_LOW_DATAPOINTS:
+                needed = math.ceil(last_serving * last_metric / target - CEIL_TOLERANCE)
+                desired = _tracked(group, needed, high_run >= high_datapoints, min_size, max_size)
+                if desired != group.size:
+                    group.set(desired, minute)
+            serving = group.size - group.launching_now()
+            shortfall = d - serving * c
+            out.append((d, shortfall if shortfall > 0.0 else 0.0, float(group.size)))
+            if serving <= 0:
+                metric = (100.0 if d > 0 else 0.0) if saturates else d
+            elif saturates:
+                load = d / (serving * c)
+                metric = 100.0 * (load if load < 1.0 else 1.0)
+            else:
+                metric = d / serving
+            if minute < len(silent) and silent[minute]:
+                high_run = low_run = 0
+                continue
+            high_run = high_run + 1 if metric > target else 0
+            low_run = low_run + 1 if metric < low else 0
+            last_metric, last_serving = metric, float(serving)
+        return -1, (group, high_run, low_run, last_metric, last_serving)
+
+
+def _tracked(group: _Fleet, needed: int, out: bool, min_size: int, max_size: int) -> int:
+    """Desired capacity once an alarm acts: up to `needed` on scale-out (`out`), down to it on scale-in
+    unless an instance is launching, within the group's bounds."""
+    desired = group.size
+    if out:
+        if needed > desired:
+            desired = needed
+    elif not group.launching_now() and needed < desired:
+        desired = needed
+    return min_size if desired < min_size else max_size if desired > max_size else desired
 
 
 def replay_step_scaling(
@@ -324,57 +499,98 @@ def replay_step_scaling(
     counting instances launched within `warmup_minutes` (the guide's 10 -> 11 -> 13), never lowering it;
     else 15 low datapoints in a row take desired down by its step, launching instances or not. An unknown
     minute breaks the alarms' runs and decides nothing."""
-    # Run once a day on two weeks of minutes for every anchored group: as in `replay_anchor`, max() and
-    # min() are spelt as comparisons that pick the same operand, and a launch window is only walked
-    # while it holds a launch.
-    c = fleet.per_instance
-    min_size, max_size = fleet.min_size, fleet.max_size
-    start = min(max_size, max(min_size, start_size))
+    minutes = list(demand)
+    start = min(fleet.max_size, max(fleet.min_size, start_size))
     group = _Fleet(start, fleet.lead_minutes)
     # The same launches, kept for the warm-up: those younger than it are left out of a scale-out's base.
     warming = _Fleet(start, warmup_minutes)
-    high_run = low_run = 0
-    last_cpu = 0.0
-    out: list[Minute] = []
-    for minute, d in enumerate(demand):
-        if group.recent:
-            group.forget_before(minute)
-        if warming.recent:
-            warming.forget_before(minute)
-        if d is None or not 0 <= d < math.inf:
-            high_run = low_run = 0
-            out.append(None)
-            continue
-        size = group.size
-        desired = size
-        if high_run:
-            percent = next(p for bound, p in STEP_OUT if last_cpu >= bound)
-            base = size - warming.launching_now()
-            target = base + percent_adjustment(base, percent)
-            if target > desired:
-                desired = target
-        elif low_run >= STEP_IN_DATAPOINTS:
-            percent = next(p for bound, p in STEP_IN if last_cpu >= bound)
-            desired += percent_adjustment(desired, percent)
-        if desired < min_size:
-            desired = min_size
-        elif desired > max_size:
-            desired = max_size
-        if desired != size:
-            group.set(desired, minute)
-            warming.set(desired, minute)
-        serving = group.size - group.launching_now()
-        shortfall = d - serving * c
-        out.append((d, shortfall if shortfall > 0.0 else 0.0, float(group.size)))
-        if serving <= 0:
-            cpu = 100.0 if d > 0 else 0.0
-        else:
-            load = d / (serving * c)
-            cpu = 100.0 * (load if load < 1.0 else 1.0)
-        high_run = high_run + 1 if cpu >= STEP_OUT_AT else 0
-        low_run = low_run + 1 if cpu < STEP_IN_BELOW else 0
-        last_cpu = cpu
-    return out
+    run = _StepScalingRun(minutes, fleet, warmup_minutes)
+    key = ("step scaling", fleet, warmup_minutes)
+    return _REPLAYS.replay(key, minutes, (), (group, warming, 0, 0, 0.0), run)
+
+
+class _StepScalingRun:
+    """`replay_step_scaling`'s loop (`_Run`); its state: (group, warming, high run, low run, last CPU)."""
+
+    def __init__(self, minutes: list[float | None], fleet: FleetModel, warmup_minutes: int) -> None:
+        self.minutes, self.fleet, self.warmup_minutes = minutes, fleet, warmup_minutes
+
+    def snapshot(self, state: _State, minute: int) -> _Snapshot:
+        group, warming, *runs = state
+        return (group.size, _launch_ages(group, minute), _launch_ages(warming, minute), *runs)
+
+    def restore(self, snapshot: _Snapshot, minute: int) -> _State:
+        size, ages, warming_ages, *runs = snapshot
+        return (
+            _fleet_at(size, ages, self.fleet.lead_minutes, minute),
+            _fleet_at(size, warming_ages, self.warmup_minutes, minute),
+            *runs,
+        )
+
+    def __call__(
+        self,
+        first: int,
+        state: _State,
+        out: list[Minute],
+        checkpoints: dict[int, _Snapshot],
+        meet: dict[int, _Snapshot] | None,
+        shift: int,
+    ) -> tuple[int, _State]:
+        # Run once a day on two weeks of minutes for every anchored group: as in `replay_anchor`, max() and
+        # min() are spelt as comparisons that pick the same operand, and a launch window is only walked
+        # while it holds a launch.
+        minutes, snapshot = self.minutes, self.snapshot
+        c = self.fleet.per_instance
+        min_size, max_size = self.fleet.min_size, self.fleet.max_size
+        group, warming, high_run, low_run, last_cpu = state
+        for minute in range(first, len(minutes)):
+            if group.recent:
+                group.forget_before(minute)
+            if warming.recent:
+                warming.forget_before(minute)
+            if not minute % _CHECKPOINT_MINUTES and _noted_and_met(
+                snapshot((group, warming, high_run, low_run, last_cpu), minute),
+                minute,
+                checkpoints,
+                meet,
+                shift,
+            ):
+                return minute, (group, warming, high_run, low_run, last_cpu)
+            d = minutes[minute]
+            if d is None or not 0 <= d < math.inf:
+                high_run = low_run = 0
+                out.append(None)
+                continue
+            size = group.size
+            desired = size
+            if high_run:
+                percent = next(p for bound, p in STEP_OUT if last_cpu >= bound)
+                base = size - warming.launching_now()
+                target = base + percent_adjustment(base, percent)
+                if target > desired:
+                    desired = target
+            elif low_run >= STEP_IN_DATAPOINTS:
+                percent = next(p for bound, p in STEP_IN if last_cpu >= bound)
+                desired += percent_adjustment(desired, percent)
+            if desired < min_size:
+                desired = min_size
+            elif desired > max_size:
+                desired = max_size
+            if desired != size:
+                group.set(desired, minute)
+                warming.set(desired, minute)
+            serving = group.size - group.launching_now()
+            shortfall = d - serving * c
+            out.append((d, shortfall if shortfall > 0.0 else 0.0, float(group.size)))
+            if serving <= 0:
+                cpu = 100.0 if d > 0 else 0.0
+            else:
+                load = d / (serving * c)
+                cpu = 100.0 * (load if load < 1.0 else 1.0)
+            high_run = high_run + 1 if cpu >= STEP_OUT_AT else 0
+            low_run = low_run + 1 if cpu < STEP_IN_BELOW else 0
+            last_cpu = cpu
+        return -1, (group, warming, high_run, low_run, last_cpu)
 
 
 def daily(minutes: Sequence[Minute]) -> list[Outcome]:

@@ -154,7 +154,7 @@ class _BucketCache:
         n = len(minutes)
         if n < 2 * BUCKET_MINUTES:
             return None
-        window = _moved_window(old.minutes, minutes, BUCKET_MINUTES)
+        window = moved_window(old.minutes, minutes, BUCKET_MINUTES)
         if window is None:
             return None
         shift, lo, hi = window
@@ -177,12 +177,12 @@ class _BucketCache:
         )
 
 
-# How many shifts `_moved_window` checks whose end matches but whose overlap may not: an hourly row's
+# How many shifts `moved_window` checks whose end matches but whose overlap may not: an hourly row's
 # minutes match at up to 60, and a failed check usually stops within a row (the next row's object).
 _SHIFT_TRIES = 64
 
 
-def _moved_window(
+def moved_window(
     old: Sequence[float | None], minutes: Sequence[float | None], step: int
 ) -> tuple[int, int, int] | None:
     """(shift, lo, hi) when `minutes` is `old` moved on by `shift` minutes (a multiple of `step`): the
@@ -223,7 +223,7 @@ def _moved_marking(
     minutes: Sequence[float | None], old_marked: list[float | None], moved: tuple[int, int, int]
 ) -> tuple[list[float | None], list[float | None], list[float | None]]:
     """`mark_gaps(minutes)` in three parts (head, kept, tail) for `minutes` that are the old window moved
-    on as `_moved_window` found: runs wholly inside [lo, hi) have the same neighbours as before, so their
+    on as `moved_window` found: runs wholly inside [lo, hi) have the same neighbours as before, so their
     marking is kept; the ends are marked again from the raw minutes."""
     shift, lo, hi = moved
     return mark_gaps(minutes[:lo]), old_marked[lo + shift : hi + shift], mark_gaps(minutes[hi:])
@@ -612,7 +612,7 @@ class _RiseCache:
         found: tuple[list[float | None], _Rises] | None = None
         for entry in self._entries:
             old_minutes, old_settings, old_marked, old_rises = entry
-            moved = _moved_window(old_minutes, minutes, 1) if old_settings == settings else None
+            moved = moved_window(old_minutes, minutes, 1) if old_settings == settings else None
             if moved is not None:
                 self._entries.remove(entry)
                 found = self._moved_on(minutes, settings, moved, old_marked, old_rises)

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import surgeguard.domain.anchors as anchors_module
 from surgeguard.domain.anchors import (
     ANCHORS,
     AT_ANCHOR_TARGET_SPARE,
@@ -142,6 +143,83 @@ def test_step_scaling_scales_in_by_its_step_each_minute_after_fifteen_low_ones()
     gapped: list[float | None] = [500.0] * 10 + [None] + [500.0] * 20
     held_gapped = [m[2] if m is not None else None for m in replay_step_scaling(gapped, FLEET, 20)]
     assert held_gapped[25] == 20 and held_gapped[26] == 14
+
+
+def _two_weeks_and_more(seed: int) -> list[float | None]:
+    """Three weeks of a bursty random walk with a gap: the anchors scale out, in, and stop at a gap."""
+    rng = random.Random(seed)
+    level, minutes = 800.0, []
+    for minute in range(21 * DAY_MINUTES):
+        level = min(4000.0, max(50.0, level * rng.uniform(0.9, 1.11)))
+        burst = 2.5 if minute % 180 < 4 else 1.0
+        minutes.append(None if 9000 <= minute < 9090 else level * burst)
+    return minutes
+
+
+def _replays(minutes: list[float | None], silent: list[bool]) -> list[list[Any]]:
+    return [replay_anchor(minutes, FLEET, anchor, 10, silent, 0.5) for anchor in ANCHORS] + [
+        replay_step_scaling(minutes, FLEET, 10)
+    ]
+
+
+def _fresh(minutes: list[float | None], silent: list[bool]) -> list[list[Any]]:
+    kept = list(anchors_module._REPLAYS._entries)
+    anchors_module._REPLAYS._entries.clear()
+    try:
+        return _replays(minutes, silent)
+    finally:
+        anchors_module._REPLAYS._entries[:] = kept
+
+
+@pytest.mark.parametrize("shift", [DAY_MINUTES, 60, DAY_MINUTES + 1, 2 * DAY_MINUTES])
+def test_a_replay_of_the_window_moved_on_is_the_replay_from_scratch(shift: int) -> None:
+    # GIVEN three weeks of minutes (one list: a window moved on holds the very same objects), some
+    # without a datapoint, replayed over two weeks
+    minutes = _two_weeks_and_more(seed=shift)
+    silent = [minute % 97 == 0 for minute in range(len(minutes))]
+    window = 14 * DAY_MINUTES
+    _replays(minutes[:window], silent[:window])
+    # WHEN the window moves on (a day, an hour, a minute past a day: checkpoints that never line up,
+    # two days) THEN each replay is, minute for minute, the replay from scratch
+    for start in range(shift, len(minutes) - window + 1, shift):
+        moved, moved_silent = minutes[start : start + window], silent[start : start + window]
+        assert _replays(moved, moved_silent) == _fresh(moved, moved_silent)
+
+
+def test_the_replay_of_the_window_moved_on_a_day_resumes_where_it_meets_the_last() -> None:
+    minutes = _two_weeks_and_more(seed=7)
+    window = 14 * DAY_MINUTES
+    replay_anchor(minutes[:window], FLEET, CPU, 10)
+    last = anchors_module._REPLAYS._entries[0]
+    # WHEN the window moves on a day, from another start size
+    moved = replay_anchor(minutes[DAY_MINUTES : DAY_MINUTES + window], FLEET, CPU, 30)
+    now = anchors_module._REPLAYS._entries[0]
+    # THEN the last replay's minutes are taken over, the very objects, from where the two met (within a
+    # few hours of the start) to the last one's end; the new day is replayed
+    met = next(m for m in range(0, window, 60) if moved[m] is last.out[m + DAY_MINUTES])
+    assert met <= 6 * 60
+    overlap = window - DAY_MINUTES
+    assert all(moved[m] is last.out[m + DAY_MINUTES] for m in range(met, overlap))
+    assert now.checkpoints[overlap - 60] is last.checkpoints[window - 60]
+    anchors_module._REPLAYS._entries.clear()
+    assert moved == replay_anchor(minutes[DAY_MINUTES : DAY_MINUTES + window], FLEET, CPU, 30)
+
+
+def test_a_minute_changed_in_the_overlap_is_replayed_not_taken_over() -> None:
+    # GIVEN a replay of two weeks
+    minutes = _two_weeks_and_more(seed=3)
+    window = 14 * DAY_MINUTES
+    replay_anchor(minutes[:window], FLEET, CPU, 10)
+    # WHEN the window moved on a day has one minute in the overlap changed (another object, another
+    # value: a datapoint CloudWatch revised), or a minute without a datapoint more (requests anchor)
+    moved = minutes[DAY_MINUTES : DAY_MINUTES + window]
+    moved[5000] = 3 * (moved[5000] or 0.0)
+    # THEN the replays are the replays from scratch
+    assert replay_anchor(moved, FLEET, CPU, 10) == _fresh(moved, [])[0]
+    replay_anchor(minutes[:window], FLEET, REQUESTS, 10, [False] * window)
+    quiet = [minute == 6000 for minute in range(window)]
+    same = minutes[DAY_MINUTES : DAY_MINUTES + window]
+    assert replay_anchor(same, FLEET, REQUESTS, 10, quiet) == _fresh(same, quiet)[1]
 
 
 def test_the_groups_own_minutes_drop_what_its_serving_instances_cannot_serve() -> None:

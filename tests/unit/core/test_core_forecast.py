@@ -14,7 +14,7 @@ from surgeguard.domain.forecast import (
     BurstSettings,
     ForecastState,
     _BucketCache,
-    _moved_window,
+    moved_window,
     _RiseCache,
     _Rises,
     bucketize,
@@ -596,7 +596,7 @@ def test_a_window_of_hourly_rows_moved_on_an_hour_is_found_moved_on() -> None:
     rows = [float(1000 + 7 * (row % 24)) + row / 1e6 for row in range(12)]
     source: list[float | None] = [value for value in rows for _ in range(60)]
     old, moved = source[30:630], source[90:690]  # a window ending mid-row, moved on an hour
-    assert _moved_window(old, moved, 1) == (60, 0, 540)
+    assert moved_window(old, moved, 1) == (60, 0, 540)
     cache, burst = _RiseCache(), BurstSettings()
     cache.of(old, burst)
     _, rises = cache.of(moved, burst)
