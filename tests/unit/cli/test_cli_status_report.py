@@ -971,3 +971,25 @@ def test_report_of_an_event_for_a_group_without_it_is_a_usage_error(
     assert report.main([*argv, "--out", str(tmp_path / "out")], aws=object(), now=NOW) == output.USAGE
     err = capsys.readouterr().err
     assert f"group api has no event {world.EVENT!r}" in err and world.GROUP in err
+
+
+# --- text from the audit table is shown as written, never read as markup or terminal commands ------
+# A reason holds text the Lambda did not choose (an AWS error message, a rejected message's own text, a
+# hand edit in the console): rich read "[/x]" in it as a closing tag and raised MarkupError, so status
+# crashed on one record; "[red]" was swallowed as a style; ESC sequences reached the terminal.
+HOSTILE_REASON = "bad [/x] tag, [red]style[/red], \x1b]0;owned\x07 title and \x1b[2J clear"
+
+
+def test_status_shows_a_reason_with_markup_and_escapes_as_plain_text(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    AuditStore(built.stack.table, boto3.client("dynamodb")).write_audit(
+        _record(10, "failed", 4, 4, HOSTILE_REASON)
+    )
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    code = status.main(["--config", str(_config(tmp_path))], aws=built.aws, now=NOW, signals=lambda g, n: [])
+    text = capsys.readouterr().out
+    assert code == output.OK
+    assert "\x1b" not in text and "\x07" not in text
+    shown = " ".join(text.split())  # the reason column may fold
+    assert "bad [/x] tag, [red]style[/red], \\x1b]0;owned\\x07 title and \\x1b[2J clear" in shown
