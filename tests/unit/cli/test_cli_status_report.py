@@ -993,3 +993,28 @@ def test_status_shows_a_reason_with_markup_and_escapes_as_plain_text(
     assert "\x1b" not in text and "\x07" not in text
     shown = " ".join(text.split())  # the reason column may fold
     assert "bad [/x] tag, [red]style[/red], \\x1b]0;owned\\x07 title and \\x1b[2J clear" in shown
+
+
+@pytest.mark.parametrize("interval", ["-1", "nan", "inf", "0"])
+def test_status_watch_with_an_interval_that_is_no_time_to_wait_is_a_usage_error(
+    built: world.World,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    interval: str,
+) -> None:
+    # time.sleep(-1) and time.sleep(nan) raised ValueError out of --watch (a traceback after the first
+    # screen); 0 redrew without pause, reading Auto Scaling as fast as it answers; inf never redrew.
+    real_sleep = __import__("time").sleep
+
+    def sleep(seconds: float) -> None:
+        real_sleep(0 if seconds == float("inf") else seconds)  # ValueError as time.sleep's own
+        raise KeyboardInterrupt  # one redraw is enough: Ctrl-C
+
+    monkeypatch.setattr(status.time, "sleep", sleep)
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    argv = ["--config", str(_config(tmp_path)), "--watch", "--interval", interval]
+    with pytest.raises(SystemExit) as exit_:
+        status.main(argv, aws=built.aws, now=NOW, signals=lambda g, n: [])
+    assert exit_.value.code == output.USAGE
+    assert "--interval" in capsys.readouterr().err
