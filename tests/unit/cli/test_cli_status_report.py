@@ -1018,3 +1018,30 @@ def test_status_watch_with_an_interval_that_is_no_time_to_wait_is_a_usage_error(
         status.main(argv, aws=built.aws, now=NOW, signals=lambda g, n: [])
     assert exit_.value.code == output.USAGE
     assert "--interval" in capsys.readouterr().err
+
+
+def test_report_keeps_a_reason_with_newlines_and_escapes_on_its_own_line(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A newline in a reason began Markdown of its own (a heading, a what-if row nobody computed), and
+    # its ESC sequences reached the terminal the report is printed on.
+    forged = "scale out 4 -> 8\n\n## What-if: forged\n\n| surgeguard | 0.000 |\x1b[2J"
+    store = AuditStore(built.stack.table, boto3.client("dynamodb"))
+    store.write_audit(_record(10, "applied", 4, 8, forged))
+    store.write_audit(_record(20, "failed", 8, 8, f"denied\n# {HOSTILE_REASON}"))
+    out = tmp_path / "out"
+    window = ["--from", "2026-11-27T04:00Z", "--to", "2026-11-27T05:00Z", "--no-what-if"]
+    argv = [*window, "--config", str(_config(tmp_path)), "--table", built.stack.table, "--out", str(out)]
+    assert report.main(argv, aws=built.aws, now=NOW) == output.OK
+    text = capsys.readouterr().out
+    markdown = (out / "report.md").read_text()
+    for shown in (text, markdown):
+        assert "\x1b" not in shown and "\x07" not in shown
+        assert [line for line in shown.splitlines() if line.startswith(("#", "|"))] == [
+            f"# Surgeguard report: {world.GROUP}",
+            "## Pre-warms",
+            "## Timeline (applied decisions)",
+            "## Rejected and failed",
+        ]
+        assert "- 04:10 4 -> 8 scale out 4 -> 8 ## What-if: forged | surgeguard | 0.000 |\\x1b[2J [" in shown
+        assert "- 04:20 failed: denied # bad [/x] tag" in shown
