@@ -362,3 +362,17 @@ def test_audit_shows_a_reason_with_markup_and_escapes_as_plain_text(
     assert cli.main(["audit", "--table", table, "--group", "web"]) == output.OK
     text = capsys.readouterr().out
     assert "denied [/x] \\x1b[2J" in text and "\x1b" not in text
+
+
+@pytest.mark.parametrize("limit", ["0", "-3"])
+def test_audit_limit_below_one_is_a_usage_error(
+    table: str, capsys: pytest.CaptureFixture[str], limit: str
+) -> None:
+    # It read nothing and printed an empty table, exit 0: "no decisions" while the group had some.
+    AuditStore(table, boto3.client("dynamodb")).write_audit(
+        {"group": "web", "at": "2026-11-27T05:00:00.000+00:00", "delivery_id": "d0", "outcome": "applied"}
+    )
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["audit", "--table", table, "--group", "web", "--limit", limit])
+    assert exit_.value.code == output.USAGE
+    assert "--limit" in capsys.readouterr().err
