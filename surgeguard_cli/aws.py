@@ -392,7 +392,18 @@ class Aws:
         return times
 
     def free_addresses(self, subnet_ids: Sequence[str]) -> dict[str, int]:
-        subnets = self.call("ec2", "describe_subnets", SubnetIds=list(subnet_ids)).get("Subnets", [])
+        """Free addresses per subnet; a subnet that no longer exists (deleted while a group still names
+        it) is left out. DescribeSubnets answers InvalidSubnetID.NotFound for the whole call when one
+        is gone: that once ended preflight as "cannot read AWS" (exit 3), every other check unsaid."""
+        try:
+            subnets = self.call("ec2", "describe_subnets", SubnetIds=list(subnet_ids)).get("Subnets", [])
+        except AwsError as error:
+            if error.code != "InvalidSubnetID.NotFound":
+                raise
+            if len(subnet_ids) == 1:
+                return {}
+            # One at a time: the subnets that are there, without the one (or more) that is not.
+            return {k: v for one in subnet_ids for k, v in self.free_addresses([one]).items()}
         return {s["SubnetId"]: int(s["AvailableIpAddressCount"]) for s in subnets}
 
     # --- Service Quotas ---

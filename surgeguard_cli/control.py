@@ -45,6 +45,15 @@ exit codes: 0 done, 2 bad arguments, 3 AWS unreadable""",
 }
 
 
+def _limit(text: str) -> int:
+    """audit --limit: a whole number of records, at least 1 (0 or less read nothing and printed an
+    empty table, exit 0)."""
+    count = int(text)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of records of 1 or more")
+    return count
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="surgeguard")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--table", required=True, help="the stack's audit table name (stack output)")
     audit.add_argument("--group", required=True)
-    audit.add_argument("--limit", type=int, default=20, help="how many of the latest records (default 20)")
+    audit.add_argument("--limit", type=_limit, default=20, help="how many of the latest records (default 20)")
     audit.add_argument("--json", action="store_true", help="print the records as a JSON array")
     return parser
 

@@ -7,6 +7,7 @@ stay quick; tables go to stdout, progress to stderr (and only on a terminal), so
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -50,16 +51,31 @@ def console(stream: TextIO | None = None) -> Any:
     return Console(file=out, width=None if out.isatty() else 160, highlight=False, soft_wrap=False)
 
 
+# C0 and C1 control characters but newline and tab: ESC starts a terminal command (colours, clearing the
+# screen, a window title), CR and backspace overwrite what was printed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: str) -> str:
+    """Text from AWS or the audit table (a reason, an error message, a hand-edited value) as it may be
+    printed: control characters shown as escapes (`\\x1b`), never sent to the terminal."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], **options: Any) -> Any:
+    """A table of cells shown as written: a cell is text, never rich markup (a reason's "[/x]" once
+    raised MarkupError and crashed `status`; "[red]" was swallowed as a style), its control characters
+    escaped (`plain`)."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     grid = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, **options)
     for column in columns:
         numeric = column.endswith(("#", "%")) or column in NUMERIC_COLUMNS
         grid.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
-        grid.add_row(*("" if cell is None else str(cell) for cell in row))
+        grid.add_row(*(Text("" if cell is None else plain(str(cell))) for cell in row))
     return grid
 
 

@@ -184,11 +184,21 @@ def max_size_check(
     return Check(PASS, name, scope, detail)
 
 
-def address_check(scope: str, adds: Addition, free: dict[str, int]) -> Check:
+def address_check(scope: str, adds: Addition, free: dict[str, int], gone: Sequence[str] = ()) -> Check:
+    """`gone`: subnets the group names that no longer exist (Auto Scaling's launches there fail)."""
     name = "subnet-addresses"
     adding = adds.instances
     available = sum(free.values())
     detail = f"{available} free addresses in {len(free)} subnet(s) for {adding} instances to add"
+    if gone:
+        return Check(
+            FAIL,
+            name,
+            scope,
+            f"the group names subnet(s) that do not exist: {', '.join(gone)} (launches there fail); "
+            + detail,
+            "remove them from the group's subnets (VPCZoneIdentifier), or add existing ones",
+        )
     if not free:
         return Check(WARN, name, scope, "the group names no subnets (EC2-Classic or default VPC)", "")
     return address_verdict(
@@ -489,7 +499,7 @@ def group_checks(aws: Any, target: Target, now: datetime, account: dict[str, Any
             getattr(aws, "last_quota_error", None),
         ),
         max_size_check(scope, group, event, peak, int(asg["MaxSize"])),
-        address_check(scope, adds, free),
+        address_check(scope, adds, free, [s for s in _subnets(asg) if s not in free]),
     ]
     if target is not account.setdefault("first", {}).setdefault(group.name, target):
         return checks  # the group's own checks once, the peak-dependent ones per event
@@ -522,8 +532,13 @@ def _normal_rpm(aws: Any, group: GroupConfig, event: SaleEvent) -> float | None:
     return mean_requests_per_minute(list(points.values()), NORMAL_WINDOW_MINUTES)
 
 
+def _subnets(asg: dict[str, Any]) -> list[str]:
+    return [s.strip() for s in str(asg.get("VPCZoneIdentifier") or "").split(",") if s.strip()]
+
+
 def _free(aws: Any, asg: dict[str, Any]) -> dict[str, int]:
-    subnets = [s for s in str(asg.get("VPCZoneIdentifier") or "").split(",") if s]
+    """Free addresses per subnet of the group's that exists."""
+    subnets = _subnets(asg)
     return aws.free_addresses(subnets) if subnets else {}
 
 

@@ -573,6 +573,13 @@ def _still_open(report: GroupReport) -> str:
     return f", still open: counted up to {_hm(report.open_at)}"
 
 
+def _one_line(text: str) -> str:
+    """A list item of text from the audit table as one line, its control characters escaped: a reason
+    holding a newline once began Markdown of its own in the report (a heading, a forged what-if
+    table), and its ESC sequences reached the terminal the report is printed on."""
+    return " ".join(output.plain(text).split())
+
+
 def markdown(report: GroupReport, shown: int | None = None) -> str:
     """The report as Markdown (also what the terminal shows, `shown` applied decisions at most)."""
     unknown = (
@@ -623,10 +630,10 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
     lines += ["", "## Pre-warms", ""]
     if not report.prewarms:
         lines.append("none in this window")
-    lines += [_prewarm_line(p) for p in report.prewarms]
+    lines += [_one_line(_prewarm_line(p)) for p in report.prewarms]
     lines += ["", "## Timeline (applied decisions)", ""]
     listed = report.decisions if shown is None else report.decisions[:shown]
-    lines += [f"- {d.at:%H:%M} {d.previous} -> {d.new} {d.reason} [{d.source}]" for d in listed]
+    lines += [_one_line(f"- {d.at:%H:%M} {d.previous} -> {d.new} {d.reason} [{d.source}]") for d in listed]
     if len(listed) < len(report.decisions):
         lines.append(f"- ... {len(report.decisions) - len(listed)} more in {MARKDOWN_NAME}")
     if report.forecasts:
@@ -635,13 +642,13 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
         lines += ["", "## Forecaster runs (floors for later decisions, no capacity change of their own)", ""]
         if len(runs_listed) < len(report.forecasts):
             lines.append(f"- ... {len(report.forecasts) - len(runs_listed)} earlier in {MARKDOWN_NAME}")
-        lines += [f"- {f.at:%H:%M} {f.outcome}: {f.reason}" for f in runs_listed]
+        lines += [_one_line(f"- {f.at:%H:%M} {f.outcome}: {f.reason}") for f in runs_listed]
     if report.problems:
         lines += ["", "## Rejected and failed", ""]
-        lines += [f"- {d.at:%H:%M} {d.outcome}: {d.reason} [{d.source}]" for d in report.problems]
+        lines += [_one_line(f"- {d.at:%H:%M} {d.outcome}: {d.reason} [{d.source}]") for d in report.problems]
     if report.damaged:
         lines += ["", "## Damaged audit items (left out of every count above)", ""]
-        lines += [f"- {label}" for label in report.damaged]
+        lines += [_one_line(f"- {label}") for label in report.damaged]
     if report.whatif:
         fleet = report.whatif_fleet
         lines += [

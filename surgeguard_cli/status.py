@@ -357,6 +357,18 @@ def _over(signal: dict[str, Any]) -> str:
     return f"{100 * signal['value'] / signal['target']:.0f}%"
 
 
+def _interval(text: str) -> float:
+    """--interval: seconds, finite and above 0. A negative or NaN one crashed `--watch` in time.sleep
+    with a traceback; 0 redrew without pause, every redraw reading Auto Scaling, whose request rate the
+    Lambda's own scaling calls share."""
+    import math
+
+    seconds = float(text)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="surgeguard status",
@@ -373,7 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--stack", default=DEFAULT_STACK, help=f"deployed stack name (default {DEFAULT_STACK})"
     )
     parser.add_argument("--watch", action="store_true", help="redraw in place until Ctrl-C")
-    parser.add_argument("--interval", type=float, default=10.0, help="seconds between redraws (default 10)")
+    parser.add_argument(
+        "--interval", type=_interval, default=10.0, help="seconds between redraws (default 10)"
+    )
     parser.add_argument("--json", action="store_true", help="print the status as JSON (once)")
     return parser
 

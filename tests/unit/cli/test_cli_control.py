@@ -343,3 +343,36 @@ def test_audit_limit_reads_past_dynamodbs_one_megabyte_page(
     assert [r["reason"] for r in json.loads(capsys.readouterr().out)] == [
         f"record {n}" for n in range(29, 4, -1)
     ]
+
+
+def test_audit_shows_a_reason_with_markup_and_escapes_as_plain_text(
+    table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An AWS error message or a hand edit: rich once read "[/x]" as a closing tag (MarkupError, a
+    # traceback) and sent ESC sequences to the terminal.
+    AuditStore(table, boto3.client("dynamodb")).write_audit(
+        {
+            "group": "web",
+            "at": "2026-11-27T05:00:00.000+00:00",
+            "delivery_id": "d0",
+            "outcome": "failed",
+            "error": "denied [/x] \x1b[2J",
+        }
+    )
+    assert cli.main(["audit", "--table", table, "--group", "web"]) == output.OK
+    text = capsys.readouterr().out
+    assert "denied [/x] \\x1b[2J" in text and "\x1b" not in text
+
+
+@pytest.mark.parametrize("limit", ["0", "-3"])
+def test_audit_limit_below_one_is_a_usage_error(
+    table: str, capsys: pytest.CaptureFixture[str], limit: str
+) -> None:
+    # It read nothing and printed an empty table, exit 0: "no decisions" while the group had some.
+    AuditStore(table, boto3.client("dynamodb")).write_audit(
+        {"group": "web", "at": "2026-11-27T05:00:00.000+00:00", "delivery_id": "d0", "outcome": "applied"}
+    )
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["audit", "--table", table, "--group", "web", "--limit", limit])
+    assert exit_.value.code == output.USAGE
+    assert "--limit" in capsys.readouterr().err

@@ -332,6 +332,37 @@ def test_cli_exits_1_on_a_failure_and_json_says_the_same(
     assert "max-size" in text and "1 FAIL" in text
 
 
+@pytest.mark.usefixtures("aws")
+def test_a_subnet_deleted_while_the_group_names_it_fails_and_every_other_check_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An empty subnet can be deleted while a group still names it; Auto Scaling's launches there then
+    # fail. DescribeSubnets answers InvalidSubnetID.NotFound for the whole call: preflight once ended
+    # on it, "cannot read AWS" (exit 3), with none of its other checks said.
+    built = world.build()
+    ec2 = boto3.client("ec2")
+    (kept,) = boto3.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    vpc = ec2.describe_subnets(SubnetIds=[kept["VPCZoneIdentifier"]])["Subnets"][0]["VpcId"]
+    gone = ec2.create_subnet(VpcId=vpc, CidrBlock="172.31.200.0/24", AvailabilityZone="us-east-1b")
+    gone_id = gone["Subnet"]["SubnetId"]
+    boto3.client("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName=world.GROUP, VPCZoneIdentifier=f"{kept['VPCZoneIdentifier']},{gone_id}"
+    )
+    ec2.delete_subnet(SubnetId=gone_id)
+    path = tmp_path / "surgeguard.yaml"
+    path.write_text(yaml.safe_dump(world.config_data()))
+    from surgeguard_cli import preflight
+
+    monkeypatch.setattr(built.aws, "stack", lambda name: built.stack)
+    code = preflight.main(["--config", str(path), "--json"], aws=built.aws, now=world.NOW)
+    assert code == output.FOUND, capsys.readouterr().err
+    checks = json.loads(capsys.readouterr().out)["checks"]
+    assert [(c["check"], c["status"]) for c in checks if c["status"] != PASS] == [("subnet-addresses", FAIL)]
+    (subnets,) = [c for c in checks if c["check"] == "subnet-addresses"]
+    assert gone_id in subnets["detail"] and kept["VPCZoneIdentifier"] not in subnets["detail"].split(": ")[1]
+    assert len({c["check"] for c in checks}) == 16  # every check ran, as in the right world
+
+
 def test_unknown_event_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "surgeguard.yaml"
     path.write_text(yaml.safe_dump(world.config_data()))

@@ -971,3 +971,77 @@ def test_report_of_an_event_for_a_group_without_it_is_a_usage_error(
     assert report.main([*argv, "--out", str(tmp_path / "out")], aws=object(), now=NOW) == output.USAGE
     err = capsys.readouterr().err
     assert f"group api has no event {world.EVENT!r}" in err and world.GROUP in err
+
+
+# --- text from the audit table is shown as written, never read as markup or terminal commands ------
+# A reason holds text the Lambda did not choose (an AWS error message, a rejected message's own text, a
+# hand edit in the console): rich read "[/x]" in it as a closing tag and raised MarkupError, so status
+# crashed on one record; "[red]" was swallowed as a style; ESC sequences reached the terminal.
+HOSTILE_REASON = "bad [/x] tag, [red]style[/red], \x1b]0;owned\x07 title and \x1b[2J clear"
+
+
+def test_status_shows_a_reason_with_markup_and_escapes_as_plain_text(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    AuditStore(built.stack.table, boto3.client("dynamodb")).write_audit(
+        _record(10, "failed", 4, 4, HOSTILE_REASON)
+    )
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    code = status.main(["--config", str(_config(tmp_path))], aws=built.aws, now=NOW, signals=lambda g, n: [])
+    text = capsys.readouterr().out
+    assert code == output.OK
+    assert "\x1b" not in text and "\x07" not in text
+    shown = " ".join(text.split())  # the reason column may fold
+    assert "bad [/x] tag, [red]style[/red], \\x1b]0;owned\\x07 title and \\x1b[2J clear" in shown
+
+
+@pytest.mark.parametrize("interval", ["-1", "nan", "inf", "0"])
+def test_status_watch_with_an_interval_that_is_no_time_to_wait_is_a_usage_error(
+    built: world.World,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    interval: str,
+) -> None:
+    # time.sleep(-1) and time.sleep(nan) raised ValueError out of --watch (a traceback after the first
+    # screen); 0 redrew without pause, reading Auto Scaling as fast as it answers; inf never redrew.
+    real_sleep = __import__("time").sleep
+
+    def sleep(seconds: float) -> None:
+        real_sleep(0 if seconds == float("inf") else seconds)  # ValueError as time.sleep's own
+        raise KeyboardInterrupt  # one redraw is enough: Ctrl-C
+
+    monkeypatch.setattr(status.time, "sleep", sleep)
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    argv = ["--config", str(_config(tmp_path)), "--watch", "--interval", interval]
+    with pytest.raises(SystemExit) as exit_:
+        status.main(argv, aws=built.aws, now=NOW, signals=lambda g, n: [])
+    assert exit_.value.code == output.USAGE
+    assert "--interval" in capsys.readouterr().err
+
+
+def test_report_keeps_a_reason_with_newlines_and_escapes_on_its_own_line(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A newline in a reason began Markdown of its own (a heading, a what-if row nobody computed), and
+    # its ESC sequences reached the terminal the report is printed on.
+    forged = "scale out 4 -> 8\n\n## What-if: forged\n\n| surgeguard | 0.000 |\x1b[2J"
+    store = AuditStore(built.stack.table, boto3.client("dynamodb"))
+    store.write_audit(_record(10, "applied", 4, 8, forged))
+    store.write_audit(_record(20, "failed", 8, 8, f"denied\n# {HOSTILE_REASON}"))
+    out = tmp_path / "out"
+    window = ["--from", "2026-11-27T04:00Z", "--to", "2026-11-27T05:00Z", "--no-what-if"]
+    argv = [*window, "--config", str(_config(tmp_path)), "--table", built.stack.table, "--out", str(out)]
+    assert report.main(argv, aws=built.aws, now=NOW) == output.OK
+    text = capsys.readouterr().out
+    markdown = (out / "report.md").read_text()
+    for shown in (text, markdown):
+        assert "\x1b" not in shown and "\x07" not in shown
+        assert [line for line in shown.splitlines() if line.startswith(("#", "|"))] == [
+            f"# Surgeguard report: {world.GROUP}",
+            "## Pre-warms",
+            "## Timeline (applied decisions)",
+            "## Rejected and failed",
+        ]
+        assert "- 04:10 4 -> 8 scale out 4 -> 8 ## What-if: forged | surgeguard | 0.000 |\\x1b[2J [" in shown
+        assert "- 04:20 failed: denied # bad [/x] tag" in shown
