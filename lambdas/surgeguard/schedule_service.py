@@ -33,7 +33,15 @@ from typing import Any
 
 from surgeguard.adapters.errors import AwsCallError, DamagedItemError, GroupNotFoundError
 from surgeguard.config import GroupConfig, SaleEvent
-from surgeguard.domain.model import EventState, Outcome, Pause, ScalingAction
+from surgeguard.domain.model import (
+    Controls,
+    Decision,
+    EventState,
+    GroupSnapshot,
+    Outcome,
+    Pause,
+    ScalingAction,
+)
 from surgeguard.domain.sales import (
     RAMP_PREFIX,
     RELEASE_FACTOR,
@@ -475,6 +483,29 @@ def _prewarm(
         # A broken metric must not stop a pre-warm: the floor alone decides.
         logger.warning("pre-warm of %s ignores the signals: %s", sale.name, error)
         readings = [r.__class__(r.signal_id, r.kind, None, r.target) for r in readings]
+    head = f"{stage} for {sale.name} (doors open {plan.start.isoformat()}): target {target} from {why}{told}"
+    # The pre-warm's own fields, on the record it writes and on the ones it stashes: a retry that audits
+    # a stashed record (its audit write failed) tells the MaxSize raise too.
+    fields = {
+        **({"new_max": sale.temporary_max} if raised.made else {}),
+        "event_target": target,
+        **({"normal_requests_per_minute": normal} if normal is not None else {}),
+    }
+    stashed: list[dict[str, Any]] = []
+
+    def stash_change(
+        decision: Decision, snap: GroupSnapshot, controls: Controls, notes: dict[str, Any]
+    ) -> None:
+        # A raise made is `applied` whatever the decision did (`_prewarm_outcome`).
+        record = base(
+            Outcome.APPLIED if raised.made else decision.outcome,
+            f"{head}; {decision.reason}",
+            decision=decision,
+            inputs=_inputs(readings, snap, controls),
+        )
+        stash(record | notes | fields)
+        stashed.append(record)
+
     applied = decide_and_apply(
         group,
         adapters,
@@ -487,18 +518,10 @@ def _prewarm(
         # within the clock's skew) is decided at the clock, but on its own plan: at the clock alone it
         # had no floor or freeze yet, and a pre-warm scaled the group in.
         plan_from=plan.phase_times()[trigger.phase],
-        stash=lambda decision, snap, controls, notes: stash(
-            base(
-                decision.outcome, decision.reason, decision=decision, inputs=_inputs(readings, snap, controls)
-            )
-            | notes
-        ),
+        stash=stash_change,
     )
     decision = applied.decision
-    reason = (
-        f"{stage} for {sale.name} (doors open {plan.start.isoformat()}): target {target} from {why}"
-        f"{told}; {decision.reason}"
-    )
+    reason = f"{head}; {decision.reason}"
     outcome, skip_cause, reason = _prewarm_outcome(applied, raised, reason, dry_run and raises_max)
     record = base(
         outcome,
@@ -511,11 +534,13 @@ def _prewarm(
     record["outcome"] = outcome.value
     if outcome is Outcome.APPLIED:
         record.pop("skip_cause", None)  # the decision's (paused, concurrent), of a raise that was made
-    if raised.made:
-        record["new_max"] = sale.temporary_max
-    record["event_target"] = target
-    if normal is not None:
-        record["normal_requests_per_minute"] = normal
+    record.update(fields)
+    if raised.made and not stashed:
+        # A raise is a change of its own: stashed as a capacity change is, so that where the audit write
+        # fails the retry audits it `applied` from the stash. Released instead, the retry found MaxSize
+        # raised, raised nothing and audited the pre-warm `unchanged`: the raise never audited, nor told.
+        # Its desired as the group showed it (this decision changed none).
+        stash({**record, "new_desired": decision.previous})
     return record
 
 

@@ -249,3 +249,47 @@ def test_a_stale_restore_says_what_maxsize_to_put_back(audit: Audit, clock: Any)
     assert (record["outcome"], record["skip_cause"]) == ("skipped", "stale_phase")
     assert "MaxSize stays 30" in record["reason"] and "put it back to 20 by hand" in record["reason"]
     assert "pre-warm by hand" not in record["reason"]
+
+
+def _applied_audit_write_throttled_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first `applied` audit write is throttled (DynamoDB at the doors opening); the rest go through."""
+    write = AuditStore.write_audit
+    throttled: list[str] = []
+
+    def first_applied_throttled(self: AuditStore, record: dict[str, Any]) -> None:
+        if not throttled and record.get("outcome") == "applied":
+            throttled.append(record["reason"])
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        write(self, record)
+
+    monkeypatch.setattr(AuditStore, "write_audit", first_applied_throttled)
+
+
+@pytest.mark.usefixtures("sale")
+@pytest.mark.parametrize("start", [24, 2], ids=["raise-only", "raise-and-floor"])
+def test_a_prewarms_max_raise_whose_audit_write_failed_is_audited_and_told_by_its_retry(
+    start: int, audit: Audit, notifications: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN web at `start` (24: already at the pre-warm's target, so MaxSize 20 -> 30 is its only change)
+    set_desired("web", start)
+    notifications.read()
+    _applied_audit_write_throttled_once(monkeypatch)
+    # WHEN the pre-warm raises MaxSize (and applies its floor), and its audit write is throttled
+    payload = phase("prewarm", PREWARM, execution_id="exec-1")
+    with pytest.raises(RetryableFailureError):
+        fire(payload)
+    assert (desired(), max_size()) == (24, 30)
+    # AND Lambda retries it a minute later
+    clock.pin(PREWARM + timedelta(minutes=1))
+    fire(payload)
+    # THEN the retry audits the raise the first attempt made, `applied`, and people hear of it (the retry
+    # once found MaxSize raised, raised nothing, and audited the pre-warm `unchanged`, or audited only
+    # the floor's scale-out from its stash: MaxSize 20 -> 30 was never audited nor told)
+    (record,) = audit("web")
+    assert record["outcome"] == "applied", record["reason"]
+    assert record.get("new_max") == 30, record
+    assert "MaxSize 20 -> 30" in record["reason"]
+    assert record.get("recovered_from"), record
+    told = notifications.read()
+    assert [t["Subject"].split(":")[0] for t in told] == ["Surgeguard applied"], told
+    assert "MaxSize 20 -> 30" in told[0]["Message"]
