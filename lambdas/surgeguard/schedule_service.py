@@ -413,8 +413,13 @@ def _prewarm(
     if sale.peak_requests_per_minute is None and group.requests_target() is not None:
         normal = adapters.signals.normal_requests_per_minute(group, normal_demand_time(sale))
     # Without demand history a multiplier multiplies the capacity the group had when this event's
-    # first phase ran (kept with the event), never what an earlier phase already raised.
-    base_capacity = previous.base_capacity if previous and previous.base_capacity else snapshot.size.desired
+    # first phase ran (kept with the event), never what an earlier phase already raised. (`is None`, not
+    # falsy: a group parked at 0 saved 0, and a pre-warm multiplied what the ramp stage had raised.)
+    base_capacity = (
+        previous.base_capacity
+        if previous is not None and previous.base_capacity is not None
+        else snapshot.size.desired
+    )
     target, why = target_capacity(group, sale, normal, base_capacity)
     if normal is None and sale.peak_requests_per_minute is None:
         kept = previous is not None and previous.base_capacity is not None
@@ -671,6 +676,16 @@ def _restore(
     # Desired is sent only when it must come down to the new max: sent as read, it would put back a
     # decision that scaled out since the read (another Lambda, outside the state item's version).
     lowered = snapshot.size.desired if snapshot.size.desired <= new_max else new_max
+    if new_max == snapshot.size.max and lowered == snapshot.size.desired:
+        # Put back already (by a person, or a restore whose record a retry audited): no call, nobody
+        # told of a change that is none; marked restored all the same, so no later sale takes this
+        # sale's original for one still to put back.
+        _mark_restored(trigger, adapters, now, state)
+        return base(
+            Outcome.UNCHANGED,
+            f"restore after {trigger.event.name}: MaxSize already {new_max}{kept}, desired "
+            f"{snapshot.size.desired} inside it: nothing to put back",
+        )
     change = (
         f"desired {snapshot.size.desired} -> {lowered}"
         if lowered != snapshot.size.desired

@@ -107,6 +107,28 @@ def test_without_history_a_multiplier_multiplies_the_first_phases_capacity_never
     assert all("no request history" in r["reason"] for r in audit("web") if "event_target" in r)
 
 
+def test_without_history_a_first_phases_capacity_of_0_is_kept_not_taken_for_none(
+    config_file: Any, alarms: list[str], audit: Audit
+) -> None:
+    # GIVEN a 4x event with a ramp stage and no demand history, and web parked at 0 (MinSize 0) when the
+    # ramp stage runs: its target is the configured min, 1, which the ramp stage raises web to
+    import boto3
+
+    declare({**EVENT, "ramp": [{"minutes_before_start": 60, "fraction": 0.5}]}, history=False)
+    boto3.client("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName="web", MinSize=0, DesiredCapacity=0
+    )
+    fire(phase("ramp-1", T0 - timedelta(minutes=70)))
+    assert desired() == 1
+    # WHEN the pre-warm fires
+    fire(phase("prewarm", PREWARM))
+    # THEN it multiplies the 0 kept from the first phase, as every phase of this event does: the saved 0
+    # was once taken for no saved capacity, and the pre-warm multiplied the 1 the ramp stage had raised
+    targets = [r.get("event_target") for r in audit("web")]
+    assert targets == [1, 1], [r["reason"] for r in audit("web")]
+    assert desired() == 1
+
+
 def test_a_prewarm_after_the_sale_is_over_does_nothing(
     config_file: Any, alarms: list[str], audit: Audit, clock: Any
 ) -> None:
@@ -293,3 +315,38 @@ def test_a_prewarms_max_raise_whose_audit_write_failed_is_audited_and_told_by_it
     told = notifications.read()
     assert [t["Subject"].split(":")[0] for t in told] == ["Surgeguard applied"], told
     assert "MaxSize 20 -> 30" in told[0]["Message"]
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_restore_that_finds_maxsize_already_put_back_changes_nothing_and_says_so(
+    audit: Audit, notifications: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the pre-warm's raise (20 -> 30), then a person putting MaxSize back to 20 by hand
+    import boto3
+
+    fire(phase("prewarm", PREWARM))
+    boto3.client("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName="web", MaxSize=20, DesiredCapacity=20
+    )
+    notifications.read()
+    updates: list[int] = []
+    real_set = AutoScalingFleet.set_max_size
+
+    def counted(self: AutoScalingFleet, name: str, size: int, desired_capacity: int | None = None) -> None:
+        updates.append(size)
+        real_set(self, name, size, desired_capacity)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_max_size", counted)
+    # WHEN the restore runs
+    fire(phase("restore", RESTORE))
+    # THEN it makes no Auto Scaling call and audits `unchanged`, telling nobody (it once sent
+    # UpdateAutoScalingGroup for nothing, audited "applied: MaxSize 20 -> 20" and told people so)
+    assert updates == []
+    assert (max_size(), desired()) == (20, 20)
+    restore = [r for r in audit("web") if r["trigger"]["phase"] == "restore"]
+    assert [r["outcome"] for r in restore] == ["unchanged"], restore
+    assert "MaxSize already 20" in restore[0]["reason"]
+    assert notifications.read() == []
+    # AND the sale is marked restored all the same: a later sale never takes its original for one to put back
+    (state,) = AuditStore(TABLE).load_events("web")
+    assert state.restored_at is not None

@@ -14,7 +14,6 @@ from surgeguard.domain.forecast import (
     BurstSettings,
     ForecastState,
     _BucketCache,
-    moved_window,
     _RiseCache,
     _Rises,
     bucketize,
@@ -31,6 +30,7 @@ from surgeguard.domain.forecast import (
     floor_steps,
     learn_bursts,
     mark_gaps,
+    moved_window,
     ordinary_rise,
 )
 
