@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +47,7 @@ from surgeguard.domain.sales import (
     RAMP_PREFIX,
     RELEASE_FACTOR,
     EventPlan,
+    floor_at,
     normal_demand_time,
     plan_event,
     target_capacity,
@@ -468,7 +470,17 @@ def _prewarm(
     until = plan.restore.isoformat()
     raised = _MaxRaised(original_max=original_max)
     if sale.temporary_max is not None and not dry_run:
-        raised = _raise_for_sale(group.name, sale.temporary_max, adapters, saved, snapshot.size.max, until)
+        before_raise = _raise_stasher(
+            stash,
+            base,
+            f"{stage} for {sale.name} (doors open {plan.start.isoformat()}): target {target} from {why}",
+            snapshot.size.desired,
+            floor_at(plan, target, max(now, plan.phase_times()[trigger.phase])) or 0,
+            {"new_max": sale.temporary_max, "event_target": target},
+        )
+        raised = _raise_for_sale(
+            group.name, sale.temporary_max, adapters, saved, snapshot.size.max, until, before_raise
+        )
     if raised.stopped is not None and not raised.made:
         put_back = "" if raised.original_max is None else f", MaxSize {raised.original_max} to put back"
         return base(
@@ -568,16 +580,46 @@ class _MaxRaised:
         return told
 
 
+def _raise_stasher(
+    stash: Stash, base: Any, head: str, desired: int, floor: int, fields: dict[str, Any]
+) -> Callable[[int], None]:
+    """What a pre-warm does before each MaxSize raise (to `fields["new_max"]`), `desired` read before it.
+
+    A raise that lands with its answer lost leaves the retry a MaxSize already raised: it raised nothing
+    and audited the pre-warm `unchanged`, and people had heard only of the failed attempt. Where the raise
+    is the pre-warm's whole change (desired already at the phase's `floor`) it is stashed first, so that
+    retry audits it `applied` and tells it. Where the floor moves desired too, nothing is stashed: the
+    retry decides again and applies the floor, as it must."""
+
+    def before_raise(from_max: int) -> None:
+        if desired < floor:
+            return
+        reason = (
+            f"{head}; MaxSize {from_max} -> {fields['new_max']}; desired {desired} already at or above "
+            f"the floor of {floor}"
+        )
+        stash(base(Outcome.APPLIED, reason) | {"previous_desired": desired, "new_desired": desired, **fields})
+
+    return before_raise
+
+
 def _raise_for_sale(
-    group: str, temporary_max: int, adapters: Adapters, saved: EventState, read_max: int, until: str
+    group: str,
+    temporary_max: int,
+    adapters: Adapters,
+    saved: EventState,
+    read_max: int,
+    until: str,
+    before_raise: Callable[[int], None],
 ) -> _MaxRaised:
     """Raise MaxSize to a sale's `temporary_max` once its event item (`saved`) is saved: if the first
     read (`read_max`) is below it, and again if MaxSize, read again now, is (another sale's restore
     that read the event items before ours was saved cut it since the first read). The kill switch is
     read again before each raise. An original still unknown (no raise was due at the first read) is
-    the MaxSize read again, saved before that raise."""
+    the MaxSize read again, saved before that raise. `before_raise(from_max)` runs before each raise."""
     made = []
     if temporary_max > read_max:
+        before_raise(read_max)
         stopped = _raise_max(group, adapters, temporary_max)
         if stopped is not None:
             return _MaxRaised((), stopped, saved.original_max)
@@ -589,6 +631,7 @@ def _raise_for_sale(
         if original is None:
             original = now_max
             adapters.store.save_event(group, replace(saved, original_max=original, raised_to=temporary_max))
+        before_raise(now_max)
         stopped = _raise_max(group, adapters, temporary_max)
         if stopped is None:
             made.append(

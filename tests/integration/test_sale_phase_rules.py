@@ -350,3 +350,34 @@ def test_a_restore_that_finds_maxsize_already_put_back_changes_nothing_and_says_
     # AND the sale is marked restored all the same: a later sale never takes its original for one to put back
     (state,) = AuditStore(TABLE).load_events("web")
     assert state.restored_at is not None
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_prewarms_max_raise_whose_answer_was_lost_is_audited_applied_by_its_retry(
+    audit: Audit, notifications: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN web already at the pre-warm's target, 24: MaxSize 20 -> 30 is the pre-warm's only change
+    set_desired("web", 24)
+    notifications.read()
+    real_set = AutoScalingFleet.set_max_size
+
+    def lands_then_times_out(self: Any, name: str, size: int, desired_capacity: int | None = None) -> None:
+        real_set(self, name, size, desired_capacity)
+        raise AwsCallError("UpdateAutoScalingGroup", "ReadTimeoutError", "Read timeout on endpoint URL")
+
+    # WHEN the raise lands but its answer is lost, and Lambda retries the same event
+    with monkeypatch.context() as patch:
+        patch.setattr(AutoScalingFleet, "set_max_size", lands_then_times_out)
+        with pytest.raises(RetryableFailureError):
+            fire(phase("prewarm", PREWARM, execution_id="exec-1"))
+    assert max_size() == 30
+    fire(phase("prewarm", PREWARM, execution_id="exec-1"))
+    # THEN the retry audits the raise `applied` and people hear that it landed (the retry once found
+    # MaxSize raised, raised nothing and audited `unchanged`: people only heard of the failed attempt)
+    records = audit("web")
+    assert sorted(r["outcome"] for r in records) == ["applied", "failed"], [r["reason"] for r in records]
+    (applied,) = (r for r in records if r["outcome"] == "applied")
+    assert applied.get("new_max") == 30 and applied.get("recovered_from"), applied
+    assert "MaxSize 20 -> 30" in applied["reason"]
+    told = sorted(t["Subject"].split(":")[0] for t in notifications.read())
+    assert told == ["Surgeguard applied", "Surgeguard failed"], told
