@@ -691,6 +691,32 @@ def test_a_second_sale_under_the_firsts_raised_max_keeps_its_max_and_restores_th
 
 
 @pytest.mark.usefixtures("config_file", "alarms")
+def test_a_sale_on_whose_event_item_is_on_a_later_query_page_keeps_its_max(
+    clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a Query that answers one item a page (DynamoDB answers at most 1 MB a page: shrunk here)
+    query = AuditStore._table_call
+
+    def one_item_a_page(self: AuditStore, operation: str, **kwargs: Any) -> Any:
+        if operation == "Query" and "Limit" not in kwargs:
+            kwargs["Limit"] = 1
+        return query(self, operation, **kwargs)
+
+    monkeypatch.setattr(AuditStore, "_table_call", one_item_a_page)
+    # AND the noon sale on under the doorbuster's raised max (its item after the doorbuster's)
+    noon = {**EVENT, "name": "noon", "start": "2026-11-20T10:00:00", "end": "2026-11-20T11:00:00"}
+    noon["temporary_max"] = 25
+    plan = _two_sales(noon)
+    _fire_at(clock, "doorbuster", "prewarm", PREWARM)
+    _fire_at(clock, "noon", "prewarm", plan.prewarm)
+    # WHEN the doorbuster is restored while the noon sale is on
+    restore = _fire_at(clock, "doorbuster", "restore", RESTORE)
+    # THEN the noon sale keeps its max and capacity: the event items were read from the first page only,
+    # so the restore did not know noon was on and cut MaxSize and desired to 20 in its middle
+    assert (max_size(), desired()) == (25, 24), restore["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
 def test_a_ramp_stage_raises_the_max_and_the_floor_is_held_under_it(audit: Audit) -> None:
     # A ramp stage raises MaxSize as a pre-warm does; the temporary max was counted from the pre-warm
     # only, so 90 % of the target (22) was cut to the group's configured max of 20 under a raised 30.

@@ -630,19 +630,27 @@ class AuditStore(AwsAdapter):
         self._table_call("PutItem", Item=item)
 
     def load_events(self, group: str) -> list[EventState]:
-        response = self._table_call(
-            "Query",
-            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :event)",
-            ExpressionAttributeNames={"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
-            ExpressionAttributeValues={
+        """Every event item of the group, page by page: a Query answers at most 1 MB, and a sale whose
+        item was on a later page was not known to be on (another sale's restore cut its max)."""
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :event)",
+            "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
+            "ExpressionAttributeValues": {
                 ":pk": {"S": keys.group_pk(group)},
                 ":event": {"S": keys.EVENT_SORT_PREFIX},
             },
-            ConsistentRead=True,
-        )
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._table_call("Query", **request)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         states: list[EventState] = []
         damaged: dict[str, str] = {}
-        for item in response.get("Items", []):
+        for item in items:
             try:
                 states.append(_event_state(item))
             except (KeyError, TypeError, ValueError) as error:
