@@ -18,7 +18,7 @@ from surgeguard import keys
 from surgeguard.adapters import clients
 from surgeguard.adapters.audit_store import AuditStore
 from surgeguard.adapters.autoscaling import AutoScalingFleet
-from surgeguard.adapters.errors import DamagedItemError
+from surgeguard.adapters.errors import AwsCallError, DamagedItemError
 from surgeguard.config import ScalerConfig
 from surgeguard.domain.model import Pause, ScalerMemory
 from surgeguard.handlers import schedule
@@ -85,6 +85,17 @@ def fire(event: Any) -> dict[str, Any]:
 def max_size(group: str = "web") -> int:
     described = boto3.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
     return int(described["AutoScalingGroups"][0]["MaxSize"])
+
+
+_SET_MAX_SIZE = AutoScalingFleet.set_max_size
+
+
+def max_size_set_answer_lost(
+    fleet: AutoScalingFleet, name: str, size: int, desired_capacity: int | None = None
+) -> None:
+    """AutoScalingFleet.set_max_size whose UpdateAutoScalingGroup lands and whose answer is lost."""
+    _SET_MAX_SIZE(fleet, name, size, desired_capacity)
+    raise AwsCallError("UpdateAutoScalingGroup", "ReadTimeoutError", "Read timeout on endpoint URL")
 
 
 def event_item(group: str = "web") -> dict[str, Any] | None:
@@ -456,16 +467,8 @@ def test_a_raised_max_whose_answer_was_lost_is_still_restored(
     # The pre-warm's UpdateAutoScalingGroup (MaxSize 20 -> 30) lands and its answer is lost, so the
     # event item is never saved. The retry found MaxSize already 30, so it saved no original max, and
     # the restore said "no temporary max was applied": the group kept MaxSize 30 for good.
-    from surgeguard.adapters.errors import AwsCallError
-
-    raise_max = AutoScalingFleet.set_max_size
-
-    def lands_then_times_out(self: Any, name: str, size: int, desired: int | None = None) -> None:
-        raise_max(self, name, size, desired)
-        raise AwsCallError("UpdateAutoScalingGroup", "ReadTimeoutError", "Read timeout on endpoint URL")
-
     with monkeypatch.context() as patch:
-        patch.setattr(AutoScalingFleet, "set_max_size", lands_then_times_out)
+        patch.setattr(AutoScalingFleet, "set_max_size", max_size_set_answer_lost)
         with pytest.raises(RetryableFailureError):
             fire(phase("prewarm", PREWARM, execution_id="exec-1"))
     assert max_size() == 30

@@ -26,6 +26,7 @@ from .test_sale_events import (
     declare,
     fire,
     max_size,
+    max_size_set_answer_lost,
     phase,
     schedule_exists,
 )
@@ -359,15 +360,9 @@ def test_a_prewarms_max_raise_whose_answer_was_lost_is_audited_applied_by_its_re
     # GIVEN web already at the pre-warm's target, 24: MaxSize 20 -> 30 is the pre-warm's only change
     set_desired("web", 24)
     notifications.read()
-    real_set = AutoScalingFleet.set_max_size
-
-    def lands_then_times_out(self: Any, name: str, size: int, desired_capacity: int | None = None) -> None:
-        real_set(self, name, size, desired_capacity)
-        raise AwsCallError("UpdateAutoScalingGroup", "ReadTimeoutError", "Read timeout on endpoint URL")
-
     # WHEN the raise lands but its answer is lost, and Lambda retries the same event
     with monkeypatch.context() as patch:
-        patch.setattr(AutoScalingFleet, "set_max_size", lands_then_times_out)
+        patch.setattr(AutoScalingFleet, "set_max_size", max_size_set_answer_lost)
         with pytest.raises(RetryableFailureError):
             fire(phase("prewarm", PREWARM, execution_id="exec-1"))
     assert max_size() == 30
