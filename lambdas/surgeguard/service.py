@@ -392,7 +392,7 @@ def reject_unparsed(
         reason=str(error),
         source=source_id(event),
     )
-    adapters.store.write_audit(record)
+    _write_or_retry(adapters, record)
     return record
 
 
@@ -632,10 +632,14 @@ def _taken(
 def _write_or_retry(adapters: Adapters, record: dict[str, Any]) -> None:
     """Write a delivery's record, or raise for Lambda's retry: left to the boundary, an unwritten
     record became an "internal error" and no retry came (for an `in_progress` one, the retry that
-    takes over from a dead attempt; for a `failed` one, the retry that audits what landed)."""
+    takes over from a dead attempt; for a `failed` one, the retry that audits what landed; for one
+    written without a claim, the retry that writes it). A write that landed with its answer lost is
+    written: the boundary once added a `failed` record beside it."""
     try:
         adapters.store.write_audit(record)
     except AwsCallError as error:
+        if _written_after_all(adapters, record):
+            return
         raise RetryableFailureError(
             f"{record['reason']}; its audit record could not be written ({error})"
         ) from error
@@ -922,7 +926,7 @@ def _handle_trigger(
         record = _record(
             ctx, delivery_id, now, outcome, group=group_name, trigger=audit, reason=reason, **extra
         )
-        adapters.store.write_audit(record)
+        _write_or_retry(adapters, record)
         return record
 
     if spec is None or group is None:

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -1127,3 +1127,31 @@ def test_a_claim_written_before_every_attempt_was_listed_still_names_them_all(au
     # puts them in the item's)
     assert taken.earlier_records == (first, second)
     assert last.earlier_records == (first, second, third)
+
+
+def test_an_ok_alarm_whose_record_landed_with_its_answer_lost_leaves_one_record(
+    invoke: Invoke, audit: Audit, notifications: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an alarm back to OK (a record with no claim: nothing to decide), whose audit PutItem lands
+    # but whose answer is lost after the SDK's retries, on a clock that moves on as a real one does.
+    # That once reached the handler's boundary: a second record, `failed` "internal error" beside the
+    # `skipped` one, and people told of a failure for an alarm that only returned to OK.
+    import surgeguard.service as service
+    from surgeguard.adapters.audit_store import AuditStore
+
+    ticks = iter(range(1_000_000))
+    monkeypatch.setattr(service, "utc_now", lambda: at(40) + timedelta(milliseconds=next(ticks)))
+    write = AuditStore.write_audit
+    lost = [1]
+
+    def landed_but_lost(self: AuditStore, record: dict[str, Any]) -> None:
+        write(self, record)
+        if lost.pop() if lost else 0:
+            raise AwsCallError("PutItem", "RequestTimeout", "read timeout")
+
+    monkeypatch.setattr(AuditStore, "write_audit", landed_but_lost)
+    # WHEN it is delivered
+    invoke(cpu_alarm(40, state="OK"))
+    # THEN it leaves its one record, and nobody is told of a failure
+    assert [(r["outcome"], r.get("skip_cause")) for r in audit("web")] == [("skipped", "alarm_ok")]
+    assert audit("-") == [] and notifications.read() == []
