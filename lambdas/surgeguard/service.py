@@ -1054,6 +1054,11 @@ def _decide_group(
         )
     record = base(decision.outcome, decision.reason, decision=decision, inputs=inputs)
     record.update(applied.notes)
+    # Said in the reason, which is what people are told: after a newer decision's "4 -> 8", this
+    # one's "2 -> 4" alone read as the group at 8, though the kill switch had left it at 4.
+    settled = _settle_said(applied.notes)
+    if settled is not None:
+        record["reason"] += f"; {settled}"
     logger.info("%s %s: %s", decision.outcome.value, group.name, decision.reason)
     return record
 
@@ -1950,6 +1955,20 @@ def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) ->
         return settled
     except (AwsCallError, DamagedItemError) as error:
         return {**settled, "settle_error": str(error)}
+
+
+def _settle_said(notes: Mapping[str, Any]) -> str | None:
+    """Where `_settle` left the group after a newer decision committed while ours was applied."""
+    said = []
+    if "settled_to" in notes:
+        said.append(
+            f"a newer decision committed {notes['settled_to']} meanwhile: {notes['settled_to']} put back"
+        )
+    if "settle_skipped" in notes:
+        said.append(str(notes["settle_skipped"]))
+    if "settle_error" in notes:
+        said.append(f"not known whether a newer decision committed meanwhile: {notes['settle_error']}")
+    return "; ".join(said) or None
 
 
 def _reading(reading: Reading) -> dict[str, Any]:

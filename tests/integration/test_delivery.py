@@ -1041,6 +1041,38 @@ def test_a_put_back_behind_a_late_apply_is_recorded_and_reads_the_kill_switch(
         assert applies == [4, 8, 8] and desired() == 8 and own["settled_to"] == 8
 
 
+@pytest.mark.parametrize("paused", [False, True])
+def test_people_told_of_a_late_apply_hear_where_the_group_was_left(
+    paused: bool,
+    invoke: Invoke,
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    notifications: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.domain.model import Pause
+
+    def pause_if_asked() -> None:
+        if paused:
+            AuditStore(TABLE).set_pause(None, Pause.ALL, "operator", at(101))
+
+    # GIVEN decider A (2 -> 4) whose apply lands after B's 8 (B told people 4 -> 8 already)
+    _overtake_the_first_apply(invoke, requests_metric, monkeypatch, pause_if_asked)
+    cpu_metric(80.0)
+    invoke(cpu_alarm(40))
+    # WHEN A tells people of its change, last
+    told = notifications.read()
+    assert [n["Subject"] for n in told] == [
+        "Surgeguard applied: web 4 -> 8",
+        "Surgeguard applied: web 2 -> 4",
+    ]
+    # THEN it says where the group was left: B's 8 put back, or left at 4 under the kill switch. It once
+    # said only A's own decision, after B's "4 -> 8": the group read as at 8 while the pause left it at 4.
+    expected = "the newer decision's 8 not put back: paused (all)" if paused else "8 put back"
+    assert expected in told[-1]["Message"], told[-1]["Message"]
+
+
 @pytest.mark.parametrize("load", ["same", "higher"])
 def test_a_retry_after_two_attempts_stashed_changes_audits_the_one_that_landed(
     load: str,
