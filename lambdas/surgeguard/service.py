@@ -426,8 +426,11 @@ def guarded(
         try:
             adapters.store.write_audit(record)
         except Exception as audit_error:
-            logger.exception("the failure's own audit record could not be written")
-            raise RetryableFailureError(f"{message}; audit write failed: {audit_error}") from error
+            # Landed with its answer lost, it is this delivery's one record: raised, Lambda's retry
+            # wrote a second.
+            if not (isinstance(audit_error, AwsCallError) and _written_after_all(adapters, record)):
+                logger.exception("the failure's own audit record could not be written")
+                raise RetryableFailureError(f"{message}; audit write failed: {audit_error}") from error
         _notify(adapters, record)
         return [record]
 

@@ -524,6 +524,36 @@ def test_an_alarms_internal_error_is_filed_under_its_group(
     assert record["outcome"] == "failed" and "KeyError" in record["reason"] and audit("-") == []
 
 
+def test_an_internal_errors_record_that_landed_with_its_answer_lost_is_not_retried(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an error of no expected kind (a bug of ours), whose `failed` record's PutItem lands but
+    # whose answer is lost. It was raised for Lambda's retry as unwritten: the retry, meeting the same
+    # error, wrote a second `failed` record for the one delivery.
+    import surgeguard.service as service
+    from surgeguard.adapters.audit_store import AuditStore
+
+    def broken(*args: Any) -> list[dict[str, Any]]:
+        raise KeyError("Version")
+
+    write = AuditStore.write_audit
+    lost = [1]
+
+    def landed_but_lost(self: AuditStore, record: dict[str, Any]) -> None:
+        write(self, record)
+        if lost.pop() if lost else 0:
+            raise AwsCallError("PutItem", "RequestTimeout", "read timeout")
+
+    monkeypatch.setattr(service, "run_claimed", broken)
+    monkeypatch.setattr(AuditStore, "write_audit", landed_but_lost)
+    cpu_metric(80.0)
+    # WHEN it is delivered
+    result = invoke(cpu_alarm(40))
+    # THEN it returns with its one record written: nothing for Lambda to retry
+    (record,) = audit("web")
+    assert record["outcome"] == "failed" and result["records"][0]["outcome"] == "failed"
+
+
 def _overtake_the_first_apply(
     invoke: Invoke,
     requests_metric: Callable[..., None],
