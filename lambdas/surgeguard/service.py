@@ -392,7 +392,7 @@ def reject_unparsed(
         reason=str(error),
         source=source_id(event),
     )
-    adapters.store.write_audit(record)
+    _write_or_retry(adapters, record)
     return record
 
 
@@ -426,8 +426,11 @@ def guarded(
         try:
             adapters.store.write_audit(record)
         except Exception as audit_error:
-            logger.exception("the failure's own audit record could not be written")
-            raise RetryableFailureError(f"{message}; audit write failed: {audit_error}") from error
+            # Landed with its answer lost, it is this delivery's one record: raised, Lambda's retry
+            # wrote a second.
+            if not (isinstance(audit_error, AwsCallError) and _written_after_all(adapters, record)):
+                logger.exception("the failure's own audit record could not be written")
+                raise RetryableFailureError(f"{message}; audit write failed: {audit_error}") from error
         _notify(adapters, record)
         return [record]
 
@@ -632,10 +635,14 @@ def _taken(
 def _write_or_retry(adapters: Adapters, record: dict[str, Any]) -> None:
     """Write a delivery's record, or raise for Lambda's retry: left to the boundary, an unwritten
     record became an "internal error" and no retry came (for an `in_progress` one, the retry that
-    takes over from a dead attempt; for a `failed` one, the retry that audits what landed)."""
+    takes over from a dead attempt; for a `failed` one, the retry that audits what landed; for one
+    written without a claim, the retry that writes it). A write that landed with its answer lost is
+    written: the boundary once added a `failed` record beside it."""
     try:
         adapters.store.write_audit(record)
     except AwsCallError as error:
+        if _written_after_all(adapters, record):
+            return
         raise RetryableFailureError(
             f"{record['reason']}; its audit record could not be written ({error})"
         ) from error
@@ -922,7 +929,7 @@ def _handle_trigger(
         record = _record(
             ctx, delivery_id, now, outcome, group=group_name, trigger=audit, reason=reason, **extra
         )
-        adapters.store.write_audit(record)
+        _write_or_retry(adapters, record)
         return record
 
     if spec is None or group is None:
@@ -1050,6 +1057,11 @@ def _decide_group(
         )
     record = base(decision.outcome, decision.reason, decision=decision, inputs=inputs)
     record.update(applied.notes)
+    # Said in the reason, which is what people are told: after a newer decision's "4 -> 8", this
+    # one's "2 -> 4" alone read as the group at 8, though the kill switch had left it at 4.
+    settled = _settle_said(applied.notes)
+    if settled is not None:
+        record["reason"] += f"; {settled}"
     logger.info("%s %s: %s", decision.outcome.value, group.name, decision.reason)
     return record
 
@@ -1946,6 +1958,20 @@ def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) ->
         return settled
     except (AwsCallError, DamagedItemError) as error:
         return {**settled, "settle_error": str(error)}
+
+
+def _settle_said(notes: Mapping[str, Any]) -> str | None:
+    """Where `_settle` left the group after a newer decision committed while ours was applied."""
+    said = []
+    if "settled_to" in notes:
+        said.append(
+            f"a newer decision committed {notes['settled_to']} meanwhile: {notes['settled_to']} put back"
+        )
+    if "settle_skipped" in notes:
+        said.append(str(notes["settle_skipped"]))
+    if "settle_error" in notes:
+        said.append(f"not known whether a newer decision committed meanwhile: {notes['settle_error']}")
+    return "; ".join(said) or None
 
 
 def _reading(reading: Reading) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -522,6 +522,36 @@ def test_an_alarms_internal_error_is_filed_under_its_group(
     # THEN its record is the group's, where `status` and `report` read (it was filed under "-")
     (record,) = audit("web")
     assert record["outcome"] == "failed" and "KeyError" in record["reason"] and audit("-") == []
+
+
+def test_an_internal_errors_record_that_landed_with_its_answer_lost_is_not_retried(
+    invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an error of no expected kind (a bug of ours), whose `failed` record's PutItem lands but
+    # whose answer is lost. It was raised for Lambda's retry as unwritten: the retry, meeting the same
+    # error, wrote a second `failed` record for the one delivery.
+    import surgeguard.service as service
+    from surgeguard.adapters.audit_store import AuditStore
+
+    def broken(*args: Any) -> list[dict[str, Any]]:
+        raise KeyError("Version")
+
+    write = AuditStore.write_audit
+    lost = [1]
+
+    def landed_but_lost(self: AuditStore, record: dict[str, Any]) -> None:
+        write(self, record)
+        if lost.pop() if lost else 0:
+            raise AwsCallError("PutItem", "RequestTimeout", "read timeout")
+
+    monkeypatch.setattr(service, "run_claimed", broken)
+    monkeypatch.setattr(AuditStore, "write_audit", landed_but_lost)
+    cpu_metric(80.0)
+    # WHEN it is delivered
+    result = invoke(cpu_alarm(40))
+    # THEN it returns with its one record written: nothing for Lambda to retry
+    (record,) = audit("web")
+    assert record["outcome"] == "failed" and result["records"][0]["outcome"] == "failed"
 
 
 def _overtake_the_first_apply(
@@ -1041,6 +1071,38 @@ def test_a_put_back_behind_a_late_apply_is_recorded_and_reads_the_kill_switch(
         assert applies == [4, 8, 8] and desired() == 8 and own["settled_to"] == 8
 
 
+@pytest.mark.parametrize("paused", [False, True])
+def test_people_told_of_a_late_apply_hear_where_the_group_was_left(
+    paused: bool,
+    invoke: Invoke,
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    notifications: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.domain.model import Pause
+
+    def pause_if_asked() -> None:
+        if paused:
+            AuditStore(TABLE).set_pause(None, Pause.ALL, "operator", at(101))
+
+    # GIVEN decider A (2 -> 4) whose apply lands after B's 8 (B told people 4 -> 8 already)
+    _overtake_the_first_apply(invoke, requests_metric, monkeypatch, pause_if_asked)
+    cpu_metric(80.0)
+    invoke(cpu_alarm(40))
+    # WHEN A tells people of its change, last
+    told = notifications.read()
+    assert [n["Subject"] for n in told] == [
+        "Surgeguard applied: web 4 -> 8",
+        "Surgeguard applied: web 2 -> 4",
+    ]
+    # THEN it says where the group was left: B's 8 put back, or left at 4 under the kill switch. It once
+    # said only A's own decision, after B's "4 -> 8": the group read as at 8 while the pause left it at 4.
+    expected = "the newer decision's 8 not put back: paused (all)" if paused else "8 put back"
+    assert expected in told[-1]["Message"], told[-1]["Message"]
+
+
 @pytest.mark.parametrize("load", ["same", "higher"])
 def test_a_retry_after_two_attempts_stashed_changes_audits_the_one_that_landed(
     load: str,
@@ -1127,3 +1189,31 @@ def test_a_claim_written_before_every_attempt_was_listed_still_names_them_all(au
     # puts them in the item's)
     assert taken.earlier_records == (first, second)
     assert last.earlier_records == (first, second, third)
+
+
+def test_an_ok_alarm_whose_record_landed_with_its_answer_lost_leaves_one_record(
+    invoke: Invoke, audit: Audit, notifications: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an alarm back to OK (a record with no claim: nothing to decide), whose audit PutItem lands
+    # but whose answer is lost after the SDK's retries, on a clock that moves on as a real one does.
+    # That once reached the handler's boundary: a second record, `failed` "internal error" beside the
+    # `skipped` one, and people told of a failure for an alarm that only returned to OK.
+    import surgeguard.service as service
+    from surgeguard.adapters.audit_store import AuditStore
+
+    ticks = iter(range(1_000_000))
+    monkeypatch.setattr(service, "utc_now", lambda: at(40) + timedelta(milliseconds=next(ticks)))
+    write = AuditStore.write_audit
+    lost = [1]
+
+    def landed_but_lost(self: AuditStore, record: dict[str, Any]) -> None:
+        write(self, record)
+        if lost.pop() if lost else 0:
+            raise AwsCallError("PutItem", "RequestTimeout", "read timeout")
+
+    monkeypatch.setattr(AuditStore, "write_audit", landed_but_lost)
+    # WHEN it is delivered
+    invoke(cpu_alarm(40, state="OK"))
+    # THEN it leaves its one record, and nobody is told of a failure
+    assert [(r["outcome"], r.get("skip_cause")) for r in audit("web")] == [("skipped", "alarm_ok")]
+    assert audit("-") == [] and notifications.read() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from surgeguard.adapters.clients import AwsAdapter
@@ -26,12 +27,22 @@ class SnsNotifier(AwsAdapter):
 
 
 # "Subjects must be UTF-8 text with no line breaks or control characters, and less than 100 characters
-# long" (SNS Publish): one that is not is refused, and the change goes untold.
+# long" (SNS Publish): one that is not is refused, and the change goes untold. In practice SNS takes
+# printable ASCII only (as its API reference said before, and as AWS's own Prometheus SNS receiver
+# replaces any other subject): a group named in another script, which the config allows, was never told.
 SUBJECT_LIMIT = 99
 
 
+def _subject_character(c: str) -> str:
+    if " " <= c <= "~":
+        return c
+    if ord(c) < 32 or 127 <= ord(c) < 160:
+        return " "  # a control character (a line break in a group's name)
+    return "" if unicodedata.combining(c) else "?"  # an accent (decomposed below), or another script
+
+
 def email_subject(text: str) -> str:
-    """`text` as SNS takes a subject: control characters (a line break in a group's name) as spaces,
-    at most 99 characters."""
-    cleaned = "".join(" " if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in text).strip()
+    """`text` as SNS takes a subject: printable ASCII (an accented letter without its accent, any other
+    character as "?"; the message keeps the name whole), at most 99 characters."""
+    cleaned = "".join(_subject_character(c) for c in unicodedata.normalize("NFKD", text)).strip()
     return (cleaned or "Surgeguard")[:SUBJECT_LIMIT]
