@@ -19,8 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 ALARM_STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
-# "... 1 out of the last 1 datapoints [1234.0 (06/03/15 17:43:27)] was greater ..."
-_REASON_DATAPOINT = re.compile(r"\[\s*([^\s(\[\]]{1,40})\s*\(")
+# "... 1 out of the last 1 datapoints [1234.0 (06/03/15 17:43:27)] was greater ..." Read from after
+# "datapoints" only: a composite alarm's reason quotes its child's ARN, and a group named "shop[eu (blue)"
+# in it was read as the datapoint "eu", and the alarm rejected.
+_REASON_DATAPOINT = re.compile(r"datapoints\s*\[\s*([^\s(\[\]]{1,40})\s*\(")
 # arn:aws:cloudwatch:us-east-1:123456789012:alarm:NAME (the name may itself contain ':' or '/').
 _ALARM_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):cloudwatch:([a-z0-9-]+):(\d{12}):alarm:(.+)", re.S)
 TEXT_LIMIT = 256
@@ -284,7 +286,8 @@ def _from_sns_record(record: dict[str, Any]) -> AlarmTrigger:
         raise BadInputError(f"SNS message {message_id} is not a CloudWatch alarm notification (no AlarmName)")
     reason = message.get("NewStateReason", "")
     reason = safe_text(reason, REASON_LIMIT) if isinstance(reason, str) else ""
-    match = _REASON_DATAPOINT.search(reason)
+    # A composite alarm's reason is its child's ARN and transition: it quotes no datapoint of its own.
+    match = None if reason.startswith("arn:") else _REASON_DATAPOINT.search(reason)
     return AlarmTrigger(
         trigger_id=message_id,
         source="sns",

@@ -215,6 +215,27 @@ def test_sns_infinite_datapoint_in_the_reason() -> None:
     _raises(_sns_with(NewStateReason=reason), "not a finite number")
 
 
+def test_a_composite_alarms_reason_quoting_a_child_named_with_brackets_is_no_datapoint() -> None:
+    # A composite alarm's reason quotes its child's ARN, whose name holds the group's: a group named
+    # "shop[eu (blue)" was read as the datapoint "eu", and its alarms were rejected (nothing scaled)
+    for name in ("shop[eu (blue)", "shop datapoints [eu (blue)"):
+        reason = (
+            f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:sg/{name}/cpu/out transitioned to ALARM "
+            "at Friday 04 August, 2023 12:54:46 UTC"
+        )
+        trigger = parse_alarm_event(_sns_with(NewStateReason=reason))
+        assert trigger.value is None, name
+
+
+def test_a_metric_alarms_datapoint_is_read_from_after_datapoints() -> None:
+    reason = (
+        "Threshold Crossed: 2 out of the last 2 datapoints [88.5 (06/03/15 17:43:27), 91.0 (06/03/15 "
+        "17:42:27)] was greater than the threshold (80.0)"
+    )
+    trigger = parse_alarm_event(_sns_with(NewStateReason=reason))
+    assert trigger.value == 88.5
+
+
 def test_sns_with_more_than_one_record_is_rejected() -> None:
     # SNS invokes Lambda with exactly one record: more is not a delivery SNS makes
     event = load_sample(SNS_ALARM)
