@@ -168,7 +168,7 @@ class Store(Protocol):
 
 
 class Notifier(Protocol):
-    def publish(self, group: str, subject: str, message: str) -> None: ...
+    def publish(self, group: str, subject: str, message: str, subject_tail: str = "") -> None: ...
 
 
 class Schedules(Protocol):
@@ -2030,8 +2030,9 @@ def _notify_other_writer(adapters: Adapters, record: dict[str, Any]) -> None:
     try:
         adapters.notifier.publish(
             group,
-            f"Surgeguard: {group} changed outside Surgeguard {change['before']} -> {change['after']}",
+            f"Surgeguard: {group}",
             message,
+            f" changed outside Surgeguard {change['before']} -> {change['after']}",
         )
     except Exception as error:
         logger.warning("notification failed: %s", error)
@@ -2055,10 +2056,12 @@ def _notify(
     ):
         return
     try:
-        subject = f"Surgeguard {record['outcome']}: {record['group']}"
+        # A record of a trigger naming no known group has none: said so, never "None".
+        subject = f"Surgeguard {record['outcome']}: {record.get('group') or 'no known group'}"
+        change = ""
         if record["outcome"] == Outcome.APPLIED.value and "new_desired" in record:
-            subject += f" {record.get('previous_desired')} -> {record['new_desired']}"
-        adapters.notifier.publish(record["group"] or "-", subject, record["reason"])
+            change = f" {record.get('previous_desired')} -> {record['new_desired']}"
+        adapters.notifier.publish(record.get("group") or "-", subject, record["reason"], change)
     except Exception as error:
         # People not hearing about a change must not undo or fail the change itself.
         logger.warning("notification failed: %s", error)

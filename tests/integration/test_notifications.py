@@ -82,3 +82,33 @@ def test_every_subject_is_one_sns_takes(subject: str) -> None:
     # a group named in any other script (the config allows it for ALB-only groups) was never told.
     assert sent["Subject"].isascii() and sent["Subject"].isprintable()
     assert sent["Message"]  # SNS refuses an empty message
+
+
+def test_a_long_group_names_subject_keeps_its_change() -> None:
+    # The subject was cut at 99 characters, the "4 -> 8" with it: the change read nowhere but the message
+    from surgeguard.adapters.notifier import SnsNotifier
+
+    sns = _CapturingSns()
+    long_name = "shop-" + "x" * 200
+    SnsNotifier("arn:aws:sns:us-east-1:123456789012:notify", api=sns).publish(
+        long_name, f"Surgeguard applied: {long_name}", "reason", " 4 -> 8"
+    )
+    (sent,) = sns.published
+    assert sent["Subject"].startswith("Surgeguard applied: shop-xxx")
+    assert sent["Subject"].endswith("... 4 -> 8") and len(sent["Subject"]) == 99
+
+
+def test_a_record_of_no_known_group_is_told_as_such() -> None:
+    # A failed trigger naming no known group was told as "Surgeguard failed: None"
+    from types import SimpleNamespace
+
+    from surgeguard.adapters.notifier import SnsNotifier
+    from surgeguard.service import _notify
+
+    sns = _CapturingSns()
+    notifier = SnsNotifier("arn:aws:sns:us-east-1:123456789012:notify", api=sns)
+    _notify(
+        SimpleNamespace(notifier=notifier), {"outcome": "failed", "group": None, "reason": "internal error"}
+    )  # type: ignore[arg-type]
+    (sent,) = sns.published
+    assert sent["Subject"] == "Surgeguard failed: no known group"

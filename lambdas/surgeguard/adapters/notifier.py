@@ -15,13 +15,14 @@ class SnsNotifier(AwsAdapter):
         super().__init__(api)
         self._topic_arn = topic_arn
 
-    def publish(self, group: str, subject: str, message: str) -> None:
+    def publish(self, group: str, subject: str, message: str, subject_tail: str = "") -> None:
+        """`subject_tail` ("4 -> 8") is kept whole where `subject` (a long group name) must be cut."""
         # The group attribute drives per-group filters.
         self._call(
             "Publish",
             TopicArn=self._topic_arn,
-            Subject=email_subject(subject),
-            Message=message or email_subject(subject),  # SNS refuses an empty message
+            Subject=email_subject(subject, subject_tail),
+            Message=message or email_subject(subject, subject_tail),  # SNS refuses an empty message
             MessageAttributes={"group": {"DataType": "String", "StringValue": group}},
         )
 
@@ -41,8 +42,16 @@ def _subject_character(c: str) -> str:
     return "" if unicodedata.combining(c) else "?"  # an accent (decomposed below), or another script
 
 
-def email_subject(text: str) -> str:
-    """`text` as SNS takes a subject: printable ASCII (an accented letter without its accent, any other
-    character as "?"; the message keeps the name whole), at most 99 characters."""
-    cleaned = "".join(_subject_character(c) for c in unicodedata.normalize("NFKD", text)).strip()
-    return (cleaned or "Surgeguard")[:SUBJECT_LIMIT]
+def _subject_text(text: str) -> str:
+    return "".join(_subject_character(c) for c in unicodedata.normalize("NFKD", text))
+
+
+def email_subject(text: str, tail: str = "") -> str:
+    """`text` then `tail` as SNS takes a subject: printable ASCII (an accented letter without its
+    accent, any other character as "?"; the message keeps the name whole), at most 99 characters, `text`
+    cut (ending "...") where both do not fit: a long group name once cut the "4 -> 8" off."""
+    head, end = _subject_text(text).strip(), _subject_text(tail).rstrip()[: SUBJECT_LIMIT // 2]
+    room = SUBJECT_LIMIT - len(end)
+    if len(head) > room:
+        head = head[: room - 3].rstrip() + "..."
+    return (head + end).strip()[:SUBJECT_LIMIT] or "Surgeguard"
