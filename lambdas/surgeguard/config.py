@@ -719,6 +719,17 @@ class ScalerConfig(_Strict):
         repeated = sorted({n for n in stages if stages.count(n) > 1})
         if repeated:
             raise ValueError(f"deployment names must be unique, repeated: {repeated}")
+        # Every stage deploys the whole stack for the same groups: two in one account and region would be
+        # two scalers changing those groups, each taking the other's changes for an outside writer's.
+        first_at: dict[tuple[str, str], str] = {}
+        for deployment in self.deployments:
+            where = (deployment.account, deployment.region)
+            if where in first_at:
+                raise ValueError(
+                    f"deployments {first_at[where]} and {deployment.name} are both in account "
+                    f"{deployment.account}, {deployment.region}: each would scale the same groups"
+                )
+            first_at[where] = deployment.name
         return self
 
     def group(self, name: str) -> GroupConfig | None:

@@ -227,3 +227,16 @@ def test_a_forecaster_slower_than_its_horizon_is_refused() -> None:
     assert "every_minutes (240) is longer than the horizon (1 h)" in _error({"groups": [group]})
     group["forecast"] = {"every_minutes": 60, "horizon_hours": 1}
     assert parse_config({"groups": [group]}).groups[0].forecast is not None
+
+
+def test_two_deployments_to_one_account_and_region_are_refused() -> None:
+    # Each stage is the whole stack for the same groups: two in one account and region were two scalers
+    # (alarms, Lambdas, audit tables) changing the same groups, each taking the other for an outside writer
+    stages = [
+        {"name": "blue", "account": "111111111111", "region": "us-east-1"},
+        {"name": "green", "account": "111111111111", "region": "us-east-1"},
+    ]
+    data = {**_with_signal(REQUESTS), "deployments": stages}
+    assert "deployments blue and green are both in account 111111111111, us-east-1" in _error(data)
+    stages[1]["region"] = "eu-west-1"
+    assert len(parse_config(data).deployments) == 2
