@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from surgeguard import keys
 from surgeguard.domain.forecast import BurstSettings
 
 BUNDLED_CONFIG_FILE = "surgeguard_config.json"
@@ -458,6 +459,7 @@ class GroupConfig(_Strict):
         if self.min > self.max:
             raise ValueError(f"min ({self.min}) is above max ({self.max})")
         self._check_name_in_cloudwatch()
+        self._check_name_not_reserved()
         ids = [s.id for s in self.signals]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -542,6 +544,19 @@ class GroupConfig(_Strict):
                     "but monitoring basic describes EC2's 5-minute CPU: set detailed (the agent every "
                     "60 s) or high_resolution (every 10 s)"
                 )
+
+    def _check_name_not_reserved(self) -> None:
+        """Auto Scaling takes any name; the audit table keeps two for itself, and a group so named would
+        share their items: pausing the group `*` paused every group."""
+        reserved = {
+            keys.GLOBAL_CONTROL_SORT_KEY: "the kill switch of every group",
+            keys.UNKNOWN_GROUP: "triggers that name no known group",
+        }
+        if self.name in reserved:
+            raise ValueError(
+                f"name {self.name!r} is the audit table's key for {reserved[self.name]}; "
+                "Surgeguard cannot manage a group so named"
+            )
 
     def _check_name_in_cloudwatch(self) -> None:
         """Auto Scaling takes any Unicode name, tab and newline included; CloudWatch does not. An alarm

@@ -240,3 +240,14 @@ def test_two_deployments_to_one_account_and_region_are_refused() -> None:
     assert "deployments blue and green are both in account 111111111111, us-east-1" in _error(data)
     stages[1]["region"] = "eu-west-1"
     assert len(parse_config(data).deployments) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "taken_by"),
+    [("*", "the kill switch of every group"), ("-", "triggers that name no known group")],
+)
+def test_a_group_named_as_a_key_the_audit_table_keeps_for_itself_is_refused(name: str, taken_by: str) -> None:
+    # Auto Scaling takes both names; the table stores the global kill switch under "*" (so pausing the
+    # group "*" paused every group) and the records of triggers naming no known group under "-"
+    group = {**_with_signal(REQUESTS)["groups"][0], "name": name}
+    assert f"name {name!r} is the audit table's key for {taken_by}" in _error({"groups": [group]})
