@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -318,7 +318,33 @@ class SaleEvent(_Strict):
         fractions = [f for _, f in steps]
         if fractions != sorted(fractions):
             raise ValueError("ramp fractions must not fall as the doors approach")
+        self._check_max_kept_to_the_end()
         return self
+
+    def _check_max_kept_to_the_end(self) -> None:
+        """The temporary max is restored an hour after the release, and an early release can come hours
+        before the end: the restore then cut desired to the old max mid-sale, and no decision could pass
+        it for the rest of the sale the temporary max was declared for."""
+        if self.temporary_max is None or self.release_after_doors_minutes is None:
+            return
+        from surgeguard.domain.sales import RESTORE_AFTER  # sales.py imports this module
+
+        doors, end = (self.local(when).astimezone(UTC) for when in (self.start, self.end))
+        release = min(
+            end + timedelta(minutes=self.hold_after_minutes),
+            doors + timedelta(minutes=self.release_after_doors_minutes),
+        )
+        restore = release + RESTORE_AFTER
+        if restore < end:
+            needed = math.ceil((end - doors - RESTORE_AFTER) / timedelta(minutes=1))
+            local_restore = restore.astimezone(self.local(self.start).tzinfo).replace(tzinfo=None)
+            raise ValueError(
+                f"temporary_max ({self.temporary_max}) would be restored at {local_restore.isoformat()}, "
+                f"before the sale ends at {self.end.isoformat()} (an hour after its release, "
+                f"{self.release_after_doors_minutes} minutes after the doors), and no decision could pass "
+                f"max for the rest of the sale; give release_after_doors_minutes of at least {needed}, "
+                "or none"
+            )
 
     def local(self, when: datetime) -> datetime:
         from zoneinfo import ZoneInfo
