@@ -156,10 +156,28 @@ def _default_in() -> DirectionPolicy:
     )
 
 
+# CloudWatch's smallest and largest values (PutMetricData, MetricDatum.Value: 8.515920e-109 to
+# 1.174271e+108). A target or a per-instance figure below the smallest holds no alarm threshold, and a
+# reading divided by it overflowed to infinity: every decision of the group crashed (math.ceil).
+CLOUDWATCH_SMALLEST = 8.515920e-109
+
+
+def _within_cloudwatch(value: float | None) -> float | None:
+    if value is not None and value < CLOUDWATCH_SMALLEST:
+        raise ValueError(
+            f"{value:g} is below CloudWatch's smallest value ({CLOUDWATCH_SMALLEST:g}): no alarm holds it, "
+            "and a reading divided by it overflows"
+        )
+    return value
+
+
 class _SignalBase(_Strict):
     id: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$", max_length=40)
     # The scale-in alarm fires when the metric is below this fraction of the target.
     scale_in_ratio: float = Field(default=0.9, gt=0, lt=1)
+
+    # Every kind has a target (defined with its own bounds and meaning); none may be that small.
+    _target_within_cloudwatch = field_validator("target", check_fields=False)(_within_cloudwatch)
 
 
 class CpuSignal(_SignalBase):
@@ -456,6 +474,7 @@ class GroupConfig(_Strict):
     # bursts and the noise headroom are met at it rather than at the steady state's target; unset,
     # at the requests signal's target, which buys more instances.
     requests_per_instance: float | None = Field(default=None, gt=0, le=1e9)
+    _per_instance_within_cloudwatch = field_validator("requests_per_instance")(_within_cloudwatch)
     noise_headroom: NoiseHeadroom = Field(default_factory=NoiseHeadroom)
     # How the instances publish CPU. basic (the default, what a launch template gives unless it enables
     # detailed monitoring): EC2 every 5 minutes, so CPU alarms use 300 s periods; detailed: every minute;
