@@ -2,8 +2,8 @@
 invoking one Lambda (`surgeguard.handlers.forecast`) that reads the load metric's history and writes
 the forecast floor to the audit table; the reactive path applies the floor. Its one Auto Scaling call,
 only when a group opts in (`forecast.size_warm_pool`), is PutWarmPool on the groups carrying the
-managed tag (and DescribeWarmPool, which has no resource type: Service Authorization Reference, "Actions,
-resources, and condition keys for Amazon EC2 Auto Scaling").
+managed tag (and DescribeWarmPool and DescribeAutoScalingGroups, which have no resource type: Service
+Authorization Reference, "Actions, resources, and condition keys for Amazon EC2 Auto Scaling").
 
 Input JSON (the handler's contract): `{"group", "scheduled_time", "execution_id"}`, the last two
 filled in by Scheduler. Delivery retries and the dead-letter queue are the sale schedules'
@@ -29,8 +29,9 @@ from surgeguard.config import ScalerConfig
 
 HANDLER = "surgeguard.handlers.forecast.lambda_handler"
 METRIC_ACTIONS = ("cloudwatch:GetMetricData",)
-# Only when some group's forecast sizes its warm pool.
-WARM_POOL_READ_ACTIONS = ("autoscaling:DescribeWarmPool",)
+# Only when some group's forecast sizes its warm pool. DescribeAutoScalingGroups: a pool whose prepared
+# capacity is unset prepares for the group's MaxSize, which the sizing reads (no resource type either).
+WARM_POOL_READ_ACTIONS = ("autoscaling:DescribeWarmPool", "autoscaling:DescribeAutoScalingGroups")
 WARM_POOL_WRITE_ACTIONS = ("autoscaling:PutWarmPool",)
 # A failed run: Lambda's two async retries (about 1, then 2 minutes later; up to 60 s each), then the
 # on-failure queue. Runs are at least 5 minutes apart and the next one supersedes a late one, so 15

@@ -40,7 +40,10 @@ from surgeguard.forecast_service import FORECAST_WRITTEN, METRIC_NAMESPACE
 
 MINUTE = Duration.minutes(1)
 MAX_ALARM_NAME = 255  # CloudWatch's limit on AlarmName
-MAX_PERIOD_SECONDS = 86_400  # an alarm's period times its evaluation periods: one day at most
+# An alarm's period times its evaluation periods: seven days at most, and one day for periods under an
+# hour (PutMetricAlarm). A cap of one day for every period once cut a daily forecaster's window to one run.
+MAX_EVALUATION_SECONDS = 604_800
+MAX_SHORT_PERIOD_EVALUATION_SECONDS = 86_400
 
 
 def watch_alarm_name(prefix: str, what: str) -> str:
@@ -53,9 +56,10 @@ def watch_alarm_name(prefix: str, what: str) -> str:
 
 
 def staleness_window_seconds(group: GroupConfig) -> int:
-    """Two forecast intervals (one run may fail and retry), a day at most."""
+    """Two forecast intervals (one run may fail and retry), within CloudWatch's limits (one period)."""
     assert group.forecast is not None
-    return min(2 * group.forecast.every_minutes * 60, MAX_PERIOD_SECONDS)
+    window = 2 * group.forecast.every_minutes * 60
+    return min(window, MAX_SHORT_PERIOD_EVALUATION_SECONDS if window < 3_600 else MAX_EVALUATION_SECONDS)
 
 
 @dataclass(frozen=True)

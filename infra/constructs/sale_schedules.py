@@ -206,9 +206,12 @@ class SaleSchedules(Construct):
 
     def _own_scope(self, group_name: str) -> Construct:
         """A group's schedules here, under its name; a group named as one of this construct's own parts
-        (`Handler`, `Group`, `SchedulerRole`, ...) gets its own id beside them."""
-        taken = self.node.try_find_child(group_name) is not None
-        return Construct(self, f"group-{group_name}" if taken else group_name)
+        (`Handler`, `Group`, `SchedulerRole`, ...) gets its own id beside them, one that no group placed
+        before it holds either (a group may be named `group-Handler` too)."""
+        construct_id = group_name
+        while self.node.try_find_child(construct_id) is not None:
+            construct_id = f"group-{construct_id}"
+        return Construct(self, construct_id)
 
     def _schedules(self, phases: Sequence[PhaseSchedule]) -> dict[tuple[str, str, str], scheduler.Schedule]:
         scopes: dict[str, Construct] = {}

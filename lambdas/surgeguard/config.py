@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from surgeguard import keys
 from surgeguard.domain.forecast import BurstSettings
 
 BUNDLED_CONFIG_FILE = "surgeguard_config.json"
@@ -155,10 +156,28 @@ def _default_in() -> DirectionPolicy:
     )
 
 
+# CloudWatch's smallest and largest values (PutMetricData, MetricDatum.Value: 8.515920e-109 to
+# 1.174271e+108). A target or a per-instance figure below the smallest holds no alarm threshold, and a
+# reading divided by it overflowed to infinity: every decision of the group crashed (math.ceil).
+CLOUDWATCH_SMALLEST = 8.515920e-109
+
+
+def _within_cloudwatch(value: float | None) -> float | None:
+    if value is not None and value < CLOUDWATCH_SMALLEST:
+        raise ValueError(
+            f"{value:g} is below CloudWatch's smallest value ({CLOUDWATCH_SMALLEST:g}): no alarm holds it, "
+            "and a reading divided by it overflows"
+        )
+    return value
+
+
 class _SignalBase(_Strict):
     id: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$", max_length=40)
     # The scale-in alarm fires when the metric is below this fraction of the target.
     scale_in_ratio: float = Field(default=0.9, gt=0, lt=1)
+
+    # Every kind has a target (defined with its own bounds and meaning); none may be that small.
+    _target_within_cloudwatch = field_validator("target", check_fields=False)(_within_cloudwatch)
 
 
 class CpuSignal(_SignalBase):
@@ -317,7 +336,33 @@ class SaleEvent(_Strict):
         fractions = [f for _, f in steps]
         if fractions != sorted(fractions):
             raise ValueError("ramp fractions must not fall as the doors approach")
+        self._check_max_kept_to_the_end()
         return self
+
+    def _check_max_kept_to_the_end(self) -> None:
+        """The temporary max is restored an hour after the release, and an early release can come hours
+        before the end: the restore then cut desired to the old max mid-sale, and no decision could pass
+        it for the rest of the sale the temporary max was declared for."""
+        if self.temporary_max is None or self.release_after_doors_minutes is None:
+            return
+        from surgeguard.domain.sales import RESTORE_AFTER  # sales.py imports this module
+
+        doors, end = (self.local(when).astimezone(UTC) for when in (self.start, self.end))
+        release = min(
+            end + timedelta(minutes=self.hold_after_minutes),
+            doors + timedelta(minutes=self.release_after_doors_minutes),
+        )
+        restore = release + RESTORE_AFTER
+        if restore < end:
+            needed = math.ceil((end - doors - RESTORE_AFTER) / timedelta(minutes=1))
+            local_restore = restore.astimezone(self.local(self.start).tzinfo).replace(tzinfo=None)
+            raise ValueError(
+                f"temporary_max ({self.temporary_max}) would be restored at {local_restore.isoformat()}, "
+                f"before the sale ends at {self.end.isoformat()} (an hour after its release, "
+                f"{self.release_after_doors_minutes} minutes after the doors), and no decision could pass "
+                f"max for the rest of the sale; give release_after_doors_minutes of at least {needed}, "
+                "or none"
+            )
 
     def local(self, when: datetime) -> datetime:
         from zoneinfo import ZoneInfo
@@ -429,6 +474,7 @@ class GroupConfig(_Strict):
     # bursts and the noise headroom are met at it rather than at the steady state's target; unset,
     # at the requests signal's target, which buys more instances.
     requests_per_instance: float | None = Field(default=None, gt=0, le=1e9)
+    _per_instance_within_cloudwatch = field_validator("requests_per_instance")(_within_cloudwatch)
     noise_headroom: NoiseHeadroom = Field(default_factory=NoiseHeadroom)
     # How the instances publish CPU. basic (the default, what a launch template gives unless it enables
     # detailed monitoring): EC2 every 5 minutes, so CPU alarms use 300 s periods; detailed: every minute;
@@ -458,6 +504,7 @@ class GroupConfig(_Strict):
         if self.min > self.max:
             raise ValueError(f"min ({self.min}) is above max ({self.max})")
         self._check_name_in_cloudwatch()
+        self._check_name_not_reserved()
         ids = [s.id for s in self.signals]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -542,6 +589,19 @@ class GroupConfig(_Strict):
                     "but monitoring basic describes EC2's 5-minute CPU: set detailed (the agent every "
                     "60 s) or high_resolution (every 10 s)"
                 )
+
+    def _check_name_not_reserved(self) -> None:
+        """Auto Scaling takes any name; the audit table keeps two for itself, and a group so named would
+        share their items: pausing the group `*` paused every group."""
+        reserved = {
+            keys.GLOBAL_CONTROL_SORT_KEY: "the kill switch of every group",
+            keys.UNKNOWN_GROUP: "triggers that name no known group",
+        }
+        if self.name in reserved:
+            raise ValueError(
+                f"name {self.name!r} is the audit table's key for {reserved[self.name]}; "
+                "Surgeguard cannot manage a group so named"
+            )
 
     def _check_name_in_cloudwatch(self) -> None:
         """Auto Scaling takes any Unicode name, tab and newline included; CloudWatch does not. An alarm
@@ -719,6 +779,17 @@ class ScalerConfig(_Strict):
         repeated = sorted({n for n in stages if stages.count(n) > 1})
         if repeated:
             raise ValueError(f"deployment names must be unique, repeated: {repeated}")
+        # Every stage deploys the whole stack for the same groups: two in one account and region would be
+        # two scalers changing those groups, each taking the other's changes for an outside writer's.
+        first_at: dict[tuple[str, str], str] = {}
+        for deployment in self.deployments:
+            where = (deployment.account, deployment.region)
+            if where in first_at:
+                raise ValueError(
+                    f"deployments {first_at[where]} and {deployment.name} are both in account "
+                    f"{deployment.account}, {deployment.region}: each would scale the same groups"
+                )
+            first_at[where] = deployment.name
         return self
 
     def group(self, name: str) -> GroupConfig | None:

@@ -48,6 +48,7 @@ def test_put_warm_pool_only_on_groups_carrying_the_managed_tag(pool_synth: Synth
     assert write["Condition"] == tag_condition(forecast_config().managed_tag)
     assert "autoScalingGroup:*:autoScalingGroupName/*" in json.dumps(write["Resource"])
     assert sorted(statements["ReadMetrics"]["Action"]) == [
+        "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribeWarmPool",
         "cloudwatch:GetMetricData",
     ]
@@ -60,4 +61,15 @@ def test_put_warm_pool_only_on_groups_carrying_the_managed_tag(pool_synth: Synth
     assert {a for a in every if a.startswith("autoscaling:")} == {
         "autoscaling:PutWarmPool",
         "autoscaling:DescribeWarmPool",
+        "autoscaling:DescribeAutoScalingGroups",
     }
+
+
+def test_the_forecaster_may_read_the_groups_max_size_that_an_unset_pool_is_judged_at(
+    pool_synth: Synth,
+) -> None:
+    # forecast_service reads the group (DescribeAutoScalingGroups) when the pool's prepared capacity is
+    # unset: without the grant every such run was AccessDenied on real AWS and the pool never sized.
+    read = _forecaster_statements(pool_synth)
+    statements = {s.get("Sid"): s for s in read}
+    assert "autoscaling:DescribeAutoScalingGroups" in statements["ReadMetrics"]["Action"]

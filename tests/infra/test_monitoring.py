@@ -15,7 +15,7 @@ from synth_support import ACCOUNT, FORECAST_NOW, REGION, STACK_NAME, Synth, fore
 
 from infra.constructs import forecaster, reactive_function, sale_schedules
 from infra.constructs.dashboard import GROUPS_PER_DASHBOARD, MAX_WIDGETS, group_chunks, group_widgets
-from infra.constructs.monitoring import MAX_ALARM_NAME, watch_alarm_name
+from infra.constructs.monitoring import MAX_ALARM_NAME, staleness_window_seconds, watch_alarm_name
 from infra.constructs.sale_schedules import sale_phases
 from infra.stack import SurgeguardStack
 from surgeguard.config import ScalerConfig, parse_config
@@ -278,3 +278,33 @@ def test_nested_templates_hold_the_per_group_alarms_schedules_and_dashboards(nes
     assert types.count("AWS::CloudWatch::Dashboard") == len(nested)  # one group dashboard per shard
     pending, _ = sale_phases(config, FORECAST_NOW)  # web's black friday: prewarm, release, restore
     assert types.count("AWS::Scheduler::Schedule") == 2 + len(pending) == 5  # and web's, api's forecasts
+
+
+@pytest.mark.parametrize("every_minutes", [5, 29, 30, 720, 721, 1000, 1440])
+def test_a_forecaster_is_stale_after_two_of_its_intervals_however_long(every_minutes: int) -> None:
+    # Capped at a day, a daily forecaster's window was one interval: a run retried minutes late alarmed
+    # "its forecast floor has lapsed". CloudWatch allows 7 days of period x evaluation periods, and one
+    # day only for periods under an hour (PutMetricAlarm)
+    group = parse_config(
+        {
+            "groups": [
+                {
+                    "name": "web",
+                    "min": 1,
+                    "max": 4,
+                    "signals": [
+                        {
+                            "kind": "requests_per_target",
+                            "target": 100,
+                            "target_group": "targetgroup/shop-web/73e2d6bc24d8a067",
+                            "load_balancer": "app/shop-alb/50dc6c495c0c9188",
+                        }
+                    ],
+                    "forecast": {"every_minutes": every_minutes, "horizon_hours": 24},
+                }
+            ]
+        }
+    ).groups[0]
+    window = staleness_window_seconds(group)
+    assert window == 2 * every_minutes * 60
+    assert window <= (86_400 if window < 3_600 else 604_800)

@@ -58,3 +58,12 @@ def test_a_composite_alarms_description_fits_cloudwatch() -> None:
     composites = _template(group).find_resources("AWS::CloudWatch::CompositeAlarm")
     assert composites
     assert all(len(c["Properties"]["AlarmDescription"]) <= 1024 for c in composites.values())
+
+
+def test_a_group_named_as_another_groups_place_beside_the_sale_schedules_parts_gets_its_schedules() -> None:
+    # "Handler" is placed as "group-Handler" beside the sale Lambda's own part; a group of that very name
+    # listed first took the id, and the synth crashed ("There is already a Construct with name ...")
+    template = _template(_group("group-Handler", events=[SALE]), _group("Handler", events=[SALE]))
+    schedules = template.find_resources("AWS::Scheduler::Schedule").values()
+    groups = [s["Metadata"]["Surgeguard"]["group"] for s in schedules if "Metadata" in s]
+    assert sorted(groups) == ["Handler"] * 3 + ["group-Handler"] * 3

@@ -190,13 +190,13 @@ def test_a_notify_email_that_is_no_one_address_is_refused(bad: str) -> None:
 
 def test_a_peak_too_large_to_count_is_a_config_error_not_a_crash() -> None:
     # GIVEN a tiny requests target under a huge declared peak (the ratio overflows to infinity)
-    signal = {**REQUESTS, "target": 1e-300}
+    signal = {**REQUESTS, "target": 1e-100}
     sale = {
         "name": "bf",
         "start": "2026-11-27T00:00",
         "end": "2026-11-27T06:00",
         "timezone": "UTC",
-        "peak_requests_per_minute": 1e10,
+        "peak_requests_per_minute": 1e300,
     }
     data = _with_signal(signal)
     data["groups"][0]["events"] = [sale]
@@ -227,3 +227,51 @@ def test_a_forecaster_slower_than_its_horizon_is_refused() -> None:
     assert "every_minutes (240) is longer than the horizon (1 h)" in _error({"groups": [group]})
     group["forecast"] = {"every_minutes": 60, "horizon_hours": 1}
     assert parse_config({"groups": [group]}).groups[0].forecast is not None
+
+
+def test_two_deployments_to_one_account_and_region_are_refused() -> None:
+    # Each stage is the whole stack for the same groups: two in one account and region were two scalers
+    # (alarms, Lambdas, audit tables) changing the same groups, each taking the other for an outside writer
+    stages = [
+        {"name": "blue", "account": "111111111111", "region": "us-east-1"},
+        {"name": "green", "account": "111111111111", "region": "us-east-1"},
+    ]
+    data = {**_with_signal(REQUESTS), "deployments": stages}
+    assert "deployments blue and green are both in account 111111111111, us-east-1" in _error(data)
+    stages[1]["region"] = "eu-west-1"
+    assert len(parse_config(data).deployments) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "taken_by"),
+    [("*", "the kill switch of every group"), ("-", "triggers that name no known group")],
+)
+def test_a_group_named_as_a_key_the_audit_table_keeps_for_itself_is_refused(name: str, taken_by: str) -> None:
+    # Auto Scaling takes both names; the table stores the global kill switch under "*" (so pausing the
+    # group "*" paused every group) and the records of triggers naming no known group under "-"
+    group = {**_with_signal(REQUESTS)["groups"][0], "name": name}
+    assert f"name {name!r} is the audit table's key for {taken_by}" in _error({"groups": [group]})
+
+
+@pytest.mark.parametrize(
+    ("signal", "field"),
+    [
+        ({"kind": "cpu", "target": 1e-307}, "signals[1].cpu.target"),
+        ({**REQUESTS, "target": 1e-200}, "signals[1].requests_per_target.target"),
+        (
+            {"kind": "queue_backlog", "queue_name": "jobs", "target": 5e-324},
+            "signals[1].queue_backlog.target",
+        ),
+    ],
+)
+def test_a_target_below_cloudwatchs_smallest_value_is_refused(signal: dict[str, Any], field: str) -> None:
+    # A reading over it overflowed to infinity, and every decision of the group crashed the Lambda
+    # (OverflowError in math.ceil); CloudWatch holds no value that small either
+    message = _error(_with_signal(signal))
+    assert f"groups[0].{field}: Value error" in message
+    assert "below CloudWatch's smallest value" in message
+
+
+def test_a_requests_per_instance_below_cloudwatchs_smallest_value_is_refused() -> None:
+    group = {**_with_signal(REQUESTS)["groups"][0], "requests_per_instance": 1e-300}
+    assert "groups[0].requests_per_instance: Value error" in _error({"groups": [group]})

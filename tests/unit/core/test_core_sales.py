@@ -67,7 +67,8 @@ def test_the_floor_holds_the_target_then_steps_down_ten_percent_per_five_minutes
 
 
 def test_an_early_release_ends_the_freeze_after_the_doors_and_steps_down_every_minute() -> None:
-    group = group_with({**DOORBUSTER, "release_after_doors_minutes": 15})
+    # (no temporary max: restored an hour after this release, it would be before the end, refused)
+    group = group_with({**DOORBUSTER, "temporary_max": None, "release_after_doors_minutes": 15})
     plan = plan_event(group, group.events[0])
     assert plan.release == plan.start + timedelta(minutes=15)
     assert list(plan.phase_times()) == ["prewarm", "release", "restore"]
@@ -186,3 +187,20 @@ def test_normal_demand_is_last_weeks_at_the_same_local_time(
     end = (datetime.fromisoformat(start) + timedelta(hours=2)).isoformat()
     event = group_with({**DOORBUSTER, "start": start, "end": end, "timezone": zone}).events[0]
     assert normal_demand_time(event) == expected
+
+
+def test_a_temporary_max_restored_before_the_sale_ends_is_refused() -> None:
+    # Released 15 minutes after the doors of a 2-hour sale, the max was restored an hour later, at 01:15,
+    # with 45 minutes of the sale to go: the restore cut desired to the old max and no decision could
+    # pass it for the rest of the sale, which the temporary max was declared for
+    with pytest.raises(
+        ConfigError,
+        match=r"temporary_max \(80\) would be restored at 2026-11-27T01:15:00, before the sale ends at "
+        r"2026-11-27T02:00:00.*release_after_doors_minutes of at least 60",
+    ):
+        group_with({**DOORBUSTER, "release_after_doors_minutes": 15})
+    # ... released an hour after the doors, it is restored as the sale ends; without a temporary max
+    # nothing is restored at all
+    assert group_with({**DOORBUSTER, "release_after_doors_minutes": 60}).events[0].temporary_max == 80
+    no_max = {**DOORBUSTER, "temporary_max": None, "release_after_doors_minutes": 15}
+    assert group_with(no_max).events[0].release_after_doors_minutes == 15
