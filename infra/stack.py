@@ -80,7 +80,7 @@ class SurgeguardStack(Stack):
             notify_topic=self.topics.notifications,
             alarm_prefix=alarm_prefix,
         )
-        reserve_concurrency(self.reactive.function, config.reserved_concurrency.reactive)
+        reserve_concurrency(self.reactive.function, config.reactive_reserved_concurrency)
         if self.placement.nested:
             self.alarms = [
                 ScalingAlarms(

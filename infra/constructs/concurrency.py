@@ -12,8 +12,11 @@ account whose limit is below the sum reserved + 100 (new accounts can start at 1
 Sizing (defaults in `surgeguard.config.ReservedConcurrency`): with 20 reactive runs at once the burst
 benchmark (gameday/burst.py, README "Doors open") applied 300 simultaneous alarms within 35 s under
 Auto Scaling's throttling, which bounds how fast decisions land more than Lambda does; 10 sale runs
-clear a doors-open minute for 300 groups, whose phases were timed minutes ahead anyway. The forecaster
-writes floors only, so it gets none.
+clear a doors-open minute for 300 groups, whose phases were timed minutes ahead anyway. The reactive
+default grows past 20 with the groups (`ScalerConfig.reactive_reserved_concurrency`): the per-minute
+re-evaluations, one per 50 groups, start together on the same function, and 10 runs are kept beside them
+for alarms; a configured value the re-evaluations could fill is refused. The forecaster writes floors
+only, so it gets none.
 """
 
 from __future__ import annotations

@@ -758,6 +758,9 @@ class Deployment(_Strict):
 
 # Groups one per-minute re-evaluation decides at most (see ScalerConfig.reevaluation_shards).
 REEVALUATION_GROUPS_PER_SHARD = 50
+# Reactive runs kept for alarm deliveries beside the re-evaluations (one per shard, started together
+# every minute on the same function, each for up to half a minute at 50 groups).
+ALARM_RUNS_BESIDE_REEVALUATION = 10
 
 
 class ScalerConfig(_Strict):
@@ -790,7 +793,34 @@ class ScalerConfig(_Strict):
                     f"{deployment.account}, {deployment.region}: each would scale the same groups"
                 )
             first_at[where] = deployment.name
+        self._check_reactive_reservation()
         return self
+
+    def _check_reactive_reservation(self) -> None:
+        reserved = self.reserved_concurrency.reactive
+        needed = self.reevaluation_shards + ALARM_RUNS_BESIDE_REEVALUATION
+        if (
+            "reactive" in self.reserved_concurrency.model_fields_set
+            and reserved is not None
+            and reserved < needed
+        ):
+            raise ValueError(
+                f"reserved_concurrency.reactive ({reserved}) leaves too few runs for alarms beside the "
+                f"{self.reevaluation_shards} re-evaluations that start together every minute for "
+                f"{len(self.groups)} groups (one per {REEVALUATION_GROUPS_PER_SHARD}): they could take "
+                "every slot, and alarm deliveries would wait in Lambda's retry queue instead of scaling; "
+                f"give at least {needed}, or null (no reservation)"
+            )
+
+    @property
+    def reactive_reserved_concurrency(self) -> int | None:
+        """The reactive function's reservation: as configured (null: none), or the default grown with
+        the groups, so that the re-evaluations started each minute never take every run (a fixed 20
+        did from 1,000 groups, 20 shards)."""
+        reserved = self.reserved_concurrency.reactive
+        if reserved is None or "reactive" in self.reserved_concurrency.model_fields_set:
+            return reserved
+        return max(reserved, self.reevaluation_shards + ALARM_RUNS_BESIDE_REEVALUATION)
 
     def group(self, name: str) -> GroupConfig | None:
         return next((g for g in self.groups if g.name == name), None)

@@ -275,3 +275,28 @@ def test_a_target_below_cloudwatchs_smallest_value_is_refused(signal: dict[str, 
 def test_a_requests_per_instance_below_cloudwatchs_smallest_value_is_refused() -> None:
     group = {**_with_signal(REQUESTS)["groups"][0], "requests_per_instance": 1e-300}
     assert "groups[0].requests_per_instance: Value error" in _error({"groups": [group]})
+
+
+def _groups(count: int) -> list[dict[str, Any]]:
+    return [
+        {"name": f"shop-{i:04d}", "min": 1, "max": 10, "signals": [{"kind": "cpu", "target": 50}]}
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize(("groups", "reserved"), [(1, 20), (500, 20), (501, 21), (1000, 30)])
+def test_the_default_reactive_reservation_grows_with_the_reevaluations_started_each_minute(
+    groups: int, reserved: int
+) -> None:
+    # One re-evaluation per 50 groups starts every minute on the reactive function: at 1,000 groups the
+    # 20 they took were every run of the default reservation, and alarm deliveries waited in the queue
+    config = parse_config({"groups": _groups(groups)})
+    assert config.reactive_reserved_concurrency == reserved
+
+
+def test_a_reactive_reservation_the_reevaluations_could_fill_is_refused() -> None:
+    message = _error({"groups": _groups(1000), "reserved_concurrency": {"reactive": 25}})
+    assert "reserved_concurrency.reactive (25)" in message and "give at least 30" in message
+    allowed = {"groups": _groups(1000), "reserved_concurrency": {"reactive": None, "sale": 5}}
+    assert parse_config(allowed).reactive_reserved_concurrency is None
+    assert parse_config({**allowed, "reserved_concurrency": {"sale": 5}}).reactive_reserved_concurrency == 30
