@@ -490,7 +490,7 @@ def _prewarm(
             f"its event item was saved just before (target {target}{put_back})",
             skip_cause="paused",
         )
-    told = raised.told(sale.temporary_max)
+    told = raised.told(sale.temporary_max, None if dry_run else snapshot.size.max)
     if dry_run and raises_max:
         told = f"; dry-run: would raise MaxSize {snapshot.size.max} -> {sale.temporary_max} until {until}"
     readings = adapters.signals.read(group, now)
@@ -569,14 +569,21 @@ class _MaxRaised:
     stopped: Pause | None = None  # the kill switch, set since the phase began, that stopped a raise
     original_max: int | None = None  # what this sale's restore puts back, as saved
 
-    def told(self, temporary_max: int | None) -> str:
-        """The raise, for the record's reason ("" when none was made or stopped)."""
+    def told(self, temporary_max: int | None, read_max: int | None = None) -> str:
+        """The raise, for the record's reason ("" when none was made or stopped, and MaxSize, `read_max`,
+        was not found raised already: by an earlier phase of the sale, another sale, or an earlier
+        attempt whose answer was lost, which a retry's record once did not say at all)."""
         told = f"; {', then '.join(self.made)}" if self.made else ""
         if self.stopped is not None and self.made:
             told += (
                 f"; paused ({self.stopped.value}) before MaxSize could be raised again: it stays lower, "
                 f"raise it to {temporary_max} by hand once resumed"
             )
+        raised_before = (
+            read_max is not None and self.original_max is not None and read_max > self.original_max
+        )
+        if not self.made and self.stopped is None and temporary_max is not None and raised_before:
+            told += f"; MaxSize already {read_max} ({self.original_max} to put back at the restore)"
         return told
 
 

@@ -476,6 +476,9 @@ def test_a_raised_max_whose_answer_was_lost_is_still_restored(
     assert max_size() == 30
     retried = fire(phase("prewarm", PREWARM, execution_id="exec-1"))  # Lambda's retry: the same event
     assert retried["records"][0]["outcome"] == "applied"
+    # AND its record says MaxSize was found raised, and what the restore puts back (it once said nothing
+    # of MaxSize: the raise was told only by the failed attempt's error)
+    assert "MaxSize already 30 (20 to put back at the restore)" in retried["records"][0]["reason"]
     item = event_item()
     assert item is not None and item["original_max"]["N"] == "20"
     assert fire(phase("restore", RESTORE))["records"][0]["outcome"] == "applied"
