@@ -235,7 +235,7 @@ def _decide(inp: DecisionInput) -> Decision:
     if not active and not holding and max((f.needed for f in floors), default=0) <= previous:
         # Still pulled inside its bounds: an ALB signal publishes nothing at zero traffic, and a group
         # under a config min raised since stayed under it all night.
-        held = finish(
+        no_data = finish(
             Outcome.SKIPPED,
             ScalingAction.NO_CHANGE,
             previous,
@@ -243,7 +243,7 @@ def _decide(inp: DecisionInput) -> Decision:
             candidates=candidates,
             skip_cause="no_data",
         )
-        return _bounded(held, low, high, inp.controls, inp.group.suspended)
+        return _bounded(no_data, low, high, inp.controls, inp.group.suspended)
 
     # Gated signals can hold capacity where it is but never push it up on their own.
     asked = [(c.needed, c.rule) for c in active] + [(min(c.needed, previous), c.rule) for c in holding]
