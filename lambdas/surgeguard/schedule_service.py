@@ -710,6 +710,11 @@ def _restore(
         if new_max == state.original_max
         else f" (not {state.original_max}: {', '.join(o.event.name for o in on)} still on, its max kept)"
     )
+    if snapshot.size.min > new_max:
+        # AWS refuses a MaxSize under MinSize (ValidationError): a min raised during the sale, put back
+        # under, failed every retry and left the temporary max in place for good.
+        kept += f" (not {new_max}: MinSize {snapshot.size.min} is above it, and MaxSize cannot go under it)"
+        new_max = snapshot.size.min
     if ctx.config.is_dry_run(group):
         return base(
             Outcome.SKIPPED,
