@@ -717,6 +717,11 @@ def _restore(
         if new_max == state.original_max
         else f" (not {state.original_max}: {', '.join(o.event.name for o in on)} still on, its max kept)"
     )
+    if snapshot.size.min > new_max:
+        # AWS refuses a MaxSize under MinSize (ValidationError): a min raised during the sale, put back
+        # under, failed every retry and left the temporary max in place for good.
+        kept += f" (not {new_max}: MinSize {snapshot.size.min} is above it, and MaxSize cannot go under it)"
+        new_max = snapshot.size.min
     if ctx.config.is_dry_run(group):
         return base(
             Outcome.SKIPPED,
@@ -737,7 +742,7 @@ def _restore(
             f"{snapshot.size.desired} inside it: nothing to put back",
         )
     change = (
-        f"desired {snapshot.size.desired} -> {lowered}"
+        f"desired {snapshot.size.desired} -> {lowered}{_left_running(snapshot, lowered)}"
         if lowered != snapshot.size.desired
         else "desired kept"
     )
@@ -753,6 +758,20 @@ def _restore(
     record["reason"] += late.pop("reason", "")
     record.update(late)
     return record
+
+
+def _left_running(snapshot: GroupSnapshot, lowered: int) -> str:
+    """What a restore's lower desired leaves running, as the group shows it: AWS accepts the lower
+    desired capacity and terminates nothing while Terminate is suspended, nor instances protected from
+    scale-in; said as done, a group still at 24 read 'desired 24 -> 20'."""
+    if "Terminate" in snapshot.suspended:
+        return (
+            " (Terminate is suspended on the group (SuspendedProcesses): nothing terminates until it is "
+            "resumed)"
+        )
+    if snapshot.protected > lowered:
+        return f" ({snapshot.protected} in service are protected from scale-in: they keep running)"
+    return ""
 
 
 def _mark_restored(

@@ -21,7 +21,7 @@ from surgeguard.adapters.errors import AwsCallError
 
 from .alarm_events import SNS, alarm_event
 from .support import alarm_for, at, desired, set_alarm_state, set_desired, set_desired_fails_once
-from .test_sale_events import EVENT, PREWARM, declare, fire, max_size, phase
+from .test_sale_events import EVENT, PREWARM, RESTORE, declare, fire, max_size, phase
 
 CPU_OUT = alarm_for("web", "cpu", "out")
 CPU_IN = alarm_for("web", "cpu", "in")
@@ -197,3 +197,29 @@ def test_the_moto_game_days_fleet_keeps_the_groups_states(invoke: Any) -> None:
     size = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])["AutoScalingGroups"][0]
     view = SimpleNamespace(desired=size["DesiredCapacity"], serving=2, warming=0, pending=0)
     assert EngineTimedFleet(lambda: view, autoscaling).describe("web").suspended == frozenset({"Launch"})
+
+
+@pytest.mark.parametrize("why", ["terminate_suspended", "protected"])
+def test_a_restore_that_lowers_desired_says_what_it_leaves_running(
+    why: str, config_file: Any, alarms: Any, describe_hook: Any, audit: Any
+) -> None:
+    # GIVEN the pre-warm took web to 24 under a temporary MaxSize 30 (its original 20), then Terminate
+    # was suspended, or 22 of the 24 were protected from scale-in
+    declare(EVENT)
+    fire(phase("prewarm", PREWARM))
+    assert (desired(), max_size()) == (24, 30)
+    if why == "terminate_suspended":
+        boto3.client("autoscaling").suspend_processes(
+            AutoScalingGroupName="web", ScalingProcesses=["Terminate"]
+        )
+    describe_hook(_instances_as_now(protect=22 if why == "protected" else 0))
+    # WHEN the restore puts MaxSize back to 20 and desired with it
+    (record,) = fire(phase("restore", RESTORE))["records"]
+    # THEN the record does not say 24 -> 20 as if done: AWS accepts it and terminates none of the 4
+    # (or only 2 of them)
+    assert (record["outcome"], max_size(), desired()) == ("applied", 20, 20)
+    assert "desired 24 -> 20" in record["reason"]
+    if why == "terminate_suspended":
+        assert "Terminate is suspended" in record["reason"]
+    else:
+        assert "22 in service are protected from scale-in" in record["reason"]

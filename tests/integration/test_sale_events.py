@@ -1013,3 +1013,36 @@ def test_a_moved_sale_raised_at_the_second_read_still_puts_the_max_back(
     record = _moved_and_restored()
     # THEN 20 is back
     assert max_size() == 20, record["reason"]
+
+
+def _max_under_min_refused(model: Any, params: dict[str, Any], **_: Any) -> None:
+    """UpdateAutoScalingGroup as AWS answers it (moto accepts it): a MaxSize under the group's MinSize
+    is a ValidationError ("Max bound, 20, must be greater than or equal to min bound, 22")."""
+    if model.name != "UpdateAutoScalingGroup" or "MaxSize" not in params:
+        return
+    group = boto3.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[params["AutoScalingGroupName"]]
+    )["AutoScalingGroups"][0]
+    low = params.get("MinSize", group["MinSize"])
+    if params["MaxSize"] < low:
+        message = f"Max bound, {params['MaxSize']}, must be greater than or equal to min bound, {low}"
+        error = {"Error": {"Code": "ValidationError", "Message": message}}
+        raise ClientError(error, "UpdateAutoScalingGroup")  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_restore_under_a_min_raised_during_the_sale_puts_max_back_at_that_min(audit: Audit) -> None:
+    # GIVEN the pre-warm raised MaxSize 20 -> 30, and the team then held at least 22 for the sale
+    fire(phase("prewarm", PREWARM))
+    boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName="web", MinSize=22)
+    events, hook = clients.client("autoscaling").meta.events, "before-parameter-build.auto-scaling"
+    events.register(f"{hook}.UpdateAutoScalingGroup", _max_under_min_refused)
+    try:
+        # WHEN the restore runs while MinSize is still 22
+        (record,) = fire(phase("restore", RESTORE))["records"]
+    finally:
+        events.unregister(f"{hook}.UpdateAutoScalingGroup", _max_under_min_refused)
+    # THEN MaxSize comes down as far as AWS lets it, to the min, and the record says why: the original
+    # 20 under it was refused on every retry and MaxSize stayed at 30 for good
+    assert (record["outcome"], max_size(), desired()) == ("applied", 22, 22)
+    assert "MinSize 22" in record["reason"]

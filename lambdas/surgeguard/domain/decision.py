@@ -233,7 +233,9 @@ def _decide(inp: DecisionInput) -> Decision:
     candidates = tuple(active + holding + floors)
     # Without data a floor may still raise capacity (a pre-warm before any traffic), never lower it.
     if not active and not holding and max((f.needed for f in floors), default=0) <= previous:
-        return finish(
+        # Still pulled inside its bounds: an ALB signal publishes nothing at zero traffic, and a group
+        # under a config min raised since stayed under it all night.
+        no_data = finish(
             Outcome.SKIPPED,
             ScalingAction.NO_CHANGE,
             previous,
@@ -241,6 +243,7 @@ def _decide(inp: DecisionInput) -> Decision:
             candidates=candidates,
             skip_cause="no_data",
         )
+        return _bounded(no_data, low, high, inp.controls, inp.group.suspended)
 
     # Gated signals can hold capacity where it is but never push it up on their own.
     asked = [(c.needed, c.rule) for c in active] + [(min(c.needed, previous), c.rule) for c in holding]
@@ -490,7 +493,7 @@ def _bounded(
     )
     if controls.dry_run:
         return replace(bounded, outcome=Outcome.SKIPPED, skip_cause="dry_run", reason=f"dry-run: {reason}")
-    return replace(bounded, outcome=Outcome.APPLIED, reason=reason)
+    return replace(bounded, outcome=Outcome.APPLIED, skip_cause=None, reason=reason)
 
 
 def _scale_in_blocker(inp: DecisionInput, memory: ScalerMemory, base: int) -> str | None:

@@ -84,3 +84,18 @@ def test_the_protection_clamp_never_holds_desired_above_the_max() -> None:
         inputs(group_=above, readings=(cpu(5.0),), direction=Direction.IN, policy_=policy(max=10))
     )
     assert decision.desired <= 10
+
+
+def test_a_group_outside_its_bounds_is_pulled_back_inside_them_without_any_datapoint() -> None:
+    from .core_builders import policy
+
+    # An ALB signal publishes nothing at zero traffic: with no datapoint a group the config's min was
+    # raised above (2 under 4), or its max lowered below (60 over 50), stayed outside its bounds all night
+    below = decide(inputs(group_=group(2), readings=(cpu(None),), direction=None, policy_=policy(min=4)))
+    assert (below.outcome, below.action, below.desired) == (Outcome.APPLIED, ScalingAction.SCALE_OUT, 4)
+    assert "outside [4, 50]" in below.reason and below.clamps[-1].limit == "min"
+    above = decide(inputs(group_=group(60), readings=(cpu(None),), direction=None))
+    assert (above.outcome, above.action, above.desired) == (Outcome.APPLIED, ScalingAction.SCALE_IN, 50)
+    # a group inside them still holds, skipped for want of data
+    inside = decide(inputs(group_=group(4), readings=(cpu(None),), direction=None))
+    assert (inside.outcome, inside.skip_cause, inside.desired) == (Outcome.SKIPPED, "no_data", 4)
