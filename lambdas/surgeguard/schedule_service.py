@@ -54,7 +54,9 @@ from surgeguard.domain.sales import (
     this_editions,
 )
 from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
+from surgeguard.domain.writers import within_bounds
 from surgeguard.service import (
+    APPLY_IN_FLIGHT,
     Adapters,
     Applied,
     Claimed,
@@ -708,6 +710,7 @@ def _restore(
             f"(put it back to {state.original_max} by hand, or resume before the restore)",
             skip_cause="paused",
         )
+    read_at = ctx.clock()
     snapshot = adapters.fleet.describe(group.name)
     # Another sale still on keeps its raised max; its own restore puts the original back.
     on = _others_raised(group, states, trigger.event.name, now)
@@ -755,6 +758,8 @@ def _restore(
     adapters.fleet.set_max_size(group.name, new_max, None if lowered == snapshot.size.desired else lowered)
     _mark_restored(trigger, adapters, now, state)
     late = _kept_for_late_sales(trigger, adapters, now, new_max, snapshot.size.desired, lowered)
+    if not late and lowered != snapshot.size.desired:
+        late = _newer_scale_in_put_back(group.name, adapters, read_at, lowered)
     record["reason"] += late.pop("reason", "")
     record.update(late)
     return record
@@ -772,6 +777,39 @@ def _left_running(snapshot: GroupSnapshot, lowered: int) -> str:
     if snapshot.protected > lowered:
         return f" ({snapshot.protected} in service are protected from scale-in: they keep running)"
     return ""
+
+
+def _newer_scale_in_put_back(
+    group: str, adapters: Adapters, read_at: datetime, lowered: int
+) -> dict[str, Any]:
+    """After a restore that lowered desired to `lowered` with its MaxSize: a decision that committed less
+    while the update was on its way (Auto Scaling has no conditional write) had its scale-in raised
+    back to `lowered`; it is put back, the kill switch read first, as a decider's settle does. A commit
+    below what the restore read is one the group did not show yet: in flight (within an attempt's
+    lease of the read) or made since."""
+    try:
+        latest = adapters.store.load_memory(group)
+        committed, at = latest.committed_desired, latest.committed_at
+        if committed is None or at is None or committed >= lowered or at < read_at - APPLY_IN_FLIGHT:
+            return {}
+        pause = adapters.store.load_pause(group)
+        if pause.blocks(ScalingAction.SCALE_IN):
+            stopped = f"paused ({pause.value}), not put back"
+            return {"reason": f"; a decision committed {committed} meanwhile: {stopped}"}
+        current = adapters.fleet.describe(group)
+        committed = within_bounds(committed, current)
+        if current.size.desired != lowered or committed >= lowered:
+            return {}
+        adapters.fleet.set_desired_capacity(group, committed)
+    except (AwsCallError, DamagedItemError, GroupNotFoundError) as error:
+        logger.warning("restore of %s: could not check for a newer decision: %s", group, error)
+        return {
+            "reason": f"; not known whether a decision committed less meanwhile: {safe_text(str(error), 300)}"
+        }
+    return {
+        "settled_to": committed,
+        "reason": f"; a decision committed {committed} meanwhile: {committed} put back",
+    }
 
 
 def _mark_restored(

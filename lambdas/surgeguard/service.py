@@ -1633,25 +1633,23 @@ def decide_and_apply(
         if limits.max_size is not None and limits.max_size > group.max:
             # The temporary max is Surgeguard's bound too while it is in effect.
             policy = group.model_copy(update={"max": limits.max_size})
-        decision = decide(
-            DecisionInput(
-                group=snapshot,
-                memory=memory,
-                readings=readings,
-                policy=policy,
-                now=at,
-                trigger_direction=direction,
-                breached_rules=breached,
-                controls=controls,
-                floors=floors,
-                noise_band=noise.band,
-                freeze_scale_in=limits.freeze_scale_in,
-                min_interval=None if not_stale else min_interval,
-                trigger_id=trigger_id,
-                unmet_burst_since=forecast.unmet_burst_since,
-            )
+        decided_from = DecisionInput(
+            group=snapshot,
+            memory=memory,
+            readings=readings,
+            policy=policy,
+            now=at,
+            trigger_direction=direction,
+            breached_rules=breached,
+            controls=controls,
+            floors=floors,
+            noise_band=noise.band,
+            freeze_scale_in=limits.freeze_scale_in,
+            min_interval=None if not_stale else min_interval,
+            trigger_id=trigger_id,
+            unmet_burst_since=forecast.unmet_burst_since,
         )
-        decision = _noticing(decision, trigger_id, outside)
+        decision = _noticing(decide(decided_from), trigger_id, outside)
         try:
             if decision.changes_capacity:
                 # When it was committed by the wall clock (the trigger's own time may be older):
@@ -1675,7 +1673,19 @@ def decide_and_apply(
     if holds_committed and _in_flight(memory, trigger_id, ctx.clock()):
         target = actual.size.desired  # its own attempt is still applying it: leave that to it
     if target != actual.size.desired:
-        decision = _putting_committed_in_place(decision, actual, target, controls)
+        decision, controls, withdrawn = _to_apply(
+            group.name,
+            adapters,
+            decision,
+            decided_from,
+            actual,
+            target,
+            controls,
+            trigger_id,
+            outside,
+            loaded.version + 1,
+        )
+        notes.update(withdrawn)
         if decision.outcome is not Outcome.APPLIED:
             return Applied(decision, snapshot, controls, concurrent=False, notes=notes)
         if stash is not None:
@@ -1689,6 +1699,59 @@ def decide_and_apply(
     elif outside and stash is not None:
         _stash_adopted(stash, decision, snapshot, controls, notes)
     return Applied(decision, snapshot, controls, concurrent=False, notes=notes)
+
+
+def _to_apply(
+    group: str,
+    adapters: Adapters,
+    decided: Decision,
+    decided_from: DecisionInput,
+    actual: GroupSnapshot,
+    target: int,
+    controls: Controls,
+    trigger_id: str | None,
+    outside: dict[str, Any],
+    saved_version: int,
+) -> tuple[Decision, Controls, dict[str, Any]]:
+    """The decision that sets `target` (`decided`, or one putting the committed capacity in place), with
+    the controls it was judged by and audit notes; not `applied` where nothing is to be set. The kill
+    switch is read again just before the Auto Scaling call, as before a pre-warm's MaxSize raise: read
+    only at the decision's start, a switch pulled during the seconds of reads and saves since let the
+    SetDesiredCapacity through."""
+    decision = _putting_committed_in_place(decided, actual, target, controls)
+    if decision.outcome is not Outcome.APPLIED:
+        return decision, controls, {}
+    pause = adapters.store.load_pause(group)
+    if not pause.blocks(decision.action):
+        return decision, controls, {}
+    controls = replace(controls, pause=pause)
+    if decided.outcome is not Outcome.APPLIED:  # another trigger's commit: its state stays as it is
+        return _putting_committed_in_place(decided, actual, target, controls), controls, {}
+    decision, withdrawn = _withdrawn_under_pause(
+        group, adapters, replace(decided_from, controls=controls), trigger_id, outside, saved_version
+    )
+    return decision, controls, withdrawn
+
+
+def _withdrawn_under_pause(
+    group: str,
+    adapters: Adapters,
+    decided_from: DecisionInput,
+    trigger_id: str | None,
+    outside: dict[str, Any],
+    saved_version: int,
+) -> tuple[Decision, dict[str, Any]]:
+    """Our own change that the kill switch (in `decided_from`'s controls), set since the decision read
+    it, stopped before its Auto Scaling call: decided again under the switch, and that decision's state
+    saved over our commit, so that a commit never applied is neither put in place after a resume nor
+    taken for another writer's change. A save since ours is a newer decision's: its state stands."""
+    decision = _noticing(decide(decided_from), trigger_id, outside)
+    try:
+        adapters.store.save_memory(group, decision.memory, saved_version)
+    except (AwsCallError, ConcurrentUpdateError) as error:
+        logger.warning("%s: could not withdraw the commit the kill switch stopped: %s", group, error)
+        return decision, {"withdraw_error": str(error)}
+    return decision, {}
 
 
 def _putting_committed_in_place(

@@ -184,3 +184,48 @@ def test_the_kill_switch_set_after_a_commit_stops_its_retry_putting_it_in_place(
     (retry,) = [r for r in audit("web") if r["outcome"] != "failed"]
     assert (retry["outcome"], retry.get("skip_cause")) == ("skipped", "paused"), retry["reason"]
     assert "would have put the committed 4 in place" in retry["reason"]
+
+
+def test_the_kill_switch_set_between_a_decisions_save_and_its_apply_stops_the_apply(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    clock: Any,
+    notifications: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import boto3
+
+    # GIVEN alarm A deciding 2 -> 4, and the operator pulling the kill switch once A's decision is saved
+    # (A read the switch at its start, seconds before: its metrics, forecast and state reads since)
+    real_save = AuditStore.save_memory
+    pulled: list[bool] = []
+
+    def save_memory(self: AuditStore, group: str, memory: Any, read_version: int) -> None:
+        real_save(self, group, memory, read_version)
+        if not pulled:
+            pulled.append(True)
+            AuditStore(TABLE, boto3.client("dynamodb")).set_pause(None, Pause.ALL, "operator", at(44))
+
+    monkeypatch.setattr(AuditStore, "save_memory", save_memory)
+    cpu_metric(80.0)
+    clock.pin(at(45))
+    # WHEN A goes on to its apply
+    invoke(alarm_event(SNS, alarm_for("web", "cpu"), at(40), metric="CPUUtilization"))
+    # THEN no SetDesiredCapacity goes out after the switch was set: skipped, paused, nothing told
+    assert pulled
+    assert desired() == 2
+    (record,) = audit("web")
+    assert (record["outcome"], record.get("skip_cause")) == ("skipped", "paused"), record["reason"]
+    assert notifications.read() == []
+    # AND after a resume, the next decision starts from the group's 2: the commit never applied is not
+    # taken for another writer's change (4 -> 2 "changed outside Surgeguard")
+    AuditStore(TABLE, boto3.client("dynamodb")).set_pause(None, Pause.NONE, "operator", at(200))
+    clock.pin(at(245))
+    invoke(alarm_event(SNS, alarm_for("web", "cpu"), at(240), metric="CPUUtilization"))
+    after = [r for r in audit("web") if r is not record and r["delivery_id"] != record["delivery_id"]]
+    assert [(r["outcome"], r.get("previous_desired"), r.get("new_desired")) for r in after] == [
+        ("applied", 2, 4)
+    ]
+    assert "other_writer" not in after[0], after[0]["other_writer"]
+    assert desired() == 4

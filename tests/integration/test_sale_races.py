@@ -351,3 +351,40 @@ def test_a_restore_recovered_from_its_stash_is_not_taken_for_one_in_flight(
     # test_a_sale_after_a_restore_that_landed_does_not_take_its_original_and_cut_a_max_set_since)
     assert _original_max("noon") is None
     assert (max_size(), desired()) == (40, before), restore["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_a_scale_in_landing_inside_a_restore_is_not_raised_back(
+    clock: Any, audit: Audit, invoke: Any, cpu_metric: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .test_sale_events import alarm
+
+    # GIVEN the doorbuster's raise in place and the group at 24, its load long gone
+    declare(EVENT)
+    _at(clock, "doorbuster", "prewarm", PREWARM)
+    cpu_metric(5.0, RESTORE - timedelta(seconds=30))
+    real_set = AutoScalingFleet.set_max_size
+    ran: list[str] = []
+
+    def set_max_size(
+        self: AutoScalingFleet, name: str, size: int, desired_capacity: int | None = None
+    ) -> None:
+        if not ran:
+            ran.append("alarm")
+            # a scale-in alarm decides and applies in full after the restore read the group (24)
+            clock.pin(RESTORE + timedelta(seconds=3))
+            alarm(invoke, "cpu", "in", RESTORE + timedelta(seconds=1))
+            ran.append(f"{audit('web')[-1]['outcome']} {desired()}")
+            clock.pin(RESTORE + timedelta(seconds=4))
+        real_set(self, name, size, desired_capacity)
+
+    monkeypatch.setattr(AutoScalingFleet, "set_max_size", set_max_size)
+    # WHEN the restore then puts MaxSize back to 20
+    restore = _at(clock, "doorbuster", "restore", RESTORE)
+    # THEN the newer scale-in stands: the restore, which read 24, once sent desired 20 with MaxSize 20
+    # and raised the group back up behind it
+    assert ran[1:] == ["applied 12"], ran
+    assert (max_size(), desired()) == (20, 12), restore["reason"]
+    assert restore["reason"].endswith("a decision committed 12 meanwhile: 12 put back")
+    (audited,) = [r for r in audit("web") if r["trigger"].get("phase") == "restore"]
+    assert audited.get("settled_to") == 12, audited
