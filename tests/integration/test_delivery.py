@@ -531,21 +531,12 @@ def test_an_internal_errors_record_that_landed_with_its_answer_lost_is_not_retri
     # whose answer is lost. It was raised for Lambda's retry as unwritten: the retry, meeting the same
     # error, wrote a second `failed` record for the one delivery.
     import surgeguard.service as service
-    from surgeguard.adapters.audit_store import AuditStore
 
     def broken(*args: Any) -> list[dict[str, Any]]:
         raise KeyError("Version")
 
-    write = AuditStore.write_audit
-    lost = [1]
-
-    def landed_but_lost(self: AuditStore, record: dict[str, Any]) -> None:
-        write(self, record)
-        if lost.pop() if lost else 0:
-            raise AwsCallError("PutItem", "RequestTimeout", "read timeout")
-
     monkeypatch.setattr(service, "run_claimed", broken)
-    monkeypatch.setattr(AuditStore, "write_audit", landed_but_lost)
+    _first_audit_write_lands_answer_lost(monkeypatch)
     cpu_metric(80.0)
     # WHEN it is delivered
     result = invoke(cpu_alarm(40))
@@ -1199,10 +1190,21 @@ def test_an_ok_alarm_whose_record_landed_with_its_answer_lost_leaves_one_record(
     # That once reached the handler's boundary: a second record, `failed` "internal error" beside the
     # `skipped` one, and people told of a failure for an alarm that only returned to OK.
     import surgeguard.service as service
-    from surgeguard.adapters.audit_store import AuditStore
 
     ticks = iter(range(1_000_000))
     monkeypatch.setattr(service, "utc_now", lambda: at(40) + timedelta(milliseconds=next(ticks)))
+    _first_audit_write_lands_answer_lost(monkeypatch)
+    # WHEN it is delivered
+    invoke(cpu_alarm(40, state="OK"))
+    # THEN it leaves its one record, and nobody is told of a failure
+    assert [(r["outcome"], r.get("skip_cause")) for r in audit("web")] == [("skipped", "alarm_ok")]
+    assert audit("-") == [] and notifications.read() == []
+
+
+def _first_audit_write_lands_answer_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first audit PutItem lands and its answer is lost (a read timeout); the rest go through."""
+    from surgeguard.adapters.audit_store import AuditStore
+
     write = AuditStore.write_audit
     lost = [1]
 
@@ -1212,8 +1214,3 @@ def test_an_ok_alarm_whose_record_landed_with_its_answer_lost_leaves_one_record(
             raise AwsCallError("PutItem", "RequestTimeout", "read timeout")
 
     monkeypatch.setattr(AuditStore, "write_audit", landed_but_lost)
-    # WHEN it is delivered
-    invoke(cpu_alarm(40, state="OK"))
-    # THEN it leaves its one record, and nobody is told of a failure
-    assert [(r["outcome"], r.get("skip_cause")) for r in audit("web")] == [("skipped", "alarm_ok")]
-    assert audit("-") == [] and notifications.read() == []
