@@ -64,6 +64,7 @@ from surgeguard.service import (
     Invocation,
     Stash,
     _inputs,
+    _put_back_paused,
     _record,
     check_time,
     decide_and_apply,
@@ -792,10 +793,9 @@ def _newer_scale_in_put_back(
         committed, at = latest.committed_desired, latest.committed_at
         if committed is None or at is None or committed >= lowered or at < read_at - APPLY_IN_FLIGHT:
             return {}
-        pause = adapters.store.load_pause(group)
-        if pause.blocks(ScalingAction.SCALE_IN):
-            stopped = f"paused ({pause.value}), not put back"
-            return {"reason": f"; a decision committed {committed} meanwhile: {stopped}"}
+        paused = _put_back_paused(group, committed, lowered, adapters)
+        if paused is not None:
+            return {"reason": f"; a decision committed {committed} meanwhile: {paused}"}
         current = adapters.fleet.describe(group)
         committed = within_bounds(committed, current)
         if current.size.desired != lowered or committed >= lowered:

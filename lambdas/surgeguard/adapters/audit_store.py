@@ -641,16 +641,9 @@ class AuditStore(AwsAdapter):
             },
             "ConsistentRead": True,
         }
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self._table_call("Query", **request)
-            items += response.get("Items", [])
-            if "LastEvaluatedKey" not in response:
-                break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         states: list[EventState] = []
         damaged: dict[str, str] = {}
-        for item in items:
+        for item in self._query(request):
             try:
                 states.append(_event_state(item))
             except (KeyError, TypeError, ValueError) as error:
@@ -826,16 +819,19 @@ class AuditStore(AwsAdapter):
             },
             "ScanIndexForward": False,  # the latest first
         }
-        records: list[dict[str, Any]] = []
-        while len(records) < limit:
-            response = self._table_call("Query", Limit=limit - len(records), **request)
-            records += [
-                {k: _from_attribute(v) for k, v in item.items()} for item in response.get("Items", [])
-            ]
+        return [{k: _from_attribute(v) for k, v in item.items()} for item in self._query(request, limit)]
+
+    def _query(self, request: dict[str, Any], limit: int | None = None) -> list[dict[str, Any]]:
+        """The items `request` matches, page by page (a Query answers at most 1 MB), `limit` at most."""
+        items: list[dict[str, Any]] = []
+        while limit is None or len(items) < limit:
+            page = {} if limit is None else {"Limit": limit - len(items)}
+            response = self._table_call("Query", **page, **request)
+            items += response.get("Items", [])
             if "LastEvaluatedKey" not in response:
                 break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return records
+            request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+        return items
 
 
 def _headroom_verdict(attributes: dict[str, Any]) -> HeadroomVerdict:
