@@ -511,12 +511,7 @@ def test_an_alarms_internal_error_is_filed_under_its_group(
     invoke: Invoke, audit: Audit, cpu_metric: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN an error of no expected kind before the trigger is claimed (a bug of ours)
-    import surgeguard.service as service
-
-    def broken(*args: Any) -> list[dict[str, Any]]:
-        raise KeyError("Version")
-
-    monkeypatch.setattr(service, "run_claimed", broken)
+    _run_claimed_raises_an_unexpected_error(monkeypatch)
     cpu_metric(80.0)
     invoke(cpu_alarm(40))
     # THEN its record is the group's, where `status` and `report` read (it was filed under "-")
@@ -530,12 +525,7 @@ def test_an_internal_errors_record_that_landed_with_its_answer_lost_is_not_retri
     # GIVEN an error of no expected kind (a bug of ours), whose `failed` record's PutItem lands but
     # whose answer is lost. It was raised for Lambda's retry as unwritten: the retry, meeting the same
     # error, wrote a second `failed` record for the one delivery.
-    import surgeguard.service as service
-
-    def broken(*args: Any) -> list[dict[str, Any]]:
-        raise KeyError("Version")
-
-    monkeypatch.setattr(service, "run_claimed", broken)
+    _run_claimed_raises_an_unexpected_error(monkeypatch)
     _first_audit_write_lands_answer_lost(monkeypatch)
     cpu_metric(80.0)
     # WHEN it is delivered
@@ -1214,3 +1204,13 @@ def _first_audit_write_lands_answer_lost(monkeypatch: pytest.MonkeyPatch) -> Non
             raise AwsCallError("PutItem", "RequestTimeout", "read timeout")
 
     monkeypatch.setattr(AuditStore, "write_audit", landed_but_lost)
+
+
+def _run_claimed_raises_an_unexpected_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The claimed work fails with an error of no expected kind (a bug of ours)."""
+    import surgeguard.service as service
+
+    def broken(*args: Any) -> list[dict[str, Any]]:
+        raise KeyError("Version")
+
+    monkeypatch.setattr(service, "run_claimed", broken)
