@@ -504,6 +504,7 @@ class GroupConfig(_Strict):
         if self.min > self.max:
             raise ValueError(f"min ({self.min}) is above max ({self.max})")
         self._check_name_in_cloudwatch()
+        self._check_name_quotable_in_alarm_rules()
         self._check_name_not_reserved()
         ids = [s.id for s in self.signals]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -601,6 +602,18 @@ class GroupConfig(_Strict):
             raise ValueError(
                 f"name {self.name!r} is the audit table's key for {reserved[self.name]}; "
                 "Surgeguard cannot manage a group so named"
+            )
+
+    def _check_name_quotable_in_alarm_rules(self) -> None:
+        """A composite's AlarmRule names each child alarm as ALARM("<its ARN>"), the group's name inside,
+        and CloudWatch documents no escape (PutCompositeAlarm): a quote would end the name early and a
+        backslash means nothing it promises, so the rule would not parse or would name another alarm."""
+        unquotable = sorted({c for c in self.name if c in '"\\'})
+        if self.composites and unquotable:
+            raise ValueError(
+                f"name {self.name!r} holds {' and '.join(unquotable)}: a composite alarm rule quotes its "
+                "alarms' names in double quotes, with no escape CloudWatch documents; drop composites for "
+                "this group, or manage a group whose name has neither"
             )
 
     def _check_name_in_cloudwatch(self) -> None:

@@ -300,3 +300,20 @@ def test_a_reactive_reservation_the_reevaluations_could_fill_is_refused() -> Non
     allowed = {"groups": _groups(1000), "reserved_concurrency": {"reactive": None, "sale": 5}}
     assert parse_config(allowed).reactive_reserved_concurrency is None
     assert parse_config({**allowed, "reserved_concurrency": {"sale": 5}}).reactive_reserved_concurrency == 30
+
+
+@pytest.mark.parametrize("name", ['web"blue', "web\\blue"])
+def test_a_group_name_a_composite_alarm_rule_cannot_quote_is_refused(name: str) -> None:
+    # The composite's AlarmRule names each child as ALARM("<its ARN>"), the group's name inside; AWS
+    # documents no escape, so a quote ended the string early and the deploy failed on the rule
+    group = {
+        "name": name,
+        "min": 1,
+        "max": 4,
+        "signals": [{"kind": "cpu", "target": 50}, REQUESTS],
+        "composites": [{"id": "busy", "all_of": ["cpu", "requests_per_target"]}],
+    }
+    assert "composite alarm rule quotes its alarms' names" in _error({"groups": [group]})
+    # without a composite no rule quotes the name, and Auto Scaling allows it
+    del group["composites"]
+    assert parse_config({"groups": [group]}).groups[0].name == name
