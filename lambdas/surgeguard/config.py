@@ -105,6 +105,16 @@ TargetGroupDimension = Annotated[
 EmailAddress = Annotated[str, Field(pattern=r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$", max_length=254)]
 
 
+def _once_each(emails: list[str]) -> list[str]:
+    """A repeated address asks for nothing more than one (unlike a repeated group or signal, it cannot
+    mean two different things), so it is kept once rather than refused: repeated, it put its group twice
+    in the subscription's filter policy, counted twice toward SNS's 150 values."""
+    return list(dict.fromkeys(emails))
+
+
+EmailAddresses = Annotated[list[EmailAddress], AfterValidator(_once_each)]
+
+
 class DirectionPolicy(_Strict):
     """How one direction (out or in) reacts: alarm shape, step limit and stabilization window."""
 
@@ -467,7 +477,7 @@ class GroupConfig(_Strict):
     # SetDesiredCapacity to InService (pending): with warmup_seconds, the lead time of a pre-warm.
     launch_seconds: int = Field(default=120, ge=0, le=3600)
     dry_run: bool | None = None
-    notify_emails: list[EmailAddress] = Field(default_factory=list)
+    notify_emails: EmailAddresses = Field(default_factory=list)
     events: list[SaleEvent] = Field(default_factory=list)
     forecast: ForecastConfig | None = None
     # What one instance serves at full load, in requests per minute (a load test measures it). Short
@@ -779,7 +789,7 @@ ALARM_RUNS_BESIDE_REEVALUATION = 10
 class ScalerConfig(_Strict):
     groups: list[GroupConfig] = Field(min_length=1)
     dry_run: bool = False
-    notify_emails: list[EmailAddress] = Field(default_factory=list)
+    notify_emails: EmailAddresses = Field(default_factory=list)
     audit_retention_days: int = Field(default=90, ge=1, le=3650)
     managed_tag: ManagedTag = Field(default_factory=ManagedTag)
     reserved_concurrency: ReservedConcurrency = Field(default_factory=ReservedConcurrency)

@@ -199,6 +199,21 @@ def test_a_global_email_hears_every_group() -> None:
     assert email_scopes(config) == {"all@example.com": None, "a@example.com": ("a", "b")}
 
 
+def test_an_address_listed_twice_is_subscribed_and_filtered_once() -> None:
+    # A repeat in a group's list put the group twice in its filter policy, counted twice toward SNS's
+    # 150 values; a repeat means nothing more than the one address, so the config keeps it once
+    group = {"min": 1, "max": 2, "signals": [{"kind": "cpu", "target": 50}]}
+    config = parse_config(
+        {
+            "notify_emails": ["all@example.com", "all@example.com"],
+            "groups": [{**group, "name": "a", "notify_emails": ["a@example.com", "a@example.com"]}],
+        }
+    )
+    assert config.notify_emails == ["all@example.com"]
+    assert config.groups[0].notify_emails == ["a@example.com"]
+    assert email_scopes(config) == {"all@example.com": None, "a@example.com": ("a",)}
+
+
 def test_lambda_runtime_architecture_environment_and_logging(synth: Synth) -> None:
     function_id, function = _function(synth)
     props = function["Properties"]
