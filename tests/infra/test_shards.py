@@ -7,9 +7,17 @@ import re
 from collections import Counter
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, CfnResource, Stack
 
-from infra.constructs.shards import PARENT_BUDGET, SHARD_BUDGET, SHARD_COUNT, GroupPlacement, shard_of
+from infra.constructs.shards import (
+    PARENT_BUDGET,
+    RESOURCE_LIMIT,
+    SHARD_BUDGET,
+    SHARD_COUNT,
+    GroupPlacement,
+    check_resource_limits,
+    shard_of,
+)
 from surgeguard.config import ScalerConfig, parse_config
 
 
@@ -150,3 +158,18 @@ def test_a_full_shard_names_the_count_that_fits_and_what_raising_it_moves() -> N
     assert max(fits.resources_of(groups) for groups in fits.shard_groups.values()) <= SHARD_BUDGET
     with pytest.raises(ValueError):  # the fewest: one less does not fit
         GroupPlacement(Stack(App(context={"surgeguard_shards": needed - 1}), "S"), config, pending, "nested")
+
+
+def _stack_of(resources: int) -> Stack:
+    stack = Stack(App(), "Full")
+    for index in range(resources):
+        CfnResource(stack, f"Handle{index}", type="AWS::CloudFormation::WaitConditionHandle")
+    return stack
+
+
+def test_a_stack_of_exactly_cloudformations_500_resources_passes_and_501_fails() -> None:
+    # CloudFormation's quota is a maximum of 500 resources declared in a template ("Number of resources,
+    # N, is greater than maximum allowed"): a stack of exactly 500 deploys, and the synth refused it
+    assert check_resource_limits(_stack_of(RESOURCE_LIMIT), []) == {"Full": RESOURCE_LIMIT}
+    with pytest.raises(ValueError, match=r"over CloudFormation's 500 resources: \{'Full': 501\}"):
+        check_resource_limits(_stack_of(RESOURCE_LIMIT + 1), [])
