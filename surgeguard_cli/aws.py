@@ -118,7 +118,7 @@ def is_standard(instance_type: str) -> bool:
 def capacity_units(item: Mapping[str, Any]) -> int:
     """An instance's capacity units, or a mixed-instances override's: its WeightedCapacity, 1 where the
     group weighs nothing; DesiredCapacity counts these, as the Lambda reads them. A weight that is no
-    whole number of 1-999 is an answer nobody can count with (exit code 3)."""
+    whole number of units DesiredCapacity can hold is an answer nobody can count with (exit code 3)."""
     from surgeguard.adapters.autoscaling import _weight
 
     try:

@@ -160,8 +160,11 @@ class _Weighted:
 def test_a_weight_is_counted_as_given_or_refused() -> None:
     # "2.0" is 2 (it was counted as 1: 4 instances of weight 2 at desired 8 read as 7, and scaled in)
     assert AutoScalingFleet(api=_Weighted(["2", "2", "2", "2.0"])).describe("web").in_service == 8
-    # a weight that is no whole number of 1-999 leaves the capacity uncounted: refused, by name
-    for bad in ("two", "0", "1.5", "1000"):
+    # a group whose DesiredCapacityType is memory-mib counts each instance as its MiB: 2 of 16 GiB at
+    # desired 32768 are all of it (refused as over 999, every decision of such a group failed)
+    assert AutoScalingFleet(api=_Weighted(["16384", "16384"])).describe("web").in_service == 32768
+    # a weight that is no whole number of units DesiredCapacity can hold leaves the capacity uncounted
+    for bad in ("two", "0", "1.5", "inf", "2147483648"):
         with pytest.raises(AwsCallError, match="WeightedCapacity"):
             AutoScalingFleet(api=_Weighted(["2", "2", "2", bad])).describe("web")
 

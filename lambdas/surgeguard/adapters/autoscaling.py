@@ -14,10 +14,16 @@ from surgeguard.domain.writers import Activity
 _PENDING_STATES = ("Pending", "Pending:Wait", "Pending:Proceed", "Warmed:Pending")
 
 
+# The most units one instance can count: DesiredCapacity is an API Integer, and a weight past it is no
+# count. Not 999, the most a mixed-instances override may set: a group whose DesiredCapacityType is
+# memory-mib counts each instance as its memory in MiB (16384 for 16 GiB), and vcpu as its vCPUs.
+MAX_INSTANCE_UNITS = 2**31 - 1
+
+
 def _weight(instance: dict[str, object]) -> int:
-    """An instance's capacity units (DescribeAutoScalingGroups' WeightedCapacity, a whole number 1-999
-    given as a string); 1 where the group does not weigh its instances. Anything else is no count to
-    decide on: counted as 1, "2.0" once made 4 instances of weight 2 at desired 8 read as 7 and scale in."""
+    """An instance's capacity units (DescribeAutoScalingGroups' WeightedCapacity, a whole number given as
+    a string); 1 where the group does not weigh its instances. Anything else is no count to decide on:
+    counted as 1, "2.0" once made 4 instances of weight 2 at desired 8 read as 7 and scale in."""
     raw = instance.get("WeightedCapacity")
     if raw is None:
         return 1
@@ -25,12 +31,12 @@ def _weight(instance: dict[str, object]) -> int:
         weight = float(str(raw))
     except ValueError:
         weight = math.nan
-    if not (weight.is_integer() and 1 <= weight <= 999):
+    if not (weight.is_integer() and 1 <= weight <= MAX_INSTANCE_UNITS):
         raise AwsCallError(
             "DescribeAutoScalingGroups",
             "UnexpectedResponse",
             f"instance {str(instance.get('InstanceId'))[:64]} has WeightedCapacity {str(raw)[:40]!r}, not a "
-            "whole number of 1-999: the group's capacity cannot be counted",
+            f"whole number of 1-{MAX_INSTANCE_UNITS}: the group's capacity cannot be counted",
         )
     return int(weight)
 
