@@ -2,8 +2,8 @@
 the Lambda reads the bundled JSON, so PyYAML stays out of its imports).
 
 PyYAML's safe loader keeps the last of two equal keys, so a second `events:` under a group drops the
-first list's sales, and no error says so. It also reads `050` as octal 40 and `1:30` as sexagesimal 90.
-Each is refused here with its line, so a config means what it says or does not load.
+first list's sales, and no error says so. It also reads `050` as octal 40 and `1:30` (or `1:30.0`) as
+sexagesimal 90. Each is refused here with its line, so a config means what it says or does not load.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 # YAML 1.1's integers that a reader of the file would take for something else: a leading zero (octal)
-# and base 60 ("1:30"). Hex and binary (0x, 0b) say what they are.
+# and base 60 ("1:30"; its floats, "1:30.0", are refused by `_float`). Hex and binary (0x, 0b) say what
+# they are.
 _SURPRISING_INT = re.compile(r"[-+]?(0[0-7_]+|[1-9][0-9_]*(:[0-5]?[0-9])+)")
 
 
@@ -70,7 +71,21 @@ def _int(loader: _ConfigLoader, node: yaml.ScalarNode) -> int:
     return int(loader.construct_yaml_int(node))
 
 
+def _float(loader: _ConfigLoader, node: yaml.ScalarNode) -> float:
+    # YAML 1.1's floats have a base 60 too: 1:30.0 is 90.0
+    text = str(node.value)
+    if ":" in text:
+        line = node.start_mark.line + 1
+        read_as = loader.construct_yaml_float(node)
+        raise YamlConfigError(
+            f"line {line}: {text!r} is read by YAML as a base-60 number ({read_as}); "
+            "write it without the colon, or quote it if it is text"
+        )
+    return float(loader.construct_yaml_float(node))
+
+
 _ConfigLoader.add_constructor("tag:yaml.org,2002:int", _int)
+_ConfigLoader.add_constructor("tag:yaml.org,2002:float", _float)
 
 
 def load_yaml(text: str) -> Any:

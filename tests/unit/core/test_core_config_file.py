@@ -88,6 +88,16 @@ def test_a_number_yaml_1_1_reads_otherwise_is_refused(tmp_path: Path, written: s
         load_config(_yaml(tmp_path, _group_yaml(min_size=written)))
 
 
+def test_a_base_60_float_is_refused_as_the_base_60_integer_is(tmp_path: Path) -> None:
+    # YAML 1.1 reads 1:30.0 as 90.0 too: a CPU target of 1:30.0 loaded as 90 %
+    extra = "        target: 1:30.0\n"
+    text = _group_yaml().replace("        target: 50\n", extra)
+    with pytest.raises(ConfigError, match=r"line 8: '1:30.0' is read by YAML as a base-60 number \(90.0\)"):
+        load_config(_yaml(tmp_path, text))
+    plain = _group_yaml().replace("        target: 50\n", "        target: 62.5\n")
+    assert load_config(_yaml(tmp_path, plain)).groups[0].signals[0].target == 62.5
+
+
 def test_a_quoted_or_plain_number_still_loads(tmp_path: Path) -> None:
     assert load_config(_yaml(tmp_path, _group_yaml(min_size="0"))).groups[0].min == 0
     assert load_config(_yaml(tmp_path, _group_yaml(min_size="12"))).groups[0].min == 12
