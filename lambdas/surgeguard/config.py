@@ -257,6 +257,15 @@ class CompositeRule(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=40)
     all_of: list[str] = Field(min_length=2)
 
+    @model_validator(mode="after")
+    def _distinct_signals(self) -> CompositeRule:
+        # Two of one signal met the two-signal minimum and made a composite of one alarm: it scaled out
+        # on that signal alone, where the rule asked for every listed signal at once.
+        repeated = sorted({i for i in self.all_of if self.all_of.count(i) > 1})
+        if repeated:
+            raise ValueError(f"composite {self.id!r} lists signals more than once: {repeated}")
+        return self
+
 
 class RampStep(_Strict):
     """Demand expected to reach `fraction` of the peak `minutes_before_start` before the doors open

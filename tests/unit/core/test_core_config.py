@@ -220,6 +220,14 @@ def test_duplicate_composite_ids() -> None:
     assert "composite ids must be unique, repeated: ['busy']" in message
 
 
+def test_a_composite_listing_one_signal_twice_is_refused() -> None:
+    # ["cpu", "cpu"] passed the two-signal minimum: a composite of one alarm, scaling out on CPU alone
+    # where "every listed signal at once" was asked (a typo for a second signal)
+    busy = {"id": "busy", "all_of": ["cpu", "cpu"]}
+    message = _error(_config(signals=[{"kind": "cpu", "target": 50}, REQUESTS], composites=[busy]))
+    assert "composite 'busy' lists signals more than once: ['cpu']" in message
+
+
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
 def test_a_number_that_is_not_finite_is_refused(value: float) -> None:
     # `.inf` passed `gt=0`, then came out of the bundled config as null and failed every Lambda's start
