@@ -102,7 +102,14 @@ TargetGroupDimension = Annotated[
     str, AfterValidator(_full_name("targetgroup", "targetgroup/shop-web/73e2d6bc24d8a067"))
 ]
 # One address per entry: SNS subscribes each as it is, and "a@x.com, b@x.com" or a typo fails the deploy.
-EmailAddress = Annotated[str, Field(pattern=r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$", max_length=254)]
+# No control character either (a "\0" escape in a YAML string): it is part of no address.
+EmailAddress = Annotated[
+    str,
+    Field(
+        pattern=r"^[^@\s,;\x00-\x1f\x7f]+@[^@\s,;\x00-\x1f\x7f]+\.[^@\s,;\x00-\x1f\x7f]+$",
+        max_length=254,
+    ),
+]
 
 
 def _once_each(emails: list[str]) -> list[str]:

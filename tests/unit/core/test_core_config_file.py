@@ -190,7 +190,15 @@ def test_a_fifo_queue_name_loads() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["oncall at example dot com", "ops@example.com;dev@example.com", "a@b, c@d.com"]
+    "bad",
+    [
+        "oncall at example dot com",
+        "ops@example.com;dev@example.com",
+        "a@b, c@d.com",
+        # a control character ("\0" in a double-quoted YAML string) is part of no address
+        "ops\x00@example.com",
+        "ops@example.com\x7f",
+    ],
 )
 def test_a_notify_email_that_is_no_one_address_is_refused(bad: str) -> None:
     assert "notify_emails" in _error({"notify_emails": [bad], "groups": _with_signal(REQUESTS)["groups"]})
