@@ -36,7 +36,8 @@ class _ConfigLoader(yaml.SafeLoader):
 
 
 def _refuse_repeats(loader: _ConfigLoader, node: yaml.MappingNode) -> None:
-    """The mapping's own keys only: one that overrides a key merged in (<<: *defaults) is no repeat."""
+    """The mapping's own keys only: one that overrides a key merged in (<<: *defaults) is no repeat.
+    Each is text, as every config key is."""
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":
@@ -50,6 +51,12 @@ def _refuse_repeats(loader: _ConfigLoader, node: yaml.MappingNode) -> None:
             raise YamlConfigError(
                 f"line {line}: a key that is a list or a mapping: a config key is text"
             ) from None
+        if not isinstance(key, str):
+            # `on:` is YAML 1.1's true: validation then named it by pydantic's index, groups[0][1], no line
+            raise YamlConfigError(
+                f"line {line}: key {key_node.value!r} is read by YAML as {key!r}, not text: a config key "
+                "is text (quote it if it is meant)"
+            )
         if first is not None:
             raise YamlConfigError(
                 f"line {line}: key {key!r} appears twice in one mapping (first on line {first}); YAML "

@@ -109,6 +109,15 @@ def test_a_key_that_is_a_list_is_a_config_error_not_a_crash(tmp_path: Path) -> N
         load_config(_yaml(tmp_path, "groups: []\n? [a, b]\n: 1\n"))
 
 
+@pytest.mark.parametrize(("key", "read_as"), [("on", "True"), ("no", "False"), ("1", "1"), ("~", "None")])
+def test_a_key_yaml_reads_as_no_text_is_refused_with_its_line(tmp_path: Path, key: str, read_as: str) -> None:
+    # `on:` is YAML 1.1's true: the message said "groups[0][1]: Keys should be strings", a list index
+    # and no line, for a key the file shows as text
+    text = _group_yaml().replace("    min: 2\n", f"    min: 2\n    {key}: 3\n")
+    with pytest.raises(ConfigError, match=f"line 5: key {key!r} is read by YAML as {read_as}, not text"):
+        load_config(_yaml(tmp_path, text))
+
+
 def test_a_merged_mapping_that_overrides_its_own_merge_is_no_repeat(tmp_path: Path) -> None:
     from surgeguard.config_yaml import load_yaml
 
