@@ -970,6 +970,8 @@ def load_config(path: str | Path) -> ScalerConfig:
             raise ConfigError(f"{path} is not valid JSON: {error}") from None
         except _RepeatedKeyError as error:
             raise ConfigError(f"{path} {error}") from None
+        except RecursionError:
+            raise ConfigError(f"{path} {TOO_DEEP}") from None
     else:
         from surgeguard.config_yaml import YamlConfigError, load_yaml
 
@@ -978,6 +980,10 @@ def load_config(path: str | Path) -> ScalerConfig:
         except YamlConfigError as error:
             raise ConfigError(f"{path} {error}") from None
     return parse_config(data, source=str(path))
+
+
+# Nested past Python's recursion limit, a reader raised RecursionError: a traceback out of every command.
+TOO_DEEP = "nests lists or mappings too deep to read"
 
 
 class _RepeatedKeyError(ValueError):

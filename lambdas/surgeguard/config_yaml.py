@@ -96,8 +96,13 @@ _ConfigLoader.add_constructor("tag:yaml.org,2002:float", _float)
 
 
 def load_yaml(text: str) -> Any:
-    """The YAML document's data; YamlConfigError for invalid YAML, a repeated key or a surprising number."""
+    """The YAML document's data; YamlConfigError for invalid YAML, a repeated key, a surprising number or
+    nesting too deep to read."""
     try:
         return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         raise YamlConfigError(f"is not valid YAML: {error}") from None
+    except RecursionError:
+        from surgeguard.config import TOO_DEEP
+
+        raise YamlConfigError(TOO_DEEP) from None

@@ -118,6 +118,19 @@ def test_a_key_yaml_reads_as_no_text_is_refused_with_its_line(tmp_path: Path, ke
         load_config(_yaml(tmp_path, text))
 
 
+@pytest.mark.parametrize(
+    ("name", "text"), [("surgeguard.yaml", "groups: "), ("surgeguard.json", '{"groups": ')]
+)
+def test_a_file_nested_past_pythons_recursion_is_a_config_error_not_a_crash(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    # 5,000 nested lists: the reader's RecursionError escaped every command as a traceback
+    path = tmp_path / name
+    path.write_text(text + "[" * 5000 + "]" * 5000 + ("}" if name.endswith(".json") else ""), "utf-8")
+    with pytest.raises(ConfigError, match=f"{name} nests lists or mappings too deep to read"):
+        load_config(path)
+
+
 def test_a_merged_mapping_that_overrides_its_own_merge_is_no_repeat(tmp_path: Path) -> None:
     from surgeguard.config_yaml import load_yaml
 
