@@ -19,6 +19,9 @@ import yaml
 _SURPRISING_INT = re.compile(r"[-+]?(0[0-7_]+|[1-9][0-9_]*(:[0-5]?[0-9])+)")
 
 
+MAX_MERGED_KEYS = 1000
+
+
 class YamlConfigError(ValueError):
     pass
 
@@ -33,6 +36,13 @@ class _ConfigLoader(yaml.SafeLoader):
             checked.add(id(node))
             _refuse_repeats(self, node)
         super().flatten_mapping(node)
+        # Merges copy the merged keys in, so each level that merges the one before twice doubles them:
+        # 30 lines make 2**30 entries, more than memory holds. No config mapping comes near the limit.
+        if len(node.value) > MAX_MERGED_KEYS:
+            raise YamlConfigError(
+                f"line {node.start_mark.line + 1}: a mapping of more than {MAX_MERGED_KEYS} keys once its "
+                "merges (<<) are expanded: merge each mapping once"
+            )
 
 
 def _refuse_repeats(loader: _ConfigLoader, node: yaml.MappingNode) -> None:

@@ -131,6 +131,14 @@ def test_a_file_nested_past_pythons_recursion_is_a_config_error_not_a_crash(
         load_config(path)
 
 
+def test_merges_that_double_at_each_level_are_refused_before_they_fill_memory(tmp_path: Path) -> None:
+    # Each level merges the one before twice: 30 such lines expand to 2**30 entries, more than memory
+    # holds (21 took 3.6 s to read). 16 levels stand in for them here (65,536 entries, read before).
+    levels = ["l0: &l0 {a: 1}"] + [f"l{i}: &l{i} {{<<: [*l{i - 1}, *l{i - 1}]}}" for i in range(1, 17)]
+    with pytest.raises(ConfigError, match=r"line 11: a mapping of more than 1000 keys once its merges"):
+        load_config(_yaml(tmp_path, "\n".join(levels) + "\n"))
+
+
 def test_a_merged_mapping_that_overrides_its_own_merge_is_no_repeat(tmp_path: Path) -> None:
     from surgeguard.config_yaml import load_yaml
 
