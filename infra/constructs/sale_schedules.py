@@ -23,7 +23,9 @@ the schedule that fired it once the phase is handled (its ARN is in the Input as
 failed phase keeps it: Lambda retries the same event twice (about 1, then 2 minutes later), and a
 retry that succeeds deletes it; after that the event goes to the function's on-failure queue within
 minutes (no hour of Scheduler retries: those only cover delivery). A fired one-time schedule never
-fires again either way. The next deploy finds it gone, and no longer has it (past).
+fires again either way. The next deploy finds it gone, and no longer has it (past). A phase moved to
+another time (a sale re-dated, its next edition under the same name) gets another construct id, since
+the id holds the planned time: a new schedule, never an update of one that fired and is gone.
 """
 
 from __future__ import annotations
@@ -222,7 +224,10 @@ class SaleSchedules(Construct):
             )
             schedule = self.plumbing.schedule(
                 group_scope,
-                f"{phase.event}-{phase.phase}",
+                # The planned time in the id: a phase moved (a sale re-dated, its next edition under the
+                # same name) is a new schedule. Under one id it was an update of the schedule that fired
+                # and deleted itself, which fails (NotFound) and rolls the whole deploy back.
+                f"{phase.event}-{phase.phase}-{phase.when.astimezone(UTC):%Y%m%dT%H%M%SZ}",
                 description=(
                     f"Surgeguard sale {phase.event}: {phase.phase} {phase.group} at "
                     f"{phase.when.astimezone(UTC):%Y-%m-%d %H:%M} UTC (not acted on after "

@@ -32,7 +32,7 @@ from synth_support import (
 from infra.constructs import reactive_function, sale_schedules
 from infra.constructs.sale_schedules import max_size_bound, sale_phases, stale_phases
 from infra.constructs.scheduler_plumbing import MAX_EVENT_AGE, RETRY_ATTEMPTS
-from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, config_json
+from surgeguard.config import BUNDLED_CONFIG_FILE, ScalerConfig, config_json, parse_config
 from surgeguard.domain.sales import PHASES, plan_event
 from surgeguard_cli.phase_metadata import stale_in_assembly
 
@@ -468,3 +468,75 @@ def test_the_pipeline_check_flags_exactly_what_a_synth_at_deploy_time_would_leav
         flagged = stale_phases(template, now)
         assert len(flagged) == len(left_out), now
         assert all(any(f"{g}/{e} {ph} planned" in f for f in flagged) for g, e, ph in left_out), now
+
+
+# --- A sale re-dated, or its next edition under the same name ----------------------------------------
+# A phase that fired deleted its own schedule; a deploy that updates that resource fails (Scheduler's
+# CloudFormation handler: "Resource of type 'AWS::Scheduler::Schedule' ... was not found", NotFound) and
+# rolls back. A removed resource whose schedule is gone is no such failure: the deploy of a sale's phases
+# once past relies on it.
+
+
+def _phase_logical_ids(start: str, end: str, now: datetime) -> dict[str, str]:
+    """Phase -> the logical id of its schedule, for one sale `doorbuster` on one group."""
+    from aws_cdk import App, Environment
+
+    from infra.application import build
+
+    config = parse_config(
+        {
+            "groups": [
+                {
+                    "name": "web",
+                    "min": 2,
+                    "max": 10,
+                    "signals": [{"kind": "cpu", "target": 50}],
+                    "events": [
+                        {
+                            "name": "doorbuster",
+                            "start": start,
+                            "end": end,
+                            "timezone": NY,
+                            "peak_multiplier": 4,
+                            "temporary_max": 40,
+                        }
+                    ],
+                }
+            ]
+        },
+        source="test config",
+    )
+    (stack,) = build(
+        App(context=cdk_context()), config, env=Environment(account=ACCOUNT, region=REGION), now=now
+    )
+    resources = Template.from_stack(stack).find_resources("AWS::Scheduler::Schedule")
+    return {
+        json.loads(props["Properties"]["Target"]["Input"])["phase"]: logical_id
+        for logical_id, props in resources.items()
+        if "Surgeguard" in props.get("Metadata", {})
+    }
+
+
+def test_a_phase_moved_to_another_time_is_a_new_schedule_not_an_update_of_the_one_that_fired() -> None:
+    # GIVEN this year's doorbuster deployed, its phases fired (each schedule deleted itself)
+    this_year = _phase_logical_ids(
+        "2026-11-27T00:00:00", "2026-11-27T02:00:00", datetime(2026, 11, 1, tzinfo=UTC)
+    )
+    # WHEN next year's edition (same name) or a re-dated one is deployed before anything else was
+    next_year = _phase_logical_ids(
+        "2027-11-26T00:00:00", "2027-11-26T02:00:00", datetime(2026, 12, 1, tzinfo=UTC)
+    )
+    postponed = _phase_logical_ids(
+        "2026-11-27T01:00:00", "2026-11-27T03:00:00", datetime(2026, 11, 1, tzinfo=UTC)
+    )
+    # THEN each phase is a resource of its own, created, not the fired one updated (and failing)
+    assert set(this_year) == set(next_year) == set(postponed) == {"prewarm", "release", "restore"}
+    assert not set(this_year.values()) & set(next_year.values())
+    assert not set(this_year.values()) & set(postponed.values())
+    # AND a phase whose time did not change keeps its resource (a later end moves release and restore)
+    longer = _phase_logical_ids(
+        "2026-11-27T00:00:00", "2026-11-27T03:00:00", datetime(2026, 11, 1, tzinfo=UTC)
+    )
+    assert longer["prewarm"] == this_year["prewarm"]
+    assert longer["release"] != this_year["release"]
+    assert longer["restore"] != this_year["restore"]
