@@ -22,14 +22,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from surgeguard.config import ConfigError, GroupConfig, SaleEvent, ScalerConfig, load_config
-from surgeguard.domain.sales import EventPlan, LeadTime, plan_event, target_capacity
+from surgeguard.domain.sales import RAMP_PREFIX, EventPlan, LeadTime, plan_event, target_capacity
 from surgeguard_cli import output
 from surgeguard_cli.phase_metadata import StalePhase, stale_in_assembly
 
 DEFAULT_CONFIG = "surgeguard.yaml"
 SCHEDULES_PER_EVENT = 3  # pre-warm, release, restore
 MAX_SCHEDULED_ACTIONS = 125  # per group
-MULTIPLIER_TARGET = "computed at pre-warm from last week's demand"
 
 ERROR, WARNING = "error", "warning"
 
@@ -193,13 +192,18 @@ def _target(group: GroupConfig, event: SaleEvent) -> tuple[str, list[Finding]]:
             ]
         return f"{target} ({why})", []
     assert event.peak_multiplier is not None
+    # The event's first phase computes the target (a ramp stage floors a share of it) and keeps the
+    # capacity it multiplies, so that the pre-warm multiplies the same one.
+    first = f"{RAMP_PREFIX}1" if event.ramp else "pre-warm"
+    capacity = f"{event.peak_multiplier:g} x the group's desired capacity when {first} runs"
     if per_instance is not None:
-        how = (
+        demand = (
             f"{event.peak_multiplier:g} x requests/min at that time last week / {per_instance:g} per instance"
         )
+        text = f"computed at {first} from last week's demand ({demand}; without that history, {capacity})"
     else:
-        how = f"{event.peak_multiplier:g} x the group's desired capacity then"
-    text = f"{MULTIPLIER_TARGET} ({how}), within [{group.min}, {ceiling}]"
+        text = f"computed at {first} ({capacity})"
+    text += f", within [{group.min}, {ceiling}]"
     at_least = math.ceil(group.min * event.peak_multiplier - 1e-9)
     if at_least > ceiling:
         return text, [

@@ -17,7 +17,7 @@ from surgeguard.config import ConfigError, ScalerConfig, parse_config
 from surgeguard_cli import main as cli
 from surgeguard_cli import output
 from surgeguard_cli.phase_metadata import stale_in_template
-from surgeguard_cli.plan import ERROR, MULTIPLIER_TARGET, WARNING, build_plan, render
+from surgeguard_cli.plan import ERROR, WARNING, build_plan, render
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 NY = "America/New_York"
@@ -77,10 +77,34 @@ def test_a_clean_event_shows_every_phase_in_utc_and_local_time_with_the_lead_bre
     assert "restore   2026-11-27 08:30 UTC   Fri 2026-11-27 03:30 EST" in text
     assert "lead      13m = launch 2m + warm-up 4m + scheduler lateness 2m + margin 5m" in text
     # a multiplier's target depends on last week's demand: not known at plan time
-    assert f"target    {MULTIPLIER_TARGET}" in text
+    assert "target    computed at pre-warm from last week's demand" in text
     assert "within [2, 80]" in text
     assert "quiet: no events" in text
     assert text.endswith("0 error(s), 0 warning(s)")
+
+
+def test_a_multiplier_target_is_said_to_be_computed_at_the_first_phase_from_what_it_multiplies() -> None:
+    # The first ramp stage computes the target (a share of it is its floor) and keeps the desired
+    # capacity it multiplies for the pre-warm; a group without request history (or without a requests
+    # signal) multiplies that capacity, not demand. "at pre-warm from last week's demand (... the
+    # group's desired capacity then)" named the wrong moment, and the wrong capacity.
+    ramp = [{"minutes_before_start": 60, "fraction": 0.25}]
+    (ramped,) = build_plan(_config({**DOORBUSTER, "ramp": ramp}), NOW).groups[0].events
+    assert ramped.target == (
+        "computed at ramp-1 from last week's demand (4 x requests/min at that time last week / 1000 per "
+        "instance; without that history, 4 x the group's desired capacity when ramp-1 runs), within [2, 80]"
+    )
+    cpu_only = [{"kind": "cpu", "target": 50}]
+    (ramped,) = build_plan(_config({**DOORBUSTER, "ramp": ramp}, signals=cpu_only), NOW).groups[0].events
+    assert ramped.target == (
+        "computed at ramp-1 (4 x the group's desired capacity when ramp-1 runs), within [2, 80]"
+    )
+    # without a ramp, the pre-warm is the first phase
+    (plain,) = build_plan(_config(DOORBUSTER, signals=cpu_only), NOW).groups[0].events
+    assert (
+        plain.target
+        == "computed at pre-warm (4 x the group's desired capacity when pre-warm runs), within [2, 80]"
+    )
 
 
 def test_an_absolute_peak_has_its_target_computed_now() -> None:
