@@ -53,8 +53,9 @@ class EventReport:
     findings: list[Finding] = field(default_factory=list)
 
     def times(self) -> dict[str, datetime]:
-        """Every moment worth showing, in order, UTC."""
-        return {
+        """Every moment worth showing, in order, UTC (a release soon after the doors comes before the
+        end: `release_after_doors_minutes`)."""
+        moments = {
             **{phase: when for phase, when in self.plan.phase_times().items() if phase.startswith("ramp-")},
             "pre-warm": self.plan.prewarm,
             "doors": self.plan.start,
@@ -62,6 +63,7 @@ class EventReport:
             "release": self.plan.release,
             "restore": self.plan.restore,
         }
+        return dict(sorted(moments.items(), key=lambda moment: moment[1]))
 
 
 @dataclass(frozen=True)

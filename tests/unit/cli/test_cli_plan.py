@@ -107,6 +107,17 @@ def test_a_multiplier_target_is_said_to_be_computed_at_the_first_phase_from_what
     )
 
 
+def test_an_early_release_is_shown_in_its_place_before_the_end() -> None:
+    # Released 15 minutes after the doors, two hours before the end: listed after the end, the plan read
+    # as if the floor held through the sale.
+    early = {**DOORBUSTER, "temporary_max": None, "release_after_doors_minutes": 15}
+    (event,) = build_plan(_config(early), NOW).groups[0].events
+    # (no temporary max: its restore, an hour after the release, has nothing to put back)
+    assert list(event.times()) == ["pre-warm", "doors", "release", "restore", "end"]
+    text = render(build_plan(_config(early), NOW), "test.yaml")
+    assert text.index("release   2026-11-27 05:15 UTC") < text.index("end       2026-11-27 07:00 UTC")
+
+
 def test_an_absolute_peak_has_its_target_computed_now() -> None:
     absolute = {**DOORBUSTER, "peak_multiplier": None, "peak_requests_per_minute": 45_000}
     (event,) = build_plan(_config(absolute), NOW).groups[0].events
