@@ -239,18 +239,20 @@ def _past_findings(group: GroupConfig, event: SaleEvent, plan: EventPlan, now: d
 def _overlaps(group: GroupConfig, reports: Sequence[EventReport]) -> list[Finding]:
     """Events whose scheduled windows (first phase to restore) overlap: one's release and restore fire
     while the other is on. A ramp stage is a pre-warm of its share (it raises MaxSize and sets a floor),
-    so a window starts at the first ramp stage. With a temporary max, a restore cuts MaxSize mid-event:
-    an error."""
+    so a window starts at the first ramp stage. A restore of a temporary max while the other event is on
+    cuts MaxSize mid-event: an error. A restore of an event that raised no max puts nothing back."""
     found = []
     ordered = sorted(reports, key=lambda r: r.plan.first_phase)
     for i, first in enumerate(ordered):
         for second in ordered[i + 1 :]:
             if second.plan.first_phase >= first.plan.restore:
                 continue
-            raised = first.event.temporary_max or second.event.temporary_max
+            # first's restore comes while second is on, or second's (inside first's window) while first is
+            restoring = first if first.plan.restore <= second.plan.restore else second
+            raised = restoring.event.temporary_max is not None
             level = ERROR if raised else WARNING
             consequence = (
-                f"{first.event.name}'s restore at {first.plan.restore:%Y-%m-%d %H:%M} UTC would put "
+                f"{restoring.event.name}'s restore at {restoring.plan.restore:%Y-%m-%d %H:%M} UTC would put "
                 "MaxSize back during the other"
                 if raised
                 else "their floors and releases interleave"

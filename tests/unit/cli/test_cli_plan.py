@@ -154,6 +154,26 @@ def test_overlapping_events_are_flagged_an_error_when_a_restore_would_cut_max_mi
     assert _messages(_config(early, apart)) == []
 
 
+def test_an_overlap_is_an_error_only_where_a_temporary_max_is_put_back_during_the_other_sale() -> None:
+    # early raises no max, so its restore (03:30 UTC, during late) puts nothing back; late's temporary
+    # max is restored after early is over. The plan said "early's restore ... would put MaxSize back
+    # during the other", an error (exit 1) for a restore that does nothing.
+    early = _event("early", "2026-11-27T00:00:00", "2026-11-27T02:00:00")
+    late = _event("late", "2026-11-27T03:00:00", "2026-11-27T04:00:00", temporary_max=80)
+    ((level, event, message),) = _messages(_config(early, late))
+    assert (level, event) == (WARNING, None)
+    assert message == (
+        "events early and late overlap (first phase to restore): their floors and releases interleave; "
+        "merge them or move one"
+    )
+    # a sale inside the other, its temporary max restored while the other is still on: an error, named
+    inner = _event("inner", "2026-11-26T23:00:00", "2026-11-26T23:30:00", temporary_max=80)
+    outer = _event("outer", "2026-11-26T22:00:00", "2026-11-27T03:00:00")
+    ((level, _, message),) = _messages(_config(outer, inner))
+    assert level == ERROR
+    assert "inner's restore at 2026-11-27 06:00 UTC would put MaxSize back during the other" in message
+
+
 def test_an_overlap_that_begins_with_a_ramp_stage_is_flagged() -> None:
     # A ramp stage raises MaxSize and sets a floor as a pre-warm does: late's early access (ramp-1 07:17
     # UTC) is on when early restores (08:30), though late's own pre-warm (08:47) comes after it.
