@@ -524,7 +524,9 @@ class Aws:
 
     def schedules(self, group_name: str) -> list[dict[str, Any]] | None:
         """Every schedule of the group with its expression, zone and Input (ListSchedules has neither);
-        None when the schedule group does not exist."""
+        None when the schedule group does not exist. A schedule deleted after the listing named it is
+        left out: the sale Lambda deletes its own once its phase is handled, and GetSchedule's
+        ResourceNotFoundException for it once ended preflight on a sale's day as "cannot read AWS"."""
         try:
             self.call("scheduler", "get_schedule_group", Name=group_name)
         except AwsError as error:
@@ -534,7 +536,14 @@ class Aws:
         names = [
             s["Name"] for s in self._pages("scheduler", "list_schedules", "Schedules", GroupName=group_name)
         ]
-        return [self.call("scheduler", "get_schedule", Name=name, GroupName=group_name) for name in names]
+        found = []
+        for name in names:
+            try:
+                found.append(self.call("scheduler", "get_schedule", Name=name, GroupName=group_name))
+            except AwsError as error:
+                if error.code != "ResourceNotFoundException":
+                    raise
+        return found
 
     def queue_depth(self, url: str) -> int:
         attributes = self.call(
