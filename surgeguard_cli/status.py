@@ -199,7 +199,8 @@ def group_status(
 
 def _shown(record: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "at": record["at"],
+        # In UTC, as the column says: an `at` written with another offset was once shown as written.
+        "at": output.utc_time(record["at"]).isoformat(),
         "outcome": record["outcome"],
         "previous": record.get("previous_desired"),
         "new": record.get("new_desired"),

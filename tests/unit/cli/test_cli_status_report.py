@@ -1045,3 +1045,22 @@ def test_report_keeps_a_reason_with_newlines_and_escapes_on_its_own_line(
         ]
         assert "- 04:10 4 -> 8 scale out 4 -> 8 ## What-if: forged | surgeguard | 0.000 |\\x1b[2J [" in shown
         assert "- 04:20 failed: denied # bad [/x] tag" in shown
+
+
+def test_status_shows_a_decision_time_written_with_another_offset_in_utc(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The column says UTC; a record whose `at` carries another offset (a hand edit, another writer)
+    # was cut as written: 00:10-05:00 showed as 00:10, five hours off the record's 05:10 UTC.
+    record = _record(70, "applied", 4, 8, "scale out 4 -> 8")
+    record["at"] = "2026-11-27T00:10:00.000-05:00"
+    AuditStore(built.stack.table, boto3.client("dynamodb")).write_audit(record)
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    argv = ["--config", str(_config(tmp_path))]
+    assert status.main([*argv, "--json"], aws=built.aws, now=NOW, signals=lambda g, n: []) == output.OK
+    (shown,) = json.loads(capsys.readouterr().out)["groups"][0]["decisions"]
+    assert output.utc_time(shown["at"]) == START + timedelta(minutes=70)
+    assert shown["at"].endswith("+00:00")
+    assert status.main(argv, aws=built.aws, now=NOW, signals=lambda g, n: []) == output.OK
+    text = capsys.readouterr().out
+    assert "11-27 05:10:00" in text and "11-27 00:10:00" not in text
