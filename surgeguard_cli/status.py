@@ -352,6 +352,22 @@ def render(statuses: Sequence[GroupStatus], now: datetime) -> Any:
     return Group(*parts)
 
 
+def _stale(screen: Any, shown_at: datetime, error: Exception, interval: float) -> Any:
+    """The last screen read, under a line saying that the latest redraw could not read AWS."""
+    from rich.console import Group
+    from rich.text import Text
+
+    return Group(
+        screen,
+        Text(
+            output.plain(
+                f"the redraw at {datetime.now(UTC):%H:%M:%S} UTC could not read AWS ({error}): this screen "
+                f"is from {shown_at:%H:%M:%S} UTC; trying again in {interval:g} s"
+            )
+        ),
+    )
+
+
 def _over(signal: dict[str, Any]) -> str:
     if signal.get("value") is None:
         return "-"
@@ -422,14 +438,24 @@ def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None, sign
         elif args.watch:
             from rich.live import Live
 
+            failed: AwsError | None = None
             with Live(render(statuses, moment), console=output.console(), screen=False) as live:
                 try:
                     while True:
                         time.sleep(args.interval)
-                        statuses, moment = read()
-                        live.update(render(statuses, moment))
+                        try:
+                            statuses, moment = read()
+                            failed = None
+                            live.update(render(statuses, moment))
+                        except AwsError as error:
+                            # One throttled redraw once ended the watch as the doors opened, when Auto
+                            # Scaling throttles the whole account: the last screen stays, saying so.
+                            failed = error
+                            live.update(_stale(render(statuses, moment), moment, error, args.interval))
                 except KeyboardInterrupt:
                     pass
+            if failed is not None:
+                raise failed
         else:
             output.console().print(render(statuses, moment))
     except AwsError as error:

@@ -1064,3 +1064,56 @@ def test_status_shows_a_decision_time_written_with_another_offset_in_utc(
     assert status.main(argv, aws=built.aws, now=NOW, signals=lambda g, n: []) == output.OK
     text = capsys.readouterr().out
     assert "11-27 05:10:00" in text and "11-27 00:10:00" not in text
+
+
+class ThrottledRedraws:
+    """The adapter, except that DescribeAutoScalingGroups is throttled on the reads numbered in
+    `throttled` (1: the first screen), as Auto Scaling throttles the whole account when doors open."""
+
+    def __init__(self, real: Any, throttled: set[int]) -> None:
+        self._real = real
+        self._throttled = throttled
+        self.reads = 0
+
+    def group(self, name: str) -> Any:
+        from surgeguard_cli.aws import AwsError
+
+        self.reads += 1
+        if self.reads in self._throttled:
+            raise AwsError("DescribeAutoScalingGroups", "Throttling", "Rate exceeded")
+        return self._real.group(name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@pytest.mark.parametrize(("throttled", "code"), [({2}, output.OK), ({3}, output.AWS)])
+def test_status_watch_keeps_watching_through_a_throttled_redraw(
+    built: world.World,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    throttled: set[int],
+    code: int,
+) -> None:
+    # A redraw throttled once ended the watch, "cannot read AWS", just as the doors opened: the one
+    # screen an operator watches a sale on. Now the last screen stays, says what failed, and the next
+    # redraw tries again; the exit code says whether the latest read failed.
+    sleeps = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(status.time, "sleep", sleep)
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    aws = ThrottledRedraws(built.aws, throttled)
+    argv = ["--config", str(_config(tmp_path)), "--watch", "--interval", "5"]
+    assert status.main(argv, aws=aws, now=NOW, signals=lambda g, n: []) == code
+    assert aws.reads == 3  # the first screen and two redraws: the throttled one did not end the watch
+    # Off a terminal rich prints the last screen only: the read that failed last is said under it.
+    shown = capsys.readouterr()
+    assert world.GROUP in shown.out
+    assert ("could not read AWS (DescribeAutoScalingGroups: Throttling" in shown.out) == (code == output.AWS)
+    assert ("Throttling" in shown.err) == (code == output.AWS)
