@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -172,6 +173,15 @@ def _take_back(command: str, table: str, group: str, written: dict[str, str], be
         )
 
 
+def _operator() -> str:
+    """Who sets the switch, for its `set_by`. A CI job or a pod under an arbitrary uid has no user name
+    (no LOGNAME or USER, no passwd entry): getpass's KeyError once killed the kill switch unwritten."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
 def _who(switch: KillSwitch) -> str:
     return f"{switch.reading}, set by {switch.set_by or '?'}"
 
@@ -238,7 +248,7 @@ def main(argv: Sequence[str]) -> int:
         checked = group is not None and not args.force
         # What a refused name's pause puts back (one quick read of the table, never of Auto Scaling).
         before = _before(args.table, args.group) if checked and switch is not Pause.NONE else (False, None)
-        who, at = getpass.getuser(), datetime.now(UTC)
+        who, at = _operator(), datetime.now(UTC)
         written = {"pause": switch.value, "set_by": who, "set_at": at.isoformat()}
         # The switch first: in an emergency it must never wait on Auto Scaling (the group check below).
         if before[0]:

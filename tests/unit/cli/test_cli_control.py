@@ -376,3 +376,26 @@ def test_audit_limit_below_one_is_a_usage_error(
         cli.main(["audit", "--table", table, "--group", "web", "--limit", limit])
     assert exit_.value.code == output.USAGE
     assert "--limit" in capsys.readouterr().err
+
+
+def test_pause_from_a_container_whose_user_has_no_name_still_switches(
+    table: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A CI job or a pod run under an arbitrary uid has no LOGNAME/USER and no passwd entry: getpass
+    # raised KeyError, and the kill switch died with a traceback (exit 1) before writing anything.
+    import os
+    import pwd
+
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+
+    def no_entry(uid: int) -> None:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    assert cli.main(["pause", "--table", table, "--all", "--json"]) == output.OK
+    assert json.loads(capsys.readouterr().out)["pause"] == "all"
+    item = boto3.client("dynamodb").get_item(TableName=table, Key={"pk": {"S": "CONTROL"}, "sk": {"S": "*"}})[
+        "Item"
+    ]
+    assert item["pause"]["S"] == "all" and item["set_by"]["S"] == f"uid {os.getuid()}"
