@@ -225,17 +225,19 @@ def desired_before(aws: Any, table: str, group: str, start: datetime) -> int | N
     return None
 
 
-def _in_service(aws: Any, group: str, when: datetime) -> tuple[int | None, str | None]:
+def _in_service(aws: Any, group: str, when: datetime, period: int = 60) -> tuple[int | None, str | None]:
     """The capacity in service (Minimum) in the minute `when` starts, in capacity units as the pre-warm's
     target counts them, and None; or None and why it is unknown. From GroupInServiceCapacity (a weighted
     group's instance is its WeightedCapacity units), else GroupInServiceInstances for a group that weighs
     nothing only: 8 instances of weight 2 were once held against a target of 15 units and called late.
     (None, None) when the group does not collect its metrics (enable-metrics-collection) or the data is
-    gone."""
-    capacity = _minimum(aws, group, "GroupInServiceCapacity", when)
+    gone. `period`: the finest CloudWatch keeps at `when`'s age (`period_for_age`); over 60 s, the least
+    in service in the period `when` falls in (read at 60 s past 15 days, CloudWatch answered nothing, and
+    a pre-warm 12 of 15 at the doors was judged by launch + warm-up alone: on time)."""
+    capacity = _minimum(aws, group, "GroupInServiceCapacity", when, period)
     if capacity is not None:
         return capacity, None
-    instances = _minimum(aws, group, "GroupInServiceInstances", when)
+    instances = _minimum(aws, group, "GroupInServiceInstances", when, period)
     if instances is None:
         return None, None
     weighs = _weighs(aws, group)
@@ -252,15 +254,17 @@ def _in_service(aws: Any, group: str, when: datetime) -> tuple[int | None, str |
     )
 
 
-def _minimum(aws: Any, group: str, metric: str, when: datetime) -> int | None:
+def _minimum(aws: Any, group: str, metric: str, when: datetime, period: int) -> int | None:
+    # Older data is answered in whole periods from the epoch: the one `when` falls in.
+    start = datetime.fromtimestamp(when.timestamp() // period * period, UTC)
     points = aws.metric_series(
         "AWS/AutoScaling",
         metric,
         {"AutoScalingGroupName": group},
         "Minimum",
-        when,
-        when + timedelta(minutes=1),
-        60,
+        start,
+        start + timedelta(seconds=period),
+        period,
     )
     return int(min(points.values())) if points else None
 
@@ -297,7 +301,9 @@ def _attempt(record: Mapping[str, Any]) -> str:
     return f"{output.utc_time(record['at']):%H:%M:%S} {record['outcome']}" + (f" ({cause})" if cause else "")
 
 
-def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]], aws: Any = None) -> list[Prewarm]:
+def _prewarms(
+    group: GroupConfig, records: Sequence[Mapping[str, Any]], aws: Any = None, now: datetime | None = None
+) -> list[Prewarm]:
     """Each pre-warm against its event's target: on time only when it set desired to that target and
     that many were serving at the doors (measured, or launch + warm-up after the pre-warm). One pre-warm
     is one firing (event and scheduled time): Lambda's retries and Scheduler's redeliveries of it are its
@@ -314,7 +320,7 @@ def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]], aws: Any
         landed = [r for r in attempts if r["outcome"] in _LANDED]
         record = landed[-1] if landed else attempts[-1]
         others = tuple(_attempt(r) for r in attempts if r is not record)
-        found.append(_prewarm(group, event, scheduled, record, others, aws))
+        found.append(_prewarm(group, event, scheduled, record, others, aws, now))
     return found
 
 
@@ -325,6 +331,7 @@ def _prewarm(
     record: Mapping[str, Any],
     others: tuple[str, ...],
     aws: Any,
+    now: datetime | None = None,
 ) -> Prewarm:
     from surgeguard.domain.sales import plan_event
 
@@ -336,8 +343,11 @@ def _prewarm(
     target = None if record.get("event_target") is None else int(record["event_target"])
     left_at = desired_after(record)
     reached = landed and target is not None and left_at is not None and left_at >= target
+    period = None if doors is None else _period_at(doors, now)
     serving, unknown = (
-        _in_service(aws, group.name, doors) if aws is not None and doors is not None else (None, None)
+        _in_service(aws, group.name, doors, period)
+        if aws is not None and doors is not None and period is not None
+        else (None, None)
     )
     on_time: bool | None = None  # unknown: an event no longer in the config, or no target recorded
     if doors is not None and not landed:
@@ -360,6 +370,17 @@ def _prewarm(
         other_attempts=others,
         in_service_unknown=unknown,
     )
+
+
+def _period_at(when: datetime, now: datetime | None) -> int | None:
+    """The finest period CloudWatch keeps for `when` (60 s when `now` is not given: data of today), or
+    None: older than it keeps."""
+    from surgeguard_cli.aws import period_for_age
+
+    try:
+        return 60 if now is None else period_for_age(min(when, now), now)
+    except ValueError:
+        return None
 
 
 def _minutes(start: datetime, end: datetime) -> int:
@@ -508,7 +529,7 @@ def build_group_report(
         minutes_over_target={}
         if period is None
         else _signal_minutes_over(aws, group, start, counted_to, period),
-        prewarms=_prewarms(group, decided, None if period is None else aws),
+        prewarms=_prewarms(group, decided, None if period is None else aws, now),
         requests_target=group.requests_target(),
         forecasts=[_decision(r) for r in runs],
         forecast_outcomes=dict(Counter(str(r["outcome"]) for r in runs).most_common()),

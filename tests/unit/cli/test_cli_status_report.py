@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from surgeguard.adapters.audit_store import AuditStore
 from surgeguard_cli import output, report, status
+from surgeguard_cli.aws import Aws
 
 START = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
 NOW = START + timedelta(days=1)
@@ -1117,3 +1118,55 @@ def test_status_watch_keeps_watching_through_a_throttled_redraw(
     assert world.GROUP in shown.out
     assert ("could not read AWS (DescribeAutoScalingGroups: Throttling" in shown.out) == (code == output.AWS)
     assert ("Throttling" in shown.err) == (code == output.AWS)
+
+
+class KeptAtCoarserPeriods:
+    """moto's CloudWatch, except that data older than 15 days is answered at 300 s or coarser only, as
+    AWS keeps it (GetMetricData's MetricStat.Period: a finer period over an older range returns
+    nothing; moto keeps every datapoint at any period)."""
+
+    def __init__(self, real: Any, now: datetime) -> None:
+        self._real = real
+        self._now = now
+
+    def get_metric_data(self, **kwargs: Any) -> dict[str, Any]:
+        answer = self._real.get_metric_data(**kwargs)
+        if kwargs["StartTime"] < self._now - timedelta(days=15):
+            for query, result in zip(kwargs["MetricDataQueries"], answer["MetricDataResults"], strict=True):
+                if query["MetricStat"]["Period"] % 300:
+                    result.update(Timestamps=[], Values=[])
+        return dict(answer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def test_a_prewarm_of_a_sale_over_15_days_ago_is_judged_by_what_served_not_an_estimate(
+    built: world.World,
+) -> None:
+    # The in-service count at the doors was read at 60 s whatever the sale's age: past 15 days CloudWatch
+    # answers that with nothing, and a pre-warm 12 of 15 at the doors was judged by launch + warm-up
+    # alone, "on time", in a month-end review of the sale.
+    from surgeguard.domain.sales import plan_event
+
+    group = built.config.groups[0]
+    plan = plan_event(group, group.events[0])
+    minute = int((plan.prewarm - START).total_seconds() // 60)
+    AuditStore(built.stack.table, boto3.client("dynamodb")).write_audit(
+        {
+            **_record(
+                minute, "applied", 4, 15, "pre-warm", event=world.EVENT, phase="prewarm", scheduled_time="x"
+            ),
+            "event_target": 15,
+        }
+    )
+    for second in range(0, 300, 60):  # what served through the doors' first minutes
+        _in_service_at(plan.start + timedelta(seconds=second), 12)
+    later = plan.start + timedelta(days=20)
+    built.clients["cloudwatch"] = KeptAtCoarserPeriods(boto3.client("cloudwatch"), later)
+    aws = Aws(clients=built.clients)
+    window = (plan.prewarm - timedelta(minutes=5), plan.start + timedelta(minutes=5))
+    (prewarm,) = report.build_group_report(
+        aws, built.stack.table, group, *window, now=later, replay=False
+    ).prewarms
+    assert (prewarm.on_time, prewarm.in_service_at_doors) == (False, 12)
