@@ -372,24 +372,39 @@ class Aws:
         return sum(per_type.get(i["InstanceType"], 0) for i in instances)
 
     def instance_monitoring(self, instance_ids: Sequence[str]) -> dict[str, str]:
-        states: dict[str, str] = {}
-        for i in range(0, len(instance_ids), 500):
-            for reservation in self._pages(
-                "ec2", "describe_instances", "Reservations", InstanceIds=list(instance_ids[i : i + 500])
-            ):
-                for instance in reservation.get("Instances", []):
-                    states[instance["InstanceId"]] = instance.get("Monitoring", {}).get("State", "disabled")
-        return states
+        return {
+            instance["InstanceId"]: instance.get("Monitoring", {}).get("State", "disabled")
+            for instance in self._instances(instance_ids)
+        }
 
     def launch_times(self, instance_ids: Sequence[str]) -> dict[str, datetime]:
-        times: dict[str, datetime] = {}
+        return {
+            instance["InstanceId"]: instance["LaunchTime"].astimezone(UTC)
+            for instance in self._instances(instance_ids)
+        }
+
+    def _instances(self, instance_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """DescribeInstances of these IDs, 500 a call; an instance EC2 does not know is left out.
+        DescribeInstances answers InvalidInstanceID.NotFound for the whole call when one is unknown, as
+        an instance Auto Scaling launched a moment ago may be (EC2's eventual consistency): that once
+        ended preflight, during a sale's pre-warm, as "cannot read AWS"."""
+        found: list[dict[str, Any]] = []
         for i in range(0, len(instance_ids), 500):
-            for reservation in self._pages(
-                "ec2", "describe_instances", "Reservations", InstanceIds=list(instance_ids[i : i + 500])
-            ):
-                for instance in reservation.get("Instances", []):
-                    times[instance["InstanceId"]] = instance["LaunchTime"].astimezone(UTC)
-        return times
+            chunk = list(instance_ids[i : i + 500])
+            try:
+                found += [
+                    instance
+                    for reservation in self._pages(
+                        "ec2", "describe_instances", "Reservations", InstanceIds=chunk
+                    )
+                    for instance in reservation.get("Instances", [])
+                ]
+            except AwsError as error:
+                if error.code != "InvalidInstanceID.NotFound":
+                    raise
+                if len(chunk) > 1:  # one at a time: the instances EC2 knows, without the one it does not
+                    found += [instance for one in chunk for instance in self._instances([one])]
+        return found
 
     def free_addresses(self, subnet_ids: Sequence[str]) -> dict[str, int]:
         """Free addresses per subnet; a subnet that no longer exists (deleted while a group still names

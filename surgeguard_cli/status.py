@@ -182,7 +182,8 @@ def group_status(
         max_size=int(asg["MaxSize"]),
         in_service=sum(units[i] for i in serving),
         pending=sum(units[i["InstanceId"]] for i in instances if i.get("LifecycleState") in _PENDING),
-        warming=sum(units[i] for i, at in launched.items() if at > young),
+        # One EC2 does not describe yet (eventual consistency) was launched a moment ago: warming too.
+        warming=sum(units[i] for i in serving if i not in launched or launched[i] > young),
         signals=(signals or _signals)(group, now),
         pause=pause.value,
         alarms=sorted(

@@ -765,3 +765,17 @@ def test_a_schedule_of_a_phase_to_come_deleted_while_listed_fails_as_missing() -
     ]
     assert [c.status for c in checks] == [FAIL]
     assert "restore (2026-12-04 08:30 UTC) has no schedule" in checks[0].detail
+
+
+@pytest.mark.usefixtures("aws")
+def test_an_instance_just_launched_that_ec2_does_not_know_yet_is_left_out_not_aws_unreadable() -> None:
+    # Preflight on the sale's day, during the pre-warm: DescribeInstances once ended it as "cannot read
+    # AWS" (exit 3) for one instance Auto Scaling had launched a moment before.
+    built = world.build()
+    (asg,) = boto3.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    launched = asg["Instances"][0]["InstanceId"]
+    built.clients["ec2"] = world.NotYetDescribed(built.clients["ec2"], launched)
+    checks = run_preflight(Aws(clients=built.clients), built.config, built.stack, world.NOW)
+    assert [c for c in checks if c.status != PASS] == []
+    (monitoring,) = [c for c in checks if c.check == "detailed-monitoring"]
+    assert monitoring.detail == "launch template and instances: detailed (1-minute)"

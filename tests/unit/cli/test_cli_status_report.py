@@ -1170,3 +1170,16 @@ def test_a_prewarm_of_a_sale_over_15_days_ago_is_judged_by_what_served_not_an_es
         aws, built.stack.table, group, *window, now=later, replay=False
     ).prewarms
     assert (prewarm.on_time, prewarm.in_service_at_doors) == (False, 12)
+
+
+def test_status_counts_an_instance_ec2_does_not_describe_yet_as_warming(built: world.World) -> None:
+    # DescribeInstances answers InvalidInstanceID.NotFound for a whole call naming an instance launched
+    # a moment ago: status once ended on it, "cannot read AWS", in the middle of a scale-out.
+    (asg,) = boto3.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    launched = asg["Instances"][0]["InstanceId"]
+    built.clients["ec2"] = world.NotYetDescribed(built.clients["ec2"], launched)
+    a_day_on = datetime.now(UTC) + timedelta(days=1)  # the others launched long before
+    got = status.group_status(
+        Aws(clients=built.clients), built.stack, built.config.groups[0], a_day_on, [], signals=lambda g, n: []
+    )
+    assert (got.in_service, got.warming) == (world.RUNNING, 1)
