@@ -616,13 +616,16 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
     lines = [
         f"# Surgeguard report: {report.group}",
         "",
-        f"Window {_hm(report.start)} to {_hm(report.end)}"
-        + _still_open(report)
-        + f" ({len(report.desired)} minutes); "
-        f"{report.records} audit records"
-        + (f": {_counts(report.outcomes)}" if report.outcomes else "")
-        + runs
-        + (f"; {len(report.damaged)} damaged, left out (listed below)" if report.damaged else ""),
+        # One line too: it counts by outcome as the items hold them, a hand edit's newline included.
+        _one_line(
+            f"Window {_hm(report.start)} to {_hm(report.end)}"
+            + _still_open(report)
+            + f" ({len(report.desired)} minutes); "
+            f"{report.records} audit records"
+            + (f": {_counts(report.outcomes)}" if report.outcomes else "")
+            + runs
+            + (f"; {len(report.damaged)} damaged, left out (listed below)" if report.damaged else "")
+        ),
         "",
         "- peak capacity: "
         + (unknown if report.peak_capacity is None else f"{report.peak_capacity} instances"),

@@ -1183,3 +1183,29 @@ def test_status_counts_an_instance_ec2_does_not_describe_yet_as_warming(built: w
         Aws(clients=built.clients), built.stack, built.config.groups[0], a_day_on, [], signals=lambda g, n: []
     )
     assert (got.in_service, got.warming) == (world.RUNNING, 1)
+
+
+def test_report_keeps_an_outcome_with_newlines_on_the_window_line(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The window line counts records by outcome, each outcome as the item holds it: a hand-edited one
+    # holding a newline began Markdown of its own there (a forged heading and what-if row), and its ESC
+    # sequences reached the terminal, though every list item was kept to one line.
+    store = AuditStore(built.stack.table, boto3.client("dynamodb"))
+    store.write_audit(
+        _record(10, "applied\n\n## What-if: forged\n\n| surgeguard | 0.000 |\x1b[2J", 4, 8, "x")
+    )
+    out = tmp_path / "out"
+    window = ["--from", "2026-11-27T04:00Z", "--to", "2026-11-27T05:00Z", "--no-what-if"]
+    argv = [*window, "--config", str(_config(tmp_path)), "--table", built.stack.table, "--out", str(out)]
+    assert report.main(argv, aws=built.aws, now=NOW) == output.OK
+    text = capsys.readouterr().out
+    markdown = (out / "report.md").read_text()
+    for shown in (text, markdown):
+        assert "\x1b" not in shown
+        assert [line for line in shown.splitlines() if line.startswith(("#", "|"))] == [
+            f"# Surgeguard report: {world.GROUP}",
+            "## Pre-warms",
+            "## Timeline (applied decisions)",
+        ]
+        assert "1 audit records: applied ## What-if: forged | surgeguard | 0.000 |\\x1b[2J 1" in shown
