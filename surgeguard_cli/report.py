@@ -594,6 +594,18 @@ def _still_open(report: GroupReport) -> str:
     return f", still open: counted up to {_hm(report.open_at)}"
 
 
+# What opens or closes a link or an image, or opens raw HTML, in Markdown, and the backslashes just before
+# it (which would otherwise escape the escape). Not `>`: every "4 -> 8" would show a backslash.
+_INLINE = re.compile(r"(\\*)([\[\]<])")
+
+
+def _inline(text: object) -> str:
+    """Text from the audit table (a reason, an alarm's name, an outcome) as Markdown shows it, written:
+    `![](url)` once loaded an image from anywhere in report.md's viewer, `[text](url)` linked to
+    somewhere its words did not say, and `<img>` was raw HTML."""
+    return _INLINE.sub(lambda found: found.group(1) * 2 + "\\" + found.group(2), str(text))
+
+
 def _one_line(text: str) -> str:
     """A list item of text from the audit table as one line, its control characters escaped: a reason
     holding a newline once began Markdown of its own in the report (a heading, a forged what-if
@@ -622,7 +634,7 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
             + _still_open(report)
             + f" ({len(report.desired)} minutes); "
             f"{report.records} audit records"
-            + (f": {_counts(report.outcomes)}" if report.outcomes else "")
+            + (f": {_inline(_counts(report.outcomes))}" if report.outcomes else "")
             + runs
             + (f"; {len(report.damaged)} damaged, left out (listed below)" if report.damaged else "")
         ),
@@ -654,10 +666,13 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
     lines += ["", "## Pre-warms", ""]
     if not report.prewarms:
         lines.append("none in this window")
-    lines += [_one_line(_prewarm_line(p)) for p in report.prewarms]
+    lines += [_one_line(_inline(_prewarm_line(p))) for p in report.prewarms]  # its brackets are data only
     lines += ["", "## Timeline (applied decisions)", ""]
     listed = report.decisions if shown is None else report.decisions[:shown]
-    lines += [_one_line(f"- {d.at:%H:%M} {d.previous} -> {d.new} {d.reason} [{d.source}]") for d in listed]
+    lines += [
+        _one_line(f"- {d.at:%H:%M} {d.previous} -> {d.new} {_inline(d.reason)} [{_inline(d.source)}]")
+        for d in listed
+    ]
     if len(listed) < len(report.decisions):
         lines.append(f"- ... {len(report.decisions) - len(listed)} more in {MARKDOWN_NAME}")
     if report.forecasts:
@@ -666,13 +681,16 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
         lines += ["", "## Forecaster runs (floors for later decisions, no capacity change of their own)", ""]
         if len(runs_listed) < len(report.forecasts):
             lines.append(f"- ... {len(report.forecasts) - len(runs_listed)} earlier in {MARKDOWN_NAME}")
-        lines += [_one_line(f"- {f.at:%H:%M} {f.outcome}: {f.reason}") for f in runs_listed]
+        lines += [_one_line(f"- {f.at:%H:%M} {_inline(f.outcome)}: {_inline(f.reason)}") for f in runs_listed]
     if report.problems:
         lines += ["", "## Rejected and failed", ""]
-        lines += [_one_line(f"- {d.at:%H:%M} {d.outcome}: {d.reason} [{d.source}]") for d in report.problems]
+        lines += [
+            _one_line(f"- {d.at:%H:%M} {_inline(d.outcome)}: {_inline(d.reason)} [{_inline(d.source)}]")
+            for d in report.problems
+        ]
     if report.damaged:
         lines += ["", "## Damaged audit items (left out of every count above)", ""]
-        lines += [_one_line(f"- {label}") for label in report.damaged]
+        lines += [_one_line(f"- {_inline(label)}") for label in report.damaged]
     if report.whatif:
         fleet = report.whatif_fleet
         lines += [

@@ -1044,8 +1044,10 @@ def test_report_keeps_a_reason_with_newlines_and_escapes_on_its_own_line(
             "## Timeline (applied decisions)",
             "## Rejected and failed",
         ]
-        assert "- 04:10 4 -> 8 scale out 4 -> 8 ## What-if: forged | surgeguard | 0.000 |\\x1b[2J [" in shown
-        assert "- 04:20 failed: denied # bad [/x] tag" in shown
+        assert (
+            "- 04:10 4 -> 8 scale out 4 -> 8 ## What-if: forged | surgeguard | 0.000 |\\x1b\\[2J [" in shown
+        )
+        assert "- 04:20 failed: denied # bad \\[/x\\] tag" in shown
 
 
 def test_status_shows_a_decision_time_written_with_another_offset_in_utc(
@@ -1208,4 +1210,32 @@ def test_report_keeps_an_outcome_with_newlines_on_the_window_line(
             "## Pre-warms",
             "## Timeline (applied decisions)",
         ]
-        assert "1 audit records: applied ## What-if: forged | surgeguard | 0.000 |\\x1b[2J 1" in shown
+        assert "1 audit records: applied ## What-if: forged | surgeguard | 0.000 |\\x1b\\[2J 1" in shown
+
+
+def test_report_shows_links_images_and_html_from_the_audit_table_as_text(
+    built: world.World, tmp_path: Path
+) -> None:
+    # A rejected trigger's reason and source quote the alarm's own name, which whoever can create an
+    # alarm chooses: in report.md, read in a Markdown viewer, `![](url)` loaded an image from anywhere
+    # (a tracking pixel), `[text](url)` became a link saying something else, `<img>` raw HTML.
+    from markdown_it import MarkdownIt
+
+    hostile = (
+        "Shop ![](https://tracker.example/p.png) [the runbook](https://phish.example) "
+        "<img src=https://tracker.example/q.png> \\[esc\\](https://phish.example/2)"
+    )
+    store = AuditStore(built.stack.table, boto3.client("dynamodb"))
+    store.write_audit(_record(10, "applied", 4, 8, f"scale out {hostile}", alarm=hostile))
+    store.write_audit(_record(20, "rejected", 8, 8, f"alarm {hostile!r} is not one of Surgeguard's"))
+    out = tmp_path / "out"
+    window = ["--from", "2026-11-27T04:00Z", "--to", "2026-11-27T05:00Z", "--no-what-if"]
+    argv = [*window, "--config", str(_config(tmp_path)), "--table", built.stack.table, "--out", str(out)]
+    assert report.main(argv, aws=built.aws, now=NOW) == output.OK
+    html = MarkdownIt("commonmark").render((out / "report.md").read_text())
+    assert 'tracker.example/p.png"' not in html and "<img src=https" not in html and "<a " not in html
+    # Shown as written: the reader sees the very characters.
+    assert html.count("Shop ![](https://tracker.example/p.png) [the runbook](https://phish.example)") == 3
+    # The timeline's reason and source; the rejection quotes it through repr, its backslashes doubled.
+    assert html.count("&lt;img src=https://tracker.example/q.png&gt; \\[esc\\](https://phish.example/2)") == 2
+    assert "&lt;img src=https://tracker.example/q.png&gt; \\\\[esc\\\\](https://phish.example/2)" in html
