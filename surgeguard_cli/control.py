@@ -236,6 +236,13 @@ def main(argv: Sequence[str]) -> int:
     try:
         if args.command == "audit":
             records = store.audit_records(args.group, args.limit)
+            if not records:
+                # An empty table once stood for a misspelt name as well as for a quiet group.
+                print(
+                    f"surgeguard audit: no audit records for group {args.group!r} in table {args.table}: "
+                    "Surgeguard has recorded nothing for a group of that name (check the name)",
+                    file=sys.stderr,
+                )
             if args.json:
                 output.print_json(records)
             else:

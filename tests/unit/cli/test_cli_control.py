@@ -399,3 +399,13 @@ def test_pause_from_a_container_whose_user_has_no_name_still_switches(
         "Item"
     ]
     assert item["pause"]["S"] == "all" and item["set_by"]["S"] == f"uid {os.getuid()}"
+
+
+def test_audit_of_a_group_without_records_says_so(table: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # A misspelt name (`shop-wbe`) printed an empty table, exit 0: read in an incident as "Surgeguard
+    # decided nothing for the group". The table answers the same for both, so the words say which.
+    assert cli.main(["audit", "--table", table, "--group", "shop-wbe"]) == output.OK
+    shown = capsys.readouterr()
+    assert "no audit records for group 'shop-wbe' in table audit" in shown.err
+    assert cli.main(["audit", "--table", table, "--group", "shop-wbe", "--json"]) == output.OK
+    assert json.loads(capsys.readouterr().out) == []
