@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -182,8 +183,14 @@ def _operator() -> str:
         return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
+def _text(value: object) -> str:
+    """What a control item holds (its name, set_by: a hand edit's) as one line of text: a carriage
+    return in it once rewrote, on the operator's terminal, the line saying the group stays paused."""
+    return output.plain(str(value)).replace("\n", "\\x0a").replace("\t", "\\x09")
+
+
 def _who(switch: KillSwitch) -> str:
-    return f"{switch.reading}, set by {switch.set_by or '?'}"
+    return f"{switch.reading}, set by {_text(switch.set_by or '?')}"
 
 
 def _group_state(command: str, table: str, group: str, switches: dict[str | None, KillSwitch]) -> Pause:
@@ -217,12 +224,15 @@ def _all_state(command: str, table: str, switches: dict[str | None, KillSwitch])
     if not own:
         print(f"all groups: pause={reading}", file=sys.stderr)
         return {}
-    listed = ", ".join(f"{name} ({_who(switch)})" for name, switch in own.items())
+    listed = ", ".join(f"{_text(name)} ({_who(switch)})" for name, switch in own.items())
     if command == "resume":
         print(
             f"all groups: the global switch is {reading}; still paused by its own switch: {listed}\n"
             f"surgeguard resume: {len(own)} group(s) stay paused until each is resumed: "
-            + "; ".join(f"surgeguard resume --table {table} --group {name}" for name in own),
+            # Quoted: the name is the item's, and this line is pasted into a shell.
+            + "; ".join(
+                f"surgeguard resume --table {table} --group {_text(shlex.quote(str(name)))}" for name in own
+            ),
             file=sys.stderr,
         )
     else:
