@@ -156,8 +156,9 @@ def audit_damage(record: Mapping[str, Any]) -> str | None:
     for name in _WHOLE_NUMBERS:
         value = record.get(name)
         whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        if value is not None and (isinstance(value, bool) or not whole):
-            return f"`{name}` is {str(value)[:40]!r}, not a whole number"
+        # Below 0 too: no group holds -4 instances, and a -4 was once counted into instance-hours.
+        if value is not None and (isinstance(value, bool) or not whole or value < 0):
+            return f"`{name}` is {str(value)[:40]!r}, not a whole number of 0 or more"
     for name in ("trigger", "inputs"):
         if record.get(name) is not None and not isinstance(record[name], dict):
             return f"`{name}` is not a map"

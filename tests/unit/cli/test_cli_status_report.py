@@ -1239,3 +1239,33 @@ def test_report_shows_links_images_and_html_from_the_audit_table_as_text(
     # The timeline's reason and source; the rejection quotes it through repr, its backslashes doubled.
     assert html.count("&lt;img src=https://tracker.example/q.png&gt; \\[esc\\](https://phish.example/2)") == 2
     assert "&lt;img src=https://tracker.example/q.png&gt; \\\\[esc\\\\](https://phish.example/2)" in html
+
+
+@pytest.mark.parametrize("field", ["previous_desired", "new_desired", "event_target"])
+def test_an_audit_item_with_a_negative_capacity_is_damaged_never_counted(
+    built: world.World, tmp_path: Path, field: str
+) -> None:
+    # No group holds -4 instances: a hand edit's -4 was taken as a whole number, and the report said
+    # "peak capacity: 8" over instance-hours counted from -4 (or a pre-warm's target of -4 reached).
+    _write_day(built.stack.table)
+    sort_key = "AUDIT#2026-11-27T04:15:00.000+00:00#minus"
+    item = {
+        "pk": {"S": f"GROUP#{world.GROUP}"},
+        "sk": {"S": sort_key},
+        "at": {"S": "2026-11-27T04:15:00+00:00"},
+        "outcome": {"S": "applied"},
+        "previous_desired": {"N": "8"},
+        "new_desired": {"N": "8"},
+    }
+    boto3.client("dynamodb").put_item(TableName=built.stack.table, Item={**item, field: {"N": "-4"}})
+    got = report.build_group_report(
+        built.aws,
+        built.stack.table,
+        built.config.groups[0],
+        START,
+        START + timedelta(minutes=60),
+        now=NOW,
+        replay=False,
+    )
+    assert got.damaged == [f"{sort_key}: `{field}` is '-4', not a whole number of 0 or more"]
+    assert got.instance_hours == pytest.approx((4 * 10 + 8 * 30 + 6 * 20) / 60)
