@@ -372,24 +372,39 @@ class Aws:
         return sum(per_type.get(i["InstanceType"], 0) for i in instances)
 
     def instance_monitoring(self, instance_ids: Sequence[str]) -> dict[str, str]:
-        states: dict[str, str] = {}
-        for i in range(0, len(instance_ids), 500):
-            for reservation in self._pages(
-                "ec2", "describe_instances", "Reservations", InstanceIds=list(instance_ids[i : i + 500])
-            ):
-                for instance in reservation.get("Instances", []):
-                    states[instance["InstanceId"]] = instance.get("Monitoring", {}).get("State", "disabled")
-        return states
+        return {
+            instance["InstanceId"]: instance.get("Monitoring", {}).get("State", "disabled")
+            for instance in self._instances(instance_ids)
+        }
 
     def launch_times(self, instance_ids: Sequence[str]) -> dict[str, datetime]:
-        times: dict[str, datetime] = {}
+        return {
+            instance["InstanceId"]: instance["LaunchTime"].astimezone(UTC)
+            for instance in self._instances(instance_ids)
+        }
+
+    def _instances(self, instance_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """DescribeInstances of these IDs, 500 a call; an instance EC2 does not know is left out.
+        DescribeInstances answers InvalidInstanceID.NotFound for the whole call when one is unknown, as
+        an instance Auto Scaling launched a moment ago may be (EC2's eventual consistency): that once
+        ended preflight, during a sale's pre-warm, as "cannot read AWS"."""
+        found: list[dict[str, Any]] = []
         for i in range(0, len(instance_ids), 500):
-            for reservation in self._pages(
-                "ec2", "describe_instances", "Reservations", InstanceIds=list(instance_ids[i : i + 500])
-            ):
-                for instance in reservation.get("Instances", []):
-                    times[instance["InstanceId"]] = instance["LaunchTime"].astimezone(UTC)
-        return times
+            chunk = list(instance_ids[i : i + 500])
+            try:
+                found += [
+                    instance
+                    for reservation in self._pages(
+                        "ec2", "describe_instances", "Reservations", InstanceIds=chunk
+                    )
+                    for instance in reservation.get("Instances", [])
+                ]
+            except AwsError as error:
+                if error.code != "InvalidInstanceID.NotFound":
+                    raise
+                if len(chunk) > 1:  # one at a time: the instances EC2 knows, without the one it does not
+                    found += [instance for one in chunk for instance in self._instances([one])]
+        return found
 
     def free_addresses(self, subnet_ids: Sequence[str]) -> dict[str, int]:
         """Free addresses per subnet; a subnet that no longer exists (deleted while a group still names
@@ -524,7 +539,9 @@ class Aws:
 
     def schedules(self, group_name: str) -> list[dict[str, Any]] | None:
         """Every schedule of the group with its expression, zone and Input (ListSchedules has neither);
-        None when the schedule group does not exist."""
+        None when the schedule group does not exist. A schedule deleted after the listing named it is
+        left out: the sale Lambda deletes its own once its phase is handled, and GetSchedule's
+        ResourceNotFoundException for it once ended preflight on a sale's day as "cannot read AWS"."""
         try:
             self.call("scheduler", "get_schedule_group", Name=group_name)
         except AwsError as error:
@@ -534,7 +551,14 @@ class Aws:
         names = [
             s["Name"] for s in self._pages("scheduler", "list_schedules", "Schedules", GroupName=group_name)
         ]
-        return [self.call("scheduler", "get_schedule", Name=name, GroupName=group_name) for name in names]
+        found = []
+        for name in names:
+            try:
+                found.append(self.call("scheduler", "get_schedule", Name=name, GroupName=group_name))
+            except AwsError as error:
+                if error.code != "ResourceNotFoundException":
+                    raise
+        return found
 
     def queue_depth(self, url: str) -> int:
         attributes = self.call(

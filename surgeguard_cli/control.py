@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
+import shlex
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -172,8 +174,23 @@ def _take_back(command: str, table: str, group: str, written: dict[str, str], be
         )
 
 
+def _operator() -> str:
+    """Who sets the switch, for its `set_by`. A CI job or a pod under an arbitrary uid has no user name
+    (no LOGNAME or USER, no passwd entry): getpass's KeyError once killed the kill switch unwritten."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def _text(value: object) -> str:
+    """What a control item holds (its name, set_by: a hand edit's) as one line of text: a carriage
+    return in it once rewrote, on the operator's terminal, the line saying the group stays paused."""
+    return output.plain(str(value)).replace("\n", "\\x0a").replace("\t", "\\x09")
+
+
 def _who(switch: KillSwitch) -> str:
-    return f"{switch.reading}, set by {switch.set_by or '?'}"
+    return f"{switch.reading}, set by {_text(switch.set_by or '?')}"
 
 
 def _group_state(command: str, table: str, group: str, switches: dict[str | None, KillSwitch]) -> Pause:
@@ -207,12 +224,15 @@ def _all_state(command: str, table: str, switches: dict[str | None, KillSwitch])
     if not own:
         print(f"all groups: pause={reading}", file=sys.stderr)
         return {}
-    listed = ", ".join(f"{name} ({_who(switch)})" for name, switch in own.items())
+    listed = ", ".join(f"{_text(name)} ({_who(switch)})" for name, switch in own.items())
     if command == "resume":
         print(
             f"all groups: the global switch is {reading}; still paused by its own switch: {listed}\n"
             f"surgeguard resume: {len(own)} group(s) stay paused until each is resumed: "
-            + "; ".join(f"surgeguard resume --table {table} --group {name}" for name in own),
+            # Quoted: the name is the item's, and this line is pasted into a shell.
+            + "; ".join(
+                f"surgeguard resume --table {table} --group {_text(shlex.quote(str(name)))}" for name in own
+            ),
             file=sys.stderr,
         )
     else:
@@ -226,6 +246,13 @@ def main(argv: Sequence[str]) -> int:
     try:
         if args.command == "audit":
             records = store.audit_records(args.group, args.limit)
+            if not records:
+                # An empty table once stood for a misspelt name as well as for a quiet group.
+                print(
+                    f"surgeguard audit: no audit records for group {args.group!r} in table {args.table}: "
+                    "Surgeguard has recorded nothing for a group of that name (check the name)",
+                    file=sys.stderr,
+                )
             if args.json:
                 output.print_json(records)
             else:
@@ -238,7 +265,7 @@ def main(argv: Sequence[str]) -> int:
         checked = group is not None and not args.force
         # What a refused name's pause puts back (one quick read of the table, never of Auto Scaling).
         before = _before(args.table, args.group) if checked and switch is not Pause.NONE else (False, None)
-        who, at = getpass.getuser(), datetime.now(UTC)
+        who, at = _operator(), datetime.now(UTC)
         written = {"pause": switch.value, "set_by": who, "set_at": at.isoformat()}
         # The switch first: in an emergency it must never wait on Auto Scaling (the group check below).
         if before[0]:

@@ -290,11 +290,24 @@ class OtherScalers:
 
     policies: tuple[str, ...] = ()
     scheduled_actions: tuple[str, ...] = ()
+    # False: no group of that name in the account and region, so nothing above was really read (both
+    # calls answer an empty list for a group that does not exist).
+    group_exists: bool = True
 
 
 def _other_scaler_findings(group: GroupConfig, found: OtherScalers | None) -> list[Finding]:
     if found is None:
         return []
+    if not found.group_exists:
+        return [
+            Finding(
+                ERROR,
+                group.name,
+                None,
+                f"no Auto Scaling group {group.name} in this account and region: its scaling policies and "
+                "scheduled actions could not be checked (check the name, the region and the profile)",
+            )
+        ]
     findings = []
     if found.policies:
         findings.append(
@@ -472,6 +485,10 @@ def other_scalers(config: ScalerConfig) -> dict[str, OtherScalers]:
     aws = Aws()
     found = {}
     for group in config.groups:
+        if aws.group(group.name) is None:
+            # A misspelt name, or the wrong region, once read as a group with nothing else on it.
+            found[group.name] = OtherScalers(group_exists=False)
+            continue
         found[group.name] = OtherScalers(
             tuple(p["PolicyName"] for p in aws.scaling_policies(group.name)),
             tuple(a["ScheduledActionName"] for a in aws.scheduled_actions(group.name)),

@@ -156,8 +156,9 @@ def audit_damage(record: Mapping[str, Any]) -> str | None:
     for name in _WHOLE_NUMBERS:
         value = record.get(name)
         whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        if value is not None and (isinstance(value, bool) or not whole):
-            return f"`{name}` is {str(value)[:40]!r}, not a whole number"
+        # Below 0 too: no group holds -4 instances, and a -4 was once counted into instance-hours.
+        if value is not None and (isinstance(value, bool) or not whole or value < 0):
+            return f"`{name}` is {str(value)[:40]!r}, not a whole number of 0 or more"
     for name in ("trigger", "inputs"):
         if record.get(name) is not None and not isinstance(record[name], dict):
             return f"`{name}` is not a map"
@@ -225,17 +226,19 @@ def desired_before(aws: Any, table: str, group: str, start: datetime) -> int | N
     return None
 
 
-def _in_service(aws: Any, group: str, when: datetime) -> tuple[int | None, str | None]:
+def _in_service(aws: Any, group: str, when: datetime, period: int = 60) -> tuple[int | None, str | None]:
     """The capacity in service (Minimum) in the minute `when` starts, in capacity units as the pre-warm's
     target counts them, and None; or None and why it is unknown. From GroupInServiceCapacity (a weighted
     group's instance is its WeightedCapacity units), else GroupInServiceInstances for a group that weighs
     nothing only: 8 instances of weight 2 were once held against a target of 15 units and called late.
     (None, None) when the group does not collect its metrics (enable-metrics-collection) or the data is
-    gone."""
-    capacity = _minimum(aws, group, "GroupInServiceCapacity", when)
+    gone. `period`: the finest CloudWatch keeps at `when`'s age (`period_for_age`); over 60 s, the least
+    in service in the period `when` falls in (read at 60 s past 15 days, CloudWatch answered nothing, and
+    a pre-warm 12 of 15 at the doors was judged by launch + warm-up alone: on time)."""
+    capacity = _minimum(aws, group, "GroupInServiceCapacity", when, period)
     if capacity is not None:
         return capacity, None
-    instances = _minimum(aws, group, "GroupInServiceInstances", when)
+    instances = _minimum(aws, group, "GroupInServiceInstances", when, period)
     if instances is None:
         return None, None
     weighs = _weighs(aws, group)
@@ -252,15 +255,17 @@ def _in_service(aws: Any, group: str, when: datetime) -> tuple[int | None, str |
     )
 
 
-def _minimum(aws: Any, group: str, metric: str, when: datetime) -> int | None:
+def _minimum(aws: Any, group: str, metric: str, when: datetime, period: int) -> int | None:
+    # Older data is answered in whole periods from the epoch: the one `when` falls in.
+    start = datetime.fromtimestamp(when.timestamp() // period * period, UTC)
     points = aws.metric_series(
         "AWS/AutoScaling",
         metric,
         {"AutoScalingGroupName": group},
         "Minimum",
-        when,
-        when + timedelta(minutes=1),
-        60,
+        start,
+        start + timedelta(seconds=period),
+        period,
     )
     return int(min(points.values())) if points else None
 
@@ -297,7 +302,9 @@ def _attempt(record: Mapping[str, Any]) -> str:
     return f"{output.utc_time(record['at']):%H:%M:%S} {record['outcome']}" + (f" ({cause})" if cause else "")
 
 
-def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]], aws: Any = None) -> list[Prewarm]:
+def _prewarms(
+    group: GroupConfig, records: Sequence[Mapping[str, Any]], aws: Any = None, now: datetime | None = None
+) -> list[Prewarm]:
     """Each pre-warm against its event's target: on time only when it set desired to that target and
     that many were serving at the doors (measured, or launch + warm-up after the pre-warm). One pre-warm
     is one firing (event and scheduled time): Lambda's retries and Scheduler's redeliveries of it are its
@@ -314,7 +321,7 @@ def _prewarms(group: GroupConfig, records: Sequence[Mapping[str, Any]], aws: Any
         landed = [r for r in attempts if r["outcome"] in _LANDED]
         record = landed[-1] if landed else attempts[-1]
         others = tuple(_attempt(r) for r in attempts if r is not record)
-        found.append(_prewarm(group, event, scheduled, record, others, aws))
+        found.append(_prewarm(group, event, scheduled, record, others, aws, now))
     return found
 
 
@@ -325,6 +332,7 @@ def _prewarm(
     record: Mapping[str, Any],
     others: tuple[str, ...],
     aws: Any,
+    now: datetime | None = None,
 ) -> Prewarm:
     from surgeguard.domain.sales import plan_event
 
@@ -336,8 +344,11 @@ def _prewarm(
     target = None if record.get("event_target") is None else int(record["event_target"])
     left_at = desired_after(record)
     reached = landed and target is not None and left_at is not None and left_at >= target
+    period = None if doors is None else _period_at(doors, now)
     serving, unknown = (
-        _in_service(aws, group.name, doors) if aws is not None and doors is not None else (None, None)
+        _in_service(aws, group.name, doors, period)
+        if aws is not None and doors is not None and period is not None
+        else (None, None)
     )
     on_time: bool | None = None  # unknown: an event no longer in the config, or no target recorded
     if doors is not None and not landed:
@@ -360,6 +371,17 @@ def _prewarm(
         other_attempts=others,
         in_service_unknown=unknown,
     )
+
+
+def _period_at(when: datetime, now: datetime | None) -> int | None:
+    """The finest period CloudWatch keeps for `when` (60 s when `now` is not given: data of today), or
+    None: older than it keeps."""
+    from surgeguard_cli.aws import period_for_age
+
+    try:
+        return 60 if now is None else period_for_age(min(when, now), now)
+    except ValueError:
+        return None
 
 
 def _minutes(start: datetime, end: datetime) -> int:
@@ -508,7 +530,7 @@ def build_group_report(
         minutes_over_target={}
         if period is None
         else _signal_minutes_over(aws, group, start, counted_to, period),
-        prewarms=_prewarms(group, decided, None if period is None else aws),
+        prewarms=_prewarms(group, decided, None if period is None else aws, now),
         requests_target=group.requests_target(),
         forecasts=[_decision(r) for r in runs],
         forecast_outcomes=dict(Counter(str(r["outcome"]) for r in runs).most_common()),
@@ -573,6 +595,18 @@ def _still_open(report: GroupReport) -> str:
     return f", still open: counted up to {_hm(report.open_at)}"
 
 
+# What opens or closes a link or an image, or opens raw HTML, in Markdown, and the backslashes just before
+# it (which would otherwise escape the escape). Not `>`: every "4 -> 8" would show a backslash.
+_INLINE = re.compile(r"(\\*)([\[\]<])")
+
+
+def _inline(text: object) -> str:
+    """Text from the audit table (a reason, an alarm's name, an outcome) as Markdown shows it, written:
+    `![](url)` once loaded an image from anywhere in report.md's viewer, `[text](url)` linked to
+    somewhere its words did not say, and `<img>` was raw HTML."""
+    return _INLINE.sub(lambda found: found.group(1) * 2 + "\\" + found.group(2), str(text))
+
+
 def _one_line(text: str) -> str:
     """A list item of text from the audit table as one line, its control characters escaped: a reason
     holding a newline once began Markdown of its own in the report (a heading, a forged what-if
@@ -595,13 +629,16 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
     lines = [
         f"# Surgeguard report: {report.group}",
         "",
-        f"Window {_hm(report.start)} to {_hm(report.end)}"
-        + _still_open(report)
-        + f" ({len(report.desired)} minutes); "
-        f"{report.records} audit records"
-        + (f": {_counts(report.outcomes)}" if report.outcomes else "")
-        + runs
-        + (f"; {len(report.damaged)} damaged, left out (listed below)" if report.damaged else ""),
+        # One line too: it counts by outcome as the items hold them, a hand edit's newline included.
+        _one_line(
+            f"Window {_hm(report.start)} to {_hm(report.end)}"
+            + _still_open(report)
+            + f" ({len(report.desired)} minutes); "
+            f"{report.records} audit records"
+            + (f": {_inline(_counts(report.outcomes))}" if report.outcomes else "")
+            + runs
+            + (f"; {len(report.damaged)} damaged, left out (listed below)" if report.damaged else "")
+        ),
         "",
         "- peak capacity: "
         + (unknown if report.peak_capacity is None else f"{report.peak_capacity} instances"),
@@ -630,10 +667,13 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
     lines += ["", "## Pre-warms", ""]
     if not report.prewarms:
         lines.append("none in this window")
-    lines += [_one_line(_prewarm_line(p)) for p in report.prewarms]
+    lines += [_one_line(_inline(_prewarm_line(p))) for p in report.prewarms]  # its brackets are data only
     lines += ["", "## Timeline (applied decisions)", ""]
     listed = report.decisions if shown is None else report.decisions[:shown]
-    lines += [_one_line(f"- {d.at:%H:%M} {d.previous} -> {d.new} {d.reason} [{d.source}]") for d in listed]
+    lines += [
+        _one_line(f"- {d.at:%H:%M} {d.previous} -> {d.new} {_inline(d.reason)} [{_inline(d.source)}]")
+        for d in listed
+    ]
     if len(listed) < len(report.decisions):
         lines.append(f"- ... {len(report.decisions) - len(listed)} more in {MARKDOWN_NAME}")
     if report.forecasts:
@@ -642,13 +682,16 @@ def markdown(report: GroupReport, shown: int | None = None) -> str:
         lines += ["", "## Forecaster runs (floors for later decisions, no capacity change of their own)", ""]
         if len(runs_listed) < len(report.forecasts):
             lines.append(f"- ... {len(report.forecasts) - len(runs_listed)} earlier in {MARKDOWN_NAME}")
-        lines += [_one_line(f"- {f.at:%H:%M} {f.outcome}: {f.reason}") for f in runs_listed]
+        lines += [_one_line(f"- {f.at:%H:%M} {_inline(f.outcome)}: {_inline(f.reason)}") for f in runs_listed]
     if report.problems:
         lines += ["", "## Rejected and failed", ""]
-        lines += [_one_line(f"- {d.at:%H:%M} {d.outcome}: {d.reason} [{d.source}]") for d in report.problems]
+        lines += [
+            _one_line(f"- {d.at:%H:%M} {_inline(d.outcome)}: {_inline(d.reason)} [{_inline(d.source)}]")
+            for d in report.problems
+        ]
     if report.damaged:
         lines += ["", "## Damaged audit items (left out of every count above)", ""]
-        lines += [_one_line(f"- {label}") for label in report.damaged]
+        lines += [_one_line(f"- {_inline(label)}") for label in report.damaged]
     if report.whatif:
         fleet = report.whatif_fleet
         lines += [

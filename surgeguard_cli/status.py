@@ -182,7 +182,8 @@ def group_status(
         max_size=int(asg["MaxSize"]),
         in_service=sum(units[i] for i in serving),
         pending=sum(units[i["InstanceId"]] for i in instances if i.get("LifecycleState") in _PENDING),
-        warming=sum(units[i] for i, at in launched.items() if at > young),
+        # One EC2 does not describe yet (eventual consistency) was launched a moment ago: warming too.
+        warming=sum(units[i] for i in serving if i not in launched or launched[i] > young),
         signals=(signals or _signals)(group, now),
         pause=pause.value,
         alarms=sorted(
@@ -199,7 +200,8 @@ def group_status(
 
 def _shown(record: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "at": record["at"],
+        # In UTC, as the column says: an `at` written with another offset was once shown as written.
+        "at": output.utc_time(record["at"]).isoformat(),
         "outcome": record["outcome"],
         "previous": record.get("previous_desired"),
         "new": record.get("new_desired"),
@@ -351,6 +353,22 @@ def render(statuses: Sequence[GroupStatus], now: datetime) -> Any:
     return Group(*parts)
 
 
+def _stale(screen: Any, shown_at: datetime, error: Exception, interval: float) -> Any:
+    """The last screen read, under a line saying that the latest redraw could not read AWS."""
+    from rich.console import Group
+    from rich.text import Text
+
+    return Group(
+        screen,
+        Text(
+            output.plain(
+                f"the redraw at {datetime.now(UTC):%H:%M:%S} UTC could not read AWS ({error}): this screen "
+                f"is from {shown_at:%H:%M:%S} UTC; trying again in {interval:g} s"
+            )
+        ),
+    )
+
+
 def _over(signal: dict[str, Any]) -> str:
     if signal.get("value") is None:
         return "-"
@@ -421,14 +439,24 @@ def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None, sign
         elif args.watch:
             from rich.live import Live
 
+            failed: AwsError | None = None
             with Live(render(statuses, moment), console=output.console(), screen=False) as live:
                 try:
                     while True:
                         time.sleep(args.interval)
-                        statuses, moment = read()
-                        live.update(render(statuses, moment))
+                        try:
+                            statuses, moment = read()
+                            failed = None
+                            live.update(render(statuses, moment))
+                        except AwsError as error:
+                            # One throttled redraw once ended the watch as the doors opened, when Auto
+                            # Scaling throttles the whole account: the last screen stays, saying so.
+                            failed = error
+                            live.update(_stale(render(statuses, moment), moment, error, args.interval))
                 except KeyboardInterrupt:
                     pass
+            if failed is not None:
+                raise failed
         else:
             output.console().print(render(statuses, moment))
     except AwsError as error:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from surgeguard.adapters.audit_store import create_local_table
 from surgeguard.config import ScalerConfig, parse_config
@@ -205,6 +206,32 @@ class UnansweredQueries:
                 Messages=[{"Code": "Forbidden", "Value": "not authorized"}],
             )
         return dict(answer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+class NotYetDescribed:
+    """EC2 (`real`), except that one instance Auto Scaling lists is not known to DescribeInstances
+    yet: AWS answers InvalidInstanceID.NotFound for the whole call naming it (EC2's eventual
+    consistency, documented for an instance just launched: a pre-warm's or a scale-out's)."""
+
+    def __init__(self, real: Any, unknown: str) -> None:
+        self._real = real
+        self._unknown = unknown
+
+    def describe_instances(self, **kwargs: Any) -> dict[str, Any]:
+        if self._unknown in kwargs.get("InstanceIds", []):
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "InvalidInstanceID.NotFound",
+                        "Message": f"The instance ID '{self._unknown}' does not exist",
+                    }
+                },
+                "DescribeInstances",
+            )
+        return dict(self._real.describe_instances(**kwargs))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)

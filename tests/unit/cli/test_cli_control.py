@@ -376,3 +376,59 @@ def test_audit_limit_below_one_is_a_usage_error(
         cli.main(["audit", "--table", table, "--group", "web", "--limit", limit])
     assert exit_.value.code == output.USAGE
     assert "--limit" in capsys.readouterr().err
+
+
+def test_pause_from_a_container_whose_user_has_no_name_still_switches(
+    table: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A CI job or a pod run under an arbitrary uid has no LOGNAME/USER and no passwd entry: getpass
+    # raised KeyError, and the kill switch died with a traceback (exit 1) before writing anything.
+    import os
+    import pwd
+
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+
+    def no_entry(uid: int) -> None:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    assert cli.main(["pause", "--table", table, "--all", "--json"]) == output.OK
+    assert json.loads(capsys.readouterr().out)["pause"] == "all"
+    item = boto3.client("dynamodb").get_item(TableName=table, Key={"pk": {"S": "CONTROL"}, "sk": {"S": "*"}})[
+        "Item"
+    ]
+    assert item["pause"]["S"] == "all" and item["set_by"]["S"] == f"uid {os.getuid()}"
+
+
+def test_audit_of_a_group_without_records_says_so(table: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # A misspelt name (`shop-wbe`) printed an empty table, exit 0: read in an incident as "Surgeguard
+    # decided nothing for the group". The table answers the same for both, so the words say which.
+    assert cli.main(["audit", "--table", table, "--group", "shop-wbe"]) == output.OK
+    shown = capsys.readouterr()
+    assert "no audit records for group 'shop-wbe' in table audit" in shown.err
+    assert cli.main(["audit", "--table", table, "--group", "shop-wbe", "--json"]) == output.OK
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_what_a_control_item_holds_reaches_the_terminal_as_text(
+    table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A control item's set_by and name are what its writer put there (a hand edit in the console): a
+    # carriage return in them once rewrote, on the operator's terminal, the very line saying the group
+    # stays paused, and ESC sequences cleared the screen or retitled the window.
+    forged = "ana\r\x1b[2Kall groups: pause=none, nothing paused\x1b]0;owned\x07"
+    boto3.client("dynamodb").put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": "CONTROL"},
+            "sk": {"S": "web\x1b[8m"},
+            "pause": {"S": "all"},
+            "set_by": {"S": forged},
+        },
+    )
+    assert cli.main(["resume", "--table", table, "--all"]) == output.FOUND
+    err = capsys.readouterr().err
+    assert not [c for c in err if c != "\n" and (ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F)]
+    assert "web\\x1b[8m (all, set by ana\\x0d\\x1b[2Kall groups: pause=none" in err
+    assert f"surgeguard resume --table {table} --group 'web\\x1b[8m'" in err  # quoted for the shell

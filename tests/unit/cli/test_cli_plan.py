@@ -383,14 +383,15 @@ def test_check_groups_flags_other_scalers_on_managed_groups(
         image = ec2.register_image(Name="web", RootDeviceName="/dev/xvda")["ImageId"]
         ec2.create_launch_template(LaunchTemplateName="web-lt", LaunchTemplateData={"ImageId": image})
         autoscaling = boto3.client("autoscaling")
-        name = parse_config(json.loads(Path(path).read_text())).groups[0].name
-        autoscaling.create_auto_scaling_group(
-            AutoScalingGroupName=name,
-            MinSize=1,
-            MaxSize=5,
-            LaunchTemplate={"LaunchTemplateName": "web-lt"},
-            AvailabilityZones=["us-east-1a"],
-        )
+        name, *others = (g.name for g in parse_config(json.loads(Path(path).read_text())).groups)
+        for each in (name, *others):  # every group the config names is there: only `name` scaled so
+            autoscaling.create_auto_scaling_group(
+                AutoScalingGroupName=each,
+                MinSize=1,
+                MaxSize=5,
+                LaunchTemplate={"LaunchTemplateName": "web-lt"},
+                AvailabilityZones=["us-east-1a"],
+            )
         assert cli.main(["plan", "--config", path, "--now", "2026-11-01T00:00Z", "--check-groups"]) == 0
         capsys.readouterr()
         autoscaling.put_scaling_policy(
@@ -415,6 +416,33 @@ def test_check_groups_flags_other_scalers_on_managed_groups(
     assert (ERROR, "scaling policies attached") in messages
     assert (WARNING, "scheduled actions on the group") in messages
     assert data["errors"] == 1 and data["groups"][0]["events"][0]["times"]["doors"]
+
+
+def test_check_groups_of_a_group_the_account_does_not_have_is_an_error_not_a_clean_bill(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DescribePolicies and DescribeScheduledActions answer an empty list for a group that does not
+    exist: a misspelt name, or the wrong region or profile, once passed `--check-groups`, exit 0, with
+    nothing checked."""
+    import boto3
+    from moto import mock_aws
+
+    path = _write(tmp_path, _config(DOORBUSTER))
+    names = [g.name for g in parse_config(json.loads(Path(path).read_text())).groups]
+    with mock_aws():
+        autoscaling = boto3.client("autoscaling")
+        assert autoscaling.describe_policies(AutoScalingGroupName=names[0])["ScalingPolicies"] == []
+        argv = ["plan", "--config", path, "--now", "2026-11-01T00:00Z", "--check-groups", "--json"]
+        assert cli.main(argv) == 1
+    data = json.loads(capsys.readouterr().out)
+    errors = [f for f in data["findings"] if f["level"] == ERROR]
+    assert [f["group"] for f in errors] == names
+    said = "in this account and region: its scaling policies and scheduled actions could not be checked"
+    assert all(
+        f["message"]
+        == f"no Auto Scaling group {f['group']} {said} (check the name, the region and the profile)"
+        for f in errors
+    )
 
 
 # --- a stored cloud assembly about to be deployed (`--assembly`) ------------------------------------

@@ -19,8 +19,10 @@ import pytest
 import yaml
 from moto import mock_aws
 
+from surgeguard.domain.sales import plan_event
 from surgeguard_cli import main as cli
 from surgeguard_cli import output
+from surgeguard_cli.aws import Aws
 from surgeguard_cli.preflight import (
     FAIL,
     PASS,
@@ -709,3 +711,71 @@ def test_an_anchored_group_without_its_metrics_collected_is_warned_of() -> None:
     # not anchored: nothing is read from the group's metrics
     plain = _anchored_group(anchored=False)
     assert _collection_check(plain, {}).status == PASS
+
+
+class DeletedWhileListed:
+    """moto's Scheduler, except that one schedule is deleted after ListSchedules named it and before
+    GetSchedule reads it, as the sale Lambda deletes its own schedule once its phase is handled."""
+
+    def __init__(self, real: Any, deleted: str) -> None:
+        self._real = real
+        self._deleted = deleted
+
+    def get_schedule(self, **kwargs: Any) -> dict[str, Any]:
+        if kwargs["Name"] == self._deleted:
+            self._real.delete_schedule(Name=self._deleted, GroupName=kwargs["GroupName"])
+        return dict(self._real.get_schedule(**kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_schedule_deleted_between_its_listing_and_its_reading_is_gone_not_aws_unreadable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Run just after the pre-warm fired: its schedule is still listed while the sale Lambda deletes
+    # it. GetSchedule's ResourceNotFoundException once ended preflight as "cannot read AWS" (exit 3)
+    # on the sale's own day, every check unsaid.
+    built = world.build()
+    plan = plan_event(built.config.groups[0], built.config.groups[0].events[0])
+    now = plan.prewarm + timedelta(seconds=30)
+    built.clients["scheduler"] = DeletedWhileListed(boto3.client("scheduler"), f"{world.EVENT}-prewarm")
+    built.aws = Aws(clients=built.clients)
+    path = tmp_path / "surgeguard.yaml"
+    path.write_text(yaml.safe_dump(world.config_data()))
+    from surgeguard_cli import preflight
+
+    monkeypatch.setattr(built.aws, "stack", lambda name: built.stack)
+    code = preflight.main(["--config", str(path), "--json"], aws=built.aws, now=now)
+    assert code == output.OK, capsys.readouterr().err
+    checks = json.loads(capsys.readouterr().out)["checks"]
+    (schedules,) = [c for c in checks if c["check"] == "schedules"]
+    assert schedules["status"] == PASS and "2 phase(s) scheduled" in schedules["detail"]
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_schedule_of_a_phase_to_come_deleted_while_listed_fails_as_missing() -> None:
+    built = world.build()
+    built.clients["scheduler"] = DeletedWhileListed(boto3.client("scheduler"), f"{world.EVENT}-restore")
+    checks = [
+        c
+        for c in run_preflight(Aws(clients=built.clients), built.config, built.stack, world.NOW)
+        if c.check == "schedules"
+    ]
+    assert [c.status for c in checks] == [FAIL]
+    assert "restore (2026-12-04 08:30 UTC) has no schedule" in checks[0].detail
+
+
+@pytest.mark.usefixtures("aws")
+def test_an_instance_just_launched_that_ec2_does_not_know_yet_is_left_out_not_aws_unreadable() -> None:
+    # Preflight on the sale's day, during the pre-warm: DescribeInstances once ended it as "cannot read
+    # AWS" (exit 3) for one instance Auto Scaling had launched a moment before.
+    built = world.build()
+    (asg,) = boto3.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    launched = asg["Instances"][0]["InstanceId"]
+    built.clients["ec2"] = world.NotYetDescribed(built.clients["ec2"], launched)
+    checks = run_preflight(Aws(clients=built.clients), built.config, built.stack, world.NOW)
+    assert [c for c in checks if c.status != PASS] == []
+    (monitoring,) = [c for c in checks if c.check == "detailed-monitoring"]
+    assert monitoring.detail == "launch template and instances: detailed (1-minute)"

@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from surgeguard.adapters.audit_store import AuditStore
 from surgeguard_cli import output, report, status
+from surgeguard_cli.aws import Aws
 
 START = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
 NOW = START + timedelta(days=1)
@@ -1043,5 +1044,228 @@ def test_report_keeps_a_reason_with_newlines_and_escapes_on_its_own_line(
             "## Timeline (applied decisions)",
             "## Rejected and failed",
         ]
-        assert "- 04:10 4 -> 8 scale out 4 -> 8 ## What-if: forged | surgeguard | 0.000 |\\x1b[2J [" in shown
-        assert "- 04:20 failed: denied # bad [/x] tag" in shown
+        assert (
+            "- 04:10 4 -> 8 scale out 4 -> 8 ## What-if: forged | surgeguard | 0.000 |\\x1b\\[2J [" in shown
+        )
+        assert "- 04:20 failed: denied # bad \\[/x\\] tag" in shown
+
+
+def test_status_shows_a_decision_time_written_with_another_offset_in_utc(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The column says UTC; a record whose `at` carries another offset (a hand edit, another writer)
+    # was cut as written: 00:10-05:00 showed as 00:10, five hours off the record's 05:10 UTC.
+    record = _record(70, "applied", 4, 8, "scale out 4 -> 8")
+    record["at"] = "2026-11-27T00:10:00.000-05:00"
+    AuditStore(built.stack.table, boto3.client("dynamodb")).write_audit(record)
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    argv = ["--config", str(_config(tmp_path))]
+    assert status.main([*argv, "--json"], aws=built.aws, now=NOW, signals=lambda g, n: []) == output.OK
+    (shown,) = json.loads(capsys.readouterr().out)["groups"][0]["decisions"]
+    assert output.utc_time(shown["at"]) == START + timedelta(minutes=70)
+    assert shown["at"].endswith("+00:00")
+    assert status.main(argv, aws=built.aws, now=NOW, signals=lambda g, n: []) == output.OK
+    text = capsys.readouterr().out
+    assert "11-27 05:10:00" in text and "11-27 00:10:00" not in text
+
+
+class ThrottledRedraws:
+    """The adapter, except that DescribeAutoScalingGroups is throttled on the reads numbered in
+    `throttled` (1: the first screen), as Auto Scaling throttles the whole account when doors open."""
+
+    def __init__(self, real: Any, throttled: set[int]) -> None:
+        self._real = real
+        self._throttled = throttled
+        self.reads = 0
+
+    def group(self, name: str) -> Any:
+        from surgeguard_cli.aws import AwsError
+
+        self.reads += 1
+        if self.reads in self._throttled:
+            raise AwsError("DescribeAutoScalingGroups", "Throttling", "Rate exceeded")
+        return self._real.group(name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@pytest.mark.parametrize(("throttled", "code"), [({2}, output.OK), ({3}, output.AWS)])
+def test_status_watch_keeps_watching_through_a_throttled_redraw(
+    built: world.World,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    throttled: set[int],
+    code: int,
+) -> None:
+    # A redraw throttled once ended the watch, "cannot read AWS", just as the doors opened: the one
+    # screen an operator watches a sale on. Now the last screen stays, says what failed, and the next
+    # redraw tries again; the exit code says whether the latest read failed.
+    sleeps = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(status.time, "sleep", sleep)
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    aws = ThrottledRedraws(built.aws, throttled)
+    argv = ["--config", str(_config(tmp_path)), "--watch", "--interval", "5"]
+    assert status.main(argv, aws=aws, now=NOW, signals=lambda g, n: []) == code
+    assert aws.reads == 3  # the first screen and two redraws: the throttled one did not end the watch
+    # Off a terminal rich prints the last screen only: the read that failed last is said under it.
+    shown = capsys.readouterr()
+    assert world.GROUP in shown.out
+    assert ("could not read AWS (DescribeAutoScalingGroups: Throttling" in shown.out) == (code == output.AWS)
+    assert ("Throttling" in shown.err) == (code == output.AWS)
+
+
+class KeptAtCoarserPeriods:
+    """moto's CloudWatch, except that data older than 15 days is answered at 300 s or coarser only, as
+    AWS keeps it (GetMetricData's MetricStat.Period: a finer period over an older range returns
+    nothing; moto keeps every datapoint at any period)."""
+
+    def __init__(self, real: Any, now: datetime) -> None:
+        self._real = real
+        self._now = now
+
+    def get_metric_data(self, **kwargs: Any) -> dict[str, Any]:
+        answer = self._real.get_metric_data(**kwargs)
+        if kwargs["StartTime"] < self._now - timedelta(days=15):
+            for query, result in zip(kwargs["MetricDataQueries"], answer["MetricDataResults"], strict=True):
+                if query["MetricStat"]["Period"] % 300:
+                    result.update(Timestamps=[], Values=[])
+        return dict(answer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def test_a_prewarm_of_a_sale_over_15_days_ago_is_judged_by_what_served_not_an_estimate(
+    built: world.World,
+) -> None:
+    # The in-service count at the doors was read at 60 s whatever the sale's age: past 15 days CloudWatch
+    # answers that with nothing, and a pre-warm 12 of 15 at the doors was judged by launch + warm-up
+    # alone, "on time", in a month-end review of the sale.
+    from surgeguard.domain.sales import plan_event
+
+    group = built.config.groups[0]
+    plan = plan_event(group, group.events[0])
+    minute = int((plan.prewarm - START).total_seconds() // 60)
+    AuditStore(built.stack.table, boto3.client("dynamodb")).write_audit(
+        {
+            **_record(
+                minute, "applied", 4, 15, "pre-warm", event=world.EVENT, phase="prewarm", scheduled_time="x"
+            ),
+            "event_target": 15,
+        }
+    )
+    for second in range(0, 300, 60):  # what served through the doors' first minutes
+        _in_service_at(plan.start + timedelta(seconds=second), 12)
+    later = plan.start + timedelta(days=20)
+    built.clients["cloudwatch"] = KeptAtCoarserPeriods(boto3.client("cloudwatch"), later)
+    aws = Aws(clients=built.clients)
+    window = (plan.prewarm - timedelta(minutes=5), plan.start + timedelta(minutes=5))
+    (prewarm,) = report.build_group_report(
+        aws, built.stack.table, group, *window, now=later, replay=False
+    ).prewarms
+    assert (prewarm.on_time, prewarm.in_service_at_doors) == (False, 12)
+
+
+def test_status_counts_an_instance_ec2_does_not_describe_yet_as_warming(built: world.World) -> None:
+    # DescribeInstances answers InvalidInstanceID.NotFound for a whole call naming an instance launched
+    # a moment ago: status once ended on it, "cannot read AWS", in the middle of a scale-out.
+    (asg,) = boto3.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    launched = asg["Instances"][0]["InstanceId"]
+    built.clients["ec2"] = world.NotYetDescribed(built.clients["ec2"], launched)
+    a_day_on = datetime.now(UTC) + timedelta(days=1)  # the others launched long before
+    got = status.group_status(
+        Aws(clients=built.clients), built.stack, built.config.groups[0], a_day_on, [], signals=lambda g, n: []
+    )
+    assert (got.in_service, got.warming) == (world.RUNNING, 1)
+
+
+def test_report_keeps_an_outcome_with_newlines_on_the_window_line(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The window line counts records by outcome, each outcome as the item holds it: a hand-edited one
+    # holding a newline began Markdown of its own there (a forged heading and what-if row), and its ESC
+    # sequences reached the terminal, though every list item was kept to one line.
+    store = AuditStore(built.stack.table, boto3.client("dynamodb"))
+    store.write_audit(
+        _record(10, "applied\n\n## What-if: forged\n\n| surgeguard | 0.000 |\x1b[2J", 4, 8, "x")
+    )
+    out = tmp_path / "out"
+    window = ["--from", "2026-11-27T04:00Z", "--to", "2026-11-27T05:00Z", "--no-what-if"]
+    argv = [*window, "--config", str(_config(tmp_path)), "--table", built.stack.table, "--out", str(out)]
+    assert report.main(argv, aws=built.aws, now=NOW) == output.OK
+    text = capsys.readouterr().out
+    markdown = (out / "report.md").read_text()
+    for shown in (text, markdown):
+        assert "\x1b" not in shown
+        assert [line for line in shown.splitlines() if line.startswith(("#", "|"))] == [
+            f"# Surgeguard report: {world.GROUP}",
+            "## Pre-warms",
+            "## Timeline (applied decisions)",
+        ]
+        assert "1 audit records: applied ## What-if: forged | surgeguard | 0.000 |\\x1b\\[2J 1" in shown
+
+
+def test_report_shows_links_images_and_html_from_the_audit_table_as_text(
+    built: world.World, tmp_path: Path
+) -> None:
+    # A rejected trigger's reason and source quote the alarm's own name, which whoever can create an
+    # alarm chooses: in report.md, read in a Markdown viewer, `![](url)` loaded an image from anywhere
+    # (a tracking pixel), `[text](url)` became a link saying something else, `<img>` raw HTML.
+    from markdown_it import MarkdownIt
+
+    hostile = (
+        "Shop ![](https://tracker.example/p.png) [the runbook](https://phish.example) "
+        "<img src=https://tracker.example/q.png> \\[esc\\](https://phish.example/2)"
+    )
+    store = AuditStore(built.stack.table, boto3.client("dynamodb"))
+    store.write_audit(_record(10, "applied", 4, 8, f"scale out {hostile}", alarm=hostile))
+    store.write_audit(_record(20, "rejected", 8, 8, f"alarm {hostile!r} is not one of Surgeguard's"))
+    out = tmp_path / "out"
+    window = ["--from", "2026-11-27T04:00Z", "--to", "2026-11-27T05:00Z", "--no-what-if"]
+    argv = [*window, "--config", str(_config(tmp_path)), "--table", built.stack.table, "--out", str(out)]
+    assert report.main(argv, aws=built.aws, now=NOW) == output.OK
+    html = MarkdownIt("commonmark").render((out / "report.md").read_text())
+    assert 'tracker.example/p.png"' not in html and "<img src=https" not in html and "<a " not in html
+    # Shown as written: the reader sees the very characters.
+    assert html.count("Shop ![](https://tracker.example/p.png) [the runbook](https://phish.example)") == 3
+    # The timeline's reason and source; the rejection quotes it through repr, its backslashes doubled.
+    assert html.count("&lt;img src=https://tracker.example/q.png&gt; \\[esc\\](https://phish.example/2)") == 2
+    assert "&lt;img src=https://tracker.example/q.png&gt; \\\\[esc\\\\](https://phish.example/2)" in html
+
+
+@pytest.mark.parametrize("field", ["previous_desired", "new_desired", "event_target"])
+def test_an_audit_item_with_a_negative_capacity_is_damaged_never_counted(
+    built: world.World, tmp_path: Path, field: str
+) -> None:
+    # No group holds -4 instances: a hand edit's -4 was taken as a whole number, and the report said
+    # "peak capacity: 8" over instance-hours counted from -4 (or a pre-warm's target of -4 reached).
+    _write_day(built.stack.table)
+    sort_key = "AUDIT#2026-11-27T04:15:00.000+00:00#minus"
+    item = {
+        "pk": {"S": f"GROUP#{world.GROUP}"},
+        "sk": {"S": sort_key},
+        "at": {"S": "2026-11-27T04:15:00+00:00"},
+        "outcome": {"S": "applied"},
+        "previous_desired": {"N": "8"},
+        "new_desired": {"N": "8"},
+    }
+    boto3.client("dynamodb").put_item(TableName=built.stack.table, Item={**item, field: {"N": "-4"}})
+    got = report.build_group_report(
+        built.aws,
+        built.stack.table,
+        built.config.groups[0],
+        START,
+        START + timedelta(minutes=60),
+        now=NOW,
+        replay=False,
+    )
+    assert got.damaged == [f"{sort_key}: `{field}` is '-4', not a whole number of 0 or more"]
+    assert got.instance_hours == pytest.approx((4 * 10 + 8 * 30 + 6 * 20) / 60)
