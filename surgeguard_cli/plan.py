@@ -27,8 +27,6 @@ from surgeguard_cli import output
 from surgeguard_cli.phase_metadata import StalePhase, stale_in_assembly
 
 DEFAULT_CONFIG = "surgeguard.yaml"
-SCHEDULES_PER_EVENT = 3  # pre-warm, release, restore
-MAX_SCHEDULED_ACTIONS = 125  # per group
 
 ERROR, WARNING = "error", "warning"
 
@@ -363,19 +361,6 @@ def build_plan(
         )
         if reports:
             group_findings += _launch_finding(group, (learned_launch or {}).get(group.name))
-        upcoming = [r for r in reports if r.plan.restore > now]
-        actions = sum(len(r.plan.phase_times()) for r in upcoming)
-        if actions > MAX_SCHEDULED_ACTIONS:
-            group_findings.append(
-                Finding(
-                    ERROR,
-                    group.name,
-                    None,
-                    f"{len(upcoming)} upcoming events need {actions} scheduled actions "
-                    f"({SCHEDULES_PER_EVENT} each, one more per ramp stage), more than "
-                    f"{MAX_SCHEDULED_ACTIONS} per group",
-                )
-            )
         groups.append(GroupReport(group, reports, group_findings))
     leftover = [_stale_finding(unclaimed[key], declared=False) for key in sorted(unclaimed)]
     return PlanReport(now.astimezone(UTC), groups, leftover)
