@@ -672,8 +672,17 @@ def target_group_check(group: GroupConfig, asg: dict[str, Any]) -> Check:
     from surgeguard.config import RequestsPerTargetSignal, ResponseTimeSignal
 
     # TargetGroupARNs hold arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID; the
-    # CloudWatch dimension is the resource part after the fifth colon.
-    attached = {arn.split(":", 5)[-1] for arn in asg.get("TargetGroupARNs", [])}
+    # CloudWatch dimension is the resource part after the fifth colon. A group attached with
+    # AttachTrafficSources (AWS's recommended call) lists it under TrafficSources, type elbv2.
+    arns = [
+        *asg.get("TargetGroupARNs", []),
+        *(
+            s["Identifier"]
+            for s in asg.get("TrafficSources", [])
+            if s.get("Type") == "elbv2" and "Identifier" in s
+        ),
+    ]
+    attached = {arn.split(":", 5)[-1] for arn in arns if ":targetgroup/" in arn}
     readers = [s for s in group.signals if isinstance(s, RequestsPerTargetSignal | ResponseTimeSignal)]
     if not readers:
         return Check(PASS, "target-groups", group.name, "no signal reads an ALB target group")

@@ -779,3 +779,22 @@ def test_an_instance_just_launched_that_ec2_does_not_know_yet_is_left_out_not_aw
     assert [c for c in checks if c.status != PASS] == []
     (monitoring,) = [c for c in checks if c.check == "detailed-monitoring"]
     assert monitoring.detail == "launch template and instances: detailed (1-minute)"
+
+
+def test_a_target_group_attached_as_a_traffic_source_is_attached() -> None:
+    # AttachTrafficSources (which AWS recommends over AttachLoadBalancerTargetGroups) lists a target group
+    # under the group's TrafficSources; read from TargetGroupARNs alone, a correct group FAILed as
+    # reading a target group it does not serve
+    from surgeguard_cli.preflight import target_group_check
+
+    group = _anchored_group()
+    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-web/0123456789abcdef"
+    as_source = {"TargetGroupARNs": [], "TrafficSources": [{"Identifier": arn, "Type": "elbv2"}]}
+    assert target_group_check(group, as_source).status == PASS
+    assert target_group_check(group, {"TargetGroupARNs": [arn]}).status == PASS
+    # a VPC Lattice target group's identifier is no ALB target group: the signal still reads nothing
+    lattice = {
+        "Identifier": "arn:aws:vpc-lattice:us-east-1:123456789012:targetgroup/tg-0123",
+        "Type": "vpc-lattice",
+    }
+    assert target_group_check(group, {"TrafficSources": [lattice]}).status == FAIL
