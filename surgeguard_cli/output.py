@@ -7,6 +7,7 @@ stay quick; tables go to stdout, progress to stderr (and only on a terminal), so
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -40,7 +41,21 @@ def _default(value: Any) -> Any:
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:
-    (stream or sys.stdout).write(json.dumps(data, indent=2, default=_default) + "\n")
+    (stream or sys.stdout).write(
+        json.dumps(_finite(data), indent=2, default=_default, allow_nan=False) + "\n"
+    )
+
+
+def _finite(data: Any) -> Any:
+    """`data` with null for every float that is not a number: json.dumps writes NaN and Infinity, which
+    no JSON reader (jq, JSON.parse) takes, so one such reading once made a whole `--json` unreadable."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(value) for value in data]
+    return data
 
 
 def console(stream: TextIO | None = None) -> Any:

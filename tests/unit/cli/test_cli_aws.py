@@ -115,3 +115,25 @@ def test_the_standard_vcpu_quota_counts_its_families_only() -> None:
         is_standard(t)
         for t in ("inf2.xlarge", "dl1.24xlarge", "trn1.2xlarge", "hpc6a.48xlarge", "mac2.metal")
     )
+
+
+def test_json_output_is_json_when_a_figure_is_not_finite() -> None:
+    # json.dumps writes NaN and Infinity, which no JSON reader (jq, JSON.parse) takes: a reading or a
+    # figure that is not a number is null, as an unknown one is
+    import io
+    import json
+
+    from surgeguard_cli import output
+
+    written = io.StringIO()
+    output.print_json(
+        {"value": float("nan"), "rows": [{"over": float("inf")}, (1.5, float("-inf"))]}, written
+    )
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    assert json.loads(written.getvalue(), parse_constant=refuse) == {
+        "value": None,
+        "rows": [{"over": None}, [1.5, None]],
+    }
