@@ -34,7 +34,8 @@ class History:
 
     def csv(self) -> str:
         rows = [f"{_HEADER[self.period]},requests"]
-        rows += [f"{i},{value:g}" for i, value in enumerate(self.values)]
+        # repr: the shortest text that reads back as the same float (`:g` kept six digits).
+        rows += [f"{i},{value!r}" for i, value in enumerate(self.values)]
         return "\n".join(rows) + "\n"
 
 

@@ -122,3 +122,14 @@ def test_the_game_day_from_cloudwatch_replays_the_history_at_its_own_dates(
     (args,) = given
     start = datetime.fromisoformat(args[args.index("--start") + 1])
     assert timedelta(days=1) <= datetime.now(UTC) - start <= timedelta(days=2, hours=1)  # the history's
+
+
+def test_the_trace_written_from_the_history_keeps_every_digit() -> None:
+    # It wrote `{value:g}`: six significant digits, so a minute of 1,234,567 requests (20,576 a second)
+    # reached the bench as 1,234,570, and every figure of a busy group's backtest was off.
+    from gameday.traces import parse_trace
+    from surgeguard_cli.backtest import History
+
+    values = [1_234_567.0, 0.0, 98_765_432.0, 0.1 + 0.2]
+    trace = parse_trace(History("shop-web", NOW, 60, values, 1).csv().splitlines(), "shop-web")
+    assert trace.demand == tuple(values)
