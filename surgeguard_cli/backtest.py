@@ -9,6 +9,7 @@ game day, which derive the fleet from it as for any trace. The series and the fl
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -103,6 +104,17 @@ def daily_rows(history: History) -> list[tuple[str, str, str, int]]:
     ]
 
 
+def _unwritable(path: Path | None) -> str:
+    """Why the trace cannot be saved at `path`, or '' when it can (or none is asked for)."""
+    if path is None:
+        return ""
+    if path.is_dir():
+        return "is a folder; name the file to write"
+    if not (path.parent.is_dir() and os.access(path.parent, os.W_OK)):
+        return "its folder does not exist or cannot be written"
+    return ""
+
+
 def run(argv: Sequence[str], command: str, delegate: Callable[[list[str]], int], aws: Any = None) -> int:
     """`argv` with --from-cloudwatch GROUP --days N [--config PATH] [--save-trace CSV]: read the history,
     print it, then call the bench or game day with the trace in place of a CSV argument."""
@@ -116,6 +128,11 @@ def run(argv: Sequence[str], command: str, delegate: Callable[[list[str]], int],
     known, rest = parser.parse_known_args(list(argv))
     if not 1 <= known.days <= 455:
         print(f"surgeguard {command}: --days must be 1..455 (CloudWatch keeps 455 days)", file=sys.stderr)
+        return output.USAGE
+    unwritable = _unwritable(known.save_trace)
+    if unwritable:
+        # Checked before the history is read: that read is the slow part.
+        print(f"surgeguard {command}: --save-trace {known.save_trace}: {unwritable}", file=sys.stderr)
         return output.USAGE
     from surgeguard_cli.aws import Aws, AwsError
 
@@ -139,7 +156,11 @@ def run(argv: Sequence[str], command: str, delegate: Callable[[list[str]], int],
     )
     with tempfile.TemporaryDirectory(prefix="surgeguard-backtest-") as folder:
         path = known.save_trace or Path(folder) / f"{known.from_cloudwatch}-{known.days}d.csv"
-        path.write_text(history.csv(), encoding="utf-8")
+        try:
+            path.write_text(history.csv(), encoding="utf-8")
+        except OSError as error:
+            print(f"surgeguard {command}: cannot write {path}: {error.strerror or error}", file=sys.stderr)
+            return output.USAGE
         start = history.start.isoformat()
         # The history's own first minute, unless given (the game day's timeline and report are dated so).
         extra = [] if "--start" in rest else ["--start", start]
