@@ -588,6 +588,24 @@ def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         parser.error("--setting moves surgeguard and surgeguard-reactive, and --policy runs neither")
 
 
+def check_surgeguard_fits(
+    trace: Trace, params: FleetParams, settings: Sequence[float] = (DEFAULT_SETTING,)
+) -> None:
+    """ValueError, naming the trace, where Surgeguard's config cannot describe the group the trace sizes
+    (requests_per_instance past 1e9, a requests target below CloudWatch's smallest value): its bounds
+    are AWS's, so a trace beyond them is refused before any run, not in the first surgeguard run."""
+    sizing = size_fleet(trace, params)
+    for setting in settings:
+        try:
+            config_at(setting, sizing.min_size, sizing.max_size, sizing.capacity_per_instance)
+        except ValueError as err:
+            raise ValueError(
+                f"trace {trace.name!r}: c = {sizing.capacity_per_instance:g} requests a minute per "
+                f"instance (sized from its demand, --capacity-divisor {params.capacity_divisor:g}) is "
+                f"beyond what Surgeguard's config takes: {err}"
+            ) from None
+
+
 def _replay_end(start: datetime, trace: Trace) -> datetime:
     """The wall-clock time the replay of `trace` from `start` ends; ValueError past the calendar's end."""
     try:
@@ -644,6 +662,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"surgeguard bench: error: {err}", file=sys.stderr)
         return 2
     _check_setting(parser, args)
+    if args.frontier or args.show_config or _runs_a_surgeguard_family(args):
+        settings = HEADROOM_SETTINGS if args.frontier else (args.setting or DEFAULT_SETTING,)
+        try:
+            for trace in traces:
+                check_surgeguard_fits(trace, params, settings)
+        except ValueError as err:
+            print(f"surgeguard bench: error: {err}", file=sys.stderr)
+            return 2
     if args.show_config:
         sys.stdout.write(show_config(traces, params, args.setting, args.event))
         return 0

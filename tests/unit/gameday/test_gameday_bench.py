@@ -292,3 +292,43 @@ def test_an_event_outside_the_replay_is_said_not_silently_ignored(
     policy = ["--policy", "aws-target-tracking-cpu"]
     assert bench.main([str(small_trace(tmp_path)), *policy, "--event", "2024-01-01T12:00Z,60,5"]) == 0
     assert "lies outside small's replay" in capsys.readouterr().err
+
+
+def _flat_trace(tmp_path: Path, requests: str) -> Path:
+    path = tmp_path / "flat.csv"
+    path.write_text("minute,requests\n" + "".join(f"{i},{requests}\n" for i in range(30)), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("requests", ["1e12", "1e-300"])
+@pytest.mark.parametrize(
+    "flags", [["--policy", "surgeguard"], ["--frontier"], ["--show-config"], ["--setting", "46"]]
+)
+def test_a_trace_beyond_what_surgeguards_config_holds_is_refused_in_one_line(
+    requests: str, flags: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A median of 1e12 requests a minute gives c = 2e11 per instance, past requests_per_instance's
+    # 1e9; 1e-300 a requests target below CloudWatch's smallest value. Both died with a pydantic
+    # traceback in the first surgeguard run (or while printing the config).
+    assert bench.main([str(_flat_trace(tmp_path, requests)), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("surgeguard bench: error: trace 'flat': c = ") and err.count("\n") == 1
+
+
+def test_a_trace_beyond_surgeguards_config_still_runs_the_aws_policies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only Surgeguard's config has those bounds: the AWS policies' numbers are still the trace's.
+    assert bench.main([str(_flat_trace(tmp_path, "1e12")), "--policy", "aws-target-tracking-cpu"]) == 0
+
+
+def test_the_game_day_refuses_a_trace_beyond_surgeguards_config_before_starting_aws(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It printed the fleet, started moto, and died in the deploy with a pydantic traceback.
+    from gameday import demo
+
+    assert demo.main(["--trace", str(_flat_trace(tmp_path, "1e12"))]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("surgeguard gameday: error: trace 'flat': c = ")
+    assert captured.err.count("\n") == 1 and "moto" not in captured.out
