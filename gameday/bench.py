@@ -606,7 +606,7 @@ def check_surgeguard_fits(
             ) from None
 
 
-def _replay_end(start: datetime, trace: Trace) -> datetime:
+def replay_end(start: datetime, trace: Trace) -> datetime:
     """The wall-clock time the replay of `trace` from `start` ends; ValueError past the calendar's end."""
     try:
         return start + timedelta(minutes=trace.minutes)
@@ -621,7 +621,7 @@ def _warn_events_outside(traces: Sequence[Trace], start: datetime, events: Seque
     for event in events:
         end = event.start + timedelta(minutes=event.duration_minutes)
         for trace in traces:
-            last = _replay_end(start, trace)
+            last = replay_end(start, trace)
             if end <= start or event.start >= last:
                 print(
                     f"surgeguard bench: warning: the event at {event.start.isoformat()} lies outside "
@@ -657,7 +657,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         traces = [load_trace(path) for path in args.traces]
         for trace in traces:
             size_fleet(trace, params)  # fail before running anything on a trace without demand
-            _replay_end(args.start, trace)
+            replay_end(args.start, trace)
     except (TraceFormatError, ValueError, OverflowError) as err:
         print(f"surgeguard bench: error: {err}", file=sys.stderr)
         return 2

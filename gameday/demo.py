@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from gameday.bench import check_surgeguard_fits, int_at_least, parse_when
+from gameday.bench import check_surgeguard_fits, int_at_least, parse_when, replay_end
 from gameday.engine import DEFAULT_START, DeclaredEvent, SimulationResult, oracle_instance_minutes, simulate
 from gameday.fleet import FleetParams, FleetSizing, size_fleet
 from gameday.traces import Trace, TraceFormatError, load_trace
@@ -580,6 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             scenario = load_scenario(args.trace, args.minutes, args.seed, args.start)
             sizing = size_fleet(scenario.trace, FleetParams())
             check_surgeguard_fits(scenario.trace, FleetParams())
+            replay_end(scenario.start, scenario.trace)
         except (TraceFormatError, ValueError) as error:
             print(f"surgeguard gameday: error: {error}", file=sys.stderr)
             return 2

@@ -332,3 +332,16 @@ def test_the_game_day_refuses_a_trace_beyond_surgeguards_config_before_starting_
     captured = capsys.readouterr()
     assert captured.err.startswith("surgeguard gameday: error: trace 'flat': c = ")
     assert captured.err.count("\n") == 1 and "moto" not in captured.out
+
+
+def test_the_game_day_refuses_a_start_whose_replay_ends_past_the_calendar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It deployed onto moto and died in the replay with an OverflowError traceback.
+    from gameday import demo
+
+    argv = ["--trace", str(small_trace(tmp_path)), "--start", "9999-12-31T23:00Z"]
+    assert demo.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("surgeguard gameday: error: --start 9999-12-31T23:00:00+00:00: small's")
+    assert captured.err.count("\n") == 1 and "moto" not in captured.out
