@@ -560,6 +560,18 @@ def _check_explain(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         parser.error("--explain-cost explains surgeguard's runs, and --policy runs neither surgeguard family")
 
 
+def unwritable_file(path: Path | None) -> str:
+    """Why a file cannot be written at `path`, or '' when it can (or none is asked for): checked before
+    a run, so that its output is not lost at the end of it."""
+    if path is None:
+        return ""
+    if path.is_dir():
+        return "is a folder; name the file to write"
+    if not (path.parent.is_dir() and os.access(path.parent, os.W_OK)):
+        return "its folder does not exist or cannot be written"
+    return ""
+
+
 def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Flags that would be accepted and ignored, or would fail only after the whole run, fail now."""
     if args.compare not in POLICIES:
@@ -571,10 +583,9 @@ def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         if args.show_config and given:
             parser.error(f"--show-config prints a config and runs nothing: {flag} does not apply to it")
     for flag, path in (("--json", args.json), ("--png", args.png)):
-        if path is not None and not (path.parent.is_dir() and os.access(path.parent, os.W_OK)):
-            parser.error(f"{flag} {path}: its folder does not exist or cannot be written")
-        if path is not None and path.is_dir():
-            parser.error(f"{flag} {path}: is a folder; name the file to write")
+        problem = unwritable_file(path)
+        if problem:
+            parser.error(f"{flag} {path}: {problem}")
     _check_explain(parser, args)
     if args.png is not None and not args.frontier:
         parser.error("--png draws the frontier: use it with --frontier")

@@ -9,7 +9,6 @@ game day, which derive the fleet from it as for any trace. The series and the fl
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -104,17 +103,6 @@ def daily_rows(history: History) -> list[tuple[str, str, str, int]]:
     ]
 
 
-def _unwritable(path: Path | None) -> str:
-    """Why the trace cannot be saved at `path`, or '' when it can (or none is asked for)."""
-    if path is None:
-        return ""
-    if path.is_dir():
-        return "is a folder; name the file to write"
-    if not (path.parent.is_dir() and os.access(path.parent, os.W_OK)):
-        return "its folder does not exist or cannot be written"
-    return ""
-
-
 def run(argv: Sequence[str], command: str, delegate: Callable[[list[str]], int], aws: Any = None) -> int:
     """`argv` with --from-cloudwatch GROUP --days N [--config PATH] [--save-trace CSV]: read the history,
     print it, then call the bench or game day with the trace in place of a CSV argument."""
@@ -129,7 +117,9 @@ def run(argv: Sequence[str], command: str, delegate: Callable[[list[str]], int],
     if not 1 <= known.days <= 455:
         print(f"surgeguard {command}: --days must be 1..455 (CloudWatch keeps 455 days)", file=sys.stderr)
         return output.USAGE
-    unwritable = _unwritable(known.save_trace)
+    from gameday.bench import unwritable_file
+
+    unwritable = unwritable_file(known.save_trace)
     if unwritable:
         # Checked before the history is read: that read is the slow part.
         print(f"surgeguard {command}: --save-trace {known.save_trace}: {unwritable}", file=sys.stderr)

@@ -345,3 +345,25 @@ def test_the_game_day_refuses_a_start_whose_replay_ends_past_the_calendar(
     captured = capsys.readouterr()
     assert captured.err.startswith("surgeguard gameday: error: --start 9999-12-31T23:00:00+00:00: small's")
     assert captured.err.count("\n") == 1 and "moto" not in captured.out
+
+
+@pytest.mark.parametrize(
+    ("flag", "where", "fragment"),
+    [
+        ("--json", "missing/gd.json", "its folder does not exist or cannot be written"),
+        ("--json", ".", "is a folder"),
+        ("--out", "small.csv", "cannot be made a folder"),
+    ],
+)
+def test_the_game_day_refuses_an_output_it_cannot_write_before_starting_aws(
+    flag: str, where: str, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --out naming a file died with FileExistsError once the stack was deployed; --json in a missing
+    # folder with FileNotFoundError after the whole replay, its numbers lost.
+    from gameday import demo
+
+    argv = ["--trace", str(small_trace(tmp_path)), flag, str(tmp_path / where)]
+    assert demo.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"surgeguard gameday: error: {flag} ") and fragment in captured.err
+    assert captured.err.count("\n") == 1 and "moto" not in captured.out
