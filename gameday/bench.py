@@ -611,9 +611,9 @@ def check_surgeguard_fits(
             config_at(setting, sizing.min_size, sizing.max_size, sizing.capacity_per_instance)
         except ValueError as err:
             raise ValueError(
-                f"trace {trace.name!r}: c = {sizing.capacity_per_instance:g} requests a minute per "
-                f"instance (sized from its demand, --capacity-divisor {params.capacity_divisor:g}) is "
-                f"beyond what Surgeguard's config takes: {err}"
+                f"trace {trace.name!r} sizes a group beyond what Surgeguard's config takes (c = "
+                f"{sizing.capacity_per_instance:g} requests a minute per instance, {sizing.min_size}.."
+                f"{sizing.max_size:,} instances, from its demand and --capacity-divisor, --max-factor): {err}"
             ) from None
 
 

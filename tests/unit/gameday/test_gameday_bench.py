@@ -312,7 +312,21 @@ def test_a_trace_beyond_what_surgeguards_config_holds_is_refused_in_one_line(
     # traceback in the first surgeguard run (or while printing the config).
     assert bench.main([str(_flat_trace(tmp_path, requests)), *flags]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("surgeguard bench: error: trace 'flat': c = ") and err.count("\n") == 1
+    assert err.startswith("surgeguard bench: error: trace 'flat' sizes a group beyond")
+    assert err.count("\n") == 1
+
+
+def test_a_spike_that_sizes_the_group_past_its_max_is_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A minute of 1e6 among minutes of 100 sizes a group up to 75,000 instances: past the config's 10,000
+    # (the message once blamed c, 20, which is fine).
+    path = tmp_path / "spike.csv"
+    rows = [100] * 30 + [1_000_000] + [100] * 29
+    path.write_text("minute,requests\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8")
+    assert bench.main([str(path), "--policy", "surgeguard"]) == 2
+    err = capsys.readouterr().err
+    assert "2..75,000 instances" in err and "GroupConfig.max" in err
 
 
 def test_a_trace_beyond_surgeguards_config_still_runs_the_aws_policies(
@@ -330,7 +344,7 @@ def test_the_game_day_refuses_a_trace_beyond_surgeguards_config_before_starting_
 
     assert demo.main(["--trace", str(_flat_trace(tmp_path, "1e12"))]) == 2
     captured = capsys.readouterr()
-    assert captured.err.startswith("surgeguard gameday: error: trace 'flat': c = ")
+    assert captured.err.startswith("surgeguard gameday: error: trace 'flat' sizes a group beyond")
     assert captured.err.count("\n") == 1 and "moto" not in captured.out
 
 
