@@ -108,7 +108,7 @@ def run(argv: Sequence[str], command: str, delegate: Callable[[list[str]], int],
     print it, then call the bench or game day with the trace in place of a CSV argument."""
     from surgeguard.config import ConfigError
 
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(prog=f"surgeguard {command}", add_help=False)
     parser.add_argument("--from-cloudwatch", required=True, metavar="GROUP")
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--config", default=DEFAULT_CONFIG)

@@ -165,3 +165,13 @@ def test_a_save_trace_path_that_cannot_be_written_is_a_usage_error(
     assert code == output.USAGE and not ran
     err = capsys.readouterr().err
     assert err.startswith("surgeguard bench: --save-trace") and err.count("\n") == 1
+
+
+def test_a_malformed_backtest_option_names_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    # The usage line named the Python file that ran (`main.py: error: ...`), not the command typed.
+    from surgeguard_cli import backtest
+
+    with pytest.raises(SystemExit) as caught:
+        backtest.run(["--from-cloudwatch", "shop-web", "--days", "x"], "gameday", lambda a: 0)
+    assert caught.value.code == output.USAGE
+    assert "surgeguard gameday: error: argument --days: invalid int value: 'x'" in capsys.readouterr().err
