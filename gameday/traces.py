@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import math
 import re
@@ -89,11 +90,15 @@ def load_trace(path: str | Path, name: str | None = None) -> Trace:
     source = Path(path)
     shown = str(source)
     try:
-        text = source.read_text(encoding="utf-8-sig")
+        data = source.read_bytes()
     except OSError as err:
         raise TraceFormatError(shown, 0, f"cannot read: {err.strerror or err}") from err
+    # Windows PowerShell's `>` and Out-File write UTF-16, and its byte order mark says so.
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    try:
+        text = data.decode("utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError as err:
-        raise TraceFormatError(shown, 0, "not UTF-8 text") from err
+        raise TraceFormatError(shown, 0, "not UTF-16 text" if utf16 else "not UTF-8 text") from err
     return parse_trace(text.splitlines(), name=name or source.stem, source=shown)
 
 

@@ -211,3 +211,14 @@ def test_a_thousands_separator_is_refused_as_such(tmp_path: Path) -> None:
     # was refused as "expected 2 columns, got 3", which points at the wrong thing.
     with pytest.raises(TraceFormatError, match="thousands separator"):
         load_trace(write(tmp_path, 'minute,requests\n0,"1,234"\n'))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_file_with_its_byte_order_mark_is_read(tmp_path: Path, encoding: str) -> None:
+    # Windows PowerShell's `>` and Out-File write UTF-16 with a byte order mark, which says so
+    # unambiguously; such a file was refused as "not UTF-8 text".
+    path = tmp_path / "ps.csv"
+    text = "minute,requests\r\n0,5\r\n1,6\r\n"
+    bom = "" if encoding == "utf-16" else "\ufeff"  # "utf-16" writes its own
+    path.write_bytes((bom + text).encode(encoding))
+    assert load_trace(path).demand == (5.0, 6.0)
