@@ -560,6 +560,18 @@ def _check_explain(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         parser.error("--explain-cost explains surgeguard's runs, and --policy runs neither surgeguard family")
 
 
+def unwritable_file(path: Path | None) -> str:
+    """Why a file cannot be written at `path`, or '' when it can (or none is asked for): checked before
+    a run, so that its output is not lost at the end of it."""
+    if path is None:
+        return ""
+    if path.is_dir():
+        return "is a folder; name the file to write"
+    if not (path.parent.is_dir() and os.access(path.parent, os.W_OK)):
+        return "its folder does not exist or cannot be written"
+    return ""
+
+
 def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Flags that would be accepted and ignored, or would fail only after the whole run, fail now."""
     if args.compare not in POLICIES:
@@ -571,10 +583,9 @@ def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         if args.show_config and given:
             parser.error(f"--show-config prints a config and runs nothing: {flag} does not apply to it")
     for flag, path in (("--json", args.json), ("--png", args.png)):
-        if path is not None and not (path.parent.is_dir() and os.access(path.parent, os.W_OK)):
-            parser.error(f"{flag} {path}: its folder does not exist or cannot be written")
-        if path is not None and path.is_dir():
-            parser.error(f"{flag} {path}: is a folder; name the file to write")
+        problem = unwritable_file(path)
+        if problem:
+            parser.error(f"{flag} {path}: {problem}")
     _check_explain(parser, args)
     if args.png is not None and not args.frontier:
         parser.error("--png draws the frontier: use it with --frontier")
@@ -588,7 +599,25 @@ def _check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         parser.error("--setting moves surgeguard and surgeguard-reactive, and --policy runs neither")
 
 
-def _replay_end(start: datetime, trace: Trace) -> datetime:
+def check_surgeguard_fits(
+    trace: Trace, params: FleetParams, settings: Sequence[float] = (DEFAULT_SETTING,)
+) -> None:
+    """ValueError, naming the trace, where Surgeguard's config cannot describe the group the trace sizes
+    (requests_per_instance past 1e9, a requests target below CloudWatch's smallest value): its bounds
+    are AWS's, so a trace beyond them is refused before any run, not in the first surgeguard run."""
+    sizing = size_fleet(trace, params)
+    for setting in settings:
+        try:
+            config_at(setting, sizing.min_size, sizing.max_size, sizing.capacity_per_instance)
+        except ValueError as err:
+            raise ValueError(
+                f"trace {trace.name!r} sizes a group beyond what Surgeguard's config takes (c = "
+                f"{sizing.capacity_per_instance:g} requests a minute per instance, {sizing.min_size}.."
+                f"{sizing.max_size:,} instances, from its demand and --capacity-divisor, --max-factor): {err}"
+            ) from None
+
+
+def replay_end(start: datetime, trace: Trace) -> datetime:
     """The wall-clock time the replay of `trace` from `start` ends; ValueError past the calendar's end."""
     try:
         return start + timedelta(minutes=trace.minutes)
@@ -603,7 +632,7 @@ def _warn_events_outside(traces: Sequence[Trace], start: datetime, events: Seque
     for event in events:
         end = event.start + timedelta(minutes=event.duration_minutes)
         for trace in traces:
-            last = _replay_end(start, trace)
+            last = replay_end(start, trace)
             if end <= start or event.start >= last:
                 print(
                     f"surgeguard bench: warning: the event at {event.start.isoformat()} lies outside "
@@ -639,11 +668,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         traces = [load_trace(path) for path in args.traces]
         for trace in traces:
             size_fleet(trace, params)  # fail before running anything on a trace without demand
-            _replay_end(args.start, trace)
+            replay_end(args.start, trace)
     except (TraceFormatError, ValueError, OverflowError) as err:
         print(f"surgeguard bench: error: {err}", file=sys.stderr)
         return 2
     _check_setting(parser, args)
+    if args.frontier or args.show_config or _runs_a_surgeguard_family(args):
+        settings = HEADROOM_SETTINGS if args.frontier else (args.setting or DEFAULT_SETTING,)
+        try:
+            for trace in traces:
+                check_surgeguard_fits(trace, params, settings)
+        except ValueError as err:
+            print(f"surgeguard bench: error: {err}", file=sys.stderr)
+            return 2
     if args.show_config:
         sys.stdout.write(show_config(traces, params, args.setting, args.event))
         return 0

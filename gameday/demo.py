@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from gameday.bench import int_at_least, parse_when
+from gameday.bench import check_surgeguard_fits, int_at_least, parse_when, replay_end, unwritable_file
 from gameday.engine import DEFAULT_START, DeclaredEvent, SimulationResult, oracle_instance_minutes, simulate
 from gameday.fleet import FleetParams, FleetSizing, size_fleet
 from gameday.traces import Trace, TraceFormatError, load_trace
@@ -579,6 +579,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ValueError("--start applies to --trace (the synthetic day has its own)")
             scenario = load_scenario(args.trace, args.minutes, args.seed, args.start)
             sizing = size_fleet(scenario.trace, FleetParams())
+            check_surgeguard_fits(scenario.trace, FleetParams())
+            replay_end(scenario.start, scenario.trace)
+            _prepare_outputs(args)
         except (TraceFormatError, ValueError) as error:
             print(f"surgeguard gameday: error: {error}", file=sys.stderr)
             return 2
@@ -619,6 +622,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(phases.summary())
     print(f"\n{_sustained_breach_line()}")
     return code
+
+
+def _prepare_outputs(args: argparse.Namespace) -> None:
+    """Makes the --out folder; ValueError where it or --json cannot be written: found before the stack
+    is deployed, not after the replay whose numbers they were to keep."""
+    problem = unwritable_file(args.json)
+    if problem:
+        raise ValueError(f"--json {args.json}: {problem}")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"--out {args.out}: cannot be made a folder: {error.strerror or error}") from None
 
 
 def _sustained_breach_line() -> str:
@@ -669,7 +684,6 @@ def _run(
         )
 
     _heading(f"replay: {trace.minutes:,} minutes through the deployed Lambda handler on moto")
-    args.out.mkdir(parents=True, exist_ok=True)
     log_path = args.out / LAMBDA_LOG_NAME
     from surgeguard_cli.output import spinner
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +21,8 @@ TIMESTAMP_COLUMN = "timestamp"
 TIMESTAMP_VALUE_COLUMNS = (VALUE_COLUMN, "value")
 # A metric export may miss this many minutes (an outage) while most of its periods are there.
 MAX_MISSING_MINUTES = 1440
+# "1,234" or "1,234,567.5": digits grouped by commas, which a quoted cell carries through to the value.
+_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
 # BENCHMARK.md: a run of >= 20 zero minutes not starting at minute 0 is an outage, not zero demand.
 GAP_MIN_ZERO_MINUTES = 20
 
@@ -85,11 +90,15 @@ def load_trace(path: str | Path, name: str | None = None) -> Trace:
     source = Path(path)
     shown = str(source)
     try:
-        text = source.read_text(encoding="utf-8-sig")
+        data = source.read_bytes()
     except OSError as err:
         raise TraceFormatError(shown, 0, f"cannot read: {err.strerror or err}") from err
+    # Windows PowerShell's `>` and Out-File write UTF-16, and its byte order mark says so.
+    utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    try:
+        text = data.decode("utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError as err:
-        raise TraceFormatError(shown, 0, "not UTF-8 text") from err
+        raise TraceFormatError(shown, 0, "not UTF-16 text" if utf16 else "not UTF-8 text") from err
     return parse_trace(text.splitlines(), name=name or source.stem, source=shown)
 
 
@@ -97,7 +106,7 @@ def parse_trace(lines: Iterable[str], name: str, source: str = "<trace>") -> Tra
     """Parse CSV lines; row i must carry index i so that a missing row cannot shift time. A
     `timestamp` header switches to `_parse_timestamped`."""
     rows = [
-        (line_number, [cell.strip() for cell in line.split(",")])
+        (line_number, [cell.strip() for cell in _cells(line)])
         for line_number, raw in enumerate(lines, start=1)
         if (line := raw.strip())
     ]
@@ -197,6 +206,12 @@ def _parse_timestamped(rows: Sequence[tuple[int, list[str]]], name: str, source:
     return Trace(name=name, demand=tuple(demand), gap=tuple(gap), step_minutes=minutes_per_row)
 
 
+def _cells(line: str) -> list[str]:
+    """One CSV line's cells, quotes read as CSV quotes them: a spreadsheet's export quotes every cell.
+    Read line by line, so an unclosed quote cannot swallow the rows after it."""
+    return next(csv.reader([line], skipinitialspace=True))
+
+
 def _parse_timestamp(cell: str, source: str, line_number: int) -> datetime:
     try:
         at = datetime.fromisoformat(cell[:-1] + "+00:00" if cell.endswith(("Z", "z")) else cell)
@@ -223,7 +238,12 @@ def _parse_requests(cell: str, source: str, line_number: int) -> float:
     try:
         value = float(cell)
     except ValueError:
-        raise TraceFormatError(source, line_number, f"requests is not a number: {cell!r}") from None
+        if _THOUSANDS.fullmatch(cell):
+            # Locales differ on "1,234": 1234 with a thousands separator, or 1.234 with a decimal comma.
+            reason = f"requests has a thousands separator (or a decimal comma): {cell!r}; write plain digits"
+        else:
+            reason = f"requests is not a number: {cell!r}"
+        raise TraceFormatError(source, line_number, reason) from None
     if not math.isfinite(value) or value < 0:
         raise TraceFormatError(source, line_number, f"requests must be a finite number >= 0, got {cell!r}")
     return value

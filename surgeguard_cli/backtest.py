@@ -34,7 +34,8 @@ class History:
 
     def csv(self) -> str:
         rows = [f"{_HEADER[self.period]},requests"]
-        rows += [f"{i},{value:g}" for i, value in enumerate(self.values)]
+        # repr: the shortest text that reads back as the same float (`:g` kept six digits).
+        rows += [f"{i},{value!r}" for i, value in enumerate(self.values)]
         return "\n".join(rows) + "\n"
 
 
@@ -107,7 +108,7 @@ def run(argv: Sequence[str], command: str, delegate: Callable[[list[str]], int],
     print it, then call the bench or game day with the trace in place of a CSV argument."""
     from surgeguard.config import ConfigError
 
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(prog=f"surgeguard {command}", add_help=False)
     parser.add_argument("--from-cloudwatch", required=True, metavar="GROUP")
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--config", default=DEFAULT_CONFIG)
@@ -115,6 +116,13 @@ def run(argv: Sequence[str], command: str, delegate: Callable[[list[str]], int],
     known, rest = parser.parse_known_args(list(argv))
     if not 1 <= known.days <= 455:
         print(f"surgeguard {command}: --days must be 1..455 (CloudWatch keeps 455 days)", file=sys.stderr)
+        return output.USAGE
+    from gameday.bench import unwritable_file
+
+    unwritable = unwritable_file(known.save_trace)
+    if unwritable:
+        # Checked before the history is read: that read is the slow part.
+        print(f"surgeguard {command}: --save-trace {known.save_trace}: {unwritable}", file=sys.stderr)
         return output.USAGE
     from surgeguard_cli.aws import Aws, AwsError
 
@@ -138,7 +146,11 @@ def run(argv: Sequence[str], command: str, delegate: Callable[[list[str]], int],
     )
     with tempfile.TemporaryDirectory(prefix="surgeguard-backtest-") as folder:
         path = known.save_trace or Path(folder) / f"{known.from_cloudwatch}-{known.days}d.csv"
-        path.write_text(history.csv(), encoding="utf-8")
+        try:
+            path.write_text(history.csv(), encoding="utf-8")
+        except OSError as error:
+            print(f"surgeguard {command}: cannot write {path}: {error.strerror or error}", file=sys.stderr)
+            return output.USAGE
         start = history.start.isoformat()
         # The history's own first minute, unless given (the game day's timeline and report are dated so).
         extra = [] if "--start" in rest else ["--start", start]

@@ -122,3 +122,56 @@ def test_the_game_day_from_cloudwatch_replays_the_history_at_its_own_dates(
     (args,) = given
     start = datetime.fromisoformat(args[args.index("--start") + 1])
     assert timedelta(days=1) <= datetime.now(UTC) - start <= timedelta(days=2, hours=1)  # the history's
+
+
+def test_the_trace_written_from_the_history_keeps_every_digit() -> None:
+    # It wrote `{value:g}`: six significant digits, so a minute of 1,234,567 requests (20,576 a second)
+    # reached the bench as 1,234,570, and every figure of a busy group's backtest was off.
+    from gameday.traces import parse_trace
+    from surgeguard_cli.backtest import History
+
+    values = [1_234_567.0, 0.0, 98_765_432.0, 0.1 + 0.2]
+    trace = parse_trace(History("shop-web", NOW, 60, values, 1).csv().splitlines(), "shop-web")
+    assert trace.demand == tuple(values)
+
+
+class _OneDayOfRequests:
+    """An Aws stand-in answering RequestCount with 1,000 requests in every period asked for."""
+
+    def request_counts(
+        self, signal: object, start: datetime, end: datetime, period: int
+    ) -> dict[datetime, float]:
+        rows = int((end - start).total_seconds() // period)
+        return {start + timedelta(seconds=i * period): 1000.0 for i in range(rows)}
+
+
+@pytest.mark.parametrize("where", ["missing-folder/trace.csv", "."])
+def test_a_save_trace_path_that_cannot_be_written_is_a_usage_error(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It died with a traceback (FileNotFoundError, IsADirectoryError) after reading the whole history.
+    from surgeguard_cli import backtest
+
+    config = tmp_path / "surgeguard.yaml"
+    config.write_text(yaml.safe_dump(world.config_data()))
+    argv = ["--from-cloudwatch", world.GROUP, "--days", "1", "--config", str(config)]
+    ran: list[list[str]] = []
+    code = backtest.run(
+        [*argv, "--save-trace", str(tmp_path / where)],
+        "bench",
+        lambda a: ran.append(a) or 0,
+        _OneDayOfRequests(),
+    )
+    assert code == output.USAGE and not ran
+    err = capsys.readouterr().err
+    assert err.startswith("surgeguard bench: --save-trace") and err.count("\n") == 1
+
+
+def test_a_malformed_backtest_option_names_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    # The usage line named the Python file that ran (`main.py: error: ...`), not the command typed.
+    from surgeguard_cli import backtest
+
+    with pytest.raises(SystemExit) as caught:
+        backtest.run(["--from-cloudwatch", "shop-web", "--days", "x"], "gameday", lambda a: 0)
+    assert caught.value.code == output.USAGE
+    assert "surgeguard gameday: error: argument --days: invalid int value: 'x'" in capsys.readouterr().err

@@ -292,3 +292,92 @@ def test_an_event_outside_the_replay_is_said_not_silently_ignored(
     policy = ["--policy", "aws-target-tracking-cpu"]
     assert bench.main([str(small_trace(tmp_path)), *policy, "--event", "2024-01-01T12:00Z,60,5"]) == 0
     assert "lies outside small's replay" in capsys.readouterr().err
+
+
+def _flat_trace(tmp_path: Path, requests: str) -> Path:
+    path = tmp_path / "flat.csv"
+    path.write_text("minute,requests\n" + "".join(f"{i},{requests}\n" for i in range(30)), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("requests", ["1e12", "1e-300"])
+@pytest.mark.parametrize(
+    "flags", [["--policy", "surgeguard"], ["--frontier"], ["--show-config"], ["--setting", "46"]]
+)
+def test_a_trace_beyond_what_surgeguards_config_holds_is_refused_in_one_line(
+    requests: str, flags: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A median of 1e12 requests a minute gives c = 2e11 per instance, past requests_per_instance's
+    # 1e9; 1e-300 a requests target below CloudWatch's smallest value. Both died with a pydantic
+    # traceback in the first surgeguard run (or while printing the config).
+    assert bench.main([str(_flat_trace(tmp_path, requests)), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("surgeguard bench: error: trace 'flat' sizes a group beyond")
+    assert err.count("\n") == 1
+
+
+def test_a_spike_that_sizes_the_group_past_its_max_is_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A minute of 1e6 among minutes of 100 sizes a group up to 75,000 instances: past the config's 10,000
+    # (the message once blamed c, 20, which is fine).
+    path = tmp_path / "spike.csv"
+    rows = [100] * 30 + [1_000_000] + [100] * 29
+    path.write_text("minute,requests\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8")
+    assert bench.main([str(path), "--policy", "surgeguard"]) == 2
+    err = capsys.readouterr().err
+    assert "2..75,000 instances" in err and "GroupConfig.max" in err
+
+
+def test_a_trace_beyond_surgeguards_config_still_runs_the_aws_policies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only Surgeguard's config has those bounds: the AWS policies' numbers are still the trace's.
+    assert bench.main([str(_flat_trace(tmp_path, "1e12")), "--policy", "aws-target-tracking-cpu"]) == 0
+
+
+def test_the_game_day_refuses_a_trace_beyond_surgeguards_config_before_starting_aws(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It printed the fleet, started moto, and died in the deploy with a pydantic traceback.
+    from gameday import demo
+
+    assert demo.main(["--trace", str(_flat_trace(tmp_path, "1e12"))]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("surgeguard gameday: error: trace 'flat' sizes a group beyond")
+    assert captured.err.count("\n") == 1 and "moto" not in captured.out
+
+
+def test_the_game_day_refuses_a_start_whose_replay_ends_past_the_calendar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It deployed onto moto and died in the replay with an OverflowError traceback.
+    from gameday import demo
+
+    argv = ["--trace", str(small_trace(tmp_path)), "--start", "9999-12-31T23:00Z"]
+    assert demo.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("surgeguard gameday: error: --start 9999-12-31T23:00:00+00:00: small's")
+    assert captured.err.count("\n") == 1 and "moto" not in captured.out
+
+
+@pytest.mark.parametrize(
+    ("flag", "where", "fragment"),
+    [
+        ("--json", "missing/gd.json", "its folder does not exist or cannot be written"),
+        ("--json", ".", "is a folder"),
+        ("--out", "small.csv", "cannot be made a folder"),
+    ],
+)
+def test_the_game_day_refuses_an_output_it_cannot_write_before_starting_aws(
+    flag: str, where: str, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --out naming a file died with FileExistsError once the stack was deployed; --json in a missing
+    # folder with FileNotFoundError after the whole replay, its numbers lost.
+    from gameday import demo
+
+    argv = ["--trace", str(small_trace(tmp_path)), flag, str(tmp_path / where)]
+    assert demo.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"surgeguard gameday: error: {flag} ") and fragment in captured.err
+    assert captured.err.count("\n") == 1 and "moto" not in captured.out

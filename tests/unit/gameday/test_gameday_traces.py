@@ -188,3 +188,37 @@ def test_local_times_repeated_when_the_clocks_go_back_are_refused_with_the_cause
     path.write_text("timestamp,requests\n" + "".join(f"{row},10\n" for row in rows), encoding="utf-8")
     with pytest.raises(TraceFormatError, match="times without a UTC offset are read as UTC"):
         load_trace(path)
+
+
+@pytest.mark.parametrize(
+    ("quoted", "plain"),
+    [
+        ('"minute","requests"\n"0","51"\n"1","42.5"\n', "minute,requests\n0,51\n1,42.5\n"),
+        (
+            '"timestamp","value","host"\n"2014-04-10 00:00:00","7","a,b"\n"2014-04-10 00:05:00","8","c"\n',
+            "timestamp,value\n2014-04-10 00:00:00,7\n2014-04-10 00:05:00,8\n",
+        ),
+    ],
+)
+def test_quoted_cells_are_read_as_the_values_they_quote(tmp_path: Path, quoted: str, plain: str) -> None:
+    # A spreadsheet's or a console's CSV export quotes every cell; each quoted cell was refused ("not a
+    # number: '"51"'"), and a quoted comma in an ignored column split it in two.
+    assert load_trace(write(tmp_path, quoted)) == load_trace(write(tmp_path, plain))
+
+
+def test_a_thousands_separator_is_refused_as_such(tmp_path: Path) -> None:
+    # "1,234" could be 1234 or 1.234 depending on the locale that wrote it: refused, and said why. It
+    # was refused as "expected 2 columns, got 3", which points at the wrong thing.
+    with pytest.raises(TraceFormatError, match="thousands separator"):
+        load_trace(write(tmp_path, 'minute,requests\n0,"1,234"\n'))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_file_with_its_byte_order_mark_is_read(tmp_path: Path, encoding: str) -> None:
+    # Windows PowerShell's `>` and Out-File write UTF-16 with a byte order mark, which says so
+    # unambiguously; such a file was refused as "not UTF-8 text".
+    path = tmp_path / "ps.csv"
+    text = "minute,requests\r\n0,5\r\n1,6\r\n"
+    bom = "" if encoding == "utf-16" else "\ufeff"  # "utf-16" writes its own
+    path.write_bytes((bom + text).encode(encoding))
+    assert load_trace(path).demand == (5.0, 6.0)
