@@ -64,7 +64,7 @@ from surgeguard.service import (
     Invocation,
     Stash,
     _inputs,
-    _put_back_paused,
+    _put_back_stopped,
     _record,
     check_time,
     decide_and_apply,
@@ -785,18 +785,18 @@ def _newer_scale_in_put_back(
 ) -> dict[str, Any]:
     """After a restore that lowered desired to `lowered` with its MaxSize: a decision that committed less
     while the update was on its way (Auto Scaling has no conditional write) had its scale-in raised
-    back to `lowered`; it is put back, the kill switch read first, as a decider's settle does. A commit
-    below what the restore read is one the group did not show yet: in flight (within an attempt's
-    lease of the read) or made since."""
+    back to `lowered`; it is put back, unless Terminate is suspended or the kill switch is on, as a
+    decider's settle does. A commit below what the restore read is one the group did not show yet: in
+    flight (within an attempt's lease of the read) or made since."""
     try:
         latest = adapters.store.load_memory(group)
         committed, at = latest.committed_desired, latest.committed_at
         if committed is None or at is None or committed >= lowered or at < read_at - APPLY_IN_FLIGHT:
             return {}
-        paused = _put_back_paused(group, committed, lowered, adapters)
-        if paused is not None:
-            return {"reason": f"; a decision committed {committed} meanwhile: {paused}"}
         current = adapters.fleet.describe(group)
+        stopped = _put_back_stopped(committed, lowered, current, adapters)
+        if stopped is not None:
+            return {"reason": f"; a decision committed {committed} meanwhile: {stopped}"}
         committed = within_bounds(committed, current)
         if current.size.desired != lowered or committed >= lowered:
             return {}

@@ -867,17 +867,17 @@ def _built_upon(group: str, wanted: int, trigger_id: str, adapters: Adapters) ->
 def _settled_after_recovery(group: str, landed: int, trigger_id: str, adapters: Adapters) -> dict[str, Any]:
     """What `_settle` would have done after a change whose attempt failed before it could: a newer
     decision that committed while that SetDesiredCapacity was in flight, overtaken by it landing late,
-    is put back (a late apply never leaves capacity behind a newer decision), unless the kill switch
-    came on since: a retry is a new run, and reads it before its Auto Scaling call like any other (one
-    once set the newer 7 under a full pause)."""
+    is put back (a late apply never leaves capacity behind a newer decision), unless a process it needs
+    is suspended or the kill switch came on since: a retry is a new run, and reads both before its Auto
+    Scaling call like any other (one once set the newer 7 under a full pause)."""
     try:
         latest = adapters.store.load_memory(group)
         newest = latest.committed_desired
         if newest is None or newest == landed or latest.committed_by == trigger_id:
             return {}
-        paused = _put_back_paused(group, newest, landed, adapters)
-        if paused is not None:
-            return {"settle_skipped": paused}
+        stopped = _put_back_stopped(newest, landed, adapters.fleet.describe(group), adapters)
+        if stopped is not None:
+            return {"settle_skipped": stopped}
         logger.warning(
             "%s: a newer decision committed %s; ours (%s) landed after it: putting it back",
             group,
@@ -886,7 +886,7 @@ def _settled_after_recovery(group: str, landed: int, trigger_id: str, adapters: 
         )
         adapters.fleet.set_desired_capacity(group, newest)
         return {"settled_to": newest}
-    except (AwsCallError, DamagedItemError) as error:
+    except (AwsCallError, DamagedItemError, GroupNotFoundError) as error:
         return {"settle_error": str(error)}
 
 
@@ -1987,19 +1987,31 @@ def _with_committed(actual: GroupSnapshot, memory: ScalerMemory, clock: datetime
     return replace(actual, size=replace(actual.size, desired=committed))
 
 
-def _put_back_paused(group: str, newest: int, landed: int, adapters: Adapters) -> str | None:
-    """Why the newer decision's capacity is not put back behind our late apply (the kill switch, read
-    again: a put-back is an Auto Scaling call like any other); None: it may be."""
-    pause = adapters.store.load_pause(group)
-    if pause.blocks(ScalingAction.SCALE_OUT if newest > landed else ScalingAction.SCALE_IN):
+def _put_back_stopped(newest: int, landed: int, current: GroupSnapshot, adapters: Adapters) -> str | None:
+    """Why the newer decision's capacity is not put back behind our late apply; None: it may be. A
+    put-back is an Auto Scaling call like any other, so it is stopped as a decision's change is: by a
+    process it needs suspended on the group, read again (AWS accepts the change and does nothing with
+    it; said as done, a put-back under a suspended Launch read as on its way to capacity that never
+    came): `current`, the group described just before; or by the kill switch, read again."""
+    action = ScalingAction.SCALE_OUT if newest > landed else ScalingAction.SCALE_IN
+    process = SUSPENDED_BLOCKS[action]
+    if process in current.suspended:
+        does = "launches" if process == "Launch" else "terminates"
+        return (
+            f"the newer decision's {newest} not put back: {process} is suspended on the group "
+            f"(SuspendedProcesses), so it {does} nothing until it is resumed (aws autoscaling "
+            f"resume-processes --scaling-processes {process})"
+        )
+    pause = adapters.store.load_pause(current.name)
+    if pause.blocks(action):
         return f"the newer decision's {newest} not put back: paused ({pause.value})"
     return None
 
 
 def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) -> dict[str, Any]:
     """After our SetDesiredCapacity: if a newer decision committed meanwhile, ours may have landed
-    after theirs and moved capacity backwards; put the newest committed capacity back, unless the kill
-    switch came on since it was read (a put-back is an Auto Scaling call like any other). The record
+    after theirs and moved capacity backwards; put the newest committed capacity back, unless a process
+    it needs is suspended or the kill switch came on (`_put_back_stopped`). The record
     says what was put back (`settled_to`: it once said so only after three rounds) or why not."""
     version = saved_version
     settled: dict[str, Any] = {}
@@ -2009,9 +2021,9 @@ def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) ->
             newest = latest.committed_desired
             if latest.version == version or newest is None or newest == applied:
                 break
-            paused = _put_back_paused(group, newest, applied, adapters)
-            if paused is not None:
-                return {**settled, "settle_skipped": paused}
+            stopped = _put_back_stopped(newest, applied, adapters.fleet.describe(group), adapters)
+            if stopped is not None:
+                return {**settled, "settle_skipped": stopped}
             logger.warning(
                 "%s: a newer decision committed %s after ours (%s): putting it back", group, newest, applied
             )
@@ -2019,7 +2031,7 @@ def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) ->
             applied, version = newest, latest.version
             settled = {"settled_to": applied}
         return settled
-    except (AwsCallError, DamagedItemError) as error:
+    except (AwsCallError, DamagedItemError, GroupNotFoundError) as error:
         return {**settled, "settle_error": str(error)}
 
 
