@@ -819,9 +819,13 @@ def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> _Recovery:
         if moved_on is not None:
             record["reason"] += f"; since then {moved_on}"
         else:
-            record.update(_settled_after_recovery(group, wanted, claim.trigger_id, adapters))
-            if "settle_skipped" in record:
-                record["reason"] += f"; {record['settle_skipped']}"
+            put_back = _settled_after_recovery(group, wanted, claim.trigger_id, adapters)
+            record.update(put_back)
+            # Where the group was left, in the reason people are told, as the attempt's own settle says
+            # it: a put-back named in a field alone read "2 -> 4" after the newer "4 -> 8".
+            said = _settle_said(put_back)
+            if said is not None:
+                record["reason"] += f"; {said}"
         records.append(record)
         settled.add(group)
     return _Recovery(records, frozenset(settled), unsettled)

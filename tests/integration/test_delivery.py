@@ -598,12 +598,14 @@ def test_a_late_apply_whose_answer_was_lost_is_put_behind_the_newer_decision_by_
     cpu_metric: Callable[..., None],
     requests_metric: Callable[..., None],
     clock: Any,
+    notifications: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN decider A (2 -> 4) whose apply lands after B's and fails
     event, newest, _ = _late_apply_behind_a_newer_decision(
         invoke, state_item, cpu_metric, requests_metric, monkeypatch
     )
+    notifications.read()
     # WHEN Lambda retries A
     clock.pin(at(110))
     invoke(event)
@@ -611,6 +613,11 @@ def test_a_late_apply_whose_answer_was_lost_is_put_behind_the_newer_decision_by_
     assert desired() == newest
     recovered = [r for r in audit("web") if r.get("recovered_from")]
     assert len(recovered) == 1 and recovered[0]["settled_to"] == newest
+    # AND its reason, what people are told, says so, as the attempt's own settle does: it once said
+    # only "2 -> 4", after B's "4 -> 8", of a group back at 8
+    put_back = f"a newer decision committed {newest} meanwhile: {newest} put back"
+    assert put_back in recovered[0]["reason"]
+    assert [n for n in notifications.read() if put_back in n["Message"]]
 
 
 @pytest.mark.parametrize("stop", ["kill switch", "Launch suspended"])
