@@ -479,6 +479,10 @@ class Claimed:
     # For a trigger of several groups: every group it may write a record for. An earlier attempt's
     # records are looked for under each, since its claim names none of them.
     record_groups: frozenset[str] = frozenset()
+    # The work again after an earlier attempt stashed what no capacity check settles (the forecaster's
+    # PutWarmPool), given those stashed records, so that its record can name what that attempt did
+    # (None: `work`, as if nothing were stashed).
+    redo: Callable[[Stash, tuple[dict[str, Any], ...]], list[dict[str, Any]]] | None = None
 
 
 class GroupChangeFailedError(Exception):
@@ -750,7 +754,9 @@ def _recovered_or_redone(
             claimed.on_recovered(record)
     if claimed.work_except is not None:
         return recovered.records + claimed.work_except(stash, recovered.settled | audited)
-    return claimed.work(stash) if recovered.unsettled else recovered.records
+    if not recovered.unsettled:
+        return recovered.records
+    return claimed.work(stash) if claimed.redo is None else claimed.redo(stash, claim.pending)
 
 
 def _newest_per_group(pending: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

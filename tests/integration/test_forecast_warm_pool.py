@@ -185,6 +185,39 @@ def test_a_lost_answer_that_cannot_be_read_back_is_recorded_as_unknown(
     assert "reading it back failed too" in note["summary"] and "Rate exceeded" in note["summary"]
 
 
+def test_a_pool_put_whose_record_could_not_be_written_is_audited_by_the_retry(
+    config_file: ScalerConfig, alarms: list[str], audit: Audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.service import RetryableFailureError
+
+    # GIVEN the seasonal floor only recorded, and a run that puts the pool (it launches instances to
+    # stop) whose audit write is throttled
+    _configure(mode="forecast_only", anticipate_bursts=False, size_warm_pool=True)
+    _history()
+    write = AuditStore.write_audit
+    throttled = [1]
+
+    def throttled_once(self: AuditStore, record: dict[str, Any]) -> None:
+        if throttled and throttled.pop():
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        write(self, record)
+
+    monkeypatch.setattr(AuditStore, "write_audit", throttled_once)
+    when = T0.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with pytest.raises(RetryableFailureError):
+        run(execution_id=str(uuid.uuid4()), scheduled_time=when)
+    assert _pool() is not None and audit("web") == []
+    # WHEN Lambda retries it
+    run(execution_id=str(uuid.uuid4()), scheduled_time=when)
+    # THEN the run's one record says the pool was set (it once said "skipped: forecast_only, nothing
+    # acts on it; warm pool kept": the put that launched instances audited nowhere)
+    (record,) = audit("web")
+    assert record["outcome"] == "applied" and record["warm_pool"]["applied"] is True, record["reason"]
+    assert record["warm_pool"]["max_group_prepared_capacity"] == 8
+    assert "set by this run's earlier attempt" in record["warm_pool"]["summary"]
+
+
 def test_off_by_default_the_forecaster_never_touches_a_pool(
     config_file: ScalerConfig, alarms: list[str], audit: Audit
 ) -> None:
