@@ -52,7 +52,7 @@ from surgeguard.domain.headroom import (
     noise_multiple_curve,
     without_windows,
 )
-from surgeguard.domain.model import Outcome, ScalingAction
+from surgeguard.domain.model import GroupSnapshot, Outcome, ScalingAction
 from surgeguard.domain.sales import normal_demand_time, plan_event, target_capacity
 from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
 from surgeguard.domain.warm_pool import WarmPool, size_warm_pool
@@ -618,10 +618,13 @@ def _size_pool(
                 )
                 targets.append((event.name, target_capacity(group, event, normal, state.steps[0])[0]))
         current = fleet.warm_pool(group.name)
-        # An unset prepared capacity prepares for the group's MaxSize in AWS, not the config's max or a
-        # sale's target: judged against those, a pool preparing 20 passed for one preparing a sale's 30.
+        # Read for its suspended processes, and where the pool's prepared capacity is unset, for its
+        # MaxSize: an unset prepared capacity prepares for the group's MaxSize in AWS, not the config's
+        # max or a sale's target (judged against those, a pool preparing 20 passed for one preparing a
+        # sale's 30).
+        snapshot = fleet.describe(group.name)
         unset = current is not None and current.max_group_prepared_capacity is None
-        asg_max = fleet.describe(group.name).size.max if unset else None
+        asg_max = snapshot.size.max if unset else None
         sizing = size_warm_pool(
             steps=state.steps,
             burst_rises=[rise for _, rise in state.horizon_bursts],
@@ -649,9 +652,9 @@ def _size_pool(
         else replace(current, max_group_prepared_capacity=sizing.max_group_prepared_capacity)
     )
     put = {"max_group_prepared_capacity": sizing.max_group_prepared_capacity}
-    # Dry-run and the kill switch stop this Auto Scaling call as they stop every other (a pool launches
-    # instances): the record says what would have been put.
-    stopped = "dry-run" if dry_run else None
+    # Dry-run, a suspended Launch and the kill switch stop this Auto Scaling call as they stop every
+    # other (a pool launches instances): the record says what would have been put.
+    stopped = "dry-run" if dry_run else _launch_suspended(snapshot, pool, current, asg_max)
     if stopped is None:
         try:
             pause = adapters.store.load_pause(group.name)
@@ -674,6 +677,26 @@ def _size_pool(
             "error": str(error),
         }
     return _put_pool(group.name, fleet, pool, sizing.why)
+
+
+def _launch_suspended(
+    snapshot: GroupSnapshot, pool: WarmPool, current: WarmPool | None, asg_max: int | None
+) -> str | None:
+    """Why a put that prepares more instances would do nothing: Launch suspended on the group (it adds
+    instances to a warm pool too; AWS accepts the put). A put that prepares fewer still takes effect."""
+    if "Launch" not in snapshot.suspended:
+        return None
+    if current is not None:
+        # An unset prepared capacity prepares for the group's MaxSize (`asg_max`).
+        prepared = current.max_group_prepared_capacity
+        prepared = asg_max if prepared is None else prepared
+        wanted = pool.max_group_prepared_capacity
+        if prepared is not None and wanted is not None and wanted <= prepared:
+            return None
+    return (
+        "Launch is suspended on the group (SuspendedProcesses), so the pool prepares nothing until it is "
+        "resumed (aws autoscaling resume-processes --scaling-processes Launch)"
+    )
 
 
 def _pool_kept(current: WarmPool | None, asg_max: int | None, earlier_put: int | None) -> dict[str, Any]:

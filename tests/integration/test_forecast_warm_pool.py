@@ -317,12 +317,13 @@ def test_a_sale_whose_normal_load_no_capacity_fits_leaves_the_pool_and_the_forec
     assert _pool() is None
 
 
-@pytest.mark.parametrize("stopped_by", ["dry_run", "pause"])
+@pytest.mark.parametrize("stopped_by", ["dry_run", "pause", "launch_suspended"])
 def test_a_dry_run_or_paused_group_gets_no_warm_pool(
     config_file: ScalerConfig, alarms: list[str], audit: Audit, stopped_by: str
 ) -> None:
     # PutWarmPool (a pool launches instances) once ignored both: dry-run calls no Auto Scaling API, and the
-    # kill switch is read before every Auto Scaling call
+    # kill switch is read before every Auto Scaling call. With Launch suspended AWS accepts the put and
+    # prepares nothing (Launch adds instances to a warm pool too): it once read "warm pool set"
     from datetime import UTC, datetime
 
     from surgeguard.adapters.audit_store import AuditStore
@@ -336,10 +337,16 @@ def test_a_dry_run_or_paused_group_gets_no_warm_pool(
     )
     if stopped_by == "pause":
         AuditStore(TABLE).set_pause("web", Pause.ALL, "oncall@example.com", datetime.now(UTC))
+    if stopped_by == "launch_suspended":
+        boto3.client("autoscaling").suspend_processes(AutoScalingGroupName="web", ScalingProcesses=["Launch"])
     _history()
     record = _run(audit)
     assert _pool() is None, record["warm_pool"]
     assert "warm pool not sized; would set" in record["warm_pool"]["summary"]
+    if stopped_by == "launch_suspended":
+        assert record["warm_pool"]["summary"].startswith(
+            "Launch is suspended on the group (SuspendedProcesses)"
+        )
 
 
 def test_an_unset_pool_is_judged_at_the_groups_maxsize_and_prepared_for_a_near_sale(
