@@ -73,6 +73,7 @@ from surgeguard.service import (
     reject_unparsed,
     run_claimed,
     saved_events,
+    suspended_says,
     validate_readings,
 )
 
@@ -860,9 +861,18 @@ def _kept_for_late_sales(
                 f"{needed} by hand"
             )
             return record
-        current = adapters.fleet.describe(group.name).size
-        # Desired is put back only if it is still what this restore set: what it had read, within `needed`.
-        back = min(read_desired, needed) if lowered < read_desired and current.desired == lowered else None
+        current = adapters.fleet.describe(group.name)
+        # Desired is put back only if it is still what this restore set: what it had read, within `needed`;
+        # and not while Launch is suspended (AWS would take it and launch nothing), said instead.
+        back = (
+            min(read_desired, needed) if lowered < read_desired and current.size.desired == lowered else None
+        )
+        held = (
+            ""
+            if back is None or "Launch" not in current.suspended
+            else f"; desired {lowered} not put back to {back}: {suspended_says('Launch')}"
+        )
+        back = None if held else back
         adapters.fleet.set_max_size(group.name, needed, back)
     except (AwsCallError, GroupNotFoundError) as error:
         logger.warning("restore of %s: could not put the max of %s back: %s", name, names, error)
@@ -871,9 +881,9 @@ def _kept_for_late_sales(
             f"left at {new_max}, put it back to {needed} by hand"
         )
         return record
-    record.update(new_max=needed, new_desired=current.desired if back is None else back)
+    record.update(new_max=needed, new_desired=current.size.desired if back is None else back)
     record["reason"] = (
         f"{later}: its max kept after all, MaxSize {new_max} -> {needed}"
-        f"{'' if back is None else f', desired {lowered} -> {back} put back'}"
+        f"{'' if back is None else f', desired {lowered} -> {back} put back'}{held}"
     )
     return record

@@ -1997,6 +1997,15 @@ def _with_committed(actual: GroupSnapshot, memory: ScalerMemory, clock: datetime
     return replace(actual, size=replace(actual.size, desired=committed))
 
 
+def suspended_says(process: str) -> str:
+    """Why a change of desired capacity that needs `process` ("Launch", "Terminate") is not made."""
+    does = "launches" if process == "Launch" else "terminates"
+    return (
+        f"{process} is suspended on the group (SuspendedProcesses), so it {does} nothing until it is "
+        f"resumed (aws autoscaling resume-processes --scaling-processes {process})"
+    )
+
+
 def _put_back_stopped(newest: int, landed: int, current: GroupSnapshot, adapters: Adapters) -> str | None:
     """Why the newer decision's capacity is not put back behind our late apply; None: it may be. A
     put-back is an Auto Scaling call like any other, so it is stopped as a decision's change is: by a
@@ -2006,12 +2015,7 @@ def _put_back_stopped(newest: int, landed: int, current: GroupSnapshot, adapters
     action = ScalingAction.SCALE_OUT if newest > landed else ScalingAction.SCALE_IN
     process = SUSPENDED_BLOCKS[action]
     if process in current.suspended:
-        does = "launches" if process == "Launch" else "terminates"
-        return (
-            f"the newer decision's {newest} not put back: {process} is suspended on the group "
-            f"(SuspendedProcesses), so it {does} nothing until it is resumed (aws autoscaling "
-            f"resume-processes --scaling-processes {process})"
-        )
+        return f"the newer decision's {newest} not put back: {suspended_says(process)}"
     pause = adapters.store.load_pause(current.name)
     if pause.blocks(action):
         return f"the newer decision's {newest} not put back: paused ({pause.value})"
