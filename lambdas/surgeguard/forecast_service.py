@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from surgeguard.adapters.errors import AwsCallError
+from surgeguard.adapters.errors import AwsCallError, GroupNotFoundError
 from surgeguard.config import (
     ANCHOR_MIN_DAYS,
     NOISE_MAX_SHARE_OF_MEAN_MAX,
@@ -635,7 +635,8 @@ def _size_pool(
             current=current,
             asg_max=asg_max,
         )
-    except AwsCallError as error:
+    except (AwsCallError, GroupNotFoundError) as error:
+        # A group gone or being deleted has no pool to size; the forecast written is this run's record.
         logger.warning("warm pool of %s not sized: %s", group.name, error)
         return {"summary": f"warm pool not sized: {error}", "applied": False, "error": str(error)}
     except (ArithmeticError, ValueError) as error:

@@ -218,6 +218,27 @@ def test_a_pool_put_whose_record_could_not_be_written_is_audited_by_the_retry(
     assert "set by this run's earlier attempt" in record["warm_pool"]["summary"]
 
 
+@pytest.mark.usefixtures("sizing")
+def test_a_group_being_deleted_leaves_the_pool_and_the_forecast_stands(audit: Audit) -> None:
+    from surgeguard.adapters import clients
+
+    def deleting(parsed: dict[str, Any], **_: Any) -> None:
+        for group in parsed.get("AutoScalingGroups", []):
+            group["Status"] = "Delete in progress"
+
+    hook = "after-call.auto-scaling.DescribeAutoScalingGroups"
+    clients.client("autoscaling").meta.events.register(hook, deleting)
+    try:
+        record = _run(audit)
+    finally:
+        clients.client("autoscaling").meta.events.unregister(hook, deleting)
+    # The floor written is audited as such (the group read for the pool once escaped the sizing and
+    # the run's record said only "skipped: group_deleting")
+    assert record["outcome"] == "applied" and record["forecast"]["floor"] >= 6, record["reason"]
+    assert record["warm_pool"]["applied"] is False and "is being deleted" in record["warm_pool"]["summary"]
+    assert _pool() is None
+
+
 def test_off_by_default_the_forecaster_never_touches_a_pool(
     config_file: ScalerConfig, alarms: list[str], audit: Audit
 ) -> None:
