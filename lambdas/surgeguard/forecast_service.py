@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from surgeguard.adapters.errors import AwsCallError
+from surgeguard.adapters.errors import AwsCallError, GroupNotFoundError
 from surgeguard.config import (
     ANCHOR_MIN_DAYS,
     NOISE_MAX_SHARE_OF_MEAN_MAX,
@@ -52,7 +52,7 @@ from surgeguard.domain.headroom import (
     noise_multiple_curve,
     without_windows,
 )
-from surgeguard.domain.model import Outcome, ScalingAction
+from surgeguard.domain.model import GroupSnapshot, Outcome, ScalingAction
 from surgeguard.domain.sales import normal_demand_time, plan_event, target_capacity
 from surgeguard.domain.triggers import BadInputError, parse_time, safe_text
 from surgeguard.domain.warm_pool import WarmPool, size_warm_pool
@@ -61,6 +61,7 @@ from surgeguard.service import (
     Claimed,
     Context,
     Invocation,
+    Stash,
     _record,
     check_time,
     guarded,
@@ -89,6 +90,8 @@ JUDGE_EVERY = timedelta(days=1)
 ANCHOR_STANDS_FOR = timedelta(days=3)
 # The busiest minute of this last stretch of history bounds what a burst the forecast misses may ask.
 WEEK = timedelta(days=7)
+# The field of a run's stashed PutWarmPool: the MaxGroupPreparedCapacity it put.
+_POOL_PUT = "warm_pool_put"
 
 
 @runtime_checkable
@@ -172,16 +175,25 @@ def _forecast_event(
         trigger.group.name,
         trigger.audit(),
         now,
-        lambda stash: [_forecast(trigger, adapters, ctx, delivery_id, now)],
+        lambda stash: [_forecast(trigger, adapters, ctx, delivery_id, now, stash)],
         f"execution {trigger.execution_id} of the forecaster",
         notify=frozenset({Outcome.FAILED}),  # a floor written every few minutes is no news
+        redo=lambda stash, earlier: [_forecast(trigger, adapters, ctx, delivery_id, now, stash, earlier)],
     )
     return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
 
 
 def _forecast(
-    trigger: ForecastTrigger, adapters: Adapters, ctx: Context, delivery_id: str, now: datetime
+    trigger: ForecastTrigger,
+    adapters: Adapters,
+    ctx: Context,
+    delivery_id: str,
+    now: datetime,
+    stash: Stash,
+    earlier: tuple[dict[str, Any], ...] = (),
 ) -> dict[str, Any]:
+    """One run's work and its record. `earlier`: what an earlier attempt of this run stashed (its
+    PutWarmPool, made before its record could be written)."""
     group, settings = trigger.group, trigger.forecast
     # An anchored group's last item is read first: its choice and history live there alone, and a read
     # left until after the history's slow reads could meet the invocation's deadline on every retry.
@@ -275,7 +287,14 @@ def _forecast(
     pool_note: dict[str, Any] | None = None
     if settings.size_warm_pool:
         pool_note = _size_pool(
-            trigger, adapters, state, history, now, dry_run=ctx.config.is_dry_run(trigger.group)
+            trigger,
+            adapters,
+            state,
+            history,
+            now,
+            dry_run=ctx.config.is_dry_run(trigger.group),
+            stash=stash,
+            earlier_put=_earlier_put(earlier),
         )
         if outcome is Outcome.SKIPPED and pool_note.get("applied") is not False:
             # The pool put acts (it launches instances to stop) whatever the seasonal floor's mode: a
@@ -553,6 +572,12 @@ def _unrenewed(
     return previous.at_1x_from(now), f"{not_this_run}; {last} lapsed to 1x"
 
 
+def _earlier_put(earlier: tuple[dict[str, Any], ...]) -> int | None:
+    """The MaxGroupPreparedCapacity an earlier attempt of this run stashed before its PutWarmPool."""
+    puts = [entry.get(_POOL_PUT) for entry in earlier]
+    return next((put for put in reversed(puts) if isinstance(put, int)), None)
+
+
 def _size_pool(
     trigger: ForecastTrigger,
     adapters: Adapters,
@@ -561,11 +586,18 @@ def _size_pool(
     now: datetime,
     *,
     dry_run: bool,
+    stash: Stash,
+    earlier_put: int | None = None,
 ) -> dict[str, Any]:
     """PutWarmPool when the prepared capacity the next hours could need has moved enough; never fails
     the run (the forecast is written): a failed call is in the record, and the next run tries again.
     `applied` says whether the pool is now as sized: true, false, or None where a lost answer could not
-    be read back."""
+    be read back.
+
+    The put is stashed with the run's claim first, as a capacity change is: where the attempt then
+    cannot write its record, the retry finds the pool already sized and keeps it, and its record once
+    said "kept", the put that launched instances audited nowhere. `earlier_put`: that stash's capacity;
+    a pool found at it was set by this run."""
     group = trigger.group
     fleet = adapters.fleet
     if not isinstance(fleet, WarmPools):
@@ -586,10 +618,13 @@ def _size_pool(
                 )
                 targets.append((event.name, target_capacity(group, event, normal, state.steps[0])[0]))
         current = fleet.warm_pool(group.name)
-        # An unset prepared capacity prepares for the group's MaxSize in AWS, not the config's max or a
-        # sale's target: judged against those, a pool preparing 20 passed for one preparing a sale's 30.
+        # Read for its suspended processes, and where the pool's prepared capacity is unset, for its
+        # MaxSize: an unset prepared capacity prepares for the group's MaxSize in AWS, not the config's
+        # max or a sale's target (judged against those, a pool preparing 20 passed for one preparing a
+        # sale's 30).
+        snapshot = fleet.describe(group.name)
         unset = current is not None and current.max_group_prepared_capacity is None
-        asg_max = fleet.describe(group.name).size.max if unset else None
+        asg_max = snapshot.size.max if unset else None
         sizing = size_warm_pool(
             steps=state.steps,
             burst_rises=[rise for _, rise in state.horizon_bursts],
@@ -600,7 +635,8 @@ def _size_pool(
             current=current,
             asg_max=asg_max,
         )
-    except AwsCallError as error:
+    except (AwsCallError, GroupNotFoundError) as error:
+        # A group gone or being deleted has no pool to size; the forecast written is this run's record.
         logger.warning("warm pool of %s not sized: %s", group.name, error)
         return {"summary": f"warm pool not sized: {error}", "applied": False, "error": str(error)}
     except (ArithmeticError, ValueError) as error:
@@ -610,21 +646,16 @@ def _size_pool(
         why = f"{type(error).__name__}: {error}"
         return {"summary": f"warm pool not sized: {why}", "applied": False, "error": why}
     if sizing is None:
-        held = (
-            f"unset: the group's MaxSize, {asg_max}"
-            if current is None or current.max_group_prepared_capacity is None
-            else str(current.max_group_prepared_capacity)
-        )
-        return {"summary": f"warm pool kept (MaxGroupPreparedCapacity {held})", "applied": False}
+        return _pool_kept(current, asg_max, earlier_put)
     pool = (
         WarmPool(sizing.max_group_prepared_capacity)
         if current is None
         else replace(current, max_group_prepared_capacity=sizing.max_group_prepared_capacity)
     )
     put = {"max_group_prepared_capacity": sizing.max_group_prepared_capacity}
-    # Dry-run and the kill switch stop this Auto Scaling call as they stop every other (a pool launches
-    # instances): the record says what would have been put.
-    stopped = "dry-run" if dry_run else None
+    # Dry-run, a suspended Launch and the kill switch stop this Auto Scaling call as they stop every
+    # other (a pool launches instances): the record says what would have been put.
+    stopped = "dry-run" if dry_run else _launch_suspended(snapshot, pool, current, asg_max)
     if stopped is None:
         try:
             pause = adapters.store.load_pause(group.name)
@@ -637,13 +668,64 @@ def _size_pool(
     if stopped is not None:
         return {"summary": f"{stopped}: warm pool not sized; would set {sizing.why}", "applied": False, **put}
     try:
-        fleet.put_warm_pool(group.name, pool)
+        stash({"group": group.name, _POOL_PUT: sizing.max_group_prepared_capacity})
     except AwsCallError as error:
-        logger.warning("warm pool of %s not sized: %s", group.name, error)
+        # Put without it, a put whose record then failed too would be audited nowhere: the next run,
+        # minutes later, sizes the pool again.
+        return {
+            "summary": f"warm pool not sized: the put could not be kept with the run's claim first: {error}",
+            "applied": False,
+            "error": str(error),
+        }
+    return _put_pool(group.name, fleet, pool, sizing.why)
+
+
+def _launch_suspended(
+    snapshot: GroupSnapshot, pool: WarmPool, current: WarmPool | None, asg_max: int | None
+) -> str | None:
+    """Why a put that prepares more instances would do nothing: Launch suspended on the group (it adds
+    instances to a warm pool too; AWS accepts the put). A put that prepares fewer still takes effect."""
+    if "Launch" not in snapshot.suspended:
+        return None
+    if current is not None:
+        # An unset prepared capacity prepares for the group's MaxSize (`asg_max`).
+        prepared = current.max_group_prepared_capacity
+        prepared = asg_max if prepared is None else prepared
+        wanted = pool.max_group_prepared_capacity
+        if prepared is not None and wanted is not None and wanted <= prepared:
+            return None
+    return (
+        "Launch is suspended on the group (SuspendedProcesses), so the pool prepares nothing until it is "
+        "resumed (aws autoscaling resume-processes --scaling-processes Launch)"
+    )
+
+
+def _pool_kept(current: WarmPool | None, asg_max: int | None, earlier_put: int | None) -> dict[str, Any]:
+    """The note of a pool this run need not change: set by this run's earlier attempt (`earlier_put`,
+    the capacity it stashed, is in place), or kept as it was."""
+    prepared = None if current is None else current.max_group_prepared_capacity
+    if earlier_put is not None and prepared == earlier_put:
+        return {
+            "summary": "warm pool set by this run's earlier attempt, whose record was not written: "
+            f"MaxGroupPreparedCapacity {earlier_put}",
+            "applied": True,
+            "max_group_prepared_capacity": earlier_put,
+        }
+    held = f"unset: the group's MaxSize, {asg_max}" if prepared is None else str(prepared)
+    return {"summary": f"warm pool kept (MaxGroupPreparedCapacity {held})", "applied": False}
+
+
+def _put_pool(group: str, fleet: WarmPools, pool: WarmPool, why: str) -> dict[str, Any]:
+    """PutWarmPool, and the note of what it came to."""
+    put = {"max_group_prepared_capacity": pool.max_group_prepared_capacity}
+    try:
+        fleet.put_warm_pool(group, pool)
+    except AwsCallError as error:
+        logger.warning("warm pool of %s not sized: %s", group, error)
         # A write whose answer was lost (a read timeout, a dropped connection) may still have landed:
         # the record says what DescribeWarmPool shows, not what the error suggests.
         try:
-            landed = fleet.warm_pool(group.name) == pool
+            landed = fleet.warm_pool(group) == pool
         except AwsCallError as unread:
             return {
                 "summary": f"warm pool may not be sized: {error}; reading it back failed too ({unread}): "
@@ -655,13 +737,13 @@ def _size_pool(
         if not landed:
             return {"summary": f"warm pool not sized: {error}", "applied": False, "error": str(error)}
         return {
-            "summary": f"warm pool set: {sizing.why} (PutWarmPool's answer was lost; DescribeWarmPool "
+            "summary": f"warm pool set: {why} (PutWarmPool's answer was lost; DescribeWarmPool "
             "shows it in place)",
             "applied": True,
             "error": str(error),
             **put,
         }
-    return {"summary": f"warm pool set: {sizing.why}", "applied": True, **put}
+    return {"summary": f"warm pool set: {why}", "applied": True, **put}
 
 
 def _describe_bursts(bursts: tuple[tuple[int, float], ...], now: datetime, learned: BurstLearning) -> str:

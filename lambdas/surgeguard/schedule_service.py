@@ -64,7 +64,7 @@ from surgeguard.service import (
     Invocation,
     Stash,
     _inputs,
-    _put_back_paused,
+    _put_back_stopped,
     _record,
     check_time,
     decide_and_apply,
@@ -73,6 +73,7 @@ from surgeguard.service import (
     reject_unparsed,
     run_claimed,
     saved_events,
+    suspended_says,
     validate_readings,
 )
 
@@ -785,18 +786,18 @@ def _newer_scale_in_put_back(
 ) -> dict[str, Any]:
     """After a restore that lowered desired to `lowered` with its MaxSize: a decision that committed less
     while the update was on its way (Auto Scaling has no conditional write) had its scale-in raised
-    back to `lowered`; it is put back, the kill switch read first, as a decider's settle does. A commit
-    below what the restore read is one the group did not show yet: in flight (within an attempt's
-    lease of the read) or made since."""
+    back to `lowered`; it is put back, unless Terminate is suspended or the kill switch is on, as a
+    decider's settle does. A commit below what the restore read is one the group did not show yet: in
+    flight (within an attempt's lease of the read) or made since."""
     try:
         latest = adapters.store.load_memory(group)
         committed, at = latest.committed_desired, latest.committed_at
         if committed is None or at is None or committed >= lowered or at < read_at - APPLY_IN_FLIGHT:
             return {}
-        paused = _put_back_paused(group, committed, lowered, adapters)
-        if paused is not None:
-            return {"reason": f"; a decision committed {committed} meanwhile: {paused}"}
         current = adapters.fleet.describe(group)
+        stopped = _put_back_stopped(committed, lowered, current, adapters)
+        if stopped is not None:
+            return {"reason": f"; a decision committed {committed} meanwhile: {stopped}"}
         committed = within_bounds(committed, current)
         if current.size.desired != lowered or committed >= lowered:
             return {}
@@ -860,9 +861,18 @@ def _kept_for_late_sales(
                 f"{needed} by hand"
             )
             return record
-        current = adapters.fleet.describe(group.name).size
-        # Desired is put back only if it is still what this restore set: what it had read, within `needed`.
-        back = min(read_desired, needed) if lowered < read_desired and current.desired == lowered else None
+        current = adapters.fleet.describe(group.name)
+        # Desired is put back only if it is still what this restore set: what it had read, within `needed`;
+        # and not while Launch is suspended (AWS would take it and launch nothing), said instead.
+        back = (
+            min(read_desired, needed) if lowered < read_desired and current.size.desired == lowered else None
+        )
+        held = (
+            ""
+            if back is None or "Launch" not in current.suspended
+            else f"; desired {lowered} not put back to {back}: {suspended_says('Launch')}"
+        )
+        back = None if held else back
         adapters.fleet.set_max_size(group.name, needed, back)
     except (AwsCallError, GroupNotFoundError) as error:
         logger.warning("restore of %s: could not put the max of %s back: %s", name, names, error)
@@ -871,9 +881,9 @@ def _kept_for_late_sales(
             f"left at {new_max}, put it back to {needed} by hand"
         )
         return record
-    record.update(new_max=needed, new_desired=current.desired if back is None else back)
+    record.update(new_max=needed, new_desired=current.size.desired if back is None else back)
     record["reason"] = (
         f"{later}: its max kept after all, MaxSize {new_max} -> {needed}"
-        f"{'' if back is None else f', desired {lowered} -> {back} put back'}"
+        f"{'' if back is None else f', desired {lowered} -> {back} put back'}{held}"
     )
     return record

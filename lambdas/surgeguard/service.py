@@ -479,6 +479,10 @@ class Claimed:
     # For a trigger of several groups: every group it may write a record for. An earlier attempt's
     # records are looked for under each, since its claim names none of them.
     record_groups: frozenset[str] = frozenset()
+    # The work again after an earlier attempt stashed what no capacity check settles (the forecaster's
+    # PutWarmPool), given those stashed records, so that its record can name what that attempt did
+    # (None: `work`, as if nothing were stashed).
+    redo: Callable[[Stash, tuple[dict[str, Any], ...]], list[dict[str, Any]]] | None = None
 
 
 class GroupChangeFailedError(Exception):
@@ -750,7 +754,9 @@ def _recovered_or_redone(
             claimed.on_recovered(record)
     if claimed.work_except is not None:
         return recovered.records + claimed.work_except(stash, recovered.settled | audited)
-    return claimed.work(stash) if recovered.unsettled else recovered.records
+    if not recovered.unsettled:
+        return recovered.records
+    return claimed.work(stash) if claimed.redo is None else claimed.redo(stash, claim.pending)
 
 
 def _newest_per_group(pending: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -819,9 +825,13 @@ def _recovered(claim: Claim, adapters: Adapters, delivery_id: str) -> _Recovery:
         if moved_on is not None:
             record["reason"] += f"; since then {moved_on}"
         else:
-            record.update(_settled_after_recovery(group, wanted, claim.trigger_id, adapters))
-            if "settle_skipped" in record:
-                record["reason"] += f"; {record['settle_skipped']}"
+            put_back = _settled_after_recovery(group, wanted, claim.trigger_id, adapters)
+            record.update(put_back)
+            # Where the group was left, in the reason people are told, as the attempt's own settle says
+            # it: a put-back named in a field alone read "2 -> 4" after the newer "4 -> 8".
+            said = _settle_said(put_back)
+            if said is not None:
+                record["reason"] += f"; {said}"
         records.append(record)
         settled.add(group)
     return _Recovery(records, frozenset(settled), unsettled)
@@ -867,17 +877,17 @@ def _built_upon(group: str, wanted: int, trigger_id: str, adapters: Adapters) ->
 def _settled_after_recovery(group: str, landed: int, trigger_id: str, adapters: Adapters) -> dict[str, Any]:
     """What `_settle` would have done after a change whose attempt failed before it could: a newer
     decision that committed while that SetDesiredCapacity was in flight, overtaken by it landing late,
-    is put back (a late apply never leaves capacity behind a newer decision), unless the kill switch
-    came on since: a retry is a new run, and reads it before its Auto Scaling call like any other (one
-    once set the newer 7 under a full pause)."""
+    is put back (a late apply never leaves capacity behind a newer decision), unless a process it needs
+    is suspended or the kill switch came on since: a retry is a new run, and reads both before its Auto
+    Scaling call like any other (one once set the newer 7 under a full pause)."""
     try:
         latest = adapters.store.load_memory(group)
         newest = latest.committed_desired
         if newest is None or newest == landed or latest.committed_by == trigger_id:
             return {}
-        paused = _put_back_paused(group, newest, landed, adapters)
-        if paused is not None:
-            return {"settle_skipped": paused}
+        stopped = _put_back_stopped(newest, landed, adapters.fleet.describe(group), adapters)
+        if stopped is not None:
+            return {"settle_skipped": stopped}
         logger.warning(
             "%s: a newer decision committed %s; ours (%s) landed after it: putting it back",
             group,
@@ -886,7 +896,7 @@ def _settled_after_recovery(group: str, landed: int, trigger_id: str, adapters: 
         )
         adapters.fleet.set_desired_capacity(group, newest)
         return {"settled_to": newest}
-    except (AwsCallError, DamagedItemError) as error:
+    except (AwsCallError, DamagedItemError, GroupNotFoundError) as error:
         return {"settle_error": str(error)}
 
 
@@ -1987,19 +1997,35 @@ def _with_committed(actual: GroupSnapshot, memory: ScalerMemory, clock: datetime
     return replace(actual, size=replace(actual.size, desired=committed))
 
 
-def _put_back_paused(group: str, newest: int, landed: int, adapters: Adapters) -> str | None:
-    """Why the newer decision's capacity is not put back behind our late apply (the kill switch, read
-    again: a put-back is an Auto Scaling call like any other); None: it may be."""
-    pause = adapters.store.load_pause(group)
-    if pause.blocks(ScalingAction.SCALE_OUT if newest > landed else ScalingAction.SCALE_IN):
+def suspended_says(process: str) -> str:
+    """Why a change of desired capacity that needs `process` ("Launch", "Terminate") is not made."""
+    does = "launches" if process == "Launch" else "terminates"
+    return (
+        f"{process} is suspended on the group (SuspendedProcesses), so it {does} nothing until it is "
+        f"resumed (aws autoscaling resume-processes --scaling-processes {process})"
+    )
+
+
+def _put_back_stopped(newest: int, landed: int, current: GroupSnapshot, adapters: Adapters) -> str | None:
+    """Why the newer decision's capacity is not put back behind our late apply; None: it may be. A
+    put-back is an Auto Scaling call like any other, so it is stopped as a decision's change is: by a
+    process it needs suspended on the group, read again (AWS accepts the change and does nothing with
+    it; said as done, a put-back under a suspended Launch read as on its way to capacity that never
+    came): `current`, the group described just before; or by the kill switch, read again."""
+    action = ScalingAction.SCALE_OUT if newest > landed else ScalingAction.SCALE_IN
+    process = SUSPENDED_BLOCKS[action]
+    if process in current.suspended:
+        return f"the newer decision's {newest} not put back: {suspended_says(process)}"
+    pause = adapters.store.load_pause(current.name)
+    if pause.blocks(action):
         return f"the newer decision's {newest} not put back: paused ({pause.value})"
     return None
 
 
 def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) -> dict[str, Any]:
     """After our SetDesiredCapacity: if a newer decision committed meanwhile, ours may have landed
-    after theirs and moved capacity backwards; put the newest committed capacity back, unless the kill
-    switch came on since it was read (a put-back is an Auto Scaling call like any other). The record
+    after theirs and moved capacity backwards; put the newest committed capacity back, unless a process
+    it needs is suspended or the kill switch came on (`_put_back_stopped`). The record
     says what was put back (`settled_to`: it once said so only after three rounds) or why not."""
     version = saved_version
     settled: dict[str, Any] = {}
@@ -2009,9 +2035,9 @@ def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) ->
             newest = latest.committed_desired
             if latest.version == version or newest is None or newest == applied:
                 break
-            paused = _put_back_paused(group, newest, applied, adapters)
-            if paused is not None:
-                return {**settled, "settle_skipped": paused}
+            stopped = _put_back_stopped(newest, applied, adapters.fleet.describe(group), adapters)
+            if stopped is not None:
+                return {**settled, "settle_skipped": stopped}
             logger.warning(
                 "%s: a newer decision committed %s after ours (%s): putting it back", group, newest, applied
             )
@@ -2019,7 +2045,7 @@ def _settle(group: str, adapters: Adapters, applied: int, saved_version: int) ->
             applied, version = newest, latest.version
             settled = {"settled_to": applied}
         return settled
-    except (AwsCallError, DamagedItemError) as error:
+    except (AwsCallError, DamagedItemError, GroupNotFoundError) as error:
         return {**settled, "settle_error": str(error)}
 
 

@@ -598,12 +598,14 @@ def test_a_late_apply_whose_answer_was_lost_is_put_behind_the_newer_decision_by_
     cpu_metric: Callable[..., None],
     requests_metric: Callable[..., None],
     clock: Any,
+    notifications: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN decider A (2 -> 4) whose apply lands after B's and fails
     event, newest, _ = _late_apply_behind_a_newer_decision(
         invoke, state_item, cpu_metric, requests_metric, monkeypatch
     )
+    notifications.read()
     # WHEN Lambda retries A
     clock.pin(at(110))
     invoke(event)
@@ -611,9 +613,16 @@ def test_a_late_apply_whose_answer_was_lost_is_put_behind_the_newer_decision_by_
     assert desired() == newest
     recovered = [r for r in audit("web") if r.get("recovered_from")]
     assert len(recovered) == 1 and recovered[0]["settled_to"] == newest
+    # AND its reason, what people are told, says so, as the attempt's own settle does: it once said
+    # only "2 -> 4", after B's "4 -> 8", of a group back at 8
+    put_back = f"a newer decision committed {newest} meanwhile: {newest} put back"
+    assert put_back in recovered[0]["reason"]
+    assert [n for n in notifications.read() if put_back in n["Message"]]
 
 
-def test_a_retry_puts_no_newer_decision_back_under_the_kill_switch(
+@pytest.mark.parametrize("stop", ["kill switch", "Launch suspended"])
+def test_a_retry_puts_no_newer_decision_back_under_the_kill_switch_or_a_suspended_launch(
+    stop: str,
     invoke: Invoke,
     audit: Audit,
     state_item: Callable[[str], dict[str, Any]],
@@ -629,17 +638,21 @@ def test_a_retry_puts_no_newer_decision_back_under_the_kill_switch(
     event, newest, applies = _late_apply_behind_a_newer_decision(
         invoke, state_item, cpu_metric, requests_metric, monkeypatch
     )
-    # AND the operator turns the kill switch on before Lambda retries A
-    AuditStore(TABLE).set_pause(None, Pause.ALL, "operator", at(105))
+    # AND the operator turns the kill switch on, or suspends Launch, before Lambda retries A
+    if stop == "kill switch":
+        AuditStore(TABLE).set_pause(None, Pause.ALL, "operator", at(105))
+    else:
+        boto3.client("autoscaling").suspend_processes(AutoScalingGroupName="web", ScalingProcesses=["Launch"])
     calls = len(applies)
     clock.pin(at(110))
     invoke(event)
     # THEN A's change is audited, and no Auto Scaling call puts B's decision back (it once set it
-    # under the kill switch, saying only `settled_to`)
+    # under the kill switch, and under a suspended Launch that launches nothing, saying only `settled_to`)
     assert desired() == 4 and len(applies) == calls
     recovered = [r for r in audit("web") if r.get("recovered_from")]
     assert len(recovered) == 1 and "settled_to" not in recovered[0]
-    assert f"{newest} not put back: paused (all)" in recovered[0]["reason"]
+    why = "paused (all)" if stop == "kill switch" else "Launch is suspended on the group"
+    assert f"{newest} not put back: {why}" in recovered[0]["reason"]
 
 
 def test_instances_launched_by_a_late_delivered_alarm_warm_up_from_their_launch(
@@ -1050,6 +1063,30 @@ def test_a_put_back_behind_a_late_apply_is_recorded_and_reads_the_kill_switch(
     else:
         # THEN A's record names the SetDesiredCapacity(8) it made (it said so only after three rounds)
         assert applies == [4, 8, 8] and desired() == 8 and own["settled_to"] == 8
+
+
+def test_a_put_back_behind_a_late_apply_is_not_made_while_launch_is_suspended(
+    invoke: Invoke,
+    audit: Audit,
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def suspend_launch() -> None:
+        boto3.client("autoscaling").suspend_processes(AutoScalingGroupName="web", ScalingProcesses=["Launch"])
+
+    # GIVEN decider A (2 -> 4) whose apply lands after B's 8, and Launch suspended on the group since
+    applies = _overtake_the_first_apply(invoke, requests_metric, monkeypatch, suspend_launch)
+    cpu_metric(80.0)
+    invoke(cpu_alarm(40))
+    (own,) = [r for r in audit("web") if r.get("new_desired") == 4]
+    # THEN B's 8 is not put back (AWS would accept it and launch nothing), and A's record says why; it
+    # once said `settled_to` 8 as if the group were on its way there
+    assert applies == [4, 8] and desired() == 4 and "settled_to" not in own
+    assert own["settle_skipped"].startswith(
+        "the newer decision's 8 not put back: Launch is suspended on the group (SuspendedProcesses)"
+    )
+    assert own["settle_skipped"] in own["reason"]
 
 
 @pytest.mark.parametrize("paused", [False, True])

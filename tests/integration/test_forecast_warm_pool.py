@@ -185,6 +185,60 @@ def test_a_lost_answer_that_cannot_be_read_back_is_recorded_as_unknown(
     assert "reading it back failed too" in note["summary"] and "Rate exceeded" in note["summary"]
 
 
+def test_a_pool_put_whose_record_could_not_be_written_is_audited_by_the_retry(
+    config_file: ScalerConfig, alarms: list[str], audit: Audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.service import RetryableFailureError
+
+    # GIVEN the seasonal floor only recorded, and a run that puts the pool (it launches instances to
+    # stop) whose audit write is throttled
+    _configure(mode="forecast_only", anticipate_bursts=False, size_warm_pool=True)
+    _history()
+    write = AuditStore.write_audit
+    throttled = [1]
+
+    def throttled_once(self: AuditStore, record: dict[str, Any]) -> None:
+        if throttled and throttled.pop():
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        write(self, record)
+
+    monkeypatch.setattr(AuditStore, "write_audit", throttled_once)
+    when = T0.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with pytest.raises(RetryableFailureError):
+        run(execution_id=str(uuid.uuid4()), scheduled_time=when)
+    assert _pool() is not None and audit("web") == []
+    # WHEN Lambda retries it
+    run(execution_id=str(uuid.uuid4()), scheduled_time=when)
+    # THEN the run's one record says the pool was set (it once said "skipped: forecast_only, nothing
+    # acts on it; warm pool kept": the put that launched instances audited nowhere)
+    (record,) = audit("web")
+    assert record["outcome"] == "applied" and record["warm_pool"]["applied"] is True, record["reason"]
+    assert record["warm_pool"]["max_group_prepared_capacity"] == 8
+    assert "set by this run's earlier attempt" in record["warm_pool"]["summary"]
+
+
+@pytest.mark.usefixtures("sizing")
+def test_a_group_being_deleted_leaves_the_pool_and_the_forecast_stands(audit: Audit) -> None:
+    from surgeguard.adapters import clients
+
+    def deleting(parsed: dict[str, Any], **_: Any) -> None:
+        for group in parsed.get("AutoScalingGroups", []):
+            group["Status"] = "Delete in progress"
+
+    hook = "after-call.auto-scaling.DescribeAutoScalingGroups"
+    clients.client("autoscaling").meta.events.register(hook, deleting)
+    try:
+        record = _run(audit)
+    finally:
+        clients.client("autoscaling").meta.events.unregister(hook, deleting)
+    # The floor written is audited as such (the group read for the pool once escaped the sizing and
+    # the run's record said only "skipped: group_deleting")
+    assert record["outcome"] == "applied" and record["forecast"]["floor"] >= 6, record["reason"]
+    assert record["warm_pool"]["applied"] is False and "is being deleted" in record["warm_pool"]["summary"]
+    assert _pool() is None
+
+
 def test_off_by_default_the_forecaster_never_touches_a_pool(
     config_file: ScalerConfig, alarms: list[str], audit: Audit
 ) -> None:
@@ -284,12 +338,13 @@ def test_a_sale_whose_normal_load_no_capacity_fits_leaves_the_pool_and_the_forec
     assert _pool() is None
 
 
-@pytest.mark.parametrize("stopped_by", ["dry_run", "pause"])
+@pytest.mark.parametrize("stopped_by", ["dry_run", "pause", "launch_suspended"])
 def test_a_dry_run_or_paused_group_gets_no_warm_pool(
     config_file: ScalerConfig, alarms: list[str], audit: Audit, stopped_by: str
 ) -> None:
     # PutWarmPool (a pool launches instances) once ignored both: dry-run calls no Auto Scaling API, and the
-    # kill switch is read before every Auto Scaling call
+    # kill switch is read before every Auto Scaling call. With Launch suspended AWS accepts the put and
+    # prepares nothing (Launch adds instances to a warm pool too): it once read "warm pool set"
     from datetime import UTC, datetime
 
     from surgeguard.adapters.audit_store import AuditStore
@@ -303,10 +358,16 @@ def test_a_dry_run_or_paused_group_gets_no_warm_pool(
     )
     if stopped_by == "pause":
         AuditStore(TABLE).set_pause("web", Pause.ALL, "oncall@example.com", datetime.now(UTC))
+    if stopped_by == "launch_suspended":
+        boto3.client("autoscaling").suspend_processes(AutoScalingGroupName="web", ScalingProcesses=["Launch"])
     _history()
     record = _run(audit)
     assert _pool() is None, record["warm_pool"]
     assert "warm pool not sized; would set" in record["warm_pool"]["summary"]
+    if stopped_by == "launch_suspended":
+        assert record["warm_pool"]["summary"].startswith(
+            "Launch is suspended on the group (SuspendedProcesses)"
+        )
 
 
 def test_an_unset_pool_is_judged_at_the_groups_maxsize_and_prepared_for_a_near_sale(

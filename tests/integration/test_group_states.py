@@ -18,6 +18,7 @@ import pytest
 from surgeguard.adapters import clients
 from surgeguard.adapters.autoscaling import AutoScalingFleet
 from surgeguard.adapters.errors import AwsCallError
+from surgeguard.service import RetryableFailureError
 
 from .alarm_events import SNS, alarm_event
 from .support import alarm_for, at, desired, set_alarm_state, set_desired, set_desired_fails_once
@@ -172,8 +173,6 @@ def test_a_weight_is_counted_as_given_or_refused() -> None:
 def test_a_commit_is_not_put_in_place_while_launch_is_suspended(
     invoke: Any, audit: Any, cpu_metric: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from surgeguard.service import RetryableFailureError
-
     # GIVEN alarm A committed 2 -> 4 and its SetDesiredCapacity failed, then a person suspended Launch
     set_desired_fails_once(monkeypatch)
     cpu_metric(80.0)
@@ -226,3 +225,52 @@ def test_a_restore_that_lowers_desired_says_what_it_leaves_running(
         assert "Terminate is suspended" in record["reason"]
     else:
         assert "22 in service are protected from scale-in" in record["reason"]
+
+
+def _without(field: str) -> Edit:
+    return lambda group: group.pop(field)
+
+
+def _first_instance_without(field: str) -> Edit:
+    return lambda group: group["Instances"][0].pop(field)
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (_without("MinSize"), "DescribeAutoScalingGroups answer for web lacks MinSize"),
+        (_without("DesiredCapacity"), "DescribeAutoScalingGroups answer for web lacks DesiredCapacity"),
+        (_without("MaxSize"), "DescribeAutoScalingGroups answer for web lacks MaxSize"),
+        (
+            lambda group: group.update(MaxSize="20"),
+            "DescribeAutoScalingGroups answer for web has MaxSize '20', not a whole number",
+        ),
+        (_without("Instances"), "DescribeAutoScalingGroups answer for web lacks Instances"),
+        (
+            _first_instance_without("LifecycleState"),
+            "DescribeAutoScalingGroups answer for web has instance i-",
+        ),
+        (
+            lambda group: group.update(DesiredCapacityType="gpus"),
+            "DescribeAutoScalingGroups answer for web has DesiredCapacityType 'gpus'",
+        ),
+    ],
+    ids=["MinSize", "DesiredCapacity", "MaxSize", "MaxSize-text", "Instances", "LifecycleState", "type"],
+)
+def test_a_describe_answer_missing_what_the_decision_needs_fails_saying_what(
+    edit: Edit, said: str, invoke: Any, audit: Any, cpu_metric: Any, describe_hook: Any
+) -> None:
+    # GIVEN DescribeAutoScalingGroups answers web without a field the decision reads (or with one of
+    # a shape AWS does not send)
+    describe_hook(edit)
+    # WHEN CPU breaches
+    cpu_metric(80.0, at(40) - timedelta(minutes=1))
+    set_alarm_state(CPU_OUT, "ALARM")
+    with pytest.raises(RetryableFailureError):
+        invoke(alarm_event(SNS, CPU_OUT, at(40), metric="CPUUtilization"))
+    record = audit("web")[-1]
+    # THEN nothing is set, and the record says which field (it once read "internal"-style
+    # "KeyError: 'MinSize'", or counted an instance of no state as not serving and scaled on it)
+    assert desired() == 2
+    assert record["outcome"] == "failed" and said in record["reason"], record["reason"]
+    assert "KeyError" not in record["reason"]

@@ -108,9 +108,10 @@ def test_a_restore_between_the_next_sales_read_and_its_save_leaves_it_its_max(
     assert max_size() == 20
 
 
+@pytest.mark.parametrize("launch", ["running", "suspended"])
 @pytest.mark.usefixtures("config_file", "alarms")
 def test_the_next_sales_whole_prewarm_inside_a_restore_keeps_its_max_and_capacity(
-    clock: Any, audit: Audit, notifications: Any, monkeypatch: pytest.MonkeyPatch
+    launch: str, clock: Any, audit: Audit, notifications: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN the doorbuster's raise in place and the group at 24
     plan = _noon_sale("10:39")
@@ -125,6 +126,10 @@ def test_the_next_sales_whole_prewarm_inside_a_restore_keeps_its_max_and_capacit
         if not noon:
             # noon's whole pre-warm runs after the restore read the event items and the group
             noon.append(_at(clock, "noon", "prewarm", plan.prewarm, RESTORE - timedelta(seconds=2)))
+            if launch == "suspended":
+                boto3.client("autoscaling").suspend_processes(
+                    AutoScalingGroupName="web", ScalingProcesses=["Launch"]
+                )
             clock.pin(RESTORE)
         real_set(self, name, size, desired_capacity)
 
@@ -133,6 +138,17 @@ def test_the_next_sales_whole_prewarm_inside_a_restore_keeps_its_max_and_capacit
     restore = _at(clock, "doorbuster", "restore", RESTORE)
     # THEN it finds noon on when it reads the event items again, and puts its max and capacity back
     assert noon[0]["outcome"] == "unchanged", noon[0]["reason"]  # 30 / 24 when it ran: nothing to do
+    if launch == "suspended":
+        # ... its max only, with Launch suspended since: AWS would take desired 24 and launch nothing
+        # (it once said "desired 20 -> 24 put back" of a group left at 20 instances)
+        assert (max_size(), desired()) == (25, 20), restore["reason"]
+        assert restore["reason"].endswith(
+            "its max kept after all, MaxSize 20 -> 25; desired 20 not put back to 24: Launch is suspended "
+            "on the group (SuspendedProcesses), so it launches nothing until it is resumed (aws "
+            "autoscaling resume-processes --scaling-processes Launch)"
+        )
+        assert _last(audit, "doorbuster", "restore")["new_desired"] == 20
+        return
     assert (max_size(), desired()) == (25, 24), restore["reason"]
     assert "then noon found on" in restore["reason"]
     assert "MaxSize 20 -> 25, desired 20 -> 24 put back" in restore["reason"]
@@ -353,9 +369,10 @@ def test_a_restore_recovered_from_its_stash_is_not_taken_for_one_in_flight(
     assert (max_size(), desired()) == (40, before), restore["reason"]
 
 
+@pytest.mark.parametrize("terminate", ["running", "suspended"])
 @pytest.mark.usefixtures("config_file", "alarms")
 def test_a_scale_in_landing_inside_a_restore_is_not_raised_back(
-    clock: Any, audit: Audit, invoke: Any, cpu_metric: Any, monkeypatch: pytest.MonkeyPatch
+    terminate: str, clock: Any, audit: Audit, invoke: Any, cpu_metric: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from .test_sale_events import alarm
 
@@ -375,6 +392,10 @@ def test_a_scale_in_landing_inside_a_restore_is_not_raised_back(
             clock.pin(RESTORE + timedelta(seconds=3))
             alarm(invoke, "cpu", "in", RESTORE + timedelta(seconds=1))
             ran.append(f"{audit('web')[-1]['outcome']} {desired()}")
+            if terminate == "suspended":
+                boto3.client("autoscaling").suspend_processes(
+                    AutoScalingGroupName="web", ScalingProcesses=["Terminate"]
+                )
             clock.pin(RESTORE + timedelta(seconds=4))
         real_set(self, name, size, desired_capacity)
 
@@ -384,7 +405,18 @@ def test_a_scale_in_landing_inside_a_restore_is_not_raised_back(
     # THEN the newer scale-in stands: the restore, which read 24, once sent desired 20 with MaxSize 20
     # and raised the group back up behind it
     assert ran[1:] == ["applied 12"], ran
+    (audited,) = [r for r in audit("web") if r["trigger"].get("phase") == "restore"]
+    if terminate == "suspended":
+        # AND with Terminate suspended since, 12 is not put back (AWS would accept it and terminate
+        # nothing), and the restore says why; it once said "12 put back" of a group left at 20 instances
+        assert (max_size(), desired()) == (20, 20), restore["reason"]
+        assert restore["reason"].endswith(
+            "a decision committed 12 meanwhile: the newer decision's 12 not put back: Terminate is "
+            "suspended on the group (SuspendedProcesses), so it terminates nothing until it is resumed "
+            "(aws autoscaling resume-processes --scaling-processes Terminate)"
+        )
+        assert "settled_to" not in audited, audited
+        return
     assert (max_size(), desired()) == (20, 12), restore["reason"]
     assert restore["reason"].endswith("a decision committed 12 meanwhile: 12 put back")
-    (audited,) = [r for r in audit("web") if r["trigger"].get("phase") == "restore"]
     assert audited.get("settled_to") == 12, audited

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Any
 
 from surgeguard.adapters.clients import AwsAdapter
 from surgeguard.adapters.errors import AwsCallError, GroupDeletingError, GroupNotFoundError
@@ -12,6 +13,40 @@ from surgeguard.domain.warm_pool import WarmPool
 from surgeguard.domain.writers import Activity
 
 _PENDING_STATES = ("Pending", "Pending:Wait", "Pending:Proceed", "Warmed:Pending")
+# DesiredCapacityType: the unit DesiredCapacity is in (API_AutoScalingGroup); instances' WeightedCapacity
+# is in the same unit, so each is counted as given.
+_CAPACITY_TYPES = frozenset({"units", "vcpu", "memory-mib"})
+
+
+def _odd_answer(name: str, what: str) -> AwsCallError:
+    """An answer that lacks, or misshapes, something a decision reads: failed by name (a KeyError once
+    said only 'MinSize'), never guessed (an answer without Instances read as nothing in service)."""
+    return AwsCallError(
+        "DescribeAutoScalingGroups",
+        "UnexpectedResponse",
+        f"DescribeAutoScalingGroups answer for {name[:255]} {what}: the group cannot be read",
+    )
+
+
+def _whole(group: dict[str, Any], name: str, field: str) -> int:
+    if field not in group:
+        raise _odd_answer(name, f"lacks {field}")
+    value = group[field]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _odd_answer(name, f"has {field} {str(value)[:40]!r}, not a whole number")
+    return value
+
+
+def _instances(group: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The group's instances, each with its lifecycle state: counted without one, it served nothing."""
+    instances = group.get("Instances")
+    if not isinstance(instances, list):
+        raise _odd_answer(name, "lacks Instances" if instances is None else "has Instances that is no list")
+    for instance in instances:
+        if not isinstance(instance, dict) or not isinstance(instance.get("LifecycleState"), str):
+            described = instance.get("InstanceId") if isinstance(instance, dict) else instance
+            raise _odd_answer(name, f"has instance {str(described)[:64]} without a LifecycleState")
+    return instances
 
 
 # The most units one instance can count: DesiredCapacity is an API Integer, and a weight past it is no
@@ -45,20 +80,28 @@ class AutoScalingFleet(AwsAdapter):
     service = "autoscaling"
 
     def describe(self, name: str) -> GroupSnapshot:
-        groups = self._call("DescribeAutoScalingGroups", AutoScalingGroupNames=[name])["AutoScalingGroups"]
-        if not groups:
-            raise GroupNotFoundError(f"Auto Scaling group {name!r} not found")
-        group = groups[0]
+        group = self._group(name)
         if group.get("Status") == "Delete in progress":
             raise GroupDeletingError(f"Auto Scaling group {name!r} is being deleted: nothing to decide")
+        capacity_type = group.get("DesiredCapacityType", "units")
+        if capacity_type not in _CAPACITY_TYPES:
+            raise _odd_answer(
+                name,
+                f"has DesiredCapacityType {str(capacity_type)[:40]!r}, not one of units, vcpu, memory-mib",
+            )
+        size = AsgSize(
+            _whole(group, name, "MinSize"),
+            _whole(group, name, "DesiredCapacity"),
+            _whole(group, name, "MaxSize"),
+        )
         # Counted in the units DesiredCapacity is in: an instance's WeightedCapacity where the group
         # weighs its instance types (a mixed-instances policy), else one each. Counted in instances, a
         # group of 4 instances of weight 2 at desired 8 read as half as big as it is.
-        instances = group.get("Instances", [])
-        units = [(i.get("LifecycleState", ""), _weight(i)) for i in instances]
+        instances = _instances(group, name)
+        units = [(i["LifecycleState"], _weight(i)) for i in instances]
         return GroupSnapshot(
             name=name,
-            size=AsgSize(group["MinSize"], group["DesiredCapacity"], group["MaxSize"]),
+            size=size,
             in_service=sum(w for state, w in units if state == "InService"),
             pending=sum(w for state, w in units if state in _PENDING_STATES),
             suspended=frozenset(
@@ -73,10 +116,18 @@ class AutoScalingFleet(AwsAdapter):
 
     def enabled_metrics(self, name: str) -> frozenset[str]:
         """The group metrics Auto Scaling publishes for the group (EnableMetricsCollection)."""
-        groups = self._call("DescribeAutoScalingGroups", AutoScalingGroupNames=[name])["AutoScalingGroups"]
+        return frozenset(m["Metric"] for m in self._group(name).get("EnabledMetrics", []) if m.get("Metric"))
+
+    def _group(self, name: str) -> dict[str, Any]:
+        groups = self._call("DescribeAutoScalingGroups", AutoScalingGroupNames=[name]).get(
+            "AutoScalingGroups"
+        )
+        if not isinstance(groups, list):
+            raise _odd_answer(name, "lacks AutoScalingGroups")
         if not groups:
             raise GroupNotFoundError(f"Auto Scaling group {name!r} not found")
-        return frozenset(m["Metric"] for m in groups[0].get("EnabledMetrics", []) if m.get("Metric"))
+        group: dict[str, Any] = groups[0]
+        return group
 
     def set_desired_capacity(self, name: str, desired: int) -> None:
         # HonorCooldown=False: our own windows are the cooldown; the group's default cooldown is
