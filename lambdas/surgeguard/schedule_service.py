@@ -705,7 +705,9 @@ def _restore(
             f"restore of {trigger.event.name}: no temporary max was applied, nothing to restore",
         )
     pause = adapters.store.load_pause(group.name)
-    if pause is not Pause.NONE:
+    # A restore only takes capacity away (MaxSize, and desired down to it): a full pause or a scale-in
+    # freeze stops it, a scale-out pause does not (skipped under one, the sale's max stayed for good).
+    if pause.blocks(ScalingAction.SCALE_IN):
         return base(
             Outcome.SKIPPED,
             f"paused ({pause.value}): restore of {trigger.event.name} not done; MaxSize stays raised "

@@ -68,6 +68,21 @@ def test_a_paused_restore_leaves_max_size_raised_and_says_so(audit: Audit) -> No
 
 
 @pytest.mark.usefixtures("sale")
+def test_a_restore_under_a_scale_out_pause_puts_max_size_back(audit: Audit) -> None:
+    # A scale-out pause (`pause --direction out`, a cost runaway stopped) stops what adds capacity; a
+    # restore only takes the sale's max away. Skipped under it, the temporary max of 30 stayed for good,
+    # for any later scale-out to fill once resumed.
+    fire(phase("prewarm", PREWARM))
+    assert max_size() == 30
+    AuditStore(TABLE).set_pause(None, Pause.OUT, "oncall@example.com", datetime.now(UTC))
+    fire(phase("restore", RESTORE))
+    assert max_size() == 20
+    restore = [r for r in audit("web") if r["trigger"]["phase"] == "restore"]
+    assert [r["outcome"] for r in restore] == ["applied"]
+    assert "MaxSize 30 -> 20" in restore[0]["reason"]
+
+
+@pytest.mark.usefixtures("sale")
 def test_one_phase_delivered_twice_with_new_execution_ids_is_handled_once(audit: Audit) -> None:
     # Scheduler makes a new execution id for each attempt to deliver: a retried delivery after one that
     # landed was once a second trigger, applied and told a second time
