@@ -108,11 +108,24 @@ def run(argv: Sequence[str], command: str, delegate: Callable[[list[str]], int],
     print it, then call the bench or game day with the trace in place of a CSV argument."""
     from surgeguard.config import ConfigError
 
-    parser = argparse.ArgumentParser(prog=f"surgeguard {command}", add_help=False)
-    parser.add_argument("--from-cloudwatch", required=True, metavar="GROUP")
-    parser.add_argument("--days", type=int, default=14)
-    parser.add_argument("--config", default=DEFAULT_CONFIG)
-    parser.add_argument("--save-trace", type=Path, metavar="CSV")
+    # Its own --help, read before anything else: passed on to the bench or game day, it came only after
+    # the history's read, and named none of these options.
+    parser = argparse.ArgumentParser(
+        prog=f"surgeguard {command}",
+        usage=f"surgeguard {command} --from-cloudwatch GROUP [--days N] [--config PATH] [--save-trace CSV] "
+        "...",
+        description=f"Run the {command} on the group's own ALB RequestCount from CloudWatch. Needs AWS "
+        "credentials.",
+        epilog=f"Every other option is the {command}'s own (`surgeguard {command} --help`).",
+        add_help=False,
+    )
+    parser.add_argument("-h", "--help", action="help", help="show this help message and exit")
+    parser.add_argument(
+        "--from-cloudwatch", required=True, metavar="GROUP", help="the config's group to read"
+    )
+    parser.add_argument("--days", type=int, default=14, help="days of history to read, 1..455 (default 14)")
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})")
+    parser.add_argument("--save-trace", type=Path, metavar="CSV", help="also keep the trace read as this CSV")
     known, rest = parser.parse_known_args(list(argv))
     if not 1 <= known.days <= 455:
         print(f"surgeguard {command}: --days must be 1..455 (CloudWatch keeps 455 days)", file=sys.stderr)

@@ -131,7 +131,8 @@ def needs_group_metrics(signal: Signal) -> bool:
 
 
 def monitoring_warnings(config: ScalerConfig) -> list[str]:
-    """What a platform engineer must know before deploying (for synth output and `surgeguard plan`)."""
+    """What a platform engineer must know before deploying (a call: neither synth nor `surgeguard plan`
+    prints it)."""
     warnings = []
     for group in config.groups:
         basic = [s.id for s in group.signals if group.basic_ec2_cpu(s)]

@@ -175,3 +175,26 @@ def test_a_malformed_backtest_option_names_the_command(capsys: pytest.CaptureFix
         backtest.run(["--from-cloudwatch", "shop-web", "--days", "x"], "gameday", lambda a: 0)
     assert caught.value.code == output.USAGE
     assert "surgeguard gameday: error: argument --days: invalid int value: 'x'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["bench", "gameday"])
+def test_help_of_the_backtest_names_its_options_and_reads_nothing(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `surgeguard COMMAND --help` is each command's options (the CLI's own usage says so), but with
+    # --from-cloudwatch the --help went on to the history's read: --days, --config and --save-trace, which
+    # the README documents, were in no help, and the help was only reached after reading CloudWatch.
+    from surgeguard_cli import backtest
+
+    class _NoAws:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"--help read AWS ({name})")
+
+    ran: list[list[str]] = []
+    with pytest.raises(SystemExit) as caught:
+        backtest.run(["--from-cloudwatch", "shop-web", "--help"], command, ran.append, _NoAws())
+    assert caught.value.code == 0 and not ran
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: surgeguard {command} --from-cloudwatch GROUP")
+    for option in ("--days", "--config", "--save-trace"):
+        assert option in out
