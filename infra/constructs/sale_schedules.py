@@ -68,12 +68,13 @@ RETRY_ATTEMPTS = 2
 MAX_EVENT_AGE = Duration.hours(1)
 
 
-def max_size_bound(group: GroupConfig) -> int:
-    """The largest MaxSize the sale Lambda may set on `group`: an event's temporary max when it raises
-    it, or the group's max (the config requires temporary_max >= max). A restore puts back the MaxSize
-    the group had before the raise, which was below the temporary max, or the raise would not have
-    happened."""
-    return max([group.max, *(e.temporary_max for e in group.events if e.temporary_max is not None)])
+def max_size_bound(group: GroupConfig) -> int | None:
+    """The largest MaxSize the sale Lambda may set on `group`: its largest temporary max; None where no
+    event of it raises one, since then the Lambda never sets its MaxSize. A raise sets a temporary max;
+    a restore puts back the MaxSize the group had before the raise, which was below the temporary max
+    (or the raise would not have happened), or another sale's temporary max still on."""
+    raised = [e.temporary_max for e in group.events if e.temporary_max is not None]
+    return max(raised) if raised else None
 
 
 @dataclass(frozen=True)
@@ -271,20 +272,20 @@ class SaleSchedules(Construct):
         )
 
     def _grant_scaling(self, event_groups: Sequence[GroupConfig], tag: ManagedTag) -> None:
-        """SetDesiredCapacity (pre-warm, ramp, restore) and a bounded UpdateAutoScalingGroup (raise
-        MaxSize to a temporary max, restore it) on tagged groups: see scaling_grants. The IAM bound is
-        the largest any event needs; each group's own comes from the config the Lambda applies."""
+        """SetDesiredCapacity (pre-warm, ramp, restore) and, only where some event raises a temporary
+        max, a bounded UpdateAutoScalingGroup (raise MaxSize to it, restore it) on tagged groups: see
+        scaling_grants. The IAM bound is the largest temporary max; each group's own comes from the
+        config the Lambda applies. (Until 2026-12-06 every sale stack had UpdateAutoScalingGroup, up to
+        the largest `max` of any event group, though without a temporary max it is never called.)"""
         role = self.handler.role
         acknowledgments = grant_group_actions(
             self, role, sid="ScaleTaggedGroupsForSales", actions=SCALING_ACTIONS, tag=tag
         )
-        acknowledgments += grant_bounded_resize(
-            self,
-            role,
-            sid="ResizeTaggedGroupsForSales",
-            tag=tag,
-            max_size=max(max_size_bound(group) for group in event_groups),
-        )
+        bounds = [bound for bound in map(max_size_bound, event_groups) if bound is not None]
+        if bounds:
+            acknowledgments += grant_bounded_resize(
+                self, role, sid="ResizeTaggedGroupsForSales", tag=tag, max_size=max(bounds)
+            )
         acknowledgments += grant_read_groups_and_metrics(role)
         acknowledgments.append(publish_to_encrypted_topic())
         Validations.of(role).acknowledge(*acknowledgments)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match, Template
 from synth_support import (
     ACCOUNT,
@@ -23,10 +24,12 @@ from synth_support import (
     REGION,
     ROOT,
     SALES_NOW,
+    STACK_NAME,
     Synth,
     cdk_context,
     forecast_config,
     sales_config,
+    synthesize,
 )
 
 from infra.constructs import reactive_function, sale_schedules
@@ -304,7 +307,67 @@ def test_update_auto_scaling_group_is_bounded_on_tagged_groups_and_never_sets_mi
         },
     )
     assert len(updates) == 1
-    assert {g.name: max_size_bound(g) for g in sales_config().groups} == {"web": 40, "api": 6}
+    assert {g.name: max_size_bound(g) for g in sales_config().groups} == {"web": 40, "api": None}
+
+
+def _sale_updates(synth: Synth) -> list[dict[str, Any]]:
+    """The sale role's statements that allow UpdateAutoScalingGroup."""
+    _, sale = synth.function(sale_schedules.HANDLER)
+    role_id = sale["Properties"]["Role"]["Fn::GetAtt"][0]
+    update = "autoscaling:UpdateAutoScalingGroup"
+    return [s for s in _statements(synth, role_id) if update in _as_list(s["Action"])]
+
+
+def test_no_update_auto_scaling_group_where_no_event_raises_a_temporary_max(nested_synth: Synth) -> None:
+    # GIVEN the forecast config: one sale event (web's black-friday), no temporary_max anywhere
+    assert any(g.events for g in forecast_config().groups)
+    assert all(e.temporary_max is None for g in forecast_config().groups for e in g.events)
+    # THEN the sale Lambda cannot call UpdateAutoScalingGroup at all: only a temporary max makes it
+    # call it (the raise, and its restore); it was granted up to MaxSize 10 on every tagged group
+    assert nested_synth.validation_error is None
+    assert _sale_updates(nested_synth) == []
+
+
+@pytest.fixture(scope="module")
+def bound_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """web (max 10) raises its max to 20 for one sale; big (max 50) has a sale with no temporary max."""
+    cpu = [{"kind": "cpu", "target": 50}]
+    sale = {
+        "start": "2026-11-27T00:00:00",
+        "end": "2026-11-27T02:00:00",
+        "timezone": NY,
+        "peak_multiplier": 2,
+    }
+    config = parse_config(
+        {
+            "groups": [
+                {
+                    "name": "web",
+                    "min": 2,
+                    "max": 10,
+                    "signals": cpu,
+                    "events": [{**sale, "name": "black-friday", "temporary_max": 20}],
+                },
+                {"name": "big", "min": 2, "max": 50, "signals": cpu, "events": [{**sale, "name": "doors"}]},
+            ]
+        },
+        source="tests/infra temporary max bound",
+    )
+    outdir = tmp_path_factory.mktemp("bound-synth")
+    result = synthesize(outdir, config=config, now=SALES_NOW)
+    template = json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
+    return Synth(outdir, template, result["validation_error"], result["seconds"], result.get("stderr", ""))
+
+
+def test_update_auto_scaling_group_is_bounded_by_the_largest_temporary_max_not_a_groups_max(
+    bound_synth: Synth,
+) -> None:
+    # GIVEN web's temporary max 20, and big (max 50) whose sale raises nothing
+    # THEN MaxSize at most 20: every MaxSize the Lambda sets is a temporary max or one it put back from
+    # under one; big's max (50) once widened the bound, though nothing ever sets big's MaxSize
+    assert bound_synth.validation_error is None
+    (update,) = _sale_updates(bound_synth)
+    assert update["Condition"]["NumericLessThanEquals"] == {"autoscaling:MaxSize": "20"}
 
 
 def test_sale_lambda_async_config_is_explicit_two_retries_within_an_hour(sales_synth: Synth) -> None:
