@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import jsii
 from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -29,3 +32,24 @@ class DeadLetterQueue(Construct):
                 ),
             )
         )
+
+
+@jsii.implements(lambda_.IDestination)
+class SendOnlyQueueDestination:
+    """A queue as a function's on-failure destination, with sqs:SendMessage on it for the function's
+    role and nothing more: Lambda delivers the invocation record with the execution role's SendMessage.
+    CDK's SqsDestination grants GetQueueAttributes and GetQueueUrl too, which nothing calls."""
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(
+        self,
+        _scope: Construct,
+        fn: lambda_.IFunction,
+        *,
+        type: lambda_.DestinationType,  # noqa: A002 (jsii's name for it)
+    ) -> lambda_.DestinationConfig:
+        arn = self.queue.queue_arn
+        fn.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[arn]))
+        return lambda_.DestinationConfig(destination=arn)

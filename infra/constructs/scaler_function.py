@@ -10,13 +10,12 @@ from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.constructs.audit_table import grant_append_only
-from infra.constructs.dead_letter_queue import DeadLetterQueue
+from infra.constructs.dead_letter_queue import DeadLetterQueue, SendOnlyQueueDestination
 from infra.constructs.lambda_code import ZONE_DATA_PATH, powertools_layer_arn
 from surgeguard.config import BUNDLED_CONFIG_FILE
 
@@ -102,7 +101,7 @@ class ScalerFunction(Construct):
             },
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
-            on_failure=destinations.SqsDestination(self.dead_letter_queue.queue),
+            on_failure=SendOnlyQueueDestination(self.dead_letter_queue.queue),
         )
         grant_append_only(table, self.role)
         notify_topic.grant_publish(self.function)

@@ -257,6 +257,28 @@ def test_async_invocations_retry_then_land_in_an_encrypted_queue(synth: Synth) -
     assert synth.resources[queue_id]["Properties"]["SqsManagedSseEnabled"] is True
 
 
+def test_each_lambda_may_only_send_its_failed_invocations_to_its_own_queue(synth: Synth) -> None:
+    # Lambda delivers an on-failure record with the execution role's sqs:SendMessage; the role never
+    # reads the queue (CDK's SqsDestination also granted GetQueueAttributes and GetQueueUrl)
+    functions = synth.of_type("AWS::Lambda::Function")
+    for config in synth.of_type("AWS::Lambda::EventInvokeConfig").values():
+        props = config["Properties"]
+        role_id = functions[props["FunctionName"]["Ref"]]["Properties"]["Role"]["Fn::GetAtt"][0]
+        queue = props["DestinationConfig"]["OnFailure"]["Destination"]
+        on_queue = [
+            statement
+            for policy in synth.of_type("AWS::IAM::Policy").values()
+            if {"Ref": role_id} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if queue in _as_list(statement["Resource"])
+        ]
+        assert [(s["Effect"], _as_list(s["Action"]), s["Resource"]) for s in on_queue] == [
+            ("Allow", ["sqs:SendMessage"], queue)
+        ], role_id
+    sqs = {a for s in _statements(synth) for a in _as_list(s["Action"]) if a.startswith("sqs:")}
+    assert sqs == {"sqs:SendMessage"}
+
+
 def test_signals_topic_invokes_the_lambda_with_its_own_dead_letter_queue(synth: Synth) -> None:
     function_id, _ = _function(synth)
     signals = synth.logical_id("AWS::SNS::Topic", DisplayName="Surgeguard alarm signals")
