@@ -10,6 +10,8 @@ from constructs import Construct
 from surgeguard.keys import GROUP_PREFIX, PARTITION_KEY, SORT_KEY, TRIGGER_PREFIX, TTL_ATTRIBUTE
 
 READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
+# The forecaster reads its items by key only (its forecast, the kill switch, its claims): never a Query.
+KEY_READ_ACTIONS = ("dynamodb:GetItem",)
 # Audit items, state, sale events and forecasts: all in `GROUP#<group>` partitions.
 PUT_ACTIONS = ("dynamodb:PutItem",)
 PUT_PARTITIONS = (f"{GROUP_PREFIX}*",)
@@ -31,8 +33,9 @@ def _partitions(patterns: tuple[str, ...]) -> dict[str, dict[str, object]]:
     }
 
 
-def grant_append_only(table: dynamodb.ITable, grantee: iam.IGrantable) -> None:
+def grant_append_only(table: dynamodb.ITable, grantee: iam.IGrantable, *, query: bool = True) -> None:
     """What a Surgeguard Lambda may do to the table: read, add, and handle its own trigger claims.
+    `query`: whether it reads with Query too (a group's sale events), or by key only.
 
     No BatchWriteItem, and DeleteItem/UpdateItem only on trigger claims, so no audit item can be
     deleted or rewritten field by field. IAM cannot require a ConditionExpression on PutItem (no
@@ -41,7 +44,11 @@ def grant_append_only(table: dynamodb.ITable, grantee: iam.IGrantable) -> None:
     recovery plus deletion protection (AuditTable) keep the history recoverable.
     """
     statements = [
-        iam.PolicyStatement(sid="ReadAuditTable", actions=list(READ_ACTIONS), resources=[table.table_arn]),
+        iam.PolicyStatement(
+            sid="ReadAuditTable",
+            actions=list(READ_ACTIONS if query else KEY_READ_ACTIONS),
+            resources=[table.table_arn],
+        ),
         iam.PolicyStatement(
             sid="PutGroupItems",
             actions=list(PUT_ACTIONS),

@@ -81,6 +81,7 @@ class Forecaster(Construct):
             alarm_prefix=alarm_prefix,
             retry_attempts=RETRY_ATTEMPTS,
             max_event_age=MAX_EVENT_AGE,
+            queries_table=False,  # its forecast, the kill switch and its claims, all read by key
         )
         self.function = self.handler.function
         role = self.handler.role

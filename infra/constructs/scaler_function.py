@@ -54,7 +54,9 @@ class ScalerFunction(Construct):
         alarm_prefix: str,
         retry_attempts: int = RETRY_ATTEMPTS,
         max_event_age: Duration = MAX_EVENT_AGE,
+        queries_table: bool = True,
     ) -> None:
+        """`queries_table`: whether the Lambda reads the table with Query (see `grant_append_only`)."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
         # Own role instead of the default one with AWSLambdaBasicExecutionRole (log access to
@@ -103,5 +105,5 @@ class ScalerFunction(Construct):
             max_event_age=max_event_age,
             on_failure=SendOnlyQueueDestination(self.dead_letter_queue.queue),
         )
-        grant_append_only(table, self.role)
+        grant_append_only(table, self.role, query=queries_table)
         notify_topic.grant_publish(self.function)
