@@ -82,8 +82,8 @@ class CloudWatchSignals(AwsAdapter):
     service = "cloudwatch"
 
     def read(self, group: GroupConfig, now: datetime) -> list[Reading]:
-        """The latest datapoint of every signal of the group, in one GetMetricData call, each with when
-        its period began."""
+        """The latest datapoint of every signal of the group, in one GetMetricData request (its pages
+        followed), each with when its period began."""
         # EC2's basic monitoring publishes CPU once per 5 minutes, stamped at its period's start and
         # published after it ends: read at 60 s over the scale-out lookback, the last one fell out of the
         # window before the next arrived, and CPU abstained (a requests signal alone then scaled in at
@@ -105,31 +105,42 @@ class CloudWatchSignals(AwsAdapter):
             # Started on a whole 5 minutes, the buckets are EC2's own, and a datapoint's timestamp is when
             # its period began (unaligned, it would fall in the bucket before, and be said older).
             start -= timedelta(seconds=start.timestamp() % max(periods))
-        response = self._call(
-            "GetMetricData",
-            MetricDataQueries=queries,
-            StartTime=start,
-            EndTime=now + timedelta(seconds=group.scale_out.period_seconds),
-            ScanBy="TimestampDescending",
-        )
-        latest: dict[str, tuple[datetime, float]] = {}
+        request: dict[str, Any] = {
+            "MetricDataQueries": queries,
+            "StartTime": start,
+            "EndTime": now + timedelta(seconds=group.scale_out.period_seconds),
+            "ScanBy": "TimestampDescending",
+        }
+        # A query's datapoints may come over several pages (StatusCode PartialData and a NextToken, the
+        # same Id again on the next page): its first page alone may hold none of them, and read as no
+        # datapoint (zero requests, for the ALB), or an older minute than a later page's.
+        points: dict[str, list[tuple[datetime, float]]] = {}
         unanswered: set[str] = set()
-        for result in response.get("MetricDataResults", []):
-            if _failed(result):
-                unanswered.add(result.get("Id", ""))
-                continue
-            oldest = since.get(result.get("Id", ""), start)
-            pairs = sorted(
-                (when, value)
-                for when, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
-                if when >= oldest
-            )
-            if pairs:
-                latest[result["Id"]] = (pairs[-1][0], float(pairs[-1][1]))
+        while True:
+            response = self._call("GetMetricData", **request)
+            for result in response.get("MetricDataResults", []):
+                query_id = result.get("Id", "")
+                if _failed(result):
+                    unanswered.add(query_id)
+                    continue
+                oldest = since.get(query_id, start)
+                points.setdefault(query_id, []).extend(
+                    (when, float(value))
+                    for when, value in zip(
+                        result.get("Timestamps", []), result.get("Values", []), strict=False
+                    )
+                    if when >= oldest
+                )
+            token = response.get("NextToken")
+            if not token:
+                break
+            request["NextToken"] = token
+        latest = {query_id: max(pairs) for query_id, pairs in points.items() if pairs}
         readings = []
         for index, (signal, metric) in enumerate(zip(group.signals, metrics, strict=True)):
             key = f"s{index}e" if metric.is_math else f"s{index}{metric.stats[0].id}"
-            found = latest.get(key)
+            # A page that failed leaves the query's newest datapoint unknown, whatever the others held.
+            found = None if key in unanswered else latest.get(key)
             # No datapoint at all: what that means depends on the signal (the ALB publishes nothing
             # while no request flows: zero, not unknown; see alarm_shape.absent_value). A query that
             # CloudWatch did not answer is unknown whatever the signal: it abstains, never reads as zero.

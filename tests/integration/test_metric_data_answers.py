@@ -1,0 +1,106 @@
+"""What the decision reads when GetMetricData answers as real CloudWatch does and moto does not: results
+split across pages (StatusCode PartialData with a NextToken, one query's datapoints on several pages),
+and answers that leave a query out.
+
+CloudWatch's shapes (API_MetricDataResult, API_GetMetricData): a result is Complete, PartialData ("an
+incomplete set of data points were returned ... use the NextToken value ... to get more data points"),
+InternalError or Forbidden; ScanBy TimestampDescending returns the newest data first and paginates at
+MaxDatapoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from surgeguard.adapters import clients
+
+from .alarm_events import SNS, alarm_event
+from .support import alarm_for, at, desired, set_alarm_state, set_desired
+
+Page = dict[str, Any]
+
+
+class PagedMetricData:
+    """CloudWatch's GetMetricData answering from fixed pages: each page is the answer to the request
+    carrying the token that the page before it returned (none for the first)."""
+
+    def __init__(self, pages: dict[str | None, Page]) -> None:
+        self.pages = pages
+        self.tokens: list[str | None] = []
+
+    def record_request(self, params: dict[str, Any], **_: Any) -> None:
+        self.tokens.append(params.get("NextToken"))
+
+    def answer(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        page = self.pages[self.tokens[-1]]
+        http = AWSResponse("https://monitoring.us-east-1.amazonaws.com/", 200, {}, None)
+        return http, {"Messages": [], **page, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+
+@pytest.fixture
+def metric_data() -> Iterator[Callable[[dict[str | None, Page]], PagedMetricData]]:
+    events = clients.client("cloudwatch").meta.events
+    installed: list[PagedMetricData] = []
+
+    def install(pages: dict[str | None, Page]) -> PagedMetricData:
+        fake = PagedMetricData(pages)
+        events.register("before-parameter-build.monitoring.GetMetricData", fake.record_request)
+        events.register("before-call.monitoring.GetMetricData", fake.answer)
+        installed.append(fake)
+        return fake
+
+    yield install
+    for fake in installed:
+        events.unregister("before-parameter-build.monitoring.GetMetricData", fake.record_request)
+        events.unregister("before-call.monitoring.GetMetricData", fake.answer)
+
+
+def _result(query_id: str, points: list[tuple[int, float]], status: str = "Complete") -> dict[str, Any]:
+    """One MetricDataResult; `points` as (seconds after T0, value), newest first (TimestampDescending)."""
+    return {
+        "Id": query_id,
+        "Timestamps": [at(seconds) for seconds, _ in points],
+        "Values": [value for _, value in points],
+        "StatusCode": status,
+    }
+
+
+def test_a_signal_split_across_pages_is_read_from_all_of_them(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Page]], PagedMetricData],
+) -> None:
+    # GIVEN 8 instances at CPU 20 % (of 50) and 900 requests per target (of 1000): the requests hold all 8
+    # AND CloudWatch answers in pages: the requests query PartialData with nothing on the first page, its
+    # newest minute on the second, an older quiet minute on the third
+    set_desired("web", 8)
+    fake = metric_data(
+        {
+            None: {
+                "MetricDataResults": [
+                    _result("s0m1", [(-21, 20.0)]),
+                    _result("s1m1", [], "PartialData"),
+                ],
+                "NextToken": "page-2",
+            },
+            "page-2": {
+                "MetricDataResults": [_result("s1m1", [(-21, 900.0)], "PartialData")],
+                "NextToken": "page-3",
+            },
+            "page-3": {"MetricDataResults": [_result("s1m1", [(-321, 100.0)])]},
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN every page was read, and the requests signal is its newest minute (the first page alone read
+    # as no request at all, zero, and scaled 8 -> 4; the last page's older minute is not the latest)
+    assert fake.tokens == [None, "page-2", "page-3"]
+    record = audit("web")[-1]
+    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    assert requests["value"] == 900.0, record["reason"]
+    assert desired() == 8, record["reason"]
