@@ -104,3 +104,34 @@ def test_a_signal_split_across_pages_is_read_from_all_of_them(
     (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
     assert requests["value"] == 900.0, record["reason"]
     assert desired() == 8, record["reason"]
+
+
+def test_a_query_left_out_of_the_answer_is_unknown_not_zero(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Page]], PagedMetricData],
+) -> None:
+    # GIVEN 8 instances at CPU 20 % (of 50), and an answer with no result at all for the requests query
+    # (CloudWatch returns one result per query asked, empty when it has no datapoint) beside one for an
+    # Id never asked for
+    set_desired("web", 8)
+    metric_data(
+        {
+            None: {
+                "MetricDataResults": [
+                    _result("s0m1", [(-21, 20.0)]),
+                    _result("s9m1", [(-21, 900.0)]),
+                ]
+            }
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN the requests signal is unknown, as a query CloudWatch failed is, and holds the scale-in (read
+    # as a quiet ALB, zero requests, it scaled 8 -> 4); the stray Id is nobody's reading
+    record = audit("web")[-1]
+    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    assert requests["value"] is None and requests["unanswered"] is True, record["reason"]
+    assert desired() == 8, record["reason"]
+    assert record["outcome"] == "unchanged" and "requests_per_target could not be read" in record["reason"]

@@ -116,10 +116,12 @@ class CloudWatchSignals(AwsAdapter):
         # datapoint (zero requests, for the ALB), or an older minute than a later page's.
         points: dict[str, list[tuple[datetime, float]]] = {}
         unanswered: set[str] = set()
+        answered: set[str] = set()
         while True:
             response = self._call("GetMetricData", **request)
             for result in response.get("MetricDataResults", []):
                 query_id = result.get("Id", "")
+                answered.add(query_id)
                 if _failed(result):
                     unanswered.add(query_id)
                     continue
@@ -135,6 +137,9 @@ class CloudWatchSignals(AwsAdapter):
             if not token:
                 break
             request["NextToken"] = token
+        # CloudWatch answers every query it returns data for, empty when it has no datapoint: one left out
+        # of the answer was not answered, and is unknown (read as no datapoint, it was zero requests).
+        unanswered |= {q["Id"] for q in queries if q["ReturnData"]} - answered
         latest = {query_id: max(pairs) for query_id, pairs in points.items() if pairs}
         readings = []
         for index, (signal, metric) in enumerate(zip(group.signals, metrics, strict=True)):
