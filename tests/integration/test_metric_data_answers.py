@@ -1,6 +1,6 @@
 """What the decision reads when GetMetricData answers as real CloudWatch does and moto does not: results
 split across pages (StatusCode PartialData with a NextToken, one query's datapoints on several pages),
-and answers that leave a query out.
+answers that leave a query out, and percentiles over too few requests to mean anything.
 
 CloudWatch's shapes (API_MetricDataResult, API_GetMetricData): a result is Complete, PartialData ("an
 incomplete set of data points were returned ... use the NextToken value ... to get more data points"),
@@ -19,7 +19,17 @@ from botocore.awsrequest import AWSResponse
 from surgeguard.adapters import clients
 
 from .alarm_events import SNS, alarm_event
-from .support import alarm_for, at, desired, set_alarm_state, set_desired
+from .support import (
+    CONFIG,
+    LOAD_BALANCER,
+    WEB_TARGET_GROUP,
+    alarm_for,
+    at,
+    configure_web,
+    desired,
+    set_alarm_state,
+    set_desired,
+)
 
 Page = dict[str, Any]
 
@@ -135,3 +145,58 @@ def test_a_query_left_out_of_the_answer_is_unknown_not_zero(
     assert requests["value"] is None and requests["unanswered"] is True, record["reason"]
     assert desired() == 8, record["reason"]
     assert record["outcome"] == "unchanged" and "requests_per_target could not be read" in record["reason"]
+
+
+@pytest.mark.parametrize(
+    ("samples", "read_as"),
+    [
+        # 12 requests in the minute: one slow request is its p95 (the alarm ignores such a period)
+        (12.0, None),
+        # 250 requests: over the 10 / (1 - 0.95) = 200 CloudWatch holds significant for a p95
+        (250.0, 3.0),
+    ],
+)
+def test_a_percentile_over_too_few_requests_abstains(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Page]], PagedMetricData],
+    samples: float,
+    read_as: float | None,
+) -> None:
+    # GIVEN the web group scaled on CPU and on its p95 response time (target 0.5 s), 8 instances at CPU
+    # 20 % (of 50), and a last minute whose p95 is 3 s over `samples` requests (ALB TargetResponseTime:
+    # its SampleCount is the requests the percentile is over)
+    configure_web(
+        signals=[
+            *CONFIG["groups"][0]["signals"][:1],
+            {
+                "kind": "response_time",
+                "target": 0.5,
+                "load_balancer": LOAD_BALANCER,
+                "target_group": WEB_TARGET_GROUP,
+            },
+        ]
+    )
+    set_desired("web", 8)
+    metric_data(
+        {
+            None: {
+                "MetricDataResults": [
+                    _result("s0m1", [(-21, 20.0)]),
+                    _result("s1m1", [(-21, 3.0), (-81, 0.2)]),
+                    _result("s1m1n", [(-21, samples), (-81, 900.0)]),
+                ]
+            }
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN a p95 over too few requests is no reading (as the alarm, EvaluateLowSampleCountPercentile
+    # ignore, does not evaluate it): not the 3 s that doubled 8 instances on one slow request, nor the
+    # older minute's; over enough requests it is read
+    record = audit("web")[-1]
+    (latency,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "response_time"]
+    assert latency["value"] == read_as, record["reason"]
+    assert latency.get("unanswered") is not True
+    assert desired() == (4 if read_as is None else 16), record["reason"]

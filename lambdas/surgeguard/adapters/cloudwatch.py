@@ -12,8 +12,10 @@ from surgeguard.alarm_shape import (
     GROUP_IN_SERVICE,
     NORMAL_WINDOW_MINUTES,
     absent_value,
+    is_percentile,
     mean_requests_per_minute,
     normal_window,
+    significant_samples,
 )
 from surgeguard.config import GroupConfig, RequestsPerTargetSignal
 from surgeguard.domain.model import Reading
@@ -41,10 +43,25 @@ def _queries(index: int, metric: SignalMetric, period: int) -> list[dict[str, An
         }
         for stat in metric.stats
     ]
+    # A percentile's datapoint is read beside its period's sample count (the requests it is over): the
+    # alarm ignores a period with too few (EvaluateLowSampleCountPercentile), and so must its reading.
+    queries += [
+        {
+            **query,
+            "Id": _samples_id(query["Id"]),
+            "MetricStat": {**query["MetricStat"], "Stat": "SampleCount"},
+        }
+        for query in queries
+        if query["ReturnData"] and is_percentile(query["MetricStat"]["Stat"])
+    ]
     if metric.expression is not None:
         expression = _STAT_ID.sub(lambda m: f"{prefix}m{m.group(1)}", metric.expression)
         queries.append({"Id": f"{prefix}e", "Expression": expression, "ReturnData": True})
     return queries
+
+
+def _samples_id(query_id: str) -> str:
+    return f"{query_id}n"
 
 
 def _request_count_query(query_id: str, signal: RequestsPerTargetSignal) -> dict[str, Any]:
@@ -141,15 +158,27 @@ class CloudWatchSignals(AwsAdapter):
         # of the answer was not answered, and is unknown (read as no datapoint, it was zero requests).
         unanswered |= {q["Id"] for q in queries if q["ReturnData"]} - answered
         latest = {query_id: max(pairs) for query_id, pairs in points.items() if pairs}
+        thin: set[str] = set()
         readings = []
         for index, (signal, metric) in enumerate(zip(group.signals, metrics, strict=True)):
             key = f"s{index}e" if metric.is_math else f"s{index}{metric.stats[0].id}"
+            statistic = metric.stats[0].statistic
+            if not metric.is_math and is_percentile(statistic):
+                samples_key = _samples_id(key)
+                if samples_key in unanswered:
+                    unanswered.add(key)
+                elif key in latest:
+                    samples = dict(points.get(samples_key, [])).get(latest[key][0], 0.0)
+                    if samples < significant_samples(statistic):
+                        # Requests flowed (not the quiet ALB's zero), too few to say how slow: no vote.
+                        latest.pop(key)
+                        thin.add(key)
             # A page that failed leaves the query's newest datapoint unknown, whatever the others held.
             found = None if key in unanswered else latest.get(key)
             # No datapoint at all: what that means depends on the signal (the ALB publishes nothing
             # while no request flows: zero, not unknown; see alarm_shape.absent_value). A query that
             # CloudWatch did not answer is unknown whatever the signal: it abstains, never reads as zero.
-            value = found[1] if found else None if key in unanswered else absent_value(signal)
+            value = found[1] if found else None if key in unanswered | thin else absent_value(signal)
             readings.append(
                 Reading(
                     signal.id,
