@@ -11,17 +11,22 @@ MaxDatapoints.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
 
 from surgeguard.adapters import clients
+from surgeguard.adapters.cloudwatch import CloudWatchSignals
+from surgeguard.adapters.errors import AwsCallError
+from surgeguard.config import parse_config
 
 from .alarm_events import SNS, alarm_event
 from .support import (
     CONFIG,
     LOAD_BALANCER,
+    T0,
     WEB_TARGET_GROUP,
     alarm_for,
     at,
@@ -200,3 +205,33 @@ def test_a_percentile_over_too_few_requests_abstains(
     assert latency["value"] == read_as, record["reason"]
     assert latency.get("unanswered") is not True
     assert desired() == (4 if read_as is None else 16), record["reason"]
+
+
+class AnswersNoQuery:
+    """A CloudWatch client whose GetMetricData succeeds with no result for any query asked."""
+
+    def get_metric_data(self, **_: Any) -> dict[str, Any]:
+        return {"MetricDataResults": [], "Messages": []}
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda signals, group: signals.request_history(group, T0 - timedelta(days=3), T0),
+        lambda signals, group: signals.fleet_history(group, T0 - timedelta(days=3), T0),
+        lambda signals, group: signals.normal_requests_per_minute(group, T0 - timedelta(days=7)),
+    ],
+    ids=["request_history", "fleet_history", "normal_requests_per_minute"],
+)
+def test_a_history_query_left_out_of_the_answer_is_a_failed_read(
+    read: Callable[[CloudWatchSignals, Any], object],
+) -> None:
+    # GIVEN an answer that holds no result for the query asked (CloudWatch answers each query, empty
+    # when it has no datapoint)
+    group = parse_config(CONFIG).group("web")
+    # WHEN the forecaster's history, the fleet's or the pre-warm's normal demand is read
+    # THEN the read fails, as for a query CloudWatch answered InternalError: not a history of gaps (the
+    # forecaster then skipped for no history, the anchor judged the group's metrics not collected) nor
+    # no demand a week ago (the pre-warm multiplied the capacity of now instead)
+    with pytest.raises(AwsCallError, match="GetMetricData"):
+        read(CloudWatchSignals(AnswersNoQuery()), group)

@@ -95,6 +95,18 @@ def _raise_if_failed(result: dict[str, Any]) -> None:
         raise AwsCallError("GetMetricData", str(result.get("StatusCode")), messages or "query not answered")
 
 
+def _left_out(queries: list[dict[str, Any]], answered: set[str]) -> set[str]:
+    """The queries asked for data that no result answered: CloudWatch returns a result for every query
+    it answers, empty when it has no datapoint, so these were not answered at all."""
+    return {q["Id"] for q in queries if q["ReturnData"]} - answered
+
+
+def _raise_if_left_out(queries: list[dict[str, Any]], answered: set[str]) -> None:
+    missing = _left_out(queries, answered)
+    if missing:
+        raise AwsCallError("GetMetricData", "ResultMissing", f"no result for {', '.join(sorted(missing))}")
+
+
 class CloudWatchSignals(AwsAdapter):
     service = "cloudwatch"
 
@@ -154,9 +166,8 @@ class CloudWatchSignals(AwsAdapter):
             if not token:
                 break
             request["NextToken"] = token
-        # CloudWatch answers every query it returns data for, empty when it has no datapoint: one left out
-        # of the answer was not answered, and is unknown (read as no datapoint, it was zero requests).
-        unanswered |= {q["Id"] for q in queries if q["ReturnData"]} - answered
+        # Left out of the answer, a query is unknown (read as no datapoint, it was zero requests).
+        unanswered |= _left_out(queries, answered)
         latest = {query_id: max(pairs) for query_id, pairs in points.items() if pairs}
         thin: set[str] = set()
         readings = []
@@ -243,10 +254,12 @@ class CloudWatchSignals(AwsAdapter):
             "EndTime": start + timedelta(minutes=minutes),
             "ScanBy": "TimestampAscending",
         }
+        answered: set[str] = set()
         while True:
             response = self._call("GetMetricData", **request)
             for result in response.get("MetricDataResults", []):
                 _raise_if_failed(result)
+                answered.add(result.get("Id", ""))
                 series = values.get(result.get("Id", ""))
                 if series is None:
                     continue  # no query of ours: nothing to place
@@ -256,6 +269,9 @@ class CloudWatchSignals(AwsAdapter):
                         series[index] = float(value)
             token = response.get("NextToken")
             if not token:
+                # Not answered is no history of gaps: the forecaster skipped for no history, and the
+                # anchor took the group for one that does not collect its metrics.
+                _raise_if_left_out(queries, answered)
                 return values
             request["NextToken"] = token
 
@@ -272,6 +288,7 @@ class CloudWatchSignals(AwsAdapter):
         results = response.get("MetricDataResults", [])
         for result in results:
             _raise_if_failed(result)  # unanswered is not "no history": the pre-warm would size on less
+        _raise_if_left_out([query], {r.get("Id", "") for r in results})
         values = [float(v) for r in results for v in r.get("Values", [])]
         return mean_requests_per_minute(values, NORMAL_WINDOW_MINUTES)
 
