@@ -65,6 +65,14 @@ def is_percentile(statistic: str) -> bool:
     return statistic.startswith("p") and statistic[1:].replace(".", "", 1).isdigit()
 
 
+def significant_samples(statistic: str) -> float:
+    """The fewest samples a period needs for CloudWatch to hold a percentile statistic significant
+    ("Percentile-based alarms and low data samples"): 10 / (1 - p) from p50 up (200 for p95, 1000 for
+    p99), 10 / p below."""
+    fraction = float(statistic[1:]) / 100
+    return 10 / (1 - fraction) if fraction >= 0.5 else 10 / fraction
+
+
 def treat_missing(signal: Signal, direction: Direction) -> TreatMissing:
     if isinstance(signal, CpuSignal):
         return TreatMissing.MISSING

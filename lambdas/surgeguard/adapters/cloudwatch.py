@@ -12,8 +12,10 @@ from surgeguard.alarm_shape import (
     GROUP_IN_SERVICE,
     NORMAL_WINDOW_MINUTES,
     absent_value,
+    is_percentile,
     mean_requests_per_minute,
     normal_window,
+    significant_samples,
 )
 from surgeguard.config import GroupConfig, RequestsPerTargetSignal
 from surgeguard.domain.model import Reading
@@ -41,10 +43,25 @@ def _queries(index: int, metric: SignalMetric, period: int) -> list[dict[str, An
         }
         for stat in metric.stats
     ]
+    # A percentile's datapoint is read beside its period's sample count (the requests it is over): the
+    # alarm ignores a period with too few (EvaluateLowSampleCountPercentile), and so must its reading.
+    queries += [
+        {
+            **query,
+            "Id": _samples_id(query["Id"]),
+            "MetricStat": {**query["MetricStat"], "Stat": "SampleCount"},
+        }
+        for query in queries
+        if query["ReturnData"] and is_percentile(query["MetricStat"]["Stat"])
+    ]
     if metric.expression is not None:
         expression = _STAT_ID.sub(lambda m: f"{prefix}m{m.group(1)}", metric.expression)
         queries.append({"Id": f"{prefix}e", "Expression": expression, "ReturnData": True})
     return queries
+
+
+def _samples_id(query_id: str) -> str:
+    return f"{query_id}n"
 
 
 def _request_count_query(query_id: str, signal: RequestsPerTargetSignal) -> dict[str, Any]:
@@ -78,12 +95,24 @@ def _raise_if_failed(result: dict[str, Any]) -> None:
         raise AwsCallError("GetMetricData", str(result.get("StatusCode")), messages or "query not answered")
 
 
+def _left_out(queries: list[dict[str, Any]], answered: set[str]) -> set[str]:
+    """The queries asked for data that no result answered: CloudWatch returns a result for every query
+    it answers, empty when it has no datapoint, so these were not answered at all."""
+    return {q["Id"] for q in queries if q["ReturnData"]} - answered
+
+
+def _raise_if_left_out(queries: list[dict[str, Any]], answered: set[str]) -> None:
+    missing = _left_out(queries, answered)
+    if missing:
+        raise AwsCallError("GetMetricData", "ResultMissing", f"no result for {', '.join(sorted(missing))}")
+
+
 class CloudWatchSignals(AwsAdapter):
     service = "cloudwatch"
 
     def read(self, group: GroupConfig, now: datetime) -> list[Reading]:
-        """The latest datapoint of every signal of the group, in one GetMetricData call, each with when
-        its period began."""
+        """The latest datapoint of every signal of the group, in one GetMetricData request (its pages
+        followed), each with when its period began."""
         # EC2's basic monitoring publishes CPU once per 5 minutes, stamped at its period's start and
         # published after it ends: read at 60 s over the scale-out lookback, the last one fell out of the
         # window before the next arrived, and CPU abstained (a requests signal alone then scaled in at
@@ -105,35 +134,62 @@ class CloudWatchSignals(AwsAdapter):
             # Started on a whole 5 minutes, the buckets are EC2's own, and a datapoint's timestamp is when
             # its period began (unaligned, it would fall in the bucket before, and be said older).
             start -= timedelta(seconds=start.timestamp() % max(periods))
-        response = self._call(
-            "GetMetricData",
-            MetricDataQueries=queries,
-            StartTime=start,
-            EndTime=now + timedelta(seconds=group.scale_out.period_seconds),
-            ScanBy="TimestampDescending",
-        )
-        latest: dict[str, tuple[datetime, float]] = {}
+        request: dict[str, Any] = {
+            "MetricDataQueries": queries,
+            "StartTime": start,
+            "EndTime": now + timedelta(seconds=group.scale_out.period_seconds),
+            "ScanBy": "TimestampDescending",
+        }
+        # A query's datapoints may come over several pages (StatusCode PartialData and a NextToken, the
+        # same Id again on the next page): its first page alone may hold none of them, and read as no
+        # datapoint (zero requests, for the ALB), or an older minute than a later page's.
+        points: dict[str, list[tuple[datetime, float]]] = {}
         unanswered: set[str] = set()
-        for result in response.get("MetricDataResults", []):
-            if _failed(result):
-                unanswered.add(result.get("Id", ""))
-                continue
-            oldest = since.get(result.get("Id", ""), start)
-            pairs = sorted(
-                (when, value)
-                for when, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
-                if when >= oldest
-            )
-            if pairs:
-                latest[result["Id"]] = (pairs[-1][0], float(pairs[-1][1]))
+        answered: set[str] = set()
+        while True:
+            response = self._call("GetMetricData", **request)
+            for result in response.get("MetricDataResults", []):
+                query_id = result.get("Id", "")
+                answered.add(query_id)
+                if _failed(result):
+                    unanswered.add(query_id)
+                    continue
+                oldest = since.get(query_id, start)
+                points.setdefault(query_id, []).extend(
+                    (when, float(value))
+                    for when, value in zip(
+                        result.get("Timestamps", []), result.get("Values", []), strict=False
+                    )
+                    if when >= oldest
+                )
+            token = response.get("NextToken")
+            if not token:
+                break
+            request["NextToken"] = token
+        # Left out of the answer, a query is unknown (read as no datapoint, it was zero requests).
+        unanswered |= _left_out(queries, answered)
+        latest = {query_id: max(pairs) for query_id, pairs in points.items() if pairs}
+        thin: set[str] = set()
         readings = []
         for index, (signal, metric) in enumerate(zip(group.signals, metrics, strict=True)):
             key = f"s{index}e" if metric.is_math else f"s{index}{metric.stats[0].id}"
-            found = latest.get(key)
+            statistic = metric.stats[0].statistic
+            if not metric.is_math and is_percentile(statistic):
+                samples_key = _samples_id(key)
+                if samples_key in unanswered:
+                    unanswered.add(key)
+                elif key in latest:
+                    samples = dict(points.get(samples_key, [])).get(latest[key][0], 0.0)
+                    if samples < significant_samples(statistic):
+                        # Requests flowed (not the quiet ALB's zero), too few to say how slow: no vote.
+                        latest.pop(key)
+                        thin.add(key)
+            # A page that failed leaves the query's newest datapoint unknown, whatever the others held.
+            found = None if key in unanswered else latest.get(key)
             # No datapoint at all: what that means depends on the signal (the ALB publishes nothing
             # while no request flows: zero, not unknown; see alarm_shape.absent_value). A query that
             # CloudWatch did not answer is unknown whatever the signal: it abstains, never reads as zero.
-            value = found[1] if found else None if key in unanswered else absent_value(signal)
+            value = found[1] if found else None if key in unanswered | thin else absent_value(signal)
             readings.append(
                 Reading(
                     signal.id,
@@ -198,10 +254,12 @@ class CloudWatchSignals(AwsAdapter):
             "EndTime": start + timedelta(minutes=minutes),
             "ScanBy": "TimestampAscending",
         }
+        answered: set[str] = set()
         while True:
             response = self._call("GetMetricData", **request)
             for result in response.get("MetricDataResults", []):
                 _raise_if_failed(result)
+                answered.add(result.get("Id", ""))
                 series = values.get(result.get("Id", ""))
                 if series is None:
                     continue  # no query of ours: nothing to place
@@ -211,6 +269,9 @@ class CloudWatchSignals(AwsAdapter):
                         series[index] = float(value)
             token = response.get("NextToken")
             if not token:
+                # Not answered is no history of gaps: the forecaster skipped for no history, and the
+                # anchor took the group for one that does not collect its metrics.
+                _raise_if_left_out(queries, answered)
                 return values
             request["NextToken"] = token
 
@@ -227,6 +288,7 @@ class CloudWatchSignals(AwsAdapter):
         results = response.get("MetricDataResults", [])
         for result in results:
             _raise_if_failed(result)  # unanswered is not "no history": the pre-warm would size on less
+        _raise_if_left_out([query], {r.get("Id", "") for r in results})
         values = [float(v) for r in results for v in r.get("Values", [])]
         return mean_requests_per_minute(values, NORMAL_WINDOW_MINUTES)
 

@@ -1,0 +1,237 @@
+"""What the decision reads when GetMetricData answers as real CloudWatch does and moto does not: results
+split across pages (StatusCode PartialData with a NextToken, one query's datapoints on several pages),
+answers that leave a query out, and percentiles over too few requests to mean anything.
+
+CloudWatch's shapes (API_MetricDataResult, API_GetMetricData): a result is Complete, PartialData ("an
+incomplete set of data points were returned ... use the NextToken value ... to get more data points"),
+InternalError or Forbidden; ScanBy TimestampDescending returns the newest data first and paginates at
+MaxDatapoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from surgeguard.adapters import clients
+from surgeguard.adapters.cloudwatch import CloudWatchSignals
+from surgeguard.adapters.errors import AwsCallError
+from surgeguard.config import parse_config
+
+from .alarm_events import SNS, alarm_event
+from .support import (
+    CONFIG,
+    LOAD_BALANCER,
+    T0,
+    WEB_TARGET_GROUP,
+    alarm_for,
+    at,
+    configure_web,
+    desired,
+    set_alarm_state,
+    set_desired,
+)
+
+Page = dict[str, Any]
+
+
+class PagedMetricData:
+    """CloudWatch's GetMetricData answering from fixed pages: each page is the answer to the request
+    carrying the token that the page before it returned (none for the first)."""
+
+    def __init__(self, pages: dict[str | None, Page]) -> None:
+        self.pages = pages
+        self.tokens: list[str | None] = []
+
+    def record_request(self, params: dict[str, Any], **_: Any) -> None:
+        self.tokens.append(params.get("NextToken"))
+
+    def answer(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        page = self.pages[self.tokens[-1]]
+        http = AWSResponse("https://monitoring.us-east-1.amazonaws.com/", 200, {}, None)
+        return http, {"Messages": [], **page, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+
+@pytest.fixture
+def metric_data() -> Iterator[Callable[[dict[str | None, Page]], PagedMetricData]]:
+    events = clients.client("cloudwatch").meta.events
+    installed: list[PagedMetricData] = []
+
+    def install(pages: dict[str | None, Page]) -> PagedMetricData:
+        fake = PagedMetricData(pages)
+        events.register("before-parameter-build.monitoring.GetMetricData", fake.record_request)
+        events.register("before-call.monitoring.GetMetricData", fake.answer)
+        installed.append(fake)
+        return fake
+
+    yield install
+    for fake in installed:
+        events.unregister("before-parameter-build.monitoring.GetMetricData", fake.record_request)
+        events.unregister("before-call.monitoring.GetMetricData", fake.answer)
+
+
+def _result(query_id: str, points: list[tuple[int, float]], status: str = "Complete") -> dict[str, Any]:
+    """One MetricDataResult; `points` as (seconds after T0, value), newest first (TimestampDescending)."""
+    return {
+        "Id": query_id,
+        "Timestamps": [at(seconds) for seconds, _ in points],
+        "Values": [value for _, value in points],
+        "StatusCode": status,
+    }
+
+
+def test_a_signal_split_across_pages_is_read_from_all_of_them(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Page]], PagedMetricData],
+) -> None:
+    # GIVEN 8 instances at CPU 20 % (of 50) and 900 requests per target (of 1000): the requests hold all 8
+    # AND CloudWatch answers in pages: the requests query PartialData with nothing on the first page, its
+    # newest minute on the second, an older quiet minute on the third
+    set_desired("web", 8)
+    fake = metric_data(
+        {
+            None: {
+                "MetricDataResults": [
+                    _result("s0m1", [(-21, 20.0)]),
+                    _result("s1m1", [], "PartialData"),
+                ],
+                "NextToken": "page-2",
+            },
+            "page-2": {
+                "MetricDataResults": [_result("s1m1", [(-21, 900.0)], "PartialData")],
+                "NextToken": "page-3",
+            },
+            "page-3": {"MetricDataResults": [_result("s1m1", [(-321, 100.0)])]},
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN every page was read, and the requests signal is its newest minute (the first page alone read
+    # as no request at all, zero, and scaled 8 -> 4; the last page's older minute is not the latest)
+    assert fake.tokens == [None, "page-2", "page-3"]
+    record = audit("web")[-1]
+    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    assert requests["value"] == 900.0, record["reason"]
+    assert desired() == 8, record["reason"]
+
+
+def test_a_query_left_out_of_the_answer_is_unknown_not_zero(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Page]], PagedMetricData],
+) -> None:
+    # GIVEN 8 instances at CPU 20 % (of 50), and an answer with no result at all for the requests query
+    # (CloudWatch returns one result per query asked, empty when it has no datapoint) beside one for an
+    # Id never asked for
+    set_desired("web", 8)
+    metric_data(
+        {
+            None: {
+                "MetricDataResults": [
+                    _result("s0m1", [(-21, 20.0)]),
+                    _result("s9m1", [(-21, 900.0)]),
+                ]
+            }
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN the requests signal is unknown, as a query CloudWatch failed is, and holds the scale-in (read
+    # as a quiet ALB, zero requests, it scaled 8 -> 4); the stray Id is nobody's reading
+    record = audit("web")[-1]
+    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    assert requests["value"] is None and requests["unanswered"] is True, record["reason"]
+    assert desired() == 8, record["reason"]
+    assert record["outcome"] == "unchanged" and "requests_per_target could not be read" in record["reason"]
+
+
+@pytest.mark.parametrize(
+    ("samples", "read_as"),
+    [
+        # 12 requests in the minute: one slow request is its p95 (the alarm ignores such a period)
+        (12.0, None),
+        # 250 requests: over the 10 / (1 - 0.95) = 200 CloudWatch holds significant for a p95
+        (250.0, 3.0),
+    ],
+)
+def test_a_percentile_over_too_few_requests_abstains(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Page]], PagedMetricData],
+    samples: float,
+    read_as: float | None,
+) -> None:
+    # GIVEN the web group scaled on CPU and on its p95 response time (target 0.5 s), 8 instances at CPU
+    # 20 % (of 50), and a last minute whose p95 is 3 s over `samples` requests (ALB TargetResponseTime:
+    # its SampleCount is the requests the percentile is over)
+    configure_web(
+        signals=[
+            *CONFIG["groups"][0]["signals"][:1],
+            {
+                "kind": "response_time",
+                "target": 0.5,
+                "load_balancer": LOAD_BALANCER,
+                "target_group": WEB_TARGET_GROUP,
+            },
+        ]
+    )
+    set_desired("web", 8)
+    metric_data(
+        {
+            None: {
+                "MetricDataResults": [
+                    _result("s0m1", [(-21, 20.0)]),
+                    _result("s1m1", [(-21, 3.0), (-81, 0.2)]),
+                    _result("s1m1n", [(-21, samples), (-81, 900.0)]),
+                ]
+            }
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN a p95 over too few requests is no reading (as the alarm, EvaluateLowSampleCountPercentile
+    # ignore, does not evaluate it): not the 3 s that doubled 8 instances on one slow request, nor the
+    # older minute's; over enough requests it is read
+    record = audit("web")[-1]
+    (latency,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "response_time"]
+    assert latency["value"] == read_as, record["reason"]
+    assert latency.get("unanswered") is not True
+    assert desired() == (4 if read_as is None else 16), record["reason"]
+
+
+class AnswersNoQuery:
+    """A CloudWatch client whose GetMetricData succeeds with no result for any query asked."""
+
+    def get_metric_data(self, **_: Any) -> dict[str, Any]:
+        return {"MetricDataResults": [], "Messages": []}
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda signals, group: signals.request_history(group, T0 - timedelta(days=3), T0),
+        lambda signals, group: signals.fleet_history(group, T0 - timedelta(days=3), T0),
+        lambda signals, group: signals.normal_requests_per_minute(group, T0 - timedelta(days=7)),
+    ],
+    ids=["request_history", "fleet_history", "normal_requests_per_minute"],
+)
+def test_a_history_query_left_out_of_the_answer_is_a_failed_read(
+    read: Callable[[CloudWatchSignals, Any], object],
+) -> None:
+    # GIVEN an answer that holds no result for the query asked (CloudWatch answers each query, empty
+    # when it has no datapoint)
+    group = parse_config(CONFIG).group("web")
+    # WHEN the forecaster's history, the fleet's or the pre-warm's normal demand is read
+    # THEN the read fails, as for a query CloudWatch answered InternalError: not a history of gaps (the
+    # forecaster then skipped for no history, the anchor judged the group's metrics not collected) nor
+    # no demand a week ago (the pre-warm multiplied the capacity of now instead)
+    with pytest.raises(AwsCallError, match="GetMetricData"):
+        read(CloudWatchSignals(AnswersNoQuery()), group)
