@@ -67,6 +67,17 @@ def _raise_if_unanswered(result: Mapping[str, Any]) -> None:
         raise cli_error(error) from None
 
 
+def _raise_if_left_out(query: Mapping[str, Any], answered: set[str]) -> None:
+    """The Lambda adapter's judgement of a query no result answered (CloudWatch returns one for every
+    query it answers, empty without datapoints): read as none, a backtest replayed gaps."""
+    from surgeguard.adapters.cloudwatch import _raise_if_left_out as left_out
+
+    try:
+        left_out([dict(query)], answered)
+    except AwsCallError as error:
+        raise cli_error(error) from None
+
+
 def cli_error(error: AwsCallError, about: str | None = None) -> AwsError:
     """An adapter's AwsCallError as the CLI's AwsError (exit code 3): its message without the prefix
     both add, after `about` where given."""
@@ -501,14 +512,17 @@ class Aws:
             "ScanBy": "TimestampAscending",
             "MaxDatapoints": MAX_DATAPOINTS_PER_CALL,
         }
+        answered: set[str] = set()
         while True:
             page = self.call("cloudwatch", "get_metric_data", **request)
             for result in page.get("MetricDataResults", []):
                 _raise_if_unanswered(result)
+                answered.add(result.get("Id", ""))
                 for when, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
                     if math.isfinite(value):
                         points[when.astimezone(UTC)] = float(value)
             if not page.get("NextToken"):
+                _raise_if_left_out(query, answered)
                 return points
             request["NextToken"] = page["NextToken"]
 

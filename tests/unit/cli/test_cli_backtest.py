@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from surgeguard_cli import main as cli
 from surgeguard_cli import output
-from surgeguard_cli.aws import Aws, period_for_age
+from surgeguard_cli.aws import Aws, AwsError, period_for_age
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 
@@ -107,6 +107,20 @@ def test_pagination_follows_next_token() -> None:
     )
     assert len(points) == 2 and fake.calls[1]["NextToken"] == "more"
     assert fake.calls[0]["MaxDatapoints"] == 100_800
+
+
+def test_a_metric_query_left_out_of_the_answer_is_aws_unreadable_not_an_empty_history() -> None:
+    # CloudWatch returns a result for every query it answers, empty when there is no datapoint: one left
+    # out was read as no datapoints, so a backtest replayed a history of gaps and a report counted no
+    # minute over target. It is an error (exit 3), as a query answered InternalError is.
+    class LeavesItOut:
+        def get_metric_data(self, **kwargs: object) -> dict[str, object]:
+            return {"MetricDataResults": [], "Messages": []}
+
+    with pytest.raises(AwsError, match="ResultMissing"):
+        Aws(clients={"cloudwatch": LeavesItOut()}).metric_series(
+            "N", "M", {}, "Sum", NOW, NOW + timedelta(hours=1), 60
+        )
 
 
 def test_the_game_day_from_cloudwatch_replays_the_history_at_its_own_dates(
