@@ -354,13 +354,15 @@ async def run_policy(
     workdir.mkdir(parents=True, exist_ok=True)
     plan = Plan(load.name, rps, seconds_per_minute, epoch, load.start.isoformat(), users_for(peak_rps))
     plan_path = plan.write(workdir / f"plan-{policy.name}.json")
-    locust = _locust(plan_path, balancer.url, workdir / f"locust-{policy.name}.log")
     degradation = Degradation(stack.redis)
     await stack.redis.set(DEGRADED_KEY, "0")
     rows: list[Minute] = []
     latencies: list[list[float]] = []
     answered_by: dict[str, int] = {}
     locust_grace = 15.0  # for its shoppers' last requests after the plan's end
+    # No await between the spawn and the `try`: a Ctrl-C or SIGTERM lands on an await, and only this
+    # `finally` stops Locust (its own session: a signal to the group misses it).
+    locust = _locust(plan_path, balancer.url, workdir / f"locust-{policy.name}.log")
     try:
         await _sleep_until(clock.at_minute(0))
         balancer.collect()  # nothing before minute 0 counts
