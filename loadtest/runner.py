@@ -218,12 +218,29 @@ class Stack:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self.fleet is not None:
-            await self.fleet.close()
-        await self.balancer.close()
-        if self.redis is not None:
-            await self.redis.aclose()
-        await asyncio.to_thread(self.backends.stop)
+        stopping = asyncio.ensure_future(self._stop_everything())
+        try:
+            await asyncio.shield(stopping)
+        except asyncio.CancelledError:
+            # A SIGTERM or Ctrl-C while the stack stops (a CI timeout at the run's end): cut short, it
+            # would leave PostgreSQL, Redis and their folder behind, in sessions no signal reaches.
+            await stopping
+            raise
+
+    async def _stop_everything(self) -> None:
+        """Each part stopped even when stopping the one before failed."""
+        try:
+            if self.fleet is not None:
+                await self.fleet.close()
+        finally:
+            try:
+                await self.balancer.close()
+            finally:
+                try:
+                    if self.redis is not None:
+                        await self.redis.aclose()
+                finally:
+                    await asyncio.to_thread(self.backends.stop)
 
     @property
     def pids(self) -> list[int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from loadtest import fleet as fleet_module
 from loadtest.balancer import Balancer
 from loadtest.fleet import FleetSpec, LiveFleet
 from loadtest.policies import FixedFleet
-from loadtest.runner import Stack, run_policy
+from loadtest.runner import Stack, process_alive, run_policy
 from loadtest.shape import Load
 
 pytestmark = pytest.mark.loadtest
@@ -97,3 +98,37 @@ def test_a_run_interrupted_while_starting_leaves_no_locust_running(
         for process in _running_children("locust"):  # so that the next test starts clean
             with contextlib.suppress(psutil.Error):
                 os.kill(process.pid, signal.SIGKILL)
+
+
+def test_a_stack_interrupted_while_stopping_still_stops_everything() -> None:
+    # The SIGTERM handler cancels the run; a SIGTERM that comes while the stack is already stopping (the
+    # run's end, a CI timeout) lands on one of the stopping's awaits.
+    started: list[int] = []
+    folder: list[Path] = []
+    close = LiveFleet.close
+
+    async def scenario() -> None:
+        run = asyncio.current_task()
+        assert run is not None
+
+        async def close_interrupted(fleet: LiveFleet) -> None:
+            run.cancel()
+            await close(fleet)
+
+        with pytest.MonkeyPatch.context() as patch:
+            async with Stack(FleetSpec(min_size=1, max_size=1)) as stack:
+                started.extend(stack.pids)
+                folder.append(stack.backends.folder)
+                patch.setattr(LiveFleet, "close", close_interrupted)
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(scenario())
+    try:
+        assert len(started) == 3  # postgres, redis, the shop
+        assert not [pid for pid in started if process_alive(pid)], "stack processes left running"
+        assert not folder[0].exists(), f"{folder[0]} left behind"
+    finally:
+        for pid in started:  # so that the next test starts clean
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        shutil.rmtree(folder[0], ignore_errors=True)
