@@ -218,12 +218,29 @@ class Stack:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self.fleet is not None:
-            await self.fleet.close()
-        await self.balancer.close()
-        if self.redis is not None:
-            await self.redis.aclose()
-        await asyncio.to_thread(self.backends.stop)
+        stopping = asyncio.ensure_future(self._stop_everything())
+        try:
+            await asyncio.shield(stopping)
+        except asyncio.CancelledError:
+            # A SIGTERM or Ctrl-C while the stack stops (a CI timeout at the run's end): cut short, it
+            # would leave PostgreSQL, Redis and their folder behind, in sessions no signal reaches.
+            await stopping
+            raise
+
+    async def _stop_everything(self) -> None:
+        """Each part stopped even when stopping the one before failed."""
+        try:
+            if self.fleet is not None:
+                await self.fleet.close()
+        finally:
+            try:
+                await self.balancer.close()
+            finally:
+                try:
+                    if self.redis is not None:
+                        await self.redis.aclose()
+                finally:
+                    await asyncio.to_thread(self.backends.stop)
 
     @property
     def pids(self) -> list[int]:
@@ -354,13 +371,15 @@ async def run_policy(
     workdir.mkdir(parents=True, exist_ok=True)
     plan = Plan(load.name, rps, seconds_per_minute, epoch, load.start.isoformat(), users_for(peak_rps))
     plan_path = plan.write(workdir / f"plan-{policy.name}.json")
-    locust = _locust(plan_path, balancer.url, workdir / f"locust-{policy.name}.log")
     degradation = Degradation(stack.redis)
     await stack.redis.set(DEGRADED_KEY, "0")
     rows: list[Minute] = []
     latencies: list[list[float]] = []
     answered_by: dict[str, int] = {}
     locust_grace = 15.0  # for its shoppers' last requests after the plan's end
+    # No await between the spawn and the `try`: a Ctrl-C or SIGTERM lands on an await, and only this
+    # `finally` stops Locust (its own session: a signal to the group misses it).
+    locust = _locust(plan_path, balancer.url, workdir / f"locust-{policy.name}.log")
     try:
         await _sleep_until(clock.at_minute(0))
         balancer.collect()  # nothing before minute 0 counts

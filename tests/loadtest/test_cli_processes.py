@@ -83,29 +83,31 @@ def test_sigterm_stops_the_stack_and_locust(tmp_path: Path) -> None:
 
 
 def test_sigterm_stops_locust_in_host_mode(tmp_path: Path) -> None:
-    command = _command(
-        "--host", f"http://127.0.0.1:{_closed_port()}", "--minutes", "100", "--seconds-per-minute", "1",
-        out=tmp_path,
-    )  # fmt: skip
     children: list[psutil.Process] = []
-    try:
-        _wait_for_child(command, "locust")
-        children = psutil.Process(command.pid).children(recursive=True)
-        command.send_signal(signal.SIGTERM)
-        output = command.communicate(timeout=60)[0]
-        time.sleep(0.5)
-        assert not _running(children), output
-        assert command.returncode == 128 + signal.SIGTERM, output
-    finally:
-        _clean_up(command, children, set())
+    with _closed_port() as port:
+        command = _command(
+            "--host", f"http://127.0.0.1:{port}", "--minutes", "100", "--seconds-per-minute", "1",
+            out=tmp_path,
+        )  # fmt: skip
+        try:
+            _wait_for_child(command, "locust")
+            children = psutil.Process(command.pid).children(recursive=True)
+            command.send_signal(signal.SIGTERM)
+            output = command.communicate(timeout=60)[0]
+            time.sleep(0.5)
+            assert not _running(children), output
+            assert command.returncode == 128 + signal.SIGTERM, output
+        finally:
+            _clean_up(command, children, set())
 
 
 def test_host_mode_fails_when_the_host_answers_nothing(tmp_path: Path) -> None:
-    command = _command(
-        "--host", f"http://127.0.0.1:{_closed_port()}", "--minutes", "2", "--seconds-per-minute", "1",
-        out=tmp_path,
-    )  # fmt: skip
-    output = command.communicate(timeout=90)[0]
+    with _closed_port() as port:
+        command = _command(
+            "--host", f"http://127.0.0.1:{port}", "--minutes", "2", "--seconds-per-minute", "1",
+            out=tmp_path,
+        )  # fmt: skip
+        output = command.communicate(timeout=90)[0]
     assert command.returncode == 1, output
     assert "requests failed: is the host reachable?" in output
 
@@ -125,10 +127,23 @@ def test_host_mode_passes_when_the_shop_answers_even_with_refusals(tmp_path: Pat
 # --- helpers -------------------------------------------------------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def test_the_closed_port_stays_closed_while_in_use() -> None:
+    with _closed_port() as port:
+        with socket.socket() as other, pytest.raises(OSError, match="in use"):
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's servers do
+            other.bind(("127.0.0.1", port))
+        with socket.socket() as client:
+            assert client.connect_ex(("127.0.0.1", port)) != 0
+
+
+@contextlib.contextmanager
+def _closed_port() -> Iterator[int]:
+    """A port nothing answers on while in use: bound and never listening, so connections to it are
+    refused and no server another test (or process) starts can take it. A port found free and closed
+    again is any server's next."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield int(holder.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -12,9 +12,10 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 import pytest
@@ -32,6 +33,7 @@ SECONDS_PER_MINUTE = 0.1
 SPEC = FleetSpec(min_size=2, max_size=4, launch_minutes=2.0, warmup_minutes=2.0)
 SERVING_AFTER = (SPEC.launch_minutes + SPEC.warmup_minutes) * SECONDS_PER_MINUTE
 BACKENDS = {"pg_socket_dir": "-", "redis_socket": "-"}
+T = TypeVar("T")
 
 
 def _fake_shops() -> list[psutil.Process]:
@@ -53,6 +55,16 @@ def fake_shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         with contextlib.suppress(psutil.Error):
             os.kill(process.pid, signal.SIGKILL)
     assert not leftovers, f"shop processes left running: {[p.pid for p in leftovers]}"
+
+
+async def _until(read: Callable[[], T], expected: T, timeout: float = 30.0) -> T:
+    """`read()` once it is `expected`, or its last value after `timeout` s: a launch serves SERVING_AFTER
+    after it starts at the earliest, and on a busy machine its control calls can take longer than any
+    fixed margin past that."""
+    deadline = time.monotonic() + timeout
+    while (value := read()) != expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return value
 
 
 def _clock() -> SimClock:
@@ -84,8 +96,10 @@ def test_scaling_in_a_launch_in_flight_stops_it_and_returns_it_to_the_pool() -> 
             assert (fleet.total, fleet.billed, balancer.serving) == (2, 2, 2)
             # The whole pool is there for the next scale-out.
             fleet.set_desired(4)
-            await asyncio.sleep(SERVING_AFTER + 0.5)
-            assert (fleet.count("serving"), balancer.serving, fleet.billed) == (4, 4, 4)
+            serving = await _until(
+                lambda: (fleet.count("serving"), balancer.serving, fleet.billed), (4, 4, 4)
+            )
+            assert serving == (4, 4, 4)
 
     asyncio.run(scenario())
 
