@@ -389,6 +389,12 @@ class InMemoryAws:
     def audit_written(self, record: Mapping[str, Any]) -> bool:
         return False
 
+    def audit_record(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        return None  # nothing is audited here, nor told
+
+    def keep_told(self, claim: Claim, told: Sequence[str]) -> None:
+        pass  # nobody is told here: nothing fails to be
+
     def load_memory(self, group: str) -> ScalerMemory:
         return self._memory
 

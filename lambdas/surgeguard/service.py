@@ -15,6 +15,7 @@ Trust rules every path here keeps (README "Failure modes"):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -159,6 +160,8 @@ class Store(Protocol):
     def load_pause(self, group: str) -> Pause: ...
     def write_audit(self, record: dict[str, Any]) -> None: ...
     def audit_written(self, record: Mapping[str, Any]) -> bool: ...
+    def audit_record(self, key: Mapping[str, Any]) -> dict[str, Any] | None: ...
+    def keep_told(self, claim: Claim, told: Sequence[str]) -> None: ...
     def save_event(self, group: str, state: EventState) -> None: ...
     def load_events(self, group: str) -> list[EventState]: ...
     def save_forecast(
@@ -548,17 +551,17 @@ def run_claimed(
         stashed.append(record)
 
     try:
-        earlier = claim.earlier_records
-        if any(adapters.store.audit_written(key) for key in earlier):
-            # An attempt before us wrote its record, then died before completing the claim.
+        written_before, whole = _written_before(claimed, claim, adapters)
+        if whole:
+            # An attempt before us wrote its record, then died (or could not tell people) before
+            # completing the claim.
             records = []
         else:
-            audited = frozenset(
-                group
-                for group in sorted(claimed.record_groups)
-                if any(adapters.store.audit_written({**key, "group": group}) for key in earlier)
-            )
+            audited = frozenset(key["group"] for key in written_before)
             records = _recovered_or_redone(claimed, claim, adapters, delivery_id, stash, audited)
+        # Written, those records may not have been told: the attempt died between its audit write
+        # and its Publish, or a Publish failed (once the retry found the record and said nothing).
+        untold_before = _untold(claimed, claim, adapters, written_before)
     except Exception as error:
         # Whatever went wrong (an odd SDK exception, a bug of ours) after a change may have landed, the
         # lease ends with its stash kept, so Lambda's retry writes the `applied` record of what landed.
@@ -568,13 +571,14 @@ def run_claimed(
         )
         return [_failed(failed_base, adapters, cause, claim=claim, stashed=keep, notify=claimed.notify)]
     if not records:
-        records = [
-            base(
-                Outcome.SKIPPED,
-                f"duplicate delivery of {claimed.describe}: already audited",
-                skip_cause="duplicate",
-            )
-        ]
+        duplicate = base(
+            Outcome.SKIPPED,
+            f"duplicate delivery of {claimed.describe}: already audited",
+            skip_cause="duplicate",
+        )
+        if untold_before:
+            duplicate["telling_for_earlier_attempt"] = [telling.subject for telling in untold_before]
+        records = [duplicate]
     written = False
     for record in records:
         try:
@@ -590,15 +594,64 @@ def run_claimed(
             # a re-evaluation's written groups again under the same trigger.
             _end_lease(adapters, claim, keep=written or bool(stashed) or bool(claim.pending))
             raise RetryableFailureError(f"audit write failed: {error}") from error
+    # Told before the claim completes: an attempt that dies or fails to publish in between leaves it
+    # open, and the retry tells what was not told.
+    _tell_or_keep(
+        adapters, claim, [*untold_before, *(t for r in records for t in _tellings(r, claimed.notify))]
+    )
     try:
         adapters.store.complete(claim)
     except AwsCallError as error:
         # Audited already: a redelivery finds this attempt's record written and says so.
         logger.warning("could not complete the claim on %s: %s", claimed.trigger_id, error)
-    for record in records:
-        _notify(adapters, record, claimed.notify)
-        _notify_other_writer(adapters, record)
     return records
+
+
+def _written_before(claimed: Claimed, claim: Claim, adapters: Adapters) -> tuple[list[dict[str, Any]], bool]:
+    """The keys of the records attempts before us wrote under the claim, and whether that is the whole
+    trigger's (its own record key) rather than some groups' of a trigger of several."""
+    earlier = claim.earlier_records
+    whole = [dict(key) for key in earlier if adapters.store.audit_written(key)]
+    if whole:
+        return whole, True
+    some = [
+        {**key, "group": group}
+        for group in sorted(claimed.record_groups)
+        for key in earlier
+        if adapters.store.audit_written({**key, "group": group})
+    ]
+    return some, False
+
+
+def _untold(
+    claimed: Claimed, claim: Claim, adapters: Adapters, written: Sequence[Mapping[str, Any]]
+) -> list[_Telling]:
+    """What of the records attempts before us wrote people have not been told, as far as the claim
+    knows (an attempt that died after its Publish may have told it: told twice, never not at all)."""
+    untold: list[_Telling] = []
+    for key in written:
+        record = adapters.store.audit_record(key)
+        if record is None or "outcome" not in record:
+            continue
+        untold += [t for t in _tellings(record, claimed.notify) if t.key not in claim.told]
+    return untold
+
+
+def _tell_or_keep(adapters: Adapters, claim: Claim, tellings: Sequence[_Telling]) -> None:
+    """Tell people; where some of it could not be told, keep the claim open, noting what was told, and
+    raise so that Lambda's retry tells the rest (logged and dropped, the change was never heard of)."""
+    failed = _tell(adapters, tellings)
+    if not failed:
+        return
+    not_told = [telling for telling, _ in failed]
+    try:
+        adapters.store.keep_told(claim, [t.key for t in tellings if t not in not_told])
+    except AwsCallError as error:
+        # The retry then tells every record of the trigger again: twice rather than never.
+        logger.warning("could not note what was told on %s: %s", claim.trigger_id, error)
+    _end_lease(adapters, claim, keep=True)
+    subjects = "; ".join(f"{telling.subject}: {error}" for telling, error in failed)
+    raise RetryableFailureError(f"audited, but people could not be told ({subjects})")
 
 
 def _taken(
@@ -2101,12 +2154,30 @@ _WRITERS = {
 }
 
 
-def _notify_other_writer(adapters: Adapters, record: dict[str, Any]) -> None:
-    """Tell people once that someone else changed the group: the decision that noticed it wrote the
-    audit record, and adopted the change, so the next decision does not notice it again."""
+@dataclass(frozen=True)
+class _Telling:
+    """One message to people about one audit record: its outcome, or another writer's change it noticed.
+    `key` names it (a digest of its record's key and its kind) so an attempt that takes a claim over
+    tells only what the attempts before it could not."""
+
+    key: str
+    group: str
+    subject: str
+    message: str
+    tail: str = ""
+
+
+def _telling_key(record: Mapping[str, Any], what: str) -> str:
+    named = [str(record.get("group") or ""), str(record.get("at")), str(record.get("delivery_id")), what]
+    return hashlib.sha256(json.dumps(named).encode()).hexdigest()[:20]
+
+
+def _other_writer_telling(record: Mapping[str, Any]) -> _Telling | None:
+    """Someone else changed the group: told once, by the decision that noticed it (it wrote the audit
+    record and adopted the change, so the next decision does not notice it again)."""
     change = record.get("other_writer")
-    if adapters.notifier is None or not isinstance(change, dict):
-        return
+    if not isinstance(change, dict):
+        return None
     group = record.get("group") or "-"
     message = (
         f"Auto Scaling group {group}: desired capacity is {change['after']}, but Surgeguard had left it at "
@@ -2116,15 +2187,13 @@ def _notify_other_writer(adapters: Adapters, record: dict[str, Any]) -> None:
         + (f" AWS says: {change['cause']}" if change.get("cause") else "")
         + f" That decision: {record['outcome']}: {record['reason']}"
     )
-    try:
-        adapters.notifier.publish(
-            group,
-            f"Surgeguard: {group}",
-            message,
-            f" changed outside Surgeguard {change['before']} -> {change['after']}",
-        )
-    except Exception as error:
-        logger.warning("notification failed: %s", error)
+    return _Telling(
+        _telling_key(record, "other_writer"),
+        group,
+        f"Surgeguard: {group}",
+        message,
+        f" changed outside Surgeguard {change['before']} -> {change['after']}",
+    )
 
 
 def _told_anyway(record: Mapping[str, Any]) -> bool:
@@ -2135,22 +2204,49 @@ def _told_anyway(record: Mapping[str, Any]) -> bool:
     return record.get("skip_cause") == "suspended" and trigger.get("source") != "reevaluate"
 
 
+def _outcome_telling(record: Mapping[str, Any], outcomes: frozenset[Outcome]) -> _Telling | None:
+    if not (record["outcome"] in {o.value for o in outcomes} or _told_anyway(record)):
+        return None
+    # A record of a trigger naming no known group has none: said so, never "None".
+    subject = f"Surgeguard {record['outcome']}: {record.get('group') or 'no known group'}"
+    change = ""
+    if record["outcome"] == Outcome.APPLIED.value and "new_desired" in record:
+        change = f" {record.get('previous_desired')} -> {record['new_desired']}"
+    return _Telling(
+        _telling_key(record, "outcome"), record.get("group") or "-", subject, record["reason"], change
+    )
+
+
+def _tellings(record: Mapping[str, Any], outcomes: frozenset[Outcome]) -> list[_Telling]:
+    return [
+        telling
+        for telling in (_outcome_telling(record, outcomes), _other_writer_telling(record))
+        if telling is not None
+    ]
+
+
+def _tell(adapters: Adapters, tellings: Sequence[_Telling]) -> list[tuple[_Telling, Exception]]:
+    """Publish each; returns those that failed, with why. One failing does not keep the others
+    (another group's, in a re-evaluation) from being told."""
+    failed: list[tuple[_Telling, Exception]] = []
+    if adapters.notifier is None:
+        return failed
+    for telling in tellings:
+        try:
+            adapters.notifier.publish(telling.group, telling.subject, telling.message, telling.tail)
+        except Exception as error:  # an odd SDK exception too: the others are told all the same
+            logger.error("could not tell people %r: %s", telling.subject, error)
+            failed.append((telling, error))
+    return failed
+
+
 def _notify(
     adapters: Adapters,
     record: dict[str, Any],
     outcomes: frozenset[Outcome] = frozenset({Outcome.APPLIED, Outcome.FAILED}),
 ) -> None:
-    if adapters.notifier is None or not (
-        record["outcome"] in {o.value for o in outcomes} or _told_anyway(record)
-    ):
-        return
-    try:
-        # A record of a trigger naming no known group has none: said so, never "None".
-        subject = f"Surgeguard {record['outcome']}: {record.get('group') or 'no known group'}"
-        change = ""
-        if record["outcome"] == Outcome.APPLIED.value and "new_desired" in record:
-            change = f" {record.get('previous_desired')} -> {record['new_desired']}"
-        adapters.notifier.publish(record.get("group") or "-", subject, record["reason"], change)
-    except Exception as error:
-        # People not hearing about a change must not undo or fail the change itself.
-        logger.warning("notification failed: %s", error)
+    """Tell people of a record no claim carries on to a retry (a failure, raised for the retry that
+    then writes and tells its own record; the boundary's): a failed Publish is logged."""
+    telling = _outcome_telling(record, outcomes)
+    if telling is not None:
+        _tell(adapters, [telling])

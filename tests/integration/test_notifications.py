@@ -112,3 +112,166 @@ def test_a_record_of_no_known_group_is_told_as_such() -> None:
     )  # type: ignore[arg-type]
     (sent,) = sns.published
     assert sent["Subject"] == "Surgeguard failed: no known group"
+
+
+# --- told once, whatever fails ----------------------------------------------------------------------
+class _Killed(BaseException):
+    """The runtime ending the invocation (a timeout): nothing after it runs, nothing catches it."""
+
+
+def _cpu_alarm_in_alarm(cpu_metric: Callable[..., None]) -> dict[str, Any]:
+    cpu_metric(80.0)
+    name = alarm_for("web", "cpu")
+    set_alarm_state(name, "ALARM")
+    return alarm_event(SNS, name, at(40), metric="CPUUtilization")
+
+
+def _publish_fails_for(patch: pytest.MonkeyPatch, groups: set[str], code: str) -> None:
+    """Publish for `groups` fails with `code` (as after the SDK's own retries); the others go through."""
+    from surgeguard.adapters.errors import AwsCallError
+    from surgeguard.adapters.notifier import SnsNotifier
+
+    publish = SnsNotifier.publish
+
+    def fails(self: SnsNotifier, group: str, *args: Any) -> None:
+        if group in groups:
+            raise AwsCallError("Publish", code, "the topic's key could not be used")
+        publish(self, group, *args)
+
+    patch.setattr(SnsNotifier, "publish", fails)
+
+
+def _applied_subjects(notifications: Any) -> list[str]:
+    return sorted(n["Subject"] for n in notifications.read())
+
+
+def test_a_change_whose_publish_failed_is_told_once_by_lambdas_retry(
+    invoke: Callable[..., dict[str, Any]],
+    audit: Callable[[str], list[dict[str, Any]]],
+    cpu_metric: Callable[..., None],
+    notifications: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN web's scale-out applied and audited, and its Publish refused (the topic's KMS key
+    # throttled). It was logged and the invocation returned: nobody ever heard of the change.
+    from surgeguard.service import RetryableFailureError
+
+    event = _cpu_alarm_in_alarm(cpu_metric)
+    with monkeypatch.context() as patch:
+        _publish_fails_for(patch, {"web"}, "KMSThrottlingException")
+        with pytest.raises(RetryableFailureError, match="KMSThrottlingException"):
+            invoke(event)
+    assert notifications.read() == []
+    # WHEN Lambda retries the event
+    invoke(event)
+    # THEN people hear of the change once, and it is applied and audited `applied` once
+    assert _applied_subjects(notifications) == ["Surgeguard applied: web 2 -> 4"]
+    assert [r["outcome"] for r in audit("web")].count("applied") == 1
+    # AND a later delivery tells nothing more
+    invoke(event)
+    assert notifications.read() == []
+
+
+def test_a_change_audited_just_before_the_runtime_ended_is_told_by_the_retry(
+    invoke: Callable[..., dict[str, Any]],
+    audit: Callable[[str], list[dict[str, Any]]],
+    cpu_metric: Callable[..., None],
+    notifications: Any,
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN web's `applied` record written, then the invocation ended by the runtime before its
+    # Publish. The retry after the lease found the record and was `skipped: duplicate`: never told.
+    from datetime import timedelta
+
+    from surgeguard.adapters.audit_store import AuditStore
+
+    write = AuditStore.write_audit
+
+    def written_then_killed(self: AuditStore, record: dict[str, Any]) -> None:
+        write(self, record)
+        raise _Killed
+
+    event = _cpu_alarm_in_alarm(cpu_metric)
+    with monkeypatch.context() as patch:
+        patch.setattr(AuditStore, "write_audit", written_then_killed)
+        with pytest.raises(_Killed):
+            invoke(event)
+    assert notifications.read() == []
+    # WHEN the event is delivered again after the dead attempt's lease
+    clock.pin(at(40) + timedelta(minutes=3))
+    invoke(event)
+    # THEN people hear of the change, once
+    assert _applied_subjects(notifications) == ["Surgeguard applied: web 2 -> 4"]
+    assert [r["outcome"] for r in audit("web")].count("applied") == 1
+
+
+def test_one_groups_publish_failing_in_a_reevaluation_tells_the_others_and_retells_only_it(
+    invoke: Callable[..., dict[str, Any]],
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    notifications: Any,
+    make_asg: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN web and api breaching, both scaled out by one re-evaluation, and web's Publish refused
+    from surgeguard.service import RetryableFailureError
+
+    from .support import API_TARGET_GROUP, reevaluation
+
+    make_asg("api")
+    for group in ("api", "web"):
+        cpu_metric(95.0, at(0), group=group)
+        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
+    requests_metric(3000.0, at(0), target_group=API_TARGET_GROUP)
+    event = reevaluation(1)
+    with monkeypatch.context() as patch:
+        _publish_fails_for(patch, {"web"}, "KMSThrottlingException")
+        with pytest.raises(RetryableFailureError, match="KMSThrottlingException"):
+            invoke(event)
+    # THEN api is told at once
+    assert [s.split()[2] for s in _applied_subjects(notifications)] == ["api"]
+    # WHEN Lambda retries the run
+    invoke(event)
+    # THEN web is told, and api not a second time
+    assert [s.split()[2] for s in _applied_subjects(notifications)] == ["web"]
+
+
+def test_a_reevaluations_group_audited_before_another_groups_audit_write_failed_is_told_once(
+    invoke: Callable[..., dict[str, Any]],
+    cpu_metric: Callable[..., None],
+    requests_metric: Callable[..., None],
+    notifications: Any,
+    make_asg: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN web and api scaled out by one re-evaluation, api's record written and web's PutItem
+    # throttled: the run raised before telling anyone, and its retry decided web alone, so api's
+    # change was never told
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.adapters.errors import AwsCallError
+    from surgeguard.service import RetryableFailureError
+
+    from .support import API_TARGET_GROUP, reevaluation
+
+    write = AuditStore.write_audit
+
+    def web_throttled(self: AuditStore, record: dict[str, Any]) -> None:
+        if record.get("group") == "web":
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        write(self, record)
+
+    make_asg("api")
+    for group in ("api", "web"):
+        cpu_metric(95.0, at(0), group=group)
+        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
+    requests_metric(3000.0, at(0), target_group=API_TARGET_GROUP)
+    event = reevaluation(1)
+    with monkeypatch.context() as patch:
+        patch.setattr(AuditStore, "write_audit", web_throttled)
+        with pytest.raises(RetryableFailureError):
+            invoke(event)
+    # WHEN Lambda retries the run
+    invoke(event)
+    # THEN each group's change is told once
+    assert [s.split()[2] for s in _applied_subjects(notifications)] == ["api", "web"]

@@ -323,7 +323,8 @@ def _claim_from(
 ) -> Claim:
     """Our claim, with the stash and the record keys of the attempts before it."""
     pending = tuple(json.loads(entry["S"]) for entry in item.get("pending", {}).get("L", []))
-    return Claim(trigger_id, token, lease_until, pending, tuple(earlier))
+    told = tuple(entry["S"] for entry in item.get("told", {}).get("L", []) if entry.get("S"))
+    return Claim(trigger_id, token, lease_until, pending, tuple(earlier), told)
 
 
 class AuditStore(AwsAdapter):
@@ -445,6 +446,13 @@ class AuditStore(AwsAdapter):
         values = {":record": {"L": [{"S": stash_json(record)}]}, ":none": {"L": []}}
         expression = "SET #pending = list_append(if_not_exists(#pending, :none), :record)"
         self._update_claim(claim, expression, {"#pending": "pending"}, values)
+
+    def keep_told(self, claim: Claim, told: Sequence[str]) -> None:
+        """Add to the claim what this attempt told people, where it could not tell everything: the
+        attempt that takes the claim over tells the rest, and not these a second time."""
+        values = {":told": {"L": [{"S": digest} for digest in told]}, ":none": {"L": []}}
+        expression = "SET #told = list_append(if_not_exists(#told, :none), :told)"
+        self._update_claim(claim, expression, {"#told": "told"}, values)
 
     def complete(self, claim: Claim) -> None:
         """The trigger is handled and audited: later deliveries are duplicates."""
@@ -790,6 +798,14 @@ class AuditStore(AwsAdapter):
         # An attempt that met its own claim (an SDK retry) once wrote `in_progress` under its own key:
         # that attempt did no work, whatever its record says.
         return written != "failed" and item.get("skip_cause", {}).get("S") != "in_progress"
+
+    def audit_record(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The audit record written under `key` ({group, at, delivery_id}), as it was written."""
+        item = self._table_call("GetItem", Key=self._audit_key(key), ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        table_keys = (keys.PARTITION_KEY, keys.SORT_KEY)
+        return {name: _from_attribute(value) for name, value in item.items() if name not in table_keys}
 
     def write_audit(self, record: dict[str, Any]) -> None:
         """Add the record; never overwrite one. Writing the same record twice (a retry finishing a

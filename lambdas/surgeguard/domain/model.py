@@ -329,3 +329,7 @@ class Claim:
     # The record keys of every attempt before this one under the claim, oldest first: each may have
     # written some groups' records before it died or failed.
     earlier_records: tuple[dict[str, str], ...] = ()
+    # What attempts before this one told people of their records (a digest of each message's record
+    # key and kind), kept only where some of it could not be told: the retry tells the rest, and not
+    # these again. Digests, not keys: a re-evaluation's 50 long group names would crowd out its stash.
+    told: tuple[str, ...] = ()

@@ -131,6 +131,7 @@ class Baseline:
     items: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     source_id: str = ""
+    told: list[str] = field(default_factory=list)  # the notifications' subjects
 
     @property
     def applied(self) -> int:
@@ -165,5 +166,6 @@ def run_baseline(harness: Harness, scenario: Scenario) -> Baseline:
     baseline.size = harness.world.size("web")
     baseline.original_max = harness.world.original_max()
     baseline.items = new_items(harness.world, before)
+    baseline.told = harness.world.told()
     baseline.source_id = source_id_of(event)
     return baseline

@@ -115,6 +115,7 @@ def _record() -> dict[str, Any]:
                     "original_max": baseline.original_max,
                     "applied": baseline.applied,
                     "outside": baseline.outside,
+                    "told": baseline.told,
                     "error": baseline.error,
                 }
             return paths

@@ -14,14 +14,17 @@ Invariants of the faulted call:
 (a) nothing escapes but RetryableFailureError (a crash is the runtime's own LambdaTimeout);
 (b) exactly one audit item for the call, carrying the delivery's id as `source_id`, or none only when
     the fault struck the audit write itself and RetryableFailureError escaped (Lambda retries); a call
-    that raised names the failure in its item (`failed`) unless the fault struck the audit write;
+    that raised names the failure in its item (`failed`) unless the fault struck the audit write or a
+    Publish after it (the item is the decision's, and the retry tells it);
 (c) web's desired capacity within [min, max]; no other group touched;
 (e) a call that returned normally will never be retried by Lambda: the work is already done (web's
     size is the fault-free run's).
 (g) what an audit item says of the warm pool is so: `applied` true, the pool is in place as it names;
     `applied` false, the pool is as it was before the call (a write whose answer was lost is re-read).
 And across the call and its redelivery: (f) another writer's change that the fault-free run's record
-named is named by one of them.
+named is named by one of them; (i) people are told everything the fault-free run told them, once:
+besides, only of a failure, or twice where a Publish landed and its answer was lost or the runtime
+died right after it (SNS takes no idempotency key on a standard topic: twice, never not at all).
 And of the redelivery:
 (d) it returns normally with exactly one audit item of its own; web ends as the fault-free run left it
     (min, desired, max); across both calls exactly as many `applied` items as the fault-free run wrote;
@@ -38,6 +41,7 @@ Case ids: `<scenario>-<position>-<service.Operation[.ITEMS]>-<fault>`, e.g.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -141,7 +145,8 @@ def _check_first_call(
             f"audit item without the delivery id (source_id {item.get('source_id')!r}, not {delivery!r})"
         )
         assert item.get("outcome") in OUTCOMES, f"audit outcome {item.get('outcome')!r}"
-    if isinstance(error, RetryableFailureError) and items and not case.writes_audit:
+    publish = case.label == "sns.Publish"
+    if isinstance(error, RetryableFailureError) and items and not case.writes_audit and not publish:
         assert items[0]["outcome"] == "failed", (
             f"raised RetryableFailureError after a fault on {where} but audited "
             f"{items[0]['outcome']!r}, not `failed`"
@@ -168,6 +173,19 @@ def _check_pool(harness: Harness, items: list[dict[str, Any]], before: int | Non
             )
 
 
+def _check_told(case: FaultCase, told: list[str]) -> None:
+    """(i): what the fault-free run told is told across the call and its redelivery, once."""
+    where = f"{case.label} #{case.occurrence} ({case.kind})"
+    expected, heard = Counter(case.baseline["told"]), Counter(told)
+    assert not expected - heard, f"never told after a fault on {where}: {sorted(expected - heard)}"
+    extra = heard - expected
+    if case.label == "sns.Publish" and case.kind in ("lost-response", "crash"):
+        return  # the Publish landed, unknown to its caller: told again by the retry
+    assert all(subject.startswith("Surgeguard failed:") for subject in extra), (
+        f"told twice after a fault on {where}: {sorted(extra)}"
+    )
+
+
 def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:
     if isinstance(case, BrokenPath):
         pytest.fail(f"{case.scenario}: {case.error}")
@@ -190,6 +208,7 @@ def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:
         f"(calls: {[c.label for c in injector.calls]})"
     )
     first = new_items(world, before)
+    told = world.told()
     _check_first_call(case, error, first, delivery)
     _check_pool(harness, first, pool, "after the faulted call")
     web = _check_sizes(harness, "after the faulted call")
@@ -221,6 +240,7 @@ def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:
     pool = world.warm_pool()
     again = _invoke(harness, scenario, event)
     second = new_items(world, before)
+    told += world.told()
     _check_pool(harness, second, pool, "after the redelivery")
     # THEN the work is done exactly once
     assert again is None, f"the redelivery raised {type(again).__name__}: {again}"
@@ -235,6 +255,7 @@ def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:
         assert not applied, f"`applied` items for a change that is not there: {everything}"
         assert world.alarm_state(ALARM) == "ALARM", "the breach was dropped: its alarm is no longer in ALARM"
         return
+    _check_told(case, told)
     named = [outside_named(i) for i in first + second]
     if case.baseline.get("outside"):
         # (f) nothing silent: another writer's change the fault-free run named is named by the call or

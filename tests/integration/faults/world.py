@@ -151,6 +151,7 @@ class World:
     task_root: Path
     config: dict[str, Any] = field(default_factory=world_config)
     topic_arn: str = ""
+    told_queue_url: str = ""  # an SQS queue subscribed to the topic: what people were told
     alarm_names: list[str] = field(default_factory=list)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -189,6 +190,11 @@ class World:
             )
         create_local_table(self.api("dynamodb"), TABLE)
         self.topic_arn = self.api("sns").create_topic(Name=TOPIC)["TopicArn"]
+        self.told_queue_url = self.api("sqs").create_queue(QueueName=f"{TOPIC}-reader")["QueueUrl"]
+        queue_arn = self.api("sqs").get_queue_attributes(
+            QueueUrl=self.told_queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        self.api("sns").subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
         self.api("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
         self._alarms()
         self._metrics(history)
@@ -262,6 +268,7 @@ class World:
             self.set_alarm(name, "OK")
         if self.warm_pool() is not None:
             autoscaling.delete_warm_pool(AutoScalingGroupName="web", ForceDelete=True)
+        self.told()
 
     # --- reading ------------------------------------------------------------------------------------
     def size(self, group: str = "web") -> tuple[int, int, int]:
@@ -287,6 +294,18 @@ class World:
         )
         value = found.get("Item", {}).get("original_max")
         return None if value is None else int(value["N"])
+
+    def told(self) -> list[str]:
+        """The subjects of every notification published since the last call, sorted."""
+        sqs = self.api("sqs")
+        subjects: list[str] = []
+        while batch := sqs.receive_message(QueueUrl=self.told_queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                subjects.append(json.loads(message["Body"]).get("Subject", ""))
+                sqs.delete_message(QueueUrl=self.told_queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return sorted(subjects)
 
     def sizes(self) -> dict[str, tuple[int, int, int]]:
         """Every group's (min, desired, max), in one call."""
