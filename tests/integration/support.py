@@ -193,3 +193,20 @@ def set_desired_fails_once(
         real(self, name, desired_capacity)
 
     monkeypatch.setattr(AutoScalingFleet, "set_desired_capacity", fails_once)
+
+
+def audit_write_throttled_once(monkeypatch: Any) -> None:
+    """The next audit record's PutItem is throttled (as after the SDK's retries); the ones after it are
+    written."""
+    from surgeguard.adapters.audit_store import AuditStore
+    from surgeguard.adapters.errors import AwsCallError
+
+    write = AuditStore.write_audit
+    throttled = [1]
+
+    def throttled_once(self: AuditStore, record: dict[str, Any]) -> None:
+        if throttled and throttled.pop():
+            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
+        write(self, record)
+
+    monkeypatch.setattr(AuditStore, "write_audit", throttled_once)

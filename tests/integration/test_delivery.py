@@ -24,7 +24,7 @@ from surgeguard.handlers import alarm
 from surgeguard.service import RetryableFailureError
 
 from .alarm_events import SNS, alarm_event
-from .support import T0, TABLE, LambdaContext, alarm_for, at, desired
+from .support import T0, TABLE, LambdaContext, alarm_for, at, audit_write_throttled_once, desired
 
 Invoke = Callable[..., dict[str, Any]]
 Audit = Callable[[str], list[dict[str, Any]]]
@@ -1018,15 +1018,7 @@ def test_a_delivery_finding_its_trigger_in_progress_is_retried_when_its_record_c
         70,
         {"group": "web", "at": "x", "delivery_id": "attempt-1"},
     )
-    write = AuditStore.write_audit
-    throttled = [1]
-
-    def throttled_once(self: AuditStore, record: dict[str, Any]) -> None:
-        if throttled and throttled.pop():
-            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
-        write(self, record)
-
-    monkeypatch.setattr(AuditStore, "write_audit", throttled_once)
+    audit_write_throttled_once(monkeypatch)
     # WHEN a redelivery finds it in progress and its record's PutItem is throttled
     # THEN it is raised for Lambda's retry (it became an "internal error" record, and no retry came to
     # take over from the dead attempt)

@@ -21,7 +21,7 @@ from surgeguard.adapters.cloudwatch import CloudWatchSignals
 from surgeguard.adapters.errors import AwsCallError
 from surgeguard.config import ScalerConfig
 
-from .support import configure_web
+from .support import audit_write_throttled_once, configure_web
 from .test_forecast import HISTORY_DAYS, T0, _history, run
 
 
@@ -188,22 +188,13 @@ def test_a_lost_answer_that_cannot_be_read_back_is_recorded_as_unknown(
 def test_a_pool_put_whose_record_could_not_be_written_is_audited_by_the_retry(
     config_file: ScalerConfig, alarms: list[str], audit: Audit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from surgeguard.adapters.audit_store import AuditStore
     from surgeguard.service import RetryableFailureError
 
     # GIVEN the seasonal floor only recorded, and a run that puts the pool (it launches instances to
     # stop) whose audit write is throttled
     _configure(mode="forecast_only", anticipate_bursts=False, size_warm_pool=True)
     _history()
-    write = AuditStore.write_audit
-    throttled = [1]
-
-    def throttled_once(self: AuditStore, record: dict[str, Any]) -> None:
-        if throttled and throttled.pop():
-            raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
-        write(self, record)
-
-    monkeypatch.setattr(AuditStore, "write_audit", throttled_once)
+    audit_write_throttled_once(monkeypatch)
     when = T0.strftime("%Y-%m-%dT%H:%M:%SZ")
     with pytest.raises(RetryableFailureError):
         run(execution_id=str(uuid.uuid4()), scheduled_time=when)

@@ -217,14 +217,7 @@ def test_one_groups_publish_failing_in_a_reevaluation_tells_the_others_and_retel
     # GIVEN web and api breaching, both scaled out by one re-evaluation, and web's Publish refused
     from surgeguard.service import RetryableFailureError
 
-    from .support import API_TARGET_GROUP, reevaluation
-
-    make_asg("api")
-    for group in ("api", "web"):
-        cpu_metric(95.0, at(0), group=group)
-        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
-    requests_metric(3000.0, at(0), target_group=API_TARGET_GROUP)
-    event = reevaluation(1)
+    event = _web_and_api_breaching(make_asg, cpu_metric, requests_metric)
     with monkeypatch.context() as patch:
         _publish_fails_for(patch, {"web"}, "KMSThrottlingException")
         with pytest.raises(RetryableFailureError, match="KMSThrottlingException"):
@@ -252,8 +245,6 @@ def test_a_reevaluations_group_audited_before_another_groups_audit_write_failed_
     from surgeguard.adapters.errors import AwsCallError
     from surgeguard.service import RetryableFailureError
 
-    from .support import API_TARGET_GROUP, reevaluation
-
     write = AuditStore.write_audit
 
     def web_throttled(self: AuditStore, record: dict[str, Any]) -> None:
@@ -261,12 +252,7 @@ def test_a_reevaluations_group_audited_before_another_groups_audit_write_failed_
             raise AwsCallError("PutItem", "ProvisionedThroughputExceededException", "throttled")
         write(self, record)
 
-    make_asg("api")
-    for group in ("api", "web"):
-        cpu_metric(95.0, at(0), group=group)
-        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
-    requests_metric(3000.0, at(0), target_group=API_TARGET_GROUP)
-    event = reevaluation(1)
+    event = _web_and_api_breaching(make_asg, cpu_metric, requests_metric)
     with monkeypatch.context() as patch:
         patch.setattr(AuditStore, "write_audit", web_throttled)
         with pytest.raises(RetryableFailureError):
@@ -275,3 +261,17 @@ def test_a_reevaluations_group_audited_before_another_groups_audit_write_failed_
     invoke(event)
     # THEN each group's change is told once
     assert [s.split()[2] for s in _applied_subjects(notifications)] == ["api", "web"]
+
+
+def _web_and_api_breaching(make_asg: Any, cpu_metric: Any, requests_metric: Any) -> dict[str, Any]:
+    """web and api both over their CPU target with their alarms in ALARM: the re-evaluation event that
+    scales both out in one run."""
+    from .support import API_TARGET_GROUP, reevaluation
+
+    make_asg("api")
+    for group in ("api", "web"):
+        cpu_metric(95.0, at(0), group=group)
+        set_alarm_state(alarm_for(group, "cpu"), "ALARM")
+    requests_metric(3000.0, at(0), target_group=API_TARGET_GROUP)
+    event: dict[str, Any] = reevaluation(1)
+    return event
