@@ -596,9 +596,7 @@ def run_claimed(
             raise RetryableFailureError(f"audit write failed: {error}") from error
     # Told before the claim completes: an attempt that dies or fails to publish in between leaves it
     # open, and the retry tells what was not told.
-    _tell_or_keep(
-        adapters, claim, [*untold_before, *(t for r in records for t in _tellings(r, claimed.notify))]
-    )
+    _tell_or_keep(adapters, claim, untold_before, records, claimed.notify)
     try:
         adapters.store.complete(claim)
     except AwsCallError as error:
@@ -637,9 +635,20 @@ def _untold(
     return untold
 
 
-def _tell_or_keep(adapters: Adapters, claim: Claim, tellings: Sequence[_Telling]) -> None:
-    """Tell people; where some of it could not be told, keep the claim open, noting what was told, and
-    raise so that Lambda's retry tells the rest (logged and dropped, the change was never heard of)."""
+def _tell_or_keep(
+    adapters: Adapters,
+    claim: Claim,
+    untold_before: Sequence[_Telling],
+    records: Sequence[dict[str, Any]],
+    notify: frozenset[Outcome],
+) -> None:
+    """Tell people what earlier attempts could not, and of `records`; where some of it could not be
+    told, keep the claim open, noting what was told, and raise so that Lambda's retry tells the rest
+    (logged and dropped, the change was never heard of). Without a notifier (the simulator) there is
+    nobody to tell, and no message is built on its hot path."""
+    if adapters.notifier is None:
+        return
+    tellings = [*untold_before, *(t for r in records for t in _tellings(r, notify))]
     failed = _tell(adapters, tellings)
     if not failed:
         return
