@@ -395,6 +395,12 @@ class InMemoryAws:
     def keep_told(self, claim: Claim, told: Sequence[str]) -> None:
         pass  # nobody is told here: nothing fails to be
 
+    def failure_told(self, trigger_id: str, group: str | None) -> bool:
+        return False  # nobody is told here
+
+    def keep_failure_told(self, trigger_id: str, group: str | None, now_epoch: int) -> None:
+        pass  # nobody is told here
+
     def load_memory(self, group: str) -> ScalerMemory:
         return self._memory
 

@@ -13,6 +13,9 @@ CONTROL_PARTITION = "CONTROL"
 
 STATE_SORT_KEY = "STATE"
 CLAIM_SORT_KEY = "CLAIM"
+# Beside a trigger's claim: that people were told its attempts fail (per group), so that Lambda's
+# retries of it, each failing and audited in turn, do not tell them again.
+FAILURE_TOLD_SORT_PREFIX = "TOLD#FAILED#"
 AUDIT_SORT_PREFIX = "AUDIT#"
 # Per-group sale event items: target capacity, why, the max a temporary max replaced.
 EVENT_SORT_PREFIX = "EVENT#"

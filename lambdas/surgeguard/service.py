@@ -162,6 +162,8 @@ class Store(Protocol):
     def audit_written(self, record: Mapping[str, Any]) -> bool: ...
     def audit_record(self, key: Mapping[str, Any]) -> dict[str, Any] | None: ...
     def keep_told(self, claim: Claim, told: Sequence[str]) -> None: ...
+    def failure_told(self, trigger_id: str, group: str | None) -> bool: ...
+    def keep_failure_told(self, trigger_id: str, group: str | None, now_epoch: int) -> None: ...
     def save_event(self, group: str, state: EventState) -> None: ...
     def load_events(self, group: str) -> list[EventState]: ...
     def save_forecast(
@@ -542,7 +544,7 @@ def run_claimed(
             adapters.store.release_unconfirmed(claimed.trigger_id, record_key)
         except AwsCallError as release_error:
             logger.warning("could not free an unconfirmed claim: %s", release_error)
-        return [_failed(base, adapters, error, claim=None, stashed=False, notify=claimed.notify)]
+        return [_failed(base, adapters, error, claimed, clock, claim=None, stashed=False)]
 
     stashed: list[dict[str, Any]] = []
 
@@ -569,7 +571,7 @@ def run_claimed(
         failed_base, cause = (
             (error.base, error.cause) if isinstance(error, GroupChangeFailedError) else (base, error)
         )
-        return [_failed(failed_base, adapters, cause, claim=claim, stashed=keep, notify=claimed.notify)]
+        return [_failed(failed_base, adapters, cause, claimed, clock, claim=claim, stashed=keep)]
     if not records:
         duplicate = base(
             Outcome.SKIPPED,
@@ -761,10 +763,11 @@ def _failed(
     base: Callable[..., dict[str, Any]],
     adapters: Adapters,
     error: Exception,
+    claimed: Claimed,
+    clock: datetime,
     *,
     claim: Claim | None,
     stashed: bool,
-    notify: frozenset[Outcome],
 ) -> dict[str, Any]:
     retryable = not _rejected_for_good(error)
     logger.error("%s: %s", "failed" if retryable else "rejected", error)
@@ -785,10 +788,37 @@ def _failed(
             adapters.store.complete(claim)  # bad input: a retry would be rejected the same way
         except AwsCallError as complete_error:
             logger.warning("could not complete the claim: %s", complete_error)
-    _notify(adapters, record, notify)
+    if retryable and record["outcome"] == Outcome.FAILED.value:
+        _tell_failure_once(adapters, record, claimed, clock)
+    else:
+        _notify(adapters, record, claimed.notify)
     if retryable:
         raise RetryableFailureError(record["reason"])
     return record
+
+
+def _tell_failure_once(adapters: Adapters, record: dict[str, Any], claimed: Claimed, clock: datetime) -> None:
+    """Tell people a trigger failed, once across Lambda's attempts at it: each retry that fails again
+    writes its own `failed` record, but people heard of the trigger's failure from the first (three
+    e-mails for one trigger taught them to ignore the third). Noted after the Publish: an attempt that
+    dies in between, or a note that cannot be read or written, tells it again, twice rather than never;
+    a Publish that fails is left to the next attempt. A retry that succeeds tells its own change."""
+    telling = _outcome_telling(record, claimed.notify)
+    if adapters.notifier is None or telling is None:
+        return
+    group = record.get("group")
+    try:
+        if adapters.store.failure_told(claimed.trigger_id, group):
+            logger.info("%s: people were told of its failure by an earlier attempt", claimed.trigger_id)
+            return
+    except AwsCallError as error:
+        logger.warning("could not read whether %s's failure was told: %s", claimed.trigger_id, error)
+    if _tell(adapters, [telling]):
+        return
+    try:
+        adapters.store.keep_failure_told(claimed.trigger_id, group, int(clock.timestamp()))
+    except AwsCallError as error:
+        logger.warning("could not note that %s's failure was told: %s", claimed.trigger_id, error)
 
 
 def _recovered_or_redone(

@@ -454,6 +454,30 @@ class AuditStore(AwsAdapter):
         expression = "SET #told = list_append(if_not_exists(#told, :none), :told)"
         self._update_claim(claim, expression, {"#told": "told"}, values)
 
+    def _failure_told_key(self, trigger_id: str, group: str | None) -> dict[str, Any]:
+        return {
+            keys.PARTITION_KEY: {"S": keys.trigger_pk(trigger_id)},
+            keys.SORT_KEY: {"S": f"{keys.FAILURE_TOLD_SORT_PREFIX}{group or keys.UNKNOWN_GROUP}"},
+        }
+
+    def failure_told(self, trigger_id: str, group: str | None) -> bool:
+        """Whether an earlier attempt at the trigger told people that it failed (for `group`)."""
+        found = self._table_call(
+            "GetItem", Key=self._failure_told_key(trigger_id, group), ConsistentRead=True
+        ).get("Item")
+        return found is not None
+
+    def keep_failure_told(self, trigger_id: str, group: str | None, now_epoch: int) -> None:
+        """Note that people were told the trigger failed (for `group`): kept as long as its claim.
+        An UpdateItem, as every write under a trigger's partition is (the role may not put there)."""
+        self._table_call(
+            "UpdateItem",
+            Key=self._failure_told_key(trigger_id, group),
+            UpdateExpression="SET #ttl = :ttl",
+            ExpressionAttributeNames={"#ttl": keys.TTL_ATTRIBUTE},
+            ExpressionAttributeValues={":ttl": {"N": str(now_epoch + keys.CLAIM_TTL_SECONDS)}},
+        )
+
     def complete(self, claim: Claim) -> None:
         """The trigger is handled and audited: later deliveries are duplicates."""
         names = {"#status": "status", "#pending": "pending"}
