@@ -67,6 +67,7 @@ from surgeguard.domain.model import (
     Reading,
     ScalerMemory,
     ScalingAction,
+    attempt_finished,
     flat_dict,
 )
 from surgeguard.domain.sales import floor_at, plan_event, this_editions
@@ -559,11 +560,11 @@ def run_claimed(
             # completing the claim.
             records = []
         else:
-            audited = frozenset(key["group"] for key in written_before)
+            audited = frozenset(key["group"] for key, _ in written_before)
             records = _recovered_or_redone(claimed, claim, adapters, delivery_id, stash, audited)
         # Written, those records may not have been told: the attempt died between its audit write
         # and its Publish, or a Publish failed (once the retry found the record and said nothing).
-        untold_before = _untold(claimed, claim, adapters, written_before)
+        untold_before = _untold(claimed, claim, written_before)
     except Exception as error:
         # Whatever went wrong (an odd SDK exception, a bug of ours) after a change may have landed, the
         # lease ends with its stash kept, so Lambda's retry writes the `applied` record of what landed.
@@ -607,31 +608,38 @@ def run_claimed(
     return records
 
 
-def _written_before(claimed: Claimed, claim: Claim, adapters: Adapters) -> tuple[list[dict[str, Any]], bool]:
-    """The keys of the records attempts before us wrote under the claim, and whether that is the whole
-    trigger's (its own record key) rather than some groups' of a trigger of several."""
-    earlier = claim.earlier_records
-    whole = [dict(key) for key in earlier if adapters.store.audit_written(key)]
+# A record an earlier attempt wrote: the key it was looked up by (its group "" for a trigger of no one
+# group, as the claim names it), and the record as written.
+_Written = tuple[dict[str, Any], dict[str, Any]]
+
+
+def _written_before(claimed: Claimed, claim: Claim, adapters: Adapters) -> tuple[list[_Written], bool]:
+    """The records attempts before us wrote under the claim and finished their work with, each read
+    once (the retry's tellings come from these too), and whether that is the whole trigger's (its own
+    record key) rather than some groups' of a trigger of several."""
+
+    def finished(key: dict[str, Any]) -> _Written | None:
+        record = adapters.store.audit_record(key)
+        return None if record is None or not attempt_finished(record) else (key, record)
+
+    whole = [found for key in claim.earlier_records if (found := finished(dict(key))) is not None]
     if whole:
         return whole, True
     some = [
-        {**key, "group": group}
+        found
         for group in sorted(claimed.record_groups)
-        for key in earlier
-        if adapters.store.audit_written({**key, "group": group})
+        for key in claim.earlier_records
+        if (found := finished({**key, "group": group})) is not None
     ]
     return some, False
 
 
-def _untold(
-    claimed: Claimed, claim: Claim, adapters: Adapters, written: Sequence[Mapping[str, Any]]
-) -> list[_Telling]:
+def _untold(claimed: Claimed, claim: Claim, written: Sequence[_Written]) -> list[_Telling]:
     """What of the records attempts before us wrote people have not been told, as far as the claim
     knows (an attempt that died after its Publish may have told it: told twice, never not at all)."""
     untold: list[_Telling] = []
-    for key in written:
-        record = adapters.store.audit_record(key)
-        if record is None or "outcome" not in record:
+    for _, record in written:
+        if "outcome" not in record:
             continue
         untold += [t for t in _tellings(record, claimed.notify) if t.key not in claim.told]
     return untold

@@ -206,6 +206,49 @@ def test_a_change_audited_just_before_the_runtime_ended_is_told_by_the_retry(
     assert [r["outcome"] for r in audit("web")].count("applied") == 1
 
 
+def test_a_retry_reads_each_record_an_earlier_attempt_wrote_once(
+    invoke: Callable[..., dict[str, Any]],
+    cpu_metric: Callable[..., None],
+    notifications: Any,
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN web's `applied` record written, then the invocation ended before its Publish
+    from datetime import timedelta
+
+    from surgeguard import keys
+    from surgeguard.adapters.audit_store import AuditStore
+
+    write = AuditStore.write_audit
+
+    def written_then_killed(self: AuditStore, record: dict[str, Any]) -> None:
+        write(self, record)
+        raise _Killed
+
+    event = _cpu_alarm_in_alarm(cpu_metric)
+    with monkeypatch.context() as patch:
+        patch.setattr(AuditStore, "write_audit", written_then_killed)
+        with pytest.raises(_Killed):
+            invoke(event)
+    # WHEN the event is delivered again after the dead attempt's lease, its DynamoDB calls counted
+    call = AuditStore._table_call
+    audit_reads: list[str] = []
+
+    def counted(self: AuditStore, operation: str, **request: Any) -> Any:
+        sort_key = str(request.get("Key", {}).get(keys.SORT_KEY, {}).get("S", ""))
+        if operation == "GetItem" and sort_key.startswith(keys.AUDIT_SORT_PREFIX):
+            audit_reads.append(sort_key)
+        return call(self, operation, **request)
+
+    monkeypatch.setattr(AuditStore, "_table_call", counted)
+    clock.pin(at(40) + timedelta(minutes=3))
+    invoke(event)
+    # THEN the earlier attempt's record is read once: to know it was written and what it says
+    # (its GetItem was made twice, once for each)
+    assert len(audit_reads) == 1, audit_reads
+    assert _applied_subjects(notifications) == ["Surgeguard applied: web 2 -> 4"]
+
+
 def test_one_groups_publish_failing_in_a_reevaluation_tells_the_others_and_retells_only_it(
     invoke: Callable[..., dict[str, Any]],
     cpu_metric: Callable[..., None],

@@ -25,7 +25,15 @@ from surgeguard.config import ANCHOR_TARGET_HIGH, ANCHOR_TARGET_LOW, REEVALUATIO
 from surgeguard.domain.anchors import MULTIPLIER_CURVE, AnchorVerdict
 from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.headroom import HeadroomVerdict
-from surgeguard.domain.model import Claim, EventState, Launch, Pause, Recommendation, ScalerMemory
+from surgeguard.domain.model import (
+    Claim,
+    EventState,
+    Launch,
+    Pause,
+    Recommendation,
+    ScalerMemory,
+    attempt_finished,
+)
 from surgeguard.domain.triggers import PLAUSIBLE_YEARS, safe_text
 
 logger = logging.getLogger("surgeguard")
@@ -819,9 +827,7 @@ class AuditStore(AwsAdapter):
         written = item.get("outcome", {}).get("S")
         if "outcome" in record:
             return written == record["outcome"]
-        # An attempt that met its own claim (an SDK retry) once wrote `in_progress` under its own key:
-        # that attempt did no work, whatever its record says.
-        return written != "failed" and item.get("skip_cause", {}).get("S") != "in_progress"
+        return attempt_finished({"outcome": written, "skip_cause": item.get("skip_cause", {}).get("S")})
 
     def audit_record(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
         """The audit record written under `key` ({group, at, delivery_id}), as it was written."""

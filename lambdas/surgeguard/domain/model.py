@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -16,6 +17,13 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
     REJECTED = "rejected"
     FAILED = "failed"
+
+
+def attempt_finished(record: Mapping[str, Any]) -> bool:
+    """Whether the audit record an attempt wrote under its own record key says that attempt finished its
+    work: any outcome but `failed`, or a skip because another attempt was at work (an attempt that met
+    its own claim, an SDK retry, once wrote `in_progress` under its own key and did no work)."""
+    return record.get("outcome") != Outcome.FAILED.value and record.get("skip_cause") != "in_progress"
 
 
 class ScalingAction(StrEnum):
