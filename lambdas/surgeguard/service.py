@@ -807,8 +807,8 @@ def _failed(
 
 def _tell_failure_once(adapters: Adapters, record: dict[str, Any], claimed: Claimed, clock: datetime) -> None:
     """Tell people a trigger failed, once across Lambda's attempts at it: each retry that fails again
-    writes its own `failed` record, but people heard of the trigger's failure from the first (three
-    e-mails for one trigger taught them to ignore the third). Noted after the Publish: an attempt that
+    writes its own `failed` record, but people heard of the trigger's failure from the first (each
+    attempt once told them again: three e-mails for one trigger). Noted after the Publish: an attempt that
     dies in between, or a note that cannot be read or written, tells it again, twice rather than never;
     a Publish that fails is left to the next attempt. A retry that succeeds tells its own change."""
     telling = _outcome_telling(record, claimed.notify)
