@@ -41,27 +41,33 @@ Page = dict[str, Any]
 
 class PagedMetricData:
     """CloudWatch's GetMetricData answering from fixed pages: each page is the answer to the request
-    carrying the token that the page before it returned (none for the first)."""
+    carrying the token that the page before it returned (none for the first). A list of pages for a
+    token answers its requests in turn (the last one again after that)."""
 
-    def __init__(self, pages: dict[str | None, Page]) -> None:
+    def __init__(self, pages: dict[str | None, Page | list[Page]]) -> None:
         self.pages = pages
         self.tokens: list[str | None] = []
+        self.queried: list[list[str]] = []
 
     def record_request(self, params: dict[str, Any], **_: Any) -> None:
         self.tokens.append(params.get("NextToken"))
+        self.queried.append([q["Id"] for q in params.get("MetricDataQueries", [])])
 
     def answer(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        page = self.pages[self.tokens[-1]]
+        token = self.tokens[-1]
+        pages = self.pages[token]
+        in_turn = pages if isinstance(pages, list) else [pages]
+        page = in_turn[min(self.tokens.count(token), len(in_turn)) - 1]
         http = AWSResponse("https://monitoring.us-east-1.amazonaws.com/", 200, {}, None)
         return http, {"Messages": [], **page, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
 @pytest.fixture
-def metric_data() -> Iterator[Callable[[dict[str | None, Page]], PagedMetricData]]:
+def metric_data() -> Iterator[Callable[[dict[str | None, Any]], PagedMetricData]]:
     events = clients.client("cloudwatch").meta.events
     installed: list[PagedMetricData] = []
 
-    def install(pages: dict[str | None, Page]) -> PagedMetricData:
+    def install(pages: dict[str | None, Any]) -> PagedMetricData:
         fake = PagedMetricData(pages)
         events.register("before-parameter-build.monitoring.GetMetricData", fake.record_request)
         events.register("before-call.monitoring.GetMetricData", fake.answer)
@@ -87,7 +93,7 @@ def _result(query_id: str, points: list[tuple[int, float]], status: str = "Compl
 def test_a_signal_split_across_pages_is_read_from_all_of_them(
     invoke: Callable[..., Any],
     audit: Callable[[str], list[dict[str, Any]]],
-    metric_data: Callable[[dict[str | None, Page]], PagedMetricData],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
 ) -> None:
     # GIVEN 8 instances at CPU 20 % (of 50) and 900 requests per target (of 1000): the requests hold all 8
     # AND CloudWatch answers in pages: the requests query PartialData with nothing on the first page, its
@@ -124,7 +130,7 @@ def test_a_signal_split_across_pages_is_read_from_all_of_them(
 def test_a_query_left_out_of_the_answer_is_unknown_not_zero(
     invoke: Callable[..., Any],
     audit: Callable[[str], list[dict[str, Any]]],
-    metric_data: Callable[[dict[str | None, Page]], PagedMetricData],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
 ) -> None:
     # GIVEN 8 instances at CPU 20 % (of 50), and an answer with no result at all for the requests query
     # (CloudWatch returns one result per query asked, empty when it has no datapoint) beside one for an
@@ -152,6 +158,74 @@ def test_a_query_left_out_of_the_answer_is_unknown_not_zero(
     assert record["outcome"] == "unchanged" and "requests_per_target could not be read" in record["reason"]
 
 
+def test_a_query_that_failed_on_a_page_is_read_from_the_page_its_token_brings(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
+) -> None:
+    # GIVEN 8 instances at CPU 20 % (of 50) and 900 requests per target (of 1000): the requests hold all 8
+    # AND CloudWatch answers the requests query InternalError on the first page, with a NextToken, and
+    # answers it on the page that token brings (API_MetricDataResult: "InternalError indicates that an
+    # error occurred. Retry your request using NextToken, if present.")
+    set_desired("web", 8)
+    fake = metric_data(
+        {
+            None: {
+                "MetricDataResults": [
+                    _result("s0m1", [(-21, 20.0)]),
+                    _result("s1m1", [], "InternalError"),
+                ],
+                "NextToken": "page-2",
+            },
+            "page-2": {"MetricDataResults": [_result("s1m1", [(-21, 900.0)])]},
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN the requests signal is its minute from the second page: the retry the token is for answered
+    # it (it was read as unknown, "could not be read", whatever the retry brought)
+    assert fake.tokens == [None, "page-2"]
+    record = audit("web")[-1]
+    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    assert requests["value"] == 900.0 and requests.get("unanswered") is not True, record["reason"]
+    assert desired() == 8, record["reason"]
+    assert "could not be read" not in record["reason"]
+
+
+def test_a_query_that_failed_on_the_last_page_is_asked_again_once(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
+) -> None:
+    # GIVEN 8 instances at CPU 20 % (of 50) and 900 requests per target (of 1000): the requests hold all 8
+    # AND CloudWatch answers the requests query InternalError with no NextToken to retry through, then
+    # answers it when the request is made again
+    set_desired("web", 8)
+    fake = metric_data(
+        {
+            None: [
+                {
+                    "MetricDataResults": [
+                        _result("s0m1", [(-21, 20.0)]),
+                        _result("s1m1", [], "InternalError"),
+                    ]
+                },
+                {"MetricDataResults": [_result("s1m1", [(-21, 900.0)])]},
+            ]
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN the failed query alone was asked again, and its answer is the reading
+    assert fake.queried == [["s0m1", "s1m1"], ["s1m1"]]
+    record = audit("web")[-1]
+    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    assert requests["value"] == 900.0 and requests.get("unanswered") is not True, record["reason"]
+    assert desired() == 8, record["reason"]
+
+
 @pytest.mark.parametrize(
     ("samples", "read_as"),
     [
@@ -164,7 +238,7 @@ def test_a_query_left_out_of_the_answer_is_unknown_not_zero(
 def test_a_percentile_over_too_few_requests_abstains(
     invoke: Callable[..., Any],
     audit: Callable[[str], list[dict[str, Any]]],
-    metric_data: Callable[[dict[str | None, Page]], PagedMetricData],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
     samples: float,
     read_as: float | None,
 ) -> None:

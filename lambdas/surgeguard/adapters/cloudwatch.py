@@ -22,6 +22,7 @@ from surgeguard.domain.model import Reading
 from surgeguard.signals import SignalMetric, signal_metric
 
 _STAT_ID = re.compile(r"\bm(\d+)\b")
+_SIGNAL_ID = re.compile(r"s\d+")
 # Normal demand is read over this window around the same time a week earlier.
 
 
@@ -62,6 +63,13 @@ def _queries(index: int, metric: SignalMetric, period: int) -> list[dict[str, An
 
 def _samples_id(query_id: str) -> str:
     return f"{query_id}n"
+
+
+def _signal_of(query_id: str) -> str:
+    """The signal a query id belongs to (`s2` for `s2m1`, `s2m1n`, `s2e`): a signal's queries are asked
+    together, its expression being computed from the others."""
+    match = _SIGNAL_ID.match(query_id)
+    return match.group(0) if match else query_id
 
 
 def _request_count_query(query_id: str, signal: RequestsPerTargetSignal) -> dict[str, Any]:
@@ -140,34 +148,17 @@ class CloudWatchSignals(AwsAdapter):
             "EndTime": now + timedelta(seconds=group.scale_out.period_seconds),
             "ScanBy": "TimestampDescending",
         }
-        # A query's datapoints may come over several pages (StatusCode PartialData and a NextToken, the
-        # same Id again on the next page): its first page alone may hold none of them, and read as no
-        # datapoint (zero requests, for the ALB), or an older minute than a later page's.
-        points: dict[str, list[tuple[datetime, float]]] = {}
-        unanswered: set[str] = set()
-        answered: set[str] = set()
-        while True:
-            response = self._call("GetMetricData", **request)
-            for result in response.get("MetricDataResults", []):
-                query_id = result.get("Id", "")
-                answered.add(query_id)
-                if _failed(result):
-                    unanswered.add(query_id)
-                    continue
-                oldest = since.get(query_id, start)
-                points.setdefault(query_id, []).extend(
-                    (when, float(value))
-                    for when, value in zip(
-                        result.get("Timestamps", []), result.get("Values", []), strict=False
-                    )
-                    if when >= oldest
-                )
-            token = response.get("NextToken")
-            if not token:
-                break
-            request["NextToken"] = token
-        # Left out of the answer, a query is unknown (read as no datapoint, it was zero requests).
-        unanswered |= _left_out(queries, answered)
+        points, failed = self._pages(request, since, start)
+        # A query still failed once no token is left has no retry to wait for: asked again once, with
+        # what it is computed from, a passing InternalError is a reading rather than an abstention
+        # (Forbidden is the role's, and would only fail again).
+        retried = {_signal_of(i) for i, status in failed.items() if status != "Forbidden"}
+        if retried:
+            again = [q for q in queries if _signal_of(q["Id"]) in retried]
+            more, failed_again = self._pages({**request, "MetricDataQueries": again}, since, start)
+            points = {i: p for i, p in points.items() if _signal_of(i) not in retried} | more
+            failed = {i: s for i, s in failed.items() if _signal_of(i) not in retried} | failed_again
+        unanswered = set(failed)
         latest = {query_id: max(pairs) for query_id, pairs in points.items() if pairs}
         thin: set[str] = set()
         readings = []
@@ -205,6 +196,46 @@ class CloudWatchSignals(AwsAdapter):
                 )
             )
         return readings
+
+    def _pages(
+        self, request: dict[str, Any], since: dict[str, datetime], start: datetime
+    ) -> tuple[dict[str, list[tuple[datetime, float]]], dict[str, str]]:
+        """Every page of one GetMetricData request: each query's datapoints since its own oldest time,
+        by query id, and the queries not answered, with why (their StatusCode, or ResultMissing)."""
+        # A query's datapoints may come over several pages (StatusCode PartialData and a NextToken, the
+        # same Id again on the next page): its first page alone may hold none of them, and read as no
+        # datapoint (zero requests, for the ALB), or an older minute than a later page's. A query
+        # failed on a page (InternalError) is retried by the request carrying that page's NextToken
+        # (API_MetricDataResult): answered on a later page, it is answered.
+        request = {**request}
+        queries: list[dict[str, Any]] = request["MetricDataQueries"]
+        points: dict[str, list[tuple[datetime, float]]] = {}
+        failed: dict[str, str] = {}
+        answered: set[str] = set()
+        while True:
+            response = self._call("GetMetricData", **request)
+            for result in response.get("MetricDataResults", []):
+                query_id = result.get("Id", "")
+                answered.add(query_id)
+                if _failed(result):
+                    failed[query_id] = str(result.get("StatusCode"))
+                    continue
+                failed.pop(query_id, None)
+                oldest = since.get(query_id, start)
+                points.setdefault(query_id, []).extend(
+                    (when, float(value))
+                    for when, value in zip(
+                        result.get("Timestamps", []), result.get("Values", []), strict=False
+                    )
+                    if when >= oldest
+                )
+            token = response.get("NextToken")
+            if not token:
+                break
+            request["NextToken"] = token
+        # Left out of the answer, a query is unknown (read as no datapoint, it was zero requests).
+        failed |= dict.fromkeys(_left_out(queries, answered), "ResultMissing")
+        return points, failed
 
     def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]:
         """Requests per minute to the group's target group (ALB RequestCount, Sum per minute) for every
