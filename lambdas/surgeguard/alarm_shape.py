@@ -65,6 +65,13 @@ def is_percentile(statistic: str) -> bool:
     return statistic.startswith("p") and statistic[1:].replace(".", "", 1).isdigit()
 
 
+def grows_while_filling(statistic: str) -> bool:
+    """Whether a statistic over part of its period can only be at or below its value over the whole:
+    a Sum, a Maximum or a SampleCount of the datapoints published so far is short by those yet to come
+    (an Average, a Minimum or a percentile over fewer samples is not short, just less certain)."""
+    return statistic in ("Sum", "Maximum", "SampleCount")
+
+
 def significant_samples(statistic: str) -> float:
     """The fewest samples a period needs for CloudWatch to hold a percentile statistic significant
     ("Percentile-based alarms and low data samples"): 10 / (1 - p) from p50 up (200 for p95, 1000 for

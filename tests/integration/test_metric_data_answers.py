@@ -227,6 +227,44 @@ def test_a_query_that_failed_on_the_last_page_is_asked_again_once(
 
 
 @pytest.mark.parametrize(
+    ("requests", "cpu", "read_as", "capacity"),
+    [
+        # The requests' minute under way (T0, read at 12:00:40) holds 200 so far, after 900 in the minute
+        # that ended: its Sum is short by what has yet to arrive, and reading it as the load scaled 8 -> 4
+        ([(0, 200.0), (-60, 900.0)], [(0, 20.0), (-60, 20.0)], (900.0, 20.0), 8),
+        # A Sum under way already above the ended minute's is load already there (it only grows)
+        ([(0, 1500.0), (-60, 900.0)], [(0, 20.0), (-60, 20.0)], (1500.0, 20.0), 12),
+        # Requests only in the minute under way (a quiet ALB wakes): at least those, not the zero of none
+        ([(0, 300.0)], [(0, 20.0), (-60, 20.0)], (300.0, 20.0), 4),
+        # An Average over part of its period is over fewer samples, not short: it stands
+        ([(-60, 900.0)], [(0, 45.0), (-60, 20.0)], (900.0, 45.0), 8),
+    ],
+    ids=["sum-under-way-lower", "sum-under-way-higher", "sum-only-under-way", "average-under-way"],
+)
+def test_a_period_still_filling_counts_only_where_it_cannot_be_short(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
+    requests: list[tuple[int, float]],
+    cpu: list[tuple[int, float]],
+    read_as: tuple[float, float],
+    capacity: int,
+) -> None:
+    # GIVEN 8 instances, and CloudWatch's minute buckets: the one under way (T0) and the one before it
+    set_desired("web", 8)
+    metric_data({None: {"MetricDataResults": [_result("s0m1", cpu), _result("s1m1", requests)]}})
+    # WHEN CPU's scale-in alarm is decided at 12:00:40
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN the requests (a Sum) read the minute that ended, raised by the one under way only where it
+    # already says more; CPU (an Average) reads its newest
+    record = audit("web")[-1]
+    values = {r["signal_id"]: r["value"] for r in record["inputs"]["readings"]}
+    assert (values["requests_per_target"], values["cpu"]) == read_as, record["reason"]
+    assert desired() == capacity, record["reason"]
+
+
+@pytest.mark.parametrize(
     ("samples", "read_as"),
     [
         # 12 requests in the minute: one slow request is its p95 (the alarm ignores such a period)

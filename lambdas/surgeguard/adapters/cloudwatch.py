@@ -12,6 +12,7 @@ from surgeguard.alarm_shape import (
     GROUP_IN_SERVICE,
     NORMAL_WINDOW_MINUTES,
     absent_value,
+    grows_while_filling,
     is_percentile,
     mean_requests_per_minute,
     normal_window,
@@ -63,6 +64,28 @@ def _queries(index: int, metric: SignalMetric, period: int) -> list[dict[str, An
 
 def _samples_id(query_id: str) -> str:
     return f"{query_id}n"
+
+
+def _newest(
+    pairs: list[tuple[datetime, float]],
+    period: timedelta,
+    now: datetime,
+    *,
+    grows: bool,
+    absent: float | None,
+) -> tuple[datetime, float] | None:
+    """A query's newest datapoint, as (when its period began, value). The period under way at `now` is
+    still filling: CloudWatch answers it with what has been published so far. For a statistic that only
+    grows as its period fills (a Sum: requests per target), that is short of the period's value, and
+    read as the load it scaled in on a fraction of it; it counts only where it already says more than
+    the period that ended before it (or than no datapoint's `absent` value): load already there. Any
+    other statistic over part of its period is over fewer samples, not short, and stands."""
+    ended = max((p for p in pairs if p[0] + period <= now), default=None)
+    filling = max((p for p in pairs if p[0] + period > now), default=None)
+    if filling is None or not grows:
+        return max(ended, filling) if ended and filling else ended or filling
+    floor = ended[1] if ended else absent
+    return filling if floor is None or filling[1] > floor else ended
 
 
 def _signal_of(query_id: str) -> str:
@@ -159,12 +182,21 @@ class CloudWatchSignals(AwsAdapter):
             points = {i: p for i, p in points.items() if _signal_of(i) not in retried} | more
             failed = {i: s for i, s in failed.items() if _signal_of(i) not in retried} | failed_again
         unanswered = set(failed)
-        latest = {query_id: max(pairs) for query_id, pairs in points.items() if pairs}
         thin: set[str] = set()
         readings = []
+        latest: dict[str, tuple[datetime, float]] = {}
         for index, (signal, metric) in enumerate(zip(group.signals, metrics, strict=True)):
             key = f"s{index}e" if metric.is_math else f"s{index}{metric.stats[0].id}"
             statistic = metric.stats[0].statistic
+            newest = _newest(
+                points.get(key, []),
+                timedelta(seconds=periods[index]),
+                now,
+                grows=not metric.is_math and grows_while_filling(statistic),
+                absent=absent_value(signal),
+            )
+            if newest is not None:
+                latest[key] = newest
             if not metric.is_math and is_percentile(statistic):
                 samples_key = _samples_id(key)
                 if samples_key in unanswered:
