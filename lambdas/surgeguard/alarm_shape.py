@@ -117,6 +117,21 @@ def absent_value(signal: Signal) -> float | None:
     return 0.0 if isinstance(signal, RequestsPerTargetSignal | ResponseTimeSignal) else None
 
 
+# How long after its period ends a one-minute datapoint may still be on its way into CloudWatch. AWS
+# documents no figure (ELB "measures and sends its metrics in 60-second intervals"; an alarm looks back
+# over more periods than it evaluates for data that arrives late); monitoring vendors measure about
+# 2 minutes for one-minute AWS metrics. 3 minutes, so that a datapoint merely late never reads as none.
+PUBLISHING_DELAY = timedelta(minutes=3)
+
+
+def quiet_since(when: datetime, period: timedelta, now: datetime) -> bool:
+    """Whether a datapoint (its period began `when`) is older than the newest CloudWatch has had time
+    to publish: the period after it ended more than the publishing delay ago, with no datapoint. For a
+    signal that publishes nothing while idle (an ALB with no request), that period had none, and
+    neither does now: the signal is its absent value, not the last busy period's."""
+    return when + 2 * period + PUBLISHING_DELAY <= now
+
+
 # What the pre-warm's "normal demand" averages: the 15 whole minutes around its time (7 before, 7 after).
 NORMAL_WINDOW_MINUTES = 15
 NORMAL_WINDOW = timedelta(minutes=NORMAL_WINDOW_MINUTES)

@@ -265,6 +265,51 @@ def test_a_period_still_filling_counts_only_where_it_cannot_be_short(
 
 
 @pytest.mark.parametrize(
+    ("newest", "read_as", "capacity"),
+    [
+        # The ALB's last busy minute began 5 minutes back (11:55): the minute after it ended at 11:57
+        # and nothing came in the 3 minutes CloudWatch may take to publish it. No request flows now, as
+        # the scale-in alarm (missing is breaching) says; read as now, 900 held all 8 for the lookback
+        (-300, 0.0, 4),
+        # The last minute published began at 11:57: the one after it (ended 11:59) may merely be late,
+        # so it is still the load, and nothing is scaled in on a datapoint not yet arrived
+        (-180, 900.0, 8),
+    ],
+    ids=["quiet-since", "maybe-late"],
+)
+def test_a_quiet_albs_last_busy_minute_is_not_read_as_now(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
+    newest: int,
+    read_as: float,
+    capacity: int,
+) -> None:
+    # GIVEN 8 instances at CPU 20 % (of 50), and the requests per target's newest minute at 900 (of
+    # 1000), `newest` seconds before T0 (the ALB publishes nothing while no request flows)
+    set_desired("web", 8)
+    metric_data(
+        {
+            None: {
+                "MetricDataResults": [
+                    _result("s0m1", [(-60, 20.0)]),
+                    _result("s1m1", [(newest, 900.0), (newest - 60, 900.0)]),
+                ]
+            }
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided at 12:00:40
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN a minute older than the newest CloudWatch has had time to publish is not the load of now:
+    # the requests read as none (what no datapoint means for the ALB)
+    record = audit("web")[-1]
+    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    assert requests["value"] == read_as, record["reason"]
+    assert desired() == capacity, record["reason"]
+
+
+@pytest.mark.parametrize(
     ("samples", "read_as"),
     [
         # 12 requests in the minute: one slow request is its p95 (the alarm ignores such a period)

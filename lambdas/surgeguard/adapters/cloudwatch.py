@@ -16,6 +16,7 @@ from surgeguard.alarm_shape import (
     is_percentile,
     mean_requests_per_minute,
     normal_window,
+    quiet_since,
     significant_samples,
 )
 from surgeguard.config import GroupConfig, RequestsPerTargetSignal
@@ -79,9 +80,16 @@ def _newest(
     grows as its period fills (a Sum: requests per target), that is short of the period's value, and
     read as the load it scaled in on a fraction of it; it counts only where it already says more than
     the period that ended before it (or than no datapoint's `absent` value): load already there. Any
-    other statistic over part of its period is over fewer samples, not short, and stands."""
+    other statistic over part of its period is over fewer samples, not short, and stands. Where no
+    datapoint means `absent` (not unknown), a datapoint older than CloudWatch's publishing allows is
+    none (alarm_shape.quiet_since)."""
     ended = max((p for p in pairs if p[0] + period <= now), default=None)
     filling = max((p for p in pairs if p[0] + period > now), default=None)
+    if ended is not None and absent is not None and quiet_since(ended[0], period, now):
+        # An ALB publishes nothing while no request flows: its last busy minute, however old inside
+        # the lookback, was read as now's load (holding capacity for the whole lookback, or scaling
+        # out on it). Once the minute after it has had time to arrive and has not, none flow.
+        ended = None
     if filling is None or not grows:
         return max(ended, filling) if ended and filling else ended or filling
     floor = ended[1] if ended else absent
