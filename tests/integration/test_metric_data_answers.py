@@ -32,6 +32,7 @@ from .support import (
     at,
     configure_web,
     desired,
+    reevaluation,
     set_alarm_state,
     set_desired,
 )
@@ -307,6 +308,56 @@ def test_a_quiet_albs_last_busy_minute_is_not_read_as_now(
     (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
     assert requests["value"] == read_as, record["reason"]
     assert desired() == capacity, record["reason"]
+
+
+class AnswersByPeriod:
+    """CloudWatch's GetMetricData answering each query from the datapoints of the period it asks."""
+
+    def __init__(self, by_period: dict[int, list[tuple[int, float]]]) -> None:
+        self.by_period = by_period
+        self.periods: list[int] = []
+
+    def record_request(self, params: dict[str, Any], **_: Any) -> None:
+        self.periods = [q["MetricStat"]["Period"] for q in params["MetricDataQueries"]]
+
+    def answer(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        results = [_result("s0m1", self.by_period[period]) for period in self.periods]
+        http = AWSResponse("https://monitoring.us-east-1.amazonaws.com/", 200, {}, None)
+        page = {"MetricDataResults": results, "Messages": []}
+        return http, {**page, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+
+def test_a_scale_in_reads_the_period_its_alarm_evaluated(
+    invoke: Callable[..., Any], audit: Callable[[str], list[dict[str, Any]]]
+) -> None:
+    # GIVEN the web group on the CloudWatch agent's 10-second CPU (target 50), its scale-out alarm on
+    # 10 s periods and its scale-in alarm on 60 s, 8 instances
+    configure_web(
+        monitoring="high_resolution",
+        signals=[{"kind": "cpu", "target": 50, "namespace": "CWAgent", "metric_name": "cpu_usage_active"}],
+        scale_out={"period_seconds": 10, "max_step_percent": 100},
+        scale_in={**CONFIG["groups"][0]["scale_in"], "period_seconds": 60},
+    )
+    set_desired("web", 8)
+    # AND the minute that ended at 12:01 averaged 35 % (below the 45 % the scale-in alarm holds), its
+    # last 10 seconds a dip to 10 %
+    fake = AnswersByPeriod({60: [(0, 35.0), (-60, 36.0)], 10: [(50, 10.0), (40, 40.0)]})
+    events = clients.client("cloudwatch").meta.events
+    events.register("before-parameter-build.monitoring.GetMetricData", fake.record_request)
+    events.register("before-call.monitoring.GetMetricData", fake.answer)
+    try:
+        # WHEN the scale-in alarm is in ALARM at 12:01's re-evaluation
+        set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+        invoke(reevaluation(1))
+    finally:
+        events.unregister("before-parameter-build.monitoring.GetMetricData", fake.record_request)
+        events.unregister("before-call.monitoring.GetMetricData", fake.answer)
+    # THEN the scale-in is sized on the minute its alarm evaluated (35 % on 8: 6), not on the last
+    # 10 seconds' dip (10 % on 8: 2, stepped to 4)
+    record = audit("web")[-1]
+    (cpu,) = record["inputs"]["readings"]
+    assert cpu["value"] == 35.0, record["reason"]
+    assert desired() == 6, record["reason"]
 
 
 @pytest.mark.parametrize(

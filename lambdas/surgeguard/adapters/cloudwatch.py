@@ -19,7 +19,7 @@ from surgeguard.alarm_shape import (
     quiet_since,
     significant_samples,
 )
-from surgeguard.config import GroupConfig, RequestsPerTargetSignal
+from surgeguard.config import Direction, GroupConfig, RequestsPerTargetSignal
 from surgeguard.domain.model import Reading
 from surgeguard.signals import SignalMetric, signal_metric
 
@@ -149,14 +149,15 @@ def _raise_if_left_out(queries: list[dict[str, Any]], answered: set[str]) -> Non
 class CloudWatchSignals(AwsAdapter):
     service = "cloudwatch"
 
-    def read(self, group: GroupConfig, now: datetime) -> list[Reading]:
+    def read(self, group: GroupConfig, now: datetime, direction: Direction | None = None) -> list[Reading]:
         """The latest datapoint of every signal of the group, in one GetMetricData request (its pages
-        followed), each with when its period began."""
+        followed), each with when its period began; read at the periods of `direction`'s alarms (a
+        scale-in's where it is one, else the scale-out's)."""
         # EC2's basic monitoring publishes CPU once per 5 minutes, stamped at its period's start and
         # published after it ends: read at 60 s over the scale-out lookback, the last one fell out of the
         # window before the next arrived, and CPU abstained (a requests signal alone then scaled in at
         # 90 % CPU). Read at its own period, over as many of its periods as the others' lookback.
-        periods = [group.read_period(signal) for signal in group.signals]
+        periods = [group.read_period(signal, direction or Direction.OUT) for signal in group.signals]
         metrics = [signal_metric(group, s) for s in group.signals]
         lookback = group.read_lookback_periods()
         # One call, one window: the widest signal's. Each signal's own window is its period x lookback,
@@ -168,10 +169,11 @@ class CloudWatchSignals(AwsAdapter):
             for query in _queries(index, metric, period):
                 queries.append(query)
                 since[query["Id"]] = now - timedelta(seconds=period * lookback)
-        start = now - timedelta(seconds=group.read_window_seconds())
+        start = now - timedelta(seconds=max(periods) * lookback)
         if max(periods) > group.scale_out.period_seconds:
-            # Started on a whole 5 minutes, the buckets are EC2's own, and a datapoint's timestamp is when
-            # its period began (unaligned, it would fall in the bucket before, and be said older).
+            # Started on a whole longest period (EC2's 5 minutes, a scale-in alarm's minute), the buckets
+            # are CloudWatch's own, and a datapoint's timestamp is when its period began (unaligned, it
+            # would fall in the bucket before, and be said older).
             start -= timedelta(seconds=start.timestamp() % max(periods))
         request: dict[str, Any] = {
             "MetricDataQueries": queries,
