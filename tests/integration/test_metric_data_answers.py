@@ -59,8 +59,9 @@ class PagedMetricData:
         pages = self.pages[token]
         in_turn = pages if isinstance(pages, list) else [pages]
         page = in_turn[min(self.tokens.count(token), len(in_turn)) - 1]
-        http = AWSResponse("https://monitoring.us-east-1.amazonaws.com/", 200, {}, None)
-        return http, {"Messages": [], **page, "ResponseMetadata": {"HTTPStatusCode": 200}}
+        status = 400 if "Error" in page else 200
+        http = AWSResponse("https://monitoring.us-east-1.amazonaws.com/", status, {}, None)
+        return http, {"Messages": [], **page, "ResponseMetadata": {"HTTPStatusCode": status}}
 
 
 @pytest.fixture
@@ -224,6 +225,38 @@ def test_a_query_that_failed_on_the_last_page_is_asked_again_once(
     record = audit("web")[-1]
     (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
     assert requests["value"] == 900.0 and requests.get("unanswered") is not True, record["reason"]
+    assert desired() == 8, record["reason"]
+
+
+def test_a_query_asked_again_whose_call_fails_stays_unknown_and_the_rest_is_decided(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
+) -> None:
+    # GIVEN 8 instances at CPU 20 % (of 50), the requests query answered InternalError, and the request
+    # asking it again refused
+    set_desired("web", 8)
+    fake = metric_data(
+        {
+            None: [
+                {
+                    "MetricDataResults": [
+                        _result("s0m1", [(-21, 20.0)]),
+                        _result("s1m1", [], "InternalError"),
+                    ]
+                },
+                {"Error": {"Code": "InvalidParameterCombination", "Message": "refused"}},
+            ]
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN the decision stands on the first answer: the requests signal unknown, the scale-in held (the
+    # failed retry is no failed read of the signals that answered)
+    assert len(fake.tokens) == 2
+    record = audit("web")[-1]
+    assert record["outcome"] == "unchanged" and "requests_per_target could not be read" in record["reason"]
     assert desired() == 8, record["reason"]
 
 

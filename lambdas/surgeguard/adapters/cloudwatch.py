@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +23,8 @@ from surgeguard.alarm_shape import (
 from surgeguard.config import Direction, GroupConfig, RequestsPerTargetSignal
 from surgeguard.domain.model import Reading
 from surgeguard.signals import SignalMetric, signal_metric
+
+logger = logging.getLogger("surgeguard")
 
 _STAT_ID = re.compile(r"\bm(\d+)\b")
 _SIGNAL_ID = re.compile(r"s\d+")
@@ -188,9 +191,15 @@ class CloudWatchSignals(AwsAdapter):
         retried = {_signal_of(i) for i, status in failed.items() if status != "Forbidden"}
         if retried:
             again = [q for q in queries if _signal_of(q["Id"]) in retried]
-            more, failed_again = self._pages({**request, "MetricDataQueries": again}, since, start)
-            points = {i: p for i, p in points.items() if _signal_of(i) not in retried} | more
-            failed = {i: s for i, s in failed.items() if _signal_of(i) not in retried} | failed_again
+            try:
+                more, failed_again = self._pages({**request, "MetricDataQueries": again}, since, start)
+            except AwsCallError as error:
+                # A second chance that fails leaves those signals unknown, as they were: the signals
+                # that answered still decide (failing the read would lose their decision too).
+                logger.warning("GetMetricData asked again for %s: %s", ", ".join(sorted(retried)), error)
+            else:
+                points = {i: p for i, p in points.items() if _signal_of(i) not in retried} | more
+                failed = {i: s for i, s in failed.items() if _signal_of(i) not in retried} | failed_again
         unanswered = set(failed)
         thin: set[str] = set()
         readings = []
