@@ -80,8 +80,8 @@ def _newest(
 ) -> tuple[datetime, float] | None:
     """A query's newest datapoint, as (when its period began, value). The period under way at `now` is
     still filling: CloudWatch answers it with what has been published so far. For a statistic that only
-    grows as its period fills (a Sum: requests per target), that is short of the period's value, and
-    read as the load it scaled in on a fraction of it; it counts only where it already says more than
+    grows as its period fills (a Sum: requests per target), that is short of the period's value (read
+    as the load, it scaled in on a fraction of it), so it counts only where it already says more than
     the period that ended before it (or than no datapoint's `absent` value): load already there. Any
     other statistic over part of its period is over fewer samples, not short, and stands. Where no
     datapoint means `absent` (not unknown), a datapoint older than CloudWatch's publishing allows is
@@ -94,7 +94,7 @@ def _newest(
         # out on it). Once the minute after it has had time to arrive and has not, none flow.
         ended = None
     if filling is None or not grows:
-        return max(ended, filling) if ended and filling else ended or filling
+        return filling or ended
     floor = ended[1] if ended else absent
     return filling if floor is None or filling[1] > floor else ended
 
@@ -185,9 +185,9 @@ class CloudWatchSignals(AwsAdapter):
             "ScanBy": "TimestampDescending",
         }
         points, failed = self._pages(request, since, start)
-        # A query still failed once no token is left has no retry to wait for: asked again once, with
-        # what it is computed from, a passing InternalError is a reading rather than an abstention
-        # (Forbidden is the role's, and would only fail again).
+        # A query still failed once no token is left has no page to be retried on: its signal's queries
+        # are asked once more, so that a passing InternalError costs a call, not the signal's vote and
+        # every scale-in (Forbidden is the role's, and would only fail again).
         retried = {_signal_of(i) for i, status in failed.items() if status != "Forbidden"}
         if retried:
             again = [q for q in queries if _signal_of(q["Id"]) in retried]
