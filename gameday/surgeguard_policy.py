@@ -281,7 +281,8 @@ class InMemoryAws:
         return view.max_size if self.max_size is None else min(self.max_size, view.max_size)
 
     # Signals: the datapoints of minute t-1, as GetMetricData returns them at the start of t.
-    def read(self, group: GroupConfig, now: datetime) -> list[Reading]:
+    def read(self, group: GroupConfig, now: datetime, direction: Direction | None = None) -> list[Reading]:
+        # The simulated series are one value per minute: the same reading whatever the direction.
         history = self._view.history
         readings = []
         for signal in group.signals:

@@ -65,6 +65,13 @@ def is_percentile(statistic: str) -> bool:
     return statistic.startswith("p") and statistic[1:].replace(".", "", 1).isdigit()
 
 
+def grows_while_filling(statistic: str) -> bool:
+    """Whether a statistic over part of its period can only be at or below its value over the whole:
+    a Sum, a Maximum or a SampleCount of the datapoints published so far is short by those yet to come
+    (an Average, a Minimum or a percentile over fewer samples is not short, just less certain)."""
+    return statistic in ("Sum", "Maximum", "SampleCount")
+
+
 def significant_samples(statistic: str) -> float:
     """The fewest samples a period needs for CloudWatch to hold a percentile statistic significant
     ("Percentile-based alarms and low data samples"): 10 / (1 - p) from p50 up (200 for p95, 1000 for
@@ -108,6 +115,21 @@ def absent_value(signal: Signal) -> float | None:
     requests and nothing slow. Otherwise unknown (None: the signal abstains): a missing backlog may be
     a missing divisor (no metrics collection) with messages waiting, and missing CPU a broken metric."""
     return 0.0 if isinstance(signal, RequestsPerTargetSignal | ResponseTimeSignal) else None
+
+
+# How long after its period ends a one-minute datapoint may still be on its way into CloudWatch. AWS
+# documents no figure (ELB "measures and sends its metrics in 60-second intervals"; an alarm looks back
+# over more periods than it evaluates for data that arrives late); monitoring vendors measure about
+# 2 minutes for one-minute AWS metrics. 3 minutes, so that a datapoint merely late never reads as none.
+PUBLISHING_DELAY = timedelta(minutes=3)
+
+
+def quiet_since(when: datetime, period: timedelta, now: datetime) -> bool:
+    """Whether a datapoint (its period began `when`) is older than the newest CloudWatch has had time
+    to publish: the period after it ended more than the publishing delay ago, with no datapoint. For a
+    signal that publishes nothing while idle (an ALB with no request), that period had none, and
+    neither does now: the signal is its absent value, not the last busy period's."""
+    return when + 2 * period + PUBLISHING_DELAY <= now
 
 
 # What the pre-warm's "normal demand" averages: the 15 whole minutes around its time (7 before, 7 after).

@@ -722,10 +722,15 @@ class GroupConfig(_Strict):
             and (signal.namespace, signal.metric_name) == EC2_CPU
         )
 
-    def read_period(self, signal: Signal) -> int:
-        """The period a signal is read at: EC2's own 5 minutes for CPU on basic monitoring (its one
-        datapoint per 5 minutes, stamped when its period began), else the scale-out period."""
-        return BASIC_MONITORING_PERIOD if self.basic_ec2_cpu(signal) else self.scale_out.period_seconds
+    def read_period(self, signal: Signal, direction: Direction = Direction.OUT) -> int:
+        """The period a signal is read at for a decision in `direction`: EC2's own 5 minutes for CPU on
+        basic monitoring (its one datapoint per 5 minutes, stamped when its period began), else that
+        direction's alarm period, so that a scale-in is sized on what its alarm evaluated (a 60 s
+        scale-in alarm's minute, not the last 10 s of a high-resolution CPU)."""
+        if self.basic_ec2_cpu(signal):
+            return BASIC_MONITORING_PERIOD
+        policy = self.scale_in if direction is Direction.IN else self.scale_out
+        return policy.period_seconds
 
     def read_lookback_periods(self) -> int:
         """How many of its own periods a signal's read looks back: the longer alarm's, and 5 more."""
@@ -734,7 +739,8 @@ class GroupConfig(_Strict):
     def read_window_seconds(self) -> int:
         """How far back a decision's read looks (its widest signal's periods x the lookback): a reading
         may have begun that long ago, and the launches since must be known to tell who produced it."""
-        return max(self.read_period(s) for s in self.signals) * self.read_lookback_periods()
+        periods = (self.read_period(s, d) for s in self.signals for d in Direction)
+        return max(periods) * self.read_lookback_periods()
 
     def lead_minutes(self) -> int:
         """Whole minutes from SetDesiredCapacity to serving (launch, then warm-up): how far ahead

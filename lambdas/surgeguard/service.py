@@ -137,7 +137,9 @@ class GroupMetrics(Protocol):
 
 
 class Signals(Protocol):
-    def read(self, group: GroupConfig, now: datetime) -> list[Reading]: ...
+    def read(
+        self, group: GroupConfig, now: datetime, direction: Direction | None = None
+    ) -> list[Reading]: ...
     def alarms_in_alarm(self, prefix: str) -> list[str]: ...
     def normal_requests_per_minute(self, group: GroupConfig, around: datetime) -> float | None: ...
     def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]: ...
@@ -1131,7 +1133,9 @@ def _decide_group(
     `forecast_item`: the group's FORECAST item, when the caller has just read it."""
     # The freshest datapoints, whatever time the trigger is decided at: an alarm delivered late (a
     # Lambda retry, a throttled queue) must not act on the load of its state change, long gone.
-    readings = adapters.signals.read(group, max(now, ctx.clock()))
+    # At the periods of the alarm decided: a scale-in sized on the last 10 s of a 60 s scale-in alarm's
+    # minute took a passing dip for the load it evaluated.
+    readings = adapters.signals.read(group, max(now, ctx.clock()), direction)
     validate_readings(readings)
     applied = decide_and_apply(
         group,

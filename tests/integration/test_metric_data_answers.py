@@ -32,6 +32,7 @@ from .support import (
     at,
     configure_web,
     desired,
+    reevaluation,
     set_alarm_state,
     set_desired,
 )
@@ -41,27 +42,34 @@ Page = dict[str, Any]
 
 class PagedMetricData:
     """CloudWatch's GetMetricData answering from fixed pages: each page is the answer to the request
-    carrying the token that the page before it returned (none for the first)."""
+    carrying the token that the page before it returned (none for the first). A list of pages for a
+    token answers its requests in turn (the last one again after that)."""
 
-    def __init__(self, pages: dict[str | None, Page]) -> None:
+    def __init__(self, pages: dict[str | None, Page | list[Page]]) -> None:
         self.pages = pages
         self.tokens: list[str | None] = []
+        self.queried: list[list[str]] = []
 
     def record_request(self, params: dict[str, Any], **_: Any) -> None:
         self.tokens.append(params.get("NextToken"))
+        self.queried.append([q["Id"] for q in params.get("MetricDataQueries", [])])
 
     def answer(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        page = self.pages[self.tokens[-1]]
-        http = AWSResponse("https://monitoring.us-east-1.amazonaws.com/", 200, {}, None)
-        return http, {"Messages": [], **page, "ResponseMetadata": {"HTTPStatusCode": 200}}
+        token = self.tokens[-1]
+        pages = self.pages[token]
+        in_turn = pages if isinstance(pages, list) else [pages]
+        page = in_turn[min(self.tokens.count(token), len(in_turn)) - 1]
+        status = 400 if "Error" in page else 200
+        http = AWSResponse("https://monitoring.us-east-1.amazonaws.com/", status, {}, None)
+        return http, {"Messages": [], **page, "ResponseMetadata": {"HTTPStatusCode": status}}
 
 
 @pytest.fixture
-def metric_data() -> Iterator[Callable[[dict[str | None, Page]], PagedMetricData]]:
+def metric_data() -> Iterator[Callable[[dict[str | None, Any]], PagedMetricData]]:
     events = clients.client("cloudwatch").meta.events
     installed: list[PagedMetricData] = []
 
-    def install(pages: dict[str | None, Page]) -> PagedMetricData:
+    def install(pages: dict[str | None, Any]) -> PagedMetricData:
         fake = PagedMetricData(pages)
         events.register("before-parameter-build.monitoring.GetMetricData", fake.record_request)
         events.register("before-call.monitoring.GetMetricData", fake.answer)
@@ -87,7 +95,7 @@ def _result(query_id: str, points: list[tuple[int, float]], status: str = "Compl
 def test_a_signal_split_across_pages_is_read_from_all_of_them(
     invoke: Callable[..., Any],
     audit: Callable[[str], list[dict[str, Any]]],
-    metric_data: Callable[[dict[str | None, Page]], PagedMetricData],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
 ) -> None:
     # GIVEN 8 instances at CPU 20 % (of 50) and 900 requests per target (of 1000): the requests hold all 8
     # AND CloudWatch answers in pages: the requests query PartialData with nothing on the first page, its
@@ -124,7 +132,7 @@ def test_a_signal_split_across_pages_is_read_from_all_of_them(
 def test_a_query_left_out_of_the_answer_is_unknown_not_zero(
     invoke: Callable[..., Any],
     audit: Callable[[str], list[dict[str, Any]]],
-    metric_data: Callable[[dict[str | None, Page]], PagedMetricData],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
 ) -> None:
     # GIVEN 8 instances at CPU 20 % (of 50), and an answer with no result at all for the requests query
     # (CloudWatch returns one result per query asked, empty when it has no datapoint) beside one for an
@@ -152,6 +160,239 @@ def test_a_query_left_out_of_the_answer_is_unknown_not_zero(
     assert record["outcome"] == "unchanged" and "requests_per_target could not be read" in record["reason"]
 
 
+def test_a_query_that_failed_on_a_page_is_read_from_the_page_its_token_brings(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
+) -> None:
+    # GIVEN 8 instances at CPU 20 % (of 50) and 900 requests per target (of 1000): the requests hold all 8
+    # AND CloudWatch answers the requests query InternalError on the first page, with a NextToken, and
+    # answers it on the page that token brings (API_MetricDataResult: "InternalError indicates that an
+    # error occurred. Retry your request using NextToken, if present.")
+    set_desired("web", 8)
+    fake = metric_data(
+        {
+            None: {
+                "MetricDataResults": [
+                    _result("s0m1", [(-21, 20.0)]),
+                    _result("s1m1", [], "InternalError"),
+                ],
+                "NextToken": "page-2",
+            },
+            "page-2": {"MetricDataResults": [_result("s1m1", [(-21, 900.0)])]},
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN the requests signal is its minute from the second page: the retry the token is for answered
+    # it (it was read as unknown, "could not be read", whatever the retry brought)
+    assert fake.tokens == [None, "page-2"]
+    record = audit("web")[-1]
+    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    assert requests["value"] == 900.0 and requests.get("unanswered") is not True, record["reason"]
+    assert desired() == 8, record["reason"]
+    assert "could not be read" not in record["reason"]
+
+
+def test_a_query_that_failed_on_the_last_page_is_asked_again_once(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
+) -> None:
+    # GIVEN 8 instances at CPU 20 % (of 50) and 900 requests per target (of 1000): the requests hold all 8
+    # AND CloudWatch answers the requests query InternalError with no NextToken to retry through, then
+    # answers it when the request is made again
+    set_desired("web", 8)
+    fake = metric_data(
+        {
+            None: [
+                {
+                    "MetricDataResults": [
+                        _result("s0m1", [(-21, 20.0)]),
+                        _result("s1m1", [], "InternalError"),
+                    ]
+                },
+                {"MetricDataResults": [_result("s1m1", [(-21, 900.0)])]},
+            ]
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN the failed query alone was asked again, and its answer is the reading
+    assert fake.queried == [["s0m1", "s1m1"], ["s1m1"]]
+    record = audit("web")[-1]
+    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    assert requests["value"] == 900.0 and requests.get("unanswered") is not True, record["reason"]
+    assert desired() == 8, record["reason"]
+
+
+def test_a_query_asked_again_whose_call_fails_stays_unknown_and_the_rest_is_decided(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
+) -> None:
+    # GIVEN 8 instances at CPU 20 % (of 50), the requests query answered InternalError, and the request
+    # asking it again refused
+    set_desired("web", 8)
+    fake = metric_data(
+        {
+            None: [
+                {
+                    "MetricDataResults": [
+                        _result("s0m1", [(-21, 20.0)]),
+                        _result("s1m1", [], "InternalError"),
+                    ]
+                },
+                {"Error": {"Code": "InvalidParameterCombination", "Message": "refused"}},
+            ]
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN the decision stands on the first answer: the requests signal unknown, the scale-in held (the
+    # failed retry is no failed read of the signals that answered)
+    assert len(fake.tokens) == 2
+    record = audit("web")[-1]
+    assert record["outcome"] == "unchanged" and "requests_per_target could not be read" in record["reason"]
+    assert desired() == 8, record["reason"]
+
+
+@pytest.mark.parametrize(
+    ("requests", "cpu", "read_as", "capacity"),
+    [
+        # The requests' minute under way (T0, read at 12:00:40) holds 200 so far, after 900 in the minute
+        # that ended: its Sum is short by what has yet to arrive, and reading it as the load scaled 8 -> 4
+        ([(0, 200.0), (-60, 900.0)], [(0, 20.0), (-60, 20.0)], (900.0, 20.0), 8),
+        # A Sum under way already above the ended minute's is load already there (it only grows)
+        ([(0, 1500.0), (-60, 900.0)], [(0, 20.0), (-60, 20.0)], (1500.0, 20.0), 12),
+        # Requests only in the minute under way (a quiet ALB wakes): at least those, not the zero of none
+        ([(0, 300.0)], [(0, 20.0), (-60, 20.0)], (300.0, 20.0), 4),
+        # An Average over part of its period is over fewer samples, not short: it stands
+        ([(-60, 900.0)], [(0, 45.0), (-60, 20.0)], (900.0, 45.0), 8),
+    ],
+    ids=["sum-under-way-lower", "sum-under-way-higher", "sum-only-under-way", "average-under-way"],
+)
+def test_a_period_still_filling_counts_only_where_it_cannot_be_short(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
+    requests: list[tuple[int, float]],
+    cpu: list[tuple[int, float]],
+    read_as: tuple[float, float],
+    capacity: int,
+) -> None:
+    # GIVEN 8 instances, and CloudWatch's minute buckets: the one under way (T0) and the one before it
+    set_desired("web", 8)
+    metric_data({None: {"MetricDataResults": [_result("s0m1", cpu), _result("s1m1", requests)]}})
+    # WHEN CPU's scale-in alarm is decided at 12:00:40
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN the requests (a Sum) read the minute that ended, raised by the one under way only where it
+    # already says more; CPU (an Average) reads its newest
+    record = audit("web")[-1]
+    values = {r["signal_id"]: r["value"] for r in record["inputs"]["readings"]}
+    assert (values["requests_per_target"], values["cpu"]) == read_as, record["reason"]
+    assert desired() == capacity, record["reason"]
+
+
+@pytest.mark.parametrize(
+    ("newest", "read_as", "capacity"),
+    [
+        # The ALB's last busy minute began 5 minutes back (11:55): the minute after it ended at 11:57
+        # and nothing came in the 3 minutes CloudWatch may take to publish it. No request flows now, as
+        # the scale-in alarm (missing is breaching) says; read as now, 900 held all 8 for the lookback
+        (-300, 0.0, 4),
+        # The last minute published began at 11:57: the one after it (ended 11:59) may merely be late,
+        # so it is still the load, and nothing is scaled in on a datapoint not yet arrived
+        (-180, 900.0, 8),
+    ],
+    ids=["quiet-since", "maybe-late"],
+)
+def test_a_quiet_albs_last_busy_minute_is_not_read_as_now(
+    invoke: Callable[..., Any],
+    audit: Callable[[str], list[dict[str, Any]]],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
+    newest: int,
+    read_as: float,
+    capacity: int,
+) -> None:
+    # GIVEN 8 instances at CPU 20 % (of 50), and the requests per target's newest minute at 900 (of
+    # 1000), `newest` seconds before T0 (the ALB publishes nothing while no request flows)
+    set_desired("web", 8)
+    metric_data(
+        {
+            None: {
+                "MetricDataResults": [
+                    _result("s0m1", [(-60, 20.0)]),
+                    _result("s1m1", [(newest, 900.0), (newest - 60, 900.0)]),
+                ]
+            }
+        }
+    )
+    # WHEN CPU's scale-in alarm is decided at 12:00:40
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    # THEN a minute older than the newest CloudWatch has had time to publish is not the load of now:
+    # the requests read as none (what no datapoint means for the ALB)
+    record = audit("web")[-1]
+    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    assert requests["value"] == read_as, record["reason"]
+    assert desired() == capacity, record["reason"]
+
+
+class AnswersByPeriod:
+    """CloudWatch's GetMetricData answering each query from the datapoints of the period it asks."""
+
+    def __init__(self, by_period: dict[int, list[tuple[int, float]]]) -> None:
+        self.by_period = by_period
+        self.periods: list[int] = []
+
+    def record_request(self, params: dict[str, Any], **_: Any) -> None:
+        self.periods = [q["MetricStat"]["Period"] for q in params["MetricDataQueries"]]
+
+    def answer(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        results = [_result("s0m1", self.by_period[period]) for period in self.periods]
+        http = AWSResponse("https://monitoring.us-east-1.amazonaws.com/", 200, {}, None)
+        page = {"MetricDataResults": results, "Messages": []}
+        return http, {**page, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+
+def test_a_scale_in_reads_the_period_its_alarm_evaluated(
+    invoke: Callable[..., Any], audit: Callable[[str], list[dict[str, Any]]]
+) -> None:
+    # GIVEN the web group on the CloudWatch agent's 10-second CPU (target 50), its scale-out alarm on
+    # 10 s periods and its scale-in alarm on 60 s, 8 instances
+    configure_web(
+        monitoring="high_resolution",
+        signals=[{"kind": "cpu", "target": 50, "namespace": "CWAgent", "metric_name": "cpu_usage_active"}],
+        scale_out={"period_seconds": 10, "max_step_percent": 100},
+        scale_in={**CONFIG["groups"][0]["scale_in"], "period_seconds": 60},
+    )
+    set_desired("web", 8)
+    # AND the minute that ended at 12:01 averaged 35 % (below the 45 % the scale-in alarm holds), its
+    # last 10 seconds a dip to 10 %
+    fake = AnswersByPeriod({60: [(0, 35.0), (-60, 36.0)], 10: [(50, 10.0), (40, 40.0)]})
+    events = clients.client("cloudwatch").meta.events
+    events.register("before-parameter-build.monitoring.GetMetricData", fake.record_request)
+    events.register("before-call.monitoring.GetMetricData", fake.answer)
+    try:
+        # WHEN the scale-in alarm is in ALARM at 12:01's re-evaluation
+        set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+        invoke(reevaluation(1))
+    finally:
+        events.unregister("before-parameter-build.monitoring.GetMetricData", fake.record_request)
+        events.unregister("before-call.monitoring.GetMetricData", fake.answer)
+    # THEN the scale-in is sized on the minute its alarm evaluated (35 % on 8: 6), not on the last
+    # 10 seconds' dip (10 % on 8: 2, stepped to 4)
+    record = audit("web")[-1]
+    (cpu,) = record["inputs"]["readings"]
+    assert cpu["value"] == 35.0, record["reason"]
+    assert desired() == 6, record["reason"]
+
+
 @pytest.mark.parametrize(
     ("samples", "read_as"),
     [
@@ -164,7 +405,7 @@ def test_a_query_left_out_of_the_answer_is_unknown_not_zero(
 def test_a_percentile_over_too_few_requests_abstains(
     invoke: Callable[..., Any],
     audit: Callable[[str], list[dict[str, Any]]],
-    metric_data: Callable[[dict[str | None, Page]], PagedMetricData],
+    metric_data: Callable[[dict[str | None, Any]], PagedMetricData],
     samples: float,
     read_as: float | None,
 ) -> None:

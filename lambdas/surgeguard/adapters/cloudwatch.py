@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,16 +13,21 @@ from surgeguard.alarm_shape import (
     GROUP_IN_SERVICE,
     NORMAL_WINDOW_MINUTES,
     absent_value,
+    grows_while_filling,
     is_percentile,
     mean_requests_per_minute,
     normal_window,
+    quiet_since,
     significant_samples,
 )
-from surgeguard.config import GroupConfig, RequestsPerTargetSignal
+from surgeguard.config import Direction, GroupConfig, RequestsPerTargetSignal
 from surgeguard.domain.model import Reading
 from surgeguard.signals import SignalMetric, signal_metric
 
+logger = logging.getLogger("surgeguard")
+
 _STAT_ID = re.compile(r"\bm(\d+)\b")
+_SIGNAL_ID = re.compile(r"s\d+")
 # Normal demand is read over this window around the same time a week earlier.
 
 
@@ -62,6 +68,42 @@ def _queries(index: int, metric: SignalMetric, period: int) -> list[dict[str, An
 
 def _samples_id(query_id: str) -> str:
     return f"{query_id}n"
+
+
+def _newest(
+    pairs: list[tuple[datetime, float]],
+    period: timedelta,
+    now: datetime,
+    *,
+    grows: bool,
+    absent: float | None,
+) -> tuple[datetime, float] | None:
+    """A query's newest datapoint, as (when its period began, value). The period under way at `now` is
+    still filling: CloudWatch answers it with what has been published so far. For a statistic that only
+    grows as its period fills (a Sum: requests per target), that is short of the period's value (read
+    as the load, it scaled in on a fraction of it), so it counts only where it already says more than
+    the period that ended before it (or than no datapoint's `absent` value): load already there. Any
+    other statistic over part of its period is over fewer samples, not short, and stands. Where no
+    datapoint means `absent` (not unknown), a datapoint older than CloudWatch's publishing allows is
+    none (alarm_shape.quiet_since)."""
+    ended = max((p for p in pairs if p[0] + period <= now), default=None)
+    filling = max((p for p in pairs if p[0] + period > now), default=None)
+    if ended is not None and absent is not None and quiet_since(ended[0], period, now):
+        # An ALB publishes nothing while no request flows: its last busy minute, however old inside
+        # the lookback, was read as now's load (holding capacity for the whole lookback, or scaling
+        # out on it). Once the minute after it has had time to arrive and has not, none flow.
+        ended = None
+    if filling is None or not grows:
+        return filling or ended
+    floor = ended[1] if ended else absent
+    return filling if floor is None or filling[1] > floor else ended
+
+
+def _signal_of(query_id: str) -> str:
+    """The signal a query id belongs to (`s2` for `s2m1`, `s2m1n`, `s2e`): a signal's queries are asked
+    together, its expression being computed from the others."""
+    match = _SIGNAL_ID.match(query_id)
+    return match.group(0) if match else query_id
 
 
 def _request_count_query(query_id: str, signal: RequestsPerTargetSignal) -> dict[str, Any]:
@@ -110,14 +152,15 @@ def _raise_if_left_out(queries: list[dict[str, Any]], answered: set[str]) -> Non
 class CloudWatchSignals(AwsAdapter):
     service = "cloudwatch"
 
-    def read(self, group: GroupConfig, now: datetime) -> list[Reading]:
+    def read(self, group: GroupConfig, now: datetime, direction: Direction | None = None) -> list[Reading]:
         """The latest datapoint of every signal of the group, in one GetMetricData request (its pages
-        followed), each with when its period began."""
+        followed), each with when its period began; read at the periods of `direction`'s alarms (a
+        scale-in's where it is one, else the scale-out's)."""
         # EC2's basic monitoring publishes CPU once per 5 minutes, stamped at its period's start and
         # published after it ends: read at 60 s over the scale-out lookback, the last one fell out of the
         # window before the next arrived, and CPU abstained (a requests signal alone then scaled in at
         # 90 % CPU). Read at its own period, over as many of its periods as the others' lookback.
-        periods = [group.read_period(signal) for signal in group.signals]
+        periods = [group.read_period(signal, direction or Direction.OUT) for signal in group.signals]
         metrics = [signal_metric(group, s) for s in group.signals]
         lookback = group.read_lookback_periods()
         # One call, one window: the widest signal's. Each signal's own window is its period x lookback,
@@ -129,10 +172,11 @@ class CloudWatchSignals(AwsAdapter):
             for query in _queries(index, metric, period):
                 queries.append(query)
                 since[query["Id"]] = now - timedelta(seconds=period * lookback)
-        start = now - timedelta(seconds=group.read_window_seconds())
+        start = now - timedelta(seconds=max(periods) * lookback)
         if max(periods) > group.scale_out.period_seconds:
-            # Started on a whole 5 minutes, the buckets are EC2's own, and a datapoint's timestamp is when
-            # its period began (unaligned, it would fall in the bucket before, and be said older).
+            # Started on a whole longest period (EC2's 5 minutes, a scale-in alarm's minute), the buckets
+            # are CloudWatch's own, and a datapoint's timestamp is when its period began (unaligned, it
+            # would fall in the bucket before, and be said older).
             start -= timedelta(seconds=start.timestamp() % max(periods))
         request: dict[str, Any] = {
             "MetricDataQueries": queries,
@@ -140,40 +184,38 @@ class CloudWatchSignals(AwsAdapter):
             "EndTime": now + timedelta(seconds=group.scale_out.period_seconds),
             "ScanBy": "TimestampDescending",
         }
-        # A query's datapoints may come over several pages (StatusCode PartialData and a NextToken, the
-        # same Id again on the next page): its first page alone may hold none of them, and read as no
-        # datapoint (zero requests, for the ALB), or an older minute than a later page's.
-        points: dict[str, list[tuple[datetime, float]]] = {}
-        unanswered: set[str] = set()
-        answered: set[str] = set()
-        while True:
-            response = self._call("GetMetricData", **request)
-            for result in response.get("MetricDataResults", []):
-                query_id = result.get("Id", "")
-                answered.add(query_id)
-                if _failed(result):
-                    unanswered.add(query_id)
-                    continue
-                oldest = since.get(query_id, start)
-                points.setdefault(query_id, []).extend(
-                    (when, float(value))
-                    for when, value in zip(
-                        result.get("Timestamps", []), result.get("Values", []), strict=False
-                    )
-                    if when >= oldest
-                )
-            token = response.get("NextToken")
-            if not token:
-                break
-            request["NextToken"] = token
-        # Left out of the answer, a query is unknown (read as no datapoint, it was zero requests).
-        unanswered |= _left_out(queries, answered)
-        latest = {query_id: max(pairs) for query_id, pairs in points.items() if pairs}
+        points, failed = self._pages(request, since, start)
+        # A query still failed once no token is left has no page to be retried on: its signal's queries
+        # are asked once more, so that a passing InternalError costs a call, not the signal's vote and
+        # every scale-in (Forbidden is the role's, and would only fail again).
+        retried = {_signal_of(i) for i, status in failed.items() if status != "Forbidden"}
+        if retried:
+            again = [q for q in queries if _signal_of(q["Id"]) in retried]
+            try:
+                more, failed_again = self._pages({**request, "MetricDataQueries": again}, since, start)
+            except AwsCallError as error:
+                # A second chance that fails leaves those signals unknown, as they were: the signals
+                # that answered still decide (failing the read would lose their decision too).
+                logger.warning("GetMetricData asked again for %s: %s", ", ".join(sorted(retried)), error)
+            else:
+                points = {i: p for i, p in points.items() if _signal_of(i) not in retried} | more
+                failed = {i: s for i, s in failed.items() if _signal_of(i) not in retried} | failed_again
+        unanswered = set(failed)
         thin: set[str] = set()
         readings = []
+        latest: dict[str, tuple[datetime, float]] = {}
         for index, (signal, metric) in enumerate(zip(group.signals, metrics, strict=True)):
             key = f"s{index}e" if metric.is_math else f"s{index}{metric.stats[0].id}"
             statistic = metric.stats[0].statistic
+            newest = _newest(
+                points.get(key, []),
+                timedelta(seconds=periods[index]),
+                now,
+                grows=not metric.is_math and grows_while_filling(statistic),
+                absent=absent_value(signal),
+            )
+            if newest is not None:
+                latest[key] = newest
             if not metric.is_math and is_percentile(statistic):
                 samples_key = _samples_id(key)
                 if samples_key in unanswered:
@@ -205,6 +247,46 @@ class CloudWatchSignals(AwsAdapter):
                 )
             )
         return readings
+
+    def _pages(
+        self, request: dict[str, Any], since: dict[str, datetime], start: datetime
+    ) -> tuple[dict[str, list[tuple[datetime, float]]], dict[str, str]]:
+        """Every page of one GetMetricData request: each query's datapoints since its own oldest time,
+        by query id, and the queries not answered, with why (their StatusCode, or ResultMissing)."""
+        # A query's datapoints may come over several pages (StatusCode PartialData and a NextToken, the
+        # same Id again on the next page): its first page alone may hold none of them, and read as no
+        # datapoint (zero requests, for the ALB), or an older minute than a later page's. A query
+        # failed on a page (InternalError) is retried by the request carrying that page's NextToken
+        # (API_MetricDataResult): answered on a later page, it is answered.
+        request = {**request}
+        queries: list[dict[str, Any]] = request["MetricDataQueries"]
+        points: dict[str, list[tuple[datetime, float]]] = {}
+        failed: dict[str, str] = {}
+        answered: set[str] = set()
+        while True:
+            response = self._call("GetMetricData", **request)
+            for result in response.get("MetricDataResults", []):
+                query_id = result.get("Id", "")
+                answered.add(query_id)
+                if _failed(result):
+                    failed[query_id] = str(result.get("StatusCode"))
+                    continue
+                failed.pop(query_id, None)
+                oldest = since.get(query_id, start)
+                points.setdefault(query_id, []).extend(
+                    (when, float(value))
+                    for when, value in zip(
+                        result.get("Timestamps", []), result.get("Values", []), strict=False
+                    )
+                    if when >= oldest
+                )
+            token = response.get("NextToken")
+            if not token:
+                break
+            request["NextToken"] = token
+        # Left out of the answer, a query is unknown (read as no datapoint, it was zero requests).
+        failed |= dict.fromkeys(_left_out(queries, answered), "ResultMissing")
+        return points, failed
 
     def request_history(self, group: GroupConfig, start: datetime, end: datetime) -> list[float | None]:
         """Requests per minute to the group's target group (ALB RequestCount, Sum per minute) for every
