@@ -258,11 +258,16 @@ Signal = Annotated[
 ]
 
 
+# PutCompositeAlarm: an AlarmRule names at most 100 child alarms. Its length, at most 10,240 characters,
+# is checked at synth, where the stack's name and region are known (infra/constructs/alarms.py).
+COMPOSITE_CHILDREN_MAX = 100
+
+
 class CompositeRule(_Strict):
     """Scale out only when every listed signal breaches at once (a CloudWatch composite alarm)."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=40)
-    all_of: list[str] = Field(min_length=2)
+    all_of: list[str] = Field(min_length=2, max_length=COMPOSITE_CHILDREN_MAX)
 
     @model_validator(mode="after")
     def _distinct_signals(self) -> CompositeRule:

@@ -302,3 +302,15 @@ def test_max_and_temporary_max_past_the_api_integer_are_refused() -> None:
     message = _error(_config(max=API_INTEGER_MAX + 1, events=[event]))
     assert "groups[0].max: " in message and "groups[0].events[0].temporary_max: " in message
     assert f"less than or equal to {API_INTEGER_MAX}" in message
+
+
+@pytest.mark.parametrize(("children", "refused"), [(100, False), (101, True)])
+def test_a_composite_names_at_most_the_hundred_alarms_cloudwatch_allows(children: int, refused: bool) -> None:
+    # PutCompositeAlarm: an AlarmRule "can specify as many as 100 children alarms"; 101 passed synth
+    ids = [f"c{i}" for i in range(children)]
+    signals = [{"kind": "cpu", "id": signal_id, "target": 50} for signal_id in ids]
+    data = _config(signals=signals, composites=[{"id": "all", "all_of": ids}])
+    if refused:
+        assert "groups[0].composites[0].all_of: List should have at most 100 items" in _error(data)
+    else:
+        assert len(parse_config(data).groups[0].composites[0].all_of) == children
