@@ -1269,3 +1269,55 @@ def test_an_audit_item_with_a_negative_capacity_is_damaged_never_counted(
     )
     assert got.damaged == [f"{sort_key}: `{field}` is '-4', not a whole number of 0 or more"]
     assert got.instance_hours == pytest.approx((4 * 10 + 8 * 30 + 6 * 20) / 60)
+
+
+@pytest.fixture
+def kolkata(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The CLI machine's local zone is Asia/Kolkata (+05:30), not UTC."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+class LaunchTimesWithoutOffset:
+    """EC2 (`real`), its LaunchTime written without an offset: botocore then gives a naive datetime, as
+    for an endpoint that writes UTC times bare (AWS_ENDPOINT_URL: a local emulator)."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def describe_instances(self, **kwargs: Any) -> dict[str, Any]:
+        answer = dict(self._real.describe_instances(**kwargs))
+        for reservation in answer["Reservations"]:
+            for instance in reservation["Instances"]:
+                instance["LaunchTime"] = instance["LaunchTime"].astimezone(UTC).replace(tzinfo=None)
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@pytest.mark.usefixtures("kolkata")
+def test_status_judges_warming_in_utc_whatever_the_machines_zone(built: world.World) -> None:
+    # A bare LaunchTime was read in the machine's zone: at +05:30 every instance launched a minute ago
+    # read as launched 5.5 hours before, and none was warming
+    built.clients["ec2"] = LaunchTimesWithoutOffset(built.clients["ec2"])
+    a_minute_on = datetime.now(UTC) + timedelta(minutes=1)
+    got = status.group_status(
+        Aws(clients=built.clients),
+        built.stack,
+        built.config.groups[0],
+        a_minute_on,
+        [],
+        signals=lambda g, n: [],
+    )
+    assert (got.in_service, got.warming) == (world.RUNNING, world.RUNNING)
+    a_day_on = datetime.now(UTC) + timedelta(days=1)
+    got = status.group_status(
+        Aws(clients=built.clients), built.stack, built.config.groups[0], a_day_on, [], signals=lambda g, n: []
+    )
+    assert got.warming == 0
