@@ -1321,3 +1321,26 @@ def test_status_judges_warming_in_utc_whatever_the_machines_zone(built: world.Wo
         Aws(clients=built.clients), built.stack, built.config.groups[0], a_day_on, [], signals=lambda g, n: []
     )
     assert got.warming == 0
+
+
+@pytest.mark.usefixtures("kolkata")
+def test_status_orders_decisions_by_their_instants_whatever_the_offset_of_at(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The table sorts by its key, which holds `at` as written: 10:45+05:30 (05:15 UTC, a hand edit)
+    # sorted after 05:20 UTC and was shown as the latest decision
+    store = AuditStore(built.stack.table, boto3.client("dynamodb"))
+    store.write_audit(_record(70, "applied", 4, 8, "scale out 4 -> 8"))
+    edited = _record(75, "applied", 8, 10, "scale out 8 -> 10")
+    edited["at"] = "2026-11-27T10:45:00.000+05:30"
+    store.write_audit(edited)
+    store.write_audit(_record(80, "unchanged", 10, 10, "within target"))
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    argv = ["--config", str(_config(tmp_path)), "--json"]
+    assert status.main(argv, aws=built.aws, now=NOW, signals=lambda g, n: []) == output.OK
+    decisions = json.loads(capsys.readouterr().out)["groups"][0]["decisions"]
+    assert [(d["at"], d["new"]) for d in decisions] == [
+        ("2026-11-27T05:20:00+00:00", 10),
+        ("2026-11-27T05:15:00+00:00", 10),
+        ("2026-11-27T05:10:00+00:00", 8),
+    ]
