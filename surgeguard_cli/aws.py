@@ -56,6 +56,12 @@ class AwsError(RuntimeError):
         self.code = code
 
 
+def aws_time(when: datetime) -> datetime:
+    """A time AWS answered, in UTC. AWS's times are UTC; one that came without an offset (an endpoint
+    that writes them bare) is UTC too, never the machine's zone, which `astimezone` assumes for it."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
 def _raise_if_unanswered(result: Mapping[str, Any]) -> None:
     """The Lambda adapter's judgement of a GetMetricData result (PartialData is answered, the rest
     comes with the NextToken; any other status but Complete is not), as the CLI's error."""
@@ -390,7 +396,7 @@ class Aws:
 
     def launch_times(self, instance_ids: Sequence[str]) -> dict[str, datetime]:
         return {
-            instance["InstanceId"]: instance["LaunchTime"].astimezone(UTC)
+            instance["InstanceId"]: aws_time(instance["LaunchTime"])
             for instance in self._instances(instance_ids)
         }
 
@@ -520,7 +526,7 @@ class Aws:
                 answered.add(result.get("Id", ""))
                 for when, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
                     if math.isfinite(value):
-                        points[when.astimezone(UTC)] = float(value)
+                        points[aws_time(when)] = float(value)
             if not page.get("NextToken"):
                 _raise_if_left_out(query, answered)
                 return points

@@ -17,7 +17,7 @@ commands:
   audit                print a group's latest audit records from a deployed stack
   plan                 when each declared sale event pre-warms, releases and restores; what looks wrong
   loadtest             a real shop and fleet under Locust, scaled live: Surgeguard vs fixed, target tracking
-  preflight            before a sale: quotas, limits, monitoring, alarms, schedules... PASS/WARN/FAIL
+  preflight            before a sale: quotas, limits, monitoring, alarms, schedules: PASS/WARN/FAIL/UNCHECKED
   status               during a sale: sizes, signals vs targets, event floor, pause, alarms, decisions
   report               after a sale: timeline, capacity vs demand (PNG), cost, and the AWS policies' what-if
   fetch-traces [DIR]   download the 16 NAB traces the README's results are measured on, sha256-verified

@@ -20,6 +20,7 @@ OK = 0  # done; nothing wrong found
 FOUND = 1  # done, and something is wrong: a FAIL check, an error in the plan, a bench that differs
 USAGE = 2  # the command line or the config is invalid (argparse also exits 2)
 AWS = 3  # AWS could not be read: credentials, permissions, a stack or table that is not there
+UNCHECKED = 4  # done, nothing found wrong, but a check could not run (preflight): unknown is no pass
 
 
 def utc_time(text: str) -> datetime:

@@ -7,7 +7,9 @@ per account and region), and the addresses they add in each shared subnet. For t
 email subscriptions, each event's schedules at the planned times, the kill switch, the Lambdas' recent
 errors and throttles, the failure queues.
 
-Each check says PASS, WARN or FAIL and what to do; any FAIL exits 1 (`output.FOUND`).
+Each check says PASS, WARN (a finding to weigh), FAIL (a finding that sinks the sale) or UNCHECKED (the
+check could not run: what it would have found is unknown) and what to do. Any FAIL exits 1
+(`output.FOUND`); else any UNCHECKED exits 4 (`output.UNCHECKED`): a check that could not run is no pass.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ if TYPE_CHECKING:  # the config's pydantic models take half a second to build: n
     from surgeguard.config import GroupConfig, SaleEvent, ScalerConfig
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+UNCHECKED = "UNCHECKED"  # the check could not run (a read denied, a fact not there to check against)
+STATUSES = (PASS, WARN, FAIL, UNCHECKED)
 DEFAULT_CONFIG = "surgeguard.yaml"
 DEFAULT_STACK = "Surgeguard"
 QUOTA_WARN_FRACTION = 0.9  # a peak that takes more than 90% of the quota leaves nothing for anyone else
@@ -41,12 +45,13 @@ EXAMPLES = """examples:
   surgeguard preflight --event black-friday-doorbuster  one event
   surgeguard preflight --json | jq '.checks[] | select(.status != "PASS")'
 
-exit codes: 0 all PASS or WARN, 1 some check FAILed, 2 bad arguments or config, 3 AWS unreadable"""
+exit codes: 0 all PASS or WARN, 1 some check FAILed, 2 bad arguments or config, 3 AWS unreadable,
+  4 some check could not run (UNCHECKED) and none FAILed: what it would have found is unknown"""
 
 
 @dataclass(frozen=True)
 class Check:
-    status: str  # PASS, WARN, FAIL
+    status: str  # PASS, WARN, FAIL, UNCHECKED
     check: str  # a stable id: vcpu-quota, max-size, ...
     scope: str  # the group, group/event, or the stack
     detail: str  # what was found
@@ -118,10 +123,12 @@ def vcpu_check(
 ) -> Check:
     name = "vcpu-quota"
     if adds.vcpus is None:
-        return Check(WARN, name, scope, "the group's instance types are unknown", "check the launch template")
+        return Check(
+            UNCHECKED, name, scope, "the group's instance types are unknown", "check the launch template"
+        )
     if not family_ok:
         return Check(
-            WARN,
+            UNCHECKED,
             name,
             scope,
             "instance types outside the standard families (A, C, D, H, I, M, R, T, Z): L-1216C47A does not "
@@ -130,7 +137,7 @@ def vcpu_check(
         )
     if quota is None:
         return Check(
-            WARN,
+            UNCHECKED,
             name,
             scope,
             f"the vCPU quota could not be read{': ' + quota_error if quota_error else ''}",
@@ -200,7 +207,13 @@ def address_check(scope: str, adds: Addition, free: dict[str, int], gone: Sequen
             "remove them from the group's subnets (VPCZoneIdentifier), or add existing ones",
         )
     if not free:
-        return Check(WARN, name, scope, "the group names no subnets (EC2-Classic or default VPC)", "")
+        return Check(
+            UNCHECKED,
+            name,
+            scope,
+            "the group names no subnets (EC2-Classic or default VPC): no free addresses to count",
+            "check the addresses where the group launches",
+        )
     return address_verdict(
         name, scope, detail, adding, available, "add subnets to the group or free addresses in them"
     )
@@ -569,7 +582,7 @@ def _ssm_image_check(aws: Any, group: str, label: str, image: str) -> Check:
         resolved = aws.image_parameter(parameter)
     except AwsError as error:
         return Check(
-            WARN,
+            UNCHECKED,
             "launch-template",
             group,
             f"{label}: image {image} could not be resolved: {error}",
@@ -836,7 +849,7 @@ def _subscription_checks(aws: Any, stack: Any, config: ScalerConfig) -> list[Che
     if group_only and not stack.watch_topic_arn:
         return [
             Check(
-                WARN,
+                UNCHECKED,
                 "subscriptions",
                 scope,
                 f"{len(emails)} email subscription(s) confirmed on the notifications topic; the watch "
@@ -988,7 +1001,7 @@ def render(checks: Sequence[Check]) -> Any:
 
 
 def summary(checks: Sequence[Check]) -> dict[str, int]:
-    return {status: sum(1 for c in checks if c.status == status) for status in (PASS, WARN, FAIL)}
+    return {status: sum(1 for c in checks if c.status == status) for status in STATUSES}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1038,5 +1051,7 @@ def main(argv: Sequence[str], aws: Any = None, now: datetime | None = None) -> i
     else:
         out = output.console()
         out.print(render(checks))
-        out.print(f"{counts[PASS]} PASS, {counts[WARN]} WARN, {counts[FAIL]} FAIL")
-    return output.FOUND if counts[FAIL] else output.OK
+        out.print(", ".join(f"{counts[status]} {status}" for status in STATUSES))
+    if counts[FAIL]:
+        return output.FOUND
+    return output.UNCHECKED if counts[UNCHECKED] else output.OK

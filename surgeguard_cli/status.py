@@ -231,21 +231,35 @@ def _latest(aws: Any, table: str, group: GroupConfig) -> tuple[list[dict[str, An
 
     from surgeguard_cli.report import audit_damage, is_forecaster_run
 
-    decisions: list[dict[str, Any]] = []
-    forecast = None
+    decisions: list[tuple[datetime | None, dict[str, Any]]] = []
+    forecast: tuple[datetime, dict[str, Any]] | None = None
     wants_forecast = group.forecast is not None
     for record in islice(aws.audit_records_newest_first(table, group.name), LATEST_RECORDS_READ):
         damage = audit_damage(record)
         if damage is not None:
             if len(decisions) < LAST_DECISIONS:
-                decisions.append(_damaged(record, damage))
+                decisions.append((None, _damaged(record, damage)))
         elif is_forecaster_run(record):
-            forecast = forecast or _shown(record)
+            at = output.utc_time(record["at"])
+            if forecast is None or at > forecast[0]:
+                forecast = (at, _shown(record))
         elif len(decisions) < LAST_DECISIONS:
-            decisions.append(_shown(record))
+            decisions.append((output.utc_time(record["at"]), _shown(record)))
         if len(decisions) == LAST_DECISIONS and (forecast is not None or not wants_forecast):
             break
-    return decisions, forecast
+    return _latest_first(decisions), forecast[1] if forecast is not None else None
+
+
+def _latest_first(rows: Sequence[tuple[datetime | None, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The rows by their instants, the latest first. The table sorts by its key, which holds `at` as
+    written: a hand edit's 10:45+05:30 (05:15 UTC) sorted after 05:20 UTC. A damaged row, whose time
+    cannot be read (None), stays right after the row read before it (sorted() keeps ties in order)."""
+    timed: list[tuple[datetime, dict[str, Any]]] = []
+    last_known = datetime.max.replace(tzinfo=UTC)  # a damaged row read first stays first
+    for at, row in rows:
+        last_known = at if at is not None else last_known
+        timed.append((last_known, row))
+    return [row for _, row in sorted(timed, key=lambda pair: pair[0], reverse=True)]
 
 
 def alarm_owners(prefix: str, groups: Sequence[GroupConfig]) -> dict[str, str]:

@@ -10,10 +10,13 @@ alarm's metric really arrives (basic monitoring, zero traffic, metrics collectio
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from collections.abc import Iterable, Sequence
+
+from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns as sns
+from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from surgeguard.alarm_shape import TreatMissing, alarm_shape
@@ -58,6 +61,47 @@ def signal_metric_construct(signal: SignalMetric, period: Duration) -> cw.IMetri
 ALARM_DESCRIPTION_LIMIT = 1024
 
 
+# AlarmRule: 1-10,240 characters (PutCompositeAlarm). CDK writes an all_of rule as
+# (ALARM("<arn>") AND ALARM("<arn>") ...), each child by the ARN CloudFormation gives its alarm.
+ALARM_RULE_LIMIT = 10_240
+ACCOUNT_ID_LENGTH = 12
+
+
+def alarm_arn_prefix_length(stack: Stack) -> int:
+    """The length of `arn:<partition>:cloudwatch:<region>:<account>:alarm:` as the deploy will write it:
+    in the stack's region where the synth knows it, else in the longest region CDK knows (with its
+    partition), so that a rule that fits here fits wherever the template is deployed."""
+    regions = RegionInfo.regions
+    if not Token.is_unresolved(stack.region):
+        known = RegionInfo.get(stack.region)
+        regions = [known] if known.partition else regions
+    longest = max(len(f"{r.partition}:cloudwatch:{r.name}") for r in regions)
+    return len("arn:") + longest + len(":") + ACCOUNT_ID_LENGTH + len(":alarm:")
+
+
+def composite_rule_length(children: Sequence[str], arn_prefix_length: int) -> int:
+    """The characters of the AlarmRule CDK writes for a composite of `children` (alarm names)."""
+    each = sum(len('ALARM("') + arn_prefix_length + len(name) + len('")') for name in children)
+    return len("()") + each + len(" AND ") * (len(children) - 1)
+
+
+def check_composite_rules(specs: Iterable[AlarmSpec], arn_prefix_length: int) -> None:
+    """A rule past CloudWatch's limit passed synth and failed the deploy: said here, by group."""
+    over = [
+        f"group {spec.group!r}: composite {spec.rule!r} would have an AlarmRule of {length:,} characters "
+        f'(ALARM("<alarm ARN>") for each of its {len(spec.composite_of)} signals)'
+        for spec in specs
+        if spec.composite_of
+        and (length := composite_rule_length(spec.composite_of, arn_prefix_length)) > ALARM_RULE_LIMIT
+    ]
+    if over:
+        raise ValueError(
+            f"{'; '.join(over)}: CloudWatch allows {ALARM_RULE_LIMIT:,} (PutCompositeAlarm), so the deploy "
+            "would fail. List fewer signals in the composite, give them shorter ids, or deploy under a "
+            "shorter stack name (-c stack_name=..., the alarms' prefix)"
+        )
+
+
 class ScalingAlarms(Construct):
     def __init__(
         self,
@@ -72,7 +116,9 @@ class ScalingAlarms(Construct):
         self._action = cw_actions.SnsAction(topic)
         self.alarms: dict[str, cw.AlarmBase] = {}
         group_scopes = {group.name: Construct(self, group.name) for group in config.groups}
-        for spec in config.alarms(alarm_prefix):
+        specs = list(config.alarms(alarm_prefix))
+        check_composite_rules(specs, alarm_arn_prefix_length(Stack.of(self)))
+        for spec in specs:
             group = config.group(spec.group)
             assert group is not None  # alarms() only yields configured groups
             alarm = (

@@ -258,11 +258,16 @@ Signal = Annotated[
 ]
 
 
+# PutCompositeAlarm: an AlarmRule names at most 100 child alarms. Its length, at most 10,240 characters,
+# is checked at synth, where the stack's name and region are known (infra/constructs/alarms.py).
+COMPOSITE_CHILDREN_MAX = 100
+
+
 class CompositeRule(_Strict):
     """Scale out only when every listed signal breaches at once (a CloudWatch composite alarm)."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=40)
-    all_of: list[str] = Field(min_length=2)
+    all_of: list[str] = Field(min_length=2, max_length=COMPOSITE_CHILDREN_MAX)
 
     @model_validator(mode="after")
     def _distinct_signals(self) -> CompositeRule:
@@ -281,6 +286,11 @@ class RampStep(_Strict):
     minutes_before_start: int = Field(ge=1, le=1440)
     fraction: float = Field(gt=0, lt=1)
 
+
+# The most capacity a group can be given: MaxSize and DesiredCapacity are API Integers (32-bit), and AWS
+# documents no smaller cap, weighted or not. Units, not instances: a memory-mib group
+# counts each instance as its MiB, so 40 instances of 16 GiB are 655,360 units.
+MAX_CAPACITY_UNITS = 2**31 - 1
 
 # Far from datetime's ends, so that a plan's times (the doors less a lead, the end plus a restore) exist.
 SALE_YEARS = (1970, 2999)
@@ -316,7 +326,7 @@ class SaleEvent(_Strict):
         default=None, gt=0, le=PEAK_MULTIPLIER_MAX, description="x normal demand then"
     )
     peak_requests_per_minute: float | None = Field(default=None, gt=0)
-    temporary_max: int | None = Field(default=None, ge=1, le=10_000)
+    temporary_max: int | None = Field(default=None, ge=1, le=MAX_CAPACITY_UNITS)
     ramp: list[RampStep] = Field(default_factory=list, max_length=10)
     # Scale-in stays frozen this long after the end, then capacity steps down with the load.
     hold_after_minutes: int = Field(default=30, ge=0, le=1440)
@@ -484,7 +494,7 @@ class ForecastConfig(_Strict):
 class GroupConfig(_Strict):
     name: str = Field(min_length=1, max_length=255, description="existing Auto Scaling group name")
     min: int = Field(ge=0)
-    max: int = Field(ge=1, le=10_000)
+    max: int = Field(ge=1, le=MAX_CAPACITY_UNITS)
     signals: list[Signal] = Field(min_length=1)
     composites: list[CompositeRule] = Field(default_factory=list)
     scale_out: DirectionPolicy = Field(default_factory=_default_out)

@@ -63,3 +63,45 @@ def test_serving_capacity_is_counted_in_the_groups_units(
         )
     )
     assert decision.desired == desired, decision.reason
+
+
+class FortyInstancesOfSixteenGiB:
+    """DescribeAutoScalingGroups' answer for a memory-mib group of 40 instances of 16 GiB: 655,360 units."""
+
+    def describe_auto_scaling_groups(self, **_: Any) -> dict[str, Any]:
+        instance = {"LifecycleState": "InService", "InstanceType": "r6i.large", "WeightedCapacity": "16384"}
+        return {
+            "AutoScalingGroups": [
+                {
+                    "AutoScalingGroupName": "cache",
+                    "MinSize": 16_384,
+                    "MaxSize": 1_310_720,
+                    "DesiredCapacity": 655_360,
+                    "DesiredCapacityType": "memory-mib",
+                    "Instances": [dict(instance, InstanceId=f"i-{n:017x}") for n in range(40)],
+                }
+            ]
+        }
+
+
+def test_a_memory_weighted_group_scales_in_mib_past_ten_thousand_units() -> None:
+    # Its max (80 instances of 16 GiB) was refused at load: `max` stopped at 10,000 units until 2026-12-06
+    policy = parse_config(
+        {
+            "groups": [
+                {"name": "cache", "min": 16_384, "max": 1_310_720, "signals": [{"kind": "cpu", "target": 50}]}
+            ]
+        }
+    ).groups[0]
+    snapshot = AutoScalingFleet(api=FortyInstancesOfSixteenGiB()).describe("cache")
+    decision = decide(
+        DecisionInput(
+            group=snapshot,
+            memory=ScalerMemory(),
+            readings=[Reading("cpu", "cpu", 90.0, 50.0)],
+            policy=policy,
+            now=NOW,
+            trigger_direction=Direction.OUT,
+        )
+    )
+    assert decision.desired == 1_179_648, decision.reason  # 655,360 units x 90 / 50

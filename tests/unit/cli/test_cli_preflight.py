@@ -26,6 +26,7 @@ from surgeguard_cli.aws import Aws
 from surgeguard_cli.preflight import (
     FAIL,
     PASS,
+    UNCHECKED,
     WARN,
     Addition,
     Peak,
@@ -674,7 +675,8 @@ def test_a_stack_without_the_group_watch_output_cannot_vouch_for_group_only_addr
         for c in run_preflight(built.aws, parse_config(data), built.stack, world.NOW)
         if c.check == "subscriptions"
     ]
-    assert check.status == WARN and "GroupWatchTopicArn" in check.detail
+    # Nothing was found wrong: the check could not run (it once said WARN and exited 0)
+    assert check.status == UNCHECKED and "GroupWatchTopicArn" in check.detail
 
 
 def _anchored_group(**noise: Any) -> Any:
@@ -798,3 +800,144 @@ def test_a_target_group_attached_as_a_traffic_source_is_attached() -> None:
         "Type": "vpc-lattice",
     }
     assert target_group_check(group, {"TrafficSources": [lattice]}).status == FAIL
+
+
+# --- A check that could not run is not a pass -------------------------------------------------------
+
+
+class DeniedQuotas:
+    """service-quotas for a caller without servicequotas:GetServiceQuota, as AWS answers it."""
+
+    def get_service_quota(self, **_: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "GetServiceQuota"
+        )
+
+
+class DeniedSsm:
+    """ssm for a caller without ssm:GetParameter on the image's parameter."""
+
+    def get_parameter(self, **_: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "GetParameter"
+        )
+
+
+def _preflight_json(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, list[dict[str, Any]], dict[str, int]]:
+    from surgeguard_cli import preflight
+
+    path = tmp_path / "surgeguard.yaml"
+    path.write_text(yaml.safe_dump(world.config_data()))
+    monkeypatch.setattr(built.aws, "stack", lambda name: built.stack)
+    code = preflight.main(["--config", str(path), "--json"], aws=built.aws, now=world.NOW)
+    data = json.loads(capsys.readouterr().out)
+    return code, data["checks"], data["summary"]
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_vcpu_quota_that_could_not_be_read_is_unchecked_and_exits_4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was a WARN, and a run whose quota nobody saw exited 0 as if it had passed
+    built = world.build()
+    built.aws._clients["service-quotas"] = DeniedQuotas()
+    code, checks, summary = _preflight_json(built, tmp_path, capsys, monkeypatch)
+    assert [(c["check"], c["status"]) for c in checks if c["status"] != PASS] == [("vcpu-quota", UNCHECKED)]
+    assert "could not be read" in checks[0]["detail"] and "AccessDeniedException" in checks[0]["detail"]
+    assert (code, summary) == (output.UNCHECKED, {PASS: len(checks) - 1, WARN: 0, FAIL: 0, UNCHECKED: 1})
+
+
+@pytest.mark.usefixtures("aws")
+def test_an_image_parameter_that_could_not_be_read_is_unchecked_and_exits_4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = world.build()
+    ec2 = boto3.client("ec2")
+    # moto copies no data from SourceVersion: the version says all of it, as the group's first does
+    ec2.create_launch_template_version(
+        LaunchTemplateName="shop-web-lt",
+        LaunchTemplateData={
+            "ImageId": "resolve:ssm:/shop/ami",
+            "InstanceType": "c7g.large",
+            "Monitoring": {"Enabled": True},
+        },
+    )
+    ec2.modify_launch_template(LaunchTemplateName="shop-web-lt", DefaultVersion="2")
+    built.aws._clients["ssm"] = DeniedSsm()
+    code, checks, _ = _preflight_json(built, tmp_path, capsys, monkeypatch)
+    assert [(c["check"], c["status"]) for c in checks if c["status"] != PASS] == [
+        ("launch-template", UNCHECKED)
+    ]
+    assert code == output.UNCHECKED
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_failure_outranks_a_check_that_could_not_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = world.build(max_size=10)
+    built.aws._clients["service-quotas"] = DeniedQuotas()
+    code, checks, _ = _preflight_json(built, tmp_path, capsys, monkeypatch)
+    assert {(c["check"], c["status"]) for c in checks if c["status"] != PASS} == {
+        ("vcpu-quota", UNCHECKED),
+        ("max-size", FAIL),
+    }
+    assert code == output.FOUND
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_warning_is_a_finding_and_still_exits_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = world.build()
+    boto3.client("dynamodb").put_item(
+        TableName=built.stack.table,
+        Item={"pk": {"S": "CONTROL"}, "sk": {"S": "*"}, "pause": {"S": "all"}, "set_by": {"S": "ana"}},
+    )
+    code, checks, _ = _preflight_json(built, tmp_path, capsys, monkeypatch)
+    assert [(c["check"], c["status"]) for c in checks if c["status"] != PASS] == [("kill-switch", WARN)]
+    assert code == output.OK
+
+
+def test_a_vcpu_check_without_the_types_or_their_quota_is_unchecked_not_warned() -> None:
+    peak = Peak(10, "x")
+    assert vcpu_check("g", peak, Addition(10, 10, None), 0, 100.0, True).status == UNCHECKED
+    assert vcpu_check("g", peak, Addition(10, 10, 20), 0, 100.0, False).status == UNCHECKED
+    assert vcpu_check("g", peak, Addition(10, 10, 20), 0, None, True).status == UNCHECKED
+
+
+def test_addresses_of_a_group_that_names_no_subnets_are_unchecked() -> None:
+    from surgeguard_cli.preflight import address_check
+
+    assert address_check("g", Addition(10, 10, 20), {}).status == UNCHECKED
+
+
+def test_the_text_summary_counts_what_could_not_be_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from surgeguard_cli import preflight
+
+    with mock_aws():
+        built = world.build()
+        built.aws._clients["service-quotas"] = DeniedQuotas()
+        path = tmp_path / "surgeguard.yaml"
+        path.write_text(yaml.safe_dump(world.config_data()))
+        monkeypatch.setattr(built.aws, "stack", lambda name: built.stack)
+        code = preflight.main(["--config", str(path)], aws=built.aws, now=world.NOW)
+    text = capsys.readouterr().out
+    assert code == output.UNCHECKED
+    assert "0 WARN, 0 FAIL, 1 UNCHECKED" in text
+
+
+def test_the_help_says_what_exit_4_means(capsys: pytest.CaptureFixture[str]) -> None:
+    from surgeguard_cli import preflight
+
+    with pytest.raises(SystemExit):
+        preflight.main(["--help"])
+    assert "4 some check could not run (UNCHECKED)" in capsys.readouterr().out

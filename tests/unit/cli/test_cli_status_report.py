@@ -1269,3 +1269,78 @@ def test_an_audit_item_with_a_negative_capacity_is_damaged_never_counted(
     )
     assert got.damaged == [f"{sort_key}: `{field}` is '-4', not a whole number of 0 or more"]
     assert got.instance_hours == pytest.approx((4 * 10 + 8 * 30 + 6 * 20) / 60)
+
+
+@pytest.fixture
+def kolkata(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The CLI machine's local zone is Asia/Kolkata (+05:30), not UTC."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+class LaunchTimesWithoutOffset:
+    """EC2 (`real`), its LaunchTime written without an offset: botocore then gives a naive datetime, as
+    for an endpoint that writes UTC times bare (AWS_ENDPOINT_URL: a local emulator)."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def describe_instances(self, **kwargs: Any) -> dict[str, Any]:
+        answer = dict(self._real.describe_instances(**kwargs))
+        for reservation in answer["Reservations"]:
+            for instance in reservation["Instances"]:
+                instance["LaunchTime"] = instance["LaunchTime"].astimezone(UTC).replace(tzinfo=None)
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@pytest.mark.usefixtures("kolkata")
+def test_status_judges_warming_in_utc_whatever_the_machines_zone(built: world.World) -> None:
+    # A bare LaunchTime was read in the machine's zone: at +05:30 every instance launched a minute ago
+    # read as launched 5.5 hours before, and none was warming
+    built.clients["ec2"] = LaunchTimesWithoutOffset(built.clients["ec2"])
+    a_minute_on = datetime.now(UTC) + timedelta(minutes=1)
+    got = status.group_status(
+        Aws(clients=built.clients),
+        built.stack,
+        built.config.groups[0],
+        a_minute_on,
+        [],
+        signals=lambda g, n: [],
+    )
+    assert (got.in_service, got.warming) == (world.RUNNING, world.RUNNING)
+    a_day_on = datetime.now(UTC) + timedelta(days=1)
+    got = status.group_status(
+        Aws(clients=built.clients), built.stack, built.config.groups[0], a_day_on, [], signals=lambda g, n: []
+    )
+    assert got.warming == 0
+
+
+@pytest.mark.usefixtures("kolkata")
+def test_status_orders_decisions_by_their_instants_whatever_the_offset_of_at(
+    built: world.World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The table sorts by its key, which holds `at` as written: 10:45+05:30 (05:15 UTC, a hand edit)
+    # sorted after 05:20 UTC and was shown as the latest decision
+    store = AuditStore(built.stack.table, boto3.client("dynamodb"))
+    store.write_audit(_record(70, "applied", 4, 8, "scale out 4 -> 8"))
+    edited = _record(75, "applied", 8, 10, "scale out 8 -> 10")
+    edited["at"] = "2026-11-27T10:45:00.000+05:30"
+    store.write_audit(edited)
+    store.write_audit(_record(80, "unchanged", 10, 10, "within target"))
+    built.aws.stack = lambda name: built.stack  # type: ignore[method-assign]
+    argv = ["--config", str(_config(tmp_path)), "--json"]
+    assert status.main(argv, aws=built.aws, now=NOW, signals=lambda g, n: []) == output.OK
+    decisions = json.loads(capsys.readouterr().out)["groups"][0]["decisions"]
+    assert [(d["at"], d["new"]) for d in decisions] == [
+        ("2026-11-27T05:20:00+00:00", 10),
+        ("2026-11-27T05:15:00+00:00", 10),
+        ("2026-11-27T05:10:00+00:00", 8),
+    ]

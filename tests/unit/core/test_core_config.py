@@ -268,3 +268,49 @@ def test_a_sale_at_the_ends_of_time_is_refused(start: str) -> None:
     end = start[:11] + "18:00:00" if start.startswith("9999") else "0001-01-01T02:00:00"
     event = {"name": "sale", "start": start, "end": end, "timezone": "Asia/Tokyo", "peak_multiplier": 2}
     assert "is not in a year a sale can be in" in _error(_config(events=[event]))
+
+
+# DesiredCapacity and MaxSize are API Integers (32-bit): AWS documents no smaller cap on them for a group that
+# weighs its instances, and a memory-mib group counts each instance as its MiB (16 GiB is 16,384 units).
+API_INTEGER_MAX = 2**31 - 1
+
+
+@pytest.mark.parametrize("units", [655_360, API_INTEGER_MAX])
+def test_max_and_temporary_max_reach_what_a_memory_weighted_group_needs(units: int) -> None:
+    # 40 instances of 16 GiB in a memory-mib group is 655,360 units: refused at 10,000 until 2026-12
+    event = {
+        "name": "sale",
+        "start": "2027-03-01T10:00:00",
+        "end": "2027-03-01T12:00:00",
+        "timezone": "Asia/Tokyo",
+        "peak_multiplier": 2,
+        "temporary_max": units,
+    }
+    group = parse_config(_config(min=16_384, max=units, events=[event])).groups[0]
+    assert (group.max, group.events[0].temporary_max) == (units, units)
+
+
+def test_max_and_temporary_max_past_the_api_integer_are_refused() -> None:
+    event = {
+        "name": "sale",
+        "start": "2027-03-01T10:00:00",
+        "end": "2027-03-01T12:00:00",
+        "timezone": "Asia/Tokyo",
+        "peak_multiplier": 2,
+        "temporary_max": API_INTEGER_MAX + 1,
+    }
+    message = _error(_config(max=API_INTEGER_MAX + 1, events=[event]))
+    assert "groups[0].max: " in message and "groups[0].events[0].temporary_max: " in message
+    assert f"less than or equal to {API_INTEGER_MAX}" in message
+
+
+@pytest.mark.parametrize(("children", "refused"), [(100, False), (101, True)])
+def test_a_composite_names_at_most_the_hundred_alarms_cloudwatch_allows(children: int, refused: bool) -> None:
+    # PutCompositeAlarm: an AlarmRule "can specify as many as 100 children alarms"; 101 passed synth
+    ids = [f"c{i}" for i in range(children)]
+    signals = [{"kind": "cpu", "id": signal_id, "target": 50} for signal_id in ids]
+    data = _config(signals=signals, composites=[{"id": "all", "all_of": ids}])
+    if refused:
+        assert "groups[0].composites[0].all_of: List should have at most 100 items" in _error(data)
+    else:
+        assert len(parse_config(data).groups[0].composites[0].all_of) == children

@@ -319,14 +319,15 @@ def test_a_trace_beyond_what_surgeguards_config_holds_is_refused_in_one_line(
 def test_a_spike_that_sizes_the_group_past_its_max_is_said_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A minute of 1e6 among minutes of 100 sizes a group up to 75,000 instances: past the config's 10,000
-    # (the message once blamed c, 20, which is fine).
+    # A minute of 1e11 among minutes of 100 sizes a group up to 7.5e9 instances: past the config's
+    # 2,147,483,647, MaxSize's API Integer (the message once blamed c, 20, which is fine). Until 2026-12-06
+    # the config stopped at 10,000, and a minute of 1e6 (75,000 instances) was enough.
     path = tmp_path / "spike.csv"
-    rows = [100] * 30 + [1_000_000] + [100] * 29
+    rows = [100] * 30 + [100_000_000_000] + [100] * 29
     path.write_text("minute,requests\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8")
     assert bench.main([str(path), "--policy", "surgeguard"]) == 2
     err = capsys.readouterr().err
-    assert "2..75,000 instances" in err and "GroupConfig.max" in err
+    assert "2..7,500,000,000 instances" in err and "GroupConfig.max" in err
 
 
 def test_a_trace_beyond_surgeguards_config_still_runs_the_aws_policies(
