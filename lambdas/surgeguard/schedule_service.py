@@ -387,6 +387,52 @@ def _others_raised(
     return raised
 
 
+def _base_capacity(
+    group: GroupConfig, states: dict[str, EventState], name: str, now: datetime, desired: int
+) -> tuple[int, str]:
+    """What a multiplier without demand history multiplies, and how the record says it: the capacity
+    kept from the event's first phase, or at its first phase the `desired` read now, unless another
+    sale's floor still holds the group above the capacity it ran before that sale: that one."""
+    previous = states.get(name)
+    if previous is not None and previous.base_capacity is not None:
+        since = previous.set_at.isoformat()
+        return (
+            previous.base_capacity,
+            f"the group's capacity when this event's first phase ran, kept from {since}",
+        )
+    # Nor what another sale's floor still holds the group up at: a second sale an hour after the first
+    # multiplied the first's stepping-down floor (4 x 16 for a group that runs 4).
+    before_other = _capacity_before_another_sale(group, states, name, now, desired)
+    if before_other is None:
+        return desired, "the group's desired capacity when this event's first phase ran, now"
+    other, capacity = before_other
+    return capacity, (
+        f"the group's capacity before {other}, whose floor held it at {desired} when this event's first "
+        "phase ran, now"
+    )
+
+
+def _capacity_before_another_sale(
+    group: GroupConfig, states: dict[str, EventState], name: str, now: datetime, desired: int
+) -> tuple[str, int] | None:
+    """The other sale (its name) whose floor may still hold the group above its normal capacity at
+    `now`, from its first phase until its restore or its floor's last step, and the capacity the group
+    ran before it (its event item's base_capacity), where that is below `desired`: the lowest of them."""
+    before = []
+    for event in group.events:
+        state = states.get(event.name)
+        if event.name == name or state is None or state.base_capacity is None:
+            continue
+        plan = plan_event(group, event)
+        holding = now < plan.restore or floor_at(plan, state.target, now) is not None
+        if plan.first_phase <= now and holding and state.base_capacity < desired:
+            before.append((state.base_capacity, event.name))
+    if not before:
+        return None
+    capacity, other = min(before)
+    return other, capacity
+
+
 def _raise_max(group: str, adapters: Adapters, to: int) -> Pause | None:
     """Raise MaxSize to `to`, the kill switch read again just before: the pause that stopped it, if any."""
     pause = adapters.store.load_pause(group)
@@ -437,19 +483,10 @@ def _prewarm(
     # Without demand history a multiplier multiplies the capacity the group had when this event's
     # first phase ran (kept with the event), never what an earlier phase already raised. (`is None`, not
     # falsy: a group parked at 0 saved 0, and a pre-warm multiplied what the ramp stage had raised.)
-    base_capacity = (
-        previous.base_capacity
-        if previous is not None and previous.base_capacity is not None
-        else snapshot.size.desired
-    )
+    base_capacity, ran = _base_capacity(group, states, sale.name, now, snapshot.size.desired)
     target, why = target_capacity(group, sale, normal, base_capacity)
     if normal is None and sale.peak_requests_per_minute is None:
-        kept = previous is not None and previous.base_capacity is not None
-        since = f"kept from {previous.set_at.isoformat()}" if previous is not None and kept else "now"
-        why += (
-            " (no request history from a week before: the group's desired capacity when this event's "
-            f"first phase ran, {since})"
-        )
+        why += f" (no request history from a week before: {ran})"
     original_max = (
         previous.original_max
         if previous is not None
