@@ -19,6 +19,8 @@ from surgeguard.domain.model import Pause
 from surgeguard_cli import output
 from surgeguard_cli.aws import SINGLE_ATTEMPT, Aws, AwsError, KillSwitch
 
+DEFAULT_CONFIG = "surgeguard.yaml"
+
 EXAMPLES = {
     "pause": """examples:
   surgeguard pause --table TABLE --all                          stop everything
@@ -36,9 +38,12 @@ nothing), 3 AWS unreadable""",
 
 What the Lambda then reads is printed: the global switch and a group's own are two items, and either
 keeps the group paused (--all clears the global one only, and names the groups still paused).
+Then each sale restore skipped during the pause (its MaxSize left raised) is done, through the sale
+Lambda's own restore, audited (source `resume`) and printed; the sales are read from --config.
 
 exit codes: 0 done, 1 written but still paused (by the global switch, or a group's own),
-2 bad arguments, or no such group (its name's switch frees nothing), 3 AWS unreadable""",
+2 bad arguments, or no such group (its name's switch frees nothing), 3 AWS unreadable, or a restore
+skipped during the pause that failed again (audited; resume again to retry it)""",
     "audit": """examples:
   surgeguard audit --table TABLE --group shop-web --limit 20
   surgeguard audit --table TABLE --group shop-web --json | jq '.[] | select(.outcome == "failed")'
@@ -73,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             help="do not check that an Auto Scaling group of the --group name exists (one not created yet)",
         )
+        if name == "resume":
+            cmd.add_argument(
+                "--config",
+                default=DEFAULT_CONFIG,
+                help="config file, for the sale restores skipped during the pause (default "
+                f"{DEFAULT_CONFIG})",
+            )
         if name == "pause":
             cmd.add_argument(
                 "--direction",
@@ -307,6 +319,18 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return output.AWS
+    return _read_back(args, group, switch, switches, who)
+
+
+def _read_back(
+    args: argparse.Namespace,
+    group: str | None,
+    switch: Pause,
+    switches: dict[str | None, KillSwitch],
+    who: str,
+) -> int:
+    """What the Lambda now reads, told; after a resume, the sale restores the pause skipped, done; the
+    exit code."""
     state: dict[str, Any] = {"group": group, "switch": switch.value}
     if group is not None:
         state["pause"] = _group_state(args.command, args.table, group, switches).value
@@ -317,6 +341,62 @@ def main(argv: Sequence[str]) -> int:
         state["pause"] = everyone.reading if everyone is not None else Pause.NONE.value
         state["own_switches"] = own
         still_paused = args.command == "resume" and (bool(own) or state["pause"] != Pause.NONE)
+    caught_up_failed = False
+    if args.command == "resume":
+        state["restores_caught_up"], caught_up_failed = _catch_up_restores(args, group, who)
     if args.json:
         output.print_json(state)
+    if caught_up_failed:
+        return output.AWS
     return output.FOUND if still_paused else output.OK
+
+
+def _catch_up_restores(args: argparse.Namespace, group: str | None, who: str) -> tuple[list[Any], bool]:
+    """The sale restores skipped during the pause, done now for each group the resume freed (the sale
+    Lambda's restore: the same checks, claim and audit record); what each came to, told on stderr, and
+    whether one failed. Nothing retried them: the sale's temporary max stayed for good."""
+    from surgeguard.adapters.autoscaling import AutoScalingFleet
+    from surgeguard.adapters.cloudwatch import CloudWatchSignals
+    from surgeguard.config import ConfigError, load_config
+    from surgeguard.schedule_service import catch_up_restores
+    from surgeguard.service import Adapters, Context, RetryableFailureError
+
+    again = f"`surgeguard resume --table {args.table} {'--all' if group is None else '--group ' + group}"
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(
+            f"surgeguard resume: sale restores skipped during the pause not looked for ({error}): "
+            f"{again} --config PATH` does it",
+            file=sys.stderr,
+        )
+        return [], False
+    groups = [g for g in config.groups if g.events and (group is None or g.name == group)]
+    adapters = Adapters(
+        fleet=AutoScalingFleet(), signals=CloudWatchSignals(), store=AuditStore(args.table), notifier=None
+    )
+    ctx = Context(config, "surgeguard-resume", config.audit_retention_days)
+    done: list[Any] = []
+    failed = False
+    for chosen in groups:
+        try:
+            records = catch_up_restores(chosen, adapters, ctx, who)
+        except (RetryableFailureError, AwsCallError) as error:
+            failed = True
+            print(
+                f"surgeguard resume: {chosen.name}: a sale restore skipped during the pause could not be "
+                f"done ({_text(error)}); MaxSize may still be raised: {again} --config {args.config}` tries "
+                "again",
+                file=sys.stderr,
+            )
+            continue
+        for record in records:
+            trigger = record.get("trigger") or {}
+            failed = failed or record.get("outcome") == "failed"
+            print(
+                f"{chosen.name}: restore of {_text(trigger.get('event', '?'))} skipped during the pause: "
+                f"{record.get('outcome')}: {_text(record.get('reason', ''))}",
+                file=sys.stderr,
+            )
+            done.append({k: record.get(k) for k in ("group", "outcome", "reason")})
+    return done, failed

@@ -103,18 +103,26 @@ class PhaseTrigger:
     execution_id: str
     schedule_arn: str | None = None
     stale: bool = False  # arrived more than PHASE_MAX_AGE after its planned time
+    # A restore `surgeguard resume` catches up: when the one its schedule fired was skipped under the
+    # kill switch (the event item's restore_paused_at).
+    after_pause: datetime | None = None
 
     @property
     def trigger_id(self) -> str:
         # Not the execution id: Scheduler makes a new one for each attempt to deliver, so a delivery it
         # retries after one that landed would be another trigger. A phase fires once, at its time.
         when = self.scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"schedule#{self.group.name}#{self.event.name}#{self.phase}#{when}"
+        trigger_id = f"schedule#{self.group.name}#{self.event.name}#{self.phase}#{when}"
+        if self.after_pause is None:
+            return trigger_id
+        # One catch-up per skip: two operators resuming at once claim the same trigger; a restore
+        # skipped again under a pause set since is a new skip, caught up by the next resume.
+        return f"{trigger_id}#after-pause#{self.after_pause.isoformat()}"
 
     def audit(self) -> dict[str, Any]:
         audit = {
             "id": self.execution_id,
-            "source": "scheduler",
+            "source": "scheduler" if self.after_pause is None else "resume",
             "event": self.event.name,
             "phase": self.phase,
             "scheduled_time": self.scheduled_time.isoformat(),
@@ -122,6 +130,8 @@ class PhaseTrigger:
         }
         if self.schedule_arn is not None:
             audit["schedule_arn"] = self.schedule_arn
+        if self.after_pause is not None:
+            audit["skipped_paused_at"] = self.after_pause.isoformat()
         return audit
 
 
@@ -193,6 +203,12 @@ def _schedule_event(
         trigger = parse_schedule_event(event, ctx)
     except BadInputError as error:
         return [reject_unparsed(event, error, adapters, ctx, delivery_id, "schedule")]
+    return _run_phase(trigger, adapters, ctx, invocation, delivery_id)
+
+
+def _run_phase(
+    trigger: PhaseTrigger, adapters: Adapters, ctx: Context, invocation: Invocation, delivery_id: str
+) -> list[dict[str, Any]]:
     plan = plan_event(trigger.group, trigger.event)
     phase_time = plan.phase_times()[trigger.phase]
     # "Now" is our own clock: a late firing does what the plan says for the time it really runs.
@@ -371,6 +387,52 @@ def _others_raised(
     return raised
 
 
+def _base_capacity(
+    group: GroupConfig, states: dict[str, EventState], name: str, now: datetime, desired: int
+) -> tuple[int, str]:
+    """What a multiplier without demand history multiplies, and how the record says it: the capacity
+    kept from the event's first phase, or at its first phase the `desired` read now, unless another
+    sale's floor still holds the group above the capacity it ran before that sale: that one."""
+    previous = states.get(name)
+    if previous is not None and previous.base_capacity is not None:
+        since = previous.set_at.isoformat()
+        return (
+            previous.base_capacity,
+            f"the group's capacity when this event's first phase ran, kept from {since}",
+        )
+    # Nor what another sale's floor still holds the group up at: a second sale an hour after the first
+    # multiplied the first's stepping-down floor (4 x 16 for a group that runs 4).
+    before_other = _capacity_before_another_sale(group, states, name, now, desired)
+    if before_other is None:
+        return desired, "the group's desired capacity when this event's first phase ran, now"
+    other, capacity = before_other
+    return capacity, (
+        f"the group's capacity before {other}, whose floor held it at {desired} when this event's first "
+        "phase ran, now"
+    )
+
+
+def _capacity_before_another_sale(
+    group: GroupConfig, states: dict[str, EventState], name: str, now: datetime, desired: int
+) -> tuple[str, int] | None:
+    """The other sale (its name) whose floor may still hold the group above its normal capacity at
+    `now`, from its first phase until its restore or its floor's last step, and the capacity the group
+    ran before it (its event item's base_capacity), where that is below `desired`: the lowest of them."""
+    before = []
+    for event in group.events:
+        state = states.get(event.name)
+        if event.name == name or state is None or state.base_capacity is None:
+            continue
+        plan = plan_event(group, event)
+        holding = now < plan.restore or floor_at(plan, state.target, now) is not None
+        if plan.first_phase <= now and holding and state.base_capacity < desired:
+            before.append((state.base_capacity, event.name))
+    if not before:
+        return None
+    capacity, other = min(before)
+    return other, capacity
+
+
 def _raise_max(group: str, adapters: Adapters, to: int) -> Pause | None:
     """Raise MaxSize to `to`, the kill switch read again just before: the pause that stopped it, if any."""
     pause = adapters.store.load_pause(group)
@@ -421,19 +483,10 @@ def _prewarm(
     # Without demand history a multiplier multiplies the capacity the group had when this event's
     # first phase ran (kept with the event), never what an earlier phase already raised. (`is None`, not
     # falsy: a group parked at 0 saved 0, and a pre-warm multiplied what the ramp stage had raised.)
-    base_capacity = (
-        previous.base_capacity
-        if previous is not None and previous.base_capacity is not None
-        else snapshot.size.desired
-    )
+    base_capacity, ran = _base_capacity(group, states, sale.name, now, snapshot.size.desired)
     target, why = target_capacity(group, sale, normal, base_capacity)
     if normal is None and sale.peak_requests_per_minute is None:
-        kept = previous is not None and previous.base_capacity is not None
-        since = f"kept from {previous.set_at.isoformat()}" if previous is not None and kept else "now"
-        why += (
-            " (no request history from a week before: the group's desired capacity when this event's "
-            f"first phase ran, {since})"
-        )
+        why += f" (no request history from a week before: {ran})"
     original_max = (
         previous.original_max
         if previous is not None
@@ -708,14 +761,28 @@ def _restore(
     # A restore only takes capacity away (MaxSize, and desired down to it): a full pause or a scale-in
     # freeze stops it, a scale-out pause does not (skipped under one, the sale's max stayed for good).
     if pause.blocks(ScalingAction.SCALE_IN):
+        # Noted on the event item, so that `surgeguard resume` finds it and does it then: nothing retried
+        # it, and the sale's max stayed raised for good once resumed.
+        adapters.store.save_event(group.name, replace(state, restore_paused_at=now))
         return base(
             Outcome.SKIPPED,
             f"paused ({pause.value}): restore of {trigger.event.name} not done; MaxSize stays raised "
-            f"(put it back to {state.original_max} by hand, or resume before the restore)",
+            f"until `surgeguard resume` of this group puts it back to {state.original_max} (or put it back "
+            "by hand)",
             skip_cause="paused",
         )
     read_at = ctx.clock()
     snapshot = adapters.fleet.describe(group.name)
+    caught_up = (
+        ""
+        if trigger.after_pause is None
+        else f" (skipped under the kill switch at {trigger.after_pause.isoformat()}, caught up at the resume)"
+    )
+    if trigger.after_pause is not None:
+        left = _changed_since_the_skip(trigger, state, snapshot.size.max)
+        if left is not None:
+            _mark_restored(trigger, adapters, now, state)
+            return base(Outcome.UNCHANGED, left)
     # Another sale still on keeps its raised max; its own restore puts the original back.
     on = _others_raised(group, states, trigger.event.name, now)
     new_max = max([state.original_max, *(other.event.temporary_max or 0 for other in on)])
@@ -745,7 +812,7 @@ def _restore(
         _mark_restored(trigger, adapters, now, state)
         return base(
             Outcome.UNCHANGED,
-            f"restore after {trigger.event.name}: MaxSize already {new_max}{kept}, desired "
+            f"restore after {trigger.event.name}{caught_up}: MaxSize already {new_max}{kept}, desired "
             f"{snapshot.size.desired} inside it: nothing to put back",
         )
     change = (
@@ -755,7 +822,8 @@ def _restore(
     )
     record = base(
         Outcome.APPLIED,
-        f"restore after {trigger.event.name}: MaxSize {snapshot.size.max} -> {new_max}{kept}, {change}",
+        f"restore after {trigger.event.name}{caught_up}: MaxSize {snapshot.size.max} -> {new_max}{kept}, "
+        + change,
     )
     record.update(previous_desired=snapshot.size.desired, new_desired=lowered, new_max=new_max)
     stash(record)
@@ -767,6 +835,68 @@ def _restore(
     record["reason"] += late.pop("reason", "")
     record.update(late)
     return record
+
+
+def _changed_since_the_skip(trigger: PhaseTrigger, state: EventState, max_read: int) -> str | None:
+    """Why a restore caught up after the pause leaves MaxSize as it is (None: it is still the sale's
+    raise, to put back). Read hours later, a MaxSize other than the one the sale held is someone's
+    change since the skip (put back by hand, as its record said, then set on purpose), or another
+    sale's raise: put back now, it was cut."""
+    held = state.raised_to if state.raised_to is not None else trigger.event.temporary_max
+    if held == max_read:
+        return None
+    when = "" if trigger.after_pause is None else f" at {trigger.after_pause.isoformat()}"
+    return (
+        f"restore of {trigger.event.name}, skipped under the kill switch{when}, caught up after the "
+        f"resume: MaxSize {max_read} is not the {held} the sale held it at (changed since, by hand or by "
+        "another sale): left as it is"
+    )
+
+
+def catch_up_restores(
+    group: GroupConfig,
+    adapters: Adapters,
+    ctx: Context,
+    resumed_by: str,
+    invocation: Invocation | None = None,
+) -> list[dict[str, Any]]:
+    """After `surgeguard resume`: each restore of `group` its schedule fired under the kill switch
+    (skipped, noted on its event item) and not done since, done now through the restore's own path,
+    one audit record each (trigger source `resume`). Nothing while the group is still paused against
+    scale-in. Done once: the restore marks its event item restored, and two resumes at once claim the
+    same trigger. A RetryableFailureError (audited `failed`, the claim freed) is for the caller to say:
+    the next resume tries again."""
+    if adapters.store.load_pause(group.name).blocks(ScalingAction.SCALE_IN):
+        return []
+    states, _ = saved_events(group, adapters)
+    records: list[dict[str, Any]] = []
+    for state in states:
+        sale = group.event(state.event)
+        if sale is None or state.restore_paused_at is None or state.restored_at is not None:
+            continue
+        trigger = PhaseTrigger(
+            group,
+            sale,
+            "restore",
+            plan_event(group, sale).restore,
+            safe_text(f"resume by {resumed_by}"),
+            after_pause=state.restore_paused_at,
+        )
+
+        def run(
+            event: Any,
+            adapters: Adapters,
+            ctx: Context,
+            invocation: Invocation,
+            delivery_id: str,
+            trigger: PhaseTrigger = trigger,
+        ) -> list[dict[str, Any]]:
+            return _run_phase(trigger, adapters, ctx, invocation, delivery_id)
+
+        # `guarded`'s event names the group, so that an internal error is filed under it.
+        event = {"group": group.name, "event": sale.name, "phase": "restore"}
+        records += guarded(run, event, adapters, ctx, invocation or Invocation("surgeguard-resume"))
+    return records
 
 
 def _left_running(snapshot: GroupSnapshot, lowered: int) -> str:

@@ -1046,3 +1046,29 @@ def test_a_restore_under_a_min_raised_during_the_sale_puts_max_back_at_that_min(
     # 20 under it was refused on every retry and MaxSize stayed at 30 for good
     assert (record["outcome"], max_size(), desired()) == ("applied", 22, 22)
     assert "MinSize 22" in record["reason"]
+
+
+@pytest.mark.usefixtures("config_file", "alarms")
+def test_without_history_a_second_sale_multiplies_the_capacity_before_the_first_not_its_floor(
+    clock: Any, audit: Audit
+) -> None:
+    # GIVEN two 4x sales an hour apart (the doorbuster ends at 09:00, noon opens at 10:00) on web with no
+    # request history, running 4 instances before either
+    from surgeguard.config import parse_config
+    from surgeguard.domain.sales import plan_event
+
+    noon = {**EVENT, "name": "noon", "start": "2026-11-20T10:00:00", "end": "2026-11-20T11:00:00"}
+    noon["temporary_max"] = 40
+    web = parse_config(configure_web(launch_seconds=130, events=[EVENT, noon])).groups[0]
+    plan = plan_event(web, web.events[1])
+    set_desired("web", 4)
+    assert "target 16 " in _fire_at(clock, "doorbuster", "prewarm", PREWARM)["reason"]
+    assert desired() == 16
+    # WHEN noon's pre-warm runs, the doorbuster's stepping-down floor still holding web at 16
+    record = _fire_at(clock, "noon", "prewarm", plan.prewarm)
+    # THEN noon targets 4 x the 4 web ran before the doorbuster, as it would have alone: it once took
+    # 4 x 16 = 64 (40, its temporary max), paying for 24 instances no demand asked for
+    assert "target 16 from 4 x normal capacity 4 " in record["reason"], record["reason"]
+    (saved,) = [r for r in audit("web") if r["trigger"].get("event") == "noon"]
+    assert saved["event_target"] == 16
+    assert desired() == 16

@@ -4,10 +4,13 @@ handler rejecting a payload meant for another."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from surgeguard.adapters.audit_store import AuditStore
@@ -391,3 +394,90 @@ def test_a_prewarms_max_raise_whose_answer_was_lost_is_audited_applied_by_its_re
     assert "MaxSize 20 -> 30" in applied["reason"]
     told = sorted(t["Subject"].split(":")[0] for t in notifications.read())
     assert told == ["Surgeguard applied", "Surgeguard failed"], told
+
+
+def _resume(*flags: str) -> int:
+    from surgeguard_cli import main as cli
+
+    config = Path(os.environ["LAMBDA_TASK_ROOT"]) / os.environ["CONFIG_FILE"]
+    return cli.main(["resume", "--table", TABLE, *flags, "--config", str(config)])
+
+
+def _caught_up(audit: Audit) -> list[dict[str, Any]]:
+    return [r for r in audit("web") if r["trigger"].get("source") == "resume"]
+
+
+@pytest.mark.usefixtures("sale")
+@pytest.mark.parametrize("flags", [("--all",), ("--group", "web")])
+def test_resume_puts_back_the_max_of_a_restore_skipped_under_the_pause_once(
+    flags: tuple[str, ...], audit: Audit, clock: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a sale's restore skipped under the kill switch (everything, or the group's scale-in frozen)
+    fire(phase("prewarm", PREWARM))
+    AuditStore(TABLE).set_pause(
+        None if flags == ("--all",) else "web", Pause.ALL, "oncall", datetime.now(UTC)
+    )
+    fire(phase("restore", RESTORE))
+    assert (desired(), max_size()) == (24, 30)
+    # WHEN the group is resumed two hours later (the restore's schedule is long gone)
+    clock.pin(RESTORE + timedelta(hours=2))
+    assert _resume(*flags) == 0
+    # THEN the sale's max is put back (desired down to it), through the restore's own path, audited once
+    # and said on the terminal: it once stayed at 30 for good
+    assert (desired(), max_size()) == (20, 20)
+    (caught,) = _caught_up(audit)
+    assert (caught["outcome"], caught["trigger"]["phase"], caught["new_max"]) == ("applied", "restore", 20)
+    assert "MaxSize 30 -> 20" in caught["reason"]
+    assert "doorbuster" in capsys.readouterr().err
+    # AND a later resume (another pause since, over) does it no second time: a MaxSize a person raised
+    # since stays
+    boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName="web", MaxSize=35)
+    assert _resume(*flags) == 0
+    assert max_size() == 35
+    assert len(_caught_up(audit)) == 1
+
+
+@pytest.mark.usefixtures("sale")
+def test_resume_leaves_a_max_size_changed_by_hand_after_a_restore_skipped_under_the_pause(
+    audit: Audit, clock: Any
+) -> None:
+    # GIVEN a restore skipped under the pause, and MaxSize set to 25 by hand since (on purpose)
+    fire(phase("prewarm", PREWARM))
+    AuditStore(TABLE).set_pause(None, Pause.ALL, "oncall", datetime.now(UTC))
+    fire(phase("restore", RESTORE))
+    boto3.client("autoscaling").update_auto_scaling_group(AutoScalingGroupName="web", MaxSize=25)
+    # WHEN resumed
+    clock.pin(RESTORE + timedelta(hours=2))
+    assert _resume("--all") == 0
+    # THEN that MaxSize is no raise of the sale's: left, and the catch-up says why
+    assert max_size() == 25
+    (caught,) = _caught_up(audit)
+    assert caught["outcome"] == "unchanged"
+    assert "MaxSize 25" in caught["reason"] and "left as it is" in caught["reason"]
+
+
+def _max_size_throttled(
+    fleet: AutoScalingFleet, name: str, size: int, desired_capacity: int | None = None
+) -> None:
+    raise AwsCallError("UpdateAutoScalingGroup", "Throttling", "Rate exceeded")
+
+
+@pytest.mark.usefixtures("sale")
+def test_a_restore_caught_up_at_resume_that_fails_exits_3_and_the_next_resume_does_it(
+    audit: Audit, clock: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fire(phase("prewarm", PREWARM))
+    AuditStore(TABLE).set_pause(None, Pause.ALL, "oncall", datetime.now(UTC))
+    fire(phase("restore", RESTORE))
+    clock.pin(RESTORE + timedelta(hours=2))
+    # WHEN the resume's restore is throttled
+    with monkeypatch.context() as patch:
+        patch.setattr(AutoScalingFleet, "set_max_size", _max_size_throttled)
+        assert _resume("--all") == 3
+    # THEN it is audited failed and said, MaxSize left; the next resume does it
+    assert "tries again" in capsys.readouterr().err
+    assert max_size() == 30
+    assert [r["outcome"] for r in _caught_up(audit)] == ["failed"]
+    assert _resume("--all") == 0
+    assert max_size() == 20
+    assert sorted(r["outcome"] for r in _caught_up(audit)) == ["applied", "failed"]

@@ -665,8 +665,10 @@ class AuditStore(AwsAdapter):
             value = getattr(state, name)
             if value is not None:
                 item[name] = {"N": str(value)}
-        if state.restored_at is not None:
-            item["restored_at"] = {"S": state.restored_at.isoformat()}
+        for name in ("restored_at", "restore_paused_at"):
+            when = getattr(state, name)
+            if when is not None:
+                item[name] = {"S": when.isoformat()}
         self._table_call("PutItem", Item=item)
 
     def load_events(self, group: str) -> list[EventState]:
@@ -1027,6 +1029,9 @@ def _event_state(item: dict[str, Any]) -> EventState:
         if "restored_at" in item
         else None,
         raised_to=whole("raised_to"),
+        restore_paused_at=_item_time(item["restore_paused_at"], "event item's restore_paused_at")
+        if "restore_paused_at" in item
+        else None,
     )
 
 

@@ -277,6 +277,9 @@ class EventState:
     # holds none, or ran dry; None: the item predates the field). A raise of this sale's still in place
     # reads it, whatever the config says the sale raises to since.
     raised_to: int | None = None
+    # When its restore was skipped under the kill switch (None: it was not): `surgeguard resume` does that
+    # restore then, once; the restore skipped again under a pause set since says a later time.
+    restore_paused_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -229,7 +229,12 @@ def test_resume_of_a_group_under_the_global_pause_says_it_stays_paused(
     captured = capsys.readouterr()
     lambda_reads = AuditStore(table, boto3.client("dynamodb")).load_pause("web")
     assert lambda_reads is Pause.ALL
-    assert json.loads(captured.out) == {"group": "web", "switch": "none", "pause": "all"}
+    assert json.loads(captured.out) == {
+        "group": "web",
+        "switch": "none",
+        "pause": "all",
+        "restores_caught_up": [],
+    }
     assert "web is still paused (all)" in captured.err
     assert f"surgeguard resume --table {table} --all" in captured.err
 
@@ -253,6 +258,7 @@ def test_resume_all_names_the_groups_their_own_switch_keeps_paused(
         "switch": "none",
         "pause": "none",
         "own_switches": {"web": "in"},  # api's own item was resumed: not listed
+        "restores_caught_up": [],
     }
     assert AuditStore(table, boto3.client("dynamodb")).load_pause("web") is Pause.IN
     assert "still paused by its own switch: web (in" in captured.err
