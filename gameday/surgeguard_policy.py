@@ -37,6 +37,7 @@ from surgeguard.config import (
     SaleEvent,
     ScalerConfig,
 )
+from surgeguard.domain.failures import FailureMemory, StandingFailure
 from surgeguard.domain.forecast import BurstSettings, ForecastState
 from surgeguard.domain.model import (
     AsgSize,
@@ -400,6 +401,14 @@ class InMemoryAws:
         return False  # nobody is told here
 
     def keep_failure_told(self, trigger_id: str, group: str | None, now_epoch: int) -> None:
+        pass  # nobody is told here
+
+    def load_failing(self, group: str) -> FailureMemory:
+        return FailureMemory()  # nobody is told here (and the service never asks without a notifier)
+
+    def save_failing(
+        self, group: str, standing: StandingFailure | None, read: FailureMemory, expires_epoch: int
+    ) -> None:
         pass  # nobody is told here
 
     def load_memory(self, group: str) -> ScalerMemory:

@@ -17,6 +17,9 @@ CLAIM_SORT_KEY = "CLAIM"
 # retries of it, each failing and audited in turn, do not tell them again.
 FAILURE_TOLD_SORT_PREFIX = "TOLD#FAILED#"
 AUDIT_SORT_PREFIX = "AUDIT#"
+# Per-group failure memory: the standing failure people were told of (its cause, since when, when they
+# last heard), so that each minute's re-evaluation failing the same way does not tell them again.
+FAILING_SORT_KEY = "FAILING"
 # Per-group sale event items: target capacity, why, the max a temporary max replaced.
 EVENT_SORT_PREFIX = "EVENT#"
 GLOBAL_CONTROL_SORT_KEY = "*"

@@ -46,6 +46,16 @@ from surgeguard.config import (
 )
 from surgeguard.domain.anchors import AnchorVerdict
 from surgeguard.domain.decision import SUSPENDED_BLOCKS, DecisionInput, decide
+from surgeguard.domain.failures import (
+    FailureMemory,
+    StandingFailure,
+    after_failure,
+    failure_cause,
+    failure_message,
+    failure_news,
+    recovery_message,
+    shows_recovery,
+)
 from surgeguard.domain.forecast import (
     BurstSettings,
     ForecastState,
@@ -167,6 +177,10 @@ class Store(Protocol):
     def keep_told(self, claim: Claim, told: Sequence[str]) -> None: ...
     def failure_told(self, trigger_id: str, group: str | None) -> bool: ...
     def keep_failure_told(self, trigger_id: str, group: str | None, now_epoch: int) -> None: ...
+    def load_failing(self, group: str) -> FailureMemory: ...
+    def save_failing(
+        self, group: str, standing: StandingFailure | None, read: FailureMemory, expires_epoch: int
+    ) -> None: ...
     def save_event(self, group: str, state: EventState) -> None: ...
     def load_events(self, group: str) -> list[EventState]: ...
     def save_forecast(
@@ -491,6 +505,13 @@ class Claimed:
     # PutWarmPool), given those stashed records, so that its record can name what that attempt did
     # (None: `work`, as if nothing were stashed).
     redo: Callable[[Stash, tuple[dict[str, Any], ...]], list[dict[str, Any]]] | None = None
+    # Whether its groups' failures are told through their failure memory (the FAILING item): told when
+    # they start, change cause or stand past FAILURE_REMINDER, and their end once. The alarm Lambda's
+    # alarms and re-evaluations decide the same thing for a group (its capacity, from its signals) and
+    # fail the same ways, so they share the memory: an alarm failing a minute after the re-evaluation
+    # told the same failure tells nothing new. A sale phase or forecaster run is a one-off job of its
+    # own whose failure is always news, told once per trigger.
+    remembers_failures: bool = False
 
 
 class GroupChangeFailedError(Exception):
@@ -530,6 +551,11 @@ def run_claimed(
         )
 
     clock = ctx.clock()
+    book = (
+        _FailureBook(clock, int(clock.timestamp()) + ctx.audit_retention_days * 86_400)
+        if claimed.remembers_failures
+        else None
+    )
     record_key = {
         "group": claimed.group or "",
         "at": base(Outcome.SKIPPED, "")["at"],
@@ -547,7 +573,7 @@ def run_claimed(
             adapters.store.release_unconfirmed(claimed.trigger_id, record_key)
         except AwsCallError as release_error:
             logger.warning("could not free an unconfirmed claim: %s", release_error)
-        return [_failed(base, adapters, error, claimed, clock, claim=None, stashed=False)]
+        return [_failed(base, adapters, error, claimed, clock, book, claim=None, stashed=False)]
 
     stashed: list[dict[str, Any]] = []
 
@@ -574,7 +600,7 @@ def run_claimed(
         failed_base, cause = (
             (error.base, error.cause) if isinstance(error, GroupChangeFailedError) else (base, error)
         )
-        return [_failed(failed_base, adapters, cause, claimed, clock, claim=claim, stashed=keep)]
+        return [_failed(failed_base, adapters, cause, claimed, clock, book, claim=claim, stashed=keep)]
     if not records:
         duplicate = base(
             Outcome.SKIPPED,
@@ -601,7 +627,7 @@ def run_claimed(
             raise RetryableFailureError(f"audit write failed: {error}") from error
     # Told before the claim completes: an attempt that dies or fails to publish in between leaves it
     # open, and the retry tells what was not told.
-    _tell_or_keep(adapters, claim, untold_before, records, claimed.notify)
+    _tell_or_keep(adapters, claim, untold_before, records, claimed.notify, book)
     try:
         adapters.store.complete(claim)
     except AwsCallError as error:
@@ -653,20 +679,43 @@ def _tell_or_keep(
     untold_before: Sequence[_Telling],
     records: Sequence[dict[str, Any]],
     notify: frozenset[Outcome],
+    book: _FailureBook | None = None,
 ) -> None:
     """Tell people what earlier attempts could not, and of `records`; where some of it could not be
     told, keep the claim open, noting what was told, and raise so that Lambda's retry tells the rest
     (logged and dropped, the change was never heard of). Without a notifier (the simulator) there is
-    nobody to tell, and no message is built on its hot path."""
+    nobody to tell, and no message is built on its hot path.
+
+    With a `book` (the alarm Lambda), a group's failure people already know of is not told again, and
+    a group decided again after failing is told so once (`_remember`)."""
     if adapters.notifier is None:
         return
-    tellings = [*untold_before, *(t for r in records for t in _tellings(r, notify))]
+    tellings = list(untold_before)
+    known: list[str] = []  # failures people know of: noted as told, so no retry tells them
+    remembered: list[_Remembered] = []
+    for record in records:
+        outcome = _outcome_telling(record, notify)
+        entry = None if book is None else _remember(adapters, record, outcome, book)
+        if entry is not None:
+            remembered.append(entry)
+            if not entry.recovery:
+                if outcome is not None and entry.telling is None:
+                    known.append(outcome.key)
+                outcome = entry.telling
+        tellings += [t for t in (outcome, _other_writer_telling(record)) if t is not None]
     failed = _tell(adapters, tellings)
+    not_told = [telling for telling, _ in failed]
+    for entry in remembered:
+        if entry.recovery and entry.telling is not None:
+            # Told apart, and never raised for: one that cannot go out stays in the memory, and the
+            # group's next decision tells it.
+            _keep_failing(adapters, entry, book, went_out=not _tell(adapters, [entry.telling]))
+        else:
+            _keep_failing(adapters, entry, book, went_out=entry.telling not in (None, *not_told))
     if not failed:
         return
-    not_told = [telling for telling, _ in failed]
     try:
-        adapters.store.keep_told(claim, [t.key for t in tellings if t not in not_told])
+        adapters.store.keep_told(claim, [t.key for t in tellings if t not in not_told] + known)
     except AwsCallError as error:
         # The retry then tells every record of the trigger again: twice rather than never.
         logger.warning("could not note what was told on %s: %s", claim.trigger_id, error)
@@ -775,6 +824,7 @@ def _failed(
     error: Exception,
     claimed: Claimed,
     clock: datetime,
+    book: _FailureBook | None,
     *,
     claim: Claim | None,
     stashed: bool,
@@ -799,7 +849,7 @@ def _failed(
         except AwsCallError as complete_error:
             logger.warning("could not complete the claim: %s", complete_error)
     if retryable and record["outcome"] == Outcome.FAILED.value:
-        _tell_failure_once(adapters, record, claimed, clock)
+        _tell_failure_once(adapters, record, claimed, clock, book)
     else:
         _notify(adapters, record, claimed.notify)
     if retryable:
@@ -807,13 +857,17 @@ def _failed(
     return record
 
 
-def _tell_failure_once(adapters: Adapters, record: dict[str, Any], claimed: Claimed, clock: datetime) -> None:
+def _tell_failure_once(
+    adapters: Adapters, record: dict[str, Any], claimed: Claimed, clock: datetime, book: _FailureBook | None
+) -> None:
     """Tell people a trigger failed, once across Lambda's attempts at it: each retry that fails again
     writes its own `failed` record, but people heard of the trigger's failure from the first (each
     attempt once told them again: three e-mails for one trigger). Noted after the Publish: an attempt that
     dies in between, or a note that cannot be read or written, tells it again, twice rather than never;
-    a Publish that fails is left to the next attempt. A retry that succeeds tells its own change."""
-    telling = _outcome_telling(record, claimed.notify)
+    a Publish that fails is left to the next attempt. A retry that succeeds tells its own change.
+    With a `book` (the alarm Lambda), a failure the group's memory says people know of (another
+    trigger's, a minute ago) is not told either."""
+    telling: _Telling | None = _outcome_telling(record, claimed.notify)
     if adapters.notifier is None or telling is None:
         return
     group = record.get("group")
@@ -823,7 +877,13 @@ def _tell_failure_once(adapters: Adapters, record: dict[str, Any], claimed: Clai
             return
     except AwsCallError as error:
         logger.warning("could not read whether %s's failure was told: %s", claimed.trigger_id, error)
-    if _tell(adapters, [telling]):
+    entry = None if book is None else _remember(adapters, record, telling, book)
+    if entry is not None:
+        telling = entry.telling
+    went_out = telling is not None and not _tell(adapters, [telling])
+    if entry is not None:
+        _keep_failing(adapters, entry, book, went_out=went_out)
+    if not went_out:
         return
     try:
         adapters.store.keep_failure_told(claimed.trigger_id, group, int(clock.timestamp()))
@@ -1087,7 +1147,9 @@ def _handle_trigger(
         )
         return [record]
 
-    claimed = Claimed(trigger.trigger_id, group.name, audit, now, work, f"{trigger.trigger_id}")
+    claimed = Claimed(
+        trigger.trigger_id, group.name, audit, now, work, f"{trigger.trigger_id}", remembers_failures=True
+    )
     (record,) = run_claimed(claimed, adapters, ctx, invocation, delivery_id)
     return record
 
@@ -1289,6 +1351,7 @@ def _reevaluate(
         retry_in_progress=False,  # the next one, a minute later, decides again
         work_except=work,
         record_groups=frozenset(mine),
+        remembers_failures=True,
     )
     return run_claimed(claimed, adapters, ctx, invocation, delivery_id)
 
@@ -2289,6 +2352,85 @@ def _tell(adapters: Adapters, tellings: Sequence[_Telling]) -> list[tuple[_Telli
             logger.error("could not tell people %r: %s", telling.subject, error)
             failed.append((telling, error))
     return failed
+
+
+@dataclass(frozen=True)
+class _FailureBook:
+    """The alarm Lambda's groups' failure memory, as one attempt keeps it: its clock, and until when a
+    FAILING item it writes is kept (as long as an audit record: a failure that stood unseen for weeks
+    is still ended by a recovery)."""
+
+    now: datetime
+    expires_epoch: int
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    """One record's part in its group's failure memory: what people are told (None: they know), and
+    what the memory becomes once that went out (`told`; None: the group is decided again) or did not
+    (`untold`; None: nothing to save)."""
+
+    group: str
+    read: FailureMemory
+    telling: _Telling | None
+    recovery: bool
+    told: StandingFailure | None
+    untold: StandingFailure | None
+
+
+def _remember(
+    adapters: Adapters, record: Mapping[str, Any], telling: _Telling | None, book: _FailureBook
+) -> _Remembered | None:
+    """Where the group's failure memory changes what people hear of `record` (its outcome `telling`):
+    a failure they know of (same cause, told within FAILURE_REMINDER) is held back and counted; one that
+    is news is told, saying how it stands; a decision of a group that was failing adds its recovery.
+    None where the memory has nothing to say, or cannot be read: a failure is then told as it is (twice
+    rather than never), and a recovery waits for the group's next decision."""
+    group = record.get("group")
+    failed = record.get("outcome") == Outcome.FAILED.value
+    if not isinstance(group, str) or (failed and telling is None) or not (failed or shows_recovery(record)):
+        return None
+    try:
+        read = adapters.store.load_failing(group)
+    except (AwsCallError, DamagedItemError) as error:
+        logger.warning("%s: could not read what people were told of its failures: %s", group, error)
+        return None
+    standing = read.standing
+    if not failed:
+        if standing is None:
+            return None
+        recovered = _Telling(
+            _telling_key(record, "recovered"),
+            group,
+            f"Surgeguard recovered: {group}",
+            recovery_message(group, standing, book.now, record),
+        )
+        return _Remembered(group, read, recovered, True, None, None)
+    assert telling is not None
+    cause = failure_cause(str(record.get("error") or record.get("reason") or ""))
+    news = failure_news(standing, cause, book.now)
+    counted = None if standing is None else after_failure(standing, cause, book.now, told=False)
+    if news is None:
+        logger.info(
+            "%s: people know of its failure (%s) since %s", group, cause, standing and standing.told_at
+        )
+        return _Remembered(group, read, None, False, None, counted)
+    told = replace(telling, message=failure_message(telling.message, news, standing, cause))
+    return _Remembered(group, read, told, False, after_failure(standing, cause, book.now, told=True), counted)
+
+
+def _keep_failing(
+    adapters: Adapters, entry: _Remembered, book: _FailureBook | None, *, went_out: bool
+) -> None:
+    """Save what the group's failure memory becomes, best-effort: written after the Publish, so a save
+    that fails (or an attempt that dies first) tells again rather than never."""
+    if book is None or not (went_out or entry.untold is not None):
+        return
+    standing = entry.told if went_out else entry.untold
+    try:
+        adapters.store.save_failing(entry.group, standing, entry.read, book.expires_epoch)
+    except (AwsCallError, ConcurrentUpdateError) as error:
+        logger.warning("%s: could not keep what people were told of its failures: %s", entry.group, error)
 
 
 def _notify(

@@ -23,6 +23,7 @@ from surgeguard.adapters.errors import (
 )
 from surgeguard.config import ANCHOR_TARGET_HIGH, ANCHOR_TARGET_LOW, REEVALUATION_GROUPS_PER_SHARD
 from surgeguard.domain.anchors import MULTIPLIER_CURVE, AnchorVerdict
+from surgeguard.domain.failures import FailureMemory, StandingFailure
 from surgeguard.domain.forecast import ForecastState
 from surgeguard.domain.headroom import HeadroomVerdict
 from surgeguard.domain.model import (
@@ -622,6 +623,71 @@ class AuditStore(AwsAdapter):
                 ExpressionAttributeNames={"#v": "version"} if read_version else {"#pk": keys.PARTITION_KEY},
                 **({"ExpressionAttributeValues": values} if values else {}),
             )
+        except AwsCallError as error:
+            if error.code == CONDITION_FAILED:
+                raise ConcurrentUpdateError(group) from error
+            raise
+
+    # --- per-group failure memory (FAILING): what people were told of a standing failure ---
+    @staticmethod
+    def _failing_key(group: str) -> dict[str, Any]:
+        return {keys.PARTITION_KEY: {"S": keys.group_pk(group)}, keys.SORT_KEY: {"S": keys.FAILING_SORT_KEY}}
+
+    def load_failing(self, group: str) -> FailureMemory:
+        """The group's failure memory. An item not as `save_failing` writes it reads as no standing
+        failure under an unknown version (the next save replaces it): told again rather than never."""
+        item = self._table_call("GetItem", Key=self._failing_key(group), ConsistentRead=True).get("Item")
+        if not item:
+            return FailureMemory()
+        version = _state_version(item.get("version"))
+        if version is None or "cause" not in item:
+            return FailureMemory(version=version)
+        try:
+            standing = StandingFailure(
+                cause=str(item["cause"]["S"]),
+                since=_item_time(item["since"], "since"),
+                told_at=_item_time(item["told_at"], "told_at"),
+                last_failed_at=_item_time(item["last_failed_at"], "last_failed_at"),
+                failures=int(item["failures"]["N"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            logger.warning("%s: damaged failure memory, read as none: %s", group, error)
+            return FailureMemory(version=version)
+        return FailureMemory(version=version, standing=standing)
+
+    def save_failing(
+        self, group: str, standing: StandingFailure | None, read: FailureMemory, expires_epoch: int
+    ) -> None:
+        """Write the group's failure memory (`standing` None: the group is decided again), only if nobody
+        wrote it since `read` (ConcurrentUpdateError); a memory read as damaged is replaced whole. A
+        PutItem, never a DeleteItem: the role may not delete in a group's partition (its audit items)."""
+        item: dict[str, Any] = {
+            **self._failing_key(group),
+            "version": {"N": str((read.version or 0) + 1)},
+            keys.TTL_ATTRIBUTE: {"N": str(expires_epoch)},
+        }
+        if standing is not None:
+            item.update(
+                cause={"S": safe_text(standing.cause, AUDIT_TEXT_LIMIT)},
+                since={"S": standing.since.isoformat()},
+                told_at={"S": standing.told_at.isoformat()},
+                last_failed_at={"S": standing.last_failed_at.isoformat()},
+                failures={"N": str(standing.failures)},
+            )
+        guard: dict[str, Any] = {}
+        if read.version == 0:
+            guard = {
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY},
+            }
+        elif read.version is not None:
+            guard = {
+                "ConditionExpression": "#v = :read",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":read": {"N": str(read.version)}},
+            }
+        try:
+            self._table_call("PutItem", Item=item, **guard)
         except AwsCallError as error:
             if error.code == CONDITION_FAILED:
                 raise ConcurrentUpdateError(group) from error

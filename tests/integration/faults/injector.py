@@ -74,6 +74,7 @@ _SORT_KINDS = (
     (keys.STATE_SORT_KEY, "STATE"),
     (keys.FORECAST_SORT_KEY, "FORECAST"),
     (keys.CLAIM_SORT_KEY, "CLAIM"),
+    (keys.FAILING_SORT_KEY, "FAILING"),
 )
 
 

@@ -23,8 +23,9 @@ Invariants of the faulted call:
     `applied` false, the pool is as it was before the call (a write whose answer was lost is re-read).
 And across the call and its redelivery: (f) another writer's change that the fault-free run's record
 named is named by one of them; (i) people are told everything the fault-free run told them, once:
-besides, only of a failure, or twice where a Publish landed and its answer was lost or the runtime
-died right after it (SNS takes no idempotency key on a standard topic: twice, never not at all).
+besides, only of a failure (and, after a failure told, once that the group is decided again), or
+twice where a Publish landed and its answer was lost or the runtime died right after it (SNS takes no
+idempotency key on a standard topic: twice, never not at all).
 And of the redelivery:
 (d) it returns normally with exactly one audit item of its own; web ends as the fault-free run left it
     (min, desired, max); across both calls exactly as many `applied` items as the fault-free run wrote;
@@ -181,9 +182,13 @@ def _check_told(case: FaultCase, told: list[str]) -> None:
     extra = heard - expected
     if case.label == "sns.Publish" and case.kind in ("lost-response", "crash"):
         return  # the Publish landed, unknown to its caller: told again by the retry
-    assert all(subject.startswith("Surgeguard failed:") for subject in extra), (
+    failures = sum(n for subject, n in extra.items() if subject.startswith("Surgeguard failed:"))
+    recoveries = sum(n for subject, n in extra.items() if subject.startswith("Surgeguard recovered:"))
+    assert failures + recoveries == sum(extra.values()), (
         f"told twice after a fault on {where}: {sorted(extra)}"
     )
+    # A failure people heard of is ended once, by the redelivery that decides the group again.
+    assert recoveries <= min(failures, 1), f"recovery told {recoveries} times after a fault on {where}"
 
 
 def test_fault(case: FaultCase | BrokenPath, harness: Harness) -> None:

@@ -307,6 +307,19 @@ class World:
                 sqs.delete_message(QueueUrl=self.told_queue_url, ReceiptHandle=message["ReceiptHandle"])
         return sorted(subjects)
 
+    def told_messages(self) -> list[tuple[str, str]]:
+        """(subject, message) of every notification published since the last call, sorted."""
+        sqs = self.api("sqs")
+        told: list[tuple[str, str]] = []
+        while batch := sqs.receive_message(QueueUrl=self.told_queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                body = json.loads(message["Body"])
+                told.append((body.get("Subject", ""), body.get("Message", "")))
+                sqs.delete_message(QueueUrl=self.told_queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return sorted(told)
+
     def sizes(self) -> dict[str, tuple[int, int, int]]:
         """Every group's (min, desired, max), in one call."""
         found = self.api("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=list(SIZES))
