@@ -121,6 +121,8 @@ DEFAULT_LEASE_SECONDS = 70
 APPLY_IN_FLIGHT = timedelta(seconds=DEFAULT_LEASE_SECONDS)
 LEASE_MARGIN_SECONDS = 10
 REEVALUATE_ACTION = "reevaluate"
+# A `rejected` record's reject_cause where the configured group is not found (told: see `_vanished`).
+GROUP_NOT_FOUND = "group_not_found"
 
 
 def utc_now() -> datetime:
@@ -345,6 +347,7 @@ def _record(
     inputs: dict[str, Any] | None = None,
     error: str | None = None,
     skip_cause: str | None = None,
+    reject_cause: str | None = None,
     source: str | None = None,
 ) -> dict[str, Any]:
     at = now.astimezone(UTC).isoformat(timespec="milliseconds")
@@ -374,6 +377,8 @@ def _record(
         skip_cause = skip_cause or decision.skip_cause
     if skip_cause:
         record["skip_cause"] = skip_cause
+    if reject_cause:
+        record["reject_cause"] = reject_cause
     if error:
         record["error"] = error
     return record
@@ -695,6 +700,8 @@ def _tell_or_keep(
     remembered: list[_Remembered] = []
     for record in records:
         outcome = _outcome_telling(record, notify)
+        if book is not None and _vanished(record):
+            outcome = _vanished_telling(record)
         entry = None if book is None else _remember(adapters, record, outcome, book)
         if entry is not None:
             remembered.append(entry)
@@ -813,6 +820,8 @@ def _failure_record(error: Exception, base: Callable[..., dict[str, Any]]) -> di
     message = safe_text(str(error) if expected else f"{type(error).__name__}: {error}", 1024)
     if isinstance(error, GroupDeletingError):
         return base(Outcome.SKIPPED, message, skip_cause="group_deleting")
+    if isinstance(error, GroupNotFoundError):
+        return base(Outcome.REJECTED, message, reject_cause=GROUP_NOT_FOUND)
     if _rejected_for_good(error):
         return base(Outcome.REJECTED, message)
     return base(Outcome.FAILED, message, error=message)
@@ -850,6 +859,8 @@ def _failed(
             logger.warning("could not complete the claim: %s", complete_error)
     if retryable and record["outcome"] == Outcome.FAILED.value:
         _tell_failure_once(adapters, record, claimed, clock, book)
+    elif book is not None and _vanished(record):
+        _tell_remembered(adapters, record, _vanished_telling(record), book)
     else:
         _notify(adapters, record, claimed.notify)
     if retryable:
@@ -877,18 +888,25 @@ def _tell_failure_once(
             return
     except AwsCallError as error:
         logger.warning("could not read whether %s's failure was told: %s", claimed.trigger_id, error)
-    entry = None if book is None else _remember(adapters, record, telling, book)
-    if entry is not None:
-        telling = entry.telling
-    went_out = telling is not None and not _tell(adapters, [telling])
-    if entry is not None:
-        _keep_failing(adapters, entry, book, went_out=went_out)
-    if not went_out:
+    if not _tell_remembered(adapters, record, telling, book):
         return
     try:
         adapters.store.keep_failure_told(claimed.trigger_id, group, int(clock.timestamp()))
     except AwsCallError as error:
         logger.warning("could not note that %s's failure was told: %s", claimed.trigger_id, error)
+
+
+def _tell_remembered(
+    adapters: Adapters, record: Mapping[str, Any], telling: _Telling, book: _FailureBook | None
+) -> bool:
+    """Tell people of a failure `record`, unless its group's failure memory (with a `book`) says they
+    know of it; whether a message went out."""
+    entry = None if book is None else _remember(adapters, record, telling, book)
+    told = telling if entry is None else entry.telling
+    went_out = told is not None and not _tell(adapters, [told])
+    if entry is not None:
+        _keep_failing(adapters, entry, book, went_out=went_out)
+    return went_out
 
 
 def _recovered_or_redone(
@@ -2331,6 +2349,28 @@ def _outcome_telling(record: Mapping[str, Any], outcomes: frozenset[Outcome]) ->
     )
 
 
+def _vanished(record: Mapping[str, Any]) -> bool:
+    """A configured group Auto Scaling does not find (deleted, renamed, another account or region).
+
+    Its record stays `rejected` (no retry can find it), yet unlike every other rejection it is told,
+    through the group's failure memory like a standing failure: the group's name comes from our own
+    configuration, never from the event, so it says Surgeguard lost a group it is meant to scale (a
+    renamed group is scaled by nobody), not that someone sent a bad event. Rejections of what an event
+    says stay untold: a forged or hostile event must not be able to fill people's inboxes."""
+    return record.get("outcome") == Outcome.REJECTED.value and record.get("reject_cause") == GROUP_NOT_FOUND
+
+
+def _vanished_telling(record: Mapping[str, Any]) -> _Telling:
+    group = record.get("group") or "-"
+    message = (
+        f"{record['reason']}. Group {group} is in Surgeguard's configuration, but Auto Scaling does not "
+        "find it (deleted, renamed, or in another account or region): nothing scales it. Each alarm and "
+        "re-evaluation for it is audited `rejected` until it is found again or removed from the "
+        "configuration (a renamed group must be configured under its new name)."
+    )
+    return _Telling(_telling_key(record, "outcome"), group, f"Surgeguard rejected: {group}", message)
+
+
 def _tellings(record: Mapping[str, Any], outcomes: frozenset[Outcome]) -> list[_Telling]:
     return [
         telling
@@ -2387,7 +2427,7 @@ def _remember(
     None where the memory has nothing to say, or cannot be read: a failure is then told as it is (twice
     rather than never), and a recovery waits for the group's next decision."""
     group = record.get("group")
-    failed = record.get("outcome") == Outcome.FAILED.value
+    failed = record.get("outcome") == Outcome.FAILED.value or _vanished(record)
     if not isinstance(group, str) or (failed and telling is None) or not (failed or shows_recovery(record)):
         return None
     try:

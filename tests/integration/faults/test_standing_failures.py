@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -180,3 +181,60 @@ def test_an_alarm_failing_as_the_reevaluation_told_is_not_told_again(fresh: Harn
     # THEN it is audited `failed`, and people hear nothing more
     assert _web_outcomes(fresh, before) == ["failed"] * 2
     assert fresh.world.told() == []
+
+
+@contextmanager
+def _vanished(group: str) -> Iterator[None]:
+    """DescribeAutoScalingGroups no longer finds `group` (deleted, renamed) for the handlers' client."""
+    from surgeguard.adapters import clients
+
+    def without(parsed: dict[str, Any], **_: Any) -> None:
+        found = parsed.get("AutoScalingGroups", [])
+        found[:] = [g for g in found if g.get("AutoScalingGroupName") != group]
+
+    hook = "after-call.auto-scaling.DescribeAutoScalingGroups"
+    events = clients.client("autoscaling").meta.events
+    events.register(hook, without)
+    try:
+        yield
+    finally:
+        events.unregister(hook, without)
+
+
+def test_a_configured_group_that_vanished_is_told_once_and_its_return_once(fresh: Harness) -> None:
+    # GIVEN web, a configured group, no longer found by Auto Scaling (deleted, renamed)
+    start, before = fresh.clock.now, audit_keys(fresh.world)
+    sizes = fresh.world.sizes()
+    with _vanished("web"):
+        # WHEN three re-evaluations decide web in turn
+        for minute in range(3):
+            _reevaluate(fresh, start + minute * MINUTE)
+    # THEN each left its `rejected` record, no capacity changed, and people heard once that it is gone
+    assert _web_outcomes(fresh, before) == ["rejected"] * 3
+    assert fresh.world.sizes() == sizes
+    told = fresh.world.told_messages()
+    assert [subject for subject, _ in told] == ["Surgeguard rejected: web"], told
+    assert "'web' not found" in told[0][1], told[0][1]
+    # WHEN the group is found again
+    _reevaluate(fresh, start + 3 * MINUTE)
+    # THEN its return is told once
+    assert fresh.world.told().count("Surgeguard recovered: web") == 1
+    _reevaluate(fresh, start + 4 * MINUTE)
+    assert "Surgeguard recovered: web" not in fresh.world.told()
+
+
+def test_an_alarm_on_a_vanished_group_is_told_once_with_the_reevaluations(fresh: Harness) -> None:
+    # GIVEN web no longer found, and its alarm firing again
+    start, before = fresh.clock.now, audit_keys(fresh.world)
+    fresh.world.set_alarm(ALARM, "OK")
+    fresh.world.set_alarm(ALARM, "ALARM")
+    fresh.clock.set(start + timedelta(seconds=20))
+    event = sns_alarm(ALARM, start, cloudwatch=fresh.world.api("cloudwatch"))
+    with _vanished("web"):
+        # WHEN the alarm is handled, then a re-evaluation a minute later meets the same
+        with fresh.injector.armed():
+            SCENARIOS["alarm"].invoke(event)  # rejected for good: returned, not raised for a retry
+        _reevaluate(fresh, start + MINUTE)
+    # THEN both are audited `rejected`, and people hear once that web is not found
+    assert _web_outcomes(fresh, before) == ["rejected"] * 2
+    assert fresh.world.told() == ["Surgeguard rejected: web"]
