@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,6 +109,20 @@ def open_world(task_root: Path) -> Iterator[Harness]:
             finally:
                 injector.detach()
                 fresh_container()
+
+
+@contextmanager
+def quiet_world(task_root: Path) -> Iterator[Harness]:
+    """`open_world` with the Lambdas' logs quiet: a module's faults are meant, and their tracebacks are
+    noise in the test output."""
+    quiet = logging.getLogger("surgeguard")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        with open_world(task_root) as world:
+            yield world
+    finally:
+        quiet.setLevel(level)
 
 
 def audit_keys(world: World) -> set[tuple[str, str]]:

@@ -41,7 +41,6 @@ Case ids: `<scenario>-<position>-<service.Operation[.ITEMS]>-<fault>`, e.g.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -56,8 +55,8 @@ from .harness import (
     audit_keys,
     fresh_container,
     new_items,
-    open_world,
     outside_named,
+    quiet_world,
     run_baseline,
 )
 from .injector import LambdaTimeout
@@ -81,14 +80,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     """One moto world for the module's cases (reset before each), with the Lambdas' logs quiet."""
-    quiet = logging.getLogger("surgeguard")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
-    try:
-        with open_world(tmp_path_factory.mktemp("faults") / "task") as world:
-            yield world
-    finally:
-        quiet.setLevel(level)
+    with quiet_world(tmp_path_factory.mktemp("faults") / "task") as world:
+        yield world
 
 
 def _invoke(

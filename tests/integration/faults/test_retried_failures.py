@@ -4,7 +4,6 @@ item, and people are told of the failure once, not once per attempt."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 
 from surgeguard.service import RetryableFailureError
 
-from .harness import Harness, audit_keys, new_items, open_world
+from .harness import Harness, audit_keys, new_items, quiet_world
 from .injector import Call, Rule, fault_error
 from .scenarios import SCENARIOS
 from .world import source_id_of
@@ -24,14 +23,8 @@ RETRIES_AFTER = (timedelta(0), timedelta(minutes=1), timedelta(minutes=3))
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    quiet = logging.getLogger("surgeguard")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
-    try:
-        with open_world(tmp_path_factory.mktemp("retried") / "task") as world:
-            yield world
-    finally:
-        quiet.setLevel(level)
+    with quiet_world(tmp_path_factory.mktemp("retried") / "task") as world:
+        yield world
 
 
 def _always_failing(label: str, kind: str) -> Rule:

@@ -5,7 +5,6 @@ cause changes or the reminder interval has passed, and once when the group is de
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ import pytest
 from surgeguard.domain.failures import FAILURE_REMINDER
 from surgeguard.service import RetryableFailureError
 
-from .harness import Harness, audit_keys, new_items, open_world
+from .harness import Harness, audit_keys, new_items, quiet_world
 from .injector import Call, Rule, fault_error
 from .scenarios import ALARM, SCENARIOS, sns_alarm
 from .world import iso
@@ -27,14 +26,8 @@ MINUTE = timedelta(minutes=1)
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    quiet = logging.getLogger("surgeguard")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
-    try:
-        with open_world(tmp_path_factory.mktemp("standing") / "task") as world:
-            yield world
-    finally:
-        quiet.setLevel(level)
+    with quiet_world(tmp_path_factory.mktemp("standing") / "task") as world:
+        yield world
 
 
 @pytest.fixture
