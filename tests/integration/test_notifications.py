@@ -119,6 +119,25 @@ class _Killed(BaseException):
     """The runtime ending the invocation (a timeout): nothing after it runs, nothing catches it."""
 
 
+def _applied_then_killed(
+    invoke: Callable[..., dict[str, Any]], event: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deliver `event` once, the invocation ended by the runtime just after its audit write (before its
+    Publish)."""
+    from surgeguard.adapters.audit_store import AuditStore
+
+    write = AuditStore.write_audit
+
+    def written_then_killed(self: AuditStore, record: dict[str, Any]) -> None:
+        write(self, record)
+        raise _Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AuditStore, "write_audit", written_then_killed)
+        with pytest.raises(_Killed):
+            invoke(event)
+
+
 def _cpu_alarm_in_alarm(cpu_metric: Callable[..., None]) -> dict[str, Any]:
     cpu_metric(80.0)
     name = alarm_for("web", "cpu")
@@ -184,19 +203,8 @@ def test_a_change_audited_just_before_the_runtime_ended_is_told_by_the_retry(
     # Publish. The retry after the lease found the record and was `skipped: duplicate`: never told.
     from datetime import timedelta
 
-    from surgeguard.adapters.audit_store import AuditStore
-
-    write = AuditStore.write_audit
-
-    def written_then_killed(self: AuditStore, record: dict[str, Any]) -> None:
-        write(self, record)
-        raise _Killed
-
     event = _cpu_alarm_in_alarm(cpu_metric)
-    with monkeypatch.context() as patch:
-        patch.setattr(AuditStore, "write_audit", written_then_killed)
-        with pytest.raises(_Killed):
-            invoke(event)
+    _applied_then_killed(invoke, event, monkeypatch)
     assert notifications.read() == []
     # WHEN the event is delivered again after the dead attempt's lease
     clock.pin(at(40) + timedelta(minutes=3))
@@ -219,17 +227,8 @@ def test_a_retry_reads_each_record_an_earlier_attempt_wrote_once(
     from surgeguard import keys
     from surgeguard.adapters.audit_store import AuditStore
 
-    write = AuditStore.write_audit
-
-    def written_then_killed(self: AuditStore, record: dict[str, Any]) -> None:
-        write(self, record)
-        raise _Killed
-
     event = _cpu_alarm_in_alarm(cpu_metric)
-    with monkeypatch.context() as patch:
-        patch.setattr(AuditStore, "write_audit", written_then_killed)
-        with pytest.raises(_Killed):
-            invoke(event)
+    _applied_then_killed(invoke, event, monkeypatch)
     # WHEN the event is delivered again after the dead attempt's lease, its DynamoDB calls counted
     call = AuditStore._table_call
     audit_reads: list[str] = []
