@@ -82,6 +82,17 @@ def metric_data() -> Iterator[Callable[[dict[str | None, Any]], PagedMetricData]
         events.unregister("before-call.monitoring.GetMetricData", fake.answer)
 
 
+def _decide_cpu_scale_in(invoke: Callable[..., Any]) -> None:
+    """CPU's scale-in alarm in ALARM, its SNS message delivered at T0 + 40 s."""
+    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
+    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+
+
+def _requests_reading(record: dict[str, Any]) -> dict[str, Any]:
+    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    return requests
+
+
 def _result(query_id: str, points: list[tuple[int, float]], status: str = "Complete") -> dict[str, Any]:
     """One MetricDataResult; `points` as (seconds after T0, value), newest first (TimestampDescending)."""
     return {
@@ -118,13 +129,12 @@ def test_a_signal_split_across_pages_is_read_from_all_of_them(
         }
     )
     # WHEN CPU's scale-in alarm is decided
-    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
-    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    _decide_cpu_scale_in(invoke)
     # THEN every page was read, and the requests signal is its newest minute (the first page alone read
     # as no request at all, zero, and scaled 8 -> 4; the last page's older minute is not the latest)
     assert fake.tokens == [None, "page-2", "page-3"]
     record = audit("web")[-1]
-    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    requests = _requests_reading(record)
     assert requests["value"] == 900.0, record["reason"]
     assert desired() == 8, record["reason"]
 
@@ -149,12 +159,11 @@ def test_a_query_left_out_of_the_answer_is_unknown_not_zero(
         }
     )
     # WHEN CPU's scale-in alarm is decided
-    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
-    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    _decide_cpu_scale_in(invoke)
     # THEN the requests signal is unknown, as a query CloudWatch failed is, and holds the scale-in (read
     # as a quiet ALB, zero requests, it scaled 8 -> 4); the stray Id is nobody's reading
     record = audit("web")[-1]
-    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    requests = _requests_reading(record)
     assert requests["value"] is None and requests["unanswered"] is True, record["reason"]
     assert desired() == 8, record["reason"]
     assert record["outcome"] == "unchanged" and "requests_per_target could not be read" in record["reason"]
@@ -183,13 +192,12 @@ def test_a_query_that_failed_on_a_page_is_read_from_the_page_its_token_brings(
         }
     )
     # WHEN CPU's scale-in alarm is decided
-    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
-    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    _decide_cpu_scale_in(invoke)
     # THEN the requests signal is its minute from the second page: the retry the token is for answered
     # it (it was read as unknown, "could not be read", whatever the retry brought)
     assert fake.tokens == [None, "page-2"]
     record = audit("web")[-1]
-    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    requests = _requests_reading(record)
     assert requests["value"] == 900.0 and requests.get("unanswered") is not True, record["reason"]
     assert desired() == 8, record["reason"]
     assert "could not be read" not in record["reason"]
@@ -218,12 +226,11 @@ def test_a_query_that_failed_on_the_last_page_is_asked_again_once(
         }
     )
     # WHEN CPU's scale-in alarm is decided
-    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
-    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    _decide_cpu_scale_in(invoke)
     # THEN the failed query alone was asked again, and its answer is the reading
     assert fake.queried == [["s0m1", "s1m1"], ["s1m1"]]
     record = audit("web")[-1]
-    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    requests = _requests_reading(record)
     assert requests["value"] == 900.0 and requests.get("unanswered") is not True, record["reason"]
     assert desired() == 8, record["reason"]
 
@@ -250,8 +257,7 @@ def test_a_query_asked_again_whose_call_fails_stays_unknown_and_the_rest_is_deci
         }
     )
     # WHEN CPU's scale-in alarm is decided
-    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
-    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    _decide_cpu_scale_in(invoke)
     # THEN the decision stands on the first answer: the requests signal unknown, the scale-in held (the
     # failed retry is no failed read of the signals that answered)
     assert len(fake.tokens) == 2
@@ -288,8 +294,7 @@ def test_a_period_still_filling_counts_only_where_it_cannot_be_short(
     set_desired("web", 8)
     metric_data({None: {"MetricDataResults": [_result("s0m1", cpu), _result("s1m1", requests)]}})
     # WHEN CPU's scale-in alarm is decided at 12:00:40
-    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
-    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    _decide_cpu_scale_in(invoke)
     # THEN the requests (a Sum) read the minute that ended, raised by the one under way only where it
     # already says more; CPU (an Average) reads its newest
     record = audit("web")[-1]
@@ -333,12 +338,11 @@ def test_a_quiet_albs_last_busy_minute_is_not_read_as_now(
         }
     )
     # WHEN CPU's scale-in alarm is decided at 12:00:40
-    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
-    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    _decide_cpu_scale_in(invoke)
     # THEN a minute older than the newest CloudWatch has had time to publish is not the load of now:
     # the requests read as none (what no datapoint means for the ALB)
     record = audit("web")[-1]
-    (requests,) = [r for r in record["inputs"]["readings"] if r["signal_id"] == "requests_per_target"]
+    requests = _requests_reading(record)
     assert requests["value"] == read_as, record["reason"]
     assert desired() == capacity, record["reason"]
 
@@ -436,8 +440,7 @@ def test_a_percentile_over_too_few_requests_abstains(
         }
     )
     # WHEN CPU's scale-in alarm is decided
-    set_alarm_state(alarm_for("web", "cpu", "in"), "ALARM")
-    invoke(alarm_event(SNS, alarm_for("web", "cpu", "in"), at(40), metric="CPUUtilization"))
+    _decide_cpu_scale_in(invoke)
     # THEN a p95 over too few requests is no reading (as the alarm, EvaluateLowSampleCountPercentile
     # ignore, does not evaluate it): not the 3 s that doubled 8 instances on one slow request, nor the
     # older minute's; over enough requests it is read
