@@ -479,3 +479,49 @@ def test_a_history_query_left_out_of_the_answer_is_a_failed_read(
     # no demand a week ago (the pre-warm multiplied the capacity of now instead)
     with pytest.raises(AwsCallError, match="GetMetricData"):
         read(CloudWatchSignals(AnswersNoQuery()), group)
+
+
+class FailsThenAnswersByToken:
+    """A CloudWatch client whose GetMetricData answers every query InternalError on its first page, with
+    a NextToken, and the request carrying that token with one datapoint of 120 at the window's start
+    (API_MetricDataResult: "InternalError indicates that an error occurred. Retry your request using
+    NextToken, if present")."""
+
+    def __init__(self) -> None:
+        self.tokens: list[str | None] = []
+
+    def get_metric_data(self, **request: Any) -> dict[str, Any]:
+        self.tokens.append(request.get("NextToken"))
+        ids = [q["Id"] for q in request["MetricDataQueries"]]
+        if request.get("NextToken") is None:
+            failed = [{"Id": i, "Timestamps": [], "Values": [], "StatusCode": "InternalError"} for i in ids]
+            return {"MetricDataResults": failed, "NextToken": "retry", "Messages": []}
+        answered = [
+            {"Id": i, "Timestamps": [request["StartTime"]], "Values": [120.0], "StatusCode": "Complete"}
+            for i in ids
+        ]
+        return {"MetricDataResults": answered, "Messages": []}
+
+
+@pytest.mark.parametrize(
+    ("read", "expected"),
+    [
+        (lambda signals, group: signals.request_history(group, T0 - timedelta(days=3), T0)[0], 120.0),
+        (lambda signals, group: signals.fleet_history(group, T0 - timedelta(days=3), T0)[0][0], 120.0),
+        # 120 requests in one of the window's 15 minutes, none in the others
+        (lambda signals, group: signals.normal_requests_per_minute(group, T0 - timedelta(days=7)), 8.0),
+    ],
+    ids=["request_history", "fleet_history", "normal_requests_per_minute"],
+)
+def test_a_history_query_failed_on_a_page_is_read_from_the_page_its_token_brings(
+    read: Callable[[CloudWatchSignals, Any], object], expected: float
+) -> None:
+    # GIVEN CloudWatch answering the query InternalError with a NextToken, and answering it on the page
+    # that token brings
+    group = parse_config(CONFIG).group("web")
+    client = FailsThenAnswersByToken()
+    # WHEN the forecaster's history, the fleet's or the pre-warm's normal demand is read
+    # THEN the token was followed and its page read: the read does not fail on the first page's
+    # InternalError (the forecaster skipped its run, the pre-warm failed, where a retry had the answer)
+    assert read(CloudWatchSignals(client), group) == expected
+    assert client.tokens == [None, "retry"]

@@ -337,11 +337,18 @@ class CloudWatchSignals(AwsAdapter):
             "ScanBy": "TimestampAscending",
         }
         answered: set[str] = set()
+        # A query failed on a page (InternalError) is retried by the request carrying that page's
+        # NextToken (API_MetricDataResult), as the signal reads do: it fails the read only if no later
+        # page answers it (the forecaster skipped its run, the pre-warm failed, on a passing error).
+        failed: dict[str, dict[str, Any]] = {}
         while True:
             response = self._call("GetMetricData", **request)
             for result in response.get("MetricDataResults", []):
-                _raise_if_failed(result)
                 answered.add(result.get("Id", ""))
+                if _failed(result):
+                    failed[result.get("Id", "")] = result
+                    continue
+                failed.pop(result.get("Id", ""), None)
                 series = values.get(result.get("Id", ""))
                 if series is None:
                     continue  # no query of ours: nothing to place
@@ -353,6 +360,8 @@ class CloudWatchSignals(AwsAdapter):
             if not token:
                 # Not answered is no history of gaps: the forecaster skipped for no history, and the
                 # anchor took the group for one that does not collect its metrics.
+                for result in failed.values():
+                    _raise_if_failed(result)
                 _raise_if_left_out(queries, answered)
                 return values
             request["NextToken"] = token
@@ -364,15 +373,11 @@ class CloudWatchSignals(AwsAdapter):
         signal = group.requests_signal()
         if signal is None:
             return None
-        query = _request_count_query("normal", signal)
         start, end = normal_window(around)
-        response = self._call("GetMetricData", MetricDataQueries=[query], StartTime=start, EndTime=end)
-        results = response.get("MetricDataResults", [])
-        for result in results:
-            _raise_if_failed(result)  # unanswered is not "no history": the pre-warm would size on less
-        _raise_if_left_out([query], {r.get("Id", "") for r in results})
-        values = [float(v) for r in results for v in r.get("Values", [])]
-        return mean_requests_per_minute(values, NORMAL_WINDOW_MINUTES)
+        # Read as the history is (its pages followed, a failed page retried by its token); unanswered
+        # is not "no history": the pre-warm would size on less.
+        minutes = self._minutes([_request_count_query("normal", signal)], start, end)["normal"]
+        return mean_requests_per_minute([v for v in minutes if v is not None], NORMAL_WINDOW_MINUTES)
 
     def alarms_in_alarm(self, prefix: str) -> list[str]:
         """Names of this stack's alarms (metric and composite) now in ALARM."""
