@@ -341,7 +341,8 @@ class LiveAws(InMemoryAws):
             self.fleet.set_desired(desired)
 
     # Signals: the latest datapoint of each, as GetMetricData answers at the start of a minute.
-    def read(self, group: GroupConfig, now: datetime) -> list[Reading]:
+    def read(self, group: GroupConfig, now: datetime, direction: Direction | None = None) -> list[Reading]:
+        # The shop's series are one value per minute: the same reading whatever the direction.
         series = {"cpu": self.data.cpu, "requests_per_target": self.data.requests_per_target,
                   "response_time": self.data.p95}  # fmt: skip
         readings = []
