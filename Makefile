@@ -29,7 +29,7 @@ node_modules/.installed: package.json package-lock.json
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy lambdas/surgeguard gameday
+	$(VENV)/bin/mypy lambdas/surgeguard gameday loadtest
 	$(PY) -m pytest -n 2 -m "not loadtest"
 	$(PY) -m pytest -m loadtest
 
@@ -41,7 +41,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy lambdas/surgeguard gameday
+	$(VENV)/bin/mypy lambdas/surgeguard gameday loadtest
 
 synth: setup
 	npx --no-install cdk synth --no-notices -q
