@@ -231,3 +231,21 @@ def test_an_alarm_on_a_vanished_group_is_told_once_with_the_reevaluations(fresh:
     # THEN both are audited `rejected`, and people hear once that web is not found
     assert _web_outcomes(fresh, before) == ["rejected"] * 2
     assert fresh.world.told() == ["Surgeguard rejected: web"]
+
+
+def test_a_sale_phase_for_a_vanished_group_is_told(fresh: Harness) -> None:
+    # GIVEN web, a configured group with a sale, no longer found by Auto Scaling (renamed the week of
+    # the sale: its pre-warm would scale nobody)
+    before = audit_keys(fresh.world)
+    sizes = fresh.world.sizes()
+    event = SCENARIOS["prewarm"].prepare(fresh.world, fresh.clock)
+    with _vanished("web"):
+        # WHEN its pre-warm fires
+        SCENARIOS["prewarm"].invoke(event)  # rejected for good: returned, not raised for a retry
+    # THEN it is audited `rejected`, no capacity changed, and people hear that web is not found (a
+    # phase fires once: there is no flood to hold back, and a pre-warm not done is news before a sale)
+    assert _web_outcomes(fresh, before) == ["rejected"]
+    assert fresh.world.sizes() == sizes
+    told = fresh.world.told_messages()
+    assert [subject for subject, _ in told] == ["Surgeguard rejected: web"], told
+    assert "'web' not found" in told[0][1], told[0][1]
