@@ -859,12 +859,10 @@ def _failed(
             logger.warning("could not complete the claim: %s", complete_error)
     if retryable and record["outcome"] == Outcome.FAILED.value:
         _tell_failure_once(adapters, record, claimed, clock, book)
-    elif _vanished(record) and book is not None:
-        _tell_remembered(adapters, record, _vanished_telling(record), book)
     elif _vanished(record):
-        # A sale phase fires once (and is not retried when rejected): no flood to hold back, and a
-        # pre-warm that scales nobody is news before the sale.
-        _tell(adapters, [_vanished_telling(record)])
+        # Without a `book` (a sale phase, which fires once and is not retried when rejected) it is told
+        # each time: no flood to hold back, and a pre-warm that scales nobody is news before the sale.
+        _tell_remembered(adapters, record, _vanished_telling(record), book)
     else:
         _notify(adapters, record, claimed.notify)
     if retryable:
