@@ -58,6 +58,12 @@ def _reevaluate(harness: Harness, when: datetime) -> list[dict[str, Any]]:
     return records
 
 
+def _reevaluate_minutes(harness: Harness, start: datetime, minutes: range) -> None:
+    """The per-minute re-evaluations of `minutes` after `start`, in turn."""
+    for minute in minutes:
+        _reevaluate(harness, start + minute * MINUTE)
+
+
 def _web_outcomes(harness: Harness, before: set[tuple[str, str]]) -> list[str]:
     return [i["outcome"] for i in new_items(harness.world, before) if i.get("group") == "web"]
 
@@ -69,8 +75,7 @@ def test_a_failure_on_five_consecutive_reevaluations_is_audited_each_minute_and_
     start, before = fresh.clock.now, audit_keys(fresh.world)
     fresh.injector.add(_failing("cloudwatch.GetMetricData"))
     # WHEN five re-evaluations decide web in turn
-    for minute in range(5):
-        _reevaluate(fresh, start + minute * MINUTE)
+    _reevaluate_minutes(fresh, start, range(5))
     # THEN each left its `failed` record
     assert _web_outcomes(fresh, before) == ["failed"] * 5
     # AND people heard of the failure once
@@ -81,14 +86,12 @@ def test_a_failure_whose_cause_changes_is_told_again(fresh: Harness) -> None:
     # GIVEN web's metrics unreadable for three minutes
     start, before = fresh.clock.now, audit_keys(fresh.world)
     fresh.injector.add(_failing("cloudwatch.GetMetricData"))
-    for minute in range(3):
-        _reevaluate(fresh, start + minute * MINUTE)
+    _reevaluate_minutes(fresh, start, range(3))
     assert fresh.world.told() == ["Surgeguard failed: web"]
     # WHEN the metrics come back but DescribeAutoScalingGroups now fails, two minutes running
     fresh.injector.reset()
     fresh.injector.add(_failing("autoscaling.DescribeAutoScalingGroups"))
-    for minute in range(3, 5):
-        _reevaluate(fresh, start + minute * MINUTE)
+    _reevaluate_minutes(fresh, start, range(3, 5))
     # THEN every minute is audited `failed`, and people hear once of the new cause
     assert _web_outcomes(fresh, before) == ["failed"] * 5
     assert fresh.world.told() == ["Surgeguard failed: web"]
@@ -98,13 +101,11 @@ def test_a_group_decided_again_after_failing_is_told_recovered_once(fresh: Harne
     # GIVEN web failing three minutes running (told once)
     start, before = fresh.clock.now, audit_keys(fresh.world)
     fresh.injector.add(_failing("cloudwatch.GetMetricData"))
-    for minute in range(3):
-        _reevaluate(fresh, start + minute * MINUTE)
+    _reevaluate_minutes(fresh, start, range(3))
     assert fresh.world.told() == ["Surgeguard failed: web"]
     # WHEN the fault clears and two more re-evaluations decide web
     fresh.injector.reset()
-    for minute in range(3, 5):
-        _reevaluate(fresh, start + minute * MINUTE)
+    _reevaluate_minutes(fresh, start, range(3, 5))
     # THEN the first decision after the failures tells the recovery (besides its own change), once
     outcomes = _web_outcomes(fresh, before)
     assert outcomes[:3] == ["failed"] * 3 and "failed" not in outcomes[3:], outcomes
@@ -116,8 +117,7 @@ def test_a_group_decided_again_after_failing_is_told_recovered_once(fresh: Harne
 def test_the_recovery_says_how_long_and_how_many_attempts_failed(fresh: Harness) -> None:
     start = fresh.clock.now
     fresh.injector.add(_failing("cloudwatch.GetMetricData"))
-    for minute in range(4):
-        _reevaluate(fresh, start + minute * MINUTE)
+    _reevaluate_minutes(fresh, start, range(4))
     fresh.injector.reset()
     fresh.world.told()
     _reevaluate(fresh, start + 4 * MINUTE)
@@ -131,8 +131,7 @@ def test_a_standing_failure_is_told_again_once_the_reminder_is_due(fresh: Harnes
     # GIVEN web failing two minutes running (told once)
     start = fresh.clock.now
     fresh.injector.add(_failing("cloudwatch.GetMetricData"))
-    for minute in range(2):
-        _reevaluate(fresh, start + minute * MINUTE)
+    _reevaluate_minutes(fresh, start, range(2))
     assert fresh.world.told() == ["Surgeguard failed: web"]
     # WHEN it is still failing just before the reminder is due, and then once it is
     _reevaluate(fresh, start + FAILURE_REMINDER - MINUTE)
@@ -200,8 +199,7 @@ def test_a_configured_group_that_vanished_is_told_once_and_its_return_once(fresh
     sizes = fresh.world.sizes()
     with _vanished("web"):
         # WHEN three re-evaluations decide web in turn
-        for minute in range(3):
-            _reevaluate(fresh, start + minute * MINUTE)
+        _reevaluate_minutes(fresh, start, range(3))
     # THEN each left its `rejected` record, no capacity changed, and people heard once that it is gone
     assert _web_outcomes(fresh, before) == ["rejected"] * 3
     assert fresh.world.sizes() == sizes
