@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from surgeguard import keys
 from surgeguard.adapters.errors import AwsCallError, DamagedItemError
 from surgeguard.domain.model import EventState
+from surgeguard_cli.output import as_utc
 
 # A person waits on these: a few quick retries, then a clear error (exit code 3).
 _CONFIG = Config(retries={"total_max_attempts": 4, "mode": "standard"}, connect_timeout=5, read_timeout=20)
@@ -54,12 +55,6 @@ class AwsError(RuntimeError):
         super().__init__(f"{operation}: {code}: {text}")
         self.operation = operation
         self.code = code
-
-
-def aws_time(when: datetime) -> datetime:
-    """A time AWS answered, in UTC. AWS's times are UTC; one that came without an offset (an endpoint
-    that writes them bare) is UTC too, never the machine's zone, which `astimezone` assumes for it."""
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _raise_if_unanswered(result: Mapping[str, Any]) -> None:
@@ -396,7 +391,7 @@ class Aws:
 
     def launch_times(self, instance_ids: Sequence[str]) -> dict[str, datetime]:
         return {
-            instance["InstanceId"]: aws_time(instance["LaunchTime"])
+            instance["InstanceId"]: as_utc(instance["LaunchTime"])
             for instance in self._instances(instance_ids)
         }
 
@@ -526,7 +521,7 @@ class Aws:
                 answered.add(result.get("Id", ""))
                 for when, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
                     if math.isfinite(value):
-                        points[aws_time(when)] = float(value)
+                        points[as_utc(when)] = float(value)
             if not page.get("NextToken"):
                 _raise_if_left_out(query, answered)
                 return points

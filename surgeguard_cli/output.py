@@ -23,6 +23,12 @@ AWS = 3  # AWS could not be read: credentials, permissions, a stack or table tha
 UNCHECKED = 4  # done, nothing found wrong, but a check could not run (preflight): unknown is no pass
 
 
+def as_utc(when: datetime) -> datetime:
+    """`when` in UTC; one without an offset is UTC already, never the machine's own zone, which
+    `astimezone` assumes for it (AWS's times are UTC, even from an endpoint that writes them bare)."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
 def utc_time(text: str) -> datetime:
     """An ISO 8601 time in UTC; one without an offset is UTC already (`plan --now`, `report --from`), never
     the machine's own zone: the same command gives the same window on every laptop. ValueError also
@@ -30,7 +36,7 @@ def utc_time(text: str) -> datetime:
     OverflowError `astimezone` raises escaped every caller that reads a bad time as a ValueError."""
     when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     try:
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        return as_utc(when)
     except OverflowError:
         raise ValueError(f"{text!r} is beyond the times UTC can hold") from None
 
