@@ -275,10 +275,8 @@ def test_a_sale_at_the_ends_of_time_is_refused(start: str) -> None:
 API_INTEGER_MAX = 2**31 - 1
 
 
-@pytest.mark.parametrize("units", [655_360, API_INTEGER_MAX])
-def test_max_and_temporary_max_reach_what_a_memory_weighted_group_needs(units: int) -> None:
-    # 40 instances of 16 GiB in a memory-mib group is 655,360 units: refused at 10,000 until 2026-12
-    event = {
+def _sale_raising_max_to(units: int) -> dict[str, object]:
+    return {
         "name": "sale",
         "start": "2027-03-01T10:00:00",
         "end": "2027-03-01T12:00:00",
@@ -286,19 +284,18 @@ def test_max_and_temporary_max_reach_what_a_memory_weighted_group_needs(units: i
         "peak_multiplier": 2,
         "temporary_max": units,
     }
+
+
+@pytest.mark.parametrize("units", [655_360, API_INTEGER_MAX])
+def test_max_and_temporary_max_reach_what_a_memory_weighted_group_needs(units: int) -> None:
+    # 40 instances of 16 GiB in a memory-mib group is 655,360 units: refused at 10,000 until 2026-12
+    event = _sale_raising_max_to(units)
     group = parse_config(_config(min=16_384, max=units, events=[event])).groups[0]
     assert (group.max, group.events[0].temporary_max) == (units, units)
 
 
 def test_max_and_temporary_max_past_the_api_integer_are_refused() -> None:
-    event = {
-        "name": "sale",
-        "start": "2027-03-01T10:00:00",
-        "end": "2027-03-01T12:00:00",
-        "timezone": "Asia/Tokyo",
-        "peak_multiplier": 2,
-        "temporary_max": API_INTEGER_MAX + 1,
-    }
+    event = _sale_raising_max_to(API_INTEGER_MAX + 1)
     message = _error(_config(max=API_INTEGER_MAX + 1, events=[event]))
     assert "groups[0].max: " in message and "groups[0].events[0].temporary_max: " in message
     assert f"less than or equal to {API_INTEGER_MAX}" in message
